@@ -1,0 +1,85 @@
+//! The command line as typed: plain records that clap fills. The work is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::dkim_keys::KeyAlgorithm;
+
+/// Multi-tenant business email hosting as code.
+///
+/// Validates tenant files (tenants/*.toml) and the platform file (mailops.toml),
+/// compiles them into SQL, Terraform and Postfix/Dovecot/Rspamd configs, shows
+/// every change as a diff, and applies the database changes safely.
+#[derive(Debug, Parser)]
+#[command(name = "mailops", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Run in this mail repo instead of the current directory.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR", default_value = ".")]
+    pub(crate) dir: PathBuf,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DiagnosticFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check every tenant file and the platform file; print every problem.
+    Validate {
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagnosticFormat,
+    },
+    /// Write JSON Schema files for tenant and platform files into schema/.
+    Schema {
+        /// Exit 1 if the files in schema/ are not current, instead of writing them.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Scaffold a new tenant file with postmaster@/abuse@ aliases and a fresh DKIM key.
+    New {
+        /// The client domain, e.g. `acme.example`.
+        domain: String,
+        /// DKIM selector (default: the platform's `defaults.dkim_selector`).
+        #[arg(long)]
+        selector: Option<String>,
+        /// Where the postmaster@ and abuse@ aliases deliver (default: the platform's admin email).
+        #[arg(long, value_name = "ADDRESS")]
+        admin: Option<String>,
+    },
+    /// DKIM key management.
+    Dkim {
+        #[command(subcommand)]
+        command: DkimCommand,
+    },
+    /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
+    HashPassword,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DkimCommand {
+    /// Make a key pair: the private key goes to the key store (never git),
+    /// the public key into the tenant file.
+    Keygen {
+        /// The tenant domain.
+        domain: String,
+        /// DKIM selector (default: the tenant's, else the platform's).
+        #[arg(long)]
+        selector: Option<String>,
+        /// Key type.
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        algorithm: KeyAlgorithm,
+        /// Key store directory (default: `paths.key_store`, `.mailops/keys`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: Option<PathBuf>,
+        /// Replace an existing private key.
+        #[arg(long)]
+        force: bool,
+    },
+}

@@ -1,0 +1,69 @@
+//! One module per command. Each takes the parsed CLI record and returns an exit code;
+//! operational failures (I/O, database) come back as errors and exit 2.
+
+mod dkim;
+mod hash_password;
+mod new;
+mod schema;
+mod validate;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, DkimCommand};
+
+pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
+/// User-input errors, or a failed check.
+pub(crate) const EXIT_USER: ExitCode = ExitCode::FAILURE;
+
+/// Operational failure: I/O, database, lock.
+pub(crate) fn exit_operational() -> ExitCode {
+    ExitCode::from(2)
+}
+
+/// An operational failure with a message for the user.
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug)]
+pub(crate) struct Error(pub(crate) String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error(err.to_string())
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    let dir = cli.dir;
+    match cli.command {
+        Command::Validate { format } => validate::run(&dir, format),
+        Command::Schema { check } => schema::run(&dir, check),
+        Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
+        Command::Dkim {
+            command:
+                DkimCommand::Keygen {
+                    domain,
+                    selector,
+                    algorithm,
+                    key_dir,
+                    force,
+                },
+        } => dkim::keygen(&dir, &domain, selector, algorithm, key_dir, force),
+        Command::HashPassword => hash_password::run(),
+    }
+}
+
+/// Colour on a terminal, unless NO_COLOR is set.
+pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub(crate) fn stderr_color() -> bool {
+    use_color(std::io::stderr().is_terminal())
+}

@@ -1,0 +1,112 @@
+//! `mailops new <domain>`: scaffold a tenant file that validates as written.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
+use crate::commands::dkim::{find_tenant_file, is_selector};
+use crate::dkim_keys::{self, KeyAlgorithm};
+use crate::fsutil;
+use crate::keystore::key_file_name;
+use crate::load::TENANTS_DIR;
+use crate::pipeline;
+use crate::validate::address::normalize_address;
+use crate::validate::domain::normalize_domain;
+
+pub(crate) fn run(dir: &Path, domain: &str, selector: Option<String>, admin: Option<String>) -> Result<ExitCode> {
+    let name = match normalize_domain(domain) {
+        Ok(name) => name,
+        Err(problem) => {
+            eprintln!("error: `{domain}` is not a valid domain: {}", problem.describe());
+            return Ok(EXIT_USER);
+        }
+    };
+    if let Some(existing) = find_tenant_file(dir, &name.ascii, &name.unicode) {
+        eprintln!("error: {} already exists", existing.display());
+        return Ok(EXIT_USER);
+    }
+    let compiled = pipeline::compile(dir)?;
+    let platform = &compiled.model.platform;
+    let selector = selector.unwrap_or_else(|| platform.defaults.dkim_selector.clone());
+    if !is_selector(&selector) {
+        eprintln!("error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)");
+        return Ok(EXIT_USER);
+    }
+    let admin = admin.unwrap_or_else(|| platform.admin_email.clone());
+    let admin = match normalize_address(&admin) {
+        Ok((local, domain)) => format!("{local}@{domain}"),
+        Err(problem) => {
+            eprintln!("error: `{admin}` is not a valid address: {}", problem.describe());
+            return Ok(EXIT_USER);
+        }
+    };
+    // An admin address inside the new domain itself would make postmaster@ an alias of itself.
+    let admin_domain = admin.rsplit_once('@').map_or("", |(_, d)| d);
+    if admin_domain == name.ascii {
+        eprintln!(
+            "error: postmaster@ and abuse@ of {} cannot forward into the same domain before it has a mailbox\nhelp: pass --admin with an address elsewhere",
+            name.unicode
+        );
+        return Ok(EXIT_USER);
+    }
+
+    let pair = dkim_keys::generate(KeyAlgorithm::Rsa2048).map_err(Error)?;
+    let text = tenant_template(&name.unicode, &selector, &pair.public_base64, &admin);
+    let tenant_path = dir.join(TENANTS_DIR).join(format!("{}.toml", name.ascii));
+    let key_path = dir
+        .join(&platform.paths.key_store)
+        .join(key_file_name(&name.ascii, &selector));
+    if key_path.exists() {
+        eprintln!(
+            "error: {} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
+            key_path.display()
+        );
+        return Ok(EXIT_USER);
+    }
+    fsutil::write_private(&key_path, pair.private_pem.as_bytes())?;
+    if let Err(err) = fsutil::write_atomic(&tenant_path, text.as_bytes()) {
+        let _ = std::fs::remove_file(&key_path);
+        return Err(err.into());
+    }
+    eprintln!(
+        "created {} (postmaster@ and abuse@ forward to {admin})",
+        tenant_path.strip_prefix(dir).unwrap_or(&tenant_path).display()
+    );
+    eprintln!("wrote private key {} (mode 0600; never commit it)", key_path.display());
+    Ok(EXIT_OK)
+}
+
+fn tenant_template(domain: &str, selector: &str, public_key: &str, admin: &str) -> String {
+    format!(
+        r#"#:schema ../schema/tenant.schema.json
+domain = "{domain}"
+# description = "Who the client is"
+
+[dns]
+# ttl = 3600
+# spf.include = ["_spf.newsletter-provider.example"]
+# dmarc = {{ policy = "quarantine", rua = ["mailto:dmarc-reports@{domain}"] }}
+
+[dkim]
+selector = "{selector}"
+public_key = "{public_key}"
+
+[limits]
+# max_mailboxes = 50
+# default_quota = "5 GiB"
+
+# [[mailbox]]
+# user = "alice"
+# name = "Alice"
+# password = "{{ARGON2ID}}…"   # from `mailops hash-password`
+
+[[alias]]
+address = "postmaster"
+to = ["{admin}"]
+
+[[alias]]
+address = "abuse"
+to = ["{admin}"]
+"#
+    )
+}

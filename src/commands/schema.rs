@@ -1,0 +1,47 @@
+//! `mailops schema`: JSON Schema for tenant and platform files, from the Rust types.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::commands::{EXIT_OK, EXIT_USER, Result};
+use crate::parse::{platform_schema, tenant_schema};
+
+pub(crate) const SCHEMA_DIR: &str = "schema";
+
+/// The schema files as they should be: (relative path, contents).
+pub(crate) fn schema_files() -> Vec<(&'static str, String)> {
+    let render = |value: serde_json::Value| {
+        let mut text = serde_json::to_string_pretty(&value).expect("schema serializes");
+        text.push('\n');
+        text
+    };
+    vec![
+        ("schema/platform.schema.json", render(platform_schema())),
+        ("schema/tenant.schema.json", render(tenant_schema())),
+    ]
+}
+
+pub(crate) fn run(dir: &Path, check: bool) -> Result<ExitCode> {
+    let mut stale = Vec::new();
+    for (path, contents) in schema_files() {
+        let full = dir.join(path);
+        let current = std::fs::read_to_string(&full).ok();
+        if current.as_deref() == Some(contents.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(path);
+        } else {
+            std::fs::create_dir_all(dir.join(SCHEMA_DIR))?;
+            std::fs::write(&full, contents).map_err(|e| crate::load::with_path(e, &full))?;
+            eprintln!("wrote {path}");
+        }
+    }
+    if stale.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    for path in &stale {
+        eprintln!("stale: {path} differs from the schema of this mailops; run `mailops schema`");
+    }
+    Ok(EXIT_USER)
+}

@@ -1,0 +1,179 @@
+//! Database URLs: `mysql://user[:password]@host[:port]/database` and `sqlite://path`.
+//!
+//! The password, when present, is only ever shown redacted.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum DatabaseUrl {
+    Mysql {
+        user: String,
+        password: Option<String>,
+        host: String,
+        port: u16,
+        database: String,
+    },
+    Sqlite {
+        path: String,
+    },
+}
+
+impl DatabaseUrl {
+    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or("");
+            if path.is_empty() {
+                return Err("a sqlite URL needs a path: `sqlite://.mailops/state.db`".into());
+            }
+            return Ok(DatabaseUrl::Sqlite { path: path.to_string() });
+        }
+        let rest = url
+            .strip_prefix("mysql://")
+            .or_else(|| url.strip_prefix("mariadb://"))
+            .ok_or_else(|| "the URL must start with `mysql://` or `sqlite://`".to_string())?;
+        let (authority, database) = rest
+            .split_once('/')
+            .ok_or_else(|| "the URL names no database: `mysql://user@host:3306/database`".to_string())?;
+        let database = database.split('?').next().unwrap_or("");
+        if database.is_empty() {
+            return Err("the URL names no database: `mysql://user@host:3306/database`".into());
+        }
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo {
+            Some(info) => match info.split_once(':') {
+                Some((u, p)) => (percent_decode(u), Some(percent_decode(p))),
+                None => (percent_decode(info), None),
+            },
+            None => ("root".to_string(), None),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"))?,
+            ),
+            None => (hostport.to_string(), 3306),
+        };
+        if host.is_empty() {
+            return Err("the URL names no host".into());
+        }
+        Ok(DatabaseUrl::Mysql {
+            user,
+            password,
+            host,
+            port,
+            database: database.to_string(),
+        })
+    }
+
+    /// The URL with any password replaced by `***`, safe to print.
+    pub(crate) fn redacted(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Whether a URL carries a password (without needing it to parse).
+pub(crate) fn has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// Replace the password of any URL-looking text by `***`.
+pub(crate) fn redact(text: &str) -> String {
+    match DatabaseUrl::parse(text) {
+        Ok(url) => url.redacted(),
+        Err(_) if has_password(text) => "<database URL with password>".to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite { path } => write!(f, "sqlite://{path}"),
+            DatabaseUrl::Mysql {
+                user,
+                password,
+                host,
+                port,
+                database,
+            } => {
+                let secret = if password.is_some() { ":***" } else { "" };
+                write!(f, "mysql://{user}{secret}@{host}:{port}/{database}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_drivers() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://.mailops/state.db").unwrap(),
+            DatabaseUrl::Sqlite { path: ".mailops/state.db".into() }
+        );
+        let url = DatabaseUrl::parse("mysql://mailops:s%40cret@127.0.0.1:3306/mail").unwrap();
+        assert_eq!(
+            url,
+            DatabaseUrl::Mysql {
+                user: "mailops".into(),
+                password: Some("s@cret".into()),
+                host: "127.0.0.1".into(),
+                port: 3306,
+                database: "mail".into()
+            }
+        );
+        assert_eq!(url.redacted(), "mysql://mailops:***@127.0.0.1:3306/mail");
+        assert!(!url.redacted().contains("cret"));
+    }
+
+    #[test]
+    fn finds_passwords() {
+        assert!(has_password("mysql://u:p@h/d"));
+        assert!(!has_password("mysql://u@h/d"));
+        assert!(!has_password("sqlite://a:b/c"));
+        assert_eq!(redact("mysql://u:hunter2@h:1/d"), "mysql://u:***@h:1/d");
+    }
+
+    #[test]
+    fn refuses_incomplete_urls() {
+        assert!(DatabaseUrl::parse("postgres://h/d").is_err());
+        assert!(DatabaseUrl::parse("mysql://root@h").is_err());
+        assert!(DatabaseUrl::parse("mysql://root@h:x/d").is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The local DKIM key store: `<key_store>/<domain>.<selector>.key`, PKCS#8 PEM, mode 0600.
+//!
+//! Private keys never enter git or `generated/`; `mailops dkim keygen` writes
+//! them here and `mailops install` copies them to the mail host's key
+//! directory. When a tenant's private key is present, its public key must
+//! match the one in the tenant file.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostics;
+use crate::model::Model;
+
+/// The key store of a mail repo.
+pub(crate) struct KeyStore {
+    dir: PathBuf,
+}
+
+impl KeyStore {
+    pub(crate) fn new(repo_root: &Path, key_store: &str) -> Self {
+        KeyStore {
+            dir: repo_root.join(key_store),
+        }
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `<dir>/<domain>.<selector>.key`: the name Rspamd's path template uses.
+    pub(crate) fn path(&self, domain: &str, selector: &str) -> PathBuf {
+        self.dir.join(key_file_name(domain, selector))
+    }
+
+    /// The PEM text of a private key, if the store has it.
+    pub(crate) fn read(&self, domain: &str, selector: &str) -> io::Result<Option<String>> {
+        let path = self.path(domain, selector);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(crate::load::with_path(err, &path)),
+        }
+    }
+}
+
+pub(crate) fn key_file_name(domain: &str, selector: &str) -> String {
+    format!("{domain}.{selector}.key")
+}
+
+/// Check every tenant's public key against its private key, where the store has one.
+pub(crate) fn check_model(repo_root: &Path, model: &Model, diagnostics: &mut Diagnostics) -> io::Result<()> {
+    let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
+    for domain in model.domains.values() {
+        if domain.dkim.public_key.is_empty() {
+            continue; // the public key itself was already reported
+        }
+        let Some(pem) = store.read(&domain.name, &domain.dkim.selector)? else {
+            continue;
+        };
+        let shown = format!(
+            "{}/{}",
+            model.platform.paths.key_store,
+            key_file_name(&domain.name, &domain.dkim.selector)
+        );
+        let loc = domain.dkim_origin.clone();
+        match crate::dkim_keys::public_key_of_private_pem(&pem) {
+            Ok(spki_base64) if spki_base64 == domain.dkim.public_key => {}
+            Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(
+                loc.clone(),
+                &shown,
+            )),
+            Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
+                loc.clone(),
+                &shown,
+                &problem,
+            )),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Load stage: read `mailops.toml` and every `tenants/*.toml` into a source map.
+//!
+//! Nothing is interpreted here. A missing platform file or a file that is not
+//! UTF-8 is a user problem (a diagnostic); an unreadable disk is an
+//! operational failure (an `io::Error`).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostics;
+use crate::load_diags as diags;
+use crate::source::{FileId, SourceMap};
+
+pub(crate) const PLATFORM_FILE: &str = "mailops.toml";
+pub(crate) const TENANTS_DIR: &str = "tenants";
+
+/// The files of one mail repo.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedRepo {
+    /// The mail repo directory.
+    pub(crate) root: PathBuf,
+    pub(crate) sources: SourceMap,
+    pub(crate) platform: Option<FileId>,
+    /// Tenant files, sorted by file name.
+    pub(crate) tenants: Vec<FileId>,
+}
+
+impl LoadedRepo {
+    /// The file stem of a tenant file (`acme.example` for `tenants/acme.example.toml`).
+    pub(crate) fn tenant_stem(&self, id: FileId) -> String {
+        let path = &self.sources.file(id).path;
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Read the mail repo at `root`.
+pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<LoadedRepo> {
+    let mut repo = LoadedRepo {
+        root: root.to_path_buf(),
+        sources: SourceMap::default(),
+        platform: None,
+        tenants: Vec::new(),
+    };
+
+    let platform_path = root.join(PLATFORM_FILE);
+    match fs::read(&platform_path) {
+        Ok(bytes) => {
+            repo.platform = add_file(&mut repo.sources, PLATFORM_FILE, platform_path, bytes, diagnostics);
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            diagnostics.push(diags::no_platform_file(root));
+        }
+        Err(err) => return Err(with_path(err, &platform_path)),
+    }
+
+    let tenants_dir = root.join(TENANTS_DIR);
+    let mut paths = Vec::new();
+    match fs::read_dir(&tenants_dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| with_path(e, &tenants_dir))?;
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !name.ends_with(".toml") || !path.is_file() {
+                    continue;
+                }
+                paths.push((name, path));
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(with_path(err, &tenants_dir)),
+    }
+    paths.sort();
+    for (name, path) in paths {
+        let bytes = fs::read(&path).map_err(|e| with_path(e, &path))?;
+        let display = format!("{TENANTS_DIR}/{name}");
+        if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
+            repo.tenants.push(id);
+        }
+    }
+    Ok(repo)
+}
+
+fn add_file(
+    sources: &mut SourceMap,
+    display: &str,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    diagnostics: &mut Diagnostics,
+) -> Option<FileId> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(sources.add(display.to_string(), path, text)),
+        Err(err) => {
+            diagnostics.push(diags::not_utf8(display, err.utf8_error().valid_up_to()));
+            None
+        }
+    }
+}
+
+/// An I/O error that names the path it happened on.
+pub(crate) fn with_path(err: io::Error, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}

@@ -1,0 +1,110 @@
+//! Model: the normalised, checked mail platform that every emitter reads.
+//!
+//! Domains are A-labels, addresses lowercase, maps sorted (BTreeMap), quotas
+//! in bytes, DNS record texts assembled. Emitters and the database layer read
+//! only this; they never see raw TOML. Items keep the `Location` they were
+//! declared at, for the graph stage's diagnostics.
+
+pub(crate) mod platform;
+pub(crate) mod records;
+
+use std::collections::BTreeMap;
+
+use crate::source::Location;
+pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Tls};
+pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
+
+/// Every tenant domain on the platform.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    pub(crate) platform: Platform,
+    /// Keyed by A-label domain name.
+    pub(crate) domains: BTreeMap<String, Domain>,
+}
+
+impl Model {
+    pub(crate) fn mailbox(&self, address: &str) -> Option<&Mailbox> {
+        let domain = address.rsplit_once('@')?.1;
+        self.domains.get(domain)?.mailboxes.get(address)
+    }
+
+    pub(crate) fn alias(&self, source: &str) -> Option<&Alias> {
+        let domain = source.rsplit_once('@')?.1;
+        self.domains.get(domain)?.aliases.get(source)
+    }
+}
+
+/// One client domain.
+#[derive(Debug, Clone)]
+pub(crate) struct Domain {
+    /// A-label (ASCII) form, lowercase: the key everywhere.
+    pub(crate) name: String,
+    /// Unicode form for people (equal to `name` for ASCII domains).
+    pub(crate) unicode: String,
+    pub(crate) description: Option<String>,
+    /// The tenant file, relative to the mail repo (`tenants/acme.example.toml`).
+    pub(crate) file: String,
+    pub(crate) ttl: u32,
+    pub(crate) zone_id: Option<String>,
+    pub(crate) spf: Spf,
+    pub(crate) dmarc: Dmarc,
+    pub(crate) dkim: Dkim,
+    /// Where the DKIM public key is written in the tenant file.
+    pub(crate) dkim_origin: Location,
+    pub(crate) limits: Limits,
+    /// Keyed by full address.
+    pub(crate) mailboxes: BTreeMap<String, Mailbox>,
+    /// Keyed by source address; the catch-all's source is `@<domain>`.
+    pub(crate) aliases: BTreeMap<String, Alias>,
+    pub(crate) origin: Location,
+}
+
+/// Per-domain limits (already defaulted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) max_mailboxes: Option<u64>,
+    pub(crate) max_aliases: Option<u64>,
+    pub(crate) default_quota: u64,
+    pub(crate) max_quota: Option<u64>,
+}
+
+/// A mailbox `local@domain`.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    /// Full address, lowercase, A-label domain.
+    pub(crate) address: String,
+    pub(crate) local_part: String,
+    pub(crate) domain: String,
+    pub(crate) name: Option<String>,
+    /// Dovecot `{SCHEME}hash`.
+    pub(crate) password: String,
+    pub(crate) quota_bytes: u64,
+    pub(crate) origin: Location,
+}
+
+/// An alias: mail to `source` goes to every destination.
+#[derive(Debug, Clone)]
+pub(crate) struct Alias {
+    /// `local@domain`, or `@domain` for the catch-all.
+    pub(crate) source: String,
+    /// The local part, `*` for the catch-all.
+    pub(crate) local_part: String,
+    pub(crate) domain: String,
+    /// Full addresses, sorted, without duplicates.
+    pub(crate) destinations: Vec<Destination>,
+    pub(crate) origin: Location,
+}
+
+impl Alias {
+    pub(crate) fn is_catch_all(&self) -> bool {
+        self.local_part == "*"
+    }
+}
+
+/// One destination of an alias.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    /// Full address, lowercase, A-label domain.
+    pub(crate) address: String,
+    pub(crate) origin: Location,
+}

@@ -1,0 +1,175 @@
+//! The DNS record texts of a tenant: SPF, DMARC and DKIM.
+//!
+//! Values here are already validated; these types only assemble the exact
+//! TXT strings that are published, so that every emitter (Terraform, plans)
+//! publishes the same text.
+
+/// SPF: `v=spf1 mx <terms> -all`, or `… redirect=<domain>` when a redirect is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Spf {
+    /// Mechanisms after `mx`, in file order (`include:…`, `ip4:…`, `a`, …).
+    pub(crate) terms: Vec<String>,
+    /// The `redirect=` modifier's domain, if any (then no `-all`).
+    pub(crate) redirect: Option<String>,
+}
+
+impl Spf {
+    pub(crate) fn record(&self) -> String {
+        let mut record = String::from("v=spf1 mx");
+        for term in &self.terms {
+            record.push(' ');
+            record.push_str(term);
+        }
+        match &self.redirect {
+            Some(domain) => {
+                record.push_str(" redirect=");
+                record.push_str(domain);
+            }
+            None => record.push_str(" -all"),
+        }
+        record
+    }
+
+    /// DNS-querying terms (RFC 7208 §4.6.4): `mx` itself, `a`, `mx`, `include`,
+    /// `exists`, `ptr` and `redirect`. Includes count once each: what they
+    /// include in turn is not known offline.
+    pub(crate) fn dns_lookups(&self) -> usize {
+        1 + self
+            .terms
+            .iter()
+            .filter(|t| spf_term_queries_dns(t))
+            .count()
+            + usize::from(self.redirect.is_some())
+    }
+}
+
+pub(crate) fn spf_term_queries_dns(term: &str) -> bool {
+    let name = term.trim_start_matches(['+', '-', '~', '?']);
+    let name = name.split([':', '/']).next().unwrap_or("");
+    matches!(name, "a" | "mx" | "include" | "exists" | "ptr")
+}
+
+/// DMARC (RFC 7489).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dmarc {
+    pub(crate) policy: String,
+    pub(crate) subdomain_policy: Option<String>,
+    pub(crate) adkim: String,
+    pub(crate) aspf: String,
+    pub(crate) pct: Option<u8>,
+    pub(crate) rua: Vec<String>,
+    pub(crate) ruf: Vec<String>,
+}
+
+impl Default for Dmarc {
+    fn default() -> Self {
+        Dmarc {
+            policy: "quarantine".to_string(),
+            subdomain_policy: None,
+            adkim: "s".to_string(),
+            aspf: "s".to_string(),
+            pct: None,
+            rua: Vec::new(),
+            ruf: Vec::new(),
+        }
+    }
+}
+
+impl Dmarc {
+    /// `v=DMARC1; p=quarantine; adkim=s; aspf=s` and the optional tags.
+    pub(crate) fn record(&self) -> String {
+        let mut record = format!("v=DMARC1; p={}", self.policy);
+        if let Some(sp) = &self.subdomain_policy {
+            record.push_str(&format!("; sp={sp}"));
+        }
+        record.push_str(&format!("; adkim={}; aspf={}", self.adkim, self.aspf));
+        if let Some(pct) = self.pct {
+            record.push_str(&format!("; pct={pct}"));
+        }
+        if !self.rua.is_empty() {
+            record.push_str(&format!("; rua={}", self.rua.join(",")));
+        }
+        if !self.ruf.is_empty() {
+            record.push_str(&format!("; ruf={}", self.ruf.join(",")));
+        }
+        record
+    }
+}
+
+/// Key type of a DKIM key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DkimAlgorithm {
+    Rsa { bits: usize },
+    Ed25519,
+}
+
+impl DkimAlgorithm {
+    /// The `k=` tag value.
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            DkimAlgorithm::Rsa { .. } => "rsa",
+            DkimAlgorithm::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// A tenant's DKIM public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dkim {
+    pub(crate) selector: String,
+    pub(crate) algorithm: DkimAlgorithm,
+    /// Base64 SubjectPublicKeyInfo, whitespace removed.
+    pub(crate) public_key: String,
+    /// The `p=` value: the SPKI for RSA, the raw 32-byte key for Ed25519 (RFC 8463).
+    pub(crate) dns_p: String,
+}
+
+impl Dkim {
+    /// `v=DKIM1; k=rsa; p=…`.
+    pub(crate) fn record(&self) -> String {
+        format!("v=DKIM1; k={}; p={}", self.algorithm.tag(), self.dns_p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_records_match_the_platform_contract() {
+        assert_eq!(Spf::default().record(), "v=spf1 mx -all");
+        assert_eq!(Dmarc::default().record(), "v=DMARC1; p=quarantine; adkim=s; aspf=s");
+    }
+
+    #[test]
+    fn spf_counts_dns_lookups() {
+        let spf = Spf {
+            terms: vec![
+                "include:_spf.example".into(),
+                "ip4:192.0.2.0/24".into(),
+                "a".into(),
+                "mx:other.example".into(),
+            ],
+            redirect: None,
+        };
+        assert_eq!(spf.dns_lookups(), 4);
+        assert_eq!(spf.record(), "v=spf1 mx include:_spf.example ip4:192.0.2.0/24 a mx:other.example -all");
+    }
+
+    #[test]
+    fn dmarc_optional_tags_in_order() {
+        let dmarc = Dmarc {
+            policy: "reject".into(),
+            subdomain_policy: Some("quarantine".into()),
+            adkim: "r".into(),
+            aspf: "s".into(),
+            pct: Some(50),
+            rua: vec!["mailto:a@x.example".into(), "mailto:b@x.example".into()],
+            ruf: vec![],
+        };
+        assert_eq!(
+            dmarc.record(),
+            "v=DMARC1; p=reject; sp=quarantine; adkim=r; aspf=s; pct=50; rua=mailto:a@x.example,mailto:b@x.example"
+        );
+    }
+}

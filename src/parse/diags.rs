@@ -1,0 +1,109 @@
+//! The catalogue of parse-stage diagnostics: TOML syntax, keys and types.
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Location;
+
+pub(crate) fn syntax(loc: Location, message: &str) -> Diagnostic {
+    let message = message.trim().trim_end_matches('.');
+    Diagnostic::error("mailops::parse::syntax", format!("malformed TOML: {message}"))
+        .at(loc, "here")
+        .help("fix the TOML syntax; see https://toml.io for the format")
+}
+
+fn in_table(path: &str) -> String {
+    if path.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in `{path}`")
+    }
+}
+
+pub(crate) fn unknown_key(loc: Location, key: &str, path: &str, known: &[&str]) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        "mailops::parse::unknown-key",
+        format!("unknown key `{key}` {}", in_table(path)),
+    )
+    .at(loc, "not a known key");
+    match did_you_mean(key, known) {
+        Some(suggestion) => diagnostic.help(format!("did you mean `{suggestion}`?")),
+        None if known.is_empty() => diagnostic.help("this table takes no keys"),
+        None => diagnostic.help(format!("known keys here: {}", known.join(", "))),
+    }
+}
+
+pub(crate) fn wrong_type(loc: Location, path: &str, expected: &str, found: &str) -> Diagnostic {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    Diagnostic::error(
+        "mailops::parse::wrong-type",
+        format!("`{path}` must be {} {expected}, not {} {found}", article(expected), article(found)),
+    )
+    .at(loc, format!("expected {expected}"))
+    .help(match expected {
+        "string" => format!("write the value in double quotes: {key} = \"…\""),
+        "integer" => format!("write a whole number without quotes: {key} = 100"),
+        "array" => format!("write a list: {key} = [\"…\"]"),
+        "table" => format!("write `{key}` as a table: [{path}] or {key} = {{ … }}"),
+        _ => format!("`{path}` takes {} {expected}", article(expected)),
+    })
+}
+
+pub(crate) fn missing_key(loc: Location, key: &str, path: &str) -> Diagnostic {
+    let full = if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    };
+    let help = match full.as_str() {
+        "domain" => "add `domain = \"<the domain>\"`; it must equal the file name without .toml".to_string(),
+        "dkim" | "dkim.public_key" => {
+            "run `mailops dkim keygen <domain>`: it writes the public key into this file".to_string()
+        }
+        "mail_host" | "mail_host.hostname" => {
+            "add `[mail_host]` with `hostname = \"mx.example.com\"`".to_string()
+        }
+        _ => format!("add `{key}`"),
+    };
+    Diagnostic::error(
+        "mailops::parse::missing-key",
+        format!("missing required key `{key}` {}", in_table(path)),
+    )
+    .at(loc, format!("`{full}` is required"))
+    .help(help)
+}
+
+pub(crate) fn invalid_value(loc: Location, message: &str) -> Diagnostic {
+    Diagnostic::error("mailops::parse::invalid-value", message.trim().to_string())
+        .at(loc, "this value")
+        .help("see the file format in README.md")
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// The closest known name, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_keys_only() {
+        let known = ["quota", "user", "password", "name"];
+        assert_eq!(did_you_mean("qouta", &known), Some("quota"));
+        assert_eq!(did_you_mean("passwd", &known), Some("password"));
+        assert_eq!(did_you_mean("zzz", &known), None);
+    }
+}

@@ -1,0 +1,94 @@
+//! Parse stage: TOML text → typed raw structs, every value with its span.
+//!
+//! Per file: TOML syntax (all recoverable errors), then the shape check
+//! (unknown keys, types, missing keys; all of them), then serde into the raw
+//! types. A file with problems yields no raw struct, but every other file is
+//! still parsed so that one run reports everything.
+
+pub(crate) mod diags;
+pub(crate) mod platform;
+pub(crate) mod shape;
+pub(crate) mod tenant;
+
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use toml::de::DeTable;
+
+use crate::diagnostic::Diagnostics;
+use crate::load::LoadedRepo;
+use crate::source::{FileId, Location, SourceMap};
+use platform::RawPlatform;
+use shape::Shape;
+use tenant::RawTenant;
+
+/// The raw structs of a mail repo.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub(crate) platform: Option<(FileId, RawPlatform)>,
+    pub(crate) tenants: Vec<(FileId, RawTenant)>,
+}
+
+pub(crate) fn tenant_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawTenant)).expect("schema serializes")
+}
+
+pub(crate) fn platform_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RawPlatform)).expect("schema serializes")
+}
+
+fn tenant_shape() -> &'static Shape {
+    static SHAPE: OnceLock<Shape> = OnceLock::new();
+    SHAPE.get_or_init(|| Shape::new(tenant_schema()))
+}
+
+fn platform_shape() -> &'static Shape {
+    static SHAPE: OnceLock<Shape> = OnceLock::new();
+    SHAPE.get_or_init(|| Shape::new(platform_schema()))
+}
+
+pub(crate) fn parse(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Parsed {
+    let mut parsed = Parsed::default();
+    if let Some(id) = repo.platform {
+        parsed.platform = parse_file(&repo.sources, id, platform_shape(), diagnostics)
+            .map(|raw| (id, raw));
+    }
+    for &id in &repo.tenants {
+        if let Some(raw) = parse_file(&repo.sources, id, tenant_shape(), diagnostics) {
+            parsed.tenants.push((id, raw));
+        }
+    }
+    parsed
+}
+
+/// Parse one file into `T`; `None` (with diagnostics) when it has problems.
+pub(crate) fn parse_file<T: DeserializeOwned>(
+    sources: &SourceMap,
+    id: FileId,
+    shape: &Shape,
+    diagnostics: &mut Diagnostics,
+) -> Option<T> {
+    let text = &sources.file(id).text;
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for error in errors {
+            let span = error.span().unwrap_or(0..0);
+            diagnostics.push(diags::syntax(Location::new(id, span), error.message()));
+        }
+        return None;
+    }
+    let before = diagnostics.count(crate::diagnostic::Severity::Error);
+    shape.check_document(&doc, id, diagnostics);
+    if diagnostics.count(crate::diagnostic::Severity::Error) > before {
+        return None;
+    }
+    let deserializer = toml::de::Deserializer::from(doc);
+    match T::deserialize(deserializer) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            diagnostics.push(diags::invalid_value(Location::new(id, span), error.message()));
+            None
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The platform file as written: `mailops.toml`, the mail host and its defaults.
+//!
+//! Only `[mail_host] hostname` is required; every other key has a default,
+//! applied by the validate stage (see `model::Platform`).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::parse::tenant::RawDmarc;
+use crate::span::Sp;
+
+/// The mail platform: one mail host serving every tenant domain.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailops platform file")]
+pub(crate) struct RawPlatform {
+    /// The mail host every tenant's MX points at.
+    pub(crate) mail_host: RawMailHost,
+    /// AWS settings for the mail host and Route53.
+    #[serde(default)]
+    pub(crate) aws: RawAws,
+    /// The routing database Postfix and Dovecot query.
+    #[serde(default)]
+    pub(crate) database: RawDatabase,
+    /// Defaults for tenant files.
+    #[serde(default)]
+    pub(crate) defaults: RawDefaults,
+    /// Paths on the mail host and in the mail repo.
+    #[serde(default)]
+    pub(crate) paths: RawPaths,
+    /// TLS certificate of the mail host.
+    #[serde(default)]
+    pub(crate) tls: RawTls,
+}
+
+/// The mail host.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMailHost {
+    /// Fully qualified host name, e.g. `mx.webhizzy.in`: the MX target, HELO name and PTR.
+    pub(crate) hostname: Sp<String>,
+    /// The DNS zone the host's A record lives in (default: the hostname's parent, `webhizzy.in`).
+    #[serde(default)]
+    pub(crate) zone: Option<Sp<String>>,
+    /// Route53 hosted zone id of `zone` (default: looked up by name).
+    #[serde(default)]
+    pub(crate) zone_id: Option<Sp<String>>,
+    /// Mail address of the operator, used for Let's Encrypt (default: `postmaster@<zone>`).
+    #[serde(default)]
+    pub(crate) admin_email: Option<Sp<String>>,
+}
+
+/// AWS settings.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAws {
+    /// Region of the mail host (default `ap-south-1`).
+    #[serde(default)]
+    pub(crate) region: Option<Sp<String>>,
+    /// EC2 instance type (default `t3.small`).
+    #[serde(default)]
+    pub(crate) instance_type: Option<Sp<String>>,
+    /// Root volume size in GiB, holding the Maildirs (default 50).
+    #[serde(default)]
+    pub(crate) volume_size_gb: Option<Sp<i64>>,
+    /// CIDR blocks allowed to reach SSH on the mail host (default: none).
+    #[serde(default)]
+    pub(crate) admin_cidrs: Option<Vec<Sp<String>>>,
+}
+
+/// The routing database. Never holds a password: that comes from the
+/// environment (`MAILOPS_DB_PASSWORD`) or the host's secrets file.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    /// `mysql` (MariaDB/MySQL, the production default) or `sqlite`.
+    #[serde(default)]
+    pub(crate) driver: Option<Sp<String>>,
+    /// Where `mailops plan` and `apply` connect (`mysql://user@host:port/db` or
+    /// `sqlite://path`), without a password. Default: `sqlite://.mailops/state.db`.
+    #[serde(default)]
+    pub(crate) url: Option<Sp<String>>,
+    /// Host the mail services connect to (default `127.0.0.1`).
+    #[serde(default)]
+    pub(crate) host: Option<Sp<String>>,
+    /// Port (default 3306).
+    #[serde(default)]
+    pub(crate) port: Option<Sp<i64>>,
+    /// Database name (default `mailserver`).
+    #[serde(default)]
+    pub(crate) name: Option<Sp<String>>,
+    /// Database user the mail services log in as (default `mailuser`).
+    #[serde(default)]
+    pub(crate) user: Option<Sp<String>>,
+    /// With driver `sqlite`: the database file on the mail host (default `/var/lib/mailops/mail.sqlite`).
+    #[serde(default)]
+    pub(crate) path: Option<Sp<String>>,
+}
+
+/// Defaults for tenant files.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    /// DKIM selector of a tenant that sets none (default `dkim`).
+    #[serde(default)]
+    pub(crate) dkim_selector: Option<Sp<String>>,
+    /// Quota of a mailbox when neither it nor its domain sets one (default `"2 GiB"`).
+    #[serde(default)]
+    pub(crate) quota: Option<Sp<String>>,
+    /// TTL of tenant DNS records (default 3600).
+    #[serde(default)]
+    pub(crate) ttl: Option<Sp<i64>>,
+    /// DMARC policy of a tenant that sets none (default `p=quarantine; adkim=s; aspf=s`).
+    #[serde(default)]
+    pub(crate) dmarc: Option<RawDmarc>,
+    /// Password schemes tenants may use (default `["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT"]`).
+    #[serde(default)]
+    pub(crate) password_schemes: Option<Vec<Sp<String>>>,
+}
+
+/// Paths.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPaths {
+    /// Root of the Maildirs on the mail host (default `/var/vmail`).
+    #[serde(default)]
+    pub(crate) vmail_root: Option<Sp<String>>,
+    /// Where Rspamd reads DKIM private keys on the mail host (default `/var/lib/rspamd/dkim`).
+    #[serde(default)]
+    pub(crate) dkim_key_dir: Option<Sp<String>>,
+    /// The local DKIM key store, relative to the mail repo; never committed (default `.mailops/keys`).
+    #[serde(default)]
+    pub(crate) key_store: Option<Sp<String>>,
+}
+
+/// TLS certificate paths (default: Let's Encrypt's for the hostname).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    /// Certificate chain (default `/etc/letsencrypt/live/<hostname>/fullchain.pem`).
+    #[serde(default)]
+    pub(crate) cert: Option<Sp<String>>,
+    /// Private key (default `/etc/letsencrypt/live/<hostname>/privkey.pem`).
+    #[serde(default)]
+    pub(crate) key: Option<Sp<String>>,
+}

@@ -1,0 +1,152 @@
+//! The tenant file as written: `tenants/<domain>.toml`, one client domain.
+//!
+//! These types are the contract of the file format (DESIGN.md): their doc
+//! comments become the descriptions in `schema/tenant.schema.json`. Values are
+//! kept as written, with spans; the validate stage interprets them.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::span::Sp;
+
+/// One client domain hosted on the mail platform.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailops tenant file")]
+pub(crate) struct RawTenant {
+    /// The client domain. Must equal the file name without `.toml`. A Unicode (IDN)
+    /// domain is stored as its A-label (`xn--…`).
+    pub(crate) domain: Sp<String>,
+    /// Free text for people: who the client is.
+    #[serde(default)]
+    pub(crate) description: Option<Sp<String>>,
+    /// DNS records published for the domain (MX, SPF, DMARC; DKIM comes from `[dkim]`).
+    #[serde(default)]
+    pub(crate) dns: RawDns,
+    /// The DKIM key the mail host signs this domain's outbound mail with.
+    pub(crate) dkim: RawDkim,
+    /// Per-domain limits on mailboxes, aliases and quotas.
+    #[serde(default)]
+    pub(crate) limits: RawLimits,
+    /// Mailboxes: accounts that log in over IMAP and submission.
+    #[serde(default, rename = "mailbox")]
+    pub(crate) mailboxes: Vec<Sp<RawMailbox>>,
+    /// Aliases: addresses that forward to mailboxes, other aliases or external addresses.
+    #[serde(default, rename = "alias")]
+    pub(crate) aliases: Vec<Sp<RawAlias>>,
+}
+
+/// DNS settings of a tenant domain.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    /// TTL in seconds of every record of this domain (default: the platform's `defaults.ttl`).
+    #[serde(default)]
+    pub(crate) ttl: Option<Sp<i64>>,
+    /// Route53 hosted zone id; default: the zone is looked up by the domain name.
+    #[serde(default)]
+    pub(crate) zone_id: Option<Sp<String>>,
+    /// SPF record additions. The record is always `v=spf1 mx … -all`.
+    #[serde(default)]
+    pub(crate) spf: Option<RawSpf>,
+    /// DMARC policy (default: the platform's `defaults.dmarc`).
+    #[serde(default)]
+    pub(crate) dmarc: Option<RawDmarc>,
+}
+
+/// Extra SPF mechanisms, added between `mx` and `-all`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpf {
+    /// Domains whose SPF policy is included (`include:<domain>`), e.g. a newsletter provider.
+    #[serde(default)]
+    pub(crate) include: Vec<Sp<String>>,
+    /// Further mechanisms written out in SPF syntax: `ip4:203.0.113.0/24`, `ip6:2001:db8::/32`,
+    /// `a`, `a:relay.example`, `mx:other.example`, `include:…`, or the modifier `redirect=…`.
+    #[serde(default)]
+    pub(crate) mechanisms: Vec<Sp<String>>,
+}
+
+/// A DMARC policy (RFC 7489).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDmarc {
+    /// `p=`: `none`, `quarantine` or `reject`.
+    #[serde(default)]
+    pub(crate) policy: Option<Sp<String>>,
+    /// `sp=`: policy for subdomains: `none`, `quarantine` or `reject` (default: as `policy`).
+    #[serde(default)]
+    pub(crate) subdomain_policy: Option<Sp<String>>,
+    /// `adkim=`: DKIM alignment, `r` (relaxed) or `s` (strict).
+    #[serde(default)]
+    pub(crate) adkim: Option<Sp<String>>,
+    /// `aspf=`: SPF alignment, `r` (relaxed) or `s` (strict).
+    #[serde(default)]
+    pub(crate) aspf: Option<Sp<String>>,
+    /// `pct=`: percentage of mail the policy applies to, 0 to 100.
+    #[serde(default)]
+    pub(crate) pct: Option<Sp<i64>>,
+    /// `rua=`: where aggregate reports go, as `mailto:` URIs.
+    #[serde(default)]
+    pub(crate) rua: Option<Vec<Sp<String>>>,
+    /// `ruf=`: where failure reports go, as `mailto:` URIs.
+    #[serde(default)]
+    pub(crate) ruf: Option<Vec<Sp<String>>>,
+}
+
+/// The domain's DKIM key. `mailops dkim keygen` writes it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDkim {
+    /// The selector: the record is published at `<selector>._domainkey.<domain>`
+    /// (default: the platform's `defaults.dkim_selector`).
+    #[serde(default)]
+    pub(crate) selector: Option<Sp<String>>,
+    /// Base64 SubjectPublicKeyInfo (DER) of an RSA key of at least 2048 bits, or an Ed25519 key.
+    pub(crate) public_key: Sp<String>,
+}
+
+/// Limits of one domain.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    /// The most mailboxes the domain may have.
+    #[serde(default)]
+    pub(crate) max_mailboxes: Option<Sp<i64>>,
+    /// The most alias entries (source addresses) the domain may have.
+    #[serde(default)]
+    pub(crate) max_aliases: Option<Sp<i64>>,
+    /// Quota of a mailbox that does not set `quota`, e.g. `"5 GiB"` (default: the platform's).
+    #[serde(default)]
+    pub(crate) default_quota: Option<Sp<String>>,
+    /// The largest quota any mailbox of the domain may ask for.
+    #[serde(default)]
+    pub(crate) max_quota: Option<Sp<String>>,
+}
+
+/// A mailbox: `<user>@<domain>`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMailbox {
+    /// The local part: the address is `<user>@<domain>`.
+    pub(crate) user: Sp<String>,
+    /// The person's name, for people reading the file.
+    #[serde(default)]
+    pub(crate) name: Option<Sp<String>>,
+    /// Dovecot password hash, `{SCHEME}hash`; make one with `mailops hash-password`.
+    pub(crate) password: Sp<String>,
+    /// Storage quota, e.g. `"10 GiB"` or `"500 MB"` (default: the domain's `limits.default_quota`).
+    #[serde(default)]
+    pub(crate) quota: Option<Sp<String>>,
+}
+
+/// An alias: mail to `address` goes to every destination in `to`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlias {
+    /// A local part of this domain, or `"*"` for the catch-all.
+    pub(crate) address: Sp<String>,
+    /// Destinations: a bare local part means this domain; `user@other-tenant` must exist
+    /// there; an address in a domain that is not a tenant is an external forward.
+    pub(crate) to: Sp<Vec<Sp<String>>>,
+}

@@ -1,0 +1,344 @@
+//! The catalogue of validate-stage diagnostics: every rule's code, wording and help.
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Location;
+use crate::validate::text::describe_char;
+
+pub(crate) fn unsafe_char(loc: Location, what: &str, c: char) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::value::unsafe-char",
+        format!("{what} holds the character {}", describe_char(c)),
+    )
+    .at(loc, "not allowed here")
+    .help("quotes, backslashes and control characters could break out of SQL, HCL or config files; remove it")
+}
+
+pub(crate) fn free_text_char(loc: Location, what: &str, c: char) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::value::unsafe-char",
+        format!("{what} holds the control character {}", describe_char(c)),
+    )
+    .at(loc, "not allowed in text")
+    .help("free text may hold quotes, tabs and newlines, but no other control or invisible characters")
+}
+
+pub(crate) fn invalid_domain(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::domain::invalid", format!("invalid domain: {problem}"))
+        .at(loc, "this domain")
+        .help("write the domain as letters, digits, hyphens and dots, e.g. `acme.example`; Unicode domains are allowed")
+}
+
+pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::domain::file-name",
+        format!("the domain `{domain}` does not match the file name `{file}`"),
+    )
+    .at(loc, "declared here")
+    .help(format!("rename the file to `tenants/{domain}.toml`, or fix `domain`"))
+}
+
+pub(crate) fn duplicate_domain(loc: Location, first: Location, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::domain::duplicate",
+        format!("the domain `{domain}` is declared by two tenant files"),
+    )
+    .at(loc, "declared again here")
+    .related(first, "first defined here")
+    .help("a domain belongs to exactly one tenant file; remove one of them")
+}
+
+pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Diagnostic {
+    let code = if what == "mailbox" {
+        "mailops::mailbox::invalid-user"
+    } else {
+        "mailops::alias::invalid-address"
+    };
+    Diagnostic::error(code, format!("invalid {what} address: {problem}"))
+        .at(loc, "this local part")
+        .help("a local part is letters, digits and ! # $ % & * + - / = ? ^ _ { | } ~, dot-separated, at most 64 octets")
+}
+
+pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::mailbox::duplicate",
+        format!("the mailbox `{address}` is declared twice"),
+    )
+    .at(loc, "declared again here")
+    .related(first, "first defined here")
+    .help("remove one of the two [[mailbox]] entries")
+}
+
+pub(crate) fn duplicate_alias(loc: Location, first: Location, address: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::alias::duplicate",
+        format!("the alias `{address}` is declared twice"),
+    )
+    .at(loc, "declared again here")
+    .related(first, "first defined here")
+    .help("merge the two [[alias]] entries: list every destination in one `to`")
+}
+
+pub(crate) fn duplicate_catch_all(loc: Location, first: Location, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::alias::duplicate-catch-all",
+        format!("`{domain}` has two catch-all aliases"),
+    )
+    .at(loc, "second catch-all")
+    .related(first, "first defined here")
+    .help("a domain has at most one catch-all (`address = \"*\"`); merge their `to` lists")
+}
+
+pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::alias::shadows-mailbox",
+        format!("`{address}` is both a mailbox and an alias"),
+    )
+    .at(loc, "alias declared here")
+    .related(mailbox, "mailbox defined here")
+    .help("an address is either a mailbox or an alias; to keep a copy in the mailbox and forward, remove the alias and forward from the mail client, or rename one of them")
+}
+
+pub(crate) fn alias_empty(loc: Location, address: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::alias::empty",
+        format!("the alias `{address}` has no destinations"),
+    )
+    .at(loc, "empty list")
+    .help("list at least one destination: `to = [\"alice\"]`")
+}
+
+pub(crate) fn invalid_destination(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::alias::invalid-destination",
+        format!("invalid alias destination: {problem}"),
+    )
+    .at(loc, "this destination")
+    .help("a destination is a local part of this domain (`alice`) or a full address (`bob@partner.example`)")
+}
+
+pub(crate) fn duplicate_destination(loc: Location, first: Location, address: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "mailops::alias::duplicate-destination",
+        format!("`{address}` is listed twice in the same alias"),
+    )
+    .at(loc, "listed again here")
+    .related(first, "first listed here")
+    .help("remove the repeated destination; mail is delivered once either way")
+}
+
+pub(crate) fn too_many(
+    loc: Location,
+    limit_loc: Location,
+    what: &str,
+    domain: &str,
+    count: usize,
+    max: u64,
+) -> Diagnostic {
+    let code = if what == "mailboxes" {
+        "mailops::mailbox::too-many"
+    } else {
+        "mailops::alias::too-many"
+    };
+    Diagnostic::error(
+        code,
+        format!("`{domain}` declares {count} {what}, more than its limit of {max}"),
+    )
+    .at(loc, format!("number {} of at most {max}", max + 1))
+    .related(limit_loc, "limit set here")
+    .help(format!("remove {what} or raise `limits.max_{what}`"))
+}
+
+pub(crate) fn password_plaintext(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::password::plaintext",
+        "the password is not a hash: plaintext passwords are never stored",
+    )
+    .at(loc, "plaintext password")
+    .help("run `mailops hash-password` and paste its `{ARGON2ID}…` output here")
+}
+
+pub(crate) fn password_plain_scheme(loc: Location, scheme: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::password::plaintext",
+        format!("`{{{scheme}}}` stores the password in plain text"),
+    )
+    .at(loc, "plaintext password")
+    .help("run `mailops hash-password` and paste its `{ARGON2ID}…` output here")
+}
+
+pub(crate) fn password_scheme_not_allowed(loc: Location, scheme: &str, allowed: &[String]) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::password::scheme-not-allowed",
+        format!("the password scheme `{scheme}` is not allowed on this platform"),
+    )
+    .at(loc, "this scheme")
+    .help(format!(
+        "allowed schemes: {} (`defaults.password_schemes` in mailops.toml); `mailops hash-password` makes an ARGON2ID hash",
+        allowed.join(", ")
+    ))
+}
+
+pub(crate) fn password_unknown_scheme(loc: Location, scheme: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::password::unknown-scheme",
+        format!("unknown password scheme `{scheme}`"),
+    )
+    .at(loc, "this scheme")
+    .help("use a Dovecot scheme such as ARGON2ID, BLF-CRYPT or SHA512-CRYPT; `mailops hash-password` makes an ARGON2ID hash")
+}
+
+pub(crate) fn password_malformed(loc: Location, scheme: &str, expected: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::password::malformed",
+        format!("this is not a well-formed {scheme} hash"),
+    )
+    .at(loc, "malformed hash")
+    .help(format!("expected {expected}; `mailops hash-password` makes a fresh one"))
+}
+
+pub(crate) fn invalid_quota(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::quota::invalid", format!("invalid quota: {problem}"))
+        .at(loc, "this size")
+        .help(format!(
+            "write a number and a unit, like \"10 GiB\" or \"500 MB\" (units: {})",
+            crate::validate::quota::UNIT_NAMES
+        ))
+}
+
+pub(crate) fn quota_above_limit(loc: Location, limit: Location, quota: &str, max: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::quota::above-limit",
+        format!("the quota {quota} is above the domain's max_quota of {max}"),
+    )
+    .at(loc, "too large")
+    .related(limit, "limit set here")
+    .help("lower the quota, or raise `limits.max_quota`")
+}
+
+pub(crate) fn invalid_limit(loc: Location, key: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::limits::invalid",
+        format!("`{key}` must be zero or a positive whole number"),
+    )
+    .at(loc, "this value")
+    .help(format!("write `{key} = 50`, or remove it for no limit"))
+}
+
+pub(crate) fn invalid_dkim_key(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::dkim::invalid-key", problem.to_string())
+        .at(loc, "this key")
+        .help("run `mailops dkim keygen <domain>` to make a key pair and write its public key here")
+}
+
+pub(crate) fn weak_dkim_key(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::dkim::weak-key", problem.to_string())
+        .at(loc, "this key")
+        .help("run `mailops dkim keygen <domain> --algorithm rsa2048` (or rsa4096, ed25519) for a new key")
+}
+
+pub(crate) fn invalid_selector(loc: Location, selector: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::invalid-selector",
+        format!("`{selector}` is not a valid DKIM selector"),
+    )
+    .at(loc, "this selector")
+    .help("a selector is lowercase letters, digits and hyphens, like `dkim` or `mail2026`")
+}
+
+pub(crate) fn key_mismatch(loc: Location, key_file: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::key-mismatch",
+        format!("the public key does not match the private key in {key_file}"),
+    )
+    .at(loc, "this public key")
+    .help("run `mailops dkim keygen <domain>` to make a new pair, or restore the public key that belongs to the private key")
+}
+
+pub(crate) fn unreadable_private_key(loc: Location, key_file: &str, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::bad-private-key",
+        format!("the private key {key_file} cannot be read: {problem}"),
+    )
+    .at(loc, "public key of this domain")
+    .help("the key store holds PKCS#8 PEM keys; run `mailops dkim keygen <domain>` to replace it")
+}
+
+pub(crate) fn invalid_dmarc(loc: Location, tag: &str, value: &str, allowed: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dmarc::invalid",
+        format!("`{value}` is not a valid DMARC {tag}"),
+    )
+    .at(loc, "this value")
+    .help(format!("allowed: {allowed}"))
+}
+
+pub(crate) fn invalid_dmarc_uri(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::dmarc::invalid-uri", format!("invalid DMARC report URI: {problem}"))
+        .at(loc, "this URI")
+        .help("write report addresses as `mailto:dmarc-reports@acme.example`")
+}
+
+pub(crate) fn invalid_spf(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error("mailops::spf::invalid", format!("invalid SPF term: {problem}"))
+        .at(loc, "this term")
+        .help("`include` takes domains; `mechanisms` takes include:, ip4:, ip6:, a, mx or redirect= terms")
+}
+
+pub(crate) fn spf_too_many_lookups(loc: Location, count: usize, max: usize) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::spf::too-many-lookups",
+        format!("the SPF record needs {count} DNS lookups; receivers give up after {max}"),
+    )
+    .at(loc, format!("lookup {} of at most {max}", max + 1))
+    .help("replace `include`, `a` and `mx` terms by `ip4:`/`ip6:` ranges, or flatten an included record")
+}
+
+pub(crate) fn spf_duplicate_redirect(loc: Location) -> Diagnostic {
+    Diagnostic::error("mailops::spf::invalid", "the SPF record has two `redirect=` modifiers")
+        .at(loc, "second redirect")
+        .help("keep one `redirect=`")
+}
+
+pub(crate) fn invalid_ttl(loc: Location, ttl: i64) -> Diagnostic {
+    Diagnostic::error("mailops::dns::invalid-ttl", format!("TTL {ttl} is out of range"))
+        .at(loc, "this TTL")
+        .help("a TTL is from 60 to 604800 seconds; 3600 is usual")
+}
+
+pub(crate) fn invalid_zone_id(loc: Location, zone_id: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dns::invalid-zone-id",
+        format!("`{zone_id}` is not a Route53 hosted zone id"),
+    )
+    .at(loc, "this id")
+    .help("a hosted zone id is 1 to 32 uppercase letters and digits, like `Z0123456789ABC`; remove it to look the zone up by name")
+}
+
+pub(crate) fn missing_rfc2142(loc: Location, domain: &str, local: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "mailops::rfc2142::missing",
+        format!("`{local}@{domain}` is neither a mailbox nor an alias"),
+    )
+    .at(loc, "this domain")
+    .help(format!(
+        "RFC 2142 asks every mail domain to accept {local}@; add `[[alias]] address = \"{local}\"` with a destination"
+    ))
+}
+
+pub(crate) fn invalid_platform_value(loc: Location, key: &str, problem: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::platform::invalid",
+        format!("invalid `{key}`: {problem}"),
+    )
+    .at(loc, "this value")
+    .help(help.to_string())
+}
+
+pub(crate) fn password_in_url(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::platform::password-in-url",
+        "the database URL holds a password; mailops.toml is committed to git",
+    )
+    .at(loc, "this URL")
+    .help("remove the password from the URL and pass the URL with its password in MAILOPS_DATABASE_URL or --database instead")
+}

@@ -1,0 +1,106 @@
+//! Validate stage: raw structs → the normalised `Model`, with every rule checked.
+//!
+//! Each rule lives in a small module of pure functions (`domain`, `address`,
+//! `password`, `quota`, `dkim`, `dmarc`, `spf`, `text`); `tenant` and
+//! `platform` apply them to a file and turn problems into diagnostics from
+//! the `diags` catalogue. Cross-file rules (duplicate domains) are here.
+
+pub(crate) mod address;
+pub(crate) mod diags;
+pub(crate) mod dkim;
+pub(crate) mod dmarc;
+pub(crate) mod domain;
+pub(crate) mod password;
+pub(crate) mod platform;
+pub(crate) mod quota;
+pub(crate) mod records;
+pub(crate) mod spf;
+pub(crate) mod tenant;
+pub(crate) mod text;
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::load::LoadedRepo;
+use crate::model::Model;
+use crate::parse::Parsed;
+use crate::source::{FileId, Location};
+use crate::span::Sp;
+
+/// Validate every file; the model holds what could be built.
+pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
+    let platform = platform::build_platform(parsed.platform.as_ref(), diagnostics);
+    let mut domains = BTreeMap::new();
+    for (file, raw) in &parsed.tenants {
+        let input = tenant::TenantInput {
+            file: *file,
+            file_name: &repo.sources.file(*file).name,
+            stem: &repo.tenant_stem(*file),
+            raw,
+        };
+        let domain = tenant::build_domain(&input, &platform, diagnostics);
+        match domains.get(&domain.name) {
+            Some(first) => {
+                let first: &crate::model::Domain = first;
+                diagnostics.push(diags::duplicate_domain(
+                    domain.origin.clone(),
+                    first.origin.clone(),
+                    &domain.name,
+                ));
+            }
+            None => {
+                domains.insert(domain.name.clone(), domain);
+            }
+        }
+    }
+    Model { platform, domains }
+}
+
+/// Per-file helper: locations and the character checks every value goes through.
+pub(crate) struct Checker<'d> {
+    file: FileId,
+    diagnostics: &'d mut Diagnostics,
+}
+
+impl<'d> Checker<'d> {
+    pub(crate) fn new(file: FileId, diagnostics: &'d mut Diagnostics) -> Self {
+        Checker { file, diagnostics }
+    }
+
+    pub(crate) fn loc<T>(&self, value: &Sp<T>) -> Location {
+        Location::new(self.file, value.span())
+    }
+
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// A structured value: refused (with a diagnostic) if it holds a quote,
+    /// backslash or control character.
+    pub(crate) fn structured<'v>(&mut self, value: &'v Sp<String>, what: &str) -> Option<&'v str> {
+        match text::unsafe_char(value) {
+            Some((_, c)) => {
+                self.push(diags::unsafe_char(self.loc(value), what, c));
+                None
+            }
+            None => Some(value.as_str()),
+        }
+    }
+
+    /// Like [`Checker::structured`], but the caller reports the problem (for
+    /// values such as passwords whose text must not be echoed).
+    pub(crate) fn structured_quiet<'v>(&self, value: &'v Sp<String>) -> Option<&'v str> {
+        text::unsafe_char(value).is_none().then_some(value.as_str())
+    }
+
+    /// Free text: quotes and newlines allowed, other controls refused.
+    pub(crate) fn free_text(&mut self, value: &Sp<String>, what: &str) -> Option<String> {
+        match text::unsafe_free_text_char(value) {
+            Some((_, c)) => {
+                self.push(diags::free_text_char(self.loc(value), what, c));
+                None
+            }
+            None => Some(value.value.clone()),
+        }
+    }
+}

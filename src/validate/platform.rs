@@ -1,0 +1,329 @@
+//! `mailops.toml` → `model::Platform`, every default applied and every value checked.
+
+use std::net::IpAddr;
+
+use crate::diagnostic::Diagnostics;
+use crate::model::platform::DEFAULT_SCHEMES;
+use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Paths, Platform, Tls};
+use crate::parse::platform::RawPlatform;
+use crate::source::FileId;
+use crate::span::Sp;
+use crate::validate::address::normalize_address;
+use crate::validate::domain::normalize_domain;
+use crate::validate::password::KNOWN_SCHEMES;
+use crate::validate::quota::parse_quota;
+use crate::validate::{Checker, diags, records};
+
+pub(crate) const DEFAULT_QUOTA: u64 = 2 << 30;
+pub(crate) const DEFAULT_TTL: u32 = 3600;
+
+/// The platform with defaults; built-in values when the file is missing or broken
+/// (so that tenant files are still checked).
+pub(crate) fn build_platform(raw: Option<&(FileId, RawPlatform)>, diagnostics: &mut Diagnostics) -> Platform {
+    let Some((file, raw)) = raw else {
+        return defaults_for("mx.invalid", "invalid");
+    };
+    let mut c = Checker::new(*file, diagnostics);
+    let host = &raw.mail_host;
+
+    let hostname = match c.structured(&host.hostname, "the host name") {
+        Some(text) => match normalize_domain(text) {
+            Ok(name) => name.ascii,
+            Err(problem) => {
+                c.push(diags::invalid_platform_value(
+                    c.loc(&host.hostname),
+                    "mail_host.hostname",
+                    &problem.describe(),
+                    "the fully qualified name of the mail host, like `mx.webhizzy.in`",
+                ));
+                "mx.invalid".to_string()
+            }
+        },
+        None => "mx.invalid".to_string(),
+    };
+    let parent = hostname.split_once('.').map_or("", |(_, p)| p).to_string();
+    let zone = match &host.zone {
+        Some(zone) => c
+            .structured(zone, "the zone")
+            .and_then(|z| match normalize_domain(z) {
+                Ok(name) if hostname == name.ascii || hostname.ends_with(&format!(".{}", name.ascii)) => {
+                    Some(name.ascii)
+                }
+                Ok(name) => {
+                    c.push(diags::invalid_platform_value(
+                        c.loc(zone),
+                        "mail_host.zone",
+                        &format!("`{hostname}` is not inside `{}`", name.ascii),
+                        "the zone must contain the host name",
+                    ));
+                    None
+                }
+                Err(problem) => {
+                    c.push(diags::invalid_platform_value(
+                        c.loc(zone),
+                        "mail_host.zone",
+                        &problem.describe(),
+                        "the DNS zone of the host, like `webhizzy.in`",
+                    ));
+                    None
+                }
+            })
+            .unwrap_or(parent),
+        None => {
+            if !parent.contains('.') && hostname != "mx.invalid" {
+                c.push(diags::invalid_platform_value(
+                    c.loc(&host.hostname),
+                    "mail_host.hostname",
+                    "the host name's parent is not a DNS zone",
+                    "name the zone with `mail_host.zone`, or use a host name like `mx.example.com`",
+                ));
+            }
+            parent
+        }
+    };
+    let zone_id = host.zone_id.as_ref().and_then(|z| records::zone_id(&mut c, z));
+    let admin_email = match &host.admin_email {
+        Some(value) => c
+            .structured(value, "the admin email")
+            .and_then(|text| match normalize_address(text) {
+                Ok((local, domain)) => Some(format!("{local}@{domain}")),
+                Err(problem) => {
+                    c.push(diags::invalid_platform_value(
+                        c.loc(value),
+                        "mail_host.admin_email",
+                        &problem.describe(),
+                        "an address like `postmaster@webhizzy.in`",
+                    ));
+                    None
+                }
+            })
+            .unwrap_or_else(|| format!("postmaster@{zone}")),
+        None => format!("postmaster@{zone}"),
+    };
+
+    let mut platform = defaults_for(&hostname, &zone);
+    platform.zone_id = zone_id;
+    platform.admin_email = admin_email;
+    aws(&mut c, raw, &mut platform.aws);
+    database(&mut c, raw, &mut platform.database);
+    defaults(&mut c, raw, &mut platform.defaults);
+    paths(&mut c, raw, &mut platform);
+    platform
+}
+
+fn defaults_for(hostname: &str, zone: &str) -> Platform {
+    Platform {
+        hostname: hostname.to_string(),
+        zone: zone.to_string(),
+        zone_id: None,
+        admin_email: format!("postmaster@{zone}"),
+        aws: Aws {
+            region: "ap-south-1".into(),
+            instance_type: "t3.small".into(),
+            volume_size_gb: 50,
+            admin_cidrs: Vec::new(),
+        },
+        database: Database {
+            driver: Driver::Mysql,
+            url: None,
+            host: "127.0.0.1".into(),
+            port: 3306,
+            name: "mailserver".into(),
+            user: "mailuser".into(),
+            path: "/var/lib/mailops/mail.sqlite".into(),
+        },
+        defaults: Defaults {
+            dkim_selector: "dkim".into(),
+            quota: DEFAULT_QUOTA,
+            ttl: DEFAULT_TTL,
+            dmarc: Dmarc::default(),
+            password_schemes: DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
+        },
+        paths: Paths {
+            vmail_root: "/var/vmail".into(),
+            dkim_key_dir: "/var/lib/rspamd/dkim".into(),
+            key_store: ".mailops/keys".into(),
+        },
+        tls: Tls {
+            cert: format!("/etc/letsencrypt/live/{hostname}/fullchain.pem"),
+            key: format!("/etc/letsencrypt/live/{hostname}/privkey.pem"),
+        },
+    }
+}
+
+/// A string value that must match `ok`; `None` with a diagnostic otherwise.
+fn checked(
+    c: &mut Checker<'_>,
+    value: &Option<Sp<String>>,
+    key: &str,
+    ok: impl Fn(&str) -> bool,
+    help: &str,
+) -> Option<String> {
+    let value = value.as_ref()?;
+    let text = c.structured(value, &format!("`{key}`"))?;
+    if ok(text) {
+        Some(text.to_string())
+    } else {
+        c.push(diags::invalid_platform_value(c.loc(value), key, &format!("`{text}`"), help));
+        None
+    }
+}
+
+fn ranged(c: &mut Checker<'_>, value: &Option<Sp<i64>>, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+    let value = value.as_ref()?;
+    if range.contains(&value.value) {
+        Some(value.value)
+    } else {
+        c.push(diags::invalid_platform_value(
+            c.loc(value),
+            key,
+            &format!("{} is out of range", value.value),
+            &format!("a whole number from {} to {}", range.start(), range.end()),
+        ));
+        None
+    }
+}
+
+fn is_path(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@'))
+}
+
+fn is_absolute_path(text: &str) -> bool {
+    text.starts_with('/') && is_path(text) && !text.split('/').any(|p| p == "..")
+}
+
+fn is_word(text: &str, extra: &[u8], max: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || extra.contains(&b))
+}
+
+fn is_cidr(text: &str) -> bool {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    match (address.parse::<IpAddr>(), prefix.parse::<u8>()) {
+        (Ok(IpAddr::V4(_)), Ok(p)) => p <= 32,
+        (Ok(IpAddr::V6(_)), Ok(p)) => p <= 128,
+        _ => false,
+    }
+}
+
+fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
+    let region_ok = |t: &str| {
+        let parts: Vec<&str> = t.split('-').collect();
+        parts.len() >= 3
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if let Some(region) = checked(c, &raw.aws.region, "aws.region", region_ok, "an AWS region like `ap-south-1`") {
+        aws.region = region;
+    }
+    let type_ok = |t: &str| {
+        t.split_once('.').is_some_and(|(family, size)| {
+            is_word(family, &[], 20) && is_word(size, &[], 20) && !family.contains('_') && !size.contains('_')
+        })
+    };
+    if let Some(t) = checked(c, &raw.aws.instance_type, "aws.instance_type", type_ok, "an EC2 instance type like `t3.small`") {
+        aws.instance_type = t;
+    }
+    if let Some(size) = ranged(c, &raw.aws.volume_size_gb, "aws.volume_size_gb", 8..=16384) {
+        aws.volume_size_gb = size as u32;
+    }
+    if let Some(cidrs) = &raw.aws.admin_cidrs {
+        aws.admin_cidrs = cidrs
+            .iter()
+            .filter_map(|cidr| {
+                checked(c, &Some(cidr.clone()), "aws.admin_cidrs", is_cidr, "a CIDR block like `203.0.113.7/32`")
+            })
+            .collect();
+    }
+}
+
+fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
+    let d = &raw.database;
+    if let Some(driver) = checked(c, &d.driver, "database.driver", |t| t == "mysql" || t == "sqlite", "`mysql` or `sqlite`") {
+        db.driver = if driver == "sqlite" { Driver::Sqlite } else { Driver::Mysql };
+    }
+    if let Some(url) = &d.url {
+        if let Some(text) = c.structured(url, "the database URL") {
+            if crate::database_url::has_password(text) {
+                c.push(diags::password_in_url(c.loc(url)));
+            } else if let Err(problem) = crate::database_url::DatabaseUrl::parse(text) {
+                c.push(diags::invalid_platform_value(
+                    c.loc(url),
+                    "database.url",
+                    &problem,
+                    "`mysql://user@host:3306/database` or `sqlite://path/to/file.db`",
+                ));
+            } else {
+                db.url = Some(text.to_string());
+            }
+        }
+    }
+    let host_ok = |t: &str| t.parse::<IpAddr>().is_ok() || normalize_domain(t).is_ok() || t == "localhost";
+    if let Some(host) = checked(c, &d.host, "database.host", host_ok, "a host name or IP address") {
+        db.host = host;
+    }
+    if let Some(port) = ranged(c, &d.port, "database.port", 1..=65535) {
+        db.port = port as u16;
+    }
+    if let Some(name) = checked(c, &d.name, "database.name", |t| is_word(t, &[], 64), "letters, digits and `_`, at most 64") {
+        db.name = name;
+    }
+    if let Some(user) = checked(c, &d.user, "database.user", |t| is_word(t, b".-", 80), "letters, digits, `_`, `.` and `-`") {
+        db.user = user;
+    }
+    if let Some(path) = checked(c, &d.path, "database.path", is_absolute_path, "an absolute path like `/var/lib/mailops/mail.sqlite`") {
+        db.path = path;
+    }
+}
+
+fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
+    let d = &raw.defaults;
+    if let Some(selector) = d.dkim_selector.as_ref().and_then(|s| records::selector(c, s)) {
+        defaults.dkim_selector = selector;
+    }
+    if let Some(quota) = &d.quota {
+        match parse_quota(quota) {
+            Ok(bytes) => defaults.quota = bytes,
+            Err(problem) => c.push(diags::invalid_quota(c.loc(quota), &problem.describe())),
+        }
+    }
+    if let Some(ttl) = d.ttl.as_ref().and_then(|t| records::ttl(c, t)) {
+        defaults.ttl = ttl;
+    }
+    defaults.dmarc = records::dmarc(c, d.dmarc.as_ref(), &Dmarc::default());
+    if let Some(schemes) = &d.password_schemes {
+        let known = |t: &str| KNOWN_SCHEMES.contains(&t);
+        let help = format!("one of {}", KNOWN_SCHEMES.join(", "));
+        defaults.password_schemes = schemes
+            .iter()
+            .filter_map(|s| checked(c, &Some(s.clone()), "defaults.password_schemes", known, &help))
+            .collect();
+    }
+}
+
+fn paths(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
+    let abs = "an absolute path without spaces or quotes";
+    if let Some(p) = checked(c, &raw.paths.vmail_root, "paths.vmail_root", is_absolute_path, abs) {
+        platform.paths.vmail_root = p;
+    }
+    if let Some(p) = checked(c, &raw.paths.dkim_key_dir, "paths.dkim_key_dir", is_absolute_path, abs) {
+        platform.paths.dkim_key_dir = p;
+    }
+    if let Some(p) = checked(c, &raw.paths.key_store, "paths.key_store", is_path, "a path without spaces or quotes") {
+        platform.paths.key_store = p;
+    }
+    if let Some(p) = checked(c, &raw.tls.cert, "tls.cert", is_absolute_path, abs) {
+        platform.tls.cert = p;
+    }
+    if let Some(p) = checked(c, &raw.tls.key, "tls.key", is_absolute_path, abs) {
+        platform.tls.key = p;
+    }
+}

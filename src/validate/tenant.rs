@@ -1,0 +1,449 @@
+//! One tenant file → one `model::Domain`, every rule checked, every problem reported.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Diagnostics;
+use crate::model::{Alias, Destination, Dkim, Domain, Limits, Mailbox, Platform, Spf};
+use crate::parse::tenant::{RawAlias, RawMailbox, RawTenant};
+use crate::source::{FileId, Location};
+use crate::span::Sp;
+use crate::validate::address::{normalize_address, normalize_local_part};
+use crate::validate::domain::{DomainName, normalize_domain};
+use crate::validate::password::{PasswordProblem, check_password};
+use crate::validate::quota::{format_quota, parse_quota};
+use crate::validate::spf::{MAX_DNS_LOOKUPS, SpfTerm, check_term};
+use crate::validate::{Checker, diags, dkim, records};
+
+/// RFC 2142 mailboxes every mail domain should accept.
+const RFC2142: [&str; 2] = ["postmaster", "abuse"];
+
+pub(crate) struct TenantInput<'a> {
+    pub(crate) file: FileId,
+    pub(crate) file_name: &'a str,
+    /// The file name without `.toml`.
+    pub(crate) stem: &'a str,
+    pub(crate) raw: &'a RawTenant,
+}
+
+pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnostics: &mut Diagnostics) -> Domain {
+    let mut c = Checker::new(input.file, diagnostics);
+    let raw = input.raw;
+
+    let name = match c.structured(&raw.domain, "the domain") {
+        Some(text) => match normalize_domain(text) {
+            Ok(name) => name,
+            Err(problem) => {
+                c.push(diags::invalid_domain(c.loc(&raw.domain), &problem.describe()));
+                fallback_name(text)
+            }
+        },
+        None => fallback_name(&raw.domain),
+    };
+    let stem_matches = normalize_domain(input.stem).is_ok_and(|s| s.ascii == name.ascii);
+    if !stem_matches {
+        c.push(diags::file_name_mismatch(
+            c.loc(&raw.domain),
+            &name.unicode,
+            input.file_name,
+        ));
+    }
+    let description = raw.description.as_ref().and_then(|d| c.free_text(d, "the description"));
+
+    let ttl = match &raw.dns.ttl {
+        Some(ttl) => records::ttl(&mut c, ttl).unwrap_or(platform.defaults.ttl),
+        None => platform.defaults.ttl,
+    };
+    let zone_id = raw.dns.zone_id.as_ref().and_then(|z| records::zone_id(&mut c, z));
+    let spf = build_spf(&mut c, raw);
+    let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
+    let dkim = build_dkim(&mut c, raw, platform);
+    let limits = build_limits(&mut c, raw, platform);
+
+    let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
+    let aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
+
+    for local in RFC2142 {
+        let address = format!("{local}@{}", name.ascii);
+        if !mailboxes.contains_key(&address) && !aliases.contains_key(&address) {
+            c.push(diags::missing_rfc2142(c.loc(&raw.domain), &name.unicode, local));
+        }
+    }
+
+    Domain {
+        origin: c.loc(&raw.domain),
+        name: name.ascii,
+        unicode: name.unicode,
+        description,
+        file: input.file_name.to_string(),
+        ttl,
+        zone_id,
+        spf,
+        dmarc,
+        dkim,
+        dkim_origin: c.loc(&raw.dkim.public_key),
+        limits,
+        mailboxes,
+        aliases,
+    }
+}
+
+fn fallback_name(text: &str) -> DomainName {
+    DomainName {
+        ascii: text.to_lowercase(),
+        unicode: text.to_string(),
+    }
+}
+
+fn build_spf(c: &mut Checker<'_>, raw: &RawTenant) -> Spf {
+    let mut spf = Spf::default();
+    let Some(raw_spf) = &raw.dns.spf else {
+        return spf;
+    };
+    let written = raw_spf
+        .include
+        .iter()
+        .map(|d| (d, format!("include:{}", d.value)))
+        .chain(raw_spf.mechanisms.iter().map(|m| (m, m.value.clone())));
+    // The term that takes the count of DNS lookups past the limit, if any.
+    let mut lookups = 1; // the `mx` every record starts with
+    let mut first_excess = None;
+    for (value, term) in written {
+        if c.structured(value, "the SPF term").is_none() {
+            continue;
+        }
+        let queries = match check_term(&term) {
+            Ok(SpfTerm::Mechanism(m)) => {
+                let queries = crate::model::records::spf_term_queries_dns(&m);
+                spf.terms.push(m);
+                queries
+            }
+            Ok(SpfTerm::Redirect(_)) if spf.redirect.is_some() => {
+                c.push(diags::spf_duplicate_redirect(c.loc(value)));
+                false
+            }
+            Ok(SpfTerm::Redirect(domain)) => {
+                spf.redirect = Some(domain);
+                true
+            }
+            Err(problem) => {
+                c.push(diags::invalid_spf(c.loc(value), &problem));
+                false
+            }
+        };
+        if queries {
+            lookups += 1;
+            if lookups > MAX_DNS_LOOKUPS && first_excess.is_none() {
+                first_excess = Some(c.loc(value));
+            }
+        }
+    }
+    if let Some(loc) = first_excess {
+        c.push(diags::spf_too_many_lookups(loc, lookups, MAX_DNS_LOOKUPS));
+    }
+    spf
+}
+
+fn build_dkim(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Dkim {
+    let selector = match &raw.dkim.selector {
+        Some(s) => records::selector(c, s).unwrap_or_else(|| platform.defaults.dkim_selector.clone()),
+        None => platform.defaults.dkim_selector.clone(),
+    };
+    let mut out = Dkim {
+        selector,
+        algorithm: crate::model::DkimAlgorithm::Rsa { bits: 0 },
+        public_key: String::new(),
+        dns_p: String::new(),
+    };
+    let key = &raw.dkim.public_key;
+    if c.structured(key, "the DKIM public key").is_none() {
+        return out;
+    }
+    match dkim::parse_public_key(key) {
+        Ok(parsed) => {
+            out.algorithm = parsed.algorithm;
+            out.public_key = parsed.spki_base64;
+            out.dns_p = parsed.dns_p;
+        }
+        Err(problem @ dkim::DkimProblem::RsaTooShort(_)) => {
+            c.push(diags::weak_dkim_key(c.loc(key), &problem.describe()));
+        }
+        Err(problem) => c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe())),
+    }
+    out
+}
+
+fn build_limits(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Limits {
+    let count = |c: &mut Checker<'_>, value: &Option<Sp<i64>>, key: &str| -> Option<u64> {
+        let value = value.as_ref()?;
+        match u64::try_from(value.value) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                c.push(diags::invalid_limit(c.loc(value), key));
+                None
+            }
+        }
+    };
+    let max_mailboxes = count(c, &raw.limits.max_mailboxes, "max_mailboxes");
+    let max_aliases = count(c, &raw.limits.max_aliases, "max_aliases");
+    let max_quota = raw.limits.max_quota.as_ref().and_then(|q| quota(c, q));
+    let default_quota = match &raw.limits.default_quota {
+        Some(q) => {
+            let bytes = quota(c, q).unwrap_or(platform.defaults.quota);
+            if let (Some(max), Some(max_raw)) = (max_quota, &raw.limits.max_quota) {
+                if bytes > max {
+                    c.push(diags::quota_above_limit(
+                        c.loc(q),
+                        c.loc(max_raw),
+                        &format_quota(bytes),
+                        &format_quota(max),
+                    ));
+                }
+            }
+            bytes
+        }
+        None => match max_quota {
+            Some(max) => platform.defaults.quota.min(max),
+            None => platform.defaults.quota,
+        },
+    };
+    Limits {
+        max_mailboxes,
+        max_aliases,
+        default_quota,
+        max_quota,
+    }
+}
+
+fn quota(c: &mut Checker<'_>, value: &Sp<String>) -> Option<u64> {
+    match parse_quota(value) {
+        Ok(bytes) => Some(bytes),
+        Err(problem) => {
+            c.push(diags::invalid_quota(c.loc(value), &problem.describe()));
+            None
+        }
+    }
+}
+
+fn build_mailboxes(
+    c: &mut Checker<'_>,
+    raw: &RawTenant,
+    domain: &str,
+    limits: &Limits,
+    platform: &Platform,
+) -> BTreeMap<String, Mailbox> {
+    let mut mailboxes = BTreeMap::new();
+    for (index, entry) in raw.mailboxes.iter().enumerate() {
+        if let (Some(max), Some(max_raw)) = (limits.max_mailboxes, &raw.limits.max_mailboxes) {
+            if index as u64 == max {
+                c.push(diags::too_many(
+                    c.loc(&entry.value.user),
+                    c.loc(max_raw),
+                    "mailboxes",
+                    domain,
+                    raw.mailboxes.len(),
+                    max,
+                ));
+            }
+        }
+        if let Some(mailbox) = build_mailbox(c, &entry.value, domain, limits, raw, platform) {
+            if let Some(first) = mailboxes.get(&mailbox.address) {
+                let first: &Mailbox = first;
+                c.push(diags::duplicate_mailbox(
+                    c.loc(&entry.value.user),
+                    first.origin.clone(),
+                    &mailbox.address,
+                ));
+            } else {
+                mailboxes.insert(mailbox.address.clone(), mailbox);
+            }
+        }
+    }
+    mailboxes
+}
+
+fn build_mailbox(
+    c: &mut Checker<'_>,
+    raw: &RawMailbox,
+    domain: &str,
+    limits: &Limits,
+    tenant: &RawTenant,
+    platform: &Platform,
+) -> Option<Mailbox> {
+    let name = raw.name.as_ref().and_then(|n| c.free_text(n, "the mailbox name"));
+    let password_ok = check_password_value(c, &raw.password, platform);
+    let quota_bytes = match &raw.quota {
+        Some(q) => {
+            let bytes = quota(c, q);
+            if let (Some(bytes), Some(max), Some(max_raw)) = (bytes, limits.max_quota, &tenant.limits.max_quota) {
+                if bytes > max {
+                    c.push(diags::quota_above_limit(
+                        c.loc(q),
+                        c.loc(max_raw),
+                        &format_quota(bytes),
+                        &format_quota(max),
+                    ));
+                }
+            }
+            bytes.unwrap_or(limits.default_quota)
+        }
+        None => limits.default_quota,
+    };
+    let user = c.structured(&raw.user, "the mailbox user")?;
+    let local_part = match normalize_local_part(user) {
+        Ok(local) => local,
+        Err(problem) => {
+            c.push(diags::invalid_local_part(c.loc(&raw.user), "mailbox", &problem.describe()));
+            return None;
+        }
+    };
+    let address = format!("{local_part}@{domain}");
+    if address.len() > crate::validate::address::MAX_ADDRESS {
+        let problem = crate::validate::address::AddressProblem::AddressTooLong(address.len());
+        c.push(diags::invalid_local_part(c.loc(&raw.user), "mailbox", &problem.describe()));
+        return None;
+    }
+    password_ok.then(|| Mailbox {
+        address,
+        local_part,
+        domain: domain.to_string(),
+        name,
+        password: raw.password.value.clone(),
+        quota_bytes,
+        origin: c.loc(&raw.user),
+    })
+}
+
+fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &Platform) -> bool {
+    if c.structured_quiet(password).is_none() {
+        // Do not echo any part of what may be a password.
+        c.push(diags::password_malformed(
+            c.loc(password),
+            "password",
+            "a `{SCHEME}hash` string without quotes, backslashes or control characters",
+        ));
+        return false;
+    }
+    let allowed = &platform.defaults.password_schemes;
+    match check_password(password, allowed) {
+        Ok(()) => return true,
+        Err(PasswordProblem::Plaintext) => c.push(diags::password_plaintext(c.loc(password))),
+        Err(PasswordProblem::PlainScheme(scheme)) => {
+            c.push(diags::password_plain_scheme(c.loc(password), &scheme));
+        }
+        Err(PasswordProblem::NotAllowed(scheme)) => {
+            c.push(diags::password_scheme_not_allowed(c.loc(password), &scheme, allowed));
+        }
+        Err(PasswordProblem::UnknownScheme(scheme)) => {
+            c.push(diags::password_unknown_scheme(c.loc(password), &scheme));
+        }
+        Err(PasswordProblem::Malformed { scheme, expected }) => {
+            c.push(diags::password_malformed(c.loc(password), &scheme, expected));
+        }
+    }
+    false
+}
+
+fn build_aliases(
+    c: &mut Checker<'_>,
+    raw: &RawTenant,
+    domain: &str,
+    mailboxes: &BTreeMap<String, Mailbox>,
+) -> BTreeMap<String, Alias> {
+    let mut aliases: BTreeMap<String, Alias> = BTreeMap::new();
+    let max_aliases = raw.limits.max_aliases.as_ref().and_then(|m| u64::try_from(m.value).ok());
+    for (index, entry) in raw.aliases.iter().enumerate() {
+        if let (Some(max), Some(max_raw)) = (max_aliases, &raw.limits.max_aliases) {
+            if index as u64 == max {
+                c.push(diags::too_many(
+                    c.loc(&entry.value.address),
+                    c.loc(max_raw),
+                    "aliases",
+                    domain,
+                    raw.aliases.len(),
+                    max,
+                ));
+            }
+        }
+        let Some(alias) = build_alias(c, &entry.value, domain) else {
+            continue;
+        };
+        if let Some(first) = aliases.get(&alias.source) {
+            let diagnostic = if alias.is_catch_all() {
+                diags::duplicate_catch_all(alias.origin.clone(), first.origin.clone(), domain)
+            } else {
+                diags::duplicate_alias(alias.origin.clone(), first.origin.clone(), &alias.source)
+            };
+            c.push(diagnostic);
+            continue;
+        }
+        if let Some(mailbox) = mailboxes.get(&alias.source) {
+            c.push(diags::alias_shadows_mailbox(
+                alias.origin.clone(),
+                mailbox.origin.clone(),
+                &alias.source,
+            ));
+            continue;
+        }
+        aliases.insert(alias.source.clone(), alias);
+    }
+    aliases
+}
+
+fn build_alias(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Option<Alias> {
+    let destinations = build_destinations(c, raw, domain);
+    let address = c.structured(&raw.address, "the alias address")?;
+    let (source, local_part) = if address == "*" {
+        (format!("@{domain}"), "*".to_string())
+    } else {
+        match normalize_local_part(address) {
+            Ok(local) => (format!("{local}@{domain}"), local),
+            Err(problem) => {
+                let help = if address.contains('@') {
+                    "an alias address is a local part of this domain, without `@domain`".to_string()
+                } else {
+                    problem.describe()
+                };
+                c.push(diags::invalid_local_part(c.loc(&raw.address), "alias", &help));
+                return None;
+            }
+        }
+    };
+    if raw.to.value.is_empty() {
+        c.push(diags::alias_empty(c.loc(&raw.to), &source));
+        return None;
+    }
+    Some(Alias {
+        source,
+        local_part,
+        domain: domain.to_string(),
+        destinations,
+        origin: c.loc(&raw.address),
+    })
+}
+
+fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Vec<Destination> {
+    let mut seen: BTreeMap<String, Location> = BTreeMap::new();
+    for target in &raw.to.value {
+        let Some(text) = c.structured(target, "the alias destination") else {
+            continue;
+        };
+        let address = if text.contains('@') {
+            normalize_address(text).map(|(local, domain)| format!("{local}@{domain}"))
+        } else {
+            normalize_local_part(text).map(|local| format!("{local}@{domain}"))
+        };
+        match address {
+            Ok(address) => {
+                if let Some(first) = seen.get(&address) {
+                    c.push(diags::duplicate_destination(c.loc(target), first.clone(), &address));
+                } else {
+                    seen.insert(address, c.loc(target));
+                }
+            }
+            Err(problem) => c.push(diags::invalid_destination(c.loc(target), &problem.describe())),
+        }
+    }
+    seen.into_iter()
+        .map(|(address, origin)| Destination { address, origin })
+        .collect()
+}
