@@ -36,6 +36,10 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
     },
+    /// Compile and write generated/ (removing generated files no longer produced).
+    Build,
+    /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
+    Check,
     /// Write JSON Schema files for tenant and platform files into schema/.
     Schema {
         /// Exit 1 if the files in schema/ are not current, instead of writing them.

@@ -1,6 +1,7 @@
 //! One module per command. Each takes the parsed CLI record and returns an exit code;
 //! operational failures (I/O, database) come back as errors and exit 2.
 
+mod build;
 mod dkim;
 mod hash_password;
 mod new;
@@ -43,6 +44,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let dir = cli.dir;
     match cli.command {
         Command::Validate { format } => validate::run(&dir, format),
+        Command::Build => build::build(&dir),
+        Command::Check => build::check(&dir),
         Command::Schema { check } => schema::run(&dir, check),
         Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
         Command::Dkim {

@@ -1,0 +1,64 @@
+//! `mailops build` writes `generated/`; `mailops check` fails when it is not current.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::commands::validate::report;
+use crate::commands::{EXIT_OK, EXIT_USER, Result};
+use crate::emit;
+use crate::generated_dir::{self, GENERATED_DIR};
+use crate::pipeline;
+
+pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
+    let compiled = pipeline::compile(dir)?;
+    report(&compiled);
+    if compiled.has_errors() {
+        eprintln!("nothing was written to {GENERATED_DIR}/");
+        return Ok(EXIT_USER);
+    }
+    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let changes = generated_dir::write(dir, &artifacts)?;
+    for path in &changes.added {
+        eprintln!("  added    {GENERATED_DIR}/{path}");
+    }
+    for path in &changes.changed {
+        eprintln!("  changed  {GENERATED_DIR}/{path}");
+    }
+    for path in &changes.removed {
+        eprintln!("  removed  {GENERATED_DIR}/{path}");
+    }
+    eprintln!(
+        "built {} files in {GENERATED_DIR}/: {} added, {} changed, {} removed",
+        artifacts.len(),
+        changes.added.len(),
+        changes.changed.len(),
+        changes.removed.len()
+    );
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
+    let compiled = pipeline::compile(dir)?;
+    report(&compiled);
+    if compiled.has_errors() {
+        return Ok(EXIT_USER);
+    }
+    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let on_disk = generated_dir::read(dir)?;
+    let changes = generated_dir::compare(&on_disk, &artifacts);
+    if changes.is_empty() {
+        eprintln!("ok: {GENERATED_DIR}/ is current ({} files)", artifacts.len());
+        return Ok(EXIT_OK);
+    }
+    for path in &changes.added {
+        eprintln!("missing   {GENERATED_DIR}/{path}");
+    }
+    for path in &changes.changed {
+        eprintln!("differs   {GENERATED_DIR}/{path}");
+    }
+    for path in &changes.removed {
+        eprintln!("stale     {GENERATED_DIR}/{path} (no longer produced)");
+    }
+    eprintln!("error: {GENERATED_DIR}/ is not current; run `mailops build` and commit the result");
+    Ok(EXIT_USER)
+}
