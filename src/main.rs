@@ -10,6 +10,7 @@ mod database_url;
 mod diagnostic;
 mod dkim_keys;
 mod emit;
+mod file_plan;
 mod fsutil;
 mod generated_dir;
 mod graph;
