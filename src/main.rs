@@ -18,6 +18,7 @@ mod keystore;
 mod load;
 mod load_diags;
 mod model;
+mod parallel;
 mod parse;
 mod pipeline;
 mod source;

@@ -53,10 +53,19 @@ pub(crate) fn parse(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Parsed 
         parsed.platform = parse_file(&repo.sources, id, platform_shape(), diagnostics)
             .map(|raw| (id, raw));
     }
-    for &id in &repo.tenants {
-        if let Some(raw) = parse_file(&repo.sources, id, tenant_shape(), diagnostics) {
-            parsed.tenants.push((id, raw));
-        }
+    let results = crate::parallel::map_chunks(&repo.tenants, |ids| {
+        let mut local = Diagnostics::default();
+        let tenants: Vec<(FileId, RawTenant)> = ids
+            .iter()
+            .filter_map(|&id| {
+                parse_file(&repo.sources, id, tenant_shape(), &mut local).map(|raw| (id, raw))
+            })
+            .collect();
+        (tenants, local)
+    });
+    for (tenants, local) in results {
+        parsed.tenants.extend(tenants);
+        diagnostics.extend(local);
     }
     parsed
 }
