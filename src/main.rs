@@ -14,6 +14,7 @@ mod file_plan;
 mod fsutil;
 mod generated_dir;
 mod graph;
+mod install;
 mod keystore;
 mod load;
 mod load_diags;

@@ -4,6 +4,7 @@
 mod build;
 mod dkim;
 mod hash_password;
+mod install;
 mod new;
 mod schema;
 mod validate;
@@ -46,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { format } => validate::run(&dir, format),
         Command::Build => build::build(&dir),
         Command::Check => build::check(&dir),
+        Command::Install { root, secrets, key_dir } => install::run(&dir, &root, secrets, key_dir),
         Command::Schema { check } => schema::run(&dir, check),
         Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
         Command::Dkim {
