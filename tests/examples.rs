@@ -19,7 +19,9 @@ fn verifies(hash: &str, password: &str) -> bool {
     match scheme {
         "ARGON2ID" => {
             let parsed = PasswordHash::new(body).expect("a PHC string");
-            Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
         }
         "BLF-CRYPT" => bcrypt::verify(password, body).expect("a bcrypt hash"),
         "SHA512-CRYPT" => sha_crypt::sha512_check(password, body).is_ok(),
@@ -29,7 +31,10 @@ fn verifies(hash: &str, password: &str) -> bool {
 
 #[test]
 fn validate_passes_the_examples_without_warnings() {
-    let output = mailops().args(["validate", "--format", "json"]).output().unwrap();
+    let output = mailops()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["diagnostics"], serde_json::json!([]), "{json:#}");
     assert_eq!(json["errors"], 0);
@@ -44,7 +49,10 @@ fn every_example_hash_verifies_against_its_plaintext() {
     assert!(mailboxes.len() >= 8, "the examples have several mailboxes");
     for mailbox in &mailboxes {
         let plaintext = passwords.get(&mailbox.address).unwrap_or_else(|| {
-            panic!("{} ({}) has no plaintext in example-passwords.toml", mailbox.address, mailbox.file)
+            panic!(
+                "{} ({}) has no plaintext in example-passwords.toml",
+                mailbox.address, mailbox.file
+            )
         });
         assert!(
             verifies(&mailbox.password, plaintext),
@@ -64,7 +72,10 @@ fn every_example_hash_verifies_against_its_plaintext() {
 fn every_plaintext_belongs_to_an_example_mailbox() {
     let addresses: BTreeSet<String> = example_mailboxes().into_iter().map(|m| m.address).collect();
     for address in example_passwords().keys() {
-        assert!(addresses.contains(address), "{address} is not a mailbox in tenants/");
+        assert!(
+            addresses.contains(address),
+            "{address} is not a mailbox in tenants/"
+        );
     }
 }
 
@@ -86,7 +97,9 @@ fn no_plaintext_password_appears_in_a_tenant_file() {
 fn every_example_file_points_editors_at_the_schema() {
     for tenant in example_tenants() {
         assert!(
-            tenant.text.starts_with("#:schema ../schema/tenant.schema.json\n"),
+            tenant
+                .text
+                .starts_with("#:schema ../schema/tenant.schema.json\n"),
             "{} does not start with the #:schema line",
             tenant.file
         );
@@ -118,8 +131,15 @@ fn the_examples_use_every_feature() {
         let limits = t.get("limits").and_then(|l| l.as_table());
         if tenant.domain.starts_with("xn--") || tenant.domain.contains(".xn--") {
             features.insert("IDN domain");
-            assert!(!t["domain"].as_str().unwrap().is_ascii(), "the IDN example is written in Unicode");
-            assert_eq!(tenant.file, format!("tenants/{}.toml", tenant.domain), "named by its A-label");
+            assert!(
+                !t["domain"].as_str().unwrap().is_ascii(),
+                "the IDN example is written in Unicode"
+            );
+            assert_eq!(
+                tenant.file,
+                format!("tenants/{}.toml", tenant.domain),
+                "named by its A-label"
+            );
         }
         if let Some(dns) = dns {
             if dns.contains_key("ttl") {
@@ -129,10 +149,19 @@ fn the_examples_use_every_feature() {
                 features.insert("dns zone_id");
             }
             if let Some(spf) = dns.get("spf").and_then(|s| s.as_table()) {
-                if spf.get("include").and_then(|i| i.as_array()).is_some_and(|i| !i.is_empty()) {
+                if spf
+                    .get("include")
+                    .and_then(|i| i.as_array())
+                    .is_some_and(|i| !i.is_empty())
+                {
                     features.insert("spf include");
                 }
-                for m in spf.get("mechanisms").and_then(|m| m.as_array()).into_iter().flatten() {
+                for m in spf
+                    .get("mechanisms")
+                    .and_then(|m| m.as_array())
+                    .into_iter()
+                    .flatten()
+                {
                     let m = m.as_str().unwrap();
                     if m.starts_with("ip4:") {
                         features.insert("spf ip4");
@@ -154,11 +183,19 @@ fn the_examples_use_every_feature() {
                 }
             }
         }
-        if dkim.get("selector").and_then(|s| s.as_str()).is_some_and(|s| s != "dkim") {
+        if dkim
+            .get("selector")
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s != "dkim")
+        {
             features.insert("dkim other selector");
         }
         // The DER prefix of an Ed25519 SubjectPublicKeyInfo.
-        if dkim["public_key"].as_str().unwrap().starts_with("MCowBQYDK2VwAyEA") {
+        if dkim["public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("MCowBQYDK2VwAyEA")
+        {
             features.insert("dkim ed25519");
         }
         if let Some(limits) = limits {
@@ -172,9 +209,19 @@ fn the_examples_use_every_feature() {
                 }
             }
         }
-        for alias in t.get("alias").and_then(|a| a.as_array()).into_iter().flatten() {
+        for alias in t
+            .get("alias")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+        {
             let address = alias["address"].as_str().unwrap();
-            let to: Vec<&str> = alias["to"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+            let to: Vec<&str> = alias["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap())
+                .collect();
             if address == "*" {
                 features.insert("catch-all");
             }
@@ -199,7 +246,9 @@ fn the_examples_use_every_feature() {
                 });
             }
         }
-        if tenant.text.contains("description = ") && t["description"].as_str().unwrap().contains('"') {
+        if tenant.text.contains("description = ")
+            && t["description"].as_str().unwrap().contains('"')
+        {
             features.insert("description with quotes");
         }
     }
@@ -229,8 +278,14 @@ fn the_examples_use_every_feature() {
         "spf ip4",
         "spf ip6",
     ];
-    let missing: Vec<&&str> = expected.iter().filter(|f| !features.contains(**f)).collect();
-    assert!(missing.is_empty(), "the examples no longer show: {missing:?}");
+    let missing: Vec<&&str> = expected
+        .iter()
+        .filter(|f| !features.contains(**f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the examples no longer show: {missing:?}"
+    );
 }
 
 fn to_is_alias(tenant: &toml::Table, local: &str) -> bool {

@@ -46,6 +46,7 @@ pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Dia
                     domain.origin.clone(),
                     first.origin.clone(),
                     &domain.name,
+                    &domain.unicode,
                 ));
             }
             None => {

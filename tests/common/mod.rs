@@ -84,7 +84,10 @@ pub fn example_mailboxes() -> Vec<ExampleMailbox> {
             let user = mailbox["user"].as_str().expect("user is a string");
             out.push(ExampleMailbox {
                 address: format!("{}@{}", user.to_lowercase(), tenant.domain),
-                password: mailbox["password"].as_str().expect("password is a string").to_string(),
+                password: mailbox["password"]
+                    .as_str()
+                    .expect("password is a string")
+                    .to_string(),
                 file: tenant.file.clone(),
             });
         }
@@ -128,16 +131,147 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
     }
 }
 
-/// A temporary copy of the example mail repo: mailops.toml, tenants/, schema/
-/// and generated/ (and the local key store, if any).
-pub fn temp_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let root = root();
-    std::fs::copy(root.join("mailops.toml"), dir.path().join("mailops.toml")).expect("copy mailops.toml");
-    for sub in ["tenants", "schema", "generated", ".mailops"] {
-        if root.join(sub).is_dir() {
-            copy_tree(&root.join(sub), &dir.path().join(sub), &[]);
+/// A throwaway mail repo in a temp dir, built up file by file, and the
+/// commands run in it (from its own directory, so printed paths are relative).
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+/// The smallest valid platform file.
+pub const MINIMAL_PLATFORM: &str = "[mail_host]\nhostname = \"mx.webhizzy.in\"\n";
+
+/// An Ed25519 public key (a throwaway test key) for tenant files in tests.
+pub const TEST_KEY: &str = "MCowBQYDK2VwAyEAA46yK7cgae4N5f/cef8DmhlkDWNNMYSqc7VrZe2XJTI=";
+
+/// A valid ARGON2ID hash (of `x`), for tenant files in tests.
+pub const TEST_HASH: &str = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$dTjnnUNyhPgIXlxzHNISZQ$J5yYlij+HWhj46l27rbElfoVpmATQzjPZeqKzatuOT4";
+
+impl Repo {
+    /// An empty directory: no mailops.toml, no tenants/.
+    pub fn empty() -> Self {
+        Repo {
+            dir: tempfile::tempdir().expect("a temp dir"),
         }
     }
-    dir
+
+    /// The smallest valid mail repo: a platform file and no tenants.
+    pub fn new() -> Self {
+        Repo::empty().file("mailops.toml", MINIMAL_PLATFORM)
+    }
+
+    /// A copy of the example mail repo (without its local key store).
+    pub fn example() -> Self {
+        let repo = Repo::empty();
+        let root = root();
+        std::fs::copy(root.join("mailops.toml"), repo.path().join("mailops.toml"))
+            .expect("copy mailops.toml");
+        for sub in ["tenants", "schema", "generated"] {
+            copy_tree(&root.join(sub), &repo.path().join(sub), &[]);
+        }
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write a file (creating its directories).
+    pub fn file(self, relative: &str, text: &str) -> Self {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
+        std::fs::write(&path, text).expect("write a file");
+        self
+    }
+
+    /// A tenant file `tenants/<domain>.toml` with the test key, one mailbox
+    /// `alice`, postmaster@ and abuse@ to alice, and `extra` appended.
+    pub fn tenant(self, domain: &str, extra: &str) -> Self {
+        let text = format!(
+            "domain = \"{domain}\"\n\n[dkim]\npublic_key = \"{TEST_KEY}\"\n\n[[mailbox]]\nuser = \"alice\"\npassword = \"{TEST_HASH}\"\n\n[[alias]]\naddress = \"postmaster\"\nto = [\"alice\"]\n\n[[alias]]\naddress = \"abuse\"\nto = [\"alice\"]\n{extra}"
+        );
+        self.file(&format!("tenants/{domain}.toml"), &text)
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative)).expect("read a file")
+    }
+
+    /// `mailops <args>` in this repo's directory.
+    pub fn mailops(&self) -> Command {
+        let mut cmd = mailops();
+        cmd.current_dir(self.path());
+        cmd
+    }
+
+    /// Run `mailops <args>` here and return what it did.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::of(self.mailops().args(args))
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(cmd: &mut Command) -> Run {
+        let output = cmd.output().expect("mailops runs");
+        Run {
+            code: output.status.code().expect("an exit code"),
+            stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+        }
+    }
+
+    /// Assert the exit code; returns self for more checks.
+    pub fn exits(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_has(self, text: &str) -> Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_lacks(self, text: &str) -> Self {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr has {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(self, text: &str) -> Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    /// The codes of `--format json` output, in order.
+    pub fn codes(&self) -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_str(&self.stdout).expect("JSON on stdout");
+        doc["diagnostics"]
+            .as_array()
+            .expect("a diagnostics list")
+            .iter()
+            .map(|d| d["code"].as_str().expect("a code").to_string())
+            .collect()
+    }
 }
