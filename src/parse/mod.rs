@@ -79,11 +79,13 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
 ) -> Option<T> {
     let text = &sources.file(id).text;
     let (doc, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for error in errors {
-            let span = error.span().unwrap_or(0..0);
-            diagnostics.push(diags::syntax(Location::new(id, span), error.message()));
-        }
+    // After a syntax error the parser's recovery mostly finds errors that
+    // follow from it (one unclosed array gives a dozen), so only the first
+    // in the file is reported.
+    let later = errors.len().saturating_sub(1);
+    if let Some(first) = errors.into_iter().min_by_key(|e| e.span().map_or(0, |s| s.start)) {
+        let span = first.span().unwrap_or(0..0);
+        diagnostics.push(diags::syntax(Location::new(id, span), first.message(), later));
         return None;
     }
     let before = diagnostics.count(crate::diagnostic::Severity::Error);

@@ -70,6 +70,7 @@ fn add_domain(
                     domain.origin.clone(),
                     first.origin.clone(),
                     &domain.name,
+                    &domain.unicode,
                 ));
             }
             None => {
