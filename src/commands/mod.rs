@@ -47,9 +47,17 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { format } => validate::run(&dir, format),
         Command::Build => build::build(&dir),
         Command::Check => build::check(&dir),
-        Command::Install { root, secrets, key_dir } => install::run(&dir, &root, secrets, key_dir),
+        Command::Install {
+            root,
+            secrets,
+            key_dir,
+        } => install::run(&dir, &root, secrets, key_dir),
         Command::Schema { check } => schema::run(&dir, check),
-        Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
+        Command::New {
+            domain,
+            selector,
+            admin,
+        } => new::run(&dir, &domain, selector, admin),
         Command::Dkim {
             command:
                 DkimCommand::Keygen {
