@@ -53,7 +53,9 @@ pub(crate) fn string(value: &str) -> String {
 pub(crate) fn comment(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let normalised = text.replace("\r\n", "\n");
-    for line in normalised.split(['\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}']) {
+    for line in normalised.split([
+        '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}',
+    ]) {
         let mut shown = String::with_capacity(line.len());
         for c in line.chars() {
             if c.is_control() && c != '\t' {
@@ -104,7 +106,9 @@ pub(crate) fn identifier(domain: &str) -> String {
 /// then letters, digits, `_` and `-`.
 pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 

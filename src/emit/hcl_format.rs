@@ -132,7 +132,9 @@ fn scan_line(line: &str) -> Scan {
                 b'"' => {
                     stack.pop();
                 }
-                b'$' | b'%' if bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b'{') => i += 2,
+                b'$' | b'%' if bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b'{') => {
+                    i += 2
+                }
                 b'$' | b'%' if bytes.get(i + 1) == Some(&b'{') => {
                     net += 1;
                     stack.push(Mode::Interp(0));
@@ -171,7 +173,8 @@ fn scan_line(line: &str) -> Scan {
                 b'=' if matches!(mode, Mode::Code) && first_equal.is_none() => {
                     let prev = i.checked_sub(1).map(|p| bytes[p]);
                     let next = bytes.get(i + 1).copied();
-                    let operator = matches!(prev, Some(b'=' | b'!' | b'<' | b'>')) || matches!(next, Some(b'=' | b'>'));
+                    let operator = matches!(prev, Some(b'=' | b'!' | b'<' | b'>'))
+                        || matches!(next, Some(b'=' | b'>'));
                     if !operator && seen_token {
                         first_equal = Some(i);
                         net_at_equal = net;
@@ -294,7 +297,11 @@ fn align_assignments(rows: &mut [Row]) {
         let end = (start..rows.len())
             .find(|&i| rows[i].value.is_none())
             .unwrap_or(rows.len());
-        let widest = rows[start..end].iter().map(Row::lead_columns).max().unwrap_or(0);
+        let widest = rows[start..end]
+            .iter()
+            .map(Row::lead_columns)
+            .max()
+            .unwrap_or(0);
         for row in &mut rows[start..end] {
             row.assign_gap = widest - row.lead_columns() + 1;
         }
@@ -312,7 +319,9 @@ fn align_trailing_comments(rows: &mut [Row]) {
             start += 1;
             continue;
         }
-        let end = (start..rows.len()).find(|&i| !has(&rows[i])).unwrap_or(rows.len());
+        let end = (start..rows.len())
+            .find(|&i| !has(&rows[i]))
+            .unwrap_or(rows.len());
         let widest = rows[start..end]
             .iter()
             .map(|r| r.code().chars().count())

@@ -70,9 +70,14 @@ mod tests {
 
     #[test]
     fn long_values_split_every_255_octets() {
-        let value: String = (0..700).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let value: String = (0..700)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         let parts = split_strings(&value);
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![255, 255, 190]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![255, 255, 190]
+        );
         assert_eq!(parts.concat(), value);
     }
 
@@ -87,14 +92,21 @@ mod tests {
         let emoji = "📬".repeat(100);
         let parts = split_strings(&emoji);
         assert_eq!(parts.concat(), emoji);
-        assert!(parts.iter().all(|p| p.len() <= MAX_STRING_OCTETS && p.len() % 4 == 0));
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() <= MAX_STRING_OCTETS && p.len() % 4 == 0)
+        );
     }
 
     #[test]
     fn quotes_and_backslashes_are_escaped_per_string_after_splitting() {
         // The 255-octet limit applies to the text, not to its escaped form.
         let value = format!("{}\"{}", "a".repeat(254), "\\");
-        assert_eq!(txt_value(&value), format!("{}\\\"\"\"\\\\", "a".repeat(254)));
+        assert_eq!(
+            txt_value(&value),
+            format!("{}\\\"\"\"\\\\", "a".repeat(254))
+        );
     }
 
     #[test]

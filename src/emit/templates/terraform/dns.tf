@@ -1,7 +1,6 @@
 {{ header }}#
 {{ summary | hcl_comment }}
-{%- if description %}
-#
+{%- if description %}#
 {{ description | hcl_comment }}
 {%- endif %}
 
