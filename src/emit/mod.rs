@@ -7,7 +7,11 @@
 //! `\n` line endings, sorted wherever order is not meaningful.
 
 pub(crate) mod filters;
+pub(crate) mod hcl;
+pub(crate) mod hcl_format;
 pub(crate) mod header;
+pub(crate) mod route53;
+pub(crate) mod terraform;
 
 use std::collections::BTreeMap;
 
@@ -52,8 +56,9 @@ impl Artifacts {
 /// Every artifact of the platform.
 pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
     let mut out = Artifacts::default();
-    let _ = (model, graph);
+    let _ = graph;
     out.add("README.md", header::readme());
+    terraform::emit(model, &mut out);
     out
 }
 
