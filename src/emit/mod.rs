@@ -6,12 +6,23 @@
 //! `filters`. Output is a pure function of the model: byte-for-byte stable,
 //! `\n` line endings, sorted wherever order is not meaningful.
 
+pub(crate) mod cloud_init;
+pub(crate) mod conf;
+pub(crate) mod dovecot;
 pub(crate) mod filters;
 pub(crate) mod hcl;
 pub(crate) mod hcl_format;
 pub(crate) mod header;
+pub(crate) mod mail_host;
+pub(crate) mod mysql_quote;
+pub(crate) mod postfix;
 pub(crate) mod route53;
+pub(crate) mod rspamd;
+pub(crate) mod shell;
 pub(crate) mod terraform;
+#[cfg(test)]
+pub(crate) mod test_repo;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -59,6 +70,12 @@ pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
     let _ = graph;
     out.add("README.md", header::readme());
     terraform::emit(model, &mut out);
+    // Mail-server configs depend on the platform only (tenants are rows).
+    postfix::emit(&model.platform, &mut out);
+    dovecot::emit(&model.platform, &mut out);
+    rspamd::emit(&model.platform, &mut out);
+    // Last: it embeds the files above.
+    cloud_init::emit(&model.platform, &mut out);
     out
 }
 
