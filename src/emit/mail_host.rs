@@ -21,9 +21,8 @@ pub(crate) const SASL_PORT: u16 = 12345;
 /// Rspamd's proxy worker in milter mode (its default, `localhost:11332`).
 pub(crate) const MILTER_PORT: u16 = 11332;
 
-/// Public ports (the security group in `main.tf` opens these, and 80 for the
-/// Let's Encrypt HTTP-01 challenge).
-pub(crate) const SMTP_PORT: u16 = 25;
+/// Public ports besides 25 (the security group in `main.tf` opens 25, these,
+/// and 80 for the Let's Encrypt HTTP-01 challenge).
 pub(crate) const SUBMISSION_PORT: u16 = 587;
 pub(crate) const IMAPS_PORT: u16 = 993;
 

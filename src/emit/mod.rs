@@ -14,6 +14,8 @@ pub(crate) mod hcl;
 pub(crate) mod hcl_format;
 pub(crate) mod header;
 pub(crate) mod mail_host;
+#[cfg(test)]
+mod mail_host_properties;
 pub(crate) mod mysql_quote;
 pub(crate) mod postfix;
 pub(crate) mod route53;
