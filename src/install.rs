@@ -53,6 +53,8 @@ impl Service {
 pub(crate) enum FileKind {
     Config,
     DkimKey,
+    /// Domain → DKIM selector, next to the keys; Rspamd re-reads it by itself.
+    DkimSelectors,
 }
 
 /// One file to put on the host.
@@ -207,6 +209,13 @@ pub(crate) fn plan(
             None => missing_keys.push(store.path(&domain.name, selector).display().to_string()),
         }
     }
+    files.push(InstallFile {
+        target: key_dir.join(crate::emit::mail_host::DKIM_SELECTOR_MAP),
+        contents: crate::emit::rspamd::selector_map(model).into_bytes(),
+        service: Service::Rspamd,
+        kind: FileKind::DkimSelectors,
+        secret: false,
+    });
     if !missing_keys.is_empty() {
         return Err(format!(
             "the key store has no DKIM private key for: {}\n(run `mailops dkim keygen <domain>` where the key store lives, or copy the keys there)",

@@ -97,7 +97,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let mut files: Vec<File> = out
         .iter()
         .filter_map(|(path, content)| {
-            let place = mail_host::placement(path)?;
+            let place = mail_host::placement(path, content)?;
             Some(File {
                 path: place.path,
                 owner: format!("{}:{}", place.owner, place.group),
@@ -257,7 +257,7 @@ mod tests {
         let entries = write_files(&parsed);
         let mut installed = 0;
         for (path, contents) in out.iter() {
-            let Some(place) = mail_host::placement(path) else {
+            let Some(place) = mail_host::placement(path, contents) else {
                 continue;
             };
             let e = entry(&entries, &place.path);

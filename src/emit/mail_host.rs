@@ -36,11 +36,11 @@ pub(crate) const MESSAGE_SIZE_LIMIT: u64 = 50 << 20;
 
 /// Stands where a config needs the database password; `mailops install` (or
 /// the first-boot script) replaces it on the host. Never a real secret.
-pub(crate) const DB_PASSWORD_PLACEHOLDER: &str = "@@MAILOPS_DB_PASSWORD@@";
+pub(crate) use crate::install::DB_PASSWORD_PLACEHOLDER;
 
-/// On the host: the secrets file the first-boot script writes (`KEY=value`
-/// lines, mode 0600) and `mailops install --secrets` reads.
-pub(crate) const SECRETS_FILE: &str = "/etc/mailops/secrets.env";
+/// On the host: the secrets file the first-boot script writes (TOML,
+/// `db_password = "…"`, mode 0600) and `mailops install --secrets` reads.
+pub(crate) const SECRETS_FILE: &str = "/etc/mailops/secrets.toml";
 
 /// File name, inside the platform's DKIM key directory, of the map from
 /// tenant domain to DKIM selector that Rspamd reads (see `rspamd.rs`).
@@ -61,67 +61,101 @@ pub(crate) struct Placement {
 /// The host placement of a file under `generated/`, or `None` for files that
 /// are not installed on the mail host (SQL, Terraform, cloud-init itself).
 ///
-/// Files that may hold the database password once filled are readable only by
-/// root and the one service that needs them (`0640 root:postfix`,
-/// `0640 root:dovecot`); every other config is `0644 root:root`.
-pub(crate) fn placement(generated: &str) -> Option<Placement> {
-    let (dir, name) = generated.split_once('/')?;
-    let public = |path: String| Placement {
-        path,
-        owner: "root",
-        group: "root",
-        mode: "0644",
+/// The same rule as `mailops install` (a test holds them together):
+/// `<service>/<rest>` goes to `/etc/<service>/<rest>`; a file that holds the
+/// database password placeholder is `0640 root:<the service's group>` (only
+/// that service reads it once filled), every other one `0644 root:root`.
+pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
+    let (service, _) = generated.split_once('/')?;
+    let group = match service {
+        "postfix" => "postfix",
+        "dovecot" => "dovecot",
+        "rspamd" => RSPAMD_GROUP,
+        _ => return None,
     };
-    match dir {
-        "postfix" if name == "main.cf" || name == "master.cf" => {
-            Some(public(format!("/etc/postfix/{name}")))
-        }
-        "postfix" => Some(Placement {
-            path: format!("/etc/postfix/{name}"),
-            owner: "root",
-            group: "postfix",
-            mode: "0640",
-        }),
-        "dovecot" if name.ends_with(".conf.ext") => Some(Placement {
-            path: format!("/etc/dovecot/{name}"),
-            owner: "root",
-            group: "dovecot",
-            mode: "0640",
-        }),
-        "dovecot" => Some(public(format!("/etc/dovecot/{name}"))),
-        "rspamd" => Some(public(format!("/etc/rspamd/{name}"))),
-        _ => None,
-    }
+    let secret = contents.contains(DB_PASSWORD_PLACEHOLDER);
+    Some(Placement {
+        path: format!("/etc/{generated}"),
+        owner: "root",
+        group: if secret { group } else { "root" },
+        mode: if secret { "0640" } else { "0644" },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::test_repo;
+    use crate::install::{self, Secrets};
+    use crate::keystore::KeyStore;
 
     #[test]
     fn files_with_the_password_are_not_world_readable() {
-        let map = placement("postfix/virtual-domains.cf").unwrap();
+        let with = format!("password = {DB_PASSWORD_PLACEHOLDER}\n");
+        let map = placement("postfix/virtual-domains.cf", &with).unwrap();
         assert_eq!(
             (map.path.as_str(), map.group, map.mode),
             ("/etc/postfix/virtual-domains.cf", "postfix", "0640")
         );
-        let sql = placement("dovecot/dovecot-sql.conf.ext").unwrap();
+        let sql = placement("dovecot/dovecot-sql.conf.ext", &with).unwrap();
+        assert_eq!((sql.group, sql.mode), ("dovecot", "0640"));
+        let sqlite = placement("dovecot/dovecot-sql.conf.ext", "connect = /x.sqlite\n").unwrap();
+        assert_eq!((sqlite.group, sqlite.mode), ("root", "0644"));
         assert_eq!(
-            (sql.path.as_str(), sql.group, sql.mode),
-            ("/etc/dovecot/dovecot-sql.conf.ext", "dovecot", "0640")
-        );
-        assert_eq!(placement("postfix/main.cf").unwrap().mode, "0644");
-        assert_eq!(
-            placement("rspamd/local.d/dkim_signing.conf").unwrap().path,
+            placement("rspamd/local.d/dkim_signing.conf", "")
+                .unwrap()
+                .path,
             "/etc/rspamd/local.d/dkim_signing.conf"
         );
     }
 
     #[test]
     fn compiler_only_files_are_not_installed() {
-        assert_eq!(placement("sql/mysql.sql"), None);
-        assert_eq!(placement("terraform/main.tf"), None);
-        assert_eq!(placement("cloud-init/user-data.yaml"), None);
-        assert_eq!(placement("README.md"), None);
+        assert_eq!(placement("sql/mysql.sql", ""), None);
+        assert_eq!(placement("terraform/main.tf", ""), None);
+        assert_eq!(placement("cloud-init/user-data.yaml", ""), None);
+        assert_eq!(placement("README.md", ""), None);
+    }
+
+    /// cloud-init writes each config where, and as, `mailops install` does,
+    /// so a later install changes no owner or mode.
+    #[test]
+    fn placements_agree_with_mailops_install() {
+        for database in ["driver = \"mysql\"", "driver = \"sqlite\""] {
+            let platform = test_repo::platform(database);
+            let model = test_repo::compile(&platform, &[]);
+            let artifacts = test_repo::emit(&platform, &[]);
+            let generated = artifacts.clone().into_map();
+            let store = KeyStore::new(std::path::Path::new("/nonexistent"), ".mailops/keys");
+            let secrets = Secrets {
+                db_password: Some("pw".into()),
+            };
+            let files = install::plan(&generated, &model, &store, &secrets).unwrap();
+            let configs: Vec<_> = files
+                .iter()
+                .filter(|f| f.kind == install::FileKind::Config)
+                .collect();
+            assert_eq!(configs.len(), 12, "{database}");
+            for file in configs {
+                let generated_path = file
+                    .target
+                    .strip_prefix("etc")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                let place = placement(&generated_path, &generated[&generated_path]).unwrap();
+                assert_eq!(
+                    std::path::Path::new(&place.path),
+                    std::path::Path::new("/").join(&file.target)
+                );
+                assert_eq!(place.group, file.group(), "{generated_path}");
+                assert_eq!(
+                    place.mode,
+                    format!("0{:o}", file.mode()),
+                    "{generated_path}"
+                );
+            }
+        }
     }
 }

@@ -16,8 +16,8 @@ use crate::emit::{Artifacts, header, mail_host};
 fn host_files(artifacts: &Artifacts) -> BTreeMap<String, String> {
     artifacts
         .iter()
-        .filter(|(path, _)| {
-            mail_host::placement(path).is_some() || *path == crate::emit::cloud_init::PATH
+        .filter(|(path, contents)| {
+            mail_host::placement(path, contents).is_some() || *path == crate::emit::cloud_init::PATH
         })
         .map(|(p, c)| (p.to_string(), c.to_string()))
         .collect()

@@ -145,4 +145,33 @@ mod tests {
             "/var/lib/rspamd/dkim/selectors.map"
         );
     }
+
+    /// `mailops install` writes the map next to the keys, as a file that needs
+    /// no reload (Rspamd re-reads maps by itself).
+    #[test]
+    fn mailops_install_writes_the_selector_map_without_a_reload() {
+        use crate::install::{self, FileKind, Secrets};
+        use crate::keystore::KeyStore;
+        let platform = test_repo::platform("");
+        let model = test_repo::compile(&platform, &[]);
+        let generated = test_repo::emit(&platform, &[]).into_map();
+        let store = KeyStore::new(std::path::Path::new("/nonexistent"), ".mailops/keys");
+        let secrets = Secrets {
+            db_password: Some("pw".into()),
+        };
+        let files = install::plan(&generated, &model, &store, &secrets).unwrap();
+        let map = files
+            .iter()
+            .find(|f| f.kind == FileKind::DkimSelectors)
+            .unwrap();
+        assert_eq!(
+            map.target,
+            std::path::Path::new("var/lib/rspamd/dkim/selectors.map")
+        );
+        assert_eq!(map.contents, super::selector_map(&model).into_bytes());
+        assert_eq!((map.mode(), map.group()), (0o644, "root"));
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = install::apply(dir.path(), std::slice::from_ref(map)).unwrap();
+        assert!(outcome.reload.is_empty());
+    }
 }

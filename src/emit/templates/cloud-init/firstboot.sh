@@ -29,14 +29,15 @@ usermod -a -G mailops dovecot
 install -d -o root -g mailops -m 0750 {{ db_path_dir | shell }}
 {% endif %}
 {%- if mysql_local %}
-# A random database password, made once and kept for `mailops install`.
+# A random database password, made once and kept where `mailops install
+# --secrets` reads it.
 install -d -o root -g root -m 0700 "$(dirname "$SECRETS")"
 if [ ! -s "$SECRETS" ]; then
-  (umask 077; printf 'MAILOPS_DB_PASSWORD=%s\n' "$(openssl rand -hex 24)" >"$SECRETS")
+  (umask 077; printf 'db_password = "%s"\n' "$(openssl rand -hex 24)" >"$SECRETS")
 fi
-PASSWORD=$(sed -n 's/^MAILOPS_DB_PASSWORD=//p' "$SECRETS")
+PASSWORD=$(sed -n 's/^db_password = "\(.*\)"$/\1/p' "$SECRETS")
 case "$PASSWORD" in
-  '' | *[!A-Za-z0-9]*) echo "mailops-firstboot: $SECRETS: MAILOPS_DB_PASSWORD must be letters and digits" >&2; exit 1 ;;
+  '' | *[!A-Za-z0-9]*) echo "mailops-firstboot: $SECRETS: db_password must be letters and digits" >&2; exit 1 ;;
 esac
 systemctl enable --now mariadb
 sed "s/$PLACEHOLDER/$PASSWORD/g" {{ bootstrap_sql | shell }} | mariadb
