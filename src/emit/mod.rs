@@ -41,7 +41,10 @@ impl Artifacts {
     /// Add a file; a path may be produced only once.
     pub(crate) fn add(&mut self, path: impl Into<String>, contents: String) {
         let path = path.into();
-        debug_assert!(contents.is_empty() || contents.ends_with('\n'), "{path} ends without a newline");
+        debug_assert!(
+            contents.is_empty() || contents.ends_with('\n'),
+            "{path} ends without a newline"
+        );
         let previous = self.files.insert(path.clone(), contents);
         assert!(previous.is_none(), "{path} emitted twice");
     }
