@@ -323,6 +323,11 @@ mod tests {
                 );
             }
         }
+        // The selector map starts empty, as `mailops install` will write it.
+        assert!(
+            script
+                .contains("install -o root -g root -m 0644 /dev/null \"$DKIM_DIR/selectors.map\"")
+        );
         let sql = entry(&entries, super::BOOTSTRAP_SQL_PATH);
         assert_eq!(sql["permissions"], "0600");
         let sql = sql["content"].as_str().unwrap();

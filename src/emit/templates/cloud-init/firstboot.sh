@@ -19,7 +19,7 @@ install -d -o {{ vmail_user | shell }} -g {{ vmail_user | shell }} -m 0750 "$VMA
 
 # DKIM private keys and the selector map (both written by `mailops install`).
 install -d -o root -g {{ rspamd_group | shell }} -m 0750 "$DKIM_DIR"
-[ -e "$DKIM_DIR/{{ selector_map | shell }}" ] || install -o root -g {{ rspamd_group | shell }} -m 0640 /dev/null "$DKIM_DIR/{{ selector_map | shell }}"
+[ -e "$DKIM_DIR/{{ selector_map | shell }}" ] || install -o root -g root -m 0644 /dev/null "$DKIM_DIR/{{ selector_map | shell }}"
 {% if driver == "sqlite" %}
 # The SQLite routing database (created by `mailops apply`) is read by Postfix
 # and Dovecot through the group mailops.
