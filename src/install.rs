@@ -124,10 +124,10 @@ impl Secrets {
         if let Some(password) = &secrets.db_password {
             if password
                 .chars()
-                .any(|c| c.is_control() || c == '\'' || c == '"' || c == '\\')
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\'' || c == '"' || c == '\\')
             {
                 return Err(
-                    "the database password may not hold quotes, backslashes or control characters (they would break the config files)"
+                    "the database password may not hold spaces, quotes, backslashes or control characters (they would break the config files)"
                         .into(),
                 );
             }

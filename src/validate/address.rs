@@ -38,7 +38,9 @@ impl AddressProblem {
     }
 }
 
-/// RFC 5322 `atext`, less the quote characters refused everywhere (see `text.rs`).
+/// RFC 5322 `atext`, less the quote characters refused everywhere (see `text.rs`)
+/// and `/`, which would make a Maildir path (`<vmail>/%d/%n`) reach into
+/// another directory.
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
@@ -50,7 +52,6 @@ fn is_atext(c: char) -> bool {
                 | '*'
                 | '+'
                 | '-'
-                | '/'
                 | '='
                 | '?'
                 | '^'

@@ -69,7 +69,7 @@ pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Di
     };
     Diagnostic::error(code, format!("invalid {what} address: {problem}"))
         .at(loc, "this local part")
-        .help("a local part is letters, digits and ! # $ % & * + - / = ? ^ _ { | } ~, dot-separated, at most 64 octets")
+        .help("a local part is letters, digits and ! # $ % & * + - = ? ^ _ { | } ~, dot-separated, at most 64 octets")
 }
 
 pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -> Diagnostic {
