@@ -240,34 +240,41 @@ class Stack:
         self.base = base
         self.backend = backend
         self.root = base / "root"
-        self.pf = self.root / "etc" / "postfix"
+        # The services run from a copy of the installed configs ("live"), with the
+        # test-only overrides; ROOT stays exactly as `mailops install` wrote it, so
+        # a second install shows whether anything would need a reload.
+        self.live = base / "live"
+        self.pf = self.live / "etc" / "postfix"
         self.dovecot_conf = base / "dovecot-e2e.conf"
         self.logs = base / "log"
         self.rspamd_vars = [
-            f"--var=LOCAL_CONFDIR={self.root}/etc/rspamd",
+            f"--var=LOCAL_CONFDIR={self.live}/etc/rspamd",
             f"--var=RUNDIR={base}/run/rspamd",
             f"--var=DBDIR={base}/lib/rspamd",
             f"--var=LOGDIR={self.logs}",
         ]
 
-    def override_paths(self):
-        """Installed files name /etc/<service> and the key dir; point them under ROOT."""
+    def make_live(self):
+        """Copy the installed configs; point /etc/<service> at the copy and the key dir at ROOT's."""
+        if self.live.exists():
+            shutil.rmtree(self.live)
+        shutil.copytree(self.root / "etc", self.live / "etc", symlinks=True)
         mapping = {
-            "/etc/postfix/": f"{self.root}/etc/postfix/",
-            "/etc/dovecot/": f"{self.root}/etc/dovecot/",
+            "/etc/postfix/": f"{self.live}/etc/postfix/",
+            "/etc/dovecot/": f"{self.live}/etc/dovecot/",
             "/var/lib/rspamd/dkim": f"{self.root}/var/lib/rspamd/dkim",
         }
-        for directory in ("postfix", "dovecot", "rspamd"):
-            for path in (self.root / "etc" / directory).rglob("*"):
-                if path.is_file():
-                    text = path.read_text()
-                    new = text
-                    for old, replacement in mapping.items():
-                        new = new.replace(old, replacement)
-                    if new != text:
-                        mode = path.stat().st_mode
-                        path.write_text(new)
-                        os.chmod(path, mode)
+        for path in (self.live / "etc").rglob("*"):
+            source = self.root / path.relative_to(self.live)
+            info = source.stat()
+            os.chown(path, info.st_uid, info.st_gid)  # copytree keeps modes, not owners
+            if path.is_file():
+                text = path.read_text()
+                new = text
+                for old, replacement in mapping.items():
+                    new = new.replace(old, replacement)
+                if new != text:
+                    path.write_text(new)
 
     def configure_postfix(self):
         for d in ("spool", "data", "log"):
@@ -293,7 +300,7 @@ class Stack:
         for d in ("run/dovecot", "lib/dovecot"):
             (self.base / d).mkdir(parents=True, exist_ok=True)
         self.dovecot_conf.write_text(
-            f"!include {self.root}/etc/dovecot/dovecot.conf\n"
+            f"!include {self.live}/etc/dovecot/dovecot.conf\n"
             f"base_dir = {self.base}/run/dovecot\n"
             f"state_dir = {self.base}/lib/dovecot\n"
             f"log_path = {self.logs}/dovecot.log\n"
@@ -301,7 +308,7 @@ class Stack:
         )
 
     def configure_rspamd(self):
-        override = self.root / "etc" / "rspamd" / "override.d"
+        override = self.live / "etc" / "rspamd" / "override.d"
         override.mkdir(parents=True, exist_ok=True)
         (override / "options.inc").write_text('dns { nameserver = ["127.0.0.1:53"]; }\n')
         (override / "logging.inc").write_text(
@@ -341,10 +348,16 @@ class Stack:
                 os.kill(int(pid_file.read_text().strip()), 15)
             except (ValueError, ProcessLookupError):
                 pass
-        # Anything left from this work dir (by command line).
+        # Anything left from this work dir (by command line), or still holding
+        # one of the suite's ports (a run that was killed half-way).
         run("pkill", "-f", str(self.base), check_rc=False)
-        wait_for("services to stop", lambda: not any(port_open(p) for p in (25, 587, 993, 24, 12345, 11332)),
-                 timeout=20)
+        time.sleep(0.5)
+        for pid in leftover_pids():
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
+        wait_for("services to stop", lambda: not any(port_open(p) for p in SUITE_PORTS), timeout=20)
 
     def log_tails(self):
         for name in ("postfix.log", "dovecot.log", "rspamd.log", "rspamd.stdout", "dovecot.stdout"):
@@ -354,6 +367,23 @@ class Stack:
                 log(f"--- tail of {path}")
                 for line in lines:
                     log(f"    {line}")
+
+
+SUITE_PORTS = (25, 587, 993, 24, 12345, 11332, 11334)
+
+
+def leftover_pids():
+    """Postfix, Dovecot or Rspamd processes listening on the suite's ports."""
+    out = run("ss", "-ltnpH", check_rc=False).stdout
+    pids = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or not any(fields[3].endswith(f":{p}") for p in SUITE_PORTS):
+            continue
+        for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', fields[-1]):
+            if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth"):
+                pids.add(int(pid))
+    return pids
 
 
 def rspamd_ping():
@@ -506,7 +536,7 @@ def run_suite(backend):
             os.chmod(base / "mail.sqlite", 0o644)
         mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
     with phase(f"{backend}: configure + start services"):
-        stack.override_paths()
+        stack.make_live()
         stack.configure_postfix()
         stack.configure_dovecot()
         stack.configure_rspamd()
@@ -545,7 +575,7 @@ def checks(backend, stack, repo, tenants, url, db_password):
     check(f"{b}: postfix check", postfix_check)
     check(f"{b}: doveconf -n", lambda: run("doveconf", "-c", stack.dovecot_conf, "-n") and None)
     check(f"{b}: rspamadm configtest",
-          lambda: run("rspamadm", "configtest", "-c", "/etc/rspamd/rspamd.conf", *stack.rspamd_vars) and None)
+          lambda: run("rspamadm", *stack.rspamd_vars, "configtest", "-c", "/etc/rspamd/rspamd.conf") and None)
 
     # 2. lookup maps
     def postmap(key, table):
@@ -781,7 +811,6 @@ def checks(backend, stack, repo, tenants, url, db_password):
         proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
         if "reload: none" not in proc.stdout:
             raise RuntimeError(f"install asked for a reload: {proc.stdout.strip()}")
-        stack.override_paths()
         nonlocal_tenants = Tenants(repo / "tenants")
         token = uuid.uuid4().hex
         refused = smtp_send(OUTSIDE_SENDER, [new_user], token)

@@ -76,6 +76,20 @@ pub(crate) fn public_key_of_private_pem(pem: &str) -> Result<String, String> {
     Err("not a PKCS#8 PEM RSA or Ed25519 private key".to_string())
 }
 
+/// The private key as Rspamd reads it from a key file: RSA keys as PEM;
+/// Ed25519 keys as the base64 of the 32-byte seed, because Rspamd 3.4 hands
+/// every PEM file to OpenSSL as RSA and takes Ed25519 keys only in its own
+/// raw form (see `rspamd_dkim_sign_key_load`).
+pub(crate) fn rspamd_key_file(pem: &str) -> Result<Vec<u8>, String> {
+    if rsa::RsaPrivateKey::from_pkcs8_pem(pem).is_ok() {
+        return Ok(pem.as_bytes().to_vec());
+    }
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        return Ok(STANDARD.encode(key.to_bytes()).into_bytes());
+    }
+    Err("not a PKCS#8 PEM RSA or Ed25519 private key".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +106,23 @@ mod tests {
             );
             assert!(parse_public_key(&pair.public_base64).is_ok());
         }
+    }
+
+    #[test]
+    fn rspamd_gets_ed25519_keys_as_a_base64_seed_and_rsa_as_pem() {
+        let ed = generate(KeyAlgorithm::Ed25519).unwrap();
+        let file = rspamd_key_file(&ed.private_pem).unwrap();
+        let seed = STANDARD.decode(&file).unwrap();
+        assert_eq!(seed.len(), 32, "no newline, no PEM armour");
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed.try_into().unwrap());
+        let public = key.verifying_key().to_public_key_der().unwrap();
+        assert_eq!(STANDARD.encode(public.as_bytes()), ed.public_base64);
+
+        let rsa = generate(KeyAlgorithm::Rsa2048).unwrap();
+        assert_eq!(
+            rspamd_key_file(&rsa.private_pem).unwrap(),
+            rsa.private_pem.as_bytes()
+        );
     }
 
     #[test]

@@ -201,7 +201,9 @@ pub(crate) fn plan(
         {
             Some(pem) => files.push(InstallFile {
                 target: key_dir.join(key_file_name(&domain.name, selector)),
-                contents: pem.into_bytes(),
+                contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
+                    format!("{}: {e}", store.path(&domain.name, selector).display())
+                })?,
                 service: Service::Rspamd,
                 kind: FileKind::DkimKey,
                 secret: true,
