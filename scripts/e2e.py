@@ -371,6 +371,30 @@ class Stack:
 
 SUITE_PORTS = (25, 587, 993, 24, 12345, 11332, 11334)
 
+# Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
+# generated file (in the running copy) to show which checks catch it.
+MAILOPS_E2E_BREAK = os.environ.get("MAILOPS_E2E_BREAK", "")
+
+
+def break_something(stack, what):
+    pf = stack.pf
+    if not what:
+        return
+    if what == "query":
+        path = pf / "virtual-mailboxes.cf"
+        path.write_text(path.read_text().replace("FROM virtual_users", "FROM virtual_userz"))
+    elif what == "sender-login":
+        path = pf / "sender-login.cf"
+        text = re.sub(r"(?m)^query = .*$", "query = SELECT email FROM virtual_users WHERE email='%s'",
+                      path.read_text())
+        path.write_text(text)
+    elif what == "dkim-key":
+        keys = sorted((stack.root / "var" / "lib" / "rspamd" / "dkim").glob("*.key"))
+        keys[0].unlink()
+    else:
+        raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login or dkim-key")
+    log(f"(self-test: broke {what})")
+
 
 def leftover_pids():
     """Postfix, Dovecot or Rspamd processes listening on the suite's ports."""
@@ -540,6 +564,7 @@ def run_suite(backend):
         stack.configure_postfix()
         stack.configure_dovecot()
         stack.configure_rspamd()
+        break_something(stack, MAILOPS_E2E_BREAK)
         vmail = base / "vmail"
         vmail.mkdir(parents=True, exist_ok=True)
         os.chown(vmail, 5000, 5000)
