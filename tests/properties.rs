@@ -39,8 +39,15 @@ fn ok(dir: &Path, args: &[&str]) {
 fn copy_of_examples() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(&repo_root().join("tenants"), &dir.path().join("tenants"));
-    copy_dir(&repo_root().join("generated"), &dir.path().join("generated"));
-    std::fs::copy(repo_root().join("mailops.toml"), dir.path().join("mailops.toml")).expect("copy");
+    copy_dir(
+        &repo_root().join("generated"),
+        &dir.path().join("generated"),
+    );
+    std::fs::copy(
+        repo_root().join("mailops.toml"),
+        dir.path().join("mailops.toml"),
+    )
+    .expect("copy");
     dir
 }
 
@@ -65,7 +72,11 @@ fn generated(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 walk(base, &path, out);
             } else {
-                let rel = path.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&path).expect("read"));
             }
         }
@@ -117,14 +128,21 @@ fn two_builds_are_byte_identical() {
     std::fs::remove_dir_all(dir.path().join("generated")).unwrap();
     ok(dir.path(), &["build"]);
     assert_eq!(first, generated(dir.path()));
-    assert_eq!(first, generated(&repo_root()), "a build from scratch equals the committed generated/");
+    assert_eq!(
+        first,
+        generated(&repo_root()),
+        "a build from scratch equals the committed generated/"
+    );
 }
 
 #[test]
 fn onboarding_a_tenant_changes_only_the_sql_and_adds_its_dns_file() {
     let dir = copy_of_examples();
     let before = generated(dir.path());
-    ok(dir.path(), &["new", "onboard.example", "--admin", "ops@webhizzy.in"]);
+    ok(
+        dir.path(),
+        &["new", "onboard.example", "--admin", "ops@webhizzy.in"],
+    );
     ok(dir.path(), &["build"]);
     let after = generated(dir.path());
     assert_eq!(
@@ -143,7 +161,10 @@ fn onboarding_a_tenant_changes_only_the_sql_and_adds_its_dns_file() {
         );
         assert!(!lines.is_empty());
         for line in lines {
-            assert!(line.contains("onboard.example"), "{sql}: a changed line is not about the new tenant: {line}");
+            assert!(
+                line.contains("onboard.example"),
+                "{sql}: a changed line is not about the new tenant: {line}"
+            );
         }
     }
 }
@@ -167,7 +188,10 @@ fn changing_one_tenant_changes_only_lines_about_it() {
     ok(dir.path(), &["build"]);
     let after = generated(dir.path());
     let paths = changed(&before, &after);
-    assert_eq!(paths, vec!["sql/mysql.sql".to_string(), "sql/sqlite.sql".to_string()]);
+    assert_eq!(
+        paths,
+        vec!["sql/mysql.sql".to_string(), "sql/sqlite.sql".to_string()]
+    );
     for sql in paths {
         for line in changed_lines(
             &String::from_utf8_lossy(&before[&sql]),
@@ -192,7 +216,10 @@ fn hostile_free_text_comes_out_escaped_in_every_format() {
         &format!("domain = \"webhizzy.in\"\ndescription = \"\"\"{hostile_toml}\nsecond line\"\"\""),
         1,
     );
-    assert!(text.contains("name = \"Webhizzy Operations\""), "the example mailbox has a name");
+    assert!(
+        text.contains("name = \"Webhizzy Operations\""),
+        "the example mailbox has a name"
+    );
     let text = text.replacen(
         "name = \"Webhizzy Operations\"",
         &format!("name = \"{hostile_toml}\""),
@@ -231,24 +258,41 @@ fn hostile_free_text_comes_out_escaped_in_every_format() {
             child.wait_with_output()
         })
         .expect("sqlite3 runs (apt-get install sqlite3)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let name = Command::new("sqlite3")
         .arg(&db)
         .arg("SELECT name FROM virtual_users WHERE email = 'ops@webhizzy.in'")
         .output()
         .expect("sqlite3");
-    assert_eq!(String::from_utf8_lossy(&name.stdout).trim_end_matches('\n'), HOSTILE);
+    assert_eq!(
+        String::from_utf8_lossy(&name.stdout).trim_end_matches('\n'),
+        HOSTILE
+    );
     let count = Command::new("sqlite3")
         .arg(&db)
         .arg("SELECT count(*) FROM virtual_users")
         .output()
         .expect("sqlite3");
-    assert_ne!(String::from_utf8_lossy(&count.stdout).trim(), "0", "the table survived");
+    assert_ne!(
+        String::from_utf8_lossy(&count.stdout).trim(),
+        "0",
+        "the table survived"
+    );
 
     // Terraform: the description is only ever a comment, one `#` per line.
     let tf = String::from_utf8_lossy(&files["terraform/dns_webhizzy.in.tf"]).to_string();
-    for line in tf.lines().filter(|l| l.contains("DROP TABLE") || l.contains("second line")) {
-        assert!(line.trim_start().starts_with('#'), "free text outside a comment: {line}");
+    for line in tf
+        .lines()
+        .filter(|l| l.contains("DROP TABLE") || l.contains("second line"))
+    {
+        assert!(
+            line.trim_start().starts_with('#'),
+            "free text outside a comment: {line}"
+        );
     }
     assert!(!tf.contains("\n${var.x}"));
 
@@ -258,6 +302,9 @@ fn hostile_free_text_comes_out_escaped_in_every_format() {
             continue;
         }
         let text = String::from_utf8_lossy(contents);
-        assert!(!text.contains("DROP TABLE"), "{path} holds tenant free text");
+        assert!(
+            !text.contains("DROP TABLE"),
+            "{path} holds tenant free text"
+        );
     }
 }

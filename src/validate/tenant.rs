@@ -253,19 +253,16 @@ fn build_mailboxes(
     platform: &Platform,
 ) -> BTreeMap<String, Mailbox> {
     let mut mailboxes = BTreeMap::new();
-    for (index, entry) in raw.mailboxes.iter().enumerate() {
-        if let (Some(max), Some(max_raw)) = (limits.max_mailboxes, &raw.limits.max_mailboxes) {
-            if index as u64 == max {
-                c.push(diags::too_many(
-                    c.loc(&entry.value.user),
-                    c.loc(max_raw),
-                    "mailboxes",
-                    domain,
-                    raw.mailboxes.len(),
-                    max,
-                ));
-            }
-        }
+    let users: Vec<&Sp<String>> = raw.mailboxes.iter().map(|m| &m.value.user).collect();
+    check_count(
+        c,
+        &users,
+        limits.max_mailboxes,
+        &raw.limits.max_mailboxes,
+        "mailboxes",
+        domain,
+    );
+    for entry in &raw.mailboxes {
         if let Some(mailbox) = build_mailbox(c, &entry.value, domain, limits, raw, platform) {
             if let Some(first) = mailboxes.get(&mailbox.address) {
                 let first: &Mailbox = first;
@@ -280,6 +277,29 @@ fn build_mailboxes(
         }
     }
     mailboxes
+}
+
+/// More entries than a limit allows: reported once, at the first entry past it.
+fn check_count(
+    c: &mut Checker<'_>,
+    entries: &[&Sp<String>],
+    max: Option<u64>,
+    max_raw: &Option<Sp<i64>>,
+    what: &str,
+    domain: &str,
+) {
+    if let (Some(max), Some(max_raw)) = (max, max_raw) {
+        if let Some(first_excess) = usize::try_from(max).ok().and_then(|m| entries.get(m)) {
+            c.push(diags::too_many(
+                c.loc(*first_excess),
+                c.loc(max_raw),
+                what,
+                domain,
+                entries.len(),
+                max,
+            ));
+        }
+    }
 }
 
 fn build_mailbox(
@@ -405,19 +425,16 @@ fn build_aliases(
         .max_aliases
         .as_ref()
         .and_then(|m| u64::try_from(m.value).ok());
-    for (index, entry) in raw.aliases.iter().enumerate() {
-        if let (Some(max), Some(max_raw)) = (max_aliases, &raw.limits.max_aliases) {
-            if index as u64 == max {
-                c.push(diags::too_many(
-                    c.loc(&entry.value.address),
-                    c.loc(max_raw),
-                    "aliases",
-                    domain,
-                    raw.aliases.len(),
-                    max,
-                ));
-            }
-        }
+    let addresses: Vec<&Sp<String>> = raw.aliases.iter().map(|a| &a.value.address).collect();
+    check_count(
+        c,
+        &addresses,
+        max_aliases,
+        &raw.limits.max_aliases,
+        "aliases",
+        domain,
+    );
+    for entry in &raw.aliases {
         let Some(alias) = build_alias(c, &entry.value, domain) else {
             continue;
         };
