@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use tera::{Tera, Value};
 
+use crate::emit::sql_literal;
+
 /// Adapt a `&str -> String` function into a tera filter.
 fn string_filter(f: fn(&str) -> String) -> impl tera::Filter {
     move |value: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
@@ -18,8 +20,7 @@ fn string_filter(f: fn(&str) -> String) -> impl tera::Filter {
 }
 
 pub(crate) fn register(tera: &mut Tera) {
-    // Each format's escaping functions are registered here, e.g.
-    // tera.register_filter("sql_mysql", string_filter(sql::escape_mysql));
-    let _ = string_filter;
-    let _ = tera;
+    // Each format's escaping functions are registered here.
+    tera.register_filter("sql_mysql", string_filter(sql_literal::mysql_literal));
+    tera.register_filter("sql_sqlite", string_filter(sql_literal::sqlite_literal));
 }

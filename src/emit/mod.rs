@@ -8,6 +8,8 @@
 
 pub(crate) mod filters;
 pub(crate) mod header;
+pub(crate) mod sql;
+pub(crate) mod sql_literal;
 
 use std::collections::BTreeMap;
 
@@ -49,8 +51,9 @@ impl Artifacts {
 /// Every artifact of the platform.
 pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
     let mut out = Artifacts::default();
-    let _ = (model, graph);
+    let _ = graph;
     out.add("README.md", header::readme());
+    sql::emit(model, &mut out);
     out
 }
 
