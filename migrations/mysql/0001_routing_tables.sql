@@ -50,7 +50,7 @@ CREATE TABLE mailops_apply_log (
   applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
   mailops_version VARCHAR(64) NOT NULL,
   git_revision VARCHAR(64) NULL,
-  plan_hash CHAR(64) NOT NULL,
+  plan_hash VARCHAR(80) NOT NULL,
   rows_inserted INT NOT NULL,
   rows_updated INT NOT NULL,
   rows_deleted INT NOT NULL
