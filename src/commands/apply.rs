@@ -145,6 +145,7 @@ async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbErr
             return Err(e);
         }
     };
+    db::apply::test_hold_lock().await;
     let outcome = apply_locked(&mut conn, request).await;
     let commit = matches!(outcome, Ok(Outcome::Applied(_)));
     let released = lock::release(&mut conn, held, commit).await;

@@ -69,6 +69,17 @@ fn fail_after() -> Option<usize> {
     }
 }
 
+/// Hold the apply lock this long before reading (debug builds only), so that
+/// tests can start a second apply while the first one holds the lock.
+pub(crate) async fn test_hold_lock() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS").ok().and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
 struct Writer<'c> {
     conn: &'c mut Conn,
     statements: usize,
