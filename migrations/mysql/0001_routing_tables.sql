@@ -55,3 +55,6 @@ CREATE TABLE mailops_apply_log (
   rows_updated INT NOT NULL,
   rows_deleted INT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Every migration records itself, so that a file applied by hand counts too.
+INSERT INTO mailops_schema_migrations (version, name) VALUES (1, 'routing_tables');

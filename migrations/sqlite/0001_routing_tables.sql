@@ -49,3 +49,6 @@ CREATE TABLE mailops_apply_log (
   rows_updated INTEGER NOT NULL,
   rows_deleted INTEGER NOT NULL
 );
+
+-- Every migration records itself, so that a file applied by hand counts too.
+INSERT INTO mailops_schema_migrations (version, name) VALUES (1, 'routing_tables');

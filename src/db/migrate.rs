@@ -1,7 +1,9 @@
 //! The project's schema migrations (`migrations/<dialect>/NNNN_*.sql`),
 //! embedded in the binary and run automatically before plan and apply.
 //!
-//! `mailops_schema_migrations` records every version applied. A database that
+//! `mailops_schema_migrations` records every version applied; each migration
+//! file ends by recording its own version, so a file applied by hand
+//! (`sqlite3 db < migrations/sqlite/0001_….sql`) counts as applied too. A database that
 //! records a version this binary does not know was migrated by a newer
 //! mailops: it is refused rather than written with assumptions that may no
 //! longer hold. Migrating runs under its own lock (a MySQL named lock, an
@@ -76,14 +78,7 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<i64>, DbError> {
                 }
             ))
         })?;
-        let what = format!("recording migration {}", migration.version);
-        on_conn!(conn, c => sqlx::query("INSERT INTO mailops_schema_migrations (version, name) VALUES (?, ?)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(failed(&what)))?;
+        // The file's last statement records its version (see `records_itself`).
         done.push(migration.version);
     }
     Ok(done)
@@ -133,6 +128,12 @@ mod tests {
             assert_eq!(m.version, i as i64 + 1);
             assert!(m.mysql.contains("CREATE TABLE"));
             assert!(m.sqlite.contains("CREATE TABLE"));
+            let record = format!(
+                "INSERT INTO mailops_schema_migrations (version, name) VALUES ({}, '{}');",
+                m.version, m.name
+            );
+            assert!(m.mysql.trim_end().ends_with(&record), "{} must record itself", m.name);
+            assert!(m.sqlite.trim_end().ends_with(&record), "{} must record itself", m.name);
         }
         assert!(check_not_newer(&[1]).is_ok());
         assert!(matches!(check_not_newer(&[latest() + 1]), Err(DbError::Refused(_))));
