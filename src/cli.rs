@@ -80,6 +80,19 @@ pub(crate) enum Command {
         #[arg(value_name = "PLAN")]
         plan: Option<PathBuf>,
     },
+    /// On the mail host: materialise generated configs and DKIM private keys under
+    /// DIR with the right owners and modes, filling secrets.
+    Install {
+        /// Root to install under (`/` on the mail host).
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// TOML file with `db_password = "…"` (MAILOPS_DB_PASSWORD wins over it).
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+        /// Key store to read DKIM private keys from (default: `paths.key_store`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: Option<PathBuf>,
+    },
     /// Write JSON Schema files for tenant and platform files into schema/.
     Schema {
         /// Exit 1 if the files in schema/ are not current, instead of writing them.

@@ -23,8 +23,9 @@ impl KeyStore {
         }
     }
 
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
+    /// A key store at an explicit directory.
+    pub(crate) fn at(dir: PathBuf) -> Self {
+        KeyStore { dir }
     }
 
     /// `<dir>/<domain>.<selector>.key`: the name Rspamd's path template uses.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
 use crate::load_diags as diags;
-use crate::source::{FileId, SourceMap};
+use crate::source::{FileId, Location, SourceMap};
 
 pub(crate) const PLATFORM_FILE: &str = "mailops.toml";
 pub(crate) const TENANTS_DIR: &str = "tenants";
@@ -94,7 +94,15 @@ fn add_file(
     match String::from_utf8(bytes) {
         Ok(text) => Some(sources.add(display.to_string(), path, text)),
         Err(err) => {
-            diagnostics.push(diags::not_utf8(display, err.utf8_error().valid_up_to()));
+            // Keep a lossy copy in the source map (not as a tenant) so that the
+            // diagnostic can show the line: the bytes before the bad one are
+            // unchanged, so its offset is still right.
+            let offset = err.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
+            // The U+FFFD that replaced the bad bytes.
+            let width = text[offset..].chars().next().map_or(0, char::len_utf8);
+            let id = sources.add(display.to_string(), path, text);
+            diagnostics.push(diags::not_utf8(Location::new(id, offset..offset + width), display));
             None
         }
     }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::diagnostic::Diagnostic;
+use crate::source::Location;
 
 pub(crate) fn no_platform_file(root: &Path) -> Diagnostic {
     Diagnostic::error(
@@ -12,10 +13,8 @@ pub(crate) fn no_platform_file(root: &Path) -> Diagnostic {
     .help("run mailops in a mail repo (a directory with mailops.toml and tenants/), or name one with -C DIR")
 }
 
-pub(crate) fn not_utf8(name: &str, valid_up_to: usize) -> Diagnostic {
-    Diagnostic::error(
-        "mailops::load::not-utf8",
-        format!("{name}: not UTF-8 text (invalid byte at offset {valid_up_to})"),
-    )
-    .help("save the file as UTF-8")
+pub(crate) fn not_utf8(loc: Location, name: &str) -> Diagnostic {
+    Diagnostic::error("mailops::load::not-utf8", format!("{name} is not UTF-8 text"))
+        .at(loc, "not UTF-8 (shown as �)")
+        .help("save the file as UTF-8; it may have been saved as Latin-1 or Windows-1252")
 }

@@ -28,16 +28,43 @@ impl Compiled {
 /// Run every stage on the mail repo at `root`. Only I/O failures are errors;
 /// problems in the files are diagnostics.
 pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
+    let mut timer = StageTimer::from_env();
     let mut diagnostics = Diagnostics::default();
     let repo = load::load(root, &mut diagnostics)?;
+    timer.lap("load");
     let parsed = parse::parse(&repo, &mut diagnostics);
+    timer.lap("parse");
     let model = validate::validate(&repo, &parsed, &mut diagnostics);
+    timer.lap("validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
+    timer.lap("keystore");
     let graph = graph::build(&model, &mut diagnostics);
+    timer.lap("graph");
     Ok(Compiled {
         repo,
         model,
         graph,
         diagnostics,
     })
+}
+
+/// Stage timings on stderr when `MAILOPS_TIMINGS` is set (for benchmarks).
+pub(crate) struct StageTimer {
+    last: Option<std::time::Instant>,
+}
+
+impl StageTimer {
+    pub(crate) fn from_env() -> Self {
+        StageTimer {
+            last: std::env::var_os("MAILOPS_TIMINGS").map(|_| std::time::Instant::now()),
+        }
+    }
+
+    pub(crate) fn lap(&mut self, stage: &str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            eprintln!("timing: {stage:<10} {:>8.3} s", (now - last).as_secs_f64());
+            self.last = Some(now);
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, guard, lock, url};
 use crate::emit;
+use crate::graph::Graph;
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::pipeline;
 
@@ -34,6 +35,7 @@ enum Outcome {
 struct Request<'a> {
     target: &'a url::Target,
     desired: &'a Rows,
+    graph: &'a Graph,
     saved: Option<&'a SavedPlan>,
     yes: bool,
     allow_destroy: bool,
@@ -89,6 +91,7 @@ pub(crate) fn run(
     let request = Request {
         target: &target,
         desired: &desired,
+        graph: &compiled.graph,
         saved: saved.as_ref(),
         yes,
         allow_destroy,
@@ -165,7 +168,11 @@ async fn apply_locked(conn: &mut Conn, request: &Request<'_>) -> std::result::Re
             ));
         }
         Some(saved) => saved.rows.clone(),
-        None => RowPlan::diff(request.desired, &live),
+        None => {
+            let mut plan = RowPlan::diff(request.desired, &live);
+            plan.order_inserts(request.graph);
+            plan
+        }
     };
     if plan.is_empty() {
         return Ok(Outcome::NothingToDo);

@@ -5,6 +5,7 @@ mod apply;
 mod build;
 mod dkim;
 mod hash_password;
+mod install;
 mod new;
 mod plan;
 mod schema;
@@ -60,6 +61,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             allow_destroy,
             plan,
         } => apply::run(&dir, database.as_deref(), yes, allow_destroy, plan.as_deref()),
+        Command::Install { root, secrets, key_dir } => install::run(&dir, &root, secrets, key_dir),
         Command::Schema { check } => schema::run(&dir, check),
         Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
         Command::Dkim {

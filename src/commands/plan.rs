@@ -2,10 +2,12 @@
 //! and what `apply` would change in the database (the row section), in one
 //! report: human, markdown (a pull-request comment) or JSON.
 //!
-//! The two sections are computed independently and printed side by side; the
+//! The file section is `file_plan`'s; the row section is `db`'s. The two
+//! sections are computed independently and printed side by side; the
 //! plan has changes when either has. `--out` saves the row section with the
 //! fingerprints `apply` checks before applying it.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,77 +15,18 @@ use serde_json::json;
 
 use crate::cli::PlanFormat;
 use crate::commands::validate::report;
-use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational};
+use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
 use crate::db::connection::DbError;
 use crate::db::plan::RowPlan;
 use crate::db::render::DbSection;
 use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, url};
-use crate::emit::{self, Artifacts};
-use crate::generated_dir::{self, FileChanges, GENERATED_DIR};
+use crate::emit;
+use crate::graph::Graph;
+use crate::file_plan::{self, FilePlan};
+use crate::generated_dir::{self, GENERATED_DIR};
 use crate::pipeline;
-
-/// The file half of the plan: how generated/ differs from a fresh build.
-///
-/// Interim form (file names only); the full form with unified diffs and the
-/// per-tenant summary replaces `file_section` without changing this command.
-pub(crate) struct FileSection {
-    changes: FileChanges,
-}
-
-pub(crate) fn file_section(root: &Path, artifacts: &Artifacts) -> std::io::Result<FileSection> {
-    let on_disk = generated_dir::read(root)?;
-    Ok(FileSection {
-        changes: generated_dir::compare(&on_disk, artifacts),
-    })
-}
-
-impl FileSection {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    fn entries(&self) -> Vec<(&'static str, &str)> {
-        let c = &self.changes;
-        c.added
-            .iter()
-            .map(|p| ("added", p.as_str()))
-            .chain(c.changed.iter().map(|p| ("changed", p.as_str())))
-            .chain(c.removed.iter().map(|p| ("removed", p.as_str())))
-            .collect()
-    }
-
-    pub(crate) fn human(&self) -> String {
-        if self.is_empty() {
-            return format!("files: {GENERATED_DIR}/ is current\n");
-        }
-        let mut out = format!("files: {} in {GENERATED_DIR}/ would change\n", self.entries().len());
-        for (what, path) in self.entries() {
-            out.push_str(&format!("  {what:<8} {GENERATED_DIR}/{path}\n"));
-        }
-        out
-    }
-
-    pub(crate) fn markdown(&self) -> String {
-        let mut out = "### Files\n\n".to_string();
-        if self.is_empty() {
-            out.push_str(&format!("`{GENERATED_DIR}/` is current.\n"));
-        }
-        for (what, path) in self.entries() {
-            out.push_str(&format!("- {what} `{GENERATED_DIR}/{path}`\n"));
-        }
-        out
-    }
-
-    pub(crate) fn json(&self) -> serde_json::Value {
-        json!({
-            "added": self.changes.added,
-            "changed": self.changes.changed,
-            "removed": self.changes.removed,
-        })
-    }
-}
 
 /// What `plan` found in the database.
 struct RowSection {
@@ -110,8 +53,8 @@ pub(crate) fn run(
         return Ok(user_error);
     }
     let artifacts = emit::emit(&compiled.model, &compiled.graph);
-    let files = match file_section(dir, &artifacts) {
-        Ok(files) => files,
+    let files = match generated_dir::read(dir) {
+        Ok(on_disk) => FilePlan::compute(&on_disk, &artifacts),
         Err(e) => {
             eprintln!("error: reading {GENERATED_DIR}/: {e}");
             return Ok(operational);
@@ -125,8 +68,9 @@ pub(crate) fn run(
             return Ok(user_error);
         }
     };
+    eprintln!("planning against {} (from {})", target.shown(), target.source.describe());
     let desired = Rows::desired(&compiled.model);
-    let rows = match plan_rows(&target, &desired) {
+    let rows = match plan_rows(&target, &desired, &compiled.graph) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
@@ -143,12 +87,19 @@ pub(crate) fn run(
         plan: &rows.plan,
     };
     match format {
-        PlanFormat::Human => print!("{}\n{}", files.human(), db_section.human()),
-        PlanFormat::Markdown => print!("## mailops plan\n\n{}\n{}", files.markdown(), db_section.markdown()),
+        PlanFormat::Human => {
+            let color = use_color(std::io::stdout().is_terminal());
+            print!("{}\n{}", file_plan::render_human(&files, color), db_section.human());
+        }
+        PlanFormat::Markdown => print!(
+            "## mailops plan\n\n{}\n{}",
+            file_plan::render_markdown(&files),
+            db_section.markdown()
+        ),
         PlanFormat::Json => {
             let value = json!({
                 "changes": !files.is_empty() || !rows.plan.is_empty(),
-                "files": files.json(),
+                "files": file_plan::to_json(&files),
                 "database": db_section.json(),
             });
             println!("{}", serde_json::to_string_pretty(&value).expect("JSON serialises"));
@@ -177,17 +128,19 @@ pub(crate) fn run(
     Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { EXIT_OK })
 }
 
-fn plan_rows(target: &url::Target, desired: &Rows) -> std::result::Result<RowSection, DbError> {
+fn plan_rows(target: &url::Target, desired: &Rows, graph: &Graph) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
     runtime.block_on(async {
         let mut conn = db::open(target).await?;
         let live = Rows::live(&mut conn).await;
         conn.close().await;
         let live = live?;
+        let mut plan = RowPlan::diff(desired, &live);
+        plan.order_inserts(graph);
         Ok(RowSection {
             database: target.shown(),
             live_fingerprint: live.fingerprint(),
-            plan: RowPlan::diff(desired, &live),
+            plan,
         })
     })
 }

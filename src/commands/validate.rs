@@ -16,17 +16,24 @@ pub(crate) fn run(dir: &Path, format: DiagnosticFormat) -> Result<ExitCode> {
         DiagnosticFormat::Human => {
             report(&compiled);
             if !compiled.has_errors() {
+                let domains = &compiled.model.domains;
+                let mailboxes: usize = domains.values().map(|d| d.mailboxes.len()).sum();
+                let aliases: usize = domains.values().map(|d| d.aliases.len()).sum();
                 eprintln!(
-                    "ok: {} tenant{}, {} mailboxes, {} aliases",
-                    compiled.model.domains.len(),
-                    if compiled.model.domains.len() == 1 { "" } else { "s" },
-                    compiled.model.domains.values().map(|d| d.mailboxes.len()).sum::<usize>(),
-                    compiled.model.domains.values().map(|d| d.aliases.len()).sum::<usize>(),
+                    "ok: {}, {}, {}",
+                    count(domains.len(), "tenant", "tenants"),
+                    count(mailboxes, "mailbox", "mailboxes"),
+                    count(aliases, "alias", "aliases"),
                 );
             }
         }
     }
     Ok(if compiled.has_errors() { EXIT_USER } else { EXIT_OK })
+}
+
+/// "1 mailbox", "2 mailboxes".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Print the diagnostics of a compile (human form) and a summary line when there are any.

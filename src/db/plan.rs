@@ -6,12 +6,13 @@
 //! a plain value: it is printed, saved to a plan file, and executed as is, so
 //! what a reviewer reads is exactly what is applied.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::rows::{AliasRow, Rows, UserRow, domain_of, hex};
+use crate::db::rows::{AliasRow, Rows, UserRow, hex};
+use crate::graph::{Graph, Node};
 
 /// The changes to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,12 +33,6 @@ impl<R> Default for Changes<R> {
     }
 }
 
-impl<R> Changes<R> {
-    pub(crate) fn len(&self) -> usize {
-        self.insert.len() + self.update.len() + self.delete.len()
-    }
-}
-
 /// A row whose columns change; the key is the same on both sides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Update<R> {
@@ -45,9 +40,9 @@ pub(crate) struct Update<R> {
     pub(crate) after: R,
 }
 
-/// Every row change, per table. Inserts are listed in key order; they are
-/// executed domains first, then mailboxes and aliases (the graph's order),
-/// and deletes in the reverse.
+/// Every row change, per table. Inserts are listed in the graph's insert
+/// order (`order_inserts`) and executed domains first, then mailboxes, then
+/// aliases; deletes run in the reverse (aliases, mailboxes, domains).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RowPlan {
     /// Domain names (a domain row has no other column, so never an update).
@@ -97,27 +92,49 @@ impl RowPlan {
         let json = serde_json::to_vec(self).expect("a plan serialises");
         format!("sha256:{}", hex(&Sha256::digest(&json)))
     }
+}
 
-    /// The tenant domains the plan touches, sorted.
-    pub(crate) fn tenants(&self) -> BTreeSet<&str> {
-        let mut out = BTreeSet::new();
-        for c in [&self.domains.insert, &self.domains.delete] {
-            out.extend(c.iter().map(String::as_str));
+impl RowPlan {
+    /// Put the inserts in the graph's insert order (a topological order:
+    /// domains before what lives in them, aliases after what they point to).
+    /// Rows the graph does not know keep their place at the end.
+    pub(crate) fn order_inserts(&mut self, graph: &Graph) {
+        let mut domains = Vec::new();
+        let mut users = Vec::new();
+        let mut aliases = Vec::new();
+        {
+            let domain_at: HashMap<&str, usize> =
+                self.domains.insert.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
+            let user_at: HashMap<&str, usize> =
+                self.users.insert.iter().enumerate().map(|(i, u)| (u.email.as_str(), i)).collect();
+            let mut alias_at: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (i, a) in self.aliases.insert.iter().enumerate() {
+                alias_at.entry(a.source.as_str()).or_default().push(i);
+            }
+            for node in &graph.insert_order {
+                match node {
+                    Node::Domain(name) => domains.extend(domain_at.get(name.as_str())),
+                    Node::Mailbox(address) => users.extend(user_at.get(address.as_str())),
+                    Node::Alias(source) => aliases.extend(alias_at.get(source.as_str()).into_iter().flatten()),
+                    Node::External(_) => {}
+                }
+            }
         }
-        for u in self.users.insert.iter().chain(&self.users.delete) {
-            out.insert(domain_of(&u.email));
-        }
-        for u in &self.users.update {
-            out.insert(domain_of(&u.after.email));
-        }
-        for a in self.aliases.insert.iter().chain(&self.aliases.delete) {
-            out.insert(domain_of(&a.source));
-        }
-        for a in &self.aliases.update {
-            out.insert(domain_of(&a.after.source));
-        }
-        out
+        reorder(&mut self.domains.insert, domains);
+        reorder(&mut self.users.insert, users);
+        reorder(&mut self.aliases.insert, aliases);
     }
+}
+
+/// Move the items at `order` (indices) to the front, in that order.
+fn reorder<T>(items: &mut Vec<T>, order: Vec<usize>) {
+    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    for i in order {
+        if let Some(item) = slots.get_mut(i).and_then(Option::take) {
+            items.push(item);
+        }
+    }
+    items.extend(slots.into_iter().flatten());
 }
 
 fn diff_map<K: Ord, R: Clone + PartialEq>(desired: &BTreeMap<K, R>, live: &BTreeMap<K, R>) -> Changes<R> {
@@ -143,6 +160,7 @@ fn diff_map<K: Ord, R: Clone + PartialEq>(desired: &BTreeMap<K, R>, live: &BTree
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::rows::domain_of;
 
     fn user(email: &str, password: &str) -> UserRow {
         UserRow {
@@ -181,10 +199,25 @@ mod tests {
         assert_eq!(plan.users.update.len(), 1);
         assert_eq!(plan.users.update[0].before.password, "old");
         assert_eq!(plan.counts(), Counts { insert: 2, update: 1, delete: 2 });
-        assert_eq!(
-            plan.tenants().into_iter().collect::<Vec<_>>(),
-            vec!["a.example", "b.example", "c.example"]
-        );
+    }
+
+    #[test]
+    fn inserts_follow_the_graph_order() {
+        let desired = rows(&["a.example"], &[user("x@a.example", "p"), user("y@a.example", "p")]);
+        let mut plan = RowPlan::diff(&desired, &Rows::default());
+        let graph = Graph {
+            insert_order: vec![
+                Node::Domain("a.example".into()),
+                Node::Mailbox("y@a.example".into()),
+                Node::Mailbox("x@a.example".into()),
+            ],
+        };
+        plan.order_inserts(&graph);
+        let order: Vec<&str> = plan.users.insert.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(order, vec!["y@a.example", "x@a.example"]);
+        let mut items = vec!['a', 'b', 'c'];
+        reorder(&mut items, vec![2, 0]);
+        assert_eq!(items, vec!['c', 'a', 'b']);
     }
 
     #[test]

@@ -41,10 +41,6 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    pub(crate) fn len(&self) -> usize {
-        self.domains.len() + self.users.len() + self.aliases.len()
-    }
-
     /// The rows the model declares.
     pub(crate) fn desired(model: &Model) -> Rows {
         let mut rows = Rows::default();

@@ -69,7 +69,13 @@ pub(crate) fn resolve(
         (DEFAULT_URL, UrlSource::Default)
     };
     let url = DatabaseUrl::parse(text.trim())
-        .map_err(|why| format!("the database URL from {} is not usable: {why}", source.describe()))?;
+        .map_err(|why| {
+            format!(
+                "the database URL `{}` from {} is not usable: {why}",
+                crate::database_url::redact(text.trim()),
+                source.describe()
+            )
+        })?;
     let sqlite_path = match &url {
         DatabaseUrl::Sqlite { path } => Some(repo_root.join(path)),
         DatabaseUrl::Mysql { .. } => None,

@@ -19,11 +19,22 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
     .help(help)
 }
 
+/// `path`: alias sources from the start of the loop back to it; a catch-all's
+/// source is `@domain`, shown as `*@domain`.
 pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
+    let shown: Vec<String> = path
+        .iter()
+        .map(|a| if a.starts_with('@') { format!("*{a}") } else { a.clone() })
+        .collect();
+    let help = if path.iter().any(|a| a.starts_with('@')) {
+        "mail in a loop is never delivered; a catch-all catches every address of its domain that is neither a mailbox nor an alias, so make it (or the alias it reaches) deliver to a mailbox"
+    } else {
+        "mail in a loop is never delivered; make one alias of the loop deliver to a mailbox"
+    };
     Diagnostic::error(
         "mailops::alias::cycle",
-        format!("aliases forward in a loop: {}", path.join(" → ")),
+        format!("aliases forward in a loop: {}", shown.join(" → ")),
     )
     .at(loc, "the loop starts here")
-    .help("mail in a loop is never delivered; make one alias of the loop deliver to a mailbox")
+    .help(help)
 }

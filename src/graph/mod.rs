@@ -9,7 +9,7 @@
 
 pub(crate) mod diags;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -74,7 +74,7 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
 
 pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
     let mut graph: DiGraph<Node, ()> = DiGraph::new();
-    let mut index: BTreeMap<Node, NodeIndex> = BTreeMap::new();
+    let mut index: HashMap<Node, NodeIndex> = HashMap::new();
     let mut node = |graph: &mut DiGraph<Node, ()>, n: Node| -> NodeIndex {
         *index.entry(n.clone()).or_insert_with(|| graph.add_node(n))
     };

@@ -3,11 +3,18 @@
 use crate::diagnostic::Diagnostic;
 use crate::source::Location;
 
-pub(crate) fn syntax(loc: Location, message: &str) -> Diagnostic {
+/// `later`: how many further syntax errors the parser found after this one
+/// (not reported: they mostly follow from the first).
+pub(crate) fn syntax(loc: Location, message: &str, later: usize) -> Diagnostic {
     let message = message.trim().trim_end_matches('.');
+    let help = if later == 0 {
+        "fix the TOML syntax; see https://toml.io for the format".to_string()
+    } else {
+        "fix the TOML syntax (see https://toml.io) and run again: only the first syntax error of a file is shown, as later ones often follow from it".to_string()
+    };
     Diagnostic::error("mailops::parse::syntax", format!("malformed TOML: {message}"))
         .at(loc, "here")
-        .help("fix the TOML syntax; see https://toml.io for the format")
+        .help(help)
 }
 
 fn in_table(path: &str) -> String {
@@ -85,14 +92,16 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-/// The closest known name, if it is close enough to be a likely typo.
+/// The closest known name, if it is close enough to be a likely typo: similar
+/// by Jaro-Winkler, or one edit (insertion, deletion, substitution or swap of
+/// neighbours) away, which catches typos in short keys like `tll` for `ttl`.
 pub(crate) fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (strsim::jaro_winkler(given, k), *k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
+        .map(|k| (strsim::jaro_winkler(given, k), strsim::osa_distance(given, k), *k))
+        .filter(|(score, edits, _)| *score >= 0.8 || *edits <= 1)
+        .max_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)))
+        .map(|(_, _, k)| k)
 }
 
 #[cfg(test)]
@@ -105,5 +114,16 @@ mod tests {
         assert_eq!(did_you_mean("qouta", &known), Some("quota"));
         assert_eq!(did_you_mean("passwd", &known), Some("password"));
         assert_eq!(did_you_mean("zzz", &known), None);
+    }
+
+    /// Regression: `tll` (for `ttl`) scored below the Jaro-Winkler threshold,
+    /// so the help listed every key instead of suggesting the one meant.
+    #[test]
+    fn did_you_mean_catches_short_key_typos() {
+        let known = ["ttl", "zone_id", "spf", "dmarc"];
+        assert_eq!(did_you_mean("tll", &known), Some("ttl"));
+        assert_eq!(did_you_mean("tl", &known), Some("ttl"));
+        assert_eq!(did_you_mean("spf1", &known), Some("spf"));
+        assert_eq!(did_you_mean("mx", &known), None);
     }
 }

@@ -53,10 +53,19 @@ pub(crate) fn parse(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Parsed 
         parsed.platform = parse_file(&repo.sources, id, platform_shape(), diagnostics)
             .map(|raw| (id, raw));
     }
-    for &id in &repo.tenants {
-        if let Some(raw) = parse_file(&repo.sources, id, tenant_shape(), diagnostics) {
-            parsed.tenants.push((id, raw));
-        }
+    let results = crate::parallel::map_chunks(&repo.tenants, |ids| {
+        let mut local = Diagnostics::default();
+        let tenants: Vec<(FileId, RawTenant)> = ids
+            .iter()
+            .filter_map(|&id| {
+                parse_file(&repo.sources, id, tenant_shape(), &mut local).map(|raw| (id, raw))
+            })
+            .collect();
+        (tenants, local)
+    });
+    for (tenants, local) in results {
+        parsed.tenants.extend(tenants);
+        diagnostics.extend(local);
     }
     parsed
 }
@@ -70,11 +79,13 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
 ) -> Option<T> {
     let text = &sources.file(id).text;
     let (doc, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for error in errors {
-            let span = error.span().unwrap_or(0..0);
-            diagnostics.push(diags::syntax(Location::new(id, span), error.message()));
-        }
+    // After a syntax error the parser's recovery mostly finds errors that
+    // follow from it (one unclosed array gives a dozen), so only the first
+    // in the file is reported.
+    let later = errors.len().saturating_sub(1);
+    if let Some(first) = errors.into_iter().min_by_key(|e| e.span().map_or(0, |s| s.start)) {
+        let span = first.span().unwrap_or(0..0);
+        diagnostics.push(diags::syntax(Location::new(id, span), first.message(), later));
         return None;
     }
     let before = diagnostics.count(crate::diagnostic::Severity::Error);

@@ -37,10 +37,17 @@ pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Dia
     .help(format!("rename the file to `tenants/{domain}.toml`, or fix `domain`"))
 }
 
-pub(crate) fn duplicate_domain(loc: Location, first: Location, domain: &str) -> Diagnostic {
+/// `domain` is the A-label; `unicode` its Unicode form (equal for ASCII
+/// domains). Both are named, because the two files may spell it differently.
+pub(crate) fn duplicate_domain(loc: Location, first: Location, domain: &str, unicode: &str) -> Diagnostic {
+    let shown = if domain == unicode {
+        format!("`{domain}`")
+    } else {
+        format!("`{unicode}` (`{domain}`)")
+    };
     Diagnostic::error(
         "mailops::domain::duplicate",
-        format!("the domain `{domain}` is declared by two tenant files"),
+        format!("the domain {shown} is declared by two tenant files"),
     )
     .at(loc, "declared again here")
     .related(first, "first defined here")

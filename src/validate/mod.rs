@@ -30,15 +30,39 @@ use crate::span::Sp;
 /// Validate every file; the model holds what could be built.
 pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
     let platform = platform::build_platform(parsed.platform.as_ref(), diagnostics);
+    let built = crate::parallel::map_chunks(&parsed.tenants, |tenants| {
+        let mut local = Diagnostics::default();
+        let domains: Vec<crate::model::Domain> = tenants
+            .iter()
+            .map(|(file, raw)| {
+                let input = tenant::TenantInput {
+                    file: *file,
+                    file_name: &repo.sources.file(*file).name,
+                    stem: &repo.tenant_stem(*file),
+                    raw,
+                };
+                tenant::build_domain(&input, &platform, &mut local)
+            })
+            .collect();
+        (domains, local)
+    });
     let mut domains = BTreeMap::new();
-    for (file, raw) in &parsed.tenants {
-        let input = tenant::TenantInput {
-            file: *file,
-            file_name: &repo.sources.file(*file).name,
-            stem: &repo.tenant_stem(*file),
-            raw,
-        };
-        let domain = tenant::build_domain(&input, &platform, diagnostics);
+    for (chunk, local) in built {
+        diagnostics.extend(local);
+        for domain in chunk {
+            add_domain(&mut domains, domain, diagnostics);
+        }
+    }
+    Model { platform, domains }
+}
+
+/// Add a domain unless another file declared it already (in file order).
+fn add_domain(
+    domains: &mut BTreeMap<String, crate::model::Domain>,
+    domain: crate::model::Domain,
+    diagnostics: &mut Diagnostics,
+) {
+    {
         match domains.get(&domain.name) {
             Some(first) => {
                 let first: &crate::model::Domain = first;
@@ -46,6 +70,7 @@ pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Dia
                     domain.origin.clone(),
                     first.origin.clone(),
                     &domain.name,
+                    &domain.unicode,
                 ));
             }
             None => {
@@ -53,7 +78,6 @@ pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Dia
             }
         }
     }
-    Model { platform, domains }
 }
 
 /// Per-file helper: locations and the character checks every value goes through.

@@ -57,7 +57,7 @@ pub(crate) fn dmarc(c: &mut Checker<'_>, raw: Option<&RawDmarc>, base: &Dmarc) -
     let Some(raw) = raw else {
         return out;
     };
-    let mut one_of = |c: &mut Checker<'_>, value: &Option<Sp<String>>, tag: &str, allowed: &[&str]| {
+    let one_of = |c: &mut Checker<'_>, value: &Option<Sp<String>>, tag: &str, allowed: &[&str]| {
         let value = value.as_ref()?;
         let text = c.structured(value, "the DMARC value")?;
         if allowed.contains(&text) {

@@ -29,18 +29,19 @@ pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnos
     let mut c = Checker::new(input.file, diagnostics);
     let raw = input.raw;
 
-    let name = match c.structured(&raw.domain, "the domain") {
+    let (name, domain_ok) = match c.structured(&raw.domain, "the domain") {
         Some(text) => match normalize_domain(text) {
-            Ok(name) => name,
+            Ok(name) => (name, true),
             Err(problem) => {
                 c.push(diags::invalid_domain(c.loc(&raw.domain), &problem.describe()));
-                fallback_name(text)
+                (fallback_name(text), false)
             }
         },
-        None => fallback_name(&raw.domain),
+        None => (fallback_name(&raw.domain), false),
     };
+    // An invalid domain cannot match any file name; saying so again would be noise.
     let stem_matches = normalize_domain(input.stem).is_ok_and(|s| s.ascii == name.ascii);
-    if !stem_matches {
+    if domain_ok && !stem_matches {
         c.push(diags::file_name_mismatch(
             c.loc(&raw.domain),
             &name.unicode,
@@ -302,12 +303,20 @@ fn build_mailbox(
         c.push(diags::invalid_local_part(c.loc(&raw.user), "mailbox", &problem.describe()));
         return None;
     }
-    password_ok.then(|| Mailbox {
+    // A mailbox with a bad password still exists for the rest of the checks
+    // (duplicates, alias destinations): the password problem is reported, and
+    // a model with errors is never emitted.
+    let password = if password_ok {
+        raw.password.value.clone()
+    } else {
+        String::new()
+    };
+    Some(Mailbox {
         address,
         local_part,
         domain: domain.to_string(),
         name,
-        password: raw.password.value.clone(),
+        password,
         quota_bytes,
         origin: c.loc(&raw.user),
     })

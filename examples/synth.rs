@@ -1,0 +1,112 @@
+//! Synthetic mail repo generator, for benchmarks.
+//!
+//! `cargo run --release --example synth -- --tenants N --mailboxes M --aliases A --out DIR`
+//!
+//! Writes `DIR/mailops.toml` and `DIR/tenants/t<i>.example.toml`: M mailboxes and A aliases per
+//! tenant (postmaster@ and abuse@ among them, one alias with several destinations, one
+//! cross-tenant alias), all valid. One DKIM key and one password hash are shared by every
+//! tenant (generating thousands of keys would dominate the run). Output is deterministic
+//! apart from that key and hash.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use base64::Engine;
+use rsa::pkcs8::EncodePublicKey;
+
+struct Args {
+    tenants: usize,
+    mailboxes: usize,
+    aliases: usize,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        tenants: 100,
+        mailboxes: 100,
+        aliases: 20,
+        out: PathBuf::from("synth"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || value.parse::<usize>().map_err(|_| format!("{flag}: `{value}` is not a number"));
+        match flag.as_str() {
+            "--tenants" => args.tenants = number()?,
+            "--mailboxes" => args.mailboxes = number()?,
+            "--aliases" => args.aliases = number()?,
+            "--out" => args.out = PathBuf::from(&value),
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if args.mailboxes == 0 || args.aliases < 2 {
+        return Err("--mailboxes must be at least 1 and --aliases at least 2 (postmaster@, abuse@)".into());
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("synth: {message}\nusage: synth --tenants N --mailboxes M --aliases A --out DIR");
+            std::process::exit(1);
+        }
+    };
+    let mut rng = rand::thread_rng();
+    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA key");
+    let der = key.to_public_key().to_public_key_der().expect("SPKI");
+    let public_key = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+    let salt = SaltString::generate(&mut rng);
+    let hash = argon2::Argon2::default()
+        .hash_password(b"synthetic", &salt)
+        .expect("argon2")
+        .to_string();
+    let password = format!("{{ARGON2ID}}{hash}");
+
+    let tenants_dir = args.out.join("tenants");
+    std::fs::create_dir_all(&tenants_dir).expect("create output directory");
+    std::fs::write(
+        args.out.join("mailops.toml"),
+        "[mail_host]\nhostname = \"mx.webhizzy.in\"\n",
+    )
+    .expect("write mailops.toml");
+
+    for t in 0..args.tenants {
+        let domain = format!("t{t}.example");
+        let next = format!("t{}.example", (t + 1) % args.tenants);
+        let mut text = String::with_capacity(args.mailboxes * 200);
+        let _ = write!(
+            text,
+            "domain = \"{domain}\"\ndescription = \"Synthetic tenant {t}\"\n\n[dkim]\npublic_key = \"{public_key}\"\n\n[limits]\nmax_mailboxes = {}\nmax_quota = \"20 GiB\"\n",
+            args.mailboxes
+        );
+        for m in 0..args.mailboxes {
+            let _ = write!(
+                text,
+                "\n[[mailbox]]\nuser = \"user{m}\"\nname = \"User {m}\"\npassword = \"{password}\"\nquota = \"{} GiB\"\n",
+                1 + m % 10
+            );
+        }
+        let _ = write!(text, "\n[[alias]]\naddress = \"postmaster\"\nto = [\"user0\"]\n");
+        let _ = write!(text, "\n[[alias]]\naddress = \"abuse\"\nto = [\"user0\"]\n");
+        for a in 2..args.aliases {
+            let to = match a {
+                2 => format!("\"user0\", \"user{}\", \"ops@partner.example\"", 1 % args.mailboxes),
+                3 => format!("\"user0@{next}\""),
+                _ => format!("\"user{}\"", a % args.mailboxes),
+            };
+            let _ = write!(text, "\n[[alias]]\naddress = \"alias{a}\"\nto = [{to}]\n");
+        }
+        std::fs::write(tenants_dir.join(format!("{domain}.toml")), text).expect("write tenant");
+    }
+    eprintln!(
+        "wrote {} tenants ({} mailboxes, {} aliases each) to {}",
+        args.tenants,
+        args.mailboxes,
+        args.aliases,
+        args.out.display()
+    );
+}

@@ -1,0 +1,68 @@
+//! `mailops install --root DIR [--secrets FILE]`: materialise configs and keys on the mail host.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::commands::validate::report;
+use crate::commands::{EXIT_OK, EXIT_USER, Result};
+use crate::emit;
+use crate::generated_dir::{self, GENERATED_DIR};
+use crate::install::{self, Secrets};
+use crate::keystore::KeyStore;
+use crate::pipeline;
+
+pub(crate) fn run(dir: &Path, root: &Path, secrets_file: Option<PathBuf>, key_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let compiled = pipeline::compile(dir)?;
+    report(&compiled);
+    if compiled.has_errors() {
+        eprintln!("nothing was installed");
+        return Ok(EXIT_USER);
+    }
+    // Install exactly what was reviewed: generated/ must be current.
+    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let on_disk = generated_dir::read(dir)?;
+    let changes = generated_dir::compare(&on_disk, &artifacts);
+    if !changes.is_empty() {
+        eprintln!(
+            "error: {GENERATED_DIR}/ is not current ({} files differ); run `mailops build`, review and commit, then install",
+            changes.added.len() + changes.changed.len() + changes.removed.len()
+        );
+        return Ok(EXIT_USER);
+    }
+    let secrets = match Secrets::load(secrets_file.as_deref()) {
+        Ok(secrets) => secrets,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(EXIT_USER);
+        }
+    };
+    let store = match key_dir {
+        Some(path) => KeyStore::at(path),
+        None => KeyStore::new(dir, &compiled.model.platform.paths.key_store),
+    };
+    let files = match install::plan(&on_disk, &compiled.model, &store, &secrets) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}\nnothing was installed");
+            return Ok(EXIT_USER);
+        }
+    };
+    let outcome = install::apply(root, &files)?;
+    for path in &outcome.written {
+        eprintln!("  wrote {}", root.join(path).display());
+    }
+    eprintln!(
+        "installed {} files under {} ({} written, {} unchanged)",
+        files.len(),
+        root.display(),
+        outcome.written.len(),
+        outcome.unchanged
+    );
+    if outcome.reload.is_empty() {
+        println!("reload: none");
+    } else {
+        let names: Vec<&str> = outcome.reload.iter().map(|s| s.name()).collect();
+        println!("reload: {}", names.join(" "));
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,484 @@
+//! The file half of `mailops plan`: what `build` would change in `generated/`,
+//! as unified diffs, with a summary per file and per tenant.
+//!
+//! One `FilePlan` is computed and then rendered three ways (human, markdown
+//! for a pull-request comment, JSON), so every form shows the same changes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use similar::{ChangeTag, TextDiff};
+
+use crate::emit::Artifacts;
+use crate::generated_dir::{self, GENERATED_DIR};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FileStatus {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl FileStatus {
+    fn word(self) -> &'static str {
+        match self {
+            FileStatus::Added => "added",
+            FileStatus::Changed => "changed",
+            FileStatus::Removed => "removed",
+        }
+    }
+}
+
+/// One file `build` would write or remove.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FileChange {
+    /// Path relative to the mail repo (`generated/sql/mysql.sql`).
+    pub(crate) path: String,
+    pub(crate) status: FileStatus,
+    pub(crate) insertions: usize,
+    pub(crate) deletions: usize,
+    /// Unified diff, three lines of context.
+    pub(crate) diff: String,
+    /// The tenant a per-tenant file belongs to (`dns_<domain>.tf`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<String>,
+    /// For a tenant's DNS file: its records added, changed, removed.
+    #[serde(skip)]
+    records: Option<Counts>,
+    #[serde(skip)]
+    added_lines: Vec<String>,
+    #[serde(skip)]
+    removed_lines: Vec<String>,
+}
+
+/// Every file change, sorted by path.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct FilePlan {
+    pub(crate) files: Vec<FileChange>,
+}
+
+/// Changed lines per tenant and kind, for the summary table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Counts {
+    pub(crate) added: usize,
+    pub(crate) changed: usize,
+    pub(crate) removed: usize,
+}
+
+impl Counts {
+    fn is_zero(&self) -> bool {
+        self.added == 0 && self.changed == 0 && self.removed == 0
+    }
+
+    fn show(&self) -> String {
+        if self.is_zero() {
+            "–".to_string()
+        } else {
+            format!("+{} ~{} -{}", self.added, self.changed, self.removed)
+        }
+    }
+}
+
+impl FilePlan {
+    pub(crate) fn compute(on_disk: &BTreeMap<String, String>, artifacts: &Artifacts) -> Self {
+        let changes = generated_dir::compare(on_disk, artifacts);
+        let mut files = Vec::new();
+        let empty = String::new();
+        for (list, status) in [
+            (&changes.added, FileStatus::Added),
+            (&changes.changed, FileStatus::Changed),
+            (&changes.removed, FileStatus::Removed),
+        ] {
+            for path in list {
+                let old = on_disk.get(path).unwrap_or(&empty);
+                let new = artifacts.get(path).unwrap_or("");
+                files.push(file_change(path, status, old, new));
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        FilePlan { files }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn count(&self, status: FileStatus) -> usize {
+        self.files.iter().filter(|f| f.status == status).count()
+    }
+
+    /// "2 files changed: 1 added, 1 changed, 0 removed".
+    pub(crate) fn summary_line(&self) -> String {
+        if self.files.is_empty() {
+            return format!("{GENERATED_DIR}/: no changes");
+        }
+        format!(
+            "{GENERATED_DIR}/: {} added, {} changed, {} removed",
+            self.count(FileStatus::Added),
+            self.count(FileStatus::Changed),
+            self.count(FileStatus::Removed)
+        )
+    }
+
+    /// Per tenant: DNS records, and changed lines of the SQL files that are about
+    /// its mailboxes and aliases. Keyed by domain.
+    pub(crate) fn tenant_summary(&self) -> BTreeMap<String, TenantCounts> {
+        let mut out: BTreeMap<String, TenantCounts> = BTreeMap::new();
+        for file in &self.files {
+            if let (Some(tenant), Some(records)) = (&file.tenant, &file.records) {
+                if !records.is_zero() {
+                    out.entry(tenant.clone()).or_default().records = records.clone();
+                }
+            }
+        }
+        if let Some(sql) = self.files.iter().find(|f| f.path.ends_with("sql/sqlite.sql")) {
+            for (tenant, kind, counts) in sql_row_counts(sql) {
+                let entry = out.entry(tenant).or_default();
+                match kind {
+                    RowKind::Mailbox => entry.mailboxes = counts,
+                    RowKind::Alias => entry.aliases = counts,
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One row of the per-tenant summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct TenantCounts {
+    pub(crate) records: Counts,
+    pub(crate) mailboxes: Counts,
+    pub(crate) aliases: Counts,
+}
+
+fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChange {
+    let full = format!("{GENERATED_DIR}/{path}");
+    let diff = TextDiff::configure()
+        .timeout(Duration::from_secs(5))
+        .diff_lines(old, new);
+    let mut added_lines = Vec::new();
+    let mut removed_lines = Vec::new();
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            ChangeTag::Insert => added_lines.push(change.value().trim_end_matches('\n').to_string()),
+            ChangeTag::Delete => removed_lines.push(change.value().trim_end_matches('\n').to_string()),
+            ChangeTag::Equal => {}
+        }
+    }
+    let (a, b) = match status {
+        FileStatus::Added => ("/dev/null".to_string(), format!("b/{full}")),
+        FileStatus::Removed => (format!("a/{full}"), "/dev/null".to_string()),
+        FileStatus::Changed => (format!("a/{full}"), format!("b/{full}")),
+    };
+    let unified = diff.unified_diff().context_radius(3).header(&a, &b).to_string();
+    let tenant = path
+        .strip_prefix("terraform/dns_")
+        .and_then(|rest| rest.strip_suffix(".tf"))
+        .map(str::to_string);
+    FileChange {
+        path: full,
+        status,
+        insertions: added_lines.len(),
+        deletions: removed_lines.len(),
+        diff: unified,
+        records: tenant.as_ref().map(|_| record_counts(old, new)),
+        tenant,
+        added_lines,
+        removed_lines,
+    }
+}
+
+/// Route53 record resources of a Terraform file: resource header → block text.
+fn record_blocks(text: &str) -> BTreeMap<&str, String> {
+    let mut blocks = BTreeMap::new();
+    let mut current: Option<(&str, String)> = None;
+    for line in text.lines() {
+        if let Some((header, body)) = &mut current {
+            body.push_str(line);
+            body.push('\n');
+            if line == "}" {
+                blocks.insert(*header, std::mem::take(body));
+                current = None;
+            }
+        } else if line.starts_with("resource \"aws_route53_record\"") {
+            current = Some((line, format!("{line}\n")));
+        }
+    }
+    blocks
+}
+
+/// DNS records added, changed and removed between two versions of a `dns_<domain>.tf`.
+fn record_counts(old: &str, new: &str) -> Counts {
+    let old = record_blocks(old);
+    let new = record_blocks(new);
+    Counts {
+        added: new.keys().filter(|k| !old.contains_key(*k)).count(),
+        changed: new.iter().filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v)).count(),
+        removed: old.keys().filter(|k| !new.contains_key(*k)).count(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Mailbox,
+    Alias,
+}
+
+/// Mailbox and alias rows of the SQLite SQL diff, by tenant. Each row is one
+/// line that names its table and, as its first value, its address.
+fn sql_row_counts(file: &FileChange) -> Vec<(String, RowKind, Counts)> {
+    let key = |line: &str| -> Option<(String, RowKind, String)> {
+        let kind = if line.contains("virtual_users") {
+            RowKind::Mailbox
+        } else if line.contains("virtual_aliases") {
+            RowKind::Alias
+        } else {
+            return None;
+        };
+        let start = line.find('\'')? + 1;
+        let end = start + line[start..].find('\'')?;
+        let address = &line[start..end];
+        let domain = address.rsplit_once('@')?.1.to_string();
+        // An alias row is keyed by source and destination.
+        let row_key = match kind {
+            RowKind::Mailbox => address.to_string(),
+            RowKind::Alias => {
+                let rest = &line[end + 1..];
+                let s = rest.find('\'').map(|i| i + 1).unwrap_or(0);
+                let e = rest[s..].find('\'').map(|i| s + i).unwrap_or(s);
+                format!("{address} {}", &rest[s..e])
+            }
+        };
+        Some((domain, kind, row_key))
+    };
+    let mut by: BTreeMap<(String, u8), (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let slot = |kind: RowKind| if kind == RowKind::Mailbox { 0u8 } else { 1u8 };
+    for line in &file.added_lines {
+        if let Some((domain, kind, row)) = key(line) {
+            by.entry((domain, slot(kind))).or_default().0.push(row);
+        }
+    }
+    for line in &file.removed_lines {
+        if let Some((domain, kind, row)) = key(line) {
+            by.entry((domain, slot(kind))).or_default().1.push(row);
+        }
+    }
+    by.into_iter()
+        .map(|((domain, slot), (added, removed))| {
+            let both = added.iter().filter(|a| removed.contains(a)).count();
+            let kind = if slot == 0 { RowKind::Mailbox } else { RowKind::Alias };
+            (
+                domain,
+                kind,
+                Counts {
+                    added: added.len() - both,
+                    changed: both,
+                    removed: removed.len() - both,
+                },
+            )
+        })
+        .collect()
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Terminal form: each diff, then the summary.
+pub(crate) fn render_human(plan: &FilePlan, color: bool) -> String {
+    let mut out = String::new();
+    for file in &plan.files {
+        let title = format!(
+            "{} ({}, +{} -{})",
+            file.path,
+            file.status.word(),
+            file.insertions,
+            file.deletions
+        );
+        if color {
+            out.push_str(&format!("{BOLD}{title}{RESET}\n"));
+        } else {
+            out.push_str(&format!("{title}\n"));
+        }
+        for line in file.diff.lines() {
+            let paint = match line.as_bytes().first() {
+                _ if !color => None,
+                _ if line.starts_with("+++") || line.starts_with("---") => Some(BOLD),
+                Some(b'+') => Some(GREEN),
+                Some(b'-') => Some(RED),
+                Some(b'@') => Some(CYAN),
+                _ => None,
+            };
+            match paint {
+                Some(code) => out.push_str(&format!("{code}{line}{RESET}\n")),
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let tenants = plan.tenant_summary();
+    if !tenants.is_empty() {
+        out.push_str("tenants (records, mailboxes, aliases: +added ~changed -removed):\n");
+        for (tenant, counts) in &tenants {
+            out.push_str(&format!(
+                "  {tenant}: records {}, mailboxes {}, aliases {}\n",
+                counts.records.show(),
+                counts.mailboxes.show(),
+                counts.aliases.show()
+            ));
+        }
+    }
+    out.push_str(&plan.summary_line());
+    out.push('\n');
+    out
+}
+
+/// A pull-request comment: the per-tenant table, then each diff folded in `<details>`.
+pub(crate) fn render_markdown(plan: &FilePlan) -> String {
+    let mut out = String::from("### Generated files\n\n");
+    if plan.is_empty() {
+        out.push_str("No changes to `generated/`.\n");
+        return out;
+    }
+    let tenants = plan.tenant_summary();
+    if !tenants.is_empty() {
+        out.push_str("| tenant | DNS records | mailboxes | aliases |\n|---|---|---|---|\n");
+        for (tenant, counts) in &tenants {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                markdown_code(tenant),
+                counts.records.show(),
+                counts.mailboxes.show(),
+                counts.aliases.show()
+            ));
+        }
+        out.push_str("\n_+added ~changed -removed_\n\n");
+    }
+    out.push_str(&format!("{}\n\n", plan.summary_line()));
+    for file in &plan.files {
+        let fence = fence_for(&file.diff);
+        out.push_str(&format!(
+            "<details><summary><code>{}</code> ({}, +{} −{})</summary>\n\n{fence}diff\n{}{fence}\n\n</details>\n\n",
+            html_escape(&file.path),
+            file.status.word(),
+            file.insertions,
+            file.deletions,
+            file.diff
+        ));
+    }
+    out
+}
+
+/// A code fence longer than any run of backticks in the content.
+fn fence_for(content: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in content.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn markdown_code(text: &str) -> String {
+    text.replace('`', "'").replace('|', "\\|")
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The JSON form: every file with its diff, and the summaries.
+pub(crate) fn to_json(plan: &FilePlan) -> serde_json::Value {
+    serde_json::json!({
+        "files": plan.files,
+        "tenants": plan.tenant_summary(),
+        "summary": {
+            "added": plan.count(FileStatus::Added),
+            "changed": plan.count(FileStatus::Changed),
+            "removed": plan.count(FileStatus::Removed),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifacts(files: &[(&str, &str)]) -> Artifacts {
+        let mut a = Artifacts::default();
+        for (p, c) in files {
+            a.add(*p, c.to_string());
+        }
+        a
+    }
+
+    #[test]
+    fn classifies_added_changed_removed() {
+        let mut disk = BTreeMap::new();
+        disk.insert("a.txt".to_string(), "# generated by mailops from x; do not edit\none\n".to_string());
+        disk.insert("gone.txt".to_string(), "# generated by mailops from x; do not edit\n".to_string());
+        disk.insert("mine.txt".to_string(), "hand written\n".to_string());
+        let new = artifacts(&[
+            ("a.txt", "# generated by mailops from x; do not edit\ntwo\n"),
+            ("b.txt", "# generated by mailops from x; do not edit\n"),
+        ]);
+        let plan = FilePlan::compute(&disk, &new);
+        let got: Vec<(&str, FileStatus)> = plan.files.iter().map(|f| (f.path.as_str(), f.status)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("generated/a.txt", FileStatus::Changed),
+                ("generated/b.txt", FileStatus::Added),
+                ("generated/gone.txt", FileStatus::Removed),
+            ]
+        );
+        let a = &plan.files[0];
+        assert_eq!((a.insertions, a.deletions), (1, 1));
+        assert!(a.diff.contains("-one\n+two\n"), "{}", a.diff);
+        assert_eq!(plan.summary_line(), "generated/: 1 added, 1 changed, 1 removed");
+    }
+
+    #[test]
+    fn plain_output_has_no_escape_codes_and_markdown_folds_diffs() {
+        let plan = FilePlan::compute(&BTreeMap::new(), &artifacts(&[("x.sql", "-- generated by mailops\n```\n")]));
+        let human = render_human(&plan, false);
+        assert!(!human.contains('\x1b'));
+        assert!(render_human(&plan, true).contains("\x1b[32m"));
+        let md = render_markdown(&plan);
+        assert!(md.contains("<details><summary><code>generated/x.sql</code>"));
+        assert!(md.contains("````diff\n"), "fence longer than the content's backticks: {md}");
+    }
+
+    #[test]
+    fn dns_records_are_counted_per_resource() {
+        let old = "resource \"aws_route53_record\" \"a_mx\" {\n  ttl = 1\n}\n\nresource \"aws_route53_record\" \"a_spf\" {\n  ttl = 1\n}\n";
+        let new = "resource \"aws_route53_record\" \"a_mx\" {\n  ttl = 2\n}\n\nresource \"aws_route53_record\" \"a_dkim\" {\n  ttl = 1\n}\n";
+        assert_eq!(
+            record_counts(old, new),
+            Counts {
+                added: 1,
+                changed: 1,
+                removed: 1
+            }
+        );
+    }
+
+    #[test]
+    fn fences_outgrow_backtick_runs() {
+        assert_eq!(fence_for("plain"), "```");
+        assert_eq!(fence_for("a ```` b"), "`````");
+    }
+}

@@ -1,0 +1,517 @@
+//! The command line, run as a user runs it: each test sets up a mail repo,
+//! runs the built binary, and states what it must print and how it exits.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::{Repo, Run, mailops, root};
+use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+
+/// The `public_key = "…"` value of a tenant file.
+fn public_key(tenant_text: &str) -> String {
+    let table: toml::Table = tenant_text.parse().expect("the tenant file is TOML");
+    table["dkim"]["public_key"]
+        .as_str()
+        .expect("a public key")
+        .to_string()
+}
+
+/// The base64 SPKI public key of a PKCS#8 PEM private key, RSA or Ed25519.
+fn public_key_of(pem: &str) -> String {
+    if let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
+        return STANDARD.encode(key.to_public_key().to_public_key_der().unwrap().as_bytes());
+    }
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).expect("an RSA or Ed25519 PKCS#8 key");
+    STANDARD.encode(key.verifying_key().to_public_key_der().unwrap().as_bytes())
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The lines of `after` that differ from `before` (which must have as many lines).
+fn changed_lines(before: &str, after: &str) -> Vec<String> {
+    let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    assert_eq!(b.len(), a.len(), "the number of lines changed:\n{after}");
+    b.iter()
+        .zip(&a)
+        .filter(|(x, y)| x != y)
+        .map(|(_, y)| y.to_string())
+        .collect()
+}
+
+// validate
+
+#[test]
+fn validate_passes_the_examples() {
+    Run::of(mailops().arg("validate"))
+        .exits(0)
+        .stderr_has("ok: 5 tenants, 12 mailboxes, 19 aliases")
+        .stderr_lacks("warning");
+}
+
+#[test]
+fn validate_without_mailops_toml_says_so_and_exits_1() {
+    Repo::empty()
+        .run(&["validate"])
+        .exits(1)
+        .stderr_has("mailops::load::no-platform-file")
+        .stderr_has("no mailops.toml in .")
+        .stderr_has("or name one with")
+        .stderr_has("-C DIR");
+}
+
+#[test]
+fn validate_of_a_directory_that_does_not_exist_exits_1() {
+    Run::of(mailops().args(["-C", "does/not/exist", "validate"]))
+        .exits(1)
+        .stderr_has("no mailops.toml in does/not/exist");
+}
+
+#[test]
+fn dash_c_runs_in_the_named_directory() {
+    let elsewhere = Repo::empty();
+    let repo = root();
+    for flag in ["-C", "--directory"] {
+        Run::of(mailops().current_dir(elsewhere.path()).args([
+            flag,
+            repo.to_str().unwrap(),
+            "validate",
+        ]))
+        .exits(0)
+        .stderr_has("ok: 5 tenants");
+    }
+    // -C after the subcommand works too (a global flag).
+    Run::of(mailops().current_dir(elsewhere.path()).args([
+        "validate",
+        "-C",
+        repo.to_str().unwrap(),
+    ]))
+    .exits(0);
+}
+
+#[test]
+fn a_repo_with_no_tenants_is_valid() {
+    Repo::new()
+        .run(&["validate"])
+        .exits(0)
+        .stderr_has("ok: 0 tenants, 0 mailboxes, 0 aliases");
+}
+
+#[test]
+fn validate_json_goes_to_stdout_and_exits_like_human() {
+    let run = Repo::new()
+        .tenant(
+            "acme.example",
+            "\n[[alias]]\naddress = \"sales\"\nto = [\"bob\"]\n",
+        )
+        .run(&["validate", "--format", "json"])
+        .exits(1);
+    assert_eq!(run.codes(), ["mailops::alias::dangling"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["file"], "tenants/acme.example.toml");
+    assert_eq!(d["line"], 20);
+    assert_eq!(d["column"], 7);
+    assert_eq!(d["severity"], "error");
+    assert_eq!(
+        d["message"],
+        "the alias destination `bob@acme.example` does not exist"
+    );
+    assert!(
+        d["help"]
+            .as_str()
+            .unwrap()
+            .contains("add a [[mailbox]] or [[alias]]")
+    );
+    assert_eq!(doc["errors"], 1);
+    assert_eq!(doc["warnings"], 0);
+}
+
+#[test]
+fn color_is_off_with_no_color_and_off_the_terminal() {
+    let run = Repo::new()
+        .tenant(
+            "acme.example",
+            "\n[[alias]]\naddress = \"sales\"\nto = [\"bob\"]\n",
+        )
+        .run(&["validate"])
+        .exits(1);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no escape codes:\n{}",
+        run.stderr
+    );
+}
+
+// new
+
+#[test]
+fn new_then_validate_passes_in_a_copy_of_the_repo() {
+    let repo = Repo::example();
+    repo.run(&["new", "x.example"]).exits(0).stderr_has(
+        "created tenants/x.example.toml (postmaster@ and abuse@ forward to postmaster@webhizzy.in)",
+    );
+    let text = repo.read("tenants/x.example.toml");
+    assert!(text.starts_with("#:schema ../schema/tenant.schema.json\ndomain = \"x.example\"\n"));
+    let key = repo.path().join(".mailops/keys/x.example.dkim.key");
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(
+        public_key_of(&std::fs::read_to_string(&key).unwrap()),
+        public_key(&text)
+    );
+    repo.run(&["validate"])
+        .exits(0)
+        .stderr_has("ok: 6 tenants")
+        .stderr_lacks("warning");
+}
+
+#[test]
+fn new_with_a_unicode_domain_names_the_file_by_its_a_label() {
+    let repo = Repo::example();
+    repo.run(&["new", "bücher.example", "--admin", "ops@webhizzy.in"])
+        .exits(0);
+    let text = repo.read("tenants/xn--bcher-kva.example.toml");
+    assert!(text.contains("domain = \"bücher.example\""));
+    assert!(text.contains("to = [\"ops@webhizzy.in\"]"));
+    assert!(
+        repo.path()
+            .join(".mailops/keys/xn--bcher-kva.example.dkim.key")
+            .is_file()
+    );
+    repo.run(&["validate"]).exits(0).stderr_lacks("warning");
+}
+
+#[test]
+fn new_refuses_a_domain_that_has_a_tenant_file() {
+    let repo = Repo::example();
+    let before = repo.read("tenants/kaveri-foods.example.toml");
+    repo.run(&["new", "kaveri-foods.example"])
+        .exits(1)
+        .stderr_has("already exists");
+    assert_eq!(repo.read("tenants/kaveri-foods.example.toml"), before);
+}
+
+#[test]
+fn new_refuses_an_invalid_domain() {
+    Repo::new()
+        .run(&["new", "not a domain"])
+        .exits(1)
+        .stderr_has("is not a valid domain");
+}
+
+// dkim keygen
+
+#[test]
+fn dkim_keygen_writes_a_0600_pkcs8_key_and_only_the_public_key_line() {
+    let repo = Repo::example();
+    let file = "tenants/sharma-textiles.example.toml";
+    let before = repo.read(file);
+    repo.run(&["dkim", "keygen", "sharma-textiles.example"])
+        .exits(0)
+        .stderr_has("mode 0600; never commit it")
+        .stderr_has("wrote public key to tenants/sharma-textiles.example.toml (selector `dkim`)");
+
+    let key = repo
+        .path()
+        .join(".mailops/keys/sharma-textiles.example.dkim.key");
+    assert_eq!(mode(&key), 0o600);
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+        "PKCS#8 PEM:\n{pem}"
+    );
+    rsa::RsaPrivateKey::from_pkcs8_pem(&pem).expect("an RSA PKCS#8 key (the default rsa2048)");
+
+    let after = repo.read(file);
+    let new_key = public_key(&after);
+    assert_ne!(new_key, public_key(&before));
+    assert_eq!(new_key, public_key_of(&pem));
+    // Comments, blank lines and every other value stay as they were.
+    assert_eq!(
+        changed_lines(&before, &after),
+        [format!("public_key = \"{new_key}\"")]
+    );
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_keeps_a_comment_after_the_key() {
+    let repo = Repo::new().tenant("acme.example", "");
+    let file = "tenants/acme.example.toml";
+    let text = repo.read(file).replace(
+        &format!("[dkim]\npublic_key = \"{}\"", common::TEST_KEY),
+        &format!(
+            "[dkim]\nselector = \"dkim\"\npublic_key = \"{}\"   # rotated yearly",
+            common::TEST_KEY
+        ),
+    );
+    let repo = repo.file(file, &text);
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0);
+    let after = repo.read(file);
+    let changed = changed_lines(&text, &after);
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert!(changed[0].ends_with("\"   # rotated yearly"), "{changed:?}");
+}
+
+/// The key store file is named after the selector, so keygen writes the
+/// selector it used into a file that named none: a later change of the
+/// platform's default selector cannot separate the pair.
+#[test]
+fn dkim_keygen_pins_the_default_selector_when_the_file_names_none() {
+    let repo = Repo::new().tenant("acme.example", "");
+    let file = "tenants/acme.example.toml";
+    let before = repo.read(file);
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0);
+    let after = repo.read(file);
+    assert!(after.contains("selector = \"dkim\"\n"), "{after}");
+    assert_eq!(after.lines().count(), before.lines().count() + 1);
+    assert!(
+        repo.path()
+            .join(".mailops/keys/acme.example.dkim.key")
+            .is_file()
+    );
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_refuses_to_overwrite_a_key_without_force() {
+    let repo = Repo::example();
+    let file = "tenants/kaveri-foods.example.toml";
+    repo.run(&["dkim", "keygen", "kaveri-foods.example"])
+        .exits(0);
+    let key = repo
+        .path()
+        .join(".mailops/keys/kaveri-foods.example.dkim.key");
+    let (pem, text) = (std::fs::read_to_string(&key).unwrap(), repo.read(file));
+
+    repo.run(&["dkim", "keygen", "kaveri-foods.example"])
+        .exits(1)
+        .stderr_has("already exists; pass --force to replace it");
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        pem,
+        "the key is kept"
+    );
+    assert_eq!(repo.read(file), text, "the tenant file is kept");
+
+    repo.run(&["dkim", "keygen", "kaveri-foods.example", "--force"])
+        .exits(0);
+    let new_pem = std::fs::read_to_string(&key).unwrap();
+    assert_ne!(new_pem, pem);
+    assert_eq!(public_key(&repo.read(file)), public_key_of(&new_pem));
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_ed25519_with_a_new_selector() {
+    let repo = Repo::example();
+    let file = "tenants/kaveri-foods.example.toml";
+    let before = repo.read(file);
+    repo.run(&[
+        "dkim",
+        "keygen",
+        "kaveri-foods.example",
+        "--selector",
+        "ed2026",
+        "--algorithm",
+        "ed25519",
+    ])
+    .exits(0)
+    .stderr_has("(selector `ed2026`)");
+    let key = repo
+        .path()
+        .join(".mailops/keys/kaveri-foods.example.ed2026.key");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).expect("an Ed25519 PKCS#8 key");
+    let after = repo.read(file);
+    let new_key = public_key(&after);
+    assert!(
+        new_key.starts_with("MCowBQYDK2VwAyEA"),
+        "an Ed25519 SPKI: {new_key}"
+    );
+    assert_eq!(
+        changed_lines(&before, &after),
+        [
+            "selector = \"ed2026\"".to_string(),
+            format!("public_key = \"{new_key}\"")
+        ]
+    );
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_finds_an_idn_tenant_by_its_unicode_name() {
+    let repo = Repo::example();
+    repo.run(&["dkim", "keygen", "किताबघर.example"]).exits(0);
+    assert!(
+        repo.path()
+            .join(".mailops/keys/xn--11bg9a6av5ff.example.dkim.key")
+            .is_file()
+    );
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_key_dir_puts_the_key_elsewhere() {
+    let repo = Repo::example();
+    let elsewhere = Repo::empty();
+    let dir = elsewhere.path().join("keys");
+    repo.run(&[
+        "dkim",
+        "keygen",
+        "kaveri-foods.example",
+        "--key-dir",
+        dir.to_str().unwrap(),
+    ])
+    .exits(0);
+    let key = dir.join("kaveri-foods.example.dkim.key");
+    assert_eq!(mode(&key), 0o600);
+    assert!(
+        !repo
+            .path()
+            .join(".mailops/keys/kaveri-foods.example.dkim.key")
+            .exists()
+    );
+    assert_eq!(
+        public_key(&repo.read("tenants/kaveri-foods.example.toml")),
+        public_key_of(&std::fs::read_to_string(&key).unwrap())
+    );
+}
+
+#[test]
+fn dkim_keygen_for_a_domain_without_a_tenant_file_points_at_new() {
+    Repo::new()
+        .run(&["dkim", "keygen", "nobody.example"])
+        .exits(1)
+        .stderr_has("no tenant file for `nobody.example`")
+        .stderr_has("mailops new nobody.example");
+}
+
+#[test]
+fn a_key_store_key_that_does_not_match_fails_validation() {
+    let repo = Repo::example();
+    repo.run(&["dkim", "keygen", "kaveri-foods.example"])
+        .exits(0);
+    // Put the old public key back: the private key no longer matches it.
+    repo.file(
+        "tenants/kaveri-foods.example.toml",
+        &std::fs::read_to_string(root().join("tenants/kaveri-foods.example.toml")).unwrap(),
+    )
+    .run(&["validate"])
+    .exits(1)
+    .stderr_has("mailops::dkim::key-mismatch")
+    .stderr_has(".mailops/keys/kaveri-foods.example.dkim.key");
+}
+
+// hash-password
+
+#[test]
+fn hash_password_from_stdin_prints_a_dovecot_argon2id_hash_that_verifies() {
+    let run = Run::of(
+        mailops()
+            .arg("hash-password")
+            .write_stdin("Correct-Horse-9\n"),
+    )
+    .exits(0);
+    let line = run.stdout.strip_suffix('\n').expect("one line");
+    assert!(!line.contains('\n'), "one line: {:?}", run.stdout);
+    let phc = line
+        .strip_prefix("{ARGON2ID}")
+        .expect("the Dovecot scheme prefix");
+    assert!(phc.starts_with("$argon2id$v=19$m=65536,t=3,p=1$"), "{phc}");
+    let parsed = PasswordHash::new(phc).unwrap();
+    assert!(
+        Argon2::default()
+            .verify_password(b"Correct-Horse-9", &parsed)
+            .is_ok()
+    );
+    assert!(
+        Argon2::default()
+            .verify_password(b"Correct-Horse-8", &parsed)
+            .is_err()
+    );
+    assert!(!run.stdout.contains("Correct-Horse") && !run.stderr.contains("Correct-Horse"));
+}
+
+#[test]
+fn hash_password_salts_every_hash() {
+    let first = Run::of(mailops().arg("hash-password").write_stdin("same\n")).exits(0);
+    let second = Run::of(mailops().arg("hash-password").write_stdin("same\n")).exits(0);
+    assert_ne!(first.stdout, second.stdout);
+}
+
+#[test]
+fn hash_password_refuses_an_empty_password() {
+    Run::of(mailops().arg("hash-password").write_stdin("\n"))
+        .exits(1)
+        .stderr_has("the password is empty");
+}
+
+#[test]
+fn a_hash_from_hash_password_validates_in_a_tenant_file() {
+    let run = Run::of(
+        mailops()
+            .arg("hash-password")
+            .write_stdin("Correct-Horse-9\n"),
+    )
+    .exits(0);
+    let hash = run.stdout.trim();
+    Repo::new()
+        .tenant(
+            "acme.example",
+            &format!("\n[[mailbox]]\nuser = \"bob\"\npassword = \"{hash}\"\n"),
+        )
+        .run(&["validate"])
+        .exits(0)
+        .stderr_has("2 mailboxes");
+}
+
+// schema
+
+#[test]
+fn schema_check_passes_on_the_repo() {
+    Run::of(mailops().args(["schema", "--check"]))
+        .exits(0)
+        .stderr_lacks("stale");
+}
+
+#[test]
+fn schema_check_fails_when_a_schema_file_is_edited() {
+    let repo = Repo::example();
+    let path = "schema/tenant.schema.json";
+    let edited = repo.read(path).replace("The client domain.", "The domain.");
+    let repo = repo.file(path, &edited);
+    repo.run(&["schema", "--check"])
+        .exits(1)
+        .stderr_has("stale: schema/tenant.schema.json")
+        .stderr_lacks("platform.schema.json");
+    assert_eq!(repo.read(path), edited, "--check writes nothing");
+
+    repo.run(&["schema"])
+        .exits(0)
+        .stderr_has("wrote schema/tenant.schema.json");
+    repo.run(&["schema", "--check"]).exits(0);
+    assert_eq!(
+        repo.read(path),
+        std::fs::read_to_string(root().join(path)).unwrap()
+    );
+}
+
+#[test]
+fn schema_writes_missing_schema_files() {
+    let repo = Repo::new();
+    repo.run(&["schema"]).exits(0);
+    for file in ["schema/tenant.schema.json", "schema/platform.schema.json"] {
+        assert_eq!(
+            repo.read(file),
+            std::fs::read_to_string(root().join(file)).unwrap()
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! Every invalid fixture under tests/fixtures/invalid/<case>/ is a small mail
+//! repo with one problem (or, for `multi-error`, many). For each one:
+//!
+//! - `mailops -C <fixture> validate` exits 1 (0 for warning-only fixtures),
+//!   and its rendered diagnostics (no colour) match the insta snapshot in
+//!   tests/snapshots/ — the snapshots are the spec of what users see;
+//! - `--format json` names file, line, column, code, severity, message and
+//!   help of every diagnostic, exactly the codes listed below, and the human
+//!   form shows the same `file:line:col`.
+//!
+//! Two more tests keep the list honest: every fixture directory is listed
+//! here, and every diagnostic code in the source's catalogues has a fixture.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{mailops, root};
+use serde_json::Value;
+
+const FIXTURES: &str = "tests/fixtures/invalid";
+
+/// Codes no fixture can reach, and why.
+const UNREACHABLE: &[(&str, &str)] = &[(
+    "mailops::parse::invalid-value",
+    "serde's fallback after the shape check, which already reports every wrong type",
+)];
+
+/// Diagnostics without a place in a file.
+const WITHOUT_LOCATION: &[&str] = &["mailops::load::no-platform-file"];
+
+fn check(case: &str, exit: i32, codes: &[&str]) {
+    let dir = format!("{FIXTURES}/{case}");
+    assert!(root().join(&dir).is_dir(), "{dir} is missing");
+
+    let human = mailops().args(["-C", &dir, "validate"]).output().unwrap();
+    let stderr = String::from_utf8(human.stderr).unwrap();
+    assert_eq!(
+        human.status.code(),
+        Some(exit),
+        "`mailops -C {dir} validate` exit code; stderr:\n{stderr}"
+    );
+    assert!(human.stdout.is_empty(), "diagnostics go to stderr");
+    assert!(
+        !stderr.contains(root().to_str().unwrap()) && !stderr.contains("/tmp/"),
+        "paths in diagnostics are relative:\n{stderr}"
+    );
+    insta::assert_snapshot!(
+        case,
+        format!("$ mailops -C {dir} validate\nexit code: {exit}\n\n{stderr}")
+    );
+
+    let json = mailops()
+        .args(["-C", &dir, "validate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json.status.code(),
+        Some(exit),
+        "--format json exits the same"
+    );
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("--format json prints JSON");
+    let diagnostics = doc["diagnostics"].as_array().expect("a diagnostics list");
+    assert!(!diagnostics.is_empty(), "{case} reports nothing");
+
+    let mut found = BTreeSet::new();
+    let (mut errors, mut warnings) = (0, 0);
+    for d in diagnostics {
+        let code = d["code"].as_str().expect("a code");
+        found.insert(code);
+        match d["severity"].as_str() {
+            Some("error") => errors += 1,
+            Some("warning") => warnings += 1,
+            other => panic!("{case}: severity {other:?}"),
+        }
+        for key in ["message", "help"] {
+            let text = d[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{case}: {code} has no {key}"));
+            assert!(!text.trim().is_empty(), "{case}: {code} has an empty {key}");
+        }
+        assert!(stderr.contains(code), "{case}: the human form shows {code}");
+        if WITHOUT_LOCATION.contains(&code) {
+            continue;
+        }
+        let file = d["file"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{case}: {code} names no file"));
+        let line = d["line"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{case}: {code} has no line"));
+        let column = d["column"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{case}: {code} has no column"));
+        assert!(line >= 1 && column >= 1);
+        assert!(
+            Path::new(&dir).join(file).is_file() || root().join(&dir).join(file).is_file(),
+            "{case}: {code} names {file}, which is not in the fixture"
+        );
+        let place = format!("{file}:{line}:{column}");
+        assert!(
+            stderr.contains(&format!("[{place}]")),
+            "{case}: the human form names {place} for {code}:\n{stderr}"
+        );
+    }
+    assert_eq!(doc["errors"], errors);
+    assert_eq!(doc["warnings"], warnings);
+    assert_eq!(
+        exit,
+        i32::from(errors > 0),
+        "{case}: exit 1 exactly when there are errors"
+    );
+    let expected: BTreeSet<&str> = codes.iter().copied().collect();
+    assert_eq!(found, expected, "{case}: the codes reported");
+}
+
+macro_rules! fixtures {
+    ($($name:ident: exit $exit:literal, [$($code:literal),* $(,)?];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check(&stringify!($name).replace('_', "-"), $exit, &[$($code),*]);
+            }
+        )*
+
+        /// (directory, codes) of every fixture.
+        const LISTED: &[(&str, &[&str])] = &[$((stringify!($name), &[$($code),*])),*];
+    };
+}
+
+fixtures! {
+    // load
+    no_platform_file: exit 1, ["mailops::load::no-platform-file"];
+    not_utf8: exit 1, ["mailops::load::not-utf8"];
+
+    // parse: TOML, keys, types
+    malformed_toml: exit 1, ["mailops::parse::syntax"];
+    unknown_key: exit 1, ["mailops::parse::unknown-key"];
+    wrong_type: exit 1, ["mailops::parse::wrong-type"];
+    missing_domain: exit 1, ["mailops::parse::missing-key"];
+    missing_dkim_public_key: exit 1, ["mailops::parse::missing-key"];
+    missing_dkim_table: exit 1, ["mailops::parse::missing-key"];
+
+    // domains
+    file_name_mismatch: exit 1, ["mailops::domain::file-name"];
+    invalid_domain: exit 1, ["mailops::domain::invalid"];
+    duplicate_domain_idn: exit 1, ["mailops::domain::duplicate"];
+
+    // local parts and addresses
+    invalid_local_part: exit 1, ["mailops::mailbox::invalid-user"];
+    local_part_too_long: exit 1, ["mailops::mailbox::invalid-user"];
+    alias_address_with_domain: exit 1, ["mailops::alias::invalid-address"];
+    duplicate_mailbox: exit 1, ["mailops::mailbox::duplicate"];
+    duplicate_alias: exit 1, ["mailops::alias::duplicate"];
+    duplicate_catch_all: exit 1, ["mailops::alias::duplicate-catch-all"];
+    alias_shadows_mailbox: exit 1, ["mailops::alias::shadows-mailbox"];
+    empty_alias: exit 1, ["mailops::alias::empty"];
+    invalid_destination: exit 1, ["mailops::alias::invalid-destination"];
+    duplicate_destination: exit 0, ["mailops::alias::duplicate-destination"];
+
+    // the alias graph
+    dangling_same_domain: exit 1, ["mailops::alias::dangling"];
+    dangling_cross_tenant: exit 1, ["mailops::alias::dangling"];
+    alias_cycle: exit 1, ["mailops::alias::cycle"];
+    catch_all_self_loop: exit 1, ["mailops::alias::cycle"];
+
+    // limits and quotas
+    too_many_mailboxes: exit 1, ["mailops::mailbox::too-many"];
+    too_many_aliases: exit 1, ["mailops::alias::too-many"];
+    invalid_limit: exit 1, ["mailops::limits::invalid"];
+    invalid_quota: exit 1, ["mailops::quota::invalid"];
+    quota_above_max_quota: exit 1, ["mailops::quota::above-limit"];
+
+    // passwords
+    password_plaintext: exit 1, ["mailops::password::plaintext"];
+    password_plain_scheme: exit 1, ["mailops::password::plaintext"];
+    password_scheme_not_allowed: exit 1, ["mailops::password::scheme-not-allowed"];
+    password_unknown_scheme: exit 1, ["mailops::password::unknown-scheme"];
+    password_malformed_argon2: exit 1, ["mailops::password::malformed"];
+    password_malformed_bcrypt: exit 1, ["mailops::password::malformed"];
+    password_malformed_sha512: exit 1, ["mailops::password::malformed"];
+    password_with_quote: exit 1, ["mailops::password::malformed"];
+
+    // DKIM
+    dkim_not_base64: exit 1, ["mailops::dkim::invalid-key"];
+    dkim_not_a_key: exit 1, ["mailops::dkim::invalid-key"];
+    dkim_rsa_1024: exit 1, ["mailops::dkim::weak-key"];
+    dkim_invalid_selector: exit 1, ["mailops::dkim::invalid-selector"];
+    dkim_key_mismatch: exit 1, ["mailops::dkim::key-mismatch"];
+    dkim_bad_private_key: exit 1, ["mailops::dkim::bad-private-key"];
+
+    // DMARC, SPF, DNS
+    dmarc_bad_policy: exit 1, ["mailops::dmarc::invalid"];
+    dmarc_pct_150: exit 1, ["mailops::dmarc::invalid"];
+    dmarc_rua_not_mailto: exit 1, ["mailops::dmarc::invalid-uri"];
+    spf_bad_term: exit 1, ["mailops::spf::invalid"];
+    spf_too_many_lookups: exit 1, ["mailops::spf::too-many-lookups"];
+    dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
+    dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
+
+    // RFC 2142: a warning, not an error
+    missing_rfc2142: exit 0, ["mailops::rfc2142::missing"];
+
+    // characters that could break out of SQL, HCL or configs
+    unsafe_char_quote: exit 1, ["mailops::value::unsafe-char"];
+    unsafe_char_backslash: exit 1, ["mailops::value::unsafe-char"];
+    unsafe_char_control: exit 1, ["mailops::value::unsafe-char"];
+    unsafe_char_in_name: exit 1, ["mailops::value::unsafe-char"];
+
+    // the platform file
+    platform_password_in_url: exit 1, ["mailops::platform::password-in-url"];
+    platform_bad_driver: exit 1, ["mailops::platform::invalid"];
+    platform_unknown_key: exit 1, ["mailops::parse::unknown-key"];
+    platform_missing_hostname: exit 1, ["mailops::parse::missing-key"];
+
+    // every problem of several files, reported in one run
+    multi_error: exit 1, [
+        "mailops::platform::invalid",
+        "mailops::dns::invalid-ttl",
+        "mailops::dmarc::invalid",
+        "mailops::password::plaintext",
+        "mailops::quota::above-limit",
+        "mailops::mailbox::duplicate",
+        "mailops::alias::dangling",
+        "mailops::parse::syntax",
+        "mailops::parse::unknown-key",
+        "mailops::dkim::weak-key",
+        "mailops::alias::cycle",
+    ];
+}
+
+#[test]
+fn every_fixture_directory_is_listed() {
+    let listed: BTreeSet<String> = LISTED
+        .iter()
+        .map(|(name, _)| name.replace('_', "-"))
+        .collect();
+    let on_disk: BTreeSet<String> = std::fs::read_dir(root().join(FIXTURES))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, on_disk);
+    assert!(listed.len() >= 30);
+}
+
+/// The codes in the catalogues, read from the source: every string literal
+/// that starts with `"mailops::` and is a `area::name` code.
+fn catalogue_codes() -> BTreeSet<String> {
+    let mut codes = BTreeSet::new();
+    let mut dirs = vec![root().join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split("\"mailops::").skip(1) {
+                let code: String = piece
+                    .chars()
+                    .take_while(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || *c == ':' || *c == '-'
+                    })
+                    .collect();
+                if piece[code.len()..].starts_with('"') && code.contains("::") {
+                    codes.insert(format!("mailops::{code}"));
+                }
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_diagnostic_code_has_a_fixture() {
+    let covered: BTreeSet<String> = LISTED
+        .iter()
+        .flat_map(|(_, codes)| codes.iter().map(|c| c.to_string()))
+        .chain(UNREACHABLE.iter().map(|(c, _)| c.to_string()))
+        .collect();
+    let catalogue = catalogue_codes();
+    assert!(catalogue.len() >= 40, "found the catalogues: {catalogue:?}");
+    let missing: Vec<&String> = catalogue.difference(&covered).collect();
+    assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
+    let unknown: Vec<&String> = covered.difference(&catalogue).collect();
+    assert!(
+        unknown.is_empty(),
+        "fixtures list codes no catalogue has: {unknown:?}"
+    );
+}

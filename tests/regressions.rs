@@ -1,0 +1,164 @@
+//! One test per bug found and fixed, named after the bug.
+
+mod common;
+
+use common::{Repo, TEST_HASH, TEST_KEY};
+
+/// The `line:column` of the first diagnostic with `code` in `--format json` output.
+fn place(stdout: &str, code: &str) -> (String, u64, u64) {
+    let doc: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    let d = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {doc:#}"));
+    (
+        d["file"].as_str().unwrap().to_string(),
+        d["line"].as_u64().unwrap(),
+        d["column"].as_u64().unwrap(),
+    )
+}
+
+/// `domain = "acme_corp.example"` in `acme_corp.example.toml` was reported
+/// twice: as an invalid domain and as not matching its (identical) file name.
+#[test]
+fn invalid_domain_is_not_also_a_file_name_mismatch() {
+    let run = Repo::new()
+        .tenant("acme_corp.example", "")
+        .run(&["validate", "--format", "json"])
+        .exits(1);
+    assert_eq!(run.codes(), ["mailops::domain::invalid"]);
+}
+
+/// A mailbox whose password was refused vanished from the model, so every
+/// alias pointing at it was also reported as dangling.
+#[test]
+fn bad_password_does_not_make_aliases_to_its_mailbox_dangle() {
+    let repo = Repo::new().tenant("acme.example", "");
+    let text = repo
+        .read("tenants/acme.example.toml")
+        .replace(TEST_HASH, "hunter2");
+    let run = repo
+        .file("tenants/acme.example.toml", &text)
+        .run(&["validate", "--format", "json"])
+        .exits(1);
+    assert_eq!(run.codes(), ["mailops::password::plaintext"]);
+}
+
+/// ... and a second `[[mailbox]]` of the same address went unreported.
+#[test]
+fn bad_password_does_not_hide_a_duplicate_mailbox() {
+    let repo = Repo::new().tenant(
+        "acme.example",
+        &format!("\n[[mailbox]]\nuser = \"Alice\"\npassword = \"{TEST_HASH}\"\n"),
+    );
+    let text = repo
+        .read("tenants/acme.example.toml")
+        .replacen(TEST_HASH, "{PLAIN}x", 1);
+    let run = repo
+        .file("tenants/acme.example.toml", &text)
+        .run(&["validate", "--format", "json"])
+        .exits(1);
+    assert_eq!(
+        run.codes(),
+        [
+            "mailops::password::plaintext",
+            "mailops::mailbox::duplicate"
+        ]
+    );
+}
+
+/// One unclosed array gave eleven syntax errors, most of them at lines that
+/// were fine, from the TOML parser's error recovery.
+#[test]
+fn one_unclosed_array_is_one_syntax_error() {
+    let run = Repo::new()
+        .file(
+            "tenants/acme.example.toml",
+            &format!(
+                "domain = \"acme.example\"\n[dkim]\npublic_key = \"{TEST_KEY}\"\n\n[[alias]]\naddress = \"postmaster\"\nto = [\"x@y.example\"\n\n[[alias]]\naddress = \"abuse\"\nto = [\"x@y.example\"]\n"
+            ),
+        )
+        .run(&["validate", "--format", "json"])
+        .exits(1);
+    assert_eq!(run.codes(), ["mailops::parse::syntax"]);
+    assert!(
+        run.stdout
+            .contains("only the first syntax error of a file is shown")
+    );
+}
+
+/// `tll` for `ttl` got "known keys here: …" instead of "did you mean `ttl`?".
+#[test]
+fn a_misspelt_short_key_gets_a_suggestion() {
+    Repo::new()
+        .tenant("acme.example", "")
+        .file(
+            "tenants/acme.example.toml",
+            &format!(
+                "domain = \"acme.example\"\n[dns]\ntll = 60\n[dkim]\npublic_key = \"{TEST_KEY}\"\n"
+            ),
+        )
+        .run(&["validate"])
+        .exits(1)
+        .stderr_has("did you mean `ttl`?");
+}
+
+/// The summary said "1 mailboxes".
+#[test]
+fn validate_summary_says_1_mailbox_not_1_mailboxes() {
+    Repo::new()
+        .tenant("acme.example", "")
+        .run(&["validate"])
+        .exits(0)
+        .stderr_has("ok: 1 tenant, 1 mailbox, 2 aliases");
+}
+
+/// A tenant file saved as Latin-1 was reported without a place in the file.
+#[test]
+fn not_utf8_names_file_line_and_column() {
+    let repo = Repo::new();
+    let path = repo.path().join("tenants/acme.example.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        b"domain = \"acme.example\"\ndescription = \"M\xfcnchen\"\n",
+    )
+    .unwrap();
+    let run = repo.run(&["validate", "--format", "json"]).exits(1);
+    assert_eq!(
+        place(&run.stdout, "mailops::load::not-utf8"),
+        ("tenants/acme.example.toml".to_string(), 2, 17)
+    );
+    repo.run(&["validate"])
+        .exits(1)
+        .stderr_has("[tenants/acme.example.toml:2:17]");
+}
+
+/// Two files declaring `bücher.example` and `xn--bcher-kva.example` were
+/// told they declare `xn--bcher-kva.example`, which one of them never wrote.
+#[test]
+fn duplicate_idn_domain_names_both_spellings() {
+    Repo::new()
+        .tenant("bücher.example", "")
+        .tenant("xn--bcher-kva.example", "")
+        .run(&["validate"])
+        .exits(1)
+        .stderr_has(
+            "the domain `bücher.example` (`xn--bcher-kva.example`) is declared by two tenant files",
+        );
+}
+
+/// A catch-all loop was printed as `@acme.example → @acme.example`.
+#[test]
+fn catch_all_loop_is_shown_as_star_at_domain() {
+    Repo::new()
+        .tenant(
+            "acme.example",
+            "\n[[alias]]\naddress = \"*\"\nto = [\"nobody\"]\n",
+        )
+        .run(&["validate"])
+        .exits(1)
+        .stderr_has("aliases forward in a loop: *@acme.example → *@acme.example");
+}
