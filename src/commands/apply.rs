@@ -27,7 +27,8 @@ use crate::pipeline;
 /// How an apply ended, short of an error.
 enum Outcome {
     NothingToDo,
-    Applied(Counts),
+    /// Rows written, and how long writing them took.
+    Applied(Counts, std::time::Duration),
     /// The user said no at the prompt.
     Declined,
 }
@@ -105,12 +106,13 @@ pub(crate) fn run(
             return Ok(EXIT_USER);
         }
         Ok(Outcome::NothingToDo) => eprintln!("the database is current: no row changes"),
-        Ok(Outcome::Applied(c)) => eprintln!(
-            "applied to {}: {} inserted, {} updated, {} deleted",
+        Ok(Outcome::Applied(c, took)) => eprintln!(
+            "applied to {}: {} inserted, {} updated, {} deleted (rows written in {:.2} s)",
             target.shown(),
             c.insert,
             c.update,
-            c.delete
+            c.delete,
+            took.as_secs_f64()
         ),
         Err(e) => {
             eprintln!("error: {e}");
@@ -150,7 +152,7 @@ async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbErr
     };
     db::apply::test_hold_lock().await;
     let outcome = apply_locked(&mut conn, request).await;
-    let commit = matches!(outcome, Ok(Outcome::Applied(_)));
+    let commit = matches!(outcome, Ok(Outcome::Applied(..)));
     let released = lock::release(&mut conn, held, commit).await;
     conn.close().await;
     let outcome = outcome?;
@@ -212,8 +214,9 @@ async fn apply_locked(conn: &mut Conn, request: &Request<'_>) -> std::result::Re
         git_revision: request.git_revision.as_deref(),
         plan_hash: &plan_hash,
     };
+    let started = std::time::Instant::now();
     let counts = db::apply::execute(conn, &plan, &log, std::io::stderr().is_terminal()).await?;
-    Ok(Outcome::Applied(counts))
+    Ok(Outcome::Applied(counts, started.elapsed()))
 }
 
 /// Ask on the terminal; only `yes` applies.

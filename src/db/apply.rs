@@ -18,6 +18,10 @@ use crate::db::plan::{Counts, RowPlan};
 /// Rows per multi-row statement.
 pub(crate) const CHUNK: usize = 1000;
 
+fn chunk() -> usize {
+    std::env::var("MAILOPS_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(CHUNK)
+}
+
 /// What to record in `mailops_apply_log`.
 pub(crate) struct LogEntry<'a> {
     pub(crate) git_revision: Option<&'a str>,
@@ -130,7 +134,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     let dialect = w.conn.dialect();
 
     // Inserts: domains, then what refers to them.
-    for chunk in plan.domains.insert.chunks(CHUNK) {
+    for chunk in plan.domains.insert.chunks(chunk()) {
         let sql = format!("INSERT INTO virtual_domains (name) VALUES {}", placeholders(chunk.len(), 1));
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -147,7 +151,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
             DbError::Operational(format!("domain {domain} has no row in virtual_domains; plan again"))
         })
     };
-    for chunk in plan.users.insert.chunks(CHUNK) {
+    for chunk in plan.users.insert.chunks(chunk()) {
         let sql = format!(
             "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES {}",
             placeholders(chunk.len(), 5)
@@ -162,7 +166,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.aliases.insert.chunks(CHUNK) {
+    for chunk in plan.aliases.insert.chunks(chunk()) {
         let sql = format!(
             "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES {}",
             placeholders(chunk.len(), 3)
@@ -211,7 +215,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     }
 
     // Deletes, dependants first.
-    for chunk in plan.aliases.delete.chunks(CHUNK) {
+    for chunk in plan.aliases.delete.chunks(chunk()) {
         let pairs = placeholders(chunk.len(), 2);
         let sql = match dialect {
             Dialect::Mysql => format!("DELETE FROM virtual_aliases WHERE (source, destination) IN ({pairs})"),
@@ -227,7 +231,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.users.delete.chunks(CHUNK) {
+    for chunk in plan.users.delete.chunks(chunk()) {
         let sql = format!("DELETE FROM virtual_users WHERE email IN ({})", vec!["?"; chunk.len()].join(", "));
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -238,7 +242,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.domains.delete.chunks(CHUNK) {
+    for chunk in plan.domains.delete.chunks(chunk()) {
         let sql = format!("DELETE FROM virtual_domains WHERE name IN ({})", vec!["?"; chunk.len()].join(", "));
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
