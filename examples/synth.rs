@@ -32,7 +32,11 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let number = || value.parse::<usize>().map_err(|_| format!("{flag}: `{value}` is not a number"));
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("{flag}: `{value}` is not a number"))
+        };
         match flag.as_str() {
             "--tenants" => args.tenants = number()?,
             "--mailboxes" => args.mailboxes = number()?,
@@ -42,7 +46,9 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if args.mailboxes == 0 || args.aliases < 2 {
-        return Err("--mailboxes must be at least 1 and --aliases at least 2 (postmaster@, abuse@)".into());
+        return Err(
+            "--mailboxes must be at least 1 and --aliases at least 2 (postmaster@, abuse@)".into(),
+        );
     }
     Ok(args)
 }
@@ -51,7 +57,9 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("synth: {message}\nusage: synth --tenants N --mailboxes M --aliases A --out DIR");
+            eprintln!(
+                "synth: {message}\nusage: synth --tenants N --mailboxes M --aliases A --out DIR"
+            );
             std::process::exit(1);
         }
     };
@@ -90,11 +98,17 @@ fn main() {
                 1 + m % 10
             );
         }
-        let _ = write!(text, "\n[[alias]]\naddress = \"postmaster\"\nto = [\"user0\"]\n");
+        let _ = write!(
+            text,
+            "\n[[alias]]\naddress = \"postmaster\"\nto = [\"user0\"]\n"
+        );
         let _ = write!(text, "\n[[alias]]\naddress = \"abuse\"\nto = [\"user0\"]\n");
         for a in 2..args.aliases {
             let to = match a {
-                2 => format!("\"user0\", \"user{}\", \"ops@partner.example\"", 1 % args.mailboxes),
+                2 => format!(
+                    "\"user0\", \"user{}\", \"ops@partner.example\"",
+                    1 % args.mailboxes
+                ),
                 3 => format!("\"user0@{next}\""),
                 _ => format!("\"user{}\"", a % args.mailboxes),
             };

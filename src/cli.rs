@@ -15,7 +15,13 @@ use crate::dkim_keys::KeyAlgorithm;
 #[command(name = "mailops", version, propagate_version = true)]
 pub(crate) struct Cli {
     /// Run in this mail repo instead of the current directory.
-    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub(crate) dir: PathBuf,
 
     #[command(subcommand)]

@@ -20,20 +20,25 @@ pub(crate) enum DatabaseUrl {
 
 impl DatabaseUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or("");
             if path.is_empty() {
                 return Err("a sqlite URL needs a path: `sqlite://.mailops/state.db`".into());
             }
-            return Ok(DatabaseUrl::Sqlite { path: path.to_string() });
+            return Ok(DatabaseUrl::Sqlite {
+                path: path.to_string(),
+            });
         }
         let rest = url
             .strip_prefix("mysql://")
             .or_else(|| url.strip_prefix("mariadb://"))
             .ok_or_else(|| "the URL must start with `mysql://` or `sqlite://`".to_string())?;
-        let (authority, database) = rest
-            .split_once('/')
-            .ok_or_else(|| "the URL names no database: `mysql://user@host:3306/database`".to_string())?;
+        let (authority, database) = rest.split_once('/').ok_or_else(|| {
+            "the URL names no database: `mysql://user@host:3306/database`".to_string()
+        })?;
         let database = database.split('?').next().unwrap_or("");
         if database.is_empty() {
             return Err("the URL names no database: `mysql://user@host:3306/database`".into());
@@ -52,7 +57,8 @@ impl DatabaseUrl {
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"))?,
+                p.parse::<u16>()
+                    .map_err(|_| format!("`{p}` is not a port"))?,
             ),
             None => (hostport.to_string(), 3306),
         };
@@ -172,7 +178,9 @@ mod tests {
     fn parses_both_drivers() {
         assert_eq!(
             DatabaseUrl::parse("sqlite://.mailops/state.db").unwrap(),
-            DatabaseUrl::Sqlite { path: ".mailops/state.db".into() }
+            DatabaseUrl::Sqlite {
+                path: ".mailops/state.db".into()
+            }
         );
         let url = DatabaseUrl::parse("mysql://mailops:s%40cret@127.0.0.1:3306/mail").unwrap();
         assert_eq!(
@@ -204,7 +212,10 @@ mod tests {
             "cannot reach mysql://u:***@h:1/d (refused)"
         );
         assert_eq!(redact_in("no url here"), "no url here");
-        assert_eq!(redact_in("sqlite://a/b and mysql://u@h/d"), "sqlite://a/b and mysql://u@h/d");
+        assert_eq!(
+            redact_in("sqlite://a/b and mysql://u@h/d"),
+            "sqlite://a/b and mysql://u@h/d"
+        );
     }
 
     #[test]

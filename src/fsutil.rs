@@ -41,7 +41,8 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 #[cfg(unix)]
 pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| with_path(e, path))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| with_path(e, path))
 }
 
 #[cfg(not(unix))]

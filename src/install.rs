@@ -53,6 +53,8 @@ impl Service {
 pub(crate) enum FileKind {
     Config,
     DkimKey,
+    /// Domain → DKIM selector, next to the keys; Rspamd re-reads it by itself.
+    DkimSelectors,
 }
 
 /// One file to put on the host.
@@ -73,7 +75,11 @@ impl InstallFile {
     }
 
     pub(crate) fn group(&self) -> &'static str {
-        if self.secret { self.service.group() } else { "root" }
+        if self.secret {
+            self.service.group()
+        } else {
+            "root"
+        }
     }
 }
 
@@ -88,12 +94,21 @@ impl Secrets {
     pub(crate) fn load(file: Option<&Path>) -> Result<Secrets, String> {
         let mut secrets = Secrets::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text)
-                .map_err(|e| format!("{}: not a TOML secrets file: {}", path.display(), e.message()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                format!(
+                    "{}: not a TOML secrets file: {}",
+                    path.display(),
+                    e.message()
+                )
+            })?;
             for key in table.keys() {
                 if key != "db_password" {
-                    return Err(format!("{}: unknown key `{key}` (known: db_password)", path.display()));
+                    return Err(format!(
+                        "{}: unknown key `{key}` (known: db_password)",
+                        path.display()
+                    ));
                 }
             }
             if let Some(value) = table.get("db_password") {
@@ -107,9 +122,12 @@ impl Secrets {
             secrets.db_password = Some(value.to_string_lossy().into_owned());
         }
         if let Some(password) = &secrets.db_password {
-            if password.chars().any(|c| c.is_control() || c == '\'' || c == '"' || c == '\\') {
+            if password
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\'' || c == '"' || c == '\\')
+            {
                 return Err(
-                    "the database password may not hold quotes, backslashes or control characters (they would break the config files)"
+                    "the database password may not hold spaces, quotes, backslashes or control characters (they would break the config files)"
                         .into(),
                 );
             }
@@ -128,7 +146,10 @@ fn target_of(generated_path: &str) -> Option<(PathBuf, Service)> {
     .into_iter()
     .find(|(prefix, _)| generated_path.starts_with(prefix))?;
     let rest = &generated_path[prefix.len()..];
-    Some((PathBuf::from("etc").join(service.name()).join(rest), service))
+    Some((
+        PathBuf::from("etc").join(service.name()).join(rest),
+        service,
+    ))
 }
 
 /// Every file to install: generated configs (placeholders filled) and DKIM keys.
@@ -174,7 +195,10 @@ pub(crate) fn plan(
     let mut missing_keys = Vec::new();
     for domain in model.domains.values() {
         let selector = &domain.dkim.selector;
-        match store.read(&domain.name, selector).map_err(|e| e.to_string())? {
+        match store
+            .read(&domain.name, selector)
+            .map_err(|e| e.to_string())?
+        {
             Some(pem) => files.push(InstallFile {
                 target: key_dir.join(key_file_name(&domain.name, selector)),
                 contents: pem.into_bytes(),
@@ -185,6 +209,13 @@ pub(crate) fn plan(
             None => missing_keys.push(store.path(&domain.name, selector).display().to_string()),
         }
     }
+    files.push(InstallFile {
+        target: key_dir.join(crate::emit::mail_host::DKIM_SELECTOR_MAP),
+        contents: crate::emit::rspamd::selector_map(model).into_bytes(),
+        service: Service::Rspamd,
+        kind: FileKind::DkimSelectors,
+        secret: false,
+    });
     if !missing_keys.is_empty() {
         return Err(format!(
             "the key store has no DKIM private key for: {}\n(run `mailops dkim keygen <domain>` where the key store lives, or copy the keys there)",
@@ -215,7 +246,9 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
             continue;
         }
         write_owned(&path, &file.contents, file.mode(), file.group())?;
-        if current.as_deref() != Some(file.contents.as_slice()) && file.service.reload_for(file.kind) {
+        if current.as_deref() != Some(file.contents.as_slice())
+            && file.service.reload_for(file.kind)
+        {
             outcome.reload.push(file.service);
         }
         outcome.written.push(file.target.clone());
@@ -241,13 +274,16 @@ fn write_owned(path: &Path, contents: &[u8], mode: u32, group: &str) -> io::Resu
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| crate::load::with_path(e, dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| crate::load::with_path(e, dir))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| crate::load::with_path(e, dir))?;
     crate::fsutil::set_mode(tmp.path(), 0o600)?;
-    tmp.write_all(contents).map_err(|e| crate::load::with_path(e, path))?;
+    tmp.write_all(contents)
+        .map_err(|e| crate::load::with_path(e, path))?;
     tmp.as_file().sync_all()?;
     set_group(tmp.path(), group)?;
     crate::fsutil::set_mode(tmp.path(), mode)?;
-    tmp.persist(path).map_err(|e| crate::load::with_path(e.error, path))?;
+    tmp.persist(path)
+        .map_err(|e| crate::load::with_path(e.error, path))?;
     Ok(())
 }
 
@@ -255,14 +291,18 @@ fn write_owned(path: &Path, contents: &[u8], mode: u32, group: &str) -> io::Resu
 #[cfg(unix)]
 fn set_group(path: &Path, group: &str) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if me != 0 {
         return Ok(());
     }
     let gid = group_id(group).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
-            format!("group `{group}` does not exist on this host; install the {group} package first"),
+            format!(
+                "group `{group}` does not exist on this host; install the {group} package first"
+            ),
         )
     })?;
     std::os::unix::fs::chown(path, Some(0), Some(gid)).map_err(|e| crate::load::with_path(e, path))
@@ -296,7 +336,10 @@ mod tests {
         );
         assert_eq!(
             target_of("rspamd/local.d/dkim_signing.conf"),
-            Some((PathBuf::from("etc/rspamd/local.d/dkim_signing.conf"), Service::Rspamd))
+            Some((
+                PathBuf::from("etc/rspamd/local.d/dkim_signing.conf"),
+                Service::Rspamd
+            ))
         );
         assert_eq!(target_of("sql/mysql.sql"), None);
         assert_eq!(target_of("terraform/main.tf"), None);

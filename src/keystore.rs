@@ -49,7 +49,11 @@ pub(crate) fn key_file_name(domain: &str, selector: &str) -> String {
 }
 
 /// Check every tenant's public key against its private key, where the store has one.
-pub(crate) fn check_model(repo_root: &Path, model: &Model, diagnostics: &mut Diagnostics) -> io::Result<()> {
+pub(crate) fn check_model(
+    repo_root: &Path,
+    model: &Model,
+    diagnostics: &mut Diagnostics,
+) -> io::Result<()> {
     let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
     for domain in model.domains.values() {
         if domain.dkim.public_key.is_empty() {
@@ -66,10 +70,7 @@ pub(crate) fn check_model(repo_root: &Path, model: &Model, diagnostics: &mut Dia
         let loc = domain.dkim_origin.clone();
         match crate::dkim_keys::public_key_of_private_pem(&pem) {
             Ok(spki_base64) if spki_base64 == domain.dkim.public_key => {}
-            Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(
-                loc.clone(),
-                &shown,
-            )),
+            Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(loc.clone(), &shown)),
             Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
                 loc.clone(),
                 &shown,

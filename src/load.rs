@@ -48,7 +48,13 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
     let platform_path = root.join(PLATFORM_FILE);
     match fs::read(&platform_path) {
         Ok(bytes) => {
-            repo.platform = add_file(&mut repo.sources, PLATFORM_FILE, platform_path, bytes, diagnostics);
+            repo.platform = add_file(
+                &mut repo.sources,
+                PLATFORM_FILE,
+                platform_path,
+                bytes,
+                diagnostics,
+            );
         }
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             diagnostics.push(diags::no_platform_file(root));
@@ -102,7 +108,10 @@ fn add_file(
             // The U+FFFD that replaced the bad bytes.
             let width = text[offset..].chars().next().map_or(0, char::len_utf8);
             let id = sources.add(display.to_string(), path, text);
-            diagnostics.push(diags::not_utf8(Location::new(id, offset..offset + width), display));
+            diagnostics.push(diags::not_utf8(
+                Location::new(id, offset..offset + width),
+                display,
+            ));
             None
         }
     }

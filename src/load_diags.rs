@@ -14,7 +14,10 @@ pub(crate) fn no_platform_file(root: &Path) -> Diagnostic {
 }
 
 pub(crate) fn not_utf8(loc: Location, name: &str) -> Diagnostic {
-    Diagnostic::error("mailops::load::not-utf8", format!("{name} is not UTF-8 text"))
-        .at(loc, "not UTF-8 (shown as �)")
-        .help("save the file as UTF-8; it may have been saved as Latin-1 or Windows-1252")
+    Diagnostic::error(
+        "mailops::load::not-utf8",
+        format!("{name} is not UTF-8 text"),
+    )
+    .at(loc, "not UTF-8 (shown as �)")
+    .help("save the file as UTF-8; it may have been saved as Latin-1 or Windows-1252")
 }

@@ -36,7 +36,10 @@ fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
 }
 
 fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
-    run(repo.path(), &["plan", "--detailed-exitcode", "--database", &db.url])
+    run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    )
 }
 
 fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
@@ -46,12 +49,19 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
 
     let out = plan(&repo, &db);
     assert_code(&out, 2);
-    assert!(stdout(&out).contains("+ mailbox alice@a.example"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("+ mailbox alice@a.example"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = apply(&repo, &db);
     assert_code(&out, 0);
     assert!(stderr(&out).contains("applied to"), "{}", stderr(&out));
-    assert_eq!(db.sql("SELECT name FROM virtual_domains ORDER BY name"), "a.example\nb.example\n");
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_domains ORDER BY name"),
+        "a.example\nb.example\n"
+    );
     assert_eq!(
         db.sql("SELECT email FROM virtual_users ORDER BY email"),
         "alice@a.example\nbob@a.example\ncarol@b.example\ndave@b.example\nerin@b.example\n"
@@ -76,11 +86,23 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
         format!("{}\t1073741824\n", password_hash())
     );
     // Free text arrives byte for byte (hex, so the client's escaping cannot hide a difference).
-    let hex = if engine == Engine::Sqlite { "hex(name)" } else { "HEX(name)" };
-    let stored = db.sql(&format!("SELECT {hex} FROM virtual_users WHERE email = 'erin@b.example'"));
-    let expected: String = "O'Brien \"Erin\" \\ back\nslash".bytes().map(|b| format!("{b:02X}")).collect();
+    let hex = if engine == Engine::Sqlite {
+        "hex(name)"
+    } else {
+        "HEX(name)"
+    };
+    let stored = db.sql(&format!(
+        "SELECT {hex} FROM virtual_users WHERE email = 'erin@b.example'"
+    ));
+    let expected: String = "O'Brien \"Erin\" \\ back\nslash"
+        .bytes()
+        .map(|b| format!("{b:02X}"))
+        .collect();
     assert_eq!(stored.trim(), expected);
-    assert_eq!(db.sql("SELECT rows_inserted, rows_updated, rows_deleted FROM mailops_apply_log"), "14\t0\t0\n");
+    assert_eq!(
+        db.sql("SELECT rows_inserted, rows_updated, rows_deleted FROM mailops_apply_log"),
+        "14\t0\t0\n"
+    );
     // apply wrote generated/.
     assert!(repo.path().join("generated/sql/sqlite.sql").is_file());
 
@@ -97,10 +119,13 @@ fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
-    let healthy = db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email");
+    let healthy =
+        db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email");
 
     db.sql("DELETE FROM virtual_aliases WHERE source = 'team@a.example' AND destination = 'bob@a.example'");
-    db.sql("UPDATE virtual_users SET quota_bytes = 5, name = 'Hacked' WHERE email = 'carol@b.example'");
+    db.sql(
+        "UPDATE virtual_users SET quota_bytes = 5, name = 'Hacked' WHERE email = 'carol@b.example'",
+    );
     db.sql(&format!(
         "UPDATE virtual_users SET password = '{}' WHERE email = 'dave@b.example'",
         other_password_hash()
@@ -110,16 +135,27 @@ fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("2 to update"), "{text}");
-    assert!(text.contains("+ alias team@a.example → bob@a.example"), "{text}");
     assert!(
-        text.contains("~ mailbox carol@b.example: quota 5 B → 1 GiB, name \"Hacked\" → \"carol of b.example\""),
+        text.contains("+ alias team@a.example → bob@a.example"),
         "{text}"
     );
-    assert!(text.contains("~ mailbox dave@b.example: password changed"), "{text}");
+    assert!(
+        text.contains(
+            "~ mailbox carol@b.example: quota 5 B → 1 GiB, name \"Hacked\" → \"carol of b.example\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("~ mailbox dave@b.example: password changed"),
+        "{text}"
+    );
     // Never a hash, old or new.
     assert!(!text.contains("argon2id"), "{text}");
     for format in ["markdown", "json"] {
-        let out = run(repo.path(), &["plan", "--format", format, "--database", &db.url]);
+        let out = run(
+            repo.path(),
+            &["plan", "--format", format, "--database", &db.url],
+        );
         assert_code(&out, 0);
         assert!(!stdout(&out).contains("argon2id"), "{}", stdout(&out));
         assert!(stdout(&out).contains("carol@b.example"), "{}", stdout(&out));
@@ -143,12 +179,18 @@ fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(eng
     let plan_file = repo.path().join("plan.json");
     let plan_path = plan_file.to_str().unwrap();
 
-    let out = run(repo.path(), &["plan", "--database", &db.url, "--out", plan_path]);
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
     assert_code(&out, 0);
     // Someone changes the database between review and apply.
     db.sql("UPDATE virtual_users SET quota_bytes = 7 WHERE email = 'bob@a.example'");
     let before = db.snapshot();
-    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url, plan_path]);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
     assert_code(&out, 1);
     assert!(
         stderr(&out).contains("the database changed since this plan was made; plan again"),
@@ -158,22 +200,46 @@ fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(eng
     assert_eq!(db.snapshot(), before);
 
     // Planned again, the saved plan applies exactly what it shows.
-    let out = run(repo.path(), &["plan", "--database", &db.url, "--out", plan_path]);
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("+ mailbox frank@a.example"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("~ mailbox bob@a.example: quota 7 B → 1 GiB"), "{}", stdout(&out));
-    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url, plan_path]);
+    assert!(
+        stdout(&out).contains("+ mailbox frank@a.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("~ mailbox bob@a.example: quota 7 B → 1 GiB"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
     assert_code(&out, 0);
     assert_eq!(db.count("virtual_users"), 5);
     assert_code(&plan(&repo, &db), 0);
 
     // A plan is also refused when the tenant files moved on since it was made.
-    let out = run(repo.path(), &["plan", "--database", &db.url, "--out", plan_path]);
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
     assert_code(&out, 0);
     repo.add_mailbox("a.example", "gina", None);
-    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url, plan_path]);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
     assert_code(&out, 1);
-    assert!(stderr(&out).contains("tenant or platform files changed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tenant or platform files changed"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Engine) {
@@ -187,12 +253,24 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
         &[("MAILOPS_TEST_FAIL_AFTER", "2")],
     );
     assert_code(&out, 2);
-    assert!(stderr(&out).contains("injected failure"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("injected failure"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("rolled back"), "{}", stderr(&out));
-    for table in ["virtual_domains", "virtual_users", "virtual_aliases", "mailops_apply_log"] {
+    for table in [
+        "virtual_domains",
+        "virtual_users",
+        "virtual_aliases",
+        "mailops_apply_log",
+    ] {
         assert_eq!(db.count(table), 0, "{table}");
     }
-    assert!(!repo.path().join("generated").exists(), "generated/ is written only after a commit");
+    assert!(
+        !repo.path().join("generated").exists(),
+        "generated/ is written only after a commit"
+    );
 
     // On a populated database, with inserts, an update and a delete in flight.
     assert_code(&apply(&repo, &db), 0);
@@ -207,11 +285,19 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
             &[("MAILOPS_TEST_FAIL_AFTER", fail_after)],
         );
         assert_code(&out, 2);
-        assert_eq!(db.snapshot(), before, "after failing at statement {fail_after}");
+        assert_eq!(
+            db.snapshot(),
+            before,
+            "after failing at statement {fail_after}"
+        );
     }
     let out = apply(&repo, &db);
     assert_code(&out, 0);
-    assert!(stderr(&out).contains("1 inserted, 1 updated, 1 deleted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 inserted, 1 updated, 1 deleted"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
@@ -232,13 +318,19 @@ fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
     // Each holds the lock a while, so that the other must wait for it.
     let first = start("1500");
     let second = start("1500");
-    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
     for out in &outputs {
         assert_code(out, 0);
     }
     let messages: Vec<String> = outputs.iter().map(stderr).collect();
     let applied = messages.iter().filter(|m| m.contains("applied to")).count();
-    let current = messages.iter().filter(|m| m.contains("the database is current")).count();
+    let current = messages
+        .iter()
+        .filter(|m| m.contains("the database is current"))
+        .count();
     assert_eq!((applied, current), (1, 1), "{messages:#?}");
     assert_eq!(db.count("mailops_apply_log"), 1);
     assert_eq!(db.count("virtual_users"), 4);
@@ -287,14 +379,24 @@ fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
     let out = apply(&repo, &db);
     assert_code(&out, 1);
     let message = stderr(&out);
-    assert!(message.contains("this apply needs --allow-destroy: it deletes 1 whole domain"), "{message}");
+    assert!(
+        message.contains("this apply needs --allow-destroy: it deletes 1 whole domain"),
+        "{message}"
+    );
     assert!(message.contains("  - domain b.example"), "{message}");
     assert!(message.contains("  - mailbox carol@b.example"), "{message}");
     assert!(message.contains("  - mailbox dave@b.example"), "{message}");
-    assert!(stdout(&out).contains("never deletes mail on disk"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("never deletes mail on disk"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(db.snapshot(), before);
 
-    let out = run(repo.path(), &["apply", "--yes", "--allow-destroy", "--database", &db.url]);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--allow-destroy", "--database", &db.url],
+    );
     assert_code(&out, 0);
     assert_eq!(db.sql("SELECT name FROM virtual_domains"), "a.example\n");
     assert_eq!(db.count("virtual_users"), 2);
@@ -307,7 +409,11 @@ fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
     repo.replace("a.example", "user = \"bob\"", "user = \"bobby\"");
     let out = apply(&repo, &db);
     assert_code(&out, 1);
-    assert!(stderr(&out).contains("deletes 1 of the 2 rows of virtual_users"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("deletes 1 of the 2 rows of virtual_users"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
@@ -327,7 +433,8 @@ fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
     let out = run(repo.path(), &["plan", "--database", &db.url]);
     assert_code(&out, 1);
     assert!(
-        stderr(&out).contains("the database schema is at version 999, newer than this mailops knows"),
+        stderr(&out)
+            .contains("the database schema is at version 999, newer than this mailops knows"),
         "{}",
         stderr(&out)
     );
@@ -341,12 +448,18 @@ fn passwords_in_database_urls_are_never_printed() {
     mariadb_reachable();
     let repo = MailRepo::two_tenants();
     let url = "mysql://root:hunter2-secret@127.0.0.1:3306/mailops_no_such_db";
-    for args in [vec!["plan", "--database", url], vec!["apply", "--yes", "--database", url]] {
+    for args in [
+        vec!["plan", "--database", url],
+        vec!["apply", "--yes", "--database", url],
+    ] {
         let out = run(repo.path(), &args);
         assert_code(&out, 2);
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(!all.contains("hunter2"), "{all}");
-        assert!(all.contains("mysql://root:***@127.0.0.1:3306/mailops_no_such_db"), "{all}");
+        assert!(
+            all.contains("mysql://root:***@127.0.0.1:3306/mailops_no_such_db"),
+            "{all}"
+        );
     }
     let out = run_env(repo.path(), &["plan"], &[("MAILOPS_DATABASE_URL", url)]);
     assert_code(&out, 2);
@@ -362,5 +475,9 @@ fn the_default_database_is_sqlite_in_the_mail_repo() {
     assert!(repo.path().join(".mailops/state.db").is_file());
     let out = run(repo.path(), &["plan", "--detailed-exitcode"]);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("database sqlite://.mailops/state.db: no row changes"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("database sqlite://.mailops/state.db: no row changes"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -33,7 +33,8 @@ fn build(repo: &MailRepo) {
     assert_code(&run(repo.path(), &["build"]), 0);
 }
 
-const HOSTILE: &str = "Zoë O'Brien \"Z\" \\ ${x} %{y} `tick`\n\tsecond line; DROP TABLE virtual_users; --";
+const HOSTILE: &str =
+    "Zoë O'Brien \"Z\" \\ ${x} %{y} `tick`\n\tsecond line; DROP TABLE virtual_users; --";
 
 fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
     let repo = MailRepo::two_tenants();
@@ -75,20 +76,32 @@ fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
          JOIN virtual_domains d ON d.id = u.domain_id ORDER BY u.email",
     );
     assert_eq!(once, twice);
-    assert_eq!(db.sql("SELECT name FROM virtual_domains ORDER BY name"), "a.example\nb.example\n");
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_domains ORDER BY name"),
+        "a.example\nb.example\n"
+    );
     assert_eq!(db.count("virtual_users"), 5);
     assert_eq!(db.count("virtual_aliases"), 7);
     assert_eq!(
         db.sql("SELECT quota_bytes FROM virtual_users WHERE email = 'alice@a.example'"),
         "1073741824\n"
     );
-    let hex = if engine == Engine::Sqlite { "hex(name)" } else { "HEX(name)" };
-    let stored = db.sql(&format!("SELECT {hex} FROM virtual_users WHERE email = 'zoe@b.example'"));
+    let hex = if engine == Engine::Sqlite {
+        "hex(name)"
+    } else {
+        "HEX(name)"
+    };
+    let stored = db.sql(&format!(
+        "SELECT {hex} FROM virtual_users WHERE email = 'zoe@b.example'"
+    ));
     let expected: String = HOSTILE.bytes().map(|b| format!("{b:02X}")).collect();
     assert_eq!(stored.trim(), expected);
 
     // What the file leaves is exactly what apply wants: its plan is empty.
-    let out = run(repo.path(), &["plan", "--detailed-exitcode", "--database", &db.url]);
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    );
     assert_code(&out, 0);
     assert!(stdout(&out).contains("no row changes"), "{}", stdout(&out));
 }
@@ -149,5 +162,8 @@ fn changing_a_tenant_changes_only_its_lines() {
         .map(|c| c.value().to_string())
         .collect();
     assert_eq!(changed.len(), 2, "{changed:#?}");
-    assert!(changed.iter().all(|l| l.contains("carol@b.example")), "{changed:#?}");
+    assert!(
+        changed.iter().all(|l| l.contains("carol@b.example")),
+        "{changed:#?}"
+    );
 }

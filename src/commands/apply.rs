@@ -20,15 +20,15 @@ use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, guard, lock, url};
 use crate::emit;
-use crate::graph::Graph;
 use crate::generated_dir::{self, GENERATED_DIR};
+use crate::graph::Graph;
 use crate::pipeline;
 
 /// How an apply ended, short of an error.
 enum Outcome {
     NothingToDo,
-    /// Rows written, and how long writing them took.
-    Applied(Counts, std::time::Duration),
+    /// Rows written, and when writing them started.
+    Applied(Counts, std::time::Instant),
     /// The user said no at the prompt.
     Declined,
 }
@@ -66,7 +66,11 @@ pub(crate) fn run(
             return Ok(EXIT_USER);
         }
     };
-    let target = match url::resolve_from_env(database, compiled.model.platform.database.url.as_deref(), dir) {
+    let target = match url::resolve_from_env(
+        database,
+        compiled.model.platform.database.url.as_deref(),
+        dir,
+    ) {
         Ok(target) => target,
         Err(why) => {
             eprintln!("error: {why}");
@@ -75,7 +79,9 @@ pub(crate) fn run(
     };
     if let Some(saved) = &saved {
         if saved.compiled_fingerprint != saved_plan::compiled_fingerprint(&artifacts) {
-            eprintln!("error: the tenant or platform files changed since this plan was made; plan again");
+            eprintln!(
+                "error: the tenant or platform files changed since this plan was made; plan again"
+            );
             return Ok(EXIT_USER);
         }
         if saved.database != target.shown() {
@@ -107,12 +113,12 @@ pub(crate) fn run(
         }
         Ok(Outcome::NothingToDo) => eprintln!("the database is current: no row changes"),
         Ok(Outcome::Applied(c, took)) => eprintln!(
-            "applied to {}: {} inserted, {} updated, {} deleted (rows written in {:.2} s)",
+            "applied to {}: {} inserted, {} updated, {} deleted (written and committed in {:.2} s)",
             target.shown(),
             c.insert,
             c.update,
             c.delete,
-            took.as_secs_f64()
+            took.elapsed().as_secs_f64()
         ),
         Err(e) => {
             eprintln!("error: {e}");
@@ -160,7 +166,10 @@ async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbErr
     Ok(outcome)
 }
 
-async fn apply_locked(conn: &mut Conn, request: &Request<'_>) -> std::result::Result<Outcome, DbError> {
+async fn apply_locked(
+    conn: &mut Conn,
+    request: &Request<'_>,
+) -> std::result::Result<Outcome, DbError> {
     let live = Rows::live(conn).await?;
     let fingerprint = live.fingerprint();
     let plan: RowPlan = match request.saved {
@@ -216,7 +225,7 @@ async fn apply_locked(conn: &mut Conn, request: &Request<'_>) -> std::result::Re
     };
     let started = std::time::Instant::now();
     let counts = db::apply::execute(conn, &plan, &log, std::io::stderr().is_terminal()).await?;
-    Ok(Outcome::Applied(counts, started.elapsed()))
+    Ok(Outcome::Applied(counts, started))
 }
 
 /// Ask on the terminal; only `yes` applies.

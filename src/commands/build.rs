@@ -47,7 +47,10 @@ pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
     let on_disk = generated_dir::read(dir)?;
     let changes = generated_dir::compare(&on_disk, &artifacts);
     if changes.is_empty() {
-        eprintln!("ok: {GENERATED_DIR}/ is current ({} files)", artifacts.len());
+        eprintln!(
+            "ok: {GENERATED_DIR}/ is current ({} files)",
+            artifacts.len()
+        );
         return Ok(EXIT_OK);
     }
     for path in &changes.added {

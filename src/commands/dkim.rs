@@ -23,7 +23,10 @@ pub(crate) fn keygen(
     let name = match normalize_domain(domain) {
         Ok(name) => name,
         Err(problem) => {
-            eprintln!("error: `{domain}` is not a valid domain: {}", problem.describe());
+            eprintln!(
+                "error: `{domain}` is not a valid domain: {}",
+                problem.describe()
+            );
             return Ok(EXIT_USER);
         }
     };
@@ -36,7 +39,8 @@ pub(crate) fn keygen(
         );
         return Ok(EXIT_USER);
     };
-    let text = std::fs::read_to_string(&tenant_path).map_err(|e| crate::load::with_path(e, &tenant_path))?;
+    let text = std::fs::read_to_string(&tenant_path)
+        .map_err(|e| crate::load::with_path(e, &tenant_path))?;
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(doc) => doc,
         Err(err) => {
@@ -57,7 +61,9 @@ pub(crate) fn keygen(
         .or(existing)
         .unwrap_or_else(|| platform.defaults.dkim_selector.clone());
     if !is_selector(&selector) {
-        eprintln!("error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)");
+        eprintln!(
+            "error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)"
+        );
         return Ok(EXIT_USER);
     }
 
@@ -89,10 +95,16 @@ pub(crate) fn keygen(
         let _ = std::fs::remove_file(&key_path);
         return Err(err.into());
     }
-    eprintln!("wrote private key {} (mode 0600; never commit it)", key_path.display());
+    eprintln!(
+        "wrote private key {} (mode 0600; never commit it)",
+        key_path.display()
+    );
     eprintln!(
         "wrote public key to {} (selector `{selector}`)",
-        tenant_path.strip_prefix(dir).unwrap_or(&tenant_path).display()
+        tenant_path
+            .strip_prefix(dir)
+            .unwrap_or(&tenant_path)
+            .display()
     );
     Ok(EXIT_OK)
 }
@@ -122,7 +134,8 @@ pub(crate) fn is_selector(selector: &str) -> bool {
             !l.is_empty()
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 

@@ -56,9 +56,20 @@ mod tests {
         assert!(hashed.starts_with("{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$"));
         let phc = hashed.trim_start_matches("{ARGON2ID}");
         let parsed = PasswordHash::new(phc).unwrap();
-        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
-        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
         let allowed = vec!["ARGON2ID".to_string()];
-        assert_eq!(crate::validate::password::check_password(&hashed, &allowed), Ok(()));
+        assert_eq!(
+            crate::validate::password::check_password(&hashed, &allowed),
+            Ok(())
+        );
     }
 }

@@ -11,7 +11,12 @@ use crate::install::{self, Secrets};
 use crate::keystore::KeyStore;
 use crate::pipeline;
 
-pub(crate) fn run(dir: &Path, root: &Path, secrets_file: Option<PathBuf>, key_dir: Option<PathBuf>) -> Result<ExitCode> {
+pub(crate) fn run(
+    dir: &Path,
+    root: &Path,
+    secrets_file: Option<PathBuf>,
+    key_dir: Option<PathBuf>,
+) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
     if compiled.has_errors() {

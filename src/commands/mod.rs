@@ -54,16 +54,36 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             format,
             out,
             detailed_exitcode,
-        } => plan::run(&dir, database.as_deref(), format, out.as_deref(), detailed_exitcode),
+        } => plan::run(
+            &dir,
+            database.as_deref(),
+            format,
+            out.as_deref(),
+            detailed_exitcode,
+        ),
         Command::Apply {
             database,
             yes,
             allow_destroy,
             plan,
-        } => apply::run(&dir, database.as_deref(), yes, allow_destroy, plan.as_deref()),
-        Command::Install { root, secrets, key_dir } => install::run(&dir, &root, secrets, key_dir),
+        } => apply::run(
+            &dir,
+            database.as_deref(),
+            yes,
+            allow_destroy,
+            plan.as_deref(),
+        ),
+        Command::Install {
+            root,
+            secrets,
+            key_dir,
+        } => install::run(&dir, &root, secrets, key_dir),
         Command::Schema { check } => schema::run(&dir, check),
-        Command::New { domain, selector, admin } => new::run(&dir, &domain, selector, admin),
+        Command::New {
+            domain,
+            selector,
+            admin,
+        } => new::run(&dir, &domain, selector, admin),
         Command::Dkim {
             command:
                 DkimCommand::Keygen {

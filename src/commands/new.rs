@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::commands::dkim::{find_tenant_file, is_selector};
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
@@ -13,11 +13,19 @@ use crate::pipeline;
 use crate::validate::address::normalize_address;
 use crate::validate::domain::normalize_domain;
 
-pub(crate) fn run(dir: &Path, domain: &str, selector: Option<String>, admin: Option<String>) -> Result<ExitCode> {
+pub(crate) fn run(
+    dir: &Path,
+    domain: &str,
+    selector: Option<String>,
+    admin: Option<String>,
+) -> Result<ExitCode> {
     let name = match normalize_domain(domain) {
         Ok(name) => name,
         Err(problem) => {
-            eprintln!("error: `{domain}` is not a valid domain: {}", problem.describe());
+            eprintln!(
+                "error: `{domain}` is not a valid domain: {}",
+                problem.describe()
+            );
             return Ok(EXIT_USER);
         }
     };
@@ -29,14 +37,19 @@ pub(crate) fn run(dir: &Path, domain: &str, selector: Option<String>, admin: Opt
     let platform = &compiled.model.platform;
     let selector = selector.unwrap_or_else(|| platform.defaults.dkim_selector.clone());
     if !is_selector(&selector) {
-        eprintln!("error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)");
+        eprintln!(
+            "error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)"
+        );
         return Ok(EXIT_USER);
     }
     let admin = admin.unwrap_or_else(|| platform.admin_email.clone());
     let admin = match normalize_address(&admin) {
         Ok((local, domain)) => format!("{local}@{domain}"),
         Err(problem) => {
-            eprintln!("error: `{admin}` is not a valid address: {}", problem.describe());
+            eprintln!(
+                "error: `{admin}` is not a valid address: {}",
+                problem.describe()
+            );
             return Ok(EXIT_USER);
         }
     };
@@ -70,9 +83,15 @@ pub(crate) fn run(dir: &Path, domain: &str, selector: Option<String>, admin: Opt
     }
     eprintln!(
         "created {} (postmaster@ and abuse@ forward to {admin})",
-        tenant_path.strip_prefix(dir).unwrap_or(&tenant_path).display()
+        tenant_path
+            .strip_prefix(dir)
+            .unwrap_or(&tenant_path)
+            .display()
     );
-    eprintln!("wrote private key {} (mode 0600; never commit it)", key_path.display());
+    eprintln!(
+        "wrote private key {} (mode 0600; never commit it)",
+        key_path.display()
+    );
     Ok(EXIT_OK)
 }
 

@@ -23,9 +23,9 @@ use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, url};
 use crate::emit;
-use crate::graph::Graph;
 use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::{self, GENERATED_DIR};
+use crate::graph::Graph;
 use crate::pipeline;
 
 /// What `plan` found in the database.
@@ -44,7 +44,11 @@ pub(crate) fn run(
 ) -> Result<ExitCode> {
     // With --detailed-exitcode every failure is 1, and 2 means "changes".
     let user_error = EXIT_USER;
-    let operational = if detailed_exitcode { EXIT_USER } else { exit_operational() };
+    let operational = if detailed_exitcode {
+        EXIT_USER
+    } else {
+        exit_operational()
+    };
 
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
@@ -61,14 +65,22 @@ pub(crate) fn run(
         }
     };
 
-    let target = match url::resolve_from_env(database, compiled.model.platform.database.url.as_deref(), dir) {
+    let target = match url::resolve_from_env(
+        database,
+        compiled.model.platform.database.url.as_deref(),
+        dir,
+    ) {
         Ok(target) => target,
         Err(why) => {
             eprintln!("error: {why}");
             return Ok(user_error);
         }
     };
-    eprintln!("planning against {} (from {})", target.shown(), target.source.describe());
+    eprintln!(
+        "planning against {} (from {})",
+        target.shown(),
+        target.source.describe()
+    );
     let desired = Rows::desired(&compiled.model);
     let rows = match plan_rows(&target, &desired, &compiled.graph) {
         Ok(rows) => rows,
@@ -89,7 +101,11 @@ pub(crate) fn run(
     match format {
         PlanFormat::Human => {
             let color = use_color(std::io::stdout().is_terminal());
-            print!("{}\n{}", file_plan::render_human(&files, color), db_section.human());
+            print!(
+                "{}\n{}",
+                file_plan::render_human(&files, color),
+                db_section.human()
+            );
         }
         PlanFormat::Markdown => print!(
             "## mailops plan\n\n{}\n{}",
@@ -102,7 +118,10 @@ pub(crate) fn run(
                 "files": file_plan::to_json(&files),
                 "database": db_section.json(),
             });
-            println!("{}", serde_json::to_string_pretty(&value).expect("JSON serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON serialises")
+            );
         }
     }
 
@@ -125,10 +144,18 @@ pub(crate) fn run(
     }
 
     let changes = !files.is_empty() || !rows.plan.is_empty();
-    Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { EXIT_OK })
+    Ok(if detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        EXIT_OK
+    })
 }
 
-fn plan_rows(target: &url::Target, desired: &Rows, graph: &Graph) -> std::result::Result<RowSection, DbError> {
+fn plan_rows(
+    target: &url::Target,
+    desired: &Rows,
+    graph: &Graph,
+) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
     runtime.block_on(async {
         let mut conn = db::open(target).await?;

@@ -11,7 +11,10 @@ pub(crate) fn run(dir: &Path, format: DiagnosticFormat) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
     match format {
         DiagnosticFormat::Json => {
-            print!("{}", compiled.diagnostics.render_json(&compiled.repo.sources));
+            print!(
+                "{}",
+                compiled.diagnostics.render_json(&compiled.repo.sources)
+            );
         }
         DiagnosticFormat::Human => {
             report(&compiled);
@@ -28,7 +31,11 @@ pub(crate) fn run(dir: &Path, format: DiagnosticFormat) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if compiled.has_errors() { EXIT_USER } else { EXIT_OK })
+    Ok(if compiled.has_errors() {
+        EXIT_USER
+    } else {
+        EXIT_OK
+    })
 }
 
 /// "1 mailbox", "2 mailboxes".
@@ -47,6 +54,10 @@ pub(crate) fn report(compiled: &Compiled) {
             .diagnostics
             .render_human(&compiled.repo.sources, stderr_color())
     );
-    let verdict = if compiled.has_errors() { "error" } else { "warning" };
+    let verdict = if compiled.has_errors() {
+        "error"
+    } else {
+        "warning"
+    };
     eprintln!("{verdict}: {}", compiled.diagnostics.summary());
 }

@@ -18,10 +18,6 @@ use crate::db::plan::{Counts, RowPlan};
 /// Rows per multi-row statement.
 pub(crate) const CHUNK: usize = 1000;
 
-fn chunk() -> usize {
-    std::env::var("MAILOPS_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(CHUNK)
-}
-
 /// What to record in `mailops_apply_log`.
 pub(crate) struct LogEntry<'a> {
     pub(crate) git_revision: Option<&'a str>,
@@ -48,10 +44,15 @@ impl Progress {
 
     fn advance(&mut self, rows: usize) {
         self.done += rows;
-        if self.enabled && (self.last.elapsed() >= Duration::from_millis(200) || self.done == self.total) {
+        if self.enabled
+            && (self.last.elapsed() >= Duration::from_millis(200) || self.done == self.total)
+        {
             self.last = Instant::now();
             let percent = self.done * 100 / self.total.max(1);
-            eprint!("\r  writing rows: {}/{} ({percent} %)", self.done, self.total);
+            eprint!(
+                "\r  writing rows: {}/{} ({percent} %)",
+                self.done, self.total
+            );
             let _ = std::io::stderr().flush();
         }
     }
@@ -79,7 +80,10 @@ pub(crate) async fn test_hold_lock() {
     if !cfg!(debug_assertions) {
         return;
     }
-    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
@@ -134,8 +138,11 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     let dialect = w.conn.dialect();
 
     // Inserts: domains, then what refers to them.
-    for chunk in plan.domains.insert.chunks(chunk()) {
-        let sql = format!("INSERT INTO virtual_domains (name) VALUES {}", placeholders(chunk.len(), 1));
+    for chunk in plan.domains.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_domains (name) VALUES {}",
+            placeholders(chunk.len(), 1)
+        );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for name in chunk {
@@ -148,15 +155,20 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     let ids = domain_ids(w.conn).await?;
     let id_of = |domain: &str| -> Result<i64, DbError> {
         ids.get(domain).copied().ok_or_else(|| {
-            DbError::Operational(format!("domain {domain} has no row in virtual_domains; plan again"))
+            DbError::Operational(format!(
+                "domain {domain} has no row in virtual_domains; plan again"
+            ))
         })
     };
-    for chunk in plan.users.insert.chunks(chunk()) {
+    for chunk in plan.users.insert.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES {}",
             placeholders(chunk.len(), 5)
         );
-        let domain_ids: Vec<i64> = chunk.iter().map(|u| id_of(&u.domain)).collect::<Result<_, _>>()?;
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|u| id_of(&u.domain))
+            .collect::<Result<_, _>>()?;
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (user, id) in chunk.iter().zip(&domain_ids) {
@@ -166,12 +178,15 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.aliases.insert.chunks(chunk()) {
+    for chunk in plan.aliases.insert.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES {}",
             placeholders(chunk.len(), 3)
         );
-        let domain_ids: Vec<i64> = chunk.iter().map(|a| id_of(&a.domain)).collect::<Result<_, _>>()?;
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|a| id_of(&a.domain))
+            .collect::<Result<_, _>>()?;
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (alias, id) in chunk.iter().zip(&domain_ids) {
@@ -215,12 +230,16 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     }
 
     // Deletes, dependants first.
-    for chunk in plan.aliases.delete.chunks(chunk()) {
+    for chunk in plan.aliases.delete.chunks(CHUNK) {
         let pairs = placeholders(chunk.len(), 2);
         let sql = match dialect {
-            Dialect::Mysql => format!("DELETE FROM virtual_aliases WHERE (source, destination) IN ({pairs})"),
+            Dialect::Mysql => {
+                format!("DELETE FROM virtual_aliases WHERE (source, destination) IN ({pairs})")
+            }
             // SQLite takes a row value IN only against a subquery.
-            Dialect::Sqlite => format!("DELETE FROM virtual_aliases WHERE (source, destination) IN (VALUES {pairs})"),
+            Dialect::Sqlite => format!(
+                "DELETE FROM virtual_aliases WHERE (source, destination) IN (VALUES {pairs})"
+            ),
         };
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -231,8 +250,11 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.users.delete.chunks(chunk()) {
-        let sql = format!("DELETE FROM virtual_users WHERE email IN ({})", vec!["?"; chunk.len()].join(", "));
+    for chunk in plan.users.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM virtual_users WHERE email IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for user in chunk {
@@ -242,8 +264,11 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         });
         w.count_statement(chunk.len())?;
     }
-    for chunk in plan.domains.delete.chunks(chunk()) {
-        let sql = format!("DELETE FROM virtual_domains WHERE name IN ({})", vec!["?"; chunk.len()].join(", "));
+    for chunk in plan.domains.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM virtual_domains WHERE name IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for name in chunk {

@@ -43,7 +43,12 @@ impl std::fmt::Display for DbError {
 
 /// Wrap a driver error with what was being done.
 pub(crate) fn failed(doing: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
-    move |error| DbError::Operational(format!("{doing}: {}", crate::database_url::redact_in(&error.to_string())))
+    move |error| {
+        DbError::Operational(format!(
+            "{doing}: {}",
+            crate::database_url::redact_in(&error.to_string())
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +97,10 @@ impl Conn {
 }
 
 fn first_line(sql: &str) -> &str {
-    sql.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("--")).unwrap_or("")
+    sql.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or("")
 }
 
 /// Open the connection. A SQLite file (and its folder) is created on first use.
@@ -117,17 +125,23 @@ pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<C
                 options = options.password(password);
             }
             let options = options.disable_statement_logging();
-            let conn = options
-                .connect()
-                .await
-                .map_err(|e| DbError::Operational(format!("cannot connect to {shown}: {}", crate::database_url::redact_in(&e.to_string()))))?;
+            let conn = options.connect().await.map_err(|e| {
+                DbError::Operational(format!(
+                    "cannot connect to {shown}: {}",
+                    crate::database_url::redact_in(&e.to_string())
+                ))
+            })?;
             Ok(Conn::Mysql(conn))
         }
         DatabaseUrl::Sqlite { .. } => {
-            let path = target.sqlite_path.clone().expect("a SQLite target has a path");
+            let path = target
+                .sqlite_path
+                .clone()
+                .expect("a SQLite target has a path");
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DbError::Operational(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbError::Operational(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             let options = SqliteConnectOptions::new()
                 .filename(&path)
@@ -135,10 +149,9 @@ pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<C
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
                 .disable_statement_logging();
-            let conn = options
-                .connect()
-                .await
-                .map_err(|e| DbError::Operational(format!("cannot open {shown} ({}): {e}", path.display())))?;
+            let conn = options.connect().await.map_err(|e| {
+                DbError::Operational(format!("cannot open {shown} ({}): {e}", path.display()))
+            })?;
             Ok(Conn::Sqlite(conn))
         }
     }

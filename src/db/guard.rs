@@ -22,13 +22,25 @@ pub(crate) fn check(plan: &RowPlan, live: &Rows) -> Option<Vec<String>> {
             "it deletes {} whole domain{} (and every mailbox and alias in {})",
             plan.domains.delete.len(),
             plural(plan.domains.delete.len()),
-            if plan.domains.delete.len() == 1 { "it" } else { "them" },
+            if plan.domains.delete.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
         ));
     }
     let tables = [
-        ("virtual_domains", plan.domains.delete.len(), live.domains.len()),
+        (
+            "virtual_domains",
+            plan.domains.delete.len(),
+            live.domains.len(),
+        ),
         ("virtual_users", plan.users.delete.len(), live.users.len()),
-        ("virtual_aliases", plan.aliases.delete.len(), live.aliases.len()),
+        (
+            "virtual_aliases",
+            plan.aliases.delete.len(),
+            live.aliases.len(),
+        ),
     ];
     for (table, deleted, total) in tables {
         if total > 0 && deleted as f64 > MAX_DELETE_SHARE * total as f64 {
@@ -41,14 +53,24 @@ pub(crate) fn check(plan: &RowPlan, live: &Rows) -> Option<Vec<String>> {
     if reasons.is_empty() {
         return None;
     }
-    let mut lines: Vec<String> = reasons.into_iter().map(|r| format!("this apply needs --allow-destroy: {r}")).collect();
+    let mut lines: Vec<String> = reasons
+        .into_iter()
+        .map(|r| format!("this apply needs --allow-destroy: {r}"))
+        .collect();
     lines.push("it would delete:".to_string());
     list(&mut lines, "domain", plan.domains.delete.iter().cloned());
-    list(&mut lines, "mailbox", plan.users.delete.iter().map(|u| u.email.clone()));
+    list(
+        &mut lines,
+        "mailbox",
+        plan.users.delete.iter().map(|u| u.email.clone()),
+    );
     list(
         &mut lines,
         "alias",
-        plan.aliases.delete.iter().map(|a| format!("{} → {}", a.source, a.destination)),
+        plan.aliases
+            .delete
+            .iter()
+            .map(|a| format!("{} → {}", a.source, a.destination)),
     );
     Some(lines)
 }
@@ -59,7 +81,11 @@ fn list(lines: &mut Vec<String>, kind: &str, items: impl ExactSizeIterator<Item 
         lines.push(format!("  - {kind} {item}"));
     }
     if total > LISTED {
-        lines.push(format!("  … and {} more {kind} row{}", total - LISTED, plural(total - LISTED)));
+        lines.push(format!(
+            "  … and {} more {kind} row{}",
+            total - LISTED,
+            plural(total - LISTED)
+        ));
     }
 }
 
@@ -100,7 +126,10 @@ mod tests {
         assert_eq!(check(&plan, &rows), None);
         plan.users.delete.push(user("u2@a.example"));
         let refusal = check(&plan, &rows).expect("3 of 8 is over 25 %");
-        assert!(refusal[0].contains("3 of the 8 rows of virtual_users"), "{refusal:?}");
+        assert!(
+            refusal[0].contains("3 of the 8 rows of virtual_users"),
+            "{refusal:?}"
+        );
         assert!(refusal.iter().any(|l| l.contains("mailbox u2@a.example")));
     }
 

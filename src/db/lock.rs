@@ -38,7 +38,11 @@ pub(crate) struct Held {
 }
 
 /// Take the lock (and begin the transaction), waiting at most `wait`.
-pub(crate) async fn acquire(conn: &mut Conn, purpose: Purpose, wait: Duration) -> Result<Held, DbError> {
+pub(crate) async fn acquire(
+    conn: &mut Conn,
+    purpose: Purpose,
+    wait: Duration,
+) -> Result<Held, DbError> {
     let busy = format!(
         "another mailops {} is running on this database; waited {} s for it to finish. \
          Try again once it is done (MAILOPS_LOCK_TIMEOUT sets the wait, in seconds)",
@@ -97,7 +101,8 @@ pub(crate) async fn acquire(conn: &mut Conn, purpose: Purpose, wait: Duration) -
 pub(crate) async fn release(conn: &mut Conn, held: Held, commit: bool) -> Result<(), DbError> {
     let ends_transaction = conn.dialect() == Dialect::Sqlite || held.purpose == Purpose::Apply;
     let ended = if ends_transaction {
-        conn.execute_raw(if commit { "COMMIT" } else { "ROLLBACK" }).await
+        conn.execute_raw(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
     } else {
         Ok(())
     };
@@ -128,7 +133,8 @@ fn lock_name(purpose: Purpose, database: &str) -> String {
 fn is_busy(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
-            db.code().is_some_and(|c| c == "5" || c == "6") || db.message().contains("database is locked")
+            db.code().is_some_and(|c| c == "5" || c == "6")
+                || db.message().contains("database is locked")
         }
         _ => false,
     }
@@ -143,6 +149,9 @@ mod tests {
         assert_eq!(lock_name(Purpose::Apply, "mail"), "mailops:apply:mail");
         let long = "x".repeat(80);
         assert!(lock_name(Purpose::Apply, &long).len() <= 64);
-        assert_ne!(lock_name(Purpose::Apply, &long), lock_name(Purpose::Migrate, &long));
+        assert_ne!(
+            lock_name(Purpose::Apply, &long),
+            lock_name(Purpose::Migrate, &long)
+        );
     }
 }

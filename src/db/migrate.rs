@@ -132,10 +132,21 @@ mod tests {
                 "INSERT INTO mailops_schema_migrations (version, name) VALUES ({}, '{}');",
                 m.version, m.name
             );
-            assert!(m.mysql.trim_end().ends_with(&record), "{} must record itself", m.name);
-            assert!(m.sqlite.trim_end().ends_with(&record), "{} must record itself", m.name);
+            assert!(
+                m.mysql.trim_end().ends_with(&record),
+                "{} must record itself",
+                m.name
+            );
+            assert!(
+                m.sqlite.trim_end().ends_with(&record),
+                "{} must record itself",
+                m.name
+            );
         }
         assert!(check_not_newer(&[1]).is_ok());
-        assert!(matches!(check_not_newer(&[latest() + 1]), Err(DbError::Refused(_))));
+        assert!(matches!(
+            check_not_newer(&[latest() + 1]),
+            Err(DbError::Refused(_))
+        ));
     }
 }

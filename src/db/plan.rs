@@ -103,10 +103,20 @@ impl RowPlan {
         let mut users = Vec::new();
         let mut aliases = Vec::new();
         {
-            let domain_at: HashMap<&str, usize> =
-                self.domains.insert.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
-            let user_at: HashMap<&str, usize> =
-                self.users.insert.iter().enumerate().map(|(i, u)| (u.email.as_str(), i)).collect();
+            let domain_at: HashMap<&str, usize> = self
+                .domains
+                .insert
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.as_str(), i))
+                .collect();
+            let user_at: HashMap<&str, usize> = self
+                .users
+                .insert
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.email.as_str(), i))
+                .collect();
             let mut alias_at: HashMap<&str, Vec<usize>> = HashMap::new();
             for (i, a) in self.aliases.insert.iter().enumerate() {
                 alias_at.entry(a.source.as_str()).or_default().push(i);
@@ -115,7 +125,9 @@ impl RowPlan {
                 match node {
                     Node::Domain(name) => domains.extend(domain_at.get(name.as_str())),
                     Node::Mailbox(address) => users.extend(user_at.get(address.as_str())),
-                    Node::Alias(source) => aliases.extend(alias_at.get(source.as_str()).into_iter().flatten()),
+                    Node::Alias(source) => {
+                        aliases.extend(alias_at.get(source.as_str()).into_iter().flatten())
+                    }
                     Node::External(_) => {}
                 }
             }
@@ -137,7 +149,10 @@ fn reorder<T>(items: &mut Vec<T>, order: Vec<usize>) {
     items.extend(slots.into_iter().flatten());
 }
 
-fn diff_map<K: Ord, R: Clone + PartialEq>(desired: &BTreeMap<K, R>, live: &BTreeMap<K, R>) -> Changes<R> {
+fn diff_map<K: Ord, R: Clone + PartialEq>(
+    desired: &BTreeMap<K, R>,
+    live: &BTreeMap<K, R>,
+) -> Changes<R> {
     let mut changes = Changes::default();
     for (key, want) in desired {
         match live.get(key) {
@@ -189,8 +204,14 @@ mod tests {
 
     #[test]
     fn keys_decide_insert_update_delete() {
-        let desired = rows(&["a.example", "b.example"], &[user("x@a.example", "new"), user("y@b.example", "p")]);
-        let live = rows(&["a.example", "c.example"], &[user("x@a.example", "old"), user("z@c.example", "p")]);
+        let desired = rows(
+            &["a.example", "b.example"],
+            &[user("x@a.example", "new"), user("y@b.example", "p")],
+        );
+        let live = rows(
+            &["a.example", "c.example"],
+            &[user("x@a.example", "old"), user("z@c.example", "p")],
+        );
         let plan = RowPlan::diff(&desired, &live);
         assert_eq!(plan.domains.insert, vec!["b.example".to_string()]);
         assert_eq!(plan.domains.delete, vec!["c.example".to_string()]);
@@ -198,12 +219,22 @@ mod tests {
         assert_eq!(plan.users.delete, vec![user("z@c.example", "p")]);
         assert_eq!(plan.users.update.len(), 1);
         assert_eq!(plan.users.update[0].before.password, "old");
-        assert_eq!(plan.counts(), Counts { insert: 2, update: 1, delete: 2 });
+        assert_eq!(
+            plan.counts(),
+            Counts {
+                insert: 2,
+                update: 1,
+                delete: 2
+            }
+        );
     }
 
     #[test]
     fn inserts_follow_the_graph_order() {
-        let desired = rows(&["a.example"], &[user("x@a.example", "p"), user("y@a.example", "p")]);
+        let desired = rows(
+            &["a.example"],
+            &[user("x@a.example", "p"), user("y@a.example", "p")],
+        );
         let mut plan = RowPlan::diff(&desired, &Rows::default());
         let graph = Graph {
             insert_order: vec![

@@ -15,8 +15,7 @@ use crate::db::plan::RowPlan;
 use crate::db::rows::{AliasRow, UserRow, domain_of};
 use crate::validate::quota::format_quota;
 
-pub(crate) const MAIL_KEPT: &str =
-    "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
+pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
 
 /// The database half of a plan.
 pub(crate) struct DbSection<'a> {
@@ -88,7 +87,11 @@ impl ShownChange {
             }
             Some(other) => other.to_string(),
         };
-        let name = if c.column == "quota_bytes" { "quota" } else { c.column };
+        let name = if c.column == "quota_bytes" {
+            "quota"
+        } else {
+            c.column
+        };
         match self.op {
             "update" => format!("{name} {} → {}", show(&c.old), show(&c.new)),
             _ => format!("{name} {}", show(&c.new)),
@@ -135,7 +138,11 @@ fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
         }
     };
     changed("domain", json!(before.domain), json!(after.domain));
-    changed("quota_bytes", json!(before.quota_bytes), json!(after.quota_bytes));
+    changed(
+        "quota_bytes",
+        json!(before.quota_bytes),
+        json!(after.quota_bytes),
+    );
     changed("name", json!(before.name), json!(after.name));
     if before.password != after.password {
         columns.push(ShownColumn {
@@ -155,7 +162,8 @@ fn alias_key(alias: &AliasRow) -> String {
 /// Every change, grouped by tenant domain, in the order of the plan.
 pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
     let mut out: BTreeMap<String, Vec<ShownChange>> = BTreeMap::new();
-    let mut add = |tenant: &str, change: ShownChange| out.entry(tenant.to_string()).or_default().push(change);
+    let mut add =
+        |tenant: &str, change: ShownChange| out.entry(tenant.to_string()).or_default().push(change);
     let change = |op, kind, table, key: String, columns| ShownChange {
         op,
         kind,
@@ -164,17 +172,47 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
         columns,
     };
     for d in &plan.domains.insert {
-        add(d, change("insert", "domain", "virtual_domains", d.clone(), Vec::new()));
+        add(
+            d,
+            change("insert", "domain", "virtual_domains", d.clone(), Vec::new()),
+        );
     }
     for u in &plan.users.insert {
-        add(domain_of(&u.email), change("insert", "mailbox", "virtual_users", u.email.clone(), user_columns(u)));
+        add(
+            domain_of(&u.email),
+            change(
+                "insert",
+                "mailbox",
+                "virtual_users",
+                u.email.clone(),
+                user_columns(u),
+            ),
+        );
     }
     for a in &plan.aliases.insert {
-        add(domain_of(&a.source), change("insert", "alias", "virtual_aliases", alias_key(a), Vec::new()));
+        add(
+            domain_of(&a.source),
+            change(
+                "insert",
+                "alias",
+                "virtual_aliases",
+                alias_key(a),
+                Vec::new(),
+            ),
+        );
     }
     for u in &plan.users.update {
         let columns = user_update(&u.before, &u.after);
-        add(domain_of(&u.after.email), change("update", "mailbox", "virtual_users", u.after.email.clone(), columns));
+        add(
+            domain_of(&u.after.email),
+            change(
+                "update",
+                "mailbox",
+                "virtual_users",
+                u.after.email.clone(),
+                columns,
+            ),
+        );
     }
     for a in &plan.aliases.update {
         let columns = vec![ShownColumn {
@@ -183,16 +221,46 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
             new: Some(json!(a.after.domain)),
             hidden: false,
         }];
-        add(domain_of(&a.after.source), change("update", "alias", "virtual_aliases", alias_key(&a.after), columns));
+        add(
+            domain_of(&a.after.source),
+            change(
+                "update",
+                "alias",
+                "virtual_aliases",
+                alias_key(&a.after),
+                columns,
+            ),
+        );
     }
     for a in &plan.aliases.delete {
-        add(domain_of(&a.source), change("delete", "alias", "virtual_aliases", alias_key(a), Vec::new()));
+        add(
+            domain_of(&a.source),
+            change(
+                "delete",
+                "alias",
+                "virtual_aliases",
+                alias_key(a),
+                Vec::new(),
+            ),
+        );
     }
     for u in &plan.users.delete {
-        add(domain_of(&u.email), change("delete", "mailbox", "virtual_users", u.email.clone(), Vec::new()));
+        add(
+            domain_of(&u.email),
+            change(
+                "delete",
+                "mailbox",
+                "virtual_users",
+                u.email.clone(),
+                Vec::new(),
+            ),
+        );
     }
     for d in &plan.domains.delete {
-        add(d, change("delete", "domain", "virtual_domains", d.clone(), Vec::new()));
+        add(
+            d,
+            change("delete", "domain", "virtual_domains", d.clone(), Vec::new()),
+        );
     }
     out
 }
@@ -228,7 +296,10 @@ impl DbSection<'_> {
     }
 
     pub(crate) fn markdown(&self) -> String {
-        let mut out = format!("### Database\n\n{}\n", markdown_escape(&capitalise(&self.summary())));
+        let mut out = format!(
+            "### Database\n\n{}\n",
+            markdown_escape(&capitalise(&self.summary()))
+        );
         let tenants = by_tenant(self.plan);
         if !tenants.is_empty() {
             out.push_str("\n| tenant | insert | update | delete |\n|---|---:|---:|---:|\n");
@@ -295,7 +366,10 @@ fn capitalise(text: &str) -> String {
 fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -332,12 +406,19 @@ mod tests {
     fn sample() -> RowPlan {
         let mut plan = RowPlan::default();
         plan.domains.insert.push("b.example".into());
-        plan.users.insert.push(user("x@b.example", "{ARGON2ID}secret-hash", 1 << 30, Some("Line\nTwo \"q\"")));
+        plan.users.insert.push(user(
+            "x@b.example",
+            "{ARGON2ID}secret-hash",
+            1 << 30,
+            Some("Line\nTwo \"q\""),
+        ));
         plan.users.update.push(Update {
             before: user("y@a.example", "{ARGON2ID}old-hash", 1 << 30, None),
             after: user("y@a.example", "{ARGON2ID}new-hash", 2 << 30, None),
         });
-        plan.users.delete.push(user("z@a.example", "{ARGON2ID}gone-hash", 1, None));
+        plan.users
+            .delete
+            .push(user("z@a.example", "{ARGON2ID}gone-hash", 1, None));
         plan
     }
 
@@ -362,8 +443,17 @@ mod tests {
              \x20 Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.\n"
         );
         for rendered in [text, section.markdown(), section.json().to_string()] {
-            for hash in ["secret-hash", "old-hash", "new-hash", "gone-hash", "ARGON2ID"] {
-                assert!(!rendered.contains(hash), "a password hash leaked: {rendered}");
+            for hash in [
+                "secret-hash",
+                "old-hash",
+                "new-hash",
+                "gone-hash",
+                "ARGON2ID",
+            ] {
+                assert!(
+                    !rendered.contains(hash),
+                    "a password hash leaked: {rendered}"
+                );
             }
         }
     }
@@ -378,7 +468,10 @@ mod tests {
         }
         .markdown();
         assert!(md.contains("| `a.example` | 0 | 1 | 1 |"), "{md}");
-        assert!(md.contains("<details><summary>b.example: 2 row changes</summary>"), "{md}");
+        assert!(
+            md.contains("<details><summary>b.example: 2 row changes</summary>"),
+            "{md}"
+        );
         assert!(md.contains("```diff\n+ domain b.example\n"), "{md}");
     }
 

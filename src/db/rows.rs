@@ -32,6 +32,10 @@ pub(crate) struct AliasRow {
     pub(crate) domain: String,
 }
 
+/// A `virtual_users` row as read: email, domain name (if its id resolves),
+/// password, quota, name.
+type LiveUser = (String, Option<String>, String, i64, Option<String>);
+
 /// All rows of the three tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
@@ -85,7 +89,7 @@ impl Rows {
         rows.domains.extend(domains);
         // A row whose domain_id points nowhere (possible only with foreign keys
         // off) shows with an empty domain, and is corrected by an update.
-        let users: Vec<(String, Option<String>, String, i64, Option<String>)> = on_conn!(conn, c => sqlx::query_as(
+        let users: Vec<LiveUser> = on_conn!(conn, c => sqlx::query_as(
             "SELECT u.email, d.name, u.password, u.quota_bytes, u.name \
              FROM virtual_users u LEFT JOIN virtual_domains d ON d.id = u.domain_id",
         )

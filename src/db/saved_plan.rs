@@ -36,7 +36,12 @@ pub(crate) struct SavedPlan {
 }
 
 impl SavedPlan {
-    pub(crate) fn new(database: String, live_fingerprint: String, compiled_fingerprint: String, rows: RowPlan) -> Self {
+    pub(crate) fn new(
+        database: String,
+        live_fingerprint: String,
+        compiled_fingerprint: String,
+        rows: RowPlan,
+    ) -> Self {
         SavedPlan {
             format: FORMAT.to_string(),
             mailops_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -56,7 +61,8 @@ impl SavedPlan {
 
     /// Read and check a plan file; the error says what is wrong with it.
     pub(crate) fn read(path: &Path) -> Result<SavedPlan, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let plan: SavedPlan = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a mailops plan file: {e}", path.display()))?;
         if plan.format != FORMAT {
@@ -75,7 +81,10 @@ impl SavedPlan {
             ));
         }
         if plan.rows.hash() != plan.plan_hash {
-            return Err(format!("{} was edited after it was made (its plan hash does not match); plan again", path.display()));
+            return Err(format!(
+                "{} was edited after it was made (its plan hash does not match); plan again",
+                path.display()
+            ));
         }
         Ok(plan)
     }
@@ -103,11 +112,18 @@ mod tests {
         let path = dir.path().join("plan.json");
         let mut rows = RowPlan::default();
         rows.domains.insert.push("a.example".into());
-        let plan = SavedPlan::new("sqlite://x.db".into(), "sha256:1".into(), "sha256:2".into(), rows);
+        let plan = SavedPlan::new(
+            "sqlite://x.db".into(),
+            "sha256:1".into(),
+            "sha256:2".into(),
+            rows,
+        );
         plan.write(&path).unwrap();
         let back = SavedPlan::read(&path).unwrap();
         assert_eq!(back.rows, plan.rows);
-        let edited = std::fs::read_to_string(&path).unwrap().replace("a.example", "b.example");
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("a.example", "b.example");
         std::fs::write(&path, edited).unwrap();
         let err = SavedPlan::read(&path).unwrap_err();
         assert!(err.contains("edited"), "{err}");

@@ -68,14 +68,13 @@ pub(crate) fn resolve(
     } else {
         (DEFAULT_URL, UrlSource::Default)
     };
-    let url = DatabaseUrl::parse(text.trim())
-        .map_err(|why| {
-            format!(
-                "the database URL `{}` from {} is not usable: {why}",
-                crate::database_url::redact(text.trim()),
-                source.describe()
-            )
-        })?;
+    let url = DatabaseUrl::parse(text.trim()).map_err(|why| {
+        format!(
+            "the database URL `{}` from {} is not usable: {why}",
+            crate::database_url::redact(text.trim()),
+            source.describe()
+        )
+    })?;
     let sqlite_path = match &url {
         DatabaseUrl::Sqlite { path } => Some(repo_root.join(path)),
         DatabaseUrl::Mysql { .. } => None,
@@ -115,7 +114,10 @@ mod tests {
     #[test]
     fn the_default_is_sqlite_in_the_mail_repo() {
         let target = resolve(None, None, None, Path::new("/repo")).unwrap();
-        assert_eq!(target.sqlite_path.as_deref(), Some(Path::new("/repo/.mailops/state.db")));
+        assert_eq!(
+            target.sqlite_path.as_deref(),
+            Some(Path::new("/repo/.mailops/state.db"))
+        );
         assert_eq!(target.shown(), "sqlite://.mailops/state.db");
     }
 

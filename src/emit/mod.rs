@@ -6,10 +6,27 @@
 //! `filters`. Output is a pure function of the model: byte-for-byte stable,
 //! `\n` line endings, sorted wherever order is not meaningful.
 
+pub(crate) mod cloud_init;
+pub(crate) mod conf;
+pub(crate) mod dovecot;
 pub(crate) mod filters;
+pub(crate) mod hcl;
+pub(crate) mod hcl_format;
 pub(crate) mod header;
+pub(crate) mod mail_host;
+#[cfg(test)]
+mod mail_host_properties;
+pub(crate) mod mysql_quote;
+pub(crate) mod postfix;
+pub(crate) mod route53;
+pub(crate) mod rspamd;
+pub(crate) mod shell;
 pub(crate) mod sql;
 pub(crate) mod sql_literal;
+pub(crate) mod terraform;
+#[cfg(test)]
+pub(crate) mod test_repo;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -26,7 +43,10 @@ impl Artifacts {
     /// Add a file; a path may be produced only once.
     pub(crate) fn add(&mut self, path: impl Into<String>, contents: String) {
         let path = path.into();
-        debug_assert!(contents.is_empty() || contents.ends_with('\n'), "{path} ends without a newline");
+        debug_assert!(
+            contents.is_empty() || contents.ends_with('\n'),
+            "{path} ends without a newline"
+        );
         let previous = self.files.insert(path.clone(), contents);
         assert!(previous.is_none(), "{path} emitted twice");
     }
@@ -53,6 +73,14 @@ pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
     let mut out = Artifacts::default();
     let _ = graph;
     out.add("README.md", header::readme());
+    terraform::emit(model, &mut out);
+    // Mail-server configs depend on the platform only (tenants are rows).
+    postfix::emit(&model.platform, &mut out);
+    dovecot::emit(&model.platform, &mut out);
+    rspamd::emit(&model.platform, &mut out);
+    // Last: it embeds the files above.
+    cloud_init::emit(&model.platform, &mut out);
+    // Rows, not configs: no other file depends on them.
     sql::emit(model, &mut out);
     out
 }

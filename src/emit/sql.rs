@@ -51,12 +51,18 @@ impl Dialect {
     fn on_conflict(self, key: &str, columns: &[&str]) -> String {
         match self {
             Dialect::Mysql => {
-                let sets: Vec<String> = columns.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = VALUES({c})"))
+                    .collect();
                 format!("ON DUPLICATE KEY UPDATE {}", sets.join(", "))
             }
             Dialect::Sqlite if columns.is_empty() => format!("ON CONFLICT ({key}) DO NOTHING"),
             Dialect::Sqlite => {
-                let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
                 format!("ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
             }
         }
@@ -89,8 +95,12 @@ fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
         Dialect::Mysql => dialect.on_conflict("name", &["name"]),
         Dialect::Sqlite => dialect.on_conflict("name", &[]),
     };
-    let _ = writeln!(upserts, "INSERT INTO virtual_domains (name) VALUES ({name}) {domain_conflict};");
-    let user_conflict = dialect.on_conflict("email", &["domain_id", "password", "quota_bytes", "name"]);
+    let _ = writeln!(
+        upserts,
+        "INSERT INTO virtual_domains (name) VALUES ({name}) {domain_conflict};"
+    );
+    let user_conflict =
+        dialect.on_conflict("email", &["domain_id", "password", "quota_bytes", "name"]);
     for m in domain.mailboxes.values() {
         let _ = writeln!(
             upserts,
@@ -119,7 +129,11 @@ fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
     let of_domain = format!("domain_id = (SELECT id FROM virtual_domains WHERE name = {name})");
     let mut deletes = format!("DELETE FROM virtual_aliases WHERE {of_domain}");
     if !pairs.is_empty() {
-        let _ = write!(deletes, " AND (source, destination) NOT IN {}", dialect.pairs_list(&pairs));
+        let _ = write!(
+            deletes,
+            " AND (source, destination) NOT IN {}",
+            dialect.pairs_list(&pairs)
+        );
     }
     let _ = write!(deletes, ";\nDELETE FROM virtual_users WHERE {of_domain}");
     if !domain.mailboxes.is_empty() {
@@ -139,7 +153,10 @@ fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
 /// Add `sql/mysql.sql` and `sql/sqlite.sql`.
 pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
-    for (file, dialect) in [("mysql.sql", Dialect::Mysql), ("sqlite.sql", Dialect::Sqlite)] {
+    for (file, dialect) in [
+        ("mysql.sql", Dialect::Mysql),
+        ("sqlite.sql", Dialect::Sqlite),
+    ] {
         let tenants: Vec<Tenant> = model.domains.values().map(|d| tenant(dialect, d)).collect();
         let mut context = tera::Context::new();
         context.insert("header", &header::header("--", "mailops.toml and tenants/"));
@@ -162,7 +179,10 @@ mod tests {
             Dialect::Sqlite.on_conflict("email", &["password"]),
             "ON CONFLICT (email) DO UPDATE SET password = excluded.password"
         );
-        assert_eq!(Dialect::Sqlite.on_conflict("name", &[]), "ON CONFLICT (name) DO NOTHING");
+        assert_eq!(
+            Dialect::Sqlite.on_conflict("name", &[]),
+            "ON CONFLICT (name) DO NOTHING"
+        );
         assert_eq!(Dialect::Sqlite.optional(None), "NULL");
         assert_eq!(Dialect::Mysql.optional(Some("a\nb")), "'a\\nb'");
     }

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(mysql_literal("a\nb\r\tc"), r"'a\nb\r\tc'");
         assert_eq!(mysql_literal("nul\0sub\u{1a}"), r"'nul\0sub\Z'");
         // A quote after a backslash cannot close the literal.
-        assert_eq!(mysql_literal(r"\'; DROP TABLE x; --"), r"'\\''; DROP TABLE x; --'");
+        assert_eq!(
+            mysql_literal(r"\'; DROP TABLE x; --"),
+            r"'\\''; DROP TABLE x; --'"
+        );
         assert!(!mysql_literal("x\ny").contains('\n'));
     }
 

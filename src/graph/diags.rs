@@ -5,7 +5,9 @@ use crate::source::Location;
 
 pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagnostic {
     let help = if same_domain {
-        format!("add a [[mailbox]] or [[alias]] for `{address}` in this file, or fix the destination")
+        format!(
+            "add a [[mailbox]] or [[alias]] for `{address}` in this file, or fix the destination"
+        )
     } else {
         format!(
             "`{address}` is in a tenant domain but is neither a mailbox nor an alias there; add it to that tenant's file, or fix the destination"
@@ -24,7 +26,13 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
 pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
     let shown: Vec<String> = path
         .iter()
-        .map(|a| if a.starts_with('@') { format!("*{a}") } else { a.clone() })
+        .map(|a| {
+            if a.starts_with('@') {
+                format!("*{a}")
+            } else {
+                a.clone()
+            }
+        })
         .collect();
     let help = if path.iter().any(|a| a.starts_with('@')) {
         "mail in a loop is never delivered; a catch-all catches every address of its domain that is neither a mailbox nor an alias, so make it (or the alias it reaches) deliver to a mailbox"

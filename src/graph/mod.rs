@@ -97,13 +97,16 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
             for destination in &alias.destinations {
                 let target = match resolve(model, &destination.address) {
                     Resolution::Mailbox => Node::Mailbox(destination.address.clone()),
-                    Resolution::Alias(to) | Resolution::CatchAll(to) => Node::Alias(to.source.clone()),
+                    Resolution::Alias(to) | Resolution::CatchAll(to) => {
+                        Node::Alias(to.source.clone())
+                    }
                     Resolution::External => Node::External(destination.address.clone()),
                     Resolution::Dangling => {
                         diagnostics.push(diags::dangling(
                             destination.origin.clone(),
                             &destination.address,
-                            alias.domain == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
+                            alias.domain
+                                == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
                         ));
                         continue;
                     }
@@ -164,7 +167,9 @@ fn report_cycles(model: &Model, graph: &DiGraph<Node, ()>, diagnostics: &mut Dia
         let names: Vec<String> = path
             .iter()
             .map(|&n| match &graph[n] {
-                Node::Alias(a) | Node::Mailbox(a) | Node::External(a) | Node::Domain(a) => a.clone(),
+                Node::Alias(a) | Node::Mailbox(a) | Node::External(a) | Node::Domain(a) => {
+                    a.clone()
+                }
             })
             .collect();
         cycles.push(names);

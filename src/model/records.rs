@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn default_records_match_the_platform_contract() {
         assert_eq!(Spf::default().record(), "v=spf1 mx -all");
-        assert_eq!(Dmarc::default().record(), "v=DMARC1; p=quarantine; adkim=s; aspf=s");
+        assert_eq!(
+            Dmarc::default().record(),
+            "v=DMARC1; p=quarantine; adkim=s; aspf=s"
+        );
     }
 
     #[test]
@@ -153,7 +156,10 @@ mod tests {
             redirect: None,
         };
         assert_eq!(spf.dns_lookups(), 4);
-        assert_eq!(spf.record(), "v=spf1 mx include:_spf.example ip4:192.0.2.0/24 a mx:other.example -all");
+        assert_eq!(
+            spf.record(),
+            "v=spf1 mx include:_spf.example ip4:192.0.2.0/24 a mx:other.example -all"
+        );
     }
 
     #[test]

@@ -12,9 +12,12 @@ pub(crate) fn syntax(loc: Location, message: &str, later: usize) -> Diagnostic {
     } else {
         "fix the TOML syntax (see https://toml.io) and run again: only the first syntax error of a file is shown, as later ones often follow from it".to_string()
     };
-    Diagnostic::error("mailops::parse::syntax", format!("malformed TOML: {message}"))
-        .at(loc, "here")
-        .help(help)
+    Diagnostic::error(
+        "mailops::parse::syntax",
+        format!("malformed TOML: {message}"),
+    )
+    .at(loc, "here")
+    .help(help)
 }
 
 fn in_table(path: &str) -> String {
@@ -42,7 +45,11 @@ pub(crate) fn wrong_type(loc: Location, path: &str, expected: &str, found: &str)
     let key = path.rsplit('.').next().unwrap_or(path);
     Diagnostic::error(
         "mailops::parse::wrong-type",
-        format!("`{path}` must be {} {expected}, not {} {found}", article(expected), article(found)),
+        format!(
+            "`{path}` must be {} {expected}, not {} {found}",
+            article(expected),
+            article(found)
+        ),
     )
     .at(loc, format!("expected {expected}"))
     .help(match expected {
@@ -61,9 +68,12 @@ pub(crate) fn missing_key(loc: Location, key: &str, path: &str) -> Diagnostic {
         format!("{path}.{key}")
     };
     let help = match full.as_str() {
-        "domain" => "add `domain = \"<the domain>\"`; it must equal the file name without .toml".to_string(),
+        "domain" => {
+            "add `domain = \"<the domain>\"`; it must equal the file name without .toml".to_string()
+        }
         "dkim" | "dkim.public_key" => {
-            "run `mailops dkim keygen <domain>`: it writes the public key into this file".to_string()
+            "run `mailops dkim keygen <domain>`: it writes the public key into this file"
+                .to_string()
         }
         "mail_host" | "mail_host.hostname" => {
             "add `[mail_host]` with `hostname = \"mx.example.com\"`".to_string()
@@ -98,7 +108,13 @@ fn article(word: &str) -> &'static str {
 pub(crate) fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (strsim::jaro_winkler(given, k), strsim::osa_distance(given, k), *k))
+        .map(|k| {
+            (
+                strsim::jaro_winkler(given, k),
+                strsim::osa_distance(given, k),
+                *k,
+            )
+        })
         .filter(|(score, edits, _)| *score >= 0.8 || *edits <= 1)
         .max_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)))
         .map(|(_, _, k)| k)

@@ -50,8 +50,8 @@ fn platform_shape() -> &'static Shape {
 pub(crate) fn parse(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Parsed {
     let mut parsed = Parsed::default();
     if let Some(id) = repo.platform {
-        parsed.platform = parse_file(&repo.sources, id, platform_shape(), diagnostics)
-            .map(|raw| (id, raw));
+        parsed.platform =
+            parse_file(&repo.sources, id, platform_shape(), diagnostics).map(|raw| (id, raw));
     }
     let results = crate::parallel::map_chunks(&repo.tenants, |ids| {
         let mut local = Diagnostics::default();
@@ -83,9 +83,16 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
     // follow from it (one unclosed array gives a dozen), so only the first
     // in the file is reported.
     let later = errors.len().saturating_sub(1);
-    if let Some(first) = errors.into_iter().min_by_key(|e| e.span().map_or(0, |s| s.start)) {
+    if let Some(first) = errors
+        .into_iter()
+        .min_by_key(|e| e.span().map_or(0, |s| s.start))
+    {
         let span = first.span().unwrap_or(0..0);
-        diagnostics.push(diags::syntax(Location::new(id, span), first.message(), later));
+        diagnostics.push(diags::syntax(
+            Location::new(id, span),
+            first.message(),
+            later,
+        ));
         return None;
     }
     let before = diagnostics.count(crate::diagnostic::Severity::Error);
@@ -98,7 +105,10 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
         Ok(value) => Some(value),
         Err(error) => {
             let span = error.span().unwrap_or(0..0);
-            diagnostics.push(diags::invalid_value(Location::new(id, span), error.message()));
+            diagnostics.push(diags::invalid_value(
+                Location::new(id, span),
+                error.message(),
+            ));
             None
         }
     }

@@ -159,8 +159,11 @@ impl Walk<'_, '_> {
         if let Some(required) = schema.get("required").and_then(Json::as_array) {
             for key in required.iter().filter_map(Json::as_str) {
                 if table.get(key).is_none() {
-                    self.diagnostics
-                        .push(diags::missing_key(self.loc(missing_span.clone()), key, path));
+                    self.diagnostics.push(diags::missing_key(
+                        self.loc(missing_span.clone()),
+                        key,
+                        path,
+                    ));
                 }
             }
         }

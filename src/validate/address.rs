@@ -38,12 +38,28 @@ impl AddressProblem {
     }
 }
 
-/// RFC 5322 `atext`, less the quote characters refused everywhere (see `text.rs`).
+/// RFC 5322 `atext`, less the quote characters refused everywhere (see `text.rs`)
+/// and `/`, which would make a Maildir path (`<vmail>/%d/%n`) reach into
+/// another directory.
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '!' | '#' | '$' | '%' | '&' | '*' | '+' | '-' | '/' | '=' | '?' | '^' | '_' | '{' | '|' | '}' | '~'
+            '!' | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '*'
+                | '+'
+                | '-'
+                | '='
+                | '?'
+                | '^'
+                | '_'
+                | '{'
+                | '|'
+                | '}'
+                | '~'
         )
 }
 
@@ -82,12 +98,30 @@ mod tests {
 
     #[test]
     fn local_parts_follow_dot_atom() {
-        assert_eq!(normalize_local_part("Alice.Liddell+tag").unwrap(), "alice.liddell+tag");
-        assert_eq!(normalize_local_part(""), Err(AddressProblem::EmptyLocalPart));
-        assert_eq!(normalize_local_part(".a"), Err(AddressProblem::LocalPartDots));
-        assert_eq!(normalize_local_part("a..b"), Err(AddressProblem::LocalPartDots));
-        assert_eq!(normalize_local_part("a b"), Err(AddressProblem::LocalPartCharacter(' ')));
-        assert_eq!(normalize_local_part("a@b"), Err(AddressProblem::LocalPartCharacter('@')));
+        assert_eq!(
+            normalize_local_part("Alice.Liddell+tag").unwrap(),
+            "alice.liddell+tag"
+        );
+        assert_eq!(
+            normalize_local_part(""),
+            Err(AddressProblem::EmptyLocalPart)
+        );
+        assert_eq!(
+            normalize_local_part(".a"),
+            Err(AddressProblem::LocalPartDots)
+        );
+        assert_eq!(
+            normalize_local_part("a..b"),
+            Err(AddressProblem::LocalPartDots)
+        );
+        assert_eq!(
+            normalize_local_part("a b"),
+            Err(AddressProblem::LocalPartCharacter(' '))
+        );
+        assert_eq!(
+            normalize_local_part("a@b"),
+            Err(AddressProblem::LocalPartCharacter('@'))
+        );
         assert_eq!(
             normalize_local_part(&"x".repeat(65)),
             Err(AddressProblem::LocalPartTooLong(65))
@@ -102,7 +136,14 @@ mod tests {
             ("bob".to_string(), "xn--bcher-kva.example".to_string())
         );
         assert_eq!(normalize_address("bob"), Err(AddressProblem::NotAnAddress));
-        let long = format!("{}@{}.example", "a".repeat(60), vec!["b".repeat(63); 3].join("."));
-        assert!(matches!(normalize_address(&long), Err(AddressProblem::AddressTooLong(_))));
+        let long = format!(
+            "{}@{}.example",
+            "a".repeat(60),
+            vec!["b".repeat(63); 3].join(".")
+        );
+        assert!(matches!(
+            normalize_address(&long),
+            Err(AddressProblem::AddressTooLong(_))
+        ));
     }
 }

@@ -34,12 +34,19 @@ pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Dia
         format!("the domain `{domain}` does not match the file name `{file}`"),
     )
     .at(loc, "declared here")
-    .help(format!("rename the file to `tenants/{domain}.toml`, or fix `domain`"))
+    .help(format!(
+        "rename the file to `tenants/{domain}.toml`, or fix `domain`"
+    ))
 }
 
 /// `domain` is the A-label; `unicode` its Unicode form (equal for ASCII
 /// domains). Both are named, because the two files may spell it differently.
-pub(crate) fn duplicate_domain(loc: Location, first: Location, domain: &str, unicode: &str) -> Diagnostic {
+pub(crate) fn duplicate_domain(
+    loc: Location,
+    first: Location,
+    domain: &str,
+    unicode: &str,
+) -> Diagnostic {
     let shown = if domain == unicode {
         format!("`{domain}`")
     } else {
@@ -62,7 +69,7 @@ pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Di
     };
     Diagnostic::error(code, format!("invalid {what} address: {problem}"))
         .at(loc, "this local part")
-        .help("a local part is letters, digits and ! # $ % & * + - / = ? ^ _ { | } ~, dot-separated, at most 64 octets")
+        .help("a local part is letters, digits and ! # $ % & * + - = ? ^ _ { | } ~, dot-separated, at most 64 octets")
 }
 
 pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -> Diagnostic {
@@ -173,7 +180,11 @@ pub(crate) fn password_plain_scheme(loc: Location, scheme: &str) -> Diagnostic {
     .help("run `mailops hash-password` and paste its `{ARGON2ID}…` output here")
 }
 
-pub(crate) fn password_scheme_not_allowed(loc: Location, scheme: &str, allowed: &[String]) -> Diagnostic {
+pub(crate) fn password_scheme_not_allowed(
+    loc: Location,
+    scheme: &str,
+    allowed: &[String],
+) -> Diagnostic {
     Diagnostic::error(
         "mailops::password::scheme-not-allowed",
         format!("the password scheme `{scheme}` is not allowed on this platform"),
@@ -200,19 +211,29 @@ pub(crate) fn password_malformed(loc: Location, scheme: &str, expected: &str) ->
         format!("this is not a well-formed {scheme} hash"),
     )
     .at(loc, "malformed hash")
-    .help(format!("expected {expected}; `mailops hash-password` makes a fresh one"))
+    .help(format!(
+        "expected {expected}; `mailops hash-password` makes a fresh one"
+    ))
 }
 
 pub(crate) fn invalid_quota(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::quota::invalid", format!("invalid quota: {problem}"))
-        .at(loc, "this size")
-        .help(format!(
-            "write a number and a unit, like \"10 GiB\" or \"500 MB\" (units: {})",
-            crate::validate::quota::UNIT_NAMES
-        ))
+    Diagnostic::error(
+        "mailops::quota::invalid",
+        format!("invalid quota: {problem}"),
+    )
+    .at(loc, "this size")
+    .help(format!(
+        "write a number and a unit, like \"10 GiB\" or \"500 MB\" (units: {})",
+        crate::validate::quota::UNIT_NAMES
+    ))
 }
 
-pub(crate) fn quota_above_limit(loc: Location, limit: Location, quota: &str, max: &str) -> Diagnostic {
+pub(crate) fn quota_above_limit(
+    loc: Location,
+    limit: Location,
+    quota: &str,
+    max: &str,
+) -> Diagnostic {
     Diagnostic::error(
         "mailops::quota::above-limit",
         format!("the quota {quota} is above the domain's max_quota of {max}"),
@@ -280,9 +301,12 @@ pub(crate) fn invalid_dmarc(loc: Location, tag: &str, value: &str, allowed: &str
 }
 
 pub(crate) fn invalid_dmarc_uri(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::dmarc::invalid-uri", format!("invalid DMARC report URI: {problem}"))
-        .at(loc, "this URI")
-        .help("write report addresses as `mailto:dmarc-reports@acme.example`")
+    Diagnostic::error(
+        "mailops::dmarc::invalid-uri",
+        format!("invalid DMARC report URI: {problem}"),
+    )
+    .at(loc, "this URI")
+    .help("write report addresses as `mailto:dmarc-reports@acme.example`")
 }
 
 pub(crate) fn invalid_spf(loc: Location, problem: &str) -> Diagnostic {
@@ -301,15 +325,21 @@ pub(crate) fn spf_too_many_lookups(loc: Location, count: usize, max: usize) -> D
 }
 
 pub(crate) fn spf_duplicate_redirect(loc: Location) -> Diagnostic {
-    Diagnostic::error("mailops::spf::invalid", "the SPF record has two `redirect=` modifiers")
-        .at(loc, "second redirect")
-        .help("keep one `redirect=`")
+    Diagnostic::error(
+        "mailops::spf::invalid",
+        "the SPF record has two `redirect=` modifiers",
+    )
+    .at(loc, "second redirect")
+    .help("keep one `redirect=`")
 }
 
 pub(crate) fn invalid_ttl(loc: Location, ttl: i64) -> Diagnostic {
-    Diagnostic::error("mailops::dns::invalid-ttl", format!("TTL {ttl} is out of range"))
-        .at(loc, "this TTL")
-        .help("a TTL is from 60 to 604800 seconds; 3600 is usual")
+    Diagnostic::error(
+        "mailops::dns::invalid-ttl",
+        format!("TTL {ttl} is out of range"),
+    )
+    .at(loc, "this TTL")
+    .help("a TTL is from 60 to 604800 seconds; 3600 is usual")
 }
 
 pub(crate) fn invalid_zone_id(loc: Location, zone_id: &str) -> Diagnostic {
@@ -332,7 +362,12 @@ pub(crate) fn missing_rfc2142(loc: Location, domain: &str, local: &str) -> Diagn
     ))
 }
 
-pub(crate) fn invalid_platform_value(loc: Location, key: &str, problem: &str, help: &str) -> Diagnostic {
+pub(crate) fn invalid_platform_value(
+    loc: Location,
+    key: &str,
+    problem: &str,
+    help: &str,
+) -> Diagnostic {
     Diagnostic::error(
         "mailops::platform::invalid",
         format!("invalid `{key}`: {problem}"),

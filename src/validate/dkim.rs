@@ -45,7 +45,9 @@ pub(crate) struct PublicKey {
 /// Parse a base64 SPKI as written in a tenant file (whitespace is ignored).
 pub(crate) fn parse_public_key(text: &str) -> Result<PublicKey, DkimProblem> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = STANDARD.decode(compact.as_bytes()).map_err(|_| DkimProblem::NotBase64)?;
+    let der = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| DkimProblem::NotBase64)?;
     public_key_from_der(&der)
 }
 
@@ -101,7 +103,10 @@ mod tests {
         let der = key.verifying_key().to_public_key_der().unwrap();
         let parsed = parse_public_key(&STANDARD.encode(der.as_bytes())).unwrap();
         assert_eq!(parsed.algorithm, DkimAlgorithm::Ed25519);
-        assert_eq!(parsed.dns_p, STANDARD.encode(key.verifying_key().as_bytes()));
+        assert_eq!(
+            parsed.dns_p,
+            STANDARD.encode(key.verifying_key().as_bytes())
+        );
     }
 
     #[test]

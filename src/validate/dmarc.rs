@@ -16,8 +16,13 @@ pub(crate) fn check_report_uri(uri: &str) -> Result<String, String> {
     };
     if let Some(limit) = limit {
         let digits = limit.trim_end_matches(['k', 'm', 'g', 't']);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || limit.len() - digits.len() > 1 {
-            return Err(format!("`!{limit}` is not a size limit (digits and an optional k, m, g or t)"));
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || limit.len() - digits.len() > 1
+        {
+            return Err(format!(
+                "`!{limit}` is not a size limit (digits and an optional k, m, g or t)"
+            ));
         }
     }
     if address.contains([',', ';', ' ']) {
@@ -36,8 +41,14 @@ mod tests {
 
     #[test]
     fn mailto_uris() {
-        assert_eq!(check_report_uri("mailto:Dmarc@Acme.example").unwrap(), "mailto:dmarc@acme.example");
-        assert_eq!(check_report_uri("mailto:d@acme.example!10m").unwrap(), "mailto:d@acme.example!10m");
+        assert_eq!(
+            check_report_uri("mailto:Dmarc@Acme.example").unwrap(),
+            "mailto:dmarc@acme.example"
+        );
+        assert_eq!(
+            check_report_uri("mailto:d@acme.example!10m").unwrap(),
+            "mailto:d@acme.example!10m"
+        );
         assert!(check_report_uri("https://acme.example/dmarc").is_err());
         assert!(check_report_uri("mailto:a@b.example,mailto:c@d.example").is_err());
         assert!(check_report_uri("mailto:d@acme.example!lots").is_err());

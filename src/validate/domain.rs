@@ -21,14 +21,20 @@ impl DomainProblem {
             DomainProblem::Empty => "the domain is empty".into(),
             DomainProblem::TrailingDot => "the domain ends with a dot".into(),
             DomainProblem::Idna => "not a valid internationalised domain name (IDNA)".into(),
-            DomainProblem::TooLong(n) => format!("the domain is {n} octets long; at most 253 are allowed"),
-            DomainProblem::LabelEmpty => "the domain has an empty label (two dots in a row, or a leading dot)".into(),
+            DomainProblem::TooLong(n) => {
+                format!("the domain is {n} octets long; at most 253 are allowed")
+            }
+            DomainProblem::LabelEmpty => {
+                "the domain has an empty label (two dots in a row, or a leading dot)".into()
+            }
             DomainProblem::LabelTooLong(l) => format!("label `{l}` is longer than 63 octets"),
             DomainProblem::LabelCharacters(l) => {
                 format!("label `{l}` may only hold letters, digits and hyphens")
             }
             DomainProblem::LabelHyphen(l) => format!("label `{l}` starts or ends with a hyphen"),
-            DomainProblem::SingleLabel => "a mail domain needs at least two labels (`example.com`)".into(),
+            DomainProblem::SingleLabel => {
+                "a mail domain needs at least two labels (`example.com`)".into()
+            }
             DomainProblem::NumericTld => "the top-level label is all digits".into(),
         }
     }
@@ -123,29 +129,50 @@ mod tests {
         let d = normalize_domain("bücher.example").unwrap();
         assert_eq!(d.ascii, "xn--bcher-kva.example");
         assert_eq!(d.unicode, "bücher.example");
-        assert_eq!(normalize_domain("xn--bcher-kva.example").unwrap().unicode, "bücher.example");
+        assert_eq!(
+            normalize_domain("xn--bcher-kva.example").unwrap().unicode,
+            "bücher.example"
+        );
     }
 
     #[test]
     fn bad_domains_say_why() {
-        assert_eq!(normalize_domain("localhost"), Err(DomainProblem::SingleLabel));
+        assert_eq!(
+            normalize_domain("localhost"),
+            Err(DomainProblem::SingleLabel)
+        );
         assert_eq!(normalize_domain("a..b"), Err(DomainProblem::LabelEmpty));
-        assert_eq!(normalize_domain("-a.example"), Err(DomainProblem::LabelHyphen("-a".into())));
+        assert_eq!(
+            normalize_domain("-a.example"),
+            Err(DomainProblem::LabelHyphen("-a".into()))
+        );
         assert_eq!(
             normalize_domain("a_b.example"),
             Err(DomainProblem::LabelCharacters("a_b".into()))
         );
-        assert_eq!(normalize_domain("example.com."), Err(DomainProblem::TrailingDot));
+        assert_eq!(
+            normalize_domain("example.com."),
+            Err(DomainProblem::TrailingDot)
+        );
         assert_eq!(normalize_domain("1.2.3.4"), Err(DomainProblem::NumericTld));
         let long = format!("{}.example", "a".repeat(64));
-        assert!(matches!(normalize_domain(&long), Err(DomainProblem::LabelTooLong(_))));
+        assert!(matches!(
+            normalize_domain(&long),
+            Err(DomainProblem::LabelTooLong(_))
+        ));
         let too_long = vec!["abcdefghi"; 26].join(".");
-        assert!(matches!(normalize_domain(&too_long), Err(DomainProblem::TooLong(_))));
+        assert!(matches!(
+            normalize_domain(&too_long),
+            Err(DomainProblem::TooLong(_))
+        ));
     }
 
     #[test]
     fn dns_names_may_hold_underscores() {
-        assert_eq!(normalize_dns_name("_spf.Example.com").unwrap().ascii, "_spf.example.com");
+        assert_eq!(
+            normalize_dns_name("_spf.Example.com").unwrap().ascii,
+            "_spf.example.com"
+        );
         assert!(normalize_domain("_spf.example.com").is_err());
     }
 }

@@ -11,7 +11,10 @@ pub(crate) enum PasswordProblem {
     /// A scheme nobody knows.
     UnknownScheme(String),
     /// The hash after the scheme is not of that scheme's form.
-    Malformed { scheme: String, expected: &'static str },
+    Malformed {
+        scheme: String,
+        expected: &'static str,
+    },
 }
 
 /// Schemes that store the password itself.
@@ -46,9 +49,9 @@ pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), Pass
         return Err(PasswordProblem::NotAllowed(scheme));
     }
     let expected = match scheme.as_str() {
-        "ARGON2ID" => check_argon2(hash, "argon2id").then_some(()).ok_or(
-            "a PHC string `$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>`",
-        ),
+        "ARGON2ID" => check_argon2(hash, "argon2id")
+            .then_some(())
+            .ok_or("a PHC string `$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>`"),
         "ARGON2I" => check_argon2(hash, "argon2i")
             .then_some(())
             .ok_or("a PHC string `$argon2i$v=19$m=…,t=…,p=…$<salt>$<hash>`"),
@@ -61,7 +64,9 @@ pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), Pass
         "SHA256-CRYPT" => check_sha_crypt(hash, "5", 43)
             .then_some(())
             .ok_or("a SHA-256 crypt hash `$5$<salt>$<43 characters>`"),
-        _ => (!hash.is_empty()).then_some(()).ok_or("a hash after the scheme"),
+        _ => (!hash.is_empty())
+            .then_some(())
+            .ok_or("a hash after the scheme"),
     };
     expected.map_err(|expected| PasswordProblem::Malformed { scheme, expected })
 }
@@ -137,7 +142,10 @@ mod tests {
 
     #[test]
     fn plaintext_and_plain_schemes_are_refused() {
-        assert_eq!(check_password("hunter2", &allowed()), Err(PasswordProblem::Plaintext));
+        assert_eq!(
+            check_password("hunter2", &allowed()),
+            Err(PasswordProblem::Plaintext)
+        );
         assert_eq!(
             check_password("{PLAIN}hunter2", &allowed()),
             Err(PasswordProblem::PlainScheme("PLAIN".into()))
@@ -151,7 +159,10 @@ mod tests {
             Err(PasswordProblem::UnknownScheme("MD5".into()))
         );
         assert_eq!(
-            check_password("{ARGON2I}$argon2i$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", &allowed()),
+            check_password(
+                "{ARGON2I}$argon2i$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+                &allowed()
+            ),
             Err(PasswordProblem::NotAllowed("ARGON2I".into()))
         );
     }
@@ -165,7 +176,10 @@ mod tests {
             "{SHA512-CRYPT}$5$salt$abc",
         ] {
             assert!(
-                matches!(check_password(bad, &allowed()), Err(PasswordProblem::Malformed { .. })),
+                matches!(
+                    check_password(bad, &allowed()),
+                    Err(PasswordProblem::Malformed { .. })
+                ),
                 "{bad}"
             );
         }

@@ -19,7 +19,10 @@ pub(crate) const DEFAULT_TTL: u32 = 3600;
 
 /// The platform with defaults; built-in values when the file is missing or broken
 /// (so that tenant files are still checked).
-pub(crate) fn build_platform(raw: Option<&(FileId, RawPlatform)>, diagnostics: &mut Diagnostics) -> Platform {
+pub(crate) fn build_platform(
+    raw: Option<&(FileId, RawPlatform)>,
+    diagnostics: &mut Diagnostics,
+) -> Platform {
     let Some((file, raw)) = raw else {
         return defaults_for("mx.invalid", "invalid");
     };
@@ -46,7 +49,10 @@ pub(crate) fn build_platform(raw: Option<&(FileId, RawPlatform)>, diagnostics: &
         Some(zone) => c
             .structured(zone, "the zone")
             .and_then(|z| match normalize_domain(z) {
-                Ok(name) if hostname == name.ascii || hostname.ends_with(&format!(".{}", name.ascii)) => {
+                Ok(name)
+                    if hostname == name.ascii
+                        || hostname.ends_with(&format!(".{}", name.ascii)) =>
+                {
                     Some(name.ascii)
                 }
                 Ok(name) => {
@@ -81,7 +87,10 @@ pub(crate) fn build_platform(raw: Option<&(FileId, RawPlatform)>, diagnostics: &
             parent
         }
     };
-    let zone_id = host.zone_id.as_ref().and_then(|z| records::zone_id(&mut c, z));
+    let zone_id = host
+        .zone_id
+        .as_ref()
+        .and_then(|z| records::zone_id(&mut c, z));
     let admin_email = match &host.admin_email {
         Some(value) => c
             .structured(value, "the admin email")
@@ -164,12 +173,22 @@ fn checked(
     if ok(text) {
         Some(text.to_string())
     } else {
-        c.push(diags::invalid_platform_value(c.loc(value), key, &format!("`{text}`"), help));
+        c.push(diags::invalid_platform_value(
+            c.loc(value),
+            key,
+            &format!("`{text}`"),
+            help,
+        ));
         None
     }
 }
 
-fn ranged(c: &mut Checker<'_>, value: &Option<Sp<i64>>, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+fn ranged(
+    c: &mut Checker<'_>,
+    value: &Option<Sp<i64>>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<i64> {
     let value = value.as_ref()?;
     if range.contains(&value.value) {
         Some(value.value)
@@ -186,9 +205,9 @@ fn ranged(c: &mut Checker<'_>, value: &Option<Sp<i64>>, key: &str, range: std::o
 
 fn is_path(text: &str) -> bool {
     !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@'))
+        && text.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@')
+        })
 }
 
 fn is_absolute_path(text: &str) -> bool {
@@ -218,18 +237,39 @@ fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
     let region_ok = |t: &str| {
         let parts: Vec<&str> = t.split('-').collect();
         parts.len() >= 3
-            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
     };
-    if let Some(region) = checked(c, &raw.aws.region, "aws.region", region_ok, "an AWS region like `ap-south-1`") {
+    if let Some(region) = checked(
+        c,
+        &raw.aws.region,
+        "aws.region",
+        region_ok,
+        "an AWS region like `ap-south-1`",
+    ) {
         aws.region = region;
     }
     let type_ok = |t: &str| {
         t.split_once('.').is_some_and(|(family, size)| {
-            is_word(family, &[], 20) && is_word(size, &[], 20) && !family.contains('_') && !size.contains('_')
+            is_word(family, &[], 20)
+                && is_word(size, &[], 20)
+                && !family.contains('_')
+                && !size.contains('_')
         })
     };
-    if let Some(t) = checked(c, &raw.aws.instance_type, "aws.instance_type", type_ok, "an EC2 instance type like `t3.small`") {
+    if let Some(t) = checked(
+        c,
+        &raw.aws.instance_type,
+        "aws.instance_type",
+        type_ok,
+        "an EC2 instance type like `t3.small`",
+    ) {
         aws.instance_type = t;
     }
     if let Some(size) = ranged(c, &raw.aws.volume_size_gb, "aws.volume_size_gb", 8..=16384) {
@@ -239,7 +279,13 @@ fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
         aws.admin_cidrs = cidrs
             .iter()
             .filter_map(|cidr| {
-                checked(c, &Some(cidr.clone()), "aws.admin_cidrs", is_cidr, "a CIDR block like `203.0.113.7/32`")
+                checked(
+                    c,
+                    &Some(cidr.clone()),
+                    "aws.admin_cidrs",
+                    is_cidr,
+                    "a CIDR block like `203.0.113.7/32`",
+                )
             })
             .collect();
     }
@@ -247,8 +293,18 @@ fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
 
 fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
     let d = &raw.database;
-    if let Some(driver) = checked(c, &d.driver, "database.driver", |t| t == "mysql" || t == "sqlite", "`mysql` or `sqlite`") {
-        db.driver = if driver == "sqlite" { Driver::Sqlite } else { Driver::Mysql };
+    if let Some(driver) = checked(
+        c,
+        &d.driver,
+        "database.driver",
+        |t| t == "mysql" || t == "sqlite",
+        "`mysql` or `sqlite`",
+    ) {
+        db.driver = if driver == "sqlite" {
+            Driver::Sqlite
+        } else {
+            Driver::Mysql
+        };
     }
     if let Some(url) = &d.url {
         if let Some(text) = c.structured(url, "the database URL") {
@@ -266,27 +322,56 @@ fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
             }
         }
     }
-    let host_ok = |t: &str| t.parse::<IpAddr>().is_ok() || normalize_domain(t).is_ok() || t == "localhost";
-    if let Some(host) = checked(c, &d.host, "database.host", host_ok, "a host name or IP address") {
+    let host_ok =
+        |t: &str| t.parse::<IpAddr>().is_ok() || normalize_domain(t).is_ok() || t == "localhost";
+    if let Some(host) = checked(
+        c,
+        &d.host,
+        "database.host",
+        host_ok,
+        "a host name or IP address",
+    ) {
         db.host = host;
     }
     if let Some(port) = ranged(c, &d.port, "database.port", 1..=65535) {
         db.port = port as u16;
     }
-    if let Some(name) = checked(c, &d.name, "database.name", |t| is_word(t, &[], 64), "letters, digits and `_`, at most 64") {
+    if let Some(name) = checked(
+        c,
+        &d.name,
+        "database.name",
+        |t| is_word(t, &[], 64),
+        "letters, digits and `_`, at most 64",
+    ) {
         db.name = name;
     }
-    if let Some(user) = checked(c, &d.user, "database.user", |t| is_word(t, b".-", 80), "letters, digits, `_`, `.` and `-`") {
+    if let Some(user) = checked(
+        c,
+        &d.user,
+        "database.user",
+        |t| is_word(t, b".-", 80),
+        "letters, digits, `_`, `.` and `-`",
+    ) {
         db.user = user;
     }
-    if let Some(path) = checked(c, &d.path, "database.path", is_absolute_path, "an absolute path like `/var/lib/mailops/mail.sqlite`") {
+    if let Some(path) = checked(
+        c,
+        &d.path,
+        "database.path",
+        is_absolute_path,
+        "an absolute path like `/var/lib/mailops/mail.sqlite`",
+    ) {
         db.path = path;
     }
 }
 
 fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
     let d = &raw.defaults;
-    if let Some(selector) = d.dkim_selector.as_ref().and_then(|s| records::selector(c, s)) {
+    if let Some(selector) = d
+        .dkim_selector
+        .as_ref()
+        .and_then(|s| records::selector(c, s))
+    {
         defaults.dkim_selector = selector;
     }
     if let Some(quota) = &d.quota {
@@ -304,20 +389,46 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
         let help = format!("one of {}", KNOWN_SCHEMES.join(", "));
         defaults.password_schemes = schemes
             .iter()
-            .filter_map(|s| checked(c, &Some(s.clone()), "defaults.password_schemes", known, &help))
+            .filter_map(|s| {
+                checked(
+                    c,
+                    &Some(s.clone()),
+                    "defaults.password_schemes",
+                    known,
+                    &help,
+                )
+            })
             .collect();
     }
 }
 
 fn paths(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
     let abs = "an absolute path without spaces or quotes";
-    if let Some(p) = checked(c, &raw.paths.vmail_root, "paths.vmail_root", is_absolute_path, abs) {
+    if let Some(p) = checked(
+        c,
+        &raw.paths.vmail_root,
+        "paths.vmail_root",
+        is_absolute_path,
+        abs,
+    ) {
         platform.paths.vmail_root = p;
     }
-    if let Some(p) = checked(c, &raw.paths.dkim_key_dir, "paths.dkim_key_dir", is_absolute_path, abs) {
+    if let Some(p) = checked(
+        c,
+        &raw.paths.dkim_key_dir,
+        "paths.dkim_key_dir",
+        is_absolute_path,
+        abs,
+    ) {
         platform.paths.dkim_key_dir = p;
     }
-    if let Some(p) = checked(c, &raw.paths.key_store, "paths.key_store", is_path, "a path without spaces or quotes") {
+    if let Some(p) = checked(
+        c,
+        &raw.paths.key_store,
+        "paths.key_store",
+        is_path,
+        "a path without spaces or quotes",
+    ) {
         platform.paths.key_store = p;
     }
     if let Some(p) = checked(c, &raw.tls.cert, "tls.cert", is_absolute_path, abs) {

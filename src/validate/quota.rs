@@ -11,7 +11,9 @@ pub(crate) enum QuotaProblem {
 impl QuotaProblem {
     pub(crate) fn describe(&self) -> String {
         match self {
-            QuotaProblem::Syntax => "not a size: expected a number and a unit, like \"10 GiB\"".into(),
+            QuotaProblem::Syntax => {
+                "not a size: expected a number and a unit, like \"10 GiB\"".into()
+            }
             QuotaProblem::UnknownUnit(u) => format!("unknown unit `{u}`"),
             QuotaProblem::Zero => "a quota must be larger than zero".into(),
             QuotaProblem::TooLarge => "the size is too large".into(),
@@ -41,7 +43,11 @@ pub(crate) fn parse_quota(input: &str) -> Result<u64, QuotaProblem> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let unit = unit.trim();
-    if number.is_empty() || number.starts_with('.') || number.ends_with('.') || number.matches('.').count() > 1 {
+    if number.is_empty()
+        || number.starts_with('.')
+        || number.ends_with('.')
+        || number.matches('.').count() > 1
+    {
         return Err(QuotaProblem::Syntax);
     }
     let multiplier = if unit.is_empty() {
@@ -55,10 +61,14 @@ pub(crate) fn parse_quota(input: &str) -> Result<u64, QuotaProblem> {
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let whole: u64 = whole.parse().map_err(|_| QuotaProblem::TooLarge)?;
-    let mut bytes = whole.checked_mul(multiplier).ok_or(QuotaProblem::TooLarge)?;
+    let mut bytes = whole
+        .checked_mul(multiplier)
+        .ok_or(QuotaProblem::TooLarge)?;
     if !fraction.is_empty() {
         let digits = fraction.len().min(9) as u32;
-        let fraction: u64 = fraction[..digits as usize].parse().map_err(|_| QuotaProblem::Syntax)?;
+        let fraction: u64 = fraction[..digits as usize]
+            .parse()
+            .map_err(|_| QuotaProblem::Syntax)?;
         let part = u128::from(fraction) * u128::from(multiplier) / 10u128.pow(digits);
         bytes = bytes
             .checked_add(u64::try_from(part).map_err(|_| QuotaProblem::TooLarge)?)
@@ -72,7 +82,12 @@ pub(crate) fn parse_quota(input: &str) -> Result<u64, QuotaProblem> {
 
 /// Bytes in the largest binary unit that divides them exactly (`10 GiB`).
 pub(crate) fn format_quota(bytes: u64) -> String {
-    for (name, multiplier) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+    for (name, multiplier) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
         if bytes % multiplier == 0 {
             return format!("{} {name}", bytes / multiplier);
         }
@@ -96,7 +111,10 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_size() {
         assert_eq!(parse_quota("lots"), Err(QuotaProblem::Syntax));
-        assert_eq!(parse_quota("10 gigs"), Err(QuotaProblem::UnknownUnit("gigs".into())));
+        assert_eq!(
+            parse_quota("10 gigs"),
+            Err(QuotaProblem::UnknownUnit("gigs".into()))
+        );
         assert_eq!(parse_quota("0 GiB"), Err(QuotaProblem::Zero));
         assert_eq!(parse_quota("99999999999 TiB"), Err(QuotaProblem::TooLarge));
         assert_eq!(parse_quota("1..5 GiB"), Err(QuotaProblem::Syntax));

@@ -21,7 +21,9 @@ pub(crate) fn zone_id(c: &mut Checker<'_>, value: &Sp<String>) -> Option<String>
     let text = c.structured(value, "the zone id")?;
     let ok = !text.is_empty()
         && text.len() <= 32
-        && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if ok {
         Some(text.to_string())
     } else {
@@ -63,7 +65,12 @@ pub(crate) fn dmarc(c: &mut Checker<'_>, raw: Option<&RawDmarc>, base: &Dmarc) -
         if allowed.contains(&text) {
             Some(text.to_string())
         } else {
-            c.push(diags::invalid_dmarc(c.loc(value), tag, text, &allowed.join(", ")));
+            c.push(diags::invalid_dmarc(
+                c.loc(value),
+                tag,
+                text,
+                &allowed.join(", "),
+            ));
             None
         }
     };

@@ -27,10 +27,15 @@ pub(crate) fn check_term(term: &str) -> Result<SpfTerm, String> {
             let domain = rest
                 .strip_prefix(':')
                 .ok_or("`include` needs a domain: `include:_spf.example.com`")?;
-            Ok(SpfTerm::Mechanism(format!("include:{}", spf_domain(domain)?)))
+            Ok(SpfTerm::Mechanism(format!(
+                "include:{}",
+                spf_domain(domain)?
+            )))
         }
         "ip4" => {
-            let value = rest.strip_prefix(':').ok_or("`ip4` needs an address: `ip4:192.0.2.0/24`")?;
+            let value = rest
+                .strip_prefix(':')
+                .ok_or("`ip4` needs an address: `ip4:192.0.2.0/24`")?;
             let (address, prefix) = split_prefix(value);
             address
                 .parse::<Ipv4Addr>()
@@ -39,7 +44,9 @@ pub(crate) fn check_term(term: &str) -> Result<SpfTerm, String> {
             Ok(SpfTerm::Mechanism(format!("ip4:{value}")))
         }
         "ip6" => {
-            let value = rest.strip_prefix(':').ok_or("`ip6` needs an address: `ip6:2001:db8::/32`")?;
+            let value = rest
+                .strip_prefix(':')
+                .ok_or("`ip6` needs an address: `ip6:2001:db8::/32`")?;
             let (address, prefix) = split_prefix(value);
             let parsed = address
                 .parse::<Ipv6Addr>()
@@ -120,18 +127,34 @@ mod tests {
 
     #[test]
     fn accepts_the_supported_grammar() {
-        assert_eq!(mechanism("include:_spf.Google.com"), "include:_spf.google.com");
+        assert_eq!(
+            mechanism("include:_spf.Google.com"),
+            "include:_spf.google.com"
+        );
         assert_eq!(mechanism("ip4:192.0.2.0/24"), "ip4:192.0.2.0/24");
         assert_eq!(mechanism("ip6:2001:DB8::/32"), "ip6:2001:db8::/32");
         assert_eq!(mechanism("a"), "a");
         assert_eq!(mechanism("a/24"), "a/24");
         assert_eq!(mechanism("mx:relay.example"), "mx:relay.example");
-        assert_eq!(check_term("redirect=_spf.example").unwrap(), SpfTerm::Redirect("_spf.example".into()));
+        assert_eq!(
+            check_term("redirect=_spf.example").unwrap(),
+            SpfTerm::Redirect("_spf.example".into())
+        );
     }
 
     #[test]
     fn refuses_everything_else() {
-        for bad in ["ip4:300.1.1.1", "ip4:10.0.0.0/33", "include:", "all", "-all", "ptr", "exists:x", "v=spf1", "include:%{i}.x"] {
+        for bad in [
+            "ip4:300.1.1.1",
+            "ip4:10.0.0.0/33",
+            "include:",
+            "all",
+            "-all",
+            "ptr",
+            "exists:x",
+            "v=spf1",
+            "include:%{i}.x",
+        ] {
             assert!(check_term(bad).is_err(), "{bad}");
         }
     }

@@ -25,7 +25,11 @@ pub(crate) struct TenantInput<'a> {
     pub(crate) raw: &'a RawTenant,
 }
 
-pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnostics: &mut Diagnostics) -> Domain {
+pub(crate) fn build_domain(
+    input: &TenantInput<'_>,
+    platform: &Platform,
+    diagnostics: &mut Diagnostics,
+) -> Domain {
     let mut c = Checker::new(input.file, diagnostics);
     let raw = input.raw;
 
@@ -33,7 +37,10 @@ pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnos
         Some(text) => match normalize_domain(text) {
             Ok(name) => (name, true),
             Err(problem) => {
-                c.push(diags::invalid_domain(c.loc(&raw.domain), &problem.describe()));
+                c.push(diags::invalid_domain(
+                    c.loc(&raw.domain),
+                    &problem.describe(),
+                ));
                 (fallback_name(text), false)
             }
         },
@@ -48,13 +55,20 @@ pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnos
             input.file_name,
         ));
     }
-    let description = raw.description.as_ref().and_then(|d| c.free_text(d, "the description"));
+    let description = raw
+        .description
+        .as_ref()
+        .and_then(|d| c.free_text(d, "the description"));
 
     let ttl = match &raw.dns.ttl {
         Some(ttl) => records::ttl(&mut c, ttl).unwrap_or(platform.defaults.ttl),
         None => platform.defaults.ttl,
     };
-    let zone_id = raw.dns.zone_id.as_ref().and_then(|z| records::zone_id(&mut c, z));
+    let zone_id = raw
+        .dns
+        .zone_id
+        .as_ref()
+        .and_then(|z| records::zone_id(&mut c, z));
     let spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
     let dkim = build_dkim(&mut c, raw, platform);
@@ -66,7 +80,11 @@ pub(crate) fn build_domain(input: &TenantInput<'_>, platform: &Platform, diagnos
     for local in RFC2142 {
         let address = format!("{local}@{}", name.ascii);
         if !mailboxes.contains_key(&address) && !aliases.contains_key(&address) {
-            c.push(diags::missing_rfc2142(c.loc(&raw.domain), &name.unicode, local));
+            c.push(diags::missing_rfc2142(
+                c.loc(&raw.domain),
+                &name.unicode,
+                local,
+            ));
         }
     }
 
@@ -146,7 +164,9 @@ fn build_spf(c: &mut Checker<'_>, raw: &RawTenant) -> Spf {
 
 fn build_dkim(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Dkim {
     let selector = match &raw.dkim.selector {
-        Some(s) => records::selector(c, s).unwrap_or_else(|| platform.defaults.dkim_selector.clone()),
+        Some(s) => {
+            records::selector(c, s).unwrap_or_else(|| platform.defaults.dkim_selector.clone())
+        }
         None => platform.defaults.dkim_selector.clone(),
     };
     let mut out = Dkim {
@@ -270,12 +290,17 @@ fn build_mailbox(
     tenant: &RawTenant,
     platform: &Platform,
 ) -> Option<Mailbox> {
-    let name = raw.name.as_ref().and_then(|n| c.free_text(n, "the mailbox name"));
+    let name = raw
+        .name
+        .as_ref()
+        .and_then(|n| c.free_text(n, "the mailbox name"));
     let password_ok = check_password_value(c, &raw.password, platform);
     let quota_bytes = match &raw.quota {
         Some(q) => {
             let bytes = quota(c, q);
-            if let (Some(bytes), Some(max), Some(max_raw)) = (bytes, limits.max_quota, &tenant.limits.max_quota) {
+            if let (Some(bytes), Some(max), Some(max_raw)) =
+                (bytes, limits.max_quota, &tenant.limits.max_quota)
+            {
                 if bytes > max {
                     c.push(diags::quota_above_limit(
                         c.loc(q),
@@ -293,14 +318,22 @@ fn build_mailbox(
     let local_part = match normalize_local_part(user) {
         Ok(local) => local,
         Err(problem) => {
-            c.push(diags::invalid_local_part(c.loc(&raw.user), "mailbox", &problem.describe()));
+            c.push(diags::invalid_local_part(
+                c.loc(&raw.user),
+                "mailbox",
+                &problem.describe(),
+            ));
             return None;
         }
     };
     let address = format!("{local_part}@{domain}");
     if address.len() > crate::validate::address::MAX_ADDRESS {
         let problem = crate::validate::address::AddressProblem::AddressTooLong(address.len());
-        c.push(diags::invalid_local_part(c.loc(&raw.user), "mailbox", &problem.describe()));
+        c.push(diags::invalid_local_part(
+            c.loc(&raw.user),
+            "mailbox",
+            &problem.describe(),
+        ));
         return None;
     }
     // A mailbox with a bad password still exists for the rest of the checks
@@ -340,13 +373,21 @@ fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &P
             c.push(diags::password_plain_scheme(c.loc(password), &scheme));
         }
         Err(PasswordProblem::NotAllowed(scheme)) => {
-            c.push(diags::password_scheme_not_allowed(c.loc(password), &scheme, allowed));
+            c.push(diags::password_scheme_not_allowed(
+                c.loc(password),
+                &scheme,
+                allowed,
+            ));
         }
         Err(PasswordProblem::UnknownScheme(scheme)) => {
             c.push(diags::password_unknown_scheme(c.loc(password), &scheme));
         }
         Err(PasswordProblem::Malformed { scheme, expected }) => {
-            c.push(diags::password_malformed(c.loc(password), &scheme, expected));
+            c.push(diags::password_malformed(
+                c.loc(password),
+                &scheme,
+                expected,
+            ));
         }
     }
     false
@@ -359,7 +400,11 @@ fn build_aliases(
     mailboxes: &BTreeMap<String, Mailbox>,
 ) -> BTreeMap<String, Alias> {
     let mut aliases: BTreeMap<String, Alias> = BTreeMap::new();
-    let max_aliases = raw.limits.max_aliases.as_ref().and_then(|m| u64::try_from(m.value).ok());
+    let max_aliases = raw
+        .limits
+        .max_aliases
+        .as_ref()
+        .and_then(|m| u64::try_from(m.value).ok());
     for (index, entry) in raw.aliases.iter().enumerate() {
         if let (Some(max), Some(max_raw)) = (max_aliases, &raw.limits.max_aliases) {
             if index as u64 == max {
@@ -412,7 +457,11 @@ fn build_alias(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Option<Alia
                 } else {
                     problem.describe()
                 };
-                c.push(diags::invalid_local_part(c.loc(&raw.address), "alias", &help));
+                c.push(diags::invalid_local_part(
+                    c.loc(&raw.address),
+                    "alias",
+                    &help,
+                ));
                 return None;
             }
         }
@@ -444,12 +493,19 @@ fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Vec<
         match address {
             Ok(address) => {
                 if let Some(first) = seen.get(&address) {
-                    c.push(diags::duplicate_destination(c.loc(target), first.clone(), &address));
+                    c.push(diags::duplicate_destination(
+                        c.loc(target),
+                        first.clone(),
+                        &address,
+                    ));
                 } else {
                     seen.insert(address, c.loc(target));
                 }
             }
-            Err(problem) => c.push(diags::invalid_destination(c.loc(target), &problem.describe())),
+            Err(problem) => c.push(diags::invalid_destination(
+                c.loc(target),
+                &problem.describe(),
+            )),
         }
     }
     seen.into_iter()

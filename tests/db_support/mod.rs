@@ -33,7 +33,10 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
 
 pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = mailops();
-    cmd.arg("-C").arg(dir).args(args).stdin(std::process::Stdio::null());
+    cmd.arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -71,7 +74,12 @@ pub fn password_hash() -> &'static str {
             .spawn()
             .expect("mailops hash-password runs");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"correct horse\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse\n")
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "hash-password failed");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -89,7 +97,12 @@ pub fn other_password_hash() -> &'static str {
             .spawn()
             .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"battery staple\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"battery staple\n")
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     })
@@ -108,7 +121,11 @@ pub struct MailRepo {
 impl MailRepo {
     pub fn new() -> MailRepo {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo_root().join("mailops.toml"), dir.path().join("mailops.toml")).unwrap();
+        std::fs::copy(
+            repo_root().join("mailops.toml"),
+            dir.path().join("mailops.toml"),
+        )
+        .unwrap();
         std::fs::create_dir_all(dir.path().join("tenants")).unwrap();
         MailRepo { dir }
     }
@@ -300,7 +317,10 @@ impl TestDb {
     }
 
     pub fn count(&self, table: &str) -> usize {
-        self.sql(&format!("SELECT COUNT(*) FROM {table}")).trim().parse().unwrap()
+        self.sql(&format!("SELECT COUNT(*) FROM {table}"))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// Every row of the routing tables and the apply log, in a stable order:

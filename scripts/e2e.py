@@ -1,0 +1,849 @@
+#!/usr/bin/python3
+"""End-to-end suite: the generated configuration and applied rows on real
+Postfix, Dovecot, Rspamd and MariaDB (or SQLite), on loopback only.
+
+Run through `scripts/e2e`, which installs the packages and builds mailops.
+For each backend (mysql, then sqlite) it:
+
+  1. copies the example tenants into a work repo with a test platform file
+     (work-dir paths, a test database) and fresh DKIM keys;
+  2. `mailops build`, `mailops apply`, `mailops install --root ROOT`;
+  3. layers test-only overrides on the *installed* files, never on generated/:
+     paths under ROOT instead of /etc, listeners on 127.0.0.1, no relaying out,
+     Rspamd's resolver on 127.0.0.1 and its network modules off;
+  4. starts Postfix, Dovecot and Rspamd without systemd and runs every check.
+
+Prints `ok <check>` / `FAIL <check>: why` per check and `N passed, M failed`;
+exits 1 on any failure after printing the tail of each service's log. Stops
+everything it started. Safe to run twice.
+"""
+
+import base64
+import email
+import email.message
+import email.utils
+import imaplib
+import os
+import re
+import secrets
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import dkim  # python3-dkim
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("MAILOPS_BIN", REPO / "target" / "debug" / "mailops"))
+WORK = Path(os.environ.get("MAILOPS_E2E_DIR", "/tmp/mailops-e2e"))
+PASSWORDS = tomllib.loads((REPO / "tests" / "fixtures" / "example-passwords.toml").read_text())
+HOST = "127.0.0.1"
+OUTSIDE_SENDER = "someone@outside-sender.example"
+RSPAMD_VARS = None  # set per backend
+
+results = []
+timings = []
+
+
+def log(message):
+    print(message, flush=True)
+
+
+@contextmanager
+def phase(name):
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        timings.append((name, time.monotonic() - start))
+
+
+def check(name, fn):
+    """Run one check; record ok or FAIL with the reason."""
+    try:
+        detail = fn()
+        results.append((name, True))
+        log(f"ok {name}" + (f" ({detail})" if detail else ""))
+    except Exception as error:  # noqa: BLE001 - every failure is a FAIL line
+        results.append((name, False))
+        reason = str(error).strip().replace("\n", " | ")
+        log(f"FAIL {name}: {reason[:600]}")
+
+
+def run(*args, check_rc=True, env=None, input_text=None, cwd=None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input_text,
+        cwd=cwd,
+        stdin=None if input_text is not None else subprocess.DEVNULL,
+    )
+    if check_rc and proc.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(str(a) for a in args)}` exited {proc.returncode}: {proc.stderr.strip()[-1500:]} {proc.stdout.strip()[-500:]}"
+        )
+    return proc
+
+
+def mailops(repo, *args, **kwargs):
+    return run(BIN, "-C", repo, *args, **kwargs)
+
+
+def wait_for(what, predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as error:  # noqa: BLE001
+            last = error
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last})" if last else ""))
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, port)) == 0
+
+
+# ---------------------------------------------------------------- the tenants
+
+
+class Tenants:
+    """What the example tenant files declare, normalised as mailops does."""
+
+    def __init__(self, tenants_dir):
+        self.files = {}
+        self.unicode_to_ascii = {}
+        for path in sorted(tenants_dir.glob("*.toml")):
+            data = tomllib.loads(path.read_text())
+            ascii_name = path.stem.lower()
+            self.files[ascii_name] = data
+            self.unicode_to_ascii[data["domain"].lower()] = ascii_name
+        self.mailboxes = {}
+        self.aliases = {}
+        for domain, data in self.files.items():
+            for mailbox in data.get("mailbox", []):
+                self.mailboxes[f"{mailbox['user'].lower()}@{domain}"] = mailbox
+            for alias in data.get("alias", []):
+                local = alias["address"].lower()
+                source = f"@{domain}" if local == "*" else f"{local}@{domain}"
+                self.aliases[source] = [self.normalise(t, domain) for t in alias["to"]]
+
+    def normalise(self, target, domain):
+        if "@" not in target:
+            return f"{target.lower()}@{domain}"
+        local, dom = target.rsplit("@", 1)
+        dom = self.unicode_to_ascii.get(dom.lower(), dom.lower())
+        return f"{local.lower()}@{dom}"
+
+    def domain_of(self, address):
+        return address.rsplit("@", 1)[1]
+
+    def resolve(self, address, seen=None):
+        """Final local mailboxes mail to `address` reaches (external forwards dropped)."""
+        seen = seen or set()
+        if address in seen:
+            return set()
+        seen.add(address)
+        if address in self.mailboxes:
+            return {address}
+        domain = self.domain_of(address)
+        if domain not in self.files:
+            return set()  # external
+        targets = self.aliases.get(address) or self.aliases.get(f"@{domain}")
+        out = set()
+        for target in targets or []:
+            out |= self.resolve(target, seen)
+        return out
+
+    def selector(self, domain):
+        return self.files[domain].get("dkim", {}).get("selector", "dkim")
+
+    def dkim_txt(self, domain):
+        spki = base64.b64decode(self.files[domain]["dkim"]["public_key"])
+        if len(spki) == 44:  # Ed25519 SPKI: 12-byte header + 32-byte key (RFC 8463 publishes the raw key)
+            return f"v=DKIM1; k=ed25519; p={base64.b64encode(spki[-32:]).decode()}"
+        return f"v=DKIM1; k=rsa; p={base64.b64encode(spki).decode()}"
+
+
+# ------------------------------------------------------------- the work repo
+
+
+def platform_file(backend, db_name, root):
+    return f"""# test platform for the end-to-end suite (backend {backend})
+[mail_host]
+hostname = "mx.webhizzy.in"
+admin_email = "postmaster@webhizzy.in"
+
+[database]
+driver = "{backend}"
+host = "127.0.0.1"
+port = 3306
+name = "{db_name}"
+user = "mailops_e2e"
+path = "{WORK}/{backend}/mail.sqlite"
+
+[paths]
+vmail_root = "{WORK}/{backend}/vmail"
+dkim_key_dir = "/var/lib/rspamd/dkim"
+key_store = ".mailops/keys"
+
+[tls]
+cert = "{WORK}/tls/cert.pem"
+key = "{WORK}/tls/key.pem"
+"""
+
+
+def make_tls():
+    tls = WORK / "tls"
+    if (tls / "cert.pem").exists():
+        return
+    tls.mkdir(parents=True, exist_ok=True)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=mx.webhizzy.in", "-keyout", tls / "key.pem", "-out", tls / "cert.pem")
+    os.chmod(tls / "key.pem", 0o644)  # a throwaway test key, read by postfix and dovecot
+
+
+def make_repo(base, backend, db_name):
+    repo = base / "repo"
+    shutil.copytree(REPO / "tenants", repo / "tenants")
+    (repo / "mailops.toml").write_text(platform_file(backend, db_name, base / "root"))
+    tenants = Tenants(repo / "tenants")
+    for domain, data in tenants.files.items():
+        spki = base64.b64decode(data["dkim"]["public_key"])
+        algorithm = "ed25519" if len(spki) == 44 else "rsa2048"
+        mailops(repo, "dkim", "keygen", domain, "--algorithm", algorithm, "--force")
+    mailops(repo, "build")
+    return repo
+
+
+# ------------------------------------------------------------------- services
+
+
+class Stack:
+    def __init__(self, base, backend):
+        self.base = base
+        self.backend = backend
+        self.root = base / "root"
+        self.pf = self.root / "etc" / "postfix"
+        self.dovecot_conf = base / "dovecot-e2e.conf"
+        self.logs = base / "log"
+        self.rspamd_vars = [
+            f"--var=LOCAL_CONFDIR={self.root}/etc/rspamd",
+            f"--var=RUNDIR={base}/run/rspamd",
+            f"--var=DBDIR={base}/lib/rspamd",
+            f"--var=LOGDIR={self.logs}",
+        ]
+
+    def override_paths(self):
+        """Installed files name /etc/<service> and the key dir; point them under ROOT."""
+        mapping = {
+            "/etc/postfix/": f"{self.root}/etc/postfix/",
+            "/etc/dovecot/": f"{self.root}/etc/dovecot/",
+            "/var/lib/rspamd/dkim": f"{self.root}/var/lib/rspamd/dkim",
+        }
+        for directory in ("postfix", "dovecot", "rspamd"):
+            for path in (self.root / "etc" / directory).rglob("*"):
+                if path.is_file():
+                    text = path.read_text()
+                    new = text
+                    for old, replacement in mapping.items():
+                        new = new.replace(old, replacement)
+                    if new != text:
+                        mode = path.stat().st_mode
+                        path.write_text(new)
+                        os.chmod(path, mode)
+
+    def configure_postfix(self):
+        for d in ("spool", "data", "log"):
+            (self.base / d).mkdir(parents=True, exist_ok=True)
+        shutil.chown(self.base / "data", "postfix", "postfix")
+        settings = {
+            "queue_directory": f"{self.base}/spool",
+            "data_directory": f"{self.base}/data",
+            "maillog_file": f"{self.logs}/postfix.log",
+            "maillog_file_prefixes": f"{self.logs}",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "default_transport": "error:end-to-end test: no mail leaves this machine",
+            "relay_transport": "error:end-to-end test: no mail leaves this machine",
+            "alias_maps": "",
+            "alias_database": "",
+            "smtp_tls_security_level": "none",
+        }
+        run("postconf", "-c", self.pf, "-e", *[f"{k}={v}" for k, v in settings.items()])
+        run("postconf", "-c", self.pf, "-F", "*/*/chroot = n")
+
+    def configure_dovecot(self):
+        for d in ("run/dovecot", "lib/dovecot"):
+            (self.base / d).mkdir(parents=True, exist_ok=True)
+        self.dovecot_conf.write_text(
+            f"!include {self.root}/etc/dovecot/dovecot.conf\n"
+            f"base_dir = {self.base}/run/dovecot\n"
+            f"state_dir = {self.base}/lib/dovecot\n"
+            f"log_path = {self.logs}/dovecot.log\n"
+            f"listen = 127.0.0.1\n"
+        )
+
+    def configure_rspamd(self):
+        override = self.root / "etc" / "rspamd" / "override.d"
+        override.mkdir(parents=True, exist_ok=True)
+        (override / "options.inc").write_text('dns { nameserver = ["127.0.0.1:53"]; }\n')
+        (override / "logging.inc").write_text(
+            f'type = "file";\nfilename = "{self.logs}/rspamd.log";\nlevel = "info";\n'
+        )
+        for module in ("rbl", "fuzzy_check", "phishing", "multimap", "whitelist", "asn",
+                       "url_redirector", "emails", "spamassassin", "neural", "ratelimit", "replies"):
+            (override / f"{module}.conf").write_text("enabled = false;\n")
+        for d in ("run/rspamd", "lib/rspamd"):
+            (self.base / d).mkdir(parents=True, exist_ok=True)
+            shutil.chown(self.base / d, "_rspamd", "_rspamd")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.logs, 0o777)
+
+    def start(self):
+        with open(self.logs / "rspamd.stdout", "ab") as out:
+            subprocess.Popen(
+                ["rspamd", "-c", "/etc/rspamd/rspamd.conf", *self.rspamd_vars, "-u", "_rspamd", "-g", "_rspamd"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
+        with open(self.logs / "dovecot.stdout", "ab") as out:
+            subprocess.Popen(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=out, start_new_session=True).wait()
+        run("postfix", "-c", self.pf, "start")
+        for port in (25, 587, 993, 24, 12345):
+            wait_for(f"port {port}", lambda p=port: port_open(p), timeout=20)
+        wait_for("rspamd /ping", rspamd_ping, timeout=90, interval=0.5)
+
+    def stop(self):
+        if self.pf.exists():
+            run("postfix", "-c", self.pf, "stop", check_rc=False)
+        if self.dovecot_conf.exists():
+            run("doveadm", "-c", self.dovecot_conf, "stop", check_rc=False)
+        pid_file = self.base / "run" / "rspamd" / "rspamd.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().strip()), 15)
+            except (ValueError, ProcessLookupError):
+                pass
+        # Anything left from this work dir (by command line).
+        run("pkill", "-f", str(self.base), check_rc=False)
+        wait_for("services to stop", lambda: not any(port_open(p) for p in (25, 587, 993, 24, 12345, 11332)),
+                 timeout=20)
+
+    def log_tails(self):
+        for name in ("postfix.log", "dovecot.log", "rspamd.log", "rspamd.stdout", "dovecot.stdout"):
+            path = self.logs / name
+            if path.exists():
+                lines = path.read_text(errors="replace").splitlines()[-25:]
+                log(f"--- tail of {path}")
+                for line in lines:
+                    log(f"    {line}")
+
+
+def rspamd_ping():
+    with urllib.request.urlopen(f"http://{HOST}:11334/ping", timeout=2) as response:
+        return response.read().strip() == b"pong"
+
+
+# ------------------------------------------------------------------- database
+
+
+def mariadb(sql):
+    run("mariadb", "--protocol=tcp", "-h", HOST, "-u", "root", "-e", sql)
+
+
+def setup_database(backend, db_name, password):
+    if backend == "sqlite":
+        return f"sqlite://{WORK}/{backend}/mail.sqlite"
+    mariadb(f"DROP DATABASE IF EXISTS `{db_name}`; CREATE DATABASE `{db_name}`;")
+    for host in ("127.0.0.1", "localhost"):
+        mariadb(f"DROP USER IF EXISTS 'mailops_e2e'@'{host}'; "
+                f"CREATE USER 'mailops_e2e'@'{host}' IDENTIFIED BY '{password}'; "
+                f"GRANT SELECT ON `{db_name}`.* TO 'mailops_e2e'@'{host}';")
+    return f"mysql://root@{HOST}:3306/{db_name}"
+
+
+# ---------------------------------------------------------------------- mail
+
+
+def maildir(base, address):
+    local, domain = address.split("@")
+    return base / "vmail" / domain / local / "Maildir"
+
+
+def messages_with(base, address, token):
+    found = []
+    directory = maildir(base, address)
+    for sub in ("new", "cur"):
+        d = directory / sub
+        if d.is_dir():
+            for path in d.iterdir():
+                data = path.read_bytes()
+                if token.encode() in data:
+                    found.append(data)
+    return found
+
+
+def new_message(sender, recipients, token, subject="end-to-end"):
+    message = email.message.EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = f"{subject} {token}"
+    message["Message-ID"] = f"<{token}@e2e.invalid>"
+    message["Date"] = email.utils.formatdate()
+    message.set_content(f"token {token}\n")
+    return message
+
+
+def smtp_send(sender, recipients, token, port=25, login=None):
+    """Send one message; returns the refused recipients (code, text)."""
+    message = new_message(sender, recipients, token)
+    with smtplib.SMTP(HOST, port, timeout=20) as smtp:
+        smtp.ehlo("client.e2e.invalid")
+        if login:
+            smtp.starttls(context=insecure_tls())
+            smtp.ehlo("client.e2e.invalid")
+            smtp.login(*login)
+        return smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+
+
+def insecure_tls():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test certificate is self-signed
+    return context
+
+
+def rcpt_code(recipient, sender=OUTSIDE_SENDER, port=25):
+    with smtplib.SMTP(HOST, port, timeout=20) as smtp:
+        smtp.ehlo("client.e2e.invalid")
+        smtp.mail(sender)
+        code, text = smtp.rcpt(recipient)
+        return code, text.decode(errors="replace")
+
+
+def wait_delivered(base, address, token, timeout=20):
+    wait_for(f"{token} in {address}'s Maildir", lambda: messages_with(base, address, token), timeout=timeout)
+    return messages_with(base, address, token)
+
+
+def password_of(address):
+    if address not in PASSWORDS:
+        raise RuntimeError(f"no test password for {address} in tests/fixtures/example-passwords.toml")
+    return PASSWORDS[address]
+
+
+def imap_fetch(address, password, token):
+    with imaplib.IMAP4_SSL(HOST, 993, ssl_context=insecure_tls(), timeout=20) as imap:
+        imap.login(address, password)
+        imap.select("INBOX")
+        status, data = imap.search(None, "SUBJECT", token)
+        if status != "OK" or not data[0].split():
+            raise RuntimeError(f"{address}: no message with {token} over IMAP")
+        return len(data[0].split())
+
+
+def verify_dkim(raw, tenants):
+    message = email.message_from_bytes(raw)
+    header = message.get("DKIM-Signature")
+    if not header:
+        raise RuntimeError("no DKIM-Signature header")
+    tags = dict(
+        (k.strip(), v.strip())
+        for k, v in (part.split("=", 1) for part in re.sub(r"\s+", "", header).split(";") if "=" in part)
+    )
+
+    def dns(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        selector, _, domain = name.rstrip(".").partition("._domainkey.")
+        if domain in tenants.files and selector == tenants.selector(domain):
+            return tenants.dkim_txt(domain).encode()
+        return None
+
+    if not dkim.verify(raw, dnsfunc=dns):
+        raise RuntimeError(f"DKIM-Signature d={tags.get('d')} s={tags.get('s')} does not verify")
+    return tags
+
+
+# --------------------------------------------------------------------- checks
+
+
+def run_suite(backend):
+    base = WORK / backend
+    stack = Stack(base, backend)
+    stack.stop()
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    db_name = f"mailops_e2e_{os.getpid()}"
+    db_password = secrets.token_hex(16)
+
+    with phase(f"{backend}: repo, keys, build"):
+        make_tls()
+        repo = make_repo(base, backend, db_name)
+        tenants = Tenants(repo / "tenants")
+    with phase(f"{backend}: database apply + install"):
+        url = setup_database(backend, db_name, db_password)
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base, 0o755)
+            os.chmod(base / "mail.sqlite", 0o644)
+        mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+    with phase(f"{backend}: configure + start services"):
+        stack.override_paths()
+        stack.configure_postfix()
+        stack.configure_dovecot()
+        stack.configure_rspamd()
+        vmail = base / "vmail"
+        vmail.mkdir(parents=True, exist_ok=True)
+        os.chown(vmail, 5000, 5000)
+        try:
+            stack.start()
+        except Exception as error:
+            check(f"{backend}: services start", lambda: (_ for _ in ()).throw(error))
+            stack.log_tails()
+            stack.stop()
+            return
+    try:
+        with phase(f"{backend}: checks"):
+            checks(backend, stack, repo, tenants, url, db_password)
+    finally:
+        if any(not ok for _, ok in results):
+            stack.log_tails()
+        stack.stop()
+        if backend == "mysql":
+            mariadb(f"DROP DATABASE IF EXISTS `{db_name}`; DROP USER IF EXISTS 'mailops_e2e'@'127.0.0.1'; "
+                    f"DROP USER IF EXISTS 'mailops_e2e'@'localhost';")
+
+
+def checks(backend, stack, repo, tenants, url, db_password):
+    base = stack.base
+    b = backend
+    driver = "mysql" if backend == "mysql" else "sqlite"
+
+    # 1. config tests
+    def postfix_check():
+        proc = run("postfix", "-c", stack.pf, "check")
+        if proc.stderr.strip():
+            raise RuntimeError(proc.stderr.strip())
+    check(f"{b}: postfix check", postfix_check)
+    check(f"{b}: doveconf -n", lambda: run("doveconf", "-c", stack.dovecot_conf, "-n") and None)
+    check(f"{b}: rspamadm configtest",
+          lambda: run("rspamadm", "configtest", "-c", "/etc/rspamd/rspamd.conf", *stack.rspamd_vars) and None)
+
+    # 2. lookup maps
+    def postmap(key, table):
+        proc = run("postmap", "-c", stack.pf, "-q", key, f"{driver}:{stack.pf}/{table}", check_rc=False)
+        return proc.stdout.strip()
+
+    def maps():
+        problems = []
+        for domain in tenants.files:
+            if not postmap(domain, "virtual-domains.cf"):
+                problems.append(f"virtual-domains.cf has no {domain}")
+        if postmap("not-a-tenant.example", "virtual-domains.cf"):
+            problems.append("virtual-domains.cf answers for a non-tenant")
+        for address in tenants.mailboxes:
+            if postmap(address, "virtual-mailboxes.cf") == "":
+                problems.append(f"virtual-mailboxes.cf has no {address}")
+            if postmap(address, "virtual-mailbox-identity.cf") != address:
+                problems.append(f"virtual-mailbox-identity.cf({address}) != itself")
+            if address not in postmap(address, "sender-login.cf").split(","):
+                problems.append(f"sender-login.cf({address}) does not list {address}")
+        for source, targets in tenants.aliases.items():
+            got = set(filter(None, postmap(source, "virtual-aliases.cf").split(",")))
+            if got != set(targets):
+                problems.append(f"virtual-aliases.cf({source}) = {sorted(got)}, expected {sorted(targets)}")
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        return f"{len(tenants.files)} domains, {len(tenants.mailboxes)} mailboxes, {len(tenants.aliases)} aliases"
+    check(f"{b}: postmap -q on every lookup map", maps)
+
+    # 3. SMTP on 25
+    tokens = {}
+
+    def deliver_all():
+        for address in tenants.mailboxes:
+            token = uuid.uuid4().hex
+            tokens[address] = token
+            refused = smtp_send(OUTSIDE_SENDER, [address], token)
+            if refused:
+                raise RuntimeError(f"{address} refused: {refused}")
+        for address, token in tokens.items():
+            wait_delivered(base, address, token)
+        return f"{len(tokens)} mailboxes"
+    check(f"{b}: SMTP 25 delivers to every mailbox", deliver_all)
+
+    multi = next((s for s, t in tenants.aliases.items()
+                  if not s.startswith("@") and len(tenants.resolve(s)) >= 2), None)
+
+    def multi_alias():
+        token = uuid.uuid4().hex
+        smtp_send(OUTSIDE_SENDER, [multi], token)
+        for target in sorted(tenants.resolve(multi)):
+            wait_delivered(base, target, token)
+        return f"{multi} → {', '.join(sorted(tenants.resolve(multi)))}"
+    check(f"{b}: alias with several destinations reaches all", multi_alias)
+
+    cross = next((s for s, t in tenants.aliases.items()
+                  if any(tenants.domain_of(x) != tenants.domain_of(s) and tenants.domain_of(x) in tenants.files
+                         for x in t)), None)
+
+    def cross_tenant():
+        token = uuid.uuid4().hex
+        smtp_send(OUTSIDE_SENDER, [cross], token)
+        others = {x for x in tenants.resolve(cross) if tenants.domain_of(x) != tenants.domain_of(cross)}
+        for target in sorted(others):
+            wait_delivered(base, target, token)
+        return f"{cross} → {', '.join(sorted(others))}"
+    check(f"{b}: cross-tenant alias", cross_tenant)
+
+    catch_all = next(s for s in tenants.aliases if s.startswith("@"))
+    catch_domain = catch_all[1:]
+
+    def catch_all_check():
+        token = uuid.uuid4().hex
+        unknown = f"nobody-{token[:8]}@{catch_domain}"
+        smtp_send(OUTSIDE_SENDER, [unknown], token)
+        for target in tenants.resolve(unknown):
+            wait_delivered(base, target, token)
+        catchers = tenants.resolve(unknown)
+        real = next(a for a in tenants.mailboxes if tenants.domain_of(a) == catch_domain and a not in catchers)
+        token2 = uuid.uuid4().hex
+        smtp_send(OUTSIDE_SENDER, [real], token2)
+        wait_delivered(base, real, token2)
+        time.sleep(1)
+        for catcher in catchers:
+            if messages_with(base, catcher, token2):
+                raise RuntimeError(f"the catch-all swallowed mail for {real} (found at {catcher})")
+        return f"{unknown} caught; {real} kept its own mail"
+    check(f"{b}: catch-all catches unknown local parts but not real mailboxes", catch_all_check)
+
+    no_catch = next(d for d in tenants.files if f"@{d}" not in tenants.aliases)
+
+    def unknown_recipient():
+        code, text = rcpt_code(f"nobody-here@{no_catch}")
+        if code != 550 or "5.1.1" not in text:
+            raise RuntimeError(f"RCPT to an unknown user: {code} {text}")
+        return f"{code} {text[:40]}"
+    check(f"{b}: unknown recipient → 550 5.1.1", unknown_recipient)
+
+    def relay_denied():
+        code, text = rcpt_code("someone@not-a-tenant.example")
+        if code != 554 and not (500 <= code < 600 and "Relay access denied" in text):
+            raise RuntimeError(f"RCPT to a non-tenant domain: {code} {text}")
+        return f"{code} {text[:40]}"
+    check(f"{b}: non-tenant domain → relay denied", relay_denied)
+
+    # 4. IMAP
+    def imap_all():
+        for address, token in tokens.items():
+            imap_fetch(address, password_of(address), token)
+        return f"{len(tokens)} logins"
+    check(f"{b}: IMAP login and fetch for every mailbox", imap_all)
+
+    some_user = sorted(tenants.mailboxes)[0]
+
+    def imap_wrong_password():
+        try:
+            imap_fetch(some_user, "wrong-password", "x")
+        except imaplib.IMAP4.error:
+            return "refused"
+        raise RuntimeError("a wrong password was accepted")
+    check(f"{b}: IMAP wrong password refused", imap_wrong_password)
+
+    # 5. Submission on 587
+    def no_auth_before_starttls():
+        with smtplib.SMTP(HOST, 587, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            if smtp.has_extn("auth"):
+                raise RuntimeError("AUTH offered before STARTTLS")
+            code, _ = smtp.docmd("AUTH", "PLAIN")
+            if code != 530:
+                raise RuntimeError(f"AUTH before STARTTLS answered {code}, expected 530")
+        return "530 before STARTTLS"
+    check(f"{b}: submission offers no AUTH before STARTTLS", no_auth_before_starttls)
+
+    sender = next(a for a in sorted(tenants.mailboxes) if tenants.domain_of(a) != catch_domain)
+    sender_password = password_of(sender)
+    recipient = next(a for a in sorted(tenants.mailboxes) if a != sender)
+    signed = {}
+
+    def authenticated_send():
+        token = uuid.uuid4().hex
+        refused = smtp_send(sender, [recipient], token, port=587, login=(sender, sender_password))
+        if refused:
+            raise RuntimeError(f"refused {refused}")
+        signed["raw"] = wait_delivered(base, recipient, token)[0]
+        return f"{sender} → {recipient}"
+    check(f"{b}: authenticated submission accepted", authenticated_send)
+
+    other = next(a for a in sorted(tenants.mailboxes) if a != sender)
+
+    def spoof_refused():
+        try:
+            smtp_send(other, [recipient], uuid.uuid4().hex, port=587, login=(sender, sender_password))
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = {code for code, _ in error.recipients.values()}
+            if 553 in codes:
+                return "553"
+            raise RuntimeError(f"refused with {codes}, expected 553") from None
+        except smtplib.SMTPSenderRefused as error:
+            if error.smtp_code == 553:
+                return "553"
+            raise
+        raise RuntimeError(f"{sender} could send as {other}")
+    check(f"{b}: sending as another user's address → 553", spoof_refused)
+
+    owned_alias = next((s for s, t in tenants.aliases.items()
+                        if not s.startswith("@") and sender in tenants.resolve(s)), None)
+
+    def alias_as_sender():
+        if owned_alias is None:
+            raise RuntimeError(f"the examples have no alias that {sender} receives")
+        token = uuid.uuid4().hex
+        refused = smtp_send(owned_alias, [recipient], token, port=587, login=(sender, sender_password))
+        if refused:
+            raise RuntimeError(f"refused {refused}")
+        wait_delivered(base, recipient, token)
+        return f"{sender} as {owned_alias}"
+    check(f"{b}: sending as an alias the user receives → accepted", alias_as_sender)
+
+    # 6. DKIM
+    def dkim_signed():
+        if "raw" not in signed:
+            raise RuntimeError("no authenticated message was delivered")
+        tags = verify_dkim(signed["raw"], tenants)
+        domain = tenants.domain_of(sender)
+        if tags.get("d") != domain or tags.get("s") != tenants.selector(domain):
+            raise RuntimeError(f"signed d={tags.get('d')} s={tags.get('s')}, expected d={domain} s={tenants.selector(domain)}")
+        return f"d={tags['d']} s={tags['s']} verifies"
+    check(f"{b}: outbound mail is DKIM-signed and verifies", dkim_signed)
+
+    # every tenant signs with its own selector (Ed25519 and RSA alike)
+    def dkim_every_tenant():
+        done = []
+        for domain in tenants.files:
+            user = next((a for a in sorted(tenants.mailboxes) if tenants.domain_of(a) == domain), None)
+            if user is None:
+                continue
+            token = uuid.uuid4().hex
+            smtp_send(user, [recipient if recipient != user else sender], token, port=587,
+                      login=(user, password_of(user)))
+            raw = wait_delivered(base, recipient if recipient != user else sender, token)[0]
+            tags = verify_dkim(raw, tenants)
+            if tags.get("d") != domain:
+                raise RuntimeError(f"{user}: signed as d={tags.get('d')}")
+            done.append(f"{domain}/{tags['s']}")
+        return ", ".join(done)
+    check(f"{b}: every tenant's outbound mail verifies with its own key", dkim_every_tenant)
+
+    # 7. Onboarding without reload
+    new_domain = "onboarded-in-e2e.example"
+    new_user = f"welcome@{new_domain}"
+    new_password = "Onboard-" + secrets.token_hex(6)
+
+    def pids():
+        files = [base / "spool" / "pid" / "master.pid", base / "run" / "dovecot" / "master.pid",
+                 base / "run" / "rspamd" / "rspamd.pid"]
+        return {str(f): f.read_text().strip() if f.exists() else None for f in files}
+
+    def onboarding():
+        before = pids()
+        mailops(repo, "new", new_domain, "--admin", sender)
+        hashed = mailops(repo, "hash-password", input_text=new_password + "\n").stdout.strip()
+        tenant_file = repo / "tenants" / f"{new_domain}.toml"
+        tenant_file.write_text(
+            tenant_file.read_text()
+            + f'\n[[mailbox]]\nuser = "welcome"\npassword = "{hashed}"\n'
+            + f'\n[[mailbox]]\nuser = "leaver"\npassword = "{hashed}"\n'
+        )
+        mailops(repo, "build")
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        if "reload: none" not in proc.stdout:
+            raise RuntimeError(f"install asked for a reload: {proc.stdout.strip()}")
+        stack.override_paths()
+        nonlocal_tenants = Tenants(repo / "tenants")
+        token = uuid.uuid4().hex
+        refused = smtp_send(OUTSIDE_SENDER, [new_user], token)
+        if refused:
+            raise RuntimeError(f"refused {refused}")
+        wait_delivered(base, new_user, token)
+        token = uuid.uuid4().hex
+        smtp_send(new_user, [sender], token, port=587, login=(new_user, new_password))
+        raw = wait_delivered(base, sender, token)[0]
+        tags = verify_dkim(raw, nonlocal_tenants)
+        if tags.get("d") != new_domain:
+            raise RuntimeError(f"new tenant's mail signed as d={tags.get('d')}")
+        if pids() != before:
+            raise RuntimeError("a service was restarted")
+        return f"{new_user} receives and signs as d={new_domain}, no restart or reload"
+    check(f"{b}: onboarding a tenant needs no reload", onboarding)
+
+    # 8. Offboarding a mailbox
+    def offboarding():
+        leaver = f"leaver@{new_domain}"
+        token = uuid.uuid4().hex
+        smtp_send(OUTSIDE_SENDER, [leaver], token)
+        wait_delivered(base, leaver, token)
+        tenant_file = repo / "tenants" / f"{new_domain}.toml"
+        text = tenant_file.read_text()
+        block = re.search(r'\n\[\[mailbox\]\]\nuser = "leaver"\n[^\[]*', text)
+        tenant_file.write_text(text.replace(block.group(0), "\n"))
+        mailops(repo, "build")
+        mailops(repo, "apply", "--database", url, "--yes")
+        code, text = rcpt_code(leaver)
+        if code != 550:
+            raise RuntimeError(f"mail to a removed mailbox: {code} {text}")
+        if not messages_with(base, leaver, token):
+            raise RuntimeError("the removed mailbox's Maildir is gone")
+        return f"550 for {leaver}; Maildir kept"
+    check(f"{b}: offboarding a mailbox refuses new mail and keeps the Maildir", offboarding)
+
+
+def main():
+    only = sys.argv[1:] or ["mysql", "sqlite"]
+    start = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.chmod(WORK, 0o755)
+    if not BIN.exists():
+        log(f"FAIL setup: {BIN} does not exist (run `cargo build`)")
+        return 1
+    for backend in only:
+        log(f"=== backend {backend}")
+        try:
+            run_suite(backend)
+        except Exception as error:  # noqa: BLE001
+            results.append((f"{backend}: setup", False))
+            log(f"FAIL {backend}: setup: {error}")
+    log("")
+    for name, seconds in timings:
+        log(f"timing {name}: {seconds:.1f} s")
+    log(f"timing total: {time.monotonic() - start:.1f} s")
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    log(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+//! cloud-init: `cloud-init/user-data.yaml`, the mail host's first boot.
+//!
+//! It embeds the Postfix, Dovecot and Rspamd files exactly as generated (read
+//! back from the `Artifacts` already emitted, placed where `mail_host`
+//! says), so it is emitted last. Because those files do not depend on the
+//! tenants, neither does this one: `main.tf` does not change, and the
+//! instance is not replaced, when a tenant is added.
+//!
+//! Files are written with `defer: true`: cloud-init then writes them after
+//! the packages are installed, when the `postfix`, `dovecot` and `_rspamd`
+//! groups they belong to exist. A first-boot script does the rest; it holds
+//! no secret either: with a local MariaDB it makes the database password on
+//! the host, keeps it in the secrets file for `mailops install`, creates the
+//! database and its read-only account, and fills the placeholder in the
+//! installed configs.
+//!
+//! EC2 accepts at most 16 KiB of user data; a test keeps this file under it.
+
+use serde::Serialize;
+
+use crate::emit::header::header;
+use crate::emit::mail_host::{self, DB_PASSWORD_PLACEHOLDER, RSPAMD_GROUP};
+use crate::emit::{Artifacts, engine, render};
+use crate::model::{Driver, Platform};
+
+const USER_DATA: &str = include_str!("templates/cloud-init/user-data.yaml");
+const FIRSTBOOT: &str = include_str!("templates/cloud-init/firstboot.sh");
+const BOOTSTRAP_SQL: &str = include_str!("templates/cloud-init/bootstrap.sql");
+const RELOAD_HOOK: &str = include_str!("templates/cloud-init/reload-hook.sh");
+
+pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
+const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
+const BOOTSTRAP_SQL_PATH: &str = "/etc/mailops/bootstrap-mariadb.sql";
+const RELOAD_HOOK_PATH: &str = "/etc/letsencrypt/renewal-hooks/deploy/mailops-reload";
+
+/// One `write_files` entry.
+#[derive(Serialize)]
+struct File {
+    path: String,
+    owner: String,
+    mode: &'static str,
+    content: String,
+}
+
+/// Whether the routing database is a MariaDB on the mail host itself.
+fn mysql_is_local(platform: &Platform) -> bool {
+    platform.database.driver == Driver::Mysql
+        && matches!(
+            platform.database.host.as_str(),
+            "127.0.0.1" | "localhost" | "::1"
+        )
+}
+
+/// Debian 12 packages for the platform's database driver.
+fn packages(platform: &Platform) -> Vec<&'static str> {
+    let mut packages = vec![
+        "postfix",
+        "dovecot-core",
+        "dovecot-imapd",
+        "dovecot-lmtpd",
+        "rspamd",
+        "certbot",
+        "openssl",
+        "ca-certificates",
+        "unattended-upgrades",
+    ];
+    match platform.database.driver {
+        Driver::Mysql => packages.extend(["postfix-mysql", "dovecot-mysql"]),
+        Driver::Sqlite => packages.extend(["postfix-sqlite", "dovecot-sqlite", "sqlite3"]),
+    }
+    if mysql_is_local(platform) {
+        packages.push("mariadb-server");
+    }
+    packages
+}
+
+/// The accounts MariaDB sees the mail services as (TCP from loopback is
+/// `localhost` when the server resolves names, `127.0.0.1` when it does not).
+fn db_client_hosts(platform: &Platform) -> Vec<&'static str> {
+    match platform.database.host.as_str() {
+        "::1" => vec!["localhost", "::1"],
+        _ => vec!["localhost", "127.0.0.1"],
+    }
+}
+
+fn letsencrypt_paths(platform: &Platform) -> bool {
+    platform.tls.cert == format!("/etc/letsencrypt/live/{}/fullchain.pem", platform.hostname)
+}
+
+pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
+    let tera = engine(&[
+        ("user-data.yaml", USER_DATA),
+        ("firstboot.sh", FIRSTBOOT),
+        ("bootstrap.sql", BOOTSTRAP_SQL),
+        ("reload-hook.sh", RELOAD_HOOK),
+    ]);
+    let mut files: Vec<File> = out
+        .iter()
+        .filter_map(|(path, content)| {
+            let place = mail_host::placement(path, content)?;
+            Some(File {
+                path: place.path,
+                owner: format!("{}:{}", place.owner, place.group),
+                mode: place.mode,
+                content: content.to_string(),
+            })
+        })
+        .collect();
+    let secret_files: Vec<String> = files
+        .iter()
+        .filter(|f| f.content.contains(DB_PASSWORD_PLACEHOLDER))
+        .map(|f| f.path.clone())
+        .collect();
+
+    let mut context = tera::Context::new();
+    context.insert("hostname", &platform.hostname);
+    context.insert(
+        "short_hostname",
+        platform
+            .hostname
+            .split('.')
+            .next()
+            .unwrap_or(&platform.hostname),
+    );
+    context.insert("admin_email", &platform.admin_email);
+    context.insert("vmail_root", &platform.paths.vmail_root);
+    context.insert("vmail_user", mail_host::VMAIL_USER);
+    context.insert("vmail_uid", &mail_host::VMAIL_UID);
+    context.insert("vmail_gid", &mail_host::VMAIL_GID);
+    context.insert("dkim_key_dir", &platform.paths.dkim_key_dir);
+    context.insert("rspamd_group", RSPAMD_GROUP);
+    context.insert("selector_map", mail_host::DKIM_SELECTOR_MAP);
+    context.insert("secrets_file", mail_host::SECRETS_FILE);
+    context.insert("placeholder", DB_PASSWORD_PLACEHOLDER);
+    context.insert("driver", platform.database.driver.name());
+    context.insert("mysql_local", &mysql_is_local(platform));
+    context.insert("db_name", &platform.database.name);
+    context.insert("db_user", &platform.database.user);
+    context.insert("db_client_hosts", &db_client_hosts(platform));
+    let db_dir = platform
+        .database
+        .path
+        .rsplit_once('/')
+        .map_or("/", |(dir, _)| dir);
+    context.insert("db_path_dir", if db_dir.is_empty() { "/" } else { db_dir });
+    context.insert("bootstrap_sql", BOOTSTRAP_SQL_PATH);
+    context.insert("secret_files", &secret_files);
+    context.insert("letsencrypt", &letsencrypt_paths(platform));
+    context.insert("tls_cert", &platform.tls.cert);
+
+    context.insert("header", &header("#", "mailops.toml"));
+    files.push(File {
+        path: FIRSTBOOT_PATH.to_string(),
+        owner: "root:root".to_string(),
+        mode: "0755",
+        content: render(&tera, "firstboot.sh", &context),
+    });
+    if letsencrypt_paths(platform) {
+        files.push(File {
+            path: RELOAD_HOOK_PATH.to_string(),
+            owner: "root:root".to_string(),
+            mode: "0755",
+            content: render(&tera, "reload-hook.sh", &context),
+        });
+    }
+    if mysql_is_local(platform) {
+        context.insert("header", &header("--", "mailops.toml"));
+        files.push(File {
+            path: BOOTSTRAP_SQL_PATH.to_string(),
+            owner: "root:root".to_string(),
+            mode: "0600",
+            content: render(&tera, "bootstrap.sql", &context),
+        });
+    }
+
+    context.insert("header", &header("#", "mailops.toml"));
+    context.insert("files", &files);
+    context.insert("packages", &packages(platform));
+    out.add(PATH, render(&tera, "user-data.yaml", &context));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use serde_json::Value;
+
+    use crate::emit::test_repo::{self, tenant};
+    use crate::emit::yaml::tests::pyyaml;
+    use crate::emit::{Artifacts, mail_host};
+
+    fn files(database: &str) -> Artifacts {
+        test_repo::emit(
+            &test_repo::platform(database),
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
+        )
+    }
+
+    fn write_files(parsed: &Value) -> Vec<Value> {
+        parsed["write_files"].as_array().unwrap().clone()
+    }
+
+    fn entry<'a>(entries: &'a [Value], path: &str) -> &'a Value {
+        entries
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not written"))
+    }
+
+    /// `sh -n`: the script parses.
+    fn assert_shell_parses(script: &str) {
+        let mut child = Command::new("sh")
+            .arg("-n")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn user_data() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        insta::assert_snapshot!("user-data.yaml", out.get(super::PATH).unwrap());
+    }
+
+    #[test]
+    fn starts_with_cloud_config_then_the_header() {
+        let out = files("driver = \"mysql\"");
+        let text = out.get(super::PATH).unwrap();
+        assert!(
+            text.starts_with(
+                "#cloud-config\n# generated by mailops from mailops.toml; do not edit\n"
+            )
+        );
+    }
+
+    #[test]
+    fn pyyaml_reads_every_config_back_byte_for_byte() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let entries = write_files(&parsed);
+        let mut installed = 0;
+        for (path, contents) in out.iter() {
+            let Some(place) = mail_host::placement(path, contents) else {
+                continue;
+            };
+            let e = entry(&entries, &place.path);
+            assert_eq!(e["content"], contents, "{path}");
+            assert_eq!(
+                e["owner"],
+                format!("{}:{}", place.owner, place.group),
+                "{path}"
+            );
+            assert_eq!(e["permissions"], place.mode, "{path}");
+            assert_eq!(e["defer"], true, "{path}");
+            installed += 1;
+        }
+        assert_eq!(installed, 12, "postfix (7), dovecot (2), rspamd (3)");
+        let packages: Vec<&str> = parsed["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        for package in [
+            "postfix",
+            "postfix-mysql",
+            "dovecot-imapd",
+            "dovecot-lmtpd",
+            "dovecot-mysql",
+            "rspamd",
+            "certbot",
+            "mariadb-server",
+        ] {
+            assert!(
+                packages.contains(&package),
+                "{package} missing from {packages:?}"
+            );
+        }
+        assert_eq!(
+            parsed["runcmd"],
+            serde_json::json!([["/usr/local/sbin/mailops-firstboot"]])
+        );
+    }
+
+    #[test]
+    fn the_first_boot_script_parses_and_fills_the_password_placeholder_everywhere() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let entries = write_files(&parsed);
+        let script = entry(&entries, super::FIRSTBOOT_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(script.starts_with("#!/bin/sh\n# generated by mailops"));
+        assert_shell_parses(&script);
+        for e in &entries {
+            let content = e["content"].as_str().unwrap();
+            let path = e["path"].as_str().unwrap();
+            if content.contains(mail_host::DB_PASSWORD_PLACEHOLDER)
+                && path.starts_with("/etc/")
+                && !path.ends_with(".sql")
+            {
+                assert!(
+                    script.contains(&format!(" {path}")),
+                    "{path} is not filled by the script"
+                );
+            }
+        }
+        // The selector map starts empty, as `mailops install` will write it.
+        assert!(
+            script
+                .contains("install -o root -g root -m 0644 /dev/null \"$DKIM_DIR/selectors.map\"")
+        );
+        let sql = entry(&entries, super::BOOTSTRAP_SQL_PATH);
+        assert_eq!(sql["permissions"], "0600");
+        let sql = sql["content"].as_str().unwrap();
+        assert!(
+            sql.contains("GRANT SELECT ON `mailserver`.* TO 'mailuser'@'localhost';"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("IDENTIFIED BY '@@MAILOPS_DB_PASSWORD@@'"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn sqlite_installs_its_drivers_and_no_mariadb() {
+        let out = files("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"");
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let packages = parsed["packages"].to_string();
+        assert!(
+            packages.contains("\"postfix-sqlite\"") && packages.contains("\"dovecot-sqlite\""),
+            "{packages}"
+        );
+        assert!(
+            !packages.contains("mysql") && !packages.contains("mariadb"),
+            "{packages}"
+        );
+        let entries = write_files(&parsed);
+        assert!(
+            !entries
+                .iter()
+                .any(|e| e["path"] == super::BOOTSTRAP_SQL_PATH)
+        );
+        let script = entry(&entries, super::FIRSTBOOT_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            script.contains("install -d -o root -g mailops -m 0750 /var/lib/mailops\n"),
+            "{script}"
+        );
+        assert!(!script.contains("openssl rand"), "{script}");
+        assert_shell_parses(&script);
+    }
+
+    #[test]
+    fn a_remote_database_is_not_installed_or_bootstrapped() {
+        let out = files("driver = \"mysql\"\nhost = \"db.internal.example\"");
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        assert!(!parsed["packages"].to_string().contains("mariadb-server"));
+        let script = entry(&write_files(&parsed), super::FIRSTBOOT_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!script.contains("mariadb"), "{script}");
+        assert_shell_parses(&script);
+    }
+
+    /// EC2 takes at most 16 KiB of user data. The file is larger than that as
+    /// text, so main.tf passes it gzip-compressed (`base64gzip`), which
+    /// cloud-init unpacks; this keeps the compressed form within the limit.
+    #[test]
+    fn compressed_user_data_fits_ec2s_16_kib() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let text = out.get(super::PATH).unwrap();
+        let gzip_size = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 9).len() + 18;
+        assert!(gzip_size < 16 * 1024, "{gzip_size} bytes compressed");
+    }
+}

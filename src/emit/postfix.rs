@@ -1,0 +1,261 @@
+//! Postfix: `main.cf`, `master.cf`, and one lookup-table file per map.
+//!
+//! Every tenant fact is a query on the routing database, made by Postfix at
+//! each message, so these files depend on the platform only: onboarding a
+//! domain changes rows, never these files, and needs no reload. The maps are
+//! read through `proxy:` (one pooled connection in proxymap instead of one
+//! per smtpd process, and no table access from chrooted daemons).
+//!
+//! The queries are plain SQL that MariaDB and SQLite both run. Postfix
+//! escapes the `%s` it substitutes for the dialect.
+
+use serde::Serialize;
+
+use crate::emit::header::header;
+use crate::emit::mail_host::{self, DB_PASSWORD_PLACEHOLDER, LOOPBACK};
+use crate::emit::{Artifacts, engine, render};
+use crate::model::{Driver, Platform};
+
+const MAIN_CF: &str = include_str!("templates/postfix/main.cf");
+const MASTER_CF: &str = include_str!("templates/postfix/master.cf");
+const MAP_CF: &str = include_str!("templates/postfix/map.cf");
+
+/// One lookup table: file name, what it answers, and its query.
+pub(crate) struct LookupMap {
+    pub(crate) file: &'static str,
+    pub(crate) parameter: &'static str,
+    pub(crate) purpose: &'static str,
+    pub(crate) query: &'static str,
+}
+
+pub(crate) const DOMAINS: LookupMap = LookupMap {
+    file: "virtual-domains.cf",
+    parameter: "virtual_mailbox_domains",
+    purpose: "Is this a tenant domain? (any row means yes)",
+    query: "SELECT 1 FROM virtual_domains WHERE name='%s'",
+};
+
+pub(crate) const MAILBOXES: LookupMap = LookupMap {
+    file: "virtual-mailboxes.cf",
+    parameter: "virtual_mailbox_maps",
+    purpose: "Is this address a mailbox? (any row means yes)",
+    query: "SELECT 1 FROM virtual_users WHERE email='%s'",
+};
+
+pub(crate) const ALIASES: LookupMap = LookupMap {
+    file: "virtual-aliases.cf",
+    parameter: "virtual_alias_maps",
+    purpose: "Where does mail to this alias go? Postfix asks for user@domain, then @domain (the catch-all).",
+    query: "SELECT destination FROM virtual_aliases WHERE source='%s'",
+};
+
+pub(crate) const IDENTITY: LookupMap = LookupMap {
+    file: "virtual-mailbox-identity.cf",
+    parameter: "virtual_alias_maps",
+    purpose: "Every mailbox to itself, so that its full address matches before a catch-all.",
+    query: "SELECT email FROM virtual_users WHERE email='%s'",
+};
+
+/// The mailboxes that receive mail for an address, directly or through
+/// aliases (recursively; `UNION` stops at cycles): the logins that may send
+/// as it. For an address that is not a mailbox or alias, Postfix then asks
+/// for `@domain`, so the catch-all's mailboxes may use unassigned addresses.
+pub(crate) const SENDER_LOGIN: LookupMap = LookupMap {
+    file: "sender-login.cf",
+    parameter: "smtpd_sender_login_maps",
+    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias.",
+    query: "WITH RECURSIVE owner(address) AS (\
+SELECT email FROM virtual_users WHERE email='%s' \
+UNION SELECT destination FROM virtual_aliases WHERE source='%s' \
+UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
+SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
+};
+
+pub(crate) const MAPS: [&LookupMap; 5] = [&DOMAINS, &MAILBOXES, &ALIASES, &IDENTITY, &SENDER_LOGIN];
+
+/// `proxy:mysql:/etc/postfix/virtual-domains.cf`.
+pub(crate) fn map_reference(driver: Driver, map: &LookupMap) -> String {
+    format!("proxy:{}:/etc/postfix/{}", driver.name(), map.file)
+}
+
+#[derive(Serialize)]
+struct MapNames {
+    domains: String,
+    mailboxes: String,
+    aliases: String,
+    identity: String,
+    sender_login: String,
+}
+
+/// `inet:host:port` for `hosts =` (an IPv6 address in brackets).
+fn mysql_host(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("inet:[{host}]:{port}")
+    } else {
+        format!("inet:{host}:{port}")
+    }
+}
+
+pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
+    let tera = engine(&[
+        ("main.cf", MAIN_CF),
+        ("master.cf", MASTER_CF),
+        ("map.cf", MAP_CF),
+    ]);
+    let driver = platform.database.driver;
+    let mut context = tera::Context::new();
+    context.insert("header", &header("#", "mailops.toml"));
+    context.insert("hostname", &platform.hostname);
+    context.insert("zone", &platform.zone);
+    context.insert("driver", driver.name());
+    context.insert("message_size_limit", &mail_host::MESSAGE_SIZE_LIMIT);
+    context.insert(
+        "maps",
+        &MapNames {
+            domains: map_reference(driver, &DOMAINS),
+            mailboxes: map_reference(driver, &MAILBOXES),
+            aliases: map_reference(driver, &ALIASES),
+            identity: map_reference(driver, &IDENTITY),
+            sender_login: map_reference(driver, &SENDER_LOGIN),
+        },
+    );
+    context.insert(
+        "lmtp",
+        &format!("lmtp:inet:{LOOPBACK}:{}", mail_host::LMTP_PORT),
+    );
+    context.insert("sasl", &format!("inet:{LOOPBACK}:{}", mail_host::SASL_PORT));
+    context.insert(
+        "milter",
+        &format!("inet:{LOOPBACK}:{}", mail_host::MILTER_PORT),
+    );
+    context.insert("tls_cert", &platform.tls.cert);
+    context.insert("tls_key", &platform.tls.key);
+    context.insert("submission_port", &mail_host::SUBMISSION_PORT);
+    out.add("postfix/main.cf", render(&tera, "main.cf", &context));
+    out.add("postfix/master.cf", render(&tera, "master.cf", &context));
+
+    let db = &platform.database;
+    for map in MAPS {
+        context.insert("purpose", map.purpose);
+        context.insert("parameter", map.parameter);
+        context.insert("hosts", &mysql_host(&db.host, db.port));
+        context.insert("user", &db.user);
+        context.insert("password", DB_PASSWORD_PLACEHOLDER);
+        context.insert("dbname", &db.name);
+        context.insert("dbpath", &db.path);
+        context.insert("query", map.query);
+        out.add(
+            format!("postfix/{}", map.file),
+            render(&tera, "map.cf", &context),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::emit::test_repo::{self, tenant};
+
+    fn files(database: &str) -> crate::emit::Artifacts {
+        test_repo::emit(
+            &test_repo::platform(database),
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 2, "Acme", "A"),
+            )],
+        )
+    }
+
+    #[test]
+    fn main_cf_and_master_cf() {
+        let out = files("driver = \"mysql\"");
+        insta::assert_snapshot!("main.cf", out.get("postfix/main.cf").unwrap());
+        insta::assert_snapshot!("master.cf", out.get("postfix/master.cf").unwrap());
+    }
+
+    #[test]
+    fn mysql_lookup_tables() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"\nport = 3306");
+        for map in super::MAPS {
+            insta::assert_snapshot!(
+                format!("mysql-{}", map.file),
+                out.get(&format!("postfix/{}", map.file)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_lookup_tables() {
+        let out = files("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"");
+        for map in super::MAPS {
+            let text = out.get(&format!("postfix/{}", map.file)).unwrap();
+            assert!(
+                text.contains("dbpath = /var/lib/mailops/mail.sqlite\n"),
+                "{text}"
+            );
+            assert!(!text.contains("password"), "{text}");
+        }
+        insta::assert_snapshot!(
+            "sqlite-sender-login.cf",
+            out.get("postfix/sender-login.cf").unwrap()
+        );
+        let main = out.get("postfix/main.cf").unwrap();
+        assert!(main.contains("virtual_alias_maps = proxy:sqlite:/etc/postfix/virtual-aliases.cf, proxy:sqlite:/etc/postfix/virtual-mailbox-identity.cf\n"));
+    }
+
+    #[test]
+    fn identity_map_follows_the_alias_map() {
+        let main = files("driver = \"mysql\"")
+            .get("postfix/main.cf")
+            .unwrap()
+            .to_string();
+        let line = main
+            .lines()
+            .find(|l| l.starts_with("virtual_alias_maps = "))
+            .unwrap();
+        let aliases = line.find("virtual-aliases.cf").unwrap();
+        let identity = line.find("virtual-mailbox-identity.cf").unwrap();
+        assert!(aliases < identity, "{line}");
+    }
+
+    #[test]
+    fn port_25_is_opportunistic_and_587_requires_tls_and_owned_senders() {
+        let out = files("driver = \"mysql\"");
+        let main = out.get("postfix/main.cf").unwrap();
+        assert!(main.contains("\nsmtpd_tls_security_level = may\n"));
+        assert!(main.contains("\nsmtpd_sasl_auth_enable = no\n"));
+        assert!(main.contains("reject_unauth_destination"));
+        assert!(!main.contains("permit_mynetworks"));
+        let master = out.get("postfix/master.cf").unwrap();
+        let submission: Vec<&str> = master
+            .lines()
+            .skip_while(|l| !l.starts_with("submission "))
+            .skip(1)
+            .take_while(|l| l.starts_with("  -o "))
+            .collect();
+        for option in [
+            "smtpd_tls_security_level=encrypt",
+            "smtpd_tls_auth_only=yes",
+            "smtpd_sasl_auth_enable=yes",
+            "smtpd_client_restrictions=permit_sasl_authenticated,reject",
+        ] {
+            assert!(
+                submission.contains(&format!("  -o {option}").as_str()),
+                "{option} missing in {submission:?}"
+            );
+        }
+        assert!(
+            submission
+                .iter()
+                .any(|l| l.contains("reject_sender_login_mismatch"))
+        );
+    }
+
+    #[test]
+    fn an_ipv6_database_host_is_bracketed() {
+        assert_eq!(super::mysql_host("::1", 3306), "inet:[::1]:3306");
+        assert_eq!(
+            super::mysql_host("db.internal", 3307),
+            "inet:db.internal:3307"
+        );
+    }
+}

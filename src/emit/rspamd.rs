@@ -1,0 +1,177 @@
+//! Rspamd: `local.d/dkim_signing.conf`, `local.d/arc.conf` (same signing
+//! policy, same keys) and `local.d/milter_headers.conf`.
+//!
+//! Signing needs no per-domain entry: the key is found through the path
+//! template `<dkim_key_dir>/$domain.$selector.key`, the names `mailops dkim
+//! keygen` gives keys in the key store. With `try_fallback` (Rspamd's default)
+//! the global `path`/`selector` are the fallback for every domain; setting it
+//! to false would sign nothing without a per-domain entry.
+//!
+//! Selectors. A tenant may choose its own (`[dkim] selector`), and onboarding
+//! must not edit these files. So the selector of each domain comes from a
+//! map file in the key directory, [`selector_map`], written by `mailops
+//! install` next to the keys it copies (Rspamd watches map files and re-reads
+//! them without a reload); the platform's default selector is the global
+//! `selector`, used for any domain not (yet) in the map. The trade-off: the map
+//! lives on the host, not in `generated/`, like the keys it describes, and a
+//! newly listed selector is seen at Rspamd's next map check (minutes), while
+//! a domain on the platform selector signs as soon as its key is there.
+//!
+//! The milter is Rspamd's proxy worker on `localhost:11332`, its packaged
+//! default, so no worker file is generated.
+
+use crate::emit::header::header;
+use crate::emit::mail_host::DKIM_SELECTOR_MAP;
+use crate::emit::{Artifacts, engine, render};
+use crate::model::{Model, Platform};
+
+const SIGNING_CONF: &str = include_str!("templates/rspamd/signing.conf");
+const MILTER_HEADERS_CONF: &str = include_str!("templates/rspamd/milter_headers.conf");
+
+/// `<dkim_key_dir>/$domain.$selector.key`; `$domain` and `$selector` are
+/// Rspamd's, filled at signing time.
+pub(crate) fn key_path_template(platform: &Platform) -> String {
+    format!("{}/$domain.$selector.key", platform.paths.dkim_key_dir)
+}
+
+/// Where the selector map lives on the host.
+pub(crate) fn selector_map_path(platform: &Platform) -> String {
+    format!("{}/{DKIM_SELECTOR_MAP}", platform.paths.dkim_key_dir)
+}
+
+/// The selector map (`domain selector` per line, sorted) that `mailops
+/// install` writes to [`selector_map_path`]. Domains and selectors are
+/// validated DNS labels: nothing in them needs quoting.
+#[allow(
+    dead_code,
+    reason = "called by `mailops install`, which writes it next to the keys"
+)]
+pub(crate) fn selector_map(model: &Model) -> String {
+    let mut text = header("#", "tenants/*.toml");
+    text.push_str("# DKIM selector of each tenant domain, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
+    for domain in model.domains.values() {
+        text.push_str(&format!("{} {}\n", domain.name, domain.dkim.selector));
+    }
+    text
+}
+
+pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
+    let tera = engine(&[
+        ("signing.conf", SIGNING_CONF),
+        ("milter_headers.conf", MILTER_HEADERS_CONF),
+    ]);
+    let mut context = tera::Context::new();
+    context.insert("header", &header("#", "mailops.toml"));
+    context.insert("path", &key_path_template(platform));
+    context.insert("selector", &platform.defaults.dkim_selector);
+    context.insert("selector_map", &selector_map_path(platform));
+    context.insert("what", "DKIM signing");
+    out.add(
+        "rspamd/local.d/dkim_signing.conf",
+        render(&tera, "signing.conf", &context),
+    );
+    context.insert(
+        "what",
+        "ARC sealing, with the DKIM keys and the same policy as DKIM signing,",
+    );
+    out.add(
+        "rspamd/local.d/arc.conf",
+        render(&tera, "signing.conf", &context),
+    );
+    out.add(
+        "rspamd/local.d/milter_headers.conf",
+        render(&tera, "milter_headers.conf", &context),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::emit::test_repo::{self, tenant};
+
+    #[test]
+    fn dkim_signing_arc_and_milter_headers() {
+        let out = test_repo::emit(
+            &test_repo::platform(""),
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
+        );
+        insta::assert_snapshot!(
+            "dkim_signing.conf",
+            out.get("rspamd/local.d/dkim_signing.conf").unwrap()
+        );
+        insta::assert_snapshot!("arc.conf", out.get("rspamd/local.d/arc.conf").unwrap());
+        insta::assert_snapshot!(
+            "milter_headers.conf",
+            out.get("rspamd/local.d/milter_headers.conf").unwrap()
+        );
+    }
+
+    #[test]
+    fn the_path_template_is_single_quoted_so_rspamd_expands_nothing() {
+        let out = test_repo::emit(&test_repo::platform(""), &[]);
+        let conf = out.get("rspamd/local.d/dkim_signing.conf").unwrap();
+        assert!(
+            conf.contains("\npath = '/var/lib/rspamd/dkim/$domain.$selector.key';\n"),
+            "{conf}"
+        );
+        assert!(conf.contains("\nallow_envfrom_empty = false;\n"));
+    }
+
+    #[test]
+    fn selector_map_lists_every_domain_with_its_selector() {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[
+                (
+                    "acme.example",
+                    tenant("acme.example", "dkim", 0, "Acme", ""),
+                ),
+                (
+                    "beta.example",
+                    tenant("beta.example", "mail2026", 0, "Beta", ""),
+                ),
+            ],
+        );
+        let map = super::selector_map(&model);
+        assert!(map.starts_with("# generated by mailops from tenants/*.toml; do not edit\n"));
+        assert!(
+            map.ends_with("\nacme.example dkim\nbeta.example mail2026\n"),
+            "{map}"
+        );
+        assert_eq!(
+            super::selector_map_path(&model.platform),
+            "/var/lib/rspamd/dkim/selectors.map"
+        );
+    }
+
+    /// `mailops install` writes the map next to the keys, as a file that needs
+    /// no reload (Rspamd re-reads maps by itself).
+    #[test]
+    fn mailops_install_writes_the_selector_map_without_a_reload() {
+        use crate::install::{self, FileKind, Secrets};
+        use crate::keystore::KeyStore;
+        let platform = test_repo::platform("");
+        let model = test_repo::compile(&platform, &[]);
+        let generated = test_repo::emit(&platform, &[]).into_map();
+        let store = KeyStore::new(std::path::Path::new("/nonexistent"), ".mailops/keys");
+        let secrets = Secrets {
+            db_password: Some("pw".into()),
+        };
+        let files = install::plan(&generated, &model, &store, &secrets).unwrap();
+        let map = files
+            .iter()
+            .find(|f| f.kind == FileKind::DkimSelectors)
+            .unwrap();
+        assert_eq!(
+            map.target,
+            std::path::Path::new("var/lib/rspamd/dkim/selectors.map")
+        );
+        assert_eq!(map.contents, super::selector_map(&model).into_bytes());
+        assert_eq!((map.mode(), map.group()), (0o644, "root"));
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = install::apply(dir.path(), std::slice::from_ref(map)).unwrap();
+        assert!(outcome.reload.is_empty());
+    }
+}

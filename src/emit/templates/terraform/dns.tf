@@ -1,0 +1,45 @@
+{{ header }}#
+{{ summary | hcl_comment }}
+{%- if description %}#
+{{ description | hcl_comment }}
+{%- endif %}
+
+data "aws_route53_zone" "{{ domain | tf_name }}" {
+{%- if zone_id %}
+  zone_id = {{ zone_id | hcl_string }}
+{%- else %}
+  name = {{ domain | hcl_string }}
+{%- endif %}
+}
+
+resource "aws_route53_record" "{{ domain | tf_name }}_mx" {
+  zone_id = data.aws_route53_zone.{{ domain | tf_name }}.zone_id
+  name = {{ domain | hcl_string }}
+  type = "MX"
+  ttl = {{ ttl }}
+  records = [{{ mx | hcl_string }}]
+}
+
+resource "aws_route53_record" "{{ domain | tf_name }}_spf" {
+  zone_id = data.aws_route53_zone.{{ domain | tf_name }}.zone_id
+  name = {{ domain | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ spf | route53_txt | hcl_string }}]
+}
+
+resource "aws_route53_record" "{{ domain | tf_name }}_dmarc" {
+  zone_id = data.aws_route53_zone.{{ domain | tf_name }}.zone_id
+  name = {{ dmarc_name | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ dmarc | route53_txt | hcl_string }}]
+}
+
+resource "aws_route53_record" "{{ domain | tf_name }}_dkim" {
+  zone_id = data.aws_route53_zone.{{ domain | tf_name }}.zone_id
+  name = {{ dkim_name | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ dkim | route53_txt | hcl_string }}]
+}

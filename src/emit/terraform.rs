@@ -1,0 +1,409 @@
+//! Terraform for the mail host and each tenant's Route53 records.
+//!
+//! `terraform/main.tf` holds everything about the platform (provider, the
+//! instance, its address, PTR, security group, the host's A record) and is a
+//! function of `mailops.toml` alone, so onboarding a tenant never touches it.
+//! Each tenant gets `terraform/dns_<domain>.tf` with its MX, SPF, DMARC and
+//! DKIM records, named after the domain (`aws_route53_record.acme_example_mx`,
+//! see [`hcl::identifier`]) so that a tenant's resources keep their addresses
+//! however the set of tenants changes.
+//!
+//! Names in main.tf's `aws_route53_record` and `aws_route53_zone` blocks
+//! (`host`, `platform`) hold no `_`; tenant names always do (every domain has
+//! a dot), so the two can never collide.
+//!
+//! Templates give the shape; values go through the `hcl_*`, `tf_name` and
+//! `route53_txt` filters; [`hcl_format::format`] then lays the text out the
+//! way `terraform fmt` does.
+
+use serde::Serialize;
+
+use crate::emit::header::header;
+use crate::emit::{Artifacts, engine, hcl, hcl_format, render};
+use crate::model::{Domain, Model, Platform};
+
+const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
+const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
+
+/// Add `terraform/main.tf` and one `terraform/dns_<domain>.tf` per tenant.
+pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
+    let tera = engine(&[("main.tf", MAIN_TF), ("dns.tf", DNS_TF)]);
+    out.add("terraform/main.tf", main_tf(&tera, &model.platform));
+    for domain in model.domains.values() {
+        out.add(
+            dns_path(&domain.name),
+            dns_tf(&tera, &model.platform, domain),
+        );
+    }
+}
+
+/// `terraform/dns_<A-label>.tf`.
+pub(crate) fn dns_path(domain: &str) -> String {
+    format!("terraform/dns_{domain}.tf")
+}
+
+#[derive(Serialize)]
+struct MainContext<'a> {
+    header: String,
+    hostname: &'a str,
+    zone: &'a str,
+    zone_id: Option<&'a str>,
+    region: &'a str,
+    instance_type: &'a str,
+    volume_size_gb: u32,
+    admin_cidrs: &'a [String],
+    ttl: u32,
+}
+
+fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
+    let context = MainContext {
+        header: header("#", "mailops.toml"),
+        hostname: &platform.hostname,
+        zone: &platform.zone,
+        zone_id: platform.zone_id.as_deref(),
+        region: &platform.aws.region,
+        instance_type: &platform.aws.instance_type,
+        volume_size_gb: platform.aws.volume_size_gb,
+        admin_cidrs: &platform.aws.admin_cidrs,
+        ttl: platform.defaults.ttl,
+    };
+    to_hcl(tera, "main.tf", &context)
+}
+
+#[derive(Serialize)]
+struct DnsContext<'a> {
+    header: String,
+    summary: String,
+    description: Option<&'a str>,
+    domain: &'a str,
+    zone_id: Option<&'a str>,
+    ttl: u32,
+    mx: String,
+    spf: String,
+    dmarc_name: String,
+    dmarc: String,
+    dkim_name: String,
+    dkim: String,
+}
+
+fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
+    let name = &domain.name;
+    let shown = if domain.unicode == *name {
+        name.clone()
+    } else {
+        format!("{name} ({})", domain.unicode)
+    };
+    let dkim = domain.dkim.record();
+    // Every record mailops publishes is ASCII; `route53::split_strings`
+    // would still never cut a character, but the 255-octet cut is exact only
+    // for ASCII.
+    debug_assert!(
+        dkim.is_ascii() && domain.spf.record().is_ascii() && domain.dmarc.record().is_ascii()
+    );
+    debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
+    let context = DnsContext {
+        header: header("#", &domain.file),
+        summary: format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM."),
+        description: domain
+            .description
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty()),
+        domain: name,
+        zone_id: domain.zone_id.as_deref(),
+        ttl: domain.ttl,
+        mx: format!("10 {}.", platform.hostname),
+        spf: domain.spf.record(),
+        dmarc_name: format!("_dmarc.{name}"),
+        dmarc: domain.dmarc.record(),
+        dkim_name: format!("{}._domainkey.{name}", domain.dkim.selector),
+        dkim,
+    };
+    to_hcl(tera, "dns.tf", &context)
+}
+
+fn to_hcl(tera: &tera::Tera, template: &str, context: &impl Serialize) -> String {
+    let context = tera::Context::from_serialize(context)
+        .unwrap_or_else(|e| panic!("{template} context serialises: {e}"));
+    hcl_format::format(&render(tera, template, &context))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    const ED25519: &str = "MCowBQYDK2VwAyEAv8POTZ9N5ZyR4KFkbI8n6DdbL1WhwNR3gGguseHoLRw=";
+    const RSA2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0YgwsRQjcqJNN9FVl8Y0mE6aGTBWNdKW1hEPCAsA8JGiG/UbUFRh/GWsuXGdAnK+YMqJoM/NY8G8chtiNMofGUfBDvT1NqJlhxI8MvbbsVPbkHq5KR/vOOQKahX4+m6Zigd1kLAAhX3EGyoEf/om/mFlWY4Jol3r5tRyF73wXdwn0hdb+i6YXwYDMtufJ+NVIOKNfFTM07wJb3j7E4lf/KdBkBIR7q7EanykJLk0TwTklI8qLk4Nxhri4Nrdnw3KINCScmSVaMKuBLk0gET0CraGH/uhcS6Y4GZat/9bTmE7DeQo9yeaExf/H+BKrn0YuVOg1fTp/OHr35psyGU0wwIDAQAB";
+    const RSA4096: &str = "MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEArcXYw3KSzBRjm2EFyPihGGG4UTPgTO+YRA592iw6hvGHUW1oKxc/JPZQYnw9MOlznPTCL5V0tye+WT+CsPPG7Mj1feZlegr9nqNpDD1uKAL7sASIUfkqRB9H78NpsrU217VsZeKBQKPiAEfPuHABRIwoKQuFlGGLYBIkDmbf299a3ubca31TVAbS9cTOvSoX7T1ndJ0BC0M7/p8UvamwHtKJOyPUi6Qwi6Zrz7K4lHzEod/tUP6zVfJiWWD5PvtVmTELZ2HK2qOWYwU6xk8Lv4y1tnskXbLwcRyZT3Jjc6O+TBqll2lTXXX9SqfgqYDnwcndqdV1XlrRF/xCKCWjPq9dLGIdq0lVOPkQW+vS87EwtqxI0eRb4ld8KQMLJvZvh/zYJnFiS4Sk4Nr2qNUUxCZBlMsqsQgeQCpbX3tOEtTFYhTEq2wd1vMzv6KVCIJsGQk8D2idOi+yPsZBTqEBnZ019ySAg79Z+l3mPNO1CXLrdVSbiMakejdowb/CW6HZid9gLljF2yHT30RtZwRMI5DP/k4GC/p8kS/Ccoi7J7fQvRGDFtgiDmETsFbz37tXFz1k0Qy8b4gHeJkC912yVeIzdrYLwkcPE8VA+k0Yn9kCWYKKh0KFfsq/lYt9tPn9sero2WVpyIzPgT/uffxdthIHev05FyGmzHpd7f6WszMCAwEAAQ==";
+
+    /// A tenant file with the RFC 2142 aliases; `extra` goes at the top level.
+    fn tenant(domain: &str, extra: &str, dns: &str, key: &str) -> String {
+        format!(
+            "domain = \"{domain}\"\n{extra}\n[dns]\n{dns}\n[dkim]\nselector = \"dkim\"\npublic_key = \"{key}\"\n\n             [[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\n             [[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n"
+        )
+    }
+
+    /// Compile a mail repo holding the project's mailops.toml and these
+    /// tenant files; every file must validate.
+    fn compile(tenants: &[(&str, String)]) -> Model {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let platform = Path::new(env!("CARGO_MANIFEST_DIR")).join("mailops.toml");
+        std::fs::copy(platform, dir.path().join("mailops.toml")).expect("copy mailops.toml");
+        std::fs::create_dir(dir.path().join("tenants")).expect("tenants/");
+        for (domain, text) in tenants {
+            std::fs::write(
+                dir.path().join("tenants").join(format!("{domain}.toml")),
+                text,
+            )
+            .expect("write tenant");
+        }
+        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
+        assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+        compiled.model
+    }
+
+    fn files(model: &Model) -> Artifacts {
+        let mut out = Artifacts::default();
+        emit(model, &mut out);
+        out
+    }
+
+    fn acme() -> (&'static str, String) {
+        (
+            "acme.example",
+            tenant(
+                "acme.example",
+                "description = \"Acme \\\"Corp\\\" \\\\ ${var.x} %{ if true }\\n}\\nresource \\\"evil\\\" \\\"x\\\" {\\n\"",
+                "ttl = 300\nzone_id = \"Z0123456789ABC\"\ndmarc = { policy = \"reject\", rua = [\"mailto:dmarc@acme.example\"] }",
+                ED25519,
+            ),
+        )
+    }
+
+    fn webhizzy() -> (&'static str, String) {
+        ("webhizzy.in", tenant("webhizzy.in", "", "", RSA2048))
+    }
+
+    #[test]
+    fn main_tf_snapshot() {
+        let out = files(&compile(&[webhizzy()]));
+        insta::assert_snapshot!("main.tf", out.get("terraform/main.tf").expect("main.tf"));
+    }
+
+    #[test]
+    fn dns_file_snapshot() {
+        let out = files(&compile(&[acme()]));
+        insta::assert_snapshot!(
+            "dns_acme.example.tf",
+            out.get("terraform/dns_acme.example.tf").expect("dns file")
+        );
+    }
+
+    #[test]
+    fn adding_a_tenant_adds_only_its_dns_file() {
+        let before = files(&compile(&[webhizzy()]));
+        let after = files(&compile(&[webhizzy(), acme()]));
+        let paths = |a: &Artifacts| {
+            a.iter()
+                .map(|(p, _)| p.to_string())
+                .collect::<BTreeSet<_>>()
+        };
+        let added: Vec<String> = paths(&after).difference(&paths(&before)).cloned().collect();
+        assert_eq!(added, vec!["terraform/dns_acme.example.tf".to_string()]);
+        for (path, contents) in before.iter() {
+            assert_eq!(after.get(path), Some(contents), "{path} changed");
+        }
+        let main = after.get("terraform/main.tf").expect("main.tf");
+        assert!(!main.contains("acme"), "main.tf mentions a tenant");
+    }
+
+    #[test]
+    fn hostile_description_stays_inside_comment_lines() {
+        let out = files(&compile(&[acme()]));
+        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        for fragment in ["Acme \"Corp\"", "${var.x}", "resource \"evil\""] {
+            let line = dns
+                .lines()
+                .find(|l| l.contains(fragment))
+                .unwrap_or_else(|| panic!("{fragment} missing"));
+            assert!(line.starts_with("# "), "{line:?} is not a comment");
+        }
+        assert!(!dns.lines().any(|l| l.starts_with("resource \"evil\"")));
+        assert_eq!(
+            dns.lines().filter(|l| l.starts_with("resource \"")).count(),
+            4
+        );
+    }
+
+    #[test]
+    fn rsa_4096_dkim_record_is_split_into_255_octet_strings() {
+        let out = files(&compile(&[(
+            "big.example",
+            tenant("big.example", "", "", RSA4096),
+        )]));
+        let dns = out.get("terraform/dns_big.example.tf").expect("dns file");
+        let line = dns
+            .lines()
+            .skip_while(|l| !l.contains("\"big_example_dkim\""))
+            .find(|l| l.trim_start().starts_with("records"))
+            .expect("dkim records line");
+        let value = line
+            .split_once("= [\"")
+            .and_then(|(_, v)| v.strip_suffix("\"]"))
+            .expect("one string");
+        let parts: Vec<&str> = value.split("\\\"\\\"").collect();
+        assert_eq!(parts.len(), 3, "{value}");
+        assert_eq!(parts[0].len(), 255);
+        assert_eq!(parts[1].len(), 255);
+        assert_eq!(parts.concat(), format!("v=DKIM1; k=rsa; p={RSA4096}"));
+    }
+
+    #[test]
+    fn ed25519_dkim_record_publishes_the_raw_key() {
+        let out = files(&compile(&[acme()]));
+        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        // The SPKI's last 32 bytes, base64: RFC 8463's p= value.
+        let raw = {
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(ED25519)
+                .expect("base64");
+            base64::engine::general_purpose::STANDARD.encode(&der[der.len() - 32..])
+        };
+        assert!(
+            dns.contains(&format!("records = [\"v=DKIM1; k=ed25519; p={raw}\"]")),
+            "{dns}"
+        );
+    }
+
+    #[test]
+    fn tenant_zone_id_and_ttl_are_used() {
+        let out = files(&compile(&[acme()]));
+        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        assert!(dns.contains(
+            "data \"aws_route53_zone\" \"acme_example\" {\n  zone_id = \"Z0123456789ABC\"\n}"
+        ));
+        assert_eq!(dns.matches("  ttl     = 300\n").count(), 4);
+        assert!(dns.contains(
+            "records = [\"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@acme.example\"]"
+        ));
+    }
+
+    #[test]
+    fn regression_hyphen_and_dot_domains_get_distinct_resource_names() {
+        let out = files(&compile(&[
+            ("a-b.example", tenant("a-b.example", "", "", RSA2048)),
+            ("a.b.example", tenant("a.b.example", "", "", RSA2048)),
+        ]));
+        let hyphen = out.get("terraform/dns_a-b.example.tf").expect("a-b");
+        let dotted = out.get("terraform/dns_a.b.example.tf").expect("a.b");
+        assert!(hyphen.contains("resource \"aws_route53_record\" \"a-b_example_mx\""));
+        assert!(dotted.contains("resource \"aws_route53_record\" \"a_b_example_mx\""));
+        let all: Vec<String> = out
+            .iter()
+            .flat_map(|(_, text)| declarations(text))
+            .collect();
+        let unique: BTreeSet<&String> = all.iter().collect();
+        assert_eq!(all.len(), unique.len(), "duplicate declarations: {all:?}");
+    }
+
+    /// `type.name` (or `data.type.name`, `var.name`) of every block a file declares.
+    fn declarations(text: &str) -> Vec<String> {
+        text.lines()
+            .filter_map(|line| {
+                let words: Vec<&str> = line.trim_end_matches(" {").split(' ').collect();
+                let unquote = |w: &str| w.trim_matches('"').to_string();
+                match words.as_slice() {
+                    ["resource", kind, name] => {
+                        Some(format!("{}.{}", unquote(kind), unquote(name)))
+                    }
+                    ["data", kind, name] => {
+                        Some(format!("data.{}.{}", unquote(kind), unquote(name)))
+                    }
+                    ["variable", name] => Some(format!("var.{}", unquote(name))),
+                    ["output", name] => Some(format!("output.{}", unquote(name))),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Every `aws_*.name`, `data.aws_*.name` and `var.name` reference in the
+    /// files (outside strings and comments).
+    fn references(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let code: String = line.split('"').step_by(2).collect::<Vec<_>>().join(" ");
+            let code = code.split_once('=').map_or("", |(_, v)| v);
+            for token in
+                code.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            {
+                let parts: Vec<&str> = token.split('.').collect();
+                match parts.as_slice() {
+                    ["data", kind, name, ..] => found.push(format!("data.{kind}.{name}")),
+                    ["var", name, ..] => found.push(format!("var.{name}")),
+                    [kind, name, ..] if kind.starts_with("aws_") => {
+                        found.push(format!("{kind}.{name}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_reference_names_a_declared_block() {
+        let out = files(&compile(&[
+            webhizzy(),
+            acme(),
+            ("1und1.example", tenant("1und1.example", "", "", RSA2048)),
+        ]));
+        let declared: BTreeSet<String> = out
+            .iter()
+            .flat_map(|(_, text)| declarations(text))
+            .collect();
+        let referenced: BTreeSet<String> =
+            out.iter().flat_map(|(_, text)| references(text)).collect();
+        assert!(
+            referenced.contains("data.aws_route53_zone._1und1_example"),
+            "{referenced:?}"
+        );
+        assert!(referenced.contains("aws_eip.mail"));
+        assert!(referenced.contains("var.admin_cidrs"));
+        let missing: Vec<&String> = referenced.difference(&declared).collect();
+        assert!(missing.is_empty(), "undeclared: {missing:?}");
+        assert!(
+            declared
+                .iter()
+                .all(|d| hcl::is_identifier(d.rsplit('.').next().unwrap_or("")))
+        );
+    }
+
+    #[test]
+    fn output_is_already_in_canonical_layout() {
+        let out = files(&compile(&[webhizzy(), acme()]));
+        for (path, text) in out.iter().filter(|(p, _)| p.ends_with(".tf")) {
+            assert_eq!(hcl_format::format(text), text, "{path}");
+            assert!(
+                !text.lines().any(|l| l.ends_with(' ') || l.contains('\t')),
+                "{path}"
+            );
+            assert!(text.starts_with("# generated by mailops from "), "{path}");
+        }
+    }
+
+    #[test]
+    fn empty_admin_cidrs_default_to_an_empty_list() {
+        let mut model = compile(&[webhizzy()]);
+        model.platform.aws.admin_cidrs.clear();
+        model.platform.zone_id = Some("Z9".into());
+        let out = files(&model);
+        let main = out.get("terraform/main.tf").expect("main.tf");
+        assert!(main.contains("  default     = []\n"), "{main}");
+        assert!(main.contains("data \"aws_route53_zone\" \"platform\" {\n  zone_id = \"Z9\"\n}"));
+    }
+}
