@@ -6,6 +6,26 @@
 //! sections are computed independently and printed side by side; the
 //! plan has changes when either has. `--out` saves the row section with the
 //! fingerprints `apply` checks before applying it.
+//!
+//! The JSON form (stable; fields are only ever added):
+//!
+//! ```text
+//! { "changes": bool,                       // either section has a change
+//!   "files": { … },                        // file_plan::to_json
+//!   "database": {
+//!     "url": "mysql://user:***@host:3306/db",   // never a password
+//!     "live_fingerprint": "sha256:…",      // of the rows the plan was computed from
+//!     "plan_hash": "sha256:…",             // recorded in mailops_apply_log
+//!     "summary": { "insert": n, "update": n, "delete": n },
+//!     "tenants": [ { "domain": "acme.example", "changes": [
+//!         { "op": "insert" | "update" | "delete",
+//!           "kind": "domain" | "mailbox" | "alias",
+//!           "table": "virtual_users",
+//!           "key": "alice@acme.example",   // alias: "source → destination"
+//!           "columns": [ { "column": "quota_bytes", "old": 1, "new": 2 },
+//!                        { "column": "password", "hidden": true } ] } ] } ],
+//!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ] } }
+//! ```
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -262,7 +262,27 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
             change("delete", "domain", "virtual_domains", d.clone(), Vec::new()),
         );
     }
+    // Sorted for reading: inserts, updates, deletes; within each, the domain,
+    // its mailboxes, its aliases (deletes in the reverse); then by key.
+    for changes in out.values_mut() {
+        changes.sort_by(|a, b| reading_order(a).cmp(&reading_order(b)));
+    }
     out
+}
+
+fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
+    let op = match change.op {
+        "insert" => 0,
+        "update" => 1,
+        _ => 2,
+    };
+    let kind = match change.kind {
+        "domain" => 0,
+        "mailbox" => 1,
+        _ => 2,
+    };
+    let kind = if op == 2 { 2 - kind } else { kind };
+    (op, kind, change.key.as_str())
 }
 
 impl DbSection<'_> {
