@@ -149,24 +149,42 @@ fn reorder<T>(items: &mut Vec<T>, order: Vec<usize>) {
     items.extend(slots.into_iter().flatten());
 }
 
+/// Both maps are sorted by key: walk them side by side (a merge join), so
+/// a million rows diff in one pass without a lookup per row.
 fn diff_map<K: Ord, R: Clone + PartialEq>(
     desired: &BTreeMap<K, R>,
     live: &BTreeMap<K, R>,
 ) -> Changes<R> {
+    use std::cmp::Ordering;
     let mut changes = Changes::default();
-    for (key, want) in desired {
-        match live.get(key) {
-            None => changes.insert.push(want.clone()),
-            Some(have) if have != want => changes.update.push(Update {
-                before: have.clone(),
-                after: want.clone(),
-            }),
-            Some(_) => {}
-        }
-    }
-    for (key, have) in live {
-        if !desired.contains_key(key) {
-            changes.delete.push(have.clone());
+    let mut want = desired.iter().peekable();
+    let mut have = live.iter().peekable();
+    loop {
+        let order = match (want.peek(), have.peek()) {
+            (Some((w, _)), Some((h, _))) => w.cmp(h),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            Ordering::Less => {
+                let (_, w) = want.next().expect("peeked");
+                changes.insert.push(w.clone());
+            }
+            Ordering::Greater => {
+                let (_, h) = have.next().expect("peeked");
+                changes.delete.push(h.clone());
+            }
+            Ordering::Equal => {
+                let (_, w) = want.next().expect("peeked");
+                let (_, h) = have.next().expect("peeked");
+                if w != h {
+                    changes.update.push(Update {
+                        before: h.clone(),
+                        after: w.clone(),
+                    });
+                }
+            }
         }
     }
     changes

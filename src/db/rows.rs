@@ -96,18 +96,20 @@ impl Rows {
         .fetch_all(&mut *c)
         .await
         .map_err(failed("reading virtual_users")))?;
-        for (email, domain, password, quota_bytes, name) in users {
-            rows.users.insert(
-                email.clone(),
-                UserRow {
-                    email,
+        // Collected at once: BTreeMap builds in bulk from an iterator.
+        rows.users = users
+            .into_iter()
+            .map(|(email, domain, password, quota_bytes, name)| {
+                let row = UserRow {
+                    email: email.clone(),
                     domain: domain.unwrap_or_default(),
                     password,
                     quota_bytes,
                     name,
-                },
-            );
-        }
+                };
+                (email, row)
+            })
+            .collect();
         let aliases: Vec<(String, String, Option<String>)> = on_conn!(conn, c => sqlx::query_as(
             "SELECT a.source, a.destination, d.name \
              FROM virtual_aliases a LEFT JOIN virtual_domains d ON d.id = a.domain_id",
@@ -115,16 +117,18 @@ impl Rows {
         .fetch_all(&mut *c)
         .await
         .map_err(failed("reading virtual_aliases")))?;
-        for (source, destination, domain) in aliases {
-            rows.aliases.insert(
-                (source.clone(), destination.clone()),
-                AliasRow {
+        rows.aliases = aliases
+            .into_iter()
+            .map(|(source, destination, domain)| {
+                let key = (source.clone(), destination.clone());
+                let row = AliasRow {
                     source,
                     destination,
                     domain: domain.unwrap_or_default(),
-                },
-            );
-        }
+                };
+                (key, row)
+            })
+            .collect();
         Ok(rows)
     }
 
