@@ -34,6 +34,13 @@ pub(crate) enum DiagnosticFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    Human,
+    Markdown,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check every tenant file and the platform file; print every problem.
@@ -46,6 +53,39 @@ pub(crate) enum Command {
     Build,
     /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
     Check,
+    /// Show what build and apply would change: file diffs against generated/,
+    /// and row changes against the live database.
+    Plan {
+        /// Database URL (default: MAILOPS_DATABASE_URL, else `[database] url`
+        /// in mailops.toml, else `sqlite://.mailops/state.db`).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// How to print the plan.
+        #[arg(long, value_enum, default_value = "human")]
+        format: PlanFormat,
+        /// Save the plan, to apply it later exactly as shown with `mailops apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Apply the row changes in one transaction under a lock, and write generated/.
+    Apply {
+        /// Database URL (default: MAILOPS_DATABASE_URL, else `[database] url`
+        /// in mailops.toml, else `sqlite://.mailops/state.db`).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// Apply without asking (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Allow deleting a whole domain, or more than 25 % of a table's rows.
+        #[arg(long)]
+        allow_destroy: bool,
+        /// A plan saved by `mailops plan --out`; refused if the database changed since.
+        #[arg(value_name = "PLAN")]
+        plan: Option<PathBuf>,
+    },
     /// On the mail host: materialise generated configs and DKIM private keys under
     /// DIR with the right owners and modes, filling secrets.
     Install {

@@ -100,6 +100,33 @@ pub(crate) fn redact(text: &str) -> String {
     }
 }
 
+/// Replace the password of every `scheme://user:password@host` inside a longer
+/// text (an error message, say) by `***`.
+pub(crate) fn redact_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                out.push_str(user);
+                out.push_str(":***@");
+                out.push_str(host);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -176,6 +203,19 @@ mod tests {
         assert!(!has_password("mysql://u@h/d"));
         assert!(!has_password("sqlite://a:b/c"));
         assert_eq!(redact("mysql://u:hunter2@h:1/d"), "mysql://u:***@h:1/d");
+    }
+
+    #[test]
+    fn redacts_urls_inside_messages() {
+        assert_eq!(
+            redact_in("cannot reach mysql://u:hunter2@h:1/d (refused)"),
+            "cannot reach mysql://u:***@h:1/d (refused)"
+        );
+        assert_eq!(redact_in("no url here"), "no url here");
+        assert_eq!(
+            redact_in("sqlite://a/b and mysql://u@h/d"),
+            "sqlite://a/b and mysql://u@h/d"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod database_url;
+mod db;
 mod diagnostic;
 mod dkim_keys;
 mod emit;

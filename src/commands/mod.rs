@@ -1,11 +1,13 @@
 //! One module per command. Each takes the parsed CLI record and returns an exit code;
 //! operational failures (I/O, database) come back as errors and exit 2.
 
+mod apply;
 mod build;
 mod dkim;
 mod hash_password;
 mod install;
 mod new;
+mod plan;
 mod schema;
 mod validate;
 
@@ -47,6 +49,30 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { format } => validate::run(&dir, format),
         Command::Build => build::build(&dir),
         Command::Check => build::check(&dir),
+        Command::Plan {
+            database,
+            format,
+            out,
+            detailed_exitcode,
+        } => plan::run(
+            &dir,
+            database.as_deref(),
+            format,
+            out.as_deref(),
+            detailed_exitcode,
+        ),
+        Command::Apply {
+            database,
+            yes,
+            allow_destroy,
+            plan,
+        } => apply::run(
+            &dir,
+            database.as_deref(),
+            yes,
+            allow_destroy,
+            plan.as_deref(),
+        ),
         Command::Install {
             root,
             secrets,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tera::{Tera, Value};
 
 use crate::emit::conf::{self, Quoted};
-use crate::emit::{hcl, mysql_quote, route53, shell, yaml};
+use crate::emit::{hcl, mysql_quote, route53, shell, sql_literal, yaml};
 
 fn as_text(value: &Value) -> tera::Result<String> {
     match value {
@@ -63,6 +63,10 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("yaml_block", yaml_block_filter);
     tera.register_filter("mysql_string", string_filter(mysql_quote::mysql_string));
     tera.register_filter("mysql_ident", string_filter(mysql_quote::mysql_ident));
+
+    // SQL string literals of the generated SQL files, per dialect.
+    tera.register_filter("sql_mysql", string_filter(sql_literal::mysql_literal));
+    tera.register_filter("sql_sqlite", string_filter(sql_literal::sqlite_literal));
 
     // Terraform (HCL): a quoted string, the inside of one, `#` comment lines,
     // a resource name for a domain, a TXT value in Route53's form.

@@ -21,6 +21,8 @@ pub(crate) mod postfix;
 pub(crate) mod route53;
 pub(crate) mod rspamd;
 pub(crate) mod shell;
+pub(crate) mod sql;
+pub(crate) mod sql_literal;
 pub(crate) mod terraform;
 #[cfg(test)]
 pub(crate) mod test_repo;
@@ -78,6 +80,8 @@ pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
     rspamd::emit(&model.platform, &mut out);
     // Last: it embeds the files above.
     cloud_init::emit(&model.platform, &mut out);
+    // Rows, not configs: no other file depends on them.
+    sql::emit(model, &mut out);
     out
 }
 

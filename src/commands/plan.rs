@@ -1,0 +1,193 @@
+//! `mailops plan`: what `build` would change in generated/ (the file section)
+//! and what `apply` would change in the database (the row section), in one
+//! report: human, markdown (a pull-request comment) or JSON.
+//!
+//! The file section is `file_plan`'s; the row section is `db`'s. The two
+//! sections are computed independently and printed side by side; the
+//! plan has changes when either has. `--out` saves the row section with the
+//! fingerprints `apply` checks before applying it.
+//!
+//! The JSON form (stable; fields are only ever added):
+//!
+//! ```text
+//! { "changes": bool,                       // either section has a change
+//!   "files": { … },                        // file_plan::to_json
+//!   "database": {
+//!     "url": "mysql://user:***@host:3306/db",   // never a password
+//!     "live_fingerprint": "sha256:…",      // of the rows the plan was computed from
+//!     "plan_hash": "sha256:…",             // recorded in mailops_apply_log
+//!     "summary": { "insert": n, "update": n, "delete": n },
+//!     "tenants": [ { "domain": "acme.example", "changes": [
+//!         { "op": "insert" | "update" | "delete",
+//!           "kind": "domain" | "mailbox" | "alias",
+//!           "table": "virtual_users",
+//!           "key": "alice@acme.example",   // alias: "source → destination"
+//!           "columns": [ { "column": "quota_bytes", "old": 1, "new": 2 },
+//!                        { "column": "password", "hidden": true } ] } ] } ],
+//!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ] } }
+//! ```
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::cli::PlanFormat;
+use crate::commands::validate::report;
+use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
+use crate::db::connection::DbError;
+use crate::db::plan::RowPlan;
+use crate::db::render::DbSection;
+use crate::db::rows::Rows;
+use crate::db::saved_plan::{self, SavedPlan};
+use crate::db::{self, url};
+use crate::emit;
+use crate::file_plan::{self, FilePlan};
+use crate::generated_dir::{self, GENERATED_DIR};
+use crate::graph::Graph;
+use crate::pipeline;
+
+/// What `plan` found in the database.
+struct RowSection {
+    database: String,
+    live_fingerprint: String,
+    plan: RowPlan,
+}
+
+pub(crate) fn run(
+    dir: &Path,
+    database: Option<&str>,
+    format: PlanFormat,
+    out: Option<&Path>,
+    detailed_exitcode: bool,
+) -> Result<ExitCode> {
+    // With --detailed-exitcode every failure is 1, and 2 means "changes".
+    let user_error = EXIT_USER;
+    let operational = if detailed_exitcode {
+        EXIT_USER
+    } else {
+        exit_operational()
+    };
+
+    let compiled = pipeline::compile(dir)?;
+    report(&compiled);
+    if compiled.has_errors() {
+        eprintln!("error: no plan: fix the problems above first");
+        return Ok(user_error);
+    }
+    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let files = match generated_dir::read(dir) {
+        Ok(on_disk) => FilePlan::compute(&on_disk, &artifacts),
+        Err(e) => {
+            eprintln!("error: reading {GENERATED_DIR}/: {e}");
+            return Ok(operational);
+        }
+    };
+
+    let target = match url::resolve_from_env(
+        database,
+        compiled.model.platform.database.url.as_deref(),
+        dir,
+    ) {
+        Ok(target) => target,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(user_error);
+        }
+    };
+    eprintln!(
+        "planning against {} (from {})",
+        target.shown(),
+        target.source.describe()
+    );
+    let desired = Rows::desired(&compiled.model);
+    let rows = match plan_rows(&target, &desired, &compiled.graph) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(match e {
+                DbError::Refused(_) => user_error,
+                _ => operational,
+            });
+        }
+    };
+
+    let db_section = DbSection {
+        database: rows.database.clone(),
+        live_fingerprint: &rows.live_fingerprint,
+        plan: &rows.plan,
+    };
+    match format {
+        PlanFormat::Human => {
+            let color = use_color(std::io::stdout().is_terminal());
+            print!(
+                "{}\n{}",
+                file_plan::render_human(&files, color),
+                db_section.human()
+            );
+        }
+        PlanFormat::Markdown => print!(
+            "## mailops plan\n\n{}\n{}",
+            file_plan::render_markdown(&files),
+            db_section.markdown()
+        ),
+        PlanFormat::Json => {
+            let value = json!({
+                "changes": !files.is_empty() || !rows.plan.is_empty(),
+                "files": file_plan::to_json(&files),
+                "database": db_section.json(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON serialises")
+            );
+        }
+    }
+
+    if let Some(path) = out {
+        let saved = SavedPlan::new(
+            rows.database.clone(),
+            rows.live_fingerprint.clone(),
+            saved_plan::compiled_fingerprint(&artifacts),
+            rows.plan.clone(),
+        );
+        if let Err(e) = saved.write(path) {
+            eprintln!("error: saving the plan to {}: {e}", path.display());
+            return Ok(operational);
+        }
+        eprintln!(
+            "saved the plan to {}; apply it with `mailops apply {}`",
+            path.display(),
+            path.display()
+        );
+    }
+
+    let changes = !files.is_empty() || !rows.plan.is_empty();
+    Ok(if detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        EXIT_OK
+    })
+}
+
+fn plan_rows(
+    target: &url::Target,
+    desired: &Rows,
+    graph: &Graph,
+) -> std::result::Result<RowSection, DbError> {
+    let runtime = db::connection::runtime()?;
+    runtime.block_on(async {
+        let mut conn = db::open(target).await?;
+        let live = Rows::live(&mut conn).await;
+        conn.close().await;
+        let live = live?;
+        let mut plan = RowPlan::diff(desired, &live);
+        plan.order_inserts(graph);
+        Ok(RowSection {
+            database: target.shown(),
+            live_fingerprint: live.fingerprint(),
+            plan,
+        })
+    })
+}

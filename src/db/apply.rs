@@ -1,0 +1,317 @@
+//! Executing a row plan inside the transaction the lock opened.
+//!
+//! Inserts go in dependency order (domains, then mailboxes and aliases, which
+//! refer to their domain by id), then updates, then deletes in the reverse
+//! order (aliases and mailboxes before the domain they belong to). Rows are
+//! written with multi-row statements of bound parameters, in chunks that stay
+//! far below both drivers' limits on parameters per statement. The caller
+//! commits on success and rolls back on any error, so a failure anywhere
+//! leaves the database as it was.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
+use crate::db::plan::{Counts, RowPlan};
+
+/// Rows per multi-row statement.
+pub(crate) const CHUNK: usize = 1000;
+
+/// What to record in `mailops_apply_log`.
+pub(crate) struct LogEntry<'a> {
+    pub(crate) git_revision: Option<&'a str>,
+    pub(crate) plan_hash: &'a str,
+}
+
+/// Progress on stderr for long applies (only on a terminal).
+pub(crate) struct Progress {
+    enabled: bool,
+    total: usize,
+    done: usize,
+    last: Instant,
+}
+
+impl Progress {
+    pub(crate) fn new(enabled: bool, total: usize) -> Self {
+        Progress {
+            enabled: enabled && total >= 2 * CHUNK,
+            total,
+            done: 0,
+            last: Instant::now(),
+        }
+    }
+
+    fn advance(&mut self, rows: usize) {
+        self.done += rows;
+        if self.enabled
+            && (self.last.elapsed() >= Duration::from_millis(200) || self.done == self.total)
+        {
+            self.last = Instant::now();
+            let percent = self.done * 100 / self.total.max(1);
+            eprint!(
+                "\r  writing rows: {}/{} ({percent} %)",
+                self.done, self.total
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
+
+/// A failure injected after this many statements (debug builds only), so that
+/// tests can prove a failed apply leaves nothing behind.
+fn fail_after() -> Option<usize> {
+    if cfg!(debug_assertions) {
+        std::env::var("MAILOPS_TEST_FAIL_AFTER").ok()?.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Hold the apply lock this long before reading (debug builds only), so that
+/// tests can start a second apply while the first one holds the lock.
+pub(crate) async fn test_hold_lock() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+struct Writer<'c> {
+    conn: &'c mut Conn,
+    statements: usize,
+    fail_after: Option<usize>,
+    progress: Progress,
+}
+
+impl Writer<'_> {
+    fn count_statement(&mut self, rows: usize) -> Result<(), DbError> {
+        self.statements += 1;
+        self.progress.advance(rows);
+        match self.fail_after {
+            Some(n) if self.statements >= n => Err(DbError::Operational(format!(
+                "injected failure after {n} statement{} (MAILOPS_TEST_FAIL_AFTER)",
+                if n == 1 { "" } else { "s" }
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `columns` columns.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let one = format!("({})", vec!["?"; columns].join(", "));
+    vec![one; rows].join(", ")
+}
+
+/// Write every change of the plan and the log row. Runs inside a transaction.
+pub(crate) async fn execute(
+    conn: &mut Conn,
+    plan: &RowPlan,
+    log: &LogEntry<'_>,
+    show_progress: bool,
+) -> Result<Counts, DbError> {
+    let counts = plan.counts();
+    let mut w = Writer {
+        conn,
+        statements: 0,
+        fail_after: fail_after(),
+        progress: Progress::new(show_progress, counts.total()),
+    };
+    let result = write_all(&mut w, plan, log).await;
+    w.progress.finish();
+    result.map(|()| counts)
+}
+
+async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Result<(), DbError> {
+    let dialect = w.conn.dialect();
+
+    // Inserts: domains, then what refers to them.
+    for chunk in plan.domains.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_domains (name) VALUES {}",
+            placeholders(chunk.len(), 1)
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                q = q.bind(name);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into virtual_domains"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    let ids = domain_ids(w.conn).await?;
+    let id_of = |domain: &str| -> Result<i64, DbError> {
+        ids.get(domain).copied().ok_or_else(|| {
+            DbError::Operational(format!(
+                "domain {domain} has no row in virtual_domains; plan again"
+            ))
+        })
+    };
+    for chunk in plan.users.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|u| id_of(&u.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (user, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&user.email).bind(&user.password).bind(user.quota_bytes).bind(&user.name);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into virtual_users"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.aliases.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES {}",
+            placeholders(chunk.len(), 3)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|a| id_of(&a.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (alias, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&alias.source).bind(&alias.destination);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into virtual_aliases"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+
+    // Updates, one row each (a changed row is rare; the statement is prepared once).
+    for update in &plan.users.update {
+        let user = &update.after;
+        let id = id_of(&user.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE virtual_users SET domain_id = ?, password = ?, quota_bytes = ?, name = ? WHERE email = ?",
+        )
+        .bind(id)
+        .bind(&user.password)
+        .bind(user.quota_bytes)
+        .bind(&user.name)
+        .bind(&user.email)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating virtual_users"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+    for update in &plan.aliases.update {
+        let alias = &update.after;
+        let id = id_of(&alias.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE virtual_aliases SET domain_id = ? WHERE source = ? AND destination = ?",
+        )
+        .bind(id)
+        .bind(&alias.source)
+        .bind(&alias.destination)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating virtual_aliases"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+
+    // Deletes, dependants first.
+    for chunk in plan.aliases.delete.chunks(CHUNK) {
+        let pairs = placeholders(chunk.len(), 2);
+        let sql = match dialect {
+            Dialect::Mysql => {
+                format!("DELETE FROM virtual_aliases WHERE (source, destination) IN ({pairs})")
+            }
+            // SQLite takes a row value IN only against a subquery.
+            Dialect::Sqlite => format!(
+                "DELETE FROM virtual_aliases WHERE (source, destination) IN (VALUES {pairs})"
+            ),
+        };
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for alias in chunk {
+                q = q.bind(&alias.source).bind(&alias.destination);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from virtual_aliases"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.users.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM virtual_users WHERE email IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for user in chunk {
+                q = q.bind(&user.email);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from virtual_users"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.domains.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM virtual_domains WHERE name IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                q = q.bind(name);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from virtual_domains"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+
+    let counts = plan.counts();
+    on_conn!(&mut *w.conn, c => sqlx::query(
+        "INSERT INTO mailops_apply_log \
+         (mailops_version, git_revision, plan_hash, rows_inserted, rows_updated, rows_deleted) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(env!("CARGO_PKG_VERSION"))
+    .bind(log.git_revision)
+    .bind(log.plan_hash)
+    .bind(counts.insert as i64)
+    .bind(counts.update as i64)
+    .bind(counts.delete as i64)
+    .execute(&mut *c)
+    .await
+    .map_err(failed("recording the apply in mailops_apply_log"))?.rows_affected());
+    Ok(())
+}
+
+async fn domain_ids(conn: &mut Conn) -> Result<HashMap<String, i64>, DbError> {
+    let rows: Vec<(i64, String)> = on_conn!(conn, c => sqlx::query_as("SELECT id, name FROM virtual_domains")
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("reading domain ids")))?;
+    Ok(rows.into_iter().map(|(id, name)| (name, id)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_make_row_lists() {
+        assert_eq!(placeholders(2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(placeholders(1, 1), "(?)");
+    }
+}

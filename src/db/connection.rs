@@ -1,0 +1,166 @@
+//! One live connection to MySQL/MariaDB or SQLite, and the error type of the
+//! database layer.
+//!
+//! mailops holds a single connection for a plan or an apply (the lock and the
+//! transaction belong to it), so there is no pool. The two drivers share every
+//! statement mailops runs except a few dialect words; `on_conn!` expands the
+//! same code for each, and `Dialect` names the differences.
+
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, MySqlConnection, SqliteConnection};
+
+use crate::database_url::DatabaseUrl;
+use crate::db::url::Target;
+
+/// An error from the database layer, with a message for the user that never
+/// holds a password.
+#[derive(Debug)]
+pub(crate) enum DbError {
+    /// Connection, statement or I/O failure: exit 2.
+    Operational(String),
+    /// The lock was not had in time: exit 2, with its own message.
+    Locked(String),
+    /// Something the user must resolve (stale plan, newer schema): exit 1.
+    Refused(String),
+}
+
+impl DbError {
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            DbError::Operational(m) | DbError::Locked(m) | DbError::Refused(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// Wrap a driver error with what was being done.
+pub(crate) fn failed(doing: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
+    move |error| {
+        DbError::Operational(format!(
+            "{doing}: {}",
+            crate::database_url::redact_in(&error.to_string())
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Mysql,
+    Sqlite,
+}
+
+pub(crate) enum Conn {
+    Mysql(MySqlConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Run the same code on whichever driver the connection has.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::connection::Conn::Mysql($c) => $body,
+            $crate::db::connection::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_conn;
+
+impl Conn {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Mysql(_) => Dialect::Mysql,
+            Conn::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Run statements without parameters (migrations, transaction control).
+    pub(crate) async fn execute_raw(&mut self, sql: &str) -> Result<(), DbError> {
+        let what = format!("running `{}`", first_line(sql));
+        on_conn!(self, c => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+            .map_err(failed(&what)))
+    }
+
+    pub(crate) async fn close(self) {
+        let _ = on_conn!(self, c => c.close().await);
+    }
+}
+
+fn first_line(sql: &str) -> &str {
+    sql.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or("")
+}
+
+/// Open the connection. A SQLite file (and its folder) is created on first use.
+/// `busy_timeout` is how long SQLite waits for another writer.
+pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<Conn, DbError> {
+    let shown = target.shown();
+    match &target.url {
+        DatabaseUrl::Mysql {
+            user,
+            password,
+            host,
+            port,
+            database,
+        } => {
+            let mut options = MySqlConnectOptions::new()
+                .host(host)
+                .port(*port)
+                .username(user)
+                .database(database)
+                .charset("utf8mb4");
+            if let Some(password) = password {
+                options = options.password(password);
+            }
+            let options = options.disable_statement_logging();
+            let conn = options.connect().await.map_err(|e| {
+                DbError::Operational(format!(
+                    "cannot connect to {shown}: {}",
+                    crate::database_url::redact_in(&e.to_string())
+                ))
+            })?;
+            Ok(Conn::Mysql(conn))
+        }
+        DatabaseUrl::Sqlite { .. } => {
+            let path = target
+                .sqlite_path
+                .clone()
+                .expect("a SQLite target has a path");
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbError::Operational(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(busy_timeout)
+                .disable_statement_logging();
+            let conn = options.connect().await.map_err(|e| {
+                DbError::Operational(format!("cannot open {shown} ({}): {e}", path.display()))
+            })?;
+            Ok(Conn::Sqlite(conn))
+        }
+    }
+}
+
+/// A single-threaded runtime for one command's database work.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DbError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DbError::Operational(format!("cannot start the async runtime: {e}")))
+}

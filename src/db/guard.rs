@@ -1,0 +1,148 @@
+//! The delete guard: an apply that deletes a whole domain, or more than a
+//! quarter of a table's rows, must be asked for with `--allow-destroy`.
+//!
+//! Such a plan is more often a mistake (a tenant file deleted by accident, a
+//! wrong database URL) than an intent; the refusal lists what would go so the
+//! operator can tell which.
+
+use crate::db::plan::RowPlan;
+use crate::db::rows::Rows;
+
+/// Share of a table's live rows that one apply may delete without the flag.
+pub(crate) const MAX_DELETE_SHARE: f64 = 0.25;
+
+/// How many rows per table a refusal lists before "and N more".
+const LISTED: usize = 20;
+
+/// Why a plan needs `--allow-destroy`, and what it would delete; `None` when it does not.
+pub(crate) fn check(plan: &RowPlan, live: &Rows) -> Option<Vec<String>> {
+    let mut reasons = Vec::new();
+    if !plan.domains.delete.is_empty() {
+        reasons.push(format!(
+            "it deletes {} whole domain{} (and every mailbox and alias in {})",
+            plan.domains.delete.len(),
+            plural(plan.domains.delete.len()),
+            if plan.domains.delete.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        ));
+    }
+    let tables = [
+        (
+            "virtual_domains",
+            plan.domains.delete.len(),
+            live.domains.len(),
+        ),
+        ("virtual_users", plan.users.delete.len(), live.users.len()),
+        (
+            "virtual_aliases",
+            plan.aliases.delete.len(),
+            live.aliases.len(),
+        ),
+    ];
+    for (table, deleted, total) in tables {
+        if total > 0 && deleted as f64 > MAX_DELETE_SHARE * total as f64 {
+            reasons.push(format!(
+                "it deletes {deleted} of the {total} rows of {table} (more than {:.0} %)",
+                MAX_DELETE_SHARE * 100.0
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<String> = reasons
+        .into_iter()
+        .map(|r| format!("this apply needs --allow-destroy: {r}"))
+        .collect();
+    lines.push("it would delete:".to_string());
+    list(&mut lines, "domain", plan.domains.delete.iter().cloned());
+    list(
+        &mut lines,
+        "mailbox",
+        plan.users.delete.iter().map(|u| u.email.clone()),
+    );
+    list(
+        &mut lines,
+        "alias",
+        plan.aliases
+            .delete
+            .iter()
+            .map(|a| format!("{} → {}", a.source, a.destination)),
+    );
+    Some(lines)
+}
+
+fn list(lines: &mut Vec<String>, kind: &str, items: impl ExactSizeIterator<Item = String>) {
+    let total = items.len();
+    for item in items.take(LISTED) {
+        lines.push(format!("  - {kind} {item}"));
+    }
+    if total > LISTED {
+        lines.push(format!(
+            "  … and {} more {kind} row{}",
+            total - LISTED,
+            plural(total - LISTED)
+        ));
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::rows::UserRow;
+
+    fn user(email: &str) -> UserRow {
+        UserRow {
+            email: email.into(),
+            domain: "a.example".into(),
+            password: "p".into(),
+            quota_bytes: 1,
+            name: None,
+        }
+    }
+
+    fn live(users: usize) -> Rows {
+        let mut rows = Rows::default();
+        rows.domains.insert("a.example".into());
+        for i in 0..users {
+            let email = format!("u{i}@a.example");
+            rows.users.insert(email.clone(), user(&email));
+        }
+        rows
+    }
+
+    #[test]
+    fn a_quarter_passes_more_is_refused() {
+        let rows = live(8);
+        let mut plan = RowPlan::default();
+        plan.users.delete = vec![user("u0@a.example"), user("u1@a.example")];
+        assert_eq!(check(&plan, &rows), None);
+        plan.users.delete.push(user("u2@a.example"));
+        let refusal = check(&plan, &rows).expect("3 of 8 is over 25 %");
+        assert!(
+            refusal[0].contains("3 of the 8 rows of virtual_users"),
+            "{refusal:?}"
+        );
+        assert!(refusal.iter().any(|l| l.contains("mailbox u2@a.example")));
+    }
+
+    #[test]
+    fn deleting_a_domain_is_refused_whatever_its_share() {
+        let mut rows = live(0);
+        for i in 0..10 {
+            rows.domains.insert(format!("d{i}.example"));
+        }
+        let mut plan = RowPlan::default();
+        plan.domains.delete = vec!["d0.example".into()];
+        let refusal = check(&plan, &rows).expect("a whole domain");
+        assert!(refusal[0].contains("1 whole domain"), "{refusal:?}");
+        assert!(refusal.iter().any(|l| l == "  - domain d0.example"));
+    }
+}

@@ -1,0 +1,62 @@
+//! The database half of plan and apply: the live rows of the routing tables
+//! against the rows the model declares.
+//!
+//! One concern per module: `url` picks the database, `connection` opens it,
+//! `migrate` brings its schema up to date, `rows` reads and fingerprints rows,
+//! `plan` diffs them, `render` shows the diff, `guard` stops destructive
+//! applies, `lock` serialises applies, `apply` writes the changes, and
+//! `saved_plan` keeps a reviewed plan for later. The commands in
+//! `commands::plan` and `commands::apply` put them together.
+
+pub(crate) mod apply;
+pub(crate) mod connection;
+pub(crate) mod guard;
+pub(crate) mod lock;
+pub(crate) mod migrate;
+pub(crate) mod plan;
+pub(crate) mod render;
+pub(crate) mod rows;
+pub(crate) mod saved_plan;
+pub(crate) mod url;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::db::connection::{Conn, DbError};
+use crate::db::url::Target;
+
+/// How long to wait for another apply's lock: `MAILOPS_LOCK_TIMEOUT` seconds, default 60.
+pub(crate) fn lock_wait() -> Duration {
+    let seconds = std::env::var("MAILOPS_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(60);
+    Duration::from_secs(seconds)
+}
+
+/// Connect and migrate: a database ready to be read and written.
+pub(crate) async fn open(target: &Target) -> Result<Conn, DbError> {
+    let wait = lock_wait();
+    let mut conn = connection::connect(target, wait).await?;
+    match migrate::migrate(&mut conn, wait).await {
+        Ok(_) => Ok(conn),
+        Err(e) => {
+            conn.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// The mail repo's git commit, when it is a git checkout.
+pub(crate) fn git_revision(repo_root: &Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo_root)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let revision = text.trim();
+    (output.status.success() && !revision.is_empty()).then(|| revision.to_string())
+}

@@ -1,0 +1,279 @@
+//! The row plan: what must change for the live rows to equal the desired rows.
+//!
+//! Rows are matched by natural key (domain name; mailbox address; alias source
+//! and destination). A key only on the desired side is an insert, only on the
+//! live side a delete, on both with different columns an update. The plan is
+//! a plain value: it is printed, saved to a plan file, and executed as is, so
+//! what a reviewer reads is exactly what is applied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::rows::{AliasRow, Rows, UserRow, hex};
+use crate::graph::{Graph, Node};
+
+/// The changes to one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "R: Deserialize<'de>"))]
+pub(crate) struct Changes<R> {
+    pub(crate) insert: Vec<R>,
+    pub(crate) update: Vec<Update<R>>,
+    pub(crate) delete: Vec<R>,
+}
+
+impl<R> Default for Changes<R> {
+    fn default() -> Self {
+        Changes {
+            insert: Vec::new(),
+            update: Vec::new(),
+            delete: Vec::new(),
+        }
+    }
+}
+
+/// A row whose columns change; the key is the same on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Update<R> {
+    pub(crate) before: R,
+    pub(crate) after: R,
+}
+
+/// Every row change, per table. Inserts are listed in the graph's insert
+/// order (`order_inserts`) and executed domains first, then mailboxes, then
+/// aliases; deletes run in the reverse (aliases, mailboxes, domains).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RowPlan {
+    /// Domain names (a domain row has no other column, so never an update).
+    pub(crate) domains: Changes<String>,
+    pub(crate) users: Changes<UserRow>,
+    pub(crate) aliases: Changes<AliasRow>,
+}
+
+/// How many rows an apply writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Counts {
+    pub(crate) insert: usize,
+    pub(crate) update: usize,
+    pub(crate) delete: usize,
+}
+
+impl Counts {
+    pub(crate) fn total(&self) -> usize {
+        self.insert + self.update + self.delete
+    }
+}
+
+impl RowPlan {
+    pub(crate) fn diff(desired: &Rows, live: &Rows) -> RowPlan {
+        let mut plan = RowPlan::default();
+        plan.domains.insert = desired.domains.difference(&live.domains).cloned().collect();
+        plan.domains.delete = live.domains.difference(&desired.domains).cloned().collect();
+        plan.users = diff_map(&desired.users, &live.users);
+        plan.aliases = diff_map(&desired.aliases, &live.aliases);
+        plan
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.counts().total() == 0
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        Counts {
+            insert: self.domains.insert.len() + self.users.insert.len() + self.aliases.insert.len(),
+            update: self.domains.update.len() + self.users.update.len() + self.aliases.update.len(),
+            delete: self.domains.delete.len() + self.users.delete.len() + self.aliases.delete.len(),
+        }
+    }
+
+    /// `sha256:<hex>` of the plan's canonical JSON: the plan's identity in the apply log.
+    pub(crate) fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a plan serialises");
+        format!("sha256:{}", hex(&Sha256::digest(&json)))
+    }
+}
+
+impl RowPlan {
+    /// Put the inserts in the graph's insert order (a topological order:
+    /// domains before what lives in them, aliases after what they point to).
+    /// Rows the graph does not know keep their place at the end.
+    pub(crate) fn order_inserts(&mut self, graph: &Graph) {
+        let mut domains = Vec::new();
+        let mut users = Vec::new();
+        let mut aliases = Vec::new();
+        {
+            let domain_at: HashMap<&str, usize> = self
+                .domains
+                .insert
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.as_str(), i))
+                .collect();
+            let user_at: HashMap<&str, usize> = self
+                .users
+                .insert
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.email.as_str(), i))
+                .collect();
+            let mut alias_at: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (i, a) in self.aliases.insert.iter().enumerate() {
+                alias_at.entry(a.source.as_str()).or_default().push(i);
+            }
+            for node in &graph.insert_order {
+                match node {
+                    Node::Domain(name) => domains.extend(domain_at.get(name.as_str())),
+                    Node::Mailbox(address) => users.extend(user_at.get(address.as_str())),
+                    Node::Alias(source) => {
+                        aliases.extend(alias_at.get(source.as_str()).into_iter().flatten())
+                    }
+                    Node::External(_) => {}
+                }
+            }
+        }
+        reorder(&mut self.domains.insert, domains);
+        reorder(&mut self.users.insert, users);
+        reorder(&mut self.aliases.insert, aliases);
+    }
+}
+
+/// Move the items at `order` (indices) to the front, in that order.
+fn reorder<T>(items: &mut Vec<T>, order: Vec<usize>) {
+    let mut slots: Vec<Option<T>> = std::mem::take(items).into_iter().map(Some).collect();
+    for i in order {
+        if let Some(item) = slots.get_mut(i).and_then(Option::take) {
+            items.push(item);
+        }
+    }
+    items.extend(slots.into_iter().flatten());
+}
+
+/// Both maps are sorted by key: walk them side by side (a merge join), so
+/// a million rows diff in one pass without a lookup per row.
+fn diff_map<K: Ord, R: Clone + PartialEq>(
+    desired: &BTreeMap<K, R>,
+    live: &BTreeMap<K, R>,
+) -> Changes<R> {
+    use std::cmp::Ordering;
+    let mut changes = Changes::default();
+    let mut want = desired.iter().peekable();
+    let mut have = live.iter().peekable();
+    loop {
+        let order = match (want.peek(), have.peek()) {
+            (Some((w, _)), Some((h, _))) => w.cmp(h),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            Ordering::Less => {
+                let (_, w) = want.next().expect("peeked");
+                changes.insert.push(w.clone());
+            }
+            Ordering::Greater => {
+                let (_, h) = have.next().expect("peeked");
+                changes.delete.push(h.clone());
+            }
+            Ordering::Equal => {
+                let (_, w) = want.next().expect("peeked");
+                let (_, h) = have.next().expect("peeked");
+                if w != h {
+                    changes.update.push(Update {
+                        before: h.clone(),
+                        after: w.clone(),
+                    });
+                }
+            }
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::rows::domain_of;
+
+    fn user(email: &str, password: &str) -> UserRow {
+        UserRow {
+            email: email.into(),
+            domain: domain_of(email).into(),
+            password: password.into(),
+            quota_bytes: 100,
+            name: None,
+        }
+    }
+
+    fn rows(domains: &[&str], users: &[UserRow]) -> Rows {
+        let mut r = Rows::default();
+        r.domains.extend(domains.iter().map(|d| d.to_string()));
+        for u in users {
+            r.users.insert(u.email.clone(), u.clone());
+        }
+        r
+    }
+
+    #[test]
+    fn equal_rows_make_an_empty_plan() {
+        let r = rows(&["a.example"], &[user("x@a.example", "p")]);
+        assert!(RowPlan::diff(&r, &r).is_empty());
+    }
+
+    #[test]
+    fn keys_decide_insert_update_delete() {
+        let desired = rows(
+            &["a.example", "b.example"],
+            &[user("x@a.example", "new"), user("y@b.example", "p")],
+        );
+        let live = rows(
+            &["a.example", "c.example"],
+            &[user("x@a.example", "old"), user("z@c.example", "p")],
+        );
+        let plan = RowPlan::diff(&desired, &live);
+        assert_eq!(plan.domains.insert, vec!["b.example".to_string()]);
+        assert_eq!(plan.domains.delete, vec!["c.example".to_string()]);
+        assert_eq!(plan.users.insert, vec![user("y@b.example", "p")]);
+        assert_eq!(plan.users.delete, vec![user("z@c.example", "p")]);
+        assert_eq!(plan.users.update.len(), 1);
+        assert_eq!(plan.users.update[0].before.password, "old");
+        assert_eq!(
+            plan.counts(),
+            Counts {
+                insert: 2,
+                update: 1,
+                delete: 2
+            }
+        );
+    }
+
+    #[test]
+    fn inserts_follow_the_graph_order() {
+        let desired = rows(
+            &["a.example"],
+            &[user("x@a.example", "p"), user("y@a.example", "p")],
+        );
+        let mut plan = RowPlan::diff(&desired, &Rows::default());
+        let graph = Graph {
+            insert_order: vec![
+                Node::Domain("a.example".into()),
+                Node::Mailbox("y@a.example".into()),
+                Node::Mailbox("x@a.example".into()),
+            ],
+        };
+        plan.order_inserts(&graph);
+        let order: Vec<&str> = plan.users.insert.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(order, vec!["y@a.example", "x@a.example"]);
+        let mut items = vec!['a', 'b', 'c'];
+        reorder(&mut items, vec![2, 0]);
+        assert_eq!(items, vec!['c', 'a', 'b']);
+    }
+
+    #[test]
+    fn the_hash_follows_the_content() {
+        let a = RowPlan::diff(&rows(&["a.example"], &[]), &Rows::default());
+        let b = RowPlan::diff(&rows(&["b.example"], &[]), &Rows::default());
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(a.hash(), a.clone().hash());
+    }
+}

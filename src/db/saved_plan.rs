@@ -1,0 +1,131 @@
+//! A plan saved with `mailops plan --out plan.json` and applied later with
+//! `mailops apply plan.json`.
+//!
+//! It carries the row changes exactly as reviewed, the fingerprint of the live
+//! rows they were computed from, and the fingerprint of the compiled output of
+//! the mail repo. `apply` refuses the plan when either no longer matches:
+//! applying it then would write something nobody reviewed. The file holds
+//! password hashes (as the tenant files do), so it is written mode 0600 and
+//! never printed.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::plan::RowPlan;
+use crate::db::rows::hex;
+use crate::emit::Artifacts;
+use crate::fsutil::write_private;
+
+pub(crate) const FORMAT: &str = "mailops-plan/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SavedPlan {
+    pub(crate) format: String,
+    pub(crate) mailops_version: String,
+    /// The database it was planned against (redacted URL).
+    pub(crate) database: String,
+    /// Fingerprint of the live rows the plan was computed from.
+    pub(crate) live_fingerprint: String,
+    /// Fingerprint of everything `build` produced from the mail repo.
+    pub(crate) compiled_fingerprint: String,
+    /// `RowPlan::hash` of `rows`.
+    pub(crate) plan_hash: String,
+    pub(crate) rows: RowPlan,
+}
+
+impl SavedPlan {
+    pub(crate) fn new(
+        database: String,
+        live_fingerprint: String,
+        compiled_fingerprint: String,
+        rows: RowPlan,
+    ) -> Self {
+        SavedPlan {
+            format: FORMAT.to_string(),
+            mailops_version: env!("CARGO_PKG_VERSION").to_string(),
+            database,
+            live_fingerprint,
+            compiled_fingerprint,
+            plan_hash: rows.hash(),
+            rows,
+        }
+    }
+
+    pub(crate) fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        json.push('\n');
+        write_private(path, json.as_bytes())
+    }
+
+    /// Read and check a plan file; the error says what is wrong with it.
+    pub(crate) fn read(path: &Path) -> Result<SavedPlan, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let plan: SavedPlan = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a mailops plan file: {e}", path.display()))?;
+        if plan.format != FORMAT {
+            return Err(format!(
+                "{} has format `{}`; this mailops reads `{FORMAT}`",
+                path.display(),
+                plan.format
+            ));
+        }
+        if plan.mailops_version != env!("CARGO_PKG_VERSION") {
+            return Err(format!(
+                "{} was made by mailops {}, this is {}; plan again",
+                path.display(),
+                plan.mailops_version,
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        if plan.rows.hash() != plan.plan_hash {
+            return Err(format!(
+                "{} was edited after it was made (its plan hash does not match); plan again",
+                path.display()
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+/// `sha256:<hex>` over every generated file (path and contents).
+pub(crate) fn compiled_fingerprint(artifacts: &Artifacts) -> String {
+    let mut hash = Sha256::new();
+    for (path, contents) in artifacts.iter() {
+        for part in [path, contents] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    format!("sha256:{}", hex(&hash.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let mut rows = RowPlan::default();
+        rows.domains.insert.push("a.example".into());
+        let plan = SavedPlan::new(
+            "sqlite://x.db".into(),
+            "sha256:1".into(),
+            "sha256:2".into(),
+            rows,
+        );
+        plan.write(&path).unwrap();
+        let back = SavedPlan::read(&path).unwrap();
+        assert_eq!(back.rows, plan.rows);
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("a.example", "b.example");
+        std::fs::write(&path, edited).unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(err.contains("edited"), "{err}");
+    }
+}

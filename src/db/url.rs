@@ -1,0 +1,132 @@
+//! Which database plan and apply talk to.
+//!
+//! In order: `--database`, else `MAILOPS_DATABASE_URL`, else `[database] url`
+//! in mailops.toml, else the embedded default `sqlite://.mailops/state.db`.
+//! A relative SQLite path is taken from the mail repo (like every other path
+//! mailops reads), so `-C DIR` finds the same database from anywhere.
+
+use std::path::{Path, PathBuf};
+
+use crate::database_url::DatabaseUrl;
+
+pub(crate) const ENV_VAR: &str = "MAILOPS_DATABASE_URL";
+pub(crate) const DEFAULT_URL: &str = "sqlite://.mailops/state.db";
+
+/// Where the URL came from, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlSource {
+    Flag,
+    Environment,
+    PlatformFile,
+    Default,
+}
+
+impl UrlSource {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            UrlSource::Flag => "--database",
+            UrlSource::Environment => ENV_VAR,
+            UrlSource::PlatformFile => "[database] url in mailops.toml",
+            UrlSource::Default => "the embedded default",
+        }
+    }
+}
+
+/// A database to connect to: the parsed URL and, for SQLite, the file path
+/// resolved against the mail repo.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) url: DatabaseUrl,
+    pub(crate) source: UrlSource,
+    /// SQLite only: the database file.
+    pub(crate) sqlite_path: Option<PathBuf>,
+}
+
+impl Target {
+    /// The URL as it may be printed (any password replaced by `***`).
+    pub(crate) fn shown(&self) -> String {
+        self.url.redacted()
+    }
+}
+
+/// Pick the URL (first of flag, environment, platform file, default) and parse it.
+pub(crate) fn resolve(
+    flag: Option<&str>,
+    environment: Option<&str>,
+    platform_file: Option<&str>,
+    repo_root: &Path,
+) -> Result<Target, String> {
+    fn non_empty(v: Option<&str>) -> Option<&str> {
+        v.filter(|s| !s.trim().is_empty())
+    }
+    let (text, source) = if let Some(url) = non_empty(flag) {
+        (url, UrlSource::Flag)
+    } else if let Some(url) = non_empty(environment) {
+        (url, UrlSource::Environment)
+    } else if let Some(url) = non_empty(platform_file) {
+        (url, UrlSource::PlatformFile)
+    } else {
+        (DEFAULT_URL, UrlSource::Default)
+    };
+    let url = DatabaseUrl::parse(text.trim()).map_err(|why| {
+        format!(
+            "the database URL `{}` from {} is not usable: {why}",
+            crate::database_url::redact(text.trim()),
+            source.describe()
+        )
+    })?;
+    let sqlite_path = match &url {
+        DatabaseUrl::Sqlite { path } => Some(repo_root.join(path)),
+        DatabaseUrl::Mysql { .. } => None,
+    };
+    Ok(Target {
+        url,
+        source,
+        sqlite_path,
+    })
+}
+
+/// `resolve` with the environment variable read from the process.
+pub(crate) fn resolve_from_env(
+    flag: Option<&str>,
+    platform_file: Option<&str>,
+    repo_root: &Path,
+) -> Result<Target, String> {
+    let environment = std::env::var(ENV_VAR).ok();
+    resolve(flag, environment.as_deref(), platform_file, repo_root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_environment_beats_platform_file_beats_default() {
+        let root = Path::new("/repo");
+        let pick = |f, e, p| resolve(f, e, p, root).unwrap().source;
+        let m = Some("mysql://u@h/d");
+        assert_eq!(pick(m, m, m), UrlSource::Flag);
+        assert_eq!(pick(None, m, m), UrlSource::Environment);
+        assert_eq!(pick(None, Some(""), m), UrlSource::PlatformFile);
+        assert_eq!(pick(None, None, None), UrlSource::Default);
+    }
+
+    #[test]
+    fn the_default_is_sqlite_in_the_mail_repo() {
+        let target = resolve(None, None, None, Path::new("/repo")).unwrap();
+        assert_eq!(
+            target.sqlite_path.as_deref(),
+            Some(Path::new("/repo/.mailops/state.db"))
+        );
+        assert_eq!(target.shown(), "sqlite://.mailops/state.db");
+    }
+
+    #[test]
+    fn errors_name_the_source_and_never_the_password() {
+        let err = resolve(None, Some("mysql://u:hunter2@h:x/d"), None, Path::new(".")).unwrap_err();
+        assert!(err.contains(ENV_VAR), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let target = resolve(Some("mysql://u:hunter2@h/d"), None, None, Path::new(".")).unwrap();
+        assert!(!target.shown().contains("hunter2"));
+    }
+}

@@ -1,0 +1,483 @@
+//! `mailops plan` and `mailops apply` against live databases: the same suite
+//! on a fresh SQLite file and on a fresh MariaDB database (127.0.0.1:3306,
+//! root, empty password; each test makes and drops its own database, and
+//! fails with how to start MariaDB when it is not running).
+
+mod db_support;
+
+use db_support::*;
+
+/// One test per engine for each scenario.
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $scenario() { super::$scenario(super::Engine::Sqlite) })*
+        }
+        mod mariadb {
+            $(#[test] fn $scenario() { super::$scenario(super::Engine::Mariadb) })*
+        }
+    };
+}
+
+on_both_engines!(
+    first_apply_creates_everything_and_a_second_plan_is_empty,
+    hand_edits_show_as_drift_and_apply_heals_them,
+    a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change,
+    a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged,
+    two_applies_at_once_both_finish_one_after_the_other,
+    a_held_lock_makes_the_second_apply_fail_after_its_wait,
+    the_delete_guard_refuses_and_allow_destroy_proceeds,
+    apply_refuses_to_run_unattended_without_yes,
+    a_schema_newer_than_mailops_is_refused,
+);
+
+fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+    run(repo.path(), &["apply", "--yes", "--database", &db.url])
+}
+
+fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+    run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    )
+}
+
+fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    repo.add_mailbox("b.example", "erin", Some("O'Brien \"Erin\" \\ back\nslash"));
+    let db = TestDb::new(engine);
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("+ mailbox alice@a.example"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("applied to"), "{}", stderr(&out));
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_domains ORDER BY name"),
+        "a.example\nb.example\n"
+    );
+    assert_eq!(
+        db.sql("SELECT email FROM virtual_users ORDER BY email"),
+        "alice@a.example\nbob@a.example\ncarol@b.example\ndave@b.example\nerin@b.example\n"
+    );
+    // The catch-all's source is `@domain`; each destination is a row.
+    assert_eq!(
+        db.sql("SELECT source, destination FROM virtual_aliases WHERE source LIKE '%@a.example' ORDER BY source, destination"),
+        "@a.example\talice@a.example\n\
+         abuse@a.example\tpostmaster@webhizzy.in\n\
+         postmaster@a.example\tpostmaster@webhizzy.in\n\
+         team@a.example\talice@a.example\n\
+         team@a.example\tbob@a.example\n"
+    );
+    // Mailboxes point at their own domain's row.
+    assert_eq!(
+        db.sql("SELECT u.email, d.name FROM virtual_users u JOIN virtual_domains d ON d.id = u.domain_id ORDER BY u.email"),
+        "alice@a.example\ta.example\nbob@a.example\ta.example\ncarol@b.example\tb.example\n\
+         dave@b.example\tb.example\nerin@b.example\tb.example\n"
+    );
+    assert_eq!(
+        db.sql("SELECT password, quota_bytes FROM virtual_users WHERE email = 'alice@a.example'"),
+        format!("{}\t1073741824\n", password_hash())
+    );
+    // Free text arrives byte for byte (hex, so the client's escaping cannot hide a difference).
+    let hex = if engine == Engine::Sqlite {
+        "hex(name)"
+    } else {
+        "HEX(name)"
+    };
+    let stored = db.sql(&format!(
+        "SELECT {hex} FROM virtual_users WHERE email = 'erin@b.example'"
+    ));
+    let expected: String = "O'Brien \"Erin\" \\ back\nslash"
+        .bytes()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(stored.trim(), expected);
+    assert_eq!(
+        db.sql("SELECT rows_inserted, rows_updated, rows_deleted FROM mailops_apply_log"),
+        "14\t0\t0\n"
+    );
+    // apply wrote generated/.
+    assert!(repo.path().join("generated/sql/sqlite.sql").is_file());
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("no row changes"), "{}", stdout(&out));
+    // Applying again changes nothing and logs nothing.
+    let before = db.snapshot();
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(db.snapshot(), before);
+}
+
+fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    let healthy =
+        db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email");
+
+    db.sql("DELETE FROM virtual_aliases WHERE source = 'team@a.example' AND destination = 'bob@a.example'");
+    db.sql(
+        "UPDATE virtual_users SET quota_bytes = 5, name = 'Hacked' WHERE email = 'carol@b.example'",
+    );
+    db.sql(&format!(
+        "UPDATE virtual_users SET password = '{}' WHERE email = 'dave@b.example'",
+        other_password_hash()
+    ));
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    let text = stdout(&out);
+    assert!(text.contains("2 to update"), "{text}");
+    assert!(
+        text.contains("+ alias team@a.example → bob@a.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "~ mailbox carol@b.example: quota 5 B → 1 GiB, name \"Hacked\" → \"carol of b.example\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("~ mailbox dave@b.example: password changed"),
+        "{text}"
+    );
+    // Never a hash, old or new.
+    assert!(!text.contains("argon2id"), "{text}");
+    for format in ["markdown", "json"] {
+        let out = run(
+            repo.path(),
+            &["plan", "--format", format, "--database", &db.url],
+        );
+        assert_code(&out, 0);
+        assert!(!stdout(&out).contains("argon2id"), "{}", stdout(&out));
+        assert!(stdout(&out).contains("carol@b.example"), "{}", stdout(&out));
+    }
+
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email"),
+        healthy
+    );
+    assert_eq!(db.count("virtual_aliases"), 7);
+    assert_code(&plan(&repo, &db), 0);
+}
+
+fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    let plan_file = repo.path().join("plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    // Someone changes the database between review and apply.
+    db.sql("UPDATE virtual_users SET quota_bytes = 7 WHERE email = 'bob@a.example'");
+    let before = db.snapshot();
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("the database changed since this plan was made; plan again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.snapshot(), before);
+
+    // Planned again, the saved plan applies exactly what it shows.
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("+ mailbox frank@a.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("~ mailbox bob@a.example: quota 7 B → 1 GiB"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 0);
+    assert_eq!(db.count("virtual_users"), 5);
+    assert_code(&plan(&repo, &db), 0);
+
+    // A plan is also refused when the tenant files moved on since it was made.
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    repo.add_mailbox("a.example", "gina", None);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("tenant or platform files changed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+
+    // On an empty database: the domains are written, then the failure hits.
+    let out = run_env(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url],
+        &[("MAILOPS_TEST_FAIL_AFTER", "2")],
+    );
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("injected failure"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("rolled back"), "{}", stderr(&out));
+    for table in [
+        "virtual_domains",
+        "virtual_users",
+        "virtual_aliases",
+        "mailops_apply_log",
+    ] {
+        assert_eq!(db.count(table), 0, "{table}");
+    }
+    assert!(
+        !repo.path().join("generated").exists(),
+        "generated/ is written only after a commit"
+    );
+
+    // On a populated database, with inserts, an update and a delete in flight.
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
+    repo.replace("a.example", "to = [\"alice\", \"bob\"]", "to = [\"alice\"]");
+    let before = db.snapshot();
+    for fail_after in ["1", "2", "3"] {
+        let out = run_env(
+            repo.path(),
+            &["apply", "--yes", "--database", &db.url],
+            &[("MAILOPS_TEST_FAIL_AFTER", fail_after)],
+        );
+        assert_code(&out, 2);
+        assert_eq!(
+            db.snapshot(),
+            before,
+            "after failing at statement {fail_after}"
+        );
+    }
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("1 inserted, 1 updated, 1 deleted"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    let start = |hold: &str| {
+        mailops()
+            .arg("-C")
+            .arg(repo.path())
+            .args(["apply", "--yes", "--database", &db.url])
+            .env("MAILOPS_TEST_HOLD_LOCK_MS", hold)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("mailops starts")
+    };
+    // Each holds the lock a while, so that the other must wait for it.
+    let first = start("1500");
+    let second = start("1500");
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    for out in &outputs {
+        assert_code(out, 0);
+    }
+    let messages: Vec<String> = outputs.iter().map(stderr).collect();
+    let applied = messages.iter().filter(|m| m.contains("applied to")).count();
+    let current = messages
+        .iter()
+        .filter(|m| m.contains("the database is current"))
+        .count();
+    assert_eq!((applied, current), (1, 1), "{messages:#?}");
+    assert_eq!(db.count("mailops_apply_log"), 1);
+    assert_eq!(db.count("virtual_users"), 4);
+    assert_code(&plan(&repo, &db), 0);
+}
+
+fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    let holder = mailops()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["apply", "--yes", "--database", &db.url])
+        .env("MAILOPS_TEST_HOLD_LOCK_MS", "4000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let out = run_env(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url],
+        &[("MAILOPS_LOCK_TIMEOUT", "1")],
+    );
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("another mailops apply is running on this database; waited 1 s"),
+        "{}",
+        stderr(&out)
+    );
+    let held = holder.wait_with_output().unwrap();
+    assert_code(&held, 0);
+    assert_eq!(db.count("virtual_users"), 5);
+}
+
+fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.remove_tenant("b.example");
+    let before = db.snapshot();
+
+    let out = apply(&repo, &db);
+    assert_code(&out, 1);
+    let message = stderr(&out);
+    assert!(
+        message.contains("this apply needs --allow-destroy: it deletes 1 whole domain"),
+        "{message}"
+    );
+    assert!(message.contains("  - domain b.example"), "{message}");
+    assert!(message.contains("  - mailbox carol@b.example"), "{message}");
+    assert!(message.contains("  - mailbox dave@b.example"), "{message}");
+    assert!(
+        stdout(&out).contains("never deletes mail on disk"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(db.snapshot(), before);
+
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--allow-destroy", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert_eq!(db.sql("SELECT name FROM virtual_domains"), "a.example\n");
+    assert_eq!(db.count("virtual_users"), 2);
+    assert_eq!(
+        db.sql("SELECT rows_deleted FROM mailops_apply_log ORDER BY id DESC LIMIT 1"),
+        "5\n"
+    );
+
+    // More than a quarter of a table is guarded too, even within one domain.
+    repo.replace("a.example", "user = \"bob\"", "user = \"bobby\"");
+    let out = apply(&repo, &db);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("deletes 1 of the 2 rows of virtual_users"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    let out = run(repo.path(), &["apply", "--database", &db.url]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(db.count("virtual_domains"), 0);
+}
+
+fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&plan(&repo, &db), 2); // migrates
+    db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
+    let out = run(repo.path(), &["plan", "--database", &db.url]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out)
+            .contains("the database schema is at version 999, newer than this mailops knows"),
+        "{}",
+        stderr(&out)
+    );
+    let out = apply(&repo, &db);
+    assert_code(&out, 1);
+    assert_eq!(db.count("virtual_domains"), 0);
+}
+
+#[test]
+fn passwords_in_database_urls_are_never_printed() {
+    mariadb_reachable();
+    let repo = MailRepo::two_tenants();
+    let url = "mysql://root:hunter2-secret@127.0.0.1:3306/mailops_no_such_db";
+    for args in [
+        vec!["plan", "--database", url],
+        vec!["apply", "--yes", "--database", url],
+    ] {
+        let out = run(repo.path(), &args);
+        assert_code(&out, 2);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains("hunter2"), "{all}");
+        assert!(
+            all.contains("mysql://root:***@127.0.0.1:3306/mailops_no_such_db"),
+            "{all}"
+        );
+    }
+    let out = run_env(repo.path(), &["plan"], &[("MAILOPS_DATABASE_URL", url)]);
+    assert_code(&out, 2);
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_default_database_is_sqlite_in_the_mail_repo() {
+    let repo = MailRepo::two_tenants();
+    // mailops.toml names no URL; neither do the flag and the environment.
+    let out = run(repo.path(), &["apply", "--yes"]);
+    assert_code(&out, 0);
+    assert!(repo.path().join(".mailops/state.db").is_file());
+    let out = run(repo.path(), &["plan", "--detailed-exitcode"]);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("database sqlite://.mailops/state.db: no row changes"),
+        "{}",
+        stdout(&out)
+    );
+}
