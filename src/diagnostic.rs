@@ -121,10 +121,6 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter()
-    }
-
     /// Sorted by file, position and code, so that output is stable.
     pub(crate) fn sorted(&self, sources: &SourceMap) -> Vec<&Diagnostic> {
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();

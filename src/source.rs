@@ -50,10 +50,6 @@ impl SourceMap {
         &self.files[id.0 as usize]
     }
 
-    pub(crate) fn ids(&self) -> impl Iterator<Item = FileId> + '_ {
-        (0..self.files.len()).map(|i| FileId(i as u32))
-    }
-
     /// 1-based line and column (in characters) of a byte offset.
     pub(crate) fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
         line_col(&self.file(id).text, offset)

@@ -14,7 +14,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn mailops(dir: &Path, args: &[&str]) -> std::process::Output {
-    let output = Command::cargo_bin("mailops")
+    Command::cargo_bin("mailops")
         .expect("binary")
         .arg("-C")
         .arg(dir)
@@ -22,8 +22,7 @@ fn mailops(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("NO_COLOR", "1")
         .env_remove("MAILOPS_DATABASE_URL")
         .output()
-        .expect("mailops runs");
-    output
+        .expect("mailops runs")
 }
 
 fn ok(dir: &Path, args: &[&str]) {

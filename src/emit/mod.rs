@@ -63,6 +63,7 @@ impl Artifacts {
         self.files.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn into_map(self) -> BTreeMap<String, String> {
         self.files
     }

@@ -34,13 +34,6 @@ pub(crate) struct Graph {
     pub(crate) insert_order: Vec<Node>,
 }
 
-impl Graph {
-    /// The reverse of the insert order: dependants first.
-    pub(crate) fn delete_order(&self) -> impl Iterator<Item = &Node> {
-        self.insert_order.iter().rev()
-    }
-}
-
 /// Where a destination address leads.
 pub(crate) enum Resolution<'m> {
     Mailbox,

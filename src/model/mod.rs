@@ -23,11 +23,6 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub(crate) fn mailbox(&self, address: &str) -> Option<&Mailbox> {
-        let domain = address.rsplit_once('@')?.1;
-        self.domains.get(domain)?.mailboxes.get(address)
-    }
-
     pub(crate) fn alias(&self, source: &str) -> Option<&Alias> {
         let domain = source.rsplit_once('@')?.1;
         self.domains.get(domain)?.aliases.get(source)
@@ -51,7 +46,6 @@ pub(crate) struct Domain {
     pub(crate) dkim: Dkim,
     /// Where the DKIM public key is written in the tenant file.
     pub(crate) dkim_origin: Location,
-    pub(crate) limits: Limits,
     /// Keyed by full address.
     pub(crate) mailboxes: BTreeMap<String, Mailbox>,
     /// Keyed by source address; the catch-all's source is `@<domain>`.
@@ -59,7 +53,7 @@ pub(crate) struct Domain {
     pub(crate) origin: Location,
 }
 
-/// Per-domain limits (already defaulted).
+/// Per-domain limits (already defaulted); checked by validation, not emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Limits {
     pub(crate) max_mailboxes: Option<u64>,
@@ -73,8 +67,6 @@ pub(crate) struct Limits {
 pub(crate) struct Mailbox {
     /// Full address, lowercase, A-label domain.
     pub(crate) address: String,
-    pub(crate) local_part: String,
-    pub(crate) domain: String,
     pub(crate) name: Option<String>,
     /// Dovecot `{SCHEME}hash`.
     pub(crate) password: String,

@@ -100,7 +100,6 @@ pub(crate) fn build_domain(
         dmarc,
         dkim,
         dkim_origin: c.loc(&raw.dkim.public_key),
-        limits,
         mailboxes,
         aliases,
     }
@@ -366,8 +365,6 @@ fn build_mailbox(
     };
     Some(Mailbox {
         address,
-        local_part,
-        domain: domain.to_string(),
         name,
         password,
         quota_bytes,
