@@ -78,6 +78,21 @@ impl DatabaseUrl {
     pub(crate) fn redacted(&self) -> String {
         self.to_string()
     }
+
+    /// Which database this is, whatever the password: `mysql://user@host:port/db`
+    /// or `sqlite://path`. Two URLs that differ only in the password name the same database.
+    pub(crate) fn identity(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite { path } => format!("sqlite://{path}"),
+            DatabaseUrl::Mysql {
+                user,
+                host,
+                port,
+                database,
+                ..
+            } => format!("mysql://{user}@{host}:{port}/{database}"),
+        }
+    }
 }
 
 /// Whether a URL carries a password (without needing it to parse).
@@ -195,6 +210,15 @@ mod tests {
         );
         assert_eq!(url.redacted(), "mysql://mailops:***@127.0.0.1:3306/mail");
         assert!(!url.redacted().contains("cret"));
+    }
+
+    #[test]
+    fn the_identity_ignores_the_password() {
+        let with = DatabaseUrl::parse("mysql://u:secret@h/d").unwrap();
+        let without = DatabaseUrl::parse("mysql://u@h:3306/d").unwrap();
+        assert_eq!(with.identity(), without.identity());
+        assert_eq!(with.identity(), "mysql://u@h:3306/d");
+        assert_ne!(with.redacted(), without.redacted());
     }
 
     #[test]

@@ -223,13 +223,39 @@ fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(eng
     assert_eq!(db.count("virtual_users"), 5);
     assert_code(&plan(&repo, &db), 0);
 
+    // A plan is tied to its database, not to how its URL is written; another database refuses it.
+    repo.add_mailbox("b.example", "gina", None);
+    let same_database = db.url.replace(":3306/", "/");
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &same_database, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    let other = TestDb::new(engine);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &other.url, plan_path],
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("this plan was made for"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 0);
+    assert_eq!(db.count("virtual_users"), 6);
+
     // A plan is also refused when the tenant files moved on since it was made.
     let out = run(
         repo.path(),
         &["plan", "--database", &db.url, "--out", plan_path],
     );
     assert_code(&out, 0);
-    repo.add_mailbox("a.example", "gina", None);
+    repo.add_mailbox("a.example", "hugo", None);
     let out = run(
         repo.path(),
         &["apply", "--yes", "--database", &db.url, plan_path],

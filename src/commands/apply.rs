@@ -84,11 +84,11 @@ pub(crate) fn run(
             );
             return Ok(EXIT_USER);
         }
-        if saved.database != target.shown() {
+        if saved.database != target.identity() {
             eprintln!(
                 "error: this plan was made for {}, not {}; plan again against the database to change",
                 saved.database,
-                target.shown()
+                target.identity()
             );
             return Ok(EXIT_USER);
         }

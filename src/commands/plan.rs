@@ -147,7 +147,7 @@ pub(crate) fn run(
 
     if let Some(path) = out {
         let saved = SavedPlan::new(
-            rows.database.clone(),
+            target.identity(),
             rows.live_fingerprint.clone(),
             saved_plan::compiled_fingerprint(&artifacts),
             rows.plan.clone(),

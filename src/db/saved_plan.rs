@@ -24,7 +24,7 @@ pub(crate) const FORMAT: &str = "mailops-plan/1";
 pub(crate) struct SavedPlan {
     pub(crate) format: String,
     pub(crate) mailops_version: String,
-    /// The database it was planned against (redacted URL).
+    /// The database it was planned against: `DatabaseUrl::identity`, never a password.
     pub(crate) database: String,
     /// Fingerprint of the live rows the plan was computed from.
     pub(crate) live_fingerprint: String,

@@ -47,6 +47,11 @@ impl Target {
     pub(crate) fn shown(&self) -> String {
         self.url.redacted()
     }
+
+    /// The database, whatever the password: what a saved plan is tied to.
+    pub(crate) fn identity(&self) -> String {
+        self.url.identity()
+    }
 }
 
 /// Pick the URL (first of flag, environment, platform file, default) and parse it.
