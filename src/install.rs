@@ -152,6 +152,11 @@ fn target_of(generated_path: &str) -> Option<(PathBuf, Service)> {
     ))
 }
 
+/// Whether a file under `generated/` is installed on the mail host.
+pub(crate) fn is_host_file(generated_path: &str) -> bool {
+    target_of(generated_path).is_some()
+}
+
 /// Every file to install: generated configs (placeholders filled) and DKIM keys.
 pub(crate) fn plan(
     generated: &BTreeMap<String, String>,

@@ -10,14 +10,20 @@ use crate::generated_dir::{self, GENERATED_DIR};
 use crate::pipeline;
 
 pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
+    let mut timer = pipeline::StageTimer::from_env();
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("nothing was written to {GENERATED_DIR}/");
         return Ok(EXIT_USER);
     }
+    timer.lap("compile");
     let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    timer.lap("emit");
+    // The model is no longer needed: free it before generated/ is read back.
+    drop(compiled);
     let changes = generated_dir::write(dir, &artifacts)?;
+    timer.lap("write");
     for path in &changes.added {
         eprintln!("  added    {GENERATED_DIR}/{path}");
     }
@@ -44,8 +50,7 @@ pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
         return Ok(EXIT_USER);
     }
     let artifacts = emit::emit(&compiled.model, &compiled.graph);
-    let on_disk = generated_dir::read(dir)?;
-    let changes = generated_dir::compare(&on_disk, &artifacts);
+    let changes = generated_dir::compare(dir, &artifacts)?;
     if changes.is_empty() {
         eprintln!(
             "ok: {GENERATED_DIR}/ is current ({} files)",

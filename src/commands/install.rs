@@ -25,8 +25,7 @@ pub(crate) fn run(
     }
     // Install exactly what was reviewed: generated/ must be current.
     let artifacts = emit::emit(&compiled.model, &compiled.graph);
-    let on_disk = generated_dir::read(dir)?;
-    let changes = generated_dir::compare(&on_disk, &artifacts);
+    let changes = generated_dir::compare(dir, &artifacts)?;
     if !changes.is_empty() {
         eprintln!(
             "error: {GENERATED_DIR}/ is not current ({} files differ); run `mailops build`, review and commit, then install",
@@ -45,7 +44,13 @@ pub(crate) fn run(
         Some(path) => KeyStore::at(path),
         None => KeyStore::new(dir, &compiled.model.platform.paths.key_store),
     };
-    let files = match install::plan(&on_disk, &compiled.model, &store, &secrets) {
+    // generated/ equals the artifacts: install the mail-host files from them.
+    let generated: std::collections::BTreeMap<String, String> = artifacts
+        .iter()
+        .filter(|(path, _)| install::is_host_file(path))
+        .map(|(path, contents)| (path.to_string(), contents.to_string()))
+        .collect();
+    let files = match install::plan(&generated, &compiled.model, &store, &secrets) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}\nnothing was installed");

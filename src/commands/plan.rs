@@ -44,7 +44,7 @@ use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, url};
 use crate::emit;
 use crate::file_plan::{self, FilePlan};
-use crate::generated_dir::{self, GENERATED_DIR};
+use crate::generated_dir::GENERATED_DIR;
 use crate::graph::Graph;
 use crate::pipeline;
 
@@ -77,8 +77,8 @@ pub(crate) fn run(
         return Ok(user_error);
     }
     let artifacts = emit::emit(&compiled.model, &compiled.graph);
-    let files = match generated_dir::read(dir) {
-        Ok(on_disk) => FilePlan::compute(&on_disk, &artifacts),
+    let files = match FilePlan::compute(dir, &artifacts) {
+        Ok(files) => files,
         Err(e) => {
             eprintln!("error: reading {GENERATED_DIR}/: {e}");
             return Ok(operational);

@@ -1,0 +1,244 @@
+//! `mailops install`: configs and DKIM keys land under the root with the right
+//! modes and owners, secrets are filled, nothing is written without them, and
+//! onboarding a tenant asks for no reload.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mailops(dir: &Path, args: &[&str], password: Option<&str>) -> Output {
+    let mut command = Command::cargo_bin("mailops").expect("binary");
+    command.arg("-C").arg(dir).args(args).env("NO_COLOR", "1");
+    match password {
+        Some(p) => command.env("MAILOPS_DB_PASSWORD", p),
+        None => command.env_remove("MAILOPS_DB_PASSWORD"),
+    };
+    command.output().expect("mailops runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A copy of the example repo with a private key in the key store for every tenant.
+fn repo_with_keys() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = repo_root();
+    std::fs::copy(root.join("mailops.toml"), dir.path().join("mailops.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("tenants")).unwrap();
+    for entry in std::fs::read_dir(root.join("tenants")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            dir.path().join("tenants").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    for entry in std::fs::read_dir(dir.path().join("tenants")).unwrap() {
+        let path = entry.unwrap().path();
+        let domain = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let output = mailops(dir.path(), &["dkim", "keygen", &domain, "--force"], None);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let output = mailops(dir.path(), &["build"], None);
+    assert!(output.status.success(), "{}", text(&output));
+    dir
+}
+
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.split(':');
+            (parts.next()? == name).then_some(())?;
+            parts.next()?;
+            parts.next()?.parse().ok()
+        })
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn install_refuses_without_the_database_password_and_writes_nothing() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("MAILOPS_DB_PASSWORD"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn install_refuses_a_password_that_would_break_a_config_file() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some("two words"),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        !text(&output).contains("two words"),
+        "the password is never echoed"
+    );
+}
+
+#[test]
+fn install_places_configs_and_keys_with_owners_and_modes() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let secret = "s3cret-for-the-test";
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some(secret),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        !text(&output).contains(secret),
+        "the password is never printed"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("reload: postfix dovecot rspamd"),
+        "a first install changes every service's files: {}",
+        text(&output)
+    );
+
+    let lookup = root.path().join("etc/postfix/virtual-domains.cf");
+    let lookup_text = std::fs::read_to_string(&lookup).unwrap();
+    assert!(lookup_text.contains(secret) && !lookup_text.contains("@@MAILOPS_DB_PASSWORD@@"));
+    assert_eq!(mode(&lookup), 0o640);
+    assert_eq!(mode(&root.path().join("etc/postfix/main.cf")), 0o644);
+    assert_eq!(
+        mode(&root.path().join("etc/dovecot/dovecot-sql.conf.ext")),
+        0o640
+    );
+    let key = root.path().join("var/lib/rspamd/dkim/webhizzy.in.dkim.key");
+    assert_eq!(mode(&key), 0o640);
+
+    // Owners: mailops sets them when it runs as root, as it does on the mail host and in CI.
+    let running_as_root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    assert!(
+        running_as_root,
+        "run the tests as root (as CI does): this test checks file owners"
+    );
+    let postfix = group_id("postfix").expect("the postfix group (scripts/install-mail-packages)");
+    let rspamd = group_id("_rspamd").expect("the _rspamd group (scripts/install-mail-packages)");
+    assert_eq!(std::fs::metadata(&lookup).unwrap().gid(), postfix);
+    assert_eq!(std::fs::metadata(&key).unwrap().gid(), rspamd);
+    assert_eq!(std::fs::metadata(&key).unwrap().uid(), 0);
+    for entry in walk(root.path()) {
+        let contents = std::fs::read(&entry).unwrap();
+        let holds_secret = String::from_utf8_lossy(&contents).contains(secret)
+            || entry.extension().is_some_and(|e| e == "key");
+        if holds_secret {
+            assert_eq!(
+                mode(&entry) & 0o007,
+                0,
+                "{} is world-readable",
+                entry.display()
+            );
+        }
+    }
+
+    // Installing again changes nothing and asks for no reload.
+    let again = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some(secret),
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("reload: none"),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
+fn onboarding_a_tenant_installs_its_key_and_asks_for_no_reload() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let first = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+    assert!(first.status.success(), "{}", text(&first));
+
+    let new = mailops(
+        repo.path(),
+        &["new", "onboard.example", "--admin", "ops@webhizzy.in"],
+        None,
+    );
+    assert!(new.status.success(), "{}", text(&new));
+    let build = mailops(repo.path(), &["build"], None);
+    assert!(build.status.success(), "{}", text(&build));
+    let second = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("reload: none"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        root.path()
+            .join("var/lib/rspamd/dkim/onboard.example.dkim.key")
+            .is_file()
+    );
+}
+
+#[test]
+fn install_refuses_a_generated_folder_that_is_not_current() {
+    let repo = repo_with_keys();
+    let main_cf = repo.path().join("generated/postfix/main.cf");
+    let edited = std::fs::read_to_string(&main_cf).unwrap() + "# hand edit\n";
+    std::fs::write(&main_cf, edited).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some("pw"),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("mailops build"), "{}", text(&output));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
