@@ -57,7 +57,7 @@ pub(crate) fn run(
         eprintln!("error: nothing was applied: fix the problems above first");
         return Ok(EXIT_USER);
     }
-    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let artifacts = emit::emit(&compiled.model);
 
     let saved = match plan_file.map(SavedPlan::read).transpose() {
         Ok(saved) => saved,

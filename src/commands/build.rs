@@ -18,7 +18,7 @@ pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
         return Ok(EXIT_USER);
     }
     timer.lap("compile");
-    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let artifacts = emit::emit(&compiled.model);
     timer.lap("emit");
     // The model is no longer needed: free it before generated/ is read back.
     drop(compiled);
@@ -49,7 +49,7 @@ pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
     if compiled.has_errors() {
         return Ok(EXIT_USER);
     }
-    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let artifacts = emit::emit(&compiled.model);
     let changes = generated_dir::compare(dir, &artifacts)?;
     if changes.is_empty() {
         eprintln!(

@@ -24,7 +24,7 @@ pub(crate) fn run(
         return Ok(EXIT_USER);
     }
     // Install exactly what was reviewed: generated/ must be current.
-    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let artifacts = emit::emit(&compiled.model);
     let changes = generated_dir::compare(dir, &artifacts)?;
     if !changes.is_empty() {
         eprintln!(

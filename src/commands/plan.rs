@@ -76,7 +76,7 @@ pub(crate) fn run(
         eprintln!("error: no plan: fix the problems above first");
         return Ok(user_error);
     }
-    let artifacts = emit::emit(&compiled.model, &compiled.graph);
+    let artifacts = emit::emit(&compiled.model);
     let files = match FilePlan::compute(dir, &artifacts) {
         Ok(files) => files,
         Err(e) => {

@@ -30,7 +30,6 @@ pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
-use crate::graph::Graph;
 use crate::model::Model;
 
 /// The generated files: path relative to `generated/` → contents.
@@ -70,9 +69,8 @@ impl Artifacts {
 }
 
 /// Every artifact of the platform.
-pub(crate) fn emit(model: &Model, graph: &Graph) -> Artifacts {
+pub(crate) fn emit(model: &Model) -> Artifacts {
     let mut out = Artifacts::default();
-    let _ = graph;
     out.add("README.md", header::readme());
     terraform::emit(model, &mut out);
     // Mail-server configs depend on the platform only (tenants are rows).

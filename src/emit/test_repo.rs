@@ -101,5 +101,5 @@ pub(crate) fn emit(platform: &str, tenants: &[(&str, String)]) -> Artifacts {
         "test repo does not validate: {:#?}",
         compiled.diagnostics
     );
-    emit::emit(&compiled.model, &compiled.graph)
+    emit::emit(&compiled.model)
 }
