@@ -30,9 +30,46 @@ const UNREACHABLE: &[(&str, &str)] = &[(
 /// Diagnostics without a place in a file.
 const WITHOUT_LOCATION: &[&str] = &["mailops::load::no-platform-file"];
 
+/// The key-mismatch fixture needs a real private key that does not belong to
+/// its tenant's public key. No private key is committed: a fresh one, made
+/// for another domain, is put in the fixture's (git-ignored) key store.
+fn ensure_mismatched_key(dir: &str) {
+    let key = root().join(dir).join("keys/acme.example.dkim.key");
+    if key.exists() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join(dir).join("mailops.toml"),
+        scratch.path().join("mailops.toml"),
+    )
+    .unwrap();
+    let made = mailops()
+        .arg("-C")
+        .arg(scratch.path())
+        .args([
+            "new",
+            "throwaway.example",
+            "--admin",
+            "postmaster@webhizzy.in",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::copy(scratch.path().join("keys/throwaway.example.dkim.key"), &key).unwrap();
+}
+
 fn check(case: &str, exit: i32, codes: &[&str]) {
     let dir = format!("{FIXTURES}/{case}");
     assert!(root().join(&dir).is_dir(), "{dir} is missing");
+    if case == "dkim-key-mismatch" {
+        ensure_mismatched_key(&dir);
+    }
 
     let human = mailops().args(["-C", &dir, "validate"]).output().unwrap();
     let stderr = String::from_utf8(human.stderr).unwrap();
