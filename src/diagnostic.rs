@@ -11,7 +11,7 @@ use std::fmt;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
-use crate::source::{Location, SourceMap};
+use crate::source::{FileId, Location, SourceMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +98,9 @@ impl Diagnostic {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Values never shown in a rendered snippet (a password that may be
+    /// plaintext): masked with `*` wherever their line is printed.
+    secrets: Vec<Location>,
 }
 
 impl Diagnostics {
@@ -105,7 +108,35 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
+    /// Keep the text at `loc` out of every rendered snippet.
+    pub(crate) fn mark_secret(&mut self, loc: Location) {
+        self.secrets.push(loc);
+    }
+
+    /// A file's text with every secret in it masked (same byte length, so spans stay valid).
+    fn masked_text(&self, sources: &SourceMap, file: FileId) -> String {
+        let mut text = sources.file(file).text.clone();
+        for secret in self.secrets.iter().filter(|s| s.file == file) {
+            let Some(value) = text.get(secret.span.clone()) else {
+                continue;
+            };
+            let inner = value.trim_matches(|c| c == '"' || c == '\'');
+            let mut start =
+                secret.span.start + (value.len() - value.trim_start_matches(['"', '\'']).len());
+            let mut hidden = inner;
+            // A `{SCHEME}` prefix stays readable: it is what the diagnostic is about.
+            if let Some(end) = inner.strip_prefix('{').and_then(|rest| rest.find('}')) {
+                start += end + 2;
+                hidden = &inner[end + 2..];
+            }
+            let masked = "*".repeat(hidden.len());
+            text.replace_range(start..start + hidden.len(), &masked);
+        }
+        text
+    }
+
     pub(crate) fn extend(&mut self, other: Diagnostics) {
+        self.secrets.extend(other.secrets);
         self.items.extend(other.items);
     }
 
@@ -148,8 +179,15 @@ impl Diagnostics {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
+        let mut texts: std::collections::HashMap<FileId, String> = std::collections::HashMap::new();
+        let mut text_of = |file: FileId| -> String {
+            texts
+                .entry(file)
+                .or_insert_with(|| self.masked_text(sources, file))
+                .clone()
+        };
         for diagnostic in self.sorted(sources) {
-            let report = Report::new(diagnostic, sources);
+            let report = Report::new(diagnostic, sources, &mut text_of);
             if handler.render_report(&mut out, &report).is_err() {
                 out.push_str(&format!("{}: {}\n", diagnostic.code, diagnostic.message));
             }
@@ -241,7 +279,7 @@ struct Report {
 }
 
 impl Report {
-    fn new(d: &Diagnostic, sources: &SourceMap) -> Self {
+    fn new(d: &Diagnostic, sources: &SourceMap, text_of: &mut dyn FnMut(FileId) -> String) -> Self {
         let severity = match d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
@@ -276,7 +314,10 @@ impl Report {
                     severity: miette::Severity::Advice,
                     message: label.text.clone(),
                     help: None,
-                    source: Some(NamedSource::new(other.name.clone(), other.text.clone())),
+                    source: Some(NamedSource::new(
+                        other.name.clone(),
+                        text_of(label.loc.file),
+                    )),
                     labels: vec![LabeledSpan::new_with_span(
                         Some(label.text.clone()),
                         label.loc.span.clone(),
@@ -290,7 +331,10 @@ impl Report {
             severity,
             message: d.message.clone(),
             help: d.help.clone(),
-            source: Some(NamedSource::new(file.name.clone(), file.text.clone())),
+            source: Some(NamedSource::new(
+                file.name.clone(),
+                text_of(primary.loc.file),
+            )),
             labels,
             related,
         }

@@ -162,3 +162,22 @@ fn catch_all_loop_is_shown_as_star_at_domain() {
         .exits(1)
         .stderr_has("aliases forward in a loop: *@acme.example → *@acme.example");
 }
+
+/// A plaintext password in a tenant file was echoed by the rendered snippet,
+/// in the diagnostic about it and in any other diagnostic whose snippet shows
+/// its line: into CI logs. It is now masked with `*` everywhere.
+#[test]
+fn plaintext_password_is_masked_in_every_snippet() {
+    let repo = Repo::new().tenant("acme.example", "");
+    let text = repo
+        .read("tenants/acme.example.toml")
+        .replace(TEST_HASH, "Hunter2-Secret");
+    let text = text.replacen("[[mailbox]]", "[[mailbox]]\nquota = \"lots\"", 1);
+    repo.file("tenants/acme.example.toml", &text)
+        .run(&["validate"])
+        .exits(1)
+        .stderr_has("mailops::password::plaintext")
+        .stderr_has("mailops::quota::invalid")
+        .stderr_has("**************")
+        .stderr_lacks("Hunter2-Secret");
+}

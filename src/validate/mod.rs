@@ -99,6 +99,11 @@ impl<'d> Checker<'d> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Keep this value's text out of every rendered snippet.
+    pub(crate) fn mark_secret(&mut self, loc: Location) {
+        self.diagnostics.mark_secret(loc);
+    }
+
     /// A structured value: refused (with a diagnostic) if it holds a quote,
     /// backslash or control character.
     pub(crate) fn structured<'v>(&mut self, value: &'v Sp<String>, what: &str) -> Option<&'v str> {

@@ -373,6 +373,14 @@ fn build_mailbox(
 }
 
 fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &Platform) -> bool {
+    let allowed = &platform.defaults.password_schemes;
+    let well_formed =
+        c.structured_quiet(password).is_some() && check_password(password, allowed).is_ok();
+    if !well_formed {
+        // What is not a well-formed hash may be a plaintext password: it is
+        // masked in every snippet that shows its line (CI logs are public).
+        c.mark_secret(c.loc(password));
+    }
     if c.structured_quiet(password).is_none() {
         // Do not echo any part of what may be a password.
         c.push(diags::password_malformed(
@@ -382,7 +390,6 @@ fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &P
         ));
         return false;
     }
-    let allowed = &platform.defaults.password_schemes;
     match check_password(password, allowed) {
         Ok(()) => return true,
         Err(PasswordProblem::Plaintext) => c.push(diags::password_plaintext(c.loc(password))),
