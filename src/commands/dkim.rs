@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
 use crate::pipeline;
-use crate::validate::domain::normalize_domain;
+use crate::validate::records::is_selector;
 
 pub(crate) fn keygen(
     dir: &Path,
@@ -20,15 +20,8 @@ pub(crate) fn keygen(
     key_dir: Option<PathBuf>,
     force: bool,
 ) -> Result<ExitCode> {
-    let name = match normalize_domain(domain) {
-        Ok(name) => name,
-        Err(problem) => {
-            eprintln!(
-                "error: `{domain}` is not a valid domain: {}",
-                problem.describe()
-            );
-            return Ok(EXIT_USER);
-        }
+    let Some(name) = domain_argument(domain) else {
+        return Ok(EXIT_USER);
     };
     let compiled = pipeline::compile(dir)?;
     let platform = &compiled.model.platform;
@@ -125,18 +118,6 @@ fn set_value(table: &mut dyn toml_edit::TableLike, key: &str, value: &str) {
             table.insert(key, toml_edit::value(value));
         }
     }
-}
-
-pub(crate) fn is_selector(selector: &str) -> bool {
-    !selector.is_empty()
-        && selector.len() <= 63
-        && selector.split('.').all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
 }
 
 /// `tenants/<domain>.toml` by A-label or Unicode name.

@@ -98,6 +98,20 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// A domain typed on the command line, normalised; the problem is printed when it is not valid.
+pub(crate) fn domain_argument(domain: &str) -> Option<crate::validate::domain::DomainName> {
+    match crate::validate::domain::normalize_domain(domain) {
+        Ok(name) => Some(name),
+        Err(problem) => {
+            eprintln!(
+                "error: `{domain}` is not a valid domain: {}",
+                problem.describe()
+            );
+            None
+        }
+    }
+}
+
 /// Colour on a terminal, unless NO_COLOR is set.
 pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

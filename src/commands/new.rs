@@ -3,15 +3,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::dkim::{find_tenant_file, is_selector};
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
+use crate::commands::dkim::find_tenant_file;
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
 use crate::pipeline;
 use crate::validate::address::normalize_address;
-use crate::validate::domain::normalize_domain;
+use crate::validate::records::is_selector;
 
 pub(crate) fn run(
     dir: &Path,
@@ -19,15 +19,8 @@ pub(crate) fn run(
     selector: Option<String>,
     admin: Option<String>,
 ) -> Result<ExitCode> {
-    let name = match normalize_domain(domain) {
-        Ok(name) => name,
-        Err(problem) => {
-            eprintln!(
-                "error: `{domain}` is not a valid domain: {}",
-                problem.describe()
-            );
-            return Ok(EXIT_USER);
-        }
+    let Some(name) = domain_argument(domain) else {
+        return Ok(EXIT_USER);
     };
     if let Some(existing) = find_tenant_file(dir, &name.ascii, &name.unicode) {
         eprintln!("error: {} already exists", existing.display());

@@ -32,20 +32,24 @@ pub(crate) fn zone_id(c: &mut Checker<'_>, value: &Sp<String>) -> Option<String>
     }
 }
 
-/// A DKIM selector: one or more lowercase LDH labels.
-pub(crate) fn selector(c: &mut Checker<'_>, value: &Sp<String>) -> Option<String> {
-    let text = c.structured(value, "the DKIM selector")?;
-    let ok = !text.is_empty()
-        && text.len() <= 63
-        && text.split('.').all(|label| {
+/// The DKIM selector grammar: one or more lowercase LDH labels, at most 63 octets.
+pub(crate) fn is_selector(selector: &str) -> bool {
+    !selector.is_empty()
+        && selector.len() <= 63
+        && selector.split('.').all(|label| {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if ok {
+        })
+}
+
+/// A DKIM selector as written in a file.
+pub(crate) fn selector(c: &mut Checker<'_>, value: &Sp<String>) -> Option<String> {
+    let text = c.structured(value, "the DKIM selector")?;
+    if is_selector(text) {
         Some(text.to_string())
     } else {
         c.push(diags::invalid_selector(c.loc(value), text));
