@@ -80,19 +80,45 @@ impl FileChanges {
     }
 }
 
+enum FileStatus {
+    Missing,
+    Differs,
+}
+
 /// How `generated/` on disk differs from the artifacts, read one file at a
-/// time: a 10,000-tenant `generated/` is over a gigabyte, and is never held
+/// time per core: a 10,000-tenant `generated/` is over a gigabyte, and is never held
 /// in memory beside the artifacts.
 pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
     let dir = root.join(GENERATED_DIR);
     let mut changes = FileChanges::default();
-    for (path, contents) in artifacts.iter() {
-        let full = dir.join(path);
-        match std::fs::read(&full) {
-            Ok(bytes) if bytes == contents.as_bytes() => {}
-            Ok(_) => changes.changed.push(path.to_string()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => changes.added.push(path.to_string()),
-            Err(e) => return Err(with_path(e, &full)),
+    let files: Vec<(&str, &str)> = artifacts.iter().collect();
+    // Per file: None when equal, else whether it is missing. A file of
+    // another size differs without being read.
+    let statuses = crate::parallel::map_chunks(&files, |part| {
+        part.iter()
+            .map(|&(path, contents)| {
+                let full = dir.join(path);
+                let same = match std::fs::metadata(&full) {
+                    Ok(meta) if meta.len() != contents.len() as u64 => false,
+                    Ok(_) => {
+                        std::fs::read(&full).map_err(|e| with_path(e, &full))?
+                            == contents.as_bytes()
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Ok(Some(FileStatus::Missing));
+                    }
+                    Err(e) => return Err(with_path(e, &full)),
+                };
+                Ok((!same).then_some(FileStatus::Differs))
+            })
+            .collect::<io::Result<Vec<_>>>()
+    });
+    let statuses = statuses.into_iter().collect::<io::Result<Vec<_>>>()?;
+    for (&(path, _), status) in files.iter().zip(statuses.into_iter().flatten()) {
+        match status {
+            None => {}
+            Some(FileStatus::Missing) => changes.added.push(path.to_string()),
+            Some(FileStatus::Differs) => changes.changed.push(path.to_string()),
         }
     }
     for path in list(root)? {
@@ -108,10 +134,15 @@ pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChan
 pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
     let changes = compare(root, artifacts)?;
     let dir = root.join(GENERATED_DIR);
-    for path in changes.added.iter().chain(&changes.changed) {
-        let contents = artifacts.get(path).expect("compared against artifacts");
-        write_reproducible(&dir.join(path), contents.as_bytes())?;
-    }
+    let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
+    crate::parallel::map_chunks(&to_write, |part| {
+        part.iter().try_for_each(|path| {
+            let contents = artifacts.get(path).expect("compared against artifacts");
+            write_reproducible(&dir.join(path), contents.as_bytes())
+        })
+    })
+    .into_iter()
+    .collect::<io::Result<()>>()?;
     for path in &changes.removed {
         let full = dir.join(path);
         std::fs::remove_file(&full).map_err(|e| with_path(e, &full))?;

@@ -1,4 +1,5 @@
-//! The front half of the compiler as one call: load → parse → validate → key store → graph.
+//! The front half of the compiler as one call: load → parse and validate
+//! (fused per file) → key store → graph.
 
 use std::io;
 use std::path::Path;
@@ -8,7 +9,6 @@ use crate::graph::{self, Graph};
 use crate::keystore;
 use crate::load::{self, LoadedRepo};
 use crate::model::Model;
-use crate::parse;
 use crate::validate;
 
 /// Everything the front half produced, including its diagnostics.
@@ -32,10 +32,8 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
     let mut diagnostics = Diagnostics::default();
     let repo = load::load(root, &mut diagnostics)?;
     timer.lap("load");
-    let parsed = parse::parse(&repo, &mut diagnostics);
-    timer.lap("parse");
-    let model = validate::validate(&repo, &parsed, &mut diagnostics);
-    timer.lap("validate");
+    let model = validate::validate(&repo, &mut diagnostics);
+    timer.lap("parse+validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
     timer.lap("keystore");
     let graph = graph::build(&model, &mut diagnostics);
@@ -63,7 +61,7 @@ impl StageTimer {
     pub(crate) fn lap(&mut self, stage: &str) {
         if let Some(last) = self.last {
             let now = std::time::Instant::now();
-            eprintln!("timing: {stage:<10} {:>8.3} s", (now - last).as_secs_f64());
+            eprintln!("timing: {stage:<14} {:>8.3} s", (now - last).as_secs_f64());
             self.last = Some(now);
         }
     }

@@ -29,11 +29,19 @@ const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(&[("main.tf", MAIN_TF), ("dns.tf", DNS_TF)]);
     out.add("terraform/main.tf", main_tf(&tera, &model.platform));
-    for domain in model.domains.values() {
-        out.add(
-            dns_path(&domain.name),
-            dns_tf(&tera, &model.platform, domain),
-        );
+    let domains: Vec<&Domain> = model.domains.values().collect();
+    let files = crate::parallel::map_chunks(&domains, |part| {
+        part.iter()
+            .map(|domain| {
+                (
+                    dns_path(&domain.name),
+                    dns_tf(&tera, &model.platform, domain),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    for (path, contents) in files.into_iter().flatten() {
+        out.add(path, contents);
     }
 }
 

@@ -9,10 +9,9 @@
 
 pub(crate) mod diags;
 
-use std::collections::HashMap;
-
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
+use rustc_hash::FxHashMap;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{Alias, Model};
@@ -65,35 +64,64 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
     }
 }
 
+/// A node while the graph is built: its kind and a name borrowed from the
+/// model (a million owned strings would cost more than the graph itself).
+/// Kinds order like [`Node`]'s variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Domain,
+    Mailbox,
+    Alias,
+    External,
+}
+
+type Key<'m> = (Kind, &'m str);
+
+fn to_node((kind, name): Key) -> Node {
+    let name = name.to_string();
+    {
+        match kind {
+            Kind::Domain => Node::Domain(name),
+            Kind::Mailbox => Node::Mailbox(name),
+            Kind::Alias => Node::Alias(name),
+            Kind::External => Node::External(name),
+        }
+    }
+}
+
 pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
-    let mut graph: DiGraph<Node, ()> = DiGraph::new();
-    let mut index: HashMap<Node, NodeIndex> = HashMap::new();
-    let mut node = |graph: &mut DiGraph<Node, ()>, n: Node| -> NodeIndex {
-        *index.entry(n.clone()).or_insert_with(|| graph.add_node(n))
-    };
+    let mailboxes: usize = model.domains.values().map(|d| d.mailboxes.len()).sum();
+    let aliases: usize = model.domains.values().map(|d| d.aliases.len()).sum();
+    let nodes = model.domains.len() + mailboxes + aliases;
+    let mut graph: DiGraph<Key, ()> = DiGraph::with_capacity(nodes, nodes + aliases);
+    // Only mailboxes, aliases and externals are looked up; domains are added once.
+    let mut index: FxHashMap<Key, NodeIndex> = FxHashMap::default();
+    index.reserve(mailboxes + aliases);
 
     // Nodes in sorted order so that every order derived from the graph is stable.
     for domain in model.domains.values() {
-        let d = node(&mut graph, Node::Domain(domain.name.clone()));
+        let d = graph.add_node((Kind::Domain, &domain.name));
         for mailbox in domain.mailboxes.keys() {
-            let m = node(&mut graph, Node::Mailbox(mailbox.clone()));
+            let key = (Kind::Mailbox, mailbox.as_str());
+            let m = *index.entry(key).or_insert_with(|| graph.add_node(key));
             graph.add_edge(d, m, ());
         }
         for alias in domain.aliases.keys() {
-            let a = node(&mut graph, Node::Alias(alias.clone()));
+            let key = (Kind::Alias, alias.as_str());
+            let a = *index.entry(key).or_insert_with(|| graph.add_node(key));
             graph.add_edge(d, a, ());
         }
     }
     for domain in model.domains.values() {
         for alias in domain.aliases.values() {
-            let a = node(&mut graph, Node::Alias(alias.source.clone()));
+            let a = index[&(Kind::Alias, alias.source.as_str())];
             for destination in &alias.destinations {
                 let target = match resolve(model, &destination.address) {
-                    Resolution::Mailbox => Node::Mailbox(destination.address.clone()),
+                    Resolution::Mailbox => (Kind::Mailbox, destination.address.as_str()),
                     Resolution::Alias(to) | Resolution::CatchAll(to) => {
-                        Node::Alias(to.source.clone())
+                        (Kind::Alias, to.source.as_str())
                     }
-                    Resolution::External => Node::External(destination.address.clone()),
+                    Resolution::External => (Kind::External, destination.address.as_str()),
                     Resolution::Dangling => {
                         diagnostics.push(diags::dangling(
                             destination.origin.clone(),
@@ -104,7 +132,9 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
                         continue;
                     }
                 };
-                let t = node(&mut graph, target);
+                let t = *index
+                    .entry(target)
+                    .or_insert_with(|| graph.add_node(target));
                 graph.add_edge(t, a, ());
             }
         }
@@ -115,8 +145,9 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
     let insert_order = match toposort(&graph, None) {
         Ok(order) => order
             .into_iter()
-            .map(|i| graph[i].clone())
-            .filter(|n| !matches!(n, Node::External(_)))
+            .map(|i| graph[i])
+            .filter(|(kind, _)| *kind != Kind::External)
+            .map(to_node)
             .collect(),
         Err(_) => Vec::new(), // cycles were reported above
     };
@@ -125,7 +156,7 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
 
 /// Every strongly connected set of aliases is a forwarding loop; name it as
 /// a path `a → b → c → a`, starting from its smallest address.
-fn report_cycles(model: &Model, graph: &DiGraph<Node, ()>, diagnostics: &mut Diagnostics) {
+fn report_cycles(model: &Model, graph: &DiGraph<Key, ()>, diagnostics: &mut Diagnostics) {
     let mut cycles: Vec<Vec<String>> = Vec::new();
     for component in tarjan_scc(graph) {
         let is_cycle = component.len() > 1
@@ -157,14 +188,7 @@ fn report_cycles(model: &Model, graph: &DiGraph<Node, ()>, diagnostics: &mut Dia
                 _ => break,
             }
         }
-        let names: Vec<String> = path
-            .iter()
-            .map(|&n| match &graph[n] {
-                Node::Alias(a) | Node::Mailbox(a) | Node::External(a) | Node::Domain(a) => {
-                    a.clone()
-                }
-            })
-            .collect();
+        let names: Vec<String> = path.iter().map(|&n| graph[n].1.to_string()).collect();
         cycles.push(names);
     }
     cycles.sort();

@@ -22,13 +22,6 @@ use platform::RawPlatform;
 use shape::Shape;
 use tenant::RawTenant;
 
-/// The raw structs of a mail repo.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Parsed {
-    pub(crate) platform: Option<(FileId, RawPlatform)>,
-    pub(crate) tenants: Vec<(FileId, RawTenant)>,
-}
-
 pub(crate) fn tenant_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(RawTenant)).expect("schema serializes")
 }
@@ -47,27 +40,23 @@ fn platform_shape() -> &'static Shape {
     SHAPE.get_or_init(|| Shape::new(platform_schema()))
 }
 
-pub(crate) fn parse(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Parsed {
-    let mut parsed = Parsed::default();
-    if let Some(id) = repo.platform {
-        parsed.platform =
-            parse_file(&repo.sources, id, platform_shape(), diagnostics).map(|raw| (id, raw));
-    }
-    let results = crate::parallel::map_chunks(&repo.tenants, |ids| {
-        let mut local = Diagnostics::default();
-        let tenants: Vec<(FileId, RawTenant)> = ids
-            .iter()
-            .filter_map(|&id| {
-                parse_file(&repo.sources, id, tenant_shape(), &mut local).map(|raw| (id, raw))
-            })
-            .collect();
-        (tenants, local)
-    });
-    for (tenants, local) in results {
-        parsed.tenants.extend(tenants);
-        diagnostics.extend(local);
-    }
-    parsed
+/// The platform file, when the repo has one and it parses.
+pub(crate) fn parse_platform(
+    repo: &LoadedRepo,
+    diagnostics: &mut Diagnostics,
+) -> Option<(FileId, RawPlatform)> {
+    let id = repo.platform?;
+    parse_file(&repo.sources, id, platform_shape(), diagnostics).map(|raw| (id, raw))
+}
+
+/// One tenant file. The validate stage calls this per file on its worker
+/// threads, so that each raw struct is dropped as soon as its domain is built.
+pub(crate) fn parse_tenant(
+    repo: &LoadedRepo,
+    id: FileId,
+    diagnostics: &mut Diagnostics,
+) -> Option<RawTenant> {
+    parse_file(&repo.sources, id, tenant_shape(), diagnostics)
 }
 
 /// Parse one file into `T`; `None` (with diagnostics) when it has problems.

@@ -14,14 +14,41 @@ use crate::diagnostic::Diagnostics;
 use crate::parse::diags;
 use crate::source::{FileId, Location};
 
-/// A JSON Schema (as produced by schemars) to walk documents against.
+/// A JSON Schema (as produced by schemars), compiled once into a small tree
+/// that a million documents are walked against without touching JSON.
 pub(crate) struct Shape {
-    root: Json,
+    nodes: Vec<Expect>,
+}
+
+/// What a value must be. Index 0 of `Shape::nodes` is the document's table.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// A table: its keys (in schema order, for "did you mean") and which are required.
+    Table {
+        properties: Vec<(String, usize)>,
+        required: Vec<String>,
+    },
+    /// An array, and what each item must be (unchecked when absent).
+    Array(Option<usize>),
+    /// A scalar of the schema type (`string`, `integer`, `number`, `boolean`).
+    Scalar(String),
+    /// Anything (the schema says nothing checkable).
+    Any,
 }
 
 impl Shape {
     pub(crate) fn new(root: Json) -> Self {
-        Shape { root }
+        let mut compiler = Compiler {
+            root: &root,
+            nodes: Vec::new(),
+            defs: Vec::new(),
+        };
+        // The document's table is node 0, so reserve it before its children.
+        let at = compiler.push(Expect::Any);
+        compiler.nodes[at] = compiler.expect(&root);
+        Shape {
+            nodes: compiler.nodes,
+        }
     }
 
     /// Check a whole document; pushes one diagnostic per problem.
@@ -35,31 +62,92 @@ impl Shape {
             shape: self,
             file,
             diagnostics,
+            path: String::new(),
         };
         let doc_span = doc.span().start..doc.span().start;
-        walk.table(&self.root, doc.get_ref(), doc_span, "");
+        walk.table(0, doc.get_ref(), doc_span);
+    }
+}
+
+/// Turns schema JSON into `Expect` nodes, following `$ref`s (each definition
+/// compiled once, so recursive schemas terminate) and taking the non-null
+/// branch of an `anyOf`/`oneOf` (an `Option`).
+struct Compiler<'j> {
+    root: &'j Json,
+    nodes: Vec<Expect>,
+    defs: Vec<(&'j str, usize)>,
+}
+
+impl<'j> Compiler<'j> {
+    fn compile(&mut self, schema: &'j Json) -> usize {
+        if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
+            let name = reference.trim_start_matches("#/$defs/");
+            if let Some(&(_, at)) = self.defs.iter().find(|(n, _)| *n == name) {
+                return at;
+            }
+            let Some(target) = self.root.get("$defs").and_then(|d| d.get(name)) else {
+                return self.push(Expect::Any);
+            };
+            let at = self.push(Expect::Any);
+            self.defs.push((name, at));
+            let compiled = self.expect(target);
+            self.nodes[at] = compiled;
+            return at;
+        }
+        let expect = self.expect(schema);
+        self.push(expect)
     }
 
-    fn resolve<'a>(&'a self, mut schema: &'a Json) -> &'a Json {
-        loop {
-            if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
-                let name = reference.trim_start_matches("#/$defs/");
-                match self.root.get("$defs").and_then(|d| d.get(name)) {
-                    Some(target) => schema = target,
-                    None => return schema,
+    fn push(&mut self, expect: Expect) -> usize {
+        self.nodes.push(expect);
+        self.nodes.len() - 1
+    }
+
+    fn expect(&mut self, schema: &'j Json) -> Expect {
+        if schema.get("$ref").is_some() {
+            let at = self.compile(schema);
+            return self.nodes[at].clone();
+        }
+        if let Some(alternatives) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Json::as_array)
+        {
+            return match alternatives.iter().find(|alt| !is_null_schema(alt)) {
+                Some(alt) => self.expect(alt),
+                None => Expect::Any,
+            };
+        }
+        match expected_type(schema) {
+            Some("object") => {
+                let properties = schema
+                    .get("properties")
+                    .and_then(Json::as_object)
+                    .map(|props| {
+                        props
+                            .iter()
+                            .map(|(name, child)| (name.clone(), self.compile(child)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let required = schema
+                    .get("required")
+                    .and_then(Json::as_array)
+                    .map(|keys| {
+                        keys.iter()
+                            .filter_map(Json::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Expect::Table {
+                    properties,
+                    required,
                 }
-            } else if let Some(alternatives) = schema
-                .get("anyOf")
-                .or_else(|| schema.get("oneOf"))
-                .and_then(Json::as_array)
-            {
-                match alternatives.iter().find(|alt| !is_null_schema(alt)) {
-                    Some(alt) => schema = alt,
-                    None => return schema,
-                }
-            } else {
-                return schema;
             }
+            Some("array") => Expect::Array(schema.get("items").map(|items| self.compile(items))),
+            Some(scalar) => Expect::Scalar(scalar.to_string()),
+            None => Expect::Any,
         }
     }
 }
@@ -81,6 +169,9 @@ struct Walk<'a, 'd> {
     shape: &'a Shape,
     file: FileId,
     diagnostics: &'d mut Diagnostics,
+    /// Dotted path of the table being walked (`dkim`, `limits`); one buffer
+    /// reused for every key.
+    path: String,
 }
 
 impl Walk<'_, '_> {
@@ -88,83 +179,85 @@ impl Walk<'_, '_> {
         Location::new(self.file, span)
     }
 
-    fn value(&mut self, schema: &Json, value: &Spanned<DeValue<'_>>, path: &str) {
-        let schema = self.shape.resolve(schema);
-        let Some(expected) = expected_type(schema) else {
-            return;
-        };
+    fn value(&mut self, node: usize, value: &Spanned<DeValue<'_>>) {
         let found = value.get_ref();
-        let ok = match (expected, found) {
-            ("object", DeValue::Table(table)) => {
-                self.table(schema, table, value.span(), path);
-                true
+        let expected = match (&self.shape.nodes[node], found) {
+            (Expect::Any, _) => return,
+            (Expect::Table { .. }, DeValue::Table(table)) => {
+                self.table(node, table, value.span());
+                return;
             }
-            ("array", DeValue::Array(items)) => {
-                if let Some(item_schema) = schema.get("items") {
-                    for item in items.iter() {
-                        self.value(item_schema, item, path);
+            (Expect::Array(items), DeValue::Array(values)) => {
+                if let Some(item) = *items {
+                    for v in values.iter() {
+                        self.value(item, v);
                     }
                 }
-                true
+                return;
             }
-            ("string", DeValue::String(_)) => true,
-            ("integer", DeValue::Integer(_)) => true,
-            ("number", DeValue::Integer(_) | DeValue::Float(_)) => true,
-            ("boolean", DeValue::Boolean(_)) => true,
-            _ => false,
+            (Expect::Scalar(t), found) => {
+                let ok = matches!(
+                    (t.as_str(), found),
+                    ("string", DeValue::String(_))
+                        | ("integer", DeValue::Integer(_))
+                        | ("number", DeValue::Integer(_) | DeValue::Float(_))
+                        | ("boolean", DeValue::Boolean(_))
+                );
+                if ok {
+                    return;
+                }
+                t.as_str()
+            }
+            (Expect::Table { .. }, _) => "object",
+            (Expect::Array(_), _) => "array",
         };
-        if !ok {
-            self.diagnostics.push(diags::wrong_type(
-                self.loc(value.span()),
-                path,
-                type_name(expected),
-                found.type_str(),
-            ));
-        }
+        self.diagnostics.push(diags::wrong_type(
+            self.loc(value.span()),
+            &self.path,
+            type_name(expected),
+            found.type_str(),
+        ));
     }
 
-    fn table(
-        &mut self,
-        schema: &Json,
-        table: &DeTable<'_>,
-        missing_span: std::ops::Range<usize>,
-        path: &str,
-    ) {
-        let schema = self.shape.resolve(schema);
-        let empty = serde_json::Map::new();
-        let properties = schema
-            .get("properties")
-            .and_then(Json::as_object)
-            .unwrap_or(&empty);
+    fn table(&mut self, node: usize, table: &DeTable<'_>, missing_span: std::ops::Range<usize>) {
+        let shape = self.shape;
+        let Expect::Table {
+            properties,
+            required,
+        } = &shape.nodes[node]
+        else {
+            return;
+        };
         for (key, value) in table.iter() {
             let name: &str = key.get_ref();
-            let child_path = if path.is_empty() {
-                name.to_string()
-            } else {
-                format!("{path}.{name}")
-            };
-            match properties.get(name) {
-                Some(child) => self.value(child, value, &child_path),
+            match properties.iter().find(|(p, _)| p == name) {
+                Some(&(_, child)) => {
+                    let parent = self.path.len();
+                    if parent > 0 {
+                        self.path.push('.');
+                    }
+                    self.path.push_str(name);
+                    self.value(child, value);
+                    self.path.truncate(parent);
+                }
                 None => {
-                    let known: Vec<&str> = properties.keys().map(String::as_str).collect();
+                    let known: Vec<&str> = properties.iter().map(|(p, _)| p.as_str()).collect();
                     self.diagnostics.push(diags::unknown_key(
                         self.loc(key.span()),
                         name,
-                        path,
+                        &self.path,
                         &known,
                     ));
                 }
             }
         }
-        if let Some(required) = schema.get("required").and_then(Json::as_array) {
-            for key in required.iter().filter_map(Json::as_str) {
-                if table.get(key).is_none() {
-                    self.diagnostics.push(diags::missing_key(
-                        self.loc(missing_span.clone()),
-                        key,
-                        path,
-                    ));
-                }
+        for key in required {
+            if table.get(key.as_str()).is_none() {
+                self.diagnostics.push(diags::missing_key(
+                    self.loc(missing_span.clone()),
+                    key,
+                    &self.path,
+                ));
             }
         }
     }

@@ -23,25 +23,29 @@ use std::collections::BTreeMap;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::load::LoadedRepo;
 use crate::model::Model;
-use crate::parse::Parsed;
 use crate::source::{FileId, Location};
 use crate::span::Sp;
 
-/// Validate every file; the model holds what could be built.
-pub(crate) fn validate(repo: &LoadedRepo, parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
-    let platform = platform::build_platform(parsed.platform.as_ref(), diagnostics);
-    let built = crate::parallel::map_chunks(&parsed.tenants, |tenants| {
+/// Parse and validate every file; the model holds what could be built.
+///
+/// Tenant files are parsed and turned into domains file by file on every
+/// core; a million raw values never exist at once.
+pub(crate) fn validate(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Model {
+    let raw_platform = crate::parse::parse_platform(repo, diagnostics);
+    let platform = platform::build_platform(raw_platform.as_ref(), diagnostics);
+    let built = crate::parallel::map_chunks(&repo.tenants, |ids| {
         let mut local = Diagnostics::default();
-        let domains: Vec<crate::model::Domain> = tenants
+        let domains: Vec<crate::model::Domain> = ids
             .iter()
-            .map(|(file, raw)| {
+            .filter_map(|&file| {
+                let raw = crate::parse::parse_tenant(repo, file, &mut local)?;
                 let input = tenant::TenantInput {
-                    file: *file,
-                    file_name: &repo.sources.file(*file).name,
-                    stem: &repo.tenant_stem(*file),
-                    raw,
+                    file,
+                    file_name: &repo.sources.file(file).name,
+                    stem: &repo.tenant_stem(file),
+                    raw: &raw,
                 };
-                tenant::build_domain(&input, &platform, &mut local)
+                Some(tenant::build_domain(&input, &platform, &mut local))
             })
             .collect();
         (domains, local)

@@ -71,16 +71,85 @@ pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), Pass
     expected.map_err(|expected| PasswordProblem::Malformed { scheme, expected })
 }
 
+/// A PHC string `$<algorithm>$v=<16|19>$m=<m>,t=<t>,p=<p>$<salt>$<hash>` whose
+/// parameters Argon2 accepts, checked without allocating: a platform has a
+/// million of them (the `argon2` crate's parser agrees; see the tests).
 fn check_argon2(hash: &str, algorithm: &str) -> bool {
-    match argon2::PasswordHash::new(hash) {
-        Ok(parsed) => {
-            parsed.algorithm.as_str() == algorithm
-                && parsed.salt.is_some()
-                && parsed.hash.is_some()
-                && argon2::Params::try_from(&parsed).is_ok()
-        }
-        Err(_) => false,
+    let mut parts = hash.split('$');
+    if parts.next() != Some("") || parts.next() != Some(algorithm) {
+        return false;
     }
+    let mut part = parts.next();
+    if let Some(version) = part.and_then(|p| p.strip_prefix("v=")) {
+        if !matches!(version, "16" | "19") {
+            return false;
+        }
+        part = parts.next();
+    }
+    let Some((m, t, p)) = part.and_then(argon2_params) else {
+        return false;
+    };
+    let (Some(salt), Some(output), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let output_bytes = b64_decoded_len(output);
+    (8..=u32::MAX).contains(&m)
+        && m / 8 >= p
+        && t >= 1
+        && (1..=0xFF_FFFF).contains(&p)
+        && (4..=64).contains(&salt.len())
+        && b64_decoded_len(salt).is_some()
+        && output_bytes.is_some_and(|n| (10..=64).contains(&n))
+}
+
+/// `m=…,t=…,p=…`, each exactly once, in any order, as decimal `u32`s.
+fn argon2_params(text: &str) -> Option<(u32, u32, u32)> {
+    let (mut m, mut t, mut p) = (None, None, None);
+    for pair in text.split(',') {
+        let (key, value) = pair.split_once('=')?;
+        if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let value: u32 = value.parse().ok()?;
+        let slot = match key {
+            "m" => &mut m,
+            "t" => &mut t,
+            "p" => &mut p,
+            _ => return None,
+        };
+        if slot.replace(value).is_some() {
+            return None;
+        }
+    }
+    Some((m?, t?, p?))
+}
+
+/// Bytes encoded by unpadded standard base64 (`A-Za-z0-9+/`), or `None` when
+/// the text is not canonical unpadded base64.
+fn b64_decoded_len(text: &str) -> Option<usize> {
+    fn sextet(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    let mut last = 0;
+    for &c in bytes {
+        last = sextet(c)?;
+    }
+    // The bits of the last character beyond the encoded bytes must be zero.
+    let unused_bits_clear = match bytes.len() % 4 {
+        0 => true,
+        1 => return None,
+        2 => last & 0x0F == 0,
+        _ => last & 0x03 == 0,
+    };
+    unused_bits_clear.then_some(bytes.len() * 3 / 4)
 }
 
 fn is_crypt_base64(c: u8) -> bool {
@@ -165,6 +234,87 @@ mod tests {
             ),
             Err(PasswordProblem::NotAllowed("ARGON2I".into()))
         );
+    }
+
+    /// The argon2 crate's verdict on a PHC string: the reference the fast check must match.
+    fn argon2_crate_accepts(hash: &str, algorithm: &str) -> bool {
+        match argon2::PasswordHash::new(hash) {
+            Ok(parsed) => {
+                parsed.algorithm.as_str() == algorithm
+                    && parsed.salt.is_some()
+                    && parsed.hash.is_some()
+                    && argon2::Params::try_from(&parsed).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn argon2_check_agrees_with_the_argon2_crate() {
+        let valid = &ARGON["{ARGON2ID}".len()..];
+        let mut cases: Vec<String> = vec![
+            valid.to_string(),
+            valid.replace("v=19$", ""),
+            valid.replace("v=19", "v=16"),
+            valid.replace("v=19", "v=20"),
+            valid.replace("m=65536,t=3,p=1", "t=3,p=1,m=65536"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3,p=1,p=1"),
+            valid.replace("m=65536,t=3,p=1", "m=7,t=3,p=1"),
+            valid.replace("m=65536,t=3,p=1", "m=15,t=1,p=2"),
+            valid.replace("m=65536,t=3,p=1", "m=16,t=1,p=2"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=0,p=1"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3,p=0"),
+            valid.replace("m=65536,t=3,p=1", "m=+65536,t=3,p=1"),
+            valid.replace("m=65536,t=3,p=1", "m=99999999999,t=3,p=1"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3,p=1,x=2"),
+            format!("{valid}$extra"),
+            valid.replace("$argon2id$", "$argon2i$"),
+        ];
+        // Every truncation and every single-character substitution of the
+        // salt and hash (base64 alphabet, padding bits, lengths).
+        for end in 0..valid.len() {
+            cases.push(valid[..end].to_string());
+        }
+        let salt_at = valid.rfind("c2Fs").expect("salt in the sample");
+        for at in salt_at..valid.len() {
+            for c in ['A', 'B', 'w', '+', '/', '-', '=', '.', '$'] {
+                let mut case = valid.to_string();
+                case.replace_range(at..at + 1, &c.to_string());
+                cases.push(case);
+            }
+        }
+        // Never accept what the crate refuses.
+        let too_lax: Vec<&String> = cases
+            .iter()
+            .filter(|case| {
+                check_argon2(case, "argon2id") && !argon2_crate_accepts(case, "argon2id")
+            })
+            .collect();
+        assert!(too_lax.is_empty(), "{too_lax:#?}");
+        // Accept the forms Dovecot writes and reads.
+        for case in [
+            valid.to_string(),
+            valid.replace("v=19$", ""),
+            valid.replace("v=19", "v=16"),
+            valid.replace("m=65536,t=3,p=1", "t=3,p=1,m=65536"),
+            valid.replace("m=65536,t=3,p=1", "m=16,t=1,p=2"),
+            valid.replace("c2Fs", "c+F/"),
+        ] {
+            assert!(check_argon2(&case, "argon2id"), "{case}");
+        }
+        // Stricter than the crate where libargon2 (Dovecot's verifier) is:
+        // a version it does not know, every parameter exactly once, and the
+        // standard base64 alphabet in the salt.
+        for case in [
+            valid.replace("v=19", "v=20"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3"),
+            valid.replace("m=65536,t=3,p=1", "m=65536,t=3,p=1,p=1"),
+            valid.replace("c2Fs", "c-F."),
+        ] {
+            assert!(!check_argon2(&case, "argon2id"), "{case}");
+            assert!(argon2_crate_accepts(&case, "argon2id"), "{case}");
+        }
     }
 
     #[test]

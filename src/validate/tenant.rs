@@ -374,14 +374,10 @@ fn build_mailbox(
 
 fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &Platform) -> bool {
     let allowed = &platform.defaults.password_schemes;
-    let well_formed =
-        c.structured_quiet(password).is_some() && check_password(password, allowed).is_ok();
-    if !well_formed {
+    if c.structured_quiet(password).is_none() {
         // What is not a well-formed hash may be a plaintext password: it is
         // masked in every snippet that shows its line (CI logs are public).
         c.mark_secret(c.loc(password));
-    }
-    if c.structured_quiet(password).is_none() {
         // Do not echo any part of what may be a password.
         c.push(diags::password_malformed(
             c.loc(password),
@@ -390,7 +386,11 @@ fn check_password_value(c: &mut Checker<'_>, password: &Sp<String>, platform: &P
         ));
         return false;
     }
-    match check_password(password, allowed) {
+    let checked = check_password(password, allowed);
+    if checked.is_err() {
+        c.mark_secret(c.loc(password));
+    }
+    match checked {
         Ok(()) => return true,
         Err(PasswordProblem::Plaintext) => c.push(diags::password_plaintext(c.loc(password))),
         Err(PasswordProblem::PlainScheme(scheme)) => {

@@ -8,8 +8,15 @@
 
 /// The first character of a structured value that is not safe, with its byte offset.
 pub(crate) fn unsafe_char(value: &str) -> Option<(usize, char)> {
-    value
+    // Almost every value is plain ASCII: check its bytes, and look at
+    // characters only from the first non-ASCII byte on.
+    let bytes = value.as_bytes();
+    let first_unusual = bytes
+        .iter()
+        .position(|&b| !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'\'' | b'`' | b'\\'))?;
+    value[first_unusual..]
         .char_indices()
+        .map(|(i, c)| (first_unusual + i, c))
         .find(|(_, c)| c.is_control() || matches!(c, '"' | '\'' | '`' | '\\') || is_invisible(*c))
 }
 
@@ -48,6 +55,9 @@ mod tests {
         assert_eq!(unsafe_char("a\"b"), Some((1, '"')));
         assert_eq!(unsafe_char("a\nb"), Some((1, '\n')));
         assert_eq!(unsafe_char("a\u{202E}b"), Some((1, '\u{202E}')));
+        assert_eq!(unsafe_char("ünïcode"), None);
+        assert_eq!(unsafe_char("ü'"), Some((2, '\'')));
+        assert_eq!(unsafe_char("ab\u{7f}"), Some((2, '\u{7f}')));
     }
 
     #[test]
