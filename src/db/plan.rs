@@ -128,7 +128,6 @@ impl RowPlan {
                     Node::Alias(source) => {
                         aliases.extend(alias_at.get(source.as_str()).into_iter().flatten())
                     }
-                    Node::External(_) => {}
                 }
             }
         }

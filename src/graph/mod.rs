@@ -1,11 +1,13 @@
 //! Graph stage: the dependency graph of what the model declares.
 //!
-//! Nodes are domains, mailboxes, aliases and external addresses. A mailbox
-//! and an alias depend on their domain; an alias depends on each destination
-//! it resolves to. From this graph come the diagnostics no single file can
-//! give (an alias destination that resolves nowhere, alias cycles) and the
-//! order rows are written in: a topological order for inserts, its reverse
-//! for deletes.
+//! A mailbox and an alias depend on their domain; an alias depends on each
+//! destination it resolves to (a mailbox, another alias, a catch-all, or an
+//! address off the platform). Only aliases can depend on their own kind, so
+//! petgraph holds the aliases and their alias-to-alias edges; domains and
+//! mailboxes always come before them. From this come the diagnostics no
+//! single file can give (an alias destination that resolves nowhere, alias
+//! cycles) and the order rows are written in: a topological order for
+//! inserts, its reverse for deletes.
 
 pub(crate) mod diags;
 
@@ -16,20 +18,19 @@ use rustc_hash::FxHashMap;
 use crate::diagnostic::Diagnostics;
 use crate::model::{Alias, Model};
 
-/// One thing the platform declares (or an external address it forwards to).
+/// One thing the platform declares that becomes rows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Node {
     Domain(String),
     Mailbox(String),
     Alias(String),
-    External(String),
 }
 
 /// The graph and the orders derived from it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Graph {
-    /// Dependencies first: domains, then what lives in them, aliases after
-    /// what they point to. Externals are left out (no rows).
+    /// Dependencies first: domains, then their mailboxes, then aliases, each
+    /// after the aliases it points to.
     pub(crate) insert_order: Vec<Node>,
 }
 
@@ -64,64 +65,34 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
     }
 }
 
-/// A node while the graph is built: its kind and a name borrowed from the
-/// model (a million owned strings would cost more than the graph itself).
-/// Kinds order like [`Node`]'s variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Kind {
-    Domain,
-    Mailbox,
-    Alias,
-    External,
-}
-
-type Key<'m> = (Kind, &'m str);
-
-fn to_node((kind, name): Key) -> Node {
-    let name = name.to_string();
-    {
-        match kind {
-            Kind::Domain => Node::Domain(name),
-            Kind::Mailbox => Node::Mailbox(name),
-            Kind::Alias => Node::Alias(name),
-            Kind::External => Node::External(name),
-        }
-    }
-}
+/// An alias node: the source address, borrowed from the model.
+type Key<'m> = &'m str;
 
 pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
-    let mailboxes: usize = model.domains.values().map(|d| d.mailboxes.len()).sum();
+    // Domains depend on nothing, and mailboxes only on their domain: they
+    // come first in every order, so the graph that petgraph walks holds only
+    // the aliases, the one kind of node that can depend on its own kind (and
+    // so form loops). An alias's other dependencies (its domain, mailboxes,
+    // addresses off the platform) are always ordered before it.
     let aliases: usize = model.domains.values().map(|d| d.aliases.len()).sum();
-    let nodes = model.domains.len() + mailboxes + aliases;
-    let mut graph: DiGraph<Key, ()> = DiGraph::with_capacity(nodes, nodes + aliases);
-    // Only mailboxes, aliases and externals are looked up; domains are added once.
+    let mut graph: DiGraph<Key, ()> = DiGraph::with_capacity(aliases, aliases);
     let mut index: FxHashMap<Key, NodeIndex> = FxHashMap::default();
-    index.reserve(mailboxes + aliases);
-
+    index.reserve(aliases);
     // Nodes in sorted order so that every order derived from the graph is stable.
     for domain in model.domains.values() {
-        let d = graph.add_node((Kind::Domain, &domain.name));
-        for mailbox in domain.mailboxes.keys() {
-            let key = (Kind::Mailbox, mailbox.as_str());
-            let m = *index.entry(key).or_insert_with(|| graph.add_node(key));
-            graph.add_edge(d, m, ());
-        }
-        for alias in domain.aliases.keys() {
-            let key = (Kind::Alias, alias.as_str());
-            let a = *index.entry(key).or_insert_with(|| graph.add_node(key));
-            graph.add_edge(d, a, ());
+        for source in domain.aliases.keys() {
+            index.insert(source.as_str(), graph.add_node(source.as_str()));
         }
     }
     for domain in model.domains.values() {
         for alias in domain.aliases.values() {
-            let a = index[&(Kind::Alias, alias.source.as_str())];
+            let a = index[alias.source.as_str()];
             for destination in &alias.destinations {
-                let target = match resolve(model, &destination.address) {
-                    Resolution::Mailbox => (Kind::Mailbox, destination.address.as_str()),
+                match resolve(model, &destination.address) {
                     Resolution::Alias(to) | Resolution::CatchAll(to) => {
-                        (Kind::Alias, to.source.as_str())
+                        graph.add_edge(index[to.source.as_str()], a, ());
                     }
-                    Resolution::External => (Kind::External, destination.address.as_str()),
+                    Resolution::Mailbox | Resolution::External => {}
                     Resolution::Dangling => {
                         diagnostics.push(diags::dangling(
                             destination.origin.clone(),
@@ -129,28 +100,28 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
                             alias.domain
                                 == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
                         ));
-                        continue;
                     }
-                };
-                let t = *index
-                    .entry(target)
-                    .or_insert_with(|| graph.add_node(target));
-                graph.add_edge(t, a, ());
+                }
             }
         }
     }
 
     report_cycles(model, &graph, diagnostics);
 
-    let insert_order = match toposort(&graph, None) {
-        Ok(order) => order
-            .into_iter()
-            .map(|i| graph[i])
-            .filter(|(kind, _)| *kind != Kind::External)
-            .map(to_node)
-            .collect(),
-        Err(_) => Vec::new(), // cycles were reported above
+    let Ok(alias_order) = toposort(&graph, None) else {
+        return Graph::default(); // cycles were reported above
     };
+    let mailboxes: usize = model.domains.values().map(|d| d.mailboxes.len()).sum();
+    let mut insert_order = Vec::with_capacity(model.domains.len() + mailboxes + aliases);
+    insert_order.extend(model.domains.keys().map(|d| Node::Domain(d.clone())));
+    for domain in model.domains.values() {
+        insert_order.extend(domain.mailboxes.keys().map(|m| Node::Mailbox(m.clone())));
+    }
+    insert_order.extend(
+        alias_order
+            .into_iter()
+            .map(|i| Node::Alias(graph[i].to_string())),
+    );
     Graph { insert_order }
 }
 
@@ -188,7 +159,7 @@ fn report_cycles(model: &Model, graph: &DiGraph<Key, ()>, diagnostics: &mut Diag
                 _ => break,
             }
         }
-        let names: Vec<String> = path.iter().map(|&n| graph[n].1.to_string()).collect();
+        let names: Vec<String> = path.iter().map(|&n| graph[n].to_string()).collect();
         cycles.push(names);
     }
     cycles.sort();
@@ -205,5 +176,61 @@ fn report_cycles(model: &Model, graph: &DiGraph<Key, ()>, diagnostics: &mut Diag
             }
         }
         diagnostics.push(diagnostic);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::test_repo;
+
+    #[test]
+    fn insert_order_puts_every_dependency_first() {
+        // b.example's `relay` forwards to a.example's `team`, which reaches
+        // its mailboxes; `zz` forwards to `relay` in its own domain.
+        let mut b = test_repo::tenant("b.example", "dkim", 1, "B", "B");
+        b.push_str(
+            "\n[[alias]]\naddress = \"relay\"\nto = [\"team@a.example\"]\n\
+             \n[[alias]]\naddress = \"aa\"\nto = [\"relay\"]\n",
+        );
+        let model = test_repo::compile(
+            &test_repo::platform("driver = \"sqlite\""),
+            &[
+                (
+                    "a.example",
+                    test_repo::tenant("a.example", "dkim", 2, "A", "A"),
+                ),
+                ("b.example", b),
+            ],
+        );
+        let mut diagnostics = Diagnostics::default();
+        let graph = build(&model, &mut diagnostics);
+        assert!(!diagnostics.has_errors());
+        let at = |node: Node| {
+            graph
+                .insert_order
+                .iter()
+                .position(|n| *n == node)
+                .unwrap_or_else(|| panic!("{node:?} is in the order"))
+        };
+        let rows = model
+            .domains
+            .values()
+            .map(|d| 1 + d.mailboxes.len() + d.aliases.len())
+            .sum::<usize>();
+        assert_eq!(graph.insert_order.len(), rows);
+        let last_domain = at(Node::Domain("b.example".into()));
+        let first_mailbox = at(Node::Mailbox("user0@a.example".into()));
+        assert!(last_domain < first_mailbox);
+        let last_mailbox = at(Node::Mailbox("user0@b.example".into()));
+        assert!(
+            graph.insert_order[..=last_mailbox]
+                .iter()
+                .all(|n| !matches!(n, Node::Alias(_)))
+        );
+        assert!(
+            at(Node::Alias("team@a.example".into())) < at(Node::Alias("relay@b.example".into()))
+        );
+        assert!(at(Node::Alias("relay@b.example".into())) < at(Node::Alias("aa@b.example".into())));
     }
 }

@@ -8,17 +8,25 @@
 
 /// The first character of a structured value that is not safe, with its byte offset.
 pub(crate) fn unsafe_char(value: &str) -> Option<(usize, char)> {
-    // Almost every value is plain ASCII: check its bytes, and look at
-    // characters only from the first non-ASCII byte on.
-    let bytes = value.as_bytes();
-    let first_unusual = bytes
-        .iter()
-        .position(|&b| !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'\'' | b'`' | b'\\'))?;
+    // Almost every value is plain ASCII: check its bytes against a table, and
+    // look at characters only from the first byte the table does not clear.
+    let first_unusual = value.bytes().position(|b| !PLAIN_ASCII[usize::from(b)])?;
     value[first_unusual..]
         .char_indices()
         .map(|(i, c)| (first_unusual + i, c))
         .find(|(_, c)| c.is_control() || matches!(c, '"' | '\'' | '`' | '\\') || is_invisible(*c))
 }
+
+/// Bytes that are printable ASCII and none of `"`, `'`, `` ` ``, `\`.
+static PLAIN_ASCII: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = !matches!(b as u8, b'"' | b'\'' | b'`' | b'\\');
+        b += 1;
+    }
+    table
+};
 
 /// The first character of free text that is not allowed (controls other than
 /// tab and newline).
