@@ -17,11 +17,10 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use crate::emit::sql_literal::{mysql_literal, sqlite_literal};
 use crate::emit::{Artifacts, engine, header, render};
 use crate::model::{Domain, Model};
+use crate::parallel;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("mysql.sql", include_str!("templates/sql/mysql.sql")),
@@ -78,16 +77,21 @@ impl Dialect {
     }
 }
 
-/// One tenant's lines: its upserts, and its deletes of rows it no longer declares.
-#[derive(Serialize)]
-struct Tenant<'m> {
-    name: &'m str,
-    file: &'m str,
-    upserts: String,
-    deletes: String,
-}
+/// The template's slots for the text of every tenant, in file order: the
+/// upserts, the deletes, and the list of declared domains.
+const SLOTS: [&str; 3] = ["upserts", "deletes", "domains"];
 
-fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
+/// The files and their dialects.
+const FILES: [(&str, Dialect); 2] = [
+    ("mysql.sql", Dialect::Mysql),
+    ("sqlite.sql", Dialect::Sqlite),
+];
+
+/// A run of tenants' text, one string per slot.
+type Slots = [String; SLOTS.len()];
+
+/// One tenant's text of each slot.
+fn tenant(dialect: Dialect, domain: &Domain, slots: &mut Slots) {
     let q = |v: &str| dialect.literal(v);
     let name = q(&domain.name);
     let mut upserts = String::new();
@@ -142,26 +146,72 @@ fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
     }
     deletes.push_str(";\n");
 
-    Tenant {
-        name: &domain.name,
-        file: &domain.file,
-        upserts,
-        deletes,
+    let _ = writeln!(slots[0], "\n-- {} ({})", domain.name, domain.file);
+    slots[0].push_str(&upserts);
+    slots[1].push_str(&deletes);
+    let _ = writeln!(slots[2], "  {name},");
+}
+
+/// The text of a run of tenants, in one dialect.
+fn tenants(dialect: Dialect, domains: &[&Domain]) -> Slots {
+    let mut slots = Slots::default();
+    for domain in domains {
+        tenant(dialect, domain, &mut slots);
     }
+    slots
+}
+
+/// The file's frame: the template rendered with a marker in each slot, and
+/// cut at the markers (one part more than there are slots). Only this small
+/// text goes through tera; the tenants' text is spliced in between.
+fn frame(tera: &tera::Tera, file: &str) -> Vec<String> {
+    let marker = |slot: &str| format!("\u{1}{slot}\u{1}");
+    let mut context = tera::Context::new();
+    context.insert("header", &header::header("--", "mailops.toml and tenants/"));
+    for slot in SLOTS {
+        context.insert(slot, &marker(slot));
+    }
+    let text = render(tera, file, &context);
+    let mut parts = Vec::with_capacity(SLOTS.len() + 1);
+    let mut rest = text.as_str();
+    for slot in SLOTS {
+        let (before, after) = rest
+            .split_once(&marker(slot))
+            .unwrap_or_else(|| panic!("template {file} has no {{{{ {slot} }}}}"));
+        parts.push(before.to_string());
+        rest = after;
+    }
+    parts.push(rest.to_string());
+    parts
 }
 
 /// Add `sql/mysql.sql` and `sql/sqlite.sql`.
+///
+/// Tenants are written in parallel runs, one per core, each run in both
+/// dialects; the runs are joined in domain order, so the output does not
+/// depend on the number of threads.
 pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
-    for (file, dialect) in [
-        ("mysql.sql", Dialect::Mysql),
-        ("sqlite.sql", Dialect::Sqlite),
-    ] {
-        let tenants: Vec<Tenant> = model.domains.values().map(|d| tenant(dialect, d)).collect();
-        let mut context = tera::Context::new();
-        context.insert("header", &header::header("--", "mailops.toml and tenants/"));
-        context.insert("tenants", &tenants);
-        out.add(format!("sql/{file}"), render(&tera, file, &context));
+    let domains: Vec<&Domain> = model.domains.values().collect();
+    let runs: Vec<[Slots; FILES.len()]> = parallel::map_chunks(&domains, |run| {
+        FILES.map(|(_, dialect)| tenants(dialect, run))
+    });
+    for (i, (file, _)) in FILES.iter().enumerate() {
+        let frame = frame(&tera, file);
+        let size = frame.iter().map(String::len).sum::<usize>()
+            + runs
+                .iter()
+                .flat_map(|run| run[i].iter().map(String::len))
+                .sum::<usize>();
+        let mut text = String::with_capacity(size);
+        text.push_str(&frame[0]);
+        for (slot, after) in frame[1..].iter().enumerate() {
+            for run in &runs {
+                text.push_str(&run[i][slot]);
+            }
+            text.push_str(after);
+        }
+        out.add(format!("sql/{file}"), text);
     }
 }
 
