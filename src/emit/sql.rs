@@ -17,7 +17,7 @@
 //!
 //! The file's frame (header, sections, transaction) is a tera template per
 //! dialect, rendered once with a marker in each slot for the tenants' text.
-//! That text is written here straight into one buffer per slot, with every
+//! That text is written here straight into the file's one buffer, with every
 //! value escaped by `sql_literal`: a platform has a million rows or more, and
 //! passing them through tera (or a `String` per row) costs ten times as much.
 
@@ -101,7 +101,8 @@ impl Dialect {
 /// A multi-row upsert into one table: the lines before and after its rows.
 struct Insert {
     dialect: Dialect,
-    /// `INSERT INTO … VALUES` (MySQL) or `… FROM virtual_domains AS d, (VALUES` (SQLite), with its line end.
+    /// `INSERT INTO … VALUES` (MySQL) or `… FROM virtual_domains AS d, (VALUES`
+    /// (SQLite), with its line end.
     head: String,
     /// The start of each row: the domain id's variable (MySQL), or nothing.
     row_open: &'static str,
@@ -142,7 +143,8 @@ impl Insert {
         }
     }
 
-    /// Close a statement: the line after the rows.
+    /// Close a statement: the line after the rows. `domain` is the domain's
+    /// name as a literal.
     fn close(&self, out: &mut String, domain: &str) {
         out.push('\n');
         if self.dialect == Dialect::Sqlite {
@@ -154,8 +156,8 @@ impl Insert {
         out.push_str(&self.tail);
     }
 
-    /// Write `items` as rows, one a line, `ROWS_PER_STATEMENT` a statement;
-    /// `row` writes the values of one row. No items, no statement.
+    /// Write `items` as rows, one a line, at most `ROWS_PER_STATEMENT` a
+    /// statement; `row` writes the values of one row. No items, no statement.
     fn push_rows<T>(
         &self,
         out: &mut String,
