@@ -49,10 +49,9 @@ pub(crate) struct FileChange {
     /// For a tenant's DNS file: its records added, changed, removed.
     #[serde(skip)]
     records: Option<Counts>,
+    /// For the SQLite SQL file: its changed lines that are mailbox or alias rows.
     #[serde(skip)]
-    added_lines: Vec<String>,
-    #[serde(skip)]
-    removed_lines: Vec<String>,
+    rows: Vec<RowLine>,
 }
 
 /// Every file change, sorted by path.
@@ -169,16 +168,11 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
     let diff = TextDiff::configure()
         .timeout(Duration::from_secs(5))
         .diff_lines(old, new);
-    let mut added_lines = Vec::new();
-    let mut removed_lines = Vec::new();
+    let (mut insertions, mut deletions) = (0, 0);
     for change in diff.iter_all_changes() {
         match change.tag() {
-            ChangeTag::Insert => {
-                added_lines.push(change.value().trim_end_matches('\n').to_string())
-            }
-            ChangeTag::Delete => {
-                removed_lines.push(change.value().trim_end_matches('\n').to_string())
-            }
+            ChangeTag::Insert => insertions += 1,
+            ChangeTag::Delete => deletions += 1,
             ChangeTag::Equal => {}
         }
     }
@@ -196,16 +190,20 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
         .strip_prefix("terraform/dns_")
         .and_then(|rest| rest.strip_suffix(".tf"))
         .map(str::to_string);
+    let rows = if path == "sql/sqlite.sql" {
+        row_lines(&diff)
+    } else {
+        Vec::new()
+    };
     FileChange {
         path: full,
         status,
-        insertions: added_lines.len(),
-        deletions: removed_lines.len(),
+        insertions,
+        deletions,
         diff: unified,
         records: tenant.as_ref().map(|_| record_counts(old, new)),
         tenant,
-        added_lines,
-        removed_lines,
+        rows,
     }
 }
 
@@ -242,69 +240,127 @@ fn record_counts(old: &str, new: &str) -> Counts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum RowKind {
     Mailbox,
     Alias,
 }
 
-/// Mailbox and alias rows of the SQLite SQL diff, by tenant. Each row is one
-/// line that names its table and, as its first value, its address.
-fn sql_row_counts(file: &FileChange) -> Vec<(String, RowKind, Counts)> {
-    let key = |line: &str| -> Option<(String, RowKind, String)> {
-        let kind = if line.contains("virtual_users") {
-            RowKind::Mailbox
-        } else if line.contains("virtual_aliases") {
-            RowKind::Alias
-        } else {
-            return None;
+/// A changed line of the SQL file that is a row of a mailbox or alias upsert.
+#[derive(Debug, Clone)]
+struct RowLine {
+    added: bool,
+    kind: RowKind,
+    /// The line without its line end.
+    text: String,
+}
+
+/// The changed lines of the SQLite SQL file that are mailbox or alias rows.
+///
+/// A row line (`('alice@acme.example', …),`) does not name its table: the
+/// statement it belongs to is the nearest line above it that is not a row,
+/// looked up by the line's index in its own version of the file.
+fn row_lines<'a>(diff: &TextDiff<'a, 'a, 'a, str>) -> Vec<RowLine> {
+    let old = row_kinds(diff.old_slices());
+    let new = row_kinds(diff.new_slices());
+    let mut rows = Vec::new();
+    for change in diff.iter_all_changes() {
+        let kind = match change.tag() {
+            ChangeTag::Insert => change.new_index().and_then(|i| new[i]),
+            ChangeTag::Delete => change.old_index().and_then(|i| old[i]),
+            ChangeTag::Equal => None,
         };
-        let start = line.find('\'')? + 1;
-        let end = start + line[start..].find('\'')?;
-        let address = &line[start..end];
-        let domain = address.rsplit_once('@')?.1.to_string();
-        // An alias row is keyed by source and destination.
-        let row_key = match kind {
-            RowKind::Mailbox => address.to_string(),
-            RowKind::Alias => {
-                let rest = &line[end + 1..];
-                let s = rest.find('\'').map(|i| i + 1).unwrap_or(0);
-                let e = rest[s..].find('\'').map(|i| s + i).unwrap_or(s);
-                format!("{address} {}", &rest[s..e])
-            }
-        };
-        Some((domain, kind, row_key))
-    };
-    let mut by: BTreeMap<(String, u8), (Vec<String>, Vec<String>)> = BTreeMap::new();
-    let slot = |kind: RowKind| if kind == RowKind::Mailbox { 0u8 } else { 1u8 };
-    for line in &file.added_lines {
-        if let Some((domain, kind, row)) = key(line) {
-            by.entry((domain, slot(kind))).or_default().0.push(row);
-        }
-    }
-    for line in &file.removed_lines {
-        if let Some((domain, kind, row)) = key(line) {
-            by.entry((domain, slot(kind))).or_default().1.push(row);
-        }
-    }
-    by.into_iter()
-        .map(|((domain, slot), (added, removed))| {
-            let both = added.iter().filter(|a| removed.contains(a)).count();
-            let kind = if slot == 0 {
-                RowKind::Mailbox
-            } else {
-                RowKind::Alias
-            };
-            (
-                domain,
+        if let Some(kind) = kind {
+            rows.push(RowLine {
+                added: change.tag() == ChangeTag::Insert,
                 kind,
-                Counts {
-                    added: added.len() - both,
-                    changed: both,
-                    removed: removed.len() - both,
-                },
-            )
+                text: change.value().trim_end_matches('\n').to_string(),
+            });
+        }
+    }
+    rows
+}
+
+/// For each line of the SQL file: the table it is a row of, if it is one.
+/// Rows start with `(`; every other line ends the statement above it.
+fn row_kinds(lines: &[&str]) -> Vec<Option<RowKind>> {
+    let mut statement = None;
+    lines
+        .iter()
+        .map(|line| {
+            if line.starts_with('(') {
+                return statement;
+            }
+            statement = if line.starts_with("INSERT INTO virtual_users ") {
+                Some(RowKind::Mailbox)
+            } else if line.starts_with("INSERT INTO virtual_aliases ") {
+                Some(RowKind::Alias)
+            } else {
+                None
+            };
+            None
         })
+        .collect()
+}
+
+/// The first `n` string literals of a row (addresses hold no quote).
+fn literals(row: &str, n: usize) -> Option<Vec<&str>> {
+    let mut values = Vec::with_capacity(n);
+    let mut rest = row;
+    for _ in 0..n {
+        let start = rest.find('\'')? + 1;
+        let end = start + rest[start..].find('\'')?;
+        values.push(&rest[start..end]);
+        rest = &rest[end + 1..];
+    }
+    Some(values)
+}
+
+/// Mailbox and alias rows of the SQLite SQL diff, by tenant. A row is keyed
+/// by its address (a mailbox) or its source and destination (an alias), and
+/// its tenant is the domain of that address. A key both removed and added is
+/// a changed row, unless the row is the same apart from the comma that ends
+/// every row but a statement's last (a row added or removed at the end of a
+/// statement moves that comma).
+fn sql_row_counts(file: &FileChange) -> Vec<(String, RowKind, Counts)> {
+    // (tenant, kind, key) → (removed text, added text), each without its comma.
+    type Sides<'a> = (Option<&'a str>, Option<&'a str>);
+    let mut rows: BTreeMap<(&str, RowKind, String), Sides> = BTreeMap::new();
+    for row in &file.rows {
+        let values = match row.kind {
+            RowKind::Mailbox => 1,
+            RowKind::Alias => 2,
+        };
+        let Some(values) = literals(&row.text, values) else {
+            continue;
+        };
+        let Some((_, domain)) = values[0].rsplit_once('@') else {
+            continue;
+        };
+        let text = row.text.strip_suffix(',').unwrap_or(&row.text);
+        let sides = rows
+            .entry((domain, row.kind, values.join(" ")))
+            .or_default();
+        if row.added {
+            sides.1 = Some(text);
+        } else {
+            sides.0 = Some(text);
+        }
+    }
+    let mut counts: BTreeMap<(&str, RowKind), Counts> = BTreeMap::new();
+    for ((domain, kind, _), sides) in rows {
+        let entry = counts.entry((domain, kind)).or_default();
+        match sides {
+            (None, Some(_)) => entry.added += 1,
+            (Some(_), None) => entry.removed += 1,
+            (Some(old), Some(new)) if old != new => entry.changed += 1,
+            _ => {}
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, counts)| !counts.is_zero())
+        .map(|((domain, kind), counts)| (domain.to_string(), kind, counts))
         .collect()
 }
 
@@ -528,6 +584,63 @@ mod tests {
                 removed: 1
             }
         );
+    }
+
+    /// The per-tenant summary of the SQLite file's change from one version of
+    /// `acme.example` (as `test_repo::tenant` writes it) to another.
+    fn sql_summary(before: (usize, &str), after: (usize, &str)) -> TenantCounts {
+        use crate::emit::test_repo::{self, tenant};
+        let sqlite = |(mailboxes, name): (usize, &str)| {
+            let text = tenant("acme.example", "dkim", mailboxes, "Acme", name);
+            test_repo::emit(&test_repo::platform(""), &[("acme.example", text)])
+                .get("sql/sqlite.sql")
+                .unwrap()
+                .to_string()
+        };
+        let (old, new) = (sqlite(before), sqlite(after));
+        let plan = FilePlan {
+            files: vec![file_change(
+                "sql/sqlite.sql",
+                FileStatus::Changed,
+                &old,
+                &new,
+            )],
+        };
+        let mut summary = plan.tenant_summary();
+        assert_eq!(summary.len(), 1, "{summary:?}");
+        summary.remove("acme.example").unwrap()
+    }
+
+    fn counts(added: usize, changed: usize, removed: usize) -> Counts {
+        Counts {
+            added,
+            changed,
+            removed,
+        }
+    }
+
+    #[test]
+    fn a_row_added_at_the_end_of_a_statement_is_one_added_row() {
+        // user2 is the last mailbox row, and team@ → user2 the last alias row:
+        // the rows before them gain a comma, and are not changed rows.
+        let summary = sql_summary((2, "A"), (3, "A"));
+        assert_eq!(summary.mailboxes, counts(1, 0, 0));
+        assert_eq!(summary.aliases, counts(1, 0, 0));
+        let summary = sql_summary((3, "A"), (2, "A"));
+        assert_eq!(summary.mailboxes, counts(0, 0, 1));
+        assert_eq!(summary.aliases, counts(0, 0, 1));
+    }
+
+    #[test]
+    fn sql_rows_are_counted_by_key_across_statements() {
+        let summary = sql_summary((2, "A"), (3, "B"));
+        assert_eq!(summary.mailboxes, counts(1, 2, 0));
+        assert_eq!(summary.aliases, counts(1, 0, 0));
+        // user1000 sorts before user101: the last row of the first statement
+        // of 1000 moves to the second, and is neither added nor changed.
+        let summary = sql_summary((1000, "A"), (1001, "A"));
+        assert_eq!(summary.mailboxes, counts(1, 0, 0));
+        assert_eq!(summary.aliases, counts(1, 0, 0));
     }
 
     #[test]

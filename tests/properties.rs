@@ -160,8 +160,10 @@ fn onboarding_a_tenant_changes_only_the_sql_and_adds_its_dns_file() {
         );
         assert!(!lines.is_empty());
         for line in lines {
+            // The head and tail lines of a multi-row statement hold no value
+            // (no literal) of any tenant.
             assert!(
-                line.contains("onboard.example"),
+                line.contains("onboard.example") || !line.contains('\''),
                 "{sql}: a changed line is not about the new tenant: {line}"
             );
         }

@@ -11,55 +11,80 @@ START TRANSACTION;
 
 -- kaveri-foods.example (tenants/kaveri-foods.example.toml)
 INSERT INTO virtual_domains (name) VALUES ('kaveri-foods.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, '@kaveri-foods.example', 'info@kaveri-foods.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'accounts@kaveri-foods.example', 'accounts@mehta-associates.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'exports@kaveri-foods.example', 'kaveri-desk@freight-forwarder.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'exports@kaveri-foods.example', 'suresh@kaveri-foods.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example' FROM virtual_domains WHERE name = 'kaveri-foods.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk'),
+(@domain_id, 'lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda'),
+(@domain_id, 'suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, '@kaveri-foods.example', 'info@kaveri-foods.example'),
+(@domain_id, 'abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'),
+(@domain_id, 'accounts@kaveri-foods.example', 'accounts@mehta-associates.example'),
+(@domain_id, 'exports@kaveri-foods.example', 'kaveri-desk@freight-forwarder.example'),
+(@domain_id, 'exports@kaveri-foods.example', 'suresh@kaveri-foods.example'),
+(@domain_id, 'postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 
 -- mehta-associates.example (tenants/mehta-associates.example.toml)
 INSERT INTO virtual_domains (name) VALUES ('mehta-associates.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'abuse@mehta-associates.example', 'anil@mehta-associates.example' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'accounts@mehta-associates.example', 'anil@mehta-associates.example' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'accounts@mehta-associates.example', 'meera@mehta-associates.example' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'accounts@mehta-associates.example', 'rohan@mehta-associates.example' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'postmaster@mehta-associates.example', 'anil@mehta-associates.example' FROM virtual_domains WHERE name = 'mehta-associates.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta'),
+(@domain_id, 'meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni'),
+(@domain_id, 'rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, 'abuse@mehta-associates.example', 'anil@mehta-associates.example'),
+(@domain_id, 'accounts@mehta-associates.example', 'anil@mehta-associates.example'),
+(@domain_id, 'accounts@mehta-associates.example', 'meera@mehta-associates.example'),
+(@domain_id, 'accounts@mehta-associates.example', 'rohan@mehta-associates.example'),
+(@domain_id, 'postmaster@mehta-associates.example', 'anil@mehta-associates.example')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 
 -- sharma-textiles.example (tenants/sharma-textiles.example.toml)
 INSERT INTO virtual_domains (name) VALUES ('sharma-textiles.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'gst@sharma-textiles.example', 'accounts@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'gst@sharma-textiles.example', 'rohan@mehta-associates.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'orders@sharma-textiles.example', 'sales@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'sales@sharma-textiles.example', 'priya@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'sales@sharma-textiles.example', 'rajesh@sharma-textiles.example' FROM virtual_domains WHERE name = 'sharma-textiles.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk'),
+(@domain_id, 'priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma'),
+(@domain_id, 'rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, 'abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
+(@domain_id, 'dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
+(@domain_id, 'gst@sharma-textiles.example', 'accounts@sharma-textiles.example'),
+(@domain_id, 'gst@sharma-textiles.example', 'rohan@mehta-associates.example'),
+(@domain_id, 'orders@sharma-textiles.example', 'sales@sharma-textiles.example'),
+(@domain_id, 'postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
+(@domain_id, 'sales@sharma-textiles.example', 'priya@sharma-textiles.example'),
+(@domain_id, 'sales@sharma-textiles.example', 'rajesh@sharma-textiles.example')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 
 -- webhizzy.in (tenants/webhizzy.in.toml)
 INSERT INTO virtual_domains (name) VALUES ('webhizzy.in') ON DUPLICATE KEY UPDATE name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations' FROM virtual_domains WHERE name = 'webhizzy.in' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'abuse@webhizzy.in', 'ops@webhizzy.in' FROM virtual_domains WHERE name = 'webhizzy.in' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'postmaster@webhizzy.in', 'ops@webhizzy.in' FROM virtual_domains WHERE name = 'webhizzy.in' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, 'abuse@webhizzy.in', 'ops@webhizzy.in'),
+(@domain_id, 'postmaster@webhizzy.in', 'ops@webhizzy.in')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 
 -- xn--11bg9a6av5ff.example (tenants/xn--11bg9a6av5ff.example.toml)
 INSERT INTO virtual_domains (name) VALUES ('xn--11bg9a6av5ff.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT id, 'ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
-INSERT INTO virtual_aliases (domain_id, source, destination) SELECT id, 'postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example' FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example' ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders'),
+(@domain_id, 'ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, 'abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
+(@domain_id, 'info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'),
+(@domain_id, 'info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
+(@domain_id, 'postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 
 -- Remove what no tenant declares: first the mailboxes and aliases of each
 -- tenant that its file no longer lists (removing a mailbox row never deletes

@@ -2,30 +2,47 @@
 //!
 //! Both files hold the whole declared state as idempotent upserts followed by
 //! the deletes of rows no tenant declares, so running either twice leaves the
-//! same rows. They are written tenant by tenant, one statement per row, so that
-//! adding a tenant adds only lines about it and changing one changes only its
-//! lines. Each tenant's block is in dependency order (its domain, then its
-//! mailboxes, then its aliases); aliases have no foreign key to their
-//! destinations, so blocks in domain order respect every constraint of the
-//! migrations.
+//! same rows. They are written tenant by tenant: its domain, then one
+//! multi-row `INSERT` of its mailboxes and one of its aliases, with exactly
+//! one row per line, so that adding a tenant adds only lines about it and
+//! changing a mailbox or alias changes only its line (and, at the end of a
+//! statement, the comma of the line before). Aliases have no foreign key to
+//! their destinations, so blocks in domain order respect every constraint of
+//! the migrations.
 //!
-//! The file's shape (header, sections, transaction) is a tera template per
-//! dialect; the one-line statement of each row is built here, with every
-//! value escaped by `sql_literal`. A platform has a million rows or more, and
-//! building those lines directly keeps the emitter fast (a template
-//! expression per value costs ten times as much).
+//! A statement holds at most `ROWS_PER_STATEMENT` rows: MySQL refuses a
+//! statement beyond `max_allowed_packet`, and a tenant may have 100,000
+//! mailboxes. The rows find their domain's id through a session variable
+//! (MySQL) or a join with the domain by name (SQLite has no variables).
+//!
+//! The file's frame (header, sections, transaction) is a tera template per
+//! dialect, rendered once with a marker in each slot for the tenants' text.
+//! That text is written here straight into the file's one buffer, with every
+//! value escaped by `sql_literal`: a platform has a million rows or more, and
+//! passing them through tera (or a `String` per row) costs ten times as much.
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
-use crate::emit::sql_literal::{mysql_literal, sqlite_literal};
+use crate::emit::sql_literal::{push_mysql_literal, push_sqlite_literal};
 use crate::emit::{Artifacts, engine, header, render};
 use crate::model::{Domain, Model};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("mysql.sql", include_str!("templates/sql/mysql.sql")),
     ("sqlite.sql", include_str!("templates/sql/sqlite.sql")),
+];
+
+/// The most rows one `INSERT` statement holds.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// The template's slots for the text of every tenant, in file order: the
+/// upserts, the deletes, and the list of declared domains.
+const SLOTS: [&str; 3] = ["upserts", "deletes", "domains"];
+
+/// The files and their dialects.
+const FILES: [(&str, Dialect); 2] = [
+    ("mysql.sql", Dialect::Mysql),
+    ("sqlite.sql", Dialect::Sqlite),
 ];
 
 /// The words that differ between the two dialects.
@@ -36,15 +53,18 @@ enum Dialect {
 }
 
 impl Dialect {
-    fn literal(self, value: &str) -> String {
+    fn push_literal(self, out: &mut String, value: &str) {
         match self {
-            Dialect::Mysql => mysql_literal(value),
-            Dialect::Sqlite => sqlite_literal(value),
+            Dialect::Mysql => push_mysql_literal(out, value),
+            Dialect::Sqlite => push_sqlite_literal(out, value),
         }
     }
 
-    fn optional(self, value: Option<&str>) -> String {
-        value.map_or_else(|| "NULL".to_string(), |v| self.literal(v))
+    fn push_optional(self, out: &mut String, value: Option<&str>) {
+        match value {
+            Some(value) => self.push_literal(out, value),
+            None => out.push_str("NULL"),
+        }
     }
 
     /// `ON …` clause of an upsert keyed by `key` that sets `columns`.
@@ -68,106 +88,353 @@ impl Dialect {
         }
     }
 
-    /// `(source, destination) NOT IN …` of a list of pairs.
-    fn pairs_list(self, pairs: &[String]) -> String {
+    /// The opening of the list in `(source, destination) NOT IN (…)`.
+    fn pairs_open(self) -> &'static str {
         match self {
-            Dialect::Mysql => format!("({})", pairs.join(", ")),
+            Dialect::Mysql => "(",
             // SQLite takes a row value IN only against a subquery.
-            Dialect::Sqlite => format!("(VALUES {})", pairs.join(", ")),
+            Dialect::Sqlite => "(VALUES ",
         }
     }
 }
 
-/// One tenant's lines: its upserts, and its deletes of rows it no longer declares.
-#[derive(Serialize)]
-struct Tenant<'m> {
-    name: &'m str,
-    file: &'m str,
-    upserts: String,
-    deletes: String,
+/// A multi-row upsert into one table: the lines before and after its rows.
+struct Insert {
+    dialect: Dialect,
+    /// `INSERT INTO … VALUES` (MySQL) or `… FROM virtual_domains AS d, (VALUES`
+    /// (SQLite), with its line end.
+    head: String,
+    /// The start of each row: the domain id's variable (MySQL), or nothing.
+    row_open: &'static str,
+    /// The conflict clause and `;`.
+    tail: String,
 }
 
-fn tenant(dialect: Dialect, domain: &Domain) -> Tenant<'_> {
-    let q = |v: &str| dialect.literal(v);
-    let name = q(&domain.name);
-    let mut upserts = String::new();
-    let domain_conflict = match dialect {
-        Dialect::Mysql => dialect.on_conflict("name", &["name"]),
-        Dialect::Sqlite => dialect.on_conflict("name", &[]),
-    };
-    let _ = writeln!(
-        upserts,
-        "INSERT INTO virtual_domains (name) VALUES ({name}) {domain_conflict};"
-    );
-    let user_conflict =
-        dialect.on_conflict("email", &["domain_id", "password", "quota_bytes", "name"]);
-    for m in domain.mailboxes.values() {
+impl Insert {
+    fn new(dialect: Dialect, table: &str, key: &str, columns: &[&str]) -> Self {
+        let updated: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| !key.split(", ").any(|k| k == *c))
+            .collect();
+        let conflict = dialect.on_conflict(key, &updated);
+        match dialect {
+            Dialect::Mysql => Insert {
+                dialect,
+                head: format!("INSERT INTO {table} ({}) VALUES\n", columns.join(", ")),
+                row_open: "(@domain_id, ",
+                tail: format!("{conflict};\n"),
+            },
+            Dialect::Sqlite => {
+                // `v.column1` … name the columns of a VALUES subquery.
+                let values: Vec<String> =
+                    (1..columns.len()).map(|i| format!("v.column{i}")).collect();
+                Insert {
+                    dialect,
+                    head: format!(
+                        "INSERT INTO {table} ({}) SELECT d.id, {} FROM virtual_domains AS d, (VALUES\n",
+                        columns.join(", "),
+                        values.join(", ")
+                    ),
+                    row_open: "(",
+                    tail: format!(" {conflict};\n"),
+                }
+            }
+        }
+    }
+
+    /// Close a statement: the line after the rows. `domain` is the domain's
+    /// name as a literal.
+    fn close(&self, out: &mut String, domain: &str) {
+        out.push('\n');
+        if self.dialect == Dialect::Sqlite {
+            // The WHERE is needed: without it SQLite reads `ON CONFLICT` as
+            // the ON clause of the join.
+            out.push_str(") AS v WHERE d.name = ");
+            out.push_str(domain);
+        }
+        out.push_str(&self.tail);
+    }
+
+    /// Write `items` as rows, one a line, at most `ROWS_PER_STATEMENT` a
+    /// statement; `row` writes the values of one row. No items, no statement.
+    fn push_rows<T>(
+        &self,
+        out: &mut String,
+        domain: &str,
+        items: impl Iterator<Item = T>,
+        mut row: impl FnMut(&mut String, T),
+    ) {
+        let mut in_statement = 0;
+        for item in items {
+            if in_statement == ROWS_PER_STATEMENT {
+                self.close(out, domain);
+                in_statement = 0;
+            }
+            if in_statement == 0 {
+                out.push_str(&self.head);
+            } else {
+                out.push_str(",\n");
+            }
+            out.push_str(self.row_open);
+            row(out, item);
+            out.push(')');
+            in_statement += 1;
+        }
+        if in_statement > 0 {
+            self.close(out, domain);
+        }
+    }
+}
+
+/// The fixed text of one dialect's statements, and the writers of a tenant's text.
+struct Statements {
+    dialect: Dialect,
+    domain_conflict: String,
+    users: Insert,
+    aliases: Insert,
+}
+
+impl Statements {
+    fn new(dialect: Dialect) -> Self {
+        let domain_conflict = match dialect {
+            Dialect::Mysql => dialect.on_conflict("name", &["name"]),
+            Dialect::Sqlite => dialect.on_conflict("name", &[]),
+        };
+        Statements {
+            dialect,
+            domain_conflict,
+            users: Insert::new(
+                dialect,
+                "virtual_users",
+                "email",
+                &["domain_id", "email", "password", "quota_bytes", "name"],
+            ),
+            aliases: Insert::new(
+                dialect,
+                "virtual_aliases",
+                "source, destination",
+                &["domain_id", "source", "destination"],
+            ),
+        }
+    }
+
+    /// A tenant's upserts: its comment line, its domain, its mailboxes, its aliases.
+    fn upserts(&self, out: &mut String, domain: &Domain) {
+        let dialect = self.dialect;
+        let name = self.name(domain);
+        let _ = writeln!(out, "\n-- {} ({})", domain.name, domain.file);
         let _ = writeln!(
-            upserts,
-            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) \
-             SELECT id, {}, {}, {}, {} FROM virtual_domains WHERE name = {name} {user_conflict};",
-            q(&m.address),
-            q(&m.password),
-            m.quota_bytes,
-            dialect.optional(m.name.as_deref()),
+            out,
+            "INSERT INTO virtual_domains (name) VALUES ({name}) {};",
+            self.domain_conflict
+        );
+        let has_rows = !domain.mailboxes.is_empty() || !domain.aliases.is_empty();
+        if dialect == Dialect::Mysql && has_rows {
+            let _ = writeln!(
+                out,
+                "SET @domain_id = (SELECT id FROM virtual_domains WHERE name = {name});"
+            );
+        }
+        self.users
+            .push_rows(out, &name, domain.mailboxes.values(), |out, m| {
+                dialect.push_literal(out, &m.address);
+                out.push_str(", ");
+                dialect.push_literal(out, &m.password);
+                out.push_str(", ");
+                push_number(out, m.quota_bytes);
+                out.push_str(", ");
+                dialect.push_optional(out, m.name.as_deref());
+            });
+        self.aliases.push_rows(
+            out,
+            &name,
+            alias_rows(domain),
+            |out, (source, destination)| {
+                dialect.push_literal(out, source);
+                out.push_str(", ");
+                dialect.push_literal(out, destination);
+            },
         );
     }
-    let alias_conflict = dialect.on_conflict("source, destination", &["domain_id"]);
-    let mut pairs = Vec::new();
-    for a in domain.aliases.values() {
-        for d in &a.destinations {
-            let (source, destination) = (q(&a.source), q(&d.address));
-            let _ = writeln!(
-                upserts,
-                "INSERT INTO virtual_aliases (domain_id, source, destination) \
-                 SELECT id, {source}, {destination} FROM virtual_domains WHERE name = {name} {alias_conflict};"
+
+    /// A tenant's deletes of the aliases and mailboxes its file no longer lists.
+    fn deletes(&self, out: &mut String, domain: &Domain) {
+        let dialect = self.dialect;
+        let name = self.name(domain);
+        let of_domain = |out: &mut String, table: &str| {
+            let _ = write!(
+                out,
+                "DELETE FROM {table} WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = {name})"
             );
-            pairs.push(format!("({source}, {destination})"));
+        };
+        of_domain(out, "virtual_aliases");
+        if !domain.aliases.is_empty() {
+            out.push_str(" AND (source, destination) NOT IN ");
+            out.push_str(dialect.pairs_open());
+            for (i, (source, destination)) in alias_rows(domain).enumerate() {
+                out.push_str(if i == 0 { "(" } else { ", (" });
+                dialect.push_literal(out, source);
+                out.push_str(", ");
+                dialect.push_literal(out, destination);
+                out.push(')');
+            }
+            out.push(')');
+        }
+        out.push_str(";\n");
+        of_domain(out, "virtual_users");
+        if !domain.mailboxes.is_empty() {
+            out.push_str(" AND email NOT IN (");
+            for (i, m) in domain.mailboxes.values().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                dialect.push_literal(out, &m.address);
+            }
+            out.push(')');
+        }
+        out.push_str(";\n");
+    }
+
+    /// A tenant's line in the list of declared domains.
+    fn listed(&self, out: &mut String, domain: &Domain) {
+        out.push_str("  ");
+        self.dialect.push_literal(out, &domain.name);
+        out.push_str(",\n");
+    }
+
+    /// The domain's name as a literal.
+    fn name(&self, domain: &Domain) -> String {
+        let mut name = String::with_capacity(domain.name.len() + 2);
+        self.dialect.push_literal(&mut name, &domain.name);
+        name
+    }
+
+    /// The whole file: the frame, and between its parts every tenant's text of that slot.
+    fn file(&self, frame: &[String], domains: &[&Domain]) -> String {
+        let size = frame.iter().map(String::len).sum::<usize>() + estimate(domains);
+        let mut text = String::with_capacity(size);
+        let slots: [fn(&Self, &mut String, &Domain); SLOTS.len()] =
+            [Self::upserts, Self::deletes, Self::listed];
+        text.push_str(&frame[0]);
+        for (write, after) in slots.iter().zip(&frame[1..]) {
+            for domain in domains {
+                write(self, &mut text, domain);
+            }
+            text.push_str(after);
+        }
+        text
+    }
+}
+
+/// `n` in decimal, without `fmt` (a million of them).
+fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
 
-    let of_domain = format!("domain_id = (SELECT id FROM virtual_domains WHERE name = {name})");
-    let mut deletes = format!("DELETE FROM virtual_aliases WHERE {of_domain}");
-    if !pairs.is_empty() {
-        let _ = write!(
-            deletes,
-            " AND (source, destination) NOT IN {}",
-            dialect.pairs_list(&pairs)
-        );
-    }
-    let _ = write!(deletes, ";\nDELETE FROM virtual_users WHERE {of_domain}");
-    if !domain.mailboxes.is_empty() {
-        let emails: Vec<String> = domain.mailboxes.values().map(|m| q(&m.address)).collect();
-        let _ = write!(deletes, " AND email NOT IN ({})", emails.join(", "));
-    }
-    deletes.push_str(";\n");
+/// A tenant's alias rows: (source, destination), sorted by source.
+fn alias_rows(domain: &Domain) -> impl Iterator<Item = (&str, &str)> {
+    domain.aliases.values().flat_map(|a| {
+        a.destinations
+            .iter()
+            .map(move |d| (a.source.as_str(), d.address.as_str()))
+    })
+}
 
-    Tenant {
-        name: &domain.name,
-        file: &domain.file,
-        upserts,
-        deletes,
+/// About how many bytes the tenants take in a file, from their numbers of
+/// rows only: walking a million rows once more to measure them costs more
+/// than a buffer that is too large (memory never written is never touched).
+/// A mailbox takes about 200 bytes (its row and its address in the deletes),
+/// an alias about 100; if the tenants take more, the buffer grows as usual.
+fn estimate(domains: &[&Domain]) -> usize {
+    const MAILBOX: usize = 256;
+    const ALIAS: usize = 128;
+    const TENANT: usize = 1024;
+    domains
+        .iter()
+        .map(|domain| {
+            let aliases: usize = domain.aliases.values().map(|a| a.destinations.len()).sum();
+            let statements = 2 + (domain.mailboxes.len() + aliases) / ROWS_PER_STATEMENT;
+            TENANT
+                + 6 * domain.name.len()
+                + domain.file.len()
+                + 320 * statements
+                + MAILBOX * domain.mailboxes.len()
+                + ALIAS * aliases
+        })
+        .sum()
+}
+
+/// The file's frame: the template rendered with a marker in each slot, and
+/// cut at the markers (one part more than there are slots). Only this small
+/// text goes through tera; the tenants' text is spliced in between.
+fn frame(tera: &tera::Tera, file: &str) -> Vec<String> {
+    let marker = |slot: &str| format!("\u{1}{slot}\u{1}");
+    let mut context = tera::Context::new();
+    context.insert("header", &header::header("--", "mailops.toml and tenants/"));
+    for slot in SLOTS {
+        context.insert(slot, &marker(slot));
     }
+    let text = render(tera, file, &context);
+    let mut parts = Vec::with_capacity(SLOTS.len() + 1);
+    let mut rest = text.as_str();
+    for slot in SLOTS {
+        let (before, after) = rest
+            .split_once(&marker(slot))
+            .unwrap_or_else(|| panic!("template {file} has no {{{{ {slot} }}}}"));
+        parts.push(before.to_string());
+        rest = after;
+    }
+    parts.push(rest.to_string());
+    parts
 }
 
 /// Add `sql/mysql.sql` and `sql/sqlite.sql`.
+///
+/// The two files are written at once, each on its own thread straight into
+/// one buffer: at a million rows, writing the text twice (in parallel runs
+/// of tenants, then joined) costs more than it saves, most of it in the
+/// first touch of the memory.
 pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
-    for (file, dialect) in [
-        ("mysql.sql", Dialect::Mysql),
-        ("sqlite.sql", Dialect::Sqlite),
-    ] {
-        let tenants: Vec<Tenant> = model.domains.values().map(|d| tenant(dialect, d)).collect();
-        let mut context = tera::Context::new();
-        context.insert("header", &header::header("--", "mailops.toml and tenants/"));
-        context.insert("tenants", &tenants);
-        out.add(format!("sql/{file}"), render(&tera, file, &context));
+    let frames = FILES.map(|(file, _)| frame(&tera, file));
+    let domains: Vec<&Domain> = model.domains.values().collect();
+    let texts: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = FILES
+            .iter()
+            .zip(&frames)
+            .map(|((_, dialect), frame)| {
+                let domains = &domains;
+                scope.spawn(move || Statements::new(*dialect).file(frame, domains))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for ((file, _), text) in FILES.iter().zip(texts) {
+        out.add(format!("sql/{file}"), text);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::test_repo::{self, tenant};
 
     #[test]
     fn upserts_name_their_conflict_keys() {
@@ -183,7 +450,139 @@ mod tests {
             Dialect::Sqlite.on_conflict("name", &[]),
             "ON CONFLICT (name) DO NOTHING"
         );
-        assert_eq!(Dialect::Sqlite.optional(None), "NULL");
-        assert_eq!(Dialect::Mysql.optional(Some("a\nb")), "'a\\nb'");
+        let mut out = String::new();
+        Dialect::Sqlite.push_optional(&mut out, None);
+        Dialect::Mysql.push_optional(&mut out, Some("a\nb"));
+        assert_eq!(out, "NULL'a\\nb'");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 1073741824, u64::MAX] {
+            let mut out = String::from(", ");
+            push_number(&mut out, n);
+            assert_eq!(out, format!(", {n}"));
+        }
+    }
+
+    /// The SQL files of one tenant with `mailboxes` mailboxes (user0… named
+    /// `name`, a TOML basic string) and aliases postmaster@, abuse@ and team@
+    /// (to every mailbox).
+    fn files(mailboxes: usize, name: &str) -> [String; 2] {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", mailboxes, "Acme", name),
+            )],
+        );
+        let mut out = Artifacts::default();
+        emit(&model, &mut out);
+        ["sql/mysql.sql", "sql/sqlite.sql"].map(|f| out.get(f).unwrap().to_string())
+    }
+
+    /// The text of a file from `first` to the first `last` after it (the
+    /// password hash shortened).
+    fn block(text: &str, first: &str, last: &str) -> String {
+        let start = text.find(first).unwrap();
+        let end = start + text[start..].find(last).unwrap() + last.len();
+        text[start..end].replace(test_repo::PASSWORD_HASH, "{hash}")
+    }
+
+    #[test]
+    fn a_tenant_is_one_multi_row_insert_per_table_with_a_row_per_line() {
+        let [mysql, sqlite] = files(2, "O'Brien \\\"Z\\\"\\n2nd");
+        assert_eq!(
+            block(&mysql, "-- acme.example", "\n\n"),
+            "-- acme.example (tenants/acme.example.toml)
+INSERT INTO virtual_domains (name) VALUES ('acme.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example');
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
+(@domain_id, 'user0@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd'),
+(@domain_id, 'user1@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+(@domain_id, 'abuse@acme.example', 'user0@acme.example'),
+(@domain_id, 'postmaster@acme.example', 'user0@acme.example'),
+(@domain_id, 'team@acme.example', 'user0@acme.example'),
+(@domain_id, 'team@acme.example', 'user1@acme.example')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+
+"
+        );
+        assert_eq!(
+            block(&sqlite, "-- acme.example", "\n\n"),
+            "-- acme.example (tenants/acme.example.toml)
+INSERT INTO virtual_domains (name) VALUES ('acme.example') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT d.id, v.column1, v.column2, v.column3, v.column4 FROM virtual_domains AS d, (VALUES
+('user0@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd')),
+('user1@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'))
+) AS v WHERE d.name = 'acme.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name;
+INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
+('abuse@acme.example', 'user0@acme.example'),
+('postmaster@acme.example', 'user0@acme.example'),
+('team@acme.example', 'user0@acme.example'),
+('team@acme.example', 'user1@acme.example')
+) AS v WHERE d.name = 'acme.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+
+"
+        );
+        assert_eq!(
+            block(&sqlite, "DELETE FROM virtual_aliases", "\n\n"),
+            "DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example') \
+             AND (source, destination) NOT IN (VALUES ('abuse@acme.example', 'user0@acme.example'), \
+             ('postmaster@acme.example', 'user0@acme.example'), ('team@acme.example', 'user0@acme.example'), \
+             ('team@acme.example', 'user1@acme.example'));
+DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example') \
+             AND email NOT IN ('user0@acme.example', 'user1@acme.example');
+
+"
+        );
+    }
+
+    #[test]
+    fn a_tenant_without_mailboxes_has_no_insert_of_mailboxes() {
+        let [mysql, sqlite] = files(0, "");
+        for text in [&mysql, &sqlite] {
+            assert!(!text.contains("INSERT INTO virtual_users"), "{text}");
+            assert!(text.contains("INSERT INTO virtual_aliases"), "{text}");
+            assert!(
+                text.contains("DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example');\n"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn statements_hold_at_most_a_thousand_rows() {
+        // 1001 mailboxes; 1003 alias rows (team@ has every mailbox).
+        for text in files(ROWS_PER_STATEMENT + 1, "N") {
+            for (table, rows) in [
+                ("virtual_users", ROWS_PER_STATEMENT + 1),
+                ("virtual_aliases", ROWS_PER_STATEMENT + 3),
+            ] {
+                let heads: Vec<usize> = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.starts_with(&format!("INSERT INTO {table} ")))
+                    .map(|(i, _)| i)
+                    .collect();
+                assert_eq!(heads.len(), 2, "{table}");
+                let lines: Vec<&str> = text.lines().collect();
+                let mut seen = 0;
+                for head in heads {
+                    let count = lines[head + 1..]
+                        .iter()
+                        .take_while(|l| l.starts_with('('))
+                        .count();
+                    assert!(count <= ROWS_PER_STATEMENT);
+                    let rows = &lines[head + 1..head + 1 + count];
+                    assert!(rows[..count - 1].iter().all(|l| l.ends_with("),")));
+                    assert!(rows[count - 1].ends_with(')'));
+                    seen += count;
+                }
+                assert_eq!(seen, rows, "{table}");
+            }
+        }
     }
 }

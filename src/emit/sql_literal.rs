@@ -1,6 +1,6 @@
 //! SQL string literals for the generated SQL files, one function per dialect.
 //!
-//! The generated files keep one statement per line (so that a tenant's change
+//! The generated files keep one row per line (so that a tenant's change
 //! touches only its own lines), so a value can never put a raw line break into
 //! the output: MySQL gets backslash escapes, SQLite (which has none) gets the
 //! text split around each control character and glued back with
@@ -15,51 +15,116 @@
 /// the generated MySQL file sets that mode for its session first.
 pub(crate) fn mysql_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('\'');
-    for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\0' => out.push_str("\\0"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{1a}' => out.push_str("\\Z"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
+    push_mysql_literal(&mut out, value);
     out
+}
+
+/// `mysql_literal`, appended to `out` (the SQL emitter writes a million of
+/// them into one buffer).
+pub(crate) fn push_mysql_literal(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
+    out.push('\'');
+    if !any_byte(value, |b| b < 0x20 || b == b'\'' || b == b'\\') {
+        out.push_str(value);
+        out.push('\'');
+        return;
+    }
+    // Every byte that needs an escape is ASCII, so each cut is at a char boundary.
+    let mut start = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escape = match byte {
+            b'\'' => "''",
+            b'\\' => "\\\\",
+            b'\0' => "\\0",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x1a => "\\Z",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        out.push_str(escape);
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('\'');
 }
 
 /// An SQLite string expression: a literal, or for text with control
 /// characters a parenthesised concatenation like `('a' || char(10) || 'b')`.
 pub(crate) fn sqlite_literal(value: &str) -> String {
-    if !value.chars().any(char::is_control) {
-        return quote_sqlite(value);
+    let mut out = String::with_capacity(value.len() + 2);
+    push_sqlite_literal(&mut out, value);
+    out
+}
+
+/// `sqlite_literal`, appended to `out`.
+pub(crate) fn push_sqlite_literal(out: &mut String, value: &str) {
+    // C0 controls and DEL are single bytes; C1 controls (U+0080 to U+009F)
+    // are encoded C2 80 to C2 9F.
+    if !any_byte(value, |b| b < 0x20 || b == 0x7f || b == 0xc2 || b == b'\'') {
+        out.reserve(value.len() + 2);
+        out.push('\'');
+        out.push_str(value);
+        out.push('\'');
+        return;
     }
-    let mut parts: Vec<String> = Vec::new();
-    let mut run = String::new();
-    for c in value.chars() {
+    if !value.chars().any(char::is_control) {
+        push_quoted_sqlite(out, value);
+        return;
+    }
+    out.push('(');
+    let mut first = true;
+    let mut separate = |out: &mut String| {
+        if !std::mem::take(&mut first) {
+            out.push_str(" || ");
+        }
+    };
+    let mut run = 0;
+    for (i, c) in value.char_indices() {
         if c.is_control() {
-            if !run.is_empty() {
-                parts.push(quote_sqlite(&run));
-                run.clear();
+            if run < i {
+                separate(out);
+                push_quoted_sqlite(out, &value[run..i]);
             }
-            parts.push(format!("char({})", c as u32));
-        } else {
-            run.push(c);
+            separate(out);
+            out.push_str("char(");
+            out.push_str(&(c as u32).to_string());
+            out.push(')');
+            run = i + c.len_utf8();
         }
     }
-    if !run.is_empty() {
-        parts.push(quote_sqlite(&run));
+    if run < value.len() {
+        separate(out);
+        push_quoted_sqlite(out, &value[run..]);
     }
-    format!("({})", parts.join(" || "))
+    out.push(')');
+}
+
+/// Whether any byte of `value` is `special`: a scan without an early exit,
+/// which the compiler vectorises (most values hold no special byte).
+#[inline]
+fn any_byte(value: &str, special: impl Fn(u8) -> bool) -> bool {
+    value
+        .bytes()
+        .fold(false, |found, byte| found | special(byte))
 }
 
 /// `'text'` with each `'` doubled: SQLite has no other escape in a literal.
-fn quote_sqlite(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+fn push_quoted_sqlite(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
+    out.push('\'');
+    let mut start = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        if byte == b'\'' {
+            // Up to and including the quote, then the quote once more.
+            out.push_str(&value[start..=i]);
+            out.push('\'');
+            start = i + 1;
+        }
+    }
+    out.push_str(&value[start..]);
+    out.push('\'');
 }
 
 #[cfg(test)]
@@ -101,6 +166,28 @@ mod tests {
         assert_eq!(sqlite_literal("\nb'"), "(char(10) || 'b''')");
         assert_eq!(sqlite_literal("a\t\n"), "('a' || char(9) || char(10))");
         assert!(!sqlite_literal("x\r\ny").contains('\n'));
+    }
+
+    #[test]
+    fn push_variants_append_the_same_literal() {
+        for text in [
+            "plain",
+            "O'Brien",
+            "a\nb\r\nc",
+            "\t'\\'\n",
+            "${x}",
+            "",
+            "Zoë\u{85}x",
+            "\0\u{1a}",
+        ] {
+            let mut out = String::from("x, ");
+            push_mysql_literal(&mut out, text);
+            assert_eq!(out, format!("x, {}", mysql_literal(text)));
+            let mut out = String::from("x, ");
+            push_sqlite_literal(&mut out, text);
+            assert_eq!(out, format!("x, {}", sqlite_literal(text)));
+        }
+        assert_eq!(sqlite_literal("Zoë\u{85}"), "('Zoë' || char(133))");
     }
 
     #[test]

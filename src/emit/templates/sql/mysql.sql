@@ -7,19 +7,16 @@
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 START TRANSACTION;
-{% for t in tenants %}
--- {{ t.name }} ({{ t.file }})
-{{ t.upserts }}{% endfor %}
+{{ upserts }}
 -- Remove what no tenant declares: first the mailboxes and aliases of each
 -- tenant that its file no longer lists (removing a mailbox row never deletes
 -- mail on disk) ...
-{% for t in tenants %}{{ t.deletes }}{% endfor %}
+{{ deletes }}
 -- ... then every domain no tenant declares, with its aliases and mailboxes.
 -- The list ends with '' (no domain is named so), so that adding a tenant adds one line.
 DROP TEMPORARY TABLE IF EXISTS mailops_undeclared_domains;
 CREATE TEMPORARY TABLE mailops_undeclared_domains AS SELECT id FROM virtual_domains WHERE name NOT IN (
-{% for t in tenants %}  {{ t.name | sql_mysql }},
-{% endfor %}  '');
+{{ domains }}  '');
 DELETE FROM virtual_aliases WHERE domain_id IN (SELECT id FROM mailops_undeclared_domains);
 DELETE FROM virtual_users WHERE domain_id IN (SELECT id FROM mailops_undeclared_domains);
 DELETE FROM virtual_domains WHERE id IN (SELECT id FROM mailops_undeclared_domains);
