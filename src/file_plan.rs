@@ -165,9 +165,11 @@ pub(crate) struct TenantCounts {
 
 fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChange {
     let full = format!("{GENERATED_DIR}/{path}");
+    // A one-row change in a 200 MB SQL file: diff only the lines around it.
+    let (old_part, new_part, lines_before) = differing_window(old, new);
     let diff = TextDiff::configure()
         .timeout(Duration::from_secs(5))
-        .diff_lines(old, new);
+        .diff_lines(old_part, new_part);
     let (mut insertions, mut deletions) = (0, 0);
     for change in diff.iter_all_changes() {
         match change.tag() {
@@ -181,11 +183,14 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
         FileStatus::Removed => (format!("a/{full}"), "/dev/null".to_string()),
         FileStatus::Changed => (format!("a/{full}"), format!("b/{full}")),
     };
-    let unified = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(&a, &b)
-        .to_string();
+    let unified = shift_hunks(
+        &diff
+            .unified_diff()
+            .context_radius(CONTEXT)
+            .header(&a, &b)
+            .to_string(),
+        lines_before,
+    );
     let tenant = path
         .strip_prefix("terraform/dns_")
         .and_then(|rest| rest.strip_suffix(".tf"))
@@ -205,6 +210,107 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
         tenant,
         rows,
     }
+}
+
+/// Lines of context around each change in a unified diff.
+const CONTEXT: usize = 3;
+
+/// The parts of two texts that a line diff must look at, and how many lines
+/// come before them: the common start and end are cut off, less a margin of
+/// unchanged lines wider than the diff's context, so that the diff of the
+/// parts shows exactly what the diff of the whole texts would. The parts
+/// start at a line that is not a row of a multi-row SQL statement (rows are
+/// told apart by the statement line above them).
+fn differing_window<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str, usize) {
+    const MARGIN: usize = CONTEXT + 5;
+    let (o, n) = (old.as_bytes(), new.as_bytes());
+    let prefix = o.iter().zip(n).take_while(|(a, b)| a == b).count();
+    if prefix == o.len() && prefix == n.len() {
+        return (old, new, 0);
+    }
+    // Byte offsets are only ever cut at line starts (after a `\n`), which
+    // are character boundaries.
+    let line_start = |at: usize| {
+        o[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+    };
+    // Back to the start of the line, then MARGIN lines more, then on to a
+    // line that is not a row.
+    let mut start = line_start(prefix);
+    let mut back = 0;
+    while start > 0 && (back < MARGIN || o[start] == b'(') {
+        start = line_start(start - 1);
+        back += 1;
+    }
+    let (o_rest, n_rest) = (&o[start..], &n[start..]);
+    let suffix = o_rest
+        .iter()
+        .rev()
+        .zip(n_rest.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // The common end, from the start of the first whole line in it, then
+    // MARGIN lines later (it is the same text in both).
+    let mut tail = o_rest.len() - suffix;
+    if tail > 0 && o_rest[tail - 1] != b'\n' {
+        tail = o_rest[tail..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(o_rest.len(), |i| tail + i + 1);
+    }
+    for _ in 0..MARGIN {
+        if tail >= o_rest.len() {
+            break;
+        }
+        tail = o_rest[tail..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(o_rest.len(), |i| tail + i + 1);
+    }
+    let kept = o_rest.len() - tail;
+    let lines_before = o[..start].iter().filter(|&&b| b == b'\n').count();
+    (
+        &old[start..old.len() - kept],
+        &new[start..new.len() - kept],
+        lines_before,
+    )
+}
+
+/// Move the line numbers of every hunk header (`@@ -a,b +c,d @@`) of a
+/// unified diff down by `lines`.
+fn shift_hunks(unified: &str, lines: usize) -> String {
+    if lines == 0 {
+        return unified.to_string();
+    }
+    let shift = |range: &str| -> String {
+        let (start, len) = match range.split_once(',') {
+            Some((start, len)) => (start, Some(len)),
+            None => (range, None),
+        };
+        let start = start
+            .parse::<usize>()
+            .map_or(start.to_string(), |n| (n + lines).to_string());
+        match len {
+            Some(len) => format!("{start},{len}"),
+            None => start,
+        }
+    };
+    let mut out = String::with_capacity(unified.len() + 64);
+    for line in unified.split_inclusive('\n') {
+        let header = line
+            .strip_prefix("@@ -")
+            .and_then(|rest| rest.split_once(" +"))
+            .and_then(|(old, rest)| rest.split_once(" @@").map(|(new, tail)| (old, new, tail)));
+        match header {
+            Some((old, new, tail)) => {
+                out.push_str(&format!("@@ -{} +{} @@{tail}", shift(old), shift(new)));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Route53 record resources of a Terraform file: resource header → block text.
@@ -499,6 +605,67 @@ pub(crate) fn to_json(plan: &FilePlan) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The unified diff of the whole texts, as it was before diffs were windowed.
+    fn whole_diff(old: &str, new: &str) -> String {
+        TextDiff::configure()
+            .diff_lines(old, new)
+            .unified_diff()
+            .context_radius(CONTEXT)
+            .header("a", "b")
+            .to_string()
+    }
+
+    fn windowed_diff(old: &str, new: &str) -> String {
+        let (o, n, before) = differing_window(old, new);
+        shift_hunks(
+            &TextDiff::configure()
+                .diff_lines(o, n)
+                .unified_diff()
+                .context_radius(CONTEXT)
+                .header("a", "b")
+                .to_string(),
+            before,
+        )
+    }
+
+    #[test]
+    fn windowed_diffs_equal_whole_diffs() {
+        let base: Vec<String> = (0..300)
+            .map(|i| match i % 50 {
+                0 => format!("INSERT INTO virtual_users (x) VALUES -- {i}"),
+                49 => format!(") ünïcödé {i};"),
+                _ => format!("('user{i}@a.example', 'é{i}'),"),
+            })
+            .collect();
+        let text = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let old = text(&base);
+        let mut edits: Vec<String> = Vec::new();
+        for at in [0, 1, 2, 7, 120, 149, 150, 151, 298, 299] {
+            let mut changed = base.clone();
+            changed[at] = format!("{}x", changed[at]);
+            edits.push(text(&changed));
+            let mut inserted = base.clone();
+            inserted.insert(at, "('new@a.example', 'ü'),".to_string());
+            edits.push(text(&inserted));
+            let mut removed = base.clone();
+            removed.remove(at);
+            edits.push(text(&removed));
+            let mut two = base.clone();
+            two[at] = "changed".to_string();
+            two[(at + 37) % 300] = "changed too".to_string();
+            edits.push(text(&two));
+        }
+        edits.push(String::new());
+        edits.push(format!("{old}tail"));
+        edits.push(old.trim_end().to_string());
+        edits.push(old.replace("é1'", "è1'"));
+        for new in &edits {
+            assert_eq!(windowed_diff(&old, new), whole_diff(&old, new), "{new}");
+            assert_eq!(windowed_diff(new, &old), whole_diff(new, &old), "{new}");
+        }
+        assert_eq!(windowed_diff(&old, &old), whole_diff(&old, &old));
+    }
 
     fn artifacts(files: &[(&str, &str)]) -> Artifacts {
         let mut a = Artifacts::default();
