@@ -200,6 +200,7 @@ async fn apply_locked(
         for_apply: true,
     };
     let live = Live::read(conn, request.desired, mode, timer).await?;
+    db::apply::test_hold_after_read().await;
     let fingerprint = live.fingerprint();
     let plan: RowPlan = match request.saved {
         Some(saved) if saved.live_fingerprint != fingerprint => {

@@ -79,13 +79,20 @@ fn fail_after() -> Option<usize> {
 /// Hold the apply lock this long before reading (debug builds only), so that
 /// tests can start a second apply while the first one holds the lock.
 pub(crate) async fn test_hold_lock() {
+    test_hold("MAILOPS_TEST_HOLD_LOCK_MS").await;
+}
+
+/// Hold this long after reading the live state, before writing (debug builds
+/// only), so that tests can edit rows by hand while apply holds its locks.
+pub(crate) async fn test_hold_after_read() {
+    test_hold("MAILOPS_TEST_HOLD_AFTER_READ_MS").await;
+}
+
+async fn test_hold(variable: &str) {
     if !cfg!(debug_assertions) {
         return;
     }
-    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
