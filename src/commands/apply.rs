@@ -18,7 +18,7 @@ use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational};
 use crate::db::apply::{LogEntry, StateRecord};
 use crate::db::connection::{Conn, DbError};
-use crate::db::desired::Desired;
+use crate::db::desired::{self, Pending};
 use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::render::DbSection;
@@ -42,7 +42,6 @@ enum Outcome {
 
 struct Request<'a> {
     target: &'a url::Target,
-    desired: &'a Desired<'a>,
     graph: &'a Graph,
     saved: Option<&'a SavedPlan>,
     yes: bool,
@@ -105,11 +104,8 @@ pub(crate) fn run(
     }
 
     timer.lap("emit");
-    let desired = Desired::new(&compiled.model);
-    timer.lap("db digests");
     let request = Request {
         target: &target,
-        desired: &desired,
         graph: &compiled.graph,
         saved: saved.as_ref(),
         yes,
@@ -118,8 +114,11 @@ pub(crate) fn run(
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         git_revision: db::git_revision(dir),
     };
-    let outcome =
-        db::connection::runtime().and_then(|rt| rt.block_on(apply_rows(&request, &mut timer)));
+    let outcome = db::connection::runtime().and_then(|rt| {
+        desired::in_background(&compiled.model, |desired| {
+            rt.block_on(apply_rows(&request, desired, &mut timer))
+        })
+    });
     match outcome {
         Ok(Outcome::Declined) => {
             eprintln!("apply cancelled; nothing was changed");
@@ -169,6 +168,7 @@ pub(crate) fn run(
 
 async fn apply_rows(
     request: &Request<'_>,
+    desired: Pending<'_, '_>,
     timer: &mut StageTimer,
 ) -> std::result::Result<Outcome, DbError> {
     let mut conn = db::open(request.target).await?;
@@ -181,7 +181,7 @@ async fn apply_rows(
     };
     timer.lap("db open+lock");
     db::apply::test_hold_lock().await;
-    let outcome = apply_locked(&mut conn, request, timer).await;
+    let outcome = apply_locked(&mut conn, request, desired, timer).await;
     let commit = matches!(outcome, Ok(Outcome::Applied(..) | Outcome::Recorded(_)));
     let released = lock::release(&mut conn, held, commit).await;
     conn.close().await;
@@ -193,13 +193,14 @@ async fn apply_rows(
 async fn apply_locked(
     conn: &mut Conn,
     request: &Request<'_>,
+    desired: Pending<'_, '_>,
     timer: &mut StageTimer,
 ) -> std::result::Result<Outcome, DbError> {
     let mode = ReadMode {
         full: request.full,
         for_apply: true,
     };
-    let live = Live::read(conn, request.desired, mode, timer).await?;
+    let (live, desired) = Live::read(conn, desired, mode, timer).await?;
     db::apply::test_hold_after_read().await;
     let fingerprint = live.fingerprint();
     let plan: RowPlan = match request.saved {
@@ -210,16 +211,16 @@ async fn apply_locked(
         }
         Some(saved) => saved.rows.clone(),
         None => {
-            let mut plan = RowPlan::diff(&live.desired_rows(request.desired), &live.rows);
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
             plan.order_inserts(request.graph);
             plan
         }
     };
-    let to_record = live.to_record(request.desired, &plan);
+    let to_record = live.to_record(&desired, &plan);
     let record: Vec<StateRecord> = to_record
         .iter()
         .filter_map(|name| {
-            let desired = request.desired.domains.get(name.as_str())?;
+            let desired = desired.domains.get(name.as_str())?;
             Some(StateRecord {
                 domain: name,
                 digest: &desired.digest,

@@ -40,7 +40,7 @@ use crate::cli::PlanFormat;
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
 use crate::db::connection::DbError;
-use crate::db::desired::Desired;
+use crate::db::desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::RowPlan;
 use crate::db::render::DbSection;
@@ -190,30 +190,30 @@ fn plan_rows(
     timer: &mut StageTimer,
 ) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
-    runtime.block_on(async {
-        let desired = Desired::new(model);
-        timer.lap("db digests");
-        let mut conn = db::open(target).await?;
-        timer.lap("db open");
-        let live = Live::read_for_plan(&mut conn, &desired, full, timer).await;
-        conn.close().await;
-        let live = live?;
-        let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
-        plan.order_inserts(graph);
-        timer.lap("db diff");
-        if std::env::var_os("MAILOPS_TIMINGS").is_some() {
-            eprintln!(
-                "timing: read {} rows of {} domains{}",
-                live.read.rows,
-                live.read.domains,
-                if live.read.full { " (every row)" } else { "" }
-            );
-        }
-        Ok(RowSection {
-            database: target.shown(),
-            live_fingerprint: live.fingerprint(),
-            plan,
-            read: live.read,
+    desired::in_background(model, |desired| {
+        runtime.block_on(async {
+            let mut conn = db::open(target).await?;
+            timer.lap("db open");
+            let read = Live::read_for_plan(&mut conn, desired, full, timer).await;
+            conn.close().await;
+            let (live, desired) = read?;
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
+            plan.order_inserts(graph);
+            timer.lap("db diff");
+            if std::env::var_os("MAILOPS_TIMINGS").is_some() {
+                eprintln!(
+                    "timing: read {} rows of {} domains{}",
+                    live.read.rows,
+                    live.read.domains,
+                    if live.read.full { " (every row)" } else { "" }
+                );
+            }
+            Ok(RowSection {
+                database: target.shown(),
+                live_fingerprint: live.fingerprint(),
+                plan,
+                read: live.read,
+            })
         })
     })
 }

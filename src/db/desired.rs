@@ -32,6 +32,29 @@ pub(crate) struct Desired<'m> {
     pub(crate) domains: BTreeMap<&'m str, DesiredDomain>,
 }
 
+/// Digests being computed on other threads (`in_background`).
+pub(crate) struct Pending<'scope, 'm>(std::thread::ScopedJoinHandle<'scope, Desired<'m>>);
+
+impl<'m> Pending<'_, 'm> {
+    /// Wait for the digests.
+    pub(crate) fn wait(self) -> Desired<'m> {
+        match self.0.join() {
+            Ok(desired) => desired,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// Run `work` while the model is digested on other threads: the database
+/// answers its first queries (the bookkeeping and the row counts, which do
+/// not depend on the model) in the meantime.
+pub(crate) fn in_background<'m, R>(
+    model: &'m Model,
+    work: impl for<'scope> FnOnce(Pending<'scope, 'm>) -> R,
+) -> R {
+    std::thread::scope(|scope| work(Pending(scope.spawn(move || Desired::new(model)))))
+}
+
 impl<'m> Desired<'m> {
     pub(crate) fn new(model: &'m Model) -> Desired<'m> {
         let domains: Vec<&Domain> = model.domains.values().collect();

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::db::apply::CHUNK;
 use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
-use crate::db::desired::{Desired, DesiredDomain};
+use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow};
 use crate::pipeline::StageTimer;
@@ -114,12 +114,12 @@ type DomainColumns = (i64, String, Option<String>, Option<i64>, Option<i64>);
 
 impl Live {
     /// A plan's read: one read-only transaction, no lock.
-    pub(crate) async fn read_for_plan(
+    pub(crate) async fn read_for_plan<'m>(
         conn: &mut Conn,
-        desired: &Desired<'_>,
+        desired: Pending<'_, 'm>,
         full: bool,
         timer: &mut StageTimer,
-    ) -> Result<Live, DbError> {
+    ) -> Result<(Live, Desired<'m>), DbError> {
         conn.execute_raw(match conn.dialect() {
             Dialect::Mysql => "START TRANSACTION READ ONLY",
             Dialect::Sqlite => "BEGIN",
@@ -129,26 +129,29 @@ impl Live {
             full,
             for_apply: false,
         };
-        let live = Live::read(conn, desired, mode, timer).await;
+        let read = Live::read(conn, desired, mode, timer).await;
         let ended = conn.execute_raw("ROLLBACK").await;
-        let live = live?;
+        let read = read?;
         ended?;
-        Ok(live)
+        Ok(read)
     }
 
-    /// Read the domains, their bookkeeping and counts, then the rows of the
-    /// domains that are not clean. With `for_apply`, the caller holds the
-    /// apply lock and has begun the transaction.
-    pub(crate) async fn read(
+    /// Read the domains, their bookkeeping and counts; then, once the
+    /// digests of the desired rows are ready, the rows of the domains that
+    /// are not clean. With `for_apply`, the caller holds the apply lock and
+    /// has begun the transaction.
+    pub(crate) async fn read<'m>(
         conn: &mut Conn,
-        desired: &Desired<'_>,
+        desired: Pending<'_, 'm>,
         mode: ReadMode,
         timer: &mut StageTimer,
-    ) -> Result<Live, DbError> {
+    ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
         live.read_domains(conn, mode).await?;
         live.read_counts(conn).await?;
         timer.lap("db state");
+        let desired = desired.wait();
+        timer.lap("db digests");
 
         for (name, domain) in &live.domains {
             if !domain.is_clean(desired.domains.get(name.as_str())) {
@@ -181,7 +184,7 @@ impl Live {
             rows: live.rows.users.len() + live.rows.aliases.len(),
         };
         timer.lap("db rows");
-        Ok(live)
+        Ok((live, desired))
     }
 
     async fn read_domains(&mut self, conn: &mut Conn, mode: ReadMode) -> Result<(), DbError> {
