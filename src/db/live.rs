@@ -461,6 +461,41 @@ mod tests {
     }
 
     #[test]
+    fn apply_records_the_desired_domains_it_diffed_or_wrote() {
+        use crate::db::plan::Update;
+        use crate::emit::test_repo::{compile, platform, tenant};
+        let tenants: Vec<(&str, String)> = ["a.example", "b.example", "c.example"]
+            .into_iter()
+            .map(|d| (d, tenant(d, "dkim", 1, "T", "N")))
+            .collect();
+        let model = compile(&platform(""), &tenants);
+        let desired = Desired::new(&model);
+        let mut live = Live::default();
+        live.diffed.insert("a.example".into());
+        live.diffed.insert("gone.example".into());
+        let user = |email: &str, domain: &str| UserRow {
+            email: email.into(),
+            domain: domain.into(),
+            password: "p".into(),
+            quota_bytes: 1,
+            name: None,
+        };
+        let mut plan = RowPlan::default();
+        // A mailbox of b.example found in c.example (moved by hand), and
+        // everything of a domain no file declares.
+        plan.users.update.push(Update {
+            before: user("user0@b.example", "c.example"),
+            after: user("user0@b.example", "b.example"),
+        });
+        plan.users
+            .delete
+            .push(user("x@gone.example", "gone.example"));
+        plan.domains.delete.push("gone.example".into());
+        let names: Vec<String> = live.to_record(&desired, &plan).into_iter().collect();
+        assert_eq!(names, ["a.example", "b.example", "c.example"]);
+    }
+
+    #[test]
     fn clean_needs_the_digest_no_edit_since_and_the_counts() {
         let want = desired("sha256:a", 2, 3);
         assert!(live(Some(("sha256:a", 7, 7)), 2, 3).is_clean(Some(&want)));
