@@ -50,6 +50,7 @@ use crate::emit;
 use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::GENERATED_DIR;
 use crate::graph::Graph;
+use crate::model::Model;
 use crate::pipeline::{self, StageTimer};
 
 /// What `plan` found in the database.
@@ -184,7 +185,7 @@ pub(crate) fn run(
 
 fn plan_rows(
     target: &url::Target,
-    model: &crate::model::Model,
+    model: &Model,
     graph: &Graph,
     full: bool,
     timer: &mut StageTimer,

@@ -172,7 +172,7 @@ impl Live {
             .map(|(_, d)| d.id)
             .collect();
         let everything = mode.full || !live.orphans.is_empty() || stale.len() == live.domains.len();
-        live.read_rows(conn, (!everything).then_some(&stale))
+        live.read_rows(conn, (!everything).then_some(&stale[..]))
             .await?;
         live.read = ReadStats {
             full: everything,
@@ -281,7 +281,7 @@ impl Live {
     }
 
     /// Read the rows of the domains with these ids, or every row.
-    async fn read_rows(&mut self, conn: &mut Conn, ids: Option<&Vec<i64>>) -> Result<(), DbError> {
+    async fn read_rows(&mut self, conn: &mut Conn, ids: Option<&[i64]>) -> Result<(), DbError> {
         let names: HashMap<i64, String> = self
             .domains
             .iter()
@@ -290,7 +290,7 @@ impl Live {
         let name_of = |id: i64| names.get(&id).cloned().unwrap_or_default();
         let filters: Vec<(String, &[i64])> = match ids {
             None => vec![(String::new(), &[][..])],
-            Some(ids) if ids.is_empty() => Vec::new(),
+            Some([]) => Vec::new(),
             Some(ids) => ids
                 .chunks(CHUNK)
                 .map(|chunk| {
