@@ -11,7 +11,8 @@
 //!    `INSERT` per row (bound parameters, one transaction, same driver).
 //! 4. A one-mailbox change (one quota) in one tenant file: `mailops plan`
 //!    and `mailops apply --yes` against the loaded database, wall times and
-//!    rows written.
+//!    rows written, and the database part of each (the sum of its
+//!    `MAILOPS_TIMINGS` stages named `db …`).
 //!
 //! Figures only; nothing is asserted. The databases are dropped at the end.
 
@@ -78,6 +79,15 @@ fn mailops(bin: &Path, repo: &Path, args: &[&str]) -> Command {
     cmd.arg("-C").arg(repo).args(args).env("NO_COLOR", "1");
     cmd.env_remove("MAILOPS_DATABASE_URL");
     cmd
+}
+
+/// The seconds of the `timing: db …` lines `MAILOPS_TIMINGS` prints.
+fn database_part(stderr: &str) -> f64 {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("timing: db "))
+        .filter_map(|l| l.split_whitespace().rev().nth(1)?.parse::<f64>().ok())
+        .sum()
 }
 
 fn rate(rows: u64, took: Duration) -> String {
@@ -312,36 +322,41 @@ async fn run(args: Args) {
         text.replacen("quota = \"1 GiB\"", "quota = \"3 GiB\"", 1),
     )
     .expect("write t0");
-    let (plan, plan_out) = timed(&mut mailops(
-        &bin,
-        &repo,
-        &["plan", "--database", &batched_url],
-    ));
-    let _ = plan_out;
-    let (apply_one, stderr) = timed(&mut mailops(
-        &bin,
-        &repo,
-        &["apply", "--yes", "--database", &batched_url],
-    ));
+    let (plan, plan_out) = timed(
+        mailops(&bin, &repo, &["plan", "--database", &batched_url]).env("MAILOPS_TIMINGS", "1"),
+    );
+    let (apply_one, stderr) = timed(
+        mailops(&bin, &repo, &["apply", "--yes", "--database", &batched_url])
+            .env("MAILOPS_TIMINGS", "1"),
+    );
     let applied = stderr
         .lines()
         .find(|l| l.starts_with("applied to"))
         .unwrap_or("(nothing applied)");
     println!("one-mailbox change (user0@t0.example quota 1 GiB → 3 GiB):");
-    println!("  plan:  {:>8.2} s", plan.as_secs_f64());
     println!(
-        "  apply: {:>8.2} s  — {}",
+        "  plan:  {:>8.2} s  (database part {:.2} s)",
+        plan.as_secs_f64(),
+        database_part(&plan_out)
+    );
+    println!(
+        "  apply: {:>8.2} s  (database part {:.2} s)  — {}",
         apply_one.as_secs_f64(),
+        database_part(&stderr),
         applied.trim()
     );
-    let (again, _) = timed(&mut mailops(
-        &bin,
-        &repo,
-        &["plan", "--detailed-exitcode", "--database", &batched_url],
-    ));
+    let (again, again_out) = timed(
+        mailops(
+            &bin,
+            &repo,
+            &["plan", "--detailed-exitcode", "--database", &batched_url],
+        )
+        .env("MAILOPS_TIMINGS", "1"),
+    );
     println!(
-        "  plan afterwards (no changes): {:>8.2} s",
-        again.as_secs_f64()
+        "  plan afterwards (no changes): {:>8.2} s  (database part {:.2} s)",
+        again.as_secs_f64(),
+        database_part(&again_out)
     );
 
     for db in [&batched, &naive] {

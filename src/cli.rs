@@ -69,6 +69,10 @@ pub(crate) enum Command {
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read every row of the routing tables, not only the rows of domains
+        /// that may have changed since mailops last wrote them.
+        #[arg(long)]
+        full: bool,
     },
     /// Apply the row changes in one transaction under a lock, and write generated/.
     Apply {
@@ -82,6 +86,10 @@ pub(crate) enum Command {
         /// Allow deleting a whole domain, or more than 25 % of a table's rows.
         #[arg(long)]
         allow_destroy: bool,
+        /// Read every row of the routing tables, not only the rows of domains
+        /// that may have changed since mailops last wrote them.
+        #[arg(long)]
+        full: bool,
         /// A plan saved by `mailops plan --out`; refused if the database changed since.
         #[arg(value_name = "PLAN")]
         plan: Option<PathBuf>,

@@ -29,7 +29,21 @@ on_both_engines!(
     the_delete_guard_refuses_and_allow_destroy_proceeds,
     apply_refuses_to_run_unattended_without_yes,
     a_schema_newer_than_mailops_is_refused,
+    a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain,
+    a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_trigger,
+    deleting_every_mailbox_of_a_domain_by_hand_is_found,
+    moving_a_mailbox_to_another_domain_by_hand_is_found,
+    the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain,
+    a_database_without_recorded_state_is_read_whole_once_then_recorded,
+    with_the_triggers_dropped_counts_still_catch_deletes_and_full_reads_every_row,
+    a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change,
+    a_failure_while_recording_the_state_leaves_the_database_unchanged,
 );
+
+#[test]
+fn mariadb_a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards() {
+    a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards(Engine::Mariadb);
+}
 
 fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
     run(repo.path(), &["apply", "--yes", "--database", &db.url])
@@ -39,6 +53,34 @@ fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
     run(
         repo.path(),
         &["plan", "--detailed-exitcode", "--database", &db.url],
+    )
+}
+
+/// `plan --format json`'s database section.
+fn plan_json(repo: &MailRepo, db: &TestDb, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["plan", "--format", "json", "--database", &db.url];
+    args.extend_from_slice(extra);
+    let out = run(repo.path(), &args);
+    assert_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    doc["database"].clone()
+}
+
+/// What a plan read: (domains whose rows were read, rows read, every row).
+fn read_by_plan(repo: &MailRepo, db: &TestDb) -> (u64, u64, bool) {
+    let read = &plan_json(repo, db, &[])["read"];
+    (
+        read["domains"].as_u64().unwrap(),
+        read["rows"].as_u64().unwrap(),
+        read["full"].as_bool().unwrap(),
+    )
+}
+
+/// The recorded state: domain, whether edits == applied_edits, digest length.
+fn recorded_state(db: &TestDb) -> String {
+    db.sql(
+        "SELECT d.name, s.edits = s.applied_edits, LENGTH(s.digest) FROM mailops_domain_state s \
+         JOIN virtual_domains d ON d.id = s.domain_id ORDER BY d.name",
     )
 }
 
@@ -503,6 +545,353 @@ fn the_default_database_is_sqlite_in_the_mail_repo() {
     assert_code(&out, 0);
     assert!(
         stdout(&out).contains("database sqlite://.mailops/state.db: no row changes"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    // Nothing recorded yet: an empty database has no row to read.
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, true));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+
+    // b.example: carol, dave, postmaster@ and abuse@ → 4 rows.
+    repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("~ mailbox carol@b.example: quota 1 GiB → 2 GiB"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+    assert_code(&plan(&repo, &db), 0);
+
+    // --full reads every row, and finds nothing more.
+    let full = plan_json(&repo, &db, &["--full"]);
+    assert_eq!(full["read"]["full"], true);
+    assert_eq!(full["read"]["rows"], 11);
+    assert_eq!(full["summary"]["update"], 0);
+}
+
+fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_trigger(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    // Same number of rows: only the trigger can tell.
+    db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("~ mailbox dave@b.example: name \"Hand\" → \"dave of b.example\""),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_users WHERE email = 'dave@b.example'"),
+        "dave of b.example\n"
+    );
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+
+    // An edit undone by hand leaves no change, but the domain is read until
+    // an apply records it again (without a log entry: no row changed).
+    db.sql("UPDATE virtual_users SET quota_bytes = 1 WHERE email = 'dave@b.example'");
+    db.sql("UPDATE virtual_users SET quota_bytes = 1073741824 WHERE email = 'dave@b.example'");
+    assert_code(&plan(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+    let logged = db.count("mailops_apply_log");
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out)
+            .contains("the database is current: no row changes (recorded the state of 1 domain)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.count("mailops_apply_log"), logged);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+fn deleting_every_mailbox_of_a_domain_by_hand_is_found(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    let healthy = db.snapshot_rows();
+
+    db.sql(
+        "DELETE FROM virtual_users WHERE domain_id = \
+         (SELECT id FROM virtual_domains WHERE name = 'b.example')",
+    );
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    let text = stdout(&out);
+    assert!(text.contains("+ mailbox carol@b.example"), "{text}");
+    assert!(text.contains("+ mailbox dave@b.example"), "{text}");
+    assert!(!text.contains("a.example"), "{text}");
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(db.snapshot_rows(), healthy);
+    assert_code(&plan(&repo, &db), 0);
+
+    // TRUNCATE fires no trigger; the row counts catch it.
+    if engine == Engine::Mariadb {
+        db.sql("TRUNCATE TABLE virtual_users");
+        let out = plan(&repo, &db);
+        assert_code(&out, 2);
+        let text = stdout(&out);
+        assert!(text.contains("4 to insert"), "{text}");
+        assert!(text.contains("+ mailbox alice@a.example"), "{text}");
+        assert!(text.contains("+ mailbox dave@b.example"), "{text}");
+        assert_code(&apply(&repo, &db), 0);
+        assert_eq!(db.snapshot_rows(), healthy);
+        assert_code(&plan(&repo, &db), 0);
+    }
+}
+
+fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    db.sql(
+        "UPDATE virtual_users SET domain_id = \
+         (SELECT id FROM virtual_domains WHERE name = 'b.example') WHERE email = 'alice@a.example'",
+    );
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("~ mailbox alice@a.example: domain \"b.example\" → \"a.example\""),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(read_by_plan(&repo, &db).0, 2);
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(
+        db.sql(
+            "SELECT d.name FROM virtual_users u JOIN virtual_domains d ON d.id = u.domain_id \
+             WHERE u.email = 'alice@a.example'"
+        ),
+        "a.example\n"
+    );
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    // A digest is `sha256:` and 64 hex digits.
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
+    let digest_of = |domain: &str| {
+        db.sql(&format!(
+            "SELECT s.digest FROM mailops_domain_state s JOIN virtual_domains d \
+             ON d.id = s.domain_id WHERE d.name = '{domain}'"
+        ))
+    };
+    let a_before = digest_of("a.example");
+    let b_before = digest_of("b.example");
+
+    // A change records the new digest of its domain only.
+    repo.add_mailbox("a.example", "frank", None);
+    assert_code(&apply(&repo, &db), 0);
+    assert_ne!(digest_of("a.example"), a_before);
+    assert_eq!(digest_of("b.example"), b_before);
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
+
+    repo.remove_tenant("b.example");
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--allow-destroy", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\n");
+    assert_eq!(db.count("mailops_domain_state"), 1);
+}
+
+fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    // As a database migrated from before the bookkeeping.
+    db.sql("DELETE FROM mailops_domain_state");
+    assert_code(&plan(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (2, 11, true));
+    let before = db.snapshot();
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("no row changes (recorded the state of 2 domains)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.snapshot(), before, "only the bookkeeping was written");
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+fn with_the_triggers_dropped_counts_still_catch_deletes_and_full_reads_every_row(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    for table in ["virtual_users", "virtual_aliases"] {
+        for event in ["insert", "update", "delete"] {
+            db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));
+        }
+    }
+    db.sql("DELETE FROM virtual_users WHERE email = 'carol@b.example'");
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("+ mailbox carol@b.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert_code(&apply(&repo, &db), 0);
+    assert_code(&plan(&repo, &db), 0);
+
+    // An edit that keeps the counts is then seen only by reading every row.
+    db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
+    assert_code(&plan(&repo, &db), 0);
+    let out = run(
+        repo.path(),
+        &[
+            "plan",
+            "--full",
+            "--detailed-exitcode",
+            "--database",
+            &db.url,
+        ],
+    );
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("~ mailbox dave@b.example: name \"Hand\" → \"dave of b.example\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--full", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_users WHERE email = 'dave@b.example'"),
+        "dave of b.example\n"
+    );
+}
+
+fn a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    let plan_file = repo.path().join("plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+    for full in [false, true] {
+        let mut args = vec!["plan", "--database", &db.url, "--out", plan_path];
+        if full {
+            args.push("--full");
+        }
+        assert_code(&run(repo.path(), &args), 0);
+        // b.example is clean: its rows are not part of the plan, only its bookkeeping.
+        db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
+        let out = run(
+            repo.path(),
+            &["apply", "--yes", "--database", &db.url, plan_path],
+        );
+        assert_code(&out, 1);
+        assert!(
+            stderr(&out).contains("the database changed since this plan was made; plan again"),
+            "{}",
+            stderr(&out)
+        );
+        db.sql(
+            "UPDATE virtual_users SET name = 'dave of b.example' WHERE email = 'dave@b.example'",
+        );
+    }
+    // A plan made with --full applies without it: the fingerprint does not depend on it.
+    let out = run(
+        repo.path(),
+        &["plan", "--full", "--database", &db.url, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 0);
+    assert_eq!(db.count("virtual_users"), 5);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    let before = db.snapshot();
+    let state = db.sql("SELECT domain_id, digest, edits, applied_edits FROM mailops_domain_state");
+    // Statement 1 inserts frank; 2 and 3 record the state of a.example.
+    for fail_after in ["2", "3"] {
+        let out = run_env(
+            repo.path(),
+            &["apply", "--yes", "--database", &db.url],
+            &[("MAILOPS_TEST_FAIL_AFTER", fail_after)],
+        );
+        assert_code(&out, 2);
+        assert!(
+            stderr(&out).contains("injected failure"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(db.snapshot(), before);
+        assert_eq!(
+            db.sql("SELECT domain_id, digest, edits, applied_edits FROM mailops_domain_state"),
+            state
+        );
+    }
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+/// MariaDB only: SQLite lets one writer at a time, so no edit can be made
+/// while apply runs.
+fn a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    // Apply writes a.example (frank) and records its state; meanwhile someone
+    // edits alice, in the same domain.
+    repo.add_mailbox("a.example", "frank", None);
+    let applying = mailops()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["apply", "--yes", "--database", &db.url])
+        .env("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let started = std::time::Instant::now();
+    db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'alice@a.example'");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1000),
+        "the hand edit waited for apply to commit"
+    );
+    assert_code(&applying.wait_with_output().unwrap(), 0);
+    assert_eq!(db.count("virtual_users"), 5);
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("~ mailbox alice@a.example: name \"Hand\" → \"alice of a.example\""),
         "{}",
         stdout(&out)
     );

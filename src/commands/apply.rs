@@ -1,10 +1,14 @@
 //! `mailops apply`: make the live database equal to the tenant files, and write generated/.
 //!
-//! Under the apply lock, in one transaction: read the live rows, compute the
-//! plan (or check that a saved plan still matches them), show it, pass the
-//! delete guard, ask for confirmation, write the rows and the log entry, and
-//! commit. Anything short of that rolls back. The plan shown is the plan
-//! executed: it is computed once, under the lock.
+//! Under the apply lock, in one transaction: read the live state (the rows of
+//! only the domains that may have changed, see `db::live`), compute the plan
+//! (or check that a saved plan still matches the live state), show it, pass
+//! the delete guard, ask for confirmation, write the rows and the log entry,
+//! record the state of the domains now as the files ask, and commit.
+//! Anything short of that rolls back. The plan shown is the plan executed: it
+//! is computed once, under the lock. With no row to change, the state of
+//! domains that were read (edited by hand and back, or never recorded) is
+//! still recorded, so that the next plan need not read them again.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -12,21 +16,24 @@ use std::process::ExitCode;
 
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational};
-use crate::db::apply::LogEntry;
+use crate::db::apply::{LogEntry, StateRecord};
 use crate::db::connection::{Conn, DbError};
+use crate::db::desired::{self, Pending};
+use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::render::DbSection;
-use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, guard, lock, url};
 use crate::emit;
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::graph::Graph;
-use crate::pipeline;
+use crate::pipeline::{self, StageTimer};
 
 /// How an apply ended, short of an error.
 enum Outcome {
     NothingToDo,
+    /// No row to change; the state of this many domains was recorded.
+    Recorded(usize),
     /// Rows written, and when writing them started.
     Applied(Counts, std::time::Instant),
     /// The user said no at the prompt.
@@ -35,11 +42,11 @@ enum Outcome {
 
 struct Request<'a> {
     target: &'a url::Target,
-    desired: &'a Rows,
     graph: &'a Graph,
     saved: Option<&'a SavedPlan>,
     yes: bool,
     allow_destroy: bool,
+    full: bool,
     interactive: bool,
     git_revision: Option<String>,
 }
@@ -49,9 +56,11 @@ pub(crate) fn run(
     database: Option<&str>,
     yes: bool,
     allow_destroy: bool,
+    full: bool,
     plan_file: Option<&Path>,
 ) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
+    let mut timer = StageTimer::from_env();
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("error: nothing was applied: fix the problems above first");
@@ -94,24 +103,32 @@ pub(crate) fn run(
         }
     }
 
-    let desired = Rows::desired(&compiled.model);
+    timer.lap("emit");
     let request = Request {
         target: &target,
-        desired: &desired,
         graph: &compiled.graph,
         saved: saved.as_ref(),
         yes,
         allow_destroy,
+        full,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         git_revision: db::git_revision(dir),
     };
-    let outcome = db::connection::runtime().and_then(|rt| rt.block_on(apply_rows(&request)));
+    let outcome = db::connection::runtime().and_then(|rt| {
+        desired::in_background(&compiled.model, |desired| {
+            rt.block_on(apply_rows(&request, desired, &mut timer))
+        })
+    });
     match outcome {
         Ok(Outcome::Declined) => {
             eprintln!("apply cancelled; nothing was changed");
             return Ok(EXIT_USER);
         }
         Ok(Outcome::NothingToDo) => eprintln!("the database is current: no row changes"),
+        Ok(Outcome::Recorded(domains)) => eprintln!(
+            "the database is current: no row changes (recorded the state of {domains} domain{})",
+            if domains == 1 { "" } else { "s" }
+        ),
         Ok(Outcome::Applied(c, took)) => eprintln!(
             "applied to {}: {} inserted, {} updated, {} deleted (written and committed in {:.2} s)",
             target.shown(),
@@ -132,6 +149,7 @@ pub(crate) fn run(
         }
     }
 
+    timer.lap("db commit");
     let changes = generated_dir::write(dir, &artifacts)?;
     let written = changes.added.len() + changes.changed.len() + changes.removed.len();
     if written == 0 {
@@ -144,10 +162,15 @@ pub(crate) fn run(
             changes.removed.len()
         );
     }
+    timer.lap("generated/");
     Ok(EXIT_OK)
 }
 
-async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbError> {
+async fn apply_rows(
+    request: &Request<'_>,
+    desired: Pending<'_, '_>,
+    timer: &mut StageTimer,
+) -> std::result::Result<Outcome, DbError> {
     let mut conn = db::open(request.target).await?;
     let held = match lock::acquire(&mut conn, lock::Purpose::Apply, db::lock_wait()).await {
         Ok(held) => held,
@@ -156,9 +179,10 @@ async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbErr
             return Err(e);
         }
     };
+    timer.lap("db open+lock");
     db::apply::test_hold_lock().await;
-    let outcome = apply_locked(&mut conn, request).await;
-    let commit = matches!(outcome, Ok(Outcome::Applied(..)));
+    let outcome = apply_locked(&mut conn, request, desired, timer).await;
+    let commit = matches!(outcome, Ok(Outcome::Applied(..) | Outcome::Recorded(_)));
     let released = lock::release(&mut conn, held, commit).await;
     conn.close().await;
     let outcome = outcome?;
@@ -169,8 +193,15 @@ async fn apply_rows(request: &Request<'_>) -> std::result::Result<Outcome, DbErr
 async fn apply_locked(
     conn: &mut Conn,
     request: &Request<'_>,
+    desired: Pending<'_, '_>,
+    timer: &mut StageTimer,
 ) -> std::result::Result<Outcome, DbError> {
-    let live = Rows::live(conn).await?;
+    let mode = ReadMode {
+        full: request.full,
+        for_apply: true,
+    };
+    let (live, desired) = Live::read(conn, desired, mode, timer).await?;
+    db::apply::test_hold_after_read().await;
     let fingerprint = live.fingerprint();
     let plan: RowPlan = match request.saved {
         Some(saved) if saved.live_fingerprint != fingerprint => {
@@ -180,23 +211,46 @@ async fn apply_locked(
         }
         Some(saved) => saved.rows.clone(),
         None => {
-            let mut plan = RowPlan::diff(request.desired, &live);
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
             plan.order_inserts(request.graph);
             plan
         }
     };
+    let to_record = live.to_record(&desired, &plan);
+    let record: Vec<StateRecord> = to_record
+        .iter()
+        .filter_map(|name| {
+            let desired = desired.domains.get(name.as_str())?;
+            Some(StateRecord {
+                domain: name,
+                digest: &desired.digest,
+            })
+        })
+        .collect();
+    timer.lap("db diff");
+    let plan_hash = plan.hash();
+    let log = LogEntry {
+        git_revision: request.git_revision.as_deref(),
+        plan_hash: &plan_hash,
+    };
     if plan.is_empty() {
-        return Ok(Outcome::NothingToDo);
+        if record.is_empty() {
+            return Ok(Outcome::NothingToDo);
+        }
+        db::apply::execute(conn, &plan, &log, &record, false).await?;
+        timer.lap("db record");
+        return Ok(Outcome::Recorded(record.len()));
     }
     let section = DbSection {
         database: request.target.shown(),
         live_fingerprint: &fingerprint,
         plan: &plan,
+        read: live.read,
     };
     print!("{}", section.human());
     let _ = std::io::stdout().flush();
 
-    if let Some(refusal) = guard::check(&plan, &live) {
+    if let Some(refusal) = guard::check(&plan, &live.totals()) {
         if !request.allow_destroy {
             return Err(DbError::Refused(format!(
                 "{}\nnothing was changed; if this is intended, run again with --allow-destroy",
@@ -218,15 +272,12 @@ async fn apply_locked(
         }
     }
 
-    let plan_hash = plan.hash();
-    let log = LogEntry {
-        git_revision: request.git_revision.as_deref(),
-        plan_hash: &plan_hash,
-    };
-    // Freeing a million live rows takes a while; not part of the write.
+    // Freeing many live rows takes a while; not part of the write.
     drop(live);
     let started = std::time::Instant::now();
-    let counts = db::apply::execute(conn, &plan, &log, std::io::stderr().is_terminal()).await?;
+    let counts =
+        db::apply::execute(conn, &plan, &log, &record, std::io::stderr().is_terminal()).await?;
+    timer.lap("db write");
     Ok(Outcome::Applied(counts, started))
 }
 

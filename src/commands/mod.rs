@@ -54,23 +54,27 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             format,
             out,
             detailed_exitcode,
+            full,
         } => plan::run(
             &dir,
             database.as_deref(),
             format,
             out.as_deref(),
             detailed_exitcode,
+            full,
         ),
         Command::Apply {
             database,
             yes,
             allow_destroy,
+            full,
             plan,
         } => apply::run(
             &dir,
             database.as_deref(),
             yes,
             allow_destroy,
+            full,
             plan.as_deref(),
         ),
         Command::Install {

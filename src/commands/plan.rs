@@ -14,7 +14,7 @@
 //!   "files": { … },                        // file_plan::to_json
 //!   "database": {
 //!     "url": "mysql://user:***@host:3306/db",   // never a password
-//!     "live_fingerprint": "sha256:…",      // of the rows the plan was computed from
+//!     "live_fingerprint": "sha256:…",      // of the live state the plan was computed from
 //!     "plan_hash": "sha256:…",             // recorded in mailops_apply_log
 //!     "summary": { "insert": n, "update": n, "delete": n },
 //!     "tenants": [ { "domain": "acme.example", "changes": [
@@ -24,7 +24,10 @@
 //!           "key": "alice@acme.example",   // alias: "source → destination"
 //!           "columns": [ { "column": "quota_bytes", "old": 1, "new": 2 },
 //!                        { "column": "password", "hidden": true } ] } ] } ],
-//!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ] } }
+//!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ],
+//!     // how much was read: rows only of the domains that may have changed
+//!     // since the last apply (every row with --full)
+//!     "read": { "full": bool, "domains": n, "rows": n } } }
 //! ```
 
 use std::io::IsTerminal;
@@ -37,22 +40,25 @@ use crate::cli::PlanFormat;
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
 use crate::db::connection::DbError;
+use crate::db::desired;
+use crate::db::live::{Live, ReadStats};
 use crate::db::plan::RowPlan;
 use crate::db::render::DbSection;
-use crate::db::rows::Rows;
 use crate::db::saved_plan::{self, SavedPlan};
 use crate::db::{self, url};
 use crate::emit;
 use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::GENERATED_DIR;
 use crate::graph::Graph;
-use crate::pipeline;
+use crate::model::Model;
+use crate::pipeline::{self, StageTimer};
 
 /// What `plan` found in the database.
 struct RowSection {
     database: String,
     live_fingerprint: String,
     plan: RowPlan,
+    read: ReadStats,
 }
 
 pub(crate) fn run(
@@ -61,6 +67,7 @@ pub(crate) fn run(
     format: PlanFormat,
     out: Option<&Path>,
     detailed_exitcode: bool,
+    full: bool,
 ) -> Result<ExitCode> {
     // With --detailed-exitcode every failure is 1, and 2 means "changes".
     let user_error = EXIT_USER;
@@ -71,12 +78,14 @@ pub(crate) fn run(
     };
 
     let compiled = pipeline::compile(dir)?;
+    let mut timer = StageTimer::from_env();
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("error: no plan: fix the problems above first");
         return Ok(user_error);
     }
     let artifacts = emit::emit(&compiled.model);
+    timer.lap("emit");
     let files = match FilePlan::compute(dir, &artifacts) {
         Ok(files) => files,
         Err(e) => {
@@ -101,8 +110,8 @@ pub(crate) fn run(
         target.shown(),
         target.source.describe()
     );
-    let desired = Rows::desired(&compiled.model);
-    let rows = match plan_rows(&target, &desired, &compiled.graph) {
+    timer.lap("file plan");
+    let rows = match plan_rows(&target, &compiled.model, &compiled.graph, full, &mut timer) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
@@ -117,6 +126,7 @@ pub(crate) fn run(
         database: rows.database.clone(),
         live_fingerprint: &rows.live_fingerprint,
         plan: &rows.plan,
+        read: rows.read,
     };
     match format {
         PlanFormat::Human => {
@@ -163,6 +173,8 @@ pub(crate) fn run(
         );
     }
 
+    timer.lap("print");
+
     let changes = !files.is_empty() || !rows.plan.is_empty();
     Ok(if detailed_exitcode && changes {
         ExitCode::from(2)
@@ -173,21 +185,36 @@ pub(crate) fn run(
 
 fn plan_rows(
     target: &url::Target,
-    desired: &Rows,
+    model: &Model,
     graph: &Graph,
+    full: bool,
+    timer: &mut StageTimer,
 ) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
-    runtime.block_on(async {
-        let mut conn = db::open(target).await?;
-        let live = Rows::live(&mut conn).await;
-        conn.close().await;
-        let live = live?;
-        let mut plan = RowPlan::diff(desired, &live);
-        plan.order_inserts(graph);
-        Ok(RowSection {
-            database: target.shown(),
-            live_fingerprint: live.fingerprint(),
-            plan,
+    desired::in_background(model, |desired| {
+        runtime.block_on(async {
+            let mut conn = db::open(target).await?;
+            timer.lap("db open");
+            let read = Live::read_for_plan(&mut conn, desired, full, timer).await;
+            conn.close().await;
+            let (live, desired) = read?;
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
+            plan.order_inserts(graph);
+            timer.lap("db diff");
+            if std::env::var_os("MAILOPS_TIMINGS").is_some() {
+                eprintln!(
+                    "timing: read {} rows of {} domains{}",
+                    live.read.rows,
+                    live.read.domains,
+                    if live.read.full { " (every row)" } else { "" }
+                );
+            }
+            Ok(RowSection {
+                database: target.shown(),
+                live_fingerprint: live.fingerprint(),
+                plan,
+                read: live.read,
+            })
         })
     })
 }

@@ -4,9 +4,11 @@
 //! refer to their domain by id), then updates, then deletes in the reverse
 //! order (aliases and mailboxes before the domain they belong to). Rows are
 //! written with multi-row statements of bound parameters, in chunks that stay
-//! far below both drivers' limits on parameters per statement. The caller
-//! commits on success and rolls back on any error, so a failure anywhere
-//! leaves the database as it was.
+//! far below both drivers' limits on parameters per statement. Last, the
+//! state of every domain whose rows are now the desired rows is recorded in
+//! `mailops_domain_state` (see `live`). The caller commits on success and
+//! rolls back on any error, so a failure anywhere leaves the database as it
+//! was.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -77,13 +79,20 @@ fn fail_after() -> Option<usize> {
 /// Hold the apply lock this long before reading (debug builds only), so that
 /// tests can start a second apply while the first one holds the lock.
 pub(crate) async fn test_hold_lock() {
+    test_hold("MAILOPS_TEST_HOLD_LOCK_MS").await;
+}
+
+/// Hold this long after reading the live state, before writing (debug builds
+/// only), so that tests can edit rows by hand while apply holds its locks.
+pub(crate) async fn test_hold_after_read() {
+    test_hold("MAILOPS_TEST_HOLD_AFTER_READ_MS").await;
+}
+
+async fn test_hold(variable: &str) {
     if !cfg!(debug_assertions) {
         return;
     }
-    if let Some(ms) = std::env::var("MAILOPS_TEST_HOLD_LOCK_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(ms) = std::env::var(variable).ok().and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
@@ -115,11 +124,19 @@ fn placeholders(rows: usize, columns: usize) -> String {
     vec![one; rows].join(", ")
 }
 
-/// Write every change of the plan and the log row. Runs inside a transaction.
+/// A domain's state to record: its name and the digest of its desired rows.
+pub(crate) struct StateRecord<'a> {
+    pub(crate) domain: &'a str,
+    pub(crate) digest: &'a str,
+}
+
+/// Write every change of the plan and, when it has any, the log row; then
+/// record the state of `record`'s domains. Runs inside a transaction.
 pub(crate) async fn execute(
     conn: &mut Conn,
     plan: &RowPlan,
     log: &LogEntry<'_>,
+    record: &[StateRecord<'_>],
     show_progress: bool,
 ) -> Result<Counts, DbError> {
     let counts = plan.counts();
@@ -129,9 +146,70 @@ pub(crate) async fn execute(
         fail_after: fail_after(),
         progress: Progress::new(show_progress, counts.total()),
     };
-    let result = write_all(&mut w, plan, log).await;
+    let mut result = Ok(());
+    if !plan.is_empty() {
+        result = write_all(&mut w, plan, log).await;
+    }
     w.progress.finish();
+    if result.is_ok() {
+        result = record_state(&mut w, record).await;
+    }
     result.map(|()| counts)
+}
+
+/// Record that these domains' rows are their desired rows, as of `edits`
+/// now. `edits` includes the trigger increments of this apply's own writes;
+/// nobody else can have raised it since apply read it, because apply holds
+/// every state row's lock (`live`) until it commits.
+async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<(), DbError> {
+    if record.is_empty() {
+        return Ok(());
+    }
+    let now: Vec<(i64, String, Option<i64>)> = on_conn!(&mut *w.conn, c => sqlx::query_as(
+        "SELECT d.id, d.name, s.edits FROM virtual_domains d \
+         LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
+    )
+    .fetch_all(&mut *c)
+    .await
+    .map_err(failed("reading mailops_domain_state")))?;
+    let now: HashMap<String, (i64, i64)> = now
+        .into_iter()
+        .map(|(id, name, edits)| (name, (id, edits.unwrap_or(0))))
+        .collect();
+    let rows: Vec<(i64, &str, i64)> = record
+        .iter()
+        .filter_map(|r| {
+            let (id, edits) = now.get(r.domain)?;
+            Some((*id, r.digest, *edits))
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM mailops_domain_state WHERE domain_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, _, _) in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *c).await.map_err(failed("recording mailops_domain_state"))?.rows_affected()
+        });
+        w.count_statement(0)?;
+        let sql = format!(
+            "INSERT INTO mailops_domain_state (domain_id, digest, edits, applied_edits) VALUES {}",
+            placeholders(chunk.len(), 4)
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, digest, edits) in chunk {
+                q = q.bind(*id).bind(*digest).bind(*edits).bind(*edits);
+            }
+            q.execute(&mut *c).await.map_err(failed("recording mailops_domain_state"))?.rows_affected()
+        });
+        w.count_statement(0)?;
+    }
+    Ok(())
 }
 
 async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Result<(), DbError> {

@@ -31,12 +31,20 @@ impl Migration {
     }
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "routing_tables",
-    mysql: include_str!("../../migrations/mysql/0001_routing_tables.sql"),
-    sqlite: include_str!("../../migrations/sqlite/0001_routing_tables.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "routing_tables",
+        mysql: include_str!("../../migrations/mysql/0001_routing_tables.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0001_routing_tables.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "domain_state",
+        mysql: include_str!("../../migrations/mysql/0002_domain_state.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0002_domain_state.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
 pub(crate) fn latest() -> i64 {

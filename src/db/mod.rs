@@ -2,15 +2,19 @@
 //! against the rows the model declares.
 //!
 //! One concern per module: `url` picks the database, `connection` opens it,
-//! `migrate` brings its schema up to date, `rows` reads and fingerprints rows,
-//! `plan` diffs them, `render` shows the diff, `guard` stops destructive
-//! applies, `lock` serialises applies, `apply` writes the changes, and
-//! `saved_plan` keeps a reviewed plan for later. The commands in
+//! `migrate` brings its schema up to date, `rows` holds rows and hashes them,
+//! `desired` digests the model's rows per domain, `live` reads the live side
+//! (the rows of only those domains that may have changed), `plan` diffs them,
+//! `render` shows the diff, `guard` stops destructive applies, `lock`
+//! serialises applies, `apply` writes the changes and records what it wrote,
+//! and `saved_plan` keeps a reviewed plan for later. The commands in
 //! `commands::plan` and `commands::apply` put them together.
 
 pub(crate) mod apply;
 pub(crate) mod connection;
+pub(crate) mod desired;
 pub(crate) mod guard;
+pub(crate) mod live;
 pub(crate) mod lock;
 pub(crate) mod migrate;
 pub(crate) mod plan;

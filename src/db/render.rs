@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::db::live::ReadStats;
 use crate::db::plan::RowPlan;
 use crate::db::rows::{AliasRow, UserRow, domain_of};
 use crate::validate::quota::format_quota;
@@ -22,6 +23,8 @@ pub(crate) struct DbSection<'a> {
     pub(crate) database: String,
     pub(crate) live_fingerprint: &'a str,
     pub(crate) plan: &'a RowPlan,
+    /// How much of the live database was read to compute the plan.
+    pub(crate) read: ReadStats,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -370,6 +373,7 @@ impl DbSection<'_> {
             "summary": { "insert": c.insert, "update": c.update, "delete": c.delete },
             "tenants": tenants,
             "notes": notes,
+            "read": self.read,
         })
     }
 }
@@ -449,6 +453,7 @@ mod tests {
             database: "sqlite://x.db".into(),
             live_fingerprint: "sha256:0",
             plan: &plan,
+            read: ReadStats::default(),
         };
         let text = section.human();
         assert_eq!(
@@ -485,6 +490,7 @@ mod tests {
             database: "sqlite://x.db".into(),
             live_fingerprint: "sha256:0",
             plan: &plan,
+            read: ReadStats::default(),
         }
         .markdown();
         assert!(md.contains("| `a.example` | 0 | 1 | 1 |"), "{md}");

@@ -2,16 +2,13 @@
 //! model declares them (desired) and as the database holds them (live).
 //!
 //! Rows name their domain by its name, not its id: ids differ between
-//! databases and mean nothing to a reviewer. The live rows' fingerprint is what
-//! a saved plan checks before it is applied.
+//! databases and mean nothing to a reviewer. `Fields` hashes rows for the
+//! digests `desired` records and the fingerprint `live` gives a saved plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-use crate::db::connection::{Conn, DbError, failed, on_conn};
-use crate::model::Model;
 
 /// A `virtual_users` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,10 +29,6 @@ pub(crate) struct AliasRow {
     pub(crate) domain: String,
 }
 
-/// A `virtual_users` row as read: email, domain name (if its id resolves),
-/// password, quota, name.
-type LiveUser = (String, Option<String>, String, i64, Option<String>);
-
 /// All rows of the three tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
@@ -44,132 +37,107 @@ pub(crate) struct Rows {
     pub(crate) aliases: BTreeMap<(String, String), AliasRow>,
 }
 
-impl Rows {
-    /// The rows the model declares.
-    pub(crate) fn desired(model: &Model) -> Rows {
-        let mut rows = Rows::default();
-        for domain in model.domains.values() {
-            rows.domains.insert(domain.name.clone());
-            for mailbox in domain.mailboxes.values() {
-                rows.users.insert(
-                    mailbox.address.clone(),
-                    UserRow {
-                        email: mailbox.address.clone(),
-                        domain: domain.name.clone(),
-                        password: mailbox.password.clone(),
-                        quota_bytes: i64::try_from(mailbox.quota_bytes).unwrap_or(i64::MAX),
-                        name: mailbox.name.clone(),
-                    },
-                );
-            }
-            for alias in domain.aliases.values() {
-                for destination in &alias.destinations {
-                    let key = (alias.source.clone(), destination.address.clone());
-                    rows.aliases.insert(
-                        key,
-                        AliasRow {
-                            source: alias.source.clone(),
-                            destination: destination.address.clone(),
-                            domain: domain.name.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        rows
+/// A SHA-256 of a sequence of fields, each prefixed with its length so that
+/// no two different sequences hash the same bytes. Fields are gathered in a
+/// buffer and hashed in blocks: a million rows are seven million small fields.
+#[derive(Default)]
+pub(crate) struct Fields {
+    hash: Sha256,
+    buffer: Vec<u8>,
+}
+
+/// Bytes gathered before they are hashed.
+const BLOCK: usize = 16 * 1024;
+
+impl Fields {
+    pub(crate) fn field(&mut self, value: &str) {
+        self.bytes(value.as_bytes());
     }
 
-    /// Read every row of the three tables.
-    pub(crate) async fn live(conn: &mut Conn) -> Result<Rows, DbError> {
-        let mut rows = Rows::default();
-        let domains: Vec<String> = on_conn!(conn, c => sqlx::query_scalar("SELECT name FROM virtual_domains")
-            .fetch_all(&mut *c)
-            .await
-            .map_err(failed("reading virtual_domains")))?;
-        rows.domains.extend(domains);
-        // A row whose domain_id points nowhere (possible only with foreign keys
-        // off) shows with an empty domain, and is corrected by an update.
-        let users: Vec<LiveUser> = on_conn!(conn, c => sqlx::query_as(
-            "SELECT u.email, d.name, u.password, u.quota_bytes, u.name \
-             FROM virtual_users u LEFT JOIN virtual_domains d ON d.id = u.domain_id",
-        )
-        .fetch_all(&mut *c)
-        .await
-        .map_err(failed("reading virtual_users")))?;
-        // Collected at once: BTreeMap builds in bulk from an iterator.
-        rows.users = users
-            .into_iter()
-            .map(|(email, domain, password, quota_bytes, name)| {
-                let row = UserRow {
-                    email: email.clone(),
-                    domain: domain.unwrap_or_default(),
-                    password,
-                    quota_bytes,
-                    name,
-                };
-                (email, row)
-            })
-            .collect();
-        let aliases: Vec<(String, String, Option<String>)> = on_conn!(conn, c => sqlx::query_as(
-            "SELECT a.source, a.destination, d.name \
-             FROM virtual_aliases a LEFT JOIN virtual_domains d ON d.id = a.domain_id",
-        )
-        .fetch_all(&mut *c)
-        .await
-        .map_err(failed("reading virtual_aliases")))?;
-        rows.aliases = aliases
-            .into_iter()
-            .map(|(source, destination, domain)| {
-                let key = (source.clone(), destination.clone());
-                let row = AliasRow {
-                    source,
-                    destination,
-                    domain: domain.unwrap_or_default(),
-                };
-                (key, row)
-            })
-            .collect();
-        Ok(rows)
+    pub(crate) fn bytes(&mut self, value: &[u8]) {
+        self.buffer
+            .extend_from_slice(&(value.len() as u64).to_le_bytes());
+        self.buffer.extend_from_slice(value);
+        if self.buffer.len() >= BLOCK {
+            self.hash.update(&self.buffer);
+            self.buffer.clear();
+        }
     }
 
-    /// `sha256:<hex>` over every row in key order, each field length-prefixed
-    /// so that no two different sets of rows hash the same text.
-    pub(crate) fn fingerprint(&self) -> String {
-        let mut hash = Sha256::new();
-        let mut field = |value: &str| {
-            hash.update((value.len() as u64).to_le_bytes());
-            hash.update(value.as_bytes());
-        };
-        for name in &self.domains {
-            field("d");
-            field(name);
-        }
-        for user in self.users.values() {
-            field("u");
-            field(&user.email);
-            field(&user.domain);
-            field(&user.password);
-            field(&user.quota_bytes.to_string());
-            match &user.name {
-                Some(name) => {
-                    field("some");
-                    field(name);
-                }
-                None => field("none"),
+    pub(crate) fn number(&mut self, value: i64) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    pub(crate) fn optional(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => {
+                self.field("some");
+                self.field(value);
             }
+            None => self.field("none"),
         }
-        for alias in self.aliases.values() {
-            field("a");
-            field(&alias.source);
-            field(&alias.destination);
-            field(&alias.domain);
-        }
-        format!("sha256:{}", hex(&hash.finalize()))
+    }
+
+    /// Every column of a `virtual_users` row.
+    pub(crate) fn user(&mut self, user: &UserRow) {
+        self.user_columns(
+            &user.email,
+            &user.domain,
+            &user.password,
+            user.quota_bytes,
+            user.name.as_deref(),
+        );
+    }
+
+    /// A `virtual_users` row from its columns (the model's, without building a `UserRow`).
+    pub(crate) fn user_columns(
+        &mut self,
+        email: &str,
+        domain: &str,
+        password: &str,
+        quota_bytes: i64,
+        name: Option<&str>,
+    ) {
+        self.field("u");
+        self.field(email);
+        self.field(domain);
+        self.field(password);
+        self.number(quota_bytes);
+        self.optional(name);
+    }
+
+    /// Every column of a `virtual_aliases` row.
+    pub(crate) fn alias(&mut self, alias: &AliasRow) {
+        self.alias_columns(&alias.source, &alias.destination, &alias.domain);
+    }
+
+    pub(crate) fn alias_columns(&mut self, source: &str, destination: &str, domain: &str) {
+        self.field("a");
+        self.field(source);
+        self.field(destination);
+        self.field(domain);
+    }
+
+    /// `sha256:<hex>`.
+    pub(crate) fn finish(mut self) -> String {
+        self.hash.update(&self.buffer);
+        format!("sha256:{}", hex(&self.hash.finalize()))
     }
 }
 
+/// A quota as the `quota_bytes` column holds it.
+pub(crate) fn quota_column(quota_bytes: u64) -> i64 {
+    i64::try_from(quota_bytes).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The domain part of an address or a catch-all source (`@domain`).
@@ -191,24 +159,52 @@ mod tests {
         }
     }
 
+    fn hash_of(users: &[UserRow]) -> String {
+        let mut fields = Fields::default();
+        for u in users {
+            fields.user(u);
+        }
+        fields.finish()
+    }
+
     #[test]
-    fn fingerprint_sees_every_column_and_no_field_boundary_games() {
-        let mut a = Rows::default();
-        a.users.insert("a@x".into(), user("a@x", Some("b")));
-        let base = a.fingerprint();
-        assert_eq!(base, a.clone().fingerprint());
+    fn fields_see_every_column_and_no_field_boundary_games() {
+        let a = user("a@x", Some("b"));
+        let base = hash_of(std::slice::from_ref(&a));
+        assert_eq!(base, hash_of(&[user("a@x", Some("b"))]));
         let mut b = a.clone();
-        b.users.get_mut("a@x").unwrap().name = None;
-        assert_ne!(base, b.fingerprint());
+        b.name = None;
+        assert_ne!(base, hash_of(&[b]));
         let mut c = a.clone();
-        c.users.get_mut("a@x").unwrap().quota_bytes = 2;
-        assert_ne!(base, c.fingerprint());
-        let mut d = Rows::default();
-        d.domains.insert("ab".into());
-        let mut e = Rows::default();
-        e.domains.insert("a".into());
-        e.domains.insert("b".into());
-        assert_ne!(d.fingerprint(), e.fingerprint());
+        c.quota_bytes = 2;
+        assert_ne!(base, hash_of(&[c]));
+        let mut d = Fields::default();
+        d.field("ab");
+        let mut e = Fields::default();
+        e.field("a");
+        e.field("b");
+        assert_ne!(d.finish(), e.finish());
+    }
+
+    #[test]
+    fn fields_hash_the_same_whatever_the_blocks() {
+        let mut fields = Fields::default();
+        let mut plain = Sha256::new();
+        for i in 0..5000u64 {
+            let value = format!("value {i}");
+            fields.field(&value);
+            plain.update((value.len() as u64).to_le_bytes());
+            plain.update(value.as_bytes());
+        }
+        assert_eq!(
+            fields.finish(),
+            format!("sha256:{}", hex(&plain.finalize()))
+        );
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `mailops apply plan.json`.
 //!
 //! It carries the row changes exactly as reviewed, the fingerprint of the live
-//! rows they were computed from, and the fingerprint of the compiled output of
-//! the mail repo. `apply` refuses the plan when either no longer matches:
+//! state they were computed from (`Live::fingerprint`: every domain's
+//! bookkeeping and row counts, and the rows that were diffed), and the
+//! fingerprint of the compiled output of the mail repo. `apply` refuses the plan when either no longer matches:
 //! applying it then would write something nobody reviewed. The file holds
 //! password hashes (as the tenant files do), so it is written mode 0600 and
 //! never printed.
@@ -18,7 +19,9 @@ use crate::db::rows::hex;
 use crate::emit::Artifacts;
 use crate::fsutil::write_private;
 
-pub(crate) const FORMAT: &str = "mailops-plan/1";
+/// Version 2: the live fingerprint covers the bookkeeping of migration 0002
+/// and the diffed rows, not every row.
+pub(crate) const FORMAT: &str = "mailops-plan/2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SavedPlan {
@@ -26,7 +29,7 @@ pub(crate) struct SavedPlan {
     pub(crate) mailops_version: String,
     /// The database it was planned against: `DatabaseUrl::identity`, never a password.
     pub(crate) database: String,
-    /// Fingerprint of the live rows the plan was computed from.
+    /// Fingerprint of the live state the plan was computed from.
     pub(crate) live_fingerprint: String,
     /// Fingerprint of everything `build` produced from the mail repo.
     pub(crate) compiled_fingerprint: String,

@@ -21,6 +21,8 @@ pub fn mailops() -> Command {
     cmd.env_remove("MAILOPS_DATABASE_URL")
         .env_remove("MAILOPS_TEST_FAIL_AFTER")
         .env_remove("MAILOPS_TEST_HOLD_LOCK_MS")
+        .env_remove("MAILOPS_TEST_HOLD_AFTER_READ_MS")
+        .env_remove("MAILOPS_TIMINGS")
         .env_remove("MAILOPS_LOCK_TIMEOUT")
         .env("NO_COLOR", "1");
     cmd
@@ -321,6 +323,22 @@ impl TestDb {
             .trim()
             .parse()
             .unwrap()
+    }
+
+    /// The rows of the routing tables by their natural keys (no ids), in a
+    /// stable order: equal when the same rows were written again.
+    pub fn snapshot_rows(&self) -> String {
+        [
+            "SELECT name FROM virtual_domains ORDER BY name",
+            "SELECT d.name, u.email, u.password, u.quota_bytes, u.name FROM virtual_users u \
+             JOIN virtual_domains d ON d.id = u.domain_id ORDER BY u.email",
+            "SELECT d.name, a.source, a.destination FROM virtual_aliases a \
+             JOIN virtual_domains d ON d.id = a.domain_id ORDER BY a.source, a.destination",
+        ]
+        .iter()
+        .map(|q| self.sql(q))
+        .collect::<Vec<_>>()
+        .join("--\n")
     }
 
     /// Every row of the routing tables and the apply log, in a stable order:

@@ -1,0 +1,232 @@
+//! The rows the model declares, seen per domain: how many there are, and a
+//! digest of them.
+//!
+//! The digest is what `mailops_domain_state` records for a domain when apply
+//! writes it. A later plan compares the recorded digest with the digest of
+//! the domain's desired rows: equal (and nobody edited the domain since, see
+//! `live`) means the domain's live rows are already what the files ask for,
+//! and none of them needs to be read. So the digests are computed for every
+//! domain on every plan — from the model, without building rows, on every
+//! core — while rows are built only for the domains that are diffed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::db::rows::{AliasRow, Fields, Rows, UserRow, quota_column};
+use crate::model::{Domain, Model};
+use crate::parallel;
+
+/// What one domain of the model asks of the routing tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DesiredDomain {
+    /// `sha256:<hex>` of the domain's rows (`digest`).
+    pub(crate) digest: String,
+    /// Rows in virtual_users.
+    pub(crate) users: i64,
+    /// Rows in virtual_aliases (one per destination).
+    pub(crate) aliases: i64,
+}
+
+/// Every domain of the model, by name.
+pub(crate) struct Desired<'m> {
+    model: &'m Model,
+    pub(crate) domains: BTreeMap<&'m str, DesiredDomain>,
+}
+
+/// Digests being computed on other threads (`in_background`).
+pub(crate) struct Pending<'scope, 'm>(std::thread::ScopedJoinHandle<'scope, Desired<'m>>);
+
+impl<'m> Pending<'_, 'm> {
+    /// Wait for the digests.
+    pub(crate) fn wait(self) -> Desired<'m> {
+        match self.0.join() {
+            Ok(desired) => desired,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// Run `work` while the model is digested on other threads: the database
+/// answers its first queries (the bookkeeping and the row counts, which do
+/// not depend on the model) in the meantime.
+pub(crate) fn in_background<'m, R>(
+    model: &'m Model,
+    work: impl for<'scope> FnOnce(Pending<'scope, 'm>) -> R,
+) -> R {
+    std::thread::scope(|scope| work(Pending(scope.spawn(move || Desired::new(model)))))
+}
+
+impl<'m> Desired<'m> {
+    pub(crate) fn new(model: &'m Model) -> Desired<'m> {
+        let domains: Vec<&Domain> = model.domains.values().collect();
+        let parts = parallel::map_chunks(&domains, |chunk| {
+            chunk
+                .iter()
+                .map(|domain| (domain.name.as_str(), summarise(domain)))
+                .collect::<Vec<_>>()
+        });
+        Desired {
+            model,
+            domains: parts.into_iter().flatten().collect(),
+        }
+    }
+
+    /// The rows to diff: every domain name (domains are few and always
+    /// compared), and the mailbox and alias rows of the domains in `only`
+    /// (of every domain when `None`).
+    pub(crate) fn rows(&self, only: Option<&BTreeSet<String>>) -> Rows {
+        let mut rows = Rows {
+            domains: self.domains.keys().map(|d| d.to_string()).collect(),
+            ..Rows::default()
+        };
+        let selected: Vec<&Domain> = match only {
+            None => self.model.domains.values().collect(),
+            Some(names) => names
+                .iter()
+                .filter_map(|name| self.model.domains.get(name))
+                .collect(),
+        };
+        for domain in selected {
+            for mailbox in domain.mailboxes.values() {
+                rows.users.insert(
+                    mailbox.address.clone(),
+                    UserRow {
+                        email: mailbox.address.clone(),
+                        domain: domain.name.clone(),
+                        password: mailbox.password.clone(),
+                        quota_bytes: quota_column(mailbox.quota_bytes),
+                        name: mailbox.name.clone(),
+                    },
+                );
+            }
+            for alias in domain.aliases.values() {
+                for destination in &alias.destinations {
+                    let key = (alias.source.clone(), destination.address.clone());
+                    rows.aliases.insert(
+                        key,
+                        AliasRow {
+                            source: alias.source.clone(),
+                            destination: destination.address.clone(),
+                            domain: domain.name.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        rows
+    }
+}
+
+fn summarise(domain: &Domain) -> DesiredDomain {
+    DesiredDomain {
+        digest: digest(domain),
+        users: domain.mailboxes.len() as i64,
+        aliases: domain
+            .aliases
+            .values()
+            .map(|a| a.destinations.len() as i64)
+            .sum(),
+    }
+}
+
+/// The digest of a domain's rows: its name, then every mailbox row and every
+/// alias row in key order (the model's maps are sorted by the same keys as
+/// `Rows`), each column hashed as the live fingerprint hashes it.
+fn digest(domain: &Domain) -> String {
+    let mut fields = Fields::default();
+    fields.field("mailops-domain-rows/1");
+    fields.field(&domain.name);
+    for mailbox in domain.mailboxes.values() {
+        fields.user_columns(
+            &mailbox.address,
+            &domain.name,
+            &mailbox.password,
+            quota_column(mailbox.quota_bytes),
+            mailbox.name.as_deref(),
+        );
+    }
+    for alias in domain.aliases.values() {
+        for destination in &alias.destinations {
+            fields.alias_columns(&alias.source, &destination.address, &domain.name);
+        }
+    }
+    fields.finish()
+}
+
+/// The digest of one domain's rows as `Rows` holds them: equal to `digest`
+/// of the model domain they were built from.
+#[cfg(test)]
+pub(crate) fn digest_of_rows(domain: &str, rows: &Rows) -> String {
+    let mut fields = Fields::default();
+    fields.field("mailops-domain-rows/1");
+    fields.field(domain);
+    for user in rows.users.values().filter(|u| u.domain == domain) {
+        fields.user(user);
+    }
+    for alias in rows.aliases.values().filter(|a| a.domain == domain) {
+        fields.alias(alias);
+    }
+    fields.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::test_repo::{compile, platform, tenant};
+
+    fn model(mailboxes: usize, name: &str) -> Model {
+        compile(
+            &platform(""),
+            &[
+                (
+                    "a.example",
+                    tenant("a.example", "dkim", mailboxes, "A", name),
+                ),
+                ("b.example", tenant("b.example", "dkim", 2, "B", "Bee")),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_digest_is_the_digest_of_the_rows_built_from_the_model() {
+        let model = model(3, "Ann");
+        let desired = Desired::new(&model);
+        let rows = desired.rows(None);
+        for (name, domain) in &desired.domains {
+            assert_eq!(domain.digest, digest_of_rows(name, &rows), "{name}");
+        }
+        let a = &desired.domains["a.example"];
+        assert_eq!(a.users, 3);
+        // postmaster, abuse, and team to each of the three.
+        assert_eq!(a.aliases, 5);
+    }
+
+    #[test]
+    fn the_digest_follows_every_column_and_only_its_domain() {
+        let summary = |mailboxes, name| -> BTreeMap<String, DesiredDomain> {
+            let model = model(mailboxes, name);
+            Desired::new(&model)
+                .domains
+                .into_iter()
+                .map(|(name, d)| (name.to_string(), d))
+                .collect()
+        };
+        let base = summary(3, "Ann");
+        let renamed = summary(3, "Anne");
+        let grown = summary(4, "Ann");
+        assert_ne!(base["a.example"].digest, renamed["a.example"].digest);
+        assert_ne!(base["a.example"].digest, grown["a.example"].digest);
+        assert_eq!(base["b.example"], renamed["b.example"]);
+        assert_ne!(base["a.example"].digest, base["b.example"].digest);
+    }
+
+    #[test]
+    fn rows_are_built_only_for_the_domains_asked_for() {
+        let model = model(3, "Ann");
+        let desired = Desired::new(&model);
+        let only: BTreeSet<String> = ["b.example".to_string()].into();
+        let rows = desired.rows(Some(&only));
+        assert_eq!(rows.domains.len(), 2, "every domain name is compared");
+        assert!(rows.users.values().all(|u| u.domain == "b.example"));
+        assert_eq!(rows.users.len(), 2);
+    }
+}
