@@ -224,7 +224,7 @@ const CONTEXT: usize = 3;
 fn differing_window<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str, usize) {
     const MARGIN: usize = CONTEXT + 5;
     let (o, n) = (old.as_bytes(), new.as_bytes());
-    let prefix = o.iter().zip(n).take_while(|(a, b)| a == b).count();
+    let prefix = common_prefix(o, n);
     if prefix == o.len() && prefix == n.len() {
         return (old, new, 0);
     }
@@ -245,12 +245,7 @@ fn differing_window<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str, usize)
         back += 1;
     }
     let (o_rest, n_rest) = (&o[start..], &n[start..]);
-    let suffix = o_rest
-        .iter()
-        .rev()
-        .zip(n_rest.iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let suffix = common_suffix(o_rest, n_rest);
     // The common end, from the start of the first whole line in it, then
     // MARGIN lines later (it is the same text in both).
     let mut tail = o_rest.len() - suffix;
@@ -276,6 +271,39 @@ fn differing_window<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str, usize)
         &new[start..new.len() - kept],
         lines_before,
     )
+}
+
+/// Bytes at the start of both that are equal: block by block (memcmp), then
+/// byte by byte in the first block that differs.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 4096;
+    let len = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= len && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..len]
+        .iter()
+        .zip(&b[at..len])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Bytes at the end of both that are equal.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 4096;
+    let len = a.len().min(b.len());
+    let (a_end, b_end) = (a.len(), b.len());
+    let mut n = 0;
+    while n + BLOCK <= len && a[a_end - n - BLOCK..a_end - n] == b[b_end - n - BLOCK..b_end - n] {
+        n += BLOCK;
+    }
+    n + a[..a_end - n]
+        .iter()
+        .rev()
+        .zip(b[..b_end - n].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Move the line numbers of every hunk header (`@@ -a,b +c,d @@`) of a
@@ -627,6 +655,20 @@ mod tests {
                 .to_string(),
             before,
         )
+    }
+
+    #[test]
+    fn common_ends_are_found_across_blocks() {
+        let a: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for at in [0, 1, 4095, 4096, 4097, 8191, 9999] {
+            let mut b = a.clone();
+            b[at] ^= 1;
+            assert_eq!(common_prefix(&a, &b), at);
+            assert_eq!(common_suffix(&a, &b), a.len() - at - 1);
+        }
+        assert_eq!(common_prefix(&a, &a[..5000]), 5000);
+        assert_eq!(common_suffix(&a, &a[5000..]), 5000);
+        assert_eq!(common_prefix(&a, &a), a.len());
     }
 
     #[test]
