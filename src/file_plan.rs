@@ -86,7 +86,7 @@ impl FilePlan {
     /// Compare the artifacts with `generated/` under `root`, reading the old
     /// contents only of files that change.
     pub(crate) fn compute(root: &Path, artifacts: &Artifacts) -> io::Result<Self> {
-        let changes = generated_dir::compare(root, artifacts)?;
+        let (changes, mut read) = generated_dir::compare_keeping_read(root, artifacts)?;
         let mut files = Vec::new();
         for (list, status) in [
             (&changes.added, FileStatus::Added),
@@ -96,7 +96,10 @@ impl FilePlan {
             for path in list {
                 let old = match status {
                     FileStatus::Added => String::new(),
-                    _ => generated_dir::read_file(root, path)?.unwrap_or_default(),
+                    _ => match read.remove(path.as_str()) {
+                        Some(bytes) => generated_dir::text(bytes),
+                        None => generated_dir::read_file(root, path)?.unwrap_or_default(),
+                    },
                 };
                 let new = artifacts.get(path).unwrap_or("");
                 files.push(file_change(path, status, &old, new));

@@ -1,5 +1,6 @@
 //! The `generated/` folder on disk: reading it, and writing a new set of artifacts into it.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -24,10 +25,16 @@ pub(crate) fn list(root: &Path) -> io::Result<Vec<String>> {
 pub(crate) fn read_file(root: &Path, relative: &str) -> io::Result<Option<String>> {
     let path = root.join(GENERATED_DIR).join(relative);
     match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(bytes) => Ok(Some(text(bytes))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(with_path(e, &path)),
     }
+}
+
+/// File contents as text: without a copy when they are UTF-8 (generated
+/// files always are), lossily otherwise.
+pub(crate) fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn walk(base: &Path, dir: &Path, files: &mut Vec<String>) -> io::Result<()> {
@@ -82,15 +89,35 @@ impl FileChanges {
 
 enum FileStatus {
     Missing,
-    Differs,
+    /// With the old contents, when they were read and are to be kept.
+    Differs(Option<Vec<u8>>),
 }
 
 /// How `generated/` on disk differs from the artifacts, read one file at a
 /// time per core: a 10,000-tenant `generated/` is over a gigabyte, and is never held
 /// in memory beside the artifacts.
 pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
+    compare_files(root, artifacts, false).map(|(changes, _)| changes)
+}
+
+/// Like [`compare`], and also the old contents of the changed files it had to
+/// read to find them changed (those of the artifact's size), so that a caller
+/// that diffs them does not read them twice.
+pub(crate) fn compare_keeping_read(
+    root: &Path,
+    artifacts: &Artifacts,
+) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
+    compare_files(root, artifacts, true)
+}
+
+fn compare_files(
+    root: &Path,
+    artifacts: &Artifacts,
+    keep_read: bool,
+) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
     let dir = root.join(GENERATED_DIR);
     let mut changes = FileChanges::default();
+    let mut read = BTreeMap::new();
     let files: Vec<(&str, &str)> = artifacts.iter().collect();
     // Per file: None when equal, else whether it is missing. A file of
     // another size differs without being read.
@@ -98,18 +125,18 @@ pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChan
         part.iter()
             .map(|&(path, contents)| {
                 let full = dir.join(path);
-                let same = match std::fs::metadata(&full) {
-                    Ok(meta) if meta.len() != contents.len() as u64 => false,
+                match std::fs::metadata(&full) {
+                    Ok(meta) if meta.len() != contents.len() as u64 => {
+                        Ok(Some(FileStatus::Differs(None)))
+                    }
                     Ok(_) => {
-                        std::fs::read(&full).map_err(|e| with_path(e, &full))?
-                            == contents.as_bytes()
+                        let old = std::fs::read(&full).map_err(|e| with_path(e, &full))?;
+                        Ok((old != contents.as_bytes())
+                            .then(|| FileStatus::Differs(keep_read.then_some(old))))
                     }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        return Ok(Some(FileStatus::Missing));
-                    }
-                    Err(e) => return Err(with_path(e, &full)),
-                };
-                Ok((!same).then_some(FileStatus::Differs))
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(FileStatus::Missing)),
+                    Err(e) => Err(with_path(e, &full)),
+                }
             })
             .collect::<io::Result<Vec<_>>>()
     });
@@ -118,7 +145,12 @@ pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChan
         match status {
             None => {}
             Some(FileStatus::Missing) => changes.added.push(path.to_string()),
-            Some(FileStatus::Differs) => changes.changed.push(path.to_string()),
+            Some(FileStatus::Differs(old)) => {
+                changes.changed.push(path.to_string());
+                if let Some(old) = old {
+                    read.insert(path.to_string(), old);
+                }
+            }
         }
     }
     for path in list(root)? {
@@ -126,7 +158,7 @@ pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChan
             changes.removed.push(path);
         }
     }
-    Ok(changes)
+    Ok((changes, read))
 }
 
 /// Make `generated/` equal to the artifacts: write what changed, remove owned

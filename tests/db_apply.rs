@@ -49,6 +49,21 @@ fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
     run(repo.path(), &["apply", "--yes", "--database", &db.url])
 }
 
+/// `apply --yes` started in the background, with one debug-build test hook
+/// (`MAILOPS_TEST_HOLD_…`) set.
+fn spawn_apply(repo: &MailRepo, db: &TestDb, hook: (&str, &str)) -> std::process::Child {
+    mailops()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["apply", "--yes", "--database", &db.url])
+        .env(hook.0, hook.1)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mailops starts")
+}
+
 fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
     run(
         repo.path(),
@@ -371,21 +386,9 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
 fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
-    let start = |hold: &str| {
-        mailops()
-            .arg("-C")
-            .arg(repo.path())
-            .args(["apply", "--yes", "--database", &db.url])
-            .env("MAILOPS_TEST_HOLD_LOCK_MS", hold)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("mailops starts")
-    };
     // Each holds the lock a while, so that the other must wait for it.
-    let first = start("1500");
-    let second = start("1500");
+    let first = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_LOCK_MS", "1500"));
+    let second = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_LOCK_MS", "1500"));
     let outputs = [
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
@@ -410,16 +413,7 @@ fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
-    let holder = mailops()
-        .arg("-C")
-        .arg(repo.path())
-        .args(["apply", "--yes", "--database", &db.url])
-        .env("MAILOPS_TEST_HOLD_LOCK_MS", "4000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let holder = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_LOCK_MS", "4000"));
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let out = run_env(
         repo.path(),
@@ -868,16 +862,7 @@ fn a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards(engine: E
     // Apply writes a.example (frank) and records its state; meanwhile someone
     // edits alice, in the same domain.
     repo.add_mailbox("a.example", "frank", None);
-    let applying = mailops()
-        .arg("-C")
-        .arg(repo.path())
-        .args(["apply", "--yes", "--database", &db.url])
-        .env("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let applying = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000"));
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let started = std::time::Instant::now();
     db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'alice@a.example'");
