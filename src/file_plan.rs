@@ -85,8 +85,19 @@ impl Counts {
 impl FilePlan {
     /// Compare the artifacts with `generated/` under `root`, reading the old
     /// contents only of files that change.
+    #[cfg(test)]
     pub(crate) fn compute(root: &Path, artifacts: &Artifacts) -> io::Result<Self> {
-        let (changes, mut read) = generated_dir::compare_keeping_read(root, artifacts)?;
+        Self::compute_with(root, artifacts, BTreeMap::new()).map(|(plan, _)| plan)
+    }
+
+    /// Like `compute`, given old contents already read (path under
+    /// `generated/` → bytes); also returns which files differ.
+    pub(crate) fn compute_with(
+        root: &Path,
+        artifacts: &Artifacts,
+        preread: BTreeMap<String, Vec<u8>>,
+    ) -> io::Result<(Self, generated_dir::FileChanges)> {
+        let (changes, mut read) = generated_dir::compare_keeping_read(root, artifacts, preread)?;
         let mut files = Vec::new();
         for (list, status) in [
             (&changes.added, FileStatus::Added),
@@ -106,7 +117,7 @@ impl FilePlan {
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(FilePlan { files })
+        Ok((FilePlan { files }, changes))
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -97,24 +97,29 @@ enum FileStatus {
 /// time per core: a 10,000-tenant `generated/` is over a gigabyte, and is never held
 /// in memory beside the artifacts.
 pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
-    compare_files(root, artifacts, false).map(|(changes, _)| changes)
+    compare_files(root, artifacts, false, BTreeMap::new()).map(|(changes, _)| changes)
 }
 
 /// Like [`compare`], and also the old contents of the changed files it had to
 /// read to find them changed (those of the artifact's size), so that a caller
 /// that diffs them does not read them twice.
+/// `preread`: old contents the caller has already read (path → bytes),
+/// taken instead of reading those files again.
 pub(crate) fn compare_keeping_read(
     root: &Path,
     artifacts: &Artifacts,
+    preread: BTreeMap<String, Vec<u8>>,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
-    compare_files(root, artifacts, true)
+    compare_files(root, artifacts, true, preread)
 }
 
 fn compare_files(
     root: &Path,
     artifacts: &Artifacts,
     keep_read: bool,
+    preread: BTreeMap<String, Vec<u8>>,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
+    let preread = std::sync::Mutex::new(preread);
     let dir = root.join(GENERATED_DIR);
     let mut changes = FileChanges::default();
     let mut read = BTreeMap::new();
@@ -125,6 +130,11 @@ fn compare_files(
         part.iter()
             .map(|&(path, contents)| {
                 let full = dir.join(path);
+                let known = preread.lock().expect("not poisoned").remove(path);
+                if let Some(old) = known {
+                    return Ok((old != contents.as_bytes())
+                        .then(|| FileStatus::Differs(keep_read.then_some(old))));
+                }
                 match std::fs::metadata(&full) {
                     Ok(meta) if meta.len() != contents.len() as u64 => {
                         Ok(Some(FileStatus::Differs(None)))
@@ -154,7 +164,7 @@ fn compare_files(
         }
     }
     for path in list(root)? {
-        if artifacts.get(&path).is_none() && owned_on_disk(root, &path)? {
+        if !artifacts.produces(&path) && owned_on_disk(root, &path)? {
             changes.removed.push(path);
         }
     }
@@ -163,8 +173,12 @@ fn compare_files(
 
 /// Make `generated/` equal to the artifacts: write what changed, remove owned
 /// files no longer produced (and folders left empty). Returns what changed.
-pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
-    let changes = compare(root, artifacts)?;
+pub(crate) fn write(
+    root: &Path,
+    artifacts: &Artifacts,
+    preread: BTreeMap<String, Vec<u8>>,
+) -> io::Result<FileChanges> {
+    let changes = compare_files(root, artifacts, false, preread)?.0;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
     crate::parallel::map_chunks(&to_write, |part| {

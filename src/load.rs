@@ -24,6 +24,10 @@ pub(crate) struct LoadedRepo {
     pub(crate) platform: Option<FileId>,
     /// Tenant files, sorted by file name.
     pub(crate) tenants: Vec<FileId>,
+    /// Each tenant file's stat, taken before it was read (for the compile cache).
+    pub(crate) tenant_stats: Vec<crate::incremental::cache::Stat>,
+    /// When loading began.
+    pub(crate) loaded_at: std::time::SystemTime,
 }
 
 impl LoadedRepo {
@@ -43,6 +47,8 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
         sources: SourceMap::default(),
         platform: None,
         tenants: Vec::new(),
+        tenant_stats: Vec::new(),
+        loaded_at: std::time::SystemTime::now(),
     };
 
     let platform_path = root.join(PLATFORM_FILE);
@@ -81,13 +87,72 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
     }
     paths.sort();
     for (name, path) in paths {
+        let stat = fs::metadata(&path).map_err(|e| with_path(e, &path))?;
         let bytes = fs::read(&path).map_err(|e| with_path(e, &path))?;
         let display = format!("{TENANTS_DIR}/{name}");
         if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
             repo.tenants.push(id);
+            repo.tenant_stats
+                .push(crate::incremental::cache::Stat::of(&stat));
         }
     }
     Ok(repo)
+}
+
+/// A repo of the platform file and only the given tenant files (name under
+/// `tenants/`, contents), for the incremental compile: the other tenant files
+/// are known valid and are not looked at.
+pub(crate) fn load_selected(
+    root: &Path,
+    platform: Vec<u8>,
+    tenants: Vec<(String, Vec<u8>)>,
+    diagnostics: &mut Diagnostics,
+) -> LoadedRepo {
+    let mut repo = LoadedRepo {
+        root: root.to_path_buf(),
+        sources: SourceMap::default(),
+        platform: None,
+        tenants: Vec::new(),
+        tenant_stats: Vec::new(),
+        loaded_at: std::time::SystemTime::now(),
+    };
+    repo.platform = add_file(
+        &mut repo.sources,
+        PLATFORM_FILE,
+        root.join(PLATFORM_FILE),
+        platform,
+        diagnostics,
+    );
+    for (name, bytes) in tenants {
+        let display = format!("{TENANTS_DIR}/{name}");
+        let path = root.join(TENANTS_DIR).join(&name);
+        if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
+            repo.tenants.push(id);
+        }
+    }
+    repo
+}
+
+/// The names of the tenant files (`*.toml` under `tenants/`, not hidden), sorted.
+pub(crate) fn tenant_names(root: &Path) -> io::Result<Vec<String>> {
+    let tenants_dir = root.join(TENANTS_DIR);
+    let mut names = Vec::new();
+    match fs::read_dir(&tenants_dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| with_path(e, &tenants_dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !name.ends_with(".toml") || !entry.path().is_file() {
+                    continue;
+                }
+                names.push(name);
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(with_path(err, &tenants_dir)),
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn add_file(

@@ -15,6 +15,7 @@ mod file_plan;
 mod fsutil;
 mod generated_dir;
 mod graph;
+mod incremental;
 mod install;
 mod keystore;
 mod load;

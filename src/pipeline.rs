@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::diagnostic::Diagnostics;
 use crate::graph::{self, Graph};
+use crate::incremental::{self, Known};
 use crate::keystore;
 use crate::load::{self, LoadedRepo};
 use crate::model::Model;
@@ -17,6 +18,9 @@ pub(crate) struct Compiled {
     pub(crate) model: Model,
     pub(crate) graph: Graph,
     pub(crate) diagnostics: Diagnostics,
+    /// An incremental compile: the model holds only the domains it parsed,
+    /// this knows the rest (see `incremental`).
+    pub(crate) known: Option<Known>,
 }
 
 impl Compiled {
@@ -43,6 +47,83 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
         model,
         graph,
         diagnostics,
+        known: None,
+    })
+}
+
+/// Like [`compile`], from the compile cache when it can be used (see
+/// `incremental`): the model then holds only the domains that had to be
+/// parsed. With `MAILOPS_TIMINGS`, says which it was.
+pub(crate) fn compile_cached(root: &Path) -> io::Result<Compiled> {
+    let timings = std::env::var_os("MAILOPS_TIMINGS").is_some();
+    let started = std::time::Instant::now();
+    match incremental::try_compile(root)? {
+        Ok(compiled) => {
+            if timings {
+                let known = compiled.known.as_ref().expect("an incremental compile");
+                eprintln!(
+                    "timing: compile: incremental, parsed {} of {} tenant files",
+                    known.parsed.len(),
+                    known.files.len()
+                );
+                eprintln!(
+                    "timing: {:<14} {:>8.3} s",
+                    "compile",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(compiled)
+        }
+        Err(reason) => {
+            if timings {
+                eprintln!("timing: compile: full ({reason})");
+            }
+            compile(root)
+        }
+    }
+}
+
+/// The compiled model and every artifact of it.
+pub(crate) struct Emitted {
+    pub(crate) compiled: Compiled,
+    pub(crate) artifacts: crate::emit::Artifacts,
+    /// Old contents of generated files the emit read (path under
+    /// `generated/` → bytes), so that they are not read again.
+    pub(crate) read: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+/// Emit every artifact of a compile without errors. After an incremental
+/// compile whose SQL text cannot be spliced from the files on disk, compile
+/// fully first (and report what that compile finds, which is nothing new).
+pub(crate) fn emit(root: &Path, compiled: Compiled) -> io::Result<Emitted> {
+    if let Some(known) = &compiled.known {
+        if let Some((artifacts, read)) = incremental::emit(root, &compiled.model, known)? {
+            return Ok(Emitted {
+                compiled,
+                artifacts,
+                read,
+            });
+        }
+        if std::env::var_os("MAILOPS_TIMINGS").is_some() {
+            eprintln!("timing: compile: full (generated/sql/ is not as recorded)");
+        }
+        let compiled = compile(root)?;
+        crate::commands::report_compiled(&compiled);
+        if compiled.has_errors() {
+            return Err(io::Error::other(
+                "the full compile found the problems above",
+            ));
+        }
+        return Ok(Emitted {
+            artifacts: crate::emit::emit(&compiled.model),
+            compiled,
+            read: Default::default(),
+        });
+    }
+    Ok(Emitted {
+        artifacts: crate::emit::emit(&compiled.model),
+        compiled,
+        read: Default::default(),
     })
 }
 

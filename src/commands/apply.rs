@@ -22,11 +22,11 @@ use crate::db::desired::{self, Pending};
 use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::render::DbSection;
-use crate::db::saved_plan::{self, SavedPlan};
+use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, guard, lock, url};
-use crate::emit;
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::graph::Graph;
+use crate::incremental::{self, OnDisk};
 use crate::pipeline::{self, StageTimer};
 
 /// How an apply ended, short of an error.
@@ -59,14 +59,18 @@ pub(crate) fn run(
     full: bool,
     plan_file: Option<&Path>,
 ) -> Result<ExitCode> {
-    let compiled = pipeline::compile(dir)?;
+    let compiled = pipeline::compile_cached(dir)?;
     let mut timer = StageTimer::from_env();
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("error: nothing was applied: fix the problems above first");
         return Ok(EXIT_USER);
     }
-    let artifacts = emit::emit(&compiled.model);
+    let pipeline::Emitted {
+        compiled,
+        artifacts,
+        read,
+    } = pipeline::emit(dir, compiled)?;
 
     let saved = match plan_file.map(SavedPlan::read).transpose() {
         Ok(saved) => saved,
@@ -87,7 +91,7 @@ pub(crate) fn run(
         }
     };
     if let Some(saved) = &saved {
-        if saved.compiled_fingerprint != saved_plan::compiled_fingerprint(&artifacts) {
+        if saved.compiled_fingerprint != incremental::inputs_fingerprint(&compiled) {
             eprintln!(
                 "error: the tenant or platform files changed since this plan was made; plan again"
             );
@@ -115,7 +119,7 @@ pub(crate) fn run(
         git_revision: db::git_revision(dir),
     };
     let outcome = db::connection::runtime().and_then(|rt| {
-        desired::in_background(&compiled.model, |desired| {
+        desired::in_background(&compiled.model, compiled.known.as_ref(), |desired| {
             rt.block_on(apply_rows(&request, desired, &mut timer))
         })
     });
@@ -150,7 +154,8 @@ pub(crate) fn run(
     }
 
     timer.lap("db commit");
-    let changes = generated_dir::write(dir, &artifacts)?;
+    let changes = generated_dir::write(dir, &artifacts, read)?;
+    incremental::record(dir, &compiled, &artifacts, OnDisk::Written)?;
     let written = changes.added.len() + changes.changed.len() + changes.removed.len();
     if written == 0 {
         eprintln!("{GENERATED_DIR}/ is current");
@@ -211,7 +216,7 @@ async fn apply_locked(
         }
         Some(saved) => saved.rows.clone(),
         None => {
-            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
             plan.order_inserts(request.graph);
             plan
         }

@@ -7,25 +7,30 @@ use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result};
 use crate::emit;
 use crate::generated_dir::{self, GENERATED_DIR};
+use crate::incremental::{self, OnDisk};
 use crate::pipeline;
 
 pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
     let mut timer = pipeline::StageTimer::from_env();
-    let compiled = pipeline::compile(dir)?;
+    let compiled = pipeline::compile_cached(dir)?;
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("nothing was written to {GENERATED_DIR}/");
         return Ok(EXIT_USER);
     }
     timer.lap("compile");
-    let artifacts = emit::emit(&compiled.model);
+    let pipeline::Emitted {
+        compiled,
+        artifacts,
+        read,
+    } = pipeline::emit(dir, compiled)?;
     timer.lap("emit");
-    // The model is no longer needed: free its million strings on another
-    // thread while generated/ is read back and written.
-    let freeing = std::thread::spawn(move || drop(compiled));
-    let changes = generated_dir::write(dir, &artifacts)?;
-    let _ = freeing.join();
+    let changes = generated_dir::write(dir, &artifacts, read)?;
     timer.lap("write");
+    incremental::record(dir, &compiled, &artifacts, OnDisk::Written)?;
+    timer.lap("cache");
+    // The model is no longer needed: its million strings go with the process.
+    std::mem::forget(compiled);
     for path in &changes.added {
         eprintln!("  added    {GENERATED_DIR}/{path}");
     }

@@ -15,6 +15,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, DkimCommand};
+pub(crate) use validate::report as report_compiled;
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
 /// User-input errors, or a failed check.

@@ -44,14 +44,12 @@ use crate::db::desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::RowPlan;
 use crate::db::render::DbSection;
-use crate::db::saved_plan::{self, SavedPlan};
+use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, url};
-use crate::emit;
 use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::GENERATED_DIR;
-use crate::graph::Graph;
-use crate::model::Model;
-use crate::pipeline::{self, StageTimer};
+use crate::incremental::{self, OnDisk};
+use crate::pipeline::{self, Compiled, StageTimer};
 
 /// What `plan` found in the database.
 struct RowSection {
@@ -77,22 +75,28 @@ pub(crate) fn run(
         exit_operational()
     };
 
-    let compiled = pipeline::compile(dir)?;
+    let compiled = pipeline::compile_cached(dir)?;
     let mut timer = StageTimer::from_env();
     report(&compiled);
     if compiled.has_errors() {
         eprintln!("error: no plan: fix the problems above first");
         return Ok(user_error);
     }
-    let artifacts = emit::emit(&compiled.model);
+    let pipeline::Emitted {
+        compiled,
+        artifacts,
+        read,
+    } = pipeline::emit(dir, compiled)?;
     timer.lap("emit");
-    let files = match FilePlan::compute(dir, &artifacts) {
+    let (files, changes) = match FilePlan::compute_with(dir, &artifacts, read) {
         Ok(files) => files,
         Err(e) => {
             eprintln!("error: reading {GENERATED_DIR}/: {e}");
             return Ok(operational);
         }
     };
+    incremental::record(dir, &compiled, &artifacts, OnDisk::Compared(&changes))?;
+    timer.lap("file plan");
 
     let target = match url::resolve_from_env(
         database,
@@ -110,8 +114,7 @@ pub(crate) fn run(
         target.shown(),
         target.source.describe()
     );
-    timer.lap("file plan");
-    let rows = match plan_rows(&target, &compiled.model, &compiled.graph, full, &mut timer) {
+    let rows = match plan_rows(&target, &compiled, full, &mut timer) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
@@ -159,7 +162,7 @@ pub(crate) fn run(
         let saved = SavedPlan::new(
             target.identity(),
             rows.live_fingerprint.clone(),
-            saved_plan::compiled_fingerprint(&artifacts),
+            incremental::inputs_fingerprint(&compiled),
             rows.plan.clone(),
         );
         if let Err(e) = saved.write(path) {
@@ -185,20 +188,20 @@ pub(crate) fn run(
 
 fn plan_rows(
     target: &url::Target,
-    model: &Model,
-    graph: &Graph,
+    compiled: &Compiled,
     full: bool,
     timer: &mut StageTimer,
 ) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
-    desired::in_background(model, |desired| {
+    let graph = &compiled.graph;
+    desired::in_background(&compiled.model, compiled.known.as_ref(), |desired| {
         runtime.block_on(async {
             let mut conn = db::open(target).await?;
             timer.lap("db open");
             let read = Live::read_for_plan(&mut conn, desired, full, timer).await;
             conn.close().await;
             let (live, desired) = read?;
-            let mut plan = RowPlan::diff(&live.desired_rows(&desired), &live.rows);
+            let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
             plan.order_inserts(graph);
             timer.lap("db diff");
             if std::env::var_os("MAILOPS_TIMINGS").is_some() {

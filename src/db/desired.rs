@@ -11,7 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::db::connection::DbError;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow, quota_column};
+use crate::incremental::Known;
 use crate::model::{Domain, Model};
 use crate::parallel;
 
@@ -29,6 +31,10 @@ pub(crate) struct DesiredDomain {
 /// Every domain of the model, by name.
 pub(crate) struct Desired<'m> {
     model: &'m Model,
+    /// After an incremental compile: the tenant files it did not parse,
+    /// whose digests come from the cache and whose domains are built again
+    /// only when their rows are diffed.
+    known: Option<&'m Known>,
     pub(crate) domains: BTreeMap<&'m str, DesiredDomain>,
 }
 
@@ -50,13 +56,24 @@ impl<'m> Pending<'_, 'm> {
 /// not depend on the model) in the meantime.
 pub(crate) fn in_background<'m, R>(
     model: &'m Model,
+    known: Option<&'m Known>,
     work: impl for<'scope> FnOnce(Pending<'scope, 'm>) -> R,
 ) -> R {
-    std::thread::scope(|scope| work(Pending(scope.spawn(move || Desired::new(model)))))
+    std::thread::scope(|scope| {
+        work(Pending(
+            scope.spawn(move || Desired::with_known(model, known)),
+        ))
+    })
 }
 
 impl<'m> Desired<'m> {
+    #[cfg(test)]
     pub(crate) fn new(model: &'m Model) -> Desired<'m> {
+        Desired::with_known(model, None)
+    }
+
+    /// The model's domains, and those an incremental compile knows.
+    pub(crate) fn with_known(model: &'m Model, known: Option<&'m Known>) -> Desired<'m> {
         let domains: Vec<&Domain> = model.domains.values().collect();
         let parts = parallel::map_chunks(&domains, |chunk| {
             chunk
@@ -64,27 +81,61 @@ impl<'m> Desired<'m> {
                 .map(|domain| (domain.name.as_str(), summarise(domain)))
                 .collect::<Vec<_>>()
         });
+        let mut all: BTreeMap<&str, DesiredDomain> = parts.into_iter().flatten().collect();
+        if let Some(known) = known {
+            for tenant in known.unparsed() {
+                all.insert(
+                    tenant.domain.as_str(),
+                    DesiredDomain {
+                        digest: tenant.digest.clone(),
+                        users: tenant.users,
+                        aliases: tenant.aliases,
+                    },
+                );
+            }
+        }
         Desired {
             model,
-            domains: parts.into_iter().flatten().collect(),
+            known,
+            domains: all,
         }
     }
 
     /// The rows to diff: every domain name (domains are few and always
     /// compared), and the mailbox and alias rows of the domains in `only`
-    /// (of every domain when `None`).
-    pub(crate) fn rows(&self, only: Option<&BTreeSet<String>>) -> Rows {
+    /// (of every domain when `None`). Fails only when a tenant file that an
+    /// incremental compile did not parse changed since.
+    pub(crate) fn rows(&self, only: Option<&BTreeSet<String>>) -> Result<Rows, DbError> {
         let mut rows = Rows {
             domains: self.domains.keys().map(|d| d.to_string()).collect(),
             ..Rows::default()
         };
-        let selected: Vec<&Domain> = match only {
+        let mut selected: Vec<&Domain> = match only {
             None => self.model.domains.values().collect(),
             Some(names) => names
                 .iter()
                 .filter_map(|name| self.model.domains.get(name))
                 .collect(),
         };
+        // Domains of files the compile did not parse: build them again.
+        let rebuilt = match self.known {
+            Some(known) => {
+                let wanted: BTreeSet<&str> = self
+                    .domains
+                    .keys()
+                    .copied()
+                    .filter(|name| !self.model.domains.contains_key(*name))
+                    .filter(|name| only.is_none_or(|only| only.contains(*name)))
+                    .collect();
+                if wanted.is_empty() {
+                    Vec::new()
+                } else {
+                    known.materialise(&wanted).map_err(DbError::Operational)?
+                }
+            }
+            None => Vec::new(),
+        };
+        selected.extend(&rebuilt);
         for domain in selected {
             for mailbox in domain.mailboxes.values() {
                 rows.users.insert(
@@ -112,11 +163,11 @@ impl<'m> Desired<'m> {
                 }
             }
         }
-        rows
+        Ok(rows)
     }
 }
 
-fn summarise(domain: &Domain) -> DesiredDomain {
+pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
     DesiredDomain {
         digest: digest(domain),
         users: domain.mailboxes.len() as i64,
@@ -190,7 +241,7 @@ mod tests {
     fn the_digest_is_the_digest_of_the_rows_built_from_the_model() {
         let model = model(3, "Ann");
         let desired = Desired::new(&model);
-        let rows = desired.rows(None);
+        let rows = desired.rows(None).unwrap();
         for (name, domain) in &desired.domains {
             assert_eq!(domain.digest, digest_of_rows(name, &rows), "{name}");
         }
@@ -224,7 +275,7 @@ mod tests {
         let model = model(3, "Ann");
         let desired = Desired::new(&model);
         let only: BTreeSet<String> = ["b.example".to_string()].into();
-        let rows = desired.rows(Some(&only));
+        let rows = desired.rows(Some(&only)).unwrap();
         assert_eq!(rows.domains.len(), 2, "every domain name is compared");
         assert!(rows.users.values().all(|u| u.domain == "b.example"));
         assert_eq!(rows.users.len(), 2);

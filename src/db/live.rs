@@ -426,7 +426,7 @@ impl Live {
 
     /// The rows to diff on the desired side: the diffed domains' (or every
     /// domain's, when every row was read).
-    pub(crate) fn desired_rows(&self, desired: &Desired<'_>) -> Rows {
+    pub(crate) fn desired_rows(&self, desired: &Desired<'_>) -> Result<Rows, DbError> {
         if self.read.full {
             desired.rows(None)
         } else {

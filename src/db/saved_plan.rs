@@ -12,16 +12,13 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::db::plan::RowPlan;
-use crate::db::rows::hex;
-use crate::emit::Artifacts;
 use crate::fsutil::write_private;
 
 /// Version 2: the live fingerprint covers the bookkeeping of migration 0002
 /// and the diffed rows, not every row.
-pub(crate) const FORMAT: &str = "mailops-plan/2";
+pub(crate) const FORMAT: &str = "mailops-plan/3";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SavedPlan {
@@ -91,18 +88,6 @@ impl SavedPlan {
         }
         Ok(plan)
     }
-}
-
-/// `sha256:<hex>` over every generated file (path and contents).
-pub(crate) fn compiled_fingerprint(artifacts: &Artifacts) -> String {
-    let mut hash = Sha256::new();
-    for (path, contents) in artifacts.iter() {
-        for part in [path, contents] {
-            hash.update((part.len() as u64).to_le_bytes());
-            hash.update(part.as_bytes());
-        }
-    }
-    format!("sha256:{}", hex(&hash.finalize()))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub(crate) mod terraform;
 pub(crate) mod test_repo;
 pub(crate) mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Model;
 
@@ -36,6 +36,13 @@ use crate::model::Model;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Artifacts {
     files: BTreeMap<String, String>,
+    /// Files produced but not written out here: an incremental compile
+    /// knows they hold on disk exactly what a full compile would produce
+    /// (see `incremental`), so they are neither compared nor written.
+    unchanged: BTreeSet<String>,
+    /// Where each tenant's text lies in the SQL files (set by `sql::emit`
+    /// and `sql::splice`), for the incremental compile's cache.
+    pub(crate) sql_layout: Option<sql::Layout>,
 }
 
 impl Artifacts {
@@ -50,16 +57,32 @@ impl Artifacts {
         assert!(previous.is_none(), "{path} emitted twice");
     }
 
+    /// Produce a file that is already on disk as it should be.
+    pub(crate) fn add_unchanged(&mut self, path: impl Into<String>) {
+        let path = path.into();
+        assert!(!self.files.contains_key(&path), "{path} emitted twice");
+        assert!(self.unchanged.insert(path.clone()), "{path} emitted twice");
+    }
+
+    /// The contents of a file, `None` when it is not produced or is one of
+    /// the files known unchanged on disk.
     pub(crate) fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(String::as_str)
     }
 
+    /// Whether the file is produced (with contents or known unchanged).
+    pub(crate) fn produces(&self, path: &str) -> bool {
+        self.files.contains_key(path) || self.unchanged.contains(path)
+    }
+
+    /// The files with contents (not those known unchanged).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.files.iter().map(|(p, c)| (p.as_str(), c.as_str()))
     }
 
+    /// Every file produced.
     pub(crate) fn len(&self) -> usize {
-        self.files.len()
+        self.files.len() + self.unchanged.len()
     }
 
     #[cfg(test)]
@@ -70,17 +93,24 @@ impl Artifacts {
 
 /// Every artifact of the platform.
 pub(crate) fn emit(model: &Model) -> Artifacts {
+    let mut out = emit_platform(model);
+    terraform::emit_dns(model, &mut out);
+    // Rows, not configs: no other file depends on them.
+    sql::emit(model, &mut out);
+    out
+}
+
+/// The artifacts that depend on the platform only (not on any tenant).
+pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     let mut out = Artifacts::default();
     out.add("README.md", header::readme());
-    terraform::emit(model, &mut out);
+    terraform::emit_main(&model.platform, &mut out);
     // Mail-server configs depend on the platform only (tenants are rows).
     postfix::emit(&model.platform, &mut out);
     dovecot::emit(&model.platform, &mut out);
     rspamd::emit(&model.platform, &mut out);
     // Last: it embeds the files above.
     cloud_init::emit(&model.platform, &mut out);
-    // Rows, not configs: no other file depends on them.
-    sql::emit(model, &mut out);
     out
 }
 

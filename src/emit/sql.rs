@@ -310,21 +310,125 @@ impl Statements {
         name
     }
 
-    /// The whole file: the frame, and between its parts every tenant's text of that slot.
-    fn file(&self, frame: &[String], domains: &[&Domain]) -> String {
+    /// The writers of the slots, in file order.
+    const SLOT_WRITERS: [fn(&Self, &mut String, &Domain); SLOTS.len()] =
+        [Self::upserts, Self::deletes, Self::listed];
+
+    /// The whole file: the frame, and between its parts every tenant's text
+    /// of that slot; and the length of each tenant's text in each slot.
+    fn file(&self, frame: &[String], domains: &[&Domain]) -> (String, Vec<Segments>) {
         let size = frame.iter().map(String::len).sum::<usize>() + estimate(domains);
         let mut text = String::with_capacity(size);
-        let slots: [fn(&Self, &mut String, &Domain); SLOTS.len()] =
-            [Self::upserts, Self::deletes, Self::listed];
+        let mut lengths = vec![[0u64; SLOTS.len()]; domains.len()];
         text.push_str(&frame[0]);
-        for (write, after) in slots.iter().zip(&frame[1..]) {
-            for domain in domains {
+        for (slot, (write, after)) in Self::SLOT_WRITERS.iter().zip(&frame[1..]).enumerate() {
+            for (domain, lengths) in domains.iter().zip(lengths.iter_mut()) {
+                let start = text.len();
                 write(self, &mut text, domain);
+                lengths[slot] = (text.len() - start) as u64;
             }
             text.push_str(after);
         }
-        text
+        (text, lengths)
     }
+
+    /// One tenant's text in each slot.
+    fn segments(&self, domain: &Domain) -> [String; SLOTS.len()] {
+        Self::SLOT_WRITERS.map(|write| {
+            let mut text = String::new();
+            write(self, &mut text, domain);
+            text
+        })
+    }
+}
+
+/// The length in bytes of one tenant's text in each slot of one file.
+pub(crate) type Segments = [u64; SLOTS.len()];
+
+/// Where each tenant's text lies in the two SQL files: per tenant (in file
+/// order), the lengths of its text in each slot of `mysql.sql` and of
+/// `sqlite.sql`. With the frame (which depends on the platform only) this
+/// says where every byte of the files came from, so that a later compile
+/// can copy the text of the tenants that did not change and write only the
+/// text of those that did (`splice`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) domains: Vec<String>,
+    /// `[mysql, sqlite]` per domain.
+    pub(crate) lengths: Vec<[Segments; 2]>,
+}
+
+/// The paths of the two files under `generated/`.
+pub(crate) const PATHS: [&str; 2] = ["sql/mysql.sql", "sql/sqlite.sql"];
+
+/// Where a tenant's text comes from in `splice`.
+pub(crate) enum Source<'a> {
+    /// Copied from the old file: the tenant is at this index of the old layout.
+    Old(usize),
+    /// Written from the model.
+    New(&'a Domain),
+}
+
+/// The two SQL files, made from the old files (whose text is laid out as
+/// `old` says) and the tenants in file order: those that did not change are
+/// copied, the others written. `None` when an old file is not the length its
+/// layout says (it is not what the layout describes).
+pub(crate) fn splice(
+    old_files: &[Vec<u8>; 2],
+    old: &Layout,
+    tenants: &[(&str, Source<'_>)],
+) -> Option<([String; 2], Layout)> {
+    let tera = engine(TEMPLATES);
+    let mut layout = Layout {
+        domains: tenants.iter().map(|(name, _)| name.to_string()).collect(),
+        lengths: vec![[[0; SLOTS.len()]; 2]; tenants.len()],
+    };
+    let mut texts: [String; 2] = Default::default();
+    for (f, (file, dialect)) in FILES.iter().enumerate() {
+        let frame = frame(&tera, file);
+        let old_file = &old_files[f];
+        // Where each old tenant's text starts in each slot.
+        let mut starts = vec![[0usize; SLOTS.len()]; old.domains.len()];
+        let mut at = 0;
+        for slot in 0..SLOTS.len() {
+            at += frame[slot].len();
+            for (t, lengths) in old.lengths.iter().enumerate() {
+                starts[t][slot] = at;
+                at += lengths[f][slot] as usize;
+            }
+        }
+        at += frame[SLOTS.len()].len();
+        if at != old_file.len() {
+            return None;
+        }
+        let statements = Statements::new(*dialect);
+        let new_segments: Vec<Option<[String; SLOTS.len()]>> = tenants
+            .iter()
+            .map(|(_, source)| match source {
+                Source::New(domain) => Some(statements.segments(domain)),
+                Source::Old(_) => None,
+            })
+            .collect();
+        let mut text = Vec::with_capacity(old_file.len() + 4096);
+        text.extend_from_slice(frame[0].as_bytes());
+        for slot in 0..SLOTS.len() {
+            for (t, ((_, source), segments)) in tenants.iter().zip(&new_segments).enumerate() {
+                let piece: &[u8] = match (source, segments) {
+                    (_, Some(segments)) => segments[slot].as_bytes(),
+                    (Source::Old(i), None) => {
+                        let start = starts[*i][slot];
+                        &old_file[start..start + old.lengths[*i][f][slot] as usize]
+                    }
+                    (Source::New(_), None) => unreachable!("new tenants have segments"),
+                };
+                layout.lengths[t][f][slot] = piece.len() as u64;
+                text.extend_from_slice(piece);
+            }
+            text.extend_from_slice(frame[slot + 1].as_bytes());
+        }
+        texts[f] = String::from_utf8(text).ok()?;
+    }
+    Some((texts, layout))
 }
 
 /// `n` in decimal, without `fmt` (a million of them).
@@ -409,7 +513,7 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
     let frames = FILES.map(|(file, _)| frame(&tera, file));
     let domains: Vec<&Domain> = model.domains.values().collect();
-    let texts: Vec<String> = std::thread::scope(|scope| {
+    let texts: Vec<(String, Vec<Segments>)> = std::thread::scope(|scope| {
         let threads: Vec<_> = FILES
             .iter()
             .zip(&frames)
@@ -426,9 +530,17 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
             })
             .collect()
     });
-    for ((file, _), text) in FILES.iter().zip(texts) {
+    let mut layout = Layout {
+        domains: domains.iter().map(|d| d.name.clone()).collect(),
+        lengths: vec![[[0; SLOTS.len()]; 2]; domains.len()],
+    };
+    for (f, ((file, _), (text, lengths))) in FILES.iter().zip(texts).enumerate() {
+        for (all, one) in layout.lengths.iter_mut().zip(lengths) {
+            all[f] = one;
+        }
         out.add(format!("sql/{file}"), text);
     }
+    out.sql_layout = Some(layout);
 }
 
 #[cfg(test)]

@@ -26,9 +26,21 @@ const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 
 /// Add `terraform/main.tf` and one `terraform/dns_<domain>.tf` per tenant.
+#[cfg(test)]
 pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
-    let tera = engine(&[("main.tf", MAIN_TF), ("dns.tf", DNS_TF)]);
-    out.add("terraform/main.tf", main_tf(&tera, &model.platform));
+    emit_main(&model.platform, out);
+    emit_dns(model, out);
+}
+
+/// Add `terraform/main.tf` (it depends on the platform only).
+pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
+    let tera = engine(&[("main.tf", MAIN_TF)]);
+    out.add("terraform/main.tf", main_tf(&tera, platform));
+}
+
+/// Add the `terraform/dns_<domain>.tf` of every domain of the model.
+pub(crate) fn emit_dns(model: &Model, out: &mut Artifacts) {
+    let tera = engine(&[("dns.tf", DNS_TF)]);
     let domains: Vec<&Domain> = model.domains.values().collect();
     let files = crate::parallel::map_chunks(&domains, |part| {
         part.iter()

@@ -1,0 +1,210 @@
+//! The compile cache: `.mailops/cache/compile.json` in the mail repo.
+//!
+//! It says, for the binary and platform file that wrote it:
+//! - per tenant file: its size, times and inode when last seen (`stat`), the
+//!   hash of its contents, and what a compile of it gave that other files or
+//!   the database need (its domain, the digest and counts of its rows, its
+//!   aliases to other domains). A file is in the cache only if the whole
+//!   compile it was part of reported no problem at all;
+//! - which files of `generated/` hold what which tenant contents produce
+//!   (`dns`, `sql`), with their stat when mailops last wrote or read them.
+//!
+//! A file's stat is trusted like git trusts its index: same size, times and
+//! inode, same contents. A tenant file changed less than `RACY` before it
+//! was recorded is recorded without its stat (its contents are hashed again
+//! next time), since file times are only as fine as the kernel's clock tick.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) const FORMAT: &str = "mailops-cache/1";
+
+/// Where the cache lives in the mail repo.
+pub(crate) fn path(root: &Path) -> PathBuf {
+    root.join(".mailops").join("cache").join("compile.json")
+}
+
+/// How recently changed a tenant file may be and still have its stat recorded.
+const RACY: Duration = Duration::from_secs(2);
+
+/// What identifies a file's contents without reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Stat {
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+}
+
+impl Stat {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The stat of a file, `None` when it does not exist.
+    pub(crate) fn read(path: &Path) -> io::Result<Option<Stat>> {
+        match std::fs::metadata(path) {
+            Ok(meta) => Ok(Some(Stat::of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(crate::load::with_path(e, path)),
+        }
+    }
+
+    /// The stat to record for a file last changed at this stat's times:
+    /// none when the change is too recent to be told apart from the next.
+    pub(crate) fn settled(self, now: SystemTime) -> Option<Stat> {
+        let changed = |(secs, nanos): (i64, i64)| {
+            SystemTime::UNIX_EPOCH
+                + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+        };
+        let newest = changed(self.mtime).max(changed(self.ctime));
+        (newest + RACY < now).then_some(self)
+    }
+}
+
+/// The hash of a file's contents.
+pub(crate) fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Cache {
+    pub(crate) format: String,
+    /// The mailops binary that wrote it (`build_id`).
+    pub(crate) build: String,
+    /// Hash of `mailops.toml`.
+    pub(crate) platform: String,
+    /// The key store folder (relative to the repo) and its files.
+    pub(crate) key_store: String,
+    pub(crate) keys: Vec<(String, Stat)>,
+    /// By file name under `tenants/`.
+    pub(crate) tenants: BTreeMap<String, Tenant>,
+    /// `generated/terraform/dns_<domain>.tf`, by domain.
+    pub(crate) dns: BTreeMap<String, Produced>,
+    /// `generated/sql/mysql.sql` and `sqlite.sql`.
+    pub(crate) sql: Option<SqlFiles>,
+}
+
+/// A tenant file that compiled without a problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Tenant {
+    pub(crate) stat: Option<Stat>,
+    pub(crate) hash: String,
+    pub(crate) domain: String,
+    /// The digest and counts of its rows (`db::desired`).
+    pub(crate) digest: String,
+    pub(crate) users: i64,
+    pub(crate) aliases: i64,
+    /// Its alias rows (source, destination) whose destination is in another domain.
+    pub(crate) foreign: Vec<(String, String)>,
+}
+
+/// A generated file holding what the tenant file of this hash produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Produced {
+    pub(crate) stat: Stat,
+    pub(crate) hash: String,
+}
+
+/// The SQL files on disk and where each tenant's text lies in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SqlFiles {
+    /// `[mysql.sql, sqlite.sql]`.
+    pub(crate) stats: [Stat; 2],
+    /// In file order.
+    pub(crate) tenants: Vec<SqlTenant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SqlTenant {
+    pub(crate) domain: String,
+    /// The hash of the tenant file the text was produced from.
+    pub(crate) hash: String,
+    pub(crate) lengths: [crate::emit::sql::Segments; 2],
+}
+
+/// This binary: its version, and the size and time of its file (a rebuilt
+/// binary may compile differently).
+pub(crate) fn build_id() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| Stat::of(&m));
+    match exe {
+        Some(s) => format!(
+            "{} {} {}.{:09}",
+            env!("CARGO_PKG_VERSION"),
+            s.len,
+            s.mtime.0,
+            s.mtime.1
+        ),
+        None => format!("{} unknown", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+impl Cache {
+    /// The cache of the repo, or why there is none to use.
+    pub(crate) fn read(root: &Path) -> Result<Cache, String> {
+        let path = path(root);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err("no cache yet".into()),
+            Err(e) => return Err(format!("cannot read the cache: {e}")),
+        };
+        let cache: Cache =
+            serde_json::from_slice(&bytes).map_err(|_| "the cache is unreadable".to_string())?;
+        if cache.format != FORMAT {
+            return Err("the cache is of another format".into());
+        }
+        if cache.build != build_id() {
+            return Err("the cache was written by another mailops binary".into());
+        }
+        Ok(cache)
+    }
+
+    /// Write the cache (a file replaced whole, never half-written). A cache
+    /// that cannot be written is only a slower next run: say so, go on.
+    pub(crate) fn write(&self, root: &Path) {
+        let path = path(root);
+        let result = serde_json::to_vec(self)
+            .map_err(io::Error::other)
+            .and_then(|json| crate::fsutil::write_reproducible(&path, &json));
+        if let Err(e) = result {
+            eprintln!(
+                "warning: could not write the compile cache {}: {e}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The files of the key store folder and their stats, sorted.
+pub(crate) fn key_files(root: &Path, key_store: &str) -> io::Result<Vec<(String, Stat)>> {
+    let dir = root.join(key_store);
+    let mut files = Vec::new();
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| crate::load::with_path(e, &dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(stat) = Stat::read(&entry.path())? {
+                    files.push((name, stat));
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(crate::load::with_path(e, &dir)),
+    }
+    files.sort();
+    Ok(files)
+}

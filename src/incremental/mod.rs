@@ -1,0 +1,610 @@
+//! The incremental compile: with 10,000 tenant files, a plan or apply after a
+//! one-file change parses that file, not the other 9,999.
+//!
+//! The cache (`cache`) records, after a compile that reported no problem at
+//! all, what each tenant file gave and which generated files hold what.
+//! The next compile (`try_compile`) stats every tenant file and parses only:
+//! - the files whose contents changed (or are new);
+//! - the files whose generated text (DNS file, SQL text) is not on disk as
+//!   the cache recorded it, so that it can be written again;
+//! - the files of the domains that the parsed files' aliases point into,
+//!   transitively, so that dangling destinations and forwarding loops
+//!   through them are found exactly as a full compile finds them.
+//! A new loop needs an alias of a changed file (the other files' aliases
+//! resolve as they did when they compiled clean), and the aliases of the
+//! files not parsed that point into a changed domain are checked against it
+//! from their recorded destinations. Any problem at all, a changed platform
+//! file, key store, binary, or SQL file, and the compile is a full one
+//! (which then reports every problem as it always did).
+//!
+//! The other tenants are still there: their DNS files are produced as
+//! "unchanged" (`Artifacts::add_unchanged`), their text in the SQL files is
+//! copied from the files on disk (`sql::splice`), and the database layer
+//! takes their row digests from the cache and parses a file again only when
+//! it has to diff that domain's rows (`Known::materialise`).
+
+pub(crate) mod cache;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::diagnostic::Diagnostics;
+use crate::emit::{self, Artifacts, sql, terraform};
+use crate::generated_dir::{FileChanges, GENERATED_DIR};
+use crate::graph::{self, Resolution};
+use crate::load::{self, PLATFORM_FILE, TENANTS_DIR};
+use crate::model::{Domain, Model};
+use crate::pipeline::Compiled;
+use crate::{keystore, validate};
+use cache::{Cache, Produced, SqlFiles, SqlTenant, Stat, hash};
+
+/// What an incremental compile knows of the whole repo beyond its model.
+#[derive(Debug)]
+pub(crate) struct Known {
+    root: PathBuf,
+    platform: Vec<u8>,
+    pub(crate) cache: Cache,
+    /// Every tenant file now, sorted by name.
+    pub(crate) files: Vec<FileNow>,
+    /// The files parsed: their domains are the model's.
+    pub(crate) parsed: BTreeSet<String>,
+    keys: Vec<(String, Stat)>,
+}
+
+/// A tenant file as this compile found it.
+#[derive(Debug)]
+pub(crate) struct FileNow {
+    pub(crate) name: String,
+    pub(crate) hash: String,
+    /// The stat to record (none when too recent).
+    stat: Option<Stat>,
+}
+
+impl Known {
+    /// The cache entries of the files not parsed.
+    pub(crate) fn unparsed(&self) -> impl Iterator<Item = &cache::Tenant> {
+        self.files
+            .iter()
+            .filter(|f| !self.parsed.contains(&f.name))
+            .map(|f| &self.cache.tenants[&f.name])
+    }
+
+    /// Parse and build the domains of these files again (files not parsed
+    /// by the compile, known valid), for the database's row diff. Fails when
+    /// one of them is not the file compiled any more.
+    pub(crate) fn materialise(&self, domains: &BTreeSet<&str>) -> Result<Vec<Domain>, String> {
+        let mut files = Vec::new();
+        for file in &self.files {
+            if self.parsed.contains(&file.name)
+                || !domains.contains(self.cache.tenants[&file.name].domain.as_str())
+            {
+                continue;
+            }
+            let path = self.root.join(TENANTS_DIR).join(&file.name);
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if hash(&bytes) != file.hash {
+                return Err(format!(
+                    "{TENANTS_DIR}/{} changed while mailops ran; run it again",
+                    file.name
+                ));
+            }
+            files.push((file.name.clone(), bytes));
+        }
+        let expected = files.len();
+        let mut diagnostics = Diagnostics::default();
+        let repo = load::load_selected(&self.root, self.platform.clone(), files, &mut diagnostics);
+        let model = validate::validate(&repo, &mut diagnostics);
+        if !diagnostics.is_empty() || model.domains.len() != expected {
+            return Err("tenant files changed while mailops ran; run it again".to_string());
+        }
+        Ok(model.domains.into_values().collect())
+    }
+}
+
+/// Why the compile was a full one.
+pub(crate) type Reason = String;
+
+fn full<T>(reason: impl Into<String>) -> io::Result<Result<T, Reason>> {
+    Ok(Err(reason.into()))
+}
+
+/// Compile from the cache, or say why not (then the caller compiles fully).
+/// Only I/O failures are errors.
+pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
+    if std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off") {
+        return full("MAILOPS_CACHE=off");
+    }
+    let cache = match Cache::read(root) {
+        Ok(cache) => cache,
+        Err(why) => return full(why),
+    };
+    let platform = match std::fs::read(root.join(PLATFORM_FILE)) {
+        Ok(bytes) => bytes,
+        Err(_) => return full("no readable mailops.toml"),
+    };
+    if hash(&platform) != cache.platform {
+        return full("mailops.toml changed");
+    }
+    let keys = cache::key_files(root, &cache.key_store)?;
+    if keys != cache.keys {
+        return full("the key store changed");
+    }
+    let Some(sql_files) = &cache.sql else {
+        return full("generated/sql/ was not recorded");
+    };
+    for (path, recorded) in sql::PATHS.iter().zip(&sql_files.stats) {
+        if Stat::read(&root.join(GENERATED_DIR).join(path))? != Some(*recorded) {
+            return full(format!("{GENERATED_DIR}/{path} changed"));
+        }
+    }
+
+    // Every tenant file: unchanged by its stat, or read and hashed.
+    let now = SystemTime::now();
+    let names = load::tenant_names(root)?;
+    let mut files = Vec::with_capacity(names.len());
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut to_parse: BTreeSet<String> = BTreeSet::new();
+    for name in names {
+        let path = root.join(TENANTS_DIR).join(&name);
+        let meta = std::fs::metadata(&path).map_err(|e| load::with_path(e, &path))?;
+        let stat = Stat::of(&meta);
+        let cached = cache.tenants.get(&name);
+        if let Some(entry) = cached.filter(|e| e.stat == Some(stat)) {
+            files.push(FileNow {
+                name,
+                hash: entry.hash.clone(),
+                stat: Some(stat),
+            });
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| load::with_path(e, &path))?;
+        let digest = hash(&bytes);
+        if cached.is_none_or(|e| e.hash != digest) {
+            to_parse.insert(name.clone());
+        }
+        contents.insert(name.clone(), bytes);
+        files.push(FileNow {
+            name,
+            hash: digest,
+            stat: stat.settled(now),
+        });
+    }
+
+    // Files whose generated text is not on disk as recorded.
+    let sql_at: BTreeMap<&str, &SqlTenant> = sql_files
+        .tenants
+        .iter()
+        .map(|t| (t.domain.as_str(), t))
+        .collect();
+    let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
+    for file in &files {
+        if to_parse.contains(&file.name) {
+            continue;
+        }
+        let entry = &cache.tenants[&file.name];
+        hosted.insert(entry.domain.as_str(), file.name.as_str());
+        let dns_path = root
+            .join(GENERATED_DIR)
+            .join(terraform::dns_path(&entry.domain));
+        let dns_current = match cache.dns.get(&entry.domain) {
+            Some(produced) if produced.hash == file.hash => {
+                Stat::read(&dns_path)? == Some(produced.stat)
+            }
+            _ => false,
+        };
+        let sql_current = sql_at
+            .get(entry.domain.as_str())
+            .is_some_and(|t| t.hash == file.hash);
+        if !dns_current || !sql_current {
+            to_parse.insert(file.name.clone());
+        }
+    }
+
+    // Parse, then follow the aliases into other tenant domains until every
+    // domain they reach is parsed too.
+    let mut diagnostics;
+    let (repo, model) = loop {
+        let selected: Vec<(String, Vec<u8>)> = to_parse
+            .iter()
+            .map(|name| match contents.get(name) {
+                Some(bytes) => Ok((name.clone(), bytes.clone())),
+                None => {
+                    let path = root.join(TENANTS_DIR).join(name);
+                    std::fs::read(&path)
+                        .map(|bytes| (name.clone(), bytes))
+                        .map_err(|e| load::with_path(e, &path))
+                }
+            })
+            .collect::<io::Result<_>>()?;
+        diagnostics = Diagnostics::default();
+        let repo = load::load_selected(root, platform.clone(), selected, &mut diagnostics);
+        let model = validate::validate(&repo, &mut diagnostics);
+        if !diagnostics.is_empty() {
+            return full("a changed tenant file has problems");
+        }
+        let mut more = Vec::new();
+        for domain in model.domains.values() {
+            if let Some(&file) = hosted.get(domain.name.as_str())
+                && !to_parse.contains(file)
+            {
+                return full(format!("domain {} is declared twice", domain.name));
+            }
+            for alias in domain.aliases.values() {
+                for destination in &alias.destinations {
+                    let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+                    if let Some(&file) = hosted.get(target)
+                        && !to_parse.contains(file)
+                    {
+                        more.push(file.to_string());
+                    }
+                }
+            }
+        }
+        if more.is_empty() {
+            break (repo, model);
+        }
+        to_parse.extend(more);
+    };
+    // Re-read files must hash as they did: a file changed while this ran is
+    // not the file compiled.
+    for file in &files {
+        if to_parse.contains(&file.name) && !contents.contains_key(&file.name) {
+            let id = repo
+                .tenants
+                .iter()
+                .find(|&&id| repo.sources.file(id).name == format!("{TENANTS_DIR}/{}", file.name));
+            if id.is_none_or(|&id| hash(repo.sources.file(id).text.as_bytes()) != file.hash) {
+                return full(format!(
+                    "{TENANTS_DIR}/{} changed while compiling",
+                    file.name
+                ));
+            }
+        }
+    }
+
+    keystore::check_model(root, &model, &mut diagnostics)?;
+    let graph = graph::build(&model, &mut diagnostics);
+    if !diagnostics.is_empty() {
+        return full("the changed tenant files have problems");
+    }
+    // The aliases of the files not parsed that point into a parsed domain
+    // must still find their address there.
+    let parsed_hosts: BTreeSet<&str> = model.domains.keys().map(String::as_str).collect();
+    for file in &files {
+        if to_parse.contains(&file.name) {
+            continue;
+        }
+        for (_, destination) in &cache.tenants[&file.name].foreign {
+            let target = destination.rsplit_once('@').map_or("", |(_, d)| d);
+            if parsed_hosts.contains(target)
+                && matches!(graph::resolve(&model, destination), Resolution::Dangling)
+            {
+                return full(format!("an alias points to {destination}, which is gone"));
+            }
+        }
+    }
+
+    let known = Known {
+        root: root.to_path_buf(),
+        platform,
+        cache,
+        files,
+        parsed: to_parse,
+        keys,
+    };
+    Ok(Ok(Compiled {
+        repo,
+        model,
+        graph,
+        diagnostics,
+        known: Some(known),
+    }))
+}
+
+/// The generated files of an incremental compile, and the old SQL files it
+/// read to splice them (for the file plan, so that it does not read them
+/// again). `None` when the SQL files on disk are not what the cache says.
+pub(crate) fn emit(
+    root: &Path,
+    model: &Model,
+    known: &Known,
+) -> io::Result<Option<(Artifacts, BTreeMap<String, Vec<u8>>)>> {
+    let mut out = emit::emit_platform(model);
+    terraform::emit_dns(model, &mut out);
+    let mut tenants: Vec<(&str, Option<&Domain>)> = Vec::with_capacity(known.files.len());
+    for file in &known.files {
+        if known.parsed.contains(&file.name) {
+            continue;
+        }
+        let domain = known.cache.tenants[&file.name].domain.as_str();
+        out.add_unchanged(terraform::dns_path(domain));
+        tenants.push((domain, None));
+    }
+    tenants.extend(model.domains.values().map(|d| (d.name.as_str(), Some(d))));
+    tenants.sort_by(|a, b| a.0.cmp(b.0));
+
+    let Some(sql_files) = &known.cache.sql else {
+        return Ok(None);
+    };
+    let old_at: BTreeMap<&str, usize> = sql_files
+        .tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.domain.as_str(), i))
+        .collect();
+    let sources: Vec<(&str, sql::Source<'_>)> = tenants
+        .iter()
+        .map(|&(name, domain)| {
+            let source = match domain {
+                Some(domain) => sql::Source::New(domain),
+                None => sql::Source::Old(old_at[name]),
+            };
+            (name, source)
+        })
+        .collect();
+    let old_layout = sql::Layout {
+        domains: sql_files.tenants.iter().map(|t| t.domain.clone()).collect(),
+        lengths: sql_files.tenants.iter().map(|t| t.lengths).collect(),
+    };
+    let dir = root.join(GENERATED_DIR);
+    let old: [Vec<u8>; 2] = std::thread::scope(|scope| {
+        let reads = sql::PATHS.map(|path| {
+            let full = dir.join(path);
+            scope.spawn(move || std::fs::read(&full).map_err(|e| load::with_path(e, &full)))
+        });
+        let [a, b] = reads.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        Ok::<_, io::Error>([a?, b?])
+    })?;
+    let Some((texts, layout)) = sql::splice(&old, &old_layout, &sources) else {
+        return Ok(None);
+    };
+    for (path, text) in sql::PATHS.iter().zip(texts) {
+        out.add(*path, text);
+    }
+    out.sql_layout = Some(layout);
+    let [a, b] = old;
+    let read = BTreeMap::from([
+        (sql::PATHS[0].to_string(), a),
+        (sql::PATHS[1].to_string(), b),
+    ]);
+    Ok(Some((out, read)))
+}
+
+/// What is known of `generated/` when the cache is recorded.
+pub(crate) enum OnDisk<'a> {
+    /// It was just made equal to the artifacts.
+    Written,
+    /// It was compared with the artifacts; these files differ.
+    Compared(&'a FileChanges),
+}
+
+/// Record the cache after a compile that reported no problem at all.
+pub(crate) fn record(
+    root: &Path,
+    compiled: &Compiled,
+    artifacts: &Artifacts,
+    on_disk: OnDisk<'_>,
+) -> io::Result<()> {
+    if !compiled.diagnostics.is_empty()
+        || std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off")
+    {
+        return Ok(());
+    }
+    let model = &compiled.model;
+    let old = compiled.known.as_ref().map(|k| &k.cache);
+    // Every tenant file: its name, hash and stat, and its entry.
+    let by_file: BTreeMap<&str, &Domain> = model
+        .domains
+        .values()
+        .map(|d| (d.file.strip_prefix("tenants/").unwrap_or(&d.file), d))
+        .collect();
+    let parsed: Vec<&Domain> = model.domains.values().collect();
+    let summaries: BTreeMap<&str, cache::Tenant> = crate::parallel::map_chunks(&parsed, |part| {
+        part.iter()
+            .map(|d| (d.name.as_str(), summarise(d)))
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let listed: Vec<(String, String, Option<Stat>)> = match &compiled.known {
+        Some(known) => known
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.hash.clone(), f.stat))
+            .collect(),
+        None => {
+            let repo = &compiled.repo;
+            let hashes = crate::parallel::map_chunks(&repo.tenants, |ids| {
+                ids.iter()
+                    .map(|&id| hash(repo.sources.file(id).text.as_bytes()))
+                    .collect::<Vec<_>>()
+            });
+            repo.tenants
+                .iter()
+                .zip(hashes.into_iter().flatten())
+                .zip(&repo.tenant_stats)
+                .map(|((&id, digest), stat)| {
+                    let name = repo.sources.file(id).name.trim_start_matches("tenants/");
+                    (name.to_string(), digest, stat.settled(repo.loaded_at))
+                })
+                .collect()
+        }
+    };
+    let mut tenants = BTreeMap::new();
+    for (name, digest, stat) in listed {
+        let entry = match by_file.get(name.as_str()) {
+            Some(domain) => cache::Tenant {
+                stat,
+                hash: digest,
+                ..summaries[domain.name.as_str()].clone()
+            },
+            None => match old.and_then(|c| c.tenants.get(&name)) {
+                Some(entry) if entry.hash == digest => cache::Tenant {
+                    stat,
+                    ..entry.clone()
+                },
+                // Neither parsed nor known: cannot be (a full compile
+                // parses every file), but never record a guess.
+                _ => return Ok(()),
+            },
+        };
+        tenants.insert(name, entry);
+    }
+    let hash_of: BTreeMap<&str, &str> = tenants
+        .values()
+        .map(|t| (t.domain.as_str(), t.hash.as_str()))
+        .collect();
+
+    let dir = root.join(GENERATED_DIR);
+    let differs = |path: &str| match on_disk {
+        OnDisk::Written => false,
+        OnDisk::Compared(changes) => {
+            changes.changed.iter().any(|p| p == path) || changes.added.iter().any(|p| p == path)
+        }
+    };
+    let mut dns = BTreeMap::new();
+    for (&domain, &digest) in &hash_of {
+        let path = terraform::dns_path(domain);
+        if differs(&path) {
+            // The file on disk is still what it was.
+            if let Some(previous) = old.and_then(|c| c.dns.get(domain)) {
+                dns.insert(domain.to_string(), previous.clone());
+            }
+            continue;
+        }
+        if let Some(stat) = Stat::read(&dir.join(&path))? {
+            dns.insert(
+                domain.to_string(),
+                Produced {
+                    stat,
+                    hash: digest.to_string(),
+                },
+            );
+        }
+    }
+    let sql = if sql::PATHS.iter().any(|p| differs(p)) {
+        old.and_then(|c| c.sql.clone())
+    } else {
+        match &artifacts.sql_layout {
+            Some(layout) => {
+                let stats = [
+                    Stat::read(&dir.join(sql::PATHS[0]))?,
+                    Stat::read(&dir.join(sql::PATHS[1]))?,
+                ];
+                match stats {
+                    [Some(a), Some(b)] => Some(SqlFiles {
+                        stats: [a, b],
+                        tenants: layout
+                            .domains
+                            .iter()
+                            .zip(&layout.lengths)
+                            .map(|(domain, lengths)| SqlTenant {
+                                domain: domain.clone(),
+                                hash: hash_of.get(domain.as_str()).unwrap_or(&"").to_string(),
+                                lengths: *lengths,
+                            })
+                            .collect(),
+                    }),
+                    _ => None,
+                }
+            }
+            None => None,
+        }
+    };
+
+    let platform_hash = match &compiled.known {
+        Some(known) => hash(&known.platform),
+        None => match compiled.repo.platform {
+            Some(id) => hash(compiled.repo.sources.file(id).text.as_bytes()),
+            None => return Ok(()),
+        },
+    };
+    let key_store = model.platform.paths.key_store.clone();
+    let keys = match &compiled.known {
+        Some(known) => known.keys.clone(),
+        None => cache::key_files(root, &key_store)?,
+    };
+    Cache {
+        format: cache::FORMAT.to_string(),
+        build: cache::build_id(),
+        platform: platform_hash,
+        key_store,
+        keys,
+        tenants,
+        dns,
+        sql,
+    }
+    .write(root);
+    Ok(())
+}
+
+/// What the cache keeps of a compiled domain.
+fn summarise(domain: &Domain) -> cache::Tenant {
+    let rows = crate::db::desired::summarise(domain);
+    let mut foreign = Vec::new();
+    for alias in domain.aliases.values() {
+        for destination in &alias.destinations {
+            let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+            if target != domain.name {
+                foreign.push((alias.source.clone(), destination.address.clone()));
+            }
+        }
+    }
+    cache::Tenant {
+        stat: None,
+        hash: String::new(),
+        domain: domain.name.clone(),
+        digest: rows.digest,
+        users: rows.users,
+        aliases: rows.aliases,
+        foreign,
+    }
+}
+
+/// The fingerprint of what was compiled: the binary's version, the platform
+/// file and every tenant file's contents. A saved plan carries it; apply
+/// refuses the plan when the files changed since.
+pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"mailops-inputs/1\0");
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(b"\0");
+    match &compiled.known {
+        Some(known) => {
+            hasher.update(hash(&known.platform).as_bytes());
+            for file in &known.files {
+                hasher.update(b"\0");
+                hasher.update(file.name.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(file.hash.as_bytes());
+            }
+        }
+        None => {
+            let repo = &compiled.repo;
+            if let Some(id) = repo.platform {
+                hasher.update(hash(repo.sources.file(id).text.as_bytes()).as_bytes());
+            }
+            let hashes = crate::parallel::map_chunks(&repo.tenants, |ids| {
+                ids.iter()
+                    .map(|&id| {
+                        let file = repo.sources.file(id);
+                        (
+                            file.name.trim_start_matches("tenants/").to_string(),
+                            hash(file.text.as_bytes()),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            });
+            for (name, digest) in hashes.into_iter().flatten() {
+                hasher.update(b"\0");
+                hasher.update(name.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(digest.as_bytes());
+            }
+        }
+    }
+    format!("blake3:{}", hasher.finalize().to_hex())
+}
