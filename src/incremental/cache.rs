@@ -107,6 +107,13 @@ pub(crate) struct Tenant {
     pub(crate) aliases: i64,
     /// Its alias rows (source, destination) whose destination is in another domain.
     pub(crate) foreign: Vec<(String, String)>,
+    /// Per alias (catch-all `@domain` included) that mail can leave the
+    /// domain from: the addresses in other domains it reaches, through the
+    /// domain's own aliases. For finding forwarding loops through a file
+    /// without parsing it.
+    pub(crate) exits: Vec<(String, Vec<String>)>,
+    /// Whether the domain has a catch-all alias.
+    pub(crate) catch_all: bool,
 }
 
 /// A generated file holding what the tenant file of this hash produces.

@@ -202,10 +202,13 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         }
     }
 
-    // Parse, then follow the aliases into other tenant domains until every
-    // domain they reach is parsed too.
+    // Parse; then parse too the domains the changed files' aliases point
+    // into, so that their destinations are checked against them.
+    let changed: BTreeSet<String> = to_parse.clone();
+    let mut round = 0;
     let mut diagnostics;
     let (repo, model) = loop {
+        round += 1;
         let selected: Vec<(String, Vec<u8>)> = to_parse
             .iter()
             .map(|name| match contents.get(name) {
@@ -230,6 +233,10 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                 && !to_parse.contains(file)
             {
                 return full(format!("domain {} is declared twice", domain.name));
+            }
+            let file = domain.file.trim_start_matches("tenants/");
+            if round > 1 || !changed.contains(file) {
+                continue;
             }
             for alias in domain.aliases.values() {
                 for destination in &alias.destinations {
@@ -269,6 +276,27 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     if !diagnostics.is_empty() {
         return full("the changed tenant files have problems");
     }
+    // A new forwarding loop runs through an alias of a changed file; the
+    // loops within the parsed files were looked for above, these are the
+    // ones through files not parsed.
+    let unparsed_by_domain: BTreeMap<&str, &cache::Tenant> = files
+        .iter()
+        .filter(|f| !to_parse.contains(&f.name))
+        .map(|f| {
+            let entry = &cache.tenants[&f.name];
+            (entry.domain.as_str(), entry)
+        })
+        .collect();
+    let starts: Vec<&str> = model
+        .domains
+        .values()
+        .filter(|d| changed.contains(d.file.trim_start_matches("tenants/")))
+        .flat_map(|d| d.aliases.keys().map(String::as_str))
+        .collect();
+    if may_loop(&model, &unparsed_by_domain, &starts) {
+        return full("an alias may now forward in a loop");
+    }
+
     // The aliases of the files not parsed that point into a parsed domain
     // must still find their address there.
     let parsed_hosts: BTreeSet<&str> = model.domains.keys().map(String::as_str).collect();
@@ -301,6 +329,76 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         diagnostics,
         known: Some(known),
     }))
+}
+
+/// Whether mail sent to one of `starts` can come back to an alias it
+/// passed: a walk over the aliases of the parsed domains (resolved exactly)
+/// and over the recorded exits of the others. Where a file not parsed has a
+/// catch-all, an address it has no recorded exit for is taken to reach the
+/// catch-all (it may be a mailbox): the answer errs towards "may loop",
+/// which only costs a full compile.
+fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[&str]) -> bool {
+    // The alias a destination leads to, if any.
+    let next = |destination: &str| -> Option<String> {
+        let domain = destination.rsplit_once('@').map_or("", |(_, d)| d);
+        if model.domains.contains_key(domain) {
+            return match graph::resolve(model, destination) {
+                Resolution::Alias(a) | Resolution::CatchAll(a) => Some(a.source.clone()),
+                _ => None,
+            };
+        }
+        let tenant = unparsed.get(domain)?;
+        if tenant.exits.iter().any(|(source, _)| source == destination) {
+            Some(destination.to_string())
+        } else if tenant.catch_all {
+            Some(format!("@{domain}"))
+        } else {
+            None
+        }
+    };
+    let successors = |alias: &str| -> Vec<String> {
+        let domain = alias.rsplit_once('@').map_or("", |(_, d)| d);
+        let destinations: Vec<&str> = match model.domains.get(domain) {
+            Some(d) => d.aliases.get(alias).map_or(Vec::new(), |a| {
+                a.destinations.iter().map(|d| d.address.as_str()).collect()
+            }),
+            None => unparsed.get(domain).map_or(Vec::new(), |t| {
+                t.exits
+                    .iter()
+                    .filter(|(source, _)| source == alias)
+                    .flat_map(|(_, exits)| exits.iter().map(String::as_str))
+                    .collect()
+            }),
+        };
+        destinations.into_iter().filter_map(next).collect()
+    };
+    // Depth-first, iteratively: 1 = on the path, 2 = done.
+    let mut state: BTreeMap<String, u8> = BTreeMap::new();
+    for &start in starts {
+        if state.contains_key(start) {
+            continue;
+        }
+        let mut stack: Vec<(String, Vec<String>)> = vec![(start.to_string(), successors(start))];
+        state.insert(start.to_string(), 1);
+        while let Some((node, pending)) = stack.last_mut() {
+            match pending.pop() {
+                Some(next) => match state.get(&next) {
+                    Some(1) => return true,
+                    Some(_) => {}
+                    None => {
+                        state.insert(next.clone(), 1);
+                        let after = successors(&next);
+                        stack.push((next, after));
+                    }
+                },
+                None => {
+                    state.insert(node.clone(), 2);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    false
 }
 
 /// The generated files of an incremental compile, and the old SQL files it
@@ -553,6 +651,38 @@ fn summarise(domain: &Domain) -> cache::Tenant {
             }
         }
     }
+    let catch_all = format!("@{}", domain.name);
+    let mut exits = Vec::new();
+    for alias in domain.aliases.values() {
+        // The addresses in other domains this alias reaches through the
+        // domain's own aliases.
+        let mut reached = BTreeSet::new();
+        let mut seen = BTreeSet::from([alias.source.as_str()]);
+        let mut stack = vec![alias];
+        while let Some(at) = stack.pop() {
+            for destination in &at.destinations {
+                let address = destination.address.as_str();
+                let target = address.rsplit_once('@').map_or("", |(_, d)| d);
+                if target != domain.name {
+                    reached.insert(address.to_string());
+                    continue;
+                }
+                let inner = match domain.aliases.get(address) {
+                    Some(inner) => Some(inner),
+                    None if domain.mailboxes.contains_key(address) => None,
+                    None => domain.aliases.get(&catch_all),
+                };
+                if let Some(inner) = inner
+                    && seen.insert(inner.source.as_str())
+                {
+                    stack.push(inner);
+                }
+            }
+        }
+        if !reached.is_empty() {
+            exits.push((alias.source.clone(), reached.into_iter().collect()));
+        }
+    }
     cache::Tenant {
         stat: None,
         hash: String::new(),
@@ -561,6 +691,8 @@ fn summarise(domain: &Domain) -> cache::Tenant {
         users: rows.users,
         aliases: rows.aliases,
         foreign,
+        exits,
+        catch_all: domain.aliases.contains_key(&catch_all),
     }
 }
 
