@@ -13,6 +13,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use crate::emit::Artifacts;
+use crate::emit::sql::{Edit, Splice};
 use crate::generated_dir::{self, GENERATED_DIR};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +99,7 @@ impl FilePlan {
         preread: BTreeMap<String, Vec<u8>>,
     ) -> io::Result<(Self, generated_dir::FileChanges)> {
         let (changes, mut read) = generated_dir::compare_keeping_read(root, artifacts, preread)?;
+        let spliced: BTreeMap<&str, &Splice> = artifacts.spliced().collect();
         let mut files = Vec::new();
         for (list, status) in [
             (&changes.added, FileStatus::Added),
@@ -105,6 +107,10 @@ impl FilePlan {
             (&changes.removed, FileStatus::Removed),
         ] {
             for path in list {
+                if let Some(splice) = spliced.get(path.as_str()) {
+                    files.push(spliced_change(root, path, splice)?);
+                    continue;
+                }
                 let old = match status {
                     FileStatus::Added => String::new(),
                     _ => match read.remove(path.as_str()) {
@@ -226,6 +232,159 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
     }
 }
 
+/// The change of a file given as edits of the file on disk: each group of
+/// nearby edits is diffed on a window of the old file around it, read from
+/// disk, wide enough that the diff shows what the diff of the whole files
+/// would (see `differing_window`); the hunks of the groups are joined.
+fn spliced_change(root: &Path, path: &str, splice: &Splice) -> io::Result<FileChange> {
+    use std::os::unix::fs::FileExt;
+    let full_path = root.join(GENERATED_DIR).join(path);
+    let file = std::fs::File::open(&full_path)
+        .map_err(|e| crate::load::with_path(e, &full_path))?;
+    let read = |from: u64, to: u64| -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; (to - from) as usize];
+        file.read_exact_at(&mut buf, from)?;
+        Ok(buf)
+    };
+    const MARGIN: usize = CONTEXT + 6;
+    // The start of the line MARGIN lines before `at` (a line start), moved
+    // on back to a line that is not a row.
+    let window_start = |at: u64| -> io::Result<u64> {
+        let mut span = 64 * 1024u64;
+        loop {
+            let from = at.saturating_sub(span);
+            let buf = read(from, at)?;
+            let mut back = 0;
+            let mut end = buf.len();
+            while end > 0 {
+                let start = buf[..end - 1]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map(|i| i + 1);
+                match start {
+                    Some(start) => {
+                        back += 1;
+                        if back >= MARGIN && buf[start] != b'(' {
+                            return Ok(from + start as u64);
+                        }
+                        end = start;
+                    }
+                    None if from == 0 => return Ok(0),
+                    None => break,
+                }
+            }
+            if from == 0 {
+                return Ok(0);
+            }
+            span *= 4;
+        }
+    };
+    // The end of the line MARGIN lines after `at` (a line start), or the end.
+    let window_end = |at: u64| -> io::Result<u64> {
+        let mut span = 64 * 1024u64;
+        loop {
+            let to = (at + span).min(splice.old_len);
+            let buf = read(at, to)?;
+            let mut lines = 0;
+            for (i, &b) in buf.iter().enumerate() {
+                if b == b'\n' {
+                    lines += 1;
+                    if lines > MARGIN {
+                        return Ok(at + i as u64 + 1);
+                    }
+                }
+            }
+            if to == splice.old_len {
+                return Ok(to);
+            }
+            span *= 4;
+        }
+    };
+    // Groups of edits whose windows meet.
+    let mut groups: Vec<(u64, u64, Vec<&Edit>)> = Vec::new();
+    for edit in &splice.edits {
+        let start = window_start(edit.at)?;
+        let end = window_end(edit.at + edit.len)?;
+        match groups.last_mut() {
+            Some((_, last_end, edits)) if start <= *last_end => {
+                *last_end = (*last_end).max(end);
+                edits.push(edit);
+            }
+            _ => groups.push((start, end, vec![edit])),
+        }
+    }
+    let full = format!("{GENERATED_DIR}/{path}");
+    let (mut insertions, mut deletions) = (0, 0);
+    let mut unified = String::new();
+    let mut rows = Vec::new();
+    // Lines the new file has more than the old before the current group.
+    let mut delta: i64 = 0;
+    for (start, end, edits) in groups {
+        let old_bytes = read(start, end)?;
+        let mut new_bytes = Vec::with_capacity(old_bytes.len() + 1024);
+        let mut at = start;
+        for edit in &edits {
+            new_bytes.extend_from_slice(&old_bytes[(at - start) as usize..(edit.at - start) as usize]);
+            new_bytes.extend_from_slice(edit.text.as_bytes());
+            at = edit.at + edit.len;
+        }
+        new_bytes.extend_from_slice(&old_bytes[(at - start) as usize..]);
+        let old_text = generated_dir::text(old_bytes);
+        let new_text = generated_dir::text(new_bytes);
+        let first = edits[0];
+        let lines_before_window = first.line
+            - crate::emit::sql::count_lines(&old_text.as_bytes()[..(first.at - start) as usize]);
+        let (old_part, new_part, lines_before) = differing_window(&old_text, &new_text);
+        let diff = TextDiff::configure()
+            .timeout(Duration::from_secs(5))
+            .diff_lines(old_part, new_part);
+        let (mut ins, mut del) = (0i64, 0i64);
+        for change in diff.iter_all_changes() {
+            match change.tag() {
+                ChangeTag::Insert => ins += 1,
+                ChangeTag::Delete => del += 1,
+                ChangeTag::Equal => {}
+            }
+        }
+        let a = format!("a/{full}");
+        let b = format!("b/{full}");
+        let text = diff
+            .unified_diff()
+            .context_radius(CONTEXT)
+            .header(&a, &b)
+            .to_string();
+        let old_shift = lines_before_window as usize + lines_before;
+        let new_shift = (old_shift as i64 + delta) as usize;
+        let shifted = shift_hunks_by(&text, old_shift, new_shift);
+        if unified.is_empty() {
+            unified.push_str(&shifted);
+        } else {
+            // The file header once.
+            unified.extend(
+                shifted
+                    .split_inclusive('\n')
+                    .skip_while(|l| l.starts_with("--- ") || l.starts_with("+++ ")),
+            );
+        }
+        if path == "sql/sqlite.sql" {
+            rows.extend(row_lines(&diff));
+        }
+        insertions += ins as usize;
+        deletions += del as usize;
+        delta += ins - del;
+    }
+    Ok(FileChange {
+        path: full,
+        status: FileStatus::Changed,
+        insertions,
+        deletions,
+        diff: unified,
+        records: None,
+        tenant: None,
+        rows,
+    })
+}
+
 /// Lines of context around each change in a unified diff.
 const CONTEXT: usize = 3;
 
@@ -323,10 +482,16 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
 /// Move the line numbers of every hunk header (`@@ -a,b +c,d @@`) of a
 /// unified diff down by `lines`.
 fn shift_hunks(unified: &str, lines: usize) -> String {
-    if lines == 0 {
+    shift_hunks_by(unified, lines, lines)
+}
+
+/// Move the old line numbers of every hunk header down by `old_lines`, the
+/// new ones by `new_lines`.
+fn shift_hunks_by(unified: &str, old_lines: usize, new_lines: usize) -> String {
+    if old_lines == 0 && new_lines == 0 {
         return unified.to_string();
     }
-    let shift = |range: &str| -> String {
+    let shift = |range: &str, lines: usize| -> String {
         let (start, len) = match range.split_once(',') {
             Some((start, len)) => (start, Some(len)),
             None => (range, None),
@@ -347,7 +512,11 @@ fn shift_hunks(unified: &str, lines: usize) -> String {
             .and_then(|(old, rest)| rest.split_once(" @@").map(|(new, tail)| (old, new, tail)));
         match header {
             Some((old, new, tail)) => {
-                out.push_str(&format!("@@ -{} +{} @@{tail}", shift(old), shift(new)));
+                out.push_str(&format!(
+                    "@@ -{} +{} @@{tail}",
+                    shift(old, old_lines),
+                    shift(new, new_lines)
+                ));
             }
             None => out.push_str(line),
         }

@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::emit::Artifacts;
+use crate::emit::sql::Splice;
 use crate::emit::header::is_owned;
 use crate::fsutil::write_reproducible;
 use crate::load::with_path;
@@ -163,6 +164,14 @@ fn compare_files(
             }
         }
     }
+    // Files given as edits of the file on disk (the incremental compile
+    // checked that it is the file the edits are of): changed if any edit.
+    for (path, splice) in artifacts.spliced() {
+        if !splice.edits.is_empty() {
+            changes.changed.push(path.to_string());
+        }
+    }
+    changes.changed.sort();
     for path in list(root)? {
         if !artifacts.produces(&path) && owned_on_disk(root, &path)? {
             changes.removed.push(path);
@@ -181,10 +190,14 @@ pub(crate) fn write(
     let changes = compare_files(root, artifacts, false, preread)?.0;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
+    let spliced: BTreeMap<&str, &Splice> = artifacts.spliced().collect();
     crate::parallel::map_chunks(&to_write, |part| {
-        part.iter().try_for_each(|path| {
-            let contents = artifacts.get(path).expect("compared against artifacts");
-            write_reproducible(&dir.join(path), contents.as_bytes())
+        part.iter().try_for_each(|path| match spliced.get(path.as_str()) {
+            Some(splice) => write_spliced(&dir.join(path), splice),
+            None => {
+                let contents = artifacts.get(path).expect("compared against artifacts");
+                write_reproducible(&dir.join(path), contents.as_bytes())
+            }
         })
     })
     .into_iter()
@@ -201,4 +214,53 @@ pub(crate) fn write(
         }
     }
     Ok(changes)
+}
+
+/// Apply a splice to the file it was made from. When every edit keeps the
+/// length of what it replaces, in place; otherwise into a new file (the
+/// kernel copies the unchanged stretches) renamed over the old one.
+fn write_spliced(path: &Path, splice: &Splice) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::unix::fs::FileExt;
+    if splice
+        .edits
+        .iter()
+        .all(|e| e.len == e.text.len() as u64)
+    {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| with_path(e, path))?;
+        for edit in &splice.edits {
+            file.write_all_at(edit.text.as_bytes(), edit.at)
+                .map_err(|e| with_path(e, path))?;
+        }
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut old = std::fs::File::open(path).map_err(|e| with_path(e, path))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| with_path(e, dir))?;
+    // Copy old[from..to] to the new file.
+    let copy = |old: &mut std::fs::File, tmp: &mut std::fs::File, from: u64, to: u64| {
+        old.seek(SeekFrom::Start(from))?;
+        let n = io::copy(&mut old.take(to - from), tmp)?;
+        if n != to - from {
+            return Err(io::Error::other("the file is shorter than recorded"));
+        }
+        Ok::<(), io::Error>(())
+    };
+    let mut copied = 0u64;
+    for edit in &splice.edits {
+        copy(&mut old, tmp.as_file_mut(), copied, edit.at).map_err(|e| with_path(e, path))?;
+        tmp.as_file_mut()
+            .write_all(edit.text.as_bytes())
+            .map_err(|e| with_path(e, path))?;
+        copied = edit.at + edit.len;
+    }
+    copy(&mut old, tmp.as_file_mut(), copied, splice.old_len).map_err(|e| with_path(e, path))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path).map_err(|e| with_path(e.error, path))?;
+    Ok(())
 }

@@ -97,11 +97,11 @@ pub(crate) struct Emitted {
 /// fully first (and report what that compile finds, which is nothing new).
 pub(crate) fn emit(root: &Path, compiled: Compiled) -> io::Result<Emitted> {
     if let Some(known) = &compiled.known {
-        if let Some((artifacts, read)) = incremental::emit(root, &compiled.model, known)? {
+        if let Some(artifacts) = incremental::emit(root, &compiled.model, known)? {
             return Ok(Emitted {
                 compiled,
                 artifacts,
-                read,
+                read: Default::default(),
             });
         }
         if std::env::var_os("MAILOPS_TIMINGS").is_some() {

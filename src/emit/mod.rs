@@ -40,6 +40,10 @@ pub(crate) struct Artifacts {
     /// knows they hold on disk exactly what a full compile would produce
     /// (see `incremental`), so they are neither compared nor written.
     unchanged: BTreeSet<String>,
+    /// Files given as edits of the file on disk (which an incremental
+    /// compile knows): the SQL files, where a one-tenant change touches a
+    /// few hundred bytes of hundreds of megabytes.
+    spliced: BTreeMap<String, sql::Splice>,
     /// Where each tenant's text lies in the SQL files (set by `sql::emit`
     /// and `sql::splice`), for the incremental compile's cache.
     pub(crate) sql_layout: Option<sql::Layout>,
@@ -70,9 +74,26 @@ impl Artifacts {
         self.files.get(path).map(String::as_str)
     }
 
-    /// Whether the file is produced (with contents or known unchanged).
+    /// Produce a file as edits of the file on disk.
+    pub(crate) fn add_spliced(&mut self, path: impl Into<String>, splice: sql::Splice) {
+        let path = path.into();
+        assert!(!self.files.contains_key(&path), "{path} emitted twice");
+        assert!(
+            self.spliced.insert(path.clone(), splice).is_none(),
+            "{path} emitted twice"
+        );
+    }
+
+    /// The files given as edits of the file on disk.
+    pub(crate) fn spliced(&self) -> impl Iterator<Item = (&str, &sql::Splice)> {
+        self.spliced.iter().map(|(p, s)| (p.as_str(), s))
+    }
+
+    /// Whether the file is produced (with contents, as edits, or known unchanged).
     pub(crate) fn produces(&self, path: &str) -> bool {
-        self.files.contains_key(path) || self.unchanged.contains(path)
+        self.files.contains_key(path)
+            || self.unchanged.contains(path)
+            || self.spliced.contains_key(path)
     }
 
     /// The files with contents (not those known unchanged).
@@ -82,7 +103,7 @@ impl Artifacts {
 
     /// Every file produced.
     pub(crate) fn len(&self) -> usize {
-        self.files.len() + self.unchanged.len()
+        self.files.len() + self.unchanged.len() + self.spliced.len()
     }
 
     #[cfg(test)]

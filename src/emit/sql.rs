@@ -316,20 +316,21 @@ impl Statements {
 
     /// The whole file: the frame, and between its parts every tenant's text
     /// of that slot; and the length of each tenant's text in each slot.
-    fn file(&self, frame: &[String], domains: &[&Domain]) -> (String, Vec<Segments>) {
+    fn file(&self, frame: &[String], domains: &[&Domain]) -> (String, Vec<(Segments, Segments)>) {
         let size = frame.iter().map(String::len).sum::<usize>() + estimate(domains);
         let mut text = String::with_capacity(size);
-        let mut lengths = vec![[0u64; SLOTS.len()]; domains.len()];
+        let mut sizes = vec![([0u64; SLOTS.len()], [0u64; SLOTS.len()]); domains.len()];
         text.push_str(&frame[0]);
         for (slot, (write, after)) in Self::SLOT_WRITERS.iter().zip(&frame[1..]).enumerate() {
-            for (domain, lengths) in domains.iter().zip(lengths.iter_mut()) {
+            for (domain, (lengths, lines)) in domains.iter().zip(sizes.iter_mut()) {
                 let start = text.len();
                 write(self, &mut text, domain);
                 lengths[slot] = (text.len() - start) as u64;
+                lines[slot] = count_lines(&text.as_bytes()[start..]);
             }
             text.push_str(after);
         }
-        (text, lengths)
+        (text, sizes)
     }
 
     /// One tenant's text in each slot.
@@ -346,89 +347,187 @@ impl Statements {
 pub(crate) type Segments = [u64; SLOTS.len()];
 
 /// Where each tenant's text lies in the two SQL files: per tenant (in file
-/// order), the lengths of its text in each slot of `mysql.sql` and of
-/// `sqlite.sql`. With the frame (which depends on the platform only) this
-/// says where every byte of the files came from, so that a later compile
-/// can copy the text of the tenants that did not change and write only the
-/// text of those that did (`splice`).
+/// order), the length in bytes and in lines of its text in each slot of
+/// `mysql.sql` and of `sqlite.sql`. With the frame (which depends on the
+/// platform only) this says where every byte of the files came from, so
+/// that a later compile can leave the text of the tenants that did not
+/// change where it is and replace only the text of those that did
+/// (`splice`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) domains: Vec<String>,
     /// `[mysql, sqlite]` per domain.
     pub(crate) lengths: Vec<[Segments; 2]>,
+    pub(crate) lines: Vec<[Segments; 2]>,
 }
 
 /// The paths of the two files under `generated/`.
 pub(crate) const PATHS: [&str; 2] = ["sql/mysql.sql", "sql/sqlite.sql"];
 
+/// Lines in a text (its `\n`s).
+pub(crate) fn count_lines(text: &[u8]) -> u64 {
+    text.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 /// Where a tenant's text comes from in `splice`.
 pub(crate) enum Source<'a> {
-    /// Copied from the old file: the tenant is at this index of the old layout.
+    /// Unchanged: at this index of the old layout.
     Old(usize),
     /// Written from the model.
     New(&'a Domain),
 }
 
-/// The two SQL files, made from the old files (whose text is laid out as
-/// `old` says) and the tenants in file order: those that did not change are
-/// copied, the others written. `None` when an old file is not the length its
-/// layout says (it is not what the layout describes).
+/// A generated file as edits of the file on disk (which the cache knows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Splice {
+    /// The length of the file on disk.
+    pub(crate) old_len: u64,
+    /// Sorted by position, not overlapping; none leaves the text as it was.
+    pub(crate) edits: Vec<Edit>,
+}
+
+/// Replace `len` bytes at `at` of the old file by `text`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Edit {
+    pub(crate) at: u64,
+    pub(crate) len: u64,
+    pub(crate) text: String,
+    /// Lines of the old file before `at`.
+    pub(crate) line: u64,
+}
+
+
+/// The two SQL files as edits of the files on disk, whose text is laid out
+/// as `old` says, for the tenants in file order: the text of those from the
+/// old files stays, the others' is written (an edit replaces a tenant's old
+/// text, adds a new tenant's, removes a gone tenant's). `same(file, at,
+/// len, text)` says whether the old file holds `text` there (an edit that
+/// changes nothing is left out). Also the layout of the new files.
 pub(crate) fn splice(
-    old_files: &[Vec<u8>; 2],
+    old_lens: [u64; 2],
     old: &Layout,
     tenants: &[(&str, Source<'_>)],
-) -> Option<([String; 2], Layout)> {
+    mut same: impl FnMut(usize, u64, &str) -> std::io::Result<bool>,
+) -> std::io::Result<Option<([Splice; 2], Layout)>> {
     let tera = engine(TEMPLATES);
     let mut layout = Layout {
         domains: tenants.iter().map(|(name, _)| name.to_string()).collect(),
         lengths: vec![[[0; SLOTS.len()]; 2]; tenants.len()],
+        lines: vec![[[0; SLOTS.len()]; 2]; tenants.len()],
     };
-    let mut texts: [String; 2] = Default::default();
+    let old_index: std::collections::HashMap<&str, usize> = old
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect();
+    let mut splices: [Splice; 2] = Default::default();
     for (f, (file, dialect)) in FILES.iter().enumerate() {
         let frame = frame(&tera, file);
-        let old_file = &old_files[f];
-        // Where each old tenant's text starts in each slot.
-        let mut starts = vec![[0usize; SLOTS.len()]; old.domains.len()];
-        let mut at = 0;
-        for slot in 0..SLOTS.len() {
-            at += frame[slot].len();
-            for (t, lengths) in old.lengths.iter().enumerate() {
-                starts[t][slot] = at;
-                at += lengths[f][slot] as usize;
-            }
-        }
-        at += frame[SLOTS.len()].len();
-        if at != old_file.len() {
-            return None;
-        }
         let statements = Statements::new(*dialect);
-        let new_segments: Vec<Option<[String; SLOTS.len()]>> = tenants
+        // Where each old tenant's text starts in each slot, in bytes and lines.
+        let mut starts = vec![[(0u64, 0u64); SLOTS.len()]; old.domains.len()];
+        let mut slot_ends = [(0u64, 0u64); SLOTS.len()];
+        let (mut at, mut line) = (0u64, 0u64);
+        for slot in 0..SLOTS.len() {
+            at += frame[slot].len() as u64;
+            line += count_lines(frame[slot].as_bytes());
+            for t in 0..old.domains.len() {
+                starts[t][slot] = (at, line);
+                at += old.lengths[t][f][slot];
+                line += old.lines[t][f][slot];
+            }
+            slot_ends[slot] = (at, line);
+        }
+        at += frame[SLOTS.len()].len() as u64;
+        if at != old_lens[f] {
+            return Ok(None);
+        }
+        let written: Vec<Option<[String; SLOTS.len()]>> = tenants
             .iter()
             .map(|(_, source)| match source {
                 Source::New(domain) => Some(statements.segments(domain)),
                 Source::Old(_) => None,
             })
             .collect();
-        let mut text = Vec::with_capacity(old_file.len() + 4096);
-        text.extend_from_slice(frame[0].as_bytes());
+        let mut edits = Vec::new();
         for slot in 0..SLOTS.len() {
-            for (t, ((_, source), segments)) in tenants.iter().zip(&new_segments).enumerate() {
-                let piece: &[u8] = match (source, segments) {
-                    (_, Some(segments)) => segments[slot].as_bytes(),
-                    (Source::Old(i), None) => {
-                        let start = starts[*i][slot];
-                        &old_file[start..start + old.lengths[*i][f][slot] as usize]
+            // Walk the old and the new tenants of the slot together (both
+            // sorted by name).
+            let mut next_old = 0;
+            let old_end = |upto: usize| -> (u64, u64) {
+                if upto < old.domains.len() {
+                    starts[upto][slot]
+                } else {
+                    slot_ends[slot]
+                }
+            };
+            for (t, ((name, source), text)) in tenants.iter().zip(&written).enumerate() {
+                // Old tenants before this one that are gone.
+                let here = old_index.get(name).copied();
+                while next_old < old.domains.len()
+                    && old.domains[next_old].as_str() < *name
+                {
+                    let (at, line) = starts[next_old][slot];
+                    edits.push(Edit {
+                        at,
+                        len: old.lengths[next_old][f][slot],
+                        text: String::new(),
+                        line,
+                    });
+                    next_old += 1;
+                }
+                match (source, text) {
+                    (Source::Old(i), _) => {
+                        layout.lengths[t][f][slot] = old.lengths[*i][f][slot];
+                        layout.lines[t][f][slot] = old.lines[*i][f][slot];
                     }
-                    (Source::New(_), None) => unreachable!("new tenants have segments"),
-                };
-                layout.lengths[t][f][slot] = piece.len() as u64;
-                text.extend_from_slice(piece);
+                    (Source::New(_), Some(text)) => {
+                        let text = &text[slot];
+                        layout.lengths[t][f][slot] = text.len() as u64;
+                        layout.lines[t][f][slot] = count_lines(text.as_bytes());
+                        let (at, len, line) = match here {
+                            Some(i) => {
+                                let (at, line) = starts[i][slot];
+                                (at, old.lengths[i][f][slot], line)
+                            }
+                            None => {
+                                let (at, line) = old_end(next_old);
+                                (at, 0, line)
+                            }
+                        };
+                        if len != text.len() as u64 || !same(f, at, text)? {
+                            edits.push(Edit {
+                                at,
+                                len,
+                                text: text.clone(),
+                                line,
+                            });
+                        }
+                    }
+                    (Source::New(_), None) => unreachable!("new tenants are written"),
+                }
+                if here.is_some() {
+                    next_old += 1;
+                }
             }
-            text.extend_from_slice(frame[slot + 1].as_bytes());
+            while next_old < old.domains.len() {
+                let (at, line) = starts[next_old][slot];
+                edits.push(Edit {
+                    at,
+                    len: old.lengths[next_old][f][slot],
+                    text: String::new(),
+                    line,
+                });
+                next_old += 1;
+            }
         }
-        texts[f] = String::from_utf8(text).ok()?;
+        splices[f] = Splice {
+            old_len: old_lens[f],
+            edits,
+        };
     }
-    Some((texts, layout))
+    Ok(Some((splices, layout)))
 }
 
 /// `n` in decimal, without `fmt` (a million of them).
@@ -513,7 +612,7 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
     let frames = FILES.map(|(file, _)| frame(&tera, file));
     let domains: Vec<&Domain> = model.domains.values().collect();
-    let texts: Vec<(String, Vec<Segments>)> = std::thread::scope(|scope| {
+    let texts: Vec<(String, Vec<(Segments, Segments)>)> = std::thread::scope(|scope| {
         let threads: Vec<_> = FILES
             .iter()
             .zip(&frames)
@@ -533,10 +632,14 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
     let mut layout = Layout {
         domains: domains.iter().map(|d| d.name.clone()).collect(),
         lengths: vec![[[0; SLOTS.len()]; 2]; domains.len()],
+        lines: vec![[[0; SLOTS.len()]; 2]; domains.len()],
     };
-    for (f, ((file, _), (text, lengths))) in FILES.iter().zip(texts).enumerate() {
-        for (all, one) in layout.lengths.iter_mut().zip(lengths) {
-            all[f] = one;
+    for (f, ((file, _), (text, sizes))) in FILES.iter().zip(texts).enumerate() {
+        for ((lengths, lines), (length, line)) in
+            layout.lengths.iter_mut().zip(layout.lines.iter_mut()).zip(sizes)
+        {
+            lengths[f] = length;
+            lines[f] = line;
         }
         out.add(format!("sql/{file}"), text);
     }

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) const FORMAT: &str = "mailops-cache/1";
+pub(crate) const FORMAT: &str = "mailops-cache/2";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
@@ -138,6 +138,7 @@ pub(crate) struct SqlTenant {
     /// The hash of the tenant file the text was produced from.
     pub(crate) hash: String,
     pub(crate) lengths: [crate::emit::sql::Segments; 2],
+    pub(crate) lines: [crate::emit::sql::Segments; 2],
 }
 
 /// This binary: its version, and the size and time of its file (a rebuilt

@@ -401,14 +401,10 @@ fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[
     false
 }
 
-/// The generated files of an incremental compile, and the old SQL files it
-/// read to splice them (for the file plan, so that it does not read them
-/// again). `None` when the SQL files on disk are not what the cache says.
-pub(crate) fn emit(
-    root: &Path,
-    model: &Model,
-    known: &Known,
-) -> io::Result<Option<(Artifacts, BTreeMap<String, Vec<u8>>)>> {
+/// The generated files of an incremental compile: the SQL files as edits
+/// of the files on disk. `None` when the SQL files on disk are not what the
+/// cache says.
+pub(crate) fn emit(root: &Path, model: &Model, known: &Known) -> io::Result<Option<Artifacts>> {
     let mut out = emit::emit_platform(model);
     terraform::emit_dns(model, &mut out);
     let mut tenants: Vec<(&str, Option<&Domain>)> = Vec::with_capacity(known.files.len());
@@ -445,29 +441,32 @@ pub(crate) fn emit(
     let old_layout = sql::Layout {
         domains: sql_files.tenants.iter().map(|t| t.domain.clone()).collect(),
         lengths: sql_files.tenants.iter().map(|t| t.lengths).collect(),
+        lines: sql_files.tenants.iter().map(|t| t.lines).collect(),
     };
     let dir = root.join(GENERATED_DIR);
-    let old: [Vec<u8>; 2] = std::thread::scope(|scope| {
-        let reads = sql::PATHS.map(|path| {
-            let full = dir.join(path);
-            scope.spawn(move || std::fs::read(&full).map_err(|e| load::with_path(e, &full)))
-        });
-        let [a, b] = reads.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        Ok::<_, io::Error>([a?, b?])
-    })?;
-    let Some((texts, layout)) = sql::splice(&old, &old_layout, &sources) else {
+    let files = sql::PATHS.map(|path| dir.join(path));
+    let opened = [
+        std::fs::File::open(&files[0]).map_err(|e| load::with_path(e, &files[0]))?,
+        std::fs::File::open(&files[1]).map_err(|e| load::with_path(e, &files[1]))?,
+    ];
+    let old_lens = [
+        opened[0].metadata()?.len(),
+        opened[1].metadata()?.len(),
+    ];
+    let same = |f: usize, at: u64, text: &str| -> io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let mut old = vec![0u8; text.len()];
+        opened[f].read_exact_at(&mut old, at)?;
+        Ok(old == text.as_bytes())
+    };
+    let Some((splices, layout)) = sql::splice(old_lens, &old_layout, &sources, same)? else {
         return Ok(None);
     };
-    for (path, text) in sql::PATHS.iter().zip(texts) {
-        out.add(*path, text);
+    for (path, splice) in sql::PATHS.iter().zip(splices) {
+        out.add_spliced(*path, splice);
     }
     out.sql_layout = Some(layout);
-    let [a, b] = old;
-    let read = BTreeMap::from([
-        (sql::PATHS[0].to_string(), a),
-        (sql::PATHS[1].to_string(), b),
-    ]);
-    Ok(Some((out, read)))
+    Ok(Some(out))
 }
 
 /// What is known of `generated/` when the cache is recorded.
@@ -599,10 +598,12 @@ pub(crate) fn record(
                             .domains
                             .iter()
                             .zip(&layout.lengths)
-                            .map(|(domain, lengths)| SqlTenant {
+                            .zip(&layout.lines)
+                            .map(|((domain, lengths), lines)| SqlTenant {
                                 domain: domain.clone(),
                                 hash: hash_of.get(domain.as_str()).unwrap_or(&"").to_string(),
                                 lengths: *lengths,
+                                lines: *lines,
                             })
                             .collect(),
                     }),
