@@ -239,8 +239,8 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
 fn spliced_change(root: &Path, path: &str, splice: &Splice) -> io::Result<FileChange> {
     use std::os::unix::fs::FileExt;
     let full_path = root.join(GENERATED_DIR).join(path);
-    let file = std::fs::File::open(&full_path)
-        .map_err(|e| crate::load::with_path(e, &full_path))?;
+    let file =
+        std::fs::File::open(&full_path).map_err(|e| crate::load::with_path(e, &full_path))?;
     let read = |from: u64, to: u64| -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; (to - from) as usize];
         file.read_exact_at(&mut buf, from)?;
@@ -324,7 +324,8 @@ fn spliced_change(root: &Path, path: &str, splice: &Splice) -> io::Result<FileCh
         let mut new_bytes = Vec::with_capacity(old_bytes.len() + 1024);
         let mut at = start;
         for edit in &edits {
-            new_bytes.extend_from_slice(&old_bytes[(at - start) as usize..(edit.at - start) as usize]);
+            new_bytes
+                .extend_from_slice(&old_bytes[(at - start) as usize..(edit.at - start) as usize]);
             new_bytes.extend_from_slice(edit.text.as_bytes());
             at = edit.at + edit.len;
         }

@@ -74,6 +74,11 @@ impl Artifacts {
         self.files.get(path).map(String::as_str)
     }
 
+    /// Whether the file is one known unchanged on disk.
+    pub(crate) fn is_unchanged(&self, path: &str) -> bool {
+        self.unchanged.contains(path)
+    }
+
     /// Produce a file as edits of the file on disk.
     pub(crate) fn add_spliced(&mut self, path: impl Into<String>, splice: sql::Splice) {
         let path = path.into();

@@ -396,7 +396,6 @@ pub(crate) struct Edit {
     pub(crate) line: u64,
 }
 
-
 /// The two SQL files as edits of the files on disk, whose text is laid out
 /// as `old` says, for the tenants in file order: the text of those from the
 /// old files stays, the others' is written (an edit replaces a tenant's old
@@ -465,9 +464,7 @@ pub(crate) fn splice(
             for (t, ((name, source), text)) in tenants.iter().zip(&written).enumerate() {
                 // Old tenants before this one that are gone.
                 let here = old_index.get(name).copied();
-                while next_old < old.domains.len()
-                    && old.domains[next_old].as_str() < *name
-                {
+                while next_old < old.domains.len() && old.domains[next_old].as_str() < *name {
                     let (at, line) = starts[next_old][slot];
                     edits.push(Edit {
                         at,
@@ -635,8 +632,11 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
         lines: vec![[[0; SLOTS.len()]; 2]; domains.len()],
     };
     for (f, ((file, _), (text, sizes))) in FILES.iter().zip(texts).enumerate() {
-        for ((lengths, lines), (length, line)) in
-            layout.lengths.iter_mut().zip(layout.lines.iter_mut()).zip(sizes)
+        for ((lengths, lines), (length, line)) in layout
+            .lengths
+            .iter_mut()
+            .zip(layout.lines.iter_mut())
+            .zip(sizes)
         {
             lengths[f] = length;
             lines[f] = line;

@@ -116,10 +116,12 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     if std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off") {
         return full("MAILOPS_CACHE=off");
     }
+    let mut timer = crate::pipeline::StageTimer::from_env();
     let cache = match Cache::read(root) {
         Ok(cache) => cache,
         Err(why) => return full(why),
     };
+    timer.lap("cache read");
     let platform = match std::fs::read(root.join(PLATFORM_FILE)) {
         Ok(bytes) => bytes,
         Err(_) => return full("no readable mailops.toml"),
@@ -172,6 +174,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         });
     }
 
+    timer.lap("tenant stats");
     // Files whose generated text is not on disk as recorded.
     let sql_at: BTreeMap<&str, &SqlTenant> = sql_files
         .tenants
@@ -202,6 +205,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         }
     }
 
+    timer.lap("generated stats");
     // Parse; then parse too the domains the changed files' aliases point
     // into, so that their destinations are checked against them.
     let changed: BTreeSet<String> = to_parse.clone();
@@ -449,10 +453,7 @@ pub(crate) fn emit(root: &Path, model: &Model, known: &Known) -> io::Result<Opti
         std::fs::File::open(&files[0]).map_err(|e| load::with_path(e, &files[0]))?,
         std::fs::File::open(&files[1]).map_err(|e| load::with_path(e, &files[1]))?,
     ];
-    let old_lens = [
-        opened[0].metadata()?.len(),
-        opened[1].metadata()?.len(),
-    ];
+    let old_lens = [opened[0].metadata()?.len(), opened[1].metadata()?.len()];
     let same = |f: usize, at: u64, text: &str| -> io::Result<bool> {
         use std::os::unix::fs::FileExt;
         let mut old = vec![0u8; text.len()];
@@ -572,6 +573,13 @@ pub(crate) fn record(
             }
             continue;
         }
+        if artifacts.is_unchanged(&path)
+            && let Some(previous) = old.and_then(|c| c.dns.get(domain))
+        {
+            // Found as recorded by this compile, and neither compared nor written.
+            dns.insert(domain.to_string(), previous.clone());
+            continue;
+        }
         if let Some(stat) = Stat::read(&dir.join(&path))? {
             dns.insert(
                 domain.to_string(),
@@ -626,7 +634,7 @@ pub(crate) fn record(
         Some(known) => known.keys.clone(),
         None => cache::key_files(root, &key_store)?,
     };
-    Cache {
+    let cache = Cache {
         format: cache::FORMAT.to_string(),
         build: cache::build_id(),
         platform: platform_hash,
@@ -635,8 +643,10 @@ pub(crate) fn record(
         tenants,
         dns,
         sql,
+    };
+    if old != Some(&cache) {
+        cache.write(root);
     }
-    .write(root);
     Ok(())
 }
 
