@@ -893,6 +893,83 @@ mod tests {
         assert_eq!(windowed_diff(&old, &old), whole_diff(&old, &old));
     }
 
+    #[test]
+    fn a_spliced_file_plans_and_writes_as_its_whole_new_text() {
+        // A SQL-like file: statements of 40 rows, and line-aligned "segments".
+        let lines: Vec<String> = (0..2000)
+            .map(|i| match i % 40 {
+                0 => format!(
+                    "INSERT INTO virtual_users (x) SELECT d.id, v.column1 FROM (VALUES -- {i}"
+                ),
+                39 => format!(") AS v WHERE d.name = 'ü{i}';"),
+                _ => format!("('user{i}@a.example', 'é{i}'),"),
+            })
+            .collect();
+        let old: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let offset =
+            |line: usize| -> u64 { lines[..line].iter().map(|l| l.len() as u64 + 1).sum() };
+        let edit = |from: usize, to: usize, text: &str| Edit {
+            at: offset(from),
+            len: offset(to) - offset(from),
+            text: text.to_string(),
+            line: from as u64,
+        };
+        let cases: Vec<Vec<Edit>> = vec![
+            // One row changed, same length (written in place).
+            vec![edit(
+                5,
+                6,
+                &format!("{}\n", lines[5].replace("user5", "resu5")),
+            )],
+            // A row added, one removed far off, and two edits close together.
+            vec![
+                edit(3, 3, "('new@a.example', 'ñ'),\n"),
+                edit(900, 901, ""),
+                edit(905, 906, "('x@a.example', 'x'),\n('y@a.example', 'y'),\n"),
+                edit(1999, 2000, "tail;\n"),
+            ],
+            // At the very start and end.
+            vec![edit(0, 0, "-- head\n"), edit(2000, 2000, "-- end\n")],
+        ];
+        for edits in cases {
+            let mut new = String::new();
+            let mut at = 0;
+            for e in &edits {
+                new.push_str(&old[at..e.at as usize]);
+                new.push_str(&e.text);
+                at = (e.at + e.len) as usize;
+            }
+            new.push_str(&old[at..]);
+            let path = "sql/sqlite.sql";
+            let disk = disk(&[(path, &old)]);
+            let mut spliced = Artifacts::default();
+            spliced.add_spliced(
+                path,
+                Splice {
+                    old_len: old.len() as u64,
+                    edits,
+                },
+            );
+            let (plan, changes) =
+                FilePlan::compute_with(disk.path(), &spliced, BTreeMap::new()).unwrap();
+            let whole = file_change(path, FileStatus::Changed, &old, &new);
+            assert_eq!(changes.changed, vec![path.to_string()]);
+            assert_eq!(plan.files.len(), 1);
+            let got = &plan.files[0];
+            assert_eq!(got.diff, whole.diff);
+            assert_eq!(
+                (got.insertions, got.deletions),
+                (whole.insertions, whole.deletions)
+            );
+            assert_eq!(format!("{:?}", got.rows), format!("{:?}", whole.rows));
+            generated_dir::write(disk.path(), &spliced, BTreeMap::new()).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(disk.path().join("generated").join(path)).unwrap(),
+                new
+            );
+        }
+    }
+
     fn artifacts(files: &[(&str, &str)]) -> Artifacts {
         let mut a = Artifacts::default();
         for (p, c) in files {

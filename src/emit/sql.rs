@@ -431,8 +431,8 @@ pub(crate) fn splice(
         for slot in 0..SLOTS.len() {
             at += frame[slot].len() as u64;
             line += count_lines(frame[slot].as_bytes());
-            for t in 0..old.domains.len() {
-                starts[t][slot] = (at, line);
+            for (t, start) in starts.iter_mut().enumerate() {
+                start[slot] = (at, line);
                 at += old.lengths[t][f][slot];
                 line += old.lines[t][f][slot];
             }
@@ -650,6 +650,103 @@ pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
 mod tests {
     use super::*;
     use crate::emit::test_repo::{self, tenant};
+
+    /// Apply a splice's edits to the old text.
+    fn apply(old: &str, splice: &Splice) -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        for edit in &splice.edits {
+            out.push_str(&old[at..edit.at as usize]);
+            out.push_str(&edit.text);
+            at = (edit.at + edit.len) as usize;
+        }
+        out.push_str(&old[at..]);
+        out
+    }
+
+    #[test]
+    fn a_splice_of_the_old_files_is_the_new_files() {
+        let platform = test_repo::platform("driver = \"sqlite\"");
+        let before = [
+            ("a.example", tenant("a.example", "dkim", 2, "A", "Ann")),
+            ("c.example", tenant("c.example", "dkim", 3, "C", "Cy")),
+            ("d.example", tenant("d.example", "dkim", 1, "D", "Di")),
+            ("f.example", tenant("f.example", "dkim", 2, "F", "Fe")),
+        ];
+        // b added, c changed (one more mailbox), d gone, f the same, g added at the end.
+        let after = [
+            ("a.example", tenant("a.example", "dkim", 2, "A", "Ann")),
+            ("b.example", tenant("b.example", "dkim", 1, "B", "Bo")),
+            ("c.example", tenant("c.example", "dkim", 4, "C", "Cy")),
+            ("f.example", tenant("f.example", "dkim", 2, "F", "Fe")),
+            ("g.example", tenant("g.example", "dkim", 1, "G", "Gu")),
+        ];
+        let old_model = test_repo::compile(&platform, &before);
+        let new_model = test_repo::compile(&platform, &after);
+        let mut old_out = Artifacts::default();
+        emit(&old_model, &mut old_out);
+        let mut new_out = Artifacts::default();
+        emit(&new_model, &mut new_out);
+        let old_layout = old_out.sql_layout.clone().unwrap();
+        let old_texts = PATHS.map(|p| old_out.get(p).unwrap().to_string());
+        // Every line counted where it is.
+        for (f, text) in old_texts.iter().enumerate() {
+            let counted: u64 = old_layout
+                .lines
+                .iter()
+                .map(|l| l[f].iter().sum::<u64>())
+                .sum();
+            assert!(counted < count_lines(text.as_bytes()));
+        }
+        let unchanged = ["a.example", "f.example"];
+        let tenants: Vec<(&str, Source<'_>)> = new_model
+            .domains
+            .values()
+            .map(|d| {
+                let source = if unchanged.contains(&d.name.as_str()) {
+                    Source::Old(
+                        old_layout
+                            .domains
+                            .iter()
+                            .position(|n| *n == d.name)
+                            .unwrap(),
+                    )
+                } else {
+                    Source::New(d)
+                };
+                (d.name.as_str(), source)
+            })
+            .collect();
+        let lens = old_texts.each_ref().map(|t| t.len() as u64);
+        let (splices, layout) = splice(lens, &old_layout, &tenants, |f, at, text| {
+            Ok(old_texts[f].as_bytes()[at as usize..].starts_with(text.as_bytes()))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(&layout, new_out.sql_layout.as_ref().unwrap());
+        for (f, path) in PATHS.iter().enumerate() {
+            assert_eq!(
+                apply(&old_texts[f], &splices[f]),
+                new_out.get(path).unwrap(),
+                "{path}"
+            );
+            // Each edit knows the line it starts at.
+            for edit in &splices[f].edits {
+                let line = count_lines(&old_texts[f].as_bytes()[..edit.at as usize]);
+                assert_eq!(edit.line, line, "{path}");
+            }
+            // b, c, d (gone) and g: three slots each, less the slots where
+            // a changed tenant's text stayed the same (c's name in the list).
+            assert_eq!(splices[f].edits.len(), 11, "{path}");
+        }
+        // A file of another length than its layout says is not spliced.
+        let wrong = [lens[0] + 1, lens[1]];
+        assert!(
+            splice(wrong, &old_layout, &tenants, |_, _, _| Ok(false))
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn upserts_name_their_conflict_keys() {

@@ -10,6 +10,7 @@
 //! - the files of the domains that the parsed files' aliases point into,
 //!   transitively, so that dangling destinations and forwarding loops
 //!   through them are found exactly as a full compile finds them.
+//!
 //! A new loop needs an alias of a changed file (the other files' aliases
 //! resolve as they did when they compiled clean), and the aliases of the
 //! files not parsed that point into a changed domain are checked against it
