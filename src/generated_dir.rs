@@ -197,19 +197,32 @@ pub(crate) fn write(
     let changes = compare_files(root, artifacts, false, preread)?.0;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
+    // Spliced files (hundreds of megabytes each) on threads of their own.
     let spliced: BTreeMap<&str, &Splice> = artifacts.spliced().collect();
-    crate::parallel::map_chunks(&to_write, |part| {
-        part.iter()
-            .try_for_each(|path| match spliced.get(path.as_str()) {
-                Some(splice) => write_spliced(&dir.join(path), splice),
-                None => {
-                    let contents = artifacts.get(path).expect("compared against artifacts");
-                    write_reproducible(&dir.join(path), contents.as_bytes())
-                }
+    let (big, small): (Vec<&String>, Vec<&String>) = to_write
+        .iter()
+        .partition(|path| spliced.contains_key(path.as_str()));
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = big
+            .iter()
+            .map(|path| {
+                let splice = spliced[path.as_str()];
+                let full = dir.join(path);
+                scope.spawn(move || write_spliced(&full, splice))
             })
-    })
-    .into_iter()
-    .collect::<io::Result<()>>()?;
+            .collect();
+        let rest = crate::parallel::map_chunks(&small, |part| {
+            part.iter().try_for_each(|path| {
+                let contents = artifacts.get(path).expect("compared against artifacts");
+                write_reproducible(&dir.join(path), contents.as_bytes())
+            })
+        });
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .chain(rest)
+            .collect::<io::Result<()>>()
+    })?;
     for path in &changes.removed {
         let full = dir.join(path);
         std::fs::remove_file(&full).map_err(|e| with_path(e, &full))?;
