@@ -30,19 +30,21 @@ on_both_engines!(
     apply_refuses_to_run_unattended_without_yes,
     a_schema_newer_than_mailops_is_refused,
     a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain,
-    a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_trigger,
+    a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark,
     deleting_every_mailbox_of_a_domain_by_hand_is_found,
     moving_a_mailbox_to_another_domain_by_hand_is_found,
     the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain,
     a_database_without_recorded_state_is_read_whole_once_then_recorded,
-    with_the_triggers_dropped_counts_still_catch_deletes_and_full_reads_every_row,
+    with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row,
+    a_delete_and_insert_that_keep_the_counts_are_found,
+    a_database_migrated_from_0002_reads_its_domains_once_then_records_them,
     a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change,
     a_failure_while_recording_the_state_leaves_the_database_unchanged,
 );
 
 #[test]
-fn mariadb_a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards() {
-    a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards(Engine::Mariadb);
+fn mariadb_a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan() {
+    a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(Engine::Mariadb);
 }
 
 fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
@@ -91,12 +93,60 @@ fn read_by_plan(repo: &MailRepo, db: &TestDb) -> (u64, u64, bool) {
     )
 }
 
-/// The recorded state: domain, whether edits == applied_edits, digest length.
-fn recorded_state(db: &TestDb) -> String {
-    db.sql(
-        "SELECT d.name, s.edits = s.applied_edits, LENGTH(s.digest) FROM mailops_domain_state s \
-         JOIN virtual_domains d ON d.id = s.domain_id ORDER BY d.name",
+/// The sum of the change times of a domain's rows in `table`, as mailops
+/// tallies it (MariaDB), with `d` the domain; 0 without rows.
+fn changed_sum(table: &str) -> String {
+    format!(
+        "(SELECT COALESCE(SUM(TO_SECONDS(t.mailops_changed_at) * 1000000 \
+         + MICROSECOND(t.mailops_changed_at)), 0) FROM {table} t WHERE t.domain_id = d.id)"
     )
+}
+
+/// The recorded state: domain, whether the mark says nobody wrote to it since
+/// (SQLite: edits == applied_edits; MariaDB: the recorded counts and sums of
+/// change times are the live ones), digest length.
+fn recorded_state(db: &TestDb) -> String {
+    let untouched = match db.engine {
+        Engine::Sqlite => "s.edits = s.applied_edits".to_string(),
+        Engine::Mariadb => format!(
+            "s.user_rows = (SELECT COUNT(*) FROM virtual_users u WHERE u.domain_id = d.id) \
+             AND s.user_changed = {} \
+             AND s.alias_rows = (SELECT COUNT(*) FROM virtual_aliases a WHERE a.domain_id = d.id) \
+             AND s.alias_changed = {}",
+            changed_sum("virtual_users"),
+            changed_sum("virtual_aliases")
+        ),
+    };
+    db.sql(&format!(
+        "SELECT d.name, {untouched}, LENGTH(s.digest) FROM mailops_domain_state s \
+         JOIN virtual_domains d ON d.id = s.domain_id ORDER BY d.name"
+    ))
+}
+
+/// Every column of mailops_domain_state, in a stable order.
+fn state_rows(db: &TestDb) -> String {
+    db.sql(match db.engine {
+        Engine::Sqlite => {
+            "SELECT domain_id, digest, edits, applied_edits FROM mailops_domain_state ORDER BY domain_id"
+        }
+        Engine::Mariadb => {
+            "SELECT domain_id, digest, user_rows, user_changed, alias_rows, alias_changed \
+             FROM mailops_domain_state ORDER BY domain_id"
+        }
+    })
+}
+
+/// The number of triggers in the database.
+fn triggers(db: &TestDb) -> usize {
+    db.sql(match db.engine {
+        Engine::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+        Engine::Mariadb => {
+            "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+        }
+    })
+    .trim()
+    .parse()
+    .unwrap()
 }
 
 fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
@@ -573,11 +623,12 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
     assert_eq!(full["summary"]["update"], 0);
 }
 
-fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_trigger(engine: Engine) {
+fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
-    // Same number of rows: only the trigger can tell.
+    // Same number of rows: only the mark can tell (SQLite: a trigger raises
+    // `edits`; MariaDB: the server moves the row's change time).
     db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
 
     let out = plan(&repo, &db);
@@ -634,7 +685,7 @@ fn deleting_every_mailbox_of_a_domain_by_hand_is_found(engine: Engine) {
     assert_eq!(db.snapshot_rows(), healthy);
     assert_code(&plan(&repo, &db), 0);
 
-    // TRUNCATE fires no trigger; the row counts catch it.
+    // TRUNCATE fires no trigger (SQLite has none); the row counts catch it.
     if engine == Engine::Mariadb {
         db.sql("TRUNCATE TABLE virtual_users");
         let out = plan(&repo, &db);
@@ -729,15 +780,24 @@ fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: En
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
 }
 
-fn with_the_triggers_dropped_counts_still_catch_deletes_and_full_reads_every_row(engine: Engine) {
+/// The mark evaded: SQLite's triggers dropped; on MariaDB a hand edit that
+/// sets the change time back to what it was.
+fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
-    for table in ["virtual_users", "virtual_aliases"] {
-        for event in ["insert", "update", "delete"] {
-            db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));
+    let keep_time = match engine {
+        Engine::Sqlite => {
+            for table in ["virtual_users", "virtual_aliases"] {
+                for event in ["insert", "update", "delete"] {
+                    db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));
+                }
+            }
+            assert_eq!(triggers(&db), 0);
+            ""
         }
-    }
+        Engine::Mariadb => ", mailops_changed_at = mailops_changed_at",
+    };
     db.sql("DELETE FROM virtual_users WHERE email = 'carol@b.example'");
     let out = plan(&repo, &db);
     assert_code(&out, 2);
@@ -750,7 +810,9 @@ fn with_the_triggers_dropped_counts_still_catch_deletes_and_full_reads_every_row
     assert_code(&plan(&repo, &db), 0);
 
     // An edit that keeps the counts is then seen only by reading every row.
-    db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
+    db.sql(&format!(
+        "UPDATE virtual_users SET name = 'Hand'{keep_time} WHERE email = 'dave@b.example'"
+    ));
     assert_code(&plan(&repo, &db), 0);
     let out = run(
         repo.path(),
@@ -829,7 +891,7 @@ fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Eng
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let before = db.snapshot();
-    let state = db.sql("SELECT domain_id, digest, edits, applied_edits FROM mailops_domain_state");
+    let state = state_rows(&db);
     // Statement 1 inserts frank; 2 and 3 record the state of a.example.
     for fail_after in ["2", "3"] {
         let out = run_env(
@@ -844,40 +906,194 @@ fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Eng
             stderr(&out)
         );
         assert_eq!(db.snapshot(), before);
-        assert_eq!(
-            db.sql("SELECT domain_id, digest, edits, applied_edits FROM mailops_domain_state"),
-            state
-        );
+        assert_eq!(state_rows(&db), state);
     }
     assert_code(&apply(&repo, &db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
 }
 
 /// MariaDB only: SQLite lets one writer at a time, so no edit can be made
-/// while apply runs.
-fn a_hand_edit_made_while_apply_runs_waits_for_it_and_shows_afterwards(engine: Engine) {
+/// while apply runs. On MariaDB nothing holds a hand edit back: it commits
+/// while apply waits between its reads and its writes, unseen by apply's
+/// snapshot, so the state apply records cannot include it.
+fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     // Apply writes a.example (frank) and records its state; meanwhile someone
-    // edits alice, in the same domain.
+    // edits alice, in the same domain, and dave, in a domain apply does not
+    // read, keeping every count.
     repo.add_mailbox("a.example", "frank", None);
-    let applying = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000"));
+    let mut applying = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000"));
     std::thread::sleep(std::time::Duration::from_millis(1000));
-    let started = std::time::Instant::now();
     db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'alice@a.example'");
+    db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(1000),
-        "the hand edit waited for apply to commit"
+        applying.try_wait().unwrap().is_none(),
+        "the hand edits committed while apply was running"
     );
-    assert_code(&applying.wait_with_output().unwrap(), 0);
+    let applied = applying.wait_with_output().unwrap();
+    assert_code(&applied, 0);
+    assert!(
+        stderr(&applied).contains("1 inserted, 0 updated, 0 deleted"),
+        "{}",
+        stderr(&applied)
+    );
     assert_eq!(db.count("virtual_users"), 5);
 
+    // Not absorbed into what apply recorded: both show, and only their domains are read.
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    for mailbox in ["alice@a.example", "dave@b.example"] {
+        let domain = mailbox.split('@').nth(1).unwrap();
+        let user = mailbox.split('@').next().unwrap();
+        assert!(
+            stdout(&out).contains(&format!(
+                "~ mailbox {mailbox}: name \"Hand\" → \"{user} of {domain}\""
+            )),
+            "{}",
+            stdout(&out)
+        );
+    }
+    assert!(stdout(&out).contains("2 to update"), "{}", stdout(&out));
+    assert_eq!(read_by_plan(&repo, &db), (2, 12, true));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
+}
+
+fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    let healthy = db.snapshot_rows();
+    let reinsert = |email: &str, name: &str| {
+        db.sql(&format!(
+            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) \
+             SELECT id, '{email}', '{}', 1073741824, '{name}' FROM virtual_domains \
+             WHERE name = 'b.example'",
+            password_hash()
+        ))
+    };
+
+    // Another mailbox in place of one: the counts stay.
+    db.sql("DELETE FROM virtual_users WHERE email = 'dave@b.example'");
+    reinsert("eve@b.example", "eve");
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    let text = stdout(&out);
+    assert!(text.contains("+ mailbox dave@b.example"), "{text}");
+    assert!(text.contains("- mailbox eve@b.example"), "{text}");
+    assert!(!text.contains("a.example"), "{text}");
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(db.snapshot_rows(), healthy);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+
+    // The same row deleted and inserted again: nothing to change, but the
+    // domain is read until an apply records it again.
+    db.sql("DELETE FROM virtual_users WHERE email = 'dave@b.example'");
+    reinsert("dave@b.example", "dave of b.example");
+    assert_eq!(db.snapshot_rows(), healthy);
+    assert_code(&plan(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("no row changes (recorded the state of 1 domain)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+}
+
+/// A database migrated by the mailops of migration 0002, with its rows and
+/// its state rows: on MariaDB, migration 0003 drops the triggers and the
+/// state rows have no tallies, so each domain is read once and recorded
+/// again; SQLite keeps the triggers and edit counters of 0002, and reads
+/// nothing.
+fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    let dialect = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Mariadb => "mysql",
+    };
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    db.sql_file(&migrations.join("0001_routing_tables.sql"));
+    db.sql_file(&migrations.join("0002_domain_state.sql"));
+    assert_eq!(triggers(&db), 6);
+    // The rows, as the generated SQL file writes them.
+    assert_code(&run(repo.path(), &["build"]), 0);
+    db.sql_file(
+        &repo
+            .path()
+            .join("generated/sql")
+            .join(format!("{dialect}.sql")),
+    );
+    // The state rows 0002's apply recorded: the digests of the same rows
+    // (a digest depends on the rows only), and no edit since.
+    let reference = TestDb::new(engine);
+    assert_code(&apply(&repo, &reference), 0);
+    for (domain, digest) in reference
+        .sql(
+            "SELECT d.name, s.digest FROM mailops_domain_state s \
+             JOIN virtual_domains d ON d.id = s.domain_id ORDER BY d.name",
+        )
+        .lines()
+        .map(|l| l.split_once('\t').unwrap())
+    {
+        db.sql(&format!(
+            "INSERT INTO mailops_domain_state (domain_id, digest, edits, applied_edits) \
+             SELECT id, '{digest}', 3, 3 FROM virtual_domains WHERE name = '{domain}'"
+        ));
+    }
+    let before = db.snapshot();
+
+    // The plan migrates; nothing to change, whatever it read.
+    assert_code(&plan(&repo, &db), 0);
+    assert_eq!(
+        db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
+        "3\n"
+    );
+    match engine {
+        Engine::Mariadb => {
+            assert_eq!(triggers(&db), 0, "0003 drops the triggers of 0002");
+            assert_eq!(read_by_plan(&repo, &db), (2, 11, true));
+            let out = apply(&repo, &db);
+            assert_code(&out, 0);
+            assert!(
+                stderr(&out).contains("no row changes (recorded the state of 2 domains)"),
+                "{}",
+                stderr(&out)
+            );
+        }
+        Engine::Sqlite => {
+            assert_eq!(triggers(&db), 6, "SQLite keeps its triggers");
+            assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+            let out = apply(&repo, &db);
+            assert_code(&out, 0);
+            assert!(
+                stderr(&out).contains("the database is current: no row changes\n"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+    assert_eq!(db.snapshot(), before, "only the bookkeeping was written");
+    assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+
+    // And the mark works from there on.
+    db.sql("UPDATE virtual_users SET quota_bytes = 5 WHERE email = 'carol@b.example'");
     let out = plan(&repo, &db);
     assert_code(&out, 2);
     assert!(
-        stdout(&out).contains("~ mailbox alice@a.example: name \"Hand\" → \"alice of a.example\""),
+        stdout(&out).contains("~ mailbox carol@b.example: quota 5 B → 1 GiB"),
         "{}",
         stdout(&out)
     );
+    assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
 }

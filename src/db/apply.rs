@@ -6,15 +6,17 @@
 //! written with multi-row statements of bound parameters, in chunks that stay
 //! far below both drivers' limits on parameters per statement. Last, the
 //! state of every domain whose rows are now the desired rows is recorded in
-//! `mailops_domain_state` (see `live`). The caller commits on success and
+//! `mailops_domain_state`: its digest, and the mark a later plan checks for
+//! writes made since (see `live`). The caller commits on success and
 //! rolls back on any error, so a failure anywhere leaves the database as it
 //! was.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
+use crate::db::live::{Tally, read_tallies};
 use crate::db::plan::{Counts, RowPlan};
 
 /// Rows per multi-row statement.
@@ -157,21 +159,33 @@ pub(crate) async fn execute(
     result.map(|()| counts)
 }
 
-/// Record that these domains' rows are their desired rows, as of `edits`
-/// now. `edits` includes the trigger increments of this apply's own writes;
-/// nobody else can have raised it since apply read it, because apply holds
-/// every state row's lock (`live`) until it commits.
+/// Record that these domains' rows are their desired rows, with the mark
+/// that tells a later plan whether anyone wrote to them since (see `live`).
+///
+/// MySQL/MariaDB: the tallies of the domains' rows as this transaction sees
+/// them now, after its writes: its own writes and what it read, not what
+/// others committed since its first read. SQLite: `edits` now, which counts
+/// this apply's own writes; nobody else can raise it before the commit, as
+/// SQLite lets one writer at a time.
 async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<(), DbError> {
     if record.is_empty() {
         return Ok(());
     }
-    let now: Vec<(i64, String, Option<i64>)> = on_conn!(&mut *w.conn, c => sqlx::query_as(
-        "SELECT d.id, d.name, s.edits FROM virtual_domains d \
-         LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
-    )
-    .fetch_all(&mut *c)
-    .await
-    .map_err(failed("reading mailops_domain_state")))?;
+    let dialect = w.conn.dialect();
+    let now: Vec<(i64, String, Option<i64>)> = match dialect {
+        Dialect::Mysql => domain_ids(w.conn)
+            .await?
+            .into_iter()
+            .map(|(name, id)| (id, name, None))
+            .collect(),
+        Dialect::Sqlite => on_conn!(&mut *w.conn, c => sqlx::query_as(
+            "SELECT d.id, d.name, s.edits FROM virtual_domains d \
+             LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("reading mailops_domain_state")))?,
+    };
     let now: HashMap<String, (i64, i64)> = now
         .into_iter()
         .map(|(id, name, edits)| (name, (id, edits.unwrap_or(0))))
@@ -184,29 +198,60 @@ async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<
         })
         .collect();
     for chunk in rows.chunks(CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _, _)| *id).collect();
+        let tallies = match dialect {
+            Dialect::Mysql => read_tallies(w.conn, Some(&ids)).await?,
+            Dialect::Sqlite => BTreeMap::new(),
+        };
         let sql = format!(
             "DELETE FROM mailops_domain_state WHERE domain_id IN ({})",
             vec!["?"; chunk.len()].join(", ")
         );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, _, _) in chunk {
+            for id in &ids {
                 q = q.bind(*id);
             }
             q.execute(&mut *c).await.map_err(failed("recording mailops_domain_state"))?.rows_affected()
         });
         w.count_statement(0)?;
-        let sql = format!(
-            "INSERT INTO mailops_domain_state (domain_id, digest, edits, applied_edits) VALUES {}",
-            placeholders(chunk.len(), 4)
-        );
-        on_conn!(&mut *w.conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, digest, edits) in chunk {
-                q = q.bind(*id).bind(*digest).bind(*edits).bind(*edits);
+        match &mut *w.conn {
+            Conn::Mysql(c) => {
+                let sql = format!(
+                    "INSERT INTO mailops_domain_state \
+                     (domain_id, digest, user_rows, user_changed, alias_rows, alias_changed) VALUES {}",
+                    placeholders(chunk.len(), 6)
+                );
+                let empty = (Tally::empty(dialect), Tally::empty(dialect));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, digest, _) in chunk {
+                    let (users, aliases) = tallies.get(id).unwrap_or(&empty);
+                    q = q
+                        .bind(*id)
+                        .bind(*digest)
+                        .bind(users.rows)
+                        .bind(users.changed.as_str())
+                        .bind(aliases.rows)
+                        .bind(aliases.changed.as_str());
+                }
+                q.execute(&mut *c)
+                    .await
+                    .map_err(failed("recording mailops_domain_state"))?;
             }
-            q.execute(&mut *c).await.map_err(failed("recording mailops_domain_state"))?.rows_affected()
-        });
+            Conn::Sqlite(c) => {
+                let sql = format!(
+                    "INSERT INTO mailops_domain_state (domain_id, digest, edits, applied_edits) VALUES {}",
+                    placeholders(chunk.len(), 4)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, digest, edits) in chunk {
+                    q = q.bind(*id).bind(*digest).bind(*edits).bind(*edits);
+                }
+                q.execute(&mut *c)
+                    .await
+                    .map_err(failed("recording mailops_domain_state"))?;
+            }
+        }
         w.count_statement(0)?;
     }
     Ok(())

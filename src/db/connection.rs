@@ -124,7 +124,13 @@ pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<C
             if let Some(password) = password {
                 options = options.password(password);
             }
-            let options = options.disable_statement_logging();
+            // The server stamps `mailops_changed_at` (migration 0003) in the
+            // session time zone. Only the sums of those stamps are compared,
+            // so any zone would do; UTC (sqlx's default, made explicit) at
+            // least never repeats an hour.
+            let options = options
+                .timezone(Some("+00:00".to_string()))
+                .disable_statement_logging();
             let conn = options.connect().await.map_err(|e| {
                 DbError::Operational(format!(
                     "cannot connect to {shown}: {}",

@@ -1,26 +1,55 @@
 //! The live side of a plan, read cheaply: every domain with what mailops
-//! recorded about it and its row counts, and the rows of only those domains
-//! that may differ from what the files ask for.
+//! recorded about it and a tally of its rows, and the rows of only those
+//! domains that may differ from what the files ask for.
 //!
 //! Why this shape: reading every row of a million mailboxes takes seconds, and
-//! a one-mailbox change should not. `mailops_domain_state` (migration 0002)
-//! keeps, per domain, the digest of the rows apply last wrote and two
-//! counters: `edits`, raised by triggers whenever anyone writes a row of the
-//! domain, and `applied_edits`, what `edits` was when apply wrote the digest.
-//! A domain is *clean* when its recorded digest is the digest of its desired
-//! rows (`desired`), nobody wrote to it since (`edits == applied_edits`), and
-//! its row counts are the desired counts (counts catch what fires no trigger:
-//! TRUNCATE, triggers dropped). A clean domain's rows are the desired rows, so
-//! they are not read. The rows of every other domain are read and diffed as
-//! they always were; `--full` reads every row anyway.
+//! a one-mailbox change should not. `mailops_domain_state` keeps, per domain,
+//! the digest of the rows apply last wrote and a *mark* that tells whether
+//! anyone wrote to the domain's rows since. A domain is *clean* when its
+//! recorded digest is the digest of its desired rows (`desired`), its mark
+//! says nobody wrote to it since, and its row counts are the desired counts.
+//! A clean domain's rows are the desired rows, so they are not read. The rows
+//! of every other domain are read and diffed as they always were; `--full`
+//! reads every row anyway.
+//!
+//! The mark depends on the dialect:
+//!
+//! - MySQL/MariaDB (migration 0003): every row of virtual_users and
+//!   virtual_aliases carries `mailops_changed_at`, set by the server on every
+//!   insert and on every update that changes a value. A domain's *tally* in a
+//!   table is its number of rows and the exact sum of their change times in
+//!   microseconds (`SUM(TO_SECONDS(t) * 1000000 + MICROSECOND(t))`, a
+//!   DECIMAL, read as digits: `SUM` of the temporal column itself converts
+//!   inexactly). One `GROUP BY domain_id` per table over the index on
+//!   `(domain_id, mailops_changed_at)` reads every domain's tally. Apply
+//!   records the tallies its own transaction sees after its writes; the
+//!   domain is clean only while the live tallies are those. An update changes
+//!   a row's time, a delete the count, a delete and an insert a time (and
+//!   TRUNCATE, a move to another domain, a restore of an older backup change
+//!   a count or a sum). A sum, not a maximum: a change time is the start of
+//!   its statement, not its commit, so a hand edit that commits while apply
+//!   runs can carry a time older than apply's writes; it changes the sum all
+//!   the same. What keeps a tally is a write that sets `mailops_changed_at`
+//!   itself to compensate, or new times that add up to the old ones to the
+//!   microsecond; `--full` is the deep check. A state row from before 0003
+//!   has no tallies: its domain is read once and recorded again.
+//! - SQLite (migration 0002): triggers raise the domain's `edits` on every
+//!   write of its rows; apply records `applied_edits = edits` after its own
+//!   writes; the domain is clean while the two are equal. Its tallies are
+//!   row counts only (counts catch what fires no trigger: triggers dropped).
 //!
 //! A plan reads in one read-only transaction, so that all of this is one
-//! moment of the database. Apply reads in its own transaction under its lock,
-//! and first locks every domain's state row (creating the missing ones): a
-//! hand edit made while apply runs then waits for the commit and raises
-//! `edits` after it, so it can never be taken for part of what apply wrote.
-//! Only after that does apply read anything else (the snapshot of its reads
-//! starts there).
+//! moment of the database. Apply reads in its own transaction under its lock
+//! (`GET_LOCK` on MySQL, `BEGIN IMMEDIATE` on SQLite), and records the
+//! tallies it sees after writing in that same transaction. On SQLite nobody
+//! else can write until it commits. On MySQL/MariaDB (InnoDB, REPEATABLE
+//! READ) a hand edit may commit at any moment while apply runs: if before
+//! apply's first read, apply reads it and diffs the domain; if after, apply's
+//! reads (the snapshot taken at its first read) do not see it, so the tallies
+//! apply records do not contain it, and the next plan finds the live tallies
+//! differ and reads that domain. An edit of a row apply itself updates waits
+//! for apply's commit and then changes the row's time again. Nothing is locked
+//! for this: the state rows are written only by apply, under its named lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -33,35 +62,63 @@ use crate::db::plan::RowPlan;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow};
 use crate::pipeline::StageTimer;
 
+/// A domain's rows in one table, as the drift check sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Rows of the domain in the table.
+    pub(crate) rows: i64,
+    /// MySQL/MariaDB: the exact sum of their `mailops_changed_at` in
+    /// microseconds, as decimal digits ("0" without rows). SQLite: empty.
+    pub(crate) changed: String,
+}
+
+/// What tells whether anyone wrote to a domain's rows since apply recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// SQLite: `edits`, raised by triggers on every write of the domain's
+    /// rows, and `applied_edits`, what it was when apply recorded the domain.
+    Edits { edits: i64, applied_edits: i64 },
+    /// MySQL/MariaDB: the tallies (users, aliases) apply saw after its
+    /// writes; `None` for a state row from before migration 0003.
+    Tallies(Option<(Tally, Tally)>),
+}
+
 /// What apply recorded about a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Recorded {
     pub(crate) digest: String,
-    pub(crate) edits: i64,
-    pub(crate) applied_edits: i64,
+    pub(crate) mark: Mark,
 }
 
-/// A row of virtual_domains, with its bookkeeping and its row counts.
+/// A row of virtual_domains, with its bookkeeping and the tallies of its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LiveDomain {
     pub(crate) id: i64,
     pub(crate) recorded: Option<Recorded>,
-    pub(crate) users: i64,
-    pub(crate) aliases: i64,
+    pub(crate) users: Tally,
+    pub(crate) aliases: Tally,
 }
 
 impl LiveDomain {
     /// Its rows are exactly the desired rows, by the bookkeeping.
     pub(crate) fn is_clean(&self, desired: Option<&DesiredDomain>) -> bool {
-        match (&self.recorded, desired) {
-            (Some(recorded), Some(desired)) => {
-                recorded.digest == desired.digest
-                    && recorded.edits == recorded.applied_edits
-                    && self.users == desired.users
-                    && self.aliases == desired.aliases
+        let (Some(recorded), Some(desired)) = (&self.recorded, desired) else {
+            return false;
+        };
+        let untouched = match &recorded.mark {
+            Mark::Edits {
+                edits,
+                applied_edits,
+            } => edits == applied_edits,
+            Mark::Tallies(Some((users, aliases))) => {
+                *users == self.users && *aliases == self.aliases
             }
-            _ => false,
-        }
+            Mark::Tallies(None) => false,
+        };
+        untouched
+            && recorded.digest == desired.digest
+            && self.users.rows == desired.users
+            && self.aliases.rows == desired.aliases
     }
 }
 
@@ -89,7 +146,8 @@ pub(crate) struct Totals {
 pub(crate) struct ReadMode {
     /// Read every row, whatever the bookkeeping says.
     pub(crate) full: bool,
-    /// Apply's read: inside its transaction, locking the state rows.
+    /// Apply's read, inside its transaction under its lock. It reads as a
+    /// plan does: nothing is locked for it (see the module docs).
     pub(crate) for_apply: bool,
 }
 
@@ -97,10 +155,10 @@ pub(crate) struct ReadMode {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Live {
     pub(crate) domains: BTreeMap<String, LiveDomain>,
-    /// Row counts (users, aliases) under a `domain_id` that no domain has
+    /// Tallies (users, aliases) under a `domain_id` that no domain has
     /// (possible only with foreign key checks off). Their rows are read, with
     /// an empty domain name, and corrected or deleted by the diff.
-    orphans: BTreeMap<i64, (i64, i64)>,
+    orphans: BTreeMap<i64, (Tally, Tally)>,
     /// The domains diffed row by row: every live domain that is not clean,
     /// and every desired domain without a row yet.
     pub(crate) diffed: BTreeSet<String>,
@@ -110,7 +168,95 @@ pub(crate) struct Live {
 }
 
 type UserColumns = (i64, String, String, i64, Option<String>);
-type DomainColumns = (i64, String, Option<String>, Option<i64>, Option<i64>);
+/// id, name, digest, user_rows, user_changed, alias_rows, alias_changed.
+type MysqlDomainColumns = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+/// id, name, digest, edits, applied_edits.
+type SqliteDomainColumns = (i64, String, Option<String>, Option<i64>, Option<i64>);
+
+/// The tallies of the rows of the domains with these ids (of every domain
+/// when `None`), per domain id: (users, aliases), one `GROUP BY` per table
+/// (and per `CHUNK` of ids). A domain without rows in a table has no entry
+/// there; `Tally::empty` stands for it. Inside apply's transaction this sees
+/// apply's own writes.
+pub(crate) async fn read_tallies(
+    conn: &mut Conn,
+    ids: Option<&[i64]>,
+) -> Result<BTreeMap<i64, (Tally, Tally)>, DbError> {
+    let dialect = conn.dialect();
+    let filters = id_filters(ids);
+    let mut tallies: BTreeMap<i64, (Tally, Tally)> = BTreeMap::new();
+    for (table, users) in [("virtual_users", true), ("virtual_aliases", false)] {
+        let changed = match dialect {
+            Dialect::Mysql => {
+                "CAST(SUM(TO_SECONDS(mailops_changed_at) * 1000000 \
+                 + MICROSECOND(mailops_changed_at)) AS CHAR)"
+            }
+            Dialect::Sqlite => "''",
+        };
+        let what = format!("tallying the rows of {table}");
+        for (filter, chunk) in &filters {
+            let sql = format!(
+                "SELECT domain_id, COUNT(*), {changed} FROM {table}{filter} GROUP BY domain_id"
+            );
+            let rows: Vec<(i64, i64, String)> = on_conn!(&mut *conn, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in *chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map_err(failed(&what))?
+            });
+            for (id, rows, changed) in rows {
+                let entry = tallies
+                    .entry(id)
+                    .or_insert_with(|| (Tally::empty(dialect), Tally::empty(dialect)));
+                let tally = if users { &mut entry.0 } else { &mut entry.1 };
+                *tally = Tally { rows, changed };
+            }
+        }
+    }
+    Ok(tallies)
+}
+
+/// ` WHERE domain_id IN (?, …)` per `CHUNK` of `ids` with the ids to bind,
+/// or one empty filter for every row (`None`), or none at all (no id).
+fn id_filters(ids: Option<&[i64]>) -> Vec<(String, &[i64])> {
+    match ids {
+        None => vec![(String::new(), &[][..])],
+        Some(ids) => ids
+            .chunks(CHUNK)
+            .map(|chunk| {
+                (
+                    format!(
+                        " WHERE domain_id IN ({})",
+                        vec!["?"; chunk.len()].join(", ")
+                    ),
+                    chunk,
+                )
+            })
+            .collect(),
+    }
+}
+
+impl Tally {
+    /// The tally of no rows.
+    pub(crate) fn empty(dialect: Dialect) -> Tally {
+        Tally {
+            rows: 0,
+            changed: match dialect {
+                Dialect::Mysql => "0".to_string(),
+                Dialect::Sqlite => String::new(),
+            },
+        }
+    }
+}
 
 impl Live {
     /// A plan's read: one read-only transaction, no lock.
@@ -136,7 +282,7 @@ impl Live {
         Ok(read)
     }
 
-    /// Read the domains, their bookkeeping and counts; then, once the
+    /// Read the domains, their bookkeeping and tallies; then, once the
     /// digests of the desired rows are ready, the rows of the domains that
     /// are not clean. With `for_apply`, the caller holds the apply lock and
     /// has begun the transaction.
@@ -147,8 +293,8 @@ impl Live {
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
-        live.read_domains(conn, mode).await?;
-        live.read_counts(conn).await?;
+        live.read_domains(conn).await?;
+        live.read_tallies(conn).await?;
         timer.lap("db state");
         let desired = desired.wait();
         timer.lap("db digests");
@@ -187,85 +333,87 @@ impl Live {
         Ok((live, desired))
     }
 
-    async fn read_domains(&mut self, conn: &mut Conn, mode: ReadMode) -> Result<(), DbError> {
-        let lock = mode.for_apply && conn.dialect() == Dialect::Mysql;
-        let sql = format!(
-            "SELECT d.id, d.name, s.digest, s.edits, s.applied_edits \
-             FROM virtual_domains d LEFT JOIN mailops_domain_state s ON s.domain_id = d.id{}",
-            if lock { " FOR UPDATE" } else { "" }
-        );
-        let domains: Vec<DomainColumns> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *c)
-            .await
-            .map_err(failed("reading virtual_domains and mailops_domain_state")))?;
-        let mut unrecorded = Vec::new();
-        for (id, name, digest, edits, applied_edits) in domains {
-            let recorded = digest.map(|digest| Recorded {
-                digest,
-                edits: edits.unwrap_or(0),
-                applied_edits: applied_edits.unwrap_or(0),
-            });
-            if recorded.is_none() {
-                unrecorded.push(id);
+    async fn read_domains(&mut self, conn: &mut Conn) -> Result<(), DbError> {
+        let reading = failed("reading virtual_domains and mailops_domain_state");
+        let domains: Vec<(i64, String, Option<Recorded>)> = match conn {
+            Conn::Mysql(c) => {
+                let rows: Vec<MysqlDomainColumns> = sqlx::query_as(
+                    "SELECT d.id, d.name, s.digest, s.user_rows, CAST(s.user_changed AS CHAR), \
+                     s.alias_rows, CAST(s.alias_changed AS CHAR) \
+                     FROM virtual_domains d LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
+                )
+                .fetch_all(&mut *c)
+                .await
+                .map_err(&reading)?;
+                rows.into_iter()
+                    .map(|(id, name, digest, ur, uc, ar, ac)| {
+                        let tallies = match (ur, uc, ar, ac) {
+                            (Some(ur), Some(uc), Some(ar), Some(ac)) => Some((
+                                Tally {
+                                    rows: ur,
+                                    changed: uc,
+                                },
+                                Tally {
+                                    rows: ar,
+                                    changed: ac,
+                                },
+                            )),
+                            _ => None,
+                        };
+                        let recorded = digest.map(|digest| Recorded {
+                            digest,
+                            mark: Mark::Tallies(tallies),
+                        });
+                        (id, name, recorded)
+                    })
+                    .collect()
             }
+            Conn::Sqlite(c) => {
+                let rows: Vec<SqliteDomainColumns> = sqlx::query_as(
+                    "SELECT d.id, d.name, s.digest, s.edits, s.applied_edits \
+                     FROM virtual_domains d LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
+                )
+                .fetch_all(&mut *c)
+                .await
+                .map_err(&reading)?;
+                rows.into_iter()
+                    .map(|(id, name, digest, edits, applied_edits)| {
+                        let recorded = digest.map(|digest| Recorded {
+                            digest,
+                            mark: Mark::Edits {
+                                edits: edits.unwrap_or(0),
+                                applied_edits: applied_edits.unwrap_or(0),
+                            },
+                        });
+                        (id, name, recorded)
+                    })
+                    .collect()
+            }
+        };
+        let empty = Tally::empty(conn.dialect());
+        for (id, name, recorded) in domains {
             self.rows.domains.insert(name.clone());
             self.domains.insert(
                 name,
                 LiveDomain {
                     id,
                     recorded,
-                    users: 0,
-                    aliases: 0,
+                    users: empty.clone(),
+                    aliases: empty.clone(),
                 },
             );
-        }
-        if mode.for_apply {
-            // Give every domain a state row now, before anything else is
-            // read: from here on a hand edit of any domain waits for this
-            // transaction and counts after it. The empty digest matches no
-            // desired digest, so these domains are diffed (and recorded).
-            for chunk in unrecorded.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO mailops_domain_state (domain_id, digest, edits, applied_edits) VALUES {}",
-                    vec!["(?, '', 0, 0)"; chunk.len()].join(", ")
-                );
-                on_conn!(&mut *conn, c => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    q.execute(&mut *c).await.map_err(failed("creating rows of mailops_domain_state"))?.rows_affected()
-                });
-            }
         }
         Ok(())
     }
 
-    async fn read_counts(&mut self, conn: &mut Conn) -> Result<(), DbError> {
+    async fn read_tallies(&mut self, conn: &mut Conn) -> Result<(), DbError> {
         let by_id: HashMap<i64, String> = self
             .domains
             .iter()
             .map(|(name, d)| (d.id, name.clone()))
             .collect();
-        let mut counts: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-        for (table, users) in [("virtual_users", true), ("virtual_aliases", false)] {
-            let sql = format!("SELECT domain_id, COUNT(*) FROM {table} GROUP BY domain_id");
-            let what = format!("counting the rows of {table}");
-            let rows: Vec<(i64, i64)> = on_conn!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut *c)
-                .await
-                .map_err(failed(&what)))?;
-            for (id, n) in rows {
-                let entry = counts.entry(id).or_default();
-                if users {
-                    entry.0 = n;
-                } else {
-                    entry.1 = n;
-                }
-            }
-        }
         let mut orphans = BTreeMap::new();
-        for (id, (users, aliases)) in counts {
+        for (id, (users, aliases)) in read_tallies(conn, None).await? {
             match by_id.get(&id).and_then(|name| self.domains.get_mut(name)) {
                 Some(domain) => {
                     domain.users = users;
@@ -288,22 +436,7 @@ impl Live {
             .map(|(name, d)| (d.id, name.clone()))
             .collect();
         let name_of = |id: i64| names.get(&id).cloned().unwrap_or_default();
-        let filters: Vec<(String, &[i64])> = match ids {
-            None => vec![(String::new(), &[][..])],
-            Some([]) => Vec::new(),
-            Some(ids) => ids
-                .chunks(CHUNK)
-                .map(|chunk| {
-                    (
-                        format!(
-                            " WHERE domain_id IN ({})",
-                            vec!["?"; chunk.len()].join(", ")
-                        ),
-                        chunk,
-                    )
-                })
-                .collect(),
-        };
+        let filters = id_filters(ids);
         for (filter, chunk) in &filters {
             let sql = format!(
                 "SELECT domain_id, email, password, quota_bytes, name FROM virtual_users{filter}"
@@ -347,32 +480,53 @@ impl Live {
     }
 
     /// `sha256:<hex>` of everything the plan was computed from: every
-    /// domain's id, bookkeeping and row counts, and the rows of the diffed
-    /// domains. Any write to the routing tables changes it: a trigger raises
-    /// `edits`, TRUNCATE changes a count, another apply records a new state.
+    /// domain's id, bookkeeping and tallies, and the rows of the diffed
+    /// domains. Any write to the routing tables changes it: a change time or
+    /// a count moves a tally (MySQL/MariaDB), a trigger raises `edits`
+    /// (SQLite), TRUNCATE changes a count, another apply records a new state.
     /// It does not depend on `--full` (rows of clean domains are left out), so
     /// a plan made with it can be applied without it.
     pub(crate) fn fingerprint(&self) -> String {
+        fn tally(fields: &mut Fields, tally: &Tally) {
+            fields.number(tally.rows);
+            fields.field(&tally.changed);
+        }
         let mut fields = Fields::default();
-        fields.field("mailops-live/2");
+        fields.field("mailops-live/3");
         for (name, domain) in &self.domains {
-            let (digest, edits, applied_edits) = domain.recorded.as_ref().map_or(("", 0, 0), |r| {
-                (r.digest.as_str(), r.edits, r.applied_edits)
-            });
             fields.field("d");
             fields.field(name);
             fields.number(domain.id);
-            fields.field(digest);
-            fields.number(edits);
-            fields.number(applied_edits);
-            fields.number(domain.users);
-            fields.number(domain.aliases);
+            match &domain.recorded {
+                None => fields.field("-"),
+                Some(recorded) => {
+                    fields.field(&recorded.digest);
+                    match &recorded.mark {
+                        Mark::Edits {
+                            edits,
+                            applied_edits,
+                        } => {
+                            fields.field("e");
+                            fields.number(*edits);
+                            fields.number(*applied_edits);
+                        }
+                        Mark::Tallies(None) => fields.field("t-"),
+                        Mark::Tallies(Some((users, aliases))) => {
+                            fields.field("t");
+                            tally(&mut fields, users);
+                            tally(&mut fields, aliases);
+                        }
+                    }
+                }
+            }
+            tally(&mut fields, &domain.users);
+            tally(&mut fields, &domain.aliases);
         }
         for (id, (users, aliases)) in &self.orphans {
             fields.field("o");
             fields.number(*id);
-            fields.number(*users);
-            fields.number(*aliases);
+            tally(&mut fields, users);
+            tally(&mut fields, aliases);
         }
         let shown = |domain: &str| domain.is_empty() || self.diffed.contains(domain);
         for user in self.rows.users.values().filter(|u| shown(&u.domain)) {
@@ -386,10 +540,16 @@ impl Live {
 
     /// Rows per table, counted rather than read.
     pub(crate) fn totals(&self) -> Totals {
-        let orphan_users: i64 = self.orphans.values().map(|(u, _)| u).sum();
-        let orphan_aliases: i64 = self.orphans.values().map(|(_, a)| a).sum();
-        let users: i64 = self.domains.values().map(|d| d.users).sum::<i64>() + orphan_users;
-        let aliases: i64 = self.domains.values().map(|d| d.aliases).sum::<i64>() + orphan_aliases;
+        let tallies = self
+            .domains
+            .values()
+            .map(|d| (&d.users, &d.aliases))
+            .chain(self.orphans.values().map(|(u, a)| (u, a)));
+        let (mut users, mut aliases) = (0i64, 0i64);
+        for (u, a) in tallies {
+            users += u.rows;
+            aliases += a.rows;
+        }
         Totals {
             domains: self.domains.len(),
             users: usize::try_from(users).unwrap_or(0),
@@ -447,13 +607,40 @@ mod tests {
         }
     }
 
+    fn tally(rows: i64, changed: &str) -> Tally {
+        Tally {
+            rows,
+            changed: changed.into(),
+        }
+    }
+
+    /// A SQLite domain: recorded (digest, edits, applied_edits), row counts.
     fn live(recorded: Option<(&str, i64, i64)>, users: i64, aliases: i64) -> LiveDomain {
         LiveDomain {
             id: 1,
             recorded: recorded.map(|(digest, edits, applied_edits)| Recorded {
                 digest: digest.into(),
-                edits,
-                applied_edits,
+                mark: Mark::Edits {
+                    edits,
+                    applied_edits,
+                },
+            }),
+            users: tally(users, ""),
+            aliases: tally(aliases, ""),
+        }
+    }
+
+    /// A MySQL domain: recorded digest and tallies, live tallies.
+    fn live_mysql(
+        recorded: Option<(&str, Option<(Tally, Tally)>)>,
+        users: Tally,
+        aliases: Tally,
+    ) -> LiveDomain {
+        LiveDomain {
+            id: 1,
+            recorded: recorded.map(|(digest, tallies)| Recorded {
+                digest: digest.into(),
+                mark: Mark::Tallies(tallies),
             }),
             users,
             aliases,
@@ -512,6 +699,48 @@ mod tests {
     }
 
     #[test]
+    fn on_mysql_clean_needs_the_tallies_apply_recorded() {
+        let want = desired("sha256:a", 2, 3);
+        let users = tally(2, "127926220226159502");
+        let aliases = tally(3, "191889330339239253");
+        let recorded = Some((users.clone(), aliases.clone()));
+        let clean = |recorded: Option<(&str, Option<(Tally, Tally)>)>, u: &Tally, a: &Tally| {
+            live_mysql(recorded, u.clone(), a.clone()).is_clean(Some(&want))
+        };
+        assert!(clean(
+            Some(("sha256:a", recorded.clone())),
+            &users,
+            &aliases
+        ));
+        // A row changed: its time moved the sum, not the count.
+        let touched = tally(2, "127926220226159503");
+        assert!(!clean(
+            Some(("sha256:a", recorded.clone())),
+            &touched,
+            &aliases
+        ));
+        assert!(!clean(
+            Some(("sha256:a", recorded.clone())),
+            &users,
+            &touched
+        ));
+        // The files changed.
+        assert!(!clean(
+            Some(("sha256:b", recorded.clone())),
+            &users,
+            &aliases
+        ));
+        // Recorded before migration 0003: unknown.
+        assert!(!clean(Some(("sha256:a", None)), &users, &aliases));
+        // Live and recorded agree, but not with the files (a state row
+        // written by hand): the counts still have to be the desired ones.
+        let three = tally(3, "1");
+        let odd = Some((three.clone(), aliases.clone()));
+        assert!(!clean(Some(("sha256:a", odd)), &three, &aliases));
+        assert!(!live_mysql(Some(("sha256:a", recorded)), users, aliases).is_clean(None));
+    }
+
+    #[test]
     fn the_fingerprint_follows_the_bookkeeping_and_the_diffed_rows_only() {
         let mut a = Live::default();
         a.domains
@@ -525,10 +754,13 @@ mod tests {
             .recorded
             .as_mut()
             .unwrap()
-            .edits = 2;
+            .mark = Mark::Edits {
+            edits: 2,
+            applied_edits: 1,
+        };
         assert_ne!(base, edited.fingerprint());
         let mut truncated = a.clone();
-        truncated.domains.get_mut("a.example").unwrap().users = 0;
+        truncated.domains.get_mut("a.example").unwrap().users = tally(0, "");
         assert_ne!(base, truncated.fingerprint());
 
         // A clean domain's rows read by --full leave it as it is.
@@ -544,5 +776,36 @@ mod tests {
         assert_eq!(base, full.fingerprint());
         full.diffed.insert("a.example".into());
         assert_ne!(base, full.fingerprint());
+    }
+
+    #[test]
+    fn on_mysql_the_fingerprint_follows_the_change_times() {
+        let users = tally(1, "63963110113079751");
+        let recorded = Some(("sha256:a", Some((users.clone(), tally(0, "0")))));
+        let mut a = Live::default();
+        a.domains.insert(
+            "a.example".into(),
+            live_mysql(recorded.clone(), users, tally(0, "0")),
+        );
+        let base = a.fingerprint();
+        // A hand edit that keeps the count.
+        let mut edited = a.clone();
+        edited.domains.get_mut("a.example").unwrap().users = tally(1, "63963110113079752");
+        assert_ne!(base, edited.fingerprint());
+        // Another apply recorded other tallies.
+        let mut recorded_again = a.clone();
+        recorded_again
+            .domains
+            .get_mut("a.example")
+            .unwrap()
+            .recorded
+            .as_mut()
+            .unwrap()
+            .mark = Mark::Tallies(None);
+        assert_ne!(base, recorded_again.fingerprint());
+        // An orphan row.
+        let mut orphaned = a.clone();
+        orphaned.orphans.insert(9, (tally(1, "5"), tally(0, "0")));
+        assert_ne!(base, orphaned.fingerprint());
     }
 }

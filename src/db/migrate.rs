@@ -44,6 +44,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../../migrations/mysql/0002_domain_state.sql"),
         sqlite: include_str!("../../migrations/sqlite/0002_domain_state.sql"),
     },
+    Migration {
+        version: 3,
+        name: "change_times",
+        mysql: include_str!("../../migrations/mysql/0003_change_times.sql"),
+        // A no-op that records itself: both dialects share one list of versions.
+        sqlite: include_str!("../../migrations/sqlite/0003_change_times.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
@@ -134,8 +141,17 @@ mod tests {
     fn versions_are_consecutive_and_files_exist_for_both_dialects() {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1);
-            assert!(m.mysql.contains("CREATE TABLE"));
-            assert!(m.sqlite.contains("CREATE TABLE"));
+            let file = format!("{:04}_{}.sql", m.version, m.name);
+            assert!(
+                m.mysql
+                    .starts_with(&format!("-- mailops migration {:04}:", m.version)),
+                "mysql/{file}"
+            );
+            assert!(
+                m.sqlite
+                    .starts_with(&format!("-- mailops migration {:04}:", m.version)),
+                "sqlite/{file}"
+            );
             let record = format!(
                 "INSERT INTO mailops_schema_migrations (version, name) VALUES ({}, '{}');",
                 m.version, m.name

@@ -3,7 +3,7 @@
 //!
 //! It carries the row changes exactly as reviewed, the fingerprint of the live
 //! state they were computed from (`Live::fingerprint`: every domain's
-//! bookkeeping and row counts, and the rows that were diffed), and the
+//! bookkeeping and the tallies of its rows, and the rows that were diffed), and the
 //! fingerprint of the compiled output of the mail repo. `apply` refuses the plan when either no longer matches:
 //! applying it then would write something nobody reviewed. The file holds
 //! password hashes (as the tenant files do), so it is written mode 0600 and
@@ -17,7 +17,12 @@ use crate::db::plan::RowPlan;
 use crate::fsutil::write_private;
 
 /// Version 2: the live fingerprint covers the bookkeeping of migration 0002
-/// and the diffed rows, not every row.
+/// and the diffed rows, not every row. Version 3: on MySQL/MariaDB it covers
+/// the tallies of migration 0003 (row counts and sums of change times) in
+/// place of the edit counters, so a plan saved before 0003 is refused by
+/// its format rather than by a fingerprint that can no longer match; and the
+/// compiled fingerprint is of the input files (`incremental::inputs_fingerprint`),
+/// not of the generated files.
 pub(crate) const FORMAT: &str = "mailops-plan/3";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
