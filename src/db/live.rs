@@ -23,7 +23,10 @@
 //!   inexactly). One `GROUP BY domain_id` per table over the index on
 //!   `(domain_id, mailops_changed_at)` reads every domain's tally. Apply
 //!   records the tallies its own transaction sees after its writes; the
-//!   domain is clean only while the live tallies are those. An update changes
+//!   domain is clean only while the live tallies are those. (Apply fixes
+//!   its session's clock while it writes, so all its rows carry one known
+//!   time, and tallies the domains it creates from its plan: reading them
+//!   back inside the writing transaction would cost a row lookup per entry.) An update changes
 //!   a row's time, a delete the count, a delete and an insert a time (and
 //!   TRUNCATE, a move to another domain, a restore of an older backup change
 //!   a count or a sum). A sum, not a maximum: a change time is the start of
