@@ -621,6 +621,17 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
     assert_eq!(full["read"]["full"], true);
     assert_eq!(full["read"]["rows"], 11);
     assert_eq!(full["summary"]["update"], 0);
+
+    // A new tenant is recorded as written (on MariaDB its tallies are
+    // counted from the plan, not read back): nothing is read afterwards.
+    repo.add_tenant("c.example", &["erin"]);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+    assert_code(&apply(&repo, &db), 0);
+    assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
+    assert_eq!(
+        recorded_state(&db),
+        "a.example\t1\t71\nb.example\t1\t71\nc.example\t1\t71\n"
+    );
 }
 
 fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine: Engine) {

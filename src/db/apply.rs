@@ -149,14 +149,81 @@ pub(crate) async fn execute(
         progress: Progress::new(show_progress, counts.total()),
     };
     let mut result = Ok(());
-    if !plan.is_empty() {
+    let mut change_time = None;
+    if w.conn.dialect() == Dialect::Mysql {
+        match fix_change_time(w.conn).await {
+            Ok(t) => change_time = Some(t),
+            Err(e) => result = Err(e),
+        }
+    }
+    if result.is_ok() && !plan.is_empty() {
         result = write_all(&mut w, plan, log).await;
     }
     w.progress.finish();
     if result.is_ok() {
-        result = record_state(&mut w, record).await;
+        result = record_state(&mut w, record, plan, change_time).await;
+    }
+    if change_time.is_some() && result.is_ok() {
+        result = w.conn.execute_raw("SET timestamp = DEFAULT").await;
     }
     result.map(|()| counts)
+}
+
+/// MySQL/MariaDB: fix the session's clock for the rest of the apply, so that
+/// every row it writes gets one known change time; returns it as the tallies
+/// count it (microseconds, `TO_SECONDS * 1000000 + MICROSECOND`, in the
+/// session's time zone, as the server converts it for the column).
+async fn fix_change_time(conn: &mut Conn) -> Result<i64, DbError> {
+    conn.execute_raw("SET timestamp = UNIX_TIMESTAMP(NOW(6))")
+        .await?;
+    on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT CAST(TO_SECONDS(NOW(6)) * 1000000 + MICROSECOND(NOW(6)) AS SIGNED)",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .map_err(failed("reading the time of the apply")))
+}
+
+/// The tallies (users, aliases) of every domain the plan creates, after the
+/// plan: such a domain's rows are exactly the rows the plan writes into it
+/// (inserts, and updates that move a row there), all stamped `change_time`.
+/// Counted here, because reading them back in the writing transaction costs
+/// a lookup of every row (the index pages carry this transaction's changes,
+/// so InnoDB checks each entry against its row).
+fn tallies_of_created_domains(plan: &RowPlan, change_time: i64) -> HashMap<&str, (Tally, Tally)> {
+    let mut rows: HashMap<&str, (i64, i64)> = plan
+        .domains
+        .insert
+        .iter()
+        .map(|name| (name.as_str(), (0, 0)))
+        .collect();
+    let users = plan
+        .users
+        .insert
+        .iter()
+        .chain(plan.users.update.iter().map(|u| &u.after));
+    for user in users {
+        if let Some(n) = rows.get_mut(user.domain.as_str()) {
+            n.0 += 1;
+        }
+    }
+    let aliases = plan
+        .aliases
+        .insert
+        .iter()
+        .chain(plan.aliases.update.iter().map(|a| &a.after));
+    for alias in aliases {
+        if let Some(n) = rows.get_mut(alias.domain.as_str()) {
+            n.1 += 1;
+        }
+    }
+    let tally = |rows: i64| Tally {
+        rows,
+        changed: (i128::from(rows) * i128::from(change_time)).to_string(),
+    };
+    rows.into_iter()
+        .map(|(name, (users, aliases))| (name, (tally(users), tally(aliases))))
+        .collect()
 }
 
 /// Record that these domains' rows are their desired rows, with the mark
@@ -164,10 +231,16 @@ pub(crate) async fn execute(
 ///
 /// MySQL/MariaDB: the tallies of the domains' rows as this transaction sees
 /// them now, after its writes: its own writes and what it read, not what
-/// others committed since its first read. SQLite: `edits` now, which counts
-/// this apply's own writes; nobody else can raise it before the commit, as
-/// SQLite lets one writer at a time.
-async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<(), DbError> {
+/// others committed since its first read. A domain the plan creates is
+/// tallied from the plan (`tallies_of_created_domains`), every other one is
+/// read. SQLite: `edits` now, which counts this apply's own writes; nobody
+/// else can raise it before the commit, as SQLite lets one writer at a time.
+async fn record_state(
+    w: &mut Writer<'_>,
+    record: &[StateRecord<'_>],
+    plan: &RowPlan,
+    change_time: Option<i64>,
+) -> Result<(), DbError> {
     if record.is_empty() {
         return Ok(());
     }
@@ -190,19 +263,34 @@ async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<
         .into_iter()
         .map(|(id, name, edits)| (name, (id, edits.unwrap_or(0))))
         .collect();
-    let rows: Vec<(i64, &str, i64)> = record
+    let rows: Vec<(i64, &str, &str, i64)> = record
         .iter()
         .filter_map(|r| {
             let (id, edits) = now.get(r.domain)?;
-            Some((*id, r.digest, *edits))
+            Some((*id, r.domain, r.digest, *edits))
         })
         .collect();
+    let created = change_time
+        .map(|t| tallies_of_created_domains(plan, t))
+        .unwrap_or_default();
     for chunk in rows.chunks(CHUNK) {
-        let ids: Vec<i64> = chunk.iter().map(|(id, _, _)| *id).collect();
-        let tallies = match dialect {
-            Dialect::Mysql => read_tallies(w.conn, Some(&ids)).await?,
-            Dialect::Sqlite => BTreeMap::new(),
-        };
+        let ids: Vec<i64> = chunk.iter().map(|(id, _, _, _)| *id).collect();
+        let mut tallies = BTreeMap::new();
+        if dialect == Dialect::Mysql {
+            let read: Vec<i64> = chunk
+                .iter()
+                .filter(|(_, name, _, _)| !created.contains_key(name))
+                .map(|(id, _, _, _)| *id)
+                .collect();
+            if !read.is_empty() {
+                tallies = read_tallies(w.conn, Some(&read)).await?;
+            }
+            for (id, name, _, _) in chunk {
+                if let Some(tally) = created.get(name) {
+                    tallies.insert(*id, tally.clone());
+                }
+            }
+        }
         let sql = format!(
             "DELETE FROM mailops_domain_state WHERE domain_id IN ({})",
             vec!["?"; chunk.len()].join(", ")
@@ -224,7 +312,7 @@ async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<
                 );
                 let empty = (Tally::empty(dialect), Tally::empty(dialect));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, digest, _) in chunk {
+                for (id, _, digest, _) in chunk {
                     let (users, aliases) = tallies.get(id).unwrap_or(&empty);
                     q = q
                         .bind(*id)
@@ -244,7 +332,7 @@ async fn record_state(w: &mut Writer<'_>, record: &[StateRecord<'_>]) -> Result<
                     placeholders(chunk.len(), 4)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (id, digest, edits) in chunk {
+                for (id, _, digest, edits) in chunk {
                     q = q.bind(*id).bind(*digest).bind(*edits).bind(*edits);
                 }
                 q.execute(&mut *c)
@@ -431,6 +519,56 @@ async fn domain_ids(conn: &mut Conn) -> Result<HashMap<String, i64>, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_domains_are_tallied_from_the_plan() {
+        use crate::db::plan::Update;
+        use crate::db::rows::{AliasRow, UserRow};
+        let user = |email: &str, domain: &str| UserRow {
+            email: email.into(),
+            domain: domain.into(),
+            password: "p".into(),
+            quota_bytes: 1,
+            name: None,
+        };
+        let alias = |source: &str, domain: &str| AliasRow {
+            source: source.into(),
+            destination: "x@y.example".into(),
+            domain: domain.into(),
+        };
+        let mut plan = RowPlan::default();
+        plan.domains.insert = vec!["new.example".into(), "empty.example".into()];
+        plan.users.insert = vec![
+            user("a@new.example", "new.example"),
+            user("b@new.example", "new.example"),
+            user("c@old.example", "old.example"),
+        ];
+        // A mailbox moved into the new domain counts; the old one is read.
+        plan.users.update.push(Update {
+            before: user("d@new.example", "old.example"),
+            after: user("d@new.example", "new.example"),
+        });
+        plan.aliases.insert = vec![alias("info@new.example", "new.example")];
+        let t = 63_963_113_994_680_605_i64;
+        let tallies = tallies_of_created_domains(&plan, t);
+        assert_eq!(tallies.len(), 2);
+        let (users, aliases) = &tallies["new.example"];
+        assert_eq!(users.rows, 3);
+        // Beyond i64: 3 × t = 191889341984041815.
+        assert_eq!(users.changed, "191889341984041815");
+        assert_eq!(
+            (aliases.rows, aliases.changed.as_str()),
+            (1, "63963113994680605")
+        );
+        let (users, aliases) = &tallies["empty.example"];
+        assert_eq!(*users, Tally::empty(Dialect::Mysql));
+        assert_eq!(*aliases, Tally::empty(Dialect::Mysql));
+        let big = tallies_of_created_domains(&plan, i64::MAX);
+        assert_eq!(
+            big["new.example"].0.changed,
+            (3 * i128::from(i64::MAX)).to_string()
+        );
+    }
 
     #[test]
     fn placeholders_make_row_lists() {

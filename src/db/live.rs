@@ -23,16 +23,20 @@
 //!   inexactly). One `GROUP BY domain_id` per table over the index on
 //!   `(domain_id, mailops_changed_at)` reads every domain's tally. Apply
 //!   records the tallies its own transaction sees after its writes; the
-//!   domain is clean only while the live tallies are those. An update changes
-//!   a row's time, a delete the count, a delete and an insert a time (and
-//!   TRUNCATE, a move to another domain, a restore of an older backup change
-//!   a count or a sum). A sum, not a maximum: a change time is the start of
-//!   its statement, not its commit, so a hand edit that commits while apply
-//!   runs can carry a time older than apply's writes; it changes the sum all
-//!   the same. What keeps a tally is a write that sets `mailops_changed_at`
-//!   itself to compensate, or new times that add up to the old ones to the
-//!   microsecond; `--full` is the deep check. A state row from before 0003
-//!   has no tallies: its domain is read once and recorded again.
+//!   domain is clean only while the live tallies are those. An update
+//!   changes a row's time, a delete the count, a delete and an insert a time
+//!   (and TRUNCATE, a move to another domain, a restore of an older backup
+//!   change a count or a sum). A sum, not a maximum: a change time is the
+//!   start of its statement, not its commit, so a hand edit that commits
+//!   while apply runs can carry a time older than apply's writes; it changes
+//!   the sum all the same. What keeps a tally is a write that sets
+//!   `mailops_changed_at` itself to compensate, or new times that add up to
+//!   the old ones to the microsecond; `--full` is the deep check. A state row
+//!   from before 0003 has no tallies: its domain is read until an apply
+//!   records it again. Apply fixes its session's clock while it writes
+//!   (`SET timestamp`), so that all its rows carry one known time, and
+//!   tallies the domains it creates from its plan: reading them back inside
+//!   the writing transaction would cost a row lookup per index entry.
 //! - SQLite (migration 0002): triggers raise the domain's `edits` on every
 //!   write of its rows; apply records `applied_edits = edits` after its own
 //!   writes; the domain is clean while the two are equal. Its tallies are
@@ -48,8 +52,12 @@
 //! reads (the snapshot taken at its first read) do not see it, so the tallies
 //! apply records do not contain it, and the next plan finds the live tallies
 //! differ and reads that domain. An edit of a row apply itself updates waits
-//! for apply's commit and then changes the row's time again. Nothing is locked
-//! for this: the state rows are written only by apply, under its named lock.
+//! for apply's commit and then changes the row's time again. Nothing is
+//! locked for this beyond the named lock, which keeps applies (the only
+//! writers of the state rows) apart. Before 0003, apply locked every state
+//! row (`FOR UPDATE`, creating the missing ones) so that a trigger raised by
+//! a hand edit waited for its commit; with no trigger left there is nothing
+//! to wait for, and SQLite never needed it (one writer at a time).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
