@@ -31,6 +31,18 @@ pub(crate) struct LoadedRepo {
 }
 
 impl LoadedRepo {
+    /// A repo with no file yet.
+    fn new(root: &Path) -> Self {
+        LoadedRepo {
+            root: root.to_path_buf(),
+            sources: SourceMap::default(),
+            platform: None,
+            tenants: Vec::new(),
+            tenant_stats: Vec::new(),
+            loaded_at: std::time::SystemTime::now(),
+        }
+    }
+
     /// The file stem of a tenant file (`acme.example` for `tenants/acme.example.toml`).
     pub(crate) fn tenant_stem(&self, id: FileId) -> String {
         let path = &self.sources.file(id).path;
@@ -42,14 +54,7 @@ impl LoadedRepo {
 
 /// Read the mail repo at `root`.
 pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<LoadedRepo> {
-    let mut repo = LoadedRepo {
-        root: root.to_path_buf(),
-        sources: SourceMap::default(),
-        platform: None,
-        tenants: Vec::new(),
-        tenant_stats: Vec::new(),
-        loaded_at: std::time::SystemTime::now(),
-    };
+    let mut repo = LoadedRepo::new(root);
 
     let platform_path = root.join(PLATFORM_FILE);
     match fs::read(&platform_path) {
@@ -69,23 +74,10 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
     }
 
     let tenants_dir = root.join(TENANTS_DIR);
-    let mut paths = Vec::new();
-    match fs::read_dir(&tenants_dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|e| with_path(e, &tenants_dir))?;
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || !name.ends_with(".toml") || !path.is_file() {
-                    continue;
-                }
-                paths.push((name, path));
-            }
-        }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(with_path(err, &tenants_dir)),
-    }
-    paths.sort();
+    let paths = tenant_names(root)?.into_iter().map(|name| {
+        let path = tenants_dir.join(&name);
+        (name, path)
+    });
     for (name, path) in paths {
         let stat = fs::metadata(&path).map_err(|e| with_path(e, &path))?;
         let bytes = fs::read(&path).map_err(|e| with_path(e, &path))?;
@@ -108,14 +100,7 @@ pub(crate) fn load_selected(
     tenants: Vec<(String, Vec<u8>)>,
     diagnostics: &mut Diagnostics,
 ) -> LoadedRepo {
-    let mut repo = LoadedRepo {
-        root: root.to_path_buf(),
-        sources: SourceMap::default(),
-        platform: None,
-        tenants: Vec::new(),
-        tenant_stats: Vec::new(),
-        loaded_at: std::time::SystemTime::now(),
-    };
+    let mut repo = LoadedRepo::new(root);
     repo.platform = add_file(
         &mut repo.sources,
         PLATFORM_FILE,

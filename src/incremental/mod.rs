@@ -31,6 +31,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::db::rows::domain_of;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, Artifacts, sql, terraform};
 use crate::generated_dir::{FileChanges, GENERATED_DIR};
@@ -239,13 +240,13 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
             {
                 return full(format!("domain {} is declared twice", domain.name));
             }
-            let file = domain.file.trim_start_matches("tenants/");
+            let file = tenant_file(&domain.file);
             if round > 1 || !changed.contains(file) {
                 continue;
             }
             for alias in domain.aliases.values() {
                 for destination in &alias.destinations {
-                    let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+                    let target = domain_of(&destination.address);
                     if let Some(&file) = hosted.get(target)
                         && !to_parse.contains(file)
                     {
@@ -295,7 +296,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let starts: Vec<&str> = model
         .domains
         .values()
-        .filter(|d| changed.contains(d.file.trim_start_matches("tenants/")))
+        .filter(|d| changed.contains(tenant_file(&d.file)))
         .flat_map(|d| d.aliases.keys().map(String::as_str))
         .collect();
     if may_loop(&model, &unparsed_by_domain, &starts) {
@@ -310,7 +311,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
             continue;
         }
         for (_, destination) in &cache.tenants[&file.name].foreign {
-            let target = destination.rsplit_once('@').map_or("", |(_, d)| d);
+            let target = domain_of(destination);
             if parsed_hosts.contains(target)
                 && matches!(graph::resolve(&model, destination), Resolution::Dangling)
             {
@@ -345,7 +346,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
 fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[&str]) -> bool {
     // The alias a destination leads to, if any.
     let next = |destination: &str| -> Option<String> {
-        let domain = destination.rsplit_once('@').map_or("", |(_, d)| d);
+        let domain = domain_of(destination);
         if model.domains.contains_key(domain) {
             return match graph::resolve(model, destination) {
                 Resolution::Alias(a) | Resolution::CatchAll(a) => Some(a.source.clone()),
@@ -362,7 +363,7 @@ fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[
         }
     };
     let successors = |alias: &str| -> Vec<String> {
-        let domain = alias.rsplit_once('@').map_or("", |(_, d)| d);
+        let domain = domain_of(alias);
         let destinations: Vec<&str> = match model.domains.get(domain) {
             Some(d) => d.aliases.get(alias).map_or(Vec::new(), |a| {
                 a.destinations.iter().map(|d| d.address.as_str()).collect()
@@ -497,7 +498,7 @@ pub(crate) fn record(
     let by_file: BTreeMap<&str, &Domain> = model
         .domains
         .values()
-        .map(|d| (d.file.strip_prefix("tenants/").unwrap_or(&d.file), d))
+        .map(|d| (tenant_file(&d.file), d))
         .collect();
     let parsed: Vec<&Domain> = model.domains.values().collect();
     let summaries: BTreeMap<&str, cache::Tenant> = crate::parallel::map_chunks(&parsed, |part| {
@@ -516,19 +517,10 @@ pub(crate) fn record(
             .collect(),
         None => {
             let repo = &compiled.repo;
-            let hashes = crate::parallel::map_chunks(&repo.tenants, |ids| {
-                ids.iter()
-                    .map(|&id| hash(repo.sources.file(id).text.as_bytes()))
-                    .collect::<Vec<_>>()
-            });
-            repo.tenants
-                .iter()
-                .zip(hashes.into_iter().flatten())
+            tenant_hashes(repo)
+                .into_iter()
                 .zip(&repo.tenant_stats)
-                .map(|((&id, digest), stat)| {
-                    let name = repo.sources.file(id).name.trim_start_matches("tenants/");
-                    (name.to_string(), digest, stat.settled(repo.loaded_at))
-                })
+                .map(|((name, digest), stat)| (name, digest, stat.settled(repo.loaded_at)))
                 .collect()
         }
     };
@@ -657,7 +649,7 @@ fn summarise(domain: &Domain) -> cache::Tenant {
     let mut foreign = Vec::new();
     for alias in domain.aliases.values() {
         for destination in &alias.destinations {
-            let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+            let target = domain_of(&destination.address);
             if target != domain.name {
                 foreign.push((alias.source.clone(), destination.address.clone()));
             }
@@ -674,7 +666,7 @@ fn summarise(domain: &Domain) -> cache::Tenant {
         while let Some(at) = stack.pop() {
             for destination in &at.destinations {
                 let address = destination.address.as_str();
-                let target = address.rsplit_once('@').map_or("", |(_, d)| d);
+                let target = domain_of(address);
                 if target != domain.name {
                     reached.insert(address.to_string());
                     continue;
@@ -731,18 +723,7 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
             if let Some(id) = repo.platform {
                 hasher.update(hash(repo.sources.file(id).text.as_bytes()).as_bytes());
             }
-            let hashes = crate::parallel::map_chunks(&repo.tenants, |ids| {
-                ids.iter()
-                    .map(|&id| {
-                        let file = repo.sources.file(id);
-                        (
-                            file.name.trim_start_matches("tenants/").to_string(),
-                            hash(file.text.as_bytes()),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            });
-            for (name, digest) in hashes.into_iter().flatten() {
+            for (name, digest) in tenant_hashes(repo) {
                 hasher.update(b"\0");
                 hasher.update(name.as_bytes());
                 hasher.update(b"\0");
@@ -751,4 +732,26 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
         }
     }
     format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+/// Every tenant file of a full compile: its name under `tenants/` and the
+/// hash of its contents, in load order, hashed on every core.
+fn tenant_hashes(repo: &load::LoadedRepo) -> Vec<(String, String)> {
+    crate::parallel::map_chunks(&repo.tenants, |ids| {
+        ids.iter()
+            .map(|&id| {
+                let file = repo.sources.file(id);
+                let name = tenant_file(&file.name).to_string();
+                (name, hash(file.text.as_bytes()))
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// A tenant file's name under `tenants/`, from its path in the repo.
+fn tenant_file(path: &str) -> &str {
+    path.strip_prefix("tenants/").unwrap_or(path)
 }
