@@ -682,39 +682,32 @@ impl Pair {
     /// `plan --detailed-exitcode` in every format: exit 0, nothing to do.
     /// A's first plan is as `first`, the next ones as `again`.
     fn plan_is_empty(&self, first: Want, again: Want) {
-        let mut want = first;
-        for format in FORMATS {
-            let out = self.run(&["plan", "--detailed-exitcode", "--format", format], want);
-            assert_eq!(
-                out.code, 0,
-                "nothing to plan:\n{}\n{}",
-                out.stdout, out.stderr
-            );
-            if format == "json" {
-                let doc: serde_json::Value =
-                    serde_json::from_str(&out.stdout).expect("JSON on stdout");
-                assert_eq!(doc["changes"], false, "{}", out.stdout);
-            }
-            want = again.clone();
-        }
+        self.plan_every_format(false, first, again);
     }
 
     /// `plan --detailed-exitcode` in every format after tenant files changed:
     /// A's first plan parses `first`, the next ones at most `again` files.
     fn plan_has_changes(&self, first: Want, again: Want) -> Vec<Outcome> {
+        self.plan_every_format(true, first, again)
+    }
+
+    /// `plan --detailed-exitcode` in every format, expecting `changes` (exit
+    /// 2 and `"changes": true`) or none (exit 0 and `false`).
+    fn plan_every_format(&self, changes: bool, first: Want, again: Want) -> Vec<Outcome> {
         let mut want = first;
         let mut outs = Vec::new();
         for format in FORMATS {
             let out = self.run(&["plan", "--detailed-exitcode", "--format", format], want);
-            assert_eq!(
-                out.code, 2,
-                "the plan has changes:\n{}\n{}",
-                out.stdout, out.stderr
-            );
+            let (code, what) = if changes {
+                (2, "the plan has changes")
+            } else {
+                (0, "nothing to plan")
+            };
+            assert_eq!(out.code, code, "{what}:\n{}\n{}", out.stdout, out.stderr);
             if format == "json" {
                 let doc: serde_json::Value =
                     serde_json::from_str(&out.stdout).expect("JSON on stdout");
-                assert_eq!(doc["changes"], true, "{}", out.stdout);
+                assert_eq!(doc["changes"], changes, "{}", out.stdout);
             }
             outs.push(out);
             want = again.clone();
