@@ -7,6 +7,9 @@
 //! cross-tenant alias), all valid. One DKIM key and one password hash are shared by every
 //! tenant (generating thousands of keys would dominate the run). Output is deterministic
 //! apart from that key and hash.
+//!
+//! `--chain N` adds to t0 a chain of N aliases (`hop0` → `hop1` → … → an outside address);
+//! `--loop N` the same chain closed into a forwarding loop (which validation refuses).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,6 +22,9 @@ struct Args {
     tenants: usize,
     mailboxes: usize,
     aliases: usize,
+    /// Hops of an alias chain in t0, and whether it closes into a loop.
+    chain: usize,
+    closed: bool,
     out: PathBuf,
 }
 
@@ -27,6 +33,8 @@ fn parse_args() -> Result<Args, String> {
         tenants: 100,
         mailboxes: 100,
         aliases: 20,
+        chain: 0,
+        closed: false,
         out: PathBuf::from("synth"),
     };
     let mut it = std::env::args().skip(1);
@@ -41,6 +49,11 @@ fn parse_args() -> Result<Args, String> {
             "--tenants" => args.tenants = number()?,
             "--mailboxes" => args.mailboxes = number()?,
             "--aliases" => args.aliases = number()?,
+            "--chain" => args.chain = number()?,
+            "--loop" => {
+                args.chain = number()?;
+                args.closed = true;
+            }
             "--out" => args.out = PathBuf::from(&value),
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -88,8 +101,9 @@ fn main() {
         let mut text = String::with_capacity(args.mailboxes * 200);
         let _ = write!(
             text,
-            "domain = \"{domain}\"\ndescription = \"Synthetic tenant {t}\"\n\n[dkim]\npublic_key = \"{public_key}\"\n\n[limits]\nmax_mailboxes = {}\nmax_quota = \"20 GiB\"\n",
-            args.mailboxes
+            "domain = \"{domain}\"\ndescription = \"Synthetic tenant {t}\"\n\n[dkim]\npublic_key = \"{public_key}\"\n\n[limits]\nmax_mailboxes = {}\nmax_aliases = {}\nmax_quota = \"20 GiB\"\n",
+            args.mailboxes,
+            args.aliases + args.chain
         );
         for m in 0..args.mailboxes {
             let _ = write!(
@@ -113,6 +127,19 @@ fn main() {
                 _ => format!("\"user{}\"", a % args.mailboxes),
             };
             let _ = write!(text, "\n[[alias]]\naddress = \"alias{a}\"\nto = [{to}]\n");
+        }
+        if t == 0 {
+            for hop in 0..args.chain {
+                let to = match hop + 1 {
+                    next if next < args.chain => format!("hop{next}"),
+                    _ if args.closed => "hop0".to_string(),
+                    _ => "ops@partner.example".to_string(),
+                };
+                let _ = write!(
+                    text,
+                    "\n[[alias]]\naddress = \"hop{hop}\"\nto = [\"{to}\"]\n"
+                );
+            }
         }
         std::fs::write(tenants_dir.join(format!("{domain}.toml")), text).expect("write tenant");
     }

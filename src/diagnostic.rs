@@ -108,6 +108,12 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
+    /// In the order they were found.
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
     /// Keep the text at `loc` out of every rendered snippet.
     pub(crate) fn mark_secret(&mut self, loc: Location) {
         self.secrets.push(loc);

@@ -21,6 +21,12 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
     .help(help)
 }
 
+/// How many aliases of a loop after the first get a label of their own.
+pub(crate) const CYCLE_LABELS: usize = 16;
+
+/// How many addresses of a loop its message names before it elides the middle.
+pub(crate) const CYCLE_SHOWN: usize = 50;
+
 /// `path`: alias sources from the start of the loop back to it; a catch-all's
 /// source is `@domain`, shown as `*@domain`.
 pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
@@ -39,9 +45,23 @@ pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
     } else {
         "mail in a loop is never delivered; make one alias of the loop deliver to a mailbox"
     };
+    // A loop longer than CYCLE_SHOWN is named by its two ends (the path
+    // ends where it started) and how many aliases lie between.
+    let named = if shown.len() > CYCLE_SHOWN {
+        let head = CYCLE_SHOWN / 2;
+        let tail = CYCLE_SHOWN - head;
+        format!(
+            "{} → … {} more aliases … → {}",
+            shown[..head].join(" → "),
+            shown.len() - head - tail,
+            shown[shown.len() - tail..].join(" → ")
+        )
+    } else {
+        shown.join(" → ")
+    };
     Diagnostic::error(
         "mailops::alias::cycle",
-        format!("aliases forward in a loop: {}", shown.join(" → ")),
+        format!("aliases forward in a loop: {named}"),
     )
     .at(loc, "the loop starts here")
     .help(help)
