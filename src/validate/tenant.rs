@@ -35,7 +35,10 @@ pub(crate) fn build_domain(
 
     let (name, domain_ok) = match c.structured(&raw.domain, "the domain") {
         Some(text) => match normalize_domain(text) {
-            Ok(name) => (name, true),
+            Ok(name) => {
+                c.check_script(&raw.domain, "the domain", &name);
+                (name, true)
+            }
             Err(problem) => {
                 c.push(diags::invalid_domain(
                     c.loc(&raw.domain),
@@ -71,7 +74,12 @@ pub(crate) fn build_domain(
         .and_then(|z| records::zone_id(&mut c, z));
     let spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
-    let dkim = build_dkim(&mut c, raw, platform);
+    let mut dkim = build_dkim(&mut c, raw, platform);
+    if !domain_ok {
+        // A name that failed validation (a NUL, 300 bytes) never reaches the
+        // key store, which skips a domain without a public key.
+        dkim.public_key.clear();
+    }
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
@@ -235,7 +243,7 @@ fn build_limits(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Li
 }
 
 fn quota(c: &mut Checker<'_>, value: &Sp<String>) -> Option<u64> {
-    match parse_quota(value) {
+    match parse_quota(c.structured(value, "the quota")?) {
         Ok(bytes) => Some(bytes),
         Err(problem) => {
             c.push(diags::invalid_quota(c.loc(value), &problem.describe()));
