@@ -118,14 +118,30 @@ const TENANT_FIELDS: &[Field] = &[
         "ip4:203.0.113.0/24",
     ),
     f("dns.dmarc.policy", "[dns.dmarc]\npolicy = {V}", "reject"),
-    f("dns.dmarc.subdomain_policy", "subdomain_policy = {V}", "reject"),
+    f(
+        "dns.dmarc.subdomain_policy",
+        "subdomain_policy = {V}",
+        "reject",
+    ),
     f("dns.dmarc.adkim", "adkim = {V}", "s"),
     f("dns.dmarc.aspf", "aspf = {V}", "s"),
-    f("dns.dmarc.rua", "rua = [{V}]", "mailto:dmarc@partner.example"),
-    f("dns.dmarc.ruf", "ruf = [{V}]", "mailto:dmarc@partner.example"),
+    f(
+        "dns.dmarc.rua",
+        "rua = [{V}]",
+        "mailto:dmarc@partner.example",
+    ),
+    f(
+        "dns.dmarc.ruf",
+        "ruf = [{V}]",
+        "mailto:dmarc@partner.example",
+    ),
     f("dkim.selector", "[dkim]\nselector = {V}", "mail"),
     f("dkim.public_key", "public_key = {V}", TEST_KEY),
-    f("limits.default_quota", "[limits]\ndefault_quota = {V}", "1 GiB"),
+    f(
+        "limits.default_quota",
+        "[limits]\ndefault_quota = {V}",
+        "1 GiB",
+    ),
     f("limits.max_quota", "max_quota = {V}", "10 GiB"),
     f(
         "mailbox.user",
@@ -144,10 +160,18 @@ const TENANT_FIELDS: &[Field] = &[
 ];
 
 const PLATFORM_FIELDS: &[Field] = &[
-    f("mail_host.hostname", "[mail_host]\nhostname = {V}", "mx.webhizzy.in"),
+    f(
+        "mail_host.hostname",
+        "[mail_host]\nhostname = {V}",
+        "mx.webhizzy.in",
+    ),
     f("mail_host.zone", "zone = {V}", "webhizzy.in"),
     f("mail_host.zone_id", "zone_id = {V}", "Z0123456789ABC"),
-    f("mail_host.admin_email", "admin_email = {V}", "ops@webhizzy.in"),
+    f(
+        "mail_host.admin_email",
+        "admin_email = {V}",
+        "ops@webhizzy.in",
+    ),
     f("aws.region", "[aws]\nregion = {V}", "ap-south-1"),
     f("aws.instance_type", "instance_type = {V}", "t3.small"),
     f("aws.admin_cidrs", "admin_cidrs = [{V}]", "203.0.113.7/32"),
@@ -160,22 +184,42 @@ const PLATFORM_FIELDS: &[Field] = &[
     f("database.host", "host = {V}", "db.internal"),
     f("database.name", "name = {V}", "mailserver"),
     f("database.user", "user = {V}", "mailuser"),
-    f("database.path", "path = {V}", "/var/lib/mailops/mail.sqlite"),
-    f("defaults.dkim_selector", "[defaults]\ndkim_selector = {V}", "dkim"),
+    f(
+        "database.path",
+        "path = {V}",
+        "/var/lib/mailops/mail.sqlite",
+    ),
+    f(
+        "defaults.dkim_selector",
+        "[defaults]\ndkim_selector = {V}",
+        "dkim",
+    ),
     f("defaults.quota", "quota = {V}", "2 GiB"),
     f(
         "defaults.password_schemes",
         "password_schemes = [\"ARGON2ID\", {V}]",
         "SHA512-CRYPT",
     ),
-    f("defaults.dmarc.policy", "[defaults.dmarc]\npolicy = {V}", "reject"),
+    f(
+        "defaults.dmarc.policy",
+        "[defaults.dmarc]\npolicy = {V}",
+        "reject",
+    ),
     f(
         "defaults.dmarc.rua",
         "rua = [{V}]",
         "mailto:dmarc@webhizzy.in",
     ),
-    f("paths.vmail_root", "[paths]\nvmail_root = {V}", "/var/vmail"),
-    f("paths.dkim_key_dir", "dkim_key_dir = {V}", "/var/lib/rspamd/dkim"),
+    f(
+        "paths.vmail_root",
+        "[paths]\nvmail_root = {V}",
+        "/var/vmail",
+    ),
+    f(
+        "paths.dkim_key_dir",
+        "dkim_key_dir = {V}",
+        "/var/lib/rspamd/dkim",
+    ),
     f("paths.key_store", "key_store = {V}", ".mailops/keys"),
     f(
         "tls.cert",
@@ -326,14 +370,22 @@ fn every_tenant_string_field_refuses_or_round_trips_every_payload() {
         &format!("\n[[mailbox]]\npassword = \"{TEST_HASH}\"\nuser = \"ALICE\""),
     );
     let dup_cases = vec![
-        ("mailbox.user × case-duplicate", "tenants/dup-mailbox.example.toml", line),
+        (
+            "mailbox.user × case-duplicate",
+            "tenants/dup-mailbox.example.toml",
+            line,
+        ),
         {
             let (_, line) = dup(
                 "dup-alias.example",
                 "dup-alias.example",
                 "\n[[alias]]\nto = [\"carol\"]\naddress = \"SALES\"",
             );
-            ("alias.address × case-duplicate", "tenants/dup-alias.example.toml", line)
+            (
+                "alias.address × case-duplicate",
+                "tenants/dup-alias.example.toml",
+                line,
+            )
         },
     ];
     dup("dup-domain.example", "dup-domain.example", "");
@@ -349,7 +401,10 @@ fn every_tenant_string_field_refuses_or_round_trips_every_payload() {
     for (id, file, line) in &dup_cases {
         match by_file.remove(*file) {
             Some(lines) if lines.contains(&(*line as u64)) => tally.count("refused at its line"),
-            other => tally.fail(id, format!("expected an error at line {line}, got {other:?}")),
+            other => tally.fail(
+                id,
+                format!("expected an error at line {line}, got {other:?}"),
+            ),
         }
     }
     match (
@@ -416,13 +471,20 @@ fn every_tenant_string_field_refuses_or_round_trips_every_payload() {
     );
     // Everything left is accepted: build it, and read every value back.
     let build = repo.run(&["build"]);
-    assert_eq!(build.code, 0, "build of the accepted cases: {}", build.stderr);
+    assert_eq!(
+        build.code, 0,
+        "build of the accepted cases: {}",
+        build.stderr
+    );
     let sql = SqlReadBack::new(repo.path());
     let hcl = hcl_read_back(&repo.path().join("generated/terraform"));
     for case in accepted {
         match check_tenant_round_trip(case, &sql, &hcl, repo.path()) {
             Ok(()) => tally.count("accepted, round-trips"),
-            Err(why) => tally.fail(&case.id, format!("{} accepted, but {why}", short(&case.value))),
+            Err(why) => tally.fail(
+                &case.id,
+                format!("{} accepted, but {why}", short(&case.value)),
+            ),
         }
     }
     tally.finish("tenant fields × payloads");
@@ -432,8 +494,11 @@ fn every_tenant_string_field_refuses_or_round_trips_every_payload() {
 /// databases, read back through their command-line clients.
 struct SqlReadBack {
     /// Per engine: table → rows (tab-separated, as the client printed them).
-    engines: Vec<(&'static str, BTreeMap<&'static str, BTreeSet<Vec<String>>>)>,
+    engines: Vec<(&'static str, Tables)>,
 }
+
+/// Table → its rows, each a list of columns.
+type Tables = BTreeMap<&'static str, BTreeSet<Vec<String>>>;
 
 const READ_BACK: &[(&str, &str)] = &[
     ("domains", "SELECT name FROM virtual_domains"),
@@ -476,7 +541,12 @@ impl SqlReadBack {
 
         // MariaDB: a fresh database, the migrations, then the generated file.
         let name = format!("mailops_corpus_{}", std::process::id());
-        mysql(None, &format!("DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"));
+        mysql(
+            None,
+            &format!(
+                "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+            ),
+        );
         let mut script = String::new();
         for m in sorted_files(&root.join("migrations/mysql")) {
             script.push_str(&std::fs::read_to_string(m).unwrap());
@@ -594,7 +664,11 @@ fn hcl_read_back(dir: &Path) -> BTreeMap<String, Vec<String>> {
             }
         }
     }
-    assert!(!expressions.is_empty(), "no HCL literals in {}", dir.display());
+    assert!(
+        !expressions.is_empty(),
+        "no HCL literals in {}",
+        dir.display()
+    );
     let scratch = tempfile::tempdir().unwrap();
     let input = format!("jsonencode([{}])\n", expressions.join(", "));
     let out = Command::new("/usr/local/bin/terraform")
@@ -642,7 +716,9 @@ fn check_tenant_round_trip(
         if strings.iter().any(|s| s.contains(needle)) {
             Ok(())
         } else {
-            Err(format!("terraform reads no value holding {needle:?} in {tf}"))
+            Err(format!(
+                "terraform reads no value holding {needle:?} in {tf}"
+            ))
         }
     };
     let hex = |s: &str| s.bytes().map(|b| format!("{b:02X}")).collect::<String>();
@@ -718,7 +794,10 @@ fn check_tenant_round_trip(
         }
         "alias.address" => sql.has(
             "aliases",
-            &[&format!("{}@{domain}", value.to_lowercase()), &format!("carol@{domain}")],
+            &[
+                &format!("{}@{domain}", value.to_lowercase()),
+                &format!("carol@{domain}"),
+            ],
         ),
         "alias.to" => {
             let (local, host) = value.rsplit_once('@').ok_or("no @")?;
@@ -794,7 +873,10 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
             } else {
                 tally.fail(
                     &id,
-                    format!("{} refused at {errors:?}, not at mailops.toml:{line}", short(&value)),
+                    format!(
+                        "{} refused at {errors:?}, not at mailops.toml:{line}",
+                        short(&value)
+                    ),
                 );
             }
         }
@@ -802,7 +884,7 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
 
     // The accepted ones build, and read back through Terraform and YAML.
     let mut yaml_files = Vec::new();
-    for (id, field, value, dir) in &accepted {
+    for (id, _, value, dir) in &accepted {
         let build = Command::new(assert_cmd::cargo_bin!("mailops"))
             .current_dir(dir)
             .env("NO_COLOR", "1")
@@ -821,7 +903,6 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
             continue;
         }
         yaml_files.push(dir.join("generated/cloud-init/user-data.yaml"));
-        let _ = field;
     }
     let parsed = pyyaml(&yaml_files);
     let mut done = 0;
@@ -836,7 +917,10 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
             Err(why) => tally.fail(id, format!("{} accepted, but {why}", short(value))),
         }
     }
-    assert!(done > 0, "no platform case was accepted (the valid values?)");
+    assert!(
+        done > 0,
+        "no platform case was accepted (the valid values?)"
+    );
     tally.finish("platform fields × payloads");
 }
 
@@ -870,7 +954,10 @@ fn check_platform_round_trip(
             if source.is_file() {
                 let expected = std::fs::read_to_string(&source).unwrap();
                 if content != expected {
-                    return Err(format!("{path} in the YAML differs from {}", source.display()));
+                    return Err(format!(
+                        "{path} in the YAML differs from {}",
+                        source.display()
+                    ));
                 }
             }
         }
@@ -1038,7 +1125,10 @@ fn quota_over_bigint_is_refused() {
     );
     repo.run(&["build"]).exits(0);
     for file in ["generated/sql/mysql.sql", "generated/sql/sqlite.sql"] {
-        assert!(repo.read(file).contains(", 9223372036854775807, "), "{file}");
+        assert!(
+            repo.read(file).contains(", 9223372036854775807, "),
+            "{file}"
+        );
     }
 }
 
@@ -1047,7 +1137,9 @@ fn overlong_free_text_is_refused_the_same_on_both_engines() {
     for (key, length) in [("name", 100_000), ("description", 200_000)] {
         let value = "x".repeat(length);
         let extra = if key == "name" {
-            format!("\n[[mailbox]]\nuser = \"bob\"\nname = \"{value}\"\npassword = \"{TEST_HASH}\"\n")
+            format!(
+                "\n[[mailbox]]\nuser = \"bob\"\nname = \"{value}\"\npassword = \"{TEST_HASH}\"\n"
+            )
         } else {
             String::new()
         };
@@ -1090,7 +1182,10 @@ fn database_url_password_is_masked_in_its_diagnostic() {
 fn invalid_domain_never_reaches_the_key_store() {
     // A NUL or a 300-byte name used to end in exit 2 ("file name contained
     // an unexpected NUL byte") from the key-store lookup.
-    for domain in ["acme\\u0000.example".to_string(), format!("{}.example", "a".repeat(300))] {
+    for domain in [
+        "acme\\u0000.example".to_string(),
+        format!("{}.example", "a".repeat(300)),
+    ] {
         let repo = Repo::new().file(
             "tenants/acme.example.toml",
             &format!("domain = \"{domain}\"\n\n[dkim]\npublic_key = \"{TEST_KEY}\"\n"),
@@ -1099,5 +1194,28 @@ fn invalid_domain_never_reaches_the_key_store() {
         let run = repo.run(&["validate"]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(!run.stderr.contains("NUL byte"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn alias_addresses_longer_than_the_address_columns_are_refused() {
+    // Local parts of 64 and a domain of 199 octets: each part is valid, the
+    // address (VARCHAR(254) on MariaDB) is not; SQLite would have taken it.
+    let domain = format!(
+        "{}.{}.{}.example",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63)
+    );
+    let local = "l".repeat(60);
+    for extra in [
+        format!("\n[[alias]]\naddress = \"{local}\"\nto = [\"alice\"]\n"),
+        format!("\n[[alias]]\naddress = \"sales\"\nto = [\"{local}\"]\n"),
+    ] {
+        Repo::new()
+            .tenant(&domain, &extra)
+            .run(&["validate"])
+            .exits(1)
+            .stderr_has("octets long; at most 254 are allowed");
     }
 }

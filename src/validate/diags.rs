@@ -66,7 +66,12 @@ pub(crate) fn value_too_long(
 }
 
 /// A value refused by a [`TextProblem`].
-pub(crate) fn text_problem(loc: Location, what: &str, problem: &TextProblem, free: bool) -> Diagnostic {
+pub(crate) fn text_problem(
+    loc: Location,
+    what: &str,
+    problem: &TextProblem,
+    free: bool,
+) -> Diagnostic {
     match problem {
         TextProblem::Char(_, c) if free => free_text_char(loc, what, *c),
         TextProblem::Char(_, c) => unsafe_char(loc, what, *c),

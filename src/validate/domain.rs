@@ -194,7 +194,9 @@ mod tests {
     fn soft_hyphen_in_domain_is_refused_not_stripped() {
         // IDNA mapping deletes U+00AD and U+2060 (and maps ZWJ away): the
         // name must be refused, not quietly turned into another domain.
-        for c in ['\u{AD}', '\u{2060}', '\u{200D}', '\u{200C}', '\u{200F}', '\u{202E}'] {
+        for c in [
+            '\u{AD}', '\u{2060}', '\u{200D}', '\u{200C}', '\u{200F}', '\u{202E}',
+        ] {
             let name = format!("kaveri-foods.example{c}x");
             assert_eq!(normalize_domain(&name), Err(DomainProblem::Invisible(c)));
             assert_eq!(normalize_dns_name(&name), Err(DomainProblem::Invisible(c)));

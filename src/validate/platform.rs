@@ -36,7 +36,13 @@ pub(crate) fn build_platform(
             Ok(name) => {
                 c.check_script(&host.hostname, "the host name", &name);
                 let help = "the fully qualified name of the mail host, like `mx.webhizzy.in`";
-                if emitters_accept(&mut c, &host.hostname, "mail_host.hostname", &name.ascii, help) {
+                if emitters_accept(
+                    &mut c,
+                    &host.hostname,
+                    "mail_host.hostname",
+                    &name.ascii,
+                    help,
+                ) {
                     name.ascii
                 } else {
                     "mx.invalid".to_string()
@@ -226,13 +232,22 @@ fn emitter_rules(key: &str) -> &'static [fn(&str) -> Quoted] {
 }
 
 /// Whether every emitter of `key` can write `text`; a diagnostic otherwise.
-fn emitters_accept(c: &mut Checker<'_>, value: &Sp<String>, key: &str, text: &str, help: &str) -> bool {
+fn emitters_accept(
+    c: &mut Checker<'_>,
+    value: &Sp<String>,
+    key: &str,
+    text: &str,
+    help: &str,
+) -> bool {
     for rule in emitter_rules(key) {
         if let Err(refused) = rule(text) {
             c.push(diags::invalid_platform_value(
                 c.loc(value),
                 key,
-                &format!("`{text}` cannot be written in {}: {}", refused.format, refused.reason),
+                &format!(
+                    "`{text}` cannot be written in {}: {}",
+                    refused.format, refused.reason
+                ),
                 help,
             ));
             return false;

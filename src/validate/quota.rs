@@ -134,7 +134,10 @@ mod tests {
     fn quota_over_bigint_is_refused() {
         // 2^63 bytes: stored as i64::MAX by apply, written as ...808 in the SQL files.
         assert_eq!(parse_quota("8388608 TiB"), Err(QuotaProblem::TooLarge));
-        assert_eq!(parse_quota("9223372036854775808"), Err(QuotaProblem::TooLarge));
+        assert_eq!(
+            parse_quota("9223372036854775808"),
+            Err(QuotaProblem::TooLarge)
+        );
         assert_eq!(
             parse_quota("9223372036854775807"),
             Ok(9_223_372_036_854_775_807)

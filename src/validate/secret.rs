@@ -25,7 +25,10 @@ pub(crate) enum SecretProblem {
     TooLong(usize),
     /// The character and its position (1-based, in characters): never the
     /// password itself.
-    Character { c: char, position: usize },
+    Character {
+        c: char,
+        position: usize,
+    },
     /// `@@` (the placeholder mark) at this position.
     Placeholder(usize),
 }
@@ -120,10 +123,22 @@ mod tests {
     #[test]
     fn hash_in_db_password_is_refused_as_a_dovecot_comment() {
         let problem = check_db_password("abc#def").unwrap_err();
-        assert_eq!(problem, SecretProblem::Character { c: '#', position: 4 });
+        assert_eq!(
+            problem,
+            SecretProblem::Character {
+                c: '#',
+                position: 4
+            }
+        );
         let message = problem.to_string();
-        assert!(message.contains("`#`") && message.contains("comment"), "{message}");
-        assert!(!message.contains("abc"), "the password is never shown: {message}");
+        assert!(
+            message.contains("`#`") && message.contains("comment"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("abc"),
+            "the password is never shown: {message}"
+        );
     }
 
     #[test]

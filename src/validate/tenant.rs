@@ -495,6 +495,15 @@ fn build_alias(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Option<Alia
             }
         }
     };
+    if source.len() > crate::validate::address::MAX_ADDRESS {
+        let problem = crate::validate::address::AddressProblem::AddressTooLong(source.len());
+        c.push(diags::invalid_local_part(
+            c.loc(&raw.address),
+            "alias",
+            &problem.describe(),
+        ));
+        return None;
+    }
     if raw.to.value.is_empty() {
         c.push(diags::alias_empty(c.loc(&raw.to), &source));
         return None;
@@ -517,10 +526,18 @@ fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Vec<
         let address = if text.contains('@') {
             normalize_address(text).map(|(local, domain)| format!("{local}@{domain}"))
         } else {
-            normalize_local_part(text).map(|local| format!("{local}@{domain}"))
+            normalize_local_part(text)
+                .map(|local| format!("{local}@{domain}"))
+                .and_then(crate::validate::address::check_address_length)
         };
         match address {
             Ok(address) => {
+                if let Some(name) = text
+                    .rsplit_once('@')
+                    .and_then(|(_, d)| normalize_domain(d).ok())
+                {
+                    c.check_script(target, "the destination's domain", &name);
+                }
                 if let Some(first) = seen.get(&address) {
                     c.push(diags::duplicate_destination(
                         c.loc(target),
