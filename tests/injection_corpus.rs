@@ -62,7 +62,25 @@ fn payloads() -> Vec<Payload> {
         ("leading-space", |v| format!(" {v}")),
         ("trailing-space", |v| format!("{v} ")),
         ("uppercase", |v| v.to_uppercase()),
+        // Inside the value: before the `@` of an address (local parts may
+        // hold `$ { } % # |`), else after the first character.
+        ("inner-dollar-brace", |v| inner(v, "${x}")),
+        ("inner-percent-brace", |v| inner(v, "%{x}")),
+        ("inner-hash", |v| inner(v, "#x")),
+        ("inner-pipe-brace", |v| inner(v, "|{x}")),
+        ("inner-quote", |v| inner(v, "'")),
+        ("inner-space", |v| inner(v, " x")),
     ]
+}
+
+fn inner(v: &str, payload: &str) -> String {
+    match v.rfind('@') {
+        Some(at) => format!("{}{payload}{}", &v[..at], &v[at..]),
+        None => {
+            let first = v.chars().next().map_or(0, char::len_utf8);
+            format!("{}{payload}{}", &v[..first], &v[first..])
+        }
+    }
 }
 
 fn insert_second(v: &str, c: char) -> String {
@@ -510,13 +528,28 @@ const READ_BACK: &[(&str, &str)] = &[
 ];
 
 impl SqlReadBack {
+    /// Four databases: per engine, one written by the generated SQL file (after
+    /// the migrations) and one by `mailops apply` (parameterised statements).
+    /// Both must hold exactly the same rows.
     fn new(repo: &Path) -> Self {
         let root = common::root();
         let mut engines = Vec::new();
 
-        // SQLite: the migrations, then the generated file.
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("corpus.db");
+        let sqlite_tables = |db: &Path| -> Tables {
+            let mut tables = BTreeMap::new();
+            for (name, query) in READ_BACK {
+                let out = run_stdin(
+                    Command::new("sqlite3")
+                        .args(["-batch", "-separator", "\t"])
+                        .arg(db),
+                    &query.replace("HEX(name)", "HEX(CAST(name AS BLOB))"),
+                );
+                tables.insert(*name, rows(&out));
+            }
+            tables
+        };
+        let file_db = dir.path().join("file.db");
         let mut script = String::new();
         for m in sorted_files(&root.join("migrations/sqlite")) {
             script.push_str(&std::fs::read_to_string(m).unwrap());
@@ -524,42 +557,42 @@ impl SqlReadBack {
         }
         script.push_str(&std::fs::read_to_string(repo.join("generated/sql/sqlite.sql")).unwrap());
         run_stdin(
-            Command::new("sqlite3").arg("-batch").arg("-bail").arg(&db),
+            Command::new("sqlite3")
+                .arg("-batch")
+                .arg("-bail")
+                .arg(&file_db),
             &script,
         );
-        let mut tables = BTreeMap::new();
-        for (name, query) in READ_BACK {
-            let out = run_stdin(
-                Command::new("sqlite3")
-                    .args(["-batch", "-separator", "\t"])
-                    .arg(&db),
-                &query.replace("HEX(name)", "HEX(CAST(name AS BLOB))"),
-            );
-            tables.insert(*name, rows(&out));
-        }
-        engines.push(("sqlite", tables));
+        engines.push(("sqlite (sqlite.sql)", sqlite_tables(&file_db)));
+        let apply_db = dir.path().join("apply.db");
+        apply(repo, &format!("sqlite://{}", apply_db.display()));
+        engines.push(("sqlite (apply)", sqlite_tables(&apply_db)));
 
-        // MariaDB: a fresh database, the migrations, then the generated file.
-        let name = format!("mailops_corpus_{}", std::process::id());
-        mysql(
-            None,
-            &format!(
-                "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-            ),
-        );
+        let file_db = MariaDb::new("file");
         let mut script = String::new();
         for m in sorted_files(&root.join("migrations/mysql")) {
             script.push_str(&std::fs::read_to_string(m).unwrap());
             script.push('\n');
         }
         script.push_str(&std::fs::read_to_string(repo.join("generated/sql/mysql.sql")).unwrap());
-        mysql(Some(&name), &script);
-        let mut tables = BTreeMap::new();
-        for (table, query) in READ_BACK {
-            tables.insert(*table, rows(&mysql(Some(&name), query)));
+        mysql(Some(&file_db.0), &script);
+        engines.push(("mariadb (mysql.sql)", file_db.tables()));
+        let apply_db = MariaDb::new("apply");
+        apply(repo, &format!("mysql://root@127.0.0.1:3306/{}", apply_db.0));
+        engines.push(("mariadb (apply)", apply_db.tables()));
+
+        for pair in engines.chunks(2) {
+            let ((file, by_file), (applied, by_apply)) = (&pair[0], &pair[1]);
+            for (table, rows) in by_file {
+                let other = &by_apply[table];
+                let only_file: Vec<_> = rows.difference(other).take(3).collect();
+                let only_apply: Vec<_> = other.difference(rows).take(3).collect();
+                assert!(
+                    only_file.is_empty() && only_apply.is_empty(),
+                    "{table}: {file} and {applied} differ: only in the file's {only_file:?}, only in apply's {only_apply:?}"
+                );
+            }
         }
-        mysql(None, &format!("DROP DATABASE `{name}`"));
-        engines.push(("mariadb", tables));
         SqlReadBack { engines }
     }
 
@@ -573,6 +606,53 @@ impl SqlReadBack {
         }
         Ok(())
     }
+}
+
+/// A uniquely named MariaDB database, dropped at the end.
+struct MariaDb(String);
+
+impl MariaDb {
+    fn new(what: &str) -> Self {
+        let name = format!("mailops_corpus_{}_{what}", std::process::id());
+        mysql(
+            None,
+            &format!(
+                "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+            ),
+        );
+        MariaDb(name)
+    }
+
+    fn tables(&self) -> Tables {
+        READ_BACK
+            .iter()
+            .map(|(table, query)| (*table, rows(&mysql(Some(&self.0), query))))
+            .collect()
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = Command::new("mysql")
+            .args(["-uroot", "-h127.0.0.1", "-P3306", "-e"])
+            .arg(format!("DROP DATABASE IF EXISTS `{}`", self.0))
+            .output();
+    }
+}
+
+/// `mailops apply --yes` of the repo to a database.
+fn apply(repo: &Path, url: &str) {
+    let output = mailops()
+        .current_dir(repo)
+        .args(["apply", "--yes", "--database", url])
+        .write_stdin("")
+        .output()
+        .expect("mailops runs");
+    assert!(
+        output.status.success(),
+        "apply to {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn sorted_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -646,10 +726,22 @@ fn mysql(database: Option<&str>, sql: &str) -> String {
 /// Every string literal (or list of them) assigned in the Terraform files,
 /// evaluated by `terraform console`: file name → the values read back.
 fn hcl_read_back(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut all = hcl_read_back_many(&[dir.to_path_buf()]);
+    all.remove(dir).unwrap_or_default()
+}
+
+/// [`hcl_read_back`] of several directories in one `terraform console` run:
+/// directory → file name → the values read back.
+fn hcl_read_back_many(
+    dirs: &[std::path::PathBuf],
+) -> BTreeMap<std::path::PathBuf, BTreeMap<String, Vec<String>>> {
     let mut expressions = Vec::new();
     let mut owners = Vec::new();
-    for path in sorted_files(dir) {
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    for path in dirs.iter().flat_map(|d| sorted_files(d)) {
+        let file = (
+            path.parent().unwrap().to_path_buf(),
+            path.file_name().unwrap().to_string_lossy().into_owned(),
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         for line in text.lines() {
             let Some((_, expr)) = line.split_once(" = ") else {
@@ -664,42 +756,64 @@ fn hcl_read_back(dir: &Path) -> BTreeMap<String, Vec<String>> {
             }
         }
     }
-    assert!(
-        !expressions.is_empty(),
-        "no HCL literals in {}",
-        dir.display()
-    );
+    assert!(!expressions.is_empty(), "no HCL literals in {dirs:?}");
     let scratch = tempfile::tempdir().unwrap();
-    let input = format!("jsonencode([{}])\n", expressions.join(", "));
-    let out = Command::new("/usr/local/bin/terraform")
-        .arg("console")
-        .current_dir(scratch.path())
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .env("TF_IN_AUTOMATION", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("terraform runs (/usr/local/bin/terraform)");
-    assert!(
-        out.status.success(),
-        "terraform console refused the generated HCL: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let json: String = serde_json::from_str(printed.trim()).expect("console prints a string");
-    let values: Vec<Vec<String>> = serde_json::from_str(&json).expect("a JSON list of lists");
-    assert_eq!(values.len(), owners.len());
-    let mut by_file: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (file, strings) in owners.into_iter().zip(values) {
-        by_file.entry(file).or_default().extend(strings);
+    // `terraform console` reads one line when its input is not a terminal,
+    // and a line is at most 64 KiB: one run per chunk of expressions.
+    let mut chunks: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut width = 0;
+    for expr in &expressions {
+        if width + expr.len() > 40_000 && !chunks.last().unwrap().is_empty() {
+            chunks.push(Vec::new());
+            width = 0;
+        }
+        width += expr.len() + 2;
+        chunks.last_mut().unwrap().push(expr);
     }
-    by_file
+    let mut values: Vec<Vec<String>> = Vec::new();
+    for chunk in chunks {
+        let input = format!("jsonencode([{}])\n", chunk.join(", "));
+        let out = Command::new("/usr/local/bin/terraform")
+            .arg("console")
+            .current_dir(scratch.path())
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("TF_IN_AUTOMATION", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(input.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("terraform runs (/usr/local/bin/terraform)");
+        assert!(
+            out.status.success(),
+            "terraform console refused the generated HCL: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let json: String = serde_json::from_str(printed.trim()).expect("console prints a string");
+        let read: Vec<Vec<String>> = serde_json::from_str(&json).expect("a JSON list of lists");
+        assert_eq!(
+            read.len(),
+            chunk.len(),
+            "terraform read back every expression"
+        );
+        values.extend(read);
+    }
+    assert_eq!(values.len(), owners.len());
+    let mut by_dir: BTreeMap<std::path::PathBuf, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for ((dir, file), strings) in owners.into_iter().zip(values) {
+        by_dir
+            .entry(dir)
+            .or_default()
+            .entry(file)
+            .or_default()
+            .extend(strings);
+    }
+    by_dir
 }
 
 fn check_tenant_round_trip(
@@ -905,13 +1019,22 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
         yaml_files.push(dir.join("generated/cloud-init/user-data.yaml"));
     }
     let parsed = pyyaml(&yaml_files);
+    let terraform_dirs: Vec<std::path::PathBuf> = yaml_files
+        .iter()
+        .map(|y| y.parent().unwrap().parent().unwrap().join("terraform"))
+        .collect();
+    let hcl = hcl_read_back_many(&terraform_dirs);
     let mut done = 0;
     for (id, field, value, dir) in &accepted {
         let Some(doc) = parsed.get(&dir.join("generated/cloud-init/user-data.yaml")) else {
             continue;
         };
         done += 1;
-        let result = check_platform_round_trip(field, value, dir, doc);
+        let strings: Vec<&String> = hcl
+            .get(&dir.join("generated/terraform"))
+            .map(|files| files.values().flatten().collect())
+            .unwrap_or_default();
+        let result = check_platform_round_trip(field, value, dir, doc, &strings);
         match result {
             Ok(()) => tally.count("accepted, round-trips"),
             Err(why) => tally.fail(id, format!("{} accepted, but {why}", short(value))),
@@ -922,6 +1045,16 @@ fn every_platform_string_field_refuses_or_round_trips_every_payload() {
         "no platform case was accepted (the valid values?)"
     );
     tally.finish("platform fields × payloads");
+}
+
+/// Whether a generated file holds `needle`.
+fn config_has(generated: &Path, file: &str, needle: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(generated.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    if text.contains(needle) {
+        Ok(())
+    } else {
+        Err(format!("{file} does not hold {needle:?}"))
+    }
 }
 
 /// Parse YAML files with PyYAML, in one python run: path → document as JSON.
@@ -941,6 +1074,7 @@ fn check_platform_round_trip(
     value: &str,
     dir: &Path,
     doc: &Value,
+    strings: &[&String],
 ) -> Result<(), String> {
     let generated = dir.join("generated");
     // Every config embedded in the cloud-init YAML reads back byte for byte.
@@ -962,8 +1096,6 @@ fn check_platform_round_trip(
             }
         }
     }
-    let hcl = hcl_read_back(&generated.join("terraform"));
-    let strings: Vec<&String> = hcl.values().flatten().collect();
     let hcl_has = |needle: &str| {
         if strings.iter().any(|s| s.contains(needle)) {
             Ok(())
@@ -981,8 +1113,40 @@ fn check_platform_round_trip(
         }
         "mail_host.zone" => hcl_has(&idna::domain_to_ascii(value).map_err(|e| e.to_string())?),
         "aws.region" | "aws.admin_cidrs" | "mail_host.zone_id" => hcl_has(value),
-        // Values that reach configs only: they passed every emitter's
-        // escaping (the YAML check above compares the configs).
+        "aws.instance_type" => hcl_has(value),
+        // Values written into the mail-server configs: there as written
+        // (the YAML check above compares the configs it embeds).
+        "paths.vmail_root" => config_has(
+            &generated,
+            "dovecot/dovecot.conf",
+            &value.replace('%', "%%"),
+        ),
+        "paths.dkim_key_dir" => config_has(&generated, "rspamd/local.d/dkim_signing.conf", value),
+        "tls.cert" | "tls.key" => {
+            config_has(&generated, "postfix/main.cf", value)?;
+            config_has(&generated, "dovecot/dovecot.conf", value)
+        }
+        "database.host" | "database.name" | "database.user" => {
+            let expected = if field == "database.host" {
+                idna::domain_to_ascii(value).map_err(|e| e.to_string())?
+            } else {
+                value.to_string()
+            };
+            config_has(
+                &generated,
+                "dovecot/dovecot-sql.conf.ext",
+                &format!("={expected}"),
+            )
+        }
+        // Dovecot expands `%` in postmaster_address: a literal `%` is `%%`.
+        "mail_host.admin_email" => config_has(
+            &generated,
+            "dovecot/dovecot.conf",
+            &value.to_lowercase().replace('%', "%%"),
+        ),
+        // The rest choose among fixed words (driver, schemes, DMARC), reach
+        // only the local machine (key_store, url) or the SQLite path of a
+        // MariaDB platform: accepted means well-formed, checked above.
         _ => Ok(()),
     }
 }
