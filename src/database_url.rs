@@ -106,6 +106,18 @@ pub(crate) fn has_password(url: &str) -> bool {
         .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
+/// The byte range of the password inside a URL (`mysql://user:PASSWORD@host/db`),
+/// for masking it where the URL is shown as written.
+pub(crate) fn password_range(url: &str) -> Option<std::ops::Range<usize>> {
+    let authority_start = url.find("://")? + 3;
+    let rest = &url[authority_start..];
+    let authority = rest.split('/').next().unwrap_or("");
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let colon = userinfo.find(':')?;
+    let start = authority_start + colon + 1;
+    Some(start..authority_start + userinfo.len())
+}
+
 /// Replace the password of any URL-looking text by `***`.
 pub(crate) fn redact(text: &str) -> String {
     match DatabaseUrl::parse(text) {
@@ -227,6 +239,16 @@ mod tests {
         assert!(!has_password("mysql://u@h/d"));
         assert!(!has_password("sqlite://a:b/c"));
         assert_eq!(redact("mysql://u:hunter2@h:1/d"), "mysql://u:***@h:1/d");
+    }
+
+    #[test]
+    fn finds_where_the_password_is() {
+        let url = "mysql://mailops:s3cr:et@db.internal:3306/mailserver";
+        assert_eq!(&url[password_range(url).unwrap()], "s3cr:et");
+        assert_eq!(password_range("mysql://u@h/d"), None);
+        assert_eq!(password_range("mysql://u:@h/d"), Some(10..10));
+        let odd = "mysql://u:p@ss@h/d";
+        assert_eq!(&odd[password_range(odd).unwrap()], "p@ss");
     }
 
     #[test]

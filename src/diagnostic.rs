@@ -101,6 +101,8 @@ pub(crate) struct Diagnostics {
     /// Values never shown in a rendered snippet (a password that may be
     /// plaintext): masked with `*` wherever their line is printed.
     secrets: Vec<Location>,
+    /// Exact byte ranges never shown (the password inside a database URL).
+    exact_secrets: Vec<Location>,
 }
 
 impl Diagnostics {
@@ -117,6 +119,12 @@ impl Diagnostics {
     /// Keep the text at `loc` out of every rendered snippet.
     pub(crate) fn mark_secret(&mut self, loc: Location) {
         self.secrets.push(loc);
+    }
+
+    /// Keep exactly the bytes at `loc` out of every rendered snippet (no
+    /// quote or `{SCHEME}` is left readable).
+    pub(crate) fn mark_secret_exact(&mut self, loc: Location) {
+        self.exact_secrets.push(loc);
     }
 
     /// A file's text with every secret in it masked (same byte length, so spans stay valid).
@@ -138,11 +146,18 @@ impl Diagnostics {
             let masked = "*".repeat(hidden.len());
             text.replace_range(start..start + hidden.len(), &masked);
         }
+        for secret in self.exact_secrets.iter().filter(|s| s.file == file) {
+            if let Some(value) = text.get(secret.span.clone()) {
+                let masked = "*".repeat(value.len());
+                text.replace_range(secret.span.clone(), &masked);
+            }
+        }
         text
     }
 
     pub(crate) fn extend(&mut self, other: Diagnostics) {
         self.secrets.extend(other.secrets);
+        self.exact_secrets.extend(other.exact_secrets);
         self.items.extend(other.items);
     }
 

@@ -122,15 +122,7 @@ impl Secrets {
             secrets.db_password = Some(value.to_string_lossy().into_owned());
         }
         if let Some(password) = &secrets.db_password {
-            if password
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace() || c == '\'' || c == '"' || c == '\\')
-            {
-                return Err(
-                    "the database password may not hold spaces, quotes, backslashes or control characters (they would break the config files)"
-                        .into(),
-                );
-            }
+            crate::validate::secret::check_db_password(password).map_err(|p| p.to_string())?;
         }
         Ok(secrets)
     }

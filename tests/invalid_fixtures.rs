@@ -245,6 +245,14 @@ fixtures! {
     unsafe_char_control: exit 1, ["mailops::value::unsafe-char"];
     unsafe_char_in_name: exit 1, ["mailops::value::unsafe-char"];
 
+    // invisible characters, placeholders, lengths and confusables
+    invisible_char_in_domain: exit 1, ["mailops::value::invisible-char"];
+    platform_host_invisible_char: exit 1, ["mailops::value::invisible-char"];
+    placeholder_in_vmail_root: exit 1, ["mailops::value::placeholder"];
+    mailbox_name_too_long: exit 1, ["mailops::value::too-long"];
+    quota_over_bigint: exit 1, ["mailops::quota::invalid"];
+    mixed_script_domain: exit 0, ["mailops::value::mixed-script"];
+
     // the platform file
     platform_password_in_url: exit 1, ["mailops::platform::password-in-url"];
     platform_bad_driver: exit 1, ["mailops::platform::invalid"];

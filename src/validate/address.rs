@@ -80,6 +80,16 @@ pub(crate) fn normalize_local_part(input: &str) -> Result<String, AddressProblem
     Ok(input.to_ascii_lowercase())
 }
 
+/// An address (already normalised) that fits the address columns
+/// (VARCHAR(254) on MariaDB, and the same limit on SQLite).
+pub(crate) fn check_address_length(address: String) -> Result<String, AddressProblem> {
+    if address.len() > MAX_ADDRESS {
+        Err(AddressProblem::AddressTooLong(address.len()))
+    } else {
+        Ok(address)
+    }
+}
+
 /// Check a full address `local@domain`; returns the local part and the A-label domain.
 pub(crate) fn normalize_address(input: &str) -> Result<(String, String), AddressProblem> {
     let (local, domain) = input.rsplit_once('@').ok_or(AddressProblem::NotAnAddress)?;

@@ -2,9 +2,12 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::source::Location;
-use crate::validate::text::describe_char;
+use crate::validate::text::{TextProblem, describe_char, is_invisible};
 
 pub(crate) fn unsafe_char(loc: Location, what: &str, c: char) -> Diagnostic {
+    if is_invisible(c) {
+        return invisible_char(loc, what, c);
+    }
     Diagnostic::error(
         "mailops::value::unsafe-char",
         format!("{what} holds the character {}", describe_char(c)),
@@ -14,12 +17,83 @@ pub(crate) fn unsafe_char(loc: Location, what: &str, c: char) -> Diagnostic {
 }
 
 pub(crate) fn free_text_char(loc: Location, what: &str, c: char) -> Diagnostic {
+    if is_invisible(c) {
+        return invisible_char(loc, what, c);
+    }
     Diagnostic::error(
         "mailops::value::unsafe-char",
         format!("{what} holds the control character {}", describe_char(c)),
     )
     .at(loc, "not allowed in text")
     .help("free text may hold quotes, tabs and newlines, but no other control or invisible characters")
+}
+
+/// A character that does not show (soft hyphen, zero-width joiner, a bidi
+/// control…): refused everywhere, never silently removed.
+pub(crate) fn invisible_char(loc: Location, what: &str, c: char) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::value::invisible-char",
+        format!("{what} holds the invisible character {}", describe_char(c)),
+    )
+    .at(loc, "holds an invisible character")
+    .help("invisible and bidirectional-control characters make a value read differently from what it is (and IDNA deletes some of them, so a domain would silently change); delete it, retyping the value if needed")
+}
+
+/// `@@` in a value: the placeholder syntax `install` fills secrets into.
+pub(crate) fn placeholder(loc: Location, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::value::placeholder",
+        format!("{what} holds `@@`, the placeholder mark of the generated configs"),
+    )
+    .at(loc, "holds `@@`")
+    .help("`mailops install` replaces `@@NAME@@` in the generated configs by secrets such as the database password, so no value may hold `@@`; remove it")
+}
+
+/// `unit` is "bytes" or "characters".
+pub(crate) fn value_too_long(
+    loc: Location,
+    what: &str,
+    length: usize,
+    max: usize,
+    unit: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::value::too-long",
+        format!("{what} is {length} {unit} long; at most {max} are allowed"),
+    )
+    .at(loc, "too long")
+    .help("every value has a bounded length, the same on MariaDB and SQLite; shorten it")
+}
+
+/// A value refused by a [`TextProblem`].
+pub(crate) fn text_problem(
+    loc: Location,
+    what: &str,
+    problem: &TextProblem,
+    free: bool,
+) -> Diagnostic {
+    match problem {
+        TextProblem::Char(_, c) if free => free_text_char(loc, what, *c),
+        TextProblem::Char(_, c) => unsafe_char(loc, what, *c),
+        TextProblem::Placeholder(_) => placeholder(loc, what),
+        TextProblem::TooLong { length, max } => value_too_long(
+            loc,
+            what,
+            *length,
+            *max,
+            if free { "characters" } else { "bytes" },
+        ),
+    }
+}
+
+/// A domain whose labels mix scripts (UTS #39): Latin with Cyrillic, say.
+pub(crate) fn mixed_script(loc: Location, what: &str, value: &str, ascii: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "mailops::value::mixed-script",
+        format!("{what} `{value}` (`{ascii}`) mixes scripts"),
+    )
+    .at(loc, "mixes scripts")
+    .help("a label that mixes scripts (Latin `a` and Cyrillic `а`, say) can look like another domain; check that every character is the one meant")
 }
 
 pub(crate) fn invalid_domain(loc: Location, problem: &str) -> Diagnostic {

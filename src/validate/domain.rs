@@ -13,6 +13,9 @@ pub(crate) enum DomainProblem {
     LabelHyphen(String),
     SingleLabel,
     NumericTld,
+    /// An invisible character (soft hyphen, ZWJ, a bidi control…), which IDNA
+    /// mapping would delete or which would make the name read differently.
+    Invisible(char),
 }
 
 impl DomainProblem {
@@ -36,6 +39,10 @@ impl DomainProblem {
                 "a mail domain needs at least two labels (`example.com`)".into()
             }
             DomainProblem::NumericTld => "the top-level label is all digits".into(),
+            DomainProblem::Invisible(c) => format!(
+                "the domain holds the invisible character {}, which IDNA would silently delete",
+                crate::validate::text::describe_char(*c)
+            ),
         }
     }
 }
@@ -63,6 +70,11 @@ fn normalize(input: &str, underscore: bool) -> Result<DomainName, DomainProblem>
     if input.is_empty() {
         return Err(DomainProblem::Empty);
     }
+    // Before IDNA mapping, which deletes some of them (U+00AD, U+200B, …):
+    // `a\u{AD}b.example` must not quietly become `ab.example`.
+    if let Some((_, c)) = crate::validate::text::first_invisible(input) {
+        return Err(DomainProblem::Invisible(c));
+    }
     if input.ends_with('.') {
         return Err(DomainProblem::TrailingDot);
     }
@@ -76,7 +88,18 @@ fn normalize(input: &str, underscore: bool) -> Result<DomainName, DomainProblem>
     if result.is_err() {
         return Err(DomainProblem::Idna);
     }
+    if let Some((_, c)) = crate::validate::text::first_invisible(&unicode) {
+        return Err(DomainProblem::Invisible(c));
+    }
     Ok(DomainName { ascii, unicode })
+}
+
+/// Whether a label of the (Unicode form of the) domain mixes scripts, in the
+/// sense of UTS #39 (`аpple.example` with a Cyrillic `а`). Each label is
+/// judged on its own: `пример.example` is fine.
+pub(crate) fn mixes_scripts(unicode: &str) -> bool {
+    use unicode_security::MixedScript;
+    !unicode.is_ascii() && unicode.split('.').any(|label| !label.is_single_script())
 }
 
 fn check_ldh(ascii: &str, underscore: bool) -> Result<(), DomainProblem> {
@@ -165,6 +188,28 @@ mod tests {
             normalize_domain(&too_long),
             Err(DomainProblem::TooLong(_))
         ));
+    }
+
+    #[test]
+    fn soft_hyphen_in_domain_is_refused_not_stripped() {
+        // IDNA mapping deletes U+00AD and U+2060 (and maps ZWJ away): the
+        // name must be refused, not quietly turned into another domain.
+        for c in [
+            '\u{AD}', '\u{2060}', '\u{200D}', '\u{200C}', '\u{200F}', '\u{202E}',
+        ] {
+            let name = format!("kaveri-foods.example{c}x");
+            assert_eq!(normalize_domain(&name), Err(DomainProblem::Invisible(c)));
+            assert_eq!(normalize_dns_name(&name), Err(DomainProblem::Invisible(c)));
+        }
+        assert!(normalize_domain("kaveri-foods.examplex").is_ok());
+    }
+
+    #[test]
+    fn mixed_script_labels_are_flagged() {
+        assert!(mixes_scripts("\u{430}pple.example")); // Cyrillic а + Latin
+        assert!(!mixes_scripts("bücher.example"));
+        assert!(!mixes_scripts("пример.example"));
+        assert!(!mixes_scripts("acme.example"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub(crate) mod password;
 pub(crate) mod platform;
 pub(crate) mod quota;
 pub(crate) mod records;
+pub(crate) mod secret;
 pub(crate) mod spf;
 pub(crate) mod tenant;
 pub(crate) mod text;
@@ -95,6 +96,10 @@ impl<'d> Checker<'d> {
         Checker { file, diagnostics }
     }
 
+    pub(crate) fn file(&self) -> FileId {
+        self.file
+    }
+
     pub(crate) fn loc<T>(&self, value: &Sp<T>) -> Location {
         Location::new(self.file, value.span())
     }
@@ -108,32 +113,57 @@ impl<'d> Checker<'d> {
         self.diagnostics.mark_secret(loc);
     }
 
+    /// Keep exactly these bytes out of every rendered snippet.
+    pub(crate) fn mark_secret_exact(&mut self, loc: Location) {
+        self.diagnostics.mark_secret_exact(loc);
+    }
+
+    /// A warning when a (valid) domain mixes scripts in a label (UTS #39).
+    pub(crate) fn check_script(
+        &mut self,
+        value: &Sp<String>,
+        what: &str,
+        name: &domain::DomainName,
+    ) {
+        if domain::mixes_scripts(&name.unicode) {
+            self.push(diags::mixed_script(
+                self.loc(value),
+                what,
+                &name.unicode,
+                &name.ascii,
+            ));
+        }
+    }
+
     /// A structured value: refused (with a diagnostic) if it holds a quote,
-    /// backslash or control character.
+    /// backslash, control or invisible character, `@@`, or is too long.
     pub(crate) fn structured<'v>(&mut self, value: &'v Sp<String>, what: &str) -> Option<&'v str> {
-        match text::unsafe_char(value) {
-            Some((_, c)) => {
-                self.push(diags::unsafe_char(self.loc(value), what, c));
+        match text::check_structured(value) {
+            Err(problem) => {
+                self.push(diags::text_problem(self.loc(value), what, &problem, false));
                 None
             }
-            None => Some(value.as_str()),
+            Ok(()) => Some(value.as_str()),
         }
     }
 
     /// Like [`Checker::structured`], but the caller reports the problem (for
     /// values such as passwords whose text must not be echoed).
     pub(crate) fn structured_quiet<'v>(&self, value: &'v Sp<String>) -> Option<&'v str> {
-        text::unsafe_char(value).is_none().then_some(value.as_str())
+        text::check_structured(value)
+            .is_ok()
+            .then_some(value.as_str())
     }
 
-    /// Free text: quotes and newlines allowed, other controls refused.
+    /// Free text: quotes and newlines allowed; other controls, invisible
+    /// characters and `@@` refused; at most `text::MAX_FREE_TEXT_CHARS`.
     pub(crate) fn free_text(&mut self, value: &Sp<String>, what: &str) -> Option<String> {
-        match text::unsafe_free_text_char(value) {
-            Some((_, c)) => {
-                self.push(diags::free_text_char(self.loc(value), what, c));
+        match text::check_free_text(value) {
+            Err(problem) => {
+                self.push(diags::text_problem(self.loc(value), what, &problem, true));
                 None
             }
-            None => Some(value.value.clone()),
+            Ok(()) => Some(value.value.clone()),
         }
     }
 }

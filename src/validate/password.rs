@@ -30,6 +30,9 @@ pub(crate) const KNOWN_SCHEMES: [&str; 6] = [
     "PBKDF2",
 ];
 
+/// The width of `virtual_users.password` (VARCHAR(255) in migrations/mysql).
+pub(crate) const MAX_PASSWORD: usize = 255;
+
 /// Check a `{SCHEME}hash` string against the allowed schemes.
 pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), PasswordProblem> {
     let Some(rest) = value.strip_prefix('{') else {
@@ -47,6 +50,12 @@ pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), Pass
     }
     if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&scheme)) {
         return Err(PasswordProblem::NotAllowed(scheme));
+    }
+    if value.len() > MAX_PASSWORD {
+        return Err(PasswordProblem::Malformed {
+            scheme,
+            expected: "a hash of at most 255 characters with its `{SCHEME}` (the width of the `password` column on MariaDB and SQLite alike)",
+        });
     }
     let expected = match scheme.as_str() {
         "ARGON2ID" => check_argon2(hash, "argon2id")
@@ -315,6 +324,18 @@ mod tests {
             assert!(!check_argon2(&case, "argon2id"), "{case}");
             assert!(argon2_crate_accepts(&case, "argon2id"), "{case}");
         }
+    }
+
+    #[test]
+    fn a_hash_wider_than_the_password_column_is_refused() {
+        let all = vec!["PBKDF2".to_string()];
+        let fits = format!("{{PBKDF2}}{}", "a".repeat(MAX_PASSWORD - "{PBKDF2}".len()));
+        assert_eq!(check_password(&fits, &all), Ok(()));
+        let wide = format!("{fits}a");
+        assert!(matches!(
+            check_password(&wide, &all),
+            Err(PasswordProblem::Malformed { .. })
+        ));
     }
 
     #[test]

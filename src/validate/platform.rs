@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 
 use crate::diagnostic::Diagnostics;
+use crate::emit::conf::{self, Quoted};
+use crate::emit::shell;
 use crate::model::platform::DEFAULT_SCHEMES;
 use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Paths, Platform, Tls};
 use crate::parse::platform::RawPlatform;
@@ -31,7 +33,21 @@ pub(crate) fn build_platform(
 
     let hostname = match c.structured(&host.hostname, "the host name") {
         Some(text) => match normalize_domain(text) {
-            Ok(name) => name.ascii,
+            Ok(name) => {
+                c.check_script(&host.hostname, "the host name", &name);
+                let help = "the fully qualified name of the mail host, like `mx.webhizzy.in`";
+                if emitters_accept(
+                    &mut c,
+                    &host.hostname,
+                    "mail_host.hostname",
+                    &name.ascii,
+                    help,
+                ) {
+                    name.ascii
+                } else {
+                    "mx.invalid".to_string()
+                }
+            }
             Err(problem) => {
                 c.push(diags::invalid_platform_value(
                     c.loc(&host.hostname),
@@ -95,7 +111,12 @@ pub(crate) fn build_platform(
         Some(value) => c
             .structured(value, "the admin email")
             .and_then(|text| match normalize_address(text) {
-                Ok((local, domain)) => Some(format!("{local}@{domain}")),
+                Ok((local, domain)) => {
+                    let address = format!("{local}@{domain}");
+                    let help = "an address like `postmaster@webhizzy.in`";
+                    emitters_accept(&mut c, value, "mail_host.admin_email", &address, help)
+                        .then_some(address)
+                }
                 Err(problem) => {
                     c.push(diags::invalid_platform_value(
                         c.loc(value),
@@ -170,9 +191,9 @@ fn checked(
 ) -> Option<String> {
     let value = value.as_ref()?;
     let text = c.structured(value, &format!("`{key}`"))?;
-    if ok(text) {
+    if ok(text) && emitters_accept(c, value, key, text, help) {
         Some(text.to_string())
-    } else {
+    } else if !ok(text) {
         c.push(diags::invalid_platform_value(
             c.loc(value),
             key,
@@ -180,6 +201,99 @@ fn checked(
             help,
         ));
         None
+    } else {
+        None
+    }
+}
+
+/// The escaping functions of every generated file a platform value is
+/// written into (see the templates): a value validation accepts is one each
+/// of them can write, so rendering never fails on user input. A refusal here
+/// is a diagnostic at the value, not a panic in the emit stage.
+fn emitter_rules(key: &str) -> &'static [fn(&str) -> Quoted] {
+    match key {
+        "mail_host.hostname" => &[
+            conf::comment_text,
+            conf::postfix_value,
+            conf::dovecot_value,
+            shell::shell_word,
+        ],
+        "mail_host.admin_email" => &[conf::dovecot_expanded, shell::shell_word],
+        "database.host" | "database.user" | "database.name" | "database.path" => &[
+            conf::dovecot_connect_value,
+            conf::postfix_map_value,
+            shell::shell_word,
+        ],
+        "paths.vmail_root" => &[conf::dovecot_expanded, shell::shell_word],
+        "paths.dkim_key_dir" => &[conf::ucl_string, shell::shell_word],
+        "tls.cert" | "tls.key" => &[conf::postfix_value, conf::dovecot_file, shell::shell_word],
+        _ => &[],
+    }
+}
+
+/// Whether every emitter of `key` can write `text`; a diagnostic otherwise.
+fn emitters_accept(
+    c: &mut Checker<'_>,
+    value: &Sp<String>,
+    key: &str,
+    text: &str,
+    help: &str,
+) -> bool {
+    for rule in emitter_rules(key) {
+        if let Err(refused) = rule(text) {
+            c.push(diags::invalid_platform_value(
+                c.loc(value),
+                key,
+                &format!(
+                    "`{text}` cannot be written in {}: {}",
+                    refused.format, refused.reason
+                ),
+                help,
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+/// `[database] host`: an IP address, `localhost`, or a host name (a Unicode
+/// name is written as its A-label), as the Dovecot connect string, the
+/// Postfix map files and the MariaDB grants can carry it.
+fn database_host(c: &mut Checker<'_>, value: &Sp<String>) -> Option<String> {
+    let key = "database.host";
+    let help = "a host name or IP address, like `db.internal` or `10.0.0.5`";
+    let text = c.structured(value, "`database.host`")?;
+    let host = if text.parse::<IpAddr>().is_ok() || text == "localhost" {
+        text.to_string()
+    } else {
+        match normalize_domain(text) {
+            Ok(name) => name.ascii,
+            Err(problem) => {
+                c.push(diags::invalid_platform_value(
+                    c.loc(value),
+                    key,
+                    &format!("`{text}`: {}", problem.describe()),
+                    help,
+                ));
+                return None;
+            }
+        }
+    };
+    emitters_accept(c, value, key, &host, help).then_some(host)
+}
+
+/// Mask the password of a database URL as written in the file (the whole
+/// value when escapes make its source text differ from the value).
+fn mask_url_password(c: &mut Checker<'_>, url: &Sp<String>) {
+    let span = url.span();
+    let plain_quoted = span.len() == url.value.len() + 2;
+    match crate::database_url::password_range(url).filter(|_| plain_quoted) {
+        Some(range) => {
+            let start = span.start + 1 + range.start;
+            let end = span.start + 1 + range.end;
+            c.mark_secret_exact(crate::source::Location::new(c.file(), start..end));
+        }
+        None => c.mark_secret_exact(c.loc(url)),
     }
 }
 
@@ -307,10 +421,13 @@ fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
         };
     }
     if let Some(url) = &d.url {
-        if let Some(text) = c.structured(url, "the database URL") {
-            if crate::database_url::has_password(text) {
-                c.push(diags::password_in_url(c.loc(url)));
-            } else if let Err(problem) = crate::database_url::DatabaseUrl::parse(text) {
+        // First, before any check that would show the URL: its password is
+        // masked in every snippet of its line.
+        if crate::database_url::has_password(url) {
+            mask_url_password(c, url);
+            c.push(diags::password_in_url(c.loc(url)));
+        } else if let Some(text) = c.structured(url, "the database URL") {
+            if let Err(problem) = crate::database_url::DatabaseUrl::parse(text) {
                 c.push(diags::invalid_platform_value(
                     c.loc(url),
                     "database.url",
@@ -322,15 +439,7 @@ fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
             }
         }
     }
-    let host_ok =
-        |t: &str| t.parse::<IpAddr>().is_ok() || normalize_domain(t).is_ok() || t == "localhost";
-    if let Some(host) = checked(
-        c,
-        &d.host,
-        "database.host",
-        host_ok,
-        "a host name or IP address",
-    ) {
+    if let Some(host) = d.host.as_ref().and_then(|h| database_host(c, h)) {
         db.host = host;
     }
     if let Some(port) = ranged(c, &d.port, "database.port", 1..=65535) {
@@ -375,9 +484,11 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
         defaults.dkim_selector = selector;
     }
     if let Some(quota) = &d.quota {
-        match parse_quota(quota) {
-            Ok(bytes) => defaults.quota = bytes,
-            Err(problem) => c.push(diags::invalid_quota(c.loc(quota), &problem.describe())),
+        if let Some(text) = c.structured(quota, "the quota") {
+            match parse_quota(text) {
+                Ok(bytes) => defaults.quota = bytes,
+                Err(problem) => c.push(diags::invalid_quota(c.loc(quota), &problem.describe())),
+            }
         }
     }
     if let Some(ttl) = d.ttl.as_ref().and_then(|t| records::ttl(c, t)) {

@@ -16,7 +16,9 @@ impl QuotaProblem {
             }
             QuotaProblem::UnknownUnit(u) => format!("unknown unit `{u}`"),
             QuotaProblem::Zero => "a quota must be larger than zero".into(),
-            QuotaProblem::TooLarge => "the size is too large".into(),
+            QuotaProblem::TooLarge => format!(
+                "the size is too large: at most {MAX_QUOTA} bytes (8 EiB less one byte, the largest signed 64-bit number the databases store)"
+            ),
         }
     }
 }
@@ -32,6 +34,10 @@ const UNITS: [(&str, u64); 9] = [
     ("GiB", 1 << 30),
     ("TiB", 1 << 40),
 ];
+
+/// The largest quota: `quota_bytes` is a signed 64-bit BIGINT in MariaDB
+/// and SQLite, and the SQL files, `apply` and Dovecot must all agree on it.
+pub(crate) const MAX_QUOTA: u64 = i64::MAX as u64;
 
 pub(crate) const UNIT_NAMES: &str = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB";
 
@@ -77,6 +83,10 @@ pub(crate) fn parse_quota(input: &str) -> Result<u64, QuotaProblem> {
     if bytes == 0 {
         return Err(QuotaProblem::Zero);
     }
+    // Quotas are stored in a signed 64-bit BIGINT on both engines.
+    if bytes > MAX_QUOTA {
+        return Err(QuotaProblem::TooLarge);
+    }
     Ok(bytes)
 }
 
@@ -118,6 +128,21 @@ mod tests {
         assert_eq!(parse_quota("0 GiB"), Err(QuotaProblem::Zero));
         assert_eq!(parse_quota("99999999999 TiB"), Err(QuotaProblem::TooLarge));
         assert_eq!(parse_quota("1..5 GiB"), Err(QuotaProblem::Syntax));
+    }
+
+    #[test]
+    fn quota_over_bigint_is_refused() {
+        // 2^63 bytes: stored as i64::MAX by apply, written as ...808 in the SQL files.
+        assert_eq!(parse_quota("8388608 TiB"), Err(QuotaProblem::TooLarge));
+        assert_eq!(
+            parse_quota("9223372036854775808"),
+            Err(QuotaProblem::TooLarge)
+        );
+        assert_eq!(
+            parse_quota("9223372036854775807"),
+            Ok(9_223_372_036_854_775_807)
+        );
+        assert!(i64::try_from(parse_quota("8388607 TiB").unwrap()).is_ok());
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub(crate) fn build_domain(
 
     let (name, domain_ok) = match c.structured(&raw.domain, "the domain") {
         Some(text) => match normalize_domain(text) {
-            Ok(name) => (name, true),
+            Ok(name) => {
+                c.check_script(&raw.domain, "the domain", &name);
+                (name, true)
+            }
             Err(problem) => {
                 c.push(diags::invalid_domain(
                     c.loc(&raw.domain),
@@ -71,7 +74,12 @@ pub(crate) fn build_domain(
         .and_then(|z| records::zone_id(&mut c, z));
     let spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
-    let dkim = build_dkim(&mut c, raw, platform);
+    let mut dkim = build_dkim(&mut c, raw, platform);
+    if !domain_ok {
+        // A name that failed validation (a NUL, 300 bytes) never reaches the
+        // key store, which skips a domain without a public key.
+        dkim.public_key.clear();
+    }
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
@@ -235,7 +243,7 @@ fn build_limits(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Li
 }
 
 fn quota(c: &mut Checker<'_>, value: &Sp<String>) -> Option<u64> {
-    match parse_quota(value) {
+    match parse_quota(c.structured(value, "the quota")?) {
         Ok(bytes) => Some(bytes),
         Err(problem) => {
             c.push(diags::invalid_quota(c.loc(value), &problem.describe()));
@@ -487,6 +495,15 @@ fn build_alias(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Option<Alia
             }
         }
     };
+    if source.len() > crate::validate::address::MAX_ADDRESS {
+        let problem = crate::validate::address::AddressProblem::AddressTooLong(source.len());
+        c.push(diags::invalid_local_part(
+            c.loc(&raw.address),
+            "alias",
+            &problem.describe(),
+        ));
+        return None;
+    }
     if raw.to.value.is_empty() {
         c.push(diags::alias_empty(c.loc(&raw.to), &source));
         return None;
@@ -509,10 +526,18 @@ fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias, domain: &str) -> Vec<
         let address = if text.contains('@') {
             normalize_address(text).map(|(local, domain)| format!("{local}@{domain}"))
         } else {
-            normalize_local_part(text).map(|local| format!("{local}@{domain}"))
+            normalize_local_part(text)
+                .map(|local| format!("{local}@{domain}"))
+                .and_then(crate::validate::address::check_address_length)
         };
         match address {
             Ok(address) => {
+                if let Some(name) = text
+                    .rsplit_once('@')
+                    .and_then(|(_, d)| normalize_domain(d).ok())
+                {
+                    c.check_script(target, "the destination's domain", &name);
+                }
                 if let Some(first) = seen.get(&address) {
                     c.push(diags::duplicate_destination(
                         c.loc(target),

@@ -5,6 +5,36 @@
 //! the door means no emitter can be tricked into breaking out of a string.
 //! Free text (`description`, a mailbox's `name`) may hold quotes and
 //! newlines: emitters escape it for each format.
+//!
+//! In every value, structured or free: no invisible character (Unicode's
+//! Default_Ignorable_Code_Point, which covers every bidi control, soft
+//! hyphen, zero-width joiners and word joiner; the line and paragraph
+//! separators; interlinear annotation marks), no `@@` (the placeholder
+//! syntax `install` fills secrets into), and a bounded length.
+
+/// Longest free text, in characters: a mailbox `name` or a `description`.
+/// At 4 UTF-8 bytes a character this stays far below MariaDB's TEXT (65,535
+/// bytes), so both database engines store exactly the same values.
+pub(crate) const MAX_FREE_TEXT_CHARS: usize = 1000;
+
+/// Longest structured value, in bytes (the longest legitimate one is an
+/// 8192-bit RSA public key in base64, about 1,400; paths stay below 4,096).
+pub(crate) const MAX_STRUCTURED_BYTES: usize = 4096;
+
+/// The placeholder syntax of the configs `install` fills in (`@@NAME@@`).
+pub(crate) const PLACEHOLDER_MARK: &str = "@@";
+
+/// Why a value is refused before any rule of its own is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TextProblem {
+    /// A character at this byte offset.
+    Char(usize, char),
+    /// `@@` at this byte offset.
+    Placeholder(usize),
+    /// The value's length and the limit (bytes for structured values,
+    /// characters for free text).
+    TooLong { length: usize, max: usize },
+}
 
 /// The first character of a structured value that is not safe, with its byte offset.
 pub(crate) fn unsafe_char(value: &str) -> Option<(usize, char)> {
@@ -15,6 +45,44 @@ pub(crate) fn unsafe_char(value: &str) -> Option<(usize, char)> {
         .char_indices()
         .map(|(i, c)| (first_unusual + i, c))
         .find(|(_, c)| c.is_control() || matches!(c, '"' | '\'' | '`' | '\\') || is_invisible(*c))
+}
+
+/// Every check a structured value goes through first: characters, `@@`, length.
+pub(crate) fn check_structured(value: &str) -> Result<(), TextProblem> {
+    if let Some((at, c)) = unsafe_char(value) {
+        return Err(TextProblem::Char(at, c));
+    }
+    if let Some(at) = value.find(PLACEHOLDER_MARK) {
+        return Err(TextProblem::Placeholder(at));
+    }
+    if value.len() > MAX_STRUCTURED_BYTES {
+        return Err(TextProblem::TooLong {
+            length: value.len(),
+            max: MAX_STRUCTURED_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Every check free text goes through: characters, `@@`, length.
+pub(crate) fn check_free_text(value: &str) -> Result<(), TextProblem> {
+    if let Some((at, c)) = unsafe_free_text_char(value) {
+        return Err(TextProblem::Char(at, c));
+    }
+    if let Some(at) = value.find(PLACEHOLDER_MARK) {
+        return Err(TextProblem::Placeholder(at));
+    }
+    // Bytes bound characters from above: count only when it may matter.
+    if value.len() > MAX_FREE_TEXT_CHARS {
+        let length = value.chars().count();
+        if length > MAX_FREE_TEXT_CHARS {
+            return Err(TextProblem::TooLong {
+                length,
+                max: MAX_FREE_TEXT_CHARS,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Bytes that are printable ASCII and none of `"`, `'`, `` ` ``, `\`.
@@ -36,15 +104,66 @@ pub(crate) fn unsafe_free_text_char(value: &str) -> Option<(usize, char)> {
         .find(|(_, c)| (c.is_control() && !matches!(c, '\n' | '\t')) || is_invisible(*c))
 }
 
-/// Bidirectional overrides and similar characters that make text read
-/// differently from what it is.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{FEFF}')
+/// Characters that do not show, or make text read differently from what it
+/// is: Unicode's Default_Ignorable_Code_Point (every bidi control, soft
+/// hyphen, ZWSP, ZWNJ, ZWJ, LRM/RLM, word joiner, variation selectors, tags,
+/// BOM…; IDNA mapping deletes several of them silently), the line and
+/// paragraph separators, and the interlinear annotation marks.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// The name of the invisible characters people meet most.
+fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00AD}' => "soft hyphen",
+        '\u{061C}' => "Arabic letter mark",
+        '\u{200B}' => "zero width space",
+        '\u{200C}' => "zero width non-joiner",
+        '\u{200D}' => "zero width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{2028}' => "line separator",
+        '\u{2029}' => "paragraph separator",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "bidi control",
+        '\u{2060}' => "word joiner",
+        '\u{FEFF}' => "zero width no-break space",
+        _ => return None,
+    })
+}
+
+/// The first invisible character (see [`is_invisible`]) of a value.
+pub(crate) fn first_invisible(value: &str) -> Option<(usize, char)> {
+    if value.is_ascii() {
+        return None;
+    }
+    value.char_indices().find(|(_, c)| is_invisible(*c))
 }
 
 /// How to show a character in a message: `'"'`, `U+0000`.
 pub(crate) fn describe_char(c: char) -> String {
-    if c.is_control() || is_invisible(c) {
+    if let Some(name) = invisible_name(c) {
+        format!("U+{:04X} ({name})", c as u32)
+    } else if c.is_control() || is_invisible(c) {
         format!("U+{:04X}", c as u32)
     } else {
         format!("`{c}`")
