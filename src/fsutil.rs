@@ -21,14 +21,14 @@ pub(crate) fn write_reproducible(path: &Path, contents: &[u8]) -> io::Result<()>
     } else {
         // A new file has no old contents to protect: write it in place (one
         // open instead of a temporary file and a rename, for 10,000-tenant builds).
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = parent_dir(path);
         std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
         std::fs::write(path, contents).map_err(|e| with_path(e, path))
     }
 }
 
 fn write_replacing(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| with_path(e, dir))?;
     tmp.write_all(contents).map_err(|e| with_path(e, path))?;
@@ -44,9 +44,17 @@ fn write_replacing(path: &Path, contents: &[u8], durable: bool) -> io::Result<()
     Ok(())
 }
 
+/// The directory a file is in; the current directory for a bare file name
+/// (`Path::new("plan.json").parent()` is `""`, which no call can open).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Write a secret: mode 0600 from the start, directory 0700 if it is created.
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
         set_mode(dir, 0o700)?;

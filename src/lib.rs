@@ -35,13 +35,33 @@ use clap::Parser;
 
 /// The whole command line: parse the arguments, run the command, map the outcome
 /// to an exit code.
+///
+/// Exit codes: 0 ok; 1 a problem in the files, a failed check, or a usage
+/// error (an unknown flag, a missing argument: clap's own convention is 2,
+/// which `plan --detailed-exitcode` reserves for "changes pending", so that a
+/// typo in CI can never read as "changes"); 2 an operational failure (I/O,
+/// database, lock), except under `plan --detailed-exitcode`, where every
+/// failure is 1 and 2 means only "changes". `--help` and `--version` exit 0.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             commands::exit_operational()
         }
+    }
+}
+
+/// Print clap's message; help and version are not errors.
+fn usage(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = error.print();
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => commands::EXIT_OK,
+        _ => commands::EXIT_USER,
     }
 }

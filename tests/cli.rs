@@ -515,3 +515,23 @@ fn schema_writes_missing_schema_files() {
         );
     }
 }
+
+#[test]
+fn usage_error_exits_1_not_2() {
+    // A typo in a CI job's flag must not read as `--detailed-exitcode`'s
+    // "changes pending" (2): usage errors exit 1, like every other error.
+    Run::of(mailops().args(["plan", "--detailed-exitcod"]))
+        .exits(1)
+        .stderr_has("unexpected argument '--detailed-exitcod'");
+    Run::of(mailops().args(["plan", "--format", "xml"])).exits(1);
+    Run::of(mailops().args(["no-such-command"])).exits(1);
+    // No command at all: the help, as a usage error.
+    Run::of(&mut mailops()).exits(1);
+    // Asking for help or the version is not an error.
+    Run::of(mailops().args(["plan", "--help"]))
+        .exits(0)
+        .stdout_has("--detailed-exitcode");
+    Run::of(mailops().arg("--version"))
+        .exits(0)
+        .stdout_has("mailops ");
+}

@@ -40,6 +40,12 @@ on_both_engines!(
     a_database_migrated_from_0002_reads_its_domains_once_then_records_them,
     a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change,
     a_failure_while_recording_the_state_leaves_the_database_unchanged,
+    forged_saved_plan_is_refused,
+    plan_never_creates_a_database,
+    plan_reads_an_older_schema_as_it_is_and_never_migrates,
+    destroy_refusal_lists_forwards_into_the_domain,
+    a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans,
+    every_plan_error_exits_1_with_detailed_exitcode,
 );
 
 #[test]
@@ -540,7 +546,8 @@ fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
 fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
     let repo = MailRepo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&plan(&repo, &db), 2); // migrates
+    assert_code(&apply(&repo, &db), 0); // migrates
+    let before = db.snapshot();
     db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
     let out = run(repo.path(), &["plan", "--database", &db.url]);
     assert_code(&out, 1);
@@ -550,9 +557,10 @@ fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
         "{}",
         stderr(&out)
     );
+    repo.add_mailbox("a.example", "frank", None);
     let out = apply(&repo, &db);
     assert_code(&out, 1);
-    assert_eq!(db.count("virtual_domains"), 0);
+    assert_eq!(db.snapshot(), before);
 }
 
 #[test]
@@ -1063,8 +1071,26 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     }
     let before = db.snapshot();
 
-    // The plan migrates; nothing to change, whatever it read.
-    assert_code(&plan(&repo, &db), 0);
+    // A plan reads the older schema as it is (every row) and migrates
+    // nothing; nothing to change.
+    let out = plan(&repo, &db);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("apply will migrate from version 2 to 3"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(read_by_plan(&repo, &db), (2, 11, true));
+    assert_eq!(
+        db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
+        "2\n"
+    );
+    assert_eq!(triggers(&db), 6);
+    assert_eq!(db.snapshot(), before);
+
+    // Apply migrates.
+    let out = apply(&repo, &db);
+    assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
         "3\n"
@@ -1072,9 +1098,6 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     match engine {
         Engine::Mariadb => {
             assert_eq!(triggers(&db), 0, "0003 drops the triggers of 0002");
-            assert_eq!(read_by_plan(&repo, &db), (2, 11, true));
-            let out = apply(&repo, &db);
-            assert_code(&out, 0);
             assert!(
                 stderr(&out).contains("no row changes (recorded the state of 2 domains)"),
                 "{}",
@@ -1083,9 +1106,6 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
         }
         Engine::Sqlite => {
             assert_eq!(triggers(&db), 6, "SQLite keeps its triggers");
-            assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
-            let out = apply(&repo, &db);
-            assert_code(&out, 0);
             assert!(
                 stderr(&out).contains("the database is current: no row changes\n"),
                 "{}",
@@ -1107,4 +1127,533 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
         stdout(&out)
     );
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
+}
+
+/// The dialect's folder under migrations/.
+fn dialect(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Mariadb => "mysql",
+    }
+}
+
+/// `sha256:<hex>` of the canonical JSON of a saved plan's rows, as mailops
+/// computes `plan_hash` (serde_json keeps the file's key order).
+fn rows_hash(rows: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(serde_json::to_vec(rows).unwrap());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+fn forged_saved_plan_is_refused(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    repo.add_mailbox("a.example", "frank", None);
+    let plan_file = repo.path().join("plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+    assert_code(
+        &run(
+            repo.path(),
+            &["plan", "--database", &db.url, "--out", plan_path],
+        ),
+        0,
+    );
+    let honest = std::fs::read_to_string(&plan_file).unwrap();
+
+    // Forged: an alias to an outside address, a {PLAIN} mailbox (validation
+    // forbids it), a password replaced; the plan hash recomputed to match.
+    let forgeries: [&dyn Fn(&mut serde_json::Value); 3] = [
+        &|doc| {
+            doc["rows"]["aliases"]["insert"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "source": "team@a.example",
+                    "destination": "thief@outside.example",
+                    "domain": "a.example"
+                }))
+        },
+        &|doc| {
+            doc["rows"]["users"]["insert"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "email": "mallory@a.example",
+                    "domain": "a.example",
+                    "password": "{PLAIN}letmein",
+                    "quota_bytes": 1,
+                    "name": null
+                }))
+        },
+        &|doc| doc["rows"]["users"]["insert"][0]["password"] = "{PLAIN}letmein".into(),
+    ];
+    let before = db.snapshot();
+    for (i, forge) in forgeries.iter().enumerate() {
+        let mut doc: serde_json::Value = serde_json::from_str(&honest).unwrap();
+        forge(&mut doc);
+        doc["plan_hash"] = rows_hash(&doc["rows"]).into();
+        std::fs::write(&plan_file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        let out = run(
+            repo.path(),
+            &["apply", "--yes", "--database", &db.url, plan_path],
+        );
+        assert_code(&out, 1);
+        let message = stderr(&out);
+        assert!(
+            message.contains(
+                "the saved plan is not the plan that the tenant files and the database give now"
+            ),
+            "forgery {i}: {message}"
+        );
+        assert!(!message.contains("letmein"), "{message}");
+        match i {
+            0 => assert!(
+                message.contains("+ alias team@a.example → thief@outside.example"),
+                "{message}"
+            ),
+            1 => assert!(message.contains("+ mailbox mallory@a.example"), "{message}"),
+            _ => assert!(message.contains("a password hash"), "{message}"),
+        }
+        assert_eq!(db.snapshot(), before, "forgery {i} wrote nothing");
+    }
+
+    // The plan as made still applies, and writes exactly that.
+    std::fs::write(&plan_file, &honest).unwrap();
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("1 inserted, 0 updated, 0 deleted"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM virtual_users WHERE password LIKE '{PLAIN}%'"),
+        "0\n"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM virtual_aliases WHERE destination LIKE '%outside.example'"),
+        "0\n"
+    );
+}
+
+#[test]
+fn plan_out_in_current_directory() {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(Engine::Sqlite);
+    // The README's own command, run in the mail repo: a bare file name.
+    let out = mailops()
+        .current_dir(repo.path())
+        .args(["plan", "--database", &db.url, "--out", "plan.json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let saved = repo.path().join("plan.json");
+    assert!(saved.is_file());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let out = mailops()
+        .current_dir(repo.path())
+        .args(["apply", "--yes", "--database", &db.url, "plan.json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert_eq!(db.count("virtual_users"), 4);
+}
+
+#[test]
+fn plan_hides_password_hashes_in_file_diffs() {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(Engine::Sqlite);
+    assert_code(&apply(&repo, &db), 0);
+    // The marker: alice's hash changes; every mailbox has one of the two.
+    repo.replace("a.example", password_hash(), other_password_hash());
+    let secret = |hash: &str| hash.rsplit('$').next().unwrap().to_string();
+    for format in ["human", "markdown", "json"] {
+        let out = run(
+            repo.path(),
+            &["plan", "--format", format, "--database", &db.url],
+        );
+        assert_code(&out, 0);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(all.contains("generated/sql/sqlite.sql"), "{format}: {all}");
+        assert!(all.contains("generated/sql/mysql.sql"), "{format}: {all}");
+        for hash in [password_hash(), other_password_hash()] {
+            assert!(
+                !all.contains(&secret(hash)),
+                "{format}: a hash leaked:\n{all}"
+            );
+        }
+        assert!(!all.contains("$argon2id$"), "{format}: {all}");
+        assert!(
+            all.contains("'alice@a.example', '{ARGON2ID}…(hash changed)', 1073741824"),
+            "{format}: {all}"
+        );
+        // Rows whose hash did not change show the scheme alone.
+        assert!(
+            all.contains("'bob@a.example', '{ARGON2ID}…', 1073741824"),
+            "{format}: {all}"
+        );
+    }
+}
+
+/// The files in a SQLite test database's folder, and its bytes.
+fn sqlite_state(db: &TestDb) -> (Vec<String>, Option<Vec<u8>>) {
+    let path = std::path::PathBuf::from(db.url.strip_prefix("sqlite://").unwrap());
+    let mut files: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    (files, std::fs::read(&path).ok())
+}
+
+/// The tables of a test database.
+fn tables(db: &TestDb) -> String {
+    db.sql(match db.engine {
+        Engine::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        Engine::Mariadb => {
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() ORDER BY table_name"
+        }
+    })
+}
+
+fn plan_never_creates_a_database(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    // A database that does not exist: planned against as empty, and still
+    // not there afterwards.
+    let nowhere = tempfile::tempdir().unwrap();
+    let (url, missing) = match engine {
+        Engine::Sqlite => (
+            format!("sqlite://{}/typo/x.db", nowhere.path().display()),
+            "does not exist yet: planned against an empty database (apply creates it)",
+        ),
+        Engine::Mariadb => (
+            format!(
+                "mysql://root@127.0.0.1:3306/mailops_never_created_{}",
+                std::process::id()
+            ),
+            "does not exist on the server: planned against an empty database",
+        ),
+    };
+    for format in ["human", "json"] {
+        let out = run(
+            repo.path(),
+            &[
+                "plan",
+                "--detailed-exitcode",
+                "--format",
+                format,
+                "--database",
+                &url,
+            ],
+        );
+        assert_code(&out, 2);
+        assert!(stdout(&out).contains(missing), "{}", stdout(&out));
+        assert!(stdout(&out).contains("alice@a.example"), "{}", stdout(&out));
+    }
+    match engine {
+        Engine::Sqlite => assert!(!nowhere.path().join("typo").exists()),
+        Engine::Mariadb => {
+            let name = url.rsplit('/').next().unwrap();
+            let out = std::process::Command::new("mysql")
+                .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B", "-e"])
+                .arg(format!("SHOW DATABASES LIKE '{name}'"))
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "",
+                "{name} was created"
+            );
+        }
+    }
+
+    // A database without tables: no table is created, nothing written.
+    let db = TestDb::new(engine);
+    if engine == Engine::Sqlite {
+        let path = db.url.strip_prefix("sqlite://").unwrap();
+        std::fs::write(path, b"").unwrap();
+    }
+    let before = (
+        tables(&db),
+        (engine == Engine::Sqlite).then(|| sqlite_state(&db)),
+    );
+    let plan_file = repo.path().join("plan.json");
+    let out = run(
+        repo.path(),
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--database",
+            &db.url,
+            "--out",
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 2);
+    assert!(
+        stdout(&out).contains("has no mailops tables yet: planned against empty tables"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("+ domain a.example"),
+        "{}",
+        stdout(&out)
+    );
+    let after = (
+        tables(&db),
+        (engine == Engine::Sqlite).then(|| sqlite_state(&db)),
+    );
+    assert_eq!(before, after, "the plan wrote to the database");
+    // Apply creates the tables, derives the same plan and applies it.
+    let out = run(
+        repo.path(),
+        &[
+            "apply",
+            "--yes",
+            "--database",
+            &db.url,
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 0);
+    assert_eq!(db.count("virtual_users"), 4);
+    assert_code(&plan(&repo, &db), 0);
+}
+
+fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    db.sql_file(
+        &migrations
+            .join(dialect(engine))
+            .join("0001_routing_tables.sql"),
+    );
+    // Rows an older mailops wrote: a.example with an outdated alice.
+    db.sql("INSERT INTO virtual_domains (name) VALUES ('a.example')");
+    db.sql(
+        "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) \
+         SELECT id, 'alice@a.example', 'old', 1, NULL FROM virtual_domains WHERE name = 'a.example'",
+    );
+    let snapshot = |db: &TestDb| {
+        format!(
+            "{}{}{}",
+            tables(db),
+            db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
+            db.snapshot()
+        )
+    };
+    let before = snapshot(&db);
+    let sqlite_before = (engine == Engine::Sqlite).then(|| sqlite_state(&db));
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    let text = stdout(&out);
+    assert!(
+        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 3"),
+        "{text}"
+    );
+    assert!(text.contains("~ mailbox alice@a.example"), "{text}");
+    assert!(text.contains("+ mailbox bob@a.example"), "{text}");
+    assert!(!text.contains("+ domain a.example"), "{text}");
+    assert!(text.contains("+ domain b.example"), "{text}");
+    assert_eq!(snapshot(&db), before, "the plan migrated or wrote");
+    if let Some(state) = sqlite_before {
+        assert_eq!(sqlite_state(&db), state);
+    }
+
+    // A plan saved against the old schema: apply migrates, derives the same
+    // plan, and applies it.
+    let plan_file = repo.path().join("plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+    assert_code(
+        &run(
+            repo.path(),
+            &["plan", "--database", &db.url, "--out", plan_path],
+        ),
+        0,
+    );
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
+        "1\n2\n3\n"
+    );
+    assert_code(&plan(&repo, &db), 0);
+}
+
+fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    repo.add_tenant("c.example", &["erin"]);
+    repo.append(
+        "c.example",
+        "\n[[alias]]\naddress = \"books\"\nto = [\"carol@b.example\", \"erin\"]\n",
+    );
+    repo.append(
+        "a.example",
+        "\n[[alias]]\naddress = \"accounts\"\nto = [\"dave@b.example\"]\n",
+    );
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    // b.example goes; a.example and c.example still forward into it.
+    repo.remove_tenant("b.example");
+    let before = db.snapshot();
+    let forwards = [
+        "- alias accounts@a.example → dave@b.example",
+        "- alias books@c.example → carol@b.example",
+    ];
+    let heading = "2 aliases that the tenant files keep forward into a domain this apply deletes";
+
+    let out = plan(&repo, &db);
+    assert_code(&out, 2);
+    for line in forwards.iter().chain([&heading]) {
+        assert!(stdout(&out).contains(line), "{line}: {}", stdout(&out));
+    }
+    let json = plan_json(&repo, &db, &[]);
+    assert_eq!(
+        json["forwards_into_deleted_domains"],
+        serde_json::json!([
+            { "source": "accounts@a.example", "destination": "dave@b.example" },
+            { "source": "books@c.example", "destination": "carol@b.example" },
+        ])
+    );
+
+    let out = apply(&repo, &db);
+    assert_code(&out, 1);
+    let message = stderr(&out);
+    assert!(
+        message.contains("this apply needs --allow-destroy"),
+        "{message}"
+    );
+    for line in forwards.iter().chain([&heading]) {
+        assert!(message.contains(line), "{line}: {message}");
+    }
+    assert_eq!(db.snapshot(), before);
+}
+
+fn a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans(engine: Engine) {
+    // What the README promises of the fingerprints: a write that keeps the
+    // bookkeeping (MariaDB: sets mailops_changed_at itself; SQLite: with the
+    // triggers dropped) and the row counts is seen by plans made with --full,
+    // and by nothing else.
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&apply(&repo, &db), 0);
+    let keep_time = match engine {
+        Engine::Sqlite => {
+            for table in ["virtual_users", "virtual_aliases"] {
+                for event in ["insert", "update", "delete"] {
+                    db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));
+                }
+            }
+            ""
+        }
+        Engine::Mariadb => ", mailops_changed_at = mailops_changed_at",
+    };
+    let hand_edit =
+        format!("UPDATE virtual_users SET name = 'Hand'{keep_time} WHERE email = 'dave@b.example'");
+    repo.add_mailbox("a.example", "frank", None);
+    let plan_file = repo.path().join("plan.json");
+    let plan_path = plan_file.to_str().unwrap();
+
+    // Saved with --full: apply derives it again from every row, and refuses.
+    assert_code(
+        &run(
+            repo.path(),
+            &["plan", "--full", "--database", &db.url, "--out", plan_path],
+        ),
+        0,
+    );
+    db.sql(&hand_edit);
+    let before = db.snapshot();
+    let out = run(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url, plan_path],
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("~ mailbox dave@b.example: name \"Hand\" → \"dave of b.example\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.snapshot(), before);
+
+    // Without --full neither the plan nor the saved plan's check sees it.
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &db.url, "--out", plan_path],
+    );
+    assert_code(&out, 0);
+    assert!(
+        !stdout(&out).contains("~ mailbox dave@b.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert_code(
+        &run(
+            repo.path(),
+            &["apply", "--yes", "--database", &db.url, plan_path],
+        ),
+        0,
+    );
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_users WHERE email = 'dave@b.example'"),
+        "Hand\n"
+    );
+    // --full finds and heals it.
+    assert_code(
+        &run(
+            repo.path(),
+            &["apply", "--yes", "--full", "--database", &db.url],
+        ),
+        0,
+    );
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_users WHERE email = 'dave@b.example'"),
+        "dave of b.example\n"
+    );
+}
+
+fn every_plan_error_exits_1_with_detailed_exitcode(engine: Engine) {
+    let repo = MailRepo::two_tenants();
+    let db = TestDb::new(engine);
+    // An operational failure: 2 without the flag, 1 with it (2 means "changes").
+    let broken = match engine {
+        Engine::Sqlite => {
+            // A directory where the database file should be.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.db");
+            std::fs::create_dir(&path).unwrap();
+            (format!("sqlite://{}", path.display()), Some(dir))
+        }
+        Engine::Mariadb => ("mysql://root@127.0.0.1:1/nothing_listens".to_string(), None),
+    };
+    let out = run(repo.path(), &["plan", "--database", &broken.0]);
+    assert_code(&out, 2);
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &broken.0],
+    );
+    assert_code(&out, 1);
+    // A schema from a newer mailops: refused, 1 either way.
+    assert_code(&apply(&repo, &db), 0);
+    db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
+    let out = plan(&repo, &db);
+    assert_code(&out, 1);
 }

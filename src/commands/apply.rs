@@ -1,10 +1,14 @@
 //! `mailops apply`: make the live database equal to the tenant files, and write generated/.
 //!
 //! Under the apply lock, in one transaction: read the live state (the rows of
-//! only the domains that may have changed, see `db::live`), compute the plan
-//! (or check that a saved plan still matches the live state), show it, pass
-//! the delete guard, ask for confirmation, write the rows and the log entry,
-//! record the state of the domains now as the files ask, and commit.
+//! only the domains that may have changed, see `db::live`), compute the plan,
+//! show it, pass the delete guard, ask for confirmation, write the rows and
+//! the log entry, record the state of the domains now as the files ask, and
+//! commit. A saved plan is never executed as it stands: the plan is derived
+//! under the lock from the tenant files and the live rows as always, and a
+//! saved plan is refused unless it equals that plan exactly (a plan file is a
+//! promise of what will be written, checked, not an instruction; see
+//! `db::saved_plan`).
 //! Anything short of that rolls back. The plan shown is the plan executed: it
 //! is computed once, under the lock. With no row to change, the state of
 //! domains that were read (edited by hand and back, or never recorded) is
@@ -21,7 +25,7 @@ use crate::db::connection::{Conn, DbError};
 use crate::db::desired::{self, Pending};
 use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
-use crate::db::render::DbSection;
+use crate::db::render::{DbSection, by_tenant};
 use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, guard, lock, url};
 use crate::generated_dir::{self, GENERATED_DIR};
@@ -202,25 +206,33 @@ async fn apply_locked(
     timer: &mut StageTimer,
 ) -> std::result::Result<Outcome, DbError> {
     let mode = ReadMode {
-        full: request.full,
+        // A saved plan is derived again from as much as it was derived from.
+        full: request.full || request.saved.is_some_and(|saved| saved.full),
         for_apply: true,
+        current_schema: true,
     };
     let (live, desired) = Live::read(conn, desired, mode, timer).await?;
     db::apply::test_hold_after_read().await;
     let fingerprint = live.fingerprint();
-    let plan: RowPlan = match request.saved {
-        Some(saved) if saved.live_fingerprint != fingerprint => {
+    if let Some(saved) = request.saved {
+        if saved
+            .live_fingerprint
+            .as_ref()
+            .is_some_and(|saved| *saved != fingerprint)
+        {
             return Err(DbError::Refused(
                 "the database changed since this plan was made; plan again".to_string(),
             ));
         }
-        Some(saved) => saved.rows.clone(),
-        None => {
-            let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
-            plan.order_inserts(request.graph);
-            plan
+    }
+    let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
+    plan.order_inserts(request.graph);
+    if let Some(saved) = request.saved {
+        if saved.rows != plan {
+            return Err(DbError::Refused(not_the_saved_plan(&saved.rows, &plan)));
         }
-    };
+    }
+    let forwards = desired.forwards_into(&plan.domains.delete);
     let to_record = live.to_record(&desired, &plan);
     let record: Vec<StateRecord> = to_record
         .iter()
@@ -251,11 +263,13 @@ async fn apply_locked(
         live_fingerprint: &fingerprint,
         plan: &plan,
         read: live.read,
+        notes: &[],
+        forwards: &forwards,
     };
     print!("{}", section.human());
     let _ = std::io::stdout().flush();
 
-    if let Some(refusal) = guard::check(&plan, &live.totals()) {
+    if let Some(refusal) = guard::check(&plan, &live.totals(), &forwards) {
         if !request.allow_destroy {
             return Err(DbError::Refused(format!(
                 "{}\nnothing was changed; if this is intended, run again with --allow-destroy",
@@ -284,6 +298,52 @@ async fn apply_locked(
         db::apply::execute(conn, &plan, &log, &record, std::io::stderr().is_terminal()).await?;
     timer.lap("db write");
     Ok(Outcome::Applied(counts, started))
+}
+
+/// Why a saved plan is refused: it is not the plan the files and the live
+/// rows give now. The changes only one side has are listed (as the plan shows
+/// them: no password), a few of each.
+fn not_the_saved_plan(saved: &RowPlan, derived: &RowPlan) -> String {
+    use std::collections::BTreeSet;
+    let lines = |plan: &RowPlan| -> BTreeSet<String> {
+        by_tenant(plan)
+            .into_values()
+            .flatten()
+            .map(|change| change.line())
+            .collect()
+    };
+    let (saved_lines, derived_lines) = (lines(saved), lines(derived));
+    let mut message = String::from(
+        "the saved plan is not the plan that the tenant files and the database give now \
+         (it was edited, or made from other files); nothing was changed: plan again",
+    );
+    const SHOWN: usize = 10;
+    for (heading, only) in [
+        (
+            "in the saved plan only",
+            saved_lines.difference(&derived_lines),
+        ),
+        (
+            "in the plan derived now only",
+            derived_lines.difference(&saved_lines),
+        ),
+    ] {
+        let only: Vec<&String> = only.collect();
+        if only.is_empty() {
+            continue;
+        }
+        message.push_str(&format!("\n{heading}:"));
+        for line in only.iter().take(SHOWN) {
+            message.push_str(&format!("\n  {line}"));
+        }
+        if only.len() > SHOWN {
+            message.push_str(&format!("\n  … and {} more", only.len() - SHOWN));
+        }
+    }
+    if saved_lines == derived_lines {
+        message.push_str("\n(the changes differ in a password hash or in their order)");
+    }
+    message
 }
 
 /// Ask on the terminal; only `yes` applies.

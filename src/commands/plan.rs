@@ -25,10 +25,17 @@
 //!           "columns": [ { "column": "quota_bytes", "old": 1, "new": 2 },
 //!                        { "column": "password", "hidden": true } ] } ] } ],
 //!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ],
+//!     // alias rows the files keep that forward into a domain this plan deletes
+//!     "forwards_into_deleted_domains": [ { "source": "…", "destination": "…" } ],
 //!     // how much was read: rows only of the domains that may have changed
 //!     // since the last apply (every row with --full)
 //!     "read": { "full": bool, "domains": n, "rows": n } } }
 //! ```
+//!
+//! A plan writes nothing to the database: it opens it read-only, never
+//! creates or migrates it (`db::open_for_plan`). A database that does not
+//! exist yet is planned against as empty, an older schema is read as it is;
+//! the plan's notes say so.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -42,10 +49,11 @@ use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
 use crate::db::connection::DbError;
 use crate::db::desired;
 use crate::db::live::{Live, ReadStats};
+use crate::db::migrate::Schema;
 use crate::db::plan::RowPlan;
 use crate::db::render::DbSection;
 use crate::db::saved_plan::SavedPlan;
-use crate::db::{self, url};
+use crate::db::{self, PlanSource, url};
 use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::GENERATED_DIR;
 use crate::incremental::{self, OnDisk};
@@ -55,8 +63,14 @@ use crate::pipeline::{self, Compiled, StageTimer};
 struct RowSection {
     database: String,
     live_fingerprint: String,
+    /// The live state was this mailops's schema: apply can check the fingerprint.
+    current_schema: bool,
     plan: RowPlan,
     read: ReadStats,
+    /// The database does not exist yet, or its schema is older.
+    notes: Vec<String>,
+    /// Alias rows the files keep that forward into a domain the plan deletes.
+    forwards: Vec<(String, String)>,
 }
 
 pub(crate) fn run(
@@ -68,12 +82,38 @@ pub(crate) fn run(
     full: bool,
 ) -> Result<ExitCode> {
     // With --detailed-exitcode every failure is 1, and 2 means "changes".
-    let user_error = EXIT_USER;
     let operational = if detailed_exitcode {
         EXIT_USER
     } else {
         exit_operational()
     };
+    match plan(
+        dir,
+        database,
+        format,
+        out,
+        detailed_exitcode,
+        full,
+        operational,
+    ) {
+        Ok(code) => Ok(code),
+        Err(error) => {
+            eprintln!("error: {error}");
+            Ok(operational)
+        }
+    }
+}
+
+fn plan(
+    dir: &Path,
+    database: Option<&str>,
+    format: PlanFormat,
+    out: Option<&Path>,
+    detailed_exitcode: bool,
+    full: bool,
+    operational: ExitCode,
+) -> Result<ExitCode> {
+    let user_error = EXIT_USER;
 
     let compiled = pipeline::compile_cached(dir)?;
     let mut timer = StageTimer::from_env();
@@ -130,6 +170,8 @@ pub(crate) fn run(
         live_fingerprint: &rows.live_fingerprint,
         plan: &rows.plan,
         read: rows.read,
+        notes: &rows.notes,
+        forwards: &rows.forwards,
     };
     match format {
         PlanFormat::Human => {
@@ -161,7 +203,8 @@ pub(crate) fn run(
     if let Some(path) = out {
         let saved = SavedPlan::new(
             target.identity(),
-            rows.live_fingerprint.clone(),
+            rows.current_schema.then(|| rows.live_fingerprint.clone()),
+            rows.read.full,
             incremental::inputs_fingerprint(&compiled),
             rows.plan.clone(),
         );
@@ -196,13 +239,27 @@ fn plan_rows(
     let graph = &compiled.graph;
     desired::in_background(&compiled.model, compiled.known.as_ref(), |desired| {
         runtime.block_on(async {
-            let mut conn = db::open(target).await?;
+            let source = db::open_for_plan(target).await?;
             timer.lap("db open");
-            let read = Live::read_for_plan(&mut conn, desired, full, timer).await;
-            conn.close().await;
-            let (live, desired) = read?;
+            let mut notes = Vec::new();
+            let mut current_schema = false;
+            let (live, desired) = match source {
+                PlanSource::Empty(why) => {
+                    notes.push(why);
+                    Live::nothing(desired)
+                }
+                PlanSource::Open(mut conn, schema) => {
+                    current_schema = schema == Schema::Current;
+                    notes.extend(db::schema_note(schema));
+                    let read =
+                        Live::read_for_plan(&mut conn, desired, full, current_schema, timer).await;
+                    conn.close().await;
+                    read?
+                }
+            };
             let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
             plan.order_inserts(graph);
+            let forwards = desired.forwards_into(&plan.domains.delete);
             timer.lap("db diff");
             if std::env::var_os("MAILOPS_TIMINGS").is_some() {
                 eprintln!(
@@ -215,8 +272,11 @@ fn plan_rows(
             Ok(RowSection {
                 database: target.shown(),
                 live_fingerprint: live.fingerprint(),
+                current_schema,
                 plan,
                 read: live.read,
+                notes,
+                forwards,
             })
         })
     })

@@ -106,6 +106,42 @@ fn first_line(sql: &str) -> &str {
 /// Open the connection. A SQLite file (and its folder) is created on first use.
 /// `busy_timeout` is how long SQLite waits for another writer.
 pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<Conn, DbError> {
+    connect_as(target, busy_timeout, Access::ReadWrite)
+        .await
+        .map(|conn| conn.expect("a read-write connection creates what is missing"))
+}
+
+/// Open the connection for reading only, creating nothing: `None` when the
+/// database does not exist (no SQLite file; a MySQL server without the
+/// database). A SQLite file is opened `mode=ro`.
+pub(crate) async fn connect_read_only(
+    target: &Target,
+    busy_timeout: Duration,
+) -> Result<Option<Conn>, DbError> {
+    connect_as(target, busy_timeout, Access::ReadOnly).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// MySQL's ER_BAD_DB_ERROR: "Unknown database".
+const MYSQL_UNKNOWN_DATABASE: u16 = 1049;
+
+fn is_unknown_database(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|e| e.number() == MYSQL_UNKNOWN_DATABASE)
+}
+
+async fn connect_as(
+    target: &Target,
+    busy_timeout: Duration,
+    access: Access,
+) -> Result<Option<Conn>, DbError> {
     let shown = target.shown();
     match &target.url {
         DatabaseUrl::Mysql {
@@ -131,34 +167,53 @@ pub(crate) async fn connect(target: &Target, busy_timeout: Duration) -> Result<C
             let options = options
                 .timezone(Some("+00:00".to_string()))
                 .disable_statement_logging();
-            let conn = options.connect().await.map_err(|e| {
-                DbError::Operational(format!(
-                    "cannot connect to {shown}: {}",
-                    crate::database_url::redact_in(&e.to_string())
-                ))
-            })?;
-            Ok(Conn::Mysql(conn))
+            let conn = match options.connect().await {
+                Ok(conn) => conn,
+                Err(e) if access == Access::ReadOnly && is_unknown_database(&e) => {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(DbError::Operational(format!(
+                        "cannot connect to {shown}: {}",
+                        crate::database_url::redact_in(&e.to_string())
+                    )));
+                }
+            };
+            Ok(Some(Conn::Mysql(conn)))
         }
         DatabaseUrl::Sqlite { .. } => {
             let path = target
                 .sqlite_path
                 .clone()
                 .expect("a SQLite target has a path");
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let read_only = access == Access::ReadOnly;
+            if read_only {
+                match std::fs::symlink_metadata(&path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(DbError::Operational(format!(
+                            "cannot open {shown} ({}): {e}",
+                            path.display()
+                        )));
+                    }
+                    Ok(_) => {}
+                }
+            } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     DbError::Operational(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
             let options = SqliteConnectOptions::new()
                 .filename(&path)
-                .create_if_missing(true)
+                .read_only(read_only)
+                .create_if_missing(!read_only)
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
                 .disable_statement_logging();
             let conn = options.connect().await.map_err(|e| {
                 DbError::Operational(format!("cannot open {shown} ({}): {e}", path.display()))
             })?;
-            Ok(Conn::Sqlite(conn))
+            Ok(Some(Conn::Sqlite(conn)))
         }
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
-use crate::db::rows::{AliasRow, Fields, Rows, UserRow, quota_column};
+use crate::db::rows::{AliasRow, Fields, Rows, UserRow, domain_of, quota_column};
 use crate::incremental::Known;
 use crate::model::{Domain, Model};
 use crate::parallel;
@@ -164,6 +164,41 @@ impl<'m> Desired<'m> {
             }
         }
         Ok(rows)
+    }
+}
+
+impl Desired<'_> {
+    /// The alias rows the files keep that forward into one of `going`
+    /// (domains the plan deletes): (source, destination), sorted. After the
+    /// apply they forward off the platform, to a domain it no longer hosts.
+    pub(crate) fn forwards_into(&self, going: &[String]) -> Vec<(String, String)> {
+        if going.is_empty() {
+            return Vec::new();
+        }
+        let going: BTreeSet<&str> = going.iter().map(String::as_str).collect();
+        let into = |destination: &str| going.contains(domain_of(destination));
+        let mut forwards: BTreeSet<(String, String)> = BTreeSet::new();
+        for domain in self.model.domains.values() {
+            for alias in domain.aliases.values() {
+                for destination in &alias.destinations {
+                    if into(&destination.address) {
+                        forwards.insert((alias.source.clone(), destination.address.clone()));
+                    }
+                }
+            }
+        }
+        if let Some(known) = self.known {
+            for tenant in known.unparsed() {
+                forwards.extend(
+                    tenant
+                        .foreign
+                        .iter()
+                        .filter(|(_, destination)| into(destination))
+                        .cloned(),
+                );
+            }
+        }
+        forwards.into_iter().collect()
     }
 }
 

@@ -15,8 +15,15 @@ pub(crate) const MAX_DELETE_SHARE: f64 = 0.25;
 const LISTED: usize = 20;
 
 /// Why a plan needs `--allow-destroy`, and what it would delete; `None` when it does not.
-/// `live` counts the rows of each table (counted, not read).
-pub(crate) fn check(plan: &RowPlan, live: &Totals) -> Option<Vec<String>> {
+/// `live` counts the rows of each table (counted, not read). `forwards` are
+/// the alias rows the files keep that forward into a domain the plan
+/// deletes (`Desired::forwards_into`): they are listed too, since after the
+/// apply they send mail off the platform, to a domain it no longer hosts.
+pub(crate) fn check(
+    plan: &RowPlan,
+    live: &Totals,
+    forwards: &[(String, String)],
+) -> Option<Vec<String>> {
     let mut reasons = Vec::new();
     if !plan.domains.delete.is_empty() {
         reasons.push(format!(
@@ -65,7 +72,30 @@ pub(crate) fn check(plan: &RowPlan, live: &Totals) -> Option<Vec<String>> {
             .iter()
             .map(|a| format!("{} → {}", a.source, a.destination)),
     );
+    lines.extend(forwards_lines(forwards));
     Some(lines)
+}
+
+/// The forwards into deleted domains, for the refusal and the plan's notes:
+/// a heading, then every one (they are what a reviewer must fix first).
+pub(crate) fn forwards_lines(forwards: &[(String, String)]) -> Vec<String> {
+    if forwards.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "{} alias{} that the tenant files keep forward{} into a domain this apply deletes \
+         (mail to {} would leave the platform):",
+        forwards.len(),
+        if forwards.len() == 1 { "" } else { "es" },
+        if forwards.len() == 1 { "s" } else { "" },
+        if forwards.len() == 1 { "it" } else { "them" },
+    )];
+    lines.extend(
+        forwards
+            .iter()
+            .map(|(source, destination)| format!("  - alias {source} → {destination}")),
+    );
+    lines
 }
 
 fn list(lines: &mut Vec<String>, kind: &str, items: impl ExactSizeIterator<Item = String>) {
@@ -114,9 +144,9 @@ mod tests {
         let rows = live(1, 8);
         let mut plan = RowPlan::default();
         plan.users.delete = vec![user("u0@a.example"), user("u1@a.example")];
-        assert_eq!(check(&plan, &rows), None);
+        assert_eq!(check(&plan, &rows, &[]), None);
         plan.users.delete.push(user("u2@a.example"));
-        let refusal = check(&plan, &rows).expect("3 of 8 is over 25 %");
+        let refusal = check(&plan, &rows, &[]).expect("3 of 8 is over 25 %");
         assert!(
             refusal[0].contains("3 of the 8 rows of virtual_users"),
             "{refusal:?}"
@@ -129,8 +159,38 @@ mod tests {
         let rows = live(11, 0);
         let mut plan = RowPlan::default();
         plan.domains.delete = vec!["d0.example".into()];
-        let refusal = check(&plan, &rows).expect("a whole domain");
+        let refusal = check(&plan, &rows, &[]).expect("a whole domain");
         assert!(refusal[0].contains("1 whole domain"), "{refusal:?}");
         assert!(refusal.iter().any(|l| l == "  - domain d0.example"));
+    }
+
+    #[test]
+    fn the_refusal_lists_every_forward_into_a_deleted_domain() {
+        let mut plan = RowPlan::default();
+        plan.domains.delete = vec!["m.example".into()];
+        let forwards = vec![
+            (
+                "accounts@k.example".to_string(),
+                "accounts@m.example".to_string(),
+            ),
+            ("books@s.example".to_string(), "anil@m.example".to_string()),
+        ];
+        let refusal = check(&plan, &live(3, 0), &forwards).expect("a whole domain");
+        assert!(
+            refusal
+                .iter()
+                .any(|l| l.starts_with("2 aliases that the tenant files keep forward into")),
+            "{refusal:?}"
+        );
+        assert!(
+            refusal
+                .iter()
+                .any(|l| l == "  - alias accounts@k.example → accounts@m.example")
+        );
+        assert!(
+            refusal
+                .iter()
+                .any(|l| l == "  - alias books@s.example → anil@m.example")
+        );
     }
 }

@@ -157,6 +157,10 @@ pub(crate) struct ReadMode {
     /// Apply's read, inside its transaction under its lock. It reads as a
     /// plan does: nothing is locked for it (see the module docs).
     pub(crate) for_apply: bool,
+    /// The schema is at this mailops's version. A plan reads an older one as
+    /// it is (it never migrates): the domains and every row, with no
+    /// bookkeeping (none of it may exist yet).
+    pub(crate) current_schema: bool,
 }
 
 /// The live database as far as a plan needs it.
@@ -198,16 +202,26 @@ pub(crate) async fn read_tallies(
     conn: &mut Conn,
     ids: Option<&[i64]>,
 ) -> Result<BTreeMap<i64, (Tally, Tally)>, DbError> {
+    tally_rows(conn, ids, true).await
+}
+
+/// `read_tallies`, or with `times` false the row counts only (a schema from
+/// before migration 0003 has no change times).
+async fn tally_rows(
+    conn: &mut Conn,
+    ids: Option<&[i64]>,
+    times: bool,
+) -> Result<BTreeMap<i64, (Tally, Tally)>, DbError> {
     let dialect = conn.dialect();
     let filters = id_filters(ids);
     let mut tallies: BTreeMap<i64, (Tally, Tally)> = BTreeMap::new();
     for (table, users) in [("virtual_users", true), ("virtual_aliases", false)] {
         let changed = match dialect {
-            Dialect::Mysql => {
+            Dialect::Mysql if times => {
                 "CAST(SUM(TO_SECONDS(mailops_changed_at) * 1000000 \
                  + MICROSECOND(mailops_changed_at)) AS CHAR)"
             }
-            Dialect::Sqlite => "''",
+            Dialect::Mysql | Dialect::Sqlite => "''",
         };
         let what = format!("tallying the rows of {table}");
         for (filter, chunk) in &filters {
@@ -272,6 +286,7 @@ impl Live {
         conn: &mut Conn,
         desired: Pending<'_, 'm>,
         full: bool,
+        current_schema: bool,
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
         conn.execute_raw(match conn.dialect() {
@@ -282,6 +297,7 @@ impl Live {
         let mode = ReadMode {
             full,
             for_apply: false,
+            current_schema,
         };
         let read = Live::read(conn, desired, mode, timer).await;
         let ended = conn.execute_raw("ROLLBACK").await;
@@ -301,8 +317,8 @@ impl Live {
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
-        live.read_domains(conn).await?;
-        live.read_tallies(conn).await?;
+        live.read_domains(conn, mode.current_schema).await?;
+        live.read_tallies(conn, mode.current_schema).await?;
         timer.lap("db state");
         let desired = desired.wait();
         timer.lap("db digests");
@@ -341,9 +357,37 @@ impl Live {
         Ok((live, desired))
     }
 
-    async fn read_domains(&mut self, conn: &mut Conn) -> Result<(), DbError> {
+    /// A plan of a database that does not exist yet, or has no tables: no
+    /// live row, every desired domain to insert.
+    pub(crate) fn nothing<'m>(desired: Pending<'_, 'm>) -> (Live, Desired<'m>) {
+        let desired = desired.wait();
+        let live = Live {
+            diffed: desired
+                .domains
+                .keys()
+                .map(|name| name.to_string())
+                .collect(),
+            read: ReadStats {
+                full: true,
+                domains: 0,
+                rows: 0,
+            },
+            ..Live::default()
+        };
+        (live, desired)
+    }
+
+    async fn read_domains(&mut self, conn: &mut Conn, current_schema: bool) -> Result<(), DbError> {
         let reading = failed("reading virtual_domains and mailops_domain_state");
         let domains: Vec<(i64, String, Option<Recorded>)> = match conn {
+            // An older schema: its bookkeeping (if any) is not this mailops's.
+            _ if !current_schema => on_conn!(&mut *conn, c => {
+                let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM virtual_domains")
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(&reading)?;
+                rows.into_iter().map(|(id, name)| (id, name, None)).collect()
+            }),
             Conn::Mysql(c) => {
                 let rows: Vec<MysqlDomainColumns> = sqlx::query_as(
                     "SELECT d.id, d.name, s.digest, s.user_rows, CAST(s.user_changed AS CHAR), \
@@ -414,14 +458,14 @@ impl Live {
         Ok(())
     }
 
-    async fn read_tallies(&mut self, conn: &mut Conn) -> Result<(), DbError> {
+    async fn read_tallies(&mut self, conn: &mut Conn, times: bool) -> Result<(), DbError> {
         let by_id: HashMap<i64, String> = self
             .domains
             .iter()
             .map(|(name, d)| (d.id, name.clone()))
             .collect();
         let mut orphans = BTreeMap::new();
-        for (id, (users, aliases)) in read_tallies(conn, None).await? {
+        for (id, (users, aliases)) in tally_rows(conn, None, times).await? {
             match by_id.get(&id).and_then(|name| self.domains.get_mut(name)) {
                 Some(domain) => {
                     domain.users = users;

@@ -99,6 +99,31 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<i64>, DbError> {
     Ok(done)
 }
 
+/// Where a database's schema stands, read without changing anything (a plan
+/// never migrates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Schema {
+    /// No mailops tables yet: apply creates them.
+    Missing,
+    /// Migrated to this version, older than this mailops's: apply migrates it.
+    Behind(i64),
+    /// At this mailops's version.
+    Current,
+}
+
+/// The schema's version, refused when newer than this mailops knows.
+pub(crate) async fn schema(conn: &mut Conn) -> Result<Schema, DbError> {
+    let Some(applied) = applied_versions(conn).await? else {
+        return Ok(Schema::Missing);
+    };
+    check_not_newer(&applied)?;
+    Ok(match applied.iter().max().copied() {
+        None => Schema::Missing,
+        Some(newest) if newest == latest() => Schema::Current,
+        Some(newest) => Schema::Behind(newest),
+    })
+}
+
 fn check_not_newer(applied: &[i64]) -> Result<(), DbError> {
     match applied.iter().max() {
         Some(&newest) if newest > latest() => Err(DbError::Refused(format!(

@@ -51,6 +51,60 @@ pub(crate) async fn open(target: &Target) -> Result<Conn, DbError> {
     }
 }
 
+/// The database as a plan finds it: opened read-only, never created or migrated.
+pub(crate) enum PlanSource {
+    /// Nothing to read: plan against empty tables. Why, for the plan's notes.
+    Empty(String),
+    /// Rows to read, from a schema at this version.
+    Open(Conn, migrate::Schema),
+}
+
+/// Open the database for a plan: read-only (SQLite `mode=ro`, MySQL inside a
+/// read-only transaction), creating and migrating nothing. A database that
+/// does not exist, or has no mailops tables yet, is planned against as empty;
+/// an older schema is read as it is.
+pub(crate) async fn open_for_plan(target: &Target) -> Result<PlanSource, DbError> {
+    let Some(mut conn) = connection::connect_read_only(target, lock_wait()).await? else {
+        return Ok(PlanSource::Empty(match target.url {
+            crate::database_url::DatabaseUrl::Sqlite { .. } => format!(
+                "{} does not exist yet: planned against an empty database (apply creates it)",
+                target.shown()
+            ),
+            crate::database_url::DatabaseUrl::Mysql { .. } => format!(
+                "the database of {} does not exist on the server: planned against an empty \
+                 database (create it before apply; apply creates the tables)",
+                target.shown()
+            ),
+        }));
+    };
+    match migrate::schema(&mut conn).await {
+        Ok(migrate::Schema::Missing) => {
+            conn.close().await;
+            Ok(PlanSource::Empty(format!(
+                "{} has no mailops tables yet: planned against empty tables (apply creates them)",
+                target.shown()
+            )))
+        }
+        Ok(schema) => Ok(PlanSource::Open(conn, schema)),
+        Err(e) => {
+            conn.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// The note a plan carries when the schema is older than this mailops's.
+pub(crate) fn schema_note(schema: migrate::Schema) -> Option<String> {
+    match schema {
+        migrate::Schema::Behind(version) => Some(format!(
+            "the database schema is at version {version}: read as it is, every row; \
+             apply will migrate from version {version} to {}",
+            migrate::latest()
+        )),
+        _ => None,
+    }
+}
+
 /// The mail repo's git commit, when it is a git checkout.
 pub(crate) fn git_revision(repo_root: &Path) -> Option<String> {
     let output = std::process::Command::new("git")

@@ -25,6 +25,12 @@ pub(crate) struct DbSection<'a> {
     pub(crate) plan: &'a RowPlan,
     /// How much of the live database was read to compute the plan.
     pub(crate) read: ReadStats,
+    /// What the reader should know of the database itself: it does not exist
+    /// yet, its schema is older (see `db::open_for_plan`).
+    pub(crate) notes: &'a [String],
+    /// Alias rows the files keep that forward into a domain the plan
+    /// deletes: (source, destination).
+    pub(crate) forwards: &'a [(String, String)],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -306,6 +312,12 @@ impl DbSection<'_> {
 
     pub(crate) fn human(&self) -> String {
         let mut out = format!("{}\n", self.summary());
+        for note in self.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+        for line in crate::db::guard::forwards_lines(self.forwards) {
+            out.push_str(&format!("  {line}\n"));
+        }
         for (tenant, changes) in by_tenant(self.plan) {
             out.push_str(&format!("  {tenant}\n"));
             for change in changes {
@@ -323,6 +335,17 @@ impl DbSection<'_> {
             "### Database\n\n{}\n",
             markdown_escape(&capitalise(&self.summary()))
         );
+        for note in self.notes {
+            out.push_str(&format!("\n> Note: {}\n", markdown_escape(note)));
+        }
+        let forwards = crate::db::guard::forwards_lines(self.forwards);
+        if let Some((heading, items)) = forwards.split_first() {
+            out.push_str(&format!("\n**Warning:** {}\n\n", markdown_escape(heading)));
+            for item in items {
+                let item = item.trim_start().trim_start_matches("- ");
+                out.push_str(&format!("- {}\n", markdown_escape(item)));
+            }
+        }
         let tenants = by_tenant(self.plan);
         if !tenants.is_empty() {
             out.push_str("\n| tenant | insert | update | delete |\n|---|---:|---:|---:|\n");
@@ -362,10 +385,15 @@ impl DbSection<'_> {
             .into_iter()
             .map(|(domain, changes)| json!({ "domain": domain, "changes": changes }))
             .collect();
-        let mut notes = Vec::new();
+        let mut notes: Vec<&str> = self.notes.iter().map(String::as_str).collect();
         if self.deletes_mailboxes() {
             notes.push(MAIL_KEPT);
         }
+        let forwards: Vec<Value> = self
+            .forwards
+            .iter()
+            .map(|(source, destination)| json!({ "source": source, "destination": destination }))
+            .collect();
         json!({
             "url": self.database,
             "live_fingerprint": self.live_fingerprint,
@@ -373,6 +401,7 @@ impl DbSection<'_> {
             "summary": { "insert": c.insert, "update": c.update, "delete": c.delete },
             "tenants": tenants,
             "notes": notes,
+            "forwards_into_deleted_domains": forwards,
             "read": self.read,
         })
     }
@@ -454,6 +483,8 @@ mod tests {
             live_fingerprint: "sha256:0",
             plan: &plan,
             read: ReadStats::default(),
+            notes: &[],
+            forwards: &[],
         };
         let text = section.human();
         assert_eq!(
@@ -491,6 +522,8 @@ mod tests {
             live_fingerprint: "sha256:0",
             plan: &plan,
             read: ReadStats::default(),
+            notes: &[],
+            forwards: &[],
         }
         .markdown();
         assert!(md.contains("| `a.example` | 0 | 1 | 1 |"), "{md}");

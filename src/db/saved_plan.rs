@@ -4,10 +4,15 @@
 //! It carries the row changes exactly as reviewed, the fingerprint of the live
 //! state they were computed from (`Live::fingerprint`: every domain's
 //! bookkeeping and the tallies of its rows, and the rows that were diffed), and the
-//! fingerprint of the compiled output of the mail repo. `apply` refuses the plan when either no longer matches:
-//! applying it then would write something nobody reviewed. The file holds
-//! password hashes (as the tenant files do), so it is written mode 0600 and
-//! never printed.
+//! fingerprint of the input files of the mail repo. `apply` refuses the plan when either no longer matches.
+//!
+//! A plan is a promise of what will be written, not an instruction: the file
+//! is not trusted (anyone who can edit it can recompute `plan_hash`). Under its
+//! lock, `apply` derives the plan again from the tenant files and the live
+//! rows, exactly as `plan` did (reading every row when the plan did), refuses
+//! unless it equals the saved rows, and writes only what it derived itself.
+//! The file holds password hashes (as the tenant files do), so it is written
+//! mode 0600 and never printed.
 
 use std::path::Path;
 
@@ -22,8 +27,10 @@ use crate::fsutil::write_private;
 /// place of the edit counters, so a plan saved before 0003 is refused by
 /// its format rather than by a fingerprint that can no longer match; and the
 /// compiled fingerprint is of the input files (`incremental::inputs_fingerprint`),
-/// not of the generated files.
-pub(crate) const FORMAT: &str = "mailops-plan/3";
+/// not of the generated files. Version 4: `full`, and no live fingerprint for
+/// a plan of a database that did not exist or had an older schema (apply
+/// migrates it first, so only the rows it derives can be compared).
+pub(crate) const FORMAT: &str = "mailops-plan/4";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SavedPlan {
@@ -31,8 +38,13 @@ pub(crate) struct SavedPlan {
     pub(crate) mailops_version: String,
     /// The database it was planned against: `DatabaseUrl::identity`, never a password.
     pub(crate) database: String,
-    /// Fingerprint of the live state the plan was computed from.
-    pub(crate) live_fingerprint: String,
+    /// Fingerprint of the live state the plan was computed from; `None` when
+    /// that state was not this mailops's schema (no database yet, or an older
+    /// schema), which apply migrates before it reads.
+    pub(crate) live_fingerprint: Option<String>,
+    /// The plan read every row (`--full`, or no bookkeeping to trust): apply
+    /// reads every row to derive it again.
+    pub(crate) full: bool,
     /// Fingerprint of everything `build` produced from the mail repo.
     pub(crate) compiled_fingerprint: String,
     /// `RowPlan::hash` of `rows`.
@@ -43,7 +55,8 @@ pub(crate) struct SavedPlan {
 impl SavedPlan {
     pub(crate) fn new(
         database: String,
-        live_fingerprint: String,
+        live_fingerprint: Option<String>,
+        full: bool,
         compiled_fingerprint: String,
         rows: RowPlan,
     ) -> Self {
@@ -52,6 +65,7 @@ impl SavedPlan {
             mailops_version: env!("CARGO_PKG_VERSION").to_string(),
             database,
             live_fingerprint,
+            full,
             compiled_fingerprint,
             plan_hash: rows.hash(),
             rows,
@@ -107,7 +121,8 @@ mod tests {
         rows.domains.insert.push("a.example".into());
         let plan = SavedPlan::new(
             "sqlite://x.db".into(),
-            "sha256:1".into(),
+            Some("sha256:1".into()),
+            false,
             "sha256:2".into(),
             rows,
         );
