@@ -40,7 +40,8 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
     timer.lap("parse+validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
     timer.lap("keystore");
-    let graph = graph::build(&model, &mut diagnostics);
+    let removed = removed_domains(root, |domain| model.domains.contains_key(domain));
+    let graph = graph::build(&model, &removed, &mut diagnostics);
     timer.lap("graph");
     Ok(Compiled {
         repo,
@@ -49,6 +50,41 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
         diagnostics,
         known: None,
     })
+}
+
+/// The domains the previous compile produced (each has
+/// `generated/terraform/dns_<domain>.tf`) that are not `declared` now. Only
+/// file names are read; a `generated/` or `generated/terraform` that is a
+/// symlink is not followed (and then nothing was compiled before).
+pub(crate) fn removed_domains(
+    root: &Path,
+    declared: impl Fn(&str) -> bool,
+) -> std::collections::BTreeSet<String> {
+    let mut removed = std::collections::BTreeSet::new();
+    let mut dir = root.to_path_buf();
+    for part in [crate::generated_dir::GENERATED_DIR, "terraform"] {
+        dir.push(part);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return removed;
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(domain) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("dns_"))
+            .and_then(|n| n.strip_suffix(".tf"))
+        else {
+            continue;
+        };
+        if !declared(domain) {
+            removed.insert(domain.to_string());
+        }
+    }
+    removed
 }
 
 /// Like [`compile`], from the compile cache when it can be used (see

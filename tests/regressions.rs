@@ -181,3 +181,30 @@ fn plaintext_password_is_masked_in_every_snippet() {
         .stderr_has("**************")
         .stderr_lacks("Hunter2-Secret");
 }
+
+/// Issue 10, hole 14: deleting a tenant file while other tenants forward
+/// into its domain validated "ok", and the forwards silently went off the
+/// platform. The domain is in the previous compile (generated/ has its
+/// files): validate and a cached build both warn, naming the forward.
+#[test]
+fn removing_a_tenant_others_forward_into_warns() {
+    let repo = Repo::new().tenant("acme.example", "").tenant(
+        "globex.example",
+        "\n[[alias]]\naddress = \"billing\"\nto = [\"alice@acme.example\"]\n",
+    );
+    repo.run(&["build"]).exits(0);
+    std::fs::remove_file(repo.path().join("tenants/acme.example.toml")).unwrap();
+    for args in [&["validate"][..], &["build"]] {
+        repo.run(args)
+            .exits(0)
+            .stderr_has("mailops::alias::into-removed-domain")
+            .stderr_has(
+                "`alice@acme.example` forwards into acme.example, which is no longer a tenant",
+            );
+    }
+    // That build removed acme.example's files: from now on it is an outside
+    // domain like any other, and nothing warns.
+    repo.run(&["validate"])
+        .exits(0)
+        .stderr_lacks("into-removed-domain");
+}

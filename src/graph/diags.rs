@@ -21,6 +21,20 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
     .help(help)
 }
 
+pub(crate) fn into_removed_domain(loc: Location, address: &str, domain: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "mailops::alias::into-removed-domain",
+        format!(
+            "`{address}` forwards into {domain}, which is no longer a tenant: its mail would leave the platform"
+        ),
+    )
+    .at(loc, "now an outside forward")
+    .help(format!(
+        "{domain} was compiled before (generated/ has its files) but no tenant file declares it now; \
+         restore tenants/{domain}.toml if it was removed by mistake, or remove or change this destination"
+    ))
+}
+
 /// How many aliases of a loop after the first get a label of their own.
 pub(crate) const CYCLE_LABELS: usize = 16;
 

@@ -11,6 +11,8 @@
 
 pub(crate) mod diags;
 
+use std::collections::BTreeSet;
+
 use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::FxHashMap;
@@ -68,7 +70,15 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
 /// An alias node: the source address, borrowed from the model.
 type Key<'m> = &'m str;
 
-pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
+/// `removed`: domains the previous compile produced (generated/ still has
+/// their files) that no tenant file declares now. A forward into one of
+/// them is off the platform from now on: a warning, as the tenant was most
+/// likely removed by mistake or its forwards were forgotten.
+pub(crate) fn build(
+    model: &Model,
+    removed: &BTreeSet<String>,
+    diagnostics: &mut Diagnostics,
+) -> Graph {
     // Domains depend on nothing, and mailboxes only on their domain: they
     // come first in every order, so the graph that petgraph walks holds only
     // the aliases, the one kind of node that can depend on its own kind (and
@@ -92,7 +102,17 @@ pub(crate) fn build(model: &Model, diagnostics: &mut Diagnostics) -> Graph {
                     Resolution::Alias(to) | Resolution::CatchAll(to) => {
                         graph.add_edge(index[to.source.as_str()], a, ());
                     }
-                    Resolution::Mailbox | Resolution::External => {}
+                    Resolution::External => {
+                        let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+                        if removed.contains(target) {
+                            diagnostics.push(diags::into_removed_domain(
+                                destination.origin.clone(),
+                                &destination.address,
+                                target,
+                            ));
+                        }
+                    }
+                    Resolution::Mailbox => {}
                     Resolution::Dangling => {
                         diagnostics.push(diags::dangling(
                             destination.origin.clone(),
@@ -215,7 +235,7 @@ mod tests {
             ],
         );
         let mut diagnostics = Diagnostics::default();
-        let graph = build(&model, &mut diagnostics);
+        let graph = build(&model, &BTreeSet::new(), &mut diagnostics);
         assert!(!diagnostics.has_errors());
         let at = |node: Node| {
             graph
@@ -265,7 +285,7 @@ mod tests {
             &[("loop.example", text)],
         );
         let mut diagnostics = Diagnostics::default();
-        let graph = build(&model, &mut diagnostics);
+        let graph = build(&model, &BTreeSet::new(), &mut diagnostics);
         assert!(graph.insert_order.is_empty());
         let cycles: Vec<_> = diagnostics
             .iter()

@@ -278,7 +278,23 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     }
 
     keystore::check_model(root, &model, &mut diagnostics)?;
-    let graph = graph::build(&model, &mut diagnostics);
+    // Forwards into a domain no file declares any more (generated/ still has
+    // it) are warned of by a full compile.
+    let removed = crate::pipeline::removed_domains(root, |domain| {
+        hosted.contains_key(domain) || model.domains.contains_key(domain)
+    });
+    if let Some(destination) = files
+        .iter()
+        .filter(|f| !to_parse.contains(&f.name))
+        .flat_map(|f| &cache.tenants[&f.name].foreign)
+        .map(|(_, destination)| destination)
+        .find(|destination| removed.contains(domain_of(destination)))
+    {
+        return full(format!(
+            "an alias forwards to {destination}, whose tenant is gone"
+        ));
+    }
+    let graph = graph::build(&model, &removed, &mut diagnostics);
     if !diagnostics.is_empty() {
         return full("the changed tenant files have problems");
     }
