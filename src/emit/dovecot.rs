@@ -45,6 +45,8 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
     context.insert("sasl_port", &mail_host::SASL_PORT);
+    context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);
+    context.insert("quota_grace", &platform.defaults.quota_grace_percent);
     context.insert("imaps_port", &mail_host::IMAPS_PORT);
     context.insert("driver", platform.database.driver.name());
     let db = &platform.database;

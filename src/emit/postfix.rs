@@ -58,15 +58,17 @@ pub(crate) const IDENTITY: LookupMap = LookupMap {
 
 /// The mailboxes that receive mail for an address, directly or through
 /// aliases (recursively; `UNION` stops at cycles): the logins that may send
-/// as it. For an address that is not a mailbox or alias, Postfix then asks
-/// for `@domain`, so the catch-all's mailboxes may use unassigned addresses.
+/// as it. For an address that is neither a mailbox nor an alias, Postfix
+/// then asks for `@domain`, the catch-all's key, which this query never
+/// matches: receiving a domain's stray mail grants no right to send as every
+/// address there (an alias names the addresses a mailbox may use).
 pub(crate) const SENDER_LOGIN: LookupMap = LookupMap {
     file: "sender-login.cf",
     parameter: "smtpd_sender_login_maps",
-    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias.",
+    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing).",
     query: "WITH RECURSIVE owner(address) AS (\
 SELECT email FROM virtual_users WHERE email='%s' \
-UNION SELECT destination FROM virtual_aliases WHERE source='%s' \
+UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND SUBSTR(source, 1, 1) <> '@' \
 UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
 SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
 };
@@ -124,6 +126,10 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         &format!("lmtp:inet:{LOOPBACK}:{}", mail_host::LMTP_PORT),
     );
     context.insert("sasl", &format!("inet:{LOOPBACK}:{}", mail_host::SASL_PORT));
+    context.insert(
+        "quota_status",
+        &format!("inet:{LOOPBACK}:{}", mail_host::QUOTA_STATUS_PORT),
+    );
     context.insert(
         "milter",
         &format!("inet:{LOOPBACK}:{}", mail_host::MILTER_PORT),

@@ -21,7 +21,7 @@
 //! default, so no worker file is generated.
 
 use crate::emit::header::header;
-use crate::emit::mail_host::DKIM_SELECTOR_MAP;
+use crate::emit::mail_host::{DKIM_SELECTOR_MAP, DKIM_SIGNING_DOMAINS};
 use crate::emit::{Artifacts, engine, render};
 use crate::model::{Model, Platform};
 
@@ -40,19 +40,72 @@ pub(crate) fn selector_map_path(platform: &Platform) -> String {
 }
 
 /// The selector map (`domain selector` per line, sorted) that `mailops
-/// install` writes to [`selector_map_path`]. Domains and selectors are
-/// validated DNS labels: nothing in them needs quoting.
-#[allow(
-    dead_code,
-    reason = "called by `mailops install`, which writes it next to the keys"
-)]
+/// install` writes to [`selector_map_path`]: each domain's first RSA key,
+/// which seals ARC (Rspamd 3.4 seals with RSA only) and signs the mail of a
+/// domain with one key. Domains and selectors are validated DNS labels:
+/// nothing in them needs quoting.
 pub(crate) fn selector_map(model: &Model) -> String {
     let mut text = header("#", "tenants/*.toml");
-    text.push_str("# DKIM selector of each tenant domain, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
+    text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
     for domain in model.domains.values() {
-        text.push_str(&format!("{} {}\n", domain.name, domain.dkim.selector));
+        if let Some(key) = domain.arc_key() {
+            text.push_str(&format!("{} {}\n", domain.name, key.selector));
+        }
     }
     text
+}
+
+/// Where the per-domain signing entries live on the host.
+pub(crate) fn signing_domains_path(platform: &Platform) -> String {
+    format!("{}/{DKIM_SIGNING_DOMAINS}", platform.paths.dkim_key_dir)
+}
+
+/// The `domain { … }` entries of the domains with more than one DKIM key
+/// (an Ed25519 key and its RSA companion), which `mailops install` writes to
+/// [`signing_domains_path`] and `dkim_signing.conf` includes: a domain
+/// listed here is signed with every key (the selector map and the path
+/// template name one key per domain). Rspamd reads it at start and reload
+/// only, so `mailops install` asks for a reload when it changes; a domain
+/// with one key is never listed, so onboarding one needs no reload.
+pub(crate) fn signing_domains(model: &Model) -> String {
+    let mut text = header("#", "tenants/*.toml");
+    text.push_str("# DKIM keys of the tenant domains with more than one key, included by\n# local.d/dkim_signing.conf: their mail is signed with each key.\n");
+    let several: Vec<_> = model
+        .domains
+        .values()
+        .filter(|d| d.dkim.len() > 1)
+        .collect();
+    if several.is_empty() {
+        return text;
+    }
+    text.push_str("domain {\n");
+    for domain in several {
+        text.push_str(&format!(
+            "  {} {{\n    selectors = [\n",
+            quoted(&domain.name)
+        ));
+        for key in &domain.dkim {
+            let path = format!(
+                "{}/{}",
+                model.platform.paths.dkim_key_dir,
+                crate::keystore::key_file_name(&domain.name, &key.selector)
+            );
+            text.push_str(&format!(
+                "      {{ selector = {}; path = {}; }},\n",
+                quoted(&key.selector),
+                quoted(&path)
+            ));
+        }
+        text.push_str("    ];\n  }\n");
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// A validated domain, selector or path as a UCL string.
+fn quoted(value: &str) -> String {
+    crate::emit::conf::ucl_string(value)
+        .unwrap_or_else(|e| panic!("validated value is not a UCL string: {e}"))
 }
 
 pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
@@ -66,14 +119,16 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("selector", &platform.defaults.dkim_selector);
     context.insert("selector_map", &selector_map_path(platform));
     context.insert("what", "DKIM signing");
+    context.insert("signing_domains", &signing_domains_path(platform));
     out.add(
         "rspamd/local.d/dkim_signing.conf",
         render(&tera, "signing.conf", &context),
     );
     context.insert(
         "what",
-        "ARC sealing, with the DKIM keys and the same policy as DKIM signing,",
+        "ARC sealing, with each domain's RSA DKIM key and the same policy as DKIM signing,",
     );
+    context.remove("signing_domains");
     out.add(
         "rspamd/local.d/arc.conf",
         render(&tera, "signing.conf", &context),

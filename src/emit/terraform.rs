@@ -102,8 +102,18 @@ struct DnsContext<'a> {
     spf: String,
     dmarc_name: String,
     dmarc: String,
-    dkim_name: String,
-    dkim: String,
+    dkim: Vec<DkimRecord>,
+}
+
+/// One `<selector>._domainkey` TXT record.
+#[derive(Serialize)]
+struct DkimRecord {
+    /// Suffix of the resource name: `dkim` for the first key (the name a
+    /// one-key tenant always had, so its address never moves), then
+    /// `dkim_<selector>` for each further key.
+    resource: String,
+    name: String,
+    record: String,
 }
 
 fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
@@ -113,12 +123,27 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     } else {
         format!("{name} ({})", domain.unicode)
     };
-    let dkim = domain.dkim.record();
+    let dkim: Vec<DkimRecord> = domain
+        .dkim
+        .iter()
+        .enumerate()
+        .map(|(i, key)| DkimRecord {
+            resource: if i == 0 {
+                "dkim".to_string()
+            } else {
+                format!("dkim_{}", key.selector)
+            },
+            name: format!("{}._domainkey.{name}", key.selector),
+            record: key.record(),
+        })
+        .collect();
     // Every record mailops publishes is ASCII; `route53::split_strings`
     // would still never cut a character, but the 255-octet cut is exact only
     // for ASCII.
     debug_assert!(
-        dkim.is_ascii() && domain.spf.record().is_ascii() && domain.dmarc.record().is_ascii()
+        dkim.iter().all(|d| d.record.is_ascii())
+            && domain.spf.record().is_ascii()
+            && domain.dmarc.record().is_ascii()
     );
     debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
     let context = DnsContext {
@@ -136,7 +161,6 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         spf: domain.spf.record(),
         dmarc_name: format!("_dmarc.{name}"),
         dmarc: domain.dmarc.record(),
-        dkim_name: format!("{}._domainkey.{name}", domain.dkim.selector),
         dkim,
     };
     to_hcl(tera, "dns.tf", &context)

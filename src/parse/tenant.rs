@@ -23,8 +23,11 @@ pub(crate) struct RawTenant {
     /// DNS records published for the domain (MX, SPF, DMARC; DKIM comes from `[dkim]`).
     #[serde(default)]
     pub(crate) dns: RawDns,
-    /// The DKIM key the mail host signs this domain's outbound mail with.
-    pub(crate) dkim: RawDkim,
+    /// The DKIM keys the mail host signs this domain's outbound mail with: one `[dkim]`
+    /// table, or `[[dkim]]` entries with distinct selectors (mail is signed with every
+    /// key). An Ed25519 key needs an RSA key beside it (RFC 8463 dual signing; ARC seals
+    /// with RSA).
+    pub(crate) dkim: RawDkimKeys,
     /// Per-domain limits on mailboxes, aliases and quotas.
     #[serde(default)]
     pub(crate) limits: RawLimits,
@@ -94,7 +97,57 @@ pub(crate) struct RawDmarc {
     pub(crate) ruf: Option<Vec<Sp<String>>>,
 }
 
-/// The domain's DKIM key. `mailops dkim keygen` writes it.
+// Deserialized by hand rather than derived with `#[serde(untagged)]`: an
+// untagged enum buffers the value and loses the spans `Sp` reads from the
+// TOML deserializer. The schema (and so the shape check) is `anyOf` both.
+/// `[dkim]` (one key) or `[[dkim]]` (several keys, each with its own selector).
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RawDkimKeys {
+    /// One key: a `[dkim]` table.
+    One(RawDkim),
+    /// Several keys: `[[dkim]]` entries.
+    Many(Vec<Sp<RawDkim>>),
+}
+
+impl RawDkimKeys {
+    /// The keys in file order.
+    pub(crate) fn keys(&self) -> Vec<&RawDkim> {
+        match self {
+            RawDkimKeys::One(key) => vec![key],
+            RawDkimKeys::Many(keys) => keys.iter().map(|k| &k.value).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDkimKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = RawDkimKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a [dkim] table or [[dkim]] entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawDkimKeys, A::Error> {
+                RawDkim::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawDkimKeys::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RawDkimKeys, A::Error> {
+                Vec::<Sp<RawDkim>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawDkimKeys::Many)
+            }
+        }
+        deserializer.deserialize_any(Keys)
+    }
+}
+
+/// One DKIM key of the domain. `mailops dkim keygen` writes it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDkim {
