@@ -256,6 +256,48 @@ mod tests {
         );
     }
 
+    /// Postfix asks the sender-login map for `user@domain`, then `@domain`:
+    /// the catch-all's key must own nothing, or its target could send as
+    /// every address of the domain (issue 19). Run on the real SQLite engine
+    /// against the routing tables' schema, as Postfix does (`%s` filled in).
+    #[test]
+    fn catch_all_target_owns_no_unassigned_sender_address() {
+        use sqlx::{Connection, SqliteConnection};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+            sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_routing_tables.sql"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test'), (2, 'beta.test');
+                 INSERT INTO virtual_users (domain_id, email, password) VALUES (1, 'alice@alpha.test', 'x');
+                 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+                   (2, '@beta.test', 'alice@alpha.test'),
+                   (2, 'sales@beta.test', 'alice@alpha.test');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn owners(conn: &mut SqliteConnection, key: &str) -> Vec<String> {
+                let sql = super::SENDER_LOGIN.query.replace("%s", key);
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+            }
+            assert_eq!(owners(&mut conn, "alice@alpha.test").await, ["alice@alpha.test"]);
+            assert_eq!(owners(&mut conn, "sales@beta.test").await, ["alice@alpha.test"]);
+            // `ceo@beta.test` is nobody's: Postfix's next key is the catch-all's.
+            assert!(owners(&mut conn, "ceo@beta.test").await.is_empty());
+            assert!(owners(&mut conn, "@beta.test").await.is_empty());
+        });
+    }
+
     #[test]
     fn an_ipv6_database_host_is_bracketed() {
         assert_eq!(super::mysql_host("::1", 3306), "inet:[::1]:3306");

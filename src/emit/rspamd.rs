@@ -201,6 +201,129 @@ mod tests {
         );
     }
 
+    /// ARC seals with RSA only (Rspamd 3.4: "cannot load private key for
+    /// signing" with Ed25519), so the map both signing.conf files read names
+    /// each domain's RSA key, also for a domain that signs with Ed25519 too.
+    #[test]
+    fn selector_map_names_the_rsa_key_of_an_ed25519_tenant() {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[
+                (
+                    "acme.example",
+                    test_repo::dual_key_tenant("acme.example", "ed"),
+                ),
+                (
+                    "beta.example",
+                    tenant("beta.example", "dkim", 0, "Beta", ""),
+                ),
+            ],
+        );
+        let map = super::selector_map(&model);
+        assert!(
+            map.ends_with("\nacme.example ed-rsa\nbeta.example dkim\n"),
+            "{map}"
+        );
+    }
+
+    /// A domain with several keys is signed with each: its `domain` entry
+    /// names every selector and key file; a one-key domain is not listed (it
+    /// signs through the selector map, so onboarding one needs no reload).
+    #[test]
+    fn signing_domains_lists_every_key_of_each_domain_with_several() {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[
+                (
+                    "acme.example",
+                    test_repo::dual_key_tenant("acme.example", "ed"),
+                ),
+                (
+                    "beta.example",
+                    tenant("beta.example", "dkim", 0, "Beta", ""),
+                ),
+            ],
+        );
+        let text = super::signing_domains(&model);
+        assert!(
+            text.ends_with(
+                "domain {\n  \"acme.example\" {\n    selectors = [\n      { selector = \"ed\"; path = \"/var/lib/rspamd/dkim/acme.example.ed.key\"; },\n      { selector = \"ed-rsa\"; path = \"/var/lib/rspamd/dkim/acme.example.ed-rsa.key\"; },\n    ];\n  }\n}\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("beta.example"), "{text}");
+        let one_key = test_repo::compile(
+            &test_repo::platform(""),
+            &[(
+                "beta.example",
+                tenant("beta.example", "dkim", 0, "Beta", ""),
+            )],
+        );
+        assert!(!super::signing_domains(&one_key).contains("domain {"));
+        let conf = test_repo::emit(&test_repo::platform(""), &[]);
+        let signing = conf.get("rspamd/local.d/dkim_signing.conf").unwrap();
+        assert!(
+            signing
+                .ends_with("\n.include(try=true) \"/var/lib/rspamd/dkim/signing-domains.conf\"\n"),
+            "{signing}"
+        );
+        let arc = conf.get("rspamd/local.d/arc.conf").unwrap();
+        assert!(
+            !arc.contains(".include"),
+            "ARC seals with one (RSA) key: {arc}"
+        );
+    }
+
+    /// Rspamd reads the included entries at (re)load only: `mailops install`
+    /// says so when they change, and not when only keys or the map change.
+    #[test]
+    fn a_change_to_the_signing_domains_needs_an_rspamd_reload() {
+        use crate::install::{self, FileKind, Secrets, Service};
+        use crate::keystore::KeyStore;
+        let platform = test_repo::platform("");
+        let secrets = Secrets {
+            db_password: Some("pw".into()),
+        };
+        // Install copies every key; which key a file holds does not matter here.
+        let keys = tempfile::tempdir().unwrap();
+        let pem = crate::dkim_keys::generate(crate::dkim_keys::KeyAlgorithm::Ed25519)
+            .unwrap()
+            .private_pem;
+        for name in [
+            "beta.example.dkim",
+            "acme.example.ed",
+            "acme.example.ed-rsa",
+        ] {
+            std::fs::write(keys.path().join(format!("{name}.key")), &pem).unwrap();
+        }
+        let store = KeyStore::at(keys.path().to_path_buf());
+        let dir = tempfile::tempdir().unwrap();
+        let install_entries = |tenants: &[(&str, String)]| {
+            let model = test_repo::compile(&platform, tenants);
+            let generated = test_repo::emit(&platform, tenants).into_map();
+            let files = install::plan(&generated, &model, &store, &secrets).unwrap();
+            let entries: Vec<_> = files
+                .into_iter()
+                .filter(|f| f.kind == FileKind::DkimSigningDomains)
+                .collect();
+            install::apply(dir.path(), &entries).unwrap()
+        };
+        install_entries(&[]);
+        let one_key = [(
+            "beta.example",
+            tenant("beta.example", "dkim", 0, "Beta", ""),
+        )];
+        assert!(
+            install_entries(&one_key).reload.is_empty(),
+            "a one-key tenant"
+        );
+        let dual = [(
+            "acme.example",
+            test_repo::dual_key_tenant("acme.example", "ed"),
+        )];
+        assert_eq!(install_entries(&dual).reload, [Service::Rspamd]);
+    }
+
     /// `mailops install` writes the map next to the keys, as a file that needs
     /// no reload (Rspamd re-reads maps by itself).
     #[test]
