@@ -147,7 +147,9 @@ pub(crate) enum DkimCommand {
         /// DKIM selector (default: the tenant's, else the platform's).
         #[arg(long)]
         selector: Option<String>,
-        /// Key type.
+        /// Key type. A selector the tenant has is replaced, a new one added
+        /// (`[[dkim]]`); an Ed25519 key that would leave the tenant without an
+        /// RSA key comes with an RSA-2048 key under `<selector>-rsa`.
         #[arg(long, value_enum, default_value = "rsa2048")]
         algorithm: KeyAlgorithm,
         /// Key store directory (default: `paths.key_store`, `.mailops/keys`).

@@ -203,3 +203,49 @@ pub(crate) struct RawAlias {
     /// there; an address in a domain that is not a tenant is an external forward.
     pub(crate) to: Sp<Vec<Sp<String>>>,
 }
+
+#[cfg(test)]
+mod tests {
+    /// Validate one tenant file (with the smallest platform file) and return
+    /// its diagnostics, printed (codes and messages).
+    fn diagnose(tenant: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mailops.toml"),
+            "[mail_host]\nhostname = \"mx.webhizzy.in\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/acme.example.toml"), tenant).unwrap();
+        let compiled = crate::pipeline::compile(dir.path()).unwrap();
+        format!("{:?}", compiled.diagnostics)
+    }
+
+    const RFC2142: &str = "\n[[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\n[[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n";
+
+    #[test]
+    fn dkim_array_entries_are_shape_checked_like_the_table() {
+        let found = diagnose(&format!(
+            "domain = \"acme.example\"\n\n[[dkim]]\nselectr = \"x\"\npublic_key = \"{}\"\n{RFC2142}",
+            crate::emit::test_repo::PUBLIC_KEY
+        ));
+        assert!(found.contains("mailops::parse::unknown-key"), "{found}");
+        assert!(found.contains("selectr"), "{found}");
+        let found = diagnose(&format!(
+            "domain = \"acme.example\"\ndkim = \"a key\"\n{RFC2142}"
+        ));
+        assert!(found.contains("mailops::parse::wrong-type"), "{found}");
+    }
+
+    #[test]
+    fn a_table_and_an_array_of_one_key_mean_the_same() {
+        let key = crate::emit::test_repo::PUBLIC_KEY;
+        for dkim in [
+            format!("[dkim]\nselector = \"s1\"\npublic_key = \"{key}\"\n"),
+            format!("[[dkim]]\nselector = \"s1\"\npublic_key = \"{key}\"\n"),
+        ] {
+            let found = diagnose(&format!("domain = \"acme.example\"\n\n{dkim}{RFC2142}"));
+            assert!(!found.contains("mailops::"), "{dkim}: {found}");
+        }
+    }
+}
