@@ -428,8 +428,20 @@ def break_something(stack, what):
     elif what == "dkim-key":
         keys = sorted((stack.root / "var" / "lib" / "rspamd" / "dkim").glob("*.key"))
         keys[0].unlink()
+    elif what == "catch-all-sender":  # the sender-login query before issue 19
+        path = pf / "sender-login.cf"
+        path.write_text(path.read_text().replace(" AND SUBSTR(source, 1, 1) <> '@'", ""))
+    elif what == "quota-status":  # no policy check: LMTP refuses later, Postfix bounces
+        path = pf / "main.cf"
+        path.write_text(re.sub(r", check_policy_service \S+", "", path.read_text()))
+    elif what == "dual-dkim":  # no signing entries: one key per domain
+        (stack.live / "signing-domains.conf").write_text("")
+    elif what == "arc-ed25519":  # the selector map names the Ed25519 key, as before issue 19
+        path = stack.root / "var" / "lib" / "rspamd" / "dkim" / "selectors.map"
+        path.write_text(path.read_text().replace("mail2026-rsa", "mail2026"))
     else:
-        raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login or dkim-key")
+        raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
+                           "catch-all-sender, quota-status, dual-dkim or arc-ed25519")
     log(f"(self-test: broke {what})")
 
 
