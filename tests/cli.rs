@@ -412,6 +412,27 @@ fn dkim_keygen_on_a_tenant_with_several_keys_needs_a_selector() {
     );
 }
 
+/// The key store check covers every selector of a tenant with several keys.
+#[test]
+fn validate_checks_the_private_key_of_each_selector() {
+    let repo = Repo::new().tenant("acme.example", "");
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0);
+    repo.run(&["validate"]).exits(0);
+    let keys = repo.path().join(".mailops/keys");
+    let (ed, rsa) = (
+        keys.join("acme.example.dkim.key"),
+        keys.join("acme.example.dkim-rsa.key"),
+    );
+    let (ed_pem, rsa_pem) = (std::fs::read(&ed).unwrap(), std::fs::read(&rsa).unwrap());
+    std::fs::write(&ed, rsa_pem).unwrap();
+    std::fs::write(&rsa, ed_pem).unwrap();
+    repo.run(&["validate"])
+        .exits(1)
+        .stderr_has("acme.example.dkim.key")
+        .stderr_has("acme.example.dkim-rsa.key");
+}
+
 #[test]
 fn new_with_ed25519_scaffolds_an_rsa_key_beside_it() {
     let repo = Repo::example();
