@@ -47,6 +47,10 @@ WORK = Path(os.environ.get("MAILOPS_E2E_DIR", "/tmp/mailops-e2e"))
 PASSWORDS = tomllib.loads((REPO / "tests" / "fixtures" / "example-passwords.toml").read_text())
 HOST = "127.0.0.1"
 OUTSIDE_SENDER = "someone@outside-sender.example"
+# The over-quota mailbox: 40 KiB, and the platform's default grace of 10 %.
+QUOTA_USER = "quota-test@webhizzy.in"
+QUOTA = "40 KiB"
+QUOTA_PASSWORD = "Quota-" + secrets.token_hex(6)
 RSPAMD_VARS = None  # set per backend
 
 results = []
@@ -171,14 +175,31 @@ class Tenants:
             out |= self.resolve(target, seen)
         return out
 
-    def selector(self, domain):
-        return self.files[domain].get("dkim", {}).get("selector", "dkim")
+    def dkim_keys(self, domain):
+        """[(selector, base64 SPKI)] in file order: `[dkim]` is one key, `[[dkim]]` several."""
+        raw = self.files[domain]["dkim"]
+        entries = raw if isinstance(raw, list) else [raw]
+        return [(e.get("selector", "dkim"), e["public_key"]) for e in entries]
 
-    def dkim_txt(self, domain):
-        spki = base64.b64decode(self.files[domain]["dkim"]["public_key"])
-        if len(spki) == 44:  # Ed25519 SPKI: 12-byte header + 32-byte key (RFC 8463 publishes the raw key)
-            return f"v=DKIM1; k=ed25519; p={base64.b64encode(spki[-32:]).decode()}"
-        return f"v=DKIM1; k=rsa; p={base64.b64encode(spki).decode()}"
+    def selectors(self, domain):
+        return {selector for selector, _ in self.dkim_keys(domain)}
+
+    def rsa_selector(self, domain):
+        return next(s for s, key in self.dkim_keys(domain) if not is_ed25519(key))
+
+    def dkim_txt(self, domain, selector):
+        for s, key in self.dkim_keys(domain):
+            if s == selector:
+                spki = base64.b64decode(key)
+                if is_ed25519(key):  # RFC 8463 publishes the raw 32-byte key
+                    return f"v=DKIM1; k=ed25519; p={base64.b64encode(spki[-32:]).decode()}"
+                return f"v=DKIM1; k=rsa; p={base64.b64encode(spki).decode()}"
+        return None
+
+
+def is_ed25519(public_key):
+    """An Ed25519 SPKI is 44 bytes: a 12-byte header and the 32-byte key."""
+    return len(base64.b64decode(public_key)) == 44
 
 
 # ------------------------------------------------------------- the work repo
@@ -223,11 +244,20 @@ def make_repo(base, backend, db_name):
     repo = base / "repo"
     shutil.copytree(REPO / "tenants", repo / "tenants")
     (repo / "mailops.toml").write_text(platform_file(backend, db_name, base / "root"))
+    # A mailbox with a tiny quota, for the over-quota checks (its password is
+    # made here, as the examples' are in tests/fixtures/example-passwords.toml).
+    hashed = mailops(repo, "hash-password", input_text=QUOTA_PASSWORD + "\n").stdout.strip()
+    operator = repo / "tenants" / "webhizzy.in.toml"
+    operator.write_text(
+        operator.read_text()
+        + f'\n[[mailbox]]\nuser = "{QUOTA_USER.split("@")[0]}"\npassword = "{hashed}"\nquota = "{QUOTA}"\n'
+    )
+    PASSWORDS[QUOTA_USER] = QUOTA_PASSWORD
     tenants = Tenants(repo / "tenants")
-    for domain, data in tenants.files.items():
-        spki = base64.b64decode(data["dkim"]["public_key"])
-        algorithm = "ed25519" if len(spki) == 44 else "rsa2048"
-        mailops(repo, "dkim", "keygen", domain, "--algorithm", algorithm, "--force")
+    for domain in tenants.files:
+        for selector, key in tenants.dkim_keys(domain):
+            algorithm = "ed25519" if is_ed25519(key) else "rsa2048"
+            mailops(repo, "dkim", "keygen", domain, "--selector", selector, "--algorithm", algorithm, "--force")
     mailops(repo, "build")
     return repo
 
@@ -259,7 +289,14 @@ class Stack:
         if self.live.exists():
             shutil.rmtree(self.live)
         shutil.copytree(self.root / "etc", self.live / "etc", symlinks=True)
+        # The signing entries of multi-key domains (installed next to the keys)
+        # name key paths too: the running copy reads a copy with ROOT's paths.
+        signing = self.root / "var" / "lib" / "rspamd" / "dkim" / "signing-domains.conf"
+        live_signing = self.live / "signing-domains.conf"
+        if signing.exists():
+            live_signing.write_text(signing.read_text().replace("/var/lib/rspamd/dkim", f"{self.root}/var/lib/rspamd/dkim"))
         mapping = {
+            "/var/lib/rspamd/dkim/signing-domains.conf": str(live_signing),
             "/etc/postfix/": f"{self.live}/etc/postfix/",
             "/etc/dovecot/": f"{self.live}/etc/dovecot/",
             "/var/lib/rspamd/dkim": f"{self.root}/var/lib/rspamd/dkim",
@@ -333,7 +370,7 @@ class Stack:
             subprocess.Popen(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
                              stdout=out, stderr=out, start_new_session=True).wait()
         run("postfix", "-c", self.pf, "start")
-        for port in (25, 587, 993, 24, 12345):
+        for port in (25, 587, 993, 24, 12345, 12340):
             wait_for(f"port {port}", lambda p=port: port_open(p), timeout=20)
         wait_for("rspamd /ping", rspamd_ping, timeout=90, interval=0.5)
 
@@ -369,7 +406,7 @@ class Stack:
                     log(f"    {line}")
 
 
-SUITE_PORTS = (25, 587, 993, 24, 12345, 11332, 11334)
+SUITE_PORTS = (25, 587, 993, 24, 12345, 12340, 11332, 11334)
 
 # Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
 # generated file (in the running copy) to show which checks catch it.
@@ -391,8 +428,20 @@ def break_something(stack, what):
     elif what == "dkim-key":
         keys = sorted((stack.root / "var" / "lib" / "rspamd" / "dkim").glob("*.key"))
         keys[0].unlink()
+    elif what == "catch-all-sender":  # the sender-login query before issue 19
+        path = pf / "sender-login.cf"
+        path.write_text(path.read_text().replace(" AND SUBSTR(source, 1, 1) <> '@'", ""))
+    elif what == "quota-status":  # no policy check: LMTP refuses later, Postfix bounces
+        path = pf / "main.cf"
+        path.write_text(re.sub(r", check_policy_service \S+", "", path.read_text()))
+    elif what == "dual-dkim":  # no signing entries: one key per domain
+        (stack.live / "signing-domains.conf").write_text("")
+    elif what == "arc-ed25519":  # the selector map names the Ed25519 key, as before issue 19
+        path = stack.root / "var" / "lib" / "rspamd" / "dkim" / "selectors.map"
+        path.write_text(path.read_text().replace("mail2026-rsa", "mail2026"))
     else:
-        raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login or dkim-key")
+        raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
+                           "catch-all-sender, quota-status, dual-dkim or arc-ed25519")
     log(f"(self-test: broke {what})")
 
 
@@ -405,7 +454,7 @@ def leftover_pids():
         if len(fields) < 6 or not any(fields[3].endswith(f":{p}") for p in SUITE_PORTS):
             continue
         for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', fields[-1]):
-            if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth"):
+            if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth", "quota-status"):
                 pids.add(int(pid))
     return pids
 
@@ -513,26 +562,43 @@ def imap_fetch(address, password, token):
         return len(data[0].split())
 
 
-def verify_dkim(raw, tenants):
-    message = email.message_from_bytes(raw)
-    header = message.get("DKIM-Signature")
-    if not header:
-        raise RuntimeError("no DKIM-Signature header")
-    tags = dict(
-        (k.strip(), v.strip())
-        for k, v in (part.split("=", 1) for part in re.sub(r"\s+", "", header).split(";") if "=" in part)
-    )
-
+def dkim_dns(tenants):
     def dns(name, timeout=5):
         name = name.decode() if isinstance(name, bytes) else name
         selector, _, domain = name.rstrip(".").partition("._domainkey.")
-        if domain in tenants.files and selector == tenants.selector(domain):
-            return tenants.dkim_txt(domain).encode()
+        if domain in tenants.files:
+            txt = tenants.dkim_txt(domain, selector)
+            return txt.encode() if txt else None
         return None
+    return dns
 
-    if not dkim.verify(raw, dnsfunc=dns):
-        raise RuntimeError(f"DKIM-Signature d={tags.get('d')} s={tags.get('s')} does not verify")
-    return tags
+
+def header_tags(value):
+    return dict(
+        (k.strip(), v.strip())
+        for k, v in (part.split("=", 1) for part in re.sub(r"\s+", "", value).split(";") if "=" in part)
+    )
+
+
+def verify_all_dkim(raw, tenants):
+    """Tags of every DKIM-Signature, each verified (dkimpy) against the published keys."""
+    message = email.message_from_bytes(raw)
+    headers = message.get_all("DKIM-Signature") or []
+    if not headers:
+        raise RuntimeError("no DKIM-Signature header")
+    verifier = dkim.DKIM(raw)
+    out = []
+    for idx, header in enumerate(headers):
+        tags = header_tags(header)
+        if not verifier.verify(idx=idx, dnsfunc=dkim_dns(tenants)):
+            raise RuntimeError(f"DKIM-Signature d={tags.get('d')} s={tags.get('s')} a={tags.get('a')} does not verify")
+        out.append(tags)
+    return out
+
+
+def verify_dkim(raw, tenants):
+    """The tags of the first DKIM-Signature; every signature must verify."""
+    return verify_all_dkim(raw, tenants)[0]
 
 
 # --------------------------------------------------------------------- checks
@@ -786,8 +852,8 @@ def checks(backend, stack, repo, tenants, url, db_password):
             raise RuntimeError("no authenticated message was delivered")
         tags = verify_dkim(signed["raw"], tenants)
         domain = tenants.domain_of(sender)
-        if tags.get("d") != domain or tags.get("s") != tenants.selector(domain):
-            raise RuntimeError(f"signed d={tags.get('d')} s={tags.get('s')}, expected d={domain} s={tenants.selector(domain)}")
+        if tags.get("d") != domain or tags.get("s") not in tenants.selectors(domain):
+            raise RuntimeError(f"signed d={tags.get('d')} s={tags.get('s')}, expected d={domain} s in {sorted(tenants.selectors(domain))}")
         return f"d={tags['d']} s={tags['s']} verifies"
     check(f"{b}: outbound mail is DKIM-signed and verifies", dkim_signed)
 
@@ -802,12 +868,139 @@ def checks(backend, stack, repo, tenants, url, db_password):
             smtp_send(user, [recipient if recipient != user else sender], token, port=587,
                       login=(user, password_of(user)))
             raw = wait_delivered(base, recipient if recipient != user else sender, token)[0]
-            tags = verify_dkim(raw, tenants)
-            if tags.get("d") != domain:
-                raise RuntimeError(f"{user}: signed as d={tags.get('d')}")
-            done.append(f"{domain}/{tags['s']}")
+            signatures = verify_all_dkim(raw, tenants)
+            if any(t.get("d") != domain for t in signatures):
+                raise RuntimeError(f"{user}: signed as d={[t.get('d') for t in signatures]}")
+            selectors = {t.get("s") for t in signatures}
+            if selectors != tenants.selectors(domain):
+                raise RuntimeError(f"{user}: signed with {sorted(selectors)}, expected every key: {sorted(tenants.selectors(domain))}")
+            done.append(f"{domain}/{'+'.join(sorted(selectors))}")
         return ", ".join(done)
-    check(f"{b}: every tenant's outbound mail verifies with its own key", dkim_every_tenant)
+    check(f"{b}: every tenant's outbound mail verifies with each of its keys", dkim_every_tenant)
+
+    # An Ed25519 tenant signs with its Ed25519 key and its RSA key, and ARC
+    # seals with the RSA key (Rspamd 3.4 seals only with RSA).
+    ed_domain = next((d for d in tenants.files if any(is_ed25519(k) for _, k in tenants.dkim_keys(d))), None)
+    ed_mail = {}
+
+    def ed25519_dual_signed():
+        if ed_domain is None:
+            raise RuntimeError("no example tenant has an Ed25519 key")
+        user = next(a for a in sorted(tenants.mailboxes) if tenants.domain_of(a) == ed_domain)
+        to = sender if tenants.domain_of(sender) != ed_domain else recipient
+        token = uuid.uuid4().hex
+        smtp_send(user, [to], token, port=587, login=(user, password_of(user)))
+        raw = wait_delivered(base, to, token)[0]
+        ed_mail["raw"] = raw
+        signatures = verify_all_dkim(raw, tenants)
+        algorithms = sorted(t.get("a") for t in signatures)
+        if algorithms != ["ed25519-sha256", "rsa-sha256"]:
+            raise RuntimeError(f"signature algorithms {algorithms}, expected ed25519-sha256 and rsa-sha256")
+        return ", ".join(f"{t['a']} s={t['s']}" for t in signatures) + " verify"
+    check(f"{b}: Ed25519 tenant: mail carries Ed25519 and RSA DKIM signatures, both verify", ed25519_dual_signed)
+
+    def ed25519_arc_sealed():
+        if "raw" not in ed_mail:
+            raise RuntimeError("no message from the Ed25519 tenant was delivered")
+        message = email.message_from_bytes(ed_mail["raw"])
+        seal = message.get("ARC-Seal")
+        if not seal:
+            raise RuntimeError("no ARC-Seal header")
+        tags = header_tags(seal)
+        if tags.get("d") != ed_domain or tags.get("s") != tenants.rsa_selector(ed_domain) or tags.get("a") != "rsa-sha256":
+            raise RuntimeError(f"ARC-Seal d={tags.get('d')} s={tags.get('s')} a={tags.get('a')}, expected the RSA key s={tenants.rsa_selector(ed_domain)}")
+        cv, results, comment = dkim.arc_verify(ed_mail["raw"], dnsfunc=dkim_dns(tenants))
+        if cv != dkim.CV_Pass:
+            raise RuntimeError(f"ARC chain {cv}: {comment} {results}")
+        return f"ARC-Seal i={tags.get('i')} s={tags['s']} verifies (cv={cv.decode()})"
+    check(f"{b}: Ed25519 tenant: ARC seal with its RSA key verifies", ed25519_arc_sealed)
+
+    def no_private_key_errors():
+        text = (stack.logs / "rspamd.log").read_text(errors="replace")
+        bad = [line for line in text.splitlines() if "cannot load private key" in line or "cannot load dkim key" in line]
+        if bad:
+            raise RuntimeError(f"{len(bad)} lines, first: {bad[0][-300:]}")
+        return "none"
+    check(f"{b}: Rspamd logs no `cannot load private key`", no_private_key_errors)
+
+    # Receiving a domain's stray mail grants no right to send as every address there.
+    catcher = next(iter(sorted(tenants.resolve(f"nobody@{catch_domain}"))))
+
+    def catch_all_target_cannot_send_as_unused_address():
+        unused = f"unused-{uuid.uuid4().hex[:8]}@{catch_domain}"
+        try:
+            smtp_send(unused, [recipient], uuid.uuid4().hex, port=587, login=(catcher, password_of(catcher)))
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = {code for code, _ in error.recipients.values()}
+            if 553 in codes:
+                return f"{catcher} as {unused}: 553"
+            raise RuntimeError(f"refused with {codes}, expected 553") from None
+        except smtplib.SMTPSenderRefused as error:
+            if error.smtp_code == 553:
+                return f"{catcher} as {unused}: 553"
+            raise
+        raise RuntimeError(f"{catcher}, the catch-all target of {catch_domain}, could send as {unused}")
+    check(f"{b}: catch-all target sending as an unused address of that domain → 553",
+          catch_all_target_cannot_send_as_unused_address)
+
+    # Over quota: refused at RCPT time, so nothing is queued and no bounce is sent.
+    def queue_ids():
+        listing = run("postqueue", "-c", stack.pf, "-p", check_rc=False).stdout
+        return set(re.findall(r"^([0-9A-F]{6,})[*!]?\s", listing, re.M))
+
+    def full_mailbox_refused_at_rcpt():
+        filler = uuid.uuid4().hex
+        big = new_message(OUTSIDE_SENDER, [QUOTA_USER], filler)
+        # About 41 KiB: with what the mailbox holds already (under 1 KiB), past
+        # its 40 KiB but within the 10 % grace, so this last one is accepted.
+        big.set_content(f"token {filler}\n" + ("x" * 76 + "\n") * 530)
+        with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            refused = smtp.send_message(big, from_addr=OUTSIDE_SENDER, to_addrs=[QUOTA_USER])
+        if refused:
+            raise RuntimeError(f"the last message within the grace was refused: {refused}")
+        wait_delivered(base, QUOTA_USER, filler)
+        run("doveadm", "-c", stack.dovecot_conf, "quota", "recalc", "-u", QUOTA_USER, check_rc=False)
+        log_before = (stack.logs / "postfix.log").read_text(errors="replace")
+        queued_before = queue_ids()
+        with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            smtp.mail(OUTSIDE_SENDER)
+            code, text = smtp.rcpt(QUOTA_USER)
+            text = text.decode(errors="replace")
+            if code != 552:
+                raise RuntimeError(f"RCPT to the full mailbox: {code} {text}")
+            data_code, _ = smtp.docmd("DATA")
+            if data_code == 354:
+                raise RuntimeError("DATA accepted with no valid recipient")
+        time.sleep(2)
+        queued = queue_ids() - queued_before
+        if queued:
+            raise RuntimeError(f"queued since the refusal: {sorted(queued)}")
+        log_after = (stack.logs / "postfix.log").read_text(errors="replace")[len(log_before):]
+        bounces = [line for line in log_after.splitlines()
+                   if "status=bounced" in line or "sender non-delivery notification" in line]
+        if bounces:
+            raise RuntimeError(f"a bounce: {bounces[0]}")
+        return f"{code} {text[:40]}; queue empty, no bounce"
+    check(f"{b}: full mailbox: 552 at RCPT, no bounce queued", full_mailbox_refused_at_rcpt)
+
+    def below_quota_still_receives():
+        roomy = next(a for a in sorted(tenants.mailboxes) if a != QUOTA_USER)
+        token = uuid.uuid4().hex
+        with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            smtp.mail(OUTSIDE_SENDER)
+            full_code, _ = smtp.rcpt(QUOTA_USER)
+            code, text = smtp.rcpt(roomy)
+            if code != 250:
+                raise RuntimeError(f"RCPT to {roomy}: {code} {text.decode(errors='replace')}")
+            smtp.data(new_message(OUTSIDE_SENDER, [roomy], token).as_bytes())
+        if full_code != 552:
+            raise RuntimeError(f"the full mailbox answered {full_code} in the same session")
+        wait_delivered(base, roomy, token)
+        return f"{roomy} receives while {QUOTA_USER} gets 552 in the same session"
+    check(f"{b}: mailbox below quota still receives", below_quota_still_receives)
 
     # 7. Onboarding without reload
     new_domain = "onboarded-in-e2e.example"

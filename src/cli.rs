@@ -120,6 +120,10 @@ pub(crate) enum Command {
         /// DKIM selector (default: the platform's `defaults.dkim_selector`).
         #[arg(long)]
         selector: Option<String>,
+        /// Key type. `ed25519` also makes an RSA-2048 key under `<selector>-rsa`:
+        /// mail is signed with both, and ARC seals with the RSA key.
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        algorithm: KeyAlgorithm,
         /// Where the postmaster@ and abuse@ aliases deliver (default: the platform's admin email).
         #[arg(long, value_name = "ADDRESS")]
         admin: Option<String>,
@@ -143,7 +147,9 @@ pub(crate) enum DkimCommand {
         /// DKIM selector (default: the tenant's, else the platform's).
         #[arg(long)]
         selector: Option<String>,
-        /// Key type.
+        /// Key type. A selector the tenant has is replaced, a new one added
+        /// (`[[dkim]]`); an Ed25519 key that would leave the tenant without an
+        /// RSA key comes with an RSA-2048 key under `<selector>-rsa`.
         #[arg(long, value_enum, default_value = "rsa2048")]
         algorithm: KeyAlgorithm,
         /// Key store directory (default: `paths.key_store`, `.mailops/keys`).

@@ -43,9 +43,10 @@ impl Service {
     }
 
     /// Whether a change to these files needs a reload. Rspamd reads DKIM keys
-    /// per message, so a new key file needs none.
+    /// per message, so a new key file needs none; the per-domain signing
+    /// entries of domains with several keys are config it reads at (re)load.
     fn reload_for(self, kind: FileKind) -> bool {
-        kind == FileKind::Config
+        matches!(kind, FileKind::Config | FileKind::DkimSigningDomains)
     }
 }
 
@@ -55,6 +56,9 @@ pub(crate) enum FileKind {
     DkimKey,
     /// Domain → DKIM selector, next to the keys; Rspamd re-reads it by itself.
     DkimSelectors,
+    /// `domain { … }` entries of the domains with several DKIM keys, next to
+    /// the keys; included by `dkim_signing.conf`, so a change needs a reload.
+    DkimSigningDomains,
 }
 
 /// One file to put on the host.
@@ -191,21 +195,25 @@ pub(crate) fn plan(
     let key_dir = PathBuf::from(model.platform.paths.dkim_key_dir.trim_start_matches('/'));
     let mut missing_keys = Vec::new();
     for domain in model.domains.values() {
-        let selector = &domain.dkim.selector;
-        match store
-            .read(&domain.name, selector)
-            .map_err(|e| e.to_string())?
-        {
-            Some(pem) => files.push(InstallFile {
-                target: key_dir.join(key_file_name(&domain.name, selector)),
-                contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
-                    format!("{}: {e}", store.path(&domain.name, selector).display())
-                })?,
-                service: Service::Rspamd,
-                kind: FileKind::DkimKey,
-                secret: true,
-            }),
-            None => missing_keys.push(store.path(&domain.name, selector).display().to_string()),
+        for key in &domain.dkim {
+            let selector = &key.selector;
+            match store
+                .read(&domain.name, selector)
+                .map_err(|e| e.to_string())?
+            {
+                Some(pem) => files.push(InstallFile {
+                    target: key_dir.join(key_file_name(&domain.name, selector)),
+                    contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
+                        format!("{}: {e}", store.path(&domain.name, selector).display())
+                    })?,
+                    service: Service::Rspamd,
+                    kind: FileKind::DkimKey,
+                    secret: true,
+                }),
+                None => {
+                    missing_keys.push(store.path(&domain.name, selector).display().to_string());
+                }
+            }
         }
     }
     files.push(InstallFile {
@@ -213,6 +221,13 @@ pub(crate) fn plan(
         contents: crate::emit::rspamd::selector_map(model).into_bytes(),
         service: Service::Rspamd,
         kind: FileKind::DkimSelectors,
+        secret: false,
+    });
+    files.push(InstallFile {
+        target: key_dir.join(crate::emit::mail_host::DKIM_SIGNING_DOMAINS),
+        contents: crate::emit::rspamd::signing_domains(model).into_bytes(),
+        service: Service::Rspamd,
+        kind: FileKind::DkimSigningDomains,
         secret: false,
     });
     if !missing_keys.is_empty() {

@@ -48,7 +48,7 @@ pub(crate) fn key_file_name(domain: &str, selector: &str) -> String {
     format!("{domain}.{selector}.key")
 }
 
-/// Check every tenant's public key against its private key, where the store has one.
+/// Check every tenant's public keys (each selector's) against their private keys, where the store has them.
 pub(crate) fn check_model(
     repo_root: &Path,
     model: &Model,
@@ -56,26 +56,26 @@ pub(crate) fn check_model(
 ) -> io::Result<()> {
     let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
     for domain in model.domains.values() {
-        if domain.dkim.public_key.is_empty() {
-            continue; // the public key itself was already reported
-        }
-        let Some(pem) = store.read(&domain.name, &domain.dkim.selector)? else {
-            continue;
-        };
-        let shown = format!(
-            "{}/{}",
-            model.platform.paths.key_store,
-            key_file_name(&domain.name, &domain.dkim.selector)
-        );
-        let loc = domain.dkim_origin.clone();
-        match crate::dkim_keys::public_key_of_private_pem(&pem) {
-            Ok(spki_base64) if spki_base64 == domain.dkim.public_key => {}
-            Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(loc.clone(), &shown)),
-            Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
-                loc.clone(),
-                &shown,
-                &problem,
-            )),
+        for key in &domain.dkim {
+            if key.public_key.is_empty() {
+                continue; // the public key itself was already reported
+            }
+            let Some(pem) = store.read(&domain.name, &key.selector)? else {
+                continue;
+            };
+            let shown = format!(
+                "{}/{}",
+                model.platform.paths.key_store,
+                key_file_name(&domain.name, &key.selector)
+            );
+            let loc = key.origin.clone();
+            match crate::dkim_keys::public_key_of_private_pem(&pem) {
+                Ok(spki_base64) if spki_base64 == key.public_key => {}
+                Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(loc, &shown)),
+                Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
+                    loc, &shown, &problem,
+                )),
+            }
         }
     }
     Ok(())

@@ -251,7 +251,7 @@ fn dkim_keygen_keeps_a_comment_after_the_key() {
         ),
     );
     let repo = repo.file(file, &text);
-    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "rsa2048"])
         .exits(0);
     let after = repo.read(file);
     let changed = changed_lines(&text, &after);
@@ -267,7 +267,7 @@ fn dkim_keygen_pins_the_default_selector_when_the_file_names_none() {
     let repo = Repo::new().tenant("acme.example", "");
     let file = "tenants/acme.example.toml";
     let before = repo.read(file);
-    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "rsa4096"])
         .exits(0);
     let after = repo.read(file);
     assert!(after.contains("selector = \"dkim\"\n"), "{after}");
@@ -309,11 +309,34 @@ fn dkim_keygen_refuses_to_overwrite_a_key_without_force() {
     repo.run(&["validate"]).exits(0);
 }
 
+/// The `[[dkim]]` entries of a tenant file: (selector, public key).
+fn dkim_entries(tenant_text: &str) -> Vec<(String, String)> {
+    let table: toml::Table = tenant_text.parse().expect("the tenant file is TOML");
+    let entries = match &table["dkim"] {
+        toml::Value::Array(keys) => keys.clone(),
+        one => vec![one.clone()],
+    };
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e.get("selector")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("dkim")
+                    .to_string(),
+                e["public_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A new selector names a new key: it is added beside the tenant's RSA key
+/// (`[dkim]` becomes `[[dkim]]`), and mail is signed with both.
 #[test]
-fn dkim_keygen_ed25519_with_a_new_selector() {
+fn dkim_keygen_ed25519_with_a_new_selector_adds_a_second_key() {
     let repo = Repo::example();
     let file = "tenants/kaveri-foods.example.toml";
-    let before = repo.read(file);
+    let before = dkim_entries(&repo.read(file));
     repo.run(&[
         "dkim",
         "keygen",
@@ -331,18 +354,110 @@ fn dkim_keygen_ed25519_with_a_new_selector() {
     let pem = std::fs::read_to_string(&key).unwrap();
     ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).expect("an Ed25519 PKCS#8 key");
     let after = repo.read(file);
-    let new_key = public_key(&after);
-    assert!(
-        new_key.starts_with("MCowBQYDK2VwAyEA"),
-        "an Ed25519 SPKI: {new_key}"
-    );
+    let entries = dkim_entries(&after);
+    assert_eq!(entries.len(), 2, "{after}");
+    assert_eq!(entries[0], before[0], "the RSA key is kept, first");
+    assert_eq!(entries[1].0, "ed2026");
+    assert_eq!(entries[1].1, public_key_of(&pem));
+    assert!(after.contains("[[dkim]]\nselector = \"ed2026\""), "{after}");
+    repo.run(&["validate"]).exits(0);
+}
+
+/// Replacing a tenant's only RSA key with an Ed25519 key would leave it
+/// Ed25519-only, which validate refuses: keygen makes an RSA key beside it.
+#[test]
+fn dkim_keygen_ed25519_on_a_tenant_without_another_rsa_key_adds_an_rsa_companion() {
+    let repo = Repo::new().tenant("acme.example", "");
+    let file = "tenants/acme.example.toml";
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0)
+        .stderr_has("made one under selector `dkim-rsa`");
+    let entries = dkim_entries(&repo.read(file));
+    let selectors: Vec<&str> = entries.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(selectors, ["dkim", "dkim-rsa"]);
+    let keys = repo.path().join(".mailops/keys");
+    let ed = std::fs::read_to_string(keys.join("acme.example.dkim.key")).unwrap();
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&ed).expect("an Ed25519 key");
+    let rsa = std::fs::read_to_string(keys.join("acme.example.dkim-rsa.key")).unwrap();
+    rsa::RsaPrivateKey::from_pkcs8_pem(&rsa).expect("an RSA key");
+    assert_eq!(entries[1].1, public_key_of(&rsa));
+    repo.run(&["validate"]).exits(0);
+}
+
+#[test]
+fn dkim_keygen_on_a_tenant_with_several_keys_needs_a_selector() {
+    let repo = Repo::new().tenant("acme.example", "");
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0);
+    let text = repo.read("tenants/acme.example.toml");
+    repo.run(&["dkim", "keygen", "acme.example", "--force"])
+        .exits(1)
+        .stderr_has("has 2 DKIM keys; pass --selector");
+    assert_eq!(repo.read("tenants/acme.example.toml"), text);
+    repo.run(&[
+        "dkim",
+        "keygen",
+        "acme.example",
+        "--selector",
+        "dkim",
+        "--algorithm",
+        "ed25519",
+        "--force",
+    ])
+    .exits(0);
     assert_eq!(
-        changed_lines(&before, &after),
-        [
-            "selector = \"ed2026\"".to_string(),
-            format!("public_key = \"{new_key}\"")
-        ]
+        dkim_entries(&repo.read("tenants/acme.example.toml")).len(),
+        2,
+        "no third key: the RSA one stays"
     );
+}
+
+/// The key store check covers every selector of a tenant with several keys.
+#[test]
+fn validate_checks_the_private_key_of_each_selector() {
+    let repo = Repo::new().tenant("acme.example", "");
+    repo.run(&["dkim", "keygen", "acme.example", "--algorithm", "ed25519"])
+        .exits(0);
+    repo.run(&["validate"]).exits(0);
+    let keys = repo.path().join(".mailops/keys");
+    let (ed, rsa) = (
+        keys.join("acme.example.dkim.key"),
+        keys.join("acme.example.dkim-rsa.key"),
+    );
+    let (ed_pem, rsa_pem) = (std::fs::read(&ed).unwrap(), std::fs::read(&rsa).unwrap());
+    std::fs::write(&ed, rsa_pem).unwrap();
+    std::fs::write(&rsa, ed_pem).unwrap();
+    repo.run(&["validate"])
+        .exits(1)
+        .stderr_has("acme.example.dkim.key")
+        .stderr_has("acme.example.dkim-rsa.key");
+}
+
+#[test]
+fn new_with_ed25519_scaffolds_an_rsa_key_beside_it() {
+    let repo = Repo::example();
+    repo.run(&[
+        "new",
+        "fresh.example",
+        "--algorithm",
+        "ed25519",
+        "--selector",
+        "ed",
+    ])
+    .exits(0);
+    let text = repo.read("tenants/fresh.example.toml");
+    let entries = dkim_entries(&text);
+    let selectors: Vec<&str> = entries.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(selectors, ["ed", "ed-rsa"], "{text}");
+    assert!(entries[0].1.starts_with("MCowBQYDK2VwAyEA"), "{text}");
+    for (selector, public) in &entries {
+        let pem = std::fs::read_to_string(
+            repo.path()
+                .join(format!(".mailops/keys/fresh.example.{selector}.key")),
+        )
+        .unwrap();
+        assert_eq!(&public_key_of(&pem), public);
+    }
     repo.run(&["validate"]).exits(0);
 }
 

@@ -127,7 +127,14 @@ fn the_examples_use_every_feature() {
     for tenant in &tenants {
         let t = &tenant.toml;
         let dns = t.get("dns").and_then(|d| d.as_table());
-        let dkim = t["dkim"].as_table().unwrap();
+        // `[dkim]` is one key, `[[dkim]]` several.
+        let dkim_keys: Vec<&toml::Table> = match &t["dkim"] {
+            toml::Value::Array(keys) => keys.iter().map(|k| k.as_table().unwrap()).collect(),
+            other => vec![other.as_table().unwrap()],
+        };
+        if dkim_keys.len() > 1 {
+            features.insert("dkim several keys");
+        }
         let limits = t.get("limits").and_then(|l| l.as_table());
         if tenant.domain.starts_with("xn--") || tenant.domain.contains(".xn--") {
             features.insert("IDN domain");
@@ -183,20 +190,22 @@ fn the_examples_use_every_feature() {
                 }
             }
         }
-        if dkim
-            .get("selector")
-            .and_then(|s| s.as_str())
-            .is_some_and(|s| s != "dkim")
-        {
-            features.insert("dkim other selector");
-        }
-        // The DER prefix of an Ed25519 SubjectPublicKeyInfo.
-        if dkim["public_key"]
-            .as_str()
-            .unwrap()
-            .starts_with("MCowBQYDK2VwAyEA")
-        {
-            features.insert("dkim ed25519");
+        for dkim in &dkim_keys {
+            if dkim
+                .get("selector")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s != "dkim")
+            {
+                features.insert("dkim other selector");
+            }
+            // The DER prefix of an Ed25519 SubjectPublicKeyInfo.
+            if dkim["public_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("MCowBQYDK2VwAyEA")
+            {
+                features.insert("dkim ed25519");
+            }
         }
         if let Some(limits) = limits {
             for key in ["max_mailboxes", "max_quota", "default_quota"] {
@@ -262,6 +271,7 @@ fn the_examples_use_every_feature() {
         "description with quotes",
         "dkim ed25519",
         "dkim other selector",
+        "dkim several keys",
         "dmarc pct",
         "dmarc reject",
         "dmarc rua",

@@ -47,8 +47,38 @@ fn repo_with_keys() -> tempfile::TempDir {
     for entry in std::fs::read_dir(dir.path().join("tenants")).unwrap() {
         let path = entry.unwrap().path();
         let domain = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let output = mailops(dir.path(), &["dkim", "keygen", &domain, "--force"], None);
-        assert!(output.status.success(), "{}", text(&output));
+        // One key per `[dkim]` / `[[dkim]]` entry, of the entry's algorithm.
+        let tenant: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let entries = match &tenant["dkim"] {
+            toml::Value::Array(keys) => keys.clone(),
+            one => vec![one.clone()],
+        };
+        for key in entries {
+            let selector = key
+                .get("selector")
+                .and_then(|s| s.as_str())
+                .unwrap_or("dkim");
+            let ed25519 = key["public_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("MCowBQYDK2Vw");
+            let algorithm = if ed25519 { "ed25519" } else { "rsa2048" };
+            let output = mailops(
+                dir.path(),
+                &[
+                    "dkim",
+                    "keygen",
+                    &domain,
+                    "--selector",
+                    selector,
+                    "--algorithm",
+                    algorithm,
+                    "--force",
+                ],
+                None,
+            );
+            assert!(output.status.success(), "{}", text(&output));
+        }
     }
     let output = mailops(dir.path(), &["build"], None);
     assert!(output.status.success(), "{}", text(&output));

@@ -226,6 +226,9 @@ fixtures! {
     dkim_invalid_selector: exit 1, ["mailops::dkim::invalid-selector"];
     dkim_key_mismatch: exit 1, ["mailops::dkim::key-mismatch"];
     dkim_bad_private_key: exit 1, ["mailops::dkim::bad-private-key"];
+    dkim_ed25519_without_rsa: exit 1, ["mailops::dkim::ed25519-without-rsa"];
+    dkim_duplicate_selector: exit 1, ["mailops::dkim::duplicate-selector"];
+    dkim_no_key: exit 1, ["mailops::dkim::no-key"];
 
     // DMARC, SPF, DNS
     dmarc_bad_policy: exit 1, ["mailops::dmarc::invalid"];

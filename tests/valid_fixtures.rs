@@ -42,6 +42,8 @@ fixtures! {
     alias_chains,
     spf_at_the_limit,
     platform_every_key,
+    catch_all_receives_rfc2142,
+    dual_dkim_keys,
 }
 
 #[test]

@@ -44,62 +44,207 @@ pub(crate) fn keygen(
             return Ok(EXIT_USER);
         }
     };
-    let existing = doc
-        .get("dkim")
-        .and_then(|d| d.get("selector"))
-        .and_then(|s| s.as_str())
-        .map(str::to_string);
-    let selector = selector
-        .clone()
-        .or(existing)
-        .unwrap_or_else(|| platform.defaults.dkim_selector.clone());
+    let entries = match dkim_entries(&doc) {
+        Ok(entries) => entries,
+        Err(problem) => {
+            eprintln!("error: {problem} in {}", tenant_path.display());
+            return Ok(EXIT_USER);
+        }
+    };
+    let selector = match (selector, entries.as_slice()) {
+        (Some(s), _) => s,
+        (None, []) => platform.defaults.dkim_selector.clone(),
+        (None, [one]) => one
+            .selector
+            .clone()
+            .unwrap_or_else(|| platform.defaults.dkim_selector.clone()),
+        (None, several) => {
+            eprintln!(
+                "error: {} has {} DKIM keys; pass --selector with the one to replace, or a new one to add",
+                name.unicode,
+                several.len()
+            );
+            return Ok(EXIT_USER);
+        }
+    };
     if !is_selector(&selector) {
         eprintln!(
             "error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)"
         );
         return Ok(EXIT_USER);
     }
+    let default = &platform.defaults.dkim_selector;
+    // An Ed25519 key never stands alone (ARC and many receivers need RSA):
+    // when no other key of the tenant is RSA, an RSA key is made beside it.
+    let companion = (algorithm == KeyAlgorithm::Ed25519
+        && !entries
+            .iter()
+            .any(|e| e.is_rsa && e.selector_or(default) != selector))
+    .then(|| format!("{selector}-rsa"));
+    if let Some(rsa) = &companion {
+        if !is_selector(rsa) {
+            eprintln!(
+                "error: `{rsa}` (for the RSA key an Ed25519 key needs beside it) is not a valid DKIM selector; choose a shorter --selector"
+            );
+            return Ok(EXIT_USER);
+        }
+    }
 
     let key_dir = key_dir.unwrap_or_else(|| dir.join(&platform.paths.key_store));
-    let key_path = key_dir.join(key_file_name(&name.ascii, &selector));
-    if key_path.exists() && !force {
-        eprintln!(
-            "error: {} already exists; pass --force to replace it (the old key stops signing once DNS is updated)",
-            key_path.display()
-        );
-        return Ok(EXIT_USER);
+    let mut planned = vec![(selector.clone(), algorithm)];
+    if let Some(rsa) = &companion {
+        planned.push((rsa.clone(), KeyAlgorithm::Rsa2048));
+    }
+    for (selector, _) in &planned {
+        let key_path = key_dir.join(key_file_name(&name.ascii, selector));
+        if key_path.exists() && !force {
+            eprintln!(
+                "error: {} already exists; pass --force to replace it (the old key stops signing once DNS is updated)",
+                key_path.display()
+            );
+            return Ok(EXIT_USER);
+        }
+    }
+    let mut made = Vec::new();
+    for (selector, algorithm) in &planned {
+        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        set_key(&mut doc, selector, default, &pair.public_base64);
+        made.push((key_dir.join(key_file_name(&name.ascii, selector)), pair));
     }
 
-    let pair = dkim_keys::generate(algorithm).map_err(Error)?;
-    let dkim = doc
-        .entry("dkim")
-        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
-    let Some(table) = dkim.as_table_like_mut() else {
-        eprintln!("error: `dkim` in {} is not a table", tenant_path.display());
-        return Ok(EXIT_USER);
-    };
-    if let Some(s) = &selector_to_write(&selector, table.get("selector").and_then(|s| s.as_str())) {
-        set_value(table, "selector", s);
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (key_path, pair) in &made {
+        if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(err.into());
+        }
+        written.push(key_path.clone());
     }
-    set_value(table, "public_key", &pair.public_base64);
-
-    fsutil::write_private(&key_path, pair.private_pem.as_bytes())?;
     if let Err(err) = fsutil::write_atomic(&tenant_path, doc.to_string().as_bytes()) {
-        let _ = std::fs::remove_file(&key_path);
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(err.into());
     }
-    eprintln!(
-        "wrote private key {} (mode 0600; never commit it)",
-        key_path.display()
-    );
-    eprintln!(
-        "wrote public key to {} (selector `{selector}`)",
-        tenant_path
-            .strip_prefix(dir)
-            .unwrap_or(&tenant_path)
-            .display()
-    );
+    let shown = tenant_path
+        .strip_prefix(dir)
+        .unwrap_or(&tenant_path)
+        .display()
+        .to_string();
+    for ((key_path, _), (selector, _)) in made.iter().zip(&planned) {
+        eprintln!(
+            "wrote private key {} (mode 0600; never commit it)",
+            key_path.display()
+        );
+        eprintln!("wrote public key to {shown} (selector `{selector}`)");
+    }
+    if let Some(rsa) = &companion {
+        eprintln!(
+            "an Ed25519 key needs an RSA key beside it (ARC seals with RSA, and many receivers verify only RSA): made one under selector `{rsa}`; mail is signed with both"
+        );
+    }
     Ok(EXIT_OK)
+}
+
+/// One key as the tenant file has it.
+struct Entry {
+    selector: Option<String>,
+    is_rsa: bool,
+}
+
+impl Entry {
+    fn selector_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.selector.as_deref().unwrap_or(default)
+    }
+}
+
+/// The `[dkim]` table or `[[dkim]]` entries of a tenant file.
+fn dkim_entries(doc: &toml_edit::DocumentMut) -> std::result::Result<Vec<Entry>, String> {
+    let entry = |table: &dyn toml_edit::TableLike| Entry {
+        selector: table
+            .get("selector")
+            .and_then(|s| s.as_str())
+            .map(str::to_string),
+        is_rsa: table
+            .get("public_key")
+            .and_then(|k| k.as_str())
+            .and_then(|k| crate::validate::dkim::parse_public_key(k).ok())
+            .is_some_and(|k| matches!(k.algorithm, crate::model::DkimAlgorithm::Rsa { .. })),
+    };
+    match doc.get("dkim") {
+        None => Ok(Vec::new()),
+        Some(toml_edit::Item::ArrayOfTables(tables)) => {
+            Ok(tables.iter().map(|t| entry(t)).collect())
+        }
+        Some(item) => match item.as_table_like() {
+            Some(table) => Ok(vec![entry(table)]),
+            None => Err("`dkim` is neither a table nor an array of tables".to_string()),
+        },
+    }
+}
+
+/// Write `public_key` into the entry with `selector`, or add an entry:
+/// `[dkim]` becomes `[[dkim]]` when a second key is added.
+fn set_key(doc: &mut toml_edit::DocumentMut, selector: &str, default: &str, public_key: &str) {
+    let matches = |table: &dyn toml_edit::TableLike| {
+        table
+            .get("selector")
+            .and_then(|s| s.as_str())
+            .unwrap_or(default)
+            == selector
+    };
+    let mut fresh = toml_edit::Table::new();
+    fresh.insert("selector", toml_edit::value(selector));
+    fresh.insert("public_key", toml_edit::value(public_key));
+    match doc.get_mut("dkim") {
+        None => {
+            doc.insert("dkim", toml_edit::Item::Table(fresh));
+        }
+        Some(toml_edit::Item::ArrayOfTables(tables)) => {
+            if let Some(table) = tables.iter_mut().find(|t| matches(*t)) {
+                write_selector_and_key(table, selector, public_key);
+            } else {
+                let position = tables.iter().filter_map(toml_edit::Table::position).max();
+                fresh.set_position(position);
+                tables.push(fresh);
+            }
+        }
+        Some(item) => {
+            if let Some(table) = item.as_table_like_mut() {
+                if matches(table) {
+                    write_selector_and_key(table, selector, public_key);
+                    return;
+                }
+            }
+            let Some(old) = item.as_table().cloned() else {
+                // An inline table: keep it as the first entry.
+                let old = item
+                    .as_inline_table()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_table();
+                let mut tables = toml_edit::ArrayOfTables::new();
+                tables.push(old);
+                tables.push(fresh);
+                *item = toml_edit::Item::ArrayOfTables(tables);
+                return;
+            };
+            fresh.set_position(old.position());
+            let mut tables = toml_edit::ArrayOfTables::new();
+            tables.push(old);
+            tables.push(fresh);
+            *item = toml_edit::Item::ArrayOfTables(tables);
+        }
+    }
+}
+
+fn write_selector_and_key(table: &mut dyn toml_edit::TableLike, selector: &str, public_key: &str) {
+    if let Some(s) = &selector_to_write(selector, table.get("selector").and_then(|s| s.as_str())) {
+        set_value(table, "selector", s);
+    }
+    set_value(table, "public_key", public_key);
 }
 
 fn selector_to_write(selector: &str, current: Option<&str>) -> Option<String> {

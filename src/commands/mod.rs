@@ -87,8 +87,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::New {
             domain,
             selector,
+            algorithm,
             admin,
-        } => new::run(&dir, &domain, selector, admin),
+        } => new::run(&dir, &domain, selector, algorithm, admin),
         Command::Dkim {
             command:
                 DkimCommand::Keygen {

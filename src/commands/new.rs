@@ -17,6 +17,7 @@ pub(crate) fn run(
     dir: &Path,
     domain: &str,
     selector: Option<String>,
+    algorithm: KeyAlgorithm,
     admin: Option<String>,
 ) -> Result<ExitCode> {
     let Some(name) = domain_argument(domain) else {
@@ -56,22 +57,53 @@ pub(crate) fn run(
         return Ok(EXIT_USER);
     }
 
-    let pair = dkim_keys::generate(KeyAlgorithm::Rsa2048).map_err(Error)?;
-    let text = tenant_template(&name.unicode, &selector, &pair.public_base64, &admin);
-    let tenant_path = dir.join(TENANTS_DIR).join(format!("{}.toml", name.ascii));
-    let key_path = dir
-        .join(&platform.paths.key_store)
-        .join(key_file_name(&name.ascii, &selector));
-    if key_path.exists() {
-        eprintln!(
-            "error: {} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
-            key_path.display()
-        );
-        return Ok(EXIT_USER);
+    // An Ed25519 key comes with an RSA key beside it (ARC seals with RSA, and
+    // many receivers verify only RSA): `[[dkim]]` entries, signed with both.
+    let mut planned = vec![(selector.clone(), algorithm)];
+    if algorithm == KeyAlgorithm::Ed25519 {
+        let rsa = format!("{selector}-rsa");
+        if !is_selector(&rsa) {
+            eprintln!(
+                "error: `{rsa}` (for the RSA key an Ed25519 key needs beside it) is not a valid DKIM selector; choose a shorter --selector"
+            );
+            return Ok(EXIT_USER);
+        }
+        planned.push((rsa, KeyAlgorithm::Rsa2048));
     }
-    fsutil::write_private(&key_path, pair.private_pem.as_bytes())?;
+    let key_store = dir.join(&platform.paths.key_store);
+    let mut keys = Vec::new();
+    for (selector, algorithm) in &planned {
+        let key_path = key_store.join(key_file_name(&name.ascii, selector));
+        if key_path.exists() {
+            eprintln!(
+                "error: {} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
+                key_path.display()
+            );
+            return Ok(EXIT_USER);
+        }
+        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        keys.push((selector.as_str(), key_path, pair));
+    }
+    let public: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|(selector, _, pair)| (*selector, pair.public_base64.as_str()))
+        .collect();
+    let text = tenant_template(&name.unicode, &public, &admin);
+    let tenant_path = dir.join(TENANTS_DIR).join(format!("{}.toml", name.ascii));
+    let mut written = Vec::new();
+    for (_, key_path, pair) in &keys {
+        if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(err.into());
+        }
+        written.push(key_path.clone());
+    }
     if let Err(err) = fsutil::write_atomic(&tenant_path, text.as_bytes()) {
-        let _ = std::fs::remove_file(&key_path);
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(err.into());
     }
     eprintln!(
@@ -81,14 +113,35 @@ pub(crate) fn run(
             .unwrap_or(&tenant_path)
             .display()
     );
-    eprintln!(
-        "wrote private key {} (mode 0600; never commit it)",
-        key_path.display()
-    );
+    for path in &written {
+        eprintln!(
+            "wrote private key {} (mode 0600; never commit it)",
+            path.display()
+        );
+    }
     Ok(EXIT_OK)
 }
 
-fn tenant_template(domain: &str, selector: &str, public_key: &str, admin: &str) -> String {
+fn tenant_template(domain: &str, keys: &[(&str, &str)], admin: &str) -> String {
+    let dkim = match keys {
+        [(selector, public_key)] => {
+            format!("[dkim]\nselector = \"{selector}\"\npublic_key = \"{public_key}\"\n")
+        }
+        several => {
+            let mut text = String::from(
+                "# An Ed25519 key and an RSA key: mail is signed with both (RFC 8463),\n# and ARC seals with the RSA key.\n",
+            );
+            for (i, (selector, public_key)) in several.iter().enumerate() {
+                if i > 0 {
+                    text.push('\n');
+                }
+                text.push_str(&format!(
+                    "[[dkim]]\nselector = \"{selector}\"\npublic_key = \"{public_key}\"\n"
+                ));
+            }
+            text
+        }
+    };
     format!(
         r#"#:schema ../schema/tenant.schema.json
 domain = "{domain}"
@@ -99,10 +152,7 @@ domain = "{domain}"
 # spf.include = ["_spf.newsletter-provider.example"]
 # dmarc = {{ policy = "quarantine", rua = ["mailto:dmarc-reports@{domain}"] }}
 
-[dkim]
-selector = "{selector}"
-public_key = "{public_key}"
-
+{dkim}
 [limits]
 # max_mailboxes = 50
 # default_quota = "5 GiB"

@@ -45,6 +45,8 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
     context.insert("sasl_port", &mail_host::SASL_PORT);
+    context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);
+    context.insert("quota_grace", &platform.defaults.quota_grace_percent);
     context.insert("imaps_port", &mail_host::IMAPS_PORT);
     context.insert("driver", platform.database.driver.name());
     let db = &platform.database;
@@ -105,6 +107,44 @@ mod tests {
             "sqlite-dovecot-sql.conf.ext",
             out.get("dovecot/dovecot-sql.conf.ext").unwrap()
         );
+    }
+
+    /// A full mailbox is refused at RCPT time on port 25 (issue 19): Postfix
+    /// asks Dovecot's quota-status where it listens, with the grace the
+    /// platform declares (`[defaults] quota_grace`, default 10 %).
+    #[test]
+    fn quota_status_answers_postfix_at_rcpt_with_the_platform_grace() {
+        let out = files("driver = \"mysql\"");
+        let dovecot = out.get("dovecot/dovecot.conf").unwrap();
+        let main = out.get("postfix/main.cf").unwrap();
+        assert!(main.contains(
+            "\nsmtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient, check_policy_service inet:127.0.0.1:12340\n"
+        ));
+        assert!(dovecot.contains(
+            "service quota-status {\n  executable = quota-status -p postfix\n  inet_listener quota-status {\n    address = 127.0.0.1\n    port = 12340\n"
+        ));
+        assert!(dovecot.contains("\n  quota_grace = 10%%\n"), "{dovecot}");
+        assert!(dovecot.contains("\n  quota_status_overquota = \"552 5.2.2 Mailbox is full\"\n"));
+
+        let platform = test_repo::platform("driver = \"mysql\"") + "quota_grace = \"5%\"\n";
+        let out = test_repo::emit(&platform, &[]);
+        let dovecot = out.get("dovecot/dovecot.conf").unwrap();
+        assert!(dovecot.contains("\n  quota_grace = 5%%\n"), "{dovecot}");
+    }
+
+    #[test]
+    fn an_invalid_quota_grace_is_refused() {
+        for bad in ["10", "101%", "-1%", "ten%", "1.5%", "%"] {
+            let dir = tempfile::tempdir().unwrap();
+            let platform =
+                test_repo::platform("driver = \"mysql\"") + &format!("quota_grace = \"{bad}\"\n");
+            std::fs::write(dir.path().join("mailops.toml"), platform).unwrap();
+            std::fs::create_dir(dir.path().join("tenants")).unwrap();
+            let compiled = crate::pipeline::compile(dir.path()).unwrap();
+            assert!(compiled.has_errors(), "{bad} was accepted");
+            let text = format!("{:?}", compiled.diagnostics);
+            assert!(text.contains("defaults.quota_grace"), "{bad}: {text}");
+        }
     }
 
     #[test]

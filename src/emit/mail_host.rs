@@ -18,6 +18,9 @@ pub(crate) const LOOPBACK: &str = "127.0.0.1";
 pub(crate) const LMTP_PORT: u16 = 24;
 /// Dovecot's auth listener that Postfix uses for SASL on submission.
 pub(crate) const SASL_PORT: u16 = 12345;
+/// Dovecot's quota-status policy service; Postfix asks it at RCPT time
+/// whether a mailbox can take a message (`check_policy_service`).
+pub(crate) const QUOTA_STATUS_PORT: u16 = 12340;
 /// Rspamd's proxy worker in milter mode (its default, `localhost:11332`).
 pub(crate) const MILTER_PORT: u16 = 11332;
 
@@ -45,6 +48,11 @@ pub(crate) const SECRETS_FILE: &str = "/etc/mailops/secrets.toml";
 /// File name, inside the platform's DKIM key directory, of the map from
 /// tenant domain to DKIM selector that Rspamd reads (see `rspamd.rs`).
 pub(crate) const DKIM_SELECTOR_MAP: &str = "selectors.map";
+
+/// File name, inside the platform's DKIM key directory, of the Rspamd
+/// `domain { … }` entries of the domains with several DKIM keys, which
+/// `dkim_signing.conf` includes (see `rspamd.rs`).
+pub(crate) const DKIM_SIGNING_DOMAINS: &str = "signing-domains.conf";
 
 /// Rspamd's system group on Debian, which must read the DKIM keys.
 pub(crate) const RSPAMD_GROUP: &str = "_rspamd";

@@ -58,15 +58,17 @@ pub(crate) const IDENTITY: LookupMap = LookupMap {
 
 /// The mailboxes that receive mail for an address, directly or through
 /// aliases (recursively; `UNION` stops at cycles): the logins that may send
-/// as it. For an address that is not a mailbox or alias, Postfix then asks
-/// for `@domain`, so the catch-all's mailboxes may use unassigned addresses.
+/// as it. For an address that is neither a mailbox nor an alias, Postfix
+/// then asks for `@domain`, the catch-all's key, which this query never
+/// matches: receiving a domain's stray mail grants no right to send as every
+/// address there (an alias names the addresses a mailbox may use).
 pub(crate) const SENDER_LOGIN: LookupMap = LookupMap {
     file: "sender-login.cf",
     parameter: "smtpd_sender_login_maps",
-    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias.",
+    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing).",
     query: "WITH RECURSIVE owner(address) AS (\
 SELECT email FROM virtual_users WHERE email='%s' \
-UNION SELECT destination FROM virtual_aliases WHERE source='%s' \
+UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND SUBSTR(source, 1, 1) <> '@' \
 UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
 SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
 };
@@ -124,6 +126,10 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         &format!("lmtp:inet:{LOOPBACK}:{}", mail_host::LMTP_PORT),
     );
     context.insert("sasl", &format!("inet:{LOOPBACK}:{}", mail_host::SASL_PORT));
+    context.insert(
+        "quota_status",
+        &format!("inet:{LOOPBACK}:{}", mail_host::QUOTA_STATUS_PORT),
+    );
     context.insert(
         "milter",
         &format!("inet:{LOOPBACK}:{}", mail_host::MILTER_PORT),
@@ -248,6 +254,48 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("reject_sender_login_mismatch"))
         );
+    }
+
+    /// Postfix asks the sender-login map for `user@domain`, then `@domain`:
+    /// the catch-all's key must own nothing, or its target could send as
+    /// every address of the domain (issue 19). Run on the real SQLite engine
+    /// against the routing tables' schema, as Postfix does (`%s` filled in).
+    #[test]
+    fn catch_all_target_owns_no_unassigned_sender_address() {
+        use sqlx::{Connection, SqliteConnection};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+            sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_routing_tables.sql"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test'), (2, 'beta.test');
+                 INSERT INTO virtual_users (domain_id, email, password) VALUES (1, 'alice@alpha.test', 'x');
+                 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+                   (2, '@beta.test', 'alice@alpha.test'),
+                   (2, 'sales@beta.test', 'alice@alpha.test');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn owners(conn: &mut SqliteConnection, key: &str) -> Vec<String> {
+                let sql = super::SENDER_LOGIN.query.replace("%s", key);
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+            }
+            assert_eq!(owners(&mut conn, "alice@alpha.test").await, ["alice@alpha.test"]);
+            assert_eq!(owners(&mut conn, "sales@beta.test").await, ["alice@alpha.test"]);
+            // `ceo@beta.test` is nobody's: Postfix's next key is the catch-all's.
+            assert!(owners(&mut conn, "ceo@beta.test").await.is_empty());
+            assert!(owners(&mut conn, "@beta.test").await.is_empty());
+        });
     }
 
     #[test]

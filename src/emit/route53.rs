@@ -123,6 +123,7 @@ mod tests {
         use crate::model::{Dkim, DkimAlgorithm};
         let dkim = Dkim {
             selector: "dkim".into(),
+            origin: crate::source::Location::new(crate::source::FileId(0), 0..0),
             algorithm: DkimAlgorithm::Rsa { bits: 4096 },
             public_key: String::new(),
             dns_p: "M".repeat(736),

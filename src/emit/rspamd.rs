@@ -21,7 +21,7 @@
 //! default, so no worker file is generated.
 
 use crate::emit::header::header;
-use crate::emit::mail_host::DKIM_SELECTOR_MAP;
+use crate::emit::mail_host::{DKIM_SELECTOR_MAP, DKIM_SIGNING_DOMAINS};
 use crate::emit::{Artifacts, engine, render};
 use crate::model::{Model, Platform};
 
@@ -40,19 +40,72 @@ pub(crate) fn selector_map_path(platform: &Platform) -> String {
 }
 
 /// The selector map (`domain selector` per line, sorted) that `mailops
-/// install` writes to [`selector_map_path`]. Domains and selectors are
-/// validated DNS labels: nothing in them needs quoting.
-#[allow(
-    dead_code,
-    reason = "called by `mailops install`, which writes it next to the keys"
-)]
+/// install` writes to [`selector_map_path`]: each domain's first RSA key,
+/// which seals ARC (Rspamd 3.4 seals with RSA only) and signs the mail of a
+/// domain with one key. Domains and selectors are validated DNS labels:
+/// nothing in them needs quoting.
 pub(crate) fn selector_map(model: &Model) -> String {
     let mut text = header("#", "tenants/*.toml");
-    text.push_str("# DKIM selector of each tenant domain, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
+    text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
     for domain in model.domains.values() {
-        text.push_str(&format!("{} {}\n", domain.name, domain.dkim.selector));
+        if let Some(key) = domain.arc_key() {
+            text.push_str(&format!("{} {}\n", domain.name, key.selector));
+        }
     }
     text
+}
+
+/// Where the per-domain signing entries live on the host.
+pub(crate) fn signing_domains_path(platform: &Platform) -> String {
+    format!("{}/{DKIM_SIGNING_DOMAINS}", platform.paths.dkim_key_dir)
+}
+
+/// The `domain { … }` entries of the domains with more than one DKIM key
+/// (an Ed25519 key and its RSA companion), which `mailops install` writes to
+/// [`signing_domains_path`] and `dkim_signing.conf` includes: a domain
+/// listed here is signed with every key (the selector map and the path
+/// template name one key per domain). Rspamd reads it at start and reload
+/// only, so `mailops install` asks for a reload when it changes; a domain
+/// with one key is never listed, so onboarding one needs no reload.
+pub(crate) fn signing_domains(model: &Model) -> String {
+    let mut text = header("#", "tenants/*.toml");
+    text.push_str("# DKIM keys of the tenant domains with more than one key, included by\n# local.d/dkim_signing.conf: their mail is signed with each key.\n");
+    let several: Vec<_> = model
+        .domains
+        .values()
+        .filter(|d| d.dkim.len() > 1)
+        .collect();
+    if several.is_empty() {
+        return text;
+    }
+    text.push_str("domain {\n");
+    for domain in several {
+        text.push_str(&format!(
+            "  {} {{\n    selectors = [\n",
+            quoted(&domain.name)
+        ));
+        for key in &domain.dkim {
+            let path = format!(
+                "{}/{}",
+                model.platform.paths.dkim_key_dir,
+                crate::keystore::key_file_name(&domain.name, &key.selector)
+            );
+            text.push_str(&format!(
+                "      {{ selector = {}; path = {}; }},\n",
+                quoted(&key.selector),
+                quoted(&path)
+            ));
+        }
+        text.push_str("    ];\n  }\n");
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// A validated domain, selector or path as a UCL string.
+fn quoted(value: &str) -> String {
+    crate::emit::conf::ucl_string(value)
+        .unwrap_or_else(|e| panic!("validated value is not a UCL string: {e}"))
 }
 
 pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
@@ -66,14 +119,16 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("selector", &platform.defaults.dkim_selector);
     context.insert("selector_map", &selector_map_path(platform));
     context.insert("what", "DKIM signing");
+    context.insert("signing_domains", &signing_domains_path(platform));
     out.add(
         "rspamd/local.d/dkim_signing.conf",
         render(&tera, "signing.conf", &context),
     );
     context.insert(
         "what",
-        "ARC sealing, with the DKIM keys and the same policy as DKIM signing,",
+        "ARC sealing, with each domain's RSA DKIM key and the same policy as DKIM signing,",
     );
+    context.remove("signing_domains");
     out.add(
         "rspamd/local.d/arc.conf",
         render(&tera, "signing.conf", &context),
@@ -144,6 +199,129 @@ mod tests {
             super::selector_map_path(&model.platform),
             "/var/lib/rspamd/dkim/selectors.map"
         );
+    }
+
+    /// ARC seals with RSA only (Rspamd 3.4: "cannot load private key for
+    /// signing" with Ed25519), so the map both signing.conf files read names
+    /// each domain's RSA key, also for a domain that signs with Ed25519 too.
+    #[test]
+    fn selector_map_names_the_rsa_key_of_an_ed25519_tenant() {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[
+                (
+                    "acme.example",
+                    test_repo::dual_key_tenant("acme.example", "ed"),
+                ),
+                (
+                    "beta.example",
+                    tenant("beta.example", "dkim", 0, "Beta", ""),
+                ),
+            ],
+        );
+        let map = super::selector_map(&model);
+        assert!(
+            map.ends_with("\nacme.example ed-rsa\nbeta.example dkim\n"),
+            "{map}"
+        );
+    }
+
+    /// A domain with several keys is signed with each: its `domain` entry
+    /// names every selector and key file; a one-key domain is not listed (it
+    /// signs through the selector map, so onboarding one needs no reload).
+    #[test]
+    fn signing_domains_lists_every_key_of_each_domain_with_several() {
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[
+                (
+                    "acme.example",
+                    test_repo::dual_key_tenant("acme.example", "ed"),
+                ),
+                (
+                    "beta.example",
+                    tenant("beta.example", "dkim", 0, "Beta", ""),
+                ),
+            ],
+        );
+        let text = super::signing_domains(&model);
+        assert!(
+            text.ends_with(
+                "domain {\n  \"acme.example\" {\n    selectors = [\n      { selector = \"ed\"; path = \"/var/lib/rspamd/dkim/acme.example.ed.key\"; },\n      { selector = \"ed-rsa\"; path = \"/var/lib/rspamd/dkim/acme.example.ed-rsa.key\"; },\n    ];\n  }\n}\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("beta.example"), "{text}");
+        let one_key = test_repo::compile(
+            &test_repo::platform(""),
+            &[(
+                "beta.example",
+                tenant("beta.example", "dkim", 0, "Beta", ""),
+            )],
+        );
+        assert!(!super::signing_domains(&one_key).contains("domain {"));
+        let conf = test_repo::emit(&test_repo::platform(""), &[]);
+        let signing = conf.get("rspamd/local.d/dkim_signing.conf").unwrap();
+        assert!(
+            signing
+                .ends_with("\n.include(try=true) \"/var/lib/rspamd/dkim/signing-domains.conf\"\n"),
+            "{signing}"
+        );
+        let arc = conf.get("rspamd/local.d/arc.conf").unwrap();
+        assert!(
+            !arc.contains(".include"),
+            "ARC seals with one (RSA) key: {arc}"
+        );
+    }
+
+    /// Rspamd reads the included entries at (re)load only: `mailops install`
+    /// says so when they change, and not when only keys or the map change.
+    #[test]
+    fn a_change_to_the_signing_domains_needs_an_rspamd_reload() {
+        use crate::install::{self, FileKind, Secrets, Service};
+        use crate::keystore::KeyStore;
+        let platform = test_repo::platform("");
+        let secrets = Secrets {
+            db_password: Some("pw".into()),
+        };
+        // Install copies every key; which key a file holds does not matter here.
+        let keys = tempfile::tempdir().unwrap();
+        let pem = crate::dkim_keys::generate(crate::dkim_keys::KeyAlgorithm::Ed25519)
+            .unwrap()
+            .private_pem;
+        for name in [
+            "beta.example.dkim",
+            "acme.example.ed",
+            "acme.example.ed-rsa",
+        ] {
+            std::fs::write(keys.path().join(format!("{name}.key")), &pem).unwrap();
+        }
+        let store = KeyStore::at(keys.path().to_path_buf());
+        let dir = tempfile::tempdir().unwrap();
+        let install_entries = |tenants: &[(&str, String)]| {
+            let model = test_repo::compile(&platform, tenants);
+            let generated = test_repo::emit(&platform, tenants).into_map();
+            let files = install::plan(&generated, &model, &store, &secrets).unwrap();
+            let entries: Vec<_> = files
+                .into_iter()
+                .filter(|f| f.kind == FileKind::DkimSigningDomains)
+                .collect();
+            install::apply(dir.path(), &entries).unwrap()
+        };
+        install_entries(&[]);
+        let one_key = [(
+            "beta.example",
+            tenant("beta.example", "dkim", 0, "Beta", ""),
+        )];
+        assert!(
+            install_entries(&one_key).reload.is_empty(),
+            "a one-key tenant"
+        );
+        let dual = [(
+            "acme.example",
+            test_repo::dual_key_tenant("acme.example", "ed"),
+        )];
+        assert_eq!(install_entries(&dual).reload, [Service::Rspamd]);
     }
 
     /// `mailops install` writes the map next to the keys, as a file that needs

@@ -102,8 +102,18 @@ struct DnsContext<'a> {
     spf: String,
     dmarc_name: String,
     dmarc: String,
-    dkim_name: String,
-    dkim: String,
+    dkim: Vec<DkimRecord>,
+}
+
+/// One `<selector>._domainkey` TXT record.
+#[derive(Serialize)]
+struct DkimRecord {
+    /// Suffix of the resource name: `dkim` for the first key (the name a
+    /// one-key tenant always had, so its address never moves), then
+    /// `dkim_<selector>` for each further key.
+    resource: String,
+    name: String,
+    record: String,
 }
 
 fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
@@ -113,12 +123,27 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     } else {
         format!("{name} ({})", domain.unicode)
     };
-    let dkim = domain.dkim.record();
+    let dkim: Vec<DkimRecord> = domain
+        .dkim
+        .iter()
+        .enumerate()
+        .map(|(i, key)| DkimRecord {
+            resource: if i == 0 {
+                "dkim".to_string()
+            } else {
+                format!("dkim_{}", key.selector)
+            },
+            name: format!("{}._domainkey.{name}", key.selector),
+            record: key.record(),
+        })
+        .collect();
     // Every record mailops publishes is ASCII; `route53::split_strings`
     // would still never cut a character, but the 255-octet cut is exact only
     // for ASCII.
     debug_assert!(
-        dkim.is_ascii() && domain.spf.record().is_ascii() && domain.dmarc.record().is_ascii()
+        dkim.iter().all(|d| d.record.is_ascii())
+            && domain.spf.record().is_ascii()
+            && domain.dmarc.record().is_ascii()
     );
     debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
     let context = DnsContext {
@@ -136,7 +161,6 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         spf: domain.spf.record(),
         dmarc_name: format!("_dmarc.{name}"),
         dmarc: domain.dmarc.record(),
-        dkim_name: format!("{}._domainkey.{name}", domain.dkim.selector),
         dkim,
     };
     to_hcl(tera, "dns.tf", &context)
@@ -160,9 +184,18 @@ mod tests {
     const RSA4096: &str = "MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEArcXYw3KSzBRjm2EFyPihGGG4UTPgTO+YRA592iw6hvGHUW1oKxc/JPZQYnw9MOlznPTCL5V0tye+WT+CsPPG7Mj1feZlegr9nqNpDD1uKAL7sASIUfkqRB9H78NpsrU217VsZeKBQKPiAEfPuHABRIwoKQuFlGGLYBIkDmbf299a3ubca31TVAbS9cTOvSoX7T1ndJ0BC0M7/p8UvamwHtKJOyPUi6Qwi6Zrz7K4lHzEod/tUP6zVfJiWWD5PvtVmTELZ2HK2qOWYwU6xk8Lv4y1tnskXbLwcRyZT3Jjc6O+TBqll2lTXXX9SqfgqYDnwcndqdV1XlrRF/xCKCWjPq9dLGIdq0lVOPkQW+vS87EwtqxI0eRb4ld8KQMLJvZvh/zYJnFiS4Sk4Nr2qNUUxCZBlMsqsQgeQCpbX3tOEtTFYhTEq2wd1vMzv6KVCIJsGQk8D2idOi+yPsZBTqEBnZ019ySAg79Z+l3mPNO1CXLrdVSbiMakejdowb/CW6HZid9gLljF2yHT30RtZwRMI5DP/k4GC/p8kS/Ccoi7J7fQvRGDFtgiDmETsFbz37tXFz1k0Qy8b4gHeJkC912yVeIzdrYLwkcPE8VA+k0Yn9kCWYKKh0KFfsq/lYt9tPn9sero2WVpyIzPgT/uffxdthIHev05FyGmzHpd7f6WszMCAwEAAQ==";
 
     /// A tenant file with the RFC 2142 aliases; `extra` goes at the top level.
+    /// An Ed25519 key comes with an RSA key beside it (`dkim-rsa`), as
+    /// validation requires.
     fn tenant(domain: &str, extra: &str, dns: &str, key: &str) -> String {
+        let dkim = if key == ED25519 {
+            format!(
+                "[[dkim]]\nselector = \"dkim\"\npublic_key = \"{key}\"\n\n[[dkim]]\nselector = \"dkim-rsa\"\npublic_key = \"{RSA2048}\"\n"
+            )
+        } else {
+            format!("[dkim]\nselector = \"dkim\"\npublic_key = \"{key}\"\n")
+        };
         format!(
-            "domain = \"{domain}\"\n{extra}\n[dns]\n{dns}\n[dkim]\nselector = \"dkim\"\npublic_key = \"{key}\"\n\n             [[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\n             [[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n"
+            "domain = \"{domain}\"\n{extra}\n[dns]\n{dns}\n{dkim}\n             [[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\n             [[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n"
         )
     }
 
@@ -252,9 +285,10 @@ mod tests {
             assert!(line.starts_with("# "), "{line:?} is not a comment");
         }
         assert!(!dns.lines().any(|l| l.starts_with("resource \"evil\"")));
+        // MX, SPF, DMARC and a DKIM record per key (Ed25519 and RSA).
         assert_eq!(
             dns.lines().filter(|l| l.starts_with("resource \"")).count(),
-            4
+            5
         );
     }
 
@@ -299,6 +333,25 @@ mod tests {
         );
     }
 
+    /// An Ed25519 tenant signs with its RSA key too: both selectors are
+    /// published. The first key keeps the resource name a one-key tenant has
+    /// (`<domain>_dkim`), so adding a key never moves an existing record.
+    #[test]
+    fn every_dkim_key_gets_its_own_record() {
+        let out = files(&compile(&[acme()]));
+        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        assert!(
+            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim\" {\n  zone_id = data.aws_route53_zone.acme_example.zone_id\n  name    = \"dkim._domainkey.acme.example\"\n"),
+            "{dns}"
+        );
+        assert!(
+            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim_dkim-rsa\" {\n  zone_id = data.aws_route53_zone.acme_example.zone_id\n  name    = \"dkim-rsa._domainkey.acme.example\"\n"),
+            "{dns}"
+        );
+        assert!(dns.contains("k=ed25519; p="), "{dns}");
+        assert!(dns.contains("k=rsa; p="), "{dns}");
+    }
+
     #[test]
     fn tenant_zone_id_and_ttl_are_used() {
         let out = files(&compile(&[acme()]));
@@ -306,7 +359,7 @@ mod tests {
         assert!(dns.contains(
             "data \"aws_route53_zone\" \"acme_example\" {\n  zone_id = \"Z0123456789ABC\"\n}"
         ));
-        assert_eq!(dns.matches("  ttl     = 300\n").count(), 4);
+        assert_eq!(dns.matches("  ttl     = 300\n").count(), 5);
         assert!(dns.contains(
             "records = [\"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@acme.example\"]"
         ));

@@ -11,6 +11,22 @@ use crate::pipeline;
 /// A valid RSA-2048 SPKI (the example tenant's).
 pub(crate) const PUBLIC_KEY: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0YgwsRQjcqJNN9FVl8Y0mE6aGTBWNdKW1hEPCAsA8JGiG/UbUFRh/GWsuXGdAnK+YMqJoM/NY8G8chtiNMofGUfBDvT1NqJlhxI8MvbbsVPbkHq5KR/vOOQKahX4+m6Zigd1kLAAhX3EGyoEf/om/mFlWY4Jol3r5tRyF73wXdwn0hdb+i6YXwYDMtufJ+NVIOKNfFTM07wJb3j7E4lf/KdBkBIR7q7EanykJLk0TwTklI8qLk4Nxhri4Nrdnw3KINCScmSVaMKuBLk0gET0CraGH/uhcS6Y4GZat/9bTmE7DeQo9yeaExf/H+BKrn0YuVOg1fTp/OHr35psyGU0wwIDAQAB";
 
+/// A valid Ed25519 SPKI.
+pub(crate) const ED25519_PUBLIC_KEY: &str =
+    "MCowBQYDK2VwAyEAv8POTZ9N5ZyR4KFkbI8n6DdbL1WhwNR3gGguseHoLRw=";
+
+/// `tenant(…)` with an Ed25519 key under `selector` and, as validation
+/// requires, an RSA key beside it under `<selector>-rsa`: `[[dkim]]` entries.
+pub(crate) fn dual_key_tenant(domain: &str, selector: &str) -> String {
+    tenant(domain, selector, 0, "Dual", "").replacen(
+        &format!("[dkim]\nselector = \"{selector}\"\npublic_key = \"{PUBLIC_KEY}\"\n"),
+        &format!(
+            "[[dkim]]\nselector = \"{selector}\"\npublic_key = \"{ED25519_PUBLIC_KEY}\"\n\n[[dkim]]\nselector = \"{selector}-rsa\"\npublic_key = \"{PUBLIC_KEY}\"\n"
+        ),
+        1,
+    )
+}
+
 /// `mailops hash-password` of "correct horse battery".
 pub(crate) const PASSWORD_HASH: &str = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$1ywpjUNsp+Z1KMU1c7bA3g$D9s1X4GSffRVnzY8PKWl1q7ZphnO1WWVju3h/0WQxHc";
 

@@ -43,14 +43,25 @@ pub(crate) struct Domain {
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,
     pub(crate) dmarc: Dmarc,
-    pub(crate) dkim: Dkim,
-    /// Where the DKIM public key is written in the tenant file.
-    pub(crate) dkim_origin: Location,
+    /// Every DKIM key, in file order (`[dkim]` is one, `[[dkim]]` several, with
+    /// distinct selectors). Mail is signed with each; a valid domain has at
+    /// least one RSA key (see [`Domain::arc_key`]).
+    pub(crate) dkim: Vec<Dkim>,
     /// Keyed by full address.
     pub(crate) mailboxes: BTreeMap<String, Mailbox>,
     /// Keyed by source address; the catch-all's source is `@<domain>`.
     pub(crate) aliases: BTreeMap<String, Alias>,
     pub(crate) origin: Location,
+}
+
+impl Domain {
+    /// The key that seals ARC (Rspamd 3.4 seals with RSA only) and that
+    /// receivers without Ed25519 support verify: the first RSA key.
+    pub(crate) fn arc_key(&self) -> Option<&Dkim> {
+        self.dkim
+            .iter()
+            .find(|k| matches!(k.algorithm, DkimAlgorithm::Rsa { .. }))
+    }
 }
 
 /// Per-domain limits (already defaulted); checked by validation, not emitted.

@@ -59,6 +59,8 @@ pub(crate) struct Database {
 pub(crate) struct Defaults {
     pub(crate) dkim_selector: String,
     pub(crate) quota: u64,
+    /// Over-quota grace, percent of the quota (Dovecot's `quota_grace`).
+    pub(crate) quota_grace_percent: u8,
     pub(crate) ttl: u32,
     pub(crate) dmarc: Dmarc,
     pub(crate) password_schemes: Vec<String>,

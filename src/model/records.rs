@@ -101,10 +101,12 @@ impl DkimAlgorithm {
     }
 }
 
-/// A tenant's DKIM public key.
+/// One DKIM public key of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dkim {
     pub(crate) selector: String,
+    /// Where the public key is written in the tenant file.
+    pub(crate) origin: crate::source::Location,
     pub(crate) algorithm: DkimAlgorithm,
     /// Base64 SubjectPublicKeyInfo, whitespace removed.
     pub(crate) public_key: String,

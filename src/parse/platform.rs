@@ -107,6 +107,12 @@ pub(crate) struct RawDefaults {
     /// Quota of a mailbox when neither it nor its domain sets one (default `"2 GiB"`).
     #[serde(default)]
     pub(crate) quota: Option<Sp<String>>,
+    /// Over-quota grace, as a percentage of each mailbox's quota (default `"10%"`): a
+    /// mailbox below its quota accepts a message that takes it past the quota by up to
+    /// this much; a mailbox at or over quota + grace has mail refused at RCPT time
+    /// (`552 5.2.2`, so no bounce is ever sent for it).
+    #[serde(default)]
+    pub(crate) quota_grace: Option<Sp<String>>,
     /// TTL of tenant DNS records (default 3600).
     #[serde(default)]
     pub(crate) ttl: Option<Sp<i64>>,

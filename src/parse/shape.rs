@@ -32,6 +32,9 @@ enum Expect {
     Array(Option<usize>),
     /// A scalar of the schema type (`string`, `integer`, `number`, `boolean`).
     Scalar(String),
+    /// One of several shapes (`anyOf` with more than one non-null branch, such
+    /// as `[dkim]` or `[[dkim]]`): the branch whose kind matches the value.
+    Either(Vec<usize>),
     /// Anything (the schema says nothing checkable).
     Any,
 }
@@ -113,9 +116,14 @@ impl<'j> Compiler<'j> {
             .or_else(|| schema.get("oneOf"))
             .and_then(Json::as_array)
         {
-            return match alternatives.iter().find(|alt| !is_null_schema(alt)) {
-                Some(alt) => self.expect(alt),
-                None => Expect::Any,
+            let branches: Vec<&Json> = alternatives
+                .iter()
+                .filter(|alt| !is_null_schema(alt))
+                .collect();
+            return match branches.as_slice() {
+                [] => Expect::Any,
+                [alt] => self.expect(alt),
+                several => Expect::Either(several.iter().map(|alt| self.compile(alt)).collect()),
             };
         }
         match expected_type(schema) {
@@ -181,8 +189,24 @@ impl Walk<'_, '_> {
 
     fn value(&mut self, node: usize, value: &Spanned<DeValue<'_>>) {
         let found = value.get_ref();
-        let expected = match (&self.shape.nodes[node], found) {
+        let shape = self.shape;
+        let expected = match (&shape.nodes[node], found) {
             (Expect::Any, _) => return,
+            (Expect::Either(branches), found) => {
+                let nodes = &shape.nodes;
+                let branch = branches.iter().copied().find(|&b| {
+                    matches!(
+                        (&nodes[b], found),
+                        (Expect::Table { .. }, DeValue::Table(_))
+                            | (Expect::Array(_), DeValue::Array(_))
+                            | (Expect::Any | Expect::Scalar(_) | Expect::Either(_), _)
+                    )
+                });
+                if let Some(branch) = branch.or(branches.first().copied()) {
+                    self.value(branch, value);
+                }
+                return;
+            }
             (Expect::Table { .. }, DeValue::Table(table)) => {
                 self.table(node, table, value.span());
                 return;

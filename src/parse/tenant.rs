@@ -23,8 +23,11 @@ pub(crate) struct RawTenant {
     /// DNS records published for the domain (MX, SPF, DMARC; DKIM comes from `[dkim]`).
     #[serde(default)]
     pub(crate) dns: RawDns,
-    /// The DKIM key the mail host signs this domain's outbound mail with.
-    pub(crate) dkim: RawDkim,
+    /// The DKIM keys the mail host signs this domain's outbound mail with: one `[dkim]`
+    /// table, or `[[dkim]]` entries with distinct selectors (mail is signed with every
+    /// key). An Ed25519 key needs an RSA key beside it (RFC 8463 dual signing; ARC seals
+    /// with RSA).
+    pub(crate) dkim: RawDkimKeys,
     /// Per-domain limits on mailboxes, aliases and quotas.
     #[serde(default)]
     pub(crate) limits: RawLimits,
@@ -94,7 +97,57 @@ pub(crate) struct RawDmarc {
     pub(crate) ruf: Option<Vec<Sp<String>>>,
 }
 
-/// The domain's DKIM key. `mailops dkim keygen` writes it.
+// Deserialized by hand rather than derived with `#[serde(untagged)]`: an
+// untagged enum buffers the value and loses the spans `Sp` reads from the
+// TOML deserializer. The schema (and so the shape check) is `anyOf` both.
+/// `[dkim]` (one key) or `[[dkim]]` (several keys, each with its own selector).
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RawDkimKeys {
+    /// One key: a `[dkim]` table.
+    One(RawDkim),
+    /// Several keys: `[[dkim]]` entries.
+    Many(Vec<Sp<RawDkim>>),
+}
+
+impl RawDkimKeys {
+    /// The keys in file order.
+    pub(crate) fn keys(&self) -> Vec<&RawDkim> {
+        match self {
+            RawDkimKeys::One(key) => vec![key],
+            RawDkimKeys::Many(keys) => keys.iter().map(|k| &k.value).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDkimKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = RawDkimKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a [dkim] table or [[dkim]] entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawDkimKeys, A::Error> {
+                RawDkim::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawDkimKeys::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<RawDkimKeys, A::Error> {
+                Vec::<Sp<RawDkim>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawDkimKeys::Many)
+            }
+        }
+        deserializer.deserialize_any(Keys)
+    }
+}
+
+/// One DKIM key of the domain. `mailops dkim keygen` writes it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDkim {
@@ -149,4 +202,50 @@ pub(crate) struct RawAlias {
     /// Destinations: a bare local part means this domain; `user@other-tenant` must exist
     /// there; an address in a domain that is not a tenant is an external forward.
     pub(crate) to: Sp<Vec<Sp<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Validate one tenant file (with the smallest platform file) and return
+    /// its diagnostics, printed (codes and messages).
+    fn diagnose(tenant: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mailops.toml"),
+            "[mail_host]\nhostname = \"mx.webhizzy.in\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/acme.example.toml"), tenant).unwrap();
+        let compiled = crate::pipeline::compile(dir.path()).unwrap();
+        format!("{:?}", compiled.diagnostics)
+    }
+
+    const RFC2142: &str = "\n[[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\n[[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n";
+
+    #[test]
+    fn dkim_array_entries_are_shape_checked_like_the_table() {
+        let found = diagnose(&format!(
+            "domain = \"acme.example\"\n\n[[dkim]]\nselectr = \"x\"\npublic_key = \"{}\"\n{RFC2142}",
+            crate::emit::test_repo::PUBLIC_KEY
+        ));
+        assert!(found.contains("mailops::parse::unknown-key"), "{found}");
+        assert!(found.contains("selectr"), "{found}");
+        let found = diagnose(&format!(
+            "domain = \"acme.example\"\ndkim = \"a key\"\n{RFC2142}"
+        ));
+        assert!(found.contains("mailops::parse::wrong-type"), "{found}");
+    }
+
+    #[test]
+    fn a_table_and_an_array_of_one_key_mean_the_same() {
+        let key = crate::emit::test_repo::PUBLIC_KEY;
+        for dkim in [
+            format!("[dkim]\nselector = \"s1\"\npublic_key = \"{key}\"\n"),
+            format!("[[dkim]]\nselector = \"s1\"\npublic_key = \"{key}\"\n"),
+        ] {
+            let found = diagnose(&format!("domain = \"acme.example\"\n\n{dkim}{RFC2142}"));
+            assert!(!found.contains("mailops::"), "{dkim}: {found}");
+        }
+    }
 }

@@ -338,6 +338,40 @@ pub(crate) fn weak_dkim_key(loc: Location, problem: &str) -> Diagnostic {
         .help("run `mailops dkim keygen <domain> --algorithm rsa2048` (or rsa4096, ed25519) for a new key")
 }
 
+pub(crate) fn duplicate_dkim_selector(
+    loc: Location,
+    first: Location,
+    selector: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::duplicate-selector",
+        format!("two DKIM keys with the selector `{selector}`"),
+    )
+    .at(loc, "this key's selector")
+    .related(first, "the first key with it")
+    .help("each [[dkim]] entry needs its own selector: one DNS record `<selector>._domainkey` per key")
+}
+
+pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::no-key",
+        format!("`{domain}` declares no DKIM key"),
+    )
+    .at(loc, "this domain")
+    .help(format!(
+        "run `mailops dkim keygen {domain}`: it writes a [dkim] key into this file"
+    ))
+}
+
+pub(crate) fn ed25519_without_rsa(loc: Location, domain: &str, selector: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::dkim::ed25519-without-rsa",
+        format!("`{domain}` has only Ed25519 DKIM keys: Rspamd seals ARC with RSA only, and many receivers do not verify Ed25519 signatures"),
+    )
+    .at(loc, "an Ed25519 key")
+    .help(format!("RFC 8463 advises signing with an RSA key as well; add one beside it with `mailops dkim keygen {domain} --selector {selector}-rsa --algorithm rsa2048` (mail is then signed with both, and ARC uses the RSA key)"))
+}
+
 pub(crate) fn invalid_selector(loc: Location, selector: &str) -> Diagnostic {
     Diagnostic::error(
         "mailops::dkim::invalid-selector",

@@ -165,6 +165,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         defaults: Defaults {
             dkim_selector: "dkim".into(),
             quota: DEFAULT_QUOTA,
+            quota_grace_percent: DEFAULT_QUOTA_GRACE_PERCENT,
             ttl: DEFAULT_TTL,
             dmarc: Dmarc::default(),
             password_schemes: DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
@@ -474,6 +475,18 @@ fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
     }
 }
 
+/// Over-quota grace when the platform file sets none.
+const DEFAULT_QUOTA_GRACE_PERCENT: u8 = 10;
+
+/// `"10%"` → 10; whole percentages from 0 to 100.
+fn percent(text: &str) -> Option<u8> {
+    let digits = text.trim().strip_suffix('%')?.trim_end();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
+        return None;
+    }
+    digits.parse::<u8>().ok().filter(|p| *p <= 100)
+}
+
 fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
     let d = &raw.defaults;
     if let Some(selector) = d
@@ -490,6 +503,15 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
                 Err(problem) => c.push(diags::invalid_quota(c.loc(quota), &problem.describe())),
             }
         }
+    }
+    if let Some(grace) = checked(
+        c,
+        &d.quota_grace,
+        "defaults.quota_grace",
+        |t| percent(t).is_some(),
+        "a percentage of the quota from `0%` to `100%`, like `10%`",
+    ) {
+        defaults.quota_grace_percent = percent(&grace).unwrap_or(DEFAULT_QUOTA_GRACE_PERCENT);
     }
     if let Some(ttl) = d.ttl.as_ref().and_then(|t| records::ttl(c, t)) {
         defaults.ttl = ttl;

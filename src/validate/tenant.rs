@@ -74,20 +74,29 @@ pub(crate) fn build_domain(
         .and_then(|z| records::zone_id(&mut c, z));
     let spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
-    let mut dkim = build_dkim(&mut c, raw, platform);
+    let mut dkim = build_dkim(&mut c, raw, platform, &name.unicode);
     if !domain_ok {
         // A name that failed validation (a NUL, 300 bytes) never reaches the
-        // key store, which skips a domain without a public key.
-        dkim.public_key.clear();
+        // key store, which skips a key without a public key.
+        for key in &mut dkim {
+            key.public_key.clear();
+        }
     }
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
     let aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
 
+    // A catch-all receives postmaster@ and abuse@ too (Postfix tries
+    // `@domain` for any address that is neither a mailbox nor an alias), so
+    // RFC 2142 is met and there is nothing to warn about.
+    let catch_all = format!("@{}", name.ascii);
     for local in RFC2142 {
         let address = format!("{local}@{}", name.ascii);
-        if !mailboxes.contains_key(&address) && !aliases.contains_key(&address) {
+        if !mailboxes.contains_key(&address)
+            && !aliases.contains_key(&address)
+            && !aliases.contains_key(&catch_all)
+        {
             c.push(diags::missing_rfc2142(
                 c.loc(&raw.domain),
                 &name.unicode,
@@ -107,7 +116,6 @@ pub(crate) fn build_domain(
         spf,
         dmarc,
         dkim,
-        dkim_origin: c.loc(&raw.dkim.public_key),
         mailboxes,
         aliases,
     }
@@ -169,35 +177,84 @@ fn build_spf(c: &mut Checker<'_>, raw: &RawTenant) -> Spf {
     spf
 }
 
-fn build_dkim(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Dkim {
-    let selector = match &raw.dkim.selector {
-        Some(s) => {
-            records::selector(c, s).unwrap_or_else(|| platform.defaults.dkim_selector.clone())
+/// Every DKIM key; an Ed25519 key needs an RSA key beside it (ARC, and
+/// receivers that verify only RSA: RFC 8463 section 3 advises signing with both).
+fn build_dkim(
+    c: &mut Checker<'_>,
+    raw: &RawTenant,
+    platform: &Platform,
+    domain: &str,
+) -> Vec<Dkim> {
+    let mut keys: Vec<Dkim> = Vec::new();
+    let mut all_parsed = true;
+    for entry in raw.dkim.keys() {
+        let selector = match &entry.selector {
+            Some(s) => {
+                records::selector(c, s).unwrap_or_else(|| platform.defaults.dkim_selector.clone())
+            }
+            None => platform.defaults.dkim_selector.clone(),
+        };
+        let key = &entry.public_key;
+        let loc = c.loc(key);
+        if let Some(first) = keys.iter().find(|k| k.selector == selector) {
+            let at = entry
+                .selector
+                .as_ref()
+                .map_or_else(|| loc.clone(), |s| c.loc(s));
+            c.push(diags::duplicate_dkim_selector(
+                at,
+                first.origin.clone(),
+                &selector,
+            ));
+            continue;
         }
-        None => platform.defaults.dkim_selector.clone(),
-    };
-    let mut out = Dkim {
-        selector,
-        algorithm: crate::model::DkimAlgorithm::Rsa { bits: 0 },
-        public_key: String::new(),
-        dns_p: String::new(),
-    };
-    let key = &raw.dkim.public_key;
-    if c.structured(key, "the DKIM public key").is_none() {
-        return out;
+        let mut out = Dkim {
+            selector,
+            origin: loc,
+            algorithm: crate::model::DkimAlgorithm::Rsa { bits: 0 },
+            public_key: String::new(),
+            dns_p: String::new(),
+        };
+        if c.structured(key, "the DKIM public key").is_none() {
+            all_parsed = false;
+            keys.push(out);
+            continue;
+        }
+        match dkim::parse_public_key(key) {
+            Ok(parsed) => {
+                out.algorithm = parsed.algorithm;
+                out.public_key = parsed.spki_base64;
+                out.dns_p = parsed.dns_p;
+            }
+            Err(problem @ dkim::DkimProblem::RsaTooShort(_)) => {
+                all_parsed = false;
+                c.push(diags::weak_dkim_key(c.loc(key), &problem.describe()));
+            }
+            Err(problem) => {
+                all_parsed = false;
+                c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe()));
+            }
+        }
+        keys.push(out);
     }
-    match dkim::parse_public_key(key) {
-        Ok(parsed) => {
-            out.algorithm = parsed.algorithm;
-            out.public_key = parsed.spki_base64;
-            out.dns_p = parsed.dns_p;
+    match keys.first() {
+        None => c.push(diags::no_dkim_key(c.loc(&raw.domain), domain)),
+        // Only once every key is understood: a broken RSA key was reported already.
+        Some(first)
+            if all_parsed
+                && keys
+                    .iter()
+                    .all(|k| k.algorithm == crate::model::DkimAlgorithm::Ed25519) =>
+        {
+            c.push(diags::ed25519_without_rsa(
+                first.origin.clone(),
+                domain,
+                &first.selector,
+            ));
         }
-        Err(problem @ dkim::DkimProblem::RsaTooShort(_)) => {
-            c.push(diags::weak_dkim_key(c.loc(key), &problem.describe()));
-        }
-        Err(problem) => c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe())),
+        Some(_) => {}
     }
-    out
+    keys
 }
 
 fn build_limits(c: &mut Checker<'_>, raw: &RawTenant, platform: &Platform) -> Limits {

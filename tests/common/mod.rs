@@ -140,8 +140,9 @@ pub struct Repo {
 /// The smallest valid platform file.
 pub const MINIMAL_PLATFORM: &str = "[mail_host]\nhostname = \"mx.webhizzy.in\"\n";
 
-/// An Ed25519 public key (a throwaway test key) for tenant files in tests.
-pub const TEST_KEY: &str = "MCowBQYDK2VwAyEAA46yK7cgae4N5f/cef8DmhlkDWNNMYSqc7VrZe2XJTI=";
+/// An RSA-2048 public key (a throwaway test key) for tenant files in tests
+/// (an Ed25519 key alone is refused: it needs an RSA key beside it).
+pub const TEST_KEY: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0YgwsRQjcqJNN9FVl8Y0mE6aGTBWNdKW1hEPCAsA8JGiG/UbUFRh/GWsuXGdAnK+YMqJoM/NY8G8chtiNMofGUfBDvT1NqJlhxI8MvbbsVPbkHq5KR/vOOQKahX4+m6Zigd1kLAAhX3EGyoEf/om/mFlWY4Jol3r5tRyF73wXdwn0hdb+i6YXwYDMtufJ+NVIOKNfFTM07wJb3j7E4lf/KdBkBIR7q7EanykJLk0TwTklI8qLk4Nxhri4Nrdnw3KINCScmSVaMKuBLk0gET0CraGH/uhcS6Y4GZat/9bTmE7DeQo9yeaExf/H+BKrn0YuVOg1fTp/OHr35psyGU0wwIDAQAB";
 
 /// A valid ARGON2ID hash (of `x`), for tenant files in tests.
 pub const TEST_HASH: &str = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$dTjnnUNyhPgIXlxzHNISZQ$J5yYlij+HWhj46l27rbElfoVpmATQzjPZeqKzatuOT4";

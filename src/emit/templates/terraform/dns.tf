@@ -35,11 +35,13 @@ resource "aws_route53_record" "{{ domain | tf_name }}_dmarc" {
   ttl = {{ ttl }}
   records = [{{ dmarc | route53_txt | hcl_string }}]
 }
+{%- for key in dkim %}
 
-resource "aws_route53_record" "{{ domain | tf_name }}_dkim" {
+resource "aws_route53_record" "{{ domain | tf_name }}_{{ key.resource | tf_name }}" {
   zone_id = data.aws_route53_zone.{{ domain | tf_name }}.zone_id
-  name = {{ dkim_name | hcl_string }}
+  name = {{ key.name | hcl_string }}
   type = "TXT"
   ttl = {{ ttl }}
-  records = [{{ dkim | route53_txt | hcl_string }}]
+  records = [{{ key.record | route53_txt | hcl_string }}]
 }
+{%- endfor %}
