@@ -396,3 +396,89 @@ fn check_safe(dir: &Beneath) -> io::Result<()> {
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_rename_that_fails_puts_back_the_files_already_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        std::fs::write(etc.join("a.conf"), "old a").unwrap();
+        let mut host = HostRoot::open(root.path()).unwrap();
+        host.stage(Path::new("etc/a.conf"), b"new a", 0o644, None)
+            .unwrap();
+        host.stage(Path::new("etc/b.conf"), b"new b", 0o644, None)
+            .unwrap();
+        // Something takes b.conf's place after staging: its rename fails.
+        std::fs::create_dir(etc.join("b.conf")).unwrap();
+        std::fs::write(etc.join("b.conf/inside"), "x").unwrap();
+        assert!(host.commit().is_err());
+        assert_eq!(
+            std::fs::read_to_string(etc.join("a.conf")).unwrap(),
+            "old a"
+        );
+        assert_eq!(
+            names(&etc),
+            ["a.conf", "b.conf"],
+            "no staged file or backup left"
+        );
+    }
+
+    #[test]
+    fn an_install_dropped_before_its_commit_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let mut host = HostRoot::open(root.path()).unwrap();
+        host.stage(Path::new("etc/postfix/main.cf"), b"x", 0o644, None)
+            .unwrap();
+        drop(host);
+        assert!(names(root.path()).is_empty());
+    }
+
+    #[test]
+    fn a_commit_replaces_and_moves() {
+        let root = tempfile::tempdir().unwrap();
+        let keys = root.path().join("keys");
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::write(keys.join("old.key"), "old key").unwrap();
+        std::fs::write(keys.join("kept.key"), "kept v1").unwrap();
+        let mut host = HostRoot::open(root.path()).unwrap();
+        host.stage(Path::new("keys/kept.key"), b"kept v2", 0o640, None)
+            .unwrap();
+        let to = host
+            .archive(
+                Path::new("keys"),
+                OsStr::new("old.key"),
+                Path::new("keys/archived"),
+                OsStr::new("old.key.1"),
+            )
+            .unwrap();
+        assert_eq!(to, Path::new("keys/archived/old.key.1"));
+        host.commit().unwrap();
+        assert_eq!(names(&keys), ["archived", "kept.key"]);
+        assert_eq!(
+            std::fs::read_to_string(keys.join("kept.key")).unwrap(),
+            "kept v2"
+        );
+        assert_eq!(
+            std::fs::read_to_string(keys.join("archived/old.key.1")).unwrap(),
+            "old key"
+        );
+        let mode = std::fs::metadata(keys.join("archived"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

@@ -276,16 +276,17 @@ pub(crate) struct Outcome {
 pub(crate) const KEY_ARCHIVE: &str = "archived";
 
 /// The host key directory under the root (`var/lib/rspamd/dkim`).
-pub(crate) fn key_dir(model: &Model) -> PathBuf {
+fn key_dir(model: &Model) -> PathBuf {
     PathBuf::from(model.platform.paths.dkim_key_dir.trim_start_matches('/'))
 }
 
 /// Write every file under `root`, all or nothing (see `host_root`): nothing
 /// is replaced until every file is staged beside its target, and on any
-/// error nothing under the root has changed. Keys in `key_dir` that no
-/// file installs (tenants no longer declared, old selectors) are moved to
-/// `key_dir/archived/`. Ownership is set when running as root.
-pub(crate) fn apply(root: &Path, files: &[InstallFile], key_dir: &Path) -> io::Result<Outcome> {
+/// error nothing under the root has changed. Keys in the host key directory
+/// (the folder of the selector map) that no file installs (tenants no longer
+/// declared, old selectors) are moved to its `archived/` folder. Ownership is
+/// set when running as root.
+pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut host = HostRoot::open(root)?;
     let as_root = running_as_root();
@@ -318,6 +319,27 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile], key_dir: &Path) -> io::R
         }
         outcome.written.push(file.target.clone());
     }
+    let key_dir = files
+        .iter()
+        .find(|f| f.kind == FileKind::DkimSelectors)
+        .and_then(|f| f.target.parent());
+    if let Some(key_dir) = key_dir {
+        archive_undeclared_keys(&mut host, files, key_dir, &mut outcome)?;
+    }
+    host.commit()?;
+    outcome.reload.sort();
+    outcome.reload.dedup();
+    Ok(outcome)
+}
+
+/// Move the keys in `key_dir` that no file installs to `key_dir/archived/`
+/// (at the commit).
+fn archive_undeclared_keys(
+    host: &mut HostRoot,
+    files: &[InstallFile],
+    key_dir: &Path,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
     let installed: std::collections::BTreeSet<&std::ffi::OsStr> = files
         .iter()
         .filter(|f| f.kind == FileKind::DkimKey && f.target.parent() == Some(key_dir))
@@ -340,10 +362,7 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile], key_dir: &Path) -> io::R
             .archived
             .push((host.shown(&key_dir.join(&entry.name)), host.shown(&to)));
     }
-    host.commit()?;
-    outcome.reload.sort();
-    outcome.reload.dedup();
-    Ok(outcome)
+    Ok(())
 }
 
 /// Whether this process runs as root (and so sets owners).

@@ -57,7 +57,7 @@ pub(crate) fn run(
             return Ok(EXIT_USER);
         }
     };
-    let outcome = install::apply(root, &files, &install::key_dir(&compiled.model))?;
+    let outcome = install::apply(root, &files)?;
     for path in &outcome.written {
         eprintln!("  wrote {}", root.join(path).display());
     }
