@@ -317,6 +317,11 @@ pub(crate) fn make_dirs_beneath(root: &Path, relative: &Path) -> io::Result<()> 
     Beneath::open(root)?.make_dir(relative, None).map(drop)
 }
 
+/// Open a regular file below `root` without following a link (see [`Beneath`]).
+pub(crate) fn read_beneath_file(root: &Path, relative: &Path) -> io::Result<std::fs::File> {
+    Beneath::open(root)?.file(relative)
+}
+
 /// Read a regular file below `root` without following a link (see [`Beneath`]).
 pub(crate) fn read_beneath(root: &Path, relative: &Path) -> io::Result<Vec<u8>> {
     Beneath::open(root)?.read(relative)

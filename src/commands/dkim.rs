@@ -32,8 +32,10 @@ pub(crate) fn keygen(
         );
         return Ok(EXIT_USER);
     };
-    let text = std::fs::read_to_string(&tenant_path)
-        .map_err(|e| crate::load::with_path(e, &tenant_path))?;
+    // Never through a link (see `fsutil::Beneath`).
+    let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
+    let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
+        .map_err(|_| Error(format!("{} is not UTF-8 text", tenant_path.display())))?;
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(doc) => doc,
         Err(err) => {
