@@ -184,6 +184,8 @@ pub(crate) enum ListingProblem {
     TenantsNotAFolder(&'static str),
     /// A `*.toml` entry that is a link, folder, FIFO, … (its name, what it is).
     NotARegularFile(String, &'static str),
+    /// A regular `*.toml` file whose name is not UTF-8 (shown lossily).
+    NameNotUtf8(String),
 }
 
 impl ListingProblem {
@@ -193,6 +195,9 @@ impl ListingProblem {
             ListingProblem::TenantsNotAFolder(what) => diags::not_a_folder(TENANTS_DIR, what),
             ListingProblem::NotARegularFile(name, what) => {
                 diags::not_a_regular_file(&format!("{TENANTS_DIR}/{name}"), what)
+            }
+            ListingProblem::NameNotUtf8(name) => {
+                diags::file_name_not_utf8(&format!("{TENANTS_DIR}/{name}"))
             }
         }
     }
@@ -228,17 +233,15 @@ pub(crate) fn list_tenants(repo: &Beneath) -> io::Result<TenantListing> {
         if name.starts_with('.') || !name.ends_with(".toml") {
             continue;
         }
-        if entry.kind == FileType::RegularFile && entry.name.to_str().is_some() {
-            listing.names.push(name);
-        } else {
-            let what = if entry.kind == FileType::RegularFile {
-                "a file whose name is not UTF-8"
-            } else {
-                fsutil::describe(entry.kind)
-            };
+        if entry.kind != FileType::RegularFile {
+            let what = fsutil::describe(entry.kind);
             listing
                 .problems
                 .push(ListingProblem::NotARegularFile(name, what));
+        } else if entry.name.to_str().is_none() {
+            listing.problems.push(ListingProblem::NameNotUtf8(name));
+        } else {
+            listing.names.push(name);
         }
     }
     listing.names.sort();

@@ -30,6 +30,15 @@ pub(crate) fn not_a_regular_file(name: &str, what: &str) -> Diagnostic {
     .help("mailops reads only regular files from the mail repo and never follows a symbolic link (a link could show any file of the machine in a diagnostic); commit the file itself")
 }
 
+/// Same code as [`not_a_regular_file`]: a file mailops will not read.
+pub(crate) fn file_name_not_utf8(name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::load::not-a-regular-file",
+        format!("{name} has a file name that is not UTF-8 (shown with �); it was not read"),
+    )
+    .help("rename the file to `<domain>.toml`, with the domain in UTF-8 or as its A-label")
+}
+
 pub(crate) fn not_a_folder(name: &str, what: &str) -> Diagnostic {
     Diagnostic::error(
         "mailops::load::not-a-folder",

@@ -329,3 +329,18 @@ fn symlinked_key_file_is_refused_and_never_read() {
         text(&output)
     );
 }
+
+#[test]
+fn tenant_file_with_a_name_that_is_not_utf8_is_an_error_not_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = example_repo();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.example.toml");
+    std::fs::write(repo.path().join("tenants").join(name), "domain = \"x\"\n").unwrap();
+    let output = mailops(repo.path(), &["validate"]);
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("tenants/caf\u{FFFD}.example.toml has a file name that is not UTF-8"),
+        "{all}"
+    );
+}
