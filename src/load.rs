@@ -1,8 +1,9 @@
 //! Load stage: read `mailops.toml` and every `tenants/*.toml` into a source map.
 //!
-//! Nothing is interpreted here. A missing platform file or a file that is not
-//! UTF-8 is a user problem (a diagnostic); an unreadable disk is an
-//! operational failure (an `io::Error`).
+//! Nothing is interpreted here. A missing platform file or `tenants/`, a file
+//! that is not UTF-8, a link or special file where a file is expected, is a
+//! user problem (a diagnostic); an unreadable disk is an operational failure
+//! (an `io::Error`). Nothing is read through a symbolic link (`fsutil::Beneath`).
 
 use std::io;
 use std::path::{Path, PathBuf};
