@@ -283,13 +283,14 @@ fn key_dir(model: &Model) -> PathBuf {
 /// Write every file under `root`, all or nothing (see `host_root`): nothing
 /// is replaced until every file is staged beside its target, and on any
 /// error nothing under the root has changed. Keys in the host key directory
-/// (the folder of the selector map) that no file installs (tenants no longer
-/// declared, old selectors) are moved to its `archived/` folder. Ownership is
-/// set when running as root.
+/// (the folder of the selector map) that the last install put there and no
+/// file installs now (tenants no longer declared, old selectors) are moved
+/// to its `archived/` folder. Ownership is set when running as root.
 pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut host = HostRoot::open(root)?;
     let as_root = running_as_root();
+    let mut old_selector_map = None;
     for file in files {
         let gid = if as_root {
             Some(group_id(file.group()).ok_or_else(|| {
@@ -303,6 +304,9 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
             None
         };
         let current = host.current(&file.target)?;
+        if file.kind == FileKind::DkimSelectors {
+            old_selector_map = current.as_ref().map(|c| c.contents.clone());
+        }
         let same_contents = current
             .as_ref()
             .is_some_and(|c| c.contents == file.contents);
@@ -323,8 +327,8 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
         .iter()
         .find(|f| f.kind == FileKind::DkimSelectors)
         .and_then(|f| f.target.parent());
-    if let Some(key_dir) = key_dir {
-        archive_undeclared_keys(&mut host, files, key_dir, &mut outcome)?;
+    if let (Some(key_dir), Some(old_map)) = (key_dir, old_selector_map) {
+        archive_undeclared_keys(&mut host, files, key_dir, &old_map, &mut outcome)?;
     }
     host.commit()?;
     outcome.reload.sort();
@@ -332,12 +336,15 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
     Ok(outcome)
 }
 
-/// Move the keys in `key_dir` that no file installs to `key_dir/archived/`
-/// (at the commit).
+/// Move the keys in `key_dir` that an earlier install put there (those of
+/// the selector map it left, `old_map`) and that no file installs now to
+/// `key_dir/archived/` (at the commit). Other files in the folder are not
+/// mailops's and are left alone, whatever their names.
 fn archive_undeclared_keys(
     host: &mut HostRoot,
     files: &[InstallFile],
     key_dir: &Path,
+    old_map: &[u8],
     outcome: &mut Outcome,
 ) -> io::Result<()> {
     let installed: std::collections::BTreeSet<&std::ffi::OsStr> = files
@@ -345,13 +352,24 @@ fn archive_undeclared_keys(
         .filter(|f| f.kind == FileKind::DkimKey && f.target.parent() == Some(key_dir))
         .filter_map(|f| f.target.file_name())
         .collect();
+    let installed_before: std::collections::BTreeSet<std::ffi::OsString> =
+        String::from_utf8_lossy(old_map)
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let (domain, selector) = (words.next()?, words.next()?);
+                Some(key_file_name(domain, selector).into())
+            })
+            .collect();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     for entry in host.entries(key_dir)? {
-        let is_key = entry.name.as_encoded_bytes().ends_with(b".key")
-            && entry.kind != rustix::fs::FileType::Directory;
-        if !is_key || installed.contains(entry.name.as_os_str()) {
+        if entry.kind == rustix::fs::FileType::Directory
+            || !installed_before.contains(&entry.name)
+            || installed.contains(entry.name.as_os_str())
+        {
             continue;
         }
         let mut archived_name = entry.name.clone();

@@ -392,6 +392,9 @@ fn install_removes_keys_of_undeclared_tenants() {
     let key_dir = root.path().join("var/lib/rspamd/dkim");
     let key = key_dir.join("kaveri-foods.example.dkim.key");
     let pem = std::fs::read(&key).unwrap();
+    // A key mailops did not install (not in its selector map) is not its to move.
+    let foreign = key_dir.join("operator.example.manual.key");
+    std::fs::write(&foreign, "the operator's").unwrap();
 
     // The tenant leaves; its file goes, generated/ follows.
     std::fs::remove_file(repo.path().join("tenants/kaveri-foods.example.toml")).unwrap();
@@ -427,6 +430,7 @@ fn install_removes_keys_of_undeclared_tenants() {
         key_dir.join("webhizzy.in.dkim.key").is_file(),
         "declared keys stay"
     );
+    assert!(foreign.is_file(), "a key mailops never installed stays");
 
     // Nothing more to archive the next time.
     let third = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
