@@ -317,6 +317,37 @@ pub(crate) fn make_dirs_beneath(root: &Path, relative: &Path) -> io::Result<()> 
     Beneath::open(root)?.make_dir(relative, None).map(drop)
 }
 
+/// Open a file the user named on the command line (`--secrets FILE`, a saved
+/// plan): the folders on the way are followed as named, the file itself must
+/// be a regular file and not a link (a [`Refused`] error otherwise).
+pub(crate) fn open_named(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |what| {
+        Refused {
+            path: path.to_path_buf(),
+            what,
+            expected: "a regular file",
+        }
+        .error()
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW | OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                refuse("a symbolic link")
+            } else {
+                with_path(e, path)
+            }
+        })?;
+    let stat = rustix::fs::fstat(&file).map_err(|e| with_path(e.into(), path))?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Ok(file),
+        kind => Err(refuse(describe(kind))),
+    }
+}
+
 /// Open a regular file below `root` without following a link (see [`Beneath`]).
 pub(crate) fn read_beneath_file(root: &Path, relative: &Path) -> io::Result<std::fs::File> {
     Beneath::open(root)?.file(relative)

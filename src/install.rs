@@ -140,27 +140,20 @@ impl Secrets {
 /// group and others may not read.
 fn read_secrets_file(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let shown = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(crate::fsutil::NOFOLLOW | rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                shown(&"a symbolic link; name the secrets file itself (mailops does not follow a link to a secret)")
-            } else {
-                shown(&e)
-            }
+    use std::os::unix::fs::PermissionsExt;
+    let mut file =
+        crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
+            Some(_) => format!("{e}; name the secrets file itself"),
+            None => e.to_string(),
         })?;
-    let meta = file.metadata().map_err(|e| shown(&e))?;
-    if !meta.is_file() {
-        return Err(shown(&"not a regular file"));
-    }
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
         .map_err(|e| e.to_string())?;
     let mut text = String::new();
-    file.read_to_string(&mut text).map_err(|e| shown(&e))?;
+    file.read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text)
 }
 
