@@ -311,6 +311,20 @@ fn components(relative: &Path) -> io::Result<Vec<&OsStr>> {
         .collect()
 }
 
+/// Before writing `path` into the mail repo at `repo`: make the folders on
+/// its way that do not exist (with `mode`, when given), refusing a link
+/// among them (a repo may commit `tenants -> /etc`). A path outside the repo
+/// (`--key-dir`) is the operator's and is left as named.
+pub(crate) fn dirs_in_repo(repo: &Path, path: &Path, mode: Option<u32>) -> io::Result<()> {
+    let Some(parent) = path.strip_prefix(repo).ok().and_then(Path::parent) else {
+        return Ok(());
+    };
+    if components(parent).is_err() {
+        return Ok(());
+    }
+    Beneath::open(repo)?.make_dir(parent, mode).map(drop)
+}
+
 /// Make the folders of `relative` below `root` that do not exist, refusing a
 /// link on the way (a repo may commit `.mailops -> /etc`).
 pub(crate) fn make_dirs_beneath(root: &Path, relative: &Path) -> io::Result<()> {

@@ -344,3 +344,34 @@ fn tenant_file_with_a_name_that_is_not_utf8_is_an_error_not_skipped() {
         "{all}"
     );
 }
+
+#[test]
+fn new_and_keygen_never_write_through_a_link_in_the_repo() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for linked in [".mailops", ".mailops/keys", "tenants"] {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::copy(root.join("mailops.toml"), repo.path().join("mailops.toml")).unwrap();
+        for dir in ["tenants", ".mailops"] {
+            std::fs::create_dir_all(repo.path().join(dir)).unwrap();
+        }
+        let outside = tempfile::tempdir().unwrap();
+        let link = repo.path().join(linked);
+        std::fs::remove_dir_all(&link).ok();
+        symlink(outside.path(), &link).unwrap();
+        let new = mailops(
+            repo.path(),
+            &["new", "linked.example", "--admin", "ops@webhizzy.in"],
+        );
+        assert!(!new.status.success(), "{linked}: {}", text(&new));
+        assert!(
+            text(&new).contains("is a symbolic link"),
+            "{linked}: {}",
+            text(&new)
+        );
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "`mailops new` wrote through {linked}"
+        );
+    }
+}

@@ -69,6 +69,9 @@ pub(crate) fn run(
         );
         return Ok(EXIT_USER);
     }
+    // Not through a link in the repo (`fsutil::Beneath`).
+    fsutil::dirs_in_repo(dir, &key_path, Some(0o700))?;
+    fsutil::dirs_in_repo(dir, &tenant_path, None)?;
     fsutil::write_private(&key_path, pair.private_pem.as_bytes())?;
     if let Err(err) = fsutil::write_atomic(&tenant_path, text.as_bytes()) {
         let _ = std::fs::remove_file(&key_path);
