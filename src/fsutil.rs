@@ -452,3 +452,106 @@ pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 pub(crate) fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn what(err: io::Error) -> &'static str {
+        refused(&err).map_or("not refused", |r| r.what)
+    }
+
+    #[test]
+    fn beneath_reads_regular_files_and_refuses_links_and_special_files() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "secret").unwrap();
+        std::fs::create_dir(root.path().join("dir")).unwrap();
+        std::fs::write(root.path().join("dir/file"), "text").unwrap();
+        symlink(outside.path().join("secret"), root.path().join("dir/link")).unwrap();
+        symlink(outside.path(), root.path().join("linked-dir")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.path().join("dir/fifo"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let repo = Beneath::open(root.path()).unwrap();
+
+        assert_eq!(repo.read(Path::new("dir/file")).unwrap(), b"text");
+        assert_eq!(
+            what(repo.read(Path::new("dir/link")).unwrap_err()),
+            "a symbolic link"
+        );
+        assert_eq!(
+            what(repo.read(Path::new("dir/fifo")).unwrap_err()),
+            "a FIFO"
+        );
+        assert_eq!(what(repo.read(Path::new("dir")).unwrap_err()), "a folder");
+        assert_eq!(
+            what(repo.read(Path::new("linked-dir/secret")).unwrap_err()),
+            "a symbolic link"
+        );
+        assert_eq!(
+            what(repo.dir(Path::new("linked-dir")).unwrap_err()),
+            "a symbolic link"
+        );
+        assert_eq!(
+            repo.read(Path::new("dir/missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(
+            repo.read(Path::new("../x")).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let kinds: Vec<(String, FileType)> = repo
+            .dir(Path::new("dir"))
+            .unwrap()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name.to_string_lossy().into_owned(), e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("fifo".to_string(), FileType::Fifo),
+                ("file".to_string(), FileType::RegularFile),
+                ("link".to_string(), FileType::Symlink),
+            ]
+        );
+    }
+
+    #[test]
+    fn make_dir_refuses_a_link_on_the_way() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), root.path().join(".mailops")).unwrap();
+        let repo = Beneath::open(root.path()).unwrap();
+        let err = repo
+            .make_dir(Path::new(".mailops/keys"), Some(0o700))
+            .unwrap_err();
+        assert_eq!(what(err), "a symbolic link");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        repo.make_dir(Path::new("a/b"), Some(0o700)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn write_reproducible_never_writes_through_a_dangling_link() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("target");
+        symlink(&target, root.path().join("file")).unwrap();
+        write_reproducible(&root.path().join("file"), b"new").unwrap();
+        assert!(!target.exists(), "the link's target was created");
+        assert_eq!(std::fs::read(root.path().join("file")).unwrap(), b"new");
+    }
+}
