@@ -40,6 +40,8 @@ pub(crate) struct Current {
 /// The install root, and what this install has staged in it.
 pub(crate) struct HostRoot {
     root: Beneath,
+    /// The folders of the root path itself this install made, deepest first.
+    made_root: Vec<PathBuf>,
     /// Folders opened so far, by path under the root ("" is the root).
     dirs: BTreeMap<PathBuf, Beneath>,
     /// Folders this install made, in the order made.
@@ -75,12 +77,29 @@ enum Done {
 }
 
 impl HostRoot {
-    /// Open the root (followed as named: it is the operator's) and check it.
+    /// Open the root (followed as named: it is the operator's; made when
+    /// missing) and check it.
     pub(crate) fn open(root: &Path) -> io::Result<HostRoot> {
-        let root = Beneath::open(root)?;
-        check_safe(&root)?;
+        // The folders of the root path that do not exist yet, deepest first.
+        let made_root: Vec<PathBuf> = root
+            .ancestors()
+            .take_while(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        if !made_root.is_empty() {
+            std::fs::create_dir_all(root).map_err(|e| with_path(e, root))?;
+        }
+        let opened = Beneath::open(root).and_then(|dir| check_safe(&dir).map(|()| dir));
+        let root = match opened {
+            Ok(dir) => dir,
+            Err(e) => {
+                remove_dirs(&made_root);
+                return Err(e);
+            }
+        };
         Ok(HostRoot {
             root,
+            made_root,
             dirs: BTreeMap::new(),
             created: Vec::new(),
             staged: Vec::new(),
@@ -356,6 +375,16 @@ impl Drop for HostRoot {
             let parent = self.dirs.get(parent).unwrap_or(&self.root);
             let _ = rustix::fs::unlinkat(parent.fd(), name, AtFlags::REMOVEDIR);
         }
+        remove_dirs(&self.made_root);
+    }
+}
+
+/// Remove these folders, in order, each if empty.
+fn remove_dirs(dirs: &[PathBuf]) {
+    for dir in dirs {
+        if std::fs::remove_dir(dir).is_err() {
+            break;
+        }
     }
 }
 
@@ -444,6 +473,22 @@ mod tests {
             .unwrap();
         drop(host);
         assert!(names(root.path()).is_empty());
+    }
+
+    #[test]
+    fn a_missing_root_is_made_and_removed_again_without_a_commit() {
+        let base = tempfile::tempdir().unwrap();
+        let root = base.path().join("a/root");
+        let mut host = HostRoot::open(&root).unwrap();
+        host.stage(Path::new("etc/x.conf"), b"x", 0o644, None)
+            .unwrap();
+        drop(host);
+        assert!(names(base.path()).is_empty());
+        let mut host = HostRoot::open(&root).unwrap();
+        host.stage(Path::new("etc/x.conf"), b"x", 0o644, None)
+            .unwrap();
+        host.commit().unwrap();
+        assert_eq!(std::fs::read(root.join("etc/x.conf")).unwrap(), b"x");
     }
 
     #[test]
