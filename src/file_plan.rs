@@ -244,9 +244,8 @@ fn file_change(path: &str, status: FileStatus, old: &str, new: &str) -> FileChan
 /// would (see `differing_window`); the hunks of the groups are joined.
 fn spliced_change(root: &Path, path: &str, splice: &Splice) -> io::Result<FileChange> {
     use std::os::unix::fs::FileExt;
-    let full_path = root.join(GENERATED_DIR).join(path);
-    let file =
-        std::fs::File::open(&full_path).map_err(|e| crate::load::with_path(e, &full_path))?;
+    // Never through a link (see `fsutil::Beneath`).
+    let file = crate::fsutil::read_beneath_file(root, &Path::new(GENERATED_DIR).join(path))?;
     let read = |from: u64, to: u64| -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; (to - from) as usize];
         file.read_exact_at(&mut buf, from)?;

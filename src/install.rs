@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::host_root::HostRoot;
 use crate::keystore::{KeyStore, key_file_name};
 use crate::model::Model;
 
@@ -98,8 +99,7 @@ impl Secrets {
     pub(crate) fn load(file: Option<&Path>) -> Result<Secrets, String> {
         let mut secrets = Secrets::default();
         if let Some(path) = file {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = read_secrets_file(path)?;
             let table: toml::Table = toml::from_str(&text).map_err(|e| {
                 format!(
                     "{}: not a TOML secrets file: {}",
@@ -130,6 +130,27 @@ impl Secrets {
         }
         Ok(secrets)
     }
+}
+
+/// The secrets file: a regular file (not a link: name the file itself), that
+/// group and others may not read.
+fn read_secrets_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file =
+        crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
+            Some(_) => format!("{e}; name the secrets file itself"),
+            None => e.to_string(),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
+        .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text)
 }
 
 /// Where each generated folder goes under the root, and whose it is.
@@ -192,7 +213,7 @@ pub(crate) fn plan(
             missing.join(", ")
         ));
     }
-    let key_dir = PathBuf::from(model.platform.paths.dkim_key_dir.trim_start_matches('/'));
+    let key_dir = key_dir(model);
     let mut missing_keys = Vec::new();
     for domain in model.domains.values() {
         for key in &domain.dkim {
@@ -246,85 +267,126 @@ pub(crate) struct Outcome {
     pub(crate) unchanged: usize,
     /// Services whose configuration changed and so need a reload.
     pub(crate) reload: Vec<Service>,
+    /// DKIM keys of tenants no longer declared: (key, where it was moved).
+    pub(crate) archived: Vec<(PathBuf, PathBuf)>,
 }
 
-/// Write every file under `root`. Ownership is set when running as root.
+/// The folder of the host key directory that keys of tenants no longer
+/// declared are moved to (mode 0700), out of Rspamd's reach.
+pub(crate) const KEY_ARCHIVE: &str = "archived";
+
+/// The host key directory under the root (`var/lib/rspamd/dkim`).
+fn key_dir(model: &Model) -> PathBuf {
+    PathBuf::from(model.platform.paths.dkim_key_dir.trim_start_matches('/'))
+}
+
+/// Write every file under `root`, all or nothing (see `host_root`): nothing
+/// is replaced until every file is staged beside its target, and on any
+/// error nothing under the root has changed. Keys in the host key directory
+/// (the folder of the selector map) that the last install put there and no
+/// file installs now (tenants no longer declared, old selectors) are moved
+/// to its `archived/` folder. Ownership is set when running as root.
 pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
+    let mut host = HostRoot::open(root)?;
+    let as_root = running_as_root();
+    let mut old_selector_map = None;
     for file in files {
-        let path = root.join(&file.target);
-        let current = std::fs::read(&path).ok();
-        let mode_ok = current_mode(&path).is_some_and(|m| m & 0o777 == file.mode());
-        if current.as_deref() == Some(file.contents.as_slice()) && mode_ok {
+        let gid = if as_root {
+            Some(group_id(file.group()).ok_or_else(|| {
+                let group = file.group();
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("group `{group}` does not exist on this host; install the {group} package first"),
+                )
+            })?)
+        } else {
+            None
+        };
+        let current = host.current(&file.target)?;
+        if file.kind == FileKind::DkimSelectors {
+            old_selector_map = current.as_ref().map(|c| c.contents.clone());
+        }
+        let same_contents = current
+            .as_ref()
+            .is_some_and(|c| c.contents == file.contents);
+        let same_access = current
+            .as_ref()
+            .is_some_and(|c| c.mode & 0o777 == file.mode() && gid.is_none_or(|g| c.gid == g));
+        if same_contents && same_access {
             outcome.unchanged += 1;
             continue;
         }
-        write_owned(&path, &file.contents, file.mode(), file.group())?;
-        if current.as_deref() != Some(file.contents.as_slice())
-            && file.service.reload_for(file.kind)
-        {
+        host.stage(&file.target, &file.contents, file.mode(), gid)?;
+        if !same_contents && file.service.reload_for(file.kind) {
             outcome.reload.push(file.service);
         }
         outcome.written.push(file.target.clone());
     }
+    let key_dir = files
+        .iter()
+        .find(|f| f.kind == FileKind::DkimSelectors)
+        .and_then(|f| f.target.parent());
+    if let (Some(key_dir), Some(old_map)) = (key_dir, old_selector_map) {
+        archive_undeclared_keys(&mut host, files, key_dir, &old_map, &mut outcome)?;
+    }
+    host.commit()?;
     outcome.reload.sort();
     outcome.reload.dedup();
     Ok(outcome)
 }
 
-#[cfg(unix)]
-fn current_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
-}
-
-#[cfg(not(unix))]
-fn current_mode(_path: &Path) -> Option<u32> {
-    None
-}
-
-/// Atomic write with mode and group set on the temporary file before the rename.
-fn write_owned(path: &Path, contents: &[u8], mode: u32, group: &str) -> io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| crate::load::with_path(e, dir))?;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| crate::load::with_path(e, dir))?;
-    crate::fsutil::set_mode(tmp.path(), 0o600)?;
-    tmp.write_all(contents)
-        .map_err(|e| crate::load::with_path(e, path))?;
-    tmp.as_file().sync_all()?;
-    set_group(tmp.path(), group)?;
-    crate::fsutil::set_mode(tmp.path(), mode)?;
-    tmp.persist(path)
-        .map_err(|e| crate::load::with_path(e.error, path))?;
-    Ok(())
-}
-
-/// chown root:<group> when running as root; otherwise leave ownership alone.
-#[cfg(unix)]
-fn set_group(path: &Path, group: &str) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let me = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX);
-    if me != 0 {
-        return Ok(());
+/// Move the keys in `key_dir` that an earlier install put there (those of
+/// the selector map it left, `old_map`) and that no file installs now to
+/// `key_dir/archived/` (at the commit). Other files in the folder are not
+/// mailops's and are left alone, whatever their names.
+fn archive_undeclared_keys(
+    host: &mut HostRoot,
+    files: &[InstallFile],
+    key_dir: &Path,
+    old_map: &[u8],
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let installed: std::collections::BTreeSet<&std::ffi::OsStr> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::DkimKey && f.target.parent() == Some(key_dir))
+        .filter_map(|f| f.target.file_name())
+        .collect();
+    let installed_before: std::collections::BTreeSet<std::ffi::OsString> =
+        String::from_utf8_lossy(old_map)
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let (domain, selector) = (words.next()?, words.next()?);
+                Some(key_file_name(domain, selector).into())
+            })
+            .collect();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for entry in host.entries(key_dir)? {
+        if entry.kind == rustix::fs::FileType::Directory
+            || !installed_before.contains(&entry.name)
+            || installed.contains(entry.name.as_os_str())
+        {
+            continue;
+        }
+        let mut archived_name = entry.name.clone();
+        archived_name.push(format!(".{stamp}"));
+        let archive = key_dir.join(KEY_ARCHIVE);
+        let to = host.archive(key_dir, &entry.name, &archive, &archived_name)?;
+        outcome
+            .archived
+            .push((host.shown(&key_dir.join(&entry.name)), host.shown(&to)));
     }
-    let gid = group_id(group).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "group `{group}` does not exist on this host; install the {group} package first"
-            ),
-        )
-    })?;
-    std::os::unix::fs::chown(path, Some(0), Some(gid)).map_err(|e| crate::load::with_path(e, path))
+    Ok(())
 }
 
-#[cfg(not(unix))]
-fn set_group(_path: &Path, _group: &str) -> io::Result<()> {
-    Ok(())
+/// Whether this process runs as root (and so sets owners).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Look a group up in /etc/group.

@@ -6,26 +6,41 @@
 //! match the one in the tenant file.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::diagnostic::Diagnostics;
+use crate::fsutil::Beneath;
 use crate::model::Model;
 
 /// The key store of a mail repo.
+///
+/// A key store inside the repo (`key_store` relative, without `..`) is
+/// opened beneath the repo without following a link; one named outside it
+/// (`--key-dir`, an absolute `key_store`) is the operator's own folder and is
+/// opened as named. Either way a key file is a regular file opened without
+/// following a link, and the store and its keys must be private: a folder or
+/// key file that group or others may read is refused with the `chmod` to run.
 pub(crate) struct KeyStore {
     dir: PathBuf,
+    /// The repo and the store's path in it, for a store inside the repo.
+    in_repo: Option<(PathBuf, PathBuf)>,
 }
 
 impl KeyStore {
     pub(crate) fn new(repo_root: &Path, key_store: &str) -> Self {
+        let relative = Path::new(key_store);
+        let inside = relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
         KeyStore {
             dir: repo_root.join(key_store),
+            in_repo: inside.then(|| (repo_root.to_path_buf(), relative.to_path_buf())),
         }
     }
 
     /// A key store at an explicit directory.
     pub(crate) fn at(dir: PathBuf) -> Self {
-        KeyStore { dir }
+        KeyStore { dir, in_repo: None }
     }
 
     /// `<dir>/<domain>.<selector>.key`: the name Rspamd's path template uses.
@@ -33,14 +48,76 @@ impl KeyStore {
         self.dir.join(key_file_name(domain, selector))
     }
 
-    /// The PEM text of a private key, if the store has it.
-    pub(crate) fn read(&self, domain: &str, selector: &str) -> io::Result<Option<String>> {
-        let path = self.path(domain, selector);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(crate::load::with_path(err, &path)),
+    /// The store's folder, opened without following a link below the repo
+    /// (`NotFound` when there is none).
+    pub(crate) fn open_dir(&self) -> io::Result<Beneath> {
+        match &self.in_repo {
+            Some((root, relative)) => Beneath::open(root)?.dir(relative),
+            None => Beneath::open(&self.dir),
         }
+    }
+
+    /// The PEM text of a private key, if the store has it. Refused when the
+    /// store or the key may be read by group or others.
+    pub(crate) fn read(&self, domain: &str, selector: &str) -> io::Result<Option<String>> {
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(domain, selector);
+        let dir = match self.open_dir() {
+            Ok(dir) => dir,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let name = key_file_name(domain, selector);
+        let mut file = match dir.file(Path::new(&name)) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let dir_mode = rustix::fs::fstat(dir.fd())
+            .map_err(|e| crate::load::with_path(e.into(), &self.dir))?
+            .st_mode;
+        check_private(&self.dir, dir_mode, 0o700)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| crate::load::with_path(e, &path))?;
+        check_private(&path, meta.permissions().mode(), 0o600)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|e| crate::load::with_path(e, &path))?;
+        Ok(Some(text))
+    }
+}
+
+/// Refuse a secret (file or folder) that group or others may read, write or
+/// enter, naming the `chmod` that fixes it.
+pub(crate) fn check_private(path: &Path, mode: u32, private_mode: u32) -> io::Result<()> {
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} holds secrets but has mode {:04o}: group or others may read it; run `chmod {:o} {}` and try again",
+            path.display(),
+            mode & 0o7777,
+            private_mode,
+            shell_quoted(path)
+        ),
+    ))
+}
+
+/// A path as typed into a shell (single-quoted unless it needs no quoting).
+fn shell_quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

@@ -16,6 +16,7 @@ mod file_plan;
 mod fsutil;
 mod generated_dir;
 mod graph;
+mod host_root;
 mod incremental;
 mod install;
 mod keystore;

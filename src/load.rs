@@ -1,14 +1,17 @@
 //! Load stage: read `mailops.toml` and every `tenants/*.toml` into a source map.
 //!
-//! Nothing is interpreted here. A missing platform file or a file that is not
-//! UTF-8 is a user problem (a diagnostic); an unreadable disk is an
-//! operational failure (an `io::Error`).
+//! Nothing is interpreted here. A missing platform file or `tenants/`, a file
+//! that is not UTF-8, a link or special file where a file is expected, is a
+//! user problem (a diagnostic); an unreadable disk is an operational failure
+//! (an `io::Error`). Nothing is read through a symbolic link (`fsutil::Beneath`).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::FileType;
+
 use crate::diagnostic::Diagnostics;
+use crate::fsutil::{self, Beneath};
 use crate::load_diags as diags;
 use crate::source::{FileId, Location, SourceMap};
 
@@ -53,16 +56,29 @@ impl LoadedRepo {
 }
 
 /// Read the mail repo at `root`.
+///
+/// Nothing below `root` is read through a symbolic link, and only regular
+/// files are read (see `fsutil::Beneath`): a link, folder, FIFO or device
+/// where a file is expected, a missing or linked `tenants/`, is a
+/// diagnostic naming the path, and the compile then has errors, so that
+/// nothing is built, planned or applied from a repo mailops could not read whole.
 pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<LoadedRepo> {
     let mut repo = LoadedRepo::new(root);
+    let repo_dir = match Beneath::open(root) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            diagnostics.push(diags::no_platform_file(root));
+            return Ok(repo);
+        }
+        Err(err) => return Err(err),
+    };
 
-    let platform_path = root.join(PLATFORM_FILE);
-    match fs::read(&platform_path) {
+    match repo_dir.read(Path::new(PLATFORM_FILE)) {
         Ok(bytes) => {
             repo.platform = add_file(
                 &mut repo.sources,
                 PLATFORM_FILE,
-                platform_path,
+                root.join(PLATFORM_FILE),
                 bytes,
                 diagnostics,
             );
@@ -70,18 +86,35 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             diagnostics.push(diags::no_platform_file(root));
         }
-        Err(err) => return Err(with_path(err, &platform_path)),
+        Err(err) => match fsutil::refused(&err) {
+            Some(refused) => {
+                diagnostics.push(diags::not_a_regular_file(PLATFORM_FILE, refused.what))
+            }
+            None => return Err(err),
+        },
     }
 
-    let tenants_dir = root.join(TENANTS_DIR);
-    let paths = tenant_names(root)?.into_iter().map(|name| {
-        let path = tenants_dir.join(&name);
-        (name, path)
-    });
-    for (name, path) in paths {
-        let stat = fs::metadata(&path).map_err(|e| with_path(e, &path))?;
-        let bytes = fs::read(&path).map_err(|e| with_path(e, &path))?;
+    let listing = list_tenants(&repo_dir)?;
+    for problem in &listing.problems {
+        diagnostics.push(problem.diagnostic());
+    }
+    let Some(tenants_dir) = listing.dir else {
+        return Ok(repo);
+    };
+    for name in listing.names {
         let display = format!("{TENANTS_DIR}/{name}");
+        let path = root.join(TENANTS_DIR).join(&name);
+        let (stat, bytes) = match read_with_stat(&tenants_dir, &name) {
+            Ok(read) => read,
+            Err(err) => match fsutil::refused(&err) {
+                // Swapped for a link or a FIFO since it was listed.
+                Some(refused) => {
+                    diagnostics.push(diags::not_a_regular_file(&display, refused.what));
+                    continue;
+                }
+                None => return Err(err),
+            },
+        };
         if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
             repo.tenants.push(id);
             repo.tenant_stats
@@ -89,6 +122,21 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
         }
     }
     Ok(repo)
+}
+
+/// A regular file of a folder, its stat taken before it was read.
+pub(crate) fn read_with_stat(
+    dir: &Beneath,
+    name: &str,
+) -> io::Result<(std::fs::Metadata, Vec<u8>)> {
+    use std::io::Read;
+    let mut file = dir.file(Path::new(name))?;
+    let path = dir.path().join(name);
+    let stat = file.metadata().map_err(|e| with_path(e, &path))?;
+    let mut bytes = Vec::with_capacity(stat.len() as usize);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| with_path(e, &path))?;
+    Ok((stat, bytes))
 }
 
 /// A repo of the platform file and only the given tenant files (name under
@@ -118,26 +166,88 @@ pub(crate) fn load_selected(
     repo
 }
 
-/// The names of the tenant files (`*.toml` under `tenants/`, not hidden), sorted.
-pub(crate) fn tenant_names(root: &Path) -> io::Result<Vec<String>> {
-    let tenants_dir = root.join(TENANTS_DIR);
-    let mut names = Vec::new();
-    match fs::read_dir(&tenants_dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|e| with_path(e, &tenants_dir))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || !name.ends_with(".toml") || !entry.path().is_file() {
-                    continue;
-                }
-                names.push(name);
+/// The tenant files of a repo, and what is wrong with `tenants/`.
+#[derive(Debug)]
+pub(crate) struct TenantListing {
+    /// `tenants/`, opened (none when it is missing or refused).
+    pub(crate) dir: Option<Beneath>,
+    /// The regular `*.toml` files in it (not hidden), sorted.
+    pub(crate) names: Vec<String>,
+    /// Entries that cannot be read as tenant files, a missing or linked `tenants/`.
+    pub(crate) problems: Vec<ListingProblem>,
+}
+
+/// Why a tenant file or `tenants/` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ListingProblem {
+    NoTenantsDir,
+    /// `tenants/` is a link or not a folder (what it is).
+    TenantsNotAFolder(&'static str),
+    /// A `*.toml` entry that is a link, folder, FIFO, … (its name, what it is).
+    NotARegularFile(String, &'static str),
+    /// A regular `*.toml` file whose name is not UTF-8 (shown lossily).
+    NameNotUtf8(String),
+}
+
+impl ListingProblem {
+    fn diagnostic(&self) -> crate::diagnostic::Diagnostic {
+        match self {
+            ListingProblem::NoTenantsDir => diags::no_tenants_folder(),
+            ListingProblem::TenantsNotAFolder(what) => diags::not_a_folder(TENANTS_DIR, what),
+            ListingProblem::NotARegularFile(name, what) => {
+                diags::not_a_regular_file(&format!("{TENANTS_DIR}/{name}"), what)
+            }
+            ListingProblem::NameNotUtf8(name) => {
+                diags::file_name_not_utf8(&format!("{TENANTS_DIR}/{name}"))
             }
         }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(with_path(err, &tenants_dir)),
     }
-    names.sort();
-    Ok(names)
+}
+
+/// The tenant files (`*.toml` under `tenants/`, not hidden), by `lstat`:
+/// an entry named `*.toml` that is not a regular file is a problem, never
+/// skipped (a build would otherwise remove what that tenant produced).
+pub(crate) fn list_tenants(repo: &Beneath) -> io::Result<TenantListing> {
+    let mut listing = TenantListing {
+        dir: None,
+        names: Vec::new(),
+        problems: Vec::new(),
+    };
+    let dir = match repo.dir(Path::new(TENANTS_DIR)) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            listing.problems.push(ListingProblem::NoTenantsDir);
+            return Ok(listing);
+        }
+        Err(err) => match fsutil::refused(&err) {
+            Some(refused) => {
+                listing
+                    .problems
+                    .push(ListingProblem::TenantsNotAFolder(refused.what));
+                return Ok(listing);
+            }
+            None => return Err(err),
+        },
+    };
+    for entry in dir.entries()? {
+        let name = entry.name.to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".toml") {
+            continue;
+        }
+        if entry.kind != FileType::RegularFile {
+            let what = fsutil::describe(entry.kind);
+            listing
+                .problems
+                .push(ListingProblem::NotARegularFile(name, what));
+        } else if entry.name.to_str().is_none() {
+            listing.problems.push(ListingProblem::NameNotUtf8(name));
+        } else {
+            listing.names.push(name);
+        }
+    }
+    listing.names.sort();
+    listing.dir = Some(dir);
+    Ok(listing)
 }
 
 fn add_file(

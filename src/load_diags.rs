@@ -21,3 +21,36 @@ pub(crate) fn not_utf8(loc: Location, name: &str) -> Diagnostic {
     .at(loc, "not UTF-8 (shown as �)")
     .help("save the file as UTF-8; it may have been saved as Latin-1 or Windows-1252")
 }
+
+pub(crate) fn not_a_regular_file(name: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::load::not-a-regular-file",
+        format!("{name} is {what}, not a regular file; it was not read"),
+    )
+    .help("mailops reads only regular files from the mail repo and never follows a symbolic link (a link could show any file of the machine in a diagnostic); commit the file itself")
+}
+
+/// Same code as [`not_a_regular_file`]: a file mailops will not read.
+pub(crate) fn file_name_not_utf8(name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::load::not-a-regular-file",
+        format!("{name} has a file name that is not UTF-8 (shown with �); it was not read"),
+    )
+    .help("rename the file to `<domain>.toml`, with the domain in UTF-8 or as its A-label")
+}
+
+pub(crate) fn not_a_folder(name: &str, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::load::not-a-folder",
+        format!("{name}/ is {what}, not a folder; nothing in it was read"),
+    )
+    .help("mailops never follows a symbolic link in the mail repo; make it a real folder holding the files")
+}
+
+pub(crate) fn no_tenants_folder() -> Diagnostic {
+    Diagnostic::error(
+        "mailops::load::no-tenants-folder",
+        "the mail repo has no tenants/ folder",
+    )
+    .help("a mail repo holds mailops.toml and tenants/ with one <domain>.toml per client domain; run `mailops new <domain>` to make the first (an empty tenants/ is read as no tenant)")
+}

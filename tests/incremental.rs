@@ -537,7 +537,13 @@ impl Pair {
         for copy in [&self.a, &self.b] {
             let path = copy.path().join(rel);
             std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
-            std::fs::write(path, text).expect("write the file");
+            std::fs::write(&path, text).expect("write the file");
+            if rel.ends_with(".key") {
+                // mailops refuses a key that others may read.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("make the key private");
+            }
         }
     }
 

@@ -272,3 +272,241 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Every path under a folder (links not followed) with its contents (a
+/// link's target, a folder's "dir") and mode.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String, u32)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else {
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
+            };
+            out.push((path, what, meta.permissions().mode() & 0o7777));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn install_refuses_symlinked_directory_under_root() {
+    let repo = repo_with_keys();
+    for (linked, mode) in [("etc/postfix", 0o755), ("var/lib/rspamd/dkim", 0o777)] {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(outside.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let link = root.path().join(linked);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+        let before = snapshot(root.path());
+        let output = mailops(
+            repo.path(),
+            &["install", "--root", root.path().to_str().unwrap()],
+            Some("pw-for-the-test"),
+        );
+        assert!(!output.status.success(), "{}", text(&output));
+        assert!(
+            text(&output).contains(&format!("{} is a symbolic link", link.display())),
+            "{}",
+            text(&output)
+        );
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing was written through {linked}"
+        );
+        assert_eq!(
+            snapshot(root.path()),
+            before,
+            "nothing under the root changed"
+        );
+    }
+}
+
+#[test]
+fn install_refuses_a_folder_writable_by_others() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some("pw"),
+    );
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("chmod go-w {}", etc.display())),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(std::fs::read_dir(&etc).unwrap().count(), 0);
+
+    // Root's, with the sticky bit (like /tmp): nobody can swap another's file.
+    std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some("pw"),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+#[test]
+fn install_is_all_or_nothing() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let first = mailops(
+        repo.path(),
+        &["install", "--root", &root_arg],
+        Some("old-pw"),
+    );
+    assert!(first.status.success(), "{}", text(&first));
+
+    // The next install would rewrite every file holding the password; the
+    // last file it writes (a key) cannot be, as a folder stands there.
+    let blocker = root
+        .path()
+        .join("var/lib/rspamd/dkim/xn--11bg9a6av5ff.example.dkim.key");
+    std::fs::remove_file(&blocker).unwrap();
+    std::fs::create_dir(&blocker).unwrap();
+    let before = snapshot(root.path());
+    let failed = mailops(
+        repo.path(),
+        &["install", "--root", &root_arg],
+        Some("new-pw"),
+    );
+    assert!(!failed.status.success(), "{}", text(&failed));
+    assert!(text(&failed).contains("is a folder"), "{}", text(&failed));
+    assert_eq!(
+        snapshot(root.path()),
+        before,
+        "a failed install changed nothing (no file replaced, nothing staged left)"
+    );
+
+    // Into an empty root: the folders it made are gone again too.
+    let empty = tempfile::tempdir().unwrap();
+    let blocker = empty
+        .path()
+        .join("var/lib/rspamd/dkim/webhizzy.in.dkim.key");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let before = snapshot(empty.path());
+    let failed = mailops(
+        repo.path(),
+        &["install", "--root", empty.path().to_str().unwrap()],
+        Some("pw"),
+    );
+    assert!(!failed.status.success(), "{}", text(&failed));
+    assert_eq!(snapshot(empty.path()), before);
+    assert!(!empty.path().join("etc").exists());
+}
+
+#[test]
+fn install_removes_keys_of_undeclared_tenants() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let first = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+    assert!(first.status.success(), "{}", text(&first));
+    let key_dir = root.path().join("var/lib/rspamd/dkim");
+    let key = key_dir.join("kaveri-foods.example.dkim.key");
+    let pem = std::fs::read(&key).unwrap();
+    // A key mailops did not install (not in its selector map) is not its to move.
+    let foreign = key_dir.join("operator.example.manual.key");
+    std::fs::write(&foreign, "the operator's").unwrap();
+
+    // The tenant leaves; its file goes, generated/ follows.
+    std::fs::remove_file(repo.path().join("tenants/kaveri-foods.example.toml")).unwrap();
+    let build = mailops(repo.path(), &["build"], None);
+    assert!(build.status.success(), "{}", text(&build));
+    let second = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        !key.exists(),
+        "the key of a tenant no longer declared stays in Rspamd's folder"
+    );
+    assert!(
+        text(&second).contains(&format!("archived {}", key.display())),
+        "install says what it archived: {}",
+        text(&second)
+    );
+    let archive = key_dir.join("archived");
+    assert_eq!(mode(&archive), 0o700);
+    let archived: Vec<PathBuf> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    assert!(
+        archived[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("kaveri-foods.example.dkim.key.")
+    );
+    assert_eq!(std::fs::read(&archived[0]).unwrap(), pem);
+    assert!(
+        key_dir.join("webhizzy.in.dkim.key").is_file(),
+        "declared keys stay"
+    );
+    assert!(foreign.is_file(), "a key mailops never installed stays");
+
+    // Nothing more to archive the next time.
+    let third = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+    assert!(third.status.success(), "{}", text(&third));
+    assert!(!text(&third).contains("archived /"), "{}", text(&third));
+}
+
+#[test]
+fn world_readable_secrets_file_is_refused_with_chmod() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let secrets_dir = tempfile::tempdir().unwrap();
+    let secrets = secrets_dir.path().join("secrets.toml");
+    std::fs::write(&secrets, "db_password = \"pw-from-the-file\"\n").unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let install = |secrets: &Path| {
+        mailops(
+            repo.path(),
+            &[
+                "install",
+                "--root",
+                root.path().to_str().unwrap(),
+                "--secrets",
+                secrets.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    let output = install(&secrets);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("chmod 600 {}", secrets.display())),
+        "{}",
+        text(&output)
+    );
+    assert!(!text(&output).contains("pw-from-the-file"));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+
+    // A link to the secrets file is refused too: name the file itself.
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = secrets_dir.path().join("link.toml");
+    std::os::unix::fs::symlink(&secrets, &link).unwrap();
+    let output = install(&link);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("symbolic link"), "{}", text(&output));
+
+    let output = install(&secrets);
+    assert!(output.status.success(), "{}", text(&output));
+}

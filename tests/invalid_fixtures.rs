@@ -28,7 +28,13 @@ const UNREACHABLE: &[(&str, &str)] = &[(
 )];
 
 /// Diagnostics without a place in a file.
-const WITHOUT_LOCATION: &[&str] = &["mailops::load::no-platform-file"];
+/// (The load stage's refusals name a path whose contents were never read.)
+const WITHOUT_LOCATION: &[&str] = &[
+    "mailops::load::no-platform-file",
+    "mailops::load::no-tenants-folder",
+    "mailops::load::not-a-regular-file",
+    "mailops::load::not-a-folder",
+];
 
 /// The key-mismatch fixture needs a real private key that does not belong to
 /// its tenant's public key. No private key is committed: a fresh one, made
@@ -64,12 +70,29 @@ fn ensure_mismatched_key(dir: &str) {
     std::fs::copy(scratch.path().join("keys/throwaway.example.dkim.key"), &key).unwrap();
 }
 
+/// mailops refuses a key store that group or others may read, and git
+/// records no such modes: make a fixture's key store private as
+/// `mailops dkim keygen` would have made it.
+fn make_key_store_private(dir: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let keys = root().join(dir).join("keys");
+    let Ok(entries) = std::fs::read_dir(&keys) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
 fn check(case: &str, exit: i32, codes: &[&str]) {
     let dir = format!("{FIXTURES}/{case}");
     assert!(root().join(&dir).is_dir(), "{dir} is missing");
     if case == "dkim-key-mismatch" {
         ensure_mismatched_key(&dir);
     }
+    make_key_store_private(&dir);
 
     let human = mailops().args(["-C", &dir, "validate"]).output().unwrap();
     let stderr = String::from_utf8(human.stderr).unwrap();
@@ -170,6 +193,9 @@ fixtures! {
     // load
     no_platform_file: exit 1, ["mailops::load::no-platform-file"];
     not_utf8: exit 1, ["mailops::load::not-utf8"];
+    no_tenants_folder: exit 1, ["mailops::load::no-tenants-folder"];
+    not_a_regular_file: exit 1, ["mailops::load::not-a-regular-file"];
+    not_a_folder: exit 1, ["mailops::load::not-a-folder"];
 
     // parse: TOML, keys, types
     malformed_toml: exit 1, ["mailops::parse::syntax"];

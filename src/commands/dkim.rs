@@ -32,8 +32,10 @@ pub(crate) fn keygen(
         );
         return Ok(EXIT_USER);
     };
-    let text = std::fs::read_to_string(&tenant_path)
-        .map_err(|e| crate::load::with_path(e, &tenant_path))?;
+    // Never through a link (see `fsutil::Beneath`).
+    let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
+    let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
+        .map_err(|_| Error(format!("{} is not UTF-8 text", tenant_path.display())))?;
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(doc) => doc,
         Err(err) => {
@@ -112,6 +114,11 @@ pub(crate) fn keygen(
         made.push((key_dir.join(key_file_name(&name.ascii, selector)), pair));
     }
 
+    // Not through a link in the repo (`fsutil::Beneath`).
+    for (key_path, _) in &made {
+        fsutil::dirs_in_repo(dir, key_path, Some(0o700))?;
+    }
+    fsutil::dirs_in_repo(dir, &tenant_path, None)?;
     let mut written: Vec<PathBuf> = Vec::new();
     for (key_path, pair) in &made {
         if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {

@@ -61,12 +61,20 @@ pub(crate) fn run(
     for path in &outcome.written {
         eprintln!("  wrote {}", root.join(path).display());
     }
+    for (key, to) in &outcome.archived {
+        eprintln!(
+            "  archived {} -> {} (no tenant declares this key any more)",
+            key.display(),
+            to.display()
+        );
+    }
     eprintln!(
-        "installed {} files under {} ({} written, {} unchanged)",
+        "installed {} files under {} ({} written, {} unchanged, {} old keys archived)",
         files.len(),
         root.display(),
         outcome.written.len(),
-        outcome.unchanged
+        outcome.unchanged,
+        outcome.archived.len()
     );
     if outcome.reload.is_empty() {
         println!("reload: none");

@@ -90,6 +90,11 @@ pub(crate) fn run(
         .collect();
     let text = tenant_template(&name.unicode, &public, &admin);
     let tenant_path = dir.join(TENANTS_DIR).join(format!("{}.toml", name.ascii));
+    // Not through a link in the repo (`fsutil::Beneath`).
+    for (_, key_path, _) in &keys {
+        fsutil::dirs_in_repo(dir, key_path, Some(0o700))?;
+    }
+    fsutil::dirs_in_repo(dir, &tenant_path, None)?;
     let mut written = Vec::new();
     for (_, key_path, pair) in &keys {
         if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {

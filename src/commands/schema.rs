@@ -25,15 +25,16 @@ pub(crate) fn run(dir: &Path, check: bool) -> Result<ExitCode> {
     let mut stale = Vec::new();
     for (path, contents) in schema_files() {
         let full = dir.join(path);
-        let current = std::fs::read_to_string(&full).ok();
-        if current.as_deref() == Some(contents.as_str()) {
+        // Not through a link (then it is stale, and replaced by the file).
+        let current = crate::fsutil::read_beneath(dir, Path::new(path)).ok();
+        if current.as_deref() == Some(contents.as_bytes()) {
             continue;
         }
         if check {
             stale.push(path);
         } else {
-            std::fs::create_dir_all(dir.join(SCHEMA_DIR))?;
-            std::fs::write(&full, contents).map_err(|e| crate::load::with_path(e, &full))?;
+            crate::fsutil::make_dirs_beneath(dir, Path::new(SCHEMA_DIR))?;
+            crate::fsutil::write_reproducible(&full, contents.as_bytes())?;
             eprintln!("wrote {path}");
         }
     }

@@ -25,7 +25,11 @@ pub(crate) const FORMAT: &str = "mailops-cache/2";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
-    root.join(".mailops").join("cache").join("compile.json")
+    root.join(relative_path())
+}
+
+fn relative_path() -> PathBuf {
+    Path::new(".mailops").join("cache").join("compile.json")
 }
 
 /// How recently changed a tenant file may be and still have its stat recorded.
@@ -51,9 +55,10 @@ impl Stat {
         }
     }
 
-    /// The stat of a file, `None` when it does not exist.
+    /// The stat of a file (of a link itself, never of what it points to),
+    /// `None` when it does not exist.
     pub(crate) fn read(path: &Path) -> io::Result<Option<Stat>> {
-        match std::fs::metadata(path) {
+        match std::fs::symlink_metadata(path) {
             Ok(meta) => Ok(Some(Stat::of(&meta))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(crate::load::with_path(e, path)),
@@ -163,8 +168,7 @@ pub(crate) fn build_id() -> String {
 impl Cache {
     /// The cache of the repo, or why there is none to use.
     pub(crate) fn read(root: &Path) -> Result<Cache, String> {
-        let path = path(root);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match crate::fsutil::read_beneath(root, &relative_path()) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err("no cache yet".into()),
             Err(e) => return Err(format!("cannot read the cache: {e}")),
@@ -186,7 +190,14 @@ impl Cache {
         let path = path(root);
         let result = serde_json::to_vec(self)
             .map_err(io::Error::other)
-            .and_then(|json| crate::fsutil::write_reproducible(&path, &json));
+            .and_then(|json| {
+                // Not through a linked `.mailops/` (a repo may commit one).
+                crate::fsutil::make_dirs_beneath(
+                    root,
+                    relative_path().parent().expect("a folder"),
+                )?;
+                crate::fsutil::write_reproducible(&path, &json)
+            });
         if let Err(e) = result {
             eprintln!(
                 "warning: could not write the compile cache {}: {e}",
@@ -198,20 +209,18 @@ impl Cache {
 
 /// The files of the key store folder and their stats, sorted.
 pub(crate) fn key_files(root: &Path, key_store: &str) -> io::Result<Vec<(String, Stat)>> {
-    let dir = root.join(key_store);
     let mut files = Vec::new();
-    match std::fs::read_dir(&dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|e| crate::load::with_path(e, &dir))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(stat) = Stat::read(&entry.path())? {
-                    files.push((name, stat));
-                }
-            }
+    // Listed without following a link (a linked key store is refused when it is read).
+    let dir = match crate::keystore::KeyStore::new(root, key_store).open_dir() {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(e),
+    };
+    for entry in dir.entries()? {
+        let path = dir.path().join(&entry.name);
+        if let Some(stat) = Stat::read(&path)? {
+            files.push((entry.name.to_string_lossy().into_owned(), stat));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(crate::load::with_path(e, &dir)),
     }
     files.sort();
     Ok(files)

@@ -84,8 +84,9 @@ impl Known {
             {
                 continue;
             }
-            let path = self.root.join(TENANTS_DIR).join(&file.name);
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let bytes =
+                crate::fsutil::read_beneath(&self.root, &Path::new(TENANTS_DIR).join(&file.name))
+                    .map_err(|e| e.to_string())?;
             if hash(&bytes) != file.hash {
                 return Err(format!(
                     "{TENANTS_DIR}/{} changed while mailops ran; run it again",
@@ -124,7 +125,8 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         Err(why) => return full(why),
     };
     timer.lap("cache read");
-    let platform = match std::fs::read(root.join(PLATFORM_FILE)) {
+    let repo_dir = crate::fsutil::Beneath::open(root)?;
+    let platform = match repo_dir.read(Path::new(PLATFORM_FILE)) {
         Ok(bytes) => bytes,
         Err(_) => return full("no readable mailops.toml"),
     };
@@ -146,13 +148,17 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
 
     // Every tenant file: unchanged by its stat, or read and hashed.
     let now = SystemTime::now();
-    let names = load::tenant_names(root)?;
+    let listing = load::list_tenants(&repo_dir)?;
+    let (Some(tenants_dir), true) = (listing.dir, listing.problems.is_empty()) else {
+        return full("tenants/ has entries that cannot be read");
+    };
+    let names = listing.names;
     let mut files = Vec::with_capacity(names.len());
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut to_parse: BTreeSet<String> = BTreeSet::new();
     for name in names {
         let path = root.join(TENANTS_DIR).join(&name);
-        let meta = std::fs::metadata(&path).map_err(|e| load::with_path(e, &path))?;
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| load::with_path(e, &path))?;
         let stat = Stat::of(&meta);
         let cached = cache.tenants.get(&name);
         if let Some(entry) = cached.filter(|e| e.stat == Some(stat)) {
@@ -163,7 +169,8 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
             });
             continue;
         }
-        let bytes = std::fs::read(&path).map_err(|e| load::with_path(e, &path))?;
+        let (meta, bytes) = load::read_with_stat(&tenants_dir, &name)?;
+        let stat = Stat::of(&meta);
         let digest = hash(&bytes);
         if cached.is_none_or(|e| e.hash != digest) {
             to_parse.insert(name.clone());
@@ -219,12 +226,9 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
             .iter()
             .map(|name| match contents.get(name) {
                 Some(bytes) => Ok((name.clone(), bytes.clone())),
-                None => {
-                    let path = root.join(TENANTS_DIR).join(name);
-                    std::fs::read(&path)
-                        .map(|bytes| (name.clone(), bytes))
-                        .map_err(|e| load::with_path(e, &path))
-                }
+                None => tenants_dir
+                    .read(Path::new(name))
+                    .map(|bytes| (name.clone(), bytes)),
             })
             .collect::<io::Result<_>>()?;
         diagnostics = Diagnostics::default();
@@ -474,11 +478,10 @@ pub(crate) fn emit(root: &Path, model: &Model, known: &Known) -> io::Result<Opti
         lengths: sql_files.tenants.iter().map(|t| t.lengths).collect(),
         lines: sql_files.tenants.iter().map(|t| t.lines).collect(),
     };
-    let dir = root.join(GENERATED_DIR);
-    let files = sql::PATHS.map(|path| dir.join(path));
+    let generated = crate::fsutil::Beneath::open(root)?.dir(Path::new(GENERATED_DIR))?;
     let opened = [
-        std::fs::File::open(&files[0]).map_err(|e| load::with_path(e, &files[0]))?,
-        std::fs::File::open(&files[1]).map_err(|e| load::with_path(e, &files[1]))?,
+        generated.file(Path::new(sql::PATHS[0]))?,
+        generated.file(Path::new(sql::PATHS[1]))?,
     ];
     let old_lens = [opened[0].metadata()?.len(), opened[1].metadata()?.len()];
     let same = |f: usize, at: u64, text: &str| -> io::Result<bool> {

@@ -116,6 +116,9 @@ fn file_name(path: &Path) -> String {
 /// Copy a directory tree (the example repo without target/ and .git, or a fixture).
 pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
     std::fs::create_dir_all(to).expect("create the copy's directory");
+    // Keep the folder's mode, as `cp -a` does: a key store stays private.
+    let mode = std::fs::metadata(from).expect("stat").permissions();
+    std::fs::set_permissions(to, mode).expect("set the copy's mode");
     for entry in std::fs::read_dir(from).expect("readable source directory") {
         let entry = entry.expect("readable dir entry");
         let name = entry.file_name();
@@ -155,9 +158,12 @@ impl Repo {
         }
     }
 
-    /// The smallest valid mail repo: a platform file and no tenants.
+    /// The smallest valid mail repo: a platform file and an empty `tenants/`
+    /// (a missing `tenants/` is an error).
     pub fn new() -> Self {
-        Repo::empty().file("mailops.toml", MINIMAL_PLATFORM)
+        let repo = Repo::empty().file("mailops.toml", MINIMAL_PLATFORM);
+        std::fs::create_dir(repo.path().join("tenants")).expect("create tenants/");
+        repo
     }
 
     /// A copy of the example mail repo (without its local key store).
