@@ -289,12 +289,17 @@ mod tests {
         let pem = crate::dkim_keys::generate(crate::dkim_keys::KeyAlgorithm::Ed25519)
             .unwrap()
             .private_pem;
+        // A key store readable by others is refused: private modes, as keygen makes them.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         for name in [
             "beta.example.dkim",
             "acme.example.ed",
             "acme.example.ed-rsa",
         ] {
-            std::fs::write(keys.path().join(format!("{name}.key")), &pem).unwrap();
+            let path = keys.path().join(format!("{name}.key"));
+            std::fs::write(&path, &pem).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         let store = KeyStore::at(keys.path().to_path_buf());
         let dir = tempfile::tempdir().unwrap();
