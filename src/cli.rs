@@ -50,7 +50,12 @@ pub(crate) enum Command {
         format: DiagnosticFormat,
     },
     /// Compile and write generated/ (removing generated files no longer produced).
-    Build,
+    Build {
+        /// List every path written; by default a build that touches more than
+        /// 50 files lists the first 20 and counts the rest.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
     Check,
     /// Show what build and apply would change: file diffs against generated/,

@@ -650,3 +650,41 @@ fn usage_error_exits_1_not_2() {
         .exits(0)
         .stdout_has("mailops ");
 }
+
+/// Issue 11, item 7: a build at 10,000 tenants printed 10,017 lines. A build
+/// that touches more than 50 files lists the first 20 and counts the rest;
+/// `--verbose` lists every path.
+#[test]
+fn build_lists_at_most_twenty_paths_unless_verbose() {
+    let mut repo = Repo::new();
+    for t in 0..40 {
+        repo = repo.tenant(&format!("t{t}.example"), "");
+    }
+    let quiet = repo.run(&["build"]).exits(0);
+    let listed = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("  added    generated/"))
+            .count()
+    };
+    let total = 40 + listed(&Repo::new().run(&["build"]).exits(0).stderr);
+    assert_eq!(listed(&quiet.stderr), 20, "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.contains(&format!(
+            "  … and {} more (`mailops build --verbose` lists every path)",
+            total - 20
+        )),
+        "{}",
+        quiet.stderr
+    );
+    assert!(
+        quiet
+            .stderr
+            .contains(&format!("built {total} files in generated/: {total} added"))
+    );
+
+    std::fs::remove_dir_all(repo.path().join("generated")).unwrap();
+    let verbose = repo.run(&["build", "--verbose"]).exits(0);
+    assert_eq!(listed(&verbose.stderr), total, "{}", verbose.stderr);
+    assert!(!verbose.stderr.contains("more (`mailops build --verbose`"));
+}

@@ -10,7 +10,12 @@ use crate::generated_dir::{self, GENERATED_DIR};
 use crate::incremental::{self, OnDisk};
 use crate::pipeline;
 
-pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
+/// A build that touches at most this many files lists them all ...
+const LIST_ALL_UP_TO: usize = 50;
+/// ... a larger one lists this many, then counts the rest (`--verbose`: all).
+const LIST_FIRST: usize = 20;
+
+pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
     let mut timer = pipeline::StageTimer::from_env();
     let compiled = pipeline::compile_cached(dir)?;
     report(&compiled);
@@ -31,14 +36,27 @@ pub(crate) fn build(dir: &Path) -> Result<ExitCode> {
     timer.lap("cache");
     // The model is no longer needed: its million strings go with the process.
     std::mem::forget(compiled);
-    for path in &changes.added {
-        eprintln!("  added    {GENERATED_DIR}/{path}");
+    let lines: Vec<(&str, &String)> = [
+        ("added", &changes.added),
+        ("changed", &changes.changed),
+        ("removed", &changes.removed),
+    ]
+    .into_iter()
+    .flat_map(|(what, paths)| paths.iter().map(move |path| (what, path)))
+    .collect();
+    let shown = if verbose || lines.len() <= LIST_ALL_UP_TO {
+        lines.len()
+    } else {
+        LIST_FIRST
+    };
+    for (what, path) in &lines[..shown] {
+        eprintln!("  {what:<8} {GENERATED_DIR}/{path}");
     }
-    for path in &changes.changed {
-        eprintln!("  changed  {GENERATED_DIR}/{path}");
-    }
-    for path in &changes.removed {
-        eprintln!("  removed  {GENERATED_DIR}/{path}");
+    if shown < lines.len() {
+        eprintln!(
+            "  … and {} more (`mailops build --verbose` lists every path)",
+            lines.len() - shown
+        );
     }
     eprintln!(
         "built {} files in {GENERATED_DIR}/: {} added, {} changed, {} removed",

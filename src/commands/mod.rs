@@ -48,7 +48,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     let dir = cli.dir;
     match cli.command {
         Command::Validate { format } => validate::run(&dir, format),
-        Command::Build => build::build(&dir),
+        Command::Build { verbose } => build::build(&dir, verbose),
         Command::Check => build::check(&dir),
         Command::Plan {
             database,
