@@ -246,3 +246,53 @@ fn an_overlong_value_gives_a_short_diagnostic_at_once() {
         run.stderr
     );
 }
+
+/// `plan --out -` wrote the plan (password hashes) to a file named `-`, and
+/// `plan --out DIR` failed after all the work with "Device or resource busy"
+/// or "Is a directory" as an operational error (issue 10, hole 6 variants).
+/// Both are refused up front as usage errors: exit 1, with or without
+/// `--detailed-exitcode`, and nothing is written.
+#[test]
+fn plan_out_to_stdout_or_a_directory_is_refused_up_front() {
+    let repo = Repo::new().tenant("acme.example", "");
+    std::fs::create_dir(repo.path().join("plans")).unwrap();
+    for args in [
+        &["plan", "--out", "-"][..],
+        &["plan", "--detailed-exitcode", "--out", "-"],
+        &["plan", "--out", "plans"],
+        &["plan", "--detailed-exitcode", "--out", "."],
+    ] {
+        let run = repo.run(args).exits(1);
+        assert!(
+            run.stderr
+                .contains("--out -`: a saved plan holds password hashes")
+                || run.stderr.contains("is a directory; name a file in it"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("planning against"), "{}", run.stderr);
+    }
+    assert!(!repo.path().join("-").exists());
+    assert!(!repo.path().join(".mailops/state.db").exists());
+}
+
+/// `--database ""` (as `--database "$DB_URL"` with the variable unset) was
+/// taken as no flag: plan and apply went to `.mailops/state.db` and reported
+/// success. It is a usage error now, exit 1 also with `--detailed-exitcode`.
+#[test]
+fn an_empty_database_flag_is_an_error_not_the_default_database() {
+    let repo = Repo::new().tenant("acme.example", "");
+    for args in [
+        &["plan", "--database", ""][..],
+        &["plan", "--detailed-exitcode", "--database", " "],
+        &["apply", "--yes", "--database", ""],
+    ] {
+        let run = repo.run(args).exits(1);
+        assert!(
+            run.stderr.contains("--database was given an empty URL"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(!repo.path().join(".mailops/state.db").exists());
+}
