@@ -182,6 +182,7 @@ fixtures! {
     // domains
     file_name_mismatch: exit 1, ["mailops::domain::file-name"];
     invalid_domain: exit 1, ["mailops::domain::invalid"];
+    domain_file_name_too_long: exit 1, ["mailops::domain::file-name-too-long"];
     duplicate_domain_idn: exit 1, ["mailops::domain::duplicate"];
 
     // local parts and addresses

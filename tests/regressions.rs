@@ -296,3 +296,38 @@ fn an_empty_database_flag_is_an_error_not_the_default_database() {
     }
     assert!(!repo.path().join(".mailops/state.db").exists());
 }
+
+/// A valid domain long enough that `<domain>.<selector>.key` passes 255
+/// bytes made the key-store lookup fail with "File name too long": exit 2
+/// from `validate`, no diagnostic shown (issue 10, hole 11 variant: a domain
+/// the validation accepted still broke the key store). Now a diagnostic at
+/// the key, exit 1, and the key store is not consulted for it.
+#[test]
+fn a_key_file_name_over_255_bytes_is_a_diagnostic_not_an_io_error() {
+    let domain = format!(
+        "{}.{}.{}.example",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(53)
+    );
+    let selector = "s".repeat(63);
+    let repo = Repo::new()
+        .tenant(&domain, "")
+        .file(".mailops/keys/.keep", "");
+    let text = repo
+        .read(&format!("tenants/{domain}.toml"))
+        .replace("[dkim]\n", &format!("[dkim]\nselector = \"{selector}\"\n"));
+    let repo = repo.file(&format!("tenants/{domain}.toml"), &text);
+    for command in ["validate", "build", "plan"] {
+        let run = repo.run(&[command]).exits(1);
+        assert!(
+            run.stderr.contains("mailops::domain::file-name-too-long"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("os error"), "{}", run.stderr);
+    }
+    // That is the only problem reported.
+    let run = repo.run(&["validate", "--format", "json"]).exits(1);
+    assert_eq!(run.codes(), ["mailops::domain::file-name-too-long"]);
+}
