@@ -331,3 +331,50 @@ fn a_key_file_name_over_255_bytes_is_a_diagnostic_not_an_io_error() {
     let run = repo.run(&["validate", "--format", "json"]).exits(1);
     assert_eq!(run.codes(), ["mailops::domain::file-name-too-long"]);
 }
+
+/// `mailops new` and `dkim keygen` with a domain and selector whose key file
+/// name passes 255 bytes ended in exit 2, "File name too long (os error 36)".
+/// Refused up front now: exit 1, the reason, nothing written.
+#[test]
+fn new_and_keygen_refuse_a_key_file_name_over_255_bytes() {
+    let domain = format!(
+        "{}.{}.{}.example",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(53)
+    );
+    let selector = "s".repeat(63);
+    let repo = Repo::new();
+    let run = repo
+        .run(&[
+            "new",
+            &domain,
+            "--selector",
+            &selector,
+            "--admin",
+            "postmaster@webhizzy.in",
+        ])
+        .exits(1);
+    assert!(
+        run.stderr.contains("would be 257 bytes long"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !repo
+            .path()
+            .join("tenants")
+            .join(format!("{domain}.toml"))
+            .exists()
+    );
+    repo.run(&["new", &domain, "--admin", "postmaster@webhizzy.in"])
+        .exits(0);
+    let run = repo
+        .run(&["dkim", "keygen", &domain, "--selector", &selector])
+        .exits(1);
+    assert!(
+        run.stderr.contains("would be 257 bytes long"),
+        "{}",
+        run.stderr
+    );
+}
