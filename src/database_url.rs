@@ -20,6 +20,18 @@ pub(crate) enum DatabaseUrl {
 
 impl DatabaseUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        // A control, invisible or bidi character (a soft hyphen in the host,
+        // an RLO in a SQLite path) would name another database than the one
+        // shown, or a file no one can type; the character, not the URL, is named.
+        if let Some(c) = url
+            .chars()
+            .find(|&c| c.is_control() || crate::validate::text::is_invisible(c))
+        {
+            return Err(format!(
+                "the URL holds the character {}; retype it",
+                crate::validate::text::describe_char(c)
+            ));
+        }
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -154,7 +166,17 @@ pub(crate) fn redact(text: &str) -> String {
     match DatabaseUrl::parse(text) {
         Ok(url) => url.redacted(),
         Err(_) if has_password(text) => "<database URL with password>".to_string(),
-        Err(_) => text.to_string(),
+        // Shown escaped: a raw RLO or control character would garble the message.
+        Err(_) => text
+            .chars()
+            .map(|c| {
+                if c.is_control() || crate::validate::text::is_invisible(c) {
+                    format!("\\u{{{:x}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
     }
 }
 
@@ -302,6 +324,30 @@ mod tests {
                 .unwrap_err()
                 .contains("`99999`")
         );
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_refused_and_not_echoed() {
+        for url in [
+            "mysql://root@127.0.0\u{ad}.1:3306/x",
+            "mysql://root@a\u{1}b/x",
+            "mysql://u:S3cret@h/x\u{200b}",
+            "sqlite://a\u{202e}b.db",
+            "sqlite://a\nb.db",
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert!(
+                err.contains("the URL holds the character U+"),
+                "{url}: {err}"
+            );
+            assert!(!redact(url).contains("S3cret"));
+            assert!(
+                !redact(url)
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{202e}' || c == '\u{ad}')
+            );
+        }
+        assert_eq!(redact("sqlite://a\u{202e}b.db"), "sqlite://a\\u{202e}b.db");
     }
 
     #[test]
