@@ -20,6 +20,18 @@ pub(crate) enum DatabaseUrl {
 
 impl DatabaseUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        // A control, invisible or bidi character (a soft hyphen in the host,
+        // an RLO in a SQLite path) would name another database than the one
+        // shown, or a file no one can type; the character, not the URL, is named.
+        if let Some(c) = url
+            .chars()
+            .find(|&c| c.is_control() || crate::validate::text::is_invisible(c))
+        {
+            return Err(format!(
+                "the URL holds the character {}; retype it",
+                crate::validate::text::describe_char(c)
+            ));
+        }
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -57,8 +69,18 @@ impl DatabaseUrl {
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse::<u16>()
-                    .map_err(|_| format!("`{p}` is not a port"))?,
+                p.parse::<u16>().map_err(|_| {
+                    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                        format!("`{p}` is not a port (1 to 65535)")
+                    } else {
+                        // Not echoed: `mysql://user:password/db` (no `@host`)
+                        // puts the password here.
+                        "what follows `:` after the host is not a port number (a password \
+                         goes before `@`: `mysql://user:password@host/database`, and only \
+                         in the environment)"
+                            .to_string()
+                    }
+                })?,
             ),
             None => (hostport.to_string(), 3306),
         };
@@ -104,6 +126,25 @@ pub(crate) fn has_password(url: &str) -> bool {
     authority
         .rsplit_once('@')
         .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        || bare_secret(url).is_some()
+}
+
+/// `mysql://user:SECRET` or `mysql://user:SECRET/db`: no `@host`, and what
+/// follows the `:` is no port number, so it is most likely a password (the
+/// host forgotten). Its byte range, to be treated as a password.
+fn bare_secret(url: &str) -> Option<std::ops::Range<usize>> {
+    let scheme_end = ["mysql://", "mariadb://"]
+        .iter()
+        .find(|scheme| url.starts_with(**scheme))?
+        .len();
+    let authority = url[scheme_end..].split('/').next().unwrap_or("");
+    if authority.contains('@') || authority.starts_with('[') {
+        return None;
+    }
+    let colon = authority.find(':')?;
+    let after = &authority[colon + 1..];
+    (!after.is_empty() && !after.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| scheme_end + colon + 1..scheme_end + authority.len())
 }
 
 /// The byte range of the password inside a URL (`mysql://user:PASSWORD@host/db`),
@@ -112,7 +153,9 @@ pub(crate) fn password_range(url: &str) -> Option<std::ops::Range<usize>> {
     let authority_start = url.find("://")? + 3;
     let rest = &url[authority_start..];
     let authority = rest.split('/').next().unwrap_or("");
-    let (userinfo, _) = authority.rsplit_once('@')?;
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return bare_secret(url);
+    };
     let colon = userinfo.find(':')?;
     let start = authority_start + colon + 1;
     Some(start..authority_start + userinfo.len())
@@ -123,7 +166,17 @@ pub(crate) fn redact(text: &str) -> String {
     match DatabaseUrl::parse(text) {
         Ok(url) => url.redacted(),
         Err(_) if has_password(text) => "<database URL with password>".to_string(),
-        Err(_) => text.to_string(),
+        // Shown escaped: a raw RLO or control character would garble the message.
+        Err(_) => text
+            .chars()
+            .map(|c| {
+                if c.is_control() || crate::validate::text::is_invisible(c) {
+                    format!("\\u{{{:x}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
     }
 }
 
@@ -239,6 +292,62 @@ mod tests {
         assert!(!has_password("mysql://u@h/d"));
         assert!(!has_password("sqlite://a:b/c"));
         assert_eq!(redact("mysql://u:hunter2@h:1/d"), "mysql://u:***@h:1/d");
+    }
+
+    /// `mysql://admin:S3cret/db` (the `@host` forgotten) quoted the password
+    /// in full: as the "port" in the parse error, and in the platform file's
+    /// snippet, which masked only a password before an `@`.
+    #[test]
+    fn a_password_without_a_host_is_never_echoed() {
+        for url in [
+            "mysql://admin:S3cret",
+            "mysql://admin:S3cret/db",
+            "mariadb://a:S3cret/d",
+        ] {
+            assert!(has_password(url), "{url}");
+            assert_eq!(&url[password_range(url).unwrap()], "S3cret");
+            assert!(!redact(url).contains("S3cret"), "{url}");
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert!(!err.contains("S3cret"), "{url}: {err}");
+        }
+        // A host and port, an IPv6 literal, and SQLite paths are no password.
+        for url in [
+            "mysql://h:3306/d",
+            "mysql://h/d",
+            "mysql://[::1]/d",
+            "sqlite://a:b/c",
+        ] {
+            assert!(!has_password(url), "{url}");
+        }
+        assert!(
+            DatabaseUrl::parse("mysql://h:99999/d")
+                .unwrap_err()
+                .contains("`99999`")
+        );
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_refused_and_not_echoed() {
+        for url in [
+            "mysql://root@127.0.0\u{ad}.1:3306/x",
+            "mysql://root@a\u{1}b/x",
+            "mysql://u:S3cret@h/x\u{200b}",
+            "sqlite://a\u{202e}b.db",
+            "sqlite://a\nb.db",
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert!(
+                err.contains("the URL holds the character U+"),
+                "{url}: {err}"
+            );
+            assert!(!redact(url).contains("S3cret"));
+            assert!(
+                !redact(url)
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{202e}' || c == '\u{ad}')
+            );
+        }
+        assert_eq!(redact("sqlite://a\u{202e}b.db"), "sqlite://a\\u{202e}b.db");
     }
 
     #[test]

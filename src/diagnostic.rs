@@ -7,6 +7,7 @@
 //! report for humans, a flat JSON form for machines).
 
 use std::fmt;
+use std::ops::Range;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
@@ -200,11 +201,12 @@ impl Diagnostics {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
-        let mut texts: std::collections::HashMap<FileId, String> = std::collections::HashMap::new();
-        let mut text_of = |file: FileId| -> String {
+        let mut texts: std::collections::HashMap<FileId, Clipped> =
+            std::collections::HashMap::new();
+        let mut text_of = |file: FileId| -> Clipped {
             texts
                 .entry(file)
-                .or_insert_with(|| self.masked_text(sources, file))
+                .or_insert_with(|| Clipped::new(&self.masked_text(sources, file)))
                 .clone()
         };
         for diagnostic in self.sorted(sources) {
@@ -300,7 +302,11 @@ struct Report {
 }
 
 impl Report {
-    fn new(d: &Diagnostic, sources: &SourceMap, text_of: &mut dyn FnMut(FileId) -> String) -> Self {
+    fn new(
+        d: &Diagnostic,
+        sources: &SourceMap,
+        text_of: &mut dyn FnMut(FileId) -> Clipped,
+    ) -> Self {
         let severity = match d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
@@ -317,32 +323,29 @@ impl Report {
             };
         };
         let file = sources.file(primary.loc.file);
+        let text = text_of(primary.loc.file);
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             Some(primary.text.clone()),
-            primary.loc.span.clone(),
+            text.span(&primary.loc.span),
         )];
         let mut related = Vec::new();
         for label in &d.secondary {
             if label.loc.file == primary.loc.file {
                 labels.push(LabeledSpan::new_with_span(
                     Some(label.text.clone()),
-                    label.loc.span.clone(),
+                    text.span(&label.loc.span),
                 ));
             } else {
                 let other = sources.file(label.loc.file);
+                let other_text = text_of(label.loc.file);
+                let span = other_text.span(&label.loc.span);
                 related.push(Report {
                     code: d.code,
                     severity: miette::Severity::Advice,
                     message: label.text.clone(),
                     help: None,
-                    source: Some(NamedSource::new(
-                        other.name.clone(),
-                        text_of(label.loc.file),
-                    )),
-                    labels: vec![LabeledSpan::new_with_span(
-                        Some(label.text.clone()),
-                        label.loc.span.clone(),
-                    )],
+                    source: Some(NamedSource::new(other.name.clone(), other_text.text)),
+                    labels: vec![LabeledSpan::new_with_span(Some(label.text.clone()), span)],
                     related: Vec::new(),
                 });
             }
@@ -352,14 +355,85 @@ impl Report {
             severity,
             message: d.message.clone(),
             help: d.help.clone(),
-            source: Some(NamedSource::new(
-                file.name.clone(),
-                text_of(primary.loc.file),
-            )),
+            source: Some(NamedSource::new(file.name.clone(), text.text)),
             labels,
             related,
         }
     }
+}
+
+/// A file's text as a snippet shows it: every line longer than `LONG_LINE`
+/// bytes cut in the middle (`…`), so that a 200 MB value in a tenant file gives
+/// a diagnostic of a few lines, at once, rather than its 200 MB underlined
+/// (minutes and gigabytes in miette). Spans of the file map onto the cut text.
+#[derive(Clone)]
+struct Clipped {
+    text: String,
+    /// Each cut, in order: the removed byte range of the file's text, and
+    /// where its `…` starts in `text`.
+    cuts: Vec<(Range<usize>, usize)>,
+}
+
+const LONG_LINE: usize = 2048;
+const KEEP_HEAD: usize = 1024;
+const KEEP_TAIL: usize = 128;
+const CUT_MARK: &str = "…";
+
+impl Clipped {
+    fn new(text: &str) -> Self {
+        let mut out = String::with_capacity(text.len().min(1 << 20));
+        let mut cuts = Vec::new();
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            if line.len() > LONG_LINE {
+                let head = floor_char_boundary(line, KEEP_HEAD);
+                let tail = ceil_char_boundary(line, line.len() - KEEP_TAIL);
+                out.push_str(&line[..head]);
+                cuts.push((line_start + head..line_start + tail, out.len()));
+                out.push_str(CUT_MARK);
+                out.push_str(&line[tail..]);
+            } else {
+                out.push_str(line);
+            }
+            line_start += line.len();
+        }
+        Clipped { text: out, cuts }
+    }
+
+    /// Where a byte offset of the file lies in the cut text; inside a cut, at
+    /// the start of its `…` (`end == false`) or after it (`end == true`).
+    fn offset(&self, at: usize, end: bool) -> usize {
+        let mut removed = 0;
+        for (range, mark) in &self.cuts {
+            if at <= range.start {
+                break;
+            }
+            if at < range.end {
+                return if end { mark + CUT_MARK.len() } else { *mark };
+            }
+            removed += range.len() - CUT_MARK.len();
+        }
+        at - removed
+    }
+
+    fn span(&self, span: &Range<usize>) -> Range<usize> {
+        let start = self.offset(span.start, false);
+        start..self.offset(span.end, true).max(start)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 impl fmt::Debug for Report {
@@ -411,5 +485,38 @@ impl miette::Diagnostic for Report {
                 self.related.iter().map(|r| r as &dyn miette::Diagnostic),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipped_text_maps_spans_before_inside_and_after_each_cut() {
+        let long = "é".repeat(LONG_LINE); // two bytes each: cuts fall on char boundaries
+        let text = format!("a = 1\nb = \"{long}\"\nc = 2\nd = \"{long}\"\ne = 3\n");
+        let clipped = Clipped::new(&text);
+        assert_eq!(clipped.cuts.len(), 2);
+        assert!(clipped.text.len() < 2 * (KEEP_HEAD + KEEP_TAIL + 20) + 30);
+        let at = |needle: &str| {
+            let start = text.find(needle).unwrap();
+            let span = clipped.span(&(start..start + needle.len()));
+            clipped.text[span].to_string()
+        };
+        assert_eq!(at("a = 1"), "a = 1");
+        assert_eq!(at("c = 2"), "c = 2");
+        assert_eq!(at("e = 3"), "e = 3");
+        // A span over a whole cut line keeps its ends and shows the cut.
+        let b = text.find("b = ").unwrap();
+        let b_end = text[b..].find('\n').unwrap() + b;
+        let shown = &clipped.text[clipped.span(&(b..b_end))];
+        assert!(shown.starts_with("b = \"éé") && shown.ends_with("éé\""));
+        assert!(shown.contains(CUT_MARK));
+        // A span inside a cut shrinks to the mark.
+        let inside = b + KEEP_HEAD + 10;
+        assert_eq!(&clipped.text[clipped.span(&(inside..inside + 2))], CUT_MARK);
+        // Short texts are left as they are.
+        assert_eq!(Clipped::new("x = 1\n").text, "x = 1\n");
     }
 }

@@ -1164,7 +1164,7 @@ fn forged_saved_plan_is_refused(engine: Engine) {
 
     // Forged: an alias to an outside address, a {PLAIN} mailbox (validation
     // forbids it), a password replaced; the plan hash recomputed to match.
-    let forgeries: [&dyn Fn(&mut serde_json::Value); 3] = [
+    let forgeries: [&dyn Fn(&mut serde_json::Value); 5] = [
         &|doc| {
             doc["rows"]["aliases"]["insert"]
                 .as_array_mut()
@@ -1188,6 +1188,15 @@ fn forged_saved_plan_is_refused(engine: Engine) {
                 }))
         },
         &|doc| doc["rows"]["users"]["insert"][0]["password"] = "{PLAIN}letmein".into(),
+        // A row twice (the set of changes unchanged), and a quota one byte up.
+        &|doc| {
+            let users = doc["rows"]["users"]["insert"].as_array_mut().unwrap();
+            users.push(users[0].clone());
+        },
+        &|doc| {
+            let quota = &mut doc["rows"]["users"]["insert"][0]["quota_bytes"];
+            *quota = (quota.as_u64().unwrap() + 1).into();
+        },
     ];
     let before = db.snapshot();
     for (i, forge) in forgeries.iter().enumerate() {
@@ -1214,6 +1223,11 @@ fn forged_saved_plan_is_refused(engine: Engine) {
                 "{message}"
             ),
             1 => assert!(message.contains("+ mailbox mallory@a.example"), "{message}"),
+            3 => assert!(
+                message.contains("the saved plan lists a change more than once"),
+                "{message}"
+            ),
+            4 => assert!(message.contains("quota 1073741825 B"), "{message}"),
             _ => assert!(message.contains("a password hash"), "{message}"),
         }
         assert_eq!(db.snapshot(), before, "forgery {i} wrote nothing");

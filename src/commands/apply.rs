@@ -341,7 +341,12 @@ fn not_the_saved_plan(saved: &RowPlan, derived: &RowPlan) -> String {
         }
     }
     if saved_lines == derived_lines {
-        message.push_str("\n(the changes differ in a password hash or in their order)");
+        let count = |plan: &RowPlan| by_tenant(plan).into_values().flatten().count();
+        if count(saved) != count(derived) {
+            message.push_str("\n(the saved plan lists a change more than once)");
+        } else {
+            message.push_str("\n(the changes differ in a password hash or in their order)");
+        }
     }
     message
 }

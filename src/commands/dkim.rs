@@ -98,6 +98,10 @@ pub(crate) fn keygen(
         planned.push((rsa.clone(), KeyAlgorithm::Rsa2048));
     }
     for (selector, _) in &planned {
+        if let Some(why) = crate::commands::new::key_file_too_long(&name.ascii, selector) {
+            eprintln!("error: {why}");
+            return Ok(EXIT_USER);
+        }
         let key_path = key_dir.join(key_file_name(&name.ascii, selector));
         if key_path.exists() && !force {
             eprintln!(

@@ -73,6 +73,10 @@ pub(crate) fn run(
     let key_store = dir.join(&platform.paths.key_store);
     let mut keys = Vec::new();
     for (selector, algorithm) in &planned {
+        if let Some(why) = crate::commands::new::key_file_too_long(&name.ascii, selector) {
+            eprintln!("error: {why}");
+            return Ok(EXIT_USER);
+        }
         let key_path = key_store.join(key_file_name(&name.ascii, selector));
         if key_path.exists() {
             eprintln!(
@@ -176,4 +180,17 @@ address = "abuse"
 to = ["{admin}"]
 "#
     )
+}
+
+/// Why the key file `<domain>.<selector>.key` cannot exist: a file name
+/// holds at most 255 bytes (checked before anything is written; it was
+/// exit 2, "File name too long", after the compile).
+pub(crate) fn key_file_too_long(domain: &str, selector: &str) -> Option<String> {
+    let file = key_file_name(domain, selector);
+    (file.len() > 255).then(|| {
+        format!(
+            "the key file `{file}` would be {} bytes long, and a file name holds at most 255; choose a shorter --selector",
+            file.len()
+        )
+    })
 }

@@ -114,6 +114,10 @@ fn plan(
     operational: ExitCode,
 ) -> Result<ExitCode> {
     let user_error = EXIT_USER;
+    if let Some(why) = out.and_then(unusable_out) {
+        eprintln!("error: {why}");
+        return Ok(user_error);
+    }
 
     let compiled = pipeline::compile_cached(dir)?;
     let mut timer = StageTimer::from_env();
@@ -227,6 +231,28 @@ fn plan(
     } else {
         EXIT_OK
     })
+}
+
+/// Why `--out PATH` cannot take the saved plan, found before any work: `-`
+/// (which would make a file named `-`, not write to standard output) and
+/// an existing directory.
+fn unusable_out(path: &Path) -> Option<String> {
+    if path.as_os_str() == "-" {
+        return Some(
+            "`--out -`: a saved plan holds password hashes, so it is written to a file \
+             (mode 0600), never to standard output; name a file, like `--out plan.json` \
+             (`--format json` prints the plan)"
+                .to_string(),
+        );
+    }
+    if path.is_dir() {
+        return Some(format!(
+            "`--out {}` is a directory; name a file in it, like `--out {}`",
+            path.display(),
+            path.join("plan.json").display()
+        ));
+    }
+    None
 }
 
 fn plan_rows(

@@ -64,6 +64,16 @@ pub(crate) fn resolve(
     fn non_empty(v: Option<&str>) -> Option<&str> {
         v.filter(|s| !s.trim().is_empty())
     }
+    // An empty environment variable counts as unset, but `--database ""` was
+    // asked for: most likely `--database "$DB_URL"` with the variable unset,
+    // which must not quietly plan or apply against the default database.
+    if flag.is_some_and(|f| f.trim().is_empty()) {
+        return Err(format!(
+            "--database was given an empty URL (an unset variable?); give the URL \
+             (`mysql://user@host:3306/database` or `sqlite://path`), or leave out --database \
+             to use {ENV_VAR}, [database] url in mailops.toml or {DEFAULT_URL}"
+        ));
+    }
     let (text, source) = if let Some(url) = non_empty(flag) {
         (url, UrlSource::Flag)
     } else if let Some(url) = non_empty(environment) {
@@ -114,6 +124,15 @@ mod tests {
         assert_eq!(pick(None, m, m), UrlSource::Environment);
         assert_eq!(pick(None, Some(""), m), UrlSource::PlatformFile);
         assert_eq!(pick(None, None, None), UrlSource::Default);
+    }
+
+    #[test]
+    fn an_empty_database_flag_is_refused_not_taken_for_the_default() {
+        let root = Path::new("/repo");
+        for empty in ["", "  "] {
+            let err = resolve(Some(empty), Some("mysql://u@h/d"), None, root).unwrap_err();
+            assert!(err.contains("--database was given an empty URL"), "{err}");
+        }
     }
 
     #[test]

@@ -88,6 +88,16 @@ pub(crate) fn missing_key(loc: Location, key: &str, path: &str) -> Diagnostic {
     .help(help)
 }
 
+/// An integer beyond TOML's 64 bits (`max_mailboxes = 99999999999999999999`).
+pub(crate) fn integer_out_of_range(loc: Location, path: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::parse::invalid-value",
+        format!("`{path}` is out of range: a whole number here is at most 9223372036854775807"),
+    )
+    .at(loc, "this value")
+    .help("write a smaller number; each key's range is in the file format in README.md")
+}
+
 pub(crate) fn invalid_value(loc: Location, message: &str) -> Diagnostic {
     Diagnostic::error("mailops::parse::invalid-value", message.trim().to_string())
         .at(loc, "this value")

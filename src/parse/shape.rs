@@ -228,6 +228,16 @@ impl Walk<'_, '_> {
                         | ("boolean", DeValue::Boolean(_))
                 );
                 if ok {
+                    if let DeValue::Integer(i) = found {
+                        // TOML integers are 64-bit; the parser reads larger
+                        // ones, which serde then refused in its own words.
+                        if i64::from_str_radix(i.as_str(), i.radix()).is_err() {
+                            self.diagnostics.push(diags::integer_out_of_range(
+                                self.loc(value.span()),
+                                &self.path,
+                            ));
+                        }
+                    }
                     return;
                 }
                 t.as_str()

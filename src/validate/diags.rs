@@ -102,6 +102,18 @@ pub(crate) fn invalid_domain(loc: Location, problem: &str) -> Diagnostic {
         .help("write the domain as letters, digits, hyphens and dots, e.g. `acme.example`; Unicode domains are allowed")
 }
 
+pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &str) -> Diagnostic {
+    Diagnostic::error(
+        "mailops::domain::file-name-too-long",
+        format!(
+            "{what} names the file `{file}`, {} bytes long; a file name holds at most 255",
+            file.len()
+        ),
+    )
+    .at(loc, label)
+    .help("each tenant gets generated/terraform/dns_<domain>.tf and one key file <domain>.<selector>.key per DKIM key, in the key store and on the mail host; use a shorter selector (or domain)")
+}
+
 pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Diagnostic {
     Diagnostic::error(
         "mailops::domain::file-name",

@@ -75,6 +75,7 @@ pub(crate) fn build_domain(
     let spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
     let mut dkim = build_dkim(&mut c, raw, platform, &name.unicode);
+    let domain_ok = domain_ok && file_names_fit(&mut c, &raw.domain, &name.ascii, &mut dkim);
     if !domain_ok {
         // A name that failed validation (a NUL, 300 bytes) never reaches the
         // key store, which skips a key without a public key.
@@ -119,6 +120,38 @@ pub(crate) fn build_domain(
         mailboxes,
         aliases,
     }
+}
+
+/// The files named after the domain (its DNS file, and a key file per DKIM
+/// key) fit a file name's 255 bytes; a key whose file cannot exist is kept
+/// from the key store (a 250-byte domain ended in exit 2, "File name too
+/// long", before any diagnostic was shown). False when the domain itself is
+/// too long for its DNS file.
+fn file_names_fit(c: &mut Checker<'_>, at: &Sp<String>, domain: &str, dkim: &mut [Dkim]) -> bool {
+    const NAME_MAX: usize = 255;
+    let dns_file = format!("dns_{domain}.tf");
+    if dns_file.len() > NAME_MAX {
+        c.push(diags::file_name_too_long(
+            c.loc(at),
+            &dns_file,
+            "the domain",
+            "this domain",
+        ));
+        return false;
+    }
+    for key in dkim.iter_mut() {
+        let key_file = crate::keystore::key_file_name(domain, &key.selector);
+        if key_file.len() > NAME_MAX {
+            c.push(diags::file_name_too_long(
+                key.origin.clone(),
+                &key_file,
+                &format!("the domain with the DKIM selector `{}`", key.selector),
+                "this key",
+            ));
+            key.public_key.clear();
+        }
+    }
+    true
 }
 
 fn fallback_name(text: &str) -> DomainName {
