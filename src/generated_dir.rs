@@ -44,6 +44,12 @@ fn walk(dir: &Beneath, prefix: &str, files: &mut Vec<String>) -> io::Result<()> 
     // counts with 10,000 DNS files); a symbolic link is a link.
     for entry in dir.entries()? {
         let name = entry.name.to_string_lossy();
+        // mailops writes no hidden file here: a `.tmp…` is another run's file
+        // being written (it is renamed into place when whole), never ours to
+        // compare or remove.
+        if name.starts_with('.') {
+            continue;
+        }
         let relative = format!("{prefix}{name}");
         match entry.kind {
             FileType::Directory => {
@@ -70,8 +76,13 @@ fn walk(dir: &Beneath, prefix: &str, files: &mut Vec<String>) -> io::Result<()> 
 fn owned_on_disk(dir: &Beneath, relative: &str) -> io::Result<bool> {
     use std::io::Read;
     let mut head = Vec::with_capacity(1024);
-    dir.file(Path::new(relative))?
-        .take(1024)
+    let file = match dir.file(Path::new(relative)) {
+        Ok(file) => file,
+        // Removed by another run since it was listed: nothing to remove.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    file.take(1024)
         .read_to_end(&mut head)
         .map_err(|e| with_path(e, &dir.path().join(relative)))?;
     Ok(is_owned(&String::from_utf8_lossy(&head)))
@@ -256,7 +267,11 @@ pub(crate) fn write(
     })?;
     for path in &changes.removed {
         let full = dir.join(path);
-        std::fs::remove_file(&full).map_err(|e| with_path(e, &full))?;
+        match std::fs::remove_file(&full) {
+            // Another run removed it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => other.map_err(|e| with_path(e, &full))?,
+        }
         let mut parent = full.parent();
         while let Some(p) = parent {
             if p == dir || std::fs::remove_dir(p).is_err() {
