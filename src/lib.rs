@@ -29,6 +29,8 @@ mod source;
 mod span;
 mod validate;
 
+pub mod fuzzing;
+
 use std::process::ExitCode;
 
 use clap::Parser;
