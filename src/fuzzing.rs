@@ -19,6 +19,23 @@ use crate::load;
 /// The mail repo root the in-memory files pretend to live in (never read).
 const ROOT: &str = "/nonexistent/mailops-fuzz";
 
+/// The platform file the `tenant` target compiles each input with: the
+/// example repo's `mailops.toml`.
+pub const EXAMPLE_PLATFORM: &[u8] = include_bytes!("../mailops.toml");
+
+/// The tenant files the `platform` target compiles each input with: two of
+/// the example repo's (one ASCII, one IDN domain).
+pub const EXAMPLE_TENANTS: &[(&str, &[u8])] = &[
+    (
+        "webhizzy.in.toml",
+        include_bytes!("../tenants/webhizzy.in.toml"),
+    ),
+    (
+        "xn--11bg9a6av5ff.example.toml",
+        include_bytes!("../tenants/xn--11bg9a6av5ff.example.toml"),
+    ),
+];
+
 /// Compile `platform` (a `mailops.toml`) with one tenant file, `tenant`.
 ///
 /// The tenant file is named after its `domain` key when that is a valid
@@ -76,19 +93,39 @@ fn tenant_file_name(tenant: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const PLATFORM: &[u8] = include_bytes!("../mailops.toml");
+    /// Every file of one committed fuzz corpus (seeds and minimised
+    /// findings), so that `cargo test` replays them without cargo-fuzz.
+    fn corpus(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect();
+        files.sort();
+        assert!(files.len() > 10, "{}: too few seeds", dir.display());
+        files
+    }
 
     #[test]
-    fn fuzz_entry_point_compiles_every_example_tenant_without_panicking() {
-        let mut count = 0;
-        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tenants")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                compile_tenant(PLATFORM, &std::fs::read(&path).unwrap());
-                count += 1;
-            }
+    fn fuzz_tenant_corpus_replays_without_panicking() {
+        for (path, bytes) in corpus("tenant") {
+            let result = std::panic::catch_unwind(|| compile_tenant(EXAMPLE_PLATFORM, &bytes));
+            assert!(result.is_ok(), "{} panics", path.display());
         }
-        assert!(count > 0);
+    }
+
+    #[test]
+    fn fuzz_platform_corpus_replays_without_panicking() {
+        for (path, bytes) in corpus("platform") {
+            let result = std::panic::catch_unwind(|| compile_platform(&bytes, EXAMPLE_TENANTS));
+            assert!(result.is_ok(), "{} panics", path.display());
+        }
     }
 
     #[test]

@@ -3,18 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-
-const TENANTS: &[(&str, &[u8])] = &[
-    (
-        "webhizzy.in.toml",
-        include_bytes!("../../tenants/webhizzy.in.toml"),
-    ),
-    (
-        "xn--11bg9a6av5ff.example.toml",
-        include_bytes!("../../tenants/xn--11bg9a6av5ff.example.toml"),
-    ),
-];
+use mailops::fuzzing::{EXAMPLE_TENANTS, compile_platform};
 
 fuzz_target!(|platform: &[u8]| {
-    mailops::fuzzing::compile_platform(platform, TENANTS);
+    compile_platform(platform, EXAMPLE_TENANTS);
 });

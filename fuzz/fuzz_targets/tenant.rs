@@ -3,9 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-
-const PLATFORM: &[u8] = include_bytes!("../../mailops.toml");
+use mailops::fuzzing::{EXAMPLE_PLATFORM, compile_tenant};
 
 fuzz_target!(|tenant: &[u8]| {
-    mailops::fuzzing::compile_tenant(PLATFORM, tenant);
+    compile_tenant(EXAMPLE_PLATFORM, tenant);
 });
