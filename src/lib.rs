@@ -30,6 +30,8 @@ mod source;
 mod span;
 mod validate;
 
+pub mod fuzzing;
+
 use std::process::ExitCode;
 
 use clap::Parser;
