@@ -201,12 +201,10 @@ mod tests {
         );
     }
 
-    /// ARC seals with RSA only (Rspamd 3.4: "cannot load private key for
-    /// signing" with Ed25519), so the map both signing.conf files read names
-    /// each domain's RSA key, also for a domain that signs with Ed25519 too.
-    #[test]
-    fn selector_map_names_the_rsa_key_of_an_ed25519_tenant() {
-        let model = test_repo::compile(
+    /// acme.example signs with an Ed25519 key `ed` and its RSA companion
+    /// `ed-rsa`; beta.example with one RSA key `dkim`.
+    fn dual_and_single_key_model() -> crate::model::Model {
+        test_repo::compile(
             &test_repo::platform(""),
             &[
                 (
@@ -218,7 +216,15 @@ mod tests {
                     tenant("beta.example", "dkim", 0, "Beta", ""),
                 ),
             ],
-        );
+        )
+    }
+
+    /// ARC seals with RSA only (Rspamd 3.4: "cannot load private key for
+    /// signing" with Ed25519), so the map both signing.conf files read names
+    /// each domain's RSA key, also for a domain that signs with Ed25519 too.
+    #[test]
+    fn selector_map_names_the_rsa_key_of_an_ed25519_tenant() {
+        let model = dual_and_single_key_model();
         let map = super::selector_map(&model);
         assert!(
             map.ends_with("\nacme.example ed-rsa\nbeta.example dkim\n"),
@@ -231,19 +237,7 @@ mod tests {
     /// signs through the selector map, so onboarding one needs no reload).
     #[test]
     fn signing_domains_lists_every_key_of_each_domain_with_several() {
-        let model = test_repo::compile(
-            &test_repo::platform(""),
-            &[
-                (
-                    "acme.example",
-                    test_repo::dual_key_tenant("acme.example", "ed"),
-                ),
-                (
-                    "beta.example",
-                    tenant("beta.example", "dkim", 0, "Beta", ""),
-                ),
-            ],
-        );
+        let model = dual_and_single_key_model();
         let text = super::signing_domains(&model);
         assert!(
             text.ends_with(
