@@ -54,25 +54,23 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
 
 /// The domains the previous compile produced (each has
 /// `generated/terraform/dns_<domain>.tf`) that are not `declared` now. Only
-/// file names are read; a `generated/` or `generated/terraform` that is a
-/// symlink is not followed (and then nothing was compiled before).
+/// file names are read, through `fsutil::Beneath`: a linked `generated/` or
+/// `generated/terraform` is not followed (then nothing was compiled before).
 pub(crate) fn removed_domains(
     root: &Path,
     declared: impl Fn(&str) -> bool,
 ) -> std::collections::BTreeSet<String> {
     let mut removed = std::collections::BTreeSet::new();
-    let mut dir = root.to_path_buf();
-    for part in [crate::generated_dir::GENERATED_DIR, "terraform"] {
-        dir.push(part);
-        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            return removed;
-        }
-    }
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = crate::fsutil::Beneath::open(root)
+        .and_then(|repo| {
+            repo.dir(&Path::new(crate::generated_dir::GENERATED_DIR).join("terraform"))
+        })
+        .and_then(|dir| dir.entries())
+    else {
         return removed;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
+    for entry in entries {
+        let name = entry.name;
         let Some(domain) = name
             .to_str()
             .and_then(|n| n.strip_prefix("dns_"))
