@@ -17,10 +17,10 @@ use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use crate::load::with_path;
 
 /// A path in the mail repo that mailops will not open: a symbolic link, or
 /// not the kind of file expected there.
@@ -362,11 +362,6 @@ pub(crate) fn open_named(path: &Path) -> io::Result<std::fs::File> {
     }
 }
 
-/// Open a regular file below `root` without following a link (see [`Beneath`]).
-pub(crate) fn read_beneath_file(root: &Path, relative: &Path) -> io::Result<std::fs::File> {
-    Beneath::open(root)?.file(relative)
-}
-
 /// Read a regular file below `root` without following a link (see [`Beneath`]).
 pub(crate) fn read_beneath(root: &Path, relative: &Path) -> io::Result<Vec<u8>> {
     Beneath::open(root)?.read(relative)
@@ -401,6 +396,11 @@ pub(crate) fn write_reproducible(path: &Path, contents: &[u8]) -> io::Result<()>
             .and_then(|mut file| file.write_all(contents))
             .map_err(|e| with_path(e, path))
     }
+}
+
+/// An I/O error that names the path it happened on.
+pub(crate) fn with_path(err: io::Error, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
 
 /// `O_NOFOLLOW`, for `OpenOptionsExt::custom_flags`.
@@ -459,6 +459,54 @@ pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 #[cfg(not(unix))]
 pub(crate) fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
+}
+
+/// How recently changed a file may be and still have its stat recorded
+/// (file times are only as fine as the kernel's clock tick).
+const RACY: Duration = Duration::from_secs(2);
+
+/// What identifies a file's contents without reading them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub(crate) struct Stat {
+    pub(crate) len: u64,
+    pub(crate) mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+}
+
+impl Stat {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The stat of a file (of a link itself, never of what it points to),
+    /// `None` when it does not exist.
+    pub(crate) fn read(path: &Path) -> io::Result<Option<Stat>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => Ok(Some(Stat::of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(with_path(e, path)),
+        }
+    }
+
+    /// The stat to record for a file last changed at this stat's times:
+    /// none when the change is too recent to be told apart from the next.
+    pub(crate) fn settled(self, now: SystemTime) -> Option<Stat> {
+        let changed = |(secs, nanos): (i64, i64)| {
+            SystemTime::UNIX_EPOCH
+                + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+        };
+        let newest = changed(self.mtime).max(changed(self.ctime));
+        (newest + RACY < now).then_some(self)
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@ use rustix::fs::FileType;
 
 use crate::emit::Artifacts;
 use crate::emit::header::is_owned;
-use crate::emit::sql::Splice;
 use crate::fsutil::{Beneath, Refused, describe, write_reproducible};
-use crate::load::with_path;
+use crate::fsutil::with_path;
 
 pub(crate) const GENERATED_DIR: &str = "generated";
 
@@ -113,29 +112,24 @@ enum FileStatus {
 /// time per core: a 10,000-tenant `generated/` is over a gigabyte, and is never held
 /// in memory beside the artifacts.
 pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
-    compare_files(root, artifacts, false, BTreeMap::new()).map(|(changes, _)| changes)
+    compare_files(root, artifacts, false).map(|(changes, _)| changes)
 }
 
 /// Like [`compare`], and also the old contents of the changed files it had to
 /// read to find them changed (those of the artifact's size), so that a caller
 /// that diffs them does not read them twice.
-/// `preread`: old contents the caller has already read (path → bytes),
-/// taken instead of reading those files again.
 pub(crate) fn compare_keeping_read(
     root: &Path,
     artifacts: &Artifacts,
-    preread: BTreeMap<String, Vec<u8>>,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
-    compare_files(root, artifacts, true, preread)
+    compare_files(root, artifacts, true)
 }
 
 fn compare_files(
     root: &Path,
     artifacts: &Artifacts,
     keep_read: bool,
-    preread: BTreeMap<String, Vec<u8>>,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
-    let preread = std::sync::Mutex::new(preread);
     let generated = open(root)?;
     let mut changes = FileChanges::default();
     let mut read = BTreeMap::new();
@@ -147,11 +141,6 @@ fn compare_files(
         let mut folders: BTreeMap<&str, Option<Beneath>> = BTreeMap::new();
         part.iter()
             .map(|&(path, contents)| {
-                let known = preread.lock().expect("not poisoned").remove(path);
-                if let Some(old) = known {
-                    return Ok((old != contents.as_bytes())
-                        .then(|| FileStatus::Differs(keep_read.then_some(old))));
-                }
                 let Some(generated) = &generated else {
                     return Ok(Some(FileStatus::Missing));
                 };
@@ -209,14 +198,6 @@ fn compare_files(
             }
         }
     }
-    // Files given as edits of the file on disk (the incremental compile
-    // checked that it is the file the edits are of): changed if any edit.
-    for (path, splice) in artifacts.spliced() {
-        if !splice.edits.is_empty() {
-            changes.changed.push(path.to_string());
-        }
-    }
-    changes.changed.sort();
     if let Some(generated) = &generated {
         let mut files = Vec::new();
         walk(generated, "", &mut files)?;
@@ -231,40 +212,18 @@ fn compare_files(
 
 /// Make `generated/` equal to the artifacts: write what changed, remove owned
 /// files no longer produced (and folders left empty). Returns what changed.
-pub(crate) fn write(
-    root: &Path,
-    artifacts: &Artifacts,
-    preread: BTreeMap<String, Vec<u8>>,
-) -> io::Result<FileChanges> {
-    let changes = compare_files(root, artifacts, false, preread)?.0;
+pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
+    let changes = compare(root, artifacts)?;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
-    // Spliced files (hundreds of megabytes each) on threads of their own.
-    let spliced: BTreeMap<&str, &Splice> = artifacts.spliced().collect();
-    let (big, small): (Vec<&String>, Vec<&String>) = to_write
-        .iter()
-        .partition(|path| spliced.contains_key(path.as_str()));
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = big
-            .iter()
-            .map(|path| {
-                let splice = spliced[path.as_str()];
-                let full = dir.join(path);
-                scope.spawn(move || write_spliced(&full, splice))
-            })
-            .collect();
-        let rest = crate::parallel::map_chunks(&small, |part| {
-            part.iter().try_for_each(|path| {
-                let contents = artifacts.get(path).expect("compared against artifacts");
-                write_reproducible(&dir.join(path), contents.as_bytes())
-            })
-        });
-        threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .chain(rest)
-            .collect::<io::Result<()>>()
-    })?;
+    crate::parallel::map_chunks(&to_write, |part| {
+        part.iter().try_for_each(|path| {
+            let contents = artifacts.get(path).expect("compared against artifacts");
+            write_reproducible(&dir.join(path), contents.as_bytes())
+        })
+    })
+    .into_iter()
+    .collect::<io::Result<()>>()?;
     for path in &changes.removed {
         let full = dir.join(path);
         match std::fs::remove_file(&full) {
@@ -283,52 +242,33 @@ pub(crate) fn write(
     Ok(changes)
 }
 
-/// Apply a splice to the file it was made from. When every edit keeps the
-/// length of what it replaces, in place; otherwise into a new file (the
-/// kernel copies the unchanged stretches) renamed over the old one.
-fn write_spliced(path: &Path, splice: &Splice) -> io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    use std::os::unix::fs::{FileExt, OpenOptionsExt};
-    if splice.edits.iter().all(|e| e.len == e.text.len() as u64) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(crate::fsutil::NOFOLLOW)
-            .open(path)
-            .map_err(|e| with_path(e, path))?;
-        for edit in &splice.edits {
-            file.write_all_at(edit.text.as_bytes(), edit.at)
-                .map_err(|e| with_path(e, path))?;
-        }
-        return Ok(());
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut old = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(crate::fsutil::NOFOLLOW)
-        .open(path)
-        .map_err(|e| with_path(e, path))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| with_path(e, dir))?;
-    // Copy old[from..to] to the new file.
-    let copy = |old: &mut std::fs::File, tmp: &mut std::fs::File, from: u64, to: u64| {
-        old.seek(SeekFrom::Start(from))?;
-        let n = io::copy(&mut old.take(to - from), tmp)?;
-        if n != to - from {
-            return Err(io::Error::other("the file is shorter than recorded"));
-        }
-        Ok::<(), io::Error>(())
+/// The domains the previous compile produced (each has
+/// `generated/terraform/dns_<domain>.tf`) that are not `declared` now. Only
+/// file names are read, through `fsutil::Beneath`: a linked `generated/` or
+/// `generated/terraform` is not followed (then nothing was compiled before).
+pub(crate) fn removed_domains(
+    root: &Path,
+    declared: impl Fn(&str) -> bool,
+) -> std::collections::BTreeSet<String> {
+    let mut removed = std::collections::BTreeSet::new();
+    let Ok(entries) = Beneath::open(root)
+        .and_then(|repo| repo.dir(&Path::new(GENERATED_DIR).join("terraform")))
+        .and_then(|dir| dir.entries())
+    else {
+        return removed;
     };
-    let mut copied = 0u64;
-    for edit in &splice.edits {
-        copy(&mut old, tmp.as_file_mut(), copied, edit.at).map_err(|e| with_path(e, path))?;
-        tmp.as_file_mut()
-            .write_all(edit.text.as_bytes())
-            .map_err(|e| with_path(e, path))?;
-        copied = edit.at + edit.len;
+    for entry in entries {
+        let name = entry.name;
+        let Some(domain) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("dns_"))
+            .and_then(|n| n.strip_suffix(".tf"))
+        else {
+            continue;
+        };
+        if !declared(domain) {
+            removed.insert(domain.to_string());
+        }
     }
-    copy(&mut old, tmp.as_file_mut(), copied, splice.old_len).map_err(|e| with_path(e, path))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(path).map_err(|e| with_path(e.error, path))?;
-    Ok(())
+    removed
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::fsutil::{Beneath, Entry, Refused, describe};
-use crate::load::with_path;
+use crate::fsutil::with_path;
 
 /// A file on the host as it is now.
 pub(crate) struct Current {

@@ -14,8 +14,7 @@ use crate::host_root::HostRoot;
 use crate::keystore::{KeyStore, key_file_name};
 use crate::model::Model;
 
-/// The placeholder emitters write where a config needs the database password.
-pub(crate) const DB_PASSWORD_PLACEHOLDER: &str = "@@MAILOPS_DB_PASSWORD@@";
+use crate::emit::mail_host::DB_PASSWORD_PLACEHOLDER;
 
 /// A service whose files mailops installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -417,7 +416,7 @@ mod tests {
                 Service::Rspamd
             ))
         );
-        assert_eq!(target_of("sql/mysql.sql"), None);
+        assert_eq!(target_of("sql/mysql/acme.example.sql"), None);
         assert_eq!(target_of("terraform/main.tf"), None);
     }
 

@@ -75,16 +75,16 @@ impl KeyStore {
             Err(err) => return Err(err),
         };
         let dir_mode = rustix::fs::fstat(dir.fd())
-            .map_err(|e| crate::load::with_path(e.into(), &self.dir))?
+            .map_err(|e| crate::fsutil::with_path(e.into(), &self.dir))?
             .st_mode;
         check_private(&self.dir, dir_mode, 0o700)?;
         let meta = file
             .metadata()
-            .map_err(|e| crate::load::with_path(e, &path))?;
+            .map_err(|e| crate::fsutil::with_path(e, &path))?;
         check_private(&path, meta.permissions().mode(), 0o600)?;
         let mut text = String::new();
         file.read_to_string(&mut text)
-            .map_err(|e| crate::load::with_path(e, &path))?;
+            .map_err(|e| crate::fsutil::with_path(e, &path))?;
         Ok(Some(text))
     }
 }

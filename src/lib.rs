@@ -7,12 +7,12 @@
 
 mod cli;
 mod commands;
+mod compiled;
 mod database_url;
 mod db;
 mod diagnostic;
 mod dkim_keys;
 mod emit;
-mod file_plan;
 mod fsutil;
 mod generated_dir;
 mod graph;
@@ -26,8 +26,10 @@ mod model;
 mod parallel;
 mod parse;
 mod pipeline;
+mod plan;
 mod source;
 mod span;
+mod timing;
 mod validate;
 
 pub mod fuzzing;

@@ -28,7 +28,7 @@ pub(crate) struct LoadedRepo {
     /// Tenant files, sorted by file name.
     pub(crate) tenants: Vec<FileId>,
     /// Each tenant file's stat, taken before it was read (for the compile cache).
-    pub(crate) tenant_stats: Vec<crate::incremental::cache::Stat>,
+    pub(crate) tenant_stats: Vec<crate::fsutil::Stat>,
     /// When loading began.
     pub(crate) loaded_at: std::time::SystemTime,
 }
@@ -118,7 +118,7 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
         if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
             repo.tenants.push(id);
             repo.tenant_stats
-                .push(crate::incremental::cache::Stat::of(&stat));
+                .push(crate::fsutil::Stat::of(&stat));
         }
     }
     Ok(repo)
@@ -277,7 +277,4 @@ fn add_file(
     }
 }
 
-/// An I/O error that names the path it happened on.
-pub(crate) fn with_path(err: io::Error, path: &Path) -> io::Error {
-    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
-}
+pub(crate) use crate::fsutil::with_path;

@@ -1183,7 +1183,7 @@ fn a_hand_edit_of_a_generated_file_of_the_same_size_plans_as_cold() {
 
     for rel in [
         "generated/terraform/dns_kaveri-foods.example.tf",
-        "generated/sql/mysql.sql",
+        "generated/sql/mysql/kaveri-foods.example.sql",
     ] {
         let name = rel.strip_prefix("generated/").unwrap();
         let before = pair.read(rel);

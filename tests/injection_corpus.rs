@@ -555,7 +555,7 @@ impl SqlReadBack {
             script.push_str(&std::fs::read_to_string(m).unwrap());
             script.push('\n');
         }
-        script.push_str(&std::fs::read_to_string(repo.join("generated/sql/sqlite.sql")).unwrap());
+        script.push_str(&whole_load(repo, "sqlite"));
         run_stdin(
             Command::new("sqlite3")
                 .arg("-batch")
@@ -563,7 +563,7 @@ impl SqlReadBack {
                 .arg(&file_db),
             &script,
         );
-        engines.push(("sqlite (sqlite.sql)", sqlite_tables(&file_db)));
+        engines.push(("sqlite (sql/sqlite/)", sqlite_tables(&file_db)));
         let apply_db = dir.path().join("apply.db");
         apply(repo, &format!("sqlite://{}", apply_db.display()));
         engines.push(("sqlite (apply)", sqlite_tables(&apply_db)));
@@ -574,9 +574,9 @@ impl SqlReadBack {
             script.push_str(&std::fs::read_to_string(m).unwrap());
             script.push('\n');
         }
-        script.push_str(&std::fs::read_to_string(repo.join("generated/sql/mysql.sql")).unwrap());
+        script.push_str(&whole_load(repo, "mysql"));
         mysql(Some(&file_db.0), &script);
-        engines.push(("mariadb (mysql.sql)", file_db.tables()));
+        engines.push(("mariadb (sql/mysql/)", file_db.tables()));
         let apply_db = MariaDb::new("apply");
         apply(repo, &format!("mysql://root@127.0.0.1:3306/{}", apply_db.0));
         engines.push(("mariadb (apply)", apply_db.tables()));
@@ -653,6 +653,19 @@ fn apply(repo: &Path, url: &str) {
         "apply to {url}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Every SQL file of a dialect in the order of the documented load by hand
+/// (`generated/sql/<dialect>-begin.sql`): the begin file, each tenant's file,
+/// the end file.
+fn whole_load(repo: &Path, dialect: &str) -> String {
+    let sql = repo.join("generated/sql");
+    let mut script = std::fs::read_to_string(sql.join(format!("{dialect}-begin.sql"))).unwrap();
+    for file in sorted_files(&sql.join(dialect)) {
+        script.push_str(&std::fs::read_to_string(file).unwrap());
+    }
+    script.push_str(&std::fs::read_to_string(sql.join(format!("{dialect}-end.sql"))).unwrap());
+    script
 }
 
 fn sorted_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -1289,7 +1302,10 @@ fn quota_over_bigint_is_refused() {
         ),
     );
     repo.run(&["build"]).exits(0);
-    for file in ["generated/sql/mysql.sql", "generated/sql/sqlite.sql"] {
+    for file in [
+        "generated/sql/mysql/acme.example.sql",
+        "generated/sql/sqlite/acme.example.sql",
+    ] {
         assert!(
             repo.read(file).contains(", 9223372036854775807, "),
             "{file}"

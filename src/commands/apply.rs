@@ -18,20 +18,21 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::validate::report;
-use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational};
+use crate::commands::{EXIT_OK, EXIT_USER, Prepared, Result, exit_operational, warn};
 use crate::db::apply::{LogEntry, StateRecord};
 use crate::db::connection::{Conn, DbError};
 use crate::db::desired::{self, Pending};
 use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
-use crate::db::render::{DbSection, by_tenant};
 use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, guard, lock, url};
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::graph::Graph;
-use crate::incremental::{self, OnDisk};
-use crate::pipeline::{self, StageTimer};
+use crate::pipeline::{self, OnDisk};
+use crate::plan::RowSection;
+use crate::plan::human;
+use crate::plan::rows::by_tenant;
+use crate::timing::StageTimer;
 
 /// How an apply ended, short of an error.
 enum Outcome {
@@ -63,19 +64,15 @@ pub(crate) fn run(
     full: bool,
     plan_file: Option<&Path>,
 ) -> Result<ExitCode> {
-    let compiled = pipeline::compile_cached(dir)?;
-    let mut timer = StageTimer::from_env();
-    report(&compiled);
-    if compiled.has_errors() {
-        eprintln!("error: nothing was applied: fix the problems above first");
-        return Ok(EXIT_USER);
-    }
-    let pipeline::Emitted {
+    let Some(Prepared {
         compiled,
         artifacts,
-        read,
-    } = pipeline::emit(dir, compiled)?;
-
+        target,
+    }) = super::prepare(dir, database, "nothing was applied")?
+    else {
+        return Ok(EXIT_USER);
+    };
+    let mut timer = StageTimer::from_env();
     let saved = match plan_file.map(SavedPlan::read).transpose() {
         Ok(saved) => saved,
         Err(why) => {
@@ -83,19 +80,8 @@ pub(crate) fn run(
             return Ok(EXIT_USER);
         }
     };
-    let target = match url::resolve_from_env(
-        database,
-        compiled.model.platform.database.url.as_deref(),
-        dir,
-    ) {
-        Ok(target) => target,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return Ok(EXIT_USER);
-        }
-    };
     if let Some(saved) = &saved {
-        if saved.compiled_fingerprint != incremental::inputs_fingerprint(&compiled) {
+        if saved.compiled_fingerprint != pipeline::inputs_fingerprint(&compiled) {
             eprintln!(
                 "error: the tenant or platform files changed since this plan was made; plan again"
             );
@@ -111,7 +97,6 @@ pub(crate) fn run(
         }
     }
 
-    timer.lap("emit");
     let request = Request {
         target: &target,
         graph: &compiled.graph,
@@ -123,7 +108,7 @@ pub(crate) fn run(
         git_revision: db::git_revision(dir),
     };
     let outcome = db::connection::runtime().and_then(|rt| {
-        desired::in_background(&compiled.model, compiled.known.as_ref(), |desired| {
+        desired::in_background(&compiled.model, compiled.summarised(), |desired| {
             rt.block_on(apply_rows(&request, desired, &mut timer))
         })
     });
@@ -158,8 +143,8 @@ pub(crate) fn run(
     }
 
     timer.lap("db commit");
-    let changes = generated_dir::write(dir, &artifacts, read)?;
-    incremental::record(dir, &compiled, &artifacts, OnDisk::Written)?;
+    let changes = generated_dir::write(dir, &artifacts)?;
+    warn(pipeline::record(dir, &compiled, &artifacts, OnDisk::Written)?);
     let written = changes.added.len() + changes.changed.len() + changes.removed.len();
     if written == 0 {
         eprintln!("{GENERATED_DIR}/ is current");
@@ -225,15 +210,14 @@ async fn apply_locked(
             ));
         }
     }
-    let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
-    plan.order_inserts(request.graph);
+    let section = RowSection::derive(request.target.shown(), &live, &desired, request.graph)?;
+    let plan = &section.plan;
     if let Some(saved) = request.saved {
-        if saved.rows != plan {
-            return Err(DbError::Refused(not_the_saved_plan(&saved.rows, &plan)));
+        if saved.rows != *plan {
+            return Err(DbError::Refused(not_the_saved_plan(&saved.rows, plan)));
         }
     }
-    let forwards = desired.forwards_into(&plan.domains.delete);
-    let to_record = live.to_record(&desired, &plan);
+    let to_record = live.to_record(&desired, plan);
     let record: Vec<StateRecord> = to_record
         .iter()
         .filter_map(|name| {
@@ -254,22 +238,14 @@ async fn apply_locked(
         if record.is_empty() {
             return Ok(Outcome::NothingToDo);
         }
-        db::apply::execute(conn, &plan, &log, &record, false).await?;
+        db::apply::execute(conn, plan, &log, &record, false).await?;
         timer.lap("db record");
         return Ok(Outcome::Recorded(record.len()));
     }
-    let section = DbSection {
-        database: request.target.shown(),
-        live_fingerprint: &fingerprint,
-        plan: &plan,
-        read: live.read,
-        notes: &[],
-        forwards: &forwards,
-    };
-    print!("{}", section.human());
+    print!("{}", human::rows(&section));
     let _ = std::io::stdout().flush();
 
-    if let Some(refusal) = guard::check(&plan, &live.totals(), &forwards) {
+    if let Some(refusal) = guard::check(plan, &live.totals(), &section.forwards) {
         if !request.allow_destroy {
             return Err(DbError::Refused(format!(
                 "{}\nnothing was changed; if this is intended, run again with --allow-destroy",
@@ -295,7 +271,7 @@ async fn apply_locked(
     drop(live);
     let started = std::time::Instant::now();
     let counts =
-        db::apply::execute(conn, &plan, &log, &record, std::io::stderr().is_terminal()).await?;
+        db::apply::execute(conn, plan, &log, &record, std::io::stderr().is_terminal()).await?;
     timer.lap("db write");
     Ok(Outcome::Applied(counts, started))
 }

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Result};
-use crate::emit;
 use crate::generated_dir::{self, GENERATED_DIR};
-use crate::incremental::{self, OnDisk};
-use crate::pipeline;
+use crate::commands::warn;
+use crate::pipeline::{self, OnDisk};
+use crate::timing::StageTimer;
 
 /// A build that touches at most this many files lists them all ...
 const LIST_ALL_UP_TO: usize = 50;
@@ -16,7 +16,7 @@ const LIST_ALL_UP_TO: usize = 50;
 const LIST_FIRST: usize = 20;
 
 pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
-    let mut timer = pipeline::StageTimer::from_env();
+    let mut timer = StageTimer::from_env();
     let compiled = pipeline::compile_cached(dir)?;
     report(&compiled);
     if compiled.has_errors() {
@@ -24,15 +24,11 @@ pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
         return Ok(EXIT_USER);
     }
     timer.lap("compile");
-    let pipeline::Emitted {
-        compiled,
-        artifacts,
-        read,
-    } = pipeline::emit(dir, compiled)?;
+    let artifacts = pipeline::emit(&compiled);
     timer.lap("emit");
-    let changes = generated_dir::write(dir, &artifacts, read)?;
+    let changes = generated_dir::write(dir, &artifacts)?;
     timer.lap("write");
-    incremental::record(dir, &compiled, &artifacts, OnDisk::Written)?;
+    warn(pipeline::record(dir, &compiled, &artifacts, OnDisk::Written)?);
     timer.lap("cache");
     // The model is no longer needed: its million strings go with the process.
     std::mem::forget(compiled);
@@ -74,7 +70,7 @@ pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
     if compiled.has_errors() {
         return Ok(EXIT_USER);
     }
-    let artifacts = emit::emit(&compiled.model);
+    let artifacts = pipeline::emit(&compiled);
     let changes = generated_dir::compare(dir, &artifacts)?;
     if changes.is_empty() {
         eprintln!(

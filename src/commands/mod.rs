@@ -15,11 +15,62 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, DkimCommand};
-pub(crate) use validate::report as report_compiled;
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
 /// User-input errors, or a failed check.
 pub(crate) const EXIT_USER: ExitCode = ExitCode::FAILURE;
+
+/// What `plan` and `apply` both start from (one skeleton, as dnscontrol's
+/// preview and push share one run): a compile without problems, its
+/// artifacts, and the database to derive the row plan against.
+pub(crate) struct Prepared {
+    pub(crate) compiled: crate::pipeline::Compiled,
+    pub(crate) artifacts: crate::emit::Artifacts,
+    pub(crate) target: crate::db::url::Target,
+}
+
+/// Compile (from the cache when it can be used), print the diagnostics,
+/// emit, and pick the database. `None` after saying why not (`refusal`:
+/// what did not happen, "no plan"), when the files have problems or no
+/// database can be named.
+pub(crate) fn prepare(
+    dir: &std::path::Path,
+    database: Option<&str>,
+    refusal: &str,
+) -> Result<Option<Prepared>> {
+    let compiled = crate::pipeline::compile_cached(dir)?;
+    validate::report(&compiled);
+    if compiled.has_errors() {
+        eprintln!("error: {refusal}: fix the problems above first");
+        return Ok(None);
+    }
+    let mut timer = crate::timing::StageTimer::from_env();
+    let artifacts = crate::pipeline::emit(&compiled);
+    timer.lap("emit");
+    let target = match crate::db::url::resolve_from_env(
+        database,
+        compiled.model.platform.database.url.as_deref(),
+        dir,
+    ) {
+        Ok(target) => target,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(None);
+        }
+    };
+    Ok(Some(Prepared {
+        compiled,
+        artifacts,
+        target,
+    }))
+}
+
+/// Print a warning a stage gave back, if any.
+pub(crate) fn warn(warning: Option<String>) {
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+}
 
 /// Operational failure: I/O, database, lock.
 pub(crate) fn exit_operational() -> ExitCode {

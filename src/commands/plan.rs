@@ -2,16 +2,26 @@
 //! and what `apply` would change in the database (the row section), in one
 //! report: human, markdown (a pull-request comment) or JSON.
 //!
-//! The file section is `file_plan`'s; the row section is `db`'s. The two
-//! sections are computed independently and printed side by side; the
-//! plan has changes when either has. `--out` saves the row section with the
-//! fingerprints `apply` checks before applying it.
+//! The plan is `plan::Plan`: its file half compared with `generated/`, its
+//! row half derived from the live rows exactly as `apply` derives it
+//! (`plan::RowSection::derive`); it has changes when either half has.
+//! `--out` saves the row half with the fingerprints `apply` checks before
+//! applying it.
 //!
 //! The JSON form (stable; fields are only ever added):
 //!
 //! ```text
 //! { "changes": bool,                       // either section has a change
-//!   "files": { … },                        // file_plan::to_json
+//!   "files": {
+//!     "files": [ { "path": "generated/…", "status": "added" | "changed" | "removed",
+//!                  "insertions": n, "deletions": n, "diff": "…",   // hashes hidden
+//!                  "tenant": "acme.example" } ],                  // a tenant's file
+//!     "tenants": { "acme.example": {                // per tenant with a change
+//!         "dns": { "insertions": n, "deletions": n },   // lines of its DNS file
+//!         "sql": { "insertions": n, "deletions": n },   // lines of its SQL file
+//!         "mailboxes": { "insert": n, "update": n, "delete": n },  // its rows
+//!         "aliases": { "insert": n, "update": n, "delete": n } } },
+//!     "summary": { "added": n, "changed": n, "removed": n } },
 //!   "database": {
 //!     "url": "mysql://user:***@host:3306/db",   // never a password
 //!     "live_fingerprint": "sha256:…",      // of the live state the plan was computed from
@@ -41,37 +51,18 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::json;
-
 use crate::cli::PlanFormat;
-use crate::commands::validate::report;
-use crate::commands::{EXIT_OK, EXIT_USER, Result, exit_operational, use_color};
+use crate::commands::{EXIT_OK, EXIT_USER, Prepared, Result, exit_operational, use_color, warn};
 use crate::db::connection::DbError;
 use crate::db::desired;
-use crate::db::live::{Live, ReadStats};
+use crate::db::live::Live;
 use crate::db::migrate::Schema;
-use crate::db::plan::RowPlan;
-use crate::db::render::DbSection;
 use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, PlanSource, url};
-use crate::file_plan::{self, FilePlan};
 use crate::generated_dir::GENERATED_DIR;
-use crate::incremental::{self, OnDisk};
-use crate::pipeline::{self, Compiled, StageTimer};
-
-/// What `plan` found in the database.
-struct RowSection {
-    database: String,
-    live_fingerprint: String,
-    /// The live state was this mailops's schema: apply can check the fingerprint.
-    current_schema: bool,
-    plan: RowPlan,
-    read: ReadStats,
-    /// The database does not exist yet, or its schema is older.
-    notes: Vec<String>,
-    /// Alias rows the files keep that forward into a domain the plan deletes.
-    forwards: Vec<(String, String)>,
-}
+use crate::pipeline::{self, Compiled, OnDisk};
+use crate::plan::{self, FilePlan, Plan, RowSection};
+use crate::timing::StageTimer;
 
 pub(crate) fn run(
     dir: &Path,
@@ -119,40 +110,30 @@ fn plan(
         return Ok(user_error);
     }
 
-    let compiled = pipeline::compile_cached(dir)?;
-    let mut timer = StageTimer::from_env();
-    report(&compiled);
-    if compiled.has_errors() {
-        eprintln!("error: no plan: fix the problems above first");
-        return Ok(user_error);
-    }
-    let pipeline::Emitted {
+    let Some(Prepared {
         compiled,
         artifacts,
-        read,
-    } = pipeline::emit(dir, compiled)?;
-    timer.lap("emit");
-    let (files, changes) = match FilePlan::compute_with(dir, &artifacts, read) {
+        target,
+    }) = super::prepare(dir, database, "no plan")?
+    else {
+        return Ok(user_error);
+    };
+    let mut timer = StageTimer::from_env();
+    let (files, changes) = match FilePlan::compute(dir, &artifacts) {
         Ok(files) => files,
         Err(e) => {
             eprintln!("error: reading {GENERATED_DIR}/: {e}");
             return Ok(operational);
         }
     };
-    incremental::record(dir, &compiled, &artifacts, OnDisk::Compared(&changes))?;
+    warn(pipeline::record(
+        dir,
+        &compiled,
+        &artifacts,
+        OnDisk::Compared(&changes),
+    )?);
     timer.lap("file plan");
 
-    let target = match url::resolve_from_env(
-        database,
-        compiled.model.platform.database.url.as_deref(),
-        dir,
-    ) {
-        Ok(target) => target,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return Ok(user_error);
-        }
-    };
     eprintln!(
         "planning against {} (from {})",
         target.shown(),
@@ -168,48 +149,26 @@ fn plan(
             });
         }
     };
-
-    let db_section = DbSection {
-        database: rows.database.clone(),
-        live_fingerprint: &rows.live_fingerprint,
-        plan: &rows.plan,
-        read: rows.read,
-        notes: &rows.notes,
-        forwards: &rows.forwards,
-    };
+    let plan = Plan { files, rows };
     match format {
         PlanFormat::Human => {
             let color = use_color(std::io::stdout().is_terminal());
-            print!(
-                "{}\n{}",
-                file_plan::render_human(&files, color),
-                db_section.human()
-            );
+            print!("{}", plan::human::render(&plan, color));
         }
-        PlanFormat::Markdown => print!(
-            "## mailops plan\n\n{}\n{}",
-            file_plan::render_markdown(&files),
-            db_section.markdown()
+        PlanFormat::Markdown => print!("{}", plan::markdown::render(&plan)),
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan::json::render(&plan)).expect("JSON serialises")
         ),
-        PlanFormat::Json => {
-            let value = json!({
-                "changes": !files.is_empty() || !rows.plan.is_empty(),
-                "files": file_plan::to_json(&files),
-                "database": db_section.json(),
-            });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).expect("JSON serialises")
-            );
-        }
     }
 
     if let Some(path) = out {
+        let rows = &plan.rows;
         let saved = SavedPlan::new(
             target.identity(),
             rows.current_schema.then(|| rows.live_fingerprint.clone()),
             rows.read.full,
-            incremental::inputs_fingerprint(&compiled),
+            pipeline::inputs_fingerprint(&compiled),
             rows.plan.clone(),
         );
         if let Err(e) = saved.write(path) {
@@ -225,8 +184,7 @@ fn plan(
 
     timer.lap("print");
 
-    let changes = !files.is_empty() || !rows.plan.is_empty();
-    Ok(if detailed_exitcode && changes {
+    Ok(if detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {
         EXIT_OK
@@ -262,8 +220,7 @@ fn plan_rows(
     timer: &mut StageTimer,
 ) -> std::result::Result<RowSection, DbError> {
     let runtime = db::connection::runtime()?;
-    let graph = &compiled.graph;
-    desired::in_background(&compiled.model, compiled.known.as_ref(), |desired| {
+    desired::in_background(&compiled.model, compiled.summarised(), |desired| {
         runtime.block_on(async {
             let source = db::open_for_plan(target).await?;
             timer.lap("db open");
@@ -283,11 +240,11 @@ fn plan_rows(
                     read?
                 }
             };
-            let mut plan = RowPlan::diff(&live.desired_rows(&desired)?, &live.rows);
-            plan.order_inserts(graph);
-            let forwards = desired.forwards_into(&plan.domains.delete);
+            let mut section = RowSection::derive(target.shown(), &live, &desired, &compiled.graph)?;
+            section.current_schema = current_schema;
+            section.notes = notes;
             timer.lap("db diff");
-            if std::env::var_os("MAILOPS_TIMINGS").is_some() {
+            if crate::timing::enabled() {
                 eprintln!(
                     "timing: read {} rows of {} domains{}",
                     live.read.rows,
@@ -295,15 +252,7 @@ fn plan_rows(
                     if live.read.full { " (every row)" } else { "" }
                 );
             }
-            Ok(RowSection {
-                database: target.shown(),
-                live_fingerprint: live.fingerprint(),
-                current_schema,
-                plan,
-                read: live.read,
-                notes,
-                forwards,
-            })
+            Ok(section)
         })
     })
 }

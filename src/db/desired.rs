@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow, domain_of, quota_column};
-use crate::incremental::Known;
 use crate::model::{Domain, Model};
 use crate::parallel;
 
@@ -28,13 +27,31 @@ pub(crate) struct DesiredDomain {
     pub(crate) aliases: i64,
 }
 
+/// Domains a compile holds only as summaries, not in its model: after an
+/// incremental compile, those of the tenant files it did not parse (their
+/// summaries come from the compile cache). Their domains are built again
+/// only when their rows are diffed.
+pub(crate) trait Summarised: Sync {
+    /// Every such domain.
+    fn summaries(&self) -> Vec<Summary<'_>>;
+    /// Build these domains again; fails when one of their files is not the
+    /// file summarised any more.
+    fn materialise(&self, domains: &BTreeSet<&str>) -> Result<Vec<Domain>, String>;
+}
+
+/// What a summarised domain asks of the routing tables.
+pub(crate) struct Summary<'a> {
+    pub(crate) domain: &'a str,
+    pub(crate) desired: DesiredDomain,
+    /// Its alias rows (source, destination) whose destination is in another domain.
+    pub(crate) foreign: &'a [(String, String)],
+}
+
 /// Every domain of the model, by name.
 pub(crate) struct Desired<'m> {
     model: &'m Model,
-    /// After an incremental compile: the tenant files it did not parse,
-    /// whose digests come from the cache and whose domains are built again
-    /// only when their rows are diffed.
-    known: Option<&'m Known>,
+    /// The domains the compile holds only as summaries.
+    known: Option<&'m dyn Summarised>,
     pub(crate) domains: BTreeMap<&'m str, DesiredDomain>,
 }
 
@@ -56,7 +73,7 @@ impl<'m> Pending<'_, 'm> {
 /// not depend on the model) in the meantime.
 pub(crate) fn in_background<'m, R>(
     model: &'m Model,
-    known: Option<&'m Known>,
+    known: Option<&'m dyn Summarised>,
     work: impl for<'scope> FnOnce(Pending<'scope, 'm>) -> R,
 ) -> R {
     std::thread::scope(|scope| {
@@ -73,7 +90,7 @@ impl<'m> Desired<'m> {
     }
 
     /// The model's domains, and those an incremental compile knows.
-    pub(crate) fn with_known(model: &'m Model, known: Option<&'m Known>) -> Desired<'m> {
+    pub(crate) fn with_known(model: &'m Model, known: Option<&'m dyn Summarised>) -> Desired<'m> {
         let domains: Vec<&Domain> = model.domains.values().collect();
         let parts = parallel::map_chunks(&domains, |chunk| {
             chunk
@@ -83,15 +100,8 @@ impl<'m> Desired<'m> {
         });
         let mut all: BTreeMap<&str, DesiredDomain> = parts.into_iter().flatten().collect();
         if let Some(known) = known {
-            for tenant in known.unparsed() {
-                all.insert(
-                    tenant.domain.as_str(),
-                    DesiredDomain {
-                        digest: tenant.digest.clone(),
-                        users: tenant.users,
-                        aliases: tenant.aliases,
-                    },
-                );
+            for summary in known.summaries() {
+                all.insert(summary.domain, summary.desired);
             }
         }
         Desired {
@@ -188,9 +198,9 @@ impl Desired<'_> {
             }
         }
         if let Some(known) = self.known {
-            for tenant in known.unparsed() {
+            for summary in known.summaries() {
                 forwards.extend(
-                    tenant
+                    summary
                         .foreign
                         .iter()
                         .filter(|(_, destination)| into(destination))

@@ -68,7 +68,7 @@ use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow};
-use crate::pipeline::StageTimer;
+use crate::timing::StageTimer;
 
 /// A domain's rows in one table, as the drift check sees them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -18,7 +18,6 @@ pub(crate) mod live;
 pub(crate) mod lock;
 pub(crate) mod migrate;
 pub(crate) mod plan;
-pub(crate) mod render;
 pub(crate) mod rows;
 pub(crate) mod saved_plan;
 pub(crate) mod url;

@@ -39,7 +39,7 @@ pub(crate) const MESSAGE_SIZE_LIMIT: u64 = 50 << 20;
 
 /// Stands where a config needs the database password; `mailops install` (or
 /// the first-boot script) replaces it on the host. Never a real secret.
-pub(crate) use crate::install::DB_PASSWORD_PLACEHOLDER;
+pub(crate) const DB_PASSWORD_PLACEHOLDER: &str = "@@MAILOPS_DB_PASSWORD@@";
 
 /// On the host: the secrets file the first-boot script writes (TOML,
 /// `db_password = "…"`, mode 0600) and `mailops install --secrets` reads.
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn compiler_only_files_are_not_installed() {
-        assert_eq!(placement("sql/mysql.sql", ""), None);
+        assert_eq!(placement("sql/mysql/acme.example.sql", ""), None);
         assert_eq!(placement("terraform/main.tf", ""), None);
         assert_eq!(placement("cloud-init/user-data.yaml", ""), None);
         assert_eq!(placement("README.md", ""), None);

@@ -28,25 +28,25 @@ pub(crate) mod terraform;
 pub(crate) mod test_repo;
 pub(crate) mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use crate::model::Model;
+use crate::model::{Domain, Model};
+
+/// A generated file as the emit stage gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Artifact {
+    /// Its whole contents.
+    Full(String),
+    /// Produced, and known to be on disk exactly as a full compile would
+    /// write it (an incremental compile knows it of the files of the tenants
+    /// it did not parse; see `incremental`): neither compared nor written.
+    Unchanged,
+}
 
 /// The generated files: path relative to `generated/` → contents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Artifacts {
-    files: BTreeMap<String, String>,
-    /// Files produced but not written out here: an incremental compile
-    /// knows they hold on disk exactly what a full compile would produce
-    /// (see `incremental`), so they are neither compared nor written.
-    unchanged: BTreeSet<String>,
-    /// Files given as edits of the file on disk (which an incremental
-    /// compile knows): the SQL files, where a one-tenant change touches a
-    /// few hundred bytes of hundreds of megabytes.
-    spliced: BTreeMap<String, sql::Splice>,
-    /// Where each tenant's text lies in the SQL files (set by `sql::emit`
-    /// and `sql::splice`), for the incremental compile's cache.
-    pub(crate) sql_layout: Option<sql::Layout>,
+    files: BTreeMap<String, Artifact>,
 }
 
 impl Artifacts {
@@ -57,73 +57,103 @@ impl Artifacts {
             contents.is_empty() || contents.ends_with('\n'),
             "{path} ends without a newline"
         );
-        let previous = self.files.insert(path.clone(), contents);
-        assert!(previous.is_none(), "{path} emitted twice");
+        self.insert(path, Artifact::Full(contents));
     }
 
     /// Produce a file that is already on disk as it should be.
     pub(crate) fn add_unchanged(&mut self, path: impl Into<String>) {
-        let path = path.into();
-        assert!(!self.files.contains_key(&path), "{path} emitted twice");
-        assert!(self.unchanged.insert(path.clone()), "{path} emitted twice");
+        self.insert(path.into(), Artifact::Unchanged);
+    }
+
+    fn insert(&mut self, path: String, artifact: Artifact) {
+        match self.files.entry(path) {
+            std::collections::btree_map::Entry::Occupied(entry) => {
+                panic!("{} emitted twice", entry.key())
+            }
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(artifact);
+            }
+        }
     }
 
     /// The contents of a file, `None` when it is not produced or is one of
     /// the files known unchanged on disk.
     pub(crate) fn get(&self, path: &str) -> Option<&str> {
-        self.files.get(path).map(String::as_str)
+        match self.files.get(path) {
+            Some(Artifact::Full(contents)) => Some(contents),
+            _ => None,
+        }
     }
 
     /// Whether the file is one known unchanged on disk.
     pub(crate) fn is_unchanged(&self, path: &str) -> bool {
-        self.unchanged.contains(path)
+        matches!(self.files.get(path), Some(Artifact::Unchanged))
     }
 
-    /// Produce a file as edits of the file on disk.
-    pub(crate) fn add_spliced(&mut self, path: impl Into<String>, splice: sql::Splice) {
-        let path = path.into();
-        assert!(!self.files.contains_key(&path), "{path} emitted twice");
-        assert!(
-            self.spliced.insert(path.clone(), splice).is_none(),
-            "{path} emitted twice"
-        );
-    }
-
-    /// The files given as edits of the file on disk.
-    pub(crate) fn spliced(&self) -> impl Iterator<Item = (&str, &sql::Splice)> {
-        self.spliced.iter().map(|(p, s)| (p.as_str(), s))
-    }
-
-    /// Whether the file is produced (with contents, as edits, or known unchanged).
+    /// Whether the file is produced (with contents or known unchanged).
     pub(crate) fn produces(&self, path: &str) -> bool {
         self.files.contains_key(path)
-            || self.unchanged.contains(path)
-            || self.spliced.contains_key(path)
     }
 
     /// The files with contents (not those known unchanged).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.files.iter().map(|(p, c)| (p.as_str(), c.as_str()))
+        self.files.iter().filter_map(|(p, a)| match a {
+            Artifact::Full(contents) => Some((p.as_str(), contents.as_str())),
+            Artifact::Unchanged => None,
+        })
     }
 
     /// Every file produced.
     pub(crate) fn len(&self) -> usize {
-        self.files.len() + self.unchanged.len() + self.spliced.len()
+        self.files.len()
     }
 
     #[cfg(test)]
     pub(crate) fn into_map(self) -> BTreeMap<String, String> {
-        self.files
+        self.iter()
+            .map(|(p, c)| (p.to_string(), c.to_string()))
+            .collect()
     }
+}
+
+/// The files under `generated/` of one tenant, from its domain alone.
+pub(crate) fn tenant_paths(domain: &str) -> [String; 3] {
+    let [mysql, sqlite] = sql::tenant_paths(domain);
+    [terraform::dns_path(domain), mysql, sqlite]
+}
+
+/// The tenant a file under `generated/` belongs to, if it is one of the
+/// files of `tenant_paths`.
+pub(crate) fn tenant_of(path: &str) -> Option<&str> {
+    let tenant = path
+        .strip_prefix("terraform/dns_")
+        .and_then(|rest| rest.strip_suffix(".tf"))
+        .or_else(|| {
+            sql::DIALECT_DIRS.iter().find_map(|dir| {
+                path.strip_prefix(dir)?
+                    .strip_prefix('/')?
+                    .strip_suffix(".sql")
+            })
+        })?;
+    (!tenant.is_empty() && !tenant.contains('/')).then_some(tenant)
 }
 
 /// Every artifact of the platform.
 pub(crate) fn emit(model: &Model) -> Artifacts {
     let mut out = emit_platform(model);
-    terraform::emit_dns(model, &mut out);
-    // Rows, not configs: no other file depends on them.
-    sql::emit(model, &mut out);
+    emit_tenants(model, model.domains.values(), &mut out);
     out
+}
+
+/// The files of these tenants (`tenant_paths`).
+pub(crate) fn emit_tenants<'m>(
+    model: &Model,
+    domains: impl IntoIterator<Item = &'m Domain> + Clone,
+    out: &mut Artifacts,
+) {
+    terraform::emit_dns(&model.platform, domains.clone(), out);
+    // Rows, not configs: no other file depends on them.
+    sql::emit_tenants(domains, out);
 }
 
 /// The artifacts that depend on the platform only (not on any tenant).
@@ -131,6 +161,7 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     let mut out = Artifacts::default();
     out.add("README.md", header::readme());
     terraform::emit_main(&model.platform, &mut out);
+    sql::emit_frame(&mut out);
     // Mail-server configs depend on the platform only (tenants are rows).
     postfix::emit(&model.platform, &mut out);
     dovecot::emit(&model.platform, &mut out);

@@ -20,16 +20,16 @@ use serde::Serialize;
 
 use crate::emit::header::header;
 use crate::emit::{Artifacts, engine, hcl, hcl_format, render};
-use crate::model::{Domain, Model, Platform};
+use crate::model::{Domain, Platform};
 
 const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 
 /// Add `terraform/main.tf` and one `terraform/dns_<domain>.tf` per tenant.
 #[cfg(test)]
-pub(crate) fn emit(model: &Model, out: &mut Artifacts) {
+pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
     emit_main(&model.platform, out);
-    emit_dns(model, out);
+    emit_dns(&model.platform, model.domains.values(), out);
 }
 
 /// Add `terraform/main.tf` (it depends on the platform only).
@@ -38,16 +38,20 @@ pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
     out.add("terraform/main.tf", main_tf(&tera, platform));
 }
 
-/// Add the `terraform/dns_<domain>.tf` of every domain of the model.
-pub(crate) fn emit_dns(model: &Model, out: &mut Artifacts) {
+/// Add the `terraform/dns_<domain>.tf` of each of these domains.
+pub(crate) fn emit_dns<'m>(
+    platform: &Platform,
+    domains: impl IntoIterator<Item = &'m Domain>,
+    out: &mut Artifacts,
+) {
     let tera = engine(&[("dns.tf", DNS_TF)]);
-    let domains: Vec<&Domain> = model.domains.values().collect();
+    let domains: Vec<&Domain> = domains.into_iter().collect();
     let files = crate::parallel::map_chunks(&domains, |part| {
         part.iter()
             .map(|domain| {
                 (
                     dns_path(&domain.name),
-                    dns_tf(&tera, &model.platform, domain),
+                    dns_tf(&tera, platform, domain),
                 )
             })
             .collect::<Vec<_>>()
@@ -178,6 +182,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::model::Model;
 
     const ED25519: &str = "MCowBQYDK2VwAyEAv8POTZ9N5ZyR4KFkbI8n6DdbL1WhwNR3gGguseHoLRw=";
     const RSA2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0YgwsRQjcqJNN9FVl8Y0mE6aGTBWNdKW1hEPCAsA8JGiG/UbUFRh/GWsuXGdAnK+YMqJoM/NY8G8chtiNMofGUfBDvT1NqJlhxI8MvbbsVPbkHq5KR/vOOQKahX4+m6Zigd1kLAAhX3EGyoEf/om/mFlWY4Jol3r5tRyF73wXdwn0hdb+i6YXwYDMtufJ+NVIOKNfFTM07wJb3j7E4lf/KdBkBIR7q7EanykJLk0TwTklI8qLk4Nxhri4Nrdnw3KINCScmSVaMKuBLk0gET0CraGH/uhcS6Y4GZat/9bTmE7DeQo9yeaExf/H+BKrn0YuVOg1fTp/OHr35psyGU0wwIDAQAB";

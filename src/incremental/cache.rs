@@ -6,8 +6,9 @@
 //!   the database need (its domain, the digest and counts of its rows, its
 //!   aliases to other domains). A file is in the cache only if the whole
 //!   compile it was part of reported no problem at all;
-//! - which files of `generated/` hold what which tenant contents produce
-//!   (`dns`, `sql`), with their stat when mailops last wrote or read them.
+//! - per domain, which tenant contents its files under `generated/` hold
+//!   (`emit::tenant_paths`: its DNS file and its two SQL files), with their
+//!   stats when mailops last wrote or read them.
 //!
 //! A file's stat is trusted like git trusts its index: same size, times and
 //! inode, same contents. A tenant file changed less than `RACY` before it
@@ -17,11 +18,10 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) const FORMAT: &str = "mailops-cache/2";
+pub(crate) const FORMAT: &str = "mailops-cache/3";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
@@ -32,50 +32,7 @@ fn relative_path() -> PathBuf {
     Path::new(".mailops").join("cache").join("compile.json")
 }
 
-/// How recently changed a tenant file may be and still have its stat recorded.
-const RACY: Duration = Duration::from_secs(2);
-
-/// What identifies a file's contents without reading them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub(crate) struct Stat {
-    len: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-    ino: u64,
-}
-
-impl Stat {
-    pub(crate) fn of(meta: &std::fs::Metadata) -> Stat {
-        use std::os::unix::fs::MetadataExt;
-        Stat {
-            len: meta.len(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-            ino: meta.ino(),
-        }
-    }
-
-    /// The stat of a file (of a link itself, never of what it points to),
-    /// `None` when it does not exist.
-    pub(crate) fn read(path: &Path) -> io::Result<Option<Stat>> {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) => Ok(Some(Stat::of(&meta))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(crate::load::with_path(e, path)),
-        }
-    }
-
-    /// The stat to record for a file last changed at this stat's times:
-    /// none when the change is too recent to be told apart from the next.
-    pub(crate) fn settled(self, now: SystemTime) -> Option<Stat> {
-        let changed = |(secs, nanos): (i64, i64)| {
-            SystemTime::UNIX_EPOCH
-                + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
-        };
-        let newest = changed(self.mtime).max(changed(self.ctime));
-        (newest + RACY < now).then_some(self)
-    }
-}
+pub(crate) use crate::fsutil::Stat;
 
 /// The hash of a file's contents.
 pub(crate) fn hash(bytes: &[u8]) -> String {
@@ -94,10 +51,8 @@ pub(crate) struct Cache {
     pub(crate) keys: Vec<(String, Stat)>,
     /// By file name under `tenants/`.
     pub(crate) tenants: BTreeMap<String, Tenant>,
-    /// `generated/terraform/dns_<domain>.tf`, by domain.
-    pub(crate) dns: BTreeMap<String, Produced>,
-    /// `generated/sql/mysql.sql` and `sqlite.sql`.
-    pub(crate) sql: Option<SqlFiles>,
+    /// The files of each domain under `generated/`, by domain.
+    pub(crate) produced: BTreeMap<String, Produced>,
 }
 
 /// A tenant file that compiled without a problem.
@@ -121,29 +76,13 @@ pub(crate) struct Tenant {
     pub(crate) catch_all: bool,
 }
 
-/// A generated file holding what the tenant file of this hash produces.
+/// A domain's generated files (`emit::tenant_paths`), holding what the
+/// tenant file of this hash produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Produced {
-    pub(crate) stat: Stat,
+    /// In the order of `emit::tenant_paths`.
+    pub(crate) stats: Vec<Stat>,
     pub(crate) hash: String,
-}
-
-/// The SQL files on disk and where each tenant's text lies in them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SqlFiles {
-    /// `[mysql.sql, sqlite.sql]`.
-    pub(crate) stats: [Stat; 2],
-    /// In file order.
-    pub(crate) tenants: Vec<SqlTenant>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SqlTenant {
-    pub(crate) domain: String,
-    /// The hash of the tenant file the text was produced from.
-    pub(crate) hash: String,
-    pub(crate) lengths: [crate::emit::sql::Segments; 2],
-    pub(crate) lines: [crate::emit::sql::Segments; 2],
 }
 
 /// This binary: its version, and the size and time of its file (a rebuilt
@@ -184,11 +123,10 @@ impl Cache {
         Ok(cache)
     }
 
-    /// Write the cache (a file replaced whole, never half-written). A cache
-    /// that cannot be written is only a slower next run: say so, go on.
-    pub(crate) fn write(&self, root: &Path) {
+    /// Write the cache (a file replaced whole, never half-written).
+    pub(crate) fn write(&self, root: &Path) -> io::Result<()> {
         let path = path(root);
-        let result = serde_json::to_vec(self)
+        serde_json::to_vec(self)
             .map_err(io::Error::other)
             .and_then(|json| {
                 // Not through a linked `.mailops/` (a repo may commit one).
@@ -197,13 +135,7 @@ impl Cache {
                     relative_path().parent().expect("a folder"),
                 )?;
                 crate::fsutil::write_reproducible(&path, &json)
-            });
-        if let Err(e) = result {
-            eprintln!(
-                "warning: could not write the compile cache {}: {e}",
-                path.display()
-            );
-        }
+            })
     }
 }
 

@@ -5,8 +5,8 @@
 //! all, what each tenant file gave and which generated files hold what.
 //! The next compile (`try_compile`) stats every tenant file and parses only:
 //! - the files whose contents changed (or are new);
-//! - the files whose generated text (DNS file, SQL text) is not on disk as
-//!   the cache recorded it, so that it can be written again;
+//! - the files whose generated files (DNS file, SQL files) are not on disk
+//!   as the cache recorded them, so that they can be written again;
 //! - the files of the domains that the parsed files' aliases point into,
 //!   transitively, so that dangling destinations and forwarding loops
 //!   through them are found exactly as a full compile finds them.
@@ -15,12 +15,12 @@
 //! resolve as they did when they compiled clean), and the aliases of the
 //! files not parsed that point into a changed domain are checked against it
 //! from their recorded destinations. Any problem at all, a changed platform
-//! file, key store, binary, or SQL file, and the compile is a full one
+//! file, key store or binary, and the compile is a full one
 //! (which then reports every problem as it always did).
 //!
-//! The other tenants are still there: their DNS files are produced as
-//! "unchanged" (`Artifacts::add_unchanged`), their text in the SQL files is
-//! copied from the files on disk (`sql::splice`), and the database layer
+//! The other tenants are still there: their files under `generated/` (a DNS
+//! file and two SQL files each) are produced as "unchanged"
+//! (`Artifact::Unchanged`), and the database layer
 //! takes their row digests from the cache and parses a file again only when
 //! it has to diff that domain's rows (`Known::materialise`).
 
@@ -31,16 +31,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::db::desired::{DesiredDomain, Summarised, Summary};
 use crate::db::rows::domain_of;
 use crate::diagnostic::Diagnostics;
-use crate::emit::{self, Artifacts, sql, terraform};
+use crate::emit::{self, Artifacts};
 use crate::generated_dir::{FileChanges, GENERATED_DIR};
 use crate::graph::{self, Resolution};
 use crate::load::{self, PLATFORM_FILE, TENANTS_DIR};
 use crate::model::{Domain, Model};
-use crate::pipeline::Compiled;
+use crate::compiled::Compiled;
 use crate::{keystore, validate};
-use cache::{Cache, Produced, SqlFiles, SqlTenant, Stat, hash};
+use cache::{Cache, Produced, Stat, hash};
 
 /// What an incremental compile knows of the whole repo beyond its model.
 #[derive(Debug)]
@@ -72,11 +73,27 @@ impl Known {
             .filter(|f| !self.parsed.contains(&f.name))
             .map(|f| &self.cache.tenants[&f.name])
     }
+}
+
+impl Summarised for Known {
+    fn summaries(&self) -> Vec<Summary<'_>> {
+        self.unparsed()
+            .map(|tenant| Summary {
+                domain: &tenant.domain,
+                desired: DesiredDomain {
+                    digest: tenant.digest.clone(),
+                    users: tenant.users,
+                    aliases: tenant.aliases,
+                },
+                foreign: &tenant.foreign,
+            })
+            .collect()
+    }
 
     /// Parse and build the domains of these files again (files not parsed
     /// by the compile, known valid), for the database's row diff. Fails when
     /// one of them is not the file compiled any more.
-    pub(crate) fn materialise(&self, domains: &BTreeSet<&str>) -> Result<Vec<Domain>, String> {
+    fn materialise(&self, domains: &BTreeSet<&str>) -> Result<Vec<Domain>, String> {
         let mut files = Vec::new();
         for file in &self.files {
             if self.parsed.contains(&file.name)
@@ -119,7 +136,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     if std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off") {
         return full("MAILOPS_CACHE=off");
     }
-    let mut timer = crate::pipeline::StageTimer::from_env();
+    let mut timer = crate::timing::StageTimer::from_env();
     let cache = match Cache::read(root) {
         Ok(cache) => cache,
         Err(why) => return full(why),
@@ -137,14 +154,6 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     if keys != cache.keys {
         return full("the key store changed");
     }
-    let Some(sql_files) = &cache.sql else {
-        return full("generated/sql/ was not recorded");
-    };
-    for (path, recorded) in sql::PATHS.iter().zip(&sql_files.stats) {
-        if Stat::read(&root.join(GENERATED_DIR).join(path))? != Some(*recorded) {
-            return full(format!("{GENERATED_DIR}/{path} changed"));
-        }
-    }
 
     // Every tenant file: unchanged by its stat, or read and hashed.
     let now = SystemTime::now();
@@ -158,7 +167,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let mut to_parse: BTreeSet<String> = BTreeSet::new();
     for name in names {
         let path = root.join(TENANTS_DIR).join(&name);
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| load::with_path(e, &path))?;
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| crate::fsutil::with_path(e, &path))?;
         let stat = Stat::of(&meta);
         let cached = cache.tenants.get(&name);
         if let Some(entry) = cached.filter(|e| e.stat == Some(stat)) {
@@ -184,12 +193,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     }
 
     timer.lap("tenant stats");
-    // Files whose generated text is not on disk as recorded.
-    let sql_at: BTreeMap<&str, &SqlTenant> = sql_files
-        .tenants
-        .iter()
-        .map(|t| (t.domain.as_str(), t))
-        .collect();
+    // Files whose generated files are not on disk as recorded.
     let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
     for file in &files {
         if to_parse.contains(&file.name) {
@@ -197,19 +201,13 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         }
         let entry = &cache.tenants[&file.name];
         hosted.insert(entry.domain.as_str(), file.name.as_str());
-        let dns_path = root
-            .join(GENERATED_DIR)
-            .join(terraform::dns_path(&entry.domain));
-        let dns_current = match cache.dns.get(&entry.domain) {
+        let current = match cache.produced.get(&entry.domain) {
             Some(produced) if produced.hash == file.hash => {
-                Stat::read(&dns_path)? == Some(produced.stat)
+                produced_stats(root, &entry.domain)? == produced.stats
             }
             _ => false,
         };
-        let sql_current = sql_at
-            .get(entry.domain.as_str())
-            .is_some_and(|t| t.hash == file.hash);
-        if !dns_current || !sql_current {
+        if !current {
             to_parse.insert(file.name.clone());
         }
     }
@@ -284,7 +282,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     keystore::check_model(root, &model, &mut diagnostics)?;
     // Forwards into a domain no file declares any more (generated/ still has
     // it) are warned of by a full compile.
-    let removed = crate::pipeline::removed_domains(root, |domain| {
+    let removed = crate::generated_dir::removed_domains(root, |domain| {
         hosted.contains_key(domain) || model.domains.contains_key(domain)
     });
     if let Some(destination) = files
@@ -436,68 +434,34 @@ fn exits_from<'t>(tenant: &'t cache::Tenant, source: &str) -> Option<&'t [String
         .map(|i| tenant.exits[i].1.as_slice())
 }
 
-/// The generated files of an incremental compile: the SQL files as edits
-/// of the files on disk. `None` when the SQL files on disk are not what the
-/// cache says.
-pub(crate) fn emit(root: &Path, model: &Model, known: &Known) -> io::Result<Option<Artifacts>> {
+/// The stats of a domain's generated files (`emit::tenant_paths`); a
+/// missing file has none, and then the list is shorter than the paths.
+fn produced_stats(root: &Path, domain: &str) -> io::Result<Vec<Stat>> {
+    let dir = root.join(GENERATED_DIR);
+    let mut stats = Vec::new();
+    for path in emit::tenant_paths(domain) {
+        match Stat::read(&dir.join(path))? {
+            Some(stat) => stats.push(stat),
+            None => break,
+        }
+    }
+    Ok(stats)
+}
+
+/// The generated files of an incremental compile: those of the parsed
+/// domains written, those of the others known unchanged on disk.
+pub(crate) fn emit(model: &Model, known: &Known) -> Artifacts {
     let mut out = emit::emit_platform(model);
-    terraform::emit_dns(model, &mut out);
-    let mut tenants: Vec<(&str, Option<&Domain>)> = Vec::with_capacity(known.files.len());
+    emit::emit_tenants(model, model.domains.values(), &mut out);
     for file in &known.files {
         if known.parsed.contains(&file.name) {
             continue;
         }
-        let domain = known.cache.tenants[&file.name].domain.as_str();
-        out.add_unchanged(terraform::dns_path(domain));
-        tenants.push((domain, None));
+        for path in emit::tenant_paths(&known.cache.tenants[&file.name].domain) {
+            out.add_unchanged(path);
+        }
     }
-    tenants.extend(model.domains.values().map(|d| (d.name.as_str(), Some(d))));
-    tenants.sort_by(|a, b| a.0.cmp(b.0));
-
-    let Some(sql_files) = &known.cache.sql else {
-        return Ok(None);
-    };
-    let old_at: BTreeMap<&str, usize> = sql_files
-        .tenants
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.domain.as_str(), i))
-        .collect();
-    let sources: Vec<(&str, sql::Source<'_>)> = tenants
-        .iter()
-        .map(|&(name, domain)| {
-            let source = match domain {
-                Some(domain) => sql::Source::New(domain),
-                None => sql::Source::Old(old_at[name]),
-            };
-            (name, source)
-        })
-        .collect();
-    let old_layout = sql::Layout {
-        domains: sql_files.tenants.iter().map(|t| t.domain.clone()).collect(),
-        lengths: sql_files.tenants.iter().map(|t| t.lengths).collect(),
-        lines: sql_files.tenants.iter().map(|t| t.lines).collect(),
-    };
-    let generated = crate::fsutil::Beneath::open(root)?.dir(Path::new(GENERATED_DIR))?;
-    let opened = [
-        generated.file(Path::new(sql::PATHS[0]))?,
-        generated.file(Path::new(sql::PATHS[1]))?,
-    ];
-    let old_lens = [opened[0].metadata()?.len(), opened[1].metadata()?.len()];
-    let same = |f: usize, at: u64, text: &str| -> io::Result<bool> {
-        use std::os::unix::fs::FileExt;
-        let mut old = vec![0u8; text.len()];
-        opened[f].read_exact_at(&mut old, at)?;
-        Ok(old == text.as_bytes())
-    };
-    let Some((splices, layout)) = sql::splice(old_lens, &old_layout, &sources, same)? else {
-        return Ok(None);
-    };
-    for (path, splice) in sql::PATHS.iter().zip(splices) {
-        out.add_spliced(*path, splice);
-    }
-    out.sql_layout = Some(layout);
-    Ok(Some(out))
+    out
 }
 
 /// What is known of `generated/` when the cache is recorded.
@@ -508,17 +472,19 @@ pub(crate) enum OnDisk<'a> {
     Compared(&'a FileChanges),
 }
 
-/// Record the cache after a compile that reported no problem at all.
+/// Record the cache after a compile that reported no problem at all. A
+/// cache that cannot be written is only a slower next run: the warning to
+/// show comes back.
 pub(crate) fn record(
     root: &Path,
     compiled: &Compiled,
     artifacts: &Artifacts,
     on_disk: OnDisk<'_>,
-) -> io::Result<()> {
+) -> io::Result<Option<String>> {
     if !compiled.diagnostics.is_empty()
         || std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off")
     {
-        return Ok(());
+        return Ok(None);
     }
     let model = &compiled.model;
     let old = compiled.known.as_ref().map(|k| &k.cache);
@@ -567,7 +533,7 @@ pub(crate) fn record(
                 },
                 // Neither parsed nor known: cannot be (a full compile
                 // parses every file), but never record a guess.
-                _ => return Ok(()),
+                _ => return Ok(None),
             },
         };
         tenants.insert(name, entry);
@@ -577,77 +543,47 @@ pub(crate) fn record(
         .map(|t| (t.domain.as_str(), t.hash.as_str()))
         .collect();
 
-    let dir = root.join(GENERATED_DIR);
     let differs = |path: &str| match on_disk {
         OnDisk::Written => false,
         OnDisk::Compared(changes) => {
             changes.changed.iter().any(|p| p == path) || changes.added.iter().any(|p| p == path)
         }
     };
-    let mut dns = BTreeMap::new();
+    let mut produced = BTreeMap::new();
     for (&domain, &digest) in &hash_of {
-        let path = terraform::dns_path(domain);
-        if differs(&path) {
-            // The file on disk is still what it was.
-            if let Some(previous) = old.and_then(|c| c.dns.get(domain)) {
-                dns.insert(domain.to_string(), previous.clone());
+        let paths = emit::tenant_paths(domain);
+        let previous = old.and_then(|c| c.produced.get(domain));
+        if paths.iter().any(|p| differs(p)) {
+            // The files on disk are still what they were.
+            if let Some(previous) = previous {
+                produced.insert(domain.to_string(), previous.clone());
             }
             continue;
         }
-        if artifacts.is_unchanged(&path)
-            && let Some(previous) = old.and_then(|c| c.dns.get(domain))
+        if paths.iter().all(|p| artifacts.is_unchanged(p))
+            && let Some(previous) = previous
         {
             // Found as recorded by this compile, and neither compared nor written.
-            dns.insert(domain.to_string(), previous.clone());
+            produced.insert(domain.to_string(), previous.clone());
             continue;
         }
-        if let Some(stat) = Stat::read(&dir.join(&path))? {
-            dns.insert(
+        let stats = produced_stats(root, domain)?;
+        if stats.len() == paths.len() {
+            produced.insert(
                 domain.to_string(),
                 Produced {
-                    stat,
+                    stats,
                     hash: digest.to_string(),
                 },
             );
         }
     }
-    let sql = if sql::PATHS.iter().any(|p| differs(p)) {
-        old.and_then(|c| c.sql.clone())
-    } else {
-        match &artifacts.sql_layout {
-            Some(layout) => {
-                let stats = [
-                    Stat::read(&dir.join(sql::PATHS[0]))?,
-                    Stat::read(&dir.join(sql::PATHS[1]))?,
-                ];
-                match stats {
-                    [Some(a), Some(b)] => Some(SqlFiles {
-                        stats: [a, b],
-                        tenants: layout
-                            .domains
-                            .iter()
-                            .zip(&layout.lengths)
-                            .zip(&layout.lines)
-                            .map(|((domain, lengths), lines)| SqlTenant {
-                                domain: domain.clone(),
-                                hash: hash_of.get(domain.as_str()).unwrap_or(&"").to_string(),
-                                lengths: *lengths,
-                                lines: *lines,
-                            })
-                            .collect(),
-                    }),
-                    _ => None,
-                }
-            }
-            None => None,
-        }
-    };
 
     let platform_hash = match &compiled.known {
         Some(known) => hash(&known.platform),
         None => match compiled.repo.platform {
             Some(id) => hash(compiled.repo.sources.file(id).text.as_bytes()),
-            None => return Ok(()),
+            None => return Ok(None),
         },
     };
     let key_store = model.platform.paths.key_store.clone();
@@ -662,13 +598,17 @@ pub(crate) fn record(
         key_store,
         keys,
         tenants,
-        dns,
-        sql,
+        produced,
     };
-    if old != Some(&cache) {
-        cache.write(root);
+    if old == Some(&cache) {
+        return Ok(None);
     }
-    Ok(())
+    Ok(cache.write(root).err().map(|e| {
+        format!(
+            "could not write the compile cache {}: {e}",
+            cache::path(root).display()
+        )
+    }))
 }
 
 /// What the cache keeps of a compiled domain.

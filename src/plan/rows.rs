@@ -1,0 +1,382 @@
+//! The row half of a plan: what `apply` would change in the database, and
+//! each change as a person reads it.
+//!
+//! `derive` is the one computation of the row plan that `plan` and `apply`
+//! share (apply runs it again under its lock). Changes are shown grouped by
+//! tenant (the domain of the row's key): `+` insert, `~` update with each
+//! changed column old → new, `-` delete. A password is never shown, only
+//! that it is set or changed. Free text is shown with Rust's string
+//! escaping, so a name cannot put a line break or a terminal control
+//! sequence into the plan.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::db::connection::DbError;
+use crate::db::desired::Desired;
+use crate::db::live::{Live, ReadStats};
+use crate::db::plan::{Counts, RowPlan};
+use crate::db::rows::{AliasRow, UserRow, domain_of};
+use crate::graph::Graph;
+use crate::validate::quota::format_quota;
+
+pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
+
+/// The row half of a plan.
+#[derive(Debug, Clone)]
+pub(crate) struct RowSection {
+    /// The database, as it may be shown (never a password).
+    pub(crate) database: String,
+    /// Of the live state the plan was derived from.
+    pub(crate) live_fingerprint: String,
+    /// The live state was this mailops's schema: apply can check the fingerprint.
+    pub(crate) current_schema: bool,
+    pub(crate) plan: RowPlan,
+    /// How much of the live database was read to derive the plan.
+    pub(crate) read: ReadStats,
+    /// What the reader should know of the database itself: it does not exist
+    /// yet, its schema is older (see `db::open_for_plan`).
+    pub(crate) notes: Vec<String>,
+    /// Alias rows the files keep that forward into a domain the plan
+    /// deletes: (source, destination).
+    pub(crate) forwards: Vec<(String, String)>,
+}
+
+impl RowSection {
+    /// Derive the row plan from the live state and the desired rows: the
+    /// diff, its inserts in the graph's order, and the forwards into the
+    /// domains it deletes. `plan` and `apply` both derive it here.
+    pub(crate) fn derive(
+        database: String,
+        live: &Live,
+        desired: &Desired<'_>,
+        graph: &Graph,
+    ) -> Result<RowSection, DbError> {
+        let mut plan = RowPlan::diff(&live.desired_rows(desired)?, &live.rows);
+        plan.order_inserts(graph);
+        let forwards = desired.forwards_into(&plan.domains.delete);
+        Ok(RowSection {
+            database,
+            live_fingerprint: live.fingerprint(),
+            current_schema: true,
+            plan,
+            read: live.read,
+            notes: Vec::new(),
+            forwards,
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.plan.is_empty()
+    }
+
+    /// "database URL: 1 to insert, 0 to update, 2 to delete".
+    pub(crate) fn summary(&self) -> String {
+        let c = self.plan.counts();
+        if c.total() == 0 {
+            return format!("database {}: no row changes", self.database);
+        }
+        format!(
+            "database {}: {} to insert, {} to update, {} to delete",
+            self.database, c.insert, c.update, c.delete
+        )
+    }
+
+    /// Whether the plan deletes a mailbox (then `MAIL_KEPT` is said).
+    pub(crate) fn deletes_mailboxes(&self) -> bool {
+        !self.plan.users.delete.is_empty()
+    }
+
+    /// Per tenant: its mailbox and alias rows inserted, updated, deleted.
+    pub(crate) fn tenant_counts(&self) -> BTreeMap<String, (Counts, Counts)> {
+        let mut out: BTreeMap<String, (Counts, Counts)> = BTreeMap::new();
+        let plan = &self.plan;
+        let mut count = |address: &str, mailbox: bool, bump: fn(&mut Counts)| {
+            let entry = out.entry(domain_of(address).to_string()).or_default();
+            bump(if mailbox { &mut entry.0 } else { &mut entry.1 });
+        };
+        for u in &plan.users.insert {
+            count(&u.email, true, |c| c.insert += 1);
+        }
+        for u in &plan.users.update {
+            count(&u.after.email, true, |c| c.update += 1);
+        }
+        for u in &plan.users.delete {
+            count(&u.email, true, |c| c.delete += 1);
+        }
+        for a in &plan.aliases.insert {
+            count(&a.source, false, |c| c.insert += 1);
+        }
+        for a in &plan.aliases.update {
+            count(&a.after.source, false, |c| c.update += 1);
+        }
+        for a in &plan.aliases.delete {
+            count(&a.source, false, |c| c.delete += 1);
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ShownChange {
+    pub(crate) op: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) table: &'static str,
+    pub(crate) key: String,
+    pub(crate) columns: Vec<ShownColumn>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ShownColumn {
+    pub(crate) column: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) old: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) new: Option<Value>,
+    /// A secret column: only that it changed is shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) hidden: bool,
+}
+
+impl ShownChange {
+    fn sign(&self) -> char {
+        match self.op {
+            "insert" => '+',
+            "update" => '~',
+            _ => '-',
+        }
+    }
+
+    /// One line: `+ mailbox alice@acme.example (quota 10 GiB, name "Alice")`.
+    pub(crate) fn line(&self) -> String {
+        let mut line = format!("{} {} {}", self.sign(), self.kind, self.key);
+        let details: Vec<String> = self.columns.iter().map(|c| self.describe(c)).collect();
+        match self.op {
+            "update" => {
+                line.push_str(": ");
+                line.push_str(&details.join(", "));
+            }
+            _ if !details.is_empty() => line.push_str(&format!(" ({})", details.join(", "))),
+            _ => {}
+        }
+        if self.op == "delete" && self.kind == "mailbox" {
+            line.push_str(" (its mail on disk is kept)");
+        }
+        line
+    }
+
+    fn describe(&self, c: &ShownColumn) -> String {
+        if c.hidden {
+            return match self.op {
+                "update" => format!("{} changed", c.column),
+                _ => format!("{} set", c.column),
+            };
+        }
+        let show = |v: &Option<Value>| match v {
+            None | Some(Value::Null) => "none".to_string(),
+            Some(Value::String(s)) => format!("{s:?}"),
+            Some(Value::Number(n)) if c.column == "quota_bytes" => {
+                n.as_u64().map_or_else(|| n.to_string(), format_quota)
+            }
+            Some(other) => other.to_string(),
+        };
+        let name = if c.column == "quota_bytes" {
+            "quota"
+        } else {
+            c.column
+        };
+        match self.op {
+            "update" => format!("{name} {} → {}", show(&c.old), show(&c.new)),
+            _ => format!("{name} {}", show(&c.new)),
+        }
+    }
+}
+
+fn user_columns(user: &UserRow) -> Vec<ShownColumn> {
+    let mut columns = vec![
+        ShownColumn {
+            column: "quota_bytes",
+            old: None,
+            new: Some(json!(user.quota_bytes)),
+            hidden: false,
+        },
+        ShownColumn {
+            column: "password",
+            old: None,
+            new: None,
+            hidden: true,
+        },
+    ];
+    if let Some(name) = &user.name {
+        columns.push(ShownColumn {
+            column: "name",
+            old: None,
+            new: Some(json!(name)),
+            hidden: false,
+        });
+    }
+    columns
+}
+
+fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
+    let mut columns = Vec::new();
+    let mut changed = |column, old: Value, new: Value| {
+        if old != new {
+            columns.push(ShownColumn {
+                column,
+                old: Some(old),
+                new: Some(new),
+                hidden: false,
+            });
+        }
+    };
+    changed("domain", json!(before.domain), json!(after.domain));
+    changed(
+        "quota_bytes",
+        json!(before.quota_bytes),
+        json!(after.quota_bytes),
+    );
+    changed("name", json!(before.name), json!(after.name));
+    if before.password != after.password {
+        columns.push(ShownColumn {
+            column: "password",
+            old: None,
+            new: None,
+            hidden: true,
+        });
+    }
+    columns
+}
+
+fn alias_key(alias: &AliasRow) -> String {
+    format!("{} → {}", alias.source, alias.destination)
+}
+
+/// Every change, grouped by tenant domain, in the order of the plan.
+pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
+    let mut out: BTreeMap<String, Vec<ShownChange>> = BTreeMap::new();
+    let mut add =
+        |tenant: &str, change: ShownChange| out.entry(tenant.to_string()).or_default().push(change);
+    let change = |op, kind, table, key: String, columns| ShownChange {
+        op,
+        kind,
+        table,
+        key,
+        columns,
+    };
+    for d in &plan.domains.insert {
+        add(
+            d,
+            change("insert", "domain", "virtual_domains", d.clone(), Vec::new()),
+        );
+    }
+    for u in &plan.users.insert {
+        add(
+            domain_of(&u.email),
+            change(
+                "insert",
+                "mailbox",
+                "virtual_users",
+                u.email.clone(),
+                user_columns(u),
+            ),
+        );
+    }
+    for a in &plan.aliases.insert {
+        add(
+            domain_of(&a.source),
+            change(
+                "insert",
+                "alias",
+                "virtual_aliases",
+                alias_key(a),
+                Vec::new(),
+            ),
+        );
+    }
+    for u in &plan.users.update {
+        let columns = user_update(&u.before, &u.after);
+        add(
+            domain_of(&u.after.email),
+            change(
+                "update",
+                "mailbox",
+                "virtual_users",
+                u.after.email.clone(),
+                columns,
+            ),
+        );
+    }
+    for a in &plan.aliases.update {
+        let columns = vec![ShownColumn {
+            column: "domain",
+            old: Some(json!(a.before.domain)),
+            new: Some(json!(a.after.domain)),
+            hidden: false,
+        }];
+        add(
+            domain_of(&a.after.source),
+            change(
+                "update",
+                "alias",
+                "virtual_aliases",
+                alias_key(&a.after),
+                columns,
+            ),
+        );
+    }
+    for a in &plan.aliases.delete {
+        add(
+            domain_of(&a.source),
+            change(
+                "delete",
+                "alias",
+                "virtual_aliases",
+                alias_key(a),
+                Vec::new(),
+            ),
+        );
+    }
+    for u in &plan.users.delete {
+        add(
+            domain_of(&u.email),
+            change(
+                "delete",
+                "mailbox",
+                "virtual_users",
+                u.email.clone(),
+                Vec::new(),
+            ),
+        );
+    }
+    for d in &plan.domains.delete {
+        add(
+            d,
+            change("delete", "domain", "virtual_domains", d.clone(), Vec::new()),
+        );
+    }
+    // Sorted for reading: inserts, updates, deletes; within each, the domain,
+    // its mailboxes, its aliases (deletes in the reverse); then by key.
+    for changes in out.values_mut() {
+        changes.sort_by(|a, b| reading_order(a).cmp(&reading_order(b)));
+    }
+    out
+}
+
+fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
+    let op = match change.op {
+        "insert" => 0,
+        "update" => 1,
+        _ => 2,
+    };
+    let kind = match change.kind {
+        "domain" => 0,
+        "mailbox" => 1,
+        _ => 2,
+    };
+    let kind = if op == 2 { 2 - kind } else { kind };
+    (op, kind, change.key.as_str())
+}
+
