@@ -25,11 +25,11 @@ impl DatabaseUrl {
         // shown, or a file no one can type; the character, not the URL, is named.
         if let Some(c) = url
             .chars()
-            .find(|&c| c.is_control() || crate::validate::text::is_invisible(c))
+            .find(|&c| c.is_control() || crate::chars::is_invisible(c))
         {
             return Err(format!(
                 "the URL holds the character {}; retype it",
-                crate::validate::text::describe_char(c)
+                crate::chars::describe_char(c)
             ));
         }
         if let Some(path) = url
@@ -170,7 +170,7 @@ pub(crate) fn redact(text: &str) -> String {
         Err(_) => text
             .chars()
             .map(|c| {
-                if c.is_control() || crate::validate::text::is_invisible(c) {
+                if c.is_control() || crate::chars::is_invisible(c) {
                     format!("\\u{{{:x}}}", c as u32)
                 } else {
                     c.to_string()

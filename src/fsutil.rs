@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-
 /// A path in the mail repo that mailops will not open: a symbolic link, or
 /// not the kind of file expected there.
 #[derive(Debug, Clone, PartialEq, Eq)]

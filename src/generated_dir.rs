@@ -8,8 +8,8 @@ use rustix::fs::FileType;
 
 use crate::emit::Artifacts;
 use crate::emit::header::is_owned;
-use crate::fsutil::{Beneath, Refused, describe, write_reproducible};
 use crate::fsutil::with_path;
+use crate::fsutil::{Beneath, Refused, describe, write_reproducible};
 
 pub(crate) const GENERATED_DIR: &str = "generated";
 

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use crate::fsutil::{Beneath, Entry, Refused, describe};
 use crate::fsutil::with_path;
+use crate::fsutil::{Beneath, Entry, Refused, describe};
 
 /// A file on the host as it is now.
 pub(crate) struct Current {

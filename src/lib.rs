@@ -5,9 +5,9 @@
 //! emitters. `cli` holds what the user typed, `commands` does the work.
 //! `main.rs` is a thin shell around [`main`].
 
+mod chars;
 mod cli;
 mod commands;
-mod compiled;
 mod database_url;
 mod db;
 mod diagnostic;

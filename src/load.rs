@@ -117,8 +117,7 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
         };
         if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
             repo.tenants.push(id);
-            repo.tenant_stats
-                .push(crate::fsutil::Stat::of(&stat));
+            repo.tenant_stats.push(crate::fsutil::Stat::of(&stat));
         }
     }
     Ok(repo)
@@ -278,3 +277,11 @@ fn add_file(
 }
 
 pub(crate) use crate::fsutil::with_path;
+
+/// `tenants/<domain>.toml` by A-label or Unicode name.
+pub(crate) fn find_tenant_file(dir: &Path, ascii: &str, unicode: &str) -> Option<PathBuf> {
+    [ascii, unicode]
+        .iter()
+        .map(|name| dir.join(TENANTS_DIR).join(format!("{name}.toml")))
+        .find(|p| p.is_file())
+}

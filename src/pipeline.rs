@@ -8,12 +8,12 @@
 use std::io;
 use std::path::Path;
 
-pub(crate) use crate::compiled::Compiled;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, Artifacts};
 use crate::generated_dir;
 use crate::graph;
 use crate::incremental;
+pub(crate) use crate::incremental::Compiled;
 pub(crate) use crate::incremental::OnDisk;
 use crate::keystore;
 use crate::load;
@@ -31,8 +31,7 @@ pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
     timer.lap("parse+validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
     timer.lap("keystore");
-    let removed =
-        generated_dir::removed_domains(root, |domain| model.domains.contains_key(domain));
+    let removed = generated_dir::removed_domains(root, |domain| model.domains.contains_key(domain));
     let graph = graph::build(&model, &removed, &mut diagnostics);
     timer.lap("graph");
     Ok(Compiled {

@@ -217,7 +217,11 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
         "14\t0\t0\n"
     );
     // apply wrote generated/.
-    assert!(repo.path().join("generated/sql/sqlite/a.example.sql").is_file());
+    assert!(
+        repo.path()
+            .join("generated/sql/sqlite/a.example.sql")
+            .is_file()
+    );
 
     let out = plan(&repo, &db);
     assert_code(&out, 0);
@@ -1315,8 +1319,14 @@ fn plan_hides_password_hashes_in_file_diffs() {
         );
         assert_code(&out, 0);
         let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert!(all.contains("generated/sql/sqlite/a.example.sql"), "{format}: {all}");
-        assert!(all.contains("generated/sql/mysql/a.example.sql"), "{format}: {all}");
+        assert!(
+            all.contains("generated/sql/sqlite/a.example.sql"),
+            "{format}: {all}"
+        );
+        assert!(
+            all.contains("generated/sql/mysql/a.example.sql"),
+            "{format}: {all}"
+        );
         for hash in [password_hash(), other_password_hash()] {
             assert!(
                 !all.contains(&secret(hash)),

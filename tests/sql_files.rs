@@ -209,8 +209,8 @@ fn adding_a_tenant_adds_exactly_its_own_files() {
     // Every line of the new SQL files is about c.example, holds no value,
     // or is a fixed line that every tenant's file has (as a.example's does).
     for path in &added[..2] {
-        let other = String::from_utf8_lossy(&after[&path.replace("c.example", "a.example")])
-            .into_owned();
+        let other =
+            String::from_utf8_lossy(&after[&path.replace("c.example", "a.example")]).into_owned();
         for line in String::from_utf8_lossy(&after[*path]).lines() {
             assert!(
                 line.starts_with("--")
@@ -235,7 +235,10 @@ fn changing_a_tenant_changes_only_its_lines() {
         .keys()
         .filter(|p| before.get(*p) != after.get(*p))
         .collect();
-    assert_eq!(changed, ["sql/mysql/b.example.sql", "sql/sqlite/b.example.sql"]);
+    assert_eq!(
+        changed,
+        ["sql/mysql/b.example.sql", "sql/sqlite/b.example.sql"]
+    );
     for path in changed {
         let (old, new) = (
             String::from_utf8_lossy(&before[path]),
@@ -248,7 +251,10 @@ fn changing_a_tenant_changes_only_its_lines() {
             .map(|c| c.value().to_string())
             .collect();
         assert_eq!(lines.len(), 2, "{path}: {lines:#?}");
-        assert!(lines.iter().all(|l| l.contains("carol@b.example")), "{lines:#?}");
+        assert!(
+            lines.iter().all(|l| l.contains("carol@b.example")),
+            "{lines:#?}"
+        );
     }
 }
 
@@ -304,12 +310,19 @@ fn a_tenant_file_loads_alone(engine: Engine) {
             .unwrap();
         child.wait_with_output().unwrap()
     };
-    assert!(!run_client(&end).status.success(), "the end file alone must fail");
+    assert!(
+        !run_client(&end).status.success(),
+        "the end file alone must fail"
+    );
     assert_eq!(db.count("virtual_domains"), 1);
     // Begin and end around no tenant file: nothing is declared, nothing removed.
     let begin = std::fs::read_to_string(frame("begin")).unwrap();
     let out = run_client(&format!("{begin}{end}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(db.count("virtual_domains"), 1);
     assert_eq!(db.count("virtual_users"), b_users);
     // The whole load then adds a.example and keeps b.example.

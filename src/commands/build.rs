@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::commands::validate::report;
+use crate::commands::warn;
 use crate::commands::{EXIT_OK, EXIT_USER, Result};
 use crate::generated_dir::{self, GENERATED_DIR};
-use crate::commands::warn;
 use crate::pipeline::{self, OnDisk};
 use crate::timing::StageTimer;
 
@@ -28,7 +28,12 @@ pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
     timer.lap("emit");
     let changes = generated_dir::write(dir, &artifacts)?;
     timer.lap("write");
-    warn(pipeline::record(dir, &compiled, &artifacts, OnDisk::Written)?);
+    warn(pipeline::record(
+        dir,
+        &compiled,
+        &artifacts,
+        OnDisk::Written,
+    )?);
     timer.lap("cache");
     // The model is no longer needed: its million strings go with the process.
     std::mem::forget(compiled);

@@ -9,6 +9,7 @@ use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
+use crate::load::find_tenant_file;
 use crate::pipeline;
 use crate::validate::records::is_selector;
 
@@ -98,7 +99,7 @@ pub(crate) fn keygen(
         planned.push((rsa.clone(), KeyAlgorithm::Rsa2048));
     }
     for (selector, _) in &planned {
-        if let Some(why) = crate::commands::new::key_file_too_long(&name.ascii, selector) {
+        if let Some(why) = crate::keystore::key_file_too_long(&name.ascii, selector) {
             eprintln!("error: {why}");
             return Ok(EXIT_USER);
         }
@@ -274,12 +275,4 @@ fn set_value(table: &mut dyn toml_edit::TableLike, key: &str, value: &str) {
             table.insert(key, toml_edit::value(value));
         }
     }
-}
-
-/// `tenants/<domain>.toml` by A-label or Unicode name.
-pub(crate) fn find_tenant_file(dir: &Path, ascii: &str, unicode: &str) -> Option<PathBuf> {
-    [ascii, unicode]
-        .iter()
-        .map(|name| dir.join(TENANTS_DIR).join(format!("{name}.toml")))
-        .find(|p| p.is_file())
 }

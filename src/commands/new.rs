@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::dkim::find_tenant_file;
 use crate::commands::{EXIT_OK, EXIT_USER, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
+use crate::load::find_tenant_file;
 use crate::pipeline;
 use crate::validate::address::normalize_address;
 use crate::validate::records::is_selector;
@@ -73,7 +73,7 @@ pub(crate) fn run(
     let key_store = dir.join(&platform.paths.key_store);
     let mut keys = Vec::new();
     for (selector, algorithm) in &planned {
-        if let Some(why) = crate::commands::new::key_file_too_long(&name.ascii, selector) {
+        if let Some(why) = crate::keystore::key_file_too_long(&name.ascii, selector) {
             eprintln!("error: {why}");
             return Ok(EXIT_USER);
         }
@@ -180,17 +180,4 @@ address = "abuse"
 to = ["{admin}"]
 "#
     )
-}
-
-/// Why the key file `<domain>.<selector>.key` cannot exist: a file name
-/// holds at most 255 bytes (checked before anything is written; it was
-/// exit 2, "File name too long", after the compile).
-pub(crate) fn key_file_too_long(domain: &str, selector: &str) -> Option<String> {
-    let file = key_file_name(domain, selector);
-    (file.len() > 255).then(|| {
-        format!(
-            "the key file `{file}` would be {} bytes long, and a file name holds at most 255; choose a shorter --selector",
-            file.len()
-        )
-    })
 }

@@ -19,8 +19,7 @@ use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::live::{Tally, read_tallies};
 use crate::db::plan::{Counts, RowPlan};
 
-/// Rows per multi-row statement.
-pub(crate) const CHUNK: usize = 1000;
+pub(crate) use crate::db::rows::CHUNK;
 
 /// What to record in `mailops_apply_log`.
 pub(crate) struct LogEntry<'a> {

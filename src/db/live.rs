@@ -63,10 +63,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::db::apply::CHUNK;
 use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
+use crate::db::rows::CHUNK;
 use crate::db::rows::{AliasRow, Fields, Rows, UserRow};
 use crate::timing::StageTimer;
 

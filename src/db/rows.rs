@@ -7,6 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Rows per multi-row statement (of apply's writes and live's reads).
+pub(crate) const CHUNK: usize = 1000;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

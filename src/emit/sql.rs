@@ -33,13 +33,15 @@ use crate::emit::sql_literal::{push_mysql_literal, push_sqlite_literal};
 use crate::emit::{Artifacts, engine, header, render};
 use crate::model::Domain;
 
-
 const TEMPLATES: &[(&str, &str)] = &[
     (
         "mysql-tenant.sql",
         include_str!("templates/sql/mysql-tenant.sql"),
     ),
-    ("mysql-begin.sql", include_str!("templates/sql/mysql-begin.sql")),
+    (
+        "mysql-begin.sql",
+        include_str!("templates/sql/mysql-begin.sql"),
+    ),
     ("mysql-end.sql", include_str!("templates/sql/mysql-end.sql")),
     (
         "sqlite-tenant.sql",
@@ -49,7 +51,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "sqlite-begin.sql",
         include_str!("templates/sql/sqlite-begin.sql"),
     ),
-    ("sqlite-end.sql", include_str!("templates/sql/sqlite-end.sql")),
+    (
+        "sqlite-end.sql",
+        include_str!("templates/sql/sqlite-end.sql"),
+    ),
 ];
 
 /// The most rows one `INSERT` statement holds.
@@ -308,7 +313,6 @@ impl Statements {
         out.push_str(";\n");
     }
 
-
     /// The domain's name as a literal.
     fn name(&self, domain: &Domain) -> String {
         let mut name = String::with_capacity(domain.name.len() + 2);
@@ -480,10 +484,7 @@ pub(crate) fn emit_frame(out: &mut Artifacts) {
 
 /// Add each tenant's two files, `sql/mysql/<domain>.sql` and
 /// `sql/sqlite/<domain>.sql`, written on every core.
-pub(crate) fn emit_tenants<'m>(
-    domains: impl IntoIterator<Item = &'m Domain>,
-    out: &mut Artifacts,
-) {
+pub(crate) fn emit_tenants<'m>(domains: impl IntoIterator<Item = &'m Domain>, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
     let frames = FILES.map(|(dialect, _)| Frame::new(&tera, &format!("{dialect}-tenant.sql")));
     let statements = FILES.map(|(_, dialect)| Statements::new(dialect));

@@ -48,12 +48,7 @@ pub(crate) fn emit_dns<'m>(
     let domains: Vec<&Domain> = domains.into_iter().collect();
     let files = crate::parallel::map_chunks(&domains, |part| {
         part.iter()
-            .map(|domain| {
-                (
-                    dns_path(&domain.name),
-                    dns_tf(&tera, platform, domain),
-                )
-            })
+            .map(|domain| (dns_path(&domain.name), dns_tf(&tera, platform, domain)))
             .collect::<Vec<_>>()
     });
     for (path, contents) in files.into_iter().flatten() {

@@ -36,12 +36,39 @@ use crate::db::rows::domain_of;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, Artifacts};
 use crate::generated_dir::{FileChanges, GENERATED_DIR};
+use crate::graph::Graph;
 use crate::graph::{self, Resolution};
+use crate::load::LoadedRepo;
 use crate::load::{self, PLATFORM_FILE, TENANTS_DIR};
 use crate::model::{Domain, Model};
-use crate::compiled::Compiled;
 use crate::{keystore, validate};
 use cache::{Cache, Produced, Stat, hash};
+
+/// What the front half of the compiler gives: the loaded repo, the checked
+/// model, the graph and every diagnostic — after a full compile
+/// (`pipeline::compile`), or after an incremental one (`try_compile`), whose
+/// model holds only the domains it parsed and whose `known` summarises the
+/// rest. It is defined here, beside `Known`, and the pipeline hands it out.
+pub(crate) struct Compiled {
+    pub(crate) repo: LoadedRepo,
+    pub(crate) model: Model,
+    pub(crate) graph: Graph,
+    pub(crate) diagnostics: Diagnostics,
+    /// An incremental compile: the model holds only the domains it parsed,
+    /// this knows the rest.
+    pub(crate) known: Option<Known>,
+}
+
+impl Compiled {
+    pub(crate) fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+
+    /// The domains held only as summaries (none after a full compile).
+    pub(crate) fn summarised(&self) -> Option<&dyn Summarised> {
+        self.known.as_ref().map(|k| k as &dyn Summarised)
+    }
+}
 
 /// What an incremental compile knows of the whole repo beyond its model.
 #[derive(Debug)]
@@ -167,7 +194,8 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let mut to_parse: BTreeSet<String> = BTreeSet::new();
     for name in names {
         let path = root.join(TENANTS_DIR).join(&name);
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| crate::fsutil::with_path(e, &path))?;
+        let meta =
+            std::fs::symlink_metadata(&path).map_err(|e| crate::fsutil::with_path(e, &path))?;
         let stat = Stat::of(&meta);
         let cached = cache.tenants.get(&name);
         if let Some(entry) = cached.filter(|e| e.stat == Some(stat)) {

@@ -133,21 +133,18 @@ mod tests {
         let change = change(old, &new);
         assert!(!change.contains("SECRET"), "{}", change);
         assert!(
-            change
-                .contains("+(@domain_id, 'a@x.example', '{ARGON2ID}…(hash changed)', 1, 'A'),"),
+            change.contains("+(@domain_id, 'a@x.example', '{ARGON2ID}…(hash changed)', 1, 'A'),"),
             "{}",
             change
         );
         assert!(
-            change
-                .contains("-(@domain_id, 'a@x.example', '{ARGON2ID}…', 1, 'A'),"),
+            change.contains("-(@domain_id, 'a@x.example', '{ARGON2ID}…', 1, 'A'),"),
             "{}",
             change
         );
         // Same hash, other quota: the scheme only; names and aliases are not hashes.
         assert!(
-            change
-                .contains("+('c@x.example', '{SHA512-CRYPT}…', 2, '{not} a hash')"),
+            change.contains("+('c@x.example', '{SHA512-CRYPT}…', 2, '{not} a hash')"),
             "{}",
             change
         );
@@ -162,5 +159,4 @@ mod tests {
             .to_string();
         assert!(shown_diff("dovecot/x.conf", unified).contains("SECRET-A2"));
     }
-
 }

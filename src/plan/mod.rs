@@ -236,8 +236,14 @@ mod tests {
             "{human}"
         );
         let json = json::render(&sample());
-        assert_eq!(json["files"]["tenants"]["b.example"]["dns"]["insertions"], 3);
-        assert_eq!(json["files"]["tenants"]["a.example"]["mailboxes"]["delete"], 1);
+        assert_eq!(
+            json["files"]["tenants"]["b.example"]["dns"]["insertions"],
+            3
+        );
+        assert_eq!(
+            json["files"]["tenants"]["a.example"]["mailboxes"]["delete"],
+            1
+        );
         assert_eq!(json["changes"], true);
     }
 
@@ -253,7 +259,10 @@ mod tests {
             "fence longer than the content's backticks: {md}"
         );
         assert!(md.contains("| `a.example` | 0 | 1 | 1 |"), "{md}");
-        assert!(md.contains("| `b.example` | +3 -0 | +2 -0 | +1 ~0 -0 | – |"), "{md}");
+        assert!(
+            md.contains("| `b.example` | +3 -0 | +2 -0 | +1 ~0 -0 | – |"),
+            "{md}"
+        );
         assert!(
             md.contains("<details><summary>b.example: 2 row changes</summary>"),
             "{md}"

@@ -379,4 +379,3 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
     let kind = if op == 2 { 2 - kind } else { kind };
     (op, kind, change.key.as_str())
 }
-

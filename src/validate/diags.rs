@@ -1,8 +1,9 @@
 //! The catalogue of validate-stage diagnostics: every rule's code, wording and help.
 
+use crate::chars::{describe_char, is_invisible};
 use crate::diagnostic::Diagnostic;
 use crate::source::Location;
-use crate::validate::text::{TextProblem, describe_char, is_invisible};
+use crate::validate::text::TextProblem;
 
 pub(crate) fn unsafe_char(loc: Location, what: &str, c: char) -> Diagnostic {
     if is_invisible(c) {

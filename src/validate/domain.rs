@@ -41,7 +41,7 @@ impl DomainProblem {
             DomainProblem::NumericTld => "the top-level label is all digits".into(),
             DomainProblem::Invisible(c) => format!(
                 "the domain holds the invisible character {}, which IDNA would silently delete",
-                crate::validate::text::describe_char(*c)
+                crate::chars::describe_char(*c)
             ),
         }
     }

@@ -1,0 +1,60 @@
+//! Characters as messages show them: the invisible ones (which make text
+//! read differently from what it is) are named, never printed raw.
+
+/// Characters that do not show, or make text read differently from what it
+/// is: Unicode's Default_Ignorable_Code_Point (every bidi control, soft
+/// hyphen, ZWSP, ZWNJ, ZWJ, LRM/RLM, word joiner, variation selectors, tags,
+/// BOM…; IDNA mapping deletes several of them silently), the line and
+/// paragraph separators, and the interlinear annotation marks.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// The name of the invisible characters people meet most.
+fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00AD}' => "soft hyphen",
+        '\u{061C}' => "Arabic letter mark",
+        '\u{200B}' => "zero width space",
+        '\u{200C}' => "zero width non-joiner",
+        '\u{200D}' => "zero width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{2028}' => "line separator",
+        '\u{2029}' => "paragraph separator",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "bidi control",
+        '\u{2060}' => "word joiner",
+        '\u{FEFF}' => "zero width no-break space",
+        _ => return None,
+    })
+}
+
+/// How to show a character in a message: `'"'`, `U+0000`.
+pub(crate) fn describe_char(c: char) -> String {
+    if let Some(name) = invisible_name(c) {
+        format!("U+{:04X} ({name})", c as u32)
+    } else if c.is_control() || is_invisible(c) {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("`{c}`")
+    }
+}
