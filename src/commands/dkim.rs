@@ -35,7 +35,7 @@ pub(crate) fn keygen(
     // Never through a link (see `fsutil::Beneath`).
     let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
     let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
-        .map_err(|_| Error(format!("{} is not UTF-8 text", tenant_path.display())))?;
+        .map_err(|_| Error::Operational(format!("{} is not UTF-8 text", tenant_path.display())))?;
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(doc) => doc,
         Err(err) => {
@@ -113,7 +113,7 @@ pub(crate) fn keygen(
     }
     let mut made = Vec::new();
     for (selector, algorithm) in &planned {
-        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        let pair = dkim_keys::generate(*algorithm).map_err(Error::Operational)?;
         set_key(&mut doc, selector, default, &pair.public_base64);
         made.push((key_dir.join(key_file_name(&name.ascii, selector)), pair));
     }

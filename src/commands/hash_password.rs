@@ -40,7 +40,7 @@ pub(crate) fn run() -> Result<ExitCode> {
         eprintln!("error: the password is empty; nothing was hashed");
         return Ok(EXIT_USER);
     }
-    let hashed = hash(&password).map_err(Error)?;
+    let hashed = hash(&password).map_err(Error::Operational)?;
     println!("{hashed}");
     Ok(EXIT_OK)
 }

@@ -1,5 +1,5 @@
-//! One module per command. Each takes the parsed CLI record and returns an exit code;
-//! operational failures (I/O, database) come back as errors and exit 2.
+//! One module per command. Each takes the parsed CLI record and returns an exit code,
+//! or an [`Error`] that says what went wrong and how to exit (see `crate::error`).
 
 mod apply;
 mod build;
@@ -26,22 +26,22 @@ pub(crate) fn exit_operational() -> ExitCode {
     ExitCode::from(2)
 }
 
-/// An operational failure with a message for the user.
+pub(crate) use crate::error::Error;
+
+/// What a command returns: its exit code, or the error it ended with (printed
+/// once by `main`, which exits with the error's exit code).
 pub(crate) type Result<T> = std::result::Result<T, Error>;
 
-#[derive(Debug)]
-pub(crate) struct Error(pub(crate) String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<std::io::Error> for Error {
-    fn from(err: std::io::Error) -> Self {
-        Error(err.to_string())
-    }
+/// Whether every failure of `command` exits 1: `plan --detailed-exitcode`,
+/// where 2 means "changes pending" and nothing else (Terraform's convention).
+pub(crate) fn failures_exit_1(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Plan {
+            detailed_exitcode: true,
+            ..
+        }
+    )
 }
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {

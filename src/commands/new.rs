@@ -85,7 +85,7 @@ pub(crate) fn run(
             );
             return Ok(EXIT_USER);
         }
-        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        let pair = dkim_keys::generate(*algorithm).map_err(Error::Operational)?;
         keys.push((selector.as_str(), key_path, pair));
     }
     let public: Vec<(&str, &str)> = keys
