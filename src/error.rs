@@ -55,15 +55,15 @@ impl Error {
         }
     }
 
-    /// The same kind of error with `context` before the message:
-    /// `{context}: {message}`.
-    pub(crate) fn context(self, context: impl fmt::Display) -> Self {
-        let wrap = |m: String| format!("{context}: {m}");
+    /// The same kind of error with `line` on a line of its own after the
+    /// message (what the failure left undone, say).
+    pub(crate) fn followed_by(self, line: impl fmt::Display) -> Self {
+        let add = |m: String| format!("{m}\n{line}");
         match self {
-            Error::User(m) => Error::User(wrap(m)),
-            Error::Refused(m) => Error::Refused(wrap(m)),
-            Error::Operational(m) => Error::Operational(wrap(m)),
-            Error::Database(m) => Error::Database(wrap(m)),
+            Error::User(m) => Error::User(add(m)),
+            Error::Refused(m) => Error::Refused(add(m)),
+            Error::Operational(m) => Error::Operational(add(m)),
+            Error::Database(m) => Error::Database(add(m)),
         }
     }
 }
@@ -121,8 +121,8 @@ mod tests {
     fn the_message_is_shown_as_given() {
         let error = Error::from(io::Error::new(io::ErrorKind::NotFound, "plan.json: gone"));
         assert_eq!(error.to_string(), "plan.json: gone");
-        let error = Error::user("`--out -` is refused").context("plan");
-        assert_eq!(error.to_string(), "plan: `--out -` is refused");
-        assert_eq!(error.exit_code(), ExitCode::FAILURE);
+        let error = Error::operational("no key").followed_by("nothing was installed");
+        assert_eq!(error.to_string(), "no key\nnothing was installed");
+        assert_eq!(error.exit_code(), ExitCode::from(2));
     }
 }

@@ -150,7 +150,9 @@ pub(crate) fn check_model(
                 Ok(spki_base64) if spki_base64 == key.public_key => {}
                 Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(loc, &shown)),
                 Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
-                    loc, &shown, &problem,
+                    loc,
+                    &shown,
+                    &problem.to_string(),
                 )),
             }
         }

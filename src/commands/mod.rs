@@ -15,6 +15,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, DkimCommand};
+use crate::db::saved_plan::SavedPlan;
 pub(crate) use validate::report as report_compiled;
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
@@ -70,14 +71,25 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             allow_destroy,
             full,
             plan,
-        } => apply::run(
-            &dir,
-            database.as_deref(),
-            yes,
-            allow_destroy,
-            full,
-            plan.as_deref(),
-        ),
+        } => {
+            // A plan file that cannot be read is an I/O failure: exit 2.
+            // `apply::run` reports every error of `SavedPlan::read` as exit 1
+            // for now, so the file is tried here first; once it passes that
+            // error on, this goes.
+            if let Some(path) = plan.as_deref() {
+                if let Err(error @ Error::Operational(_)) = SavedPlan::read_text(path) {
+                    return Err(error);
+                }
+            }
+            apply::run(
+                &dir,
+                database.as_deref(),
+                yes,
+                allow_destroy,
+                full,
+                plan.as_deref(),
+            )
+        }
         Command::Install {
             root,
             secrets,
@@ -104,18 +116,14 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// A domain typed on the command line, normalised; the problem is printed when it is not valid.
-pub(crate) fn domain_argument(domain: &str) -> Option<crate::validate::domain::DomainName> {
-    match crate::validate::domain::normalize_domain(domain) {
-        Ok(name) => Some(name),
-        Err(problem) => {
-            eprintln!(
-                "error: `{domain}` is not a valid domain: {}",
-                problem.describe()
-            );
-            None
-        }
-    }
+/// A domain typed on the command line, normalised.
+pub(crate) fn domain_argument(domain: &str) -> Result<crate::validate::domain::DomainName> {
+    crate::validate::domain::normalize_domain(domain).map_err(|problem| {
+        Error::user(format!(
+            "`{domain}` is not a valid domain: {}",
+            problem.describe()
+        ))
+    })
 }
 
 /// Colour on a terminal, unless NO_COLOR is set.
