@@ -10,6 +10,7 @@ mod commands;
 mod database_url;
 mod db;
 mod diagnostic;
+mod diagnostic_code;
 mod dkim_keys;
 mod emit;
 mod error;
@@ -32,6 +33,15 @@ mod span;
 mod validate;
 
 pub mod fuzzing;
+
+/// Every diagnostic code mailops can report (`mailops::<area>::<name>`), for
+/// the test that every code has a fixture.
+#[doc(hidden)]
+pub fn diagnostic_codes() -> Vec<&'static str> {
+    diagnostic_code::Code::iter()
+        .map(diagnostic_code::Code::code)
+        .collect()
+}
 
 use std::process::ExitCode;
 
