@@ -18,8 +18,50 @@ pub(crate) enum DatabaseUrl {
     },
 }
 
+/// Why a text is not a database URL mailops accepts. Never echoes a
+/// password: what it names is no part of the userinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UrlProblem {
+    /// A control, invisible or bidi character.
+    Character(char),
+    NoSqlitePath,
+    Scheme,
+    NoDatabase,
+    NoHost,
+    /// All digits, but not from 1 to 65535.
+    PortOutOfRange(String),
+    /// Not digits after the host's `:` (not echoed: it may be a password).
+    NotAPort,
+}
+
+impl fmt::Display for UrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlProblem::Character(c) => write!(
+                f,
+                "the URL holds the character {}; retype it",
+                crate::chars::describe_char(*c)
+            ),
+            UrlProblem::NoSqlitePath => {
+                f.write_str("a sqlite URL needs a path: `sqlite://.mailops/state.db`")
+            }
+            UrlProblem::Scheme => f.write_str("the URL must start with `mysql://` or `sqlite://`"),
+            UrlProblem::NoDatabase => {
+                f.write_str("the URL names no database: `mysql://user@host:3306/database`")
+            }
+            UrlProblem::NoHost => f.write_str("the URL names no host"),
+            UrlProblem::PortOutOfRange(p) => write!(f, "`{p}` is not a port (1 to 65535)"),
+            UrlProblem::NotAPort => f.write_str(
+                "what follows `:` after the host is not a port number (a password \
+                 goes before `@`: `mysql://user:password@host/database`, and only \
+                 in the environment)",
+            ),
+        }
+    }
+}
+
 impl DatabaseUrl {
-    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+    pub(crate) fn parse(url: &str) -> Result<Self, UrlProblem> {
         // A control, invisible or bidi character (a soft hyphen in the host,
         // an RLO in a SQLite path) would name another database than the one
         // shown, or a file no one can type; the character, not the URL, is named.
@@ -27,10 +69,7 @@ impl DatabaseUrl {
             .chars()
             .find(|&c| c.is_control() || crate::chars::is_invisible(c))
         {
-            return Err(format!(
-                "the URL holds the character {}; retype it",
-                crate::chars::describe_char(c)
-            ));
+            return Err(UrlProblem::Character(c));
         }
         if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -38,7 +77,7 @@ impl DatabaseUrl {
         {
             let path = path.split('?').next().unwrap_or("");
             if path.is_empty() {
-                return Err("a sqlite URL needs a path: `sqlite://.mailops/state.db`".into());
+                return Err(UrlProblem::NoSqlitePath);
             }
             return Ok(DatabaseUrl::Sqlite {
                 path: path.to_string(),
@@ -47,13 +86,11 @@ impl DatabaseUrl {
         let rest = url
             .strip_prefix("mysql://")
             .or_else(|| url.strip_prefix("mariadb://"))
-            .ok_or_else(|| "the URL must start with `mysql://` or `sqlite://`".to_string())?;
-        let (authority, database) = rest.split_once('/').ok_or_else(|| {
-            "the URL names no database: `mysql://user@host:3306/database`".to_string()
-        })?;
+            .ok_or(UrlProblem::Scheme)?;
+        let (authority, database) = rest.split_once('/').ok_or(UrlProblem::NoDatabase)?;
         let database = database.split('?').next().unwrap_or("");
         if database.is_empty() {
-            return Err("the URL names no database: `mysql://user@host:3306/database`".into());
+            return Err(UrlProblem::NoDatabase);
         }
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -71,21 +108,18 @@ impl DatabaseUrl {
                 h.to_string(),
                 p.parse::<u16>().map_err(|_| {
                     if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-                        format!("`{p}` is not a port (1 to 65535)")
+                        UrlProblem::PortOutOfRange(p.to_string())
                     } else {
                         // Not echoed: `mysql://user:password/db` (no `@host`)
                         // puts the password here.
-                        "what follows `:` after the host is not a port number (a password \
-                         goes before `@`: `mysql://user:password@host/database`, and only \
-                         in the environment)"
-                            .to_string()
+                        UrlProblem::NotAPort
                     }
                 })?,
             ),
             None => (hostport.to_string(), 3306),
         };
         if host.is_empty() {
-            return Err("the URL names no host".into());
+            return Err(UrlProblem::NoHost);
         }
         Ok(DatabaseUrl::Mysql {
             user,
@@ -307,7 +341,7 @@ mod tests {
             assert!(has_password(url), "{url}");
             assert_eq!(&url[password_range(url).unwrap()], "S3cret");
             assert!(!redact(url).contains("S3cret"), "{url}");
-            let err = DatabaseUrl::parse(url).unwrap_err();
+            let err = DatabaseUrl::parse(url).unwrap_err().to_string();
             assert!(!err.contains("S3cret"), "{url}: {err}");
         }
         // A host and port, an IPv6 literal, and SQLite paths are no password.
@@ -322,6 +356,7 @@ mod tests {
         assert!(
             DatabaseUrl::parse("mysql://h:99999/d")
                 .unwrap_err()
+                .to_string()
                 .contains("`99999`")
         );
     }
@@ -335,7 +370,7 @@ mod tests {
             "sqlite://a\u{202e}b.db",
             "sqlite://a\nb.db",
         ] {
-            let err = DatabaseUrl::parse(url).unwrap_err();
+            let err = DatabaseUrl::parse(url).unwrap_err().to_string();
             assert!(
                 err.contains("the URL holds the character U+"),
                 "{url}: {err}"

@@ -12,6 +12,7 @@ use std::ops::Range;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
+use crate::diagnostic_code::Code;
 use crate::source::{FileId, Location, SourceMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -31,7 +32,8 @@ pub(crate) struct Label {
 /// One problem found in the user's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Diagnostic {
-    /// Stable code, `mailops::<area>::<kebab-case-name>`.
+    /// Stable code, `mailops::<area>::<kebab-case-name>`: one of
+    /// `diagnostic_code::Code::iter()`.
     pub(crate) code: &'static str,
     pub(crate) severity: Severity,
     pub(crate) message: String,
@@ -43,9 +45,9 @@ pub(crate) struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn error(code: impl Into<Code>, message: impl Into<String>) -> Self {
         Diagnostic {
-            code,
+            code: code.into().code(),
             severity: Severity::Error,
             message: message.into(),
             primary: None,
@@ -54,7 +56,7 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(code: impl Into<Code>, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use crate::host_root::HostRoot;
 use crate::keystore::{KeyStore, key_file_name};
 use crate::model::Model;
@@ -94,30 +95,35 @@ pub(crate) struct Secrets {
 }
 
 impl Secrets {
-    /// `MAILOPS_DB_PASSWORD`, else `db_password` in the secrets file.
-    pub(crate) fn load(file: Option<&Path>) -> Result<Secrets, String> {
+    /// `MAILOPS_DB_PASSWORD`, else `db_password` in the secrets file. Every
+    /// failure is the user's to resolve (exit 1), a secrets file that cannot
+    /// be read included.
+    pub(crate) fn load(file: Option<&Path>) -> Result<Secrets, Error> {
         let mut secrets = Secrets::default();
         if let Some(path) = file {
             let text = read_secrets_file(path)?;
             let table: toml::Table = toml::from_str(&text).map_err(|e| {
-                format!(
+                Error::user(format!(
                     "{}: not a TOML secrets file: {}",
                     path.display(),
                     e.message()
-                )
+                ))
             })?;
             for key in table.keys() {
                 if key != "db_password" {
-                    return Err(format!(
+                    return Err(Error::user(format!(
                         "{}: unknown key `{key}` (known: db_password)",
                         path.display()
-                    ));
+                    )));
                 }
             }
             if let Some(value) = table.get("db_password") {
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| format!("{}: `db_password` must be a string", path.display()))?;
+                let value = value.as_str().ok_or_else(|| {
+                    Error::user(format!(
+                        "{}: `db_password` must be a string",
+                        path.display()
+                    ))
+                })?;
                 secrets.db_password = Some(value.to_string());
             }
         }
@@ -125,7 +131,8 @@ impl Secrets {
             secrets.db_password = Some(value.to_string_lossy().into_owned());
         }
         if let Some(password) = &secrets.db_password {
-            crate::validate::secret::check_db_password(password).map_err(|p| p.to_string())?;
+            crate::validate::secret::check_db_password(password)
+                .map_err(|p| Error::user(p.to_string()))?;
         }
         Ok(secrets)
     }
@@ -133,22 +140,22 @@ impl Secrets {
 
 /// The secrets file: a regular file (not a link: name the file itself), that
 /// group and others may not read.
-fn read_secrets_file(path: &Path) -> Result<String, String> {
+fn read_secrets_file(path: &Path) -> Result<String, Error> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let mut file =
         crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
-            Some(_) => format!("{e}; name the secrets file itself"),
-            None => e.to_string(),
+            Some(_) => Error::user(format!("{e}; name the secrets file itself")),
+            None => Error::user(e.to_string()),
         })?;
     let meta = file
         .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
     crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Error::user(e.to_string()))?;
     let mut text = String::new();
     file.read_to_string(&mut text)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
     Ok(text)
 }
 
@@ -173,13 +180,15 @@ pub(crate) fn is_host_file(generated_path: &str) -> bool {
     target_of(generated_path).is_some()
 }
 
-/// Every file to install: generated configs (placeholders filled) and DKIM keys.
+/// Every file to install: generated configs (placeholders filled) and DKIM
+/// keys. A missing secret or key, and a key that cannot be read, are the
+/// user's to resolve (exit 1).
 pub(crate) fn plan(
     generated: &BTreeMap<String, String>,
     model: &Model,
     store: &KeyStore,
     secrets: &Secrets,
-) -> Result<Vec<InstallFile>, String> {
+) -> Result<Vec<InstallFile>, Error> {
     let mut files = Vec::new();
     let mut missing = Vec::new();
     for (path, contents) in generated {
@@ -207,10 +216,10 @@ pub(crate) fn plan(
         });
     }
     if !missing.is_empty() {
-        return Err(format!(
+        return Err(Error::user(format!(
             "no database password for {}: set MAILOPS_DB_PASSWORD or pass --secrets FILE with `db_password = \"…\"`",
             missing.join(", ")
-        ));
+        )));
     }
     let key_dir = key_dir(model);
     let mut missing_keys = Vec::new();
@@ -219,12 +228,15 @@ pub(crate) fn plan(
             let selector = &key.selector;
             match store
                 .read(&domain.name, selector)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Error::user(e.to_string()))?
             {
                 Some(pem) => files.push(InstallFile {
                     target: key_dir.join(key_file_name(&domain.name, selector)),
                     contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
-                        format!("{}: {e}", store.path(&domain.name, selector).display())
+                        Error::user(format!(
+                            "{}: {e}",
+                            store.path(&domain.name, selector).display()
+                        ))
                     })?,
                     service: Service::Rspamd,
                     kind: FileKind::DkimKey,
@@ -251,10 +263,10 @@ pub(crate) fn plan(
         secret: false,
     });
     if !missing_keys.is_empty() {
-        return Err(format!(
+        return Err(Error::user(format!(
             "the key store has no DKIM private key for: {}\n(run `mailops dkim keygen <domain>` where the key store lives, or copy the keys there)",
             missing_keys.join(", ")
-        ));
+        )));
     }
     Ok(files)
 }

@@ -150,22 +150,12 @@ pub(crate) fn check_model(
                 Ok(spki_base64) if spki_base64 == key.public_key => {}
                 Ok(_) => diagnostics.push(crate::validate::diags::key_mismatch(loc, &shown)),
                 Err(problem) => diagnostics.push(crate::validate::diags::unreadable_private_key(
-                    loc, &shown, &problem,
+                    loc,
+                    &shown,
+                    &problem.to_string(),
                 )),
             }
         }
     }
     Ok(())
-}
-/// Why the key file `<domain>.<selector>.key` cannot exist: a file name
-/// holds at most 255 bytes (checked before anything is written; it was
-/// exit 2, "File name too long", after the compile).
-pub(crate) fn key_file_too_long(domain: &str, selector: &str) -> Option<String> {
-    let file = key_file_name(domain, selector);
-    (file.len() > 255).then(|| {
-        format!(
-            "the key file `{file}` would be {} bytes long, and a file name holds at most 255; choose a shorter --selector",
-            file.len()
-        )
-    })
 }

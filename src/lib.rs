@@ -11,8 +11,10 @@ mod commands;
 mod database_url;
 mod db;
 mod diagnostic;
+mod diagnostic_code;
 mod dkim_keys;
 mod emit;
+mod error;
 mod fsutil;
 mod generated_dir;
 mod graph;
@@ -34,12 +36,22 @@ mod validate;
 
 pub mod fuzzing;
 
+/// Every diagnostic code mailops can report (`mailops::<area>::<name>`), for
+/// the test that every code has a fixture.
+#[doc(hidden)]
+pub fn diagnostic_codes() -> Vec<&'static str> {
+    diagnostic_code::Code::iter()
+        .map(diagnostic_code::Code::code)
+        .collect()
+}
+
 use std::process::ExitCode;
 
 use clap::Parser;
 
 /// The whole command line: parse the arguments, run the command, map the outcome
-/// to an exit code.
+/// to an exit code. A command that fails returns an `error::Error`, printed here
+/// once as `error: {message}`.
 ///
 /// Exit codes: 0 ok; 1 a problem in the files, a failed check, or a usage
 /// error (an unknown flag, a missing argument: clap's own convention is 2,
@@ -52,11 +64,16 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage(&error),
     };
+    let failures_exit_1 = commands::failures_exit_1(&cli.command);
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            commands::exit_operational()
+            eprintln!("error: {error}");
+            if failures_exit_1 {
+                commands::EXIT_USER
+            } else {
+                error.exit_code()
+            }
         }
     }
 }

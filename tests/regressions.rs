@@ -378,3 +378,23 @@ fn new_and_keygen_refuse_a_key_file_name_over_255_bytes() {
         run.stderr
     );
 }
+
+/// `mailops apply plan.json` with a plan file that cannot be read (missing,
+/// a folder) exited 1, as if the file were a stale plan; the README says I/O
+/// failures exit 2. A file that is read but is no plan stays exit 1.
+#[test]
+fn an_unreadable_saved_plan_is_an_io_failure_exit_2() {
+    let repo = Repo::new()
+        .tenant("acme.example", "")
+        .file("not-a-plan.json", "{}\n");
+    std::fs::create_dir(repo.path().join("plans")).unwrap();
+    for plan in ["missing.json", "plans"] {
+        repo.run(&["apply", "--yes", plan])
+            .exits(2)
+            .stderr_has(&format!("error: cannot read {plan}: "));
+    }
+    repo.run(&["apply", "--yes", "not-a-plan.json"])
+        .exits(1)
+        .stderr_has("error: not-a-plan.json is not a mailops plan file: ");
+    assert!(!repo.path().join(".mailops/state.db").exists());
+}

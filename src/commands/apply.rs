@@ -18,7 +18,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::{EXIT_OK, EXIT_USER, Prepared, Result, exit_operational, warn};
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Prepared, Result, warn};
 use crate::db::apply::{LogEntry, StateRecord};
 use crate::db::connection::{Conn, DbError};
 use crate::db::desired::{self, Pending};
@@ -64,36 +64,27 @@ pub(crate) fn run(
     full: bool,
     plan_file: Option<&Path>,
 ) -> Result<ExitCode> {
-    let Some(Prepared {
+    // A plan file that cannot be read is an I/O failure (exit 2), found
+    // before the tenant files are compiled.
+    let saved = plan_file.map(SavedPlan::read).transpose()?;
+    let Prepared {
         compiled,
         artifacts,
         target,
-    }) = super::prepare(dir, database, "nothing was applied")?
-    else {
-        return Ok(EXIT_USER);
-    };
+    } = super::prepare(dir, database, "nothing was applied")?;
     let mut timer = StageTimer::from_env();
-    let saved = match plan_file.map(SavedPlan::read).transpose() {
-        Ok(saved) => saved,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return Ok(EXIT_USER);
-        }
-    };
     if let Some(saved) = &saved {
         if saved.compiled_fingerprint != pipeline::inputs_fingerprint(&compiled) {
-            eprintln!(
-                "error: the tenant or platform files changed since this plan was made; plan again"
-            );
-            return Ok(EXIT_USER);
+            return Err(Error::refused(
+                "the tenant or platform files changed since this plan was made; plan again",
+            ));
         }
         if saved.database != target.identity() {
-            eprintln!(
-                "error: this plan was made for {}, not {}; plan again against the database to change",
+            return Err(Error::refused(format!(
+                "this plan was made for {}, not {}; plan again against the database to change",
                 saved.database,
                 target.identity()
-            );
-            return Ok(EXIT_USER);
+            )));
         }
     }
 
@@ -130,15 +121,11 @@ pub(crate) fn run(
             c.delete,
             took.elapsed().as_secs_f64()
         ),
+        Err(e @ DbError::Refused(_)) => return Err(e.into()),
         Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(match e {
-                DbError::Refused(_) => EXIT_USER,
-                DbError::Operational(_) | DbError::Locked(_) => {
-                    eprintln!("nothing was changed: the transaction was rolled back");
-                    exit_operational()
-                }
-            });
+            return Err(
+                Error::from(e).followed_by("nothing was changed: the transaction was rolled back")
+            );
         }
     }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::commands::validate::report;
 use crate::commands::warn;
-use crate::commands::{EXIT_OK, EXIT_USER, Result};
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::pipeline::{self, OnDisk};
 use crate::timing::StageTimer;
@@ -93,6 +93,7 @@ pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
     for path in &changes.removed {
         eprintln!("stale     {GENERATED_DIR}/{path} (no longer produced)");
     }
-    eprintln!("error: {GENERATED_DIR}/ is not current; run `mailops build` and commit the result");
-    Ok(EXIT_USER)
+    Err(Error::user(format!(
+        "{GENERATED_DIR}/ is not current; run `mailops build` and commit the result"
+    )))
 }

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result, domain_argument};
+use crate::commands::selector::{self, check_companion_selector, check_selector};
+use crate::commands::{EXIT_OK, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
 use crate::load::find_tenant_file;
 use crate::pipeline;
-use crate::validate::records::is_selector;
 
 pub(crate) fn keygen(
     dir: &Path,
@@ -21,39 +21,26 @@ pub(crate) fn keygen(
     key_dir: Option<PathBuf>,
     force: bool,
 ) -> Result<ExitCode> {
-    let Some(name) = domain_argument(domain) else {
-        return Ok(EXIT_USER);
-    };
+    let name = domain_argument(domain)?;
     let compiled = pipeline::compile(dir)?;
     let platform = &compiled.model.platform;
     let Some(tenant_path) = find_tenant_file(dir, &name.ascii, &name.unicode) else {
-        eprintln!(
-            "error: no tenant file for `{}` in {TENANTS_DIR}/\nhelp: run `mailops new {}` to make one with a key",
+        return Err(Error::user(format!(
+            "no tenant file for `{}` in {TENANTS_DIR}/\nhelp: run `mailops new {}` to make one with a key",
             name.unicode, name.unicode
-        );
-        return Ok(EXIT_USER);
+        )));
     };
     // Never through a link (see `fsutil::Beneath`).
     let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
     let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
-        .map_err(|_| Error(format!("{} is not UTF-8 text", tenant_path.display())))?;
-    let mut doc: toml_edit::DocumentMut = match text.parse() {
-        Ok(doc) => doc,
-        Err(err) => {
-            eprintln!(
-                "error: {} is not valid TOML; run `mailops validate` to see why\n{err}",
-                tenant_path.display()
-            );
-            return Ok(EXIT_USER);
-        }
-    };
-    let entries = match dkim_entries(&doc) {
-        Ok(entries) => entries,
-        Err(problem) => {
-            eprintln!("error: {problem} in {}", tenant_path.display());
-            return Ok(EXIT_USER);
-        }
-    };
+        .map_err(|_| Error::Operational(format!("{} is not UTF-8 text", tenant_path.display())))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
+        Error::user(format!(
+            "{} is not valid TOML; run `mailops validate` to see why\n{err}",
+            tenant_path.display()
+        ))
+    })?;
+    let entries = dkim_entries(&doc, &tenant_path)?;
     let selector = match (selector, entries.as_slice()) {
         (Some(s), _) => s,
         (None, []) => platform.defaults.dkim_selector.clone(),
@@ -62,20 +49,14 @@ pub(crate) fn keygen(
             .clone()
             .unwrap_or_else(|| platform.defaults.dkim_selector.clone()),
         (None, several) => {
-            eprintln!(
-                "error: {} has {} DKIM keys; pass --selector with the one to replace, or a new one to add",
+            return Err(Error::user(format!(
+                "{} has {} DKIM keys; pass --selector with the one to replace, or a new one to add",
                 name.unicode,
                 several.len()
-            );
-            return Ok(EXIT_USER);
+            )));
         }
     };
-    if !is_selector(&selector) {
-        eprintln!(
-            "error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)"
-        );
-        return Ok(EXIT_USER);
-    }
+    check_selector(&selector)?;
     let default = &platform.defaults.dkim_selector;
     // An Ed25519 key never stands alone (ARC and many receivers need RSA):
     // when no other key of the tenant is RSA, an RSA key is made beside it.
@@ -85,12 +66,7 @@ pub(crate) fn keygen(
             .any(|e| e.is_rsa && e.selector_or(default) != selector))
     .then(|| format!("{selector}-rsa"));
     if let Some(rsa) = &companion {
-        if !is_selector(rsa) {
-            eprintln!(
-                "error: `{rsa}` (for the RSA key an Ed25519 key needs beside it) is not a valid DKIM selector; choose a shorter --selector"
-            );
-            return Ok(EXIT_USER);
-        }
+        check_companion_selector(rsa)?;
     }
 
     let key_dir = key_dir.unwrap_or_else(|| dir.join(&platform.paths.key_store));
@@ -99,22 +75,18 @@ pub(crate) fn keygen(
         planned.push((rsa.clone(), KeyAlgorithm::Rsa2048));
     }
     for (selector, _) in &planned {
-        if let Some(why) = crate::keystore::key_file_too_long(&name.ascii, selector) {
-            eprintln!("error: {why}");
-            return Ok(EXIT_USER);
-        }
+        selector::key_file_name_fits(&name.ascii, selector)?;
         let key_path = key_dir.join(key_file_name(&name.ascii, selector));
         if key_path.exists() && !force {
-            eprintln!(
-                "error: {} already exists; pass --force to replace it (the old key stops signing once DNS is updated)",
+            return Err(Error::user(format!(
+                "{} already exists; pass --force to replace it (the old key stops signing once DNS is updated)",
                 key_path.display()
-            );
-            return Ok(EXIT_USER);
+            )));
         }
     }
     let mut made = Vec::new();
     for (selector, algorithm) in &planned {
-        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        let pair = dkim_keys::generate(*algorithm)?;
         set_key(&mut doc, selector, default, &pair.public_base64);
         made.push((key_dir.join(key_file_name(&name.ascii, selector)), pair));
     }
@@ -172,8 +144,8 @@ impl Entry {
     }
 }
 
-/// The `[dkim]` table or `[[dkim]]` entries of a tenant file.
-fn dkim_entries(doc: &toml_edit::DocumentMut) -> std::result::Result<Vec<Entry>, String> {
+/// The `[dkim]` table or `[[dkim]]` entries of the tenant file at `path`.
+fn dkim_entries(doc: &toml_edit::DocumentMut, path: &Path) -> Result<Vec<Entry>> {
     let entry = |table: &dyn toml_edit::TableLike| Entry {
         selector: table
             .get("selector")
@@ -192,7 +164,10 @@ fn dkim_entries(doc: &toml_edit::DocumentMut) -> std::result::Result<Vec<Entry>,
         }
         Some(item) => match item.as_table_like() {
             Some(table) => Ok(vec![entry(table)]),
-            None => Err("`dkim` is neither a table nor an array of tables".to_string()),
+            None => Err(Error::user(format!(
+                "`dkim` is neither a table nor an array of tables in {}",
+                path.display()
+            ))),
         },
     }
 }

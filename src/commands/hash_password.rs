@@ -9,16 +9,18 @@ use std::process::ExitCode;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
+use crate::commands::{EXIT_OK, Error, Result};
 
-/// Dovecot's defaults for ARGON2ID: m=65536 KiB, t=3, p=1.
-pub(crate) fn hash(password: &str) -> std::result::Result<String, String> {
-    let params = Params::new(65536, 3, 1, Some(32)).map_err(|e| e.to_string())?;
+/// Dovecot's defaults for ARGON2ID: m=65536 KiB, t=3, p=1. Hashing fails
+/// only when the system does (memory): an operational error.
+pub(crate) fn hash(password: &str) -> Result<String> {
+    let failed = |e: argon2::password_hash::Error| Error::operational(e.to_string());
+    let params = Params::new(65536, 3, 1, Some(32)).map_err(|e| failed(e.into()))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let salt = SaltString::generate(&mut rand::thread_rng());
     let phc = argon
         .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| e.to_string())?;
+        .map_err(failed)?;
     Ok(format!("{{ARGON2ID}}{phc}"))
 }
 
@@ -27,8 +29,7 @@ pub(crate) fn run() -> Result<ExitCode> {
         let first = rpassword::prompt_password("Password: ")?;
         let second = rpassword::prompt_password("Again: ")?;
         if first != second {
-            eprintln!("error: the two passwords differ; nothing was hashed");
-            return Ok(EXIT_USER);
+            return Err(Error::user("the two passwords differ; nothing was hashed"));
         }
         first
     } else {
@@ -37,10 +38,9 @@ pub(crate) fn run() -> Result<ExitCode> {
         line.trim_end_matches(['\n', '\r']).to_string()
     };
     if password.is_empty() {
-        eprintln!("error: the password is empty; nothing was hashed");
-        return Ok(EXIT_USER);
+        return Err(Error::user("the password is empty; nothing was hashed"));
     }
-    let hashed = hash(&password).map_err(Error)?;
+    let hashed = hash(&password)?;
     println!("{hashed}");
     Ok(EXIT_OK)
 }

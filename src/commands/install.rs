@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::commands::validate::report;
-use crate::commands::{EXIT_OK, EXIT_USER, Result};
+use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::emit;
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::install::{self, Secrets};
@@ -27,19 +27,12 @@ pub(crate) fn run(
     let artifacts = emit::emit(&compiled.model);
     let changes = generated_dir::compare(dir, &artifacts)?;
     if !changes.is_empty() {
-        eprintln!(
-            "error: {GENERATED_DIR}/ is not current ({} files differ); run `mailops build`, review and commit, then install",
+        return Err(Error::user(format!(
+            "{GENERATED_DIR}/ is not current ({} files differ); run `mailops build`, review and commit, then install",
             changes.added.len() + changes.changed.len() + changes.removed.len()
-        );
-        return Ok(EXIT_USER);
+        )));
     }
-    let secrets = match Secrets::load(secrets_file.as_deref()) {
-        Ok(secrets) => secrets,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(EXIT_USER);
-        }
-    };
+    let secrets = Secrets::load(secrets_file.as_deref())?;
     let store = match key_dir {
         Some(path) => KeyStore::at(path),
         None => KeyStore::new(dir, &compiled.model.platform.paths.key_store),
@@ -50,13 +43,8 @@ pub(crate) fn run(
         .filter(|(path, _)| install::is_host_file(path))
         .map(|(path, contents)| (path.to_string(), contents.to_string()))
         .collect();
-    let files = match install::plan(&generated, &compiled.model, &store, &secrets) {
-        Ok(files) => files,
-        Err(message) => {
-            eprintln!("error: {message}\nnothing was installed");
-            return Ok(EXIT_USER);
-        }
-    };
+    let files = install::plan(&generated, &compiled.model, &store, &secrets)
+        .map_err(|error| error.followed_by("nothing was installed"))?;
     let outcome = install::apply(root, &files)?;
     for path in &outcome.written {
         eprintln!("  wrote {}", root.join(path).display());

@@ -1,5 +1,5 @@
-//! One module per command. Each takes the parsed CLI record and returns an exit code;
-//! operational failures (I/O, database) come back as errors and exit 2.
+//! One module per command. Each takes the parsed CLI record and returns an exit code,
+//! or an [`Error`] that says what went wrong and how to exit (see `crate::error`).
 
 mod apply;
 mod build;
@@ -9,6 +9,7 @@ mod install;
 mod new;
 mod plan;
 mod schema;
+mod selector;
 mod validate;
 
 use std::io::IsTerminal;
@@ -30,39 +31,33 @@ pub(crate) struct Prepared {
 }
 
 /// Compile (from the cache when it can be used), print the diagnostics,
-/// emit, and pick the database. `None` after saying why not (`refusal`:
-/// what did not happen, "no plan"), when the files have problems or no
-/// database can be named.
+/// emit, and pick the database. Fails (`refusal`: what did not happen, "no
+/// plan") when the files have problems or no database can be named.
 pub(crate) fn prepare(
     dir: &std::path::Path,
     database: Option<&str>,
     refusal: &str,
-) -> Result<Option<Prepared>> {
+) -> Result<Prepared> {
     let compiled = crate::pipeline::compile_cached(dir)?;
     validate::report(&compiled);
     if compiled.has_errors() {
-        eprintln!("error: {refusal}: fix the problems above first");
-        return Ok(None);
+        return Err(Error::user(format!(
+            "{refusal}: fix the problems above first"
+        )));
     }
     let mut timer = crate::timing::StageTimer::from_env();
     let artifacts = crate::pipeline::emit(&compiled);
     timer.lap("emit");
-    let target = match crate::db::url::resolve_from_env(
+    let target = crate::db::url::resolve_from_env(
         database,
         compiled.model.platform.database.url.as_deref(),
         dir,
-    ) {
-        Ok(target) => target,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return Ok(None);
-        }
-    };
-    Ok(Some(Prepared {
+    )?;
+    Ok(Prepared {
         compiled,
         artifacts,
         target,
-    }))
+    })
 }
 
 /// Print a warning a stage gave back, if any.
@@ -72,27 +67,22 @@ pub(crate) fn warn(warning: Option<String>) {
     }
 }
 
-/// Operational failure: I/O, database, lock.
-pub(crate) fn exit_operational() -> ExitCode {
-    ExitCode::from(2)
-}
+pub(crate) use crate::error::Error;
 
-/// An operational failure with a message for the user.
+/// What a command returns: its exit code, or the error it ended with (printed
+/// once by `main`, which exits with the error's exit code).
 pub(crate) type Result<T> = std::result::Result<T, Error>;
 
-#[derive(Debug)]
-pub(crate) struct Error(pub(crate) String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<std::io::Error> for Error {
-    fn from(err: std::io::Error) -> Self {
-        Error(err.to_string())
-    }
+/// Whether every failure of `command` exits 1: `plan --detailed-exitcode`,
+/// where 2 means "changes pending" and nothing else (Terraform's convention).
+pub(crate) fn failures_exit_1(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Plan {
+            detailed_exitcode: true,
+            ..
+        }
+    )
 }
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -155,18 +145,14 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// A domain typed on the command line, normalised; the problem is printed when it is not valid.
-pub(crate) fn domain_argument(domain: &str) -> Option<crate::validate::domain::DomainName> {
-    match crate::validate::domain::normalize_domain(domain) {
-        Ok(name) => Some(name),
-        Err(problem) => {
-            eprintln!(
-                "error: `{domain}` is not a valid domain: {}",
-                problem.describe()
-            );
-            None
-        }
-    }
+/// A domain typed on the command line, normalised.
+pub(crate) fn domain_argument(domain: &str) -> Result<crate::validate::domain::DomainName> {
+    crate::validate::domain::normalize_domain(domain).map_err(|problem| {
+        Error::user(format!(
+            "`{domain}` is not a valid domain: {}",
+            problem.describe()
+        ))
+    })
 }
 
 /// Colour on a terminal, unless NO_COLOR is set.

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::commands::{EXIT_OK, EXIT_USER, Error, Result, domain_argument};
+use crate::commands::selector::{self, check_companion_selector, check_selector};
+use crate::commands::{EXIT_OK, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
 use crate::keystore::key_file_name;
@@ -11,7 +12,6 @@ use crate::load::TENANTS_DIR;
 use crate::load::find_tenant_file;
 use crate::pipeline;
 use crate::validate::address::normalize_address;
-use crate::validate::records::is_selector;
 
 pub(crate) fn run(
     dir: &Path,
@@ -20,41 +20,34 @@ pub(crate) fn run(
     algorithm: KeyAlgorithm,
     admin: Option<String>,
 ) -> Result<ExitCode> {
-    let Some(name) = domain_argument(domain) else {
-        return Ok(EXIT_USER);
-    };
+    let name = domain_argument(domain)?;
     if let Some(existing) = find_tenant_file(dir, &name.ascii, &name.unicode) {
-        eprintln!("error: {} already exists", existing.display());
-        return Ok(EXIT_USER);
+        return Err(Error::user(format!(
+            "{} already exists",
+            existing.display()
+        )));
     }
     let compiled = pipeline::compile(dir)?;
     let platform = &compiled.model.platform;
     let selector = selector.unwrap_or_else(|| platform.defaults.dkim_selector.clone());
-    if !is_selector(&selector) {
-        eprintln!(
-            "error: `{selector}` is not a valid DKIM selector (lowercase letters, digits, hyphens)"
-        );
-        return Ok(EXIT_USER);
-    }
+    check_selector(&selector)?;
     let admin = admin.unwrap_or_else(|| platform.admin_email.clone());
     let admin = match normalize_address(&admin) {
         Ok((local, domain)) => format!("{local}@{domain}"),
         Err(problem) => {
-            eprintln!(
-                "error: `{admin}` is not a valid address: {}",
+            return Err(Error::user(format!(
+                "`{admin}` is not a valid address: {}",
                 problem.describe()
-            );
-            return Ok(EXIT_USER);
+            )));
         }
     };
     // An admin address inside the new domain itself would make postmaster@ an alias of itself.
     let admin_domain = admin.rsplit_once('@').map_or("", |(_, d)| d);
     if admin_domain == name.ascii {
-        eprintln!(
-            "error: postmaster@ and abuse@ of {} cannot forward into the same domain before it has a mailbox\nhelp: pass --admin with an address elsewhere",
+        return Err(Error::user(format!(
+            "postmaster@ and abuse@ of {} cannot forward into the same domain before it has a mailbox\nhelp: pass --admin with an address elsewhere",
             name.unicode
-        );
-        return Ok(EXIT_USER);
+        )));
     }
 
     // An Ed25519 key comes with an RSA key beside it (ARC seals with RSA, and
@@ -62,30 +55,21 @@ pub(crate) fn run(
     let mut planned = vec![(selector.clone(), algorithm)];
     if algorithm == KeyAlgorithm::Ed25519 {
         let rsa = format!("{selector}-rsa");
-        if !is_selector(&rsa) {
-            eprintln!(
-                "error: `{rsa}` (for the RSA key an Ed25519 key needs beside it) is not a valid DKIM selector; choose a shorter --selector"
-            );
-            return Ok(EXIT_USER);
-        }
+        check_companion_selector(&rsa)?;
         planned.push((rsa, KeyAlgorithm::Rsa2048));
     }
     let key_store = dir.join(&platform.paths.key_store);
     let mut keys = Vec::new();
     for (selector, algorithm) in &planned {
-        if let Some(why) = crate::keystore::key_file_too_long(&name.ascii, selector) {
-            eprintln!("error: {why}");
-            return Ok(EXIT_USER);
-        }
+        selector::key_file_name_fits(&name.ascii, selector)?;
         let key_path = key_store.join(key_file_name(&name.ascii, selector));
         if key_path.exists() {
-            eprintln!(
-                "error: {} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
+            return Err(Error::user(format!(
+                "{} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
                 key_path.display()
-            );
-            return Ok(EXIT_USER);
+            )));
         }
-        let pair = dkim_keys::generate(*algorithm).map_err(Error)?;
+        let pair = dkim_keys::generate(*algorithm)?;
         keys.push((selector.as_str(), key_path, pair));
     }
     let public: Vec<(&str, &str)> = keys

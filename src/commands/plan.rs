@@ -52,7 +52,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::PlanFormat;
-use crate::commands::{EXIT_OK, EXIT_USER, Prepared, Result, exit_operational, use_color, warn};
+use crate::commands::{EXIT_OK, Error, Prepared, Result, use_color, warn};
 use crate::db::connection::DbError;
 use crate::db::desired;
 use crate::db::live::Live;
@@ -64,6 +64,8 @@ use crate::pipeline::{self, Compiled, OnDisk};
 use crate::plan::{self, FilePlan, Plan, RowSection};
 use crate::timing::StageTimer;
 
+/// Print the plan. With `--detailed-exitcode`, 2 when it has changes (and
+/// every failure exits 1: `main` maps them, see `commands::failures_exit_1`).
 pub(crate) fn run(
     dir: &Path,
     database: Option<&str>,
@@ -72,60 +74,17 @@ pub(crate) fn run(
     detailed_exitcode: bool,
     full: bool,
 ) -> Result<ExitCode> {
-    // With --detailed-exitcode every failure is 1, and 2 means "changes".
-    let operational = if detailed_exitcode {
-        EXIT_USER
-    } else {
-        exit_operational()
-    };
-    match plan(
-        dir,
-        database,
-        format,
-        out,
-        detailed_exitcode,
-        full,
-        operational,
-    ) {
-        Ok(code) => Ok(code),
-        Err(error) => {
-            eprintln!("error: {error}");
-            Ok(operational)
-        }
-    }
-}
-
-fn plan(
-    dir: &Path,
-    database: Option<&str>,
-    format: PlanFormat,
-    out: Option<&Path>,
-    detailed_exitcode: bool,
-    full: bool,
-    operational: ExitCode,
-) -> Result<ExitCode> {
-    let user_error = EXIT_USER;
     if let Some(why) = out.and_then(unusable_out) {
-        eprintln!("error: {why}");
-        return Ok(user_error);
+        return Err(Error::user(why));
     }
-
-    let Some(Prepared {
+    let Prepared {
         compiled,
         artifacts,
         target,
-    }) = super::prepare(dir, database, "no plan")?
-    else {
-        return Ok(user_error);
-    };
+    } = super::prepare(dir, database, "no plan")?;
     let mut timer = StageTimer::from_env();
-    let (files, changes) = match FilePlan::compute(dir, &artifacts) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: reading {GENERATED_DIR}/: {e}");
-            return Ok(operational);
-        }
-    };
+    let (files, changes) = FilePlan::compute(dir, &artifacts)
+        .map_err(|e| Error::operational(format!("reading {GENERATED_DIR}/: {e}")))?;
     warn(pipeline::record(
         dir,
         &compiled,
@@ -139,16 +98,7 @@ fn plan(
         target.shown(),
         target.source.describe()
     );
-    let rows = match plan_rows(&target, &compiled, full, &mut timer) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(match e {
-                DbError::Refused(_) => user_error,
-                _ => operational,
-            });
-        }
-    };
+    let rows = plan_rows(&target, &compiled, full, &mut timer)?;
     let plan = Plan { files, rows };
     match format {
         PlanFormat::Human => {
@@ -171,10 +121,9 @@ fn plan(
             pipeline::inputs_fingerprint(&compiled),
             rows.plan.clone(),
         );
-        if let Err(e) = saved.write(path) {
-            eprintln!("error: saving the plan to {}: {e}", path.display());
-            return Ok(operational);
-        }
+        saved.write(path).map_err(|e| {
+            Error::operational(format!("saving the plan to {}: {e}", path.display()))
+        })?;
         eprintln!(
             "saved the plan to {}; apply it with `mailops apply {}`",
             path.display(),

@@ -19,6 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::db::plan::RowPlan;
+use crate::error::Error;
 use crate::fsutil::write_private;
 
 /// Version 2: the live fingerprint covers the bookkeeping of migration 0002
@@ -79,31 +80,54 @@ impl SavedPlan {
     }
 
     /// Read and check a plan file; the error says what is wrong with it.
-    pub(crate) fn read(path: &Path) -> Result<SavedPlan, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let plan: SavedPlan = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a mailops plan file: {e}", path.display()))?;
+    pub(crate) fn read(path: &Path) -> Result<SavedPlan, Error> {
+        SavedPlan::parse(path, &SavedPlan::read_text(path)?)
+    }
+
+    /// The text of a plan file. A file that cannot be read (missing, a
+    /// folder, no permission) is an I/O failure: exit 2.
+    pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+        std::fs::read_to_string(path).map_err(|e| {
+            let message = format!("cannot read {}: {e}", path.display());
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                // Not UTF-8: read, but not a plan file.
+                Error::User(message)
+            } else {
+                Error::Operational(message)
+            }
+        })
+    }
+
+    /// Check the text of the plan file at `path`: a file that is not a
+    /// plan is the user's mistake, a plan that is stale or edited is refused
+    /// (both exit 1).
+    fn parse(path: &Path, text: &str) -> Result<SavedPlan, Error> {
+        let plan: SavedPlan = serde_json::from_str(text).map_err(|e| {
+            Error::user(format!(
+                "{} is not a mailops plan file: {e}",
+                path.display()
+            ))
+        })?;
         if plan.format != FORMAT {
-            return Err(format!(
+            return Err(Error::refused(format!(
                 "{} has format `{}`; this mailops reads `{FORMAT}`",
                 path.display(),
                 plan.format
-            ));
+            )));
         }
         if plan.mailops_version != env!("CARGO_PKG_VERSION") {
-            return Err(format!(
+            return Err(Error::refused(format!(
                 "{} was made by mailops {}, this is {}; plan again",
                 path.display(),
                 plan.mailops_version,
                 env!("CARGO_PKG_VERSION")
-            ));
+            )));
         }
         if plan.rows.hash() != plan.plan_hash {
-            return Err(format!(
+            return Err(Error::refused(format!(
                 "{} was edited after it was made (its plan hash does not match); plan again",
                 path.display()
-            ));
+            )));
         }
         Ok(plan)
     }
@@ -134,6 +158,13 @@ mod tests {
             .replace("a.example", "b.example");
         std::fs::write(&path, edited).unwrap();
         let err = SavedPlan::read(&path).unwrap_err();
-        assert!(err.contains("edited"), "{err}");
+        assert!(matches!(err, Error::Refused(_)), "{err:?}");
+        assert!(err.to_string().contains("edited"), "{err}");
+        std::fs::write(&path, "{}").unwrap();
+        let err = SavedPlan::read(&path).unwrap_err();
+        assert!(matches!(err, Error::User(_)), "{err:?}");
+        let err = SavedPlan::read(&dir.path().join("missing.json")).unwrap_err();
+        assert!(matches!(err, Error::Operational(_)), "{err:?}");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
     }
 }

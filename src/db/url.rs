@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::database_url::DatabaseUrl;
+use crate::error::Error;
 
 pub(crate) const ENV_VAR: &str = "MAILOPS_DATABASE_URL";
 pub(crate) const DEFAULT_URL: &str = "sqlite://.mailops/state.db";
@@ -54,13 +55,14 @@ impl Target {
     }
 }
 
-/// Pick the URL (first of flag, environment, platform file, default) and parse it.
+/// Pick the URL (first of flag, environment, platform file, default) and parse
+/// it. A URL that is not usable is the user's to fix (exit 1).
 pub(crate) fn resolve(
     flag: Option<&str>,
     environment: Option<&str>,
     platform_file: Option<&str>,
     repo_root: &Path,
-) -> Result<Target, String> {
+) -> Result<Target, Error> {
     fn non_empty(v: Option<&str>) -> Option<&str> {
         v.filter(|s| !s.trim().is_empty())
     }
@@ -68,11 +70,11 @@ pub(crate) fn resolve(
     // asked for: most likely `--database "$DB_URL"` with the variable unset,
     // which must not quietly plan or apply against the default database.
     if flag.is_some_and(|f| f.trim().is_empty()) {
-        return Err(format!(
+        return Err(Error::user(format!(
             "--database was given an empty URL (an unset variable?); give the URL \
              (`mysql://user@host:3306/database` or `sqlite://path`), or leave out --database \
              to use {ENV_VAR}, [database] url in mailops.toml or {DEFAULT_URL}"
-        ));
+        )));
     }
     let (text, source) = if let Some(url) = non_empty(flag) {
         (url, UrlSource::Flag)
@@ -84,11 +86,11 @@ pub(crate) fn resolve(
         (DEFAULT_URL, UrlSource::Default)
     };
     let url = DatabaseUrl::parse(text.trim()).map_err(|why| {
-        format!(
+        Error::user(format!(
             "the database URL `{}` from {} is not usable: {why}",
             crate::database_url::redact(text.trim()),
             source.describe()
-        )
+        ))
     })?;
     let sqlite_path = match &url {
         DatabaseUrl::Sqlite { path } => Some(repo_root.join(path)),
@@ -106,7 +108,7 @@ pub(crate) fn resolve_from_env(
     flag: Option<&str>,
     platform_file: Option<&str>,
     repo_root: &Path,
-) -> Result<Target, String> {
+) -> Result<Target, Error> {
     let environment = std::env::var(ENV_VAR).ok();
     resolve(flag, environment.as_deref(), platform_file, repo_root)
 }
@@ -131,7 +133,12 @@ mod tests {
         let root = Path::new("/repo");
         for empty in ["", "  "] {
             let err = resolve(Some(empty), Some("mysql://u@h/d"), None, root).unwrap_err();
-            assert!(err.contains("--database was given an empty URL"), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("--database was given an empty URL"),
+                "{err}"
+            );
+            assert_eq!(err.exit_code(), std::process::ExitCode::FAILURE);
         }
     }
 
@@ -147,7 +154,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_source_and_never_the_password() {
-        let err = resolve(None, Some("mysql://u:hunter2@h:x/d"), None, Path::new(".")).unwrap_err();
+        let err = resolve(None, Some("mysql://u:hunter2@h:x/d"), None, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(ENV_VAR), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let target = resolve(Some("mysql://u:hunter2@h/d"), None, None, Path::new(".")).unwrap();

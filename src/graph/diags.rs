@@ -1,7 +1,17 @@
 //! The catalogue of graph-stage diagnostics.
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic_code::codes;
 use crate::source::Location;
+
+codes! {
+    /// The graph stage's codes.
+    pub(crate) enum GraphCode {
+        Cycle = "mailops::alias::cycle",
+        Dangling = "mailops::alias::dangling",
+        IntoRemovedDomain = "mailops::alias::into-removed-domain",
+    }
+}
 
 pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagnostic {
     let help = if same_domain {
@@ -14,7 +24,7 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
         )
     };
     Diagnostic::error(
-        "mailops::alias::dangling",
+        GraphCode::Dangling,
         format!("the alias destination `{address}` does not exist"),
     )
     .at(loc, "resolves nowhere")
@@ -23,7 +33,7 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
 
 pub(crate) fn into_removed_domain(loc: Location, address: &str, domain: &str) -> Diagnostic {
     Diagnostic::warning(
-        "mailops::alias::into-removed-domain",
+        GraphCode::IntoRemovedDomain,
         format!(
             "`{address}` forwards into {domain}, which is no longer a tenant: its mail would leave the platform"
         ),
@@ -74,7 +84,7 @@ pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
         shown.join(" → ")
     };
     Diagnostic::error(
-        "mailops::alias::cycle",
+        GraphCode::Cycle,
         format!("aliases forward in a loop: {named}"),
     )
     .at(loc, "the loop starts here")

@@ -289,7 +289,7 @@ mod tests {
         assert!(graph.insert_order.is_empty());
         let cycles: Vec<_> = diagnostics
             .iter()
-            .filter(|d| d.code == "mailops::alias::cycle")
+            .filter(|d| d.code == diags::GraphCode::Cycle.code())
             .collect();
         assert_eq!(cycles.len(), 1, "{diagnostics:#?}");
         let message = &cycles[0].message;

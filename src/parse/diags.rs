@@ -1,7 +1,19 @@
 //! The catalogue of parse-stage diagnostics: TOML syntax, keys and types.
 
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic_code::codes;
 use crate::source::Location;
+
+codes! {
+    /// The parse stage's codes.
+    pub(crate) enum ParseCode {
+        InvalidValue = "mailops::parse::invalid-value",
+        MissingKey = "mailops::parse::missing-key",
+        Syntax = "mailops::parse::syntax",
+        UnknownKey = "mailops::parse::unknown-key",
+        WrongType = "mailops::parse::wrong-type",
+    }
+}
 
 /// `later`: how many further syntax errors the parser found after this one
 /// (not reported: they mostly follow from the first).
@@ -12,12 +24,9 @@ pub(crate) fn syntax(loc: Location, message: &str, later: usize) -> Diagnostic {
     } else {
         "fix the TOML syntax (see https://toml.io) and run again: only the first syntax error of a file is shown, as later ones often follow from it".to_string()
     };
-    Diagnostic::error(
-        "mailops::parse::syntax",
-        format!("malformed TOML: {message}"),
-    )
-    .at(loc, "here")
-    .help(help)
+    Diagnostic::error(ParseCode::Syntax, format!("malformed TOML: {message}"))
+        .at(loc, "here")
+        .help(help)
 }
 
 fn in_table(path: &str) -> String {
@@ -30,7 +39,7 @@ fn in_table(path: &str) -> String {
 
 pub(crate) fn unknown_key(loc: Location, key: &str, path: &str, known: &[&str]) -> Diagnostic {
     let diagnostic = Diagnostic::error(
-        "mailops::parse::unknown-key",
+        ParseCode::UnknownKey,
         format!("unknown key `{key}` {}", in_table(path)),
     )
     .at(loc, "not a known key");
@@ -44,7 +53,7 @@ pub(crate) fn unknown_key(loc: Location, key: &str, path: &str, known: &[&str]) 
 pub(crate) fn wrong_type(loc: Location, path: &str, expected: &str, found: &str) -> Diagnostic {
     let key = path.rsplit('.').next().unwrap_or(path);
     Diagnostic::error(
-        "mailops::parse::wrong-type",
+        ParseCode::WrongType,
         format!(
             "`{path}` must be {} {expected}, not {} {found}",
             article(expected),
@@ -81,7 +90,7 @@ pub(crate) fn missing_key(loc: Location, key: &str, path: &str) -> Diagnostic {
         _ => format!("add `{key}`"),
     };
     Diagnostic::error(
-        "mailops::parse::missing-key",
+        ParseCode::MissingKey,
         format!("missing required key `{key}` {}", in_table(path)),
     )
     .at(loc, format!("`{full}` is required"))
@@ -91,7 +100,7 @@ pub(crate) fn missing_key(loc: Location, key: &str, path: &str) -> Diagnostic {
 /// An integer beyond TOML's 64 bits (`max_mailboxes = 99999999999999999999`).
 pub(crate) fn integer_out_of_range(loc: Location, path: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::parse::invalid-value",
+        ParseCode::InvalidValue,
         format!("`{path}` is out of range: a whole number here is at most 9223372036854775807"),
     )
     .at(loc, "this value")
@@ -99,7 +108,7 @@ pub(crate) fn integer_out_of_range(loc: Location, path: &str) -> Diagnostic {
 }
 
 pub(crate) fn invalid_value(loc: Location, message: &str) -> Diagnostic {
-    Diagnostic::error("mailops::parse::invalid-value", message.trim().to_string())
+    Diagnostic::error(ParseCode::InvalidValue, message.trim().to_string())
         .at(loc, "this value")
         .help("see the file format in README.md")
 }

@@ -2,15 +2,66 @@
 
 use crate::chars::{describe_char, is_invisible};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic_code::codes;
 use crate::source::Location;
 use crate::validate::text::TextProblem;
+
+codes! {
+    /// The validate stage's codes.
+    pub(crate) enum ValidateCode {
+        AliasDuplicate = "mailops::alias::duplicate",
+        AliasDuplicateCatchAll = "mailops::alias::duplicate-catch-all",
+        AliasDuplicateDestination = "mailops::alias::duplicate-destination",
+        AliasEmpty = "mailops::alias::empty",
+        AliasInvalidAddress = "mailops::alias::invalid-address",
+        AliasInvalidDestination = "mailops::alias::invalid-destination",
+        AliasShadowsMailbox = "mailops::alias::shadows-mailbox",
+        AliasTooMany = "mailops::alias::too-many",
+        DkimBadPrivateKey = "mailops::dkim::bad-private-key",
+        DkimDuplicateSelector = "mailops::dkim::duplicate-selector",
+        DkimEd25519WithoutRsa = "mailops::dkim::ed25519-without-rsa",
+        DkimInvalidKey = "mailops::dkim::invalid-key",
+        DkimInvalidSelector = "mailops::dkim::invalid-selector",
+        DkimKeyMismatch = "mailops::dkim::key-mismatch",
+        DkimNoKey = "mailops::dkim::no-key",
+        DkimWeakKey = "mailops::dkim::weak-key",
+        DmarcInvalid = "mailops::dmarc::invalid",
+        DmarcInvalidUri = "mailops::dmarc::invalid-uri",
+        DnsInvalidTtl = "mailops::dns::invalid-ttl",
+        DnsInvalidZoneId = "mailops::dns::invalid-zone-id",
+        DomainDuplicate = "mailops::domain::duplicate",
+        DomainFileName = "mailops::domain::file-name",
+        DomainFileNameTooLong = "mailops::domain::file-name-too-long",
+        DomainInvalid = "mailops::domain::invalid",
+        LimitsInvalid = "mailops::limits::invalid",
+        MailboxDuplicate = "mailops::mailbox::duplicate",
+        MailboxInvalidUser = "mailops::mailbox::invalid-user",
+        MailboxTooMany = "mailops::mailbox::too-many",
+        PasswordMalformed = "mailops::password::malformed",
+        PasswordPlaintext = "mailops::password::plaintext",
+        PasswordSchemeNotAllowed = "mailops::password::scheme-not-allowed",
+        PasswordUnknownScheme = "mailops::password::unknown-scheme",
+        PlatformInvalid = "mailops::platform::invalid",
+        PlatformPasswordInUrl = "mailops::platform::password-in-url",
+        QuotaAboveLimit = "mailops::quota::above-limit",
+        QuotaInvalid = "mailops::quota::invalid",
+        Rfc2142Missing = "mailops::rfc2142::missing",
+        SpfInvalid = "mailops::spf::invalid",
+        SpfTooManyLookups = "mailops::spf::too-many-lookups",
+        ValueInvisibleChar = "mailops::value::invisible-char",
+        ValueMixedScript = "mailops::value::mixed-script",
+        ValuePlaceholder = "mailops::value::placeholder",
+        ValueTooLong = "mailops::value::too-long",
+        ValueUnsafeChar = "mailops::value::unsafe-char",
+    }
+}
 
 pub(crate) fn unsafe_char(loc: Location, what: &str, c: char) -> Diagnostic {
     if is_invisible(c) {
         return invisible_char(loc, what, c);
     }
     Diagnostic::error(
-        "mailops::value::unsafe-char",
+        ValidateCode::ValueUnsafeChar,
         format!("{what} holds the character {}", describe_char(c)),
     )
     .at(loc, "not allowed here")
@@ -22,7 +73,7 @@ pub(crate) fn free_text_char(loc: Location, what: &str, c: char) -> Diagnostic {
         return invisible_char(loc, what, c);
     }
     Diagnostic::error(
-        "mailops::value::unsafe-char",
+        ValidateCode::ValueUnsafeChar,
         format!("{what} holds the control character {}", describe_char(c)),
     )
     .at(loc, "not allowed in text")
@@ -33,7 +84,7 @@ pub(crate) fn free_text_char(loc: Location, what: &str, c: char) -> Diagnostic {
 /// control…): refused everywhere, never silently removed.
 pub(crate) fn invisible_char(loc: Location, what: &str, c: char) -> Diagnostic {
     Diagnostic::error(
-        "mailops::value::invisible-char",
+        ValidateCode::ValueInvisibleChar,
         format!("{what} holds the invisible character {}", describe_char(c)),
     )
     .at(loc, "holds an invisible character")
@@ -43,7 +94,7 @@ pub(crate) fn invisible_char(loc: Location, what: &str, c: char) -> Diagnostic {
 /// `@@` in a value: the placeholder syntax `install` fills secrets into.
 pub(crate) fn placeholder(loc: Location, what: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::value::placeholder",
+        ValidateCode::ValuePlaceholder,
         format!("{what} holds `@@`, the placeholder mark of the generated configs"),
     )
     .at(loc, "holds `@@`")
@@ -59,7 +110,7 @@ pub(crate) fn value_too_long(
     unit: &str,
 ) -> Diagnostic {
     Diagnostic::error(
-        "mailops::value::too-long",
+        ValidateCode::ValueTooLong,
         format!("{what} is {length} {unit} long; at most {max} are allowed"),
     )
     .at(loc, "too long")
@@ -90,7 +141,7 @@ pub(crate) fn text_problem(
 /// A domain whose labels mix scripts (UTS #39): Latin with Cyrillic, say.
 pub(crate) fn mixed_script(loc: Location, what: &str, value: &str, ascii: &str) -> Diagnostic {
     Diagnostic::warning(
-        "mailops::value::mixed-script",
+        ValidateCode::ValueMixedScript,
         format!("{what} `{value}` (`{ascii}`) mixes scripts"),
     )
     .at(loc, "mixes scripts")
@@ -98,14 +149,14 @@ pub(crate) fn mixed_script(loc: Location, what: &str, value: &str, ascii: &str) 
 }
 
 pub(crate) fn invalid_domain(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::domain::invalid", format!("invalid domain: {problem}"))
+    Diagnostic::error(ValidateCode::DomainInvalid, format!("invalid domain: {problem}"))
         .at(loc, "this domain")
         .help("write the domain as letters, digits, hyphens and dots, e.g. `acme.example`; Unicode domains are allowed")
 }
 
 pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::domain::file-name-too-long",
+        ValidateCode::DomainFileNameTooLong,
         format!(
             "{what} names the file `{file}`, {} bytes long; a file name holds at most 255",
             file.len()
@@ -117,7 +168,7 @@ pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &
 
 pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::domain::file-name",
+        ValidateCode::DomainFileName,
         format!("the domain `{domain}` does not match the file name `{file}`"),
     )
     .at(loc, "declared here")
@@ -140,7 +191,7 @@ pub(crate) fn duplicate_domain(
         format!("`{unicode}` (`{domain}`)")
     };
     Diagnostic::error(
-        "mailops::domain::duplicate",
+        ValidateCode::DomainDuplicate,
         format!("the domain {shown} is declared by two tenant files"),
     )
     .at(loc, "declared again here")
@@ -150,9 +201,9 @@ pub(crate) fn duplicate_domain(
 
 pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Diagnostic {
     let code = if what == "mailbox" {
-        "mailops::mailbox::invalid-user"
+        ValidateCode::MailboxInvalidUser
     } else {
-        "mailops::alias::invalid-address"
+        ValidateCode::AliasInvalidAddress
     };
     Diagnostic::error(code, format!("invalid {what} address: {problem}"))
         .at(loc, "this local part")
@@ -161,7 +212,7 @@ pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Di
 
 pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::mailbox::duplicate",
+        ValidateCode::MailboxDuplicate,
         format!("the mailbox `{address}` is declared twice"),
     )
     .at(loc, "declared again here")
@@ -171,7 +222,7 @@ pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -
 
 pub(crate) fn duplicate_alias(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::alias::duplicate",
+        ValidateCode::AliasDuplicate,
         format!("the alias `{address}` is declared twice"),
     )
     .at(loc, "declared again here")
@@ -181,7 +232,7 @@ pub(crate) fn duplicate_alias(loc: Location, first: Location, address: &str) -> 
 
 pub(crate) fn duplicate_catch_all(loc: Location, first: Location, domain: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::alias::duplicate-catch-all",
+        ValidateCode::AliasDuplicateCatchAll,
         format!("`{domain}` has two catch-all aliases"),
     )
     .at(loc, "second catch-all")
@@ -191,7 +242,7 @@ pub(crate) fn duplicate_catch_all(loc: Location, first: Location, domain: &str) 
 
 pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::alias::shadows-mailbox",
+        ValidateCode::AliasShadowsMailbox,
         format!("`{address}` is both a mailbox and an alias"),
     )
     .at(loc, "alias declared here")
@@ -201,7 +252,7 @@ pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &
 
 pub(crate) fn alias_empty(loc: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::alias::empty",
+        ValidateCode::AliasEmpty,
         format!("the alias `{address}` has no destinations"),
     )
     .at(loc, "empty list")
@@ -210,7 +261,7 @@ pub(crate) fn alias_empty(loc: Location, address: &str) -> Diagnostic {
 
 pub(crate) fn invalid_destination(loc: Location, problem: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::alias::invalid-destination",
+        ValidateCode::AliasInvalidDestination,
         format!("invalid alias destination: {problem}"),
     )
     .at(loc, "this destination")
@@ -219,7 +270,7 @@ pub(crate) fn invalid_destination(loc: Location, problem: &str) -> Diagnostic {
 
 pub(crate) fn duplicate_destination(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::warning(
-        "mailops::alias::duplicate-destination",
+        ValidateCode::AliasDuplicateDestination,
         format!("`{address}` is listed twice in the same alias"),
     )
     .at(loc, "listed again here")
@@ -236,9 +287,9 @@ pub(crate) fn too_many(
     max: u64,
 ) -> Diagnostic {
     let code = if what == "mailboxes" {
-        "mailops::mailbox::too-many"
+        ValidateCode::MailboxTooMany
     } else {
-        "mailops::alias::too-many"
+        ValidateCode::AliasTooMany
     };
     Diagnostic::error(
         code,
@@ -251,7 +302,7 @@ pub(crate) fn too_many(
 
 pub(crate) fn password_plaintext(loc: Location) -> Diagnostic {
     Diagnostic::error(
-        "mailops::password::plaintext",
+        ValidateCode::PasswordPlaintext,
         "the password is not a hash: plaintext passwords are never stored",
     )
     .at(loc, "plaintext password")
@@ -260,7 +311,7 @@ pub(crate) fn password_plaintext(loc: Location) -> Diagnostic {
 
 pub(crate) fn password_plain_scheme(loc: Location, scheme: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::password::plaintext",
+        ValidateCode::PasswordPlaintext,
         format!("`{{{scheme}}}` stores the password in plain text"),
     )
     .at(loc, "plaintext password")
@@ -273,7 +324,7 @@ pub(crate) fn password_scheme_not_allowed(
     allowed: &[String],
 ) -> Diagnostic {
     Diagnostic::error(
-        "mailops::password::scheme-not-allowed",
+        ValidateCode::PasswordSchemeNotAllowed,
         format!("the password scheme `{scheme}` is not allowed on this platform"),
     )
     .at(loc, "this scheme")
@@ -285,7 +336,7 @@ pub(crate) fn password_scheme_not_allowed(
 
 pub(crate) fn password_unknown_scheme(loc: Location, scheme: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::password::unknown-scheme",
+        ValidateCode::PasswordUnknownScheme,
         format!("unknown password scheme `{scheme}`"),
     )
     .at(loc, "this scheme")
@@ -294,7 +345,7 @@ pub(crate) fn password_unknown_scheme(loc: Location, scheme: &str) -> Diagnostic
 
 pub(crate) fn password_malformed(loc: Location, scheme: &str, expected: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::password::malformed",
+        ValidateCode::PasswordMalformed,
         format!("this is not a well-formed {scheme} hash"),
     )
     .at(loc, "malformed hash")
@@ -305,7 +356,7 @@ pub(crate) fn password_malformed(loc: Location, scheme: &str, expected: &str) ->
 
 pub(crate) fn invalid_quota(loc: Location, problem: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::quota::invalid",
+        ValidateCode::QuotaInvalid,
         format!("invalid quota: {problem}"),
     )
     .at(loc, "this size")
@@ -322,7 +373,7 @@ pub(crate) fn quota_above_limit(
     max: &str,
 ) -> Diagnostic {
     Diagnostic::error(
-        "mailops::quota::above-limit",
+        ValidateCode::QuotaAboveLimit,
         format!("the quota {quota} is above the domain's max_quota of {max}"),
     )
     .at(loc, "too large")
@@ -332,7 +383,7 @@ pub(crate) fn quota_above_limit(
 
 pub(crate) fn invalid_limit(loc: Location, key: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::limits::invalid",
+        ValidateCode::LimitsInvalid,
         format!("`{key}` must be zero or a positive whole number"),
     )
     .at(loc, "this value")
@@ -340,13 +391,13 @@ pub(crate) fn invalid_limit(loc: Location, key: &str) -> Diagnostic {
 }
 
 pub(crate) fn invalid_dkim_key(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::dkim::invalid-key", problem.to_string())
+    Diagnostic::error(ValidateCode::DkimInvalidKey, problem.to_string())
         .at(loc, "this key")
         .help("run `mailops dkim keygen <domain>` to make a key pair and write its public key here")
 }
 
 pub(crate) fn weak_dkim_key(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::dkim::weak-key", problem.to_string())
+    Diagnostic::error(ValidateCode::DkimWeakKey, problem.to_string())
         .at(loc, "this key")
         .help("run `mailops dkim keygen <domain> --algorithm rsa2048` (or rsa4096, ed25519) for a new key")
 }
@@ -357,7 +408,7 @@ pub(crate) fn duplicate_dkim_selector(
     selector: &str,
 ) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::duplicate-selector",
+        ValidateCode::DkimDuplicateSelector,
         format!("two DKIM keys with the selector `{selector}`"),
     )
     .at(loc, "this key's selector")
@@ -367,7 +418,7 @@ pub(crate) fn duplicate_dkim_selector(
 
 pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::no-key",
+        ValidateCode::DkimNoKey,
         format!("`{domain}` declares no DKIM key"),
     )
     .at(loc, "this domain")
@@ -378,7 +429,7 @@ pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {
 
 pub(crate) fn ed25519_without_rsa(loc: Location, domain: &str, selector: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::ed25519-without-rsa",
+        ValidateCode::DkimEd25519WithoutRsa,
         format!("`{domain}` has only Ed25519 DKIM keys: Rspamd seals ARC with RSA only, and many receivers do not verify Ed25519 signatures"),
     )
     .at(loc, "an Ed25519 key")
@@ -387,7 +438,7 @@ pub(crate) fn ed25519_without_rsa(loc: Location, domain: &str, selector: &str) -
 
 pub(crate) fn invalid_selector(loc: Location, selector: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::invalid-selector",
+        ValidateCode::DkimInvalidSelector,
         format!("`{selector}` is not a valid DKIM selector"),
     )
     .at(loc, "this selector")
@@ -396,7 +447,7 @@ pub(crate) fn invalid_selector(loc: Location, selector: &str) -> Diagnostic {
 
 pub(crate) fn key_mismatch(loc: Location, key_file: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::key-mismatch",
+        ValidateCode::DkimKeyMismatch,
         format!("the public key does not match the private key in {key_file}"),
     )
     .at(loc, "this public key")
@@ -405,7 +456,7 @@ pub(crate) fn key_mismatch(loc: Location, key_file: &str) -> Diagnostic {
 
 pub(crate) fn unreadable_private_key(loc: Location, key_file: &str, problem: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dkim::bad-private-key",
+        ValidateCode::DkimBadPrivateKey,
         format!("the private key {key_file} cannot be read: {problem}"),
     )
     .at(loc, "public key of this domain")
@@ -414,7 +465,7 @@ pub(crate) fn unreadable_private_key(loc: Location, key_file: &str, problem: &st
 
 pub(crate) fn invalid_dmarc(loc: Location, tag: &str, value: &str, allowed: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dmarc::invalid",
+        ValidateCode::DmarcInvalid,
         format!("`{value}` is not a valid DMARC {tag}"),
     )
     .at(loc, "this value")
@@ -423,7 +474,7 @@ pub(crate) fn invalid_dmarc(loc: Location, tag: &str, value: &str, allowed: &str
 
 pub(crate) fn invalid_dmarc_uri(loc: Location, problem: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dmarc::invalid-uri",
+        ValidateCode::DmarcInvalidUri,
         format!("invalid DMARC report URI: {problem}"),
     )
     .at(loc, "this URI")
@@ -431,14 +482,14 @@ pub(crate) fn invalid_dmarc_uri(loc: Location, problem: &str) -> Diagnostic {
 }
 
 pub(crate) fn invalid_spf(loc: Location, problem: &str) -> Diagnostic {
-    Diagnostic::error("mailops::spf::invalid", format!("invalid SPF term: {problem}"))
+    Diagnostic::error(ValidateCode::SpfInvalid, format!("invalid SPF term: {problem}"))
         .at(loc, "this term")
         .help("`include` takes domains; `mechanisms` takes include:, ip4:, ip6:, a, mx or redirect= terms")
 }
 
 pub(crate) fn spf_too_many_lookups(loc: Location, count: usize, max: usize) -> Diagnostic {
     Diagnostic::error(
-        "mailops::spf::too-many-lookups",
+        ValidateCode::SpfTooManyLookups,
         format!("the SPF record needs {count} DNS lookups; receivers give up after {max}"),
     )
     .at(loc, format!("lookup {} of at most {max}", max + 1))
@@ -447,7 +498,7 @@ pub(crate) fn spf_too_many_lookups(loc: Location, count: usize, max: usize) -> D
 
 pub(crate) fn spf_duplicate_redirect(loc: Location) -> Diagnostic {
     Diagnostic::error(
-        "mailops::spf::invalid",
+        ValidateCode::SpfInvalid,
         "the SPF record has two `redirect=` modifiers",
     )
     .at(loc, "second redirect")
@@ -456,7 +507,7 @@ pub(crate) fn spf_duplicate_redirect(loc: Location) -> Diagnostic {
 
 pub(crate) fn invalid_ttl(loc: Location, ttl: i64) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dns::invalid-ttl",
+        ValidateCode::DnsInvalidTtl,
         format!("TTL {ttl} is out of range"),
     )
     .at(loc, "this TTL")
@@ -465,7 +516,7 @@ pub(crate) fn invalid_ttl(loc: Location, ttl: i64) -> Diagnostic {
 
 pub(crate) fn invalid_zone_id(loc: Location, zone_id: &str) -> Diagnostic {
     Diagnostic::error(
-        "mailops::dns::invalid-zone-id",
+        ValidateCode::DnsInvalidZoneId,
         format!("`{zone_id}` is not a Route53 hosted zone id"),
     )
     .at(loc, "this id")
@@ -474,7 +525,7 @@ pub(crate) fn invalid_zone_id(loc: Location, zone_id: &str) -> Diagnostic {
 
 pub(crate) fn missing_rfc2142(loc: Location, domain: &str, local: &str) -> Diagnostic {
     Diagnostic::warning(
-        "mailops::rfc2142::missing",
+        ValidateCode::Rfc2142Missing,
         format!("`{local}@{domain}` is neither a mailbox nor an alias"),
     )
     .at(loc, "this domain")
@@ -490,7 +541,7 @@ pub(crate) fn invalid_platform_value(
     help: &str,
 ) -> Diagnostic {
     Diagnostic::error(
-        "mailops::platform::invalid",
+        ValidateCode::PlatformInvalid,
         format!("invalid `{key}`: {problem}"),
     )
     .at(loc, "this value")
@@ -499,7 +550,7 @@ pub(crate) fn invalid_platform_value(
 
 pub(crate) fn password_in_url(loc: Location) -> Diagnostic {
     Diagnostic::error(
-        "mailops::platform::password-in-url",
+        ValidateCode::PlatformPasswordInUrl,
         "the database URL holds a password; mailops.toml is committed to git",
     )
     .at(loc, "this URL")

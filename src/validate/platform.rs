@@ -432,7 +432,7 @@ fn database(c: &mut Checker<'_>, raw: &RawPlatform, db: &mut Database) {
                 c.push(diags::invalid_platform_value(
                     c.loc(url),
                     "database.url",
-                    &problem,
+                    &problem.to_string(),
                     "`mysql://user@host:3306/database` or `sqlite://path/to/file.db`",
                 ));
             } else {

@@ -118,7 +118,7 @@ fn report_uris(c: &mut Checker<'_>, uris: &[Sp<String>]) -> Vec<String> {
         };
         match check_report_uri(text) {
             Ok(uri) => out.push(uri),
-            Err(problem) => c.push(diags::invalid_dmarc_uri(c.loc(uri), &problem)),
+            Err(problem) => c.push(diags::invalid_dmarc_uri(c.loc(uri), &problem.describe())),
         }
     }
     out

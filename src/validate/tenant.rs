@@ -193,7 +193,7 @@ fn build_spf(c: &mut Checker<'_>, raw: &RawTenant) -> Spf {
                 true
             }
             Err(problem) => {
-                c.push(diags::invalid_spf(c.loc(value), &problem));
+                c.push(diags::invalid_spf(c.loc(value), &problem.describe()));
                 false
             }
         };
