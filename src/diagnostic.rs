@@ -12,7 +12,7 @@ use std::ops::Range;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
-use crate::diagnostic_code::Code;
+use crate::diagnostic_code::StageCode;
 use crate::source::{FileId, Location, SourceMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -33,7 +33,7 @@ pub(crate) struct Label {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Diagnostic {
     /// Stable code, `mailops::<area>::<kebab-case-name>`: one of
-    /// `diagnostic_code::Code::iter()`.
+    /// `diagnostic_catalogue::Code::iter()`.
     pub(crate) code: &'static str,
     pub(crate) severity: Severity,
     pub(crate) message: String,
@@ -45,9 +45,9 @@ pub(crate) struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn error(code: impl Into<Code>, message: impl Into<String>) -> Self {
+    pub(crate) fn error(code: impl StageCode, message: impl Into<String>) -> Self {
         Diagnostic {
-            code: code.into().code(),
+            code: code.code(),
             severity: Severity::Error,
             message: message.into(),
             primary: None,
@@ -56,7 +56,7 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(code: impl Into<Code>, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(code: impl StageCode, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)

@@ -3,17 +3,21 @@
 //!
 //! Each stage declares the codes it reports in its catalogue (`load_diags`,
 //! `parse::diags`, `validate::diags`, `graph::diags`) with [`codes!`]: an
-//! enum with `code()` and an `iter()` over every variant. A [`Diagnostic`] is
-//! made from a [`Code`], which only those enums convert into, and [`Code::iter`]
-//! runs over all of them: the list of every code mailops can report is a
-//! value, not a search of the source text.
+//! enum with `code()` and an `iter()` over every variant, which implements
+//! [`StageCode`]. A [`Diagnostic`] is made from a `StageCode` only, and
+//! `diagnostic_catalogue::Code::iter` runs over every stage's codes: the list
+//! of every code mailops can report is a value, not a search of the source
+//! text.
 //!
 //! [`Diagnostic`]: crate::diagnostic::Diagnostic
 
-use crate::graph::diags::GraphCode;
-use crate::load_diags::LoadCode;
-use crate::parse::diags::ParseCode;
-use crate::validate::diags::ValidateCode;
+/// What a [`Diagnostic`] is made from: a variant of a stage's codes enum.
+///
+/// [`Diagnostic`]: crate::diagnostic::Diagnostic
+pub(crate) trait StageCode: Copy {
+    /// The stable `mailops::<area>::<name>` string.
+    fn code(self) -> &'static str;
+}
 
 /// A stage's codes: `codes! { pub(crate) enum StageCode { Variant = "mailops::area::name", … } }`.
 macro_rules! codes {
@@ -44,88 +48,12 @@ macro_rules! codes {
                 }
             }
         }
+
+        impl $crate::diagnostic_code::StageCode for $name {
+            fn code(self) -> &'static str {
+                $name::code(self)
+            }
+        }
     };
 }
 pub(crate) use codes;
-
-/// The stages' enums, each once: [`Code`], its conversions, and the
-/// iteration over all of them come from this one list.
-macro_rules! stages {
-    ($($stage:ident($codes:ident),)+) => {
-        /// A code of any stage.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(crate) enum Code {
-            $($stage($codes),)+
-        }
-
-        impl Code {
-            /// Every code of every stage.
-            pub(crate) fn iter() -> impl Iterator<Item = Code> {
-                std::iter::empty()
-                    $(.chain($codes::iter().map(Code::$stage)))+
-            }
-
-            pub(crate) const fn code(self) -> &'static str {
-                match self {
-                    $(Code::$stage(code) => code.code(),)+
-                }
-            }
-        }
-
-        $(
-            impl From<$codes> for Code {
-                fn from(code: $codes) -> Code {
-                    Code::$stage(code)
-                }
-            }
-        )+
-    };
-}
-
-stages! {
-    Load(LoadCode),
-    Parse(ParseCode),
-    Validate(ValidateCode),
-    Graph(GraphCode),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code_is_distinct_and_well_formed() {
-        let codes: Vec<&str> = Code::iter().map(Code::code).collect();
-        let distinct: std::collections::BTreeSet<&str> = codes.iter().copied().collect();
-        assert_eq!(distinct.len(), codes.len(), "a code declared twice");
-        for code in codes {
-            let parts: Vec<&str> = code.split("::").collect();
-            assert!(
-                parts.len() == 3
-                    && parts[0] == "mailops"
-                    && parts[1..].iter().all(|p| {
-                        !p.is_empty()
-                            && !p.starts_with('-')
-                            && !p.ends_with('-')
-                            && p.bytes()
-                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    }),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_codes_of_every_stage_are_listed() {
-        let codes: Vec<&str> = Code::iter().map(Code::code).collect();
-        for code in [
-            LoadCode::NotUtf8.code(),
-            ParseCode::UnknownKey.code(),
-            ValidateCode::SpfInvalid.code(),
-            GraphCode::Cycle.code(),
-        ] {
-            assert!(codes.contains(&code), "{code}");
-        }
-        assert_eq!(Code::from(GraphCode::Cycle).code(), "mailops::alias::cycle");
-    }
-}

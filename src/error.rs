@@ -11,8 +11,6 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-use crate::db::connection::DbError;
-
 #[derive(Debug)]
 pub(crate) enum Error {
     /// A problem in what the user gave: an argument, a file's contents, a
@@ -84,19 +82,10 @@ impl From<io::Error> for Error {
     }
 }
 
-impl From<DbError> for Error {
-    fn from(error: DbError) -> Self {
-        match error {
-            DbError::Refused(m) => Error::Refused(m),
-            DbError::Locked(m) => Error::Operational(m),
-            DbError::Operational(m) => Error::Database(m),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::connection::DbError;
 
     #[test]
     fn what_the_user_must_resolve_exits_1_and_operational_failures_2() {

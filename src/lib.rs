@@ -11,6 +11,7 @@ mod commands;
 mod database_url;
 mod db;
 mod diagnostic;
+mod diagnostic_catalogue;
 mod diagnostic_code;
 mod dkim_keys;
 mod emit;
@@ -40,8 +41,8 @@ pub mod fuzzing;
 /// the test that every code has a fixture.
 #[doc(hidden)]
 pub fn diagnostic_codes() -> Vec<&'static str> {
-    diagnostic_code::Code::iter()
-        .map(diagnostic_code::Code::code)
+    diagnostic_catalogue::Code::iter()
+        .map(diagnostic_catalogue::Code::code)
         .collect()
 }
 

@@ -225,3 +225,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DbError> {
         .build()
         .map_err(|e| DbError::Operational(format!("cannot start the async runtime: {e}")))
 }
+/// A database failure as a command ends with it: a refusal exits 1, the lock
+/// and the database exit 2.
+impl From<DbError> for crate::error::Error {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Refused(m) => crate::error::Error::Refused(m),
+            DbError::Locked(m) => crate::error::Error::Operational(m),
+            DbError::Operational(m) => crate::error::Error::Database(m),
+        }
+    }
+}
