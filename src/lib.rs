@@ -31,6 +31,8 @@ mod span;
 mod validate;
 
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod testkit;
 
 use std::process::ExitCode;
 
