@@ -11,13 +11,13 @@
 //! Two more tests keep the list honest: every fixture directory is listed
 //! here, and every diagnostic code in the source's catalogues has a fixture.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{mailops, root};
 use serde_json::Value;
+use support::{mailops, root};
 
 const FIXTURES: &str = "tests/fixtures/invalid";
 

@@ -4,24 +4,26 @@
 //! rows no tenant declares, keep hostile free text intact, and adding a
 //! tenant only adds lines about it.
 
-mod db_support;
+mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use db_support::*;
+use support::*;
 
+on_both_engines!(
+    applies_twice_and_matches_what_apply_writes,
+    more_rows_than_a_statement_holds,
+);
+
+/// The first migration: the routing tables, as the generated SQL files expect them.
 fn migrations(engine: Engine) -> PathBuf {
-    let dialect = match engine {
-        Engine::Sqlite => "sqlite",
-        Engine::Mariadb => "mysql",
-    };
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    root()
         .join("migrations")
-        .join(dialect)
+        .join(engine.dialect())
         .join("0001_routing_tables.sql")
 }
 
-fn generated_sql(repo: &MailRepo, engine: Engine) -> PathBuf {
+fn generated_sql(repo: &Repo, engine: Engine) -> PathBuf {
     let name = match engine {
         Engine::Sqlite => "sqlite.sql",
         Engine::Mariadb => "mysql.sql",
@@ -29,15 +31,15 @@ fn generated_sql(repo: &MailRepo, engine: Engine) -> PathBuf {
     repo.path().join("generated/sql").join(name)
 }
 
-fn build(repo: &MailRepo) {
-    assert_code(&run(repo.path(), &["build"]), 0);
+fn build(repo: &Repo) {
+    repo.ok(&["build"]);
 }
 
 const HOSTILE: &str =
     "Zoë O'Brien \"Z\" \\ ${x} %{y} `tick`\n\tsecond line; DROP TABLE virtual_users; --";
 
 fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_mailbox("b.example", "zoe", Some(HOSTILE));
     build(&repo);
     let db = TestDb::new(engine);
@@ -107,18 +109,8 @@ fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
 }
 
 #[test]
-fn sqlite_sql_applies_twice_on_the_sqlite_migrations() {
-    applies_twice_and_matches_what_apply_writes(Engine::Sqlite);
-}
-
-#[test]
-fn mysql_sql_applies_twice_on_the_mysql_migrations() {
-    applies_twice_and_matches_what_apply_writes(Engine::Mariadb);
-}
-
-#[test]
 fn adding_a_tenant_only_adds_lines_about_it() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     build(&repo);
     let read = |engine| std::fs::read_to_string(generated_sql(&repo, engine)).unwrap();
     let before = [read(Engine::Sqlite), read(Engine::Mariadb)];
@@ -153,7 +145,7 @@ fn adding_a_tenant_only_adds_lines_about_it() {
 
 #[test]
 fn changing_a_tenant_changes_only_its_lines() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     build(&repo);
     let before = std::fs::read_to_string(generated_sql(&repo, Engine::Mariadb)).unwrap();
     repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
@@ -175,7 +167,7 @@ fn changing_a_tenant_changes_only_its_lines() {
 /// More mailboxes than one statement holds: the rows are split over several
 /// multi-row statements, and the file still leaves exactly the declared rows.
 fn more_rows_than_a_statement_holds(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_tenant("big.example", &[]);
     let mut mailboxes = String::new();
     for i in 0..1001 {
@@ -204,14 +196,4 @@ fn more_rows_than_a_statement_holds(engine: Engine) {
         &["plan", "--detailed-exitcode", "--database", &db.url],
     );
     assert_code(&out, 0);
-}
-
-#[test]
-fn sqlite_sql_splits_a_thousand_rows_a_statement() {
-    more_rows_than_a_statement_holds(Engine::Sqlite);
-}
-
-#[test]
-fn mysql_sql_splits_a_thousand_rows_a_statement() {
-    more_rows_than_a_statement_holds(Engine::Mariadb);
 }
