@@ -11,11 +11,11 @@
 //! `--chain N` adds to t0 a chain of N aliases (`hop0` → `hop1` → … → an outside address);
 //! `--loop N` the same chain closed into a forwarding loop (which validation refuses).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
+use mailops::testkit::{MINIMAL_PLATFORM, TenantText};
 use rsa::pkcs8::EncodePublicKey;
 
 struct Args {
@@ -89,44 +89,39 @@ fn main() {
 
     let tenants_dir = args.out.join("tenants");
     std::fs::create_dir_all(&tenants_dir).expect("create output directory");
-    std::fs::write(
-        args.out.join("mailops.toml"),
-        "[mail_host]\nhostname = \"mx.webhizzy.in\"\n",
-    )
-    .expect("write mailops.toml");
+    std::fs::write(args.out.join("mailops.toml"), MINIMAL_PLATFORM).expect("write mailops.toml");
 
     for t in 0..args.tenants {
         let domain = format!("t{t}.example");
         let next = format!("t{}.example", (t + 1) % args.tenants);
-        let mut text = String::with_capacity(args.mailboxes * 200);
-        let _ = write!(
-            text,
-            "domain = \"{domain}\"\ndescription = \"Synthetic tenant {t}\"\n\n[dkim]\npublic_key = \"{public_key}\"\n\n[limits]\nmax_mailboxes = {}\nmax_aliases = {}\nmax_quota = \"20 GiB\"\n",
-            args.mailboxes,
-            args.aliases + args.chain
-        );
+        let mut tenant = TenantText::new(&domain);
+        tenant
+            .description(&format!("Synthetic tenant {t}"))
+            .dkim(&public_key)
+            .limits(args.mailboxes, args.aliases + args.chain, "20 GiB");
         for m in 0..args.mailboxes {
-            let _ = write!(
-                text,
-                "\n[[mailbox]]\nuser = \"user{m}\"\nname = \"User {m}\"\npassword = \"{password}\"\nquota = \"{} GiB\"\n",
-                1 + m % 10
+            tenant.mailbox(
+                &format!("user{m}"),
+                Some(&format!("User {m}")),
+                &password,
+                Some(&format!("{} GiB", 1 + m % 10)),
             );
         }
-        let _ = write!(
-            text,
-            "\n[[alias]]\naddress = \"postmaster\"\nto = [\"user0\"]\n"
-        );
-        let _ = write!(text, "\n[[alias]]\naddress = \"abuse\"\nto = [\"user0\"]\n");
+        tenant
+            .alias("postmaster", &["user0"])
+            .alias("abuse", &["user0"]);
         for a in 2..args.aliases {
             let to = match a {
-                2 => format!(
-                    "\"user0\", \"user{}\", \"ops@partner.example\"",
-                    1 % args.mailboxes
-                ),
-                3 => format!("\"user0@{next}\""),
-                _ => format!("\"user{}\"", a % args.mailboxes),
+                2 => vec![
+                    "user0".to_string(),
+                    format!("user{}", 1 % args.mailboxes),
+                    "ops@partner.example".to_string(),
+                ],
+                3 => vec![format!("user0@{next}")],
+                _ => vec![format!("user{}", a % args.mailboxes)],
             };
-            let _ = write!(text, "\n[[alias]]\naddress = \"alias{a}\"\nto = [{to}]\n");
+            let to: Vec<&str> = to.iter().map(String::as_str).collect();
+            tenant.alias(&format!("alias{a}"), &to);
         }
         if t == 0 {
             for hop in 0..args.chain {
@@ -135,13 +130,11 @@ fn main() {
                     _ if args.closed => "hop0".to_string(),
                     _ => "ops@partner.example".to_string(),
                 };
-                let _ = write!(
-                    text,
-                    "\n[[alias]]\naddress = \"hop{hop}\"\nto = [\"{to}\"]\n"
-                );
+                tenant.alias(&format!("hop{hop}"), &[&to]);
             }
         }
-        std::fs::write(tenants_dir.join(format!("{domain}.toml")), text).expect("write tenant");
+        std::fs::write(tenants_dir.join(format!("{domain}.toml")), tenant.as_str())
+            .expect("write tenant");
     }
     eprintln!(
         "wrote {} tenants ({} mailboxes, {} aliases each) to {}",

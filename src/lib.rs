@@ -36,6 +36,8 @@ mod timing;
 mod validate;
 
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod testkit;
 
 /// Every diagnostic code mailops can report (`mailops::<area>::<name>`), for
 /// the test that every code has a fixture.

@@ -1,15 +1,13 @@
 //! The command line, run as a user runs it: each test sets up a mail repo,
 //! runs the built binary, and states what it must print and how it exits.
 
-mod common;
-
-use std::os::unix::fs::PermissionsExt;
+mod support;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Repo, Run, mailops, root};
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use support::{Repo, Run, mailops, mode, root};
 
 /// The `public_key = "…"` value of a tenant file.
 fn public_key(tenant_text: &str) -> String {
@@ -27,10 +25,6 @@ fn public_key_of(pem: &str) -> String {
     }
     let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).expect("an RSA or Ed25519 PKCS#8 key");
     STANDARD.encode(key.verifying_key().to_public_key_der().unwrap().as_bytes())
-}
-
-fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 /// The lines of `after` that differ from `before` (which must have as many lines).
@@ -244,10 +238,10 @@ fn dkim_keygen_keeps_a_comment_after_the_key() {
     let repo = Repo::new().tenant("acme.example", "");
     let file = "tenants/acme.example.toml";
     let text = repo.read(file).replace(
-        &format!("[dkim]\npublic_key = \"{}\"", common::TEST_KEY),
+        &format!("[dkim]\npublic_key = \"{}\"", support::TEST_KEY),
         &format!(
             "[dkim]\nselector = \"dkim\"\npublic_key = \"{}\"   # rotated yearly",
-            common::TEST_KEY
+            support::TEST_KEY
         ),
     );
     let repo = repo.file(file, &text);

@@ -3,21 +3,9 @@
 //! root, empty password; each test makes and drops its own database, and
 //! fails with how to start MariaDB when it is not running).
 
-mod db_support;
+mod support;
 
-use db_support::*;
-
-/// One test per engine for each scenario.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $scenario() { super::$scenario(super::Engine::Sqlite) })*
-        }
-        mod mariadb {
-            $(#[test] fn $scenario() { super::$scenario(super::Engine::Mariadb) })*
-        }
-    };
-}
+use support::*;
 
 on_both_engines!(
     first_apply_creates_everything_and_a_second_plan_is_empty,
@@ -53,13 +41,13 @@ fn mariadb_a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan() {
     a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(Engine::Mariadb);
 }
 
-fn apply(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+fn apply(repo: &Repo, db: &TestDb) -> std::process::Output {
     run(repo.path(), &["apply", "--yes", "--database", &db.url])
 }
 
 /// `apply --yes` started in the background, with one debug-build test hook
 /// (`MAILOPS_TEST_HOLD_…`) set.
-fn spawn_apply(repo: &MailRepo, db: &TestDb, hook: (&str, &str)) -> std::process::Child {
+fn spawn_apply(repo: &Repo, db: &TestDb, hook: (&str, &str)) -> std::process::Child {
     mailops()
         .arg("-C")
         .arg(repo.path())
@@ -72,7 +60,7 @@ fn spawn_apply(repo: &MailRepo, db: &TestDb, hook: (&str, &str)) -> std::process
         .expect("mailops starts")
 }
 
-fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+fn plan(repo: &Repo, db: &TestDb) -> std::process::Output {
     run(
         repo.path(),
         &["plan", "--detailed-exitcode", "--database", &db.url],
@@ -80,7 +68,7 @@ fn plan(repo: &MailRepo, db: &TestDb) -> std::process::Output {
 }
 
 /// `plan --format json`'s database section.
-fn plan_json(repo: &MailRepo, db: &TestDb, extra: &[&str]) -> serde_json::Value {
+fn plan_json(repo: &Repo, db: &TestDb, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["plan", "--format", "json", "--database", &db.url];
     args.extend_from_slice(extra);
     let out = run(repo.path(), &args);
@@ -90,7 +78,7 @@ fn plan_json(repo: &MailRepo, db: &TestDb, extra: &[&str]) -> serde_json::Value 
 }
 
 /// What a plan read: (domains whose rows were read, rows read, every row).
-fn read_by_plan(repo: &MailRepo, db: &TestDb) -> (u64, u64, bool) {
+fn read_by_plan(repo: &Repo, db: &TestDb) -> (u64, u64, bool) {
     let read = &plan_json(repo, db, &[])["read"];
     (
         read["domains"].as_u64().unwrap(),
@@ -156,7 +144,7 @@ fn triggers(db: &TestDb) -> usize {
 }
 
 fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_mailbox("b.example", "erin", Some("O'Brien \"Erin\" \\ back\nslash"));
     let db = TestDb::new(engine);
 
@@ -233,7 +221,7 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
 }
 
 fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     let healthy =
@@ -289,7 +277,7 @@ fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
 }
 
 fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
@@ -386,7 +374,7 @@ fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(eng
 }
 
 fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
 
     // On an empty database: the domains are written, then the failure hits.
@@ -444,7 +432,7 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
 }
 
 fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     // Each holds the lock a while, so that the other must wait for it.
     let first = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_LOCK_MS", "1500"));
@@ -469,7 +457,7 @@ fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
 }
 
 fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
@@ -492,7 +480,7 @@ fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
 }
 
 fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.remove_tenant("b.example");
@@ -539,7 +527,7 @@ fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
 }
 
 fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     let out = run(repo.path(), &["apply", "--database", &db.url]);
     assert_code(&out, 1);
@@ -548,7 +536,7 @@ fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
 }
 
 fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0); // migrates
     let before = db.snapshot();
@@ -570,7 +558,7 @@ fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
 #[test]
 fn passwords_in_database_urls_are_never_printed() {
     mariadb_reachable();
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let url = "mysql://root:hunter2-secret@127.0.0.1:3306/mailops_no_such_db";
     for args in [
         vec!["plan", "--database", url],
@@ -592,7 +580,7 @@ fn passwords_in_database_urls_are_never_printed() {
 
 #[test]
 fn the_default_database_is_sqlite_in_the_mail_repo() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     // mailops.toml names no URL; neither do the flag and the environment.
     let out = run(repo.path(), &["apply", "--yes"]);
     assert_code(&out, 0);
@@ -607,7 +595,7 @@ fn the_default_database_is_sqlite_in_the_mail_repo() {
 }
 
 fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     // Nothing recorded yet: an empty database has no row to read.
     assert_eq!(read_by_plan(&repo, &db), (0, 0, true));
@@ -647,7 +635,7 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
 }
 
 fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     // Same number of rows: only the mark can tell (SQLite: a trigger raises
@@ -689,7 +677,7 @@ fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine
 }
 
 fn deleting_every_mailbox_of_a_domain_by_hand_is_found(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     let healthy = db.snapshot_rows();
@@ -724,7 +712,7 @@ fn deleting_every_mailbox_of_a_domain_by_hand_is_found(engine: Engine) {
 }
 
 fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     db.sql(
@@ -751,7 +739,7 @@ fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
 }
 
 fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     // A digest is `sha256:` and 64 hex digits.
@@ -783,7 +771,7 @@ fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: E
 }
 
 fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     // As a database migrated from before the bookkeeping.
@@ -806,7 +794,7 @@ fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: En
 /// The mark evaded: SQLite's triggers dropped; on MariaDB a hand edit that
 /// sets the change time back to what it was.
 fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     let keep_time = match engine {
@@ -865,7 +853,7 @@ fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engi
 }
 
 fn a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
@@ -909,7 +897,7 @@ fn a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change(engi
 }
 
 fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
@@ -940,7 +928,7 @@ fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Eng
 /// while apply waits between its reads and its writes, unseen by apply's
 /// snapshot, so the state apply records cannot include it.
 fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     // Apply writes a.example (frank) and records its state; meanwhile someone
@@ -986,7 +974,7 @@ fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine)
 }
 
 fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     let healthy = db.snapshot_rows();
@@ -1035,29 +1023,8 @@ fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
 /// state rows have no tallies, so each domain is read once and recorded
 /// again; SQLite keeps the triggers and edit counters of 0002, and reads
 /// nothing.
-/// Every SQL file of a dialect as one script (written into the repo), in
-/// the order of the documented load by hand: the begin file, each tenant's
-/// file, the end file.
-fn whole_load(repo: &MailRepo, dialect: &str) -> std::path::PathBuf {
-    let sql = repo.path().join("generated/sql");
-    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
-    let mut script = read(&sql.join(format!("{dialect}-begin.sql")));
-    let mut tenants: Vec<_> = std::fs::read_dir(sql.join(dialect))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    tenants.sort();
-    for tenant in tenants {
-        script.push_str(&read(&tenant));
-    }
-    script.push_str(&read(&sql.join(format!("{dialect}-end.sql"))));
-    let path = repo.path().join(format!("whole-load.{dialect}.sql"));
-    std::fs::write(&path, script).unwrap();
-    path
-}
-
 fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     let dialect = match engine {
         Engine::Sqlite => "sqlite",
@@ -1071,7 +1038,8 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_eq!(triggers(&db), 6);
     // The rows, as the generated SQL file writes them.
     assert_code(&run(repo.path(), &["build"]), 0);
-    db.sql_file(&whole_load(&repo, dialect));
+    let script = engine.whole_load(repo.path());
+    db.script(&script, "the whole load");
     // The state rows 0002's apply recorded: the digests of the same rows
     // (a digest depends on the rows only), and no edit since.
     let reference = TestDb::new(engine);
@@ -1149,14 +1117,6 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
 }
 
-/// The dialect's folder under migrations/.
-fn dialect(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => "sqlite",
-        Engine::Mariadb => "mysql",
-    }
-}
-
 /// `sha256:<hex>` of the canonical JSON of a saved plan's rows, as mailops
 /// computes `plan_hash` (serde_json keeps the file's key order).
 fn rows_hash(rows: &serde_json::Value) -> String {
@@ -1167,7 +1127,7 @@ fn rows_hash(rows: &serde_json::Value) -> String {
 }
 
 fn forged_saved_plan_is_refused(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     repo.add_mailbox("a.example", "frank", None);
@@ -1277,7 +1237,7 @@ fn forged_saved_plan_is_refused(engine: Engine) {
 
 #[test]
 fn plan_out_in_current_directory() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(Engine::Sqlite);
     // The README's own command, run in the mail repo: a bare file name.
     let out = mailops()
@@ -1306,7 +1266,7 @@ fn plan_out_in_current_directory() {
 
 #[test]
 fn plan_hides_password_hashes_in_file_diffs() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(Engine::Sqlite);
     assert_code(&apply(&repo, &db), 0);
     // The marker: alice's hash changes; every mailbox has one of the two.
@@ -1369,7 +1329,7 @@ fn tables(db: &TestDb) -> String {
 }
 
 fn plan_never_creates_a_database(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     // A database that does not exist: planned against as empty, and still
     // not there afterwards.
     let nowhere = tempfile::tempdir().unwrap();
@@ -1475,12 +1435,12 @@ fn plan_never_creates_a_database(engine: Engine) {
 }
 
 fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     db.sql_file(
         &migrations
-            .join(dialect(engine))
+            .join(engine.dialect())
             .join("0001_routing_tables.sql"),
     );
     // Rows an older mailops wrote: a.example with an outdated alice.
@@ -1539,7 +1499,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
 }
 
 fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_tenant("c.example", &["erin"]);
     repo.append(
         "c.example",
@@ -1592,7 +1552,7 @@ fn a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans(engine: 
     // bookkeeping (MariaDB: sets mailops_changed_at itself; SQLite: with the
     // triggers dropped) and the row counts is seen by plans made with --full,
     // and by nothing else.
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     assert_code(&apply(&repo, &db), 0);
     let keep_time = match engine {
@@ -1671,7 +1631,7 @@ fn a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans(engine: 
 }
 
 fn every_plan_error_exits_1_with_detailed_exitcode(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
     // An operational failure: 2 without the flag, 1 with it (2 means "changes").
     let broken = match engine {

@@ -5,11 +5,11 @@
 //! Needs `doveadm` (Debian: `apt-get install -y dovecot-core`). Without it
 //! these tests fail, saying so: they are never skipped.
 
-mod common;
+mod support;
 
 use std::process::Command;
 
-use common::{example_mailboxes, example_passwords, mailops};
+use support::{example_mailboxes, example_passwords, mailops};
 
 /// Does Dovecot verify `password` against `hash`?
 fn doveadm_verifies(hash: &str, password: &str) -> bool {

@@ -2,12 +2,12 @@
 //! feature of the tenant file, and every password hash in it verifies
 //! against the plaintext in tests/fixtures/example-passwords.toml.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
-use common::{example_mailboxes, example_passwords, example_tenants, mailops};
+use support::{example_mailboxes, example_passwords, example_tenants, mailops};
 
 /// Does `hash` (`{SCHEME}…`) verify `password`? Uses the reference crates for
 /// each scheme, not mailops itself.
@@ -244,7 +244,7 @@ fn the_examples_use_every_feature() {
                     }
                     continue;
                 };
-                let domain = common::a_label(domain);
+                let domain = support::a_label(domain);
                 if domain == tenant.domain {
                     continue;
                 }

@@ -4,53 +4,21 @@
 //! which path it refused, and never builds, and so never removes an output,
 //! from a repo it could not read whole.
 
+mod support;
+
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use assert_cmd::cargo::CommandCargoExt;
+use support::{Repo, run_env, text};
 
 /// What a secret of the machine looks like; it must never be printed.
 const MARKER: &str = "MARKER-SECRET-a9f3c1";
 
+/// `mailops -C <dir> <args>` with the marker in its environment (read
+/// through `/proc/self/environ`, it must not be printed either).
 fn mailops(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("mailops")
-        .expect("binary")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("MAILOPS_TEST_MARKER", MARKER)
-        .env_remove("MAILOPS_DB_PASSWORD")
-        .output()
-        .expect("mailops runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// A copy of the example repo (platform file, tenants, generated/), built.
-fn example_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(root.join("mailops.toml"), dir.path().join("mailops.toml")).unwrap();
-    std::fs::create_dir(dir.path().join("tenants")).unwrap();
-    for entry in std::fs::read_dir(root.join("tenants")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.path().join("tenants").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    let built = mailops(dir.path(), &["build"]);
-    assert!(built.status.success(), "{}", text(&built));
-    dir
+    run_env(dir, args, &[("MAILOPS_TEST_MARKER", MARKER)])
 }
 
 /// A file outside the repo holding the marker, as `/etc/shadow` would.
@@ -76,7 +44,7 @@ fn assert_refused(output: &Output, path: &str, what: &str) {
 
 #[test]
 fn symlinked_tenant_file_is_refused_and_never_read() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let (_outside, secret) = secret_file();
     symlink(&secret, repo.path().join("tenants/env.example.toml")).unwrap();
     for command in [
@@ -102,7 +70,7 @@ fn symlinked_tenant_file_is_refused_and_never_read() {
 
 #[test]
 fn symlinked_platform_file_is_refused_and_never_read() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let (_outside, secret) = secret_file();
     std::fs::remove_file(repo.path().join("mailops.toml")).unwrap();
     symlink(&secret, repo.path().join("mailops.toml")).unwrap();
@@ -112,7 +80,7 @@ fn symlinked_platform_file_is_refused_and_never_read() {
 
 #[test]
 fn fifo_folder_and_link_named_toml_are_refused_without_blocking() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let fifo = repo.path().join("tenants/pipe.example.toml");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
@@ -130,7 +98,7 @@ fn fifo_folder_and_link_named_toml_are_refused_without_blocking() {
 
 #[test]
 fn dangling_symlink_does_not_let_build_remove_outputs() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let dns = repo
         .path()
         .join("generated/terraform/dns_kaveri-foods.example.tf");
@@ -140,24 +108,10 @@ fn dangling_symlink_does_not_let_build_remove_outputs() {
     for cache in ["on", "off"] {
         std::fs::rename(&tenant, repo.path().join("kaveri.saved")).unwrap();
         symlink("/nonexistent/kaveri-foods.example.toml", &tenant).unwrap();
-        let validate = Command::cargo_bin("mailops")
-            .unwrap()
-            .arg("-C")
-            .arg(repo.path())
-            .arg("validate")
-            .env("MAILOPS_CACHE", cache)
-            .output()
-            .unwrap();
+        let validate = run_env(repo.path(), &["validate"], &[("MAILOPS_CACHE", cache)]);
         assert_eq!(validate.status.code(), Some(1), "{}", text(&validate));
         assert!(!text(&validate).contains("ok:"), "{}", text(&validate));
-        let build = Command::cargo_bin("mailops")
-            .unwrap()
-            .arg("-C")
-            .arg(repo.path())
-            .arg("build")
-            .env("MAILOPS_CACHE", cache)
-            .output()
-            .unwrap();
+        let build = run_env(repo.path(), &["build"], &[("MAILOPS_CACHE", cache)]);
         assert_refused(&build, "tenants/kaveri-foods.example.toml", "symbolic link");
         assert!(text(&build).contains("nothing was written"));
         assert_eq!(
@@ -172,7 +126,7 @@ fn dangling_symlink_does_not_let_build_remove_outputs() {
 
 #[test]
 fn missing_tenants_dir_is_an_error() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     std::fs::remove_dir_all(repo.path().join("tenants")).unwrap();
     let validate = mailops(repo.path(), &["validate"]);
     assert_eq!(validate.status.code(), Some(1), "{}", text(&validate));
@@ -194,7 +148,7 @@ fn missing_tenants_dir_is_an_error() {
 
 #[test]
 fn symlinked_tenants_dir_is_refused_and_never_read() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(
         outside.path().join("leak.example.toml"),
@@ -210,7 +164,7 @@ fn symlinked_tenants_dir_is_refused_and_never_read() {
 
 #[test]
 fn symlinked_generated_dir_is_neither_read_nor_written() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let outside = tempfile::tempdir().unwrap();
     std::fs::remove_dir_all(repo.path().join("generated")).unwrap();
     symlink(outside.path(), repo.path().join("generated")).unwrap();
@@ -232,7 +186,7 @@ fn symlinked_generated_dir_is_neither_read_nor_written() {
 
 #[test]
 fn symlinked_file_in_generated_is_refused() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let (_outside, secret) = secret_file();
     let main_cf = repo.path().join("generated/postfix/main.cf");
     std::fs::remove_file(&main_cf).unwrap();
@@ -255,7 +209,7 @@ fn symlinked_file_in_generated_is_refused() {
 
 #[test]
 fn symlinked_mailops_folder_is_not_written_through() {
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let outside = tempfile::tempdir().unwrap();
     std::fs::remove_dir_all(repo.path().join(".mailops")).ok();
     symlink(outside.path(), repo.path().join(".mailops")).unwrap();
@@ -271,15 +225,9 @@ fn symlinked_mailops_folder_is_not_written_through() {
 }
 
 /// A repo with one tenant and its private key in the key store.
-fn repo_with_a_key() -> (tempfile::TempDir, PathBuf) {
-    let repo = tempfile::tempdir().unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(root.join("mailops.toml"), repo.path().join("mailops.toml")).unwrap();
-    let new = mailops(
-        repo.path(),
-        &["new", "keyed.example", "--admin", "ops@webhizzy.in"],
-    );
-    assert!(new.status.success(), "{}", text(&new));
+fn repo_with_a_key() -> (Repo, PathBuf) {
+    let repo = Repo::example_platform();
+    repo.ok(&["new", "keyed.example", "--admin", "ops@webhizzy.in"]);
     let key = repo.path().join(".mailops/keys/keyed.example.dkim.key");
     assert!(key.is_file(), "`mailops new` made the key");
     (repo, key)
@@ -333,7 +281,7 @@ fn symlinked_key_file_is_refused_and_never_read() {
 #[test]
 fn tenant_file_with_a_name_that_is_not_utf8_is_an_error_not_skipped() {
     use std::os::unix::ffi::OsStrExt;
-    let repo = example_repo();
+    let repo = Repo::example_built();
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.example.toml");
     std::fs::write(repo.path().join("tenants").join(name), "domain = \"x\"\n").unwrap();
     let output = mailops(repo.path(), &["validate"]);
@@ -347,13 +295,8 @@ fn tenant_file_with_a_name_that_is_not_utf8_is_an_error_not_skipped() {
 
 #[test]
 fn new_and_keygen_never_write_through_a_link_in_the_repo() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for linked in [".mailops", ".mailops/keys", "tenants"] {
-        let repo = tempfile::tempdir().unwrap();
-        std::fs::copy(root.join("mailops.toml"), repo.path().join("mailops.toml")).unwrap();
-        for dir in ["tenants", ".mailops"] {
-            std::fs::create_dir_all(repo.path().join(dir)).unwrap();
-        }
+        let repo = Repo::example_platform().folder(".mailops");
         let outside = tempfile::tempdir().unwrap();
         let link = repo.path().join(linked);
         std::fs::remove_dir_all(&link).ok();

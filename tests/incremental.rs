@@ -26,16 +26,17 @@
 //! The databases are read with sqlx (a dependency of the crate), not through
 //! mailops and not through an external `sqlite3` client.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use common::{Repo, TEST_HASH, copy_tree};
+use mailops::testkit::TenantText;
+use support::{Repo, TEST_HASH, copy_tree, files_under, mailops, tree};
 
 const FORMATS: [&str; 3] = ["human", "markdown", "json"];
 
@@ -153,21 +154,12 @@ impl Copy {
             full.insert(1, "--database".into());
             full.insert(2, url.to_string());
         }
-        let mut cmd = Command::new(assert_cmd::cargo_bin!("mailops"));
+        let mut cmd = mailops();
         cmd.current_dir(self.path())
             .args(&full)
             .stdin(Stdio::null())
-            .env("NO_COLOR", "1")
-            .env("MAILOPS_TIMINGS", "1")
-            .env_remove("CLICOLOR_FORCE")
-            .env_remove("MAILOPS_DATABASE_URL")
-            .env_remove("MAILOPS_TEST_FAIL_AFTER")
-            .env_remove("MAILOPS_TEST_HOLD_LOCK_MS")
-            .env_remove("MAILOPS_TEST_HOLD_AFTER_READ_MS")
-            .env_remove("MAILOPS_LOCK_TIMEOUT");
-        if self.cached {
-            cmd.env_remove("MAILOPS_CACHE");
-        } else {
+            .env("MAILOPS_TIMINGS", "1");
+        if !self.cached {
             cmd.env("MAILOPS_CACHE", "off");
         }
         for (k, v) in env {
@@ -231,10 +223,11 @@ impl Copy {
     /// The files under `.mailops/cache/` (empty when there is none).
     fn cache_files(&self) -> Vec<PathBuf> {
         let dir = self.path().join(".mailops/cache");
-        let mut out = Vec::new();
-        if dir.is_dir() {
-            collect_files(&dir, &mut out);
-        }
+        let mut out = if dir.is_dir() {
+            files_under(&dir)
+        } else {
+            Vec::new()
+        };
         out.sort();
         out
     }
@@ -276,37 +269,6 @@ fn without_durations(text: &str) -> String {
 
 fn db_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("a readable directory") {
-        let entry = entry.expect("a dir entry");
-        if entry.file_type().expect("a file type").is_dir() {
-            collect_files(&entry.path(), out);
-        } else {
-            out.push(entry.path());
-        }
-    }
-}
-
-/// Every file under `dir`: relative path → bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = Vec::new();
-    if dir.is_dir() {
-        collect_files(dir, &mut files);
-    }
-    files
-        .into_iter()
-        .map(|p| {
-            let rel = p
-                .strip_prefix(dir)
-                .expect("under dir")
-                .display()
-                .to_string();
-            let bytes = std::fs::read(&p).expect("a readable file");
-            (rel, bytes)
-        })
-        .collect()
 }
 
 /// A unified diff of two texts, for failure messages.
@@ -786,17 +748,14 @@ fn flip_one_char(bytes: &[u8]) -> Vec<u8> {
 
 /// A mailbox block for a tenant file.
 fn mailbox(user: &str, name: &str, quota: &str) -> String {
-    format!(
-        "\n[[mailbox]]\nuser = \"{user}\"\nname = \"{name}\"\npassword = \"{TEST_HASH}\"\nquota = \"{quota}\"\n"
-    )
+    TenantText::blocks()
+        .mailbox(user, Some(name), TEST_HASH, Some(quota))
+        .to_string()
 }
 
+/// An alias block for a tenant file.
 fn alias(address: &str, to: &[&str]) -> String {
-    let to: Vec<String> = to.iter().map(|t| format!("\"{t}\"")).collect();
-    format!(
-        "\n[[alias]]\naddress = \"{address}\"\nto = [{}]\n",
-        to.join(", ")
-    )
+    TenantText::blocks().alias(address, to).to_string()
 }
 
 /// The example repo and three small tenants.

@@ -17,14 +17,17 @@
 //!
 //! Also here: the regression tests of the value holes of issue 10.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{MINIMAL_PLATFORM, Repo, TEST_HASH, TEST_KEY, mailops};
 use serde_json::Value;
+use support::{
+    Engine, MINIMAL_PLATFORM, Repo, TEST_HASH, TEST_KEY, TestDb, mailops, output_with_stdin,
+    sorted_files, toml_string,
+};
 
 /// A payload: a name and how it turns a field's valid value into an attack.
 type Payload = (&'static str, fn(&str) -> String);
@@ -95,23 +98,6 @@ fn homoglyph(v: &str) -> String {
         .replace('e', "\u{435}")
         .replace('o', "\u{43E}")
         .replace('c', "\u{441}")
-}
-
-/// A TOML basic string holding exactly `text`.
-fn toml_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// One line of a template: `{V}` is where a field's value goes (as a TOML string).
@@ -532,54 +518,25 @@ impl SqlReadBack {
     /// the migrations) and one by `mailops apply` (parameterised statements).
     /// Both must hold exactly the same rows.
     fn new(repo: &Path) -> Self {
-        let root = common::root();
         let mut engines = Vec::new();
 
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite_tables = |db: &Path| -> Tables {
-            let mut tables = BTreeMap::new();
-            for (name, query) in READ_BACK {
-                let out = run_stdin(
-                    Command::new("sqlite3")
-                        .args(["-batch", "-separator", "\t"])
-                        .arg(db),
-                    &query.replace("HEX(name)", "HEX(CAST(name AS BLOB))"),
-                );
-                tables.insert(*name, rows(&out));
-            }
-            tables
-        };
-        let file_db = dir.path().join("file.db");
-        let mut script = String::new();
-        for m in sorted_files(&root.join("migrations/sqlite")) {
-            script.push_str(&std::fs::read_to_string(m).unwrap());
-            script.push('\n');
-        }
-        script.push_str(&whole_load(repo, "sqlite"));
-        run_stdin(
-            Command::new("sqlite3")
-                .arg("-batch")
-                .arg("-bail")
-                .arg(&file_db),
-            &script,
-        );
-        engines.push(("sqlite (sql/sqlite/)", sqlite_tables(&file_db)));
-        let apply_db = dir.path().join("apply.db");
-        apply(repo, &format!("sqlite://{}", apply_db.display()));
-        engines.push(("sqlite (apply)", sqlite_tables(&apply_db)));
+        let file_db = TestDb::new(Engine::Sqlite);
+        let mut script = Engine::Sqlite.migrations_script();
+        script.push_str(&Engine::Sqlite.whole_load(repo));
+        file_db.script(&script, "sql/sqlite/");
+        engines.push(("sqlite (sql/sqlite/)", read_back(&file_db)));
+        let apply_db = TestDb::new(Engine::Sqlite);
+        apply(repo, &apply_db.url);
+        engines.push(("sqlite (apply)", read_back(&apply_db)));
 
-        let file_db = MariaDb::new("file");
-        let mut script = String::new();
-        for m in sorted_files(&root.join("migrations/mysql")) {
-            script.push_str(&std::fs::read_to_string(m).unwrap());
-            script.push('\n');
-        }
-        script.push_str(&whole_load(repo, "mysql"));
-        mysql(Some(&file_db.0), &script);
-        engines.push(("mariadb (sql/mysql/)", file_db.tables()));
-        let apply_db = MariaDb::new("apply");
-        apply(repo, &format!("mysql://root@127.0.0.1:3306/{}", apply_db.0));
-        engines.push(("mariadb (apply)", apply_db.tables()));
+        let file_db = TestDb::new(Engine::Mariadb);
+        let mut script = Engine::Mariadb.migrations_script();
+        script.push_str(&Engine::Mariadb.whole_load(repo));
+        file_db.script(&script, "sql/mysql/");
+        engines.push(("mariadb (sql/mysql/)", read_back(&file_db)));
+        let apply_db = TestDb::new(Engine::Mariadb);
+        apply(repo, &apply_db.url);
+        engines.push(("mariadb (apply)", read_back(&apply_db)));
 
         for pair in engines.chunks(2) {
             let ((file, by_file), (applied, by_apply)) = (&pair[0], &pair[1]);
@@ -608,36 +565,18 @@ impl SqlReadBack {
     }
 }
 
-/// A uniquely named MariaDB database, dropped at the end.
-struct MariaDb(String);
-
-impl MariaDb {
-    fn new(what: &str) -> Self {
-        let name = format!("mailops_corpus_{}_{what}", std::process::id());
-        mysql(
-            None,
-            &format!(
-                "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-            ),
-        );
-        MariaDb(name)
-    }
-
-    fn tables(&self) -> Tables {
-        READ_BACK
-            .iter()
-            .map(|(table, query)| (*table, rows(&mysql(Some(&self.0), query))))
-            .collect()
-    }
-}
-
-impl Drop for MariaDb {
-    fn drop(&mut self) {
-        let _ = Command::new("mysql")
-            .args(["-uroot", "-h127.0.0.1", "-P3306", "-e"])
-            .arg(format!("DROP DATABASE IF EXISTS `{}`", self.0))
-            .output();
-    }
+/// The [`READ_BACK`] tables of a database, through its command-line client.
+fn read_back(db: &TestDb) -> Tables {
+    READ_BACK
+        .iter()
+        .map(|(table, query)| {
+            let query = match db.engine {
+                Engine::Sqlite => query.replace("HEX(name)", "HEX(CAST(name AS BLOB))"),
+                Engine::Mariadb => query.to_string(),
+            };
+            (*table, rows(&db.sql(&query)))
+        })
+        .collect()
 }
 
 /// `mailops apply --yes` of the repo to a database.
@@ -655,28 +594,6 @@ fn apply(repo: &Path, url: &str) {
     );
 }
 
-/// Every SQL file of a dialect in the order of the documented load by hand
-/// (`generated/sql/<dialect>-begin.sql`): the begin file, each tenant's file,
-/// the end file.
-fn whole_load(repo: &Path, dialect: &str) -> String {
-    let sql = repo.join("generated/sql");
-    let mut script = std::fs::read_to_string(sql.join(format!("{dialect}-begin.sql"))).unwrap();
-    for file in sorted_files(&sql.join(dialect)) {
-        script.push_str(&std::fs::read_to_string(file).unwrap());
-    }
-    script.push_str(&std::fs::read_to_string(sql.join(format!("{dialect}-end.sql"))).unwrap());
-    script
-}
-
-fn sorted_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-}
-
 fn rows(out: &str) -> BTreeSet<Vec<String>> {
     out.lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
@@ -684,53 +601,11 @@ fn rows(out: &str) -> BTreeSet<Vec<String>> {
 }
 
 fn run_stdin(command: &mut Command, input: &str) -> String {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client runs");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(command, input.as_bytes()).expect("the client runs");
     assert!(
         out.status.success(),
         "{:?} failed: {}",
         command,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Run SQL through the mysql client (fails loudly when MariaDB is not there).
-fn mysql(database: Option<&str>, sql: &str) -> String {
-    let mut command = Command::new("mysql");
-    command.args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B"]);
-    if let Some(db) = database {
-        command.arg(db);
-    }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the mysql client runs (MariaDB at 127.0.0.1:3306 is required)");
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(sql.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "MariaDB must be reachable at 127.0.0.1:3306 as root; mysql failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
@@ -786,21 +661,15 @@ fn hcl_read_back_many(
     let mut values: Vec<Vec<String>> = Vec::new();
     for chunk in chunks {
         let input = format!("jsonencode([{}])\n", chunk.join(", "));
-        let out = Command::new("/usr/local/bin/terraform")
-            .arg("console")
-            .current_dir(scratch.path())
-            .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .env("TF_IN_AUTOMATION", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(input.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("terraform runs (/usr/local/bin/terraform)");
+        let out = output_with_stdin(
+            Command::new("/usr/local/bin/terraform")
+                .arg("console")
+                .current_dir(scratch.path())
+                .env("TF_CLI_CONFIG_FILE", "/dev/null")
+                .env("TF_IN_AUTOMATION", "1"),
+            input.as_bytes(),
+        )
+        .expect("terraform runs (/usr/local/bin/terraform)");
         assert!(
             out.status.success(),
             "terraform console refused the generated HCL: {}",

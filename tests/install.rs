@@ -2,54 +2,29 @@
 //! modes and owners, secrets are filled, nothing is written without them, and
 //! onboarding a tenant asks for no reload.
 
+mod support;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use assert_cmd::cargo::CommandCargoExt;
+use support::{Repo, example_tenants, files_under, mode, run_env, text};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// `mailops -C <dir> <args>`, with `MAILOPS_DB_PASSWORD` set when a password is given.
 fn mailops(dir: &Path, args: &[&str], password: Option<&str>) -> Output {
-    let mut command = Command::cargo_bin("mailops").expect("binary");
-    command.arg("-C").arg(dir).args(args).env("NO_COLOR", "1");
-    match password {
-        Some(p) => command.env("MAILOPS_DB_PASSWORD", p),
-        None => command.env_remove("MAILOPS_DB_PASSWORD"),
-    };
-    command.output().expect("mailops runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    run_env(
+        dir,
+        args,
+        password.map(|p| ("MAILOPS_DB_PASSWORD", p)).as_slice(),
     )
 }
 
-/// A copy of the example repo with a private key in the key store for every tenant.
-fn repo_with_keys() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = repo_root();
-    std::fs::copy(root.join("mailops.toml"), dir.path().join("mailops.toml")).unwrap();
-    std::fs::create_dir(dir.path().join("tenants")).unwrap();
-    for entry in std::fs::read_dir(root.join("tenants")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.path().join("tenants").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    for entry in std::fs::read_dir(dir.path().join("tenants")).unwrap() {
-        let path = entry.unwrap().path();
-        let domain = path.file_stem().unwrap().to_string_lossy().into_owned();
+/// A copy of the example repo with a private key in the key store for every tenant, built.
+fn repo_with_keys() -> Repo {
+    let repo = Repo::example();
+    for tenant in example_tenants() {
         // One key per `[dkim]` / `[[dkim]]` entry, of the entry's algorithm.
-        let tenant: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-        let entries = match &tenant["dkim"] {
+        let entries = match &tenant.toml["dkim"] {
             toml::Value::Array(keys) => keys.clone(),
             one => vec![one.clone()],
         };
@@ -63,26 +38,20 @@ fn repo_with_keys() -> tempfile::TempDir {
                 .unwrap()
                 .starts_with("MCowBQYDK2Vw");
             let algorithm = if ed25519 { "ed25519" } else { "rsa2048" };
-            let output = mailops(
-                dir.path(),
-                &[
-                    "dkim",
-                    "keygen",
-                    &domain,
-                    "--selector",
-                    selector,
-                    "--algorithm",
-                    algorithm,
-                    "--force",
-                ],
-                None,
-            );
-            assert!(output.status.success(), "{}", text(&output));
+            repo.ok(&[
+                "dkim",
+                "keygen",
+                &tenant.domain,
+                "--selector",
+                selector,
+                "--algorithm",
+                algorithm,
+                "--force",
+            ]);
         }
     }
-    let output = mailops(dir.path(), &["build"], None);
-    assert!(output.status.success(), "{}", text(&output));
-    dir
+    repo.ok(&["build"]);
+    repo
 }
 
 fn group_id(name: &str) -> Option<u32> {
@@ -95,10 +64,6 @@ fn group_id(name: &str) -> Option<u32> {
             parts.next()?;
             parts.next()?.parse().ok()
         })
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]
@@ -185,7 +150,7 @@ fn install_places_configs_and_keys_with_owners_and_modes() {
     assert_eq!(std::fs::metadata(&lookup).unwrap().gid(), postfix);
     assert_eq!(std::fs::metadata(&key).unwrap().gid(), rspamd);
     assert_eq!(std::fs::metadata(&key).unwrap().uid(), 0);
-    for entry in walk(root.path()) {
+    for entry in files_under(root.path()) {
         let contents = std::fs::read(&entry).unwrap();
         let holds_secret = String::from_utf8_lossy(&contents).contains(secret)
             || entry.extension().is_some_and(|e| e == "key");
@@ -258,19 +223,6 @@ fn install_refuses_a_generated_folder_that_is_not_current() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(text(&output).contains("mailops build"), "{}", text(&output));
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Every path under a folder (links not followed) with its contents (a

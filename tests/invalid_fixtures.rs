@@ -12,13 +12,13 @@
 //! here, and every diagnostic code of the catalogues (`mailops::diagnostic_codes`,
 //! from the stages' code enums) has a fixture.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{mailops, root};
 use serde_json::Value;
+use support::{mailops, root};
 
 const FIXTURES: &str = "tests/fixtures/invalid";
 

@@ -12,7 +12,7 @@
 //! from the clock and the seed printed; `MAILOPS_KILL_SEED` runs the same
 //! kill times again.
 
-mod db_support;
+mod support;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -20,7 +20,13 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use db_support::*;
+use mailops::testkit::TenantText;
+use support::*;
+
+on_both_engines!(
+    kills_leave_rows_old_or_new_and_the_lock_free,
+    concurrent_applies_are_serialized_and_lose_nothing,
+);
 
 /// Kills per engine: processes that died by SIGKILL (an apply that finished
 /// before its kill time does not count, and is run again).
@@ -69,35 +75,35 @@ struct Versions {
     new: String,
 }
 
-fn versions(repo: &MailRepo) -> Versions {
+/// A repo with the tenant `k.example` (made by `mailops new`), and its two versions.
+fn k_example() -> (Repo, Versions) {
+    let repo = Repo::example_platform();
+    repo.add_tenant("k.example", &[]);
     let base = std::fs::read_to_string(repo.tenant_file("k.example")).unwrap();
     let hash = password_hash();
     let version = |users: std::ops::Range<usize>, quota: &str, alias_shift: usize| {
-        let mut text = base.replacen(
+        let mut text = TenantText::blocks();
+        text.raw(&base.replacen(
             "[limits]\n",
             "[limits]\nmax_mailboxes = 5000\nmax_aliases = 5000\n",
             1,
-        );
+        ));
         for i in users.clone() {
-            text.push_str(&format!(
-                "\n[[mailbox]]\nuser = \"u{i}\"\npassword = \"{hash}\"\nquota = \"{quota}\"\n"
-            ));
+            text.mailbox(&format!("u{i}"), None, hash, Some(quota));
         }
         for i in users.step_by(2) {
-            text.push_str(&format!(
-                "\n[[alias]]\naddress = \"list{}\"\nto = [\"u{i}\"]\n",
-                i + alias_shift
-            ));
+            text.alias(&format!("list{}", i + alias_shift), &[&format!("u{i}")]);
         }
-        text
+        text.to_string()
     };
-    Versions {
+    let versions = Versions {
         old: version(0..1500, "1 GiB", 0),
         new: version(500..2000, "2 GiB", 1),
-    }
+    };
+    (repo, versions)
 }
 
-fn write_version(repo: &MailRepo, text: &str) {
+fn write_version(repo: &Repo, text: &str) {
     std::fs::write(repo.tenant_file("k.example"), text).unwrap();
 }
 
@@ -109,7 +115,7 @@ fn apply_args(db: &TestDb) -> Vec<String> {
 
 /// An apply in the background; the receiver gets a message when the plan
 /// appears on stdout (apply prints it under the lock, right before writing).
-fn spawn_apply(repo: &MailRepo, db: &TestDb) -> (Child, mpsc::Receiver<()>) {
+fn spawn_apply(repo: &Repo, db: &TestDb) -> (Child, mpsc::Receiver<()>) {
     let mut child = mailops()
         .arg("-C")
         .arg(repo.path())
@@ -132,7 +138,7 @@ fn spawn_apply(repo: &MailRepo, db: &TestDb) -> (Child, mpsc::Receiver<()>) {
 }
 
 /// A converging apply: must not wait for a lock a killed apply left behind.
-fn converge(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+fn converge(repo: &Repo, db: &TestDb) -> std::process::Output {
     let args = apply_args(db);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run_env(repo.path(), &args, &[("MAILOPS_LOCK_TIMEOUT", "10")])
@@ -141,9 +147,7 @@ fn converge(repo: &MailRepo, db: &TestDb) -> std::process::Output {
 fn kills_leave_rows_old_or_new_and_the_lock_free(engine: Engine) {
     let started = Instant::now();
     let mut rng = Rng::seeded(engine);
-    let repo = MailRepo::new();
-    repo.add_tenant("k.example", &[]);
-    let versions = versions(&repo);
+    let (repo, versions) = k_example();
     let db = TestDb::new(engine);
 
     // Both states once, timed: the snapshots to compare with, and how long
@@ -260,9 +264,7 @@ fn kills_leave_rows_old_or_new_and_the_lock_free(engine: Engine) {
 /// Applies started together: each waits for the lock, one writes, the others
 /// find the database current; every row arrives once, one log entry.
 fn concurrent_applies_are_serialized_and_lose_nothing(engine: Engine) {
-    let repo = MailRepo::new();
-    repo.add_tenant("k.example", &[]);
-    let versions = versions(&repo);
+    let (repo, versions) = k_example();
     let db = TestDb::new(engine);
     write_version(&repo, &versions.old);
     assert_code(&converge(&repo, &db), 0);
@@ -312,24 +314,4 @@ fn concurrent_applies_are_serialized_and_lose_nothing(engine: Engine) {
         &["plan", "--detailed-exitcode", "--database", &db.url],
     );
     assert_code(&out, 0);
-}
-
-#[test]
-fn sqlite_kills_leave_rows_old_or_new_and_the_lock_free() {
-    kills_leave_rows_old_or_new_and_the_lock_free(Engine::Sqlite);
-}
-
-#[test]
-fn mariadb_kills_leave_rows_old_or_new_and_the_lock_free() {
-    kills_leave_rows_old_or_new_and_the_lock_free(Engine::Mariadb);
-}
-
-#[test]
-fn sqlite_concurrent_applies_are_serialized_and_lose_nothing() {
-    concurrent_applies_are_serialized_and_lose_nothing(Engine::Sqlite);
-}
-
-#[test]
-fn mariadb_concurrent_applies_are_serialized_and_lose_nothing() {
-    concurrent_applies_are_serialized_and_lose_nothing(Engine::Mariadb);
 }

@@ -3,86 +3,17 @@
 //! and the new tenant's DNS file, a one-tenant change touches only lines about that
 //! tenant, and hostile free text survives every format escaped.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mailops(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("mailops")
-        .expect("binary")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("MAILOPS_DATABASE_URL")
-        .output()
-        .expect("mailops runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) {
-    let output = mailops(dir, args);
-    assert!(
-        output.status.success(),
-        "mailops {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A temporary copy of the example repo (platform file, tenants, generated/).
-fn copy_of_examples() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&repo_root().join("tenants"), &dir.path().join("tenants"));
-    copy_dir(
-        &repo_root().join("generated"),
-        &dir.path().join("generated"),
-    );
-    std::fs::copy(
-        repo_root().join("mailops.toml"),
-        dir.path().join("mailops.toml"),
-    )
-    .expect("copy");
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
+use support::{Repo, ok, root, tree};
 
 /// Every file under `generated/`, by relative path.
 fn generated(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&dir.join("generated"), &dir.join("generated"), &mut out);
-    out
+    tree(&dir.join("generated"))
 }
 
 /// Paths whose contents differ, were added or were removed.
@@ -115,12 +46,12 @@ fn changed_lines(before: &str, after: &str) -> Vec<String> {
 
 #[test]
 fn committed_generated_matches_a_fresh_build() {
-    ok(&repo_root(), &["check"]);
+    ok(&root(), &["check"]);
 }
 
 #[test]
 fn two_builds_are_byte_identical() {
-    let dir = copy_of_examples();
+    let dir = Repo::example();
     std::fs::remove_dir_all(dir.path().join("generated")).unwrap();
     ok(dir.path(), &["build"]);
     let first = generated(dir.path());
@@ -129,14 +60,14 @@ fn two_builds_are_byte_identical() {
     assert_eq!(first, generated(dir.path()));
     assert_eq!(
         first,
-        generated(&repo_root()),
+        generated(&root()),
         "a build from scratch equals the committed generated/"
     );
 }
 
 #[test]
 fn onboarding_a_tenant_adds_exactly_its_own_files() {
-    let dir = copy_of_examples();
+    let dir = Repo::example();
     let before = generated(dir.path());
     ok(
         dir.path(),
@@ -178,7 +109,7 @@ fn onboarding_a_tenant_adds_exactly_its_own_files() {
 
 #[test]
 fn changing_one_tenant_changes_only_lines_about_it() {
-    let dir = copy_of_examples();
+    let dir = Repo::example();
     let before = generated(dir.path());
     let file = dir.path().join("tenants/kaveri-foods.example.toml");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -217,7 +148,7 @@ const HOSTILE: &str = "Robert'); DROP TABLE virtual_users;-- \\\" ${var.x} %{ if
 
 #[test]
 fn hostile_free_text_comes_out_escaped_in_every_format() {
-    let dir = copy_of_examples();
+    let dir = Repo::example();
     let file = dir.path().join("tenants/webhizzy.in.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let hostile_toml = HOSTILE.replace('\\', "\\\\").replace('"', "\\\"");
@@ -247,7 +178,7 @@ fn hostile_free_text_comes_out_escaped_in_every_format() {
     // SQL: the name goes in and comes back out unchanged (SQLite runs the file).
     let db = dir.path().join("hostile.db");
     let schema: Vec<PathBuf> = {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(repo_root().join("migrations/sqlite"))
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("migrations/sqlite"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "sql"))

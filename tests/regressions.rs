@@ -1,8 +1,8 @@
 //! One test per bug found and fixed, named after the bug.
 
-mod common;
+mod support;
 
-use common::{Repo, TEST_HASH, TEST_KEY};
+use support::{Repo, TEST_HASH, TEST_KEY};
 
 /// The `line:column` of the first diagnostic with `code` in `--format json` output.
 fn place(stdout: &str, code: &str) -> (String, u64, u64) {

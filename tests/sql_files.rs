@@ -7,32 +7,32 @@
 //! tenant adds exactly its own files; and no file grows with the number of
 //! tenants or past 5 MB for a 10,000-mailbox tenant.
 
-mod db_support;
+mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use db_support::*;
+use support::*;
 
+on_both_engines!(
+    applies_twice_and_matches_what_apply_writes,
+    more_rows_than_a_statement_holds,
+    a_tenant_file_loads_alone,
+);
+
+/// The first migration: the routing tables, as the generated SQL files expect them.
 fn migrations(engine: Engine) -> PathBuf {
-    let dialect = match engine {
-        Engine::Sqlite => "sqlite",
-        Engine::Mariadb => "mysql",
-    };
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    root()
         .join("migrations")
-        .join(dialect)
+        .join(engine.dialect())
         .join("0001_routing_tables.sql")
 }
 
 fn dialect(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => "sqlite",
-        Engine::Mariadb => "mysql",
-    }
+    engine.dialect()
 }
 
 /// A tenant's SQL file under `generated/`.
-fn tenant_sql(repo: &MailRepo, engine: Engine, domain: &str) -> PathBuf {
+fn tenant_sql(repo: &Repo, engine: Engine, domain: &str) -> PathBuf {
     repo.path()
         .join("generated/sql")
         .join(dialect(engine))
@@ -41,7 +41,7 @@ fn tenant_sql(repo: &MailRepo, engine: Engine, domain: &str) -> PathBuf {
 
 /// The command that loads every SQL file by hand, exactly as the begin file
 /// documents it, with `DATABASE` made this database's client arguments.
-fn documented_load(repo: &MailRepo, engine: Engine) -> String {
+fn documented_load(repo: &Repo, engine: Engine) -> String {
     let begin = repo
         .path()
         .join(format!("generated/sql/{}-begin.sql", dialect(engine)));
@@ -54,7 +54,7 @@ fn documented_load(repo: &MailRepo, engine: Engine) -> String {
 }
 
 /// Run the documented load against `db`, in the repo; its output.
-fn load_all(repo: &MailRepo, db: &TestDb) -> std::process::Output {
+fn load_all(repo: &Repo, db: &TestDb) -> std::process::Output {
     let client = match db.engine {
         Engine::Sqlite => db.url.strip_prefix("sqlite://").unwrap().to_string(),
         Engine::Mariadb => format!(
@@ -72,7 +72,7 @@ fn load_all(repo: &MailRepo, db: &TestDb) -> std::process::Output {
 }
 
 /// Load every SQL file by hand; it must succeed.
-fn load(repo: &MailRepo, db: &TestDb) {
+fn load(repo: &Repo, db: &TestDb) {
     let out = load_all(repo, db);
     assert!(
         out.status.success(),
@@ -83,24 +83,11 @@ fn load(repo: &MailRepo, db: &TestDb) {
 }
 
 /// Every file under `generated/`: path → contents.
-fn generated(repo: &MailRepo) -> std::collections::BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &Path, prefix: &str, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-            if entry.file_type().unwrap().is_dir() {
-                walk(&entry.path(), &format!("{name}/"), out);
-            } else {
-                out.insert(name, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    let mut out = std::collections::BTreeMap::new();
-    walk(&repo.path().join("generated"), "", &mut out);
-    out
+fn generated(repo: &Repo) -> std::collections::BTreeMap<String, Vec<u8>> {
+    tree(&repo.path().join("generated"))
 }
 
-fn build(repo: &MailRepo) {
+fn build(repo: &Repo) {
     assert_code(&run(repo.path(), &["build"]), 0);
 }
 
@@ -108,7 +95,7 @@ const HOSTILE: &str =
     "Zoë O'Brien \"Z\" \\ ${x} %{y} `tick`\n\tsecond line; DROP TABLE virtual_users; --";
 
 fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_mailbox("b.example", "zoe", Some(HOSTILE));
     build(&repo);
     let db = TestDb::new(engine);
@@ -177,18 +164,8 @@ fn applies_twice_and_matches_what_apply_writes(engine: Engine) {
 }
 
 #[test]
-fn sqlite_sql_applies_twice_on_the_sqlite_migrations() {
-    applies_twice_and_matches_what_apply_writes(Engine::Sqlite);
-}
-
-#[test]
-fn mysql_sql_applies_twice_on_the_mysql_migrations() {
-    applies_twice_and_matches_what_apply_writes(Engine::Mariadb);
-}
-
-#[test]
 fn adding_a_tenant_adds_exactly_its_own_files() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     build(&repo);
     let before = generated(&repo);
     repo.add_tenant("c.example", &["carla"]);
@@ -225,7 +202,7 @@ fn adding_a_tenant_adds_exactly_its_own_files() {
 
 #[test]
 fn changing_a_tenant_changes_only_its_lines() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     build(&repo);
     let before = generated(&repo);
     repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
@@ -262,7 +239,7 @@ fn changing_a_tenant_changes_only_its_lines() {
 /// else); the end file alone removes nothing and fails; the begin and end
 /// files around no tenant file remove nothing.
 fn a_tenant_file_loads_alone(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     build(&repo);
     let db = TestDb::new(engine);
     db.sql_file(&migrations(engine));
@@ -333,22 +310,12 @@ fn a_tenant_file_loads_alone(engine: Engine) {
     );
 }
 
-#[test]
-fn sqlite_tenant_file_loads_alone() {
-    a_tenant_file_loads_alone(Engine::Sqlite);
-}
-
-#[test]
-fn mysql_tenant_file_loads_alone() {
-    a_tenant_file_loads_alone(Engine::Mariadb);
-}
-
 /// The bound: no generated file exceeds 5 MB for a tenant of 10,000
 /// mailboxes (with as many aliases), and the SQL of the other tenants does
 /// not grow with it.
 #[test]
 fn no_generated_file_exceeds_5_mb_for_a_10000_mailbox_tenant() {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_tenant("big.example", &[]);
     let mut text = String::new();
     for i in 0..10_000 {
@@ -376,7 +343,7 @@ fn no_generated_file_exceeds_5_mb_for_a_10000_mailbox_tenant() {
 /// More mailboxes than one statement holds: the rows are split over several
 /// multi-row statements, and the file still leaves exactly the declared rows.
 fn more_rows_than_a_statement_holds(engine: Engine) {
-    let repo = MailRepo::two_tenants();
+    let repo = Repo::two_tenants();
     repo.add_tenant("big.example", &[]);
     let mut mailboxes = String::new();
     for i in 0..1001 {
@@ -402,14 +369,4 @@ fn more_rows_than_a_statement_holds(engine: Engine) {
         &["plan", "--detailed-exitcode", "--database", &db.url],
     );
     assert_code(&out, 0);
-}
-
-#[test]
-fn sqlite_sql_splits_a_thousand_rows_a_statement() {
-    more_rows_than_a_statement_holds(Engine::Sqlite);
-}
-
-#[test]
-fn mysql_sql_splits_a_thousand_rows_a_statement() {
-    more_rows_than_a_statement_holds(Engine::Mariadb);
 }

