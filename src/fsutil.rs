@@ -191,6 +191,12 @@ impl Beneath {
     }
 
     /// `lstat` of an entry of this folder (`None` when it does not exist).
+    /// The identity of a file in this folder (of a link itself), `None`
+    /// when it does not exist.
+    pub(crate) fn stat_of(&self, name: &OsStr) -> io::Result<Option<Stat>> {
+        Ok(self.lstat(name)?.map(|stat| Stat::of_raw(&stat)))
+    }
+
     pub(crate) fn lstat(&self, name: &OsStr) -> io::Result<Option<rustix::fs::Stat>> {
         match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => Ok(Some(stat)),
@@ -483,6 +489,16 @@ impl Stat {
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
             ino: meta.ino(),
+        }
+    }
+
+    /// From a stat of `rustix` (`Beneath::stat_of`).
+    pub(crate) fn of_raw(stat: &rustix::fs::Stat) -> Stat {
+        Stat {
+            len: stat.st_size as u64,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec as i64),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec as i64),
+            ino: stat.st_ino,
         }
     }
 

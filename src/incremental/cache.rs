@@ -1,4 +1,6 @@
-//! The compile cache: `.mailops/cache/compile.json` in the mail repo.
+//! The compile cache: `.mailops/cache/compile.bin` in the mail repo (postcard:
+//! a compact binary serde format, read and written in a few milliseconds at
+//! 10,000 tenants, where JSON took a tenth of a second each way).
 //!
 //! It says, for the binary and platform file that wrote it:
 //! - per tenant file: its size, times and inode when last seen (`stat`), the
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) const FORMAT: &str = "mailops-cache/3";
+pub(crate) const FORMAT: &str = "mailops-cache/4";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
@@ -29,7 +31,7 @@ pub(crate) fn path(root: &Path) -> PathBuf {
 }
 
 fn relative_path() -> PathBuf {
-    Path::new(".mailops").join("cache").join("compile.json")
+    Path::new(".mailops").join("cache").join("compile.bin")
 }
 
 pub(crate) use crate::fsutil::Stat;
@@ -113,7 +115,7 @@ impl Cache {
             Err(e) => return Err(format!("cannot read the cache: {e}")),
         };
         let cache: Cache =
-            serde_json::from_slice(&bytes).map_err(|_| "the cache is unreadable".to_string())?;
+            postcard::from_bytes(&bytes).map_err(|_| "the cache is unreadable".to_string())?;
         if cache.format != FORMAT {
             return Err("the cache is of another format".into());
         }
@@ -126,7 +128,7 @@ impl Cache {
     /// Write the cache (a file replaced whole, never half-written).
     pub(crate) fn write(&self, root: &Path) -> io::Result<()> {
         let path = path(root);
-        serde_json::to_vec(self)
+        postcard::to_stdvec(self)
             .map_err(io::Error::other)
             .and_then(|json| {
                 // Not through a linked `.mailops/` (a repo may commit one).

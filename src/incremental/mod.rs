@@ -150,6 +150,18 @@ impl Summarised for Known {
     }
 }
 
+/// A tenant file as the stat pass found it.
+enum Seen {
+    /// Its stat is the one recorded.
+    Unchanged(FileNow),
+    /// Read and hashed (`changed`: its contents are not the ones recorded).
+    Read {
+        file: FileNow,
+        bytes: Vec<u8>,
+        changed: bool,
+    },
+}
+
 /// Why the compile was a full one.
 pub(crate) type Reason = String;
 
@@ -192,50 +204,78 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let mut files = Vec::with_capacity(names.len());
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut to_parse: BTreeSet<String> = BTreeSet::new();
-    for name in names {
-        let path = root.join(TENANTS_DIR).join(&name);
-        let meta =
-            std::fs::symlink_metadata(&path).map_err(|e| crate::fsutil::with_path(e, &path))?;
-        let stat = Stat::of(&meta);
-        let cached = cache.tenants.get(&name);
-        if let Some(entry) = cached.filter(|e| e.stat == Some(stat)) {
-            files.push(FileNow {
-                name,
-                hash: entry.hash.clone(),
-                stat: Some(stat),
-            });
-            continue;
+    // On every core: a stat per file, relative to the folder (no path walk).
+    let seen = crate::parallel::map_chunks(&names, |part| {
+        part.iter()
+            .map(|name| -> io::Result<Seen> {
+                let stat = tenants_dir.stat_of(name.as_ref())?;
+                let cached = cache.tenants.get(name);
+                if let Some(entry) = cached.filter(|e| stat.is_some() && e.stat == stat) {
+                    return Ok(Seen::Unchanged(FileNow {
+                        name: name.clone(),
+                        hash: entry.hash.clone(),
+                        stat,
+                    }));
+                }
+                let (meta, bytes) = load::read_with_stat(&tenants_dir, name)?;
+                let stat = Stat::of(&meta);
+                let digest = hash(&bytes);
+                let changed = cached.is_none_or(|e| e.hash != digest);
+                Ok(Seen::Read {
+                    file: FileNow {
+                        name: name.clone(),
+                        hash: digest,
+                        stat: stat.settled(now),
+                    },
+                    bytes,
+                    changed,
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    for seen in seen.into_iter().flatten() {
+        match seen? {
+            Seen::Unchanged(file) => files.push(file),
+            Seen::Read {
+                file,
+                bytes,
+                changed,
+            } => {
+                if changed {
+                    to_parse.insert(file.name.clone());
+                }
+                contents.insert(file.name.clone(), bytes);
+                files.push(file);
+            }
         }
-        let (meta, bytes) = load::read_with_stat(&tenants_dir, &name)?;
-        let stat = Stat::of(&meta);
-        let digest = hash(&bytes);
-        if cached.is_none_or(|e| e.hash != digest) {
-            to_parse.insert(name.clone());
-        }
-        contents.insert(name.clone(), bytes);
-        files.push(FileNow {
-            name,
-            hash: digest,
-            stat: stat.settled(now),
-        });
     }
 
     timer.lap("tenant stats");
-    // Files whose generated files are not on disk as recorded.
+    // Files whose generated files are not on disk as recorded (their stats
+    // taken on every core, relative to the folders).
+    let produced_dirs = ProducedDirs::open(root)?;
     let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
-    for file in &files {
-        if to_parse.contains(&file.name) {
-            continue;
-        }
+    let unchanged: Vec<&FileNow> = files
+        .iter()
+        .filter(|f| !to_parse.contains(&f.name))
+        .collect();
+    let current = crate::parallel::map_chunks(&unchanged, |part| {
+        part.iter()
+            .map(|file| -> io::Result<bool> {
+                let entry = &cache.tenants[&file.name];
+                Ok(match cache.produced.get(&entry.domain) {
+                    Some(produced) if produced.hash == file.hash => {
+                        produced_dirs.stats(&entry.domain)? == produced.stats
+                    }
+                    _ => false,
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    for (file, current) in unchanged.iter().zip(current.into_iter().flatten()) {
         let entry = &cache.tenants[&file.name];
         hosted.insert(entry.domain.as_str(), file.name.as_str());
-        let current = match cache.produced.get(&entry.domain) {
-            Some(produced) if produced.hash == file.hash => {
-                produced_stats(root, &entry.domain)? == produced.stats
-            }
-            _ => false,
-        };
-        if !current {
+        if !current? {
             to_parse.insert(file.name.clone());
         }
     }
@@ -462,18 +502,50 @@ fn exits_from<'t>(tenant: &'t cache::Tenant, source: &str) -> Option<&'t [String
         .map(|i| tenant.exits[i].1.as_slice())
 }
 
-/// The stats of a domain's generated files (`emit::tenant_paths`); a
-/// missing file has none, and then the list is shorter than the paths.
-fn produced_stats(root: &Path, domain: &str) -> io::Result<Vec<Stat>> {
-    let dir = root.join(GENERATED_DIR);
-    let mut stats = Vec::new();
-    for path in emit::tenant_paths(domain) {
-        match Stat::read(&dir.join(path))? {
-            Some(stat) => stats.push(stat),
-            None => break,
+/// The folders under `generated/` that hold the tenants' files, each opened
+/// once (without following a link), for the stats of those files.
+struct ProducedDirs {
+    /// (folder under `generated/`, the folder opened; `None` when missing).
+    dirs: Vec<(String, Option<crate::fsutil::Beneath>)>,
+}
+
+impl ProducedDirs {
+    fn open(root: &Path) -> io::Result<ProducedDirs> {
+        let generated = match crate::fsutil::Beneath::open(root)?.dir(Path::new(GENERATED_DIR)) {
+            Ok(dir) => Some(dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut dirs = Vec::new();
+        for path in emit::tenant_paths("x.example") {
+            let folder = path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            let opened = match &generated {
+                Some(generated) => match generated.dir(Path::new(&folder)) {
+                    Ok(dir) => Some(dir),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            dirs.push((folder, opened));
         }
+        Ok(ProducedDirs { dirs })
     }
-    Ok(stats)
+
+    /// The stats of a domain's generated files (`emit::tenant_paths`); a
+    /// missing file has none, and then the list is shorter than the paths.
+    fn stats(&self, domain: &str) -> io::Result<Vec<Stat>> {
+        let mut stats = Vec::with_capacity(self.dirs.len());
+        for ((folder, dir), path) in self.dirs.iter().zip(emit::tenant_paths(domain)) {
+            let name = path.strip_prefix(folder.as_str()).unwrap_or(&path);
+            let name = name.strip_prefix('/').unwrap_or(name);
+            match dir.as_ref().map(|d| d.stat_of(name.as_ref())).transpose()? {
+                Some(Some(stat)) => stats.push(stat),
+                _ => break,
+            }
+        }
+        Ok(stats)
+    }
 }
 
 /// The generated files of an incremental compile: those of the parsed
@@ -511,6 +583,18 @@ pub(crate) fn record(
 ) -> io::Result<Option<String>> {
     if !compiled.diagnostics.is_empty()
         || std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off")
+    {
+        return Ok(None);
+    }
+    // Nothing parsed and every tenant file as recorded: the cache is what it
+    // was (its generated files were all produced unchanged).
+    if let Some(known) = &compiled.known
+        && known.parsed.is_empty()
+        && known.files.len() == known.cache.tenants.len()
+        && known
+            .files
+            .iter()
+            .all(|f| known.cache.tenants.get(&f.name).is_some_and(|e| e.stat == f.stat))
     {
         return Ok(None);
     }
@@ -571,13 +655,21 @@ pub(crate) fn record(
         .map(|t| (t.domain.as_str(), t.hash.as_str()))
         .collect();
 
-    let differs = |path: &str| match on_disk {
-        OnDisk::Written => false,
-        OnDisk::Compared(changes) => {
-            changes.changed.iter().any(|p| p == path) || changes.added.iter().any(|p| p == path)
-        }
+    let differing: rustc_hash::FxHashSet<&str> = match on_disk {
+        OnDisk::Written => Default::default(),
+        OnDisk::Compared(changes) => changes
+            .changed
+            .iter()
+            .chain(&changes.added)
+            .map(String::as_str)
+            .collect(),
     };
+    let differs = |path: &str| differing.contains(path);
+    let produced_dirs = ProducedDirs::open(root)?;
     let mut produced = BTreeMap::new();
+    // The domains whose files were written or found as they should be: their
+    // stats are taken (on every core).
+    let mut to_stat: Vec<(&str, &str)> = Vec::new();
     for (&domain, &digest) in &hash_of {
         let paths = emit::tenant_paths(domain);
         let previous = old.and_then(|c| c.produced.get(domain));
@@ -595,8 +687,17 @@ pub(crate) fn record(
             produced.insert(domain.to_string(), previous.clone());
             continue;
         }
-        let stats = produced_stats(root, domain)?;
-        if stats.len() == paths.len() {
+        to_stat.push((domain, digest));
+    }
+    let stats = crate::parallel::map_chunks(&to_stat, |part| {
+        part.iter()
+            .map(|(domain, _)| produced_dirs.stats(domain))
+            .collect::<Vec<_>>()
+    });
+    let paths = emit::tenant_paths("x.example").len();
+    for (&(domain, digest), stats) in to_stat.iter().zip(stats.into_iter().flatten()) {
+        let stats = stats?;
+        if stats.len() == paths {
             produced.insert(
                 domain.to_string(),
                 Produced {
