@@ -112,7 +112,7 @@ enum FileStatus {
 /// time per core: a 10,000-tenant `generated/` is over a gigabyte, and is never held
 /// in memory beside the artifacts.
 pub(crate) fn compare(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
-    compare_files(root, artifacts, false).map(|(changes, _)| changes)
+    compare_files(root, artifacts, false, true).map(|(changes, _)| changes)
 }
 
 /// Like [`compare`], and also the old contents of the changed files it had to
@@ -122,13 +122,16 @@ pub(crate) fn compare_keeping_read(
     root: &Path,
     artifacts: &Artifacts,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
-    compare_files(root, artifacts, true)
+    compare_files(root, artifacts, true, true)
 }
 
+/// `keep_read`: also return the old contents read; `find_removed`: also list
+/// the owned files on disk that the artifacts do not produce.
 fn compare_files(
     root: &Path,
     artifacts: &Artifacts,
     keep_read: bool,
+    find_removed: bool,
 ) -> io::Result<(FileChanges, BTreeMap<String, Vec<u8>>)> {
     let generated = open(root)?;
     let mut changes = FileChanges::default();
@@ -198,7 +201,7 @@ fn compare_files(
             }
         }
     }
-    if let Some(generated) = &generated {
+    if let (Some(generated), true) = (&generated, find_removed) {
         let mut files = Vec::new();
         walk(generated, "", &mut files)?;
         for path in files {
@@ -213,7 +216,16 @@ fn compare_files(
 /// Make `generated/` equal to the artifacts: write what changed, remove owned
 /// files no longer produced (and folders left empty). Returns what changed.
 pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
-    let changes = compare(root, artifacts)?;
+    let mut changes = write_changed(root, artifacts)?;
+    changes.removed = remove_stale(root, |path| artifacts.produces(path))?;
+    Ok(changes)
+}
+
+/// Write the artifacts with contents that differ from `generated/` (added
+/// and changed; nothing is removed). Part of `write`, and what a build that
+/// emits its files in parts does with each part.
+pub(crate) fn write_changed(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
+    let changes = compare_files(root, artifacts, false, false)?.0;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
     crate::parallel::map_chunks(&to_write, |part| {
@@ -224,7 +236,31 @@ pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChange
     })
     .into_iter()
     .collect::<io::Result<()>>()?;
-    for path in &changes.removed {
+    Ok(FileChanges {
+        removed: Vec::new(),
+        ..changes
+    })
+}
+
+/// Remove the files mailops wrote once that are not `produced` now (and the
+/// folders left empty); returns them.
+pub(crate) fn remove_stale(
+    root: &Path,
+    produced: impl Fn(&str) -> bool,
+) -> io::Result<Vec<String>> {
+    let Some(generated) = open(root)? else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    walk(&generated, "", &mut files)?;
+    let mut removed = Vec::new();
+    for path in files {
+        if !produced(&path) && owned_on_disk(&generated, &path)? {
+            removed.push(path);
+        }
+    }
+    let dir = root.join(GENERATED_DIR);
+    for path in &removed {
         let full = dir.join(path);
         match std::fs::remove_file(&full) {
             // Another run removed it first.
@@ -239,7 +275,7 @@ pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChange
             parent = p.parent();
         }
     }
-    Ok(changes)
+    Ok(removed)
 }
 
 /// The domains the previous compile produced (each has

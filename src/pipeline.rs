@@ -85,6 +85,54 @@ pub(crate) fn emit(compiled: &Compiled) -> Artifacts {
     }
 }
 
+/// How many tenants' files a full build emits, writes and lets go at a
+/// time: the whole `generated/` of 10,000 tenants is about 600 MB of text,
+/// which is never held at once.
+const TENANTS_PER_PART: usize = 256;
+
+/// What `build` did to `generated/`.
+pub(crate) struct Built {
+    pub(crate) changes: generated_dir::FileChanges,
+    /// Every file produced (written, unchanged, or known unchanged).
+    pub(crate) files: usize,
+}
+
+/// Make `generated/` equal to what a compile without errors produces, and
+/// record the compile cache. After a full compile the tenants' files are
+/// emitted, compared, written and dropped in parts of `TENANTS_PER_PART`
+/// tenants (an incremental compile emits few files: all at once).
+pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
+    if compiled.known.is_some() {
+        let artifacts = emit(compiled);
+        let changes = generated_dir::write(root, &artifacts)?;
+        let warning = record(root, compiled, &artifacts, OnDisk::Written)?;
+        let files = artifacts.len();
+        return Ok((Built { changes, files }, warning));
+    }
+    let model = &compiled.model;
+    let platform = emit::emit_platform(model);
+    let mut changes = generated_dir::write_changed(root, &platform)?;
+    let mut produced: rustc_hash::FxHashSet<String> =
+        platform.paths().map(str::to_string).collect();
+    drop(platform);
+    let domains: Vec<&crate::model::Domain> = model.domains.values().collect();
+    for part in domains.chunks(TENANTS_PER_PART) {
+        let mut artifacts = Artifacts::default();
+        emit::emit_tenants(model, part.iter().copied(), &mut artifacts);
+        let written = generated_dir::write_changed(root, &artifacts)?;
+        changes.added.extend(written.added);
+        changes.changed.extend(written.changed);
+        produced.extend(artifacts.paths().map(str::to_string));
+    }
+    changes.added.sort();
+    changes.changed.sort();
+    changes.removed = generated_dir::remove_stale(root, |path| produced.contains(path))?;
+    // Every file was written or found equal: none is "known unchanged".
+    let warning = record(root, compiled, &Artifacts::default(), OnDisk::Written)?;
+    let files = produced.len();
+    Ok((Built { changes, files }, warning))
+}
+
 /// Record the compile cache after `generated/` was written or compared (a
 /// compile with any diagnostic is not recorded). A cache that cannot be
 /// written only makes the next run slower: that comes back as a warning.

@@ -7,7 +7,7 @@ use crate::commands::validate::report;
 use crate::commands::warn;
 use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::generated_dir::{self, GENERATED_DIR};
-use crate::pipeline::{self, OnDisk};
+use crate::pipeline;
 use crate::timing::StageTimer;
 
 /// A build that touches at most this many files lists them all ...
@@ -24,17 +24,10 @@ pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
         return Ok(EXIT_USER);
     }
     timer.lap("compile");
-    let artifacts = pipeline::emit(&compiled);
-    timer.lap("emit");
-    let changes = generated_dir::write(dir, &artifacts)?;
-    timer.lap("write");
-    warn(pipeline::record(
-        dir,
-        &compiled,
-        &artifacts,
-        OnDisk::Written,
-    )?);
-    timer.lap("cache");
+    let (built, warning) = pipeline::build(dir, &compiled)?;
+    warn(warning);
+    timer.lap("emit+write+cache");
+    let changes = built.changes;
     // The model is no longer needed: its million strings go with the process.
     std::mem::forget(compiled);
     let lines: Vec<(&str, &String)> = [
@@ -61,7 +54,7 @@ pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
     }
     eprintln!(
         "built {} files in {GENERATED_DIR}/: {} added, {} changed, {} removed",
-        artifacts.len(),
+        built.files,
         changes.added.len(),
         changes.changed.len(),
         changes.removed.len()

@@ -108,6 +108,11 @@ impl Artifacts {
         self.files.len()
     }
 
+    /// The paths of every file produced.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
     #[cfg(test)]
     pub(crate) fn into_map(self) -> BTreeMap<String, String> {
         self.iter()
