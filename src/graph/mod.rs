@@ -36,6 +36,16 @@ pub(crate) struct Graph {
     pub(crate) insert_order: Vec<Node>,
 }
 
+/// The insert order holds a node a row (a million): freed on a background
+/// thread, as the model's mailboxes are.
+impl Drop for Graph {
+    fn drop(&mut self) {
+        if !self.insert_order.is_empty() {
+            crate::parallel::drop_in_background(std::mem::take(&mut self.insert_order));
+        }
+    }
+}
+
 /// Where a destination address leads.
 pub(crate) enum Resolution<'m> {
     Mailbox,
