@@ -60,14 +60,26 @@ impl KeyStore {
     /// The PEM text of a private key, if the store has it. Refused when the
     /// store or the key may be read by group or others.
     pub(crate) fn read(&self, domain: &str, selector: &str) -> io::Result<Option<String>> {
+        match self.open_existing()? {
+            Some(dir) => self.read_in(&dir, domain, selector),
+            None => Ok(None),
+        }
+    }
+
+    /// [`KeyStore::open_dir`], `None` when there is no store.
+    fn open_existing(&self) -> io::Result<Option<Beneath>> {
+        match self.open_dir() {
+            Ok(dir) => Ok(Some(dir)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// [`KeyStore::read`] in the store's folder, opened once for many keys.
+    fn read_in(&self, dir: &Beneath, domain: &str, selector: &str) -> io::Result<Option<String>> {
         use std::io::Read;
         use std::os::unix::fs::PermissionsExt;
         let path = self.path(domain, selector);
-        let dir = match self.open_dir() {
-            Ok(dir) => dir,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err),
-        };
         let name = key_file_name(domain, selector);
         let mut file = match dir.file(Path::new(&name)) {
             Ok(file) => file,
@@ -132,12 +144,22 @@ pub(crate) fn check_model(
     diagnostics: &mut Diagnostics,
 ) -> io::Result<()> {
     let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
+    // The store's folder is opened once, at the first key to look up (not
+    // once a key: 10,000 tenants), and not at all when no key is valid.
+    let mut dir: Option<Option<Beneath>> = None;
     for domain in model.domains.values() {
         for key in &domain.dkim {
             if key.public_key.is_empty() {
                 continue; // the public key itself was already reported
             }
-            let Some(pem) = store.read(&domain.name, &key.selector)? else {
+            let dir = match &mut dir {
+                Some(dir) => dir,
+                None => dir.insert(store.open_existing()?),
+            };
+            let Some(dir) = dir else {
+                return Ok(()); // no key store
+            };
+            let Some(pem) = store.read_in(dir, &domain.name, &key.selector)? else {
                 continue;
             };
             let shown = format!(

@@ -101,10 +101,22 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
     let Some(tenants_dir) = listing.dir else {
         return Ok(repo);
     };
-    for name in listing.names {
+    // Read and check as UTF-8 on every core; add to the source map in name order.
+    let read = crate::parallel::map_chunks(&listing.names, |names| {
+        names
+            .iter()
+            .map(|name| {
+                read_with_stat(&tenants_dir, name)
+                    .map(|(stat, bytes)| (stat, String::from_utf8(bytes)))
+            })
+            .collect::<Vec<_>>()
+    });
+    repo.tenants.reserve(listing.names.len());
+    repo.tenant_stats.reserve(listing.names.len());
+    for (name, read) in listing.names.into_iter().zip(read.into_iter().flatten()) {
         let display = format!("{TENANTS_DIR}/{name}");
         let path = root.join(TENANTS_DIR).join(&name);
-        let (stat, bytes) = match read_with_stat(&tenants_dir, &name) {
+        let (stat, text) = match read {
             Ok(read) => read,
             Err(err) => match fsutil::refused(&err) {
                 // Swapped for a link or a FIFO since it was listed.
@@ -115,7 +127,7 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
                 None => return Err(err),
             },
         };
-        if let Some(id) = add_file(&mut repo.sources, &display, path, bytes, diagnostics) {
+        if let Some(id) = add_text(&mut repo.sources, &display, path, text, diagnostics) {
             repo.tenants.push(id);
             repo.tenant_stats.push(crate::fsutil::Stat::of(&stat));
         }
@@ -256,7 +268,24 @@ fn add_file(
     bytes: Vec<u8>,
     diagnostics: &mut Diagnostics,
 ) -> Option<FileId> {
-    match String::from_utf8(bytes) {
+    add_text(
+        sources,
+        display,
+        path,
+        String::from_utf8(bytes),
+        diagnostics,
+    )
+}
+
+/// A file whose bytes were checked as UTF-8 already.
+fn add_text(
+    sources: &mut SourceMap,
+    display: &str,
+    path: PathBuf,
+    text: Result<String, std::string::FromUtf8Error>,
+    diagnostics: &mut Diagnostics,
+) -> Option<FileId> {
+    match text {
         Ok(text) => Some(sources.add(display.to_string(), path, text)),
         Err(err) => {
             // Keep a lossy copy in the source map (not as a tenant) so that the

@@ -18,7 +18,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::FxHashMap;
 
 use crate::diagnostic::Diagnostics;
-use crate::model::{Alias, Model};
+use crate::model::{Alias, Domain, Model};
 
 /// One thing the platform declares that becomes rows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,6 +34,16 @@ pub(crate) struct Graph {
     /// Dependencies first: domains, then their mailboxes, then aliases, each
     /// after the aliases it points to.
     pub(crate) insert_order: Vec<Node>,
+}
+
+/// The insert order holds a node a row (a million): freed on a background
+/// thread, as the model's mailboxes are.
+impl Drop for Graph {
+    fn drop(&mut self) {
+        if !self.insert_order.is_empty() {
+            crate::parallel::drop_in_background(std::mem::take(&mut self.insert_order));
+        }
+    }
 }
 
 /// Where a destination address leads.
@@ -84,46 +94,34 @@ pub(crate) fn build(
     // the aliases, the one kind of node that can depend on its own kind (and
     // so form loops). An alias's other dependencies (its domain, mailboxes,
     // addresses off the platform) are always ordered before it.
-    let aliases: usize = model.domains.values().map(|d| d.aliases.len()).sum();
+    let domains: Vec<&Domain> = model.domains.values().collect();
+    // Where each destination leads, on every core: the alias-to-alias edges
+    // and the diagnostics of each chunk of domains, in model order.
+    let resolved = crate::parallel::map_chunks(&domains, |chunk| {
+        let mut edges: Vec<(Key, Key)> = Vec::new();
+        let mut local = Diagnostics::default();
+        for domain in chunk {
+            for alias in domain.aliases.values() {
+                resolve_destinations(model, removed, alias, &mut edges, &mut local);
+            }
+        }
+        (edges, local)
+    });
+    let aliases: usize = domains.iter().map(|d| d.aliases.len()).sum();
     let mut graph: DiGraph<Key, ()> = DiGraph::with_capacity(aliases, aliases);
     let mut index: FxHashMap<Key, NodeIndex> = FxHashMap::default();
     index.reserve(aliases);
     // Nodes in sorted order so that every order derived from the graph is stable.
-    for domain in model.domains.values() {
+    for domain in &domains {
         for source in domain.aliases.keys() {
             index.insert(source.as_str(), graph.add_node(source.as_str()));
         }
     }
-    for domain in model.domains.values() {
-        for alias in domain.aliases.values() {
-            let a = index[alias.source.as_str()];
-            for destination in &alias.destinations {
-                match resolve(model, &destination.address) {
-                    Resolution::Alias(to) | Resolution::CatchAll(to) => {
-                        graph.add_edge(index[to.source.as_str()], a, ());
-                    }
-                    Resolution::External => {
-                        let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
-                        if removed.contains(target) {
-                            diagnostics.push(diags::into_removed_domain(
-                                destination.origin.clone(),
-                                &destination.address,
-                                target,
-                            ));
-                        }
-                    }
-                    Resolution::Mailbox => {}
-                    Resolution::Dangling => {
-                        diagnostics.push(diags::dangling(
-                            destination.origin.clone(),
-                            &destination.address,
-                            alias.domain
-                                == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
-                        ));
-                    }
-                }
-            }
+    for (edges, local) in resolved {
+        for (to, from) in edges {
+            graph.add_edge(index[to], index[from], ());
         }
+        diagnostics.extend(local);
     }
 
     report_cycles(model, &graph, diagnostics);
@@ -131,11 +129,18 @@ pub(crate) fn build(
     let Ok(alias_order) = toposort(&graph, None) else {
         return Graph::default(); // cycles were reported above
     };
-    let mailboxes: usize = model.domains.values().map(|d| d.mailboxes.len()).sum();
-    let mut insert_order = Vec::with_capacity(model.domains.len() + mailboxes + aliases);
-    insert_order.extend(model.domains.keys().map(|d| Node::Domain(d.clone())));
-    for domain in model.domains.values() {
-        insert_order.extend(domain.mailboxes.keys().map(|m| Node::Mailbox(m.clone())));
+    let mailboxes: usize = domains.iter().map(|d| d.mailboxes.len()).sum();
+    let mut insert_order = Vec::with_capacity(domains.len() + mailboxes + aliases);
+    insert_order.extend(domains.iter().map(|d| Node::Domain(d.name.clone())));
+    // A node per mailbox (a million of them): made on every core.
+    let mailbox_nodes = crate::parallel::map_chunks(&domains, |chunk| {
+        chunk
+            .iter()
+            .flat_map(|d| d.mailboxes.keys().map(|m| Node::Mailbox(m.clone())))
+            .collect::<Vec<_>>()
+    });
+    for nodes in mailbox_nodes {
+        insert_order.extend(nodes);
     }
     insert_order.extend(
         alias_order
@@ -143,6 +148,43 @@ pub(crate) fn build(
             .map(|i| Node::Alias(graph[i].to_string())),
     );
     Graph { insert_order }
+}
+
+/// The edges from the aliases an alias forwards to (`(destination, alias)`,
+/// in the order of its destinations), and the diagnostics of its
+/// destinations that lead nowhere or into a removed domain.
+fn resolve_destinations<'m>(
+    model: &'m Model,
+    removed: &BTreeSet<String>,
+    alias: &'m Alias,
+    edges: &mut Vec<(Key<'m>, Key<'m>)>,
+    diagnostics: &mut Diagnostics,
+) {
+    for destination in &alias.destinations {
+        match resolve(model, &destination.address) {
+            Resolution::Alias(to) | Resolution::CatchAll(to) => {
+                edges.push((to.source.as_str(), alias.source.as_str()));
+            }
+            Resolution::External => {
+                let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
+                if removed.contains(target) {
+                    diagnostics.push(diags::into_removed_domain(
+                        destination.origin.clone(),
+                        &destination.address,
+                        target,
+                    ));
+                }
+            }
+            Resolution::Mailbox => {}
+            Resolution::Dangling => {
+                diagnostics.push(diags::dangling(
+                    destination.origin.clone(),
+                    &destination.address,
+                    alias.domain == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
+                ));
+            }
+        }
+    }
 }
 
 /// Every strongly connected set of aliases is a forwarding loop; name it as

@@ -7,12 +7,13 @@
 
 pub(crate) mod diags;
 pub(crate) mod platform;
+pub(crate) mod raw_str;
 pub(crate) mod shape;
 pub(crate) mod tenant;
 
 use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use toml::de::DeTable;
 
 use crate::diagnostic::Diagnostics;
@@ -23,7 +24,7 @@ use shape::Shape;
 use tenant::RawTenant;
 
 pub(crate) fn tenant_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(RawTenant)).expect("schema serializes")
+    serde_json::to_value(schemars::schema_for!(RawTenant<'static>)).expect("schema serializes")
 }
 
 pub(crate) fn platform_schema() -> serde_json::Value {
@@ -51,17 +52,18 @@ pub(crate) fn parse_platform(
 
 /// One tenant file. The validate stage calls this per file on its worker
 /// threads, so that each raw struct is dropped as soon as its domain is built.
-pub(crate) fn parse_tenant(
-    repo: &LoadedRepo,
+/// Its mailbox and alias strings are borrowed from the file's text.
+pub(crate) fn parse_tenant<'s>(
+    repo: &'s LoadedRepo,
     id: FileId,
     diagnostics: &mut Diagnostics,
-) -> Option<RawTenant> {
+) -> Option<RawTenant<'s>> {
     parse_file(&repo.sources, id, tenant_shape(), diagnostics)
 }
 
 /// Parse one file into `T`; `None` (with diagnostics) when it has problems.
-pub(crate) fn parse_file<T: DeserializeOwned>(
-    sources: &SourceMap,
+pub(crate) fn parse_file<'s, T: Deserialize<'s>>(
+    sources: &'s SourceMap,
     id: FileId,
     shape: &Shape,
     diagnostics: &mut Diagnostics,

@@ -31,7 +31,7 @@ enum Expect {
     /// An array, and what each item must be (unchecked when absent).
     Array(Option<usize>),
     /// A scalar of the schema type (`string`, `integer`, `number`, `boolean`).
-    Scalar(String),
+    Scalar(Scalar),
     /// One of several shapes (`anyOf` with more than one non-null branch, such
     /// as `[dkim]` or `[[dkim]]`): the branch whose kind matches the value.
     Either(Vec<usize>),
@@ -69,6 +69,41 @@ impl Shape {
         };
         let doc_span = doc.span().start..doc.span().start;
         walk.table(0, doc.get_ref(), doc_span);
+    }
+}
+
+/// A scalar schema type, matched without comparing its name for each of
+/// the millions of values a platform has.
+#[derive(Debug, Clone)]
+enum Scalar {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    /// Another schema type name (no TOML value is of it).
+    Other(String),
+}
+
+impl Scalar {
+    fn new(schema_type: &str) -> Self {
+        match schema_type {
+            "string" => Scalar::String,
+            "integer" => Scalar::Integer,
+            "number" => Scalar::Number,
+            "boolean" => Scalar::Boolean,
+            other => Scalar::Other(other.to_string()),
+        }
+    }
+
+    /// The schema type's name.
+    fn name(&self) -> &str {
+        match self {
+            Scalar::String => "string",
+            Scalar::Integer => "integer",
+            Scalar::Number => "number",
+            Scalar::Boolean => "boolean",
+            Scalar::Other(name) => name,
+        }
     }
 }
 
@@ -154,7 +189,7 @@ impl<'j> Compiler<'j> {
                 }
             }
             Some("array") => Expect::Array(schema.get("items").map(|items| self.compile(items))),
-            Some(scalar) => Expect::Scalar(scalar.to_string()),
+            Some(scalar) => Expect::Scalar(Scalar::new(scalar)),
             None => Expect::Any,
         }
     }
@@ -221,11 +256,11 @@ impl Walk<'_, '_> {
             }
             (Expect::Scalar(t), found) => {
                 let ok = matches!(
-                    (t.as_str(), found),
-                    ("string", DeValue::String(_))
-                        | ("integer", DeValue::Integer(_))
-                        | ("number", DeValue::Integer(_) | DeValue::Float(_))
-                        | ("boolean", DeValue::Boolean(_))
+                    (t, found),
+                    (Scalar::String, DeValue::String(_))
+                        | (Scalar::Integer, DeValue::Integer(_))
+                        | (Scalar::Number, DeValue::Integer(_) | DeValue::Float(_))
+                        | (Scalar::Boolean, DeValue::Boolean(_))
                 );
                 if ok {
                     if let DeValue::Integer(i) = found {
@@ -240,7 +275,7 @@ impl Walk<'_, '_> {
                     }
                     return;
                 }
-                t.as_str()
+                t.name()
             }
             (Expect::Table { .. }, _) => "object",
             (Expect::Array(_), _) => "array",

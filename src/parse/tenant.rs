@@ -7,13 +7,14 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::parse::raw_str::RawStr;
 use crate::span::Sp;
 
 /// One client domain hosted on the mail platform.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "mailops tenant file")]
-pub(crate) struct RawTenant {
+pub(crate) struct RawTenant<'a> {
     /// The client domain. Must equal the file name without `.toml`. A Unicode (IDN)
     /// domain is stored as its A-label (`xn--…`).
     pub(crate) domain: Sp<String>,
@@ -32,11 +33,11 @@ pub(crate) struct RawTenant {
     #[serde(default)]
     pub(crate) limits: RawLimits,
     /// Mailboxes: accounts that log in over IMAP and submission.
-    #[serde(default, rename = "mailbox")]
-    pub(crate) mailboxes: Vec<Sp<RawMailbox>>,
+    #[serde(default, rename = "mailbox", borrow)]
+    pub(crate) mailboxes: Vec<Sp<RawMailbox<'a>>>,
     /// Aliases: addresses that forward to mailboxes, other aliases or external addresses.
-    #[serde(default, rename = "alias")]
-    pub(crate) aliases: Vec<Sp<RawAlias>>,
+    #[serde(default, rename = "alias", borrow)]
+    pub(crate) aliases: Vec<Sp<RawAlias<'a>>>,
 }
 
 /// DNS settings of a tenant domain.
@@ -180,28 +181,32 @@ pub(crate) struct RawLimits {
 /// A mailbox: `<user>@<domain>`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawMailbox {
+pub(crate) struct RawMailbox<'a> {
     /// The local part: the address is `<user>@<domain>`.
-    pub(crate) user: Sp<String>,
+    #[serde(borrow)]
+    pub(crate) user: Sp<RawStr<'a>>,
     /// The person's name, for people reading the file.
-    #[serde(default)]
-    pub(crate) name: Option<Sp<String>>,
+    #[serde(default, borrow)]
+    pub(crate) name: Option<Sp<RawStr<'a>>>,
     /// Dovecot password hash, `{SCHEME}hash`; make one with `mailops hash-password`.
-    pub(crate) password: Sp<String>,
+    #[serde(borrow)]
+    pub(crate) password: Sp<RawStr<'a>>,
     /// Storage quota, e.g. `"10 GiB"` or `"500 MB"` (default: the domain's `limits.default_quota`).
-    #[serde(default)]
-    pub(crate) quota: Option<Sp<String>>,
+    #[serde(default, borrow)]
+    pub(crate) quota: Option<Sp<RawStr<'a>>>,
 }
 
 /// An alias: mail to `address` goes to every destination in `to`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawAlias {
+pub(crate) struct RawAlias<'a> {
     /// A local part of this domain, or `"*"` for the catch-all.
-    pub(crate) address: Sp<String>,
+    #[serde(borrow)]
+    pub(crate) address: Sp<RawStr<'a>>,
     /// Destinations: a bare local part means this domain; `user@other-tenant` must exist
     /// there; an address in a domain that is not a tenant is an external forward.
-    pub(crate) to: Sp<Vec<Sp<String>>>,
+    #[serde(borrow)]
+    pub(crate) to: Sp<Vec<Sp<RawStr<'a>>>>,
 }
 
 #[cfg(test)]

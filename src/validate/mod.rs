@@ -119,12 +119,7 @@ impl<'d> Checker<'d> {
     }
 
     /// A warning when a (valid) domain mixes scripts in a label (UTS #39).
-    pub(crate) fn check_script(
-        &mut self,
-        value: &Sp<String>,
-        what: &str,
-        name: &domain::DomainName,
-    ) {
+    pub(crate) fn check_script<S>(&mut self, value: &Sp<S>, what: &str, name: &domain::DomainName) {
         if domain::mixes_scripts(&name.unicode) {
             self.push(diags::mixed_script(
                 self.loc(value),
@@ -137,33 +132,38 @@ impl<'d> Checker<'d> {
 
     /// A structured value: refused (with a diagnostic) if it holds a quote,
     /// backslash, control or invisible character, `@@`, or is too long.
-    pub(crate) fn structured<'v>(&mut self, value: &'v Sp<String>, what: &str) -> Option<&'v str> {
-        match text::check_structured(value) {
+    pub(crate) fn structured<'v, S: AsRef<str>>(
+        &mut self,
+        value: &'v Sp<S>,
+        what: &str,
+    ) -> Option<&'v str> {
+        let text = value.value.as_ref();
+        match text::check_structured(text) {
             Err(problem) => {
                 self.push(diags::text_problem(self.loc(value), what, &problem, false));
                 None
             }
-            Ok(()) => Some(value.as_str()),
+            Ok(()) => Some(text),
         }
     }
 
     /// Like [`Checker::structured`], but the caller reports the problem (for
     /// values such as passwords whose text must not be echoed).
-    pub(crate) fn structured_quiet<'v>(&self, value: &'v Sp<String>) -> Option<&'v str> {
-        text::check_structured(value)
-            .is_ok()
-            .then_some(value.as_str())
+    pub(crate) fn structured_quiet<'v, S: AsRef<str>>(&self, value: &'v Sp<S>) -> Option<&'v str> {
+        let text = value.value.as_ref();
+        text::check_structured(text).is_ok().then_some(text)
     }
 
     /// Free text: quotes and newlines allowed; other controls, invisible
     /// characters and `@@` refused; at most `text::MAX_FREE_TEXT_CHARS`.
-    pub(crate) fn free_text(&mut self, value: &Sp<String>, what: &str) -> Option<String> {
-        match text::check_free_text(value) {
+    pub(crate) fn free_text<S: AsRef<str>>(&mut self, value: &Sp<S>, what: &str) -> Option<String> {
+        let text = value.value.as_ref();
+        match text::check_free_text(text) {
             Err(problem) => {
                 self.push(diags::text_problem(self.loc(value), what, &problem, true));
                 None
             }
-            Ok(()) => Some(value.value.clone()),
+            Ok(()) => Some(text.to_string()),
         }
     }
 }
