@@ -81,7 +81,7 @@ const LAYERS: Layers = &[
     ),
     ("pipeline", &["pipeline"]),
     ("commands", &["commands", "cli"]),
-    ("roots", &["lib", "main", "fuzzing"]),
+    ("roots", &["lib", "main", "fuzzing", "testkit"]),
 ];
 
 /// The library's name, as `src/main.rs` (another crate) spells it.

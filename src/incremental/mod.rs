@@ -591,10 +591,13 @@ pub(crate) fn record(
     if let Some(known) = &compiled.known
         && known.parsed.is_empty()
         && known.files.len() == known.cache.tenants.len()
-        && known
-            .files
-            .iter()
-            .all(|f| known.cache.tenants.get(&f.name).is_some_and(|e| e.stat == f.stat))
+        && known.files.iter().all(|f| {
+            known
+                .cache
+                .tenants
+                .get(&f.name)
+                .is_some_and(|e| e.stat == f.stat)
+        })
     {
         return Ok(None);
     }
