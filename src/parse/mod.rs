@@ -1,9 +1,13 @@
 //! Parse stage: TOML text → typed raw structs, every value with its span.
 //!
-//! Per file: TOML syntax (all recoverable errors), then the shape check
-//! (unknown keys, types, missing keys; all of them), then serde into the raw
-//! types. A file with problems yields no raw struct, but every other file is
-//! still parsed so that one run reports everything.
+//! Per file: TOML syntax (all recoverable errors), then serde into the raw
+//! types; when serde refuses the document (it stops at its first problem),
+//! the shape check finds all of them (unknown keys, types, missing keys). The
+//! shape check is derived from the very types serde fills, so a document
+//! serde accepts has no shape problem: a million valid mailboxes are not
+//! walked twice (debug builds check that the two agree). A file with
+//! problems yields no raw struct, but every other file is still parsed so
+//! that one run reports everything.
 
 pub(crate) mod diags;
 pub(crate) mod platform;
@@ -86,21 +90,42 @@ pub(crate) fn parse_file<'s, T: Deserialize<'s>>(
         ));
         return None;
     }
-    let before = diagnostics.count(crate::diagnostic::Severity::Error);
-    shape.check_document(&doc, id, diagnostics);
-    if diagnostics.count(crate::diagnostic::Severity::Error) > before {
-        return None;
-    }
     let deserializer = toml::de::Deserializer::from(doc);
     match T::deserialize(deserializer) {
-        Ok(value) => Some(value),
+        Ok(value) => {
+            debug_assert_shape_accepts(text, id, shape);
+            Some(value)
+        }
         Err(error) => {
-            let span = error.span().unwrap_or(0..0);
-            diagnostics.push(diags::invalid_value(
-                Location::new(id, span),
-                error.message(),
-            ));
+            // Every problem of the document, not serde's first: the shape
+            // check walks it (parsed again: serde took it, and refusals are
+            // rare). serde's own words only for what the shape check cannot
+            // see (a value out of its type's range, say).
+            let (doc, _) = DeTable::parse_recoverable(text);
+            let before = diagnostics.count(crate::diagnostic::Severity::Error);
+            shape.check_document(&doc, id, diagnostics);
+            if diagnostics.count(crate::diagnostic::Severity::Error) == before {
+                let span = error.span().unwrap_or(0..0);
+                diagnostics.push(diags::invalid_value(
+                    Location::new(id, span),
+                    error.message(),
+                ));
+            }
             None
         }
+    }
+}
+
+/// In debug builds (the tests, the fuzz corpora they replay): a document
+/// serde accepted has no shape problem, as the parse stage relies on.
+fn debug_assert_shape_accepts(text: &str, id: FileId, shape: &Shape) {
+    if cfg!(debug_assertions) {
+        let (doc, _) = DeTable::parse_recoverable(text);
+        let mut found = Diagnostics::default();
+        shape.check_document(&doc, id, &mut found);
+        assert!(
+            found.is_empty(),
+            "serde accepted a document the shape check refuses: {found:?}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Shape check: a parsed TOML document against the JSON Schema of its Rust type.
 //!
 //! serde stops at the first problem in a document. Users want every unknown
-//! key, wrong type and missing key of every file in one run, so before serde
-//! sees a document this walk checks it against the schema that schemars
+//! key, wrong type and missing key of every file in one run, so when serde
+//! refuses a document this walk checks it against the schema that schemars
 //! derives from the very types serde fills: one source of truth for keys and
 //! types, the same schema editors use.
 
