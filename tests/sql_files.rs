@@ -55,14 +55,7 @@ fn documented_load(repo: &Repo, engine: Engine) -> String {
 
 /// Run the documented load against `db`, in the repo; its output.
 fn load_all(repo: &Repo, db: &TestDb) -> std::process::Output {
-    let client = match db.engine {
-        Engine::Sqlite => db.url.strip_prefix("sqlite://").unwrap().to_string(),
-        Engine::Mariadb => format!(
-            "-uroot -h127.0.0.1 -P3306 {}",
-            db.url.rsplit_once('/').unwrap().1
-        ),
-    };
-    let command = documented_load(repo, db.engine).replace("DATABASE", &client);
+    let command = documented_load(repo, db.engine).replace("DATABASE", &db.client_args().join(" "));
     std::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
@@ -256,45 +249,14 @@ fn a_tenant_file_loads_alone(engine: Engine) {
     };
     // The end file alone fails (no declared domains were recorded) and removes nothing.
     let end = std::fs::read_to_string(frame("end")).unwrap();
-    let client = match engine {
-        Engine::Sqlite => vec![
-            "sqlite3".to_string(),
-            "-bail".into(),
-            db.url.strip_prefix("sqlite://").unwrap().into(),
-        ],
-        Engine::Mariadb => vec![
-            "mysql".to_string(),
-            "-uroot".into(),
-            "-h127.0.0.1".into(),
-            "-P3306".into(),
-            db.url.rsplit_once('/').unwrap().1.into(),
-        ],
-    };
-    let run_client = |script: &str| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(&client[0])
-            .args(&client[1..])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
     assert!(
-        !run_client(&end).status.success(),
+        !db.try_script(&end).status.success(),
         "the end file alone must fail"
     );
     assert_eq!(db.count("virtual_domains"), 1);
     // Begin and end around no tenant file: nothing is declared, nothing removed.
     let begin = std::fs::read_to_string(frame("begin")).unwrap();
-    let out = run_client(&format!("{begin}{end}"));
+    let out = db.try_script(&format!("{begin}{end}"));
     assert!(
         out.status.success(),
         "{}",

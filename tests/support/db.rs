@@ -6,7 +6,7 @@
 //! clients, independently of the code under test.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -168,23 +168,37 @@ impl TestDb {
         self.script(&script, &path.display().to_string());
     }
 
-    /// Feed SQL statements to the engine's client, stopping at the first error.
-    #[track_caller]
-    pub fn script(&self, sql: &str, what: &str) {
+    /// The client's arguments that name this database (what `DATABASE` stands
+    /// for in a documented command): SQLite the file, MariaDB the connection
+    /// and the database.
+    pub fn client_args(&self) -> Vec<String> {
+        match self.engine {
+            Engine::Sqlite => vec![self.target.clone()],
+            Engine::Mariadb => ["-uroot", "-h127.0.0.1", "-P3306", &self.target]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    /// Feed SQL statements to the engine's client, stopping at the first
+    /// error; what the client printed and how it exited.
+    pub fn try_script(&self, sql: &str) -> Output {
         let mut cmd = match self.engine {
             Engine::Sqlite => {
                 let mut cmd = Command::new("sqlite3");
-                cmd.arg("-batch").arg("-bail").arg(&self.target);
+                cmd.arg("-batch").arg("-bail");
                 cmd
             }
-            Engine::Mariadb => {
-                let mut cmd = Command::new("mysql");
-                cmd.args(["-uroot", "-h127.0.0.1", "-P3306"])
-                    .arg(&self.target);
-                cmd
-            }
+            Engine::Mariadb => Command::new("mysql"),
         };
-        let out = output_with_stdin(&mut cmd, sql.as_bytes()).expect("the database client runs");
+        cmd.args(self.client_args());
+        output_with_stdin(&mut cmd, sql.as_bytes()).expect("the database client runs")
+    }
+
+    /// Feed SQL statements to the engine's client; they must all succeed.
+    #[track_caller]
+    pub fn script(&self, sql: &str, what: &str) {
+        let out = self.try_script(sql);
         assert!(
             out.status.success(),
             "{what} failed: {}",
