@@ -197,6 +197,13 @@ impl Beneath {
         Ok(self.lstat(name)?.map(|stat| Stat::of_raw(&stat)))
     }
 
+    /// The stat of this folder itself.
+    pub(crate) fn stat(&self) -> io::Result<Stat> {
+        rustix::fs::fstat(&self.fd)
+            .map(|stat| Stat::of_raw(&stat))
+            .map_err(|e| with_path(e.into(), &self.path))
+    }
+
     pub(crate) fn lstat(&self, name: &OsStr) -> io::Result<Option<rustix::fs::Stat>> {
         match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => Ok(Some(stat)),
@@ -521,6 +528,16 @@ impl Stat {
         };
         let newest = changed(self.mtime).max(changed(self.ctime));
         (newest + RACY < now).then_some(self)
+    }
+
+    /// The stat to record for a file or folder mailops has just written or
+    /// read: none when its last change is not older than the kernel's coarse
+    /// clock, read after the stat was taken. File times come from that
+    /// clock, so any change after this one gets a later time and shows.
+    pub(crate) fn settled_now(self) -> Option<Stat> {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        let newest = self.mtime.max(self.ctime);
+        (newest < (now.tv_sec, now.tv_nsec as i64)).then_some(self)
     }
 }
 

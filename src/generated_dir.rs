@@ -1,6 +1,6 @@
 //! The `generated/` folder on disk: reading it, and writing a new set of artifacts into it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use rustix::fs::FileType;
 use crate::emit::Artifacts;
 use crate::emit::header::is_owned;
 use crate::fsutil::with_path;
-use crate::fsutil::{Beneath, Refused, describe, write_reproducible};
+use crate::fsutil::{Beneath, Refused, Stat, describe, write_reproducible};
 
 pub(crate) const GENERATED_DIR: &str = "generated";
 
@@ -38,7 +38,23 @@ pub(crate) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn walk(dir: &Beneath, prefix: &str, files: &mut Vec<String>) -> io::Result<()> {
+/// The regular files under `dir`, per folder (relative to `generated/`,
+/// `""` for itself), except in the folders `listed` knows (not listed).
+fn walk(
+    dir: &Beneath,
+    folder: &str,
+    listed: &Listed,
+    files: &mut Vec<(String, Vec<String>)>,
+) -> io::Result<()> {
+    if listed.folders.iter().any(|known| known == folder) {
+        return Ok(());
+    }
+    let prefix = if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    };
+    let mut here = Vec::new();
     // The entry's type from the directory itself (no stat per file, which
     // counts with 10,000 DNS files); a symbolic link is a link.
     for entry in dir.entries()? {
@@ -53,9 +69,9 @@ fn walk(dir: &Beneath, prefix: &str, files: &mut Vec<String>) -> io::Result<()> 
         match entry.kind {
             FileType::Directory => {
                 let sub = dir.dir(Path::new(&entry.name))?;
-                walk(&sub, &format!("{relative}/"), files)?;
+                walk(&sub, &relative, listed, files)?;
             }
-            FileType::RegularFile => files.push(relative),
+            FileType::RegularFile => here.push(relative),
             kind => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -68,6 +84,7 @@ fn walk(dir: &Beneath, prefix: &str, files: &mut Vec<String>) -> io::Result<()> 
             }
         }
     }
+    files.push((folder.to_string(), here));
     Ok(())
 }
 
@@ -202,9 +219,9 @@ fn compare_files(
         }
     }
     if let (Some(generated), true) = (&generated, find_removed) {
-        let mut files = Vec::new();
-        walk(generated, "", &mut files)?;
-        for path in files {
+        let mut folders = Vec::new();
+        walk(generated, "", &Listed::default(), &mut folders)?;
+        for path in folders.into_iter().flat_map(|(_, files)| files) {
             if !artifacts.produces(&path) && owned_on_disk(generated, &path)? {
                 changes.removed.push(path);
             }
@@ -217,7 +234,8 @@ fn compare_files(
 /// files no longer produced (and folders left empty). Returns what changed.
 pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
     let mut changes = write_changed(root, artifacts)?;
-    changes.removed = remove_stale(root, |path| artifacts.produces(path))?;
+    changes.removed =
+        remove_stale(root, |path| artifacts.produces(path), &Listed::default())?.removed;
     Ok(changes)
 }
 
@@ -242,25 +260,79 @@ pub(crate) fn write_changed(root: &Path, artifacts: &Artifacts) -> io::Result<Fi
     })
 }
 
+/// What is known of folders under `generated/` without listing them (from
+/// the compile cache): every entry of each of `folders` is a file produced
+/// now or one of `maybe_stale`.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    /// Relative to `generated/`.
+    pub(crate) folders: Vec<String>,
+    /// Files in those folders, relative to `generated/`, that may be on
+    /// disk and may no longer be produced.
+    pub(crate) maybe_stale: Vec<String>,
+}
+
+/// What `remove_stale` did.
+#[derive(Debug, Default)]
+pub(crate) struct Stale {
+    /// The files removed.
+    pub(crate) removed: Vec<String>,
+    /// The folders (relative to `generated/`) that hold, now, only files
+    /// that are produced.
+    pub(crate) clean: BTreeSet<String>,
+}
+
 /// Remove the files mailops wrote once that are not `produced` now (and the
-/// folders left empty); returns them.
+/// folders left empty). The folders `listed` knows are not listed: only its
+/// `maybe_stale` files there are looked at.
 pub(crate) fn remove_stale(
     root: &Path,
     produced: impl Fn(&str) -> bool,
-) -> io::Result<Vec<String>> {
+    listed: &Listed,
+) -> io::Result<Stale> {
     let Some(generated) = open(root)? else {
-        return Ok(Vec::new());
+        return Ok(Stale::default());
     };
-    let mut files = Vec::new();
-    walk(&generated, "", &mut files)?;
-    let mut removed = Vec::new();
-    for path in files {
-        if !produced(&path) && owned_on_disk(&generated, &path)? {
-            removed.push(path);
+    let mut folders = Vec::new();
+    walk(&generated, "", listed, &mut folders)?;
+    for folder in &listed.folders {
+        let sub = match generated.dir(Path::new(folder)) {
+            Ok(sub) => Some(sub),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut files = Vec::new();
+        for path in &listed.maybe_stale {
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            if parent == folder
+                && let Some(sub) = &sub
+                && sub.lstat(name.as_ref())?.is_some()
+            {
+                files.push(path.clone());
+            }
+        }
+        folders.push((folder.clone(), files));
+    }
+    let mut stale = Stale::default();
+    for (folder, files) in folders {
+        let mut clean = true;
+        for path in files {
+            if produced(&path) {
+                continue;
+            }
+            if owned_on_disk(&generated, &path)? {
+                stale.removed.push(path);
+            } else {
+                clean = false;
+            }
+        }
+        if clean {
+            stale.clean.insert(folder);
         }
     }
+    stale.removed.sort();
     let dir = root.join(GENERATED_DIR);
-    for path in &removed {
+    for path in &stale.removed {
         let full = dir.join(path);
         match std::fs::remove_file(&full) {
             // Another run removed it first.
@@ -275,7 +347,75 @@ pub(crate) fn remove_stale(
             parent = p.parent();
         }
     }
-    Ok(removed)
+    Ok(stale)
+}
+
+/// The folders under `generated/` that hold the tenants' files (one per
+/// path of `emit::tenant_paths`, in that order), each opened once without
+/// following a link, for the stats of those files and of the folders.
+pub(crate) struct TenantFolders {
+    /// (folder under `generated/`, the folder opened; `None` when missing).
+    dirs: Vec<(String, Option<Beneath>)>,
+}
+
+impl TenantFolders {
+    /// The folder of each of `emit::tenant_paths`, relative to `generated/`.
+    pub(crate) fn names() -> Vec<String> {
+        crate::emit::tenant_paths("x.example")
+            .iter()
+            .map(|path| path.rsplit_once('/').map_or("", |(d, _)| d).to_string())
+            .collect()
+    }
+
+    pub(crate) fn open(root: &Path) -> io::Result<TenantFolders> {
+        let generated = open(root)?;
+        let mut dirs = Vec::new();
+        for folder in Self::names() {
+            let opened = match &generated {
+                Some(generated) => match generated.dir(Path::new(&folder)) {
+                    Ok(dir) => Some(dir),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            dirs.push((folder, opened));
+        }
+        Ok(TenantFolders { dirs })
+    }
+
+    /// The stats of a domain's generated files (`emit::tenant_paths`); a
+    /// missing file has none, and then the list is shorter than the paths.
+    pub(crate) fn stats(&self, domain: &str) -> io::Result<Vec<Stat>> {
+        let mut stats = Vec::with_capacity(self.dirs.len());
+        for ((folder, dir), path) in self.dirs.iter().zip(crate::emit::tenant_paths(domain)) {
+            let name = path.strip_prefix(folder.as_str()).unwrap_or(&path);
+            let name = name.strip_prefix('/').unwrap_or(name);
+            match dir.as_ref().map(|d| d.stat_of(name.as_ref())).transpose()? {
+                Some(Some(stat)) => stats.push(stat),
+                _ => break,
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The stat of each folder itself (`None` when it is missing).
+    pub(crate) fn folder_stats(&self) -> io::Result<Vec<Option<Stat>>> {
+        self.dirs
+            .iter()
+            .map(|(_, dir)| dir.as_ref().map(Beneath::stat).transpose())
+            .collect()
+    }
+
+    /// Whether the file of `domain` in folder `index` is on disk.
+    pub(crate) fn has(&self, index: usize, domain: &str) -> io::Result<bool> {
+        let (folder, dir) = &self.dirs[index];
+        let Some(dir) = dir else { return Ok(false) };
+        let path = &crate::emit::tenant_paths(domain)[index];
+        let name = path.strip_prefix(folder.as_str()).unwrap_or(path);
+        let name = name.strip_prefix('/').unwrap_or(name);
+        Ok(dir.lstat(name.as_ref())?.is_some())
+    }
 }
 
 /// The domains the previous compile produced (each has

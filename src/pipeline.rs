@@ -103,9 +103,25 @@ pub(crate) struct Built {
 /// tenants (an incremental compile emits few files: all at once).
 pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
     if compiled.known.is_some() {
+        let known = compiled.known.as_ref().expect("an incremental compile");
+        let mut timer = StageTimer::from_env();
         let artifacts = emit(compiled);
-        let changes = generated_dir::write(root, &artifacts)?;
-        let warning = record(root, compiled, &artifacts, OnDisk::Written)?;
+        timer.lap("emit");
+        let mut changes = generated_dir::write_changed(root, &artifacts)?;
+        timer.lap("write");
+        let listed = known.listed(&compiled.model);
+        if timing::enabled() {
+            eprintln!(
+                "timing: generated: {} of {} tenant folders known from the cache",
+                listed.folders.len(),
+                generated_dir::TenantFolders::names().len()
+            );
+        }
+        let stale = generated_dir::remove_stale(root, |path| artifacts.produces(path), &listed)?;
+        changes.removed.clone_from(&stale.removed);
+        timer.lap("remove stale");
+        let warning = record(root, compiled, OnDisk::Built(&stale))?;
+        timer.lap("record");
         let files = artifacts.len();
         return Ok((Built { changes, files }, warning));
     }
@@ -126,9 +142,14 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
     }
     changes.added.sort();
     changes.changed.sort();
-    changes.removed = generated_dir::remove_stale(root, |path| produced.contains(path))?;
+    let stale = generated_dir::remove_stale(
+        root,
+        |path| produced.contains(path),
+        &generated_dir::Listed::default(),
+    )?;
+    changes.removed.clone_from(&stale.removed);
     // Every file was written or found equal: none is "known unchanged".
-    let warning = record(root, compiled, &Artifacts::default(), OnDisk::Written)?;
+    let warning = record(root, compiled, OnDisk::Built(&stale))?;
     let files = produced.len();
     Ok((Built { changes, files }, warning))
 }
@@ -139,10 +160,9 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
 pub(crate) fn record(
     root: &Path,
     compiled: &Compiled,
-    artifacts: &Artifacts,
     on_disk: OnDisk<'_>,
 ) -> io::Result<Option<String>> {
-    incremental::record(root, compiled, artifacts, on_disk)
+    incremental::record(root, compiled, on_disk)
 }
 
 /// The fingerprint of the input files a compile read (a saved plan carries

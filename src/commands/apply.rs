@@ -131,12 +131,7 @@ pub(crate) fn run(
 
     timer.lap("db commit");
     let changes = generated_dir::write(dir, &artifacts)?;
-    warn(pipeline::record(
-        dir,
-        &compiled,
-        &artifacts,
-        OnDisk::Written,
-    )?);
+    warn(pipeline::record(dir, &compiled, OnDisk::Written)?);
     let written = changes.added.len() + changes.changed.len() + changes.removed.len();
     if written == 0 {
         eprintln!("{GENERATED_DIR}/ is current");

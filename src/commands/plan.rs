@@ -88,7 +88,6 @@ pub(crate) fn run(
     warn(pipeline::record(
         dir,
         &compiled,
-        &artifacts,
         OnDisk::Compared(&changes),
     )?);
     timer.lap("file plan");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::rows::{AliasRow, Rows, UserRow, hex};
-use crate::graph::{Graph, Node};
+use crate::graph::Graph;
 
 /// The changes to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,25 +110,35 @@ impl RowPlan {
                 .enumerate()
                 .map(|(i, d)| (d.as_str(), i))
                 .collect();
-            let user_at: HashMap<&str, usize> = self
+            // A mailbox depends on its domain only: those of the graph's
+            // domains go by domain, in the graph's order, then by address.
+            let rank: HashMap<&str, usize> = graph
+                .domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.as_str(), i))
+                .collect();
+            let mut known: Vec<(usize, &str, usize)> = self
                 .users
                 .insert
                 .iter()
                 .enumerate()
-                .map(|(i, u)| (u.email.as_str(), i))
+                .filter_map(|(i, u)| {
+                    let domain = crate::db::rows::domain_of(&u.email);
+                    rank.get(domain).map(|&r| (r, u.email.as_str(), i))
+                })
                 .collect();
+            known.sort_unstable();
+            users.extend(known.into_iter().map(|(_, _, i)| i));
             let mut alias_at: HashMap<&str, Vec<usize>> = HashMap::new();
             for (i, a) in self.aliases.insert.iter().enumerate() {
                 alias_at.entry(a.source.as_str()).or_default().push(i);
             }
-            for node in &graph.insert_order {
-                match node {
-                    Node::Domain(name) => domains.extend(domain_at.get(name.as_str())),
-                    Node::Mailbox(address) => users.extend(user_at.get(address.as_str())),
-                    Node::Alias(source) => {
-                        aliases.extend(alias_at.get(source.as_str()).into_iter().flatten())
-                    }
-                }
+            for name in &graph.domains {
+                domains.extend(domain_at.get(name.as_str()));
+            }
+            for source in &graph.aliases {
+                aliases.extend(alias_at.get(source.as_str()).into_iter().flatten());
             }
         }
         reorder(&mut self.domains.insert, domains);
@@ -249,20 +259,34 @@ mod tests {
     #[test]
     fn inserts_follow_the_graph_order() {
         let desired = rows(
-            &["a.example"],
-            &[user("x@a.example", "p"), user("y@a.example", "p")],
+            &["a.example", "b.example", "c.example"],
+            &[
+                user("x@c.example", "p"),
+                user("y@b.example", "p"),
+                user("z@a.example", "p"),
+                user("a@b.example", "p"),
+                user("w@gone.example", "p"),
+            ],
         );
         let mut plan = RowPlan::diff(&desired, &Rows::default());
         let graph = Graph {
-            insert_order: vec![
-                Node::Domain("a.example".into()),
-                Node::Mailbox("y@a.example".into()),
-                Node::Mailbox("x@a.example".into()),
-            ],
+            domains: vec!["c.example".into(), "a.example".into(), "b.example".into()],
+            aliases: Vec::new(),
         };
         plan.order_inserts(&graph);
         let order: Vec<&str> = plan.users.insert.iter().map(|u| u.email.as_str()).collect();
-        assert_eq!(order, vec!["y@a.example", "x@a.example"]);
+        // By domain in the graph's order, then by address; a mailbox of a
+        // domain the graph does not know keeps its place at the end.
+        assert_eq!(
+            order,
+            vec![
+                "x@c.example",
+                "z@a.example",
+                "a@b.example",
+                "y@b.example",
+                "w@gone.example"
+            ]
+        );
         let mut items = vec!['a', 'b', 'c'];
         reorder(&mut items, vec![2, 0]);
         assert_eq!(items, vec!['c', 'a', 'b']);

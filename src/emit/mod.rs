@@ -28,25 +28,21 @@ pub(crate) mod terraform;
 pub(crate) mod test_repo;
 pub(crate) mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Domain, Model};
 
-/// A generated file as the emit stage gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Artifact {
-    /// Its whole contents.
-    Full(String),
-    /// Produced, and known to be on disk exactly as a full compile would
-    /// write it (an incremental compile knows it of the files of the tenants
-    /// it did not parse; see `incremental`): neither compared nor written.
-    Unchanged,
-}
-
-/// The generated files: path relative to `generated/` → contents.
+/// The generated files: every path produced (relative to `generated/`),
+/// each with its contents, or known unchanged on disk as a full compile
+/// would write it. An incremental compile knows the latter of the files of
+/// the tenants it did not parse (see `incremental`): those are neither
+/// compared nor written, and are held by the tenant's domain (its
+/// `tenant_paths`), not as 30,000 paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Artifacts {
-    files: BTreeMap<String, Artifact>,
+    files: BTreeMap<String, String>,
+    /// The domains whose `tenant_paths` are all known unchanged.
+    unchanged: BTreeSet<String>,
 }
 
 impl Artifacts {
@@ -57,67 +53,69 @@ impl Artifacts {
             contents.is_empty() || contents.ends_with('\n'),
             "{path} ends without a newline"
         );
-        self.insert(path, Artifact::Full(contents));
-    }
-
-    /// Produce a file that is already on disk as it should be.
-    pub(crate) fn add_unchanged(&mut self, path: impl Into<String>) {
-        self.insert(path.into(), Artifact::Unchanged);
-    }
-
-    fn insert(&mut self, path: String, artifact: Artifact) {
+        debug_assert!(
+            tenant_of(&path).is_none_or(|d| !self.unchanged.contains(d)),
+            "{path} emitted twice"
+        );
         match self.files.entry(path) {
             std::collections::btree_map::Entry::Occupied(entry) => {
                 panic!("{} emitted twice", entry.key())
             }
             std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(artifact);
+                entry.insert(contents);
             }
         }
+    }
+
+    /// Produce a tenant's files (`tenant_paths`) as already on disk as they
+    /// should be.
+    pub(crate) fn add_unchanged_tenant(&mut self, domain: &str) {
+        debug_assert!(
+            tenant_paths(domain)
+                .iter()
+                .all(|p| !self.files.contains_key(p)),
+            "{domain}'s files emitted twice"
+        );
+        assert!(
+            self.unchanged.insert(domain.to_string()),
+            "{domain}'s files emitted twice"
+        );
     }
 
     /// The contents of a file, `None` when it is not produced or is one of
     /// the files known unchanged on disk.
     pub(crate) fn get(&self, path: &str) -> Option<&str> {
-        match self.files.get(path) {
-            Some(Artifact::Full(contents)) => Some(contents),
-            _ => None,
-        }
+        self.files.get(path).map(String::as_str)
     }
 
     /// Whether the file is one known unchanged on disk.
     pub(crate) fn is_unchanged(&self, path: &str) -> bool {
-        matches!(self.files.get(path), Some(Artifact::Unchanged))
+        tenant_of(path).is_some_and(|domain| self.unchanged.contains(domain))
     }
 
     /// Whether the file is produced (with contents or known unchanged).
     pub(crate) fn produces(&self, path: &str) -> bool {
-        self.files.contains_key(path)
+        self.files.contains_key(path) || self.is_unchanged(path)
     }
 
     /// The files with contents (not those known unchanged).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.files.iter().filter_map(|(p, a)| match a {
-            Artifact::Full(contents) => Some((p.as_str(), contents.as_str())),
-            Artifact::Unchanged => None,
-        })
+        self.files.iter().map(|(p, c)| (p.as_str(), c.as_str()))
     }
 
     /// Every file produced.
     pub(crate) fn len(&self) -> usize {
-        self.files.len()
+        self.files.len() + self.unchanged.len() * tenant_paths("x.example").len()
     }
 
-    /// The paths of every file produced.
+    /// The paths of the files with contents.
     pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }
 
     #[cfg(test)]
     pub(crate) fn into_map(self) -> BTreeMap<String, String> {
-        self.iter()
-            .map(|(p, c)| (p.to_string(), c.to_string()))
-            .collect()
+        self.files
     }
 }
 

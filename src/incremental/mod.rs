@@ -19,8 +19,8 @@
 //! (which then reports every problem as it always did).
 //!
 //! The other tenants are still there: their files under `generated/` (a DNS
-//! file and two SQL files each) are produced as "unchanged"
-//! (`Artifact::Unchanged`), and the database layer
+//! file and two SQL files each) are produced as known unchanged
+//! (`Artifacts::add_unchanged_tenant`), and the database layer
 //! takes their row digests from the cache and parses a file again only when
 //! it has to diff that domain's rows (`Known::materialise`).
 
@@ -29,20 +29,21 @@ pub(crate) mod cache;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::db::desired::{DesiredDomain, Summarised, Summary};
+use crate::db::desired::{DesiredDomain, Summarised, Summary as RowSummary};
 use crate::db::rows::domain_of;
 use crate::diagnostic::Diagnostics;
 use crate::emit::{self, Artifacts};
-use crate::generated_dir::{FileChanges, GENERATED_DIR};
+use crate::generated_dir::{FileChanges, Listed, Stale, TenantFolders};
 use crate::graph::Graph;
 use crate::graph::{self, Resolution};
 use crate::load::LoadedRepo;
 use crate::load::{self, PLATFORM_FILE, TENANTS_DIR};
 use crate::model::{Domain, Model};
 use crate::{keystore, validate};
-use cache::{Cache, Produced, Stat, hash};
+use cache::{Cache, Hash, Produced, Stat, Summary, Targets, hash};
 
 /// What the front half of the compiler gives: the loaded repo, the checked
 /// model, the graph and every diagnostic — after a full compile
@@ -76,43 +77,114 @@ pub(crate) struct Known {
     root: PathBuf,
     platform: Vec<u8>,
     pub(crate) cache: Cache,
+    /// The cache's summaries, each decoded when first asked for (by index
+    /// into `cache.tenants`).
+    summaries: Vec<OnceLock<Summary>>,
     /// Every tenant file now, sorted by name.
     pub(crate) files: Vec<FileNow>,
     /// The files parsed: their domains are the model's.
     pub(crate) parsed: BTreeSet<String>,
     keys: Vec<(String, Stat)>,
+    /// The stats of the folders of the tenants' generated files, as found.
+    folders: Vec<Option<Stat>>,
 }
 
 /// A tenant file as this compile found it.
 #[derive(Debug)]
 pub(crate) struct FileNow {
     pub(crate) name: String,
-    pub(crate) hash: String,
+    pub(crate) hash: Hash,
     /// The stat to record (none when too recent).
     stat: Option<Stat>,
+    /// Its entry in the cache (by index), when the cache has one of that name.
+    entry: Option<usize>,
 }
 
 impl Known {
-    /// The cache entries of the files not parsed.
-    pub(crate) fn unparsed(&self) -> impl Iterator<Item = &cache::Tenant> {
+    /// The files not parsed, each with its entry in the cache (which holds
+    /// these contents).
+    fn unparsed(&self) -> impl Iterator<Item = (&FileNow, usize)> {
         self.files
             .iter()
             .filter(|f| !self.parsed.contains(&f.name))
-            .map(|f| &self.cache.tenants[&f.name])
+            .map(|f| (f, f.entry.expect("a file not parsed is in the cache")))
+    }
+
+    /// The summary of the cache's tenant `index`.
+    fn summary(&self, index: usize) -> &Summary {
+        summary_of(&self.cache, &self.summaries, index)
+    }
+
+    /// What `Listed` says of `generated/` for a build: the tenants'
+    /// folders whose stat is the one recorded hold only the files of the
+    /// cache's domains; those of the domains no file declares now may be stale.
+    pub(crate) fn listed(&self, model: &Model) -> Listed {
+        let mut listed = Listed::default();
+        let names = TenantFolders::names();
+        let hosted = self.hosted_now(model);
+        for (index, folder) in names.iter().enumerate() {
+            if !folder_known(&self.cache, &self.folders, index) {
+                continue;
+            }
+            listed.folders.push(folder.clone());
+            for tenant in &self.cache.tenants {
+                if !hosted.contains(tenant.domain.as_str()) {
+                    listed
+                        .maybe_stale
+                        .push(emit::tenant_paths(&tenant.domain)[index].clone());
+                }
+            }
+        }
+        listed
+    }
+
+    /// Every domain a tenant file declares now.
+    fn hosted_now<'a>(&'a self, model: &'a Model) -> BTreeSet<&'a str> {
+        self.unparsed()
+            .map(|(_, index)| self.cache.tenants[index].domain.as_str())
+            .chain(model.domains.keys().map(String::as_str))
+            .collect()
     }
 }
 
+fn summary_of<'a>(cache: &'a Cache, decoded: &'a [OnceLock<Summary>], index: usize) -> &'a Summary {
+    decoded[index].get_or_init(|| {
+        // The cache was read whole and its hash checked (`Cache::read`): its
+        // summaries are the bytes `record` encoded.
+        Summary::decode(&cache.tenants[index].summary).expect("a summary the cache recorded")
+    })
+}
+
+/// Whether folder `index` of the tenants' folders is as the cache recorded it.
+fn folder_known(cache: &Cache, folders: &[Option<Stat>], index: usize) -> bool {
+    matches!(
+        (cache.folders.get(index), folders.get(index)),
+        (Some(Some(recorded)), Some(Some(now))) if recorded == now
+    )
+}
+
 impl Summarised for Known {
-    fn summaries(&self) -> Vec<Summary<'_>> {
-        self.unparsed()
-            .map(|tenant| Summary {
-                domain: &tenant.domain,
-                desired: DesiredDomain {
-                    digest: tenant.digest.clone(),
-                    users: tenant.users,
-                    aliases: tenant.aliases,
-                },
-                foreign: &tenant.foreign,
+    fn summaries(&self) -> Vec<RowSummary<'_>> {
+        let unparsed: Vec<usize> = self.unparsed().map(|(_, index)| index).collect();
+        // Decoded on every core.
+        crate::parallel::map_chunks(&unparsed, |part| {
+            part.iter().for_each(|&i| {
+                self.summary(i);
+            })
+        });
+        unparsed
+            .into_iter()
+            .map(|index| {
+                let summary = self.summary(index);
+                RowSummary {
+                    domain: &self.cache.tenants[index].domain,
+                    desired: DesiredDomain {
+                        digest: summary.digest.clone(),
+                        users: summary.users,
+                        aliases: summary.aliases,
+                    },
+                    foreign: &summary.foreign,
+                }
             })
             .collect()
     }
@@ -122,10 +194,8 @@ impl Summarised for Known {
     /// one of them is not the file compiled any more.
     fn materialise(&self, domains: &BTreeSet<&str>) -> Result<Vec<Domain>, String> {
         let mut files = Vec::new();
-        for file in &self.files {
-            if self.parsed.contains(&file.name)
-                || !domains.contains(self.cache.tenants[&file.name].domain.as_str())
-            {
+        for (file, index) in self.unparsed() {
+            if !domains.contains(self.cache.tenants[index].domain.as_str()) {
                 continue;
             }
             let bytes =
@@ -152,14 +222,15 @@ impl Summarised for Known {
 
 /// A tenant file as the stat pass found it.
 enum Seen {
-    /// Its stat is the one recorded.
-    Unchanged(FileNow),
-    /// Read and hashed (`changed`: its contents are not the ones recorded).
-    Read {
+    /// Its stat is the one recorded, or it was read and hashed as recorded
+    /// (`bytes`); `current`: its generated files are on disk as recorded.
+    Same {
         file: FileNow,
-        bytes: Vec<u8>,
-        changed: bool,
+        bytes: Option<Vec<u8>>,
+        current: bool,
     },
+    /// New, or its contents are not the ones recorded.
+    Changed { file: FileNow, bytes: Vec<u8> },
 }
 
 /// Why the compile was a full one.
@@ -167,6 +238,21 @@ pub(crate) type Reason = String;
 
 fn full<T>(reason: impl Into<String>) -> io::Result<Result<T, Reason>> {
     Ok(Err(reason.into()))
+}
+
+/// For each of `names` (sorted), the index of the cache's tenant of that
+/// name (the cache's are sorted too: one merge, no lookups).
+fn entries_of(names: &[String], tenants: &[cache::Tenant]) -> Vec<Option<usize>> {
+    let mut at = 0;
+    names
+        .iter()
+        .map(|name| {
+            while at < tenants.len() && tenants[at].name.as_str() < name.as_str() {
+                at += 1;
+            }
+            (at < tenants.len() && tenants[at].name == *name).then_some(at)
+        })
+        .collect()
 }
 
 /// Compile from the cache, or say why not (then the caller compiles fully).
@@ -194,96 +280,100 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         return full("the key store changed");
     }
 
-    // Every tenant file: unchanged by its stat, or read and hashed.
+    // Every tenant file: unchanged by its stat, or read and hashed; and,
+    // when unchanged, its generated files: as recorded, or to be written again.
     let now = SystemTime::now();
     let listing = load::list_tenants(&repo_dir)?;
     let (Some(tenants_dir), true) = (listing.dir, listing.problems.is_empty()) else {
         return full("tenants/ has entries that cannot be read");
     };
     let names = listing.names;
-    let mut files = Vec::with_capacity(names.len());
-    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut to_parse: BTreeSet<String> = BTreeSet::new();
-    // On every core: a stat per file, relative to the folder (no path walk).
-    let seen = crate::parallel::map_chunks(&names, |part| {
+    let entries = entries_of(&names, &cache.tenants);
+    let folders = TenantFolders::open(root)?;
+    let items: Vec<(&String, Option<usize>)> = names.iter().zip(entries).collect();
+    // On every core: stats relative to the folders (no path walk).
+    let seen = crate::parallel::map_chunks(&items, |part| {
         part.iter()
-            .map(|name| -> io::Result<Seen> {
+            .map(|&(name, entry)| -> io::Result<Seen> {
+                let cached = entry.map(|i| &cache.tenants[i]);
+                let generated_current = |tenant: &cache::Tenant| -> io::Result<bool> {
+                    Ok(match &tenant.produced {
+                        Some(produced) if produced.hash == tenant.hash => {
+                            folders.stats(&tenant.domain)? == produced.stats
+                        }
+                        _ => false,
+                    })
+                };
                 let stat = tenants_dir.stat_of(name.as_ref())?;
-                let cached = cache.tenants.get(name);
-                if let Some(entry) = cached.filter(|e| stat.is_some() && e.stat == stat) {
-                    return Ok(Seen::Unchanged(FileNow {
-                        name: name.clone(),
-                        hash: entry.hash.clone(),
-                        stat,
-                    }));
+                if let Some(tenant) = cached.filter(|t| stat.is_some() && t.stat == stat) {
+                    return Ok(Seen::Same {
+                        file: FileNow {
+                            name: name.clone(),
+                            hash: tenant.hash,
+                            stat,
+                            entry,
+                        },
+                        bytes: None,
+                        current: generated_current(tenant)?,
+                    });
                 }
                 let (meta, bytes) = load::read_with_stat(&tenants_dir, name)?;
-                let stat = Stat::of(&meta);
-                let digest = hash(&bytes);
-                let changed = cached.is_none_or(|e| e.hash != digest);
-                Ok(Seen::Read {
-                    file: FileNow {
-                        name: name.clone(),
-                        hash: digest,
-                        stat: stat.settled(now),
+                let file = FileNow {
+                    name: name.clone(),
+                    hash: hash(&bytes),
+                    stat: Stat::of(&meta).settled(now),
+                    entry,
+                };
+                Ok(match cached.filter(|t| t.hash == file.hash) {
+                    Some(tenant) => Seen::Same {
+                        file,
+                        bytes: Some(bytes),
+                        current: generated_current(tenant)?,
                     },
-                    bytes,
-                    changed,
+                    None => Seen::Changed { file, bytes },
                 })
             })
             .collect::<Vec<_>>()
     });
+    let mut files = Vec::with_capacity(names.len());
+    let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut to_parse: BTreeSet<String> = BTreeSet::new();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    // The domains of the files not changed, and their files.
+    let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
     for seen in seen.into_iter().flatten() {
         match seen? {
-            Seen::Unchanged(file) => files.push(file),
-            Seen::Read {
+            Seen::Same {
                 file,
                 bytes,
-                changed,
+                current,
             } => {
-                if changed {
+                if !current {
                     to_parse.insert(file.name.clone());
                 }
+                if let Some(bytes) = bytes {
+                    contents.insert(file.name.clone(), bytes);
+                }
+                files.push(file);
+            }
+            Seen::Changed { file, bytes } => {
+                changed.insert(file.name.clone());
                 contents.insert(file.name.clone(), bytes);
                 files.push(file);
             }
         }
     }
-
-    timer.lap("tenant stats");
-    // Files whose generated files are not on disk as recorded (their stats
-    // taken on every core, relative to the folders).
-    let produced_dirs = ProducedDirs::open(root)?;
-    let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
-    let unchanged: Vec<&FileNow> = files
-        .iter()
-        .filter(|f| !to_parse.contains(&f.name))
-        .collect();
-    let current = crate::parallel::map_chunks(&unchanged, |part| {
-        part.iter()
-            .map(|file| -> io::Result<bool> {
-                let entry = &cache.tenants[&file.name];
-                Ok(match cache.produced.get(&entry.domain) {
-                    Some(produced) if produced.hash == file.hash => {
-                        produced_dirs.stats(&entry.domain)? == produced.stats
-                    }
-                    _ => false,
-                })
-            })
-            .collect::<Vec<_>>()
-    });
-    for (file, current) in unchanged.iter().zip(current.into_iter().flatten()) {
-        let entry = &cache.tenants[&file.name];
-        hosted.insert(entry.domain.as_str(), file.name.as_str());
-        if !current? {
-            to_parse.insert(file.name.clone());
+    for file in &files {
+        if !changed.contains(&file.name) {
+            let index = file.entry.expect("a file not changed is in the cache");
+            hosted.insert(cache.tenants[index].domain.as_str(), file.name.as_str());
         }
     }
+    to_parse.extend(changed.iter().cloned());
+    timer.lap("stats");
 
-    timer.lap("generated stats");
     // Parse; then parse too the domains the changed files' aliases point
     // into, so that their destinations are checked against them.
-    let changed: BTreeSet<String> = to_parse.clone();
     let mut round = 0;
     let mut diagnostics;
     let (repo, model) = loop {
@@ -348,21 +438,51 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     }
 
     keystore::check_model(root, &model, &mut diagnostics)?;
-    // Forwards into a domain no file declares any more (generated/ still has
-    // it) are warned of by a full compile.
-    let removed = crate::generated_dir::removed_domains(root, |domain| {
-        hosted.contains_key(domain) || model.domains.contains_key(domain)
-    });
-    if let Some(destination) = files
+    let decoded: Vec<OnceLock<Summary>> = cache.tenants.iter().map(|_| OnceLock::new()).collect();
+    let summary = |index: usize| summary_of(&cache, &decoded, index);
+    // The files not parsed, by domain, with their entries.
+    let unparsed: Vec<(&str, usize)> = files
         .iter()
         .filter(|f| !to_parse.contains(&f.name))
-        .flat_map(|f| &cache.tenants[&f.name].foreign)
-        .map(|(_, destination)| destination)
-        .find(|destination| removed.contains(domain_of(destination)))
-    {
-        return full(format!(
-            "an alias forwards to {destination}, whose tenant is gone"
-        ));
+        .map(|f| {
+            let index = f.entry.expect("a file not parsed is in the cache");
+            (cache.tenants[index].domain.as_str(), index)
+        })
+        .collect();
+    // Forwards into a domain no file declares any more (generated/ still has
+    // it) are warned of by a full compile.
+    let folder_stats = folders.folder_stats()?;
+    let is_declared =
+        |domain: &str| hosted.contains_key(domain) || model.domains.contains_key(domain);
+    let removed = if folder_known(&cache, &folder_stats, 0) {
+        // The DNS files' folder holds only the cache's domains' files: no
+        // need to list it.
+        let mut removed = BTreeSet::new();
+        for tenant in &cache.tenants {
+            if !is_declared(&tenant.domain) && folders.has(0, &tenant.domain)? {
+                removed.insert(tenant.domain.clone());
+            }
+        }
+        removed
+    } else {
+        crate::generated_dir::removed_domains(root, is_declared)
+    };
+    if !removed.is_empty() {
+        for &(_, index) in &unparsed {
+            let targets = &cache.tenants[index].targets;
+            if !removed.iter().any(|d| targets.may_contain(d)) {
+                continue;
+            }
+            if let Some((_, destination)) = summary(index)
+                .foreign
+                .iter()
+                .find(|(_, destination)| removed.contains(domain_of(destination)))
+            {
+                return full(format!(
+                    "an alias forwards to {destination}, whose tenant is gone"
+                ));
+            }
+        }
     }
     let graph = graph::build(&model, &removed, &mut diagnostics);
     if !diagnostics.is_empty() {
@@ -371,48 +491,46 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     // A new forwarding loop runs through an alias of a changed file; the
     // loops within the parsed files were looked for above, these are the
     // ones through files not parsed.
-    let unparsed_by_domain: BTreeMap<&str, &cache::Tenant> = files
-        .iter()
-        .filter(|f| !to_parse.contains(&f.name))
-        .map(|f| {
-            let entry = &cache.tenants[&f.name];
-            (entry.domain.as_str(), entry)
-        })
-        .collect();
+    let unparsed_by_domain: rustc_hash::FxHashMap<&str, usize> = unparsed.iter().copied().collect();
     let starts: Vec<&str> = model
         .domains
         .values()
         .filter(|d| changed.contains(tenant_file(&d.file)))
         .flat_map(|d| d.aliases.keys().map(String::as_str))
         .collect();
-    if may_loop(&model, &unparsed_by_domain, &starts) {
+    if may_loop(&model, &unparsed_by_domain, &summary, &starts) {
         return full("an alias may now forward in a loop");
     }
 
     // The aliases of the files not parsed that point into a parsed domain
     // must still find their address there.
-    let parsed_hosts: BTreeSet<&str> = model.domains.keys().map(String::as_str).collect();
-    for file in &files {
-        if to_parse.contains(&file.name) {
+    for &(_, index) in &unparsed {
+        let targets = &cache.tenants[index].targets;
+        if !model.domains.keys().any(|d| targets.may_contain(d)) {
             continue;
         }
-        for (_, destination) in &cache.tenants[&file.name].foreign {
-            let target = domain_of(destination);
-            if parsed_hosts.contains(target)
+        for (_, destination) in &summary(index).foreign {
+            if model.domains.contains_key(domain_of(destination))
                 && matches!(graph::resolve(&model, destination), Resolution::Dangling)
             {
                 return full(format!("an alias points to {destination}, which is gone"));
             }
         }
     }
+    drop(unparsed_by_domain);
+    drop(unparsed);
+    drop(hosted);
+    timer.lap("checks");
 
     let known = Known {
         root: root.to_path_buf(),
         platform,
         cache,
+        summaries: decoded,
         files,
         parsed: to_parse,
         keys,
+        folders: folder_stats,
     };
     Ok(Ok(Compiled {
         repo,
@@ -429,7 +547,12 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
 /// catch-all, an address it has no recorded exit for is taken to reach the
 /// catch-all (it may be a mailbox): the answer errs towards "may loop",
 /// which only costs a full compile.
-fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[&str]) -> bool {
+fn may_loop<'c>(
+    model: &Model,
+    unparsed: &rustc_hash::FxHashMap<&str, usize>,
+    summary: &dyn Fn(usize) -> &'c Summary,
+    starts: &[&str],
+) -> bool {
     // The alias a destination leads to, if any.
     let next = |destination: &str| -> Option<String> {
         let domain = domain_of(destination);
@@ -439,7 +562,7 @@ fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[
                 _ => None,
             };
         }
-        let tenant = unparsed.get(domain)?;
+        let tenant = summary(*unparsed.get(domain)?);
         if exits_from(tenant, destination).is_some() {
             Some(destination.to_string())
         } else if tenant.catch_all {
@@ -456,7 +579,7 @@ fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[
             }),
             None => unparsed
                 .get(domain)
-                .and_then(|t| exits_from(t, alias))
+                .and_then(|&index| exits_from(summary(index), alias))
                 .map_or(Vec::new(), |exits| {
                     exits.iter().map(String::as_str).collect()
                 }),
@@ -494,7 +617,7 @@ fn may_loop(model: &Model, unparsed: &BTreeMap<&str, &cache::Tenant>, starts: &[
 
 /// The recorded exits of one alias of a file not parsed (they are sorted
 /// by source, as the domain's aliases are).
-fn exits_from<'t>(tenant: &'t cache::Tenant, source: &str) -> Option<&'t [String]> {
+fn exits_from<'t>(tenant: &'t Summary, source: &str) -> Option<&'t [String]> {
     tenant
         .exits
         .binary_search_by(|(s, _)| s.as_str().cmp(source))
@@ -502,64 +625,13 @@ fn exits_from<'t>(tenant: &'t cache::Tenant, source: &str) -> Option<&'t [String
         .map(|i| tenant.exits[i].1.as_slice())
 }
 
-/// The folders under `generated/` that hold the tenants' files, each opened
-/// once (without following a link), for the stats of those files.
-struct ProducedDirs {
-    /// (folder under `generated/`, the folder opened; `None` when missing).
-    dirs: Vec<(String, Option<crate::fsutil::Beneath>)>,
-}
-
-impl ProducedDirs {
-    fn open(root: &Path) -> io::Result<ProducedDirs> {
-        let generated = match crate::fsutil::Beneath::open(root)?.dir(Path::new(GENERATED_DIR)) {
-            Ok(dir) => Some(dir),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        let mut dirs = Vec::new();
-        for path in emit::tenant_paths("x.example") {
-            let folder = path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-            let opened = match &generated {
-                Some(generated) => match generated.dir(Path::new(&folder)) {
-                    Ok(dir) => Some(dir),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(e),
-                },
-                None => None,
-            };
-            dirs.push((folder, opened));
-        }
-        Ok(ProducedDirs { dirs })
-    }
-
-    /// The stats of a domain's generated files (`emit::tenant_paths`); a
-    /// missing file has none, and then the list is shorter than the paths.
-    fn stats(&self, domain: &str) -> io::Result<Vec<Stat>> {
-        let mut stats = Vec::with_capacity(self.dirs.len());
-        for ((folder, dir), path) in self.dirs.iter().zip(emit::tenant_paths(domain)) {
-            let name = path.strip_prefix(folder.as_str()).unwrap_or(&path);
-            let name = name.strip_prefix('/').unwrap_or(name);
-            match dir.as_ref().map(|d| d.stat_of(name.as_ref())).transpose()? {
-                Some(Some(stat)) => stats.push(stat),
-                _ => break,
-            }
-        }
-        Ok(stats)
-    }
-}
-
 /// The generated files of an incremental compile: those of the parsed
 /// domains written, those of the others known unchanged on disk.
 pub(crate) fn emit(model: &Model, known: &Known) -> Artifacts {
     let mut out = emit::emit_platform(model);
     emit::emit_tenants(model, model.domains.values(), &mut out);
-    for file in &known.files {
-        if known.parsed.contains(&file.name) {
-            continue;
-        }
-        for path in emit::tenant_paths(&known.cache.tenants[&file.name].domain) {
-            out.add_unchanged(path);
-        }
+    for (_, index) in known.unparsed() {
+        out.add_unchanged_tenant(&known.cache.tenants[index].domain);
     }
     out
 }
@@ -568,6 +640,9 @@ pub(crate) fn emit(model: &Model, known: &Known) -> Artifacts {
 pub(crate) enum OnDisk<'a> {
     /// It was just made equal to the artifacts.
     Written,
+    /// It was made equal to the artifacts by a build, which says which
+    /// folders hold only produced files.
+    Built(&'a Stale),
     /// It was compared with the artifacts; these files differ.
     Compared(&'a FileChanges),
 }
@@ -578,7 +653,6 @@ pub(crate) enum OnDisk<'a> {
 pub(crate) fn record(
     root: &Path,
     compiled: &Compiled,
-    artifacts: &Artifacts,
     on_disk: OnDisk<'_>,
 ) -> io::Result<Option<String>> {
     if !compiled.diagnostics.is_empty()
@@ -586,80 +660,66 @@ pub(crate) fn record(
     {
         return Ok(None);
     }
-    // Nothing parsed and every tenant file as recorded: the cache is what it
-    // was (its generated files were all produced unchanged).
-    if let Some(known) = &compiled.known
+    let mut timer = crate::timing::StageTimer::from_env();
+    let model = &compiled.model;
+    let known = compiled.known.as_ref();
+    let old = known.map(|k| &k.cache);
+    let tenant_folders = TenantFolders::open(root)?;
+    // The folders whose entries are known: only after a build, which
+    // listed them or knew them and left only produced files in them.
+    let folders: Vec<Option<Stat>> = match on_disk {
+        OnDisk::Built(stale) => TenantFolders::names()
+            .iter()
+            .zip(tenant_folders.folder_stats()?)
+            .map(|(name, stat)| {
+                stat.filter(|_| stale.clean.contains(name))
+                    .and_then(Stat::settled_now)
+            })
+            .collect(),
+        _ => vec![None; TenantFolders::names().len()],
+    };
+    // Nothing parsed, every tenant file and folder as recorded: the cache is
+    // what it was (its generated files were all produced unchanged).
+    if let Some(known) = known
         && known.parsed.is_empty()
         && known.files.len() == known.cache.tenants.len()
         && known.files.iter().all(|f| {
-            known
-                .cache
-                .tenants
-                .get(&f.name)
-                .is_some_and(|e| e.stat == f.stat)
+            f.entry
+                .is_some_and(|i| known.cache.tenants[i].stat == f.stat)
         })
+        && folders == known.cache.folders
     {
         return Ok(None);
     }
-    let model = &compiled.model;
-    let old = compiled.known.as_ref().map(|k| &k.cache);
-    // Every tenant file: its name, hash and stat, and its entry.
-    let by_file: BTreeMap<&str, &Domain> = model
-        .domains
-        .values()
-        .map(|d| (tenant_file(&d.file), d))
-        .collect();
+
+    // The parsed domains' entries, summarised on every core.
     let parsed: Vec<&Domain> = model.domains.values().collect();
-    let summaries: BTreeMap<&str, cache::Tenant> = crate::parallel::map_chunks(&parsed, |part| {
+    let mut fresh: BTreeMap<&str, cache::Tenant> = crate::parallel::map_chunks(&parsed, |part| {
         part.iter()
-            .map(|d| (d.name.as_str(), summarise(d)))
+            .map(|d| (tenant_file(&d.file), summarise(d)))
             .collect::<Vec<_>>()
     })
     .into_iter()
     .flatten()
     .collect();
-    let listed: Vec<(String, String, Option<Stat>)> = match &compiled.known {
+    // Every tenant file: its name, hash, stat and entry.
+    let listed: Vec<(String, Hash, Option<Stat>, Option<usize>)> = match known {
         Some(known) => known
             .files
             .iter()
-            .map(|f| (f.name.clone(), f.hash.clone(), f.stat))
+            .map(|f| (f.name.clone(), f.hash, f.stat, f.entry))
             .collect(),
         None => {
             let repo = &compiled.repo;
             tenant_hashes(repo)
                 .into_iter()
                 .zip(&repo.tenant_stats)
-                .map(|((name, digest), stat)| (name, digest, stat.settled(repo.loaded_at)))
+                .map(|((name, digest), stat)| (name, digest, stat.settled(repo.loaded_at), None))
                 .collect()
         }
     };
-    let mut tenants = BTreeMap::new();
-    for (name, digest, stat) in listed {
-        let entry = match by_file.get(name.as_str()) {
-            Some(domain) => cache::Tenant {
-                stat,
-                hash: digest,
-                ..summaries[domain.name.as_str()].clone()
-            },
-            None => match old.and_then(|c| c.tenants.get(&name)) {
-                Some(entry) if entry.hash == digest => cache::Tenant {
-                    stat,
-                    ..entry.clone()
-                },
-                // Neither parsed nor known: cannot be (a full compile
-                // parses every file), but never record a guess.
-                _ => return Ok(None),
-            },
-        };
-        tenants.insert(name, entry);
-    }
-    let hash_of: BTreeMap<&str, &str> = tenants
-        .values()
-        .map(|t| (t.domain.as_str(), t.hash.as_str()))
-        .collect();
-
     let differing: rustc_hash::FxHashSet<&str> = match on_disk {
-        OnDisk::Written => Default::default(),
+        OnDisk::Written | OnDisk::Built(_) => Default::default(),
         OnDisk::Compared(changes) => changes
             .changed
             .iter()
@@ -667,51 +727,59 @@ pub(crate) fn record(
             .map(String::as_str)
             .collect(),
     };
-    let differs = |path: &str| differing.contains(path);
-    let produced_dirs = ProducedDirs::open(root)?;
-    let mut produced = BTreeMap::new();
-    // The domains whose files were written or found as they should be: their
-    // stats are taken (on every core).
-    let mut to_stat: Vec<(&str, &str)> = Vec::new();
-    for (&domain, &digest) in &hash_of {
-        let paths = emit::tenant_paths(domain);
-        let previous = old.and_then(|c| c.produced.get(domain));
-        if paths.iter().any(|p| differs(p)) {
-            // The files on disk are still what they were.
-            if let Some(previous) = previous {
-                produced.insert(domain.to_string(), previous.clone());
+    let mut tenants = Vec::with_capacity(listed.len());
+    // The entries whose generated files were just written or found as they
+    // should be: their stats are taken (on every core).
+    let mut to_stat = Vec::new();
+    for (name, digest, stat, entry) in listed {
+        let previous = entry.and_then(|i| old.map(|c| &c.tenants[i]));
+        let tenant = match fresh.remove(name.as_str()) {
+            Some(mut tenant) => {
+                tenant.name = name;
+                tenant.stat = stat;
+                tenant.hash = digest;
+                tenant.produced = previous
+                    .filter(|p| p.domain == tenant.domain)
+                    .and_then(|p| p.produced.clone());
+                let paths = emit::tenant_paths(&tenant.domain);
+                if !paths.iter().any(|p| differing.contains(p.as_str())) {
+                    to_stat.push(tenants.len());
+                }
+                tenant
             }
-            continue;
-        }
-        if paths.iter().all(|p| artifacts.is_unchanged(p))
-            && let Some(previous) = previous
-        {
-            // Found as recorded by this compile, and neither compared nor written.
-            produced.insert(domain.to_string(), previous.clone());
-            continue;
-        }
-        to_stat.push((domain, digest));
+            None => match previous {
+                // Not parsed: its files were produced unchanged.
+                Some(previous) if previous.hash == digest => cache::Tenant {
+                    stat,
+                    ..previous.clone()
+                },
+                // Neither parsed nor known: cannot be (a full compile
+                // parses every file), but never record a guess.
+                _ => return Ok(None),
+            },
+        };
+        tenants.push(tenant);
     }
+    timer.lap("rec: entries");
     let stats = crate::parallel::map_chunks(&to_stat, |part| {
         part.iter()
-            .map(|(domain, _)| produced_dirs.stats(domain))
+            .map(|&i| tenant_folders.stats(&tenants[i].domain))
             .collect::<Vec<_>>()
     });
     let paths = emit::tenant_paths("x.example").len();
-    for (&(domain, digest), stats) in to_stat.iter().zip(stats.into_iter().flatten()) {
+    for (&i, stats) in to_stat.iter().zip(stats.into_iter().flatten()) {
         let stats = stats?;
-        if stats.len() == paths {
-            produced.insert(
-                domain.to_string(),
-                Produced {
-                    stats,
-                    hash: digest.to_string(),
-                },
-            );
-        }
+        let tenant = &mut tenants[i];
+        tenant.produced = (stats.len() == paths).then(|| Produced {
+            stats,
+            hash: tenant.hash,
+        });
     }
+    // By name, as `try_compile` merges them with the files it lists.
+    tenants.sort_by(|a, b| a.name.cmp(&b.name));
+    timer.lap("rec: produced");
 
-    let platform_hash = match &compiled.known {
+    let platform_hash = match known {
         Some(known) => hash(&known.platform),
         None => match compiled.repo.platform {
             Some(id) => hash(compiled.repo.sources.file(id).text.as_bytes()),
@@ -719,7 +787,7 @@ pub(crate) fn record(
         },
     };
     let key_store = model.platform.paths.key_store.clone();
-    let keys = match &compiled.known {
+    let keys = match known {
         Some(known) => known.keys.clone(),
         None => cache::key_files(root, &key_store)?,
     };
@@ -730,12 +798,14 @@ pub(crate) fn record(
         key_store,
         keys,
         tenants,
-        produced,
+        folders,
     };
     if old == Some(&cache) {
         return Ok(None);
     }
-    Ok(cache.write(root).err().map(|e| {
+    let written = cache.write(root);
+    timer.lap("rec: write");
+    Ok(written.err().map(|e| {
         format!(
             "could not write the compile cache {}: {e}",
             cache::path(root).display()
@@ -743,41 +813,41 @@ pub(crate) fn record(
     }))
 }
 
-/// What the cache keeps of a compiled domain.
+/// What the cache keeps of a compiled domain (its name, stat, hash and
+/// generated files are the caller's to fill in).
 fn summarise(domain: &Domain) -> cache::Tenant {
     let rows = crate::db::desired::summarise(domain);
     let mut foreign = Vec::new();
+    let mut targets = Targets::default();
     for alias in domain.aliases.values() {
         for destination in &alias.destinations {
             let target = domain_of(&destination.address);
             if target != domain.name {
+                targets.insert(target);
                 foreign.push((alias.source.clone(), destination.address.clone()));
             }
         }
     }
     let catch_all = format!("@{}", domain.name);
-    let exits = exits(domain);
-    cache::Tenant {
-        stat: None,
-        hash: String::new(),
-        domain: domain.name.clone(),
+    let summary = Summary {
         digest: rows.digest,
         users: rows.users,
         aliases: rows.aliases,
         foreign,
-        exits,
+        exits: exits(domain),
         catch_all: domain.aliases.contains_key(&catch_all),
+    };
+    cache::Tenant {
+        name: String::new(),
+        stat: None,
+        hash: [0; 32],
+        domain: domain.name.clone(),
+        produced: None,
+        targets,
+        summary: summary.encode(),
     }
 }
 
-/// For every alias of the domain that reaches addresses in other domains
-/// through the domain's own aliases, those addresses (sorted, by source).
-///
-/// One walk for the whole domain, linear in its aliases and the addresses
-/// reached: the aliases' strongly connected sets (Kosaraju's, iterative: no recursion as deep as a chain) come out with
-/// every set after the sets it leads to, so each set's reach is its own
-/// foreign destinations joined with the reach of the sets it leads to,
-/// already known. A 20,000-hop chain is one pass, not 20,000 walks.
 fn exits(domain: &Domain) -> Vec<(String, Vec<String>)> {
     use petgraph::algo::kosaraju_scc;
     use petgraph::graph::{DiGraph, NodeIndex};
@@ -873,24 +943,24 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
     hasher.update(b"\0");
     match &compiled.known {
         Some(known) => {
-            hasher.update(hash(&known.platform).as_bytes());
+            hasher.update(cache::hex(&hash(&known.platform)).as_bytes());
             for file in &known.files {
                 hasher.update(b"\0");
                 hasher.update(file.name.as_bytes());
                 hasher.update(b"\0");
-                hasher.update(file.hash.as_bytes());
+                hasher.update(cache::hex(&file.hash).as_bytes());
             }
         }
         None => {
             let repo = &compiled.repo;
             if let Some(id) = repo.platform {
-                hasher.update(hash(repo.sources.file(id).text.as_bytes()).as_bytes());
+                hasher.update(cache::hex(&hash(repo.sources.file(id).text.as_bytes())).as_bytes());
             }
             for (name, digest) in tenant_hashes(repo) {
                 hasher.update(b"\0");
                 hasher.update(name.as_bytes());
                 hasher.update(b"\0");
-                hasher.update(digest.as_bytes());
+                hasher.update(cache::hex(&digest).as_bytes());
             }
         }
     }
@@ -899,7 +969,7 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
 
 /// Every tenant file of a full compile: its name under `tenants/` and the
 /// hash of its contents, in load order, hashed on every core.
-fn tenant_hashes(repo: &load::LoadedRepo) -> Vec<(String, String)> {
+fn tenant_hashes(repo: &load::LoadedRepo) -> Vec<(String, Hash)> {
     crate::parallel::map_chunks(&repo.tenants, |ids| {
         ids.iter()
             .map(|&id| {
