@@ -28,7 +28,7 @@ pub(crate) mod terraform;
 pub(crate) mod test_repo;
 pub(crate) mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::model::{Domain, Model};
 
@@ -42,7 +42,7 @@ use crate::model::{Domain, Model};
 pub(crate) struct Artifacts {
     files: BTreeMap<String, String>,
     /// The domains whose `tenant_paths` are all known unchanged.
-    unchanged: BTreeSet<String>,
+    unchanged: rustc_hash::FxHashSet<String>,
 }
 
 impl Artifacts {

@@ -237,10 +237,12 @@ impl Cache {
     /// Write the cache (a file replaced whole, never half-written).
     pub(crate) fn write(&self, root: &Path) -> io::Result<()> {
         let path = path(root);
-        let body = postcard::to_stdvec(self).map_err(io::Error::other)?;
-        let mut bytes = Vec::with_capacity(32 + body.len());
-        bytes.extend_from_slice(&hash(&body));
-        bytes.extend_from_slice(&body);
+        // Encoded after room for its hash (no copy of megabytes to put it first).
+        let mut bytes = Vec::with_capacity(32 + 512 * self.tenants.len());
+        bytes.extend_from_slice(&[0; 32]);
+        let mut bytes = postcard::to_extend(self, bytes).map_err(io::Error::other)?;
+        let sum = hash(&bytes[32..]);
+        bytes[..32].copy_from_slice(&sum);
         // Not through a linked `.mailops/` (a repo may commit one).
         crate::fsutil::make_dirs_beneath(root, relative_path().parent().expect("a folder"))?;
         crate::fsutil::write_reproducible(&path, &bytes)

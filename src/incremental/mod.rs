@@ -120,30 +120,33 @@ impl Known {
     /// cache's domains; those of the domains no file declares now may be stale.
     pub(crate) fn listed(&self, model: &Model) -> Listed {
         let mut listed = Listed::default();
-        let names = TenantFolders::names();
-        let hosted = self.hosted_now(model);
-        for (index, folder) in names.iter().enumerate() {
+        // The cache's domains that no file declares now: neither the domain
+        // of a file not parsed (which holds its entry's contents) nor a
+        // parsed one (domains are unique among the cache's entries).
+        let mut used = vec![false; self.cache.tenants.len()];
+        for (_, index) in self.unparsed() {
+            used[index] = true;
+        }
+        let gone: Vec<&str> = self
+            .cache
+            .tenants
+            .iter()
+            .zip(used)
+            .filter(|(tenant, used)| !used && !model.domains.contains_key(&tenant.domain))
+            .map(|(tenant, _)| tenant.domain.as_str())
+            .collect();
+        for (index, folder) in TenantFolders::names().into_iter().enumerate() {
             if !folder_known(&self.cache, &self.folders, index) {
                 continue;
             }
-            listed.folders.push(folder.clone());
-            for tenant in &self.cache.tenants {
-                if !hosted.contains(tenant.domain.as_str()) {
-                    listed
-                        .maybe_stale
-                        .push(emit::tenant_paths(&tenant.domain)[index].clone());
-                }
+            listed.folders.push(folder);
+            for domain in &gone {
+                listed
+                    .maybe_stale
+                    .push(emit::tenant_paths(domain)[index].clone());
             }
         }
         listed
-    }
-
-    /// Every domain a tenant file declares now.
-    fn hosted_now<'a>(&'a self, model: &'a Model) -> BTreeSet<&'a str> {
-        self.unparsed()
-            .map(|(_, index)| self.cache.tenants[index].domain.as_str())
-            .chain(model.domains.keys().map(String::as_str))
-            .collect()
     }
 }
 
@@ -340,7 +343,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let mut to_parse: BTreeSet<String> = BTreeSet::new();
     let mut changed: BTreeSet<String> = BTreeSet::new();
     // The domains of the files not changed, and their files.
-    let mut hosted: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut hosted: rustc_hash::FxHashMap<&str, &str> = Default::default();
     for seen in seen.into_iter().flatten() {
         match seen? {
             Seen::Same {
