@@ -102,8 +102,7 @@ pub(crate) struct Built {
 /// emitted, compared, written and dropped in parts of `TENANTS_PER_PART`
 /// tenants (an incremental compile emits few files: all at once).
 pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
-    if compiled.known.is_some() {
-        let known = compiled.known.as_ref().expect("an incremental compile");
+    if let Some(known) = &compiled.known {
         let mut timer = StageTimer::from_env();
         let artifacts = emit(compiled);
         timer.lap("emit");

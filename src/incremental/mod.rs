@@ -773,7 +773,7 @@ pub(crate) fn record(
     for (&i, stats) in to_stat.iter().zip(stats.into_iter().flatten()) {
         let stats = stats?;
         let tenant = &mut tenants[i];
-        tenant.produced = (stats.len() == paths).then(|| Produced {
+        tenant.produced = (stats.len() == paths).then_some(Produced {
             stats,
             hash: tenant.hash,
         });
