@@ -19,8 +19,9 @@ use crate::init::Scaffold;
 use crate::load::TENANTS_DIR;
 use crate::pipeline;
 
-/// What marks a folder as a mail repo already.
-const MAIL_REPO_MARKS: [&str; 2] = ["mailops.toml", "tenants/"];
+/// What marks a folder as a mail repo already: (name, as shown).
+const MAIL_REPO_MARKS: [(&str, &str); 2] =
+    [("mailops.toml", "mailops.toml"), (TENANTS_DIR, "tenants/")];
 
 pub(crate) fn run(dir: &Path, domain: &str, hostname: &str) -> Result<ExitCode> {
     let scaffold = scaffold(domain, hostname)?;
@@ -41,7 +42,7 @@ pub(crate) fn run(dir: &Path, domain: &str, hostname: &str) -> Result<ExitCode> 
     if let Err(error) = outcome {
         made.undo();
         return Err(error.followed_by(format!(
-            "nothing was left in {}: run `mailops init` again once the problem is fixed",
+            "init removed what it had written in {}: run it again once the problem is fixed",
             dir.display()
         )));
     }
@@ -102,7 +103,11 @@ fn refuse_existing(dir: &Path, files: &[(String, String)]) -> Result<()> {
         Err(e) => return Err(fsutil::with_path(e, dir).into()),
     }
     let exists = |relative: &str| std::fs::symlink_metadata(dir.join(relative)).is_ok();
-    let marks: Vec<&str> = MAIL_REPO_MARKS.into_iter().filter(|m| exists(m)).collect();
+    let marks: Vec<&str> = MAIL_REPO_MARKS
+        .into_iter()
+        .filter(|(name, _)| exists(name))
+        .map(|(_, shown)| shown)
+        .collect();
     if !marks.is_empty() {
         return Err(Error::user(format!(
             "{} already holds a mail repo ({}); nothing was written\nhelp: run `mailops init` in a new or empty folder",
@@ -210,11 +215,16 @@ impl Made {
         let mut topmost = self.dir.clone();
         for part in relative.components() {
             topmost.push(part);
-            if std::fs::symlink_metadata(&topmost).is_err() {
-                if !self.paths.iter().any(|p| topmost.starts_with(p)) {
-                    self.paths.push(topmost);
+            match std::fs::symlink_metadata(&topmost) {
+                // Nothing beneath a link is ever made (`fsutil::Beneath`), nor removed.
+                Ok(meta) if meta.file_type().is_symlink() => return,
+                Ok(_) => {}
+                Err(_) => {
+                    if !self.paths.iter().any(|p| topmost.starts_with(p)) {
+                        self.paths.push(topmost);
+                    }
+                    return;
                 }
-                return;
             }
         }
     }
