@@ -364,6 +364,16 @@ fn the_domain_and_host_name_are_checked_like_new_checks_a_domain() {
 }
 
 #[test]
+fn a_dir_named_through_a_link_is_followed_as_named() {
+    let temp = tempfile::tempdir().expect("a temp dir");
+    std::fs::create_dir(temp.path().join("real")).expect("a folder");
+    std::os::unix::fs::symlink("real", temp.path().join("named")).expect("a link");
+    let output = init(&temp.path().join("named"), &[]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert!(temp.path().join("real/mailops.toml").is_file());
+}
+
+#[test]
 fn init_with_no_dir_uses_the_current_directory_or_dash_c() {
     let repo = Repo::empty();
     let output = run(repo.path(), &["init"]);
@@ -476,6 +486,18 @@ fn the_github_workflow_has_the_jobs_of_the_loop() {
         assert_eq!(jobs[job]["permissions"]["id-token"], "write", "{job}");
     }
     assert!(scripts("terraform-apply").contains("terraform apply -auto-approve"));
+    // Pull requests get the read-only role, apply the one only `production` may assume.
+    let role = |job: &str| -> String {
+        jobs[job]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|s| s["with"]["role-to-assume"].as_str())
+            .collect()
+    };
+    assert_eq!(role("terraform-plan"), "${{ vars.AWS_PLAN_ROLE_ARN }}");
+    assert_eq!(role("terraform-apply"), "${{ vars.AWS_APPLY_ROLE_ARN }}");
+    assert_eq!(jobs["terraform-apply"]["environment"], "production");
     assert_eq!(
         jobs["terraform-apply"]["if"],
         "github.event_name == 'push' && github.ref == 'refs/heads/main'"
@@ -542,6 +564,14 @@ fn the_gitlab_file_parses_has_the_same_jobs_and_its_scripts_pass_shellcheck() {
         );
     }
     assert!(script("terraform-apply").contains("terraform apply -auto-approve"));
+    assert_eq!(
+        doc["terraform-plan"]["variables"]["AWS_ROLE_ARN"],
+        "$AWS_PLAN_ROLE_ARN"
+    );
+    assert_eq!(
+        doc["terraform-apply"]["variables"]["AWS_ROLE_ARN"],
+        "$AWS_APPLY_ROLE_ARN"
+    );
     assert_eq!(
         doc[".aws"]["id_tokens"]["AWS_ID_TOKEN"]["aud"],
         "sts.amazonaws.com"

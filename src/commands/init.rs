@@ -91,7 +91,9 @@ fn scaffold(domain: &str, hostname: &str) -> Result<Scaffold> {
 /// Refuse a folder that is not one, holds a mail repo, or holds any file
 /// init would write, naming them all; nothing is written then.
 fn refuse_existing(dir: &Path, files: &[(String, String)]) -> Result<()> {
-    match std::fs::symlink_metadata(dir) {
+    // The folder itself is taken as named (a link to a folder is followed);
+    // nothing beneath it is.
+    match std::fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => {
             return Err(Error::user(format!(
                 "{} exists and is not a folder",
