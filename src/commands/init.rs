@@ -152,8 +152,8 @@ fn write_repo(
     let compiled = pipeline::compile(dir)?;
     validate::report(&compiled);
     if compiled.has_errors() {
-        return Err(Error::operational(
-            "the new mail repo does not compile (a bug in mailops init: please report it)",
+        return Err(Error::user(
+            "the new mail repo has the problems above (check --domain and --hostname)",
         ));
     }
     let (built, warning) = pipeline::build(dir, &compiled)?;
