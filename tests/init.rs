@@ -374,6 +374,25 @@ fn a_dir_named_through_a_link_is_followed_as_named() {
 }
 
 #[test]
+fn the_readme_example_makes_a_repo_that_checks() {
+    // README.md, "A new mail repo": run from the parent folder, as written.
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let output = mailops()
+        .current_dir(temp.path())
+        .args(["init", "mail-platform", "--hostname", "mx.example.com"])
+        .args(["--domain", "first-client.example"])
+        .output()
+        .expect("mailops runs");
+    assert!(output.status.success(), "{}", show(&output));
+    let dir = temp.path().join("mail-platform");
+    assert!(dir.join("tenants/first-client.example.toml").is_file());
+    let tenant =
+        std::fs::read_to_string(dir.join("tenants/first-client.example.toml")).expect("read");
+    assert!(tenant.contains("postmaster@example.com"), "{tenant}");
+    ok(&dir, &["check"]);
+}
+
+#[test]
 fn init_with_no_dir_uses_the_current_directory_or_dash_c() {
     let repo = Repo::empty();
     let output = run(repo.path(), &["init"]);
