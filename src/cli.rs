@@ -140,6 +140,22 @@ pub(crate) enum Command {
     },
     /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
     HashPassword,
+    /// Create a new mail repo: mailops.toml, an example tenant with its DKIM key,
+    /// keys/, schema/, generated/, .gitignore, an operator README, and CI templates
+    /// for GitHub Actions and GitLab CI. Never replaces an existing file.
+    Init {
+        /// The folder to create it in (made when missing; default: the current
+        /// directory, or the one `-C` names).
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// The example tenant's domain.
+        #[arg(long, default_value = "acme.example")]
+        domain: String,
+        /// The mail host; its parent is the DNS zone of the host's records, and
+        /// postmaster@ of that zone receives each tenant's postmaster@ and abuse@.
+        #[arg(long, default_value = "mx.operator.example")]
+        hostname: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

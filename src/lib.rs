@@ -21,6 +21,7 @@ mod generated_dir;
 mod graph;
 mod host_root;
 mod incremental;
+mod init;
 mod install;
 mod keystore;
 mod load;

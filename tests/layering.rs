@@ -77,6 +77,7 @@ const LAYERS: Layers = &[
             "diagnostic_catalogue",
             "host_root",
             "install",
+            "init",
         ],
     ),
     ("pipeline", &["pipeline"]),

@@ -5,6 +5,7 @@ mod apply;
 mod build;
 mod dkim;
 mod hash_password;
+mod init;
 mod install;
 mod new;
 mod plan;
@@ -142,6 +143,14 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 },
         } => dkim::keygen(&dir, &domain, selector, algorithm, key_dir, force),
         Command::HashPassword => hash_password::run(),
+        Command::Init {
+            path,
+            domain,
+            hostname,
+        } => {
+            let target = path.map_or_else(|| dir.clone(), |path| dir.join(path));
+            init::run(&target, &domain, &hostname)
+        }
     }
 }
 
