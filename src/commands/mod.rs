@@ -93,6 +93,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check => build::check(&dir),
         Command::Plan {
             database,
+            base,
             format,
             out,
             detailed_exitcode,
@@ -100,6 +101,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         } => plan::run(
             &dir,
             database.as_deref(),
+            base.as_deref(),
             format,
             out.as_deref(),
             detailed_exitcode,
