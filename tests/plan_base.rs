@@ -231,6 +231,43 @@ fn a_pull_request_plan_shows_exactly_the_tenants_it_adds_changes_and_removes() {
     untouched(repo.path());
 }
 
+#[test]
+fn a_base_plan_is_the_database_plan_against_the_base_applied() {
+    // The base built and applied to a database, then the pull request's
+    // change: the database plan and the base plan must say the same.
+    let repo = Repo::new()
+        .file("tenants/a.example.toml", &tenant("a.example", None))
+        .file("tenants/b.example.toml", &tenant("b.example", None));
+    init_and_commit(repo.path());
+    let db_dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db_dir.path().join("state.db").display());
+    ok(repo.path(), &["apply", "--yes", "--database", &url]);
+    let repo = repo
+        .file(
+            "tenants/a.example.toml",
+            &tenant("a.example", Some("3 GiB")),
+        )
+        .file("tenants/c.example.toml", &tenant("c.example", None));
+    repo.remove_tenant("b.example");
+
+    let database = ok(
+        repo.path(),
+        &["plan", "--database", &url, "--format", "json"],
+    );
+    let database = json(&database);
+    let base = json(&plan_base(repo.path(), "main", &["--format", "json"]));
+    assert_eq!(base["files"], database["files"]);
+    for key in [
+        "summary",
+        "tenants",
+        "forwards_into_deleted_domains",
+        "plan_hash",
+    ] {
+        assert_eq!(base["database"][key], database["database"][key], "{key}");
+    }
+    assert_eq!(base["database"]["summary"]["delete"], 4, "{base:#}");
+}
+
 /// The plan printed in `format`; it must succeed.
 fn plan_text(dir: &Path, format: &str) -> String {
     let output = plan_base(dir, "main", &["--format", format]);
@@ -350,6 +387,52 @@ fn a_link_submodule_or_folder_in_the_base_is_refused_naming_ref_and_path() {
         untouched(repo.path());
     }
     drop(outside);
+}
+
+/// `git` in `dir` with `input` on its standard input; it must succeed.
+fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir).args(args);
+    let output = output_with_stdin(&mut cmd, input).expect("git runs");
+    assert!(output.status.success(), "git {args:?}:\n{}", show(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn a_hand_made_tree_entry_with_a_slash_in_its_name_is_refused() {
+    let repo = Repo::new().file("tenants/a.example.toml", &tenant("a.example", None));
+    init_and_commit(repo.path());
+    let dir = repo.path();
+    let blob = git(dir, &["rev-parse", "HEAD:tenants/a.example.toml"]);
+    let platform = git(dir, &["rev-parse", "HEAD:mailops.toml"]);
+    // A tree object git would never write: an entry named `x/a.example.toml`.
+    let mut tree = b"100644 x/a.example.toml\0".to_vec();
+    tree.extend(
+        (0..blob.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&blob[i..i + 2], 16).expect("hex")),
+    );
+    let tenants = git_with_input(
+        dir,
+        &["hash-object", "-t", "tree", "--literally", "-w", "--stdin"],
+        &tree,
+    );
+    let root = git_with_input(
+        dir,
+        &["mktree"],
+        format!("100644 blob {platform}\tmailops.toml\n040000 tree {tenants}\ttenants\n")
+            .as_bytes(),
+    );
+    let commit = git(dir, &["commit-tree", &root, "-m", "hand-made"]);
+    git(dir, &["branch", "hand", &commit]);
+    let output = plan_base(dir, "hand", &[]);
+    assert_code(&output, 1);
+    assert!(
+        text(&output).contains("hand:tenants/x/a.example.toml is a tree entry with `/`"),
+        "{}",
+        show(&output)
+    );
+    untouched(dir);
 }
 
 #[test]

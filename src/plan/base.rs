@@ -129,6 +129,11 @@ pub(crate) fn read(dir: &Path, name: &str) -> Result<Base, GitError> {
         }
         let path = shown(&format!("{TENANTS_DIR}/{lossy}"));
         match (entry.kind, entry.name_str()) {
+            // Only a hand-made tree holds one: git itself never writes it.
+            _ if entry.name.contains(&b'/') => diagnostics.push(diags::not_a_regular_file(
+                &path,
+                "a tree entry with `/` in its name",
+            )),
             (EntryKind::Regular, Some(name)) => {
                 names.push(name.to_string());
                 oids.push(entry.oid.as_str());
