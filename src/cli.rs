@@ -59,12 +59,18 @@ pub(crate) enum Command {
     /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
     Check,
     /// Show what build and apply would change: file diffs against generated/,
-    /// and row changes against the live database.
+    /// and row changes against the live database (or, with --base REF, the
+    /// change from git revision REF to the working tree, with no database).
     Plan {
         /// Database URL (default: MAILOPS_DATABASE_URL, else `[database] url`
         /// in mailops.toml, else `sqlite://.mailops/state.db`).
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// Plan the change from git revision REF (a pull request's base, like
+        /// `origin/main`) to the working tree: generated files and rows of
+        /// both compiled in memory; no database, no credentials.
+        #[arg(long, value_name = "REF", conflicts_with_all = ["database", "full"])]
+        base: Option<String>,
         /// How to print the plan.
         #[arg(long, value_enum, default_value = "human")]
         format: PlanFormat,

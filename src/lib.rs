@@ -18,6 +18,7 @@ mod emit;
 mod error;
 mod fsutil;
 mod generated_dir;
+mod gitrev;
 mod graph;
 mod host_root;
 mod incremental;

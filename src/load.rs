@@ -159,14 +159,29 @@ pub(crate) fn load_selected(
     tenants: Vec<(String, Vec<u8>)>,
     diagnostics: &mut Diagnostics,
 ) -> LoadedRepo {
+    load_in_memory(root, Some(platform), tenants, diagnostics)
+}
+
+/// A repo of files read elsewhere than from the disk (a git revision, see
+/// `plan::base`), checked as [`load`] checks them: the platform file's bytes
+/// (`None`: it has none; the caller reports why, as it reports what it could
+/// not read), and the tenant files by name under `tenants/`, sorted.
+pub(crate) fn load_in_memory(
+    root: &Path,
+    platform: Option<Vec<u8>>,
+    tenants: Vec<(String, Vec<u8>)>,
+    diagnostics: &mut Diagnostics,
+) -> LoadedRepo {
     let mut repo = LoadedRepo::new(root);
-    repo.platform = add_file(
-        &mut repo.sources,
-        PLATFORM_FILE,
-        root.join(PLATFORM_FILE),
-        platform,
-        diagnostics,
-    );
+    repo.platform = platform.and_then(|platform| {
+        add_file(
+            &mut repo.sources,
+            PLATFORM_FILE,
+            root.join(PLATFORM_FILE),
+            platform,
+            diagnostics,
+        )
+    });
     for (name, bytes) in tenants {
         let display = format!("{TENANTS_DIR}/{name}");
         let path = root.join(TENANTS_DIR).join(&name);

@@ -57,6 +57,7 @@ const LAYERS: Layers = &[
             "error",
             "database_url",
             "timing",
+            "gitrev",
         ],
     ),
     ("model", &["model"]),

@@ -94,6 +94,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check => build::check(&dir),
         Command::Plan {
             database,
+            base,
             format,
             out,
             detailed_exitcode,
@@ -101,6 +102,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         } => plan::run(
             &dir,
             database.as_deref(),
+            base.as_deref(),
             format,
             out.as_deref(),
             detailed_exitcode,

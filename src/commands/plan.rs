@@ -8,6 +8,13 @@
 //! `--out` saves the row half with the fingerprints `apply` checks before
 //! applying it.
 //!
+//! With `--base REF` (a pull request's plan, `run_base`), both halves are
+//! the change from git revision REF to the working tree: the base's
+//! generated files against the head's, the rows the base's files declare
+//! against the rows the head's declare, both compiled in memory
+//! (`plan::base`). The same `Plan`, printed by the same renderers, so it
+//! reads exactly as a database plan does; no database is named or opened.
+//!
 //! The JSON form (stable; fields are only ever added):
 //!
 //! ```text
@@ -23,8 +30,10 @@
 //!         "aliases": { "insert": n, "update": n, "delete": n } } },
 //!     "summary": { "added": n, "changed": n, "removed": n } },
 //!   "database": {
-//!     "url": "mysql://user:***@host:3306/db",   // never a password
+//!     "url": "mysql://user:***@host:3306/db",   // never a password; null with --base
+//!     "base": { "ref": "origin/main", "commit": "<40 hex>" },   // only with --base
 //!     "live_fingerprint": "sha256:…",      // of the live state the plan was computed from
+//!                                          // (with --base: of the base's rows)
 //!     "plan_hash": "sha256:…",             // recorded in mailops_apply_log
 //!     "summary": { "insert": n, "update": n, "delete": n },
 //!     "tenants": [ { "domain": "acme.example", "changes": [
@@ -60,6 +69,7 @@ use crate::db::migrate::Schema;
 use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, PlanSource, url};
 use crate::generated_dir::GENERATED_DIR;
+use crate::gitrev::GitError;
 use crate::pipeline::{self, Compiled, OnDisk};
 use crate::plan::{self, FilePlan, Plan, RowSection};
 use crate::timing::StageTimer;
@@ -69,11 +79,23 @@ use crate::timing::StageTimer;
 pub(crate) fn run(
     dir: &Path,
     database: Option<&str>,
+    base: Option<&str>,
     format: PlanFormat,
     out: Option<&Path>,
     detailed_exitcode: bool,
     full: bool,
 ) -> Result<ExitCode> {
+    if let Some(base) = base {
+        if out.is_some() {
+            return Err(Error::user(
+                "`--out` saves a plan for `mailops apply` to apply to the database it was \
+                 computed against; a plan from `--base` compares two revisions' files and \
+                 reads no database, so there is nothing it could be applied to: drop `--out` \
+                 (`--format json` prints the plan)",
+            ));
+        }
+        return run_base(dir, base, format, detailed_exitcode);
+    }
     if let Some(why) = out.and_then(unusable_out) {
         return Err(Error::user(why));
     }
@@ -99,17 +121,7 @@ pub(crate) fn run(
     );
     let rows = plan_rows(&target, &compiled, full, &mut timer)?;
     let plan = Plan { files, rows };
-    match format {
-        PlanFormat::Human => {
-            let color = use_color(std::io::stdout().is_terminal());
-            print!("{}", plan::human::render(&plan, color));
-        }
-        PlanFormat::Markdown => print!("{}", plan::markdown::render(&plan)),
-        PlanFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan::json::render(&plan)).expect("JSON serialises")
-        ),
-    }
+    print(&plan, format);
 
     if let Some(path) = out {
         let rows = &plan.rows;
@@ -137,6 +149,104 @@ pub(crate) fn run(
     } else {
         EXIT_OK
     })
+}
+
+/// `plan --base REF`: the change from revision REF to the working tree, both
+/// compiled in memory, shown as a database plan is (see `plan::base`). No
+/// database is opened, named or created, and nothing is written: not
+/// `generated/`, not the compile cache.
+///
+/// The working tree is compiled in full (`pipeline::compile`), not from the
+/// compile cache: an incremental compile knows the generated files of the
+/// tenants it did not parse only as "unchanged on disk", and this plan
+/// compares with the base's files, not with the disk.
+fn run_base(
+    dir: &Path,
+    name: &str,
+    format: PlanFormat,
+    detailed_exitcode: bool,
+) -> Result<ExitCode> {
+    let mut timer = StageTimer::from_env();
+    let head = pipeline::compile(dir)?;
+    super::validate::report(&head);
+    if head.has_errors() {
+        return Err(Error::user("no plan: fix the problems above first"));
+    }
+    timer.lap("compile head");
+    let base = plan::base::read(dir, name).map_err(|e| match e {
+        GitError::Failed(why) => Error::operational(format!("reading {name} from git: {why}")),
+        GitError::NotAWorkTree(why) | GitError::UnknownRevision(why) => {
+            Error::user(format!("no plan: {why}"))
+        }
+    })?;
+    timer.lap("compile base");
+    let base_model = match &base.compiled {
+        Some(compiled) if compiled.has_errors() => {
+            eprintln!(
+                "the base, {}, has problems (the files as that revision holds them):",
+                base.shown()
+            );
+            eprint!(
+                "{}",
+                compiled
+                    .diagnostics
+                    .render_human(&compiled.repo.sources, super::stderr_color())
+            );
+            eprintln!("error (in the base): {}", compiled.diagnostics.summary());
+            return Err(Error::user(format!(
+                "no plan: the base, {}, has problems (above, in its files as that \
+                 revision holds them; the working tree's files have none)",
+                base.shown()
+            )));
+        }
+        Some(compiled) => Some(&compiled.model),
+        None => None,
+    };
+    eprintln!("planning against {}, no database", base.shown());
+
+    let files = FilePlan::between(base_model, &head.model);
+    timer.lap("file plan");
+    let base_rows = match base_model {
+        Some(model) => desired::Desired::with_known(model, None).rows(None)?,
+        None => Default::default(),
+    };
+    let desired = desired::Desired::with_known(&head.model, None);
+    let mut rows = RowSection::between(base.revision.clone(), &base_rows, &desired, &head.graph)?;
+    rows.notes.push(match base_model {
+        Some(_) => format!(
+            "compared with the rows the files of {} declare, not with a database",
+            base.shown()
+        ),
+        None => format!(
+            "{} has no mail repo at {}: everything is planned as added",
+            base.shown(),
+            base.folder()
+        ),
+    });
+    timer.lap("row plan");
+    let plan = Plan { files, rows };
+    print(&plan, format);
+    timer.lap("print");
+    Ok(if detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Print the plan on standard output.
+fn print(plan: &Plan, format: PlanFormat) {
+    match format {
+        PlanFormat::Human => {
+            let color = use_color(std::io::stdout().is_terminal());
+            print!("{}", plan::human::render(plan, color));
+        }
+        PlanFormat::Markdown => print!("{}", plan::markdown::render(plan)),
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan::json::render(plan)).expect("JSON serialises")
+        ),
+    }
 }
 
 /// Why `--out PATH` cannot take the saved plan, found before any work: `-`

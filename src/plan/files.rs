@@ -1,6 +1,7 @@
 //! The file half of a plan: what `build` would change in `generated/`, as
 //! unified diffs (password hashes hidden, see `mask`).
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -8,8 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
-use crate::emit::Artifacts;
+use crate::emit::{self, Artifacts};
 use crate::generated_dir::{self, FileChanges, GENERATED_DIR};
+use crate::model::Model;
 use crate::plan::mask::shown_diff;
 
 /// Lines of context around each change in a unified diff.
@@ -81,6 +83,37 @@ impl FilePlan {
         Ok((FilePlan { files }, changes))
     }
 
+    /// What building `head` changes in a `generated/` that holds what `base`
+    /// builds (`None`: nothing), both emitted in memory (`plan --base REF`).
+    /// The platform's files are compared at once, the tenants' in parts of
+    /// `TENANTS_PER_PART` domains of either side, as `build` writes them:
+    /// two whole `generated/` of 10,000 tenants are never held at once.
+    pub(crate) fn between(base: Option<&Model>, head: &Model) -> Self {
+        let mut files = Vec::new();
+        let base_platform = base.map(emit::emit_platform).unwrap_or_default();
+        compare(&base_platform, &emit::emit_platform(head), &mut files);
+        drop(base_platform);
+        let domains: BTreeSet<&str> = base
+            .into_iter()
+            .flat_map(|model| model.domains.keys())
+            .chain(head.domains.keys())
+            .map(String::as_str)
+            .collect();
+        let domains: Vec<&str> = domains.into_iter().collect();
+        for part in domains.chunks(TENANTS_PER_PART) {
+            let emitted = |model: &Model| {
+                let mut out = Artifacts::default();
+                let mine = part.iter().filter_map(|name| model.domains.get(*name));
+                emit::emit_tenants(model, mine, &mut out);
+                out
+            };
+            let old = base.map(emitted).unwrap_or_default();
+            compare(&old, &emitted(head), &mut files);
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        FilePlan { files }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -100,6 +133,27 @@ impl FilePlan {
             self.count(FileStatus::Changed),
             self.count(FileStatus::Removed)
         )
+    }
+}
+
+/// How many tenants' files `between` emits and compares at a time.
+const TENANTS_PER_PART: usize = 256;
+
+/// Every file that differs between two sets of artifacts.
+fn compare(old: &Artifacts, new: &Artifacts, files: &mut Vec<FileChange>) {
+    for (path, before) in old.iter() {
+        match new.get(path) {
+            None => files.push(file_change(path, FileStatus::Removed, before, "")),
+            Some(after) if after != before => {
+                files.push(file_change(path, FileStatus::Changed, before, after))
+            }
+            Some(_) => {}
+        }
+    }
+    for (path, after) in new.iter() {
+        if old.get(path).is_none() {
+            files.push(file_change(path, FileStatus::Added, "", after));
+        }
     }
 }
 
@@ -192,6 +246,61 @@ mod tests {
             plan.summary_line(),
             "generated/: 1 added, 1 changed, 1 removed"
         );
+    }
+
+    #[test]
+    fn between_two_models_is_the_diff_of_their_whole_builds() {
+        use crate::emit::test_repo::{compile, platform, tenant};
+        let base = compile(
+            &platform(""),
+            &[
+                ("a.example", tenant("a.example", "dkim", 2, "A", "Ann")),
+                ("b.example", tenant("b.example", "dkim", 1, "B", "Bo")),
+            ],
+        );
+        let head = compile(
+            &platform(""),
+            &[
+                ("a.example", tenant("a.example", "dkim", 3, "A", "Ann")),
+                ("c.example", tenant("c.example", "dkim", 1, "C", "Cy")),
+            ],
+        );
+        let plan = FilePlan::between(Some(&base), &head);
+        let mut whole = Vec::new();
+        compare(&emit::emit(&base), &emit::emit(&head), &mut whole);
+        whole.sort_by(|a, b| a.path.cmp(&b.path));
+        let shown = |files: &[FileChange]| -> Vec<(String, FileStatus, String)> {
+            files
+                .iter()
+                .map(|f| (f.path.clone(), f.status, f.diff.clone()))
+                .collect()
+        };
+        assert_eq!(shown(&plan.files), shown(&whole));
+        let statuses: Vec<(&str, FileStatus)> = plan
+            .files
+            .iter()
+            .filter(|f| f.tenant.is_some())
+            .map(|f| (f.path.as_str(), f.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("generated/sql/mysql/a.example.sql", FileStatus::Changed),
+                ("generated/sql/mysql/b.example.sql", FileStatus::Removed),
+                ("generated/sql/mysql/c.example.sql", FileStatus::Added),
+                ("generated/sql/sqlite/a.example.sql", FileStatus::Changed),
+                ("generated/sql/sqlite/b.example.sql", FileStatus::Removed),
+                ("generated/sql/sqlite/c.example.sql", FileStatus::Added),
+                ("generated/terraform/dns_b.example.tf", FileStatus::Removed),
+                ("generated/terraform/dns_c.example.tf", FileStatus::Added),
+            ]
+        );
+        // No base: every file of the head is added.
+        let fresh = FilePlan::between(None, &head);
+        assert_eq!(fresh.count(FileStatus::Added), emit::emit(&head).len());
+        assert_eq!(fresh.files.len(), emit::emit(&head).len());
+        // The same model: nothing.
+        assert!(FilePlan::between(Some(&head), &head).is_empty());
     }
 
     #[test]

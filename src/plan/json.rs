@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::plan::files::FileStatus;
-use crate::plan::rows::by_tenant;
+use crate::plan::rows::{Against, by_tenant};
 use crate::plan::{MAIL_KEPT, Plan, RowSection};
 
 /// The whole plan.
@@ -41,8 +41,15 @@ fn rows(section: &RowSection) -> Value {
         .iter()
         .map(|(source, destination)| json!({ "source": source, "destination": destination }))
         .collect();
-    json!({
-        "url": section.database,
+    let (url, base) = match &section.against {
+        Against::Database(url) => (json!(url), None),
+        Against::Revision(revision) => (
+            Value::Null,
+            Some(json!({ "ref": revision.name, "commit": revision.commit })),
+        ),
+    };
+    let mut out = json!({
+        "url": url,
         "live_fingerprint": section.live_fingerprint,
         "plan_hash": section.plan.hash(),
         "summary": { "insert": c.insert, "update": c.update, "delete": c.delete },
@@ -50,5 +57,9 @@ fn rows(section: &RowSection) -> Value {
         "notes": notes,
         "forwards_into_deleted_domains": forwards,
         "read": section.read,
-    })
+    });
+    if let Some(base) = base {
+        out["base"] = base;
+    }
+    out
 }

@@ -11,6 +11,7 @@
 //! Nothing here reads the generated text for its meaning, except to hide
 //! password hashes from the diffs it shows (`mask`).
 
+pub(crate) mod base;
 pub(crate) mod files;
 pub(crate) mod human;
 pub(crate) mod json;
@@ -113,6 +114,7 @@ mod tests {
     use crate::db::plan::{RowPlan, Update};
     use crate::db::rows::{UserRow, domain_of};
     use crate::plan::files::{FileStatus, file_change};
+    use crate::plan::rows::Against;
 
     fn user(email: &str, password: &str, quota: i64, name: Option<&str>) -> UserRow {
         UserRow {
@@ -141,7 +143,7 @@ mod tests {
             .delete
             .push(user("z@a.example", "{ARGON2ID}gone-hash", 1, None));
         RowSection {
-            database: "sqlite://x.db".into(),
+            against: Against::Database("sqlite://x.db".into()),
             live_fingerprint: "sha256:0".into(),
             current_schema: true,
             plan,

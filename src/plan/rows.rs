@@ -18,18 +18,28 @@ use crate::db::connection::DbError;
 use crate::db::desired::Desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::{Counts, RowPlan};
-use crate::db::rows::{AliasRow, UserRow, domain_of};
+use crate::db::rows::{AliasRow, Fields, Rows, UserRow, domain_of};
+use crate::gitrev::Revision;
 use crate::graph::Graph;
 use crate::validate::quota::format_quota;
 
 pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
 
+/// What the desired rows are compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Against {
+    /// A live database, as it may be shown (never a password).
+    Database(String),
+    /// The rows a git revision's files declare (`plan --base REF`).
+    Revision(Revision),
+}
+
 /// The row half of a plan.
 #[derive(Debug, Clone)]
 pub(crate) struct RowSection {
-    /// The database, as it may be shown (never a password).
-    pub(crate) database: String,
-    /// Of the live state the plan was derived from.
+    pub(crate) against: Against,
+    /// Of the live state the plan was derived from (against a revision: of
+    /// the revision's rows).
     pub(crate) live_fingerprint: String,
     /// The live state was this mailops's schema: apply can check the fingerprint.
     pub(crate) current_schema: bool,
@@ -58,7 +68,7 @@ impl RowSection {
         plan.order_inserts(graph);
         let forwards = desired.forwards_into(&plan.domains.delete);
         Ok(RowSection {
-            database,
+            against: Against::Database(database),
             live_fingerprint: live.fingerprint(),
             current_schema: true,
             plan,
@@ -68,19 +78,57 @@ impl RowSection {
         })
     }
 
+    /// The row plan between two revisions' files (`plan --base REF`): the
+    /// desired rows of the working tree (`desired`, every domain's) against
+    /// the rows the revision declares (`base`), as if a database held
+    /// exactly those. Nothing is read from a database.
+    pub(crate) fn between(
+        revision: Revision,
+        base: &Rows,
+        desired: &Desired<'_>,
+        graph: &Graph,
+    ) -> Result<RowSection, DbError> {
+        let mut plan = RowPlan::diff(&desired.rows(None)?, base);
+        plan.order_inserts(graph);
+        let forwards = desired.forwards_into(&plan.domains.delete);
+        Ok(RowSection {
+            against: Against::Revision(revision),
+            live_fingerprint: fingerprint(base),
+            current_schema: false,
+            plan,
+            read: ReadStats {
+                full: true,
+                domains: base.domains.len(),
+                rows: base.users.len() + base.aliases.len(),
+            },
+            notes: Vec::new(),
+            forwards,
+        })
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.plan.is_empty()
+    }
+
+    /// What the rows were compared with: `database URL`, or
+    /// `rows against origin/main (commit abc1234)`.
+    pub(crate) fn against_shown(&self) -> String {
+        match &self.against {
+            Against::Database(url) => format!("database {url}"),
+            Against::Revision(revision) => format!("rows against {}", revision.shown()),
+        }
     }
 
     /// "database URL: 1 to insert, 0 to update, 2 to delete".
     pub(crate) fn summary(&self) -> String {
         let c = self.plan.counts();
+        let against = self.against_shown();
         if c.total() == 0 {
-            return format!("database {}: no row changes", self.database);
+            return format!("{against}: no row changes");
         }
         format!(
-            "database {}: {} to insert, {} to update, {} to delete",
-            self.database, c.insert, c.update, c.delete
+            "{against}: {} to insert, {} to update, {} to delete",
+            c.insert, c.update, c.delete
         )
     }
 
@@ -192,6 +240,23 @@ impl ShownChange {
             _ => format!("{name} {}", show(&c.new)),
         }
     }
+}
+
+/// `sha256:<hex>` of every row (a revision's: what its plan was derived from).
+fn fingerprint(rows: &Rows) -> String {
+    let mut fields = Fields::default();
+    fields.field("mailops-rows/1");
+    for domain in &rows.domains {
+        fields.field("d");
+        fields.field(domain);
+    }
+    for user in rows.users.values() {
+        fields.user(user);
+    }
+    for alias in rows.aliases.values() {
+        fields.alias(alias);
+    }
+    fields.finish()
 }
 
 fn user_columns(user: &UserRow) -> Vec<ShownColumn> {
