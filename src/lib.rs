@@ -22,6 +22,7 @@ mod graph;
 mod host_root;
 mod incremental;
 mod install;
+mod encrypted_keys;
 mod keystore;
 mod load;
 mod load_diags;

@@ -68,6 +68,7 @@ const LAYERS: Layers = &[
             "validate",
             "graph",
             "keystore",
+            "encrypted_keys",
             "dkim_keys",
             "emit",
             "db",
