@@ -39,7 +39,8 @@ pub(crate) fn shown(domain: &str, selector: &str) -> String {
 
 /// The path of a key's file in the repo at `root`.
 pub(crate) fn path(root: &Path, domain: &str, selector: &str) -> PathBuf {
-    root.join(ENCRYPTED_KEY_DIR).join(file_name(domain, selector))
+    root.join(ENCRYPTED_KEY_DIR)
+        .join(file_name(domain, selector))
 }
 
 /// Encrypt `plaintext` to every recipient (already validated `age1…`
@@ -110,12 +111,11 @@ impl Identity {
     /// others may not read (refused with the `chmod` to run).
     pub(crate) fn load(path: &Path) -> Result<Identity, Error> {
         use std::os::unix::fs::PermissionsExt;
-        let mut file = crate::fsutil::open_named(path).map_err(|e| {
-            match crate::fsutil::refused(&e) {
+        let mut file =
+            crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
                 Some(_) => Error::user(format!("{e}; name the identity file itself")),
                 None => Error::user(format!("cannot read the age identity: {e}")),
-            }
-        })?;
+            })?;
         let meta = file
             .metadata()
             .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
@@ -280,7 +280,9 @@ pub(crate) fn decrypt_all(
                 }
             };
             let Ok(pem) = String::from_utf8(plaintext.to_vec()).map(Zeroizing::new) else {
-                problems.push(format!("{shown}: decrypts to something other than a PEM private key"));
+                problems.push(format!(
+                    "{shown}: decrypts to something other than a PEM private key"
+                ));
                 continue;
             };
             match crate::dkim_keys::public_key_of_private_pem(&pem) {
@@ -347,7 +349,11 @@ mod tests {
     fn damaged_files_are_named_as_such() {
         let (a, ra) = identity();
         let mut sealed = encrypt(b"secret", &[ra]).unwrap();
-        assert!(header_recipients(b"hello").unwrap_err().contains("not an age file"));
+        assert!(
+            header_recipients(b"hello")
+                .unwrap_err()
+                .contains("not an age file")
+        );
         assert!(header_recipients(&sealed[..30]).is_err());
         let last = sealed.len() - 1;
         sealed[last] ^= 1;

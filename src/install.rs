@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::encrypted_keys::DecryptedKeys;
 use crate::error::Error;
 use crate::host_root::HostRoot;
-use crate::encrypted_keys::DecryptedKeys;
 use crate::keystore::{KeyStore, key_file_name};
 use crate::model::Model;
 
@@ -185,13 +185,21 @@ pub(crate) fn is_host_file(generated_path: &str) -> bool {
 /// or the keys of `keys/` decrypted (and checked) beforehand.
 pub(crate) trait PrivateKeys {
     /// The PEM private key of a tenant's selector, if there is one.
-    fn private_pem(&self, domain: &str, selector: &str) -> io::Result<Option<zeroize::Zeroizing<String>>>;
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>>;
     /// Where that key comes from, for messages.
     fn shown(&self, domain: &str, selector: &str) -> String;
 }
 
 impl PrivateKeys for KeyStore {
-    fn private_pem(&self, domain: &str, selector: &str) -> io::Result<Option<zeroize::Zeroizing<String>>> {
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>> {
         Ok(self.read(domain, selector)?.map(zeroize::Zeroizing::new))
     }
 
@@ -201,7 +209,11 @@ impl PrivateKeys for KeyStore {
 }
 
 impl PrivateKeys for DecryptedKeys {
-    fn private_pem(&self, domain: &str, selector: &str) -> io::Result<Option<zeroize::Zeroizing<String>>> {
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>> {
         Ok(self
             .get(&(domain.to_string(), selector.to_string()))
             .cloned())

@@ -171,7 +171,12 @@ fn git_log_of_a_repo_with_a_new_tenant_holds_no_private_key() {
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .current_dir(repo.path())
             .output()
@@ -187,7 +192,15 @@ fn git_log_of_a_repo_with_a_new_tenant_holds_no_private_key() {
     // As `mailops init` writes it: the compile cache and local state stay out.
     std::fs::write(repo.path().join(".gitignore"), ".mailops/\n").unwrap();
     repo.ok(&["new", "acme.example"]);
-    repo.ok(&["dkim", "keygen", "acme.example", "--selector", "ed", "--algorithm", "ed25519"]);
+    repo.ok(&[
+        "dkim",
+        "keygen",
+        "acme.example",
+        "--selector",
+        "ed",
+        "--algorithm",
+        "ed25519",
+    ]);
     repo.ok(&["build"]);
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "acme.example"]);
@@ -196,7 +209,10 @@ fn git_log_of_a_repo_with_a_new_tenant_holds_no_private_key() {
         assert!(files.contains(key), "{key} is committed:\n{files}");
     }
     let history = git(&["log", "-p", "--all", "--binary"]);
-    assert!(history.contains("acme.example"), "the history has the tenant");
+    assert!(
+        history.contains("acme.example"),
+        "the history has the tenant"
+    );
     assert!(
         !history.contains("PRIVATE KEY"),
         "git log -p holds a private key"
@@ -249,7 +265,9 @@ fn adding_a_recipient_needs_reencrypt_and_then_the_new_recipient_can_decrypt() {
         .stderr_has("--identity FILE or set MAILOPS_AGE_IDENTITY");
     repo.ok(&["keys", "reencrypt", "--identity", host.arg()]);
     repo.ok(&["validate"]);
-    operator.decrypt(&key_bytes(&repo)).expect("the new recipient can decrypt");
+    operator
+        .decrypt(&key_bytes(&repo))
+        .expect("the new recipient can decrypt");
     repo.run(&["check", "--identity", operator.arg()]).exits(0);
 }
 
@@ -272,7 +290,10 @@ fn a_key_encrypted_to_no_current_recipient_is_named_with_reencrypt() {
     // recipient, which reencrypt allows).
     repo.ok(&["keys", "reencrypt", "--identity", old.arg()]);
     repo.run(&["check", "--identity", new.arg()]).exits(0);
-    assert!(old.decrypt(&key_bytes(&repo)).is_err(), "the old recipient is out");
+    assert!(
+        old.decrypt(&key_bytes(&repo)).is_err(),
+        "the old recipient is out"
+    );
 }
 
 #[test]
@@ -345,7 +366,9 @@ fn a_damaged_key_file_is_named() {
     std::fs::write(repo.path().join(KEY), "-----BEGIN PRIVATE KEY-----\n").unwrap();
     let run = repo.run(&["validate", "--format", "json"]).exits(1);
     assert_eq!(run.codes(), ["mailops::dkim::bad-encrypted-key"]);
-    repo.run(&["validate"]).exits(1).stderr_has("not an age file");
+    repo.run(&["validate"])
+        .exits(1)
+        .stderr_has("not an age file");
 }
 
 #[test]
@@ -378,7 +401,10 @@ fn import_encrypts_a_plaintext_key_store_and_says_to_delete_it() {
     let repo = Repo::new();
     repo.ok(&["new", "acme.example"]);
     let plain = repo.path().join(".mailops/keys/acme.example.dkim.key");
-    assert!(plain.is_file(), "without [secrets], the plaintext key store");
+    assert!(
+        plain.is_file(),
+        "without [secrets], the plaintext key store"
+    );
     repo.ok(&["build"]);
 
     set_recipients(&repo, &[&host]);

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::commands::keys::KeyWriter;
 use crate::commands::selector::{self, check_companion_selector, check_selector};
 use crate::commands::{EXIT_OK, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
-use crate::commands::keys::KeyWriter;
 use crate::load::TENANTS_DIR;
 use crate::load::find_tenant_file;
 use crate::pipeline;

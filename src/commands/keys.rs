@@ -18,8 +18,13 @@ use crate::pipeline;
 /// `[secrets]`), or `keys/` encrypted to the recipients (encrypted in
 /// memory: the plaintext never touches the disk).
 pub(crate) enum KeyWriter {
-    Plain { key_dir: PathBuf },
-    Encrypted { repo: PathBuf, recipients: Vec<String> },
+    Plain {
+        key_dir: PathBuf,
+    },
+    Encrypted {
+        repo: PathBuf,
+        recipients: Vec<String>,
+    },
 }
 
 impl KeyWriter {
@@ -147,7 +152,10 @@ pub(crate) fn reencrypt(dir: &Path, identity: Option<&Path>) -> Result<ExitCode>
             Ok(bytes) => bytes,
             Err(e) => match fsutil::refused(&e) {
                 Some(refused) => {
-                    problems.push(format!("{shown}: it is {}, not a regular file", refused.what));
+                    problems.push(format!(
+                        "{shown}: it is {}, not a regular file",
+                        refused.what
+                    ));
                     continue;
                 }
                 None => return Err(e.into()),

@@ -470,7 +470,12 @@ pub(crate) fn unreadable_private_key(loc: Location, key_file: &str, problem: &st
 }
 
 /// With `[secrets]`: the tenant's key has no encrypted file in `keys/`.
-pub(crate) fn missing_encrypted_key(loc: Location, key_file: &str, domain: &str, selector: &str) -> Diagnostic {
+pub(crate) fn missing_encrypted_key(
+    loc: Location,
+    key_file: &str,
+    domain: &str,
+    selector: &str,
+) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::DkimMissingEncryptedKey,
         format!("no encrypted private key {key_file} for this public key"),
