@@ -23,13 +23,12 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::fsutil::Beneath;
-use crate::keystore::key_file_name;
 use crate::model::Model;
 use crate::model::platform::ENCRYPTED_KEY_DIR;
 
-/// `<domain>.<selector>.key.age`.
+/// `<domain>.<selector>.key.age`: the key store's name of the key, `.age` added.
 pub(crate) fn file_name(domain: &str, selector: &str) -> String {
-    format!("{}.age", key_file_name(domain, selector))
+    format!("{domain}.{selector}.key.age")
 }
 
 /// `keys/<domain>.<selector>.key.age`, as shown to the user.
@@ -119,7 +118,7 @@ impl Identity {
         let meta = file
             .metadata()
             .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-        crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
+        crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
             .map_err(|e| Error::user(e.to_string()))?;
         let mut text = Zeroizing::new(String::new());
         file.read_to_string(&mut text)

@@ -152,7 +152,7 @@ fn read_secrets_file(path: &Path) -> Result<String, Error> {
     let meta = file
         .metadata()
         .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
+    crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
         .map_err(|e| Error::user(e.to_string()))?;
     let mut text = String::new();
     file.read_to_string(&mut text)

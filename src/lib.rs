@@ -31,6 +31,7 @@ mod parallel;
 mod parse;
 mod pipeline;
 mod plan;
+mod secret_file;
 mod source;
 mod span;
 mod timing;

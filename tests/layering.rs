@@ -49,6 +49,7 @@ const LAYERS: Layers = &[
             "span",
             "source",
             "fsutil",
+            "secret_file",
             "parallel",
             "diagnostic",
             "load_diags",
