@@ -478,3 +478,60 @@ fn new_refuses_to_encrypt_to_a_list_with_a_bad_recipient() {
     assert!(!repo.path().join(".mailops/keys").exists());
     assert!(!repo.tenant_file("acme.example").exists());
 }
+
+#[test]
+fn the_compile_cache_sees_a_key_removed_or_reencrypted_in_keys() {
+    let (host, operator) = (Id::new(), Id::new());
+    let repo = repo_for(&[&host]);
+    repo.ok(&["new", "acme.example"]);
+    repo.ok(&["new", "other.example"]);
+    repo.ok(&["build"]);
+    // From the cache: nothing changed.
+    let cached =
+        support::Run::of(repo.mailops().args(["build"]).env("MAILOPS_TIMINGS", "1")).exits(0);
+    assert!(
+        cached.stderr.contains("compile: incremental"),
+        "{}",
+        cached.stderr
+    );
+    // A key gone from keys/: the cache is not used, the key is missed.
+    let sealed = key_bytes(&repo);
+    std::fs::remove_file(repo.path().join(KEY)).unwrap();
+    let run = repo.run(&["build"]).exits(1);
+    assert!(
+        run.stderr.contains("mailops::dkim::missing-encrypted-key"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(repo.path().join(KEY), &sealed).unwrap();
+    repo.ok(&["build"]);
+    // A recipient added and the keys re-encrypted: each step is seen.
+    set_recipients(&repo, &[&host, &operator]);
+    repo.run(&["build"])
+        .exits(1)
+        .stderr_has("mailops::dkim::stale-recipients");
+    repo.ok(&["keys", "reencrypt", "--identity", host.arg()]);
+    repo.ok(&["build"]);
+    repo.run(&["check", "--identity", operator.arg()]).exits(0);
+}
+
+#[test]
+fn a_key_of_another_tenant_is_caught_by_check_identity() {
+    let host = Id::new();
+    let repo = repo_for(&[&host]);
+    repo.ok(&["new", "acme.example"]);
+    repo.ok(&["new", "other.example"]);
+    repo.ok(&["build"]);
+    std::fs::copy(
+        repo.path().join("keys/other.example.dkim.key.age"),
+        repo.path().join(KEY),
+    )
+    .unwrap();
+    // Without an identity nothing can tell; with one, the file is named.
+    repo.ok(&["check"]);
+    repo.run(&["check", "--identity", host.arg()])
+        .exits(1)
+        .stderr_has(&format!(
+            "{KEY}: its private key does not belong to the public key of selector `dkim`"
+        ));
+}
