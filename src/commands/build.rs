@@ -75,7 +75,7 @@ pub(crate) fn check(dir: &Path, identity: Option<&Path>) -> Result<ExitCode> {
                 "--identity checks the encrypted keys of keys/, but mailops.toml has no `[secrets]`",
             ));
         }
-        let keys = crate::commands::install::decrypt_checked(
+        let keys = crate::commands::keys::decrypt_checked(
             dir,
             &compiled.model,
             Some(identity),

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::commands::keys;
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::emit;
@@ -49,8 +50,9 @@ pub(crate) fn run(
                 key_dir.display()
             )));
         }
-        decrypted = decrypt_checked(dir, &compiled.model, identity.as_deref(), "mailops install")
-            .map_err(|error| error.followed_by("nothing was installed"))?;
+        decrypted =
+            keys::decrypt_checked(dir, &compiled.model, identity.as_deref(), "mailops install")
+                .map_err(|error| error.followed_by("nothing was installed"))?;
         &decrypted
     } else {
         store = match key_dir {
@@ -93,28 +95,4 @@ pub(crate) fn run(
         println!("reload: {}", names.join(" "));
     }
     Ok(EXIT_OK)
-}
-
-/// With `[secrets]`: the identity (required), which must be a current
-/// recipient, then every tenant key decrypted and matched against its public
-/// key. Every problem is listed, each naming its file.
-pub(crate) fn decrypt_checked(
-    dir: &Path,
-    model: &crate::model::Model,
-    identity: Option<&Path>,
-    command: &str,
-) -> Result<crate::encrypted_keys::DecryptedKeys> {
-    let identity = crate::commands::keys::required_identity(identity, command)?;
-    let recipients = model
-        .platform
-        .secrets
-        .to_encrypt_to()
-        .map_err(Error::user)?
-        .unwrap_or_default();
-    identity.check_is_recipient(recipients)?;
-    let (keys, problems) = crate::encrypted_keys::decrypt_all(dir, model, &identity)?;
-    if !problems.is_empty() {
-        return Err(Error::user(problems.join("\n")));
-    }
-    Ok(keys)
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use crate::commands::{EXIT_OK, Error, Result};
 use crate::dkim_keys::KeyPair;
-use crate::encrypted_keys::{self, DecryptProblem, Identity};
+use crate::encrypted_keys::{self, DecryptProblem, DecryptedKeys, Identity};
 use crate::fsutil;
 use crate::keystore::{KeyStore, key_file_name};
-use crate::model::Platform;
 use crate::model::platform::ENCRYPTED_KEY_DIR;
+use crate::model::{Model, Platform};
 use crate::pipeline;
 
 /// Where a new private key is written: the plaintext key store (no
@@ -116,6 +116,30 @@ pub(crate) fn required_identity(identity: Option<&Path>, command: &str) -> Resul
             "`{command}` needs an age identity that can decrypt the keys in {ENCRYPTED_KEY_DIR}/: pass --identity FILE or set MAILOPS_AGE_IDENTITY"
         ))),
     }
+}
+
+/// With `[secrets]`: the identity (required), which must be a current
+/// recipient, then every tenant key decrypted and matched against its public
+/// key. Every problem is listed, each naming its file.
+pub(crate) fn decrypt_checked(
+    dir: &Path,
+    model: &Model,
+    identity: Option<&Path>,
+    command: &str,
+) -> Result<DecryptedKeys> {
+    let identity = required_identity(identity, command)?;
+    let recipients = model
+        .platform
+        .secrets
+        .to_encrypt_to()
+        .map_err(Error::user)?
+        .unwrap_or_default();
+    identity.check_is_recipient(recipients)?;
+    let (keys, problems) = encrypted_keys::decrypt_all(dir, model, &identity)?;
+    if !problems.is_empty() {
+        return Err(Error::user(problems.join("\n")));
+    }
+    Ok(keys)
 }
 
 /// The recipients of a platform with `[secrets]`; a user error without.
