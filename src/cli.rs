@@ -57,7 +57,12 @@ pub(crate) enum Command {
         verbose: bool,
     },
     /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
-    Check,
+    Check {
+        /// age identity file: also decrypt every DKIM key of keys/ (with
+        /// `[secrets]`) and check it belongs to its tenant's public key.
+        #[arg(long, value_name = "FILE", env = "MAILOPS_AGE_IDENTITY")]
+        identity: Option<PathBuf>,
+    },
     /// Show what build and apply would change: file diffs against generated/,
     /// and row changes against the live database (or, with --base REF, the
     /// change from git revision REF to the working tree, with no database).
@@ -114,9 +119,14 @@ pub(crate) enum Command {
         /// TOML file with `db_password = "…"` (MAILOPS_DB_PASSWORD wins over it).
         #[arg(long, value_name = "FILE")]
         secrets: Option<PathBuf>,
-        /// Key store to read DKIM private keys from (default: `paths.key_store`).
+        /// Key store to read DKIM private keys from (default: `paths.key_store`;
+        /// not with `[secrets]`).
         #[arg(long, value_name = "DIR")]
         key_dir: Option<PathBuf>,
+        /// age identity file that decrypts the DKIM keys of keys/ (required
+        /// with `[secrets]`); every key is checked before anything is installed.
+        #[arg(long, value_name = "FILE", env = "MAILOPS_AGE_IDENTITY")]
+        identity: Option<PathBuf>,
     },
     /// Write JSON Schema files for tenant and platform files into schema/.
     Schema {
@@ -144,6 +154,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DkimCommand,
     },
+    /// The age-encrypted DKIM private keys of keys/ (with `[secrets] recipients`).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
     HashPassword,
     /// Create a new mail repo: mailops.toml, an example tenant with its DKIM key,
@@ -165,9 +180,28 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Encrypt every key of keys/ again to the current `[secrets] recipients`
+    /// (after the list changed). Each file is replaced whole; nothing is
+    /// written unless every key decrypts.
+    Reencrypt {
+        /// age identity file that can decrypt the keys as they are.
+        #[arg(long, value_name = "FILE", env = "MAILOPS_AGE_IDENTITY")]
+        identity: Option<PathBuf>,
+    },
+    /// Encrypt the tenants' keys of a plaintext key store into keys/; then
+    /// delete the plaintext store.
+    Import {
+        /// The plaintext key store (e.g. `.mailops/keys`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum DkimCommand {
-    /// Make a key pair: the private key goes to the key store (never git),
-    /// the public key into the tenant file.
+    /// Make a key pair: the private key goes to the key store (never git) or,
+    /// with `[secrets]`, encrypted to keys/; the public key into the tenant file.
     Keygen {
         /// The tenant domain.
         domain: String,
@@ -179,7 +213,8 @@ pub(crate) enum DkimCommand {
         /// RSA key comes with an RSA-2048 key under `<selector>-rsa`.
         #[arg(long, value_enum, default_value = "rsa2048")]
         algorithm: KeyAlgorithm,
-        /// Key store directory (default: `paths.key_store`, `.mailops/keys`).
+        /// Key store directory (default: `paths.key_store`, `.mailops/keys`;
+        /// not with `[secrets]`).
         #[arg(long, value_name = "DIR")]
         key_dir: Option<PathBuf>,
         /// Replace an existing private key.

@@ -248,7 +248,7 @@ impl HostRoot {
         let mode = rustix::fs::fstat(archive_dir.fd())
             .map_err(|e| with_path(e.into(), archive_dir.path()))?
             .st_mode;
-        crate::keystore::check_private(archive_dir.path(), mode, 0o700)?;
+        crate::secret_file::check_private(archive_dir.path(), mode, 0o700)?;
         let mut to = archived_name.to_os_string();
         let mut n = 1;
         while archive_dir.lstat(&to)?.is_some() {

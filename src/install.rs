@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::encrypted_keys::DecryptedKeys;
 use crate::error::Error;
 use crate::host_root::HostRoot;
 use crate::keystore::{KeyStore, key_file_name};
@@ -151,7 +152,7 @@ fn read_secrets_file(path: &Path) -> Result<String, Error> {
     let meta = file
         .metadata()
         .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    crate::keystore::check_private(path, meta.permissions().mode(), 0o600)
+    crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
         .map_err(|e| Error::user(e.to_string()))?;
     let mut text = String::new();
     file.read_to_string(&mut text)
@@ -180,13 +181,56 @@ pub(crate) fn is_host_file(generated_path: &str) -> bool {
     target_of(generated_path).is_some()
 }
 
+/// Where install takes the DKIM private keys from: the plaintext key store,
+/// or the keys of `keys/` decrypted (and checked) beforehand.
+pub(crate) trait PrivateKeys {
+    /// The PEM private key of a tenant's selector, if there is one.
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>>;
+    /// Where that key comes from, for messages.
+    fn shown(&self, domain: &str, selector: &str) -> String;
+}
+
+impl PrivateKeys for KeyStore {
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>> {
+        Ok(self.read(domain, selector)?.map(zeroize::Zeroizing::new))
+    }
+
+    fn shown(&self, domain: &str, selector: &str) -> String {
+        self.path(domain, selector).display().to_string()
+    }
+}
+
+impl PrivateKeys for DecryptedKeys {
+    fn private_pem(
+        &self,
+        domain: &str,
+        selector: &str,
+    ) -> io::Result<Option<zeroize::Zeroizing<String>>> {
+        Ok(self
+            .get(&(domain.to_string(), selector.to_string()))
+            .cloned())
+    }
+
+    fn shown(&self, domain: &str, selector: &str) -> String {
+        crate::encrypted_keys::shown(domain, selector)
+    }
+}
+
 /// Every file to install: generated configs (placeholders filled) and DKIM
 /// keys. A missing secret or key, and a key that cannot be read, are the
 /// user's to resolve (exit 1).
 pub(crate) fn plan(
     generated: &BTreeMap<String, String>,
     model: &Model,
-    store: &KeyStore,
+    store: &dyn PrivateKeys,
     secrets: &Secrets,
 ) -> Result<Vec<InstallFile>, Error> {
     let mut files = Vec::new();
@@ -227,23 +271,20 @@ pub(crate) fn plan(
         for key in &domain.dkim {
             let selector = &key.selector;
             match store
-                .read(&domain.name, selector)
+                .private_pem(&domain.name, selector)
                 .map_err(|e| Error::user(e.to_string()))?
             {
                 Some(pem) => files.push(InstallFile {
                     target: key_dir.join(key_file_name(&domain.name, selector)),
                     contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
-                        Error::user(format!(
-                            "{}: {e}",
-                            store.path(&domain.name, selector).display()
-                        ))
+                        Error::user(format!("{}: {e}", store.shown(&domain.name, selector)))
                     })?,
                     service: Service::Rspamd,
                     kind: FileKind::DkimKey,
                     secret: true,
                 }),
                 None => {
-                    missing_keys.push(store.path(&domain.name, selector).display().to_string());
+                    missing_keys.push(store.shown(&domain.name, selector));
                 }
             }
         }

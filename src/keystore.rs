@@ -1,12 +1,18 @@
 //! The local DKIM key store: `<key_store>/<domain>.<selector>.key`, PKCS#8 PEM, mode 0600.
 //!
-//! Private keys never enter git or `generated/`; `mailops dkim keygen` writes
-//! them here and `mailops install` copies them to the mail host's key
-//! directory. When a tenant's private key is present, its public key must
-//! match the one in the tenant file.
+//! Private keys never enter git or `generated/` in plaintext. Without
+//! `[secrets]` in the platform file, `mailops dkim keygen` writes them here
+//! and `mailops install` copies them to the mail host's key directory; when
+//! a tenant's private key is present, its public key must match the one in
+//! the tenant file. With `[secrets]`, the keys live encrypted in the repo's
+//! `keys/` (see `encrypted_keys`), and `paths.key_store` is that folder: the
+//! compile cache, which lists the key store's files ([`KeyStore::open_dir`]),
+//! sees a key added, replaced or re-encrypted there as it does here.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
+
+use crate::secret_file::check_private;
 
 use crate::diagnostic::Diagnostics;
 use crate::fsutil::Beneath;
@@ -101,48 +107,21 @@ impl KeyStore {
     }
 }
 
-/// Refuse a secret (file or folder) that group or others may read, write or
-/// enter, naming the `chmod` that fixes it.
-pub(crate) fn check_private(path: &Path, mode: u32, private_mode: u32) -> io::Result<()> {
-    if mode & 0o077 == 0 {
-        return Ok(());
-    }
-    Err(io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        format!(
-            "{} holds secrets but has mode {:04o}: group or others may read it; run `chmod {:o} {}` and try again",
-            path.display(),
-            mode & 0o7777,
-            private_mode,
-            shell_quoted(path)
-        ),
-    ))
-}
-
-/// A path as typed into a shell (single-quoted unless it needs no quoting).
-fn shell_quoted(path: &Path) -> String {
-    let text = path.display().to_string();
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:,".contains(c))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
 pub(crate) fn key_file_name(domain: &str, selector: &str) -> String {
     format!("{domain}.{selector}.key")
 }
 
 /// Check every tenant's public keys (each selector's) against their private keys, where the store has them.
+/// With `[secrets]`: every key must have its age file in `keys/`, encrypted
+/// to as many recipients as the platform file lists (nothing is decrypted).
 pub(crate) fn check_model(
     repo_root: &Path,
     model: &Model,
     diagnostics: &mut Diagnostics,
 ) -> io::Result<()> {
+    if model.platform.secrets.enabled {
+        return check_encrypted(repo_root, model, diagnostics);
+    }
     let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
     // The store's folder is opened once, at the first key to look up (not
     // once a key: 10,000 tenants), and not at all when no key is valid.
@@ -176,6 +155,55 @@ pub(crate) fn check_model(
                     &shown,
                     &problem.to_string(),
                 )),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`check_model`] with `[secrets]`: file presence and the age header.
+fn check_encrypted(
+    repo_root: &Path,
+    model: &Model,
+    diagnostics: &mut Diagnostics,
+) -> io::Result<()> {
+    use crate::encrypted_keys;
+    use crate::validate::diags;
+    let recipients = match model.platform.secrets.to_encrypt_to() {
+        Ok(Some(recipients)) => Some(recipients.len()),
+        _ => None, // the recipients were reported
+    };
+    // Opened once, at the first key (not at all when no key is valid).
+    let mut dir: Option<Option<Beneath>> = None;
+    for domain in model.domains.values() {
+        for key in &domain.dkim {
+            if key.public_key.is_empty() {
+                continue; // the public key itself was already reported
+            }
+            let dir = match &mut dir {
+                Some(dir) => dir,
+                None => dir.insert(encrypted_keys::open_dir(repo_root)?),
+            };
+            let shown = encrypted_keys::shown(&domain.name, &key.selector);
+            let loc = key.origin.clone();
+            match encrypted_keys::read(dir.as_ref(), &domain.name, &key.selector)? {
+                Ok(None) => diagnostics.push(diags::missing_encrypted_key(
+                    loc,
+                    &shown,
+                    &domain.name,
+                    &key.selector,
+                )),
+                Err(problem) => diagnostics.push(diags::bad_encrypted_key(loc, &shown, &problem)),
+                Ok(Some(bytes)) => match encrypted_keys::header_recipients(&bytes) {
+                    Err(problem) => {
+                        diagnostics.push(diags::bad_encrypted_key(loc, &shown, &problem));
+                    }
+                    Ok(count) => {
+                        if let Some(listed) = recipients.filter(|&listed| listed != count) {
+                            diagnostics.push(diags::stale_recipients(loc, &shown, count, listed));
+                        }
+                    }
+                },
             }
         }
     }

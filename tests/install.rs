@@ -462,3 +462,188 @@ fn world_readable_secrets_file_is_refused_with_chmod() {
     let output = install(&secrets);
     assert!(output.status.success(), "{}", text(&output));
 }
+
+/// An age identity in a private file (mode 0600), and its recipient.
+fn age_identity(dir: &Path, name: &str) -> (PathBuf, String) {
+    use age::secrecy::ExposeSecret;
+    let key = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", key.to_string().expose_secret())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (path, key.to_public().to_string())
+}
+
+/// The example platform with `[secrets]` encrypting to `recipients`, two
+/// tenants made by `mailops new` (keys encrypted in keys/), built.
+fn repo_with_encrypted_keys(recipients: &[&str]) -> Repo {
+    let repo = Repo::example_platform();
+    let platform = repo.path().join("mailops.toml");
+    let platform_text = std::fs::read_to_string(&platform)
+        .unwrap()
+        .replace("key_store = \".mailops/keys\"\n", "");
+    let list: Vec<String> = recipients.iter().map(|r| format!("\"{r}\"")).collect();
+    std::fs::write(
+        &platform,
+        format!(
+            "{platform_text}\n[secrets]\nrecipients = [{}]\n",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    for domain in ["a.example", "b.example"] {
+        let made = mailops(
+            repo.path(),
+            &["new", domain, "--admin", "ops@webhizzy.in"],
+            None,
+        );
+        assert!(made.status.success(), "{}", text(&made));
+    }
+    assert!(!repo.path().join(".mailops/keys").exists());
+    let build = mailops(repo.path(), &["build"], None);
+    assert!(build.status.success(), "{}", text(&build));
+    repo
+}
+
+#[test]
+fn install_decrypts_encrypted_keys_with_the_identity() {
+    let ids = tempfile::tempdir().unwrap();
+    let (host, host_recipient) = age_identity(ids.path(), "host");
+    let (_, operator) = age_identity(ids.path(), "operator");
+    let repo = repo_with_encrypted_keys(&[&host_recipient, &operator]);
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &[
+            "install",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--identity",
+            host.to_str().unwrap(),
+        ],
+        Some("pw"),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!text(&output).contains("PRIVATE KEY"), "no key is printed");
+    for domain in ["a.example", "b.example"] {
+        let key = root
+            .path()
+            .join(format!("var/lib/rspamd/dkim/{domain}.dkim.key"));
+        let pem = std::fs::read_to_string(&key).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{domain}");
+        assert_eq!(mode(&key), 0o640);
+    }
+    // The identity may come from MAILOPS_AGE_IDENTITY; a second install changes nothing.
+    let again = run_env(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        &[
+            ("MAILOPS_DB_PASSWORD", "pw"),
+            ("MAILOPS_AGE_IDENTITY", host.to_str().unwrap()),
+        ],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        stdout_of(&again).contains("reload: none"),
+        "{}",
+        text(&again)
+    );
+}
+
+fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn install_with_encrypted_keys_and_no_identity_installs_nothing() {
+    let ids = tempfile::tempdir().unwrap();
+    let (_, host) = age_identity(ids.path(), "host");
+    let repo = repo_with_encrypted_keys(&[&host]);
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some("pw"),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("--identity FILE or set MAILOPS_AGE_IDENTITY"));
+    assert!(text(&output).contains("nothing was installed"));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn install_refuses_a_key_for_no_current_recipient_and_installs_nothing() {
+    let ids = tempfile::tempdir().unwrap();
+    let (old, old_recipient) = age_identity(ids.path(), "old");
+    let (new, new_recipient) = age_identity(ids.path(), "new");
+    let repo = repo_with_encrypted_keys(&[&old_recipient]);
+    // The host's key replaced in mailops.toml without `keys reencrypt`.
+    let platform = repo.path().join("mailops.toml");
+    let text_before = std::fs::read_to_string(&platform).unwrap();
+    std::fs::write(
+        &platform,
+        text_before.replace(&old_recipient, &new_recipient),
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let install = |identity: &Path| {
+        mailops(
+            repo.path(),
+            &[
+                "install",
+                "--root",
+                root.path().to_str().unwrap(),
+                "--identity",
+                identity.to_str().unwrap(),
+            ],
+            Some("pw"),
+        )
+    };
+    let output = install(&new);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let said = text(&output);
+    for needed in [
+        "keys/a.example.dkim.key.age",
+        "keys/b.example.dkim.key.age",
+        "mailops keys reencrypt",
+        "nothing was installed",
+    ] {
+        assert!(said.contains(needed), "{needed}:\n{said}");
+    }
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    // The old identity is no current recipient: the wrong identity.
+    let output = install(&old);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("is not one of the `[secrets] recipients`"));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn install_refuses_a_damaged_key_and_installs_nothing() {
+    let ids = tempfile::tempdir().unwrap();
+    let (host, recipient) = age_identity(ids.path(), "host");
+    let repo = repo_with_encrypted_keys(&[&recipient]);
+    let key = repo.path().join("keys/b.example.dkim.key.age");
+    let mut bytes = std::fs::read(&key).unwrap();
+    let middle = bytes.len() - 40;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&key, bytes).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        repo.path(),
+        &[
+            "install",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--identity",
+            host.to_str().unwrap(),
+        ],
+        Some("pw"),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("keys/b.example.dkim.key.age: a damaged age file"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}

@@ -256,6 +256,14 @@ fixtures! {
     dkim_duplicate_selector: exit 1, ["mailops::dkim::duplicate-selector"];
     dkim_no_key: exit 1, ["mailops::dkim::no-key"];
 
+    // DKIM keys encrypted with age in keys/ (`[secrets]`), checked without decrypting
+    dkim_missing_encrypted_key: exit 1, ["mailops::dkim::missing-encrypted-key"];
+    dkim_bad_encrypted_key: exit 1, ["mailops::dkim::bad-encrypted-key"];
+    dkim_stale_recipients: exit 1, ["mailops::dkim::stale-recipients"];
+    secrets_invalid_recipient: exit 1, ["mailops::secrets::invalid-recipient"];
+    secrets_no_recipients: exit 1, ["mailops::secrets::no-recipients"];
+    secrets_key_store_unused: exit 0, ["mailops::secrets::key-store-unused"];
+
     // DMARC, SPF, DNS
     dmarc_bad_policy: exit 1, ["mailops::dmarc::invalid"];
     dmarc_pct_150: exit 1, ["mailops::dmarc::invalid"];

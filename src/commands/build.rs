@@ -62,11 +62,30 @@ pub(crate) fn build(dir: &Path, verbose: bool) -> Result<ExitCode> {
     Ok(EXIT_OK)
 }
 
-pub(crate) fn check(dir: &Path) -> Result<ExitCode> {
+pub(crate) fn check(dir: &Path, identity: Option<&Path>) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
     if compiled.has_errors() {
         return Ok(EXIT_USER);
+    }
+    // With an age identity: every encrypted DKIM key decrypts and matches.
+    if let Some(identity) = identity {
+        if !compiled.model.platform.secrets.enabled {
+            return Err(Error::user(
+                "--identity checks the encrypted keys of keys/, but mailops.toml has no `[secrets]`",
+            ));
+        }
+        let keys = crate::commands::keys::decrypt_checked(
+            dir,
+            &compiled.model,
+            Some(identity),
+            "mailops check",
+        )?;
+        eprintln!(
+            "ok: {} DKIM private key{} in keys/ decrypt and match their public keys",
+            keys.len(),
+            if keys.len() == 1 { "" } else { "s" }
+        );
     }
     let artifacts = pipeline::emit(&compiled);
     let changes = generated_dir::compare(dir, &artifacts)?;

@@ -1,14 +1,15 @@
-//! `mailops dkim keygen`: a new key pair; private key to the key store, public key
-//! into the tenant file (comments and layout kept).
+//! `mailops dkim keygen`: a new key pair; private key to the key store (or, with
+//! `[secrets]`, encrypted to `keys/`), public key into the tenant file (comments
+//! and layout kept).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::commands::keys::KeyWriter;
 use crate::commands::selector::{self, check_companion_selector, check_selector};
 use crate::commands::{EXIT_OK, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
-use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
 use crate::load::find_tenant_file;
 use crate::pipeline;
@@ -69,15 +70,15 @@ pub(crate) fn keygen(
         check_companion_selector(rsa)?;
     }
 
-    let key_dir = key_dir.unwrap_or_else(|| dir.join(&platform.paths.key_store));
+    let writer = KeyWriter::for_platform(dir, platform, key_dir)?;
     let mut planned = vec![(selector.clone(), algorithm)];
     if let Some(rsa) = &companion {
         planned.push((rsa.clone(), KeyAlgorithm::Rsa2048));
     }
     for (selector, _) in &planned {
         selector::key_file_name_fits(&name.ascii, selector)?;
-        let key_path = key_dir.join(key_file_name(&name.ascii, selector));
-        if key_path.exists() && !force {
+        let key_path = writer.path(&name.ascii, selector);
+        if std::fs::symlink_metadata(&key_path).is_ok() && !force {
             return Err(Error::user(format!(
                 "{} already exists; pass --force to replace it (the old key stops signing once DNS is updated)",
                 key_path.display()
@@ -88,17 +89,19 @@ pub(crate) fn keygen(
     for (selector, algorithm) in &planned {
         let pair = dkim_keys::generate(*algorithm)?;
         set_key(&mut doc, selector, default, &pair.public_base64);
-        made.push((key_dir.join(key_file_name(&name.ascii, selector)), pair));
+        // Encrypted in memory with `[secrets]`: the plaintext is never written.
+        let contents = writer.contents(&pair)?;
+        made.push((writer.path(&name.ascii, selector), contents));
     }
 
     // Not through a link in the repo (`fsutil::Beneath`).
     for (key_path, _) in &made {
-        fsutil::dirs_in_repo(dir, key_path, Some(0o700))?;
+        writer.prepare(dir, key_path)?;
     }
     fsutil::dirs_in_repo(dir, &tenant_path, None)?;
     let mut written: Vec<PathBuf> = Vec::new();
-    for (key_path, pair) in &made {
-        if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {
+    for (key_path, contents) in &made {
+        if let Err(err) = writer.write(key_path, contents) {
             for path in &written {
                 let _ = std::fs::remove_file(path);
             }
@@ -118,10 +121,7 @@ pub(crate) fn keygen(
         .display()
         .to_string();
     for ((key_path, _), (selector, _)) in made.iter().zip(&planned) {
-        eprintln!(
-            "wrote private key {} (mode 0600; never commit it)",
-            key_path.display()
-        );
+        eprintln!("{}", writer.wrote(key_path));
         eprintln!("wrote public key to {shown} (selector `{selector}`)");
     }
     if let Some(rsa) = &companion {

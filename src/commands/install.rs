@@ -1,8 +1,14 @@
-//! `mailops install --root DIR [--secrets FILE]`: materialise configs and keys on the mail host.
+//! `mailops install --root DIR [--secrets FILE] [--identity FILE]`: materialise configs and keys on the mail host.
+//!
+//! With `[secrets]`, every DKIM key of `keys/` is decrypted with the age
+//! identity and checked against its tenant's public key before anything is
+//! installed (the check of `mailops check --identity`): one problem, and
+//! nothing is.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::commands::keys;
 use crate::commands::validate::report;
 use crate::commands::{EXIT_OK, EXIT_USER, Error, Result};
 use crate::emit;
@@ -16,6 +22,7 @@ pub(crate) fn run(
     root: &Path,
     secrets_file: Option<PathBuf>,
     key_dir: Option<PathBuf>,
+    identity: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
@@ -33,9 +40,26 @@ pub(crate) fn run(
         )));
     }
     let secrets = Secrets::load(secrets_file.as_deref())?;
-    let store = match key_dir {
-        Some(path) => KeyStore::at(path),
-        None => KeyStore::new(dir, &compiled.model.platform.paths.key_store),
+    let encrypted = compiled.model.platform.secrets.enabled;
+    let decrypted;
+    let store;
+    let keys: &dyn install::PrivateKeys = if encrypted {
+        if let Some(key_dir) = key_dir {
+            return Err(Error::user(format!(
+                "--key-dir {} names a plaintext key store, but mailops.toml has `[secrets]`: keys are decrypted from keys/ with --identity; leave --key-dir out",
+                key_dir.display()
+            )));
+        }
+        decrypted =
+            keys::decrypt_checked(dir, &compiled.model, identity.as_deref(), "mailops install")
+                .map_err(|error| error.followed_by("nothing was installed"))?;
+        &decrypted
+    } else {
+        store = match key_dir {
+            Some(path) => KeyStore::at(path),
+            None => KeyStore::new(dir, &compiled.model.platform.paths.key_store),
+        };
+        &store
     };
     // generated/ equals the artifacts: install the mail-host files from them.
     let generated: std::collections::BTreeMap<String, String> = artifacts
@@ -43,7 +67,7 @@ pub(crate) fn run(
         .filter(|(path, _)| install::is_host_file(path))
         .map(|(path, contents)| (path.to_string(), contents.to_string()))
         .collect();
-    let files = install::plan(&generated, &compiled.model, &store, &secrets)
+    let files = install::plan(&generated, &compiled.model, keys, &secrets)
         .map_err(|error| error.followed_by("nothing was installed"))?;
     let outcome = install::apply(root, &files)?;
     for path in &outcome.written {

@@ -7,6 +7,7 @@ mod dkim;
 mod hash_password;
 mod init;
 mod install;
+mod keys;
 mod new;
 mod plan;
 mod schema;
@@ -16,7 +17,7 @@ mod validate;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DkimCommand};
+use crate::cli::{Cli, Command, DkimCommand, KeysCommand};
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
 /// User-input errors, or a failed check.
@@ -91,7 +92,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { format } => validate::run(&dir, format),
         Command::Build { verbose } => build::build(&dir, verbose),
-        Command::Check => build::check(&dir),
+        Command::Check { identity } => build::check(&dir, identity.as_deref()),
         Command::Plan {
             database,
             base,
@@ -126,7 +127,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             root,
             secrets,
             key_dir,
-        } => install::run(&dir, &root, secrets, key_dir),
+            identity,
+        } => install::run(&dir, &root, secrets, key_dir, identity),
         Command::Schema { check } => schema::run(&dir, check),
         Command::New {
             domain,
@@ -144,6 +146,12 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                     force,
                 },
         } => dkim::keygen(&dir, &domain, selector, algorithm, key_dir, force),
+        Command::Keys {
+            command: KeysCommand::Reencrypt { identity },
+        } => keys::reencrypt(&dir, identity.as_deref()),
+        Command::Keys {
+            command: KeysCommand::Import { key_dir },
+        } => keys::import(&dir, &key_dir),
         Command::HashPassword => hash_password::run(),
         Command::Init {
             path,

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::commands::keys::KeyWriter;
 use crate::commands::selector::{self, check_companion_selector, check_selector};
 use crate::commands::{EXIT_OK, Error, Result, domain_argument};
 use crate::dkim_keys::{self, KeyAlgorithm};
 use crate::fsutil;
-use crate::keystore::key_file_name;
 use crate::load::TENANTS_DIR;
 use crate::load::find_tenant_file;
 use crate::pipeline;
@@ -58,34 +58,36 @@ pub(crate) fn run(
         check_companion_selector(&rsa)?;
         planned.push((rsa, KeyAlgorithm::Rsa2048));
     }
-    let key_store = dir.join(&platform.paths.key_store);
+    let writer = KeyWriter::for_platform(dir, platform, None)?;
     let mut keys = Vec::new();
     for (selector, algorithm) in &planned {
         selector::key_file_name_fits(&name.ascii, selector)?;
-        let key_path = key_store.join(key_file_name(&name.ascii, selector));
-        if key_path.exists() {
+        let key_path = writer.path(&name.ascii, selector);
+        if std::fs::symlink_metadata(&key_path).is_ok() {
             return Err(Error::user(format!(
                 "{} already exists; remove it or run `mailops dkim keygen` after creating the file by hand",
                 key_path.display()
             )));
         }
         let pair = dkim_keys::generate(*algorithm)?;
-        keys.push((selector.as_str(), key_path, pair));
+        // Encrypted in memory with `[secrets]`: the plaintext is never written.
+        let contents = writer.contents(&pair)?;
+        keys.push((selector.as_str(), key_path, pair, contents));
     }
     let public: Vec<(&str, &str)> = keys
         .iter()
-        .map(|(selector, _, pair)| (*selector, pair.public_base64.as_str()))
+        .map(|(selector, _, pair, _)| (*selector, pair.public_base64.as_str()))
         .collect();
     let text = tenant_template(&name.unicode, &public, &admin);
     let tenant_path = dir.join(TENANTS_DIR).join(format!("{}.toml", name.ascii));
     // Not through a link in the repo (`fsutil::Beneath`).
-    for (_, key_path, _) in &keys {
-        fsutil::dirs_in_repo(dir, key_path, Some(0o700))?;
+    for (_, key_path, _, _) in &keys {
+        writer.prepare(dir, key_path)?;
     }
     fsutil::dirs_in_repo(dir, &tenant_path, None)?;
     let mut written = Vec::new();
-    for (_, key_path, pair) in &keys {
-        if let Err(err) = fsutil::write_private(key_path, pair.private_pem.as_bytes()) {
+    for (_, key_path, _, contents) in &keys {
+        if let Err(err) = writer.write(key_path, contents) {
             for path in &written {
                 let _ = std::fs::remove_file(path);
             }
@@ -107,10 +109,7 @@ pub(crate) fn run(
             .display()
     );
     for path in &written {
-        eprintln!(
-            "wrote private key {} (mode 0600; never commit it)",
-            path.display()
-        );
+        eprintln!("{}", writer.wrote(path));
     }
     Ok(EXIT_OK)
 }

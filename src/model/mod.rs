@@ -11,7 +11,7 @@ pub(crate) mod records;
 use std::collections::BTreeMap;
 
 use crate::source::Location;
-pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Tls};
+pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
 
 /// Every tenant domain on the platform.

@@ -17,6 +17,7 @@ pub(crate) struct Platform {
     pub(crate) defaults: Defaults,
     pub(crate) paths: Paths,
     pub(crate) tls: Tls,
+    pub(crate) secrets: Secrets,
 }
 
 #[derive(Debug, Clone)]
@@ -78,4 +79,36 @@ pub(crate) struct Paths {
 pub(crate) struct Tls {
     pub(crate) cert: String,
     pub(crate) key: String,
+}
+
+/// The folder of the mail repo holding the age-encrypted DKIM private keys
+/// (`<domain>.<selector>.key.age`) when the platform file has `[secrets]`:
+/// `paths.key_store` is then this folder.
+pub(crate) const ENCRYPTED_KEY_DIR: &str = "keys";
+
+/// `[secrets]`: the age recipients DKIM private keys are encrypted to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Secrets {
+    /// Whether the platform file has `[secrets]`: DKIM private keys then live
+    /// encrypted in the repo (`keys/`), else in the plaintext key store.
+    pub(crate) enabled: bool,
+    /// The valid `age1…` recipients, each once, in file order.
+    pub(crate) recipients: Vec<String>,
+    /// Some recipient was refused (a diagnostic says which): nothing may be
+    /// encrypted to the others alone.
+    pub(crate) refused: bool,
+}
+
+impl Secrets {
+    /// The recipients to encrypt to: `None` without `[secrets]`; an error
+    /// (for the user) when the list has a problem the diagnostics name.
+    pub(crate) fn to_encrypt_to(&self) -> Result<Option<&[String]>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        if self.refused || self.recipients.is_empty() {
+            return Err("`[secrets] recipients` in mailops.toml has a problem; run `mailops validate` to see it, fix it, and try again".to_string());
+        }
+        Ok(Some(&self.recipients))
+    }
 }

@@ -31,6 +31,21 @@ pub(crate) struct RawPlatform {
     /// TLS certificate of the mail host.
     #[serde(default)]
     pub(crate) tls: RawTls,
+    /// Secrets kept in the mail repo, encrypted with age: with this table, DKIM
+    /// private keys live in `keys/<domain>.<selector>.key.age` (default: no
+    /// table, keys in the plaintext key store `paths.key_store`, outside git).
+    #[serde(default)]
+    pub(crate) secrets: Option<RawSecrets>,
+}
+
+/// Who can decrypt the secrets in the mail repo.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecrets {
+    /// age X25519 recipients (`age1…`, from `age-keygen` or `rage-keygen`): the
+    /// mail host's key and the operators'. Every DKIM private key in `keys/` is
+    /// encrypted to all of them; after changing the list, run `mailops keys reencrypt`.
+    pub(crate) recipients: Sp<Vec<Sp<String>>>,
 }
 
 /// The mail host.
@@ -135,6 +150,7 @@ pub(crate) struct RawPaths {
     #[serde(default)]
     pub(crate) dkim_key_dir: Option<Sp<String>>,
     /// The local DKIM key store, relative to the mail repo; never committed (default `.mailops/keys`).
+    /// Not used with `[secrets]`: keys then live encrypted in `keys/`.
     #[serde(default)]
     pub(crate) key_store: Option<Sp<String>>,
 }

@@ -17,13 +17,16 @@ codes! {
         AliasInvalidDestination = "mailops::alias::invalid-destination",
         AliasShadowsMailbox = "mailops::alias::shadows-mailbox",
         AliasTooMany = "mailops::alias::too-many",
+        DkimBadEncryptedKey = "mailops::dkim::bad-encrypted-key",
         DkimBadPrivateKey = "mailops::dkim::bad-private-key",
         DkimDuplicateSelector = "mailops::dkim::duplicate-selector",
         DkimEd25519WithoutRsa = "mailops::dkim::ed25519-without-rsa",
         DkimInvalidKey = "mailops::dkim::invalid-key",
         DkimInvalidSelector = "mailops::dkim::invalid-selector",
         DkimKeyMismatch = "mailops::dkim::key-mismatch",
+        DkimMissingEncryptedKey = "mailops::dkim::missing-encrypted-key",
         DkimNoKey = "mailops::dkim::no-key",
+        DkimStaleRecipients = "mailops::dkim::stale-recipients",
         DkimWeakKey = "mailops::dkim::weak-key",
         DmarcInvalid = "mailops::dmarc::invalid",
         DmarcInvalidUri = "mailops::dmarc::invalid-uri",
@@ -46,6 +49,9 @@ codes! {
         QuotaAboveLimit = "mailops::quota::above-limit",
         QuotaInvalid = "mailops::quota::invalid",
         Rfc2142Missing = "mailops::rfc2142::missing",
+        SecretsInvalidRecipient = "mailops::secrets::invalid-recipient",
+        SecretsKeyStoreUnused = "mailops::secrets::key-store-unused",
+        SecretsNoRecipients = "mailops::secrets::no-recipients",
         SpfInvalid = "mailops::spf::invalid",
         SpfTooManyLookups = "mailops::spf::too-many-lookups",
         ValueInvisibleChar = "mailops::value::invisible-char",
@@ -461,6 +467,89 @@ pub(crate) fn unreadable_private_key(loc: Location, key_file: &str, problem: &st
     )
     .at(loc, "public key of this domain")
     .help("the key store holds PKCS#8 PEM keys; run `mailops dkim keygen <domain>` to replace it")
+}
+
+/// With `[secrets]`: the tenant's key has no encrypted file in `keys/`.
+pub(crate) fn missing_encrypted_key(
+    loc: Location,
+    key_file: &str,
+    domain: &str,
+    selector: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimMissingEncryptedKey,
+        format!("no encrypted private key {key_file} for this public key"),
+    )
+    .at(loc, "public key of this domain")
+    .help(format!(
+        "`[secrets]` keeps every DKIM private key in keys/, encrypted: run `mailops dkim keygen {domain} --selector {selector}` to make a new pair, or `mailops keys import --key-dir DIR` to encrypt the key from a plaintext key store"
+    ))
+}
+
+/// With `[secrets]`: a key file that is not an age file, or not a regular file.
+pub(crate) fn bad_encrypted_key(loc: Location, key_file: &str, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimBadEncryptedKey,
+        format!("the encrypted private key {key_file} cannot be used: {problem}"),
+    )
+    .at(loc, "public key of this domain")
+    .help("keys/ holds age files that `mailops dkim keygen` and `mailops keys import` write; restore the file from git, or make a new pair with `mailops dkim keygen <domain> --force`")
+}
+
+/// With `[secrets]`: a key encrypted to a number of recipients other than
+/// the platform file's (age hides who the recipients are, not how many).
+pub(crate) fn stale_recipients(
+    loc: Location,
+    key_file: &str,
+    encrypted_to: usize,
+    recipients: usize,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimStaleRecipients,
+        format!(
+            "{key_file} is encrypted to {encrypted_to} recipient{}, but `[secrets] recipients` lists {recipients}",
+            if encrypted_to == 1 { "" } else { "s" }
+        ),
+    )
+    .at(loc, "public key of this domain")
+    .help("the recipients changed since the key was encrypted: run `mailops keys reencrypt --identity FILE` with an identity that can decrypt it, and commit keys/")
+}
+
+pub(crate) fn invalid_recipient(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SecretsInvalidRecipient,
+        format!("not an age recipient: {problem}"),
+    )
+    .at(loc, "this recipient")
+    .help("a recipient is an age X25519 public key, `age1` and 58 more characters, as `age-keygen -y IDENTITY_FILE` prints it")
+}
+
+/// An `AGE-SECRET-KEY-1…` where a recipient belongs: the value is never shown.
+pub(crate) fn identity_as_recipient(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SecretsInvalidRecipient,
+        "an age identity (a secret key) where a recipient belongs",
+    )
+    .at(loc, "this value is a secret key")
+    .help("put the identity's public recipient here (`age-keygen -y IDENTITY_FILE` prints it), and treat this secret key as leaked if it was ever committed: make a new one")
+}
+
+pub(crate) fn no_recipients(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SecretsNoRecipients,
+        "`[secrets] recipients` is empty: nobody could decrypt the DKIM keys",
+    )
+    .at(loc, "no recipient")
+    .help("list the mail host's age recipient and the operators' (`age1…`), or remove `[secrets]` to keep keys in the plaintext key store")
+}
+
+pub(crate) fn key_store_with_secrets(loc: Location) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::SecretsKeyStoreUnused,
+        "`paths.key_store` is not used with `[secrets]`: DKIM private keys live encrypted in keys/",
+    )
+    .at(loc, "not used")
+    .help("run `mailops keys import --key-dir <this folder>` to encrypt its keys into keys/, then remove `key_store` (and delete the plaintext keys)")
 }
 
 pub(crate) fn invalid_dmarc(loc: Location, tag: &str, value: &str, allowed: &str) -> Diagnostic {

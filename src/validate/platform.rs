@@ -6,7 +6,8 @@ use crate::diagnostic::Diagnostics;
 use crate::emit::conf::{self, Quoted};
 use crate::emit::shell;
 use crate::model::platform::DEFAULT_SCHEMES;
-use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Paths, Platform, Tls};
+use crate::model::platform::ENCRYPTED_KEY_DIR;
+use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Paths, Platform, Secrets, Tls};
 use crate::parse::platform::RawPlatform;
 use crate::source::FileId;
 use crate::span::Sp;
@@ -138,6 +139,7 @@ pub(crate) fn build_platform(
     database(&mut c, raw, &mut platform.database);
     defaults(&mut c, raw, &mut platform.defaults);
     paths(&mut c, raw, &mut platform);
+    secrets(&mut c, raw, &mut platform);
     platform
 }
 
@@ -179,6 +181,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             cert: format!("/etc/letsencrypt/live/{hostname}/fullchain.pem"),
             key: format!("/etc/letsencrypt/live/{hostname}/privkey.pem"),
         },
+        secrets: Secrets::default(),
     }
 }
 
@@ -569,5 +572,50 @@ fn paths(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
     }
     if let Some(p) = checked(c, &raw.tls.key, "tls.key", is_absolute_path, abs) {
         platform.tls.key = p;
+    }
+}
+
+/// `[secrets] recipients`: age X25519 recipients, each checked by the age
+/// crate's own parser. With `[secrets]`, DKIM private keys live encrypted in
+/// `keys/`, which becomes the key store (`paths.key_store` may not be set).
+fn secrets(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
+    let Some(secrets) = &raw.secrets else {
+        return;
+    };
+    platform.secrets.enabled = true;
+    platform.paths.key_store = ENCRYPTED_KEY_DIR.to_string();
+    if let Some(key_store) = &raw.paths.key_store {
+        c.push(diags::key_store_with_secrets(c.loc(key_store)));
+    }
+    if secrets.recipients.is_empty() {
+        c.push(diags::no_recipients(c.loc(&secrets.recipients)));
+        return;
+    }
+    for value in secrets.recipients.iter() {
+        let text = value.value.trim();
+        if text.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+            let loc = c.loc(value);
+            c.mark_secret(loc.clone());
+            c.push(diags::identity_as_recipient(loc));
+            platform.secrets.refused = true;
+            continue;
+        }
+        match text.parse::<age::x25519::Recipient>() {
+            Ok(recipient) => {
+                let recipient = recipient.to_string();
+                if !platform.secrets.recipients.contains(&recipient) {
+                    platform.secrets.recipients.push(recipient);
+                }
+            }
+            Err(problem) => {
+                let problem = if text.starts_with("ssh-") {
+                    "an SSH key; mailops encrypts to age X25519 recipients only".to_string()
+                } else {
+                    problem.to_string()
+                };
+                c.push(diags::invalid_recipient(c.loc(value), &problem));
+                platform.secrets.refused = true;
+            }
+        }
     }
 }

@@ -13,11 +13,12 @@ pub fn root() -> PathBuf {
 }
 
 /// Variables mailops reads that a test sets itself when it wants them: the
-/// database and its password, the compile cache and timings, the lock wait,
+/// database and its password, the age identity, the compile cache and timings, the lock wait,
 /// and the debug build's test hooks.
 const CLEARED: &[&str] = &[
     "MAILOPS_DATABASE_URL",
     "MAILOPS_DB_PASSWORD",
+    "MAILOPS_AGE_IDENTITY",
     "MAILOPS_CACHE",
     "MAILOPS_TIMINGS",
     "MAILOPS_LOCK_TIMEOUT",
