@@ -48,6 +48,26 @@ fn invisible_name(c: char) -> Option<&'static str> {
     })
 }
 
+/// Text safe to print on a terminal: every control or invisible character
+/// but a newline shown escaped (`\u{1b}`), so that an argument or a file
+/// name echoed in a message can neither move the cursor, clear the screen
+/// nor hide part of the message.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\n' && (c.is_control() || is_invisible(c));
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// How to show a character in a message: `'"'`, `U+0000`.
 pub(crate) fn describe_char(c: char) -> String {
     if let Some(name) = invisible_name(c) {
@@ -56,5 +76,19 @@ pub(crate) fn describe_char(c: char) -> String {
         format!("U+{:04X}", c as u32)
     } else {
         format!("`{c}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_control_and_invisible_characters_but_newlines() {
+        assert_eq!(printable("plain\ntext"), "plain\ntext");
+        assert_eq!(
+            printable("ev\u{1b}[2Jil\r\u{200b}.example\u{7}"),
+            "ev\\u{1b}[2Jil\\u{d}\\u{200b}.example\\u{7}"
+        );
     }
 }

@@ -75,7 +75,9 @@ pub fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            // Arguments and file names are echoed in messages: never a raw
+            // escape sequence to the terminal.
+            eprintln!("error: {}", chars::printable(&error.to_string()));
             if failures_exit_1 {
                 commands::EXIT_USER
             } else {

@@ -164,6 +164,36 @@ fn new_then_validate_passes_in_a_copy_of_the_repo() {
         .stderr_lacks("warning");
 }
 
+/// An argument echoed in an error never reaches the terminal as a raw
+/// escape sequence (an ESC could clear the screen or hide the message).
+#[test]
+fn control_characters_in_arguments_are_shown_escaped_in_errors() {
+    let repo = Repo::example();
+    let run = repo
+        .run(&["new", "ev\u{1b}[2Jil.example"])
+        .exits(1)
+        .stderr_has("ev\\u{1b}[2Jil.example");
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    repo.run(&["new", "x.example", "--selector", "s\u{7}"])
+        .exits(1)
+        .stderr_has("`s\\u{7}` is not a valid DKIM selector");
+}
+
+/// A tenant file that is not UTF-8 is the user's problem (exit 1), not an
+/// operational failure.
+#[test]
+fn dkim_keygen_of_a_tenant_file_that_is_not_utf8_exits_1() {
+    let repo = Repo::example();
+    std::fs::write(
+        repo.path().join("tenants/bad.example.toml"),
+        b"domain = \"\xff\"\n",
+    )
+    .unwrap();
+    repo.run(&["dkim", "keygen", "bad.example"])
+        .exits(1)
+        .stderr_has("bad.example.toml is not UTF-8 text");
+}
+
 #[test]
 fn new_with_a_unicode_domain_names_the_file_by_its_a_label() {
     let repo = Repo::example();

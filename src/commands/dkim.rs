@@ -34,7 +34,7 @@ pub(crate) fn keygen(
     // Never through a link (see `fsutil::Beneath`).
     let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
     let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
-        .map_err(|_| Error::Operational(format!("{} is not UTF-8 text", tenant_path.display())))?;
+        .map_err(|_| Error::user(format!("{} is not UTF-8 text", tenant_path.display())))?;
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
         Error::user(format!(
             "{} is not valid TOML; run `mailops validate` to see why\n{err}",
