@@ -109,20 +109,7 @@ impl Identity {
     /// Read an identity file: a regular file, not a link, that group and
     /// others may not read (refused with the `chmod` to run).
     pub(crate) fn load(path: &Path) -> Result<Identity, Error> {
-        use std::os::unix::fs::PermissionsExt;
-        let mut file =
-            crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
-                Some(_) => Error::user(format!("{e}; name the identity file itself")),
-                None => Error::user(format!("cannot read the age identity: {e}")),
-            })?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-        crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
-            .map_err(|e| Error::user(e.to_string()))?;
-        let mut text = Zeroizing::new(String::new());
-        file.read_to_string(&mut text)
-            .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
+        let text = crate::secret_file::read_private(path, "age identity file")?;
         let mut keys = Vec::new();
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();

@@ -141,23 +141,8 @@ impl Secrets {
 
 /// The secrets file: a regular file (not a link: name the file itself), that
 /// group and others may not read.
-fn read_secrets_file(path: &Path) -> Result<String, Error> {
-    use std::io::Read;
-    use std::os::unix::fs::PermissionsExt;
-    let mut file =
-        crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
-            Some(_) => Error::user(format!("{e}; name the secrets file itself")),
-            None => Error::user(e.to_string()),
-        })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
-        .map_err(|e| Error::user(e.to_string()))?;
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    Ok(text)
+fn read_secrets_file(path: &Path) -> Result<zeroize::Zeroizing<String>, Error> {
+    crate::secret_file::read_private(path, "secrets file")
 }
 
 /// Where each generated folder goes under the root, and whose it is.

@@ -23,6 +23,32 @@ pub(crate) fn check_private(path: &Path, mode: u32, private_mode: u32) -> io::Re
     ))
 }
 
+/// The text of a file that must be private to its owner (`what`: "age
+/// identity file", "secrets file"): opened as named, never through a link in its
+/// place, and refused when group or others may read it (with the `chmod`
+/// to run). Held in memory that is wiped when dropped.
+pub(crate) fn read_private(
+    path: &Path,
+    what: &str,
+) -> Result<zeroize::Zeroizing<String>, crate::error::Error> {
+    use crate::error::Error;
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file =
+        crate::fsutil::open_named(path).map_err(|e| match crate::fsutil::refused(&e) {
+            Some(_) => Error::user(format!("{e}; name the {what} itself")),
+            None => Error::user(format!("cannot read the {what}: {e}")),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
+    check_private(path, meta.permissions().mode(), 0o600).map_err(|e| Error::user(e.to_string()))?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
+    Ok(text)
+}
+
 /// A path as typed into a shell (single-quoted unless it needs no quoting).
 fn shell_quoted(path: &Path) -> String {
     let text = path.display().to_string();
