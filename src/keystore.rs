@@ -123,23 +123,15 @@ pub(crate) fn check_model(
         return check_encrypted(repo_root, model, diagnostics);
     }
     let store = KeyStore::new(repo_root, &model.platform.paths.key_store);
-    // The store's folder is opened once, at the first key to look up (not
-    // once a key: 10,000 tenants), and not at all when no key is valid.
-    let mut dir: Option<Option<Beneath>> = None;
-    for domain in model.domains.values() {
-        for key in &domain.dkim {
-            if key.public_key.is_empty() {
-                continue; // the public key itself was already reported
-            }
-            let dir = match &mut dir {
-                Some(dir) => dir,
-                None => dir.insert(store.open_existing()?),
-            };
+    each_key(
+        model,
+        || store.open_existing(),
+        |dir, domain, key| {
             let Some(dir) = dir else {
                 return Ok(()); // no key store
             };
             let Some(pem) = store.read_in(dir, &domain.name, &key.selector)? else {
-                continue;
+                return Ok(());
             };
             let shown = format!(
                 "{}/{}",
@@ -156,6 +148,28 @@ pub(crate) fn check_model(
                     &problem.to_string(),
                 )),
             }
+            Ok(())
+        },
+    )
+}
+
+/// Call `f` with each tenant key that has a public key (one without was
+/// reported already) and the folder `open` gives, opened once, at the first
+/// such key (not once a key: 10,000 tenants; not at all when there is none).
+fn each_key<D>(
+    model: &Model,
+    open: impl FnOnce() -> io::Result<D>,
+    mut f: impl FnMut(&D, &crate::model::Domain, &crate::model::Dkim) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut open = Some(open);
+    let mut opened: Option<D> = None;
+    for domain in model.domains.values() {
+        for key in domain.dkim.iter().filter(|k| !k.public_key.is_empty()) {
+            let dir = match opened {
+                Some(ref dir) => dir,
+                None => opened.insert((open.take().expect("opened once"))()?),
+            };
+            f(dir, domain, key)?;
         }
     }
     Ok(())
@@ -173,17 +187,10 @@ fn check_encrypted(
         Ok(Some(recipients)) => Some(recipients.len()),
         _ => None, // the recipients were reported
     };
-    // Opened once, at the first key (not at all when no key is valid).
-    let mut dir: Option<Option<Beneath>> = None;
-    for domain in model.domains.values() {
-        for key in &domain.dkim {
-            if key.public_key.is_empty() {
-                continue; // the public key itself was already reported
-            }
-            let dir = match &mut dir {
-                Some(dir) => dir,
-                None => dir.insert(encrypted_keys::open_dir(repo_root)?),
-            };
+    each_key(
+        model,
+        || encrypted_keys::open_dir(repo_root),
+        |dir, domain, key| {
             let shown = encrypted_keys::shown(&domain.name, &key.selector);
             let loc = key.origin.clone();
             match encrypted_keys::read(dir.as_ref(), &domain.name, &key.selector)? {
@@ -205,7 +212,7 @@ fn check_encrypted(
                     }
                 },
             }
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }

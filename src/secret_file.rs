@@ -42,7 +42,8 @@ pub(crate) fn read_private(
     let meta = file
         .metadata()
         .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    check_private(path, meta.permissions().mode(), 0o600).map_err(|e| Error::user(e.to_string()))?;
+    check_private(path, meta.permissions().mode(), 0o600)
+        .map_err(|e| Error::user(e.to_string()))?;
     let mut text = zeroize::Zeroizing::new(String::new());
     file.read_to_string(&mut text)
         .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
