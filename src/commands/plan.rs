@@ -26,8 +26,9 @@
 //!     "tenants": { "acme.example": {                // per tenant with a change
 //!         "dns": { "insertions": n, "deletions": n },   // lines of its DNS file
 //!         "sql": { "insertions": n, "deletions": n },   // lines of its SQL file
-//!         "mailboxes": { "insert": n, "update": n, "delete": n },  // its rows
-//!         "aliases": { "insert": n, "update": n, "delete": n } } },
+//!         "mailboxes": { "insert": n, "update": n, "delete": n,    // its rows, and the
+//!                        "added": n, "changed": n, "removed": n },  // same by the first names
+//!         "aliases": { … as mailboxes … } } },
 //!     "summary": { "added": n, "changed": n, "removed": n } },
 //!   "database": {
 //!     "url": "mysql://user:***@host:3306/db",   // never a password; null with --base

@@ -94,8 +94,30 @@ pub(crate) struct TenantSummary {
     /// changes the same rows).
     pub(crate) sql: Lines,
     /// Its mailbox rows and alias rows inserted, updated, deleted.
+    #[serde(serialize_with = "rows_json")]
     pub(crate) mailboxes: Counts,
+    #[serde(serialize_with = "rows_json")]
     pub(crate) aliases: Counts,
+}
+
+/// Row counts in the plan's JSON: `insert`, `update`, `delete`, and the
+/// same again under the names the first JSON form gave them (`added`,
+/// `changed`, `removed`), which readers may still use: fields are only ever
+/// added.
+fn rows_json<S: serde::Serializer>(counts: &Counts, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(6))?;
+    for (name, n) in [
+        ("insert", counts.insert),
+        ("update", counts.update),
+        ("delete", counts.delete),
+        ("added", counts.insert),
+        ("changed", counts.update),
+        ("removed", counts.delete),
+    ] {
+        map.serialize_entry(name, &n)?;
+    }
+    map.end()
 }
 
 /// `+1 ~0 -2`, or `–` for none.
@@ -244,6 +266,15 @@ mod tests {
         );
         assert_eq!(
             json["files"]["tenants"]["a.example"]["mailboxes"]["delete"],
+            1
+        );
+        // Under the first JSON form's names too.
+        assert_eq!(
+            json["files"]["tenants"]["a.example"]["mailboxes"]["removed"],
+            1
+        );
+        assert_eq!(
+            json["files"]["tenants"]["b.example"]["mailboxes"]["added"],
             1
         );
         assert_eq!(json["changes"], true);
