@@ -8,11 +8,20 @@
 //!
 //! Files are written with `defer: true`: cloud-init then writes them after
 //! the packages are installed, when the `postfix`, `dovecot` and `_rspamd`
-//! groups they belong to exist. A first-boot script does the rest; it holds
-//! no secret either: with a local MariaDB it makes the database password on
-//! the host, keeps it in the secrets file for `mailops install`, creates the
-//! database and its read-only account, and fills the placeholder in the
-//! installed configs.
+//! groups they belong to exist. A first-boot script does the rest, and holds
+//! no secret either: it installs the mailops binary (refused unless its
+//! SHA-256 is the one named), makes the host's age identity and prints its
+//! recipient (publishing it to SSM when asked), with a local MariaDB makes
+//! the two database passwords on the host (the services' read-only account,
+//! mailops' writing account) into the secrets file, creates the database and
+//! both accounts and fills the placeholder in the installed configs, reads
+//! the repo's deploy key from SSM, writes `/etc/mailops/host.toml`, runs the
+//! first `mailops reconcile --once` and enables its timer.
+//!
+//! What only Terraform knows (the release URL and its SHA-256, the repo, the
+//! SSM parameter names) is not in this file: `terraform/main.tf` replaces
+//! [`BOOT_SETTINGS_PLACEHOLDER`] with a base64 `key=value` file, each value
+//! checked by its variable's validation and again by the script.
 //!
 //! EC2 accepts at most 16 KiB of user data; a test keeps this file under it.
 
@@ -32,6 +41,21 @@ pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
 const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
 const BOOTSTRAP_SQL_PATH: &str = "/etc/mailops/bootstrap-mariadb.sql";
 const RELOAD_HOOK_PATH: &str = "/etc/letsencrypt/renewal-hooks/deploy/mailops-reload";
+
+/// Replaced by `terraform/main.tf` with the base64 of the boot settings.
+pub(crate) const BOOT_SETTINGS_PLACEHOLDER: &str = "@@MAILOPS_BOOT_SETTINGS@@";
+/// Where the writing account's password goes in the secrets file's URL
+/// until the first boot makes it.
+const WRITER_PASSWORD_PLACEHOLDER: &str = "@@MAILOPS_WRITER_PASSWORD@@";
+const SETTINGS_PATH: &str = "/etc/mailops/boot.env";
+const IDENTITY_PATH: &str = "/etc/mailops/age-identity.txt";
+const DEPLOY_KEY_PATH: &str = "/etc/mailops/deploy-key";
+const KNOWN_HOSTS_PATH: &str = "/etc/mailops/known_hosts";
+pub(crate) const HOST_CONFIG_PATH: &str = "/etc/mailops/host.toml";
+const WORK_DIR: &str = "/var/lib/mailops";
+const SYSTEMD_DIR: &str = "/etc/systemd/system";
+/// A drop-in giving the reconcile service the deploy key for `git fetch`.
+const GIT_SSH_DROP_IN: &str = "/etc/systemd/system/mailops-reconcile.service.d/mailops-git-ssh.conf";
 
 /// One `write_files` entry.
 #[derive(Serialize)]
@@ -63,6 +87,11 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         "openssl",
         "ca-certificates",
         "unattended-upgrades",
+        // The first boot: the binary, the host's identity, SSM, the repo.
+        "curl",
+        "age",
+        "awscli",
+        "git",
     ];
     match platform.database.driver {
         Driver::Mysql => packages.extend(["postfix-mysql", "dovecot-mysql"]),
@@ -83,6 +112,78 @@ fn db_client_hosts(platform: &Platform) -> Vec<&'static str> {
     }
 }
 
+/// The account mailops writes the routing tables with: never the services'.
+fn writer_user(platform: &Platform) -> &'static str {
+    if platform.database.user == "mailops" {
+        "mailops_rw"
+    } else {
+        "mailops"
+    }
+}
+
+/// A TOML basic string holding exactly `value`.
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+/// `ssh` for git with the deploy key: the host key named in main.tf, or the
+/// first one seen, kept (a changed key is refused either way).
+fn git_ssh_command() -> String {
+    format!(
+        "ssh -i {DEPLOY_KEY_PATH} -o IdentitiesOnly=yes -o UserKnownHostsFile={KNOWN_HOSTS_PATH} -o StrictHostKeyChecking=accept-new"
+    )
+}
+
+/// The lines of `host.toml` before `repo` and `branch` (which come from the
+/// boot settings), and after.
+fn host_config(platform: &Platform) -> (String, String) {
+    let head = format!(
+        "# {HOST_CONFIG_PATH}: the reconcile agent's settings (see \"On the mail host\" in\n\
+         # mailops' README), written by mailops-firstboot; edit freely, it is never rewritten."
+    );
+    let database = match platform.database.driver {
+        Driver::Sqlite => format!("sqlite://{}", platform.database.path),
+        Driver::Mysql => mail_host::SECRETS_FILE.to_string(),
+    };
+    let tail = [
+        ("work_dir", WORK_DIR.to_string()),
+        ("identity", IDENTITY_PATH.to_string()),
+        ("database", database),
+        ("install_root", "/".to_string()),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key} = {}", toml_string(value)))
+    .collect::<Vec<_>>()
+    .join("\n");
+    (head, tail)
+}
+
+/// The secrets file's line for the writing account, its password a placeholder.
+fn writer_url_line(platform: &Platform) -> String {
+    let db = &platform.database;
+    format!(
+        "database_url = {}",
+        toml_string(&format!(
+            "mysql://{}:{WRITER_PASSWORD_PLACEHOLDER}@{}:{}/{}",
+            writer_user(platform),
+            db.host,
+            db.port,
+            db.name
+        ))
+    )
+}
+
+/// The systemd units `generated/systemd/` holds, placed in /etc/systemd/system.
+fn systemd_unit(path: &str, content: &str) -> Option<File> {
+    let name = path.strip_prefix("systemd/")?;
+    (!name.contains('/')).then(|| File {
+        path: format!("{SYSTEMD_DIR}/{name}"),
+        owner: "root:root".to_string(),
+        mode: "0644",
+        content: content.to_string(),
+    })
+}
+
 fn letsencrypt_paths(platform: &Platform) -> bool {
     platform.tls.cert == format!("/etc/letsencrypt/live/{}/fullchain.pem", platform.hostname)
 }
@@ -97,7 +198,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let mut files: Vec<File> = out
         .iter()
         .filter_map(|(path, content)| {
-            let place = mail_host::placement(path, content)?;
+            let Some(place) = mail_host::placement(path, content) else {
+                return systemd_unit(path, content);
+            };
             Some(File {
                 path: place.path,
                 owner: format!("{}:{}", place.owner, place.group),
@@ -147,6 +250,19 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("secret_files", &secret_files);
     context.insert("letsencrypt", &letsencrypt_paths(platform));
     context.insert("tls_cert", &platform.tls.cert);
+    context.insert("settings_file", SETTINGS_PATH);
+    context.insert("settings_placeholder", BOOT_SETTINGS_PLACEHOLDER);
+    context.insert("identity_file", IDENTITY_PATH);
+    context.insert("deploy_key_file", DEPLOY_KEY_PATH);
+    context.insert("known_hosts_file", KNOWN_HOSTS_PATH);
+    context.insert("host_config_file", HOST_CONFIG_PATH);
+    context.insert("git_ssh_command", &git_ssh_command());
+    let (head, tail) = host_config(platform);
+    context.insert("host_config_head", &head);
+    context.insert("host_config_tail", &tail);
+    context.insert("writer_user", writer_user(platform));
+    context.insert("writer_placeholder", WRITER_PASSWORD_PLACEHOLDER);
+    context.insert("writer_url_line", &writer_url_line(platform));
 
     context.insert("header", &header("#", "mailops.toml"));
     files.push(File {
@@ -154,6 +270,16 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         owner: "root:root".to_string(),
         mode: "0755",
         content: render(&tera, "firstboot.sh", &context),
+    });
+    files.push(File {
+        path: GIT_SSH_DROP_IN.to_string(),
+        owner: "root:root".to_string(),
+        mode: "0644",
+        content: format!(
+            "{}[Service]\nEnvironment=\"GIT_SSH_COMMAND={}\"\n",
+            header("#", "mailops.toml"),
+            git_ssh_command()
+        ),
     });
     if letsencrypt_paths(platform) {
         files.push(File {

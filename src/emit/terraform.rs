@@ -1,8 +1,9 @@
 //! Terraform for the mail host and each tenant's Route53 records.
 //!
 //! `terraform/main.tf` holds everything about the platform (provider, the
-//! instance, its address, PTR, security group, the host's A record) and is a
-//! function of `mailops.toml` alone, so onboarding a tenant never touches it.
+//! instance, its address, PTR, security group, the host's A record, the
+//! instance profile that reads the deploy key and publishes the host's age
+//! recipient in SSM) and is a function of `mailops.toml` alone, so onboarding a tenant never touches it.
 //! Each tenant gets `terraform/dns_<domain>.tf` with its MX, SPF, DMARC and
 //! DKIM records, named after the domain (`aws_route53_record.acme_example_mx`,
 //! see [`hcl::identifier`]) so that a tenant's resources keep their addresses
@@ -72,6 +73,7 @@ struct MainContext<'a> {
     volume_size_gb: u32,
     admin_cidrs: &'a [String],
     ttl: u32,
+    boot_settings_placeholder: &'static str,
 }
 
 fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
@@ -85,6 +87,7 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         volume_size_gb: platform.aws.volume_size_gb,
         admin_cidrs: &platform.aws.admin_cidrs,
         ttl: platform.defaults.ttl,
+        boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
     };
     to_hcl(tera, "main.tf", &context)
 }
