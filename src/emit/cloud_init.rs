@@ -55,7 +55,8 @@ pub(crate) const HOST_CONFIG_PATH: &str = "/etc/mailops/host.toml";
 const WORK_DIR: &str = "/var/lib/mailops";
 const SYSTEMD_DIR: &str = "/etc/systemd/system";
 /// A drop-in giving the reconcile service the deploy key for `git fetch`.
-const GIT_SSH_DROP_IN: &str = "/etc/systemd/system/mailops-reconcile.service.d/mailops-git-ssh.conf";
+const GIT_SSH_DROP_IN: &str =
+    "/etc/systemd/system/mailops-reconcile.service.d/mailops-git-ssh.conf";
 
 /// One `write_files` entry.
 #[derive(Serialize)]
@@ -326,6 +327,10 @@ mod tests {
         )
     }
 
+    fn model(database: &str) -> crate::model::Model {
+        test_repo::compile(&test_repo::platform(database), &[])
+    }
+
     fn write_files(parsed: &Value) -> Vec<Value> {
         parsed["write_files"].as_array().unwrap().clone()
     }
@@ -509,6 +514,204 @@ mod tests {
             .to_string();
         assert!(!script.contains("mariadb"), "{script}");
         assert_shell_parses(&script);
+    }
+
+    fn first_boot_script(database: &str) -> String {
+        let out = files(database);
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        entry(&write_files(&parsed), super::FIRSTBOOT_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// ShellCheck's findings on a script (empty: none); fails when it is missing.
+    fn shellcheck(script: &str) -> String {
+        let mut child = Command::new("shellcheck")
+            .args(["--format=gcc", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shellcheck runs (apt-get install shellcheck; .ci/run installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn assert_bash_parses(script: &str) {
+        let out = Command::new("bash")
+            .args(["-n", "-c", script])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn the_first_boot_script_passes_bash_n_and_shellcheck_for_every_database() {
+        for database in [
+            "driver = \"mysql\"\nhost = \"127.0.0.1\"",
+            "driver = \"mysql\"\nhost = \"db.internal.example\"",
+            "driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"",
+        ] {
+            let script = first_boot_script(database);
+            assert_bash_parses(&script);
+            let findings = shellcheck(&script);
+            assert!(findings.is_empty(), "{database}:\n{findings}");
+        }
+        // ShellCheck does look: an unquoted expansion is reported.
+        let broken = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"").replace(
+            "install -d -o root -g root -m 0700 \"$(dirname \"$SECRETS\")\"",
+            "install -d -m 0700 $(dirname $SECRETS)",
+        );
+        assert!(shellcheck(&broken).contains("SC2046"), "{broken}");
+    }
+
+    /// The order of first boot: the binary is checked before anything runs
+    /// it, the recipient is shown before the long wait for a certificate,
+    /// the first reconcile runs once host.toml exists, then the timer.
+    #[test]
+    fn the_first_boot_installs_a_checked_binary_then_reconciles_and_enables_the_timer() {
+        let script = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let at = |needle: &str| {
+            script
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} not in\n{script}"))
+        };
+        let check = at("sha256sum -c --status -;");
+        assert!(
+            at("curl --fail") < check
+                && check < at("install -o root -g root -m 0755 \"$download\" \"$MAILOPS\"")
+        );
+        assert!(
+            script.contains("fail \"refusing $RELEASE_URL: its SHA-256 is not $RELEASE_SHA256\"")
+        );
+        assert!(
+            at("age-keygen -o \"$IDENTITY\"")
+                < at("echo \"mailops-firstboot: the age recipient of $HOST is $RECIPIENT\"")
+        );
+        assert!(at("the age recipient of") < at("certbot certonly"));
+        assert!(script.contains("aws ssm put-parameter --name \"$RECIPIENT_PARAMETER\""));
+        assert!(
+            script.contains(
+                "aws ssm get-parameter --name \"$DEPLOY_KEY_PARAMETER\" --with-decryption"
+            )
+        );
+        let reconcile = at("\"$MAILOPS\" reconcile --once --config \"$HOST_CONFIG\"");
+        assert!(at("mv \"$HOST_CONFIG.new\" \"$HOST_CONFIG\"") < reconcile);
+        assert!(reconcile < at("systemctl enable --now mailops-reconcile.timer"));
+        assert!(script.ends_with("systemctl enable --now mailops-reconcile.timer\n"));
+        // The passwords are made on the host, into the secrets file (0600).
+        assert!(script.contains("umask 077"), "{script}");
+        assert_eq!(script.matches("$(openssl rand -hex 24)").count(), 2);
+    }
+
+    /// host.toml as the script writes it, with these settings: valid TOML
+    /// holding exactly the values.
+    #[test]
+    fn host_toml_is_toml_with_the_settings_and_paths() {
+        let (head, tail) =
+            super::host_config(&model("driver = \"mysql\"\nhost = \"127.0.0.1\"").platform);
+        let text =
+            format!("{head}\nrepo = \"git@github.com:o/r.git\"\nbranch = \"main\"\n{tail}\n");
+        let table: toml::Table = toml::from_str(&text).expect("TOML");
+        assert_eq!(table["database"].as_str(), Some(mail_host::SECRETS_FILE));
+        assert_eq!(table["identity"].as_str(), Some(super::IDENTITY_PATH));
+        assert_eq!(table["install_root"].as_str(), Some("/"));
+        let (_, tail) = super::host_config(
+            &model("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"").platform,
+        );
+        let table: toml::Table = toml::from_str(&tail).expect("TOML");
+        assert_eq!(
+            table["database"].as_str(),
+            Some("sqlite:///var/lib/mailops/mail.sqlite")
+        );
+        for value in ["a\"b\\c", "line\nbreak", "'''", "plain /path"] {
+            let table: toml::Table =
+                toml::from_str(&format!("x = {}", super::toml_string(value))).expect("TOML");
+            assert_eq!(table["x"].as_str(), Some(value));
+        }
+    }
+
+    /// No secret in the user data: no private key, no identity, no password
+    /// (each `IDENTIFIED BY` names a placeholder, filled on the host), and the
+    /// writing account's URL carries a placeholder too.
+    #[test]
+    fn the_user_data_holds_no_secret() {
+        for database in [
+            "driver = \"mysql\"\nhost = \"127.0.0.1\"",
+            "driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"",
+        ] {
+            let out = files(database);
+            let text = out.get(super::PATH).unwrap();
+            for secret in ["PRIVATE KEY", "AGE-SECRET-KEY", "BEGIN OPENSSH"] {
+                assert!(!text.contains(secret), "{secret} in the user data");
+            }
+            for line in text.lines().filter(|l| l.contains("IDENTIFIED BY")) {
+                assert!(
+                    line.contains("IDENTIFIED BY '@@MAILOPS_DB_PASSWORD@@'")
+                        || line.contains("IDENTIFIED BY '@@MAILOPS_WRITER_PASSWORD@@'"),
+                    "{line}"
+                );
+            }
+            for line in text.lines().filter(|l| l.contains("database_url = ")) {
+                assert!(
+                    line.contains("database_url =") && !line.contains("mysql://")
+                        || line.contains(":@@MAILOPS_WRITER_PASSWORD@@@"),
+                    "{line}"
+                );
+            }
+            // Nothing that looks like a key or a generated password: no run of
+            // 32 or more base64 characters.
+            let longest = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+                .map(str::len)
+                .max()
+                .unwrap_or(0);
+            assert!(longest < 32, "a {longest}-character token in the user data");
+            let parsed = pyyaml(text);
+            let entries = write_files(&parsed);
+            let settings = entry(&entries, super::SETTINGS_PATH);
+            assert_eq!(settings["content"], super::BOOT_SETTINGS_PLACEHOLDER);
+            assert_eq!(settings["encoding"], "b64");
+        }
+    }
+
+    #[test]
+    fn systemd_units_of_generated_are_embedded_and_the_drop_in_gives_git_the_deploy_key() {
+        let mut out = Artifacts::default();
+        out.add(
+            "systemd/mailops-reconcile.timer",
+            "[Timer]\nOnCalendar=*:0/5\n".to_string(),
+        );
+        super::emit(
+            &model("driver = \"mysql\"\nhost = \"127.0.0.1\"").platform,
+            &mut out,
+        );
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let entries = write_files(&parsed);
+        let timer = entry(&entries, "/etc/systemd/system/mailops-reconcile.timer");
+        assert_eq!(timer["content"], "[Timer]\nOnCalendar=*:0/5\n");
+        assert_eq!(timer["permissions"], "0644");
+        let drop_in = entry(&entries, super::GIT_SSH_DROP_IN)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            drop_in.contains(
+                "Environment=\"GIT_SSH_COMMAND=ssh -i /etc/mailops/deploy-key -o IdentitiesOnly=yes"
+            ),
+            "{drop_in}"
+        );
     }
 
     /// EC2 takes at most 16 KiB of user data. The file is larger than that as

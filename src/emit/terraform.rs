@@ -472,6 +472,82 @@ mod tests {
         }
     }
 
+    /// Least privilege: the host's role may read the deploy key parameter and
+    /// write the recipient parameter (when one is named), and nothing else.
+    #[test]
+    fn the_instance_profile_may_touch_only_the_two_parameters() {
+        let out = files(&compile(&[webhizzy()]));
+        let main = out.get("terraform/main.tf").expect("main.tf");
+        let values = |key: &str| -> Vec<String> {
+            main.lines()
+                .map(str::trim)
+                .filter_map(|l| l.strip_prefix(key))
+                .map(|rest| rest.trim_start().trim_start_matches('=').trim().to_string())
+                .collect()
+        };
+        assert_eq!(
+            values("actions "),
+            [
+                "[\"sts:AssumeRole\"]",
+                "[\"ssm:GetParameter\"]",
+                "[\"ssm:PutParameter\"]"
+            ]
+        );
+        assert_eq!(
+            values("resources "),
+            [
+                "[\"${local.parameter_arn}${trimprefix(var.deploy_key_parameter, \"/\")}\"]",
+                "[\"${local.parameter_arn}${trimprefix(statement.value, \"/\")}\"]"
+            ]
+        );
+        assert!(main.contains(
+            "for_each = var.recipient_parameter == \"\" ? [] : [var.recipient_parameter]"
+        ));
+        assert!(main.contains(
+            "  parameter_arn = \"arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/\"\n"
+        ));
+        // One inline policy, one role, one profile, on the instance.
+        assert_eq!(main.matches("resource \"aws_iam_role_policy\"").count(), 1);
+        assert_eq!(
+            main.matches("policy_arn").count(),
+            0,
+            "no managed policy attached"
+        );
+        assert!(!main.contains("\"*\""), "a wildcard in main.tf");
+        assert!(main.lines().any(|l| {
+            l.split_whitespace().collect::<Vec<_>>()
+                == [
+                    "iam_instance_profile",
+                    "=",
+                    "aws_iam_instance_profile.mail.name",
+                ]
+        }));
+    }
+
+    /// main.tf replaces exactly the placeholder the user data holds, with
+    /// the base64 of every setting the first boot reads.
+    #[test]
+    fn main_tf_fills_the_user_datas_settings_placeholder() {
+        let out = files(&compile(&[webhizzy()]));
+        let main = out.get("terraform/main.tf").expect("main.tf");
+        let placeholder = crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER;
+        assert!(main.contains(&format!(
+            "user_data_base64 = base64gzip(replace(file(\"${{path.module}}/../cloud-init/user-data.yaml\"), \"{placeholder}\", base64encode(local.boot_settings)))"
+        )));
+        for key in [
+            "region",
+            "release_url",
+            "release_sha256",
+            "repo_url",
+            "repo_branch",
+            "repo_known_hosts",
+            "deploy_key_parameter",
+            "recipient_parameter",
+        ] {
+            assert!(main.contains(&format!("    \"{key}=${{var.")), "{key}");
+        }
+    }
+
     #[test]
     fn empty_admin_cidrs_default_to_an_empty_list() {
         let mut model = compile(&[webhizzy()]);
