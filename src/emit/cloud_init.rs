@@ -140,7 +140,8 @@ fn git_ssh_command() -> String {
 fn host_config(platform: &Platform) -> (String, String) {
     let head = format!(
         "# {HOST_CONFIG_PATH}: the reconcile agent's settings (see \"On the mail host\" in\n\
-         # mailops' README), written by mailops-firstboot; edit freely, it is never rewritten."
+         # mailops' README), written by mailops-firstboot; edit freely, it is never rewritten.\n\
+         version = 1"
     );
     let database = match platform.database.driver {
         Driver::Sqlite => format!("sqlite://{}", platform.database.path),
@@ -627,6 +628,8 @@ mod tests {
         assert_eq!(table["database"].as_str(), Some(mail_host::SECRETS_FILE));
         assert_eq!(table["identity"].as_str(), Some(super::IDENTITY_PATH));
         assert_eq!(table["install_root"].as_str(), Some("/"));
+        assert_eq!(table["version"].as_integer(), Some(1));
+        assert_eq!(table["repo"].as_str(), Some("git@github.com:o/r.git"));
         let (_, tail) = super::host_config(
             &model("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"").platform,
         );
