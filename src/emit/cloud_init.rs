@@ -616,6 +616,168 @@ mod tests {
         assert_eq!(script.matches("$(openssl rand -hex 24)").count(), 2);
     }
 
+    /// The first part of the boot script, run for real with its paths in a
+    /// temp dir and stub `curl` and `aws` (and an `install` that ignores
+    /// owners, so that it runs as any user): up to the identity and the
+    /// recipient, before anything touches the system's accounts.
+    fn run_first_steps(
+        dir: &std::path::Path,
+        settings: &str,
+        download: &str,
+    ) -> std::process::Output {
+        use std::os::unix::fs::PermissionsExt;
+        let script = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let head = script
+            .split("# The one system account")
+            .next()
+            .unwrap()
+            .replace(
+                "SECRETS=/etc/mailops/secrets.toml",
+                &format!("SECRETS={}/etc/secrets.toml", dir.display()),
+            )
+            .replace(
+                "SETTINGS=/etc/mailops/boot.env",
+                &format!("SETTINGS={}/boot.env", dir.display()),
+            )
+            .replace(
+                "IDENTITY=/etc/mailops/age-identity.txt",
+                &format!("IDENTITY={}/etc/age-identity.txt", dir.display()),
+            )
+            .replace(
+                "MAILOPS=/usr/local/bin/mailops",
+                &format!("MAILOPS={}/mailops", dir.display()),
+            );
+        assert!(
+            !head.contains("=/etc/mailops/secrets") && !head.contains("=/usr/local/bin"),
+            "{head}"
+        );
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let stubs = [
+            ("curl", format!("#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = --output ]; then printf '%s' '{download}' >\"$2\"; shift; fi; shift; done\n")),
+            ("aws", format!("#!/bin/sh\necho \"$AWS_DEFAULT_REGION $*\" >>{}/aws.log\n", dir.display())),
+            ("install", "#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do case \"$1\" in -o|-g) shift 2 ;; *) args+=(\"$1\"); shift ;; esac; done\nexec /usr/bin/install \"${args[@]}\"\n".to_string()),
+        ];
+        for (name, text) in stubs {
+            std::fs::write(bin.join(name), text).unwrap();
+            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        std::fs::write(dir.join("boot.env"), settings).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("sh")
+            .args(["-c", &head])
+            .env("PATH", path)
+            .output()
+            .expect("sh runs")
+    }
+
+    fn sha256_hex(text: &str) -> String {
+        let out = Command::new("sh")
+            .args(["-c", "printf '%s' \"$1\" | sha256sum", "sh", text])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)[..64].to_string()
+    }
+
+    fn settings(sha256: &str, repo_url: &str) -> String {
+        format!(
+            "region=eu-west-1\nrelease_url=https://example.com/mailops\nrelease_sha256={sha256}\n\
+             repo_url={repo_url}\nrepo_branch=main\nrepo_known_hosts=\n\
+             deploy_key_parameter=/mailops/deploy-key\nrecipient_parameter=/mailops/recipient\n"
+        )
+    }
+
+    #[test]
+    fn the_binary_is_installed_only_when_its_sha256_matches() {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            Command::new("age-keygen").arg("--version").output().is_ok(),
+            "age-keygen is missing (apt-get install age)"
+        );
+        let binary = "#!/bin/sh\necho mailops\n";
+        // A tampered download: refused, nothing installed, no identity made.
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(
+            dir.path(),
+            &settings(&sha256_hex(binary), "git@github.com:o/r.git"),
+            "tampered",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("refusing https://example.com/mailops: its SHA-256 is not "),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("mailops").exists());
+        assert!(!dir.path().join("etc/age-identity.txt").exists());
+
+        // The right one: installed (0755), an identity made (0600), its
+        // recipient printed and published to the one parameter.
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(
+            dir.path(),
+            &settings(&sha256_hex(binary), "git@github.com:o/r.git"),
+            binary,
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("mailops")).unwrap(),
+            binary
+        );
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("mailops"), 0o755);
+        assert_eq!(mode("etc/age-identity.txt"), 0o600);
+        assert_eq!(mode("etc"), 0o700);
+        let identity = std::fs::read_to_string(dir.path().join("etc/age-identity.txt")).unwrap();
+        assert!(identity.contains("AGE-SECRET-KEY-1"));
+        let recipient = stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("mailops-firstboot: the age recipient of mx.webhizzy.in is ")
+            })
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(recipient.starts_with("age1"), "{recipient}");
+        assert!(!stdout.contains("AGE-SECRET-KEY"), "{stdout}");
+        let aws = std::fs::read_to_string(dir.path().join("aws.log")).unwrap();
+        assert_eq!(
+            aws,
+            format!(
+                "eu-west-1 ssm put-parameter --name /mailops/recipient --type String --value {recipient} --overwrite\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_setting_with_an_unexpected_character_is_refused_on_the_host_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(dir.path(), &settings(&"0".repeat(64), "x\"; reboot"), "x");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("repo_url: empty or an unexpected character"),
+            "{stderr}"
+        );
+        let out = run_first_steps(dir.path(), &settings("abc", "git@github.com:o/r.git"), "x");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("release_sha256: not 64 hex digits"));
+        assert!(!dir.path().join("mailops").exists());
+    }
+
     /// host.toml as the script writes it, with these settings: valid TOML
     /// holding exactly the values.
     #[test]
