@@ -154,7 +154,8 @@ locals {
     "deploy_key_parameter=${var.deploy_key_parameter}\n",
     "recipient_parameter=${var.recipient_parameter}\n",
   ])
-  parameter_arn = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/"
+  # arn:<partition>:ssm:<region>:<account>:parameter/ (a name's leading / dropped).
+  parameter_arn = join(":", ["arn", data.aws_partition.current.partition, "ssm", var.region, data.aws_caller_identity.current.account_id, "parameter/"])
 }
 
 provider "aws" {
@@ -262,7 +263,7 @@ data "aws_iam_policy_document" "parameters" {
   statement {
     sid       = "ReadDeployKey"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.parameter_arn}${trimprefix(var.deploy_key_parameter, "/")}"]
+    resources = [format("%s%s", local.parameter_arn, trimprefix(var.deploy_key_parameter, "/"))]
   }
 
   dynamic "statement" {
@@ -271,7 +272,7 @@ data "aws_iam_policy_document" "parameters" {
     content {
       sid       = "PublishRecipient"
       actions   = ["ssm:PutParameter"]
-      resources = ["${local.parameter_arn}${trimprefix(statement.value, "/")}"]
+      resources = [format("%s%s", local.parameter_arn, trimprefix(statement.value, "/"))]
     }
   }
 }

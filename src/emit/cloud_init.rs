@@ -847,6 +847,8 @@ mod tests {
             let entries = write_files(&parsed);
             let settings = entry(&entries, super::SETTINGS_PATH);
             assert_eq!(settings["content"], super::BOOT_SETTINGS_PLACEHOLDER);
+            // Terraform replaces every occurrence: there is exactly one.
+            assert_eq!(text.matches(super::BOOT_SETTINGS_PLACEHOLDER).count(), 1);
             assert_eq!(settings["encoding"], "b64");
         }
     }

@@ -390,7 +390,11 @@ mod tests {
     fn declarations(text: &str) -> Vec<String> {
         text.lines()
             .filter_map(|line| {
-                let words: Vec<&str> = line.trim_end_matches(" {").split(' ').collect();
+                let words: Vec<&str> = line
+                    .trim_end_matches(" {}")
+                    .trim_end_matches(" {")
+                    .split(' ')
+                    .collect();
                 let unquote = |w: &str| w.trim_matches('"').to_string();
                 match words.as_slice() {
                     ["resource", kind, name] => {
@@ -496,15 +500,15 @@ mod tests {
         assert_eq!(
             values("resources "),
             [
-                "[\"${local.parameter_arn}${trimprefix(var.deploy_key_parameter, \"/\")}\"]",
-                "[\"${local.parameter_arn}${trimprefix(statement.value, \"/\")}\"]"
+                "[format(\"%s%s\", local.parameter_arn, trimprefix(var.deploy_key_parameter, \"/\"))]",
+                "[format(\"%s%s\", local.parameter_arn, trimprefix(statement.value, \"/\"))]"
             ]
         );
         assert!(main.contains(
             "for_each = var.recipient_parameter == \"\" ? [] : [var.recipient_parameter]"
         ));
         assert!(main.contains(
-            "  parameter_arn = \"arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/\"\n"
+            "  parameter_arn = join(\":\", [\"arn\", data.aws_partition.current.partition, \"ssm\", var.region, data.aws_caller_identity.current.account_id, \"parameter/\"])\n"
         ));
         // One inline policy, one role, one profile, on the instance.
         assert_eq!(main.matches("resource \"aws_iam_role_policy\"").count(), 1);
