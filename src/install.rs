@@ -110,10 +110,12 @@ impl Secrets {
                     e.message()
                 ))
             })?;
+            // `database_url` (the writing account the host's first boot
+            // makes, for the reconcile agent) is no concern of install.
             for key in table.keys() {
-                if key != "db_password" {
+                if key != "db_password" && key != "database_url" {
                     return Err(Error::user(format!(
-                        "{}: unknown key `{key}` (known: db_password)",
+                        "{}: unknown key `{key}` (known: db_password, database_url)",
                         path.display()
                     )));
                 }

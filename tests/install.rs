@@ -463,6 +463,46 @@ fn world_readable_secrets_file_is_refused_with_chmod() {
     assert!(output.status.success(), "{}", text(&output));
 }
 
+/// The secrets file as cloud-init's first boot writes it: the services'
+/// password, and the writing account's URL for the reconcile agent (no
+/// concern of install, but no reason to refuse the file). Any other key is
+/// still refused, and its value never shown.
+#[test]
+fn the_first_boots_secrets_file_is_accepted() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let secrets_dir = tempfile::tempdir().unwrap();
+    let secrets = secrets_dir.path().join("secrets.toml");
+    let install = |contents: &str| {
+        std::fs::write(&secrets, contents).unwrap();
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+        mailops(
+            repo.path(),
+            &[
+                "install",
+                "--root",
+                root.path().to_str().unwrap(),
+                "--secrets",
+                secrets.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    let output = install(
+        "db_password = \"0123abcd\"\ndatabase_url = \"mysql://mailops:9876fedc@127.0.0.1:3306/mailserver\"\n",
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!text(&output).contains("9876fedc"), "{}", text(&output));
+    let output = install("db_password = \"0123abcd\"\ndb_pasword = \"typo-secret\"\n");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("unknown key `db_pasword`"),
+        "{}",
+        text(&output)
+    );
+    assert!(!text(&output).contains("typo-secret"), "{}", text(&output));
+}
+
 /// An age identity in a private file (mode 0600), and its recipient.
 fn age_identity(dir: &Path, name: &str) -> (PathBuf, String) {
     use age::secrecy::ExposeSecret;

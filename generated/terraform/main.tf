@@ -3,9 +3,11 @@
 # The mail host mx.webhizzy.in and what the Internet needs to reach it: the
 # instance (first boot configured by ../cloud-init/user-data.yaml), an Elastic
 # IP, the host's A record in the webhizzy.in zone, the reverse DNS (PTR) record
-# mail receivers check, and a security group for SMTP (25), submission (587)
-# and IMAPS (993). Nothing here names a tenant: onboarding a domain adds only
-# its own dns_<domain>.tf.
+# mail receivers check, a security group for SMTP (25), submission (587)
+# and IMAPS (993), and the instance profile through which the host reads its
+# deploy key (and publishes its age recipient) in SSM Parameter Store, each
+# parameter named alone. Nothing here names a tenant: onboarding a domain adds
+# only its own dns_<domain>.tf.
 #
 # Before the first apply: AWS blocks outbound port 25 on new accounts; ask AWS
 # to remove the restriction, or the host cannot deliver mail to other domains.
@@ -27,6 +29,11 @@ variable "region" {
   description = "AWS region of the mail host."
   type        = string
   default     = "ap-south-1"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+$", var.region))
+    error_message = "The region is a name such as eu-west-1."
+  }
 }
 
 variable "ami_id" {
@@ -55,6 +62,100 @@ variable "subnet_id" {
   description = "Subnet of the mail host (in vpc_id); null for a default subnet of the default VPC."
   type        = string
   default     = null
+}
+
+# What the first boot needs beyond the generated user data. Values reach the
+# host in a base64 settings file, one `key=value` line each: every variable
+# below is checked here to a character set that needs no quoting in that file,
+# in a shell word or in a TOML string, and checked again on the host.
+
+variable "mailops_release_url" {
+  description = "HTTPS URL of the mailops binary (Linux, the instance's architecture) the host installs at first boot."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[A-Za-z0-9._~:/?#@!$&()*+,;=%-]+$", var.mailops_release_url))
+    error_message = "The release URL must start with https:// and hold no quote, backslash, space or control character."
+  }
+}
+
+variable "mailops_release_sha256" {
+  description = "SHA-256 of the binary at mailops_release_url (64 lowercase hex digits); the host refuses any other file."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.mailops_release_sha256))
+    error_message = "The sha256 is 64 lowercase hexadecimal digits (sha256sum's output)."
+  }
+}
+
+variable "repo_url" {
+  description = "The mail repo the host's reconcile agent pulls (git@host:org/repo.git or https://...)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._~:/@+=,%-]+$", var.repo_url))
+    error_message = "The repo URL may hold letters, digits and . _ ~ : / @ + = , % - only."
+  }
+}
+
+variable "repo_branch" {
+  description = "The branch of the mail repo the host follows."
+  type        = string
+  default     = "main"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]+$", var.repo_branch))
+    error_message = "The branch may hold letters, digits and . _ / - only."
+  }
+}
+
+variable "repo_known_hosts" {
+  description = "known_hosts line(s) of the git server's SSH host key; empty: the first connection's key is trusted and kept."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9@.,:_+/=\\[\\] -]*$", var.repo_known_hosts))
+    error_message = "A known_hosts line holds a host pattern, a key type and a base64 key, on one line."
+  }
+}
+
+variable "deploy_key_parameter" {
+  description = "SSM SecureString parameter holding the repo's read-only SSH deploy key; the host may read this parameter only."
+  type        = string
+
+  validation {
+    condition     = can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.deploy_key_parameter))
+    error_message = "An SSM parameter name: letters, digits and _ . - in /-separated parts."
+  }
+}
+
+variable "recipient_parameter" {
+  description = "SSM parameter to which the host publishes its age recipient; empty: only printed to the console."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.recipient_parameter == "" || can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.recipient_parameter))
+    error_message = "An SSM parameter name: letters, digits and _ . - in /-separated parts."
+  }
+}
+
+locals {
+  # Read by the first boot from /etc/mailops/boot.env (see ../cloud-init).
+  boot_settings = join("", [
+    "region=${var.region}\n",
+    "release_url=${var.mailops_release_url}\n",
+    "release_sha256=${var.mailops_release_sha256}\n",
+    "repo_url=${var.repo_url}\n",
+    "repo_branch=${var.repo_branch}\n",
+    "repo_known_hosts=${var.repo_known_hosts}\n",
+    "deploy_key_parameter=${var.deploy_key_parameter}\n",
+    "recipient_parameter=${var.recipient_parameter}\n",
+  ])
+  # arn:<partition>:ssm:<region>:<account>:parameter/ (a name's leading / dropped).
+  parameter_arn = join(":", ["arn", data.aws_partition.current.partition, "ssm", var.region, data.aws_caller_identity.current.account_id, "parameter/"])
 }
 
 provider "aws" {
@@ -139,14 +240,70 @@ resource "aws_vpc_security_group_egress_rule" "all" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+# Least privilege: read the deploy key, and write the recipient parameter when
+# there is one; no other parameter, no other action. A SecureString under the
+# AWS-managed key aws/ssm needs no KMS grant; with a key of your own, add
+# kms:Decrypt on it.
+data "aws_iam_policy_document" "parameters" {
+  statement {
+    sid       = "ReadDeployKey"
+    actions   = ["ssm:GetParameter"]
+    resources = [format("%s%s", local.parameter_arn, trimprefix(var.deploy_key_parameter, "/"))]
+  }
+
+  dynamic "statement" {
+    for_each = var.recipient_parameter == "" ? [] : [var.recipient_parameter]
+
+    content {
+      sid       = "PublishRecipient"
+      actions   = ["ssm:PutParameter"]
+      resources = [format("%s%s", local.parameter_arn, trimprefix(statement.value, "/"))]
+    }
+  }
+}
+
+resource "aws_iam_role" "mail" {
+  name_prefix        = "mailops-host-"
+  description        = "mailops mail host mx.webhizzy.in"
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+}
+
+resource "aws_iam_role_policy" "parameters" {
+  name   = "mailops-parameters"
+  role   = aws_iam_role.mail.id
+  policy = data.aws_iam_policy_document.parameters.json
+}
+
+resource "aws_iam_instance_profile" "mail" {
+  name_prefix = "mailops-host-"
+  role        = aws_iam_role.mail.name
+}
+
 resource "aws_instance" "mail" {
   ami                    = var.ami_id
   instance_type          = "t3.small"
   key_name               = var.key_pair_name
   subnet_id              = var.subnet_id
   vpc_security_group_ids = [aws_security_group.mail.id]
-  # EC2 takes at most 16 KiB of user data; cloud-init unpacks gzip itself.
-  user_data_base64 = base64gzip(file("${path.module}/../cloud-init/user-data.yaml"))
+  iam_instance_profile   = aws_iam_instance_profile.mail.name
+  # The generated user data with the settings above in place of its
+  # placeholder. EC2 takes at most 16 KiB; cloud-init unpacks gzip itself.
+  user_data_base64 = base64gzip(replace(file("${path.module}/../cloud-init/user-data.yaml"), "@@MAILOPS_BOOT_SETTINGS@@", base64encode(local.boot_settings)))
 
   root_block_device {
     volume_size = 50
@@ -165,8 +322,8 @@ resource "aws_instance" "mail" {
   lifecycle {
     # The mailboxes live on this instance's disk: never replace it silently.
     # cloud-init runs only at first boot, and later configuration reaches the
-    # host through `mailops install`, so a new AMI or user data is no reason
-    # to replace it either.
+    # host through its reconcile agent (`mailops reconcile`), so a new AMI or
+    # user data is no reason to replace it either.
     prevent_destroy = true
     ignore_changes  = [ami, user_data, user_data_base64]
   }

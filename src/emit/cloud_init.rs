@@ -8,11 +8,20 @@
 //!
 //! Files are written with `defer: true`: cloud-init then writes them after
 //! the packages are installed, when the `postfix`, `dovecot` and `_rspamd`
-//! groups they belong to exist. A first-boot script does the rest; it holds
-//! no secret either: with a local MariaDB it makes the database password on
-//! the host, keeps it in the secrets file for `mailops install`, creates the
-//! database and its read-only account, and fills the placeholder in the
-//! installed configs.
+//! groups they belong to exist. A first-boot script does the rest, and holds
+//! no secret either: it installs the mailops binary (refused unless its
+//! SHA-256 is the one named), makes the host's age identity and prints its
+//! recipient (publishing it to SSM when asked), with a local MariaDB makes
+//! the two database passwords on the host (the services' read-only account,
+//! mailops' writing account) into the secrets file, creates the database and
+//! both accounts and fills the placeholder in the installed configs, reads
+//! the repo's deploy key from SSM, writes `/etc/mailops/host.toml`, runs the
+//! first `mailops reconcile --once` and enables its timer.
+//!
+//! What only Terraform knows (the release URL and its SHA-256, the repo, the
+//! SSM parameter names) is not in this file: `terraform/main.tf` replaces
+//! [`BOOT_SETTINGS_PLACEHOLDER`] with a base64 `key=value` file, each value
+//! checked by its variable's validation and again by the script.
 //!
 //! EC2 accepts at most 16 KiB of user data; a test keeps this file under it.
 
@@ -32,6 +41,22 @@ pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
 const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
 const BOOTSTRAP_SQL_PATH: &str = "/etc/mailops/bootstrap-mariadb.sql";
 const RELOAD_HOOK_PATH: &str = "/etc/letsencrypt/renewal-hooks/deploy/mailops-reload";
+
+/// Replaced by `terraform/main.tf` with the base64 of the boot settings.
+pub(crate) const BOOT_SETTINGS_PLACEHOLDER: &str = "@@MAILOPS_BOOT_SETTINGS@@";
+/// Where the writing account's password goes in the secrets file's URL
+/// until the first boot makes it.
+const WRITER_PASSWORD_PLACEHOLDER: &str = "@@MAILOPS_WRITER_PASSWORD@@";
+const SETTINGS_PATH: &str = "/etc/mailops/boot.env";
+const IDENTITY_PATH: &str = "/etc/mailops/age-identity.txt";
+const DEPLOY_KEY_PATH: &str = "/etc/mailops/deploy-key";
+const KNOWN_HOSTS_PATH: &str = "/etc/mailops/known_hosts";
+pub(crate) const HOST_CONFIG_PATH: &str = "/etc/mailops/host.toml";
+const WORK_DIR: &str = "/var/lib/mailops";
+const SYSTEMD_DIR: &str = "/etc/systemd/system";
+/// A drop-in giving the reconcile service the deploy key for `git fetch`.
+const GIT_SSH_DROP_IN: &str =
+    "/etc/systemd/system/mailops-reconcile.service.d/mailops-git-ssh.conf";
 
 /// One `write_files` entry.
 #[derive(Serialize)]
@@ -63,6 +88,11 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         "openssl",
         "ca-certificates",
         "unattended-upgrades",
+        // The first boot: the binary, the host's identity, SSM, the repo.
+        "curl",
+        "age",
+        "awscli",
+        "git",
     ];
     match platform.database.driver {
         Driver::Mysql => packages.extend(["postfix-mysql", "dovecot-mysql"]),
@@ -83,6 +113,79 @@ fn db_client_hosts(platform: &Platform) -> Vec<&'static str> {
     }
 }
 
+/// The account mailops writes the routing tables with: never the services'.
+fn writer_user(platform: &Platform) -> &'static str {
+    if platform.database.user == "mailops" {
+        "mailops_rw"
+    } else {
+        "mailops"
+    }
+}
+
+/// A TOML basic string holding exactly `value`.
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+/// `ssh` for git with the deploy key: the host key named in main.tf, or the
+/// first one seen, kept (a changed key is refused either way).
+fn git_ssh_command() -> String {
+    format!(
+        "ssh -i {DEPLOY_KEY_PATH} -o IdentitiesOnly=yes -o UserKnownHostsFile={KNOWN_HOSTS_PATH} -o StrictHostKeyChecking=accept-new"
+    )
+}
+
+/// The lines of `host.toml` before `repo` and `branch` (which come from the
+/// boot settings), and after.
+fn host_config(platform: &Platform) -> (String, String) {
+    let head = format!(
+        "# {HOST_CONFIG_PATH}: the reconcile agent's settings (see \"On the mail host\" in\n\
+         # mailops' README), written by mailops-firstboot; edit freely, it is never rewritten.\n\
+         version = 1"
+    );
+    let database = match platform.database.driver {
+        Driver::Sqlite => format!("sqlite://{}", platform.database.path),
+        Driver::Mysql => mail_host::SECRETS_FILE.to_string(),
+    };
+    let tail = [
+        ("work_dir", WORK_DIR.to_string()),
+        ("identity", IDENTITY_PATH.to_string()),
+        ("database", database),
+        ("install_root", "/".to_string()),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key} = {}", toml_string(value)))
+    .collect::<Vec<_>>()
+    .join("\n");
+    (head, tail)
+}
+
+/// The secrets file's line for the writing account, its password a placeholder.
+fn writer_url_line(platform: &Platform) -> String {
+    let db = &platform.database;
+    format!(
+        "database_url = {}",
+        toml_string(&format!(
+            "mysql://{}:{WRITER_PASSWORD_PLACEHOLDER}@{}:{}/{}",
+            writer_user(platform),
+            db.host,
+            db.port,
+            db.name
+        ))
+    )
+}
+
+/// The systemd units `generated/systemd/` holds, placed in /etc/systemd/system.
+fn systemd_unit(path: &str, content: &str) -> Option<File> {
+    let name = path.strip_prefix("systemd/")?;
+    (!name.contains('/')).then(|| File {
+        path: format!("{SYSTEMD_DIR}/{name}"),
+        owner: "root:root".to_string(),
+        mode: "0644",
+        content: content.to_string(),
+    })
+}
+
 fn letsencrypt_paths(platform: &Platform) -> bool {
     platform.tls.cert == format!("/etc/letsencrypt/live/{}/fullchain.pem", platform.hostname)
 }
@@ -97,7 +200,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let mut files: Vec<File> = out
         .iter()
         .filter_map(|(path, content)| {
-            let place = mail_host::placement(path, content)?;
+            let Some(place) = mail_host::placement(path, content) else {
+                return systemd_unit(path, content);
+            };
             Some(File {
                 path: place.path,
                 owner: format!("{}:{}", place.owner, place.group),
@@ -147,6 +252,19 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("secret_files", &secret_files);
     context.insert("letsencrypt", &letsencrypt_paths(platform));
     context.insert("tls_cert", &platform.tls.cert);
+    context.insert("settings_file", SETTINGS_PATH);
+    context.insert("settings_placeholder", BOOT_SETTINGS_PLACEHOLDER);
+    context.insert("identity_file", IDENTITY_PATH);
+    context.insert("deploy_key_file", DEPLOY_KEY_PATH);
+    context.insert("known_hosts_file", KNOWN_HOSTS_PATH);
+    context.insert("host_config_file", HOST_CONFIG_PATH);
+    context.insert("git_ssh_command", &git_ssh_command());
+    let (head, tail) = host_config(platform);
+    context.insert("host_config_head", &head);
+    context.insert("host_config_tail", &tail);
+    context.insert("writer_user", writer_user(platform));
+    context.insert("writer_placeholder", WRITER_PASSWORD_PLACEHOLDER);
+    context.insert("writer_url_line", &writer_url_line(platform));
 
     context.insert("header", &header("#", "mailops.toml"));
     files.push(File {
@@ -154,6 +272,16 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         owner: "root:root".to_string(),
         mode: "0755",
         content: render(&tera, "firstboot.sh", &context),
+    });
+    files.push(File {
+        path: GIT_SSH_DROP_IN.to_string(),
+        owner: "root:root".to_string(),
+        mode: "0644",
+        content: format!(
+            "{}[Service]\nEnvironment=\"GIT_SSH_COMMAND={}\"\n",
+            header("#", "mailops.toml"),
+            git_ssh_command()
+        ),
     });
     if letsencrypt_paths(platform) {
         files.push(File {
@@ -198,6 +326,10 @@ mod tests {
                 tenant("acme.example", "dkim", 1, "Acme", "A"),
             )],
         )
+    }
+
+    fn model(database: &str) -> crate::model::Model {
+        test_repo::compile(&test_repo::platform(database), &[])
     }
 
     fn write_files(parsed: &Value) -> Vec<Value> {
@@ -383,6 +515,370 @@ mod tests {
             .to_string();
         assert!(!script.contains("mariadb"), "{script}");
         assert_shell_parses(&script);
+    }
+
+    fn first_boot_script(database: &str) -> String {
+        let out = files(database);
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        entry(&write_files(&parsed), super::FIRSTBOOT_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// ShellCheck's findings on a script (empty: none); fails when it is missing.
+    fn shellcheck(script: &str) -> String {
+        let mut child = Command::new("shellcheck")
+            .args(["--format=gcc", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shellcheck runs (apt-get install shellcheck; .ci/run installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn assert_bash_parses(script: &str) {
+        let out = Command::new("bash")
+            .args(["-n", "-c", script])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn the_first_boot_script_passes_bash_n_and_shellcheck_for_every_database() {
+        for database in [
+            "driver = \"mysql\"\nhost = \"127.0.0.1\"",
+            "driver = \"mysql\"\nhost = \"db.internal.example\"",
+            "driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"",
+        ] {
+            let script = first_boot_script(database);
+            assert_bash_parses(&script);
+            let findings = shellcheck(&script);
+            assert!(findings.is_empty(), "{database}:\n{findings}");
+        }
+        // ShellCheck does look: an unquoted expansion is reported.
+        let broken = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"").replace(
+            "install -d -o root -g root -m 0700 \"$(dirname \"$SECRETS\")\"",
+            "install -d -m 0700 $(dirname $SECRETS)",
+        );
+        assert!(shellcheck(&broken).contains("SC2046"), "{broken}");
+    }
+
+    /// The order of first boot: the binary is checked before anything runs
+    /// it, the recipient is shown before the long wait for a certificate,
+    /// the first reconcile runs once host.toml exists, then the timer.
+    #[test]
+    fn the_first_boot_installs_a_checked_binary_then_reconciles_and_enables_the_timer() {
+        let script = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let at = |needle: &str| {
+            script
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} not in\n{script}"))
+        };
+        let check = at("sha256sum -c --status -;");
+        assert!(
+            at("curl --fail") < check
+                && check < at("install -o root -g root -m 0755 \"$download\" \"$MAILOPS\"")
+        );
+        assert!(
+            script.contains("fail \"refusing $RELEASE_URL: its SHA-256 is not $RELEASE_SHA256\"")
+        );
+        assert!(
+            at("age-keygen -o \"$IDENTITY\"")
+                < at("echo \"mailops-firstboot: the age recipient of $HOST is $RECIPIENT\"")
+        );
+        assert!(at("the age recipient of") < at("certbot certonly"));
+        assert!(script.contains("aws ssm put-parameter --name \"$RECIPIENT_PARAMETER\""));
+        assert!(
+            script.contains(
+                "aws ssm get-parameter --name \"$DEPLOY_KEY_PARAMETER\" --with-decryption"
+            )
+        );
+        let reconcile = at("\"$MAILOPS\" reconcile --once --config \"$HOST_CONFIG\"");
+        assert!(at("mv \"$HOST_CONFIG.new\" \"$HOST_CONFIG\"") < reconcile);
+        assert!(reconcile < at("systemctl enable --now mailops-reconcile.timer"));
+        assert!(script.ends_with("systemctl enable --now mailops-reconcile.timer\n"));
+        // The passwords are made on the host, into the secrets file (0600).
+        assert!(script.contains("umask 077"), "{script}");
+        assert_eq!(script.matches("$(openssl rand -hex 24)").count(), 2);
+    }
+
+    /// The first part of the boot script, run for real with its paths in a
+    /// temp dir and stub `curl` and `aws` (and an `install` that ignores
+    /// owners, so that it runs as any user): up to the identity and the
+    /// recipient, before anything touches the system's accounts.
+    fn run_first_steps(
+        dir: &std::path::Path,
+        settings: &str,
+        download: &str,
+    ) -> std::process::Output {
+        use std::os::unix::fs::PermissionsExt;
+        let script = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let head = script
+            .split("# The one system account")
+            .next()
+            .unwrap()
+            .replace(
+                "SECRETS=/etc/mailops/secrets.toml",
+                &format!("SECRETS={}/etc/secrets.toml", dir.display()),
+            )
+            .replace(
+                "SETTINGS=/etc/mailops/boot.env",
+                &format!("SETTINGS={}/boot.env", dir.display()),
+            )
+            .replace(
+                "IDENTITY=/etc/mailops/age-identity.txt",
+                &format!("IDENTITY={}/etc/age-identity.txt", dir.display()),
+            )
+            .replace(
+                "MAILOPS=/usr/local/bin/mailops",
+                &format!("MAILOPS={}/mailops", dir.display()),
+            );
+        assert!(
+            !head.contains("=/etc/mailops/secrets") && !head.contains("=/usr/local/bin"),
+            "{head}"
+        );
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let stubs = [
+            ("curl", format!("#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = --output ]; then printf '%s' '{download}' >\"$2\"; shift; fi; shift; done\n")),
+            ("aws", format!("#!/bin/sh\necho \"$AWS_DEFAULT_REGION $*\" >>{}/aws.log\n", dir.display())),
+            ("install", "#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do case \"$1\" in -o|-g) shift 2 ;; *) args+=(\"$1\"); shift ;; esac; done\nexec /usr/bin/install \"${args[@]}\"\n".to_string()),
+        ];
+        for (name, text) in stubs {
+            std::fs::write(bin.join(name), text).unwrap();
+            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        std::fs::write(dir.join("boot.env"), settings).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("sh")
+            .args(["-c", &head])
+            .env("PATH", path)
+            .output()
+            .expect("sh runs")
+    }
+
+    fn sha256_hex(text: &str) -> String {
+        let out = Command::new("sh")
+            .args(["-c", "printf '%s' \"$1\" | sha256sum", "sh", text])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)[..64].to_string()
+    }
+
+    fn settings(sha256: &str, repo_url: &str) -> String {
+        format!(
+            "region=eu-west-1\nrelease_url=https://example.com/mailops\nrelease_sha256={sha256}\n\
+             repo_url={repo_url}\nrepo_branch=main\nrepo_known_hosts=\n\
+             deploy_key_parameter=/mailops/deploy-key\nrecipient_parameter=/mailops/recipient\n"
+        )
+    }
+
+    #[test]
+    fn the_binary_is_installed_only_when_its_sha256_matches() {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            Command::new("age-keygen").arg("--version").output().is_ok(),
+            "age-keygen is missing (apt-get install age)"
+        );
+        let binary = "#!/bin/sh\necho mailops\n";
+        // A tampered download: refused, nothing installed, no identity made.
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(
+            dir.path(),
+            &settings(&sha256_hex(binary), "git@github.com:o/r.git"),
+            "tampered",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("refusing https://example.com/mailops: its SHA-256 is not "),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("mailops").exists());
+        assert!(!dir.path().join("etc/age-identity.txt").exists());
+
+        // The right one: installed (0755), an identity made (0600), its
+        // recipient printed and published to the one parameter.
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(
+            dir.path(),
+            &settings(&sha256_hex(binary), "git@github.com:o/r.git"),
+            binary,
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("mailops")).unwrap(),
+            binary
+        );
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("mailops"), 0o755);
+        assert_eq!(mode("etc/age-identity.txt"), 0o600);
+        assert_eq!(mode("etc"), 0o700);
+        let identity = std::fs::read_to_string(dir.path().join("etc/age-identity.txt")).unwrap();
+        assert!(identity.contains("AGE-SECRET-KEY-1"));
+        let recipient = stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("mailops-firstboot: the age recipient of mx.webhizzy.in is ")
+            })
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(recipient.starts_with("age1"), "{recipient}");
+        assert!(!stdout.contains("AGE-SECRET-KEY"), "{stdout}");
+        let aws = std::fs::read_to_string(dir.path().join("aws.log")).unwrap();
+        assert_eq!(
+            aws,
+            format!(
+                "eu-west-1 ssm put-parameter --name /mailops/recipient --type String --value {recipient} --overwrite\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_setting_with_an_unexpected_character_is_refused_on_the_host_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_first_steps(dir.path(), &settings(&"0".repeat(64), "x\"; reboot"), "x");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("repo_url: empty or an unexpected character"),
+            "{stderr}"
+        );
+        let out = run_first_steps(dir.path(), &settings("abc", "git@github.com:o/r.git"), "x");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("release_sha256: not 64 hex digits"));
+        assert!(!dir.path().join("mailops").exists());
+    }
+
+    /// host.toml as the script writes it, with these settings: valid TOML
+    /// holding exactly the values.
+    #[test]
+    fn host_toml_is_toml_with_the_settings_and_paths() {
+        let (head, tail) =
+            super::host_config(&model("driver = \"mysql\"\nhost = \"127.0.0.1\"").platform);
+        let text =
+            format!("{head}\nrepo = \"git@github.com:o/r.git\"\nbranch = \"main\"\n{tail}\n");
+        let table: toml::Table = toml::from_str(&text).expect("TOML");
+        assert_eq!(table["database"].as_str(), Some(mail_host::SECRETS_FILE));
+        assert_eq!(table["identity"].as_str(), Some(super::IDENTITY_PATH));
+        assert_eq!(table["install_root"].as_str(), Some("/"));
+        assert_eq!(table["version"].as_integer(), Some(1));
+        assert_eq!(table["repo"].as_str(), Some("git@github.com:o/r.git"));
+        let (_, tail) = super::host_config(
+            &model("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"").platform,
+        );
+        let table: toml::Table = toml::from_str(&tail).expect("TOML");
+        assert_eq!(
+            table["database"].as_str(),
+            Some("sqlite:///var/lib/mailops/mail.sqlite")
+        );
+        for value in ["a\"b\\c", "line\nbreak", "'''", "plain /path"] {
+            let table: toml::Table =
+                toml::from_str(&format!("x = {}", super::toml_string(value))).expect("TOML");
+            assert_eq!(table["x"].as_str(), Some(value));
+        }
+    }
+
+    /// No secret in the user data: no private key, no identity, no password
+    /// (each `IDENTIFIED BY` names a placeholder, filled on the host), and the
+    /// writing account's URL carries a placeholder too.
+    #[test]
+    fn the_user_data_holds_no_secret() {
+        for database in [
+            "driver = \"mysql\"\nhost = \"127.0.0.1\"",
+            "driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"",
+        ] {
+            let out = files(database);
+            let text = out.get(super::PATH).unwrap();
+            for secret in ["PRIVATE KEY", "AGE-SECRET-KEY", "BEGIN OPENSSH"] {
+                assert!(!text.contains(secret), "{secret} in the user data");
+            }
+            for line in text.lines().filter(|l| l.contains("IDENTIFIED BY")) {
+                assert!(
+                    line.contains("IDENTIFIED BY '@@MAILOPS_DB_PASSWORD@@'")
+                        || line.contains("IDENTIFIED BY '@@MAILOPS_WRITER_PASSWORD@@'"),
+                    "{line}"
+                );
+            }
+            for line in text.lines().filter(|l| l.contains("database_url = ")) {
+                assert!(
+                    line.contains("database_url =") && !line.contains("mysql://")
+                        || line.contains(":@@MAILOPS_WRITER_PASSWORD@@@"),
+                    "{line}"
+                );
+            }
+            // Nothing that looks like a key or a generated password: no run of
+            // 32 or more base64 characters.
+            let longest = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+                .map(str::len)
+                .max()
+                .unwrap_or(0);
+            assert!(longest < 32, "a {longest}-character token in the user data");
+            let parsed = pyyaml(text);
+            let entries = write_files(&parsed);
+            let settings = entry(&entries, super::SETTINGS_PATH);
+            assert_eq!(settings["content"], super::BOOT_SETTINGS_PLACEHOLDER);
+            // Terraform replaces every occurrence: there is exactly one.
+            assert_eq!(text.matches(super::BOOT_SETTINGS_PLACEHOLDER).count(), 1);
+            assert_eq!(settings["encoding"], "b64");
+        }
+    }
+
+    #[test]
+    fn systemd_units_of_generated_are_embedded_and_the_drop_in_gives_git_the_deploy_key() {
+        let mut out = Artifacts::default();
+        out.add(
+            "systemd/mailops-reconcile.timer",
+            "[Timer]\nOnCalendar=*:0/5\n".to_string(),
+        );
+        super::emit(
+            &model("driver = \"mysql\"\nhost = \"127.0.0.1\"").platform,
+            &mut out,
+        );
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let entries = write_files(&parsed);
+        let timer = entry(&entries, "/etc/systemd/system/mailops-reconcile.timer");
+        assert_eq!(timer["content"], "[Timer]\nOnCalendar=*:0/5\n");
+        assert_eq!(timer["permissions"], "0644");
+        let drop_in = entry(&entries, super::GIT_SSH_DROP_IN)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            drop_in.contains(
+                "Environment=\"GIT_SSH_COMMAND=ssh -i /etc/mailops/deploy-key -o IdentitiesOnly=yes"
+            ),
+            "{drop_in}"
+        );
     }
 
     /// EC2 takes at most 16 KiB of user data. The file is larger than that as

@@ -1,0 +1,251 @@
+//! The mail host's first boot as Terraform hands it over: real `terraform
+//! validate` of `generated/terraform` (the AWS provider from an offline
+//! filesystem mirror), and real `terraform console` proving that main.tf
+//! puts exactly the settings it was given into the user data, and refuses a
+//! value its validation does not allow.
+//!
+//! Needs the `terraform` CLI (`MAILOPS_TERRAFORM`, else `terraform` on PATH)
+//! and a provider mirror holding hashicorp/aws 5.x (`MAILOPS_TF_PROVIDER_MIRROR`,
+//! else `/opt/tf-plugins`); the tests fail, saying so, when either is missing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{root, show};
+
+fn terraform() -> PathBuf {
+    let binary = std::env::var_os("MAILOPS_TERRAFORM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("terraform"));
+    let found = Command::new(&binary).arg("version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "Terraform is missing: these tests need the terraform CLI on PATH (or MAILOPS_TERRAFORM)"
+    );
+    binary
+}
+
+/// The generated Terraform and cloud-init beside it (main.tf reads
+/// `../cloud-init/user-data.yaml`), initialised from the offline mirror.
+fn initialised() -> (tempfile::TempDir, PathBuf) {
+    let mirror = std::env::var_os("MAILOPS_TF_PROVIDER_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
+    assert!(
+        mirror.join("registry.terraform.io/hashicorp/aws").is_dir(),
+        "no hashicorp/aws provider in the filesystem mirror {} (set MAILOPS_TF_PROVIDER_MIRROR)",
+        mirror.display()
+    );
+    let temp = tempfile::tempdir().expect("temp dir");
+    for folder in ["terraform", "cloud-init"] {
+        let to = temp.path().join(folder);
+        std::fs::create_dir(&to).expect("mkdir");
+        for entry in std::fs::read_dir(root().join("generated").join(folder)).expect("generated/") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+    let config = temp.path().join("cli.tfrc");
+    std::fs::write(
+        &config,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+            mirror.display()
+        ),
+    )
+    .expect("write cli.tfrc");
+    let dir = temp.path().join("terraform");
+    let output = tf(
+        &dir,
+        &config,
+        &["init", "-backend=false", "-input=false", "-no-color"],
+    );
+    assert!(
+        output.status.success(),
+        "terraform init:\n{}",
+        show(&output)
+    );
+    (temp, dir)
+}
+
+fn tf(dir: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(terraform())
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", config)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("terraform runs")
+}
+
+const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// `terraform console` evaluating `expression` with these variables.
+fn console(dir: &Path, vars: &[(&str, &str)], expression: &str) -> Output {
+    let config = dir.parent().expect("parent").join("cli.tfrc");
+    let mut args = vec!["console".to_string(), "-no-color".to_string()];
+    for (name, value) in vars {
+        args.push("-var".to_string());
+        args.push(format!("{name}={value}"));
+    }
+    let mut child = Command::new(terraform())
+        .args(&args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", &config)
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("terraform console runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{expression}\n").as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("terraform console")
+}
+
+fn variables(repo_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("ami_id", "ami-0123456789abcdef0".to_string()),
+        ("key_pair_name", "ops".to_string()),
+        (
+            "mailops_release_url",
+            "https://github.com/example/mailops/releases/download/v1.0.0/mailops-x86_64-linux"
+                .to_string(),
+        ),
+        ("mailops_release_sha256", SHA256.to_string()),
+        ("repo_url", repo_url.to_string()),
+        ("deploy_key_parameter", "/mailops/deploy-key".to_string()),
+        ("recipient_parameter", "/mailops/host-recipient".to_string()),
+    ]
+}
+
+fn decode(text: &str) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+#[test]
+fn the_generated_terraform_validates_with_the_aws_provider() {
+    let (temp, dir) = initialised();
+    let output = tf(
+        &dir,
+        &temp.path().join("cli.tfrc"),
+        &["validate", "-no-color"],
+    );
+    assert!(
+        output.status.success(),
+        "terraform validate:\n{}",
+        show(&output)
+    );
+    // validate does check: a reference to an undeclared variable is refused.
+    let main = dir.join("main.tf");
+    let text = std::fs::read_to_string(&main).expect("read main.tf");
+    std::fs::write(
+        &main,
+        text.replace("var.deploy_key_parameter, ", "var.deploy_key, "),
+    )
+    .expect("write");
+    let output = tf(
+        &dir,
+        &temp.path().join("cli.tfrc"),
+        &["validate", "-no-color"],
+    );
+    assert!(
+        !output.status.success() && show(&output).contains("deploy_key"),
+        "validate accepted a broken main.tf:\n{}",
+        show(&output)
+    );
+}
+
+#[test]
+fn main_tf_puts_exactly_its_settings_into_the_user_data() {
+    let (_temp, dir) = initialised();
+    let vars = variables("git@github.com:example/mail.git");
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The user data as the instance gets it (before gzip): the generated
+    // file with the placeholder replaced.
+    let output = console(
+        &dir,
+        &vars,
+        "base64encode(replace(file(\"${path.module}/../cloud-init/user-data.yaml\"), \"@@MAILOPS_BOOT_SETTINGS@@\", base64encode(local.boot_settings)))",
+    );
+    assert!(
+        output.status.success(),
+        "terraform console:\n{}",
+        show(&output)
+    );
+    // console prints the base64 as a quoted string.
+    let printed = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let user_data = decode(printed.trim_matches('"'));
+    let generated =
+        std::fs::read_to_string(root().join("generated/cloud-init/user-data.yaml")).expect("read");
+    assert!(!user_data.contains("@@MAILOPS_BOOT_SETTINGS@@"));
+    let line = user_data
+        .lines()
+        .find(|l| l.trim_start().starts_with("content: \"") && !generated.contains(*l))
+        .expect("the settings line");
+    let encoded = line
+        .trim()
+        .trim_start_matches("content: ")
+        .trim_matches('"');
+    let settings = decode(encoded);
+    assert_eq!(
+        settings,
+        format!(
+            "region=ap-south-1\n\
+             release_url=https://github.com/example/mailops/releases/download/v1.0.0/mailops-x86_64-linux\n\
+             release_sha256={SHA256}\n\
+             repo_url=git@github.com:example/mail.git\n\
+             repo_branch=main\n\
+             repo_known_hosts=\n\
+             deploy_key_parameter=/mailops/deploy-key\n\
+             recipient_parameter=/mailops/host-recipient\n"
+        )
+    );
+    // Everything else is the generated file, byte for byte.
+    assert_eq!(
+        user_data.replace(encoded, "@@MAILOPS_BOOT_SETTINGS@@"),
+        generated
+    );
+}
+
+#[test]
+fn main_tf_refuses_settings_that_could_break_out_of_their_line() {
+    let (_temp, dir) = initialised();
+    for (name, value) in [
+        (
+            "repo_url",
+            "git@github.com:o/r.git\nrelease_url=https://evil.example/x",
+        ),
+        ("repo_url", "x\"; reboot; \""),
+        ("mailops_release_url", "http://plain.example/mailops"),
+        ("mailops_release_sha256", "not-a-digest"),
+        ("deploy_key_parameter", "key;rm -rf /"),
+        (
+            "repo_known_hosts",
+            "github.com ssh-ed25519 AAAA\nrepo_url=x",
+        ),
+    ] {
+        let mut vars = variables("git@github.com:example/mail.git");
+        vars.retain(|(k, _)| *k != name);
+        vars.push((name, value.to_string()));
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let output = console(&dir, &vars, "local.boot_settings");
+        assert!(
+            !output.status.success() && show(&output).contains("Invalid value for variable"),
+            "{name} = {value:?} accepted:\n{}",
+            show(&output)
+        );
+    }
+}
