@@ -45,9 +45,13 @@ impl Host {
             &t.join("etc/age-identity.txt"),
             &format!("{}\n", key.to_string().expose_secret()),
         );
+        // As the first boot makes it: the services' password and the URL mailops writes with.
         private(
             &t.join("etc/secrets.toml"),
-            "db_password = \"services-password-1\"\n",
+            &format!(
+                "db_password = \"services-password-1\"\ndatabase_url = \"{}\"\n",
+                host.db.url
+            ),
         );
         // The mail repo, as a new user makes it.
         ok(t, &["init", "work", "--domain", "acme.example"]);
@@ -59,7 +63,10 @@ impl Host {
         )
         .unwrap();
         let store = work.join(".mailops/keys");
-        ok(&work, &["keys", "import", "--key-dir", store.to_str().unwrap()]);
+        ok(
+            &work,
+            &["keys", "import", "--key-dir", store.to_str().unwrap()],
+        );
         std::fs::remove_dir_all(work.join(".mailops")).unwrap();
         host.append(
             "acme.example",
@@ -78,16 +85,15 @@ impl Host {
             host.config(),
             format!(
                 "version = 1\nrepo = \"{forge}\"\nbranch = \"main\"\nwork_dir = \"{t}/var/lib/mailops\"\n\
-                 identity = \"{t}/etc/age-identity.txt\"\nsecrets = \"{t}/etc/secrets.toml\"\n\
+                 identity = \"{t}/etc/age-identity.txt\"\n\
                  install_root = \"{t}/root\"\nstatus = \"{t}/run/status.json\"\n\
                  reload = {{ postfix = \"{p}\", dovecot = \"{d}\", rspamd = \"{r}\" }}\n\
-                 [database]\nurl = \"{url}\"\n",
+                 database = \"{t}/etc/secrets.toml\"\n",
                 forge = t.join("forge.git").display(),
                 t = t.display(),
                 p = reload("postfix"),
                 d = reload("dovecot"),
                 r = reload("rspamd"),
-                url = host.db.url,
             ),
         )
         .unwrap();

@@ -22,31 +22,24 @@ pub(crate) const VERSION: i64 = 1;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
-    version: Spanned<i64>,
+    #[serde(default)]
+    version: Option<Spanned<i64>>,
     repo: Spanned<String>,
     #[serde(default)]
     branch: Option<Spanned<String>>,
     work_dir: Spanned<String>,
     #[serde(default)]
     identity: Option<Spanned<String>>,
-    database: Spanned<RawDatabase>,
+    database: Spanned<String>,
     #[serde(default)]
     secrets: Option<Spanned<String>>,
     install_root: Spanned<String>,
-    reload: Spanned<RawReload>,
+    #[serde(default)]
+    reload: Option<Spanned<RawReload>>,
     #[serde(default)]
     status: Option<Spanned<String>>,
     #[serde(default)]
     allowed_signers: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDatabase {
-    #[serde(default)]
-    url: Option<Spanned<String>>,
-    #[serde(default)]
-    url_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,8 +55,8 @@ enum RawReload {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DatabaseSource {
     Url(String),
-    /// A private file (0600) whose only content is the URL.
-    UrlFile(PathBuf),
+    /// The host's secrets file (0600): `database_url = "mysql://…"`.
+    SecretsFile(PathBuf),
 }
 
 /// The host file, checked.
@@ -75,6 +68,8 @@ pub(crate) struct HostConfig {
     pub(crate) work_dir: PathBuf,
     pub(crate) identity: Option<PathBuf>,
     pub(crate) database: DatabaseSource,
+    /// The secrets file of the services' database password (`db_password`):
+    /// `secrets`, else the file `database` names.
     pub(crate) secrets: Option<PathBuf>,
     pub(crate) install_root: PathBuf,
     /// Service name (`postfix`, `dovecot`, `rspamd`) → shell command; empty: `none`.
@@ -115,12 +110,12 @@ impl HostConfig {
         let mut problem = |span: std::ops::Range<usize>, message: String| {
             problems.push(format!("{}: {message}", at(span)));
         };
-        if *raw.version.get_ref() != VERSION {
+        if let Some(version) = raw.version.as_ref().filter(|v| *v.get_ref() != VERSION) {
             problem(
-                raw.version.span(),
+                version.span(),
                 format!(
                     "version {} is not known to this mailops (it reads version {VERSION})",
-                    raw.version.get_ref()
+                    version.get_ref()
                 ),
             );
         }
@@ -149,38 +144,48 @@ impl HostConfig {
             .status
             .as_ref()
             .map_or_else(|| work_dir.join("status.json"), |v| absolute("status", v));
-        let database = match (
-            &raw.database.get_ref().url,
-            &raw.database.get_ref().url_file,
-        ) {
-            (Some(url), None) => {
-                if crate::database_url::has_password(url.get_ref()) {
-                    problem(
-                        url.span(),
-                        "the database URL carries a password: keep it out of the host file \
-                         (name a private file with `url_file`, or use an account that \
-                         needs none, like MariaDB's unix_socket)"
-                            .to_string(),
-                    );
-                } else if let Err(why) = crate::database_url::DatabaseUrl::parse(url.get_ref()) {
-                    problem(url.span(), format!("not a usable database URL: {why}"));
-                }
-                DatabaseSource::Url(url.get_ref().clone())
-            }
-            (None, Some(file)) => DatabaseSource::UrlFile(absolute("database.url_file", file)),
-            _ => {
+        let database = {
+            let text = raw.database.get_ref();
+            if text.starts_with('/') {
+                DatabaseSource::SecretsFile(PathBuf::from(text))
+            } else if crate::database_url::has_password(text) {
                 problem(
                     raw.database.span(),
-                    "`[database]` needs exactly one of `url` and `url_file`".to_string(),
+                    "the database URL carries a password: keep it out of the host file (name \
+                     the host's secrets file instead, whose `database_url` holds it, or use an \
+                     account that needs none, like MariaDB's unix_socket)"
+                        .to_string(),
                 );
                 DatabaseSource::Url(String::new())
+            } else if let Err(why) = crate::database_url::DatabaseUrl::parse(text) {
+                problem(
+                    raw.database.span(),
+                    format!(
+                        "`database` is a URL (`sqlite:///path`, `mysql://user@host/db`) or the \
+                         absolute path of the secrets file: {why}"
+                    ),
+                );
+                DatabaseSource::Url(String::new())
+            } else {
+                DatabaseSource::Url(text.clone())
             }
         };
-        let reload = match raw.reload.get_ref() {
+        let secrets = secrets.or_else(|| match &database {
+            DatabaseSource::SecretsFile(path) => Some(path.clone()),
+            DatabaseSource::Url(_) => None,
+        });
+        let default_reload = RawReload::Commands(
+            SERVICES
+                .iter()
+                .map(|s| (s.to_string(), format!("systemctl reload {s}")))
+                .collect(),
+        );
+        let reload_span = raw.reload.as_ref().map_or(0..0, |r| r.span());
+        let reload = match raw.reload.as_ref().map_or(&default_reload, |r| r.get_ref()) {
             RawReload::Word(word) if word == "none" => BTreeMap::new(),
             RawReload::Word(word) => {
                 problem(
-                    raw.reload.span(),
+                    reload_span.clone(),
                     format!(
                         "`reload` is `\"none\"` or a table of commands per service \
                          (`{{ postfix = \"systemctl reload postfix\", … }}`), not `{word}`"
@@ -192,7 +197,7 @@ impl HostConfig {
                 for (service, command) in commands {
                     if !SERVICES.contains(&service.as_str()) {
                         problem(
-                            raw.reload.span(),
+                            reload_span.clone(),
                             format!(
                                 "`reload.{service}`: not a service mailops installs files for \
                                  (known: {})",
@@ -200,7 +205,7 @@ impl HostConfig {
                             ),
                         );
                     } else if command.trim().is_empty() {
-                        problem(raw.reload.span(), format!("`reload.{service}` is empty"));
+                        problem(reload_span.clone(), format!("`reload.{service}` is empty"));
                     }
                 }
                 commands.clone()
@@ -239,33 +244,73 @@ impl HostConfig {
         })
     }
 
-    /// The database URL: as written, or read from its private file.
+    /// The database URL: as written, or `database_url` of the secrets file.
     pub(crate) fn database_url(&self) -> Result<String, Error> {
         match &self.database {
             DatabaseSource::Url(url) => Ok(url.clone()),
-            DatabaseSource::UrlFile(path) => {
-                use std::io::Read;
-                use std::os::unix::fs::PermissionsExt;
-                let mut file = crate::fsutil::open_named(path)
-                    .map_err(|e| Error::user(format!("the database URL file: {e}")))?;
-                let meta = file
-                    .metadata()
-                    .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-                crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
-                    .map_err(|e| Error::user(e.to_string()))?;
-                let mut text = String::new();
-                file.read_to_string(&mut text)
-                    .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-                let url = text.trim().to_string();
-                if url.is_empty() {
-                    return Err(Error::user(format!(
-                        "{}: empty; it holds the database URL",
+            DatabaseSource::SecretsFile(path) => {
+                let secrets = HostSecrets::read(path)?;
+                secrets.database_url.ok_or_else(|| {
+                    Error::user(format!(
+                        "{}: no `database_url` (the host file's `database` names this file for it)",
                         path.display()
-                    )));
-                }
-                Ok(url)
+                    ))
+                })
             }
         }
+    }
+
+    /// The secrets `install` fills into the services' configs.
+    pub(crate) fn install_secrets(&self) -> Result<crate::install::Secrets, Error> {
+        let mut secrets = crate::install::Secrets::default();
+        if let Some(path) = &self.secrets {
+            secrets.db_password = HostSecrets::read(path)?.db_password;
+        }
+        if let Some(password) = &secrets.db_password {
+            crate::validate::secret::check_db_password(password)
+                .map_err(|p| Error::user(p.to_string()))?;
+        }
+        Ok(secrets)
+    }
+}
+
+/// The host's secrets file (`/etc/mailops/secrets.toml`, 0600, made at first
+/// boot): the services' read-only password and the URL mailops writes with.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostSecrets {
+    #[serde(default)]
+    db_password: Option<String>,
+    #[serde(default)]
+    database_url: Option<String>,
+}
+
+impl HostSecrets {
+    /// A regular file (not a link) that group and others may not read.
+    fn read(path: &Path) -> Result<HostSecrets, Error> {
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let mut file = crate::fsutil::open_named(path)
+            .map_err(|e| Error::user(format!("the secrets file: {e}")))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
+        crate::secret_file::check_private(path, meta.permissions().mode(), 0o600)
+            .map_err(|e| Error::user(e.to_string()))?;
+        let mut text = zeroize::Zeroizing::new(String::new());
+        file.read_to_string(&mut text)
+            .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
+        // A TOML error's message may quote the text: only its place is shown.
+        toml::from_str(&text).map_err(|e| {
+            let place = e.span().map_or(String::new(), |span| {
+                let (line, col) = line_col(&text, span.start);
+                format!(":{line}:{col}")
+            });
+            Error::user(format!(
+                "{}{place}: not a secrets file (`db_password = \"…\"`, `database_url = \"…\"`)",
+                path.display()
+            ))
+        })
     }
 }
 
@@ -301,8 +346,7 @@ work_dir = "/var/lib/mailops"
 identity = "/etc/mailops/age-identity.txt"
 install_root = "/"
 reload = { postfix = "systemctl reload postfix" }
-[database]
-url = "sqlite:///var/lib/mailops/state.db"
+database = "sqlite:///var/lib/mailops/state.db"
 "#;
 
     #[test]
@@ -335,7 +379,7 @@ url = "sqlite:///var/lib/mailops/state.db"
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("h.toml:10:1: unknown field `colour`"),
+            error.contains("h.toml:9:1: unknown field `colour`"),
             "{error}"
         );
         let text = GOOD.replace(
@@ -347,6 +391,26 @@ url = "sqlite:///var/lib/mailops/state.db"
             .to_string();
         assert!(error.contains("carries a password"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn the_first_boot_file_is_read_with_its_defaults() {
+        // What cloud-init's mailops-firstboot writes.
+        let text = r#"repo = "git@github.com:acme/mail.git"
+branch = "main"
+work_dir = "/var/lib/mailops"
+identity = "/etc/mailops/age-identity.txt"
+database = "/etc/mailops/secrets.toml"
+install_root = "/"
+"#;
+        let config = HostConfig::parse(Path::new("h"), text).unwrap();
+        assert_eq!(
+            config.database,
+            DatabaseSource::SecretsFile("/etc/mailops/secrets.toml".into())
+        );
+        assert_eq!(config.secrets, Some("/etc/mailops/secrets.toml".into()));
+        assert_eq!(config.reload["rspamd"], "systemctl reload rspamd");
+        assert_eq!(config.reload.len(), 3);
     }
 
     #[test]

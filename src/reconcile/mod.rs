@@ -29,7 +29,7 @@ use crate::emit;
 use crate::encrypted_keys::{self, Identity};
 use crate::error::Error;
 use crate::generated_dir::{self, GENERATED_DIR};
-use crate::install::{self, Secrets};
+use crate::install;
 use crate::pipeline::{self, Compiled};
 
 use forge::Forge;
@@ -360,7 +360,7 @@ fn prepare(config: &HostConfig, dir: &Path, commit: &str) -> Result<Ready, Error
             problems.join("\n")
         )));
     }
-    let secrets = Secrets::load(config.secrets.as_deref())?;
+    let secrets = config.install_secrets()?;
     let generated: BTreeMap<String, String> = artifacts
         .iter()
         .filter(|(path, _)| install::is_host_file(path))
