@@ -421,3 +421,31 @@ fn a_bad_host_file_is_named_with_its_line() {
     assert!(support::stderr(&out).contains(&expected), "{}", show(&out));
     assert!(!host.dir.path().join("run/status.json").exists());
 }
+
+/// The generated units are what systemd accepts (`systemd-analyze verify`),
+/// with the binary they start put where it is on the host.
+#[test]
+fn the_generated_systemd_units_pass_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo_bin!("mailops");
+    for name in ["mailops-reconcile.service", "mailops-reconcile.timer"] {
+        let text =
+            std::fs::read_to_string(support::root().join("generated/systemd").join(name)).unwrap();
+        assert!(text.contains("/usr/local/bin/mailops") || name.ends_with(".timer"));
+        let text = text.replace("/usr/local/bin/mailops", binary.to_str().unwrap());
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("mailops-reconcile.service"))
+        .arg(dir.path().join("mailops-reconcile.timer"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("systemd-analyze is needed (apt-get install systemd; .ci/run installs it): {e}")
+        });
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        show(&out)
+    );
+}
