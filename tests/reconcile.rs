@@ -236,6 +236,14 @@ fn first_run_applies_rows_and_installs_key_and_configs(engine: Engine) {
     assert_eq!(host.db.snapshot(), rows);
     assert_eq!(host.installed(), files);
     assert_eq!(host.reloads(), "postfix\ndovecot\nrspamd\n");
+    // A run that died during its install left its marker: every service is reloaded.
+    std::fs::write(host.dir.path().join("var/lib/mailops/installing"), "x").unwrap();
+    succeeds(&host.reconcile());
+    assert_eq!(
+        host.reloads(),
+        "postfix\ndovecot\nrspamd\ndovecot\npostfix\nrspamd\n"
+    );
+    assert!(!host.dir.path().join("var/lib/mailops/installing").exists());
     // A new tenant is rows and a key: no reload.
     ok(&host.work(), &["new", "beta.example"]);
     ok(&host.work(), &["build"]);
@@ -246,7 +254,7 @@ fn first_run_applies_rows_and_installs_key_and_configs(engine: Engine) {
     assert_eq!(host.db.count("virtual_domains"), 2);
     assert_eq!(
         host.reloads(),
-        "postfix\ndovecot\nrspamd\n",
+        "postfix\ndovecot\nrspamd\ndovecot\npostfix\nrspamd\n",
         "only tenants changed"
     );
 }
@@ -448,4 +456,99 @@ fn the_generated_systemd_units_pass_systemd_analyze_verify() {
         "{}",
         show(&out)
     );
+}
+
+#[test]
+fn an_install_that_fails_after_the_rows_puts_the_last_good_rows_back() {
+    let host = Host::new(Engine::Sqlite);
+    succeeds(&host.reconcile());
+    let good = host.head();
+    let rows = host.db.snapshot_rows();
+    ok(&host.work(), &["new", "beta.example"]);
+    ok(&host.work(), &["build"]);
+    host.commit("beta.example");
+    // Where beta's key goes, a folder: the install fails, after the rows were written.
+    std::fs::create_dir(host.key_file("beta.example")).unwrap();
+    let files = host.installed();
+    let out = host.reconcile();
+    assert_code(&out, 2);
+    let stderr = support::stderr(&out);
+    assert!(stderr.contains("installing the files under"), "{stderr}");
+    assert!(stderr.contains("were written back"), "{stderr}");
+    assert_eq!(
+        host.db.snapshot_rows(),
+        rows,
+        "the rows of the last good commit"
+    );
+    assert_eq!(host.installed(), files);
+    let status = host.status_json();
+    assert_eq!(status["outcome"], "failed");
+    assert_eq!(status["commit"], good.as_str());
+    // An operational failure: the same commit is tried again, and now goes through.
+    std::fs::remove_dir(host.key_file("beta.example")).unwrap();
+    succeeds(&host.reconcile());
+    assert_eq!(host.status_json()["outcome"], "applied");
+    assert_eq!(host.db.count("virtual_domains"), 2);
+}
+
+#[test]
+fn with_allowed_signers_only_a_signed_commit_is_applied() {
+    let host = Host::new(Engine::Sqlite);
+    let t = host.dir.path();
+    let key = t.join("etc/signing-key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "op", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen is needed (openssh-client)");
+    assert!(made.status.success(), "{}", show(&made));
+    let public = std::fs::read_to_string(t.join("etc/signing-key.pub")).unwrap();
+    std::fs::write(
+        t.join("etc/allowed_signers"),
+        format!("op@example.test {public}"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(host.config()).unwrap();
+    std::fs::write(
+        host.config(),
+        format!(
+            "{text}allowed_signers = \"{}\"\n",
+            t.join("etc/allowed_signers").display()
+        ),
+    )
+    .unwrap();
+    // The first commit is not signed.
+    let out = host.reconcile();
+    assert_code(&out, 1);
+    assert!(
+        support::stderr(&out).contains("no good signature"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(host.status_json()["outcome"], "refused");
+    assert!(!host.key_file("acme.example").exists(), "nothing installed");
+    // Signed with the allowed key.
+    git(
+        &host.work(),
+        &[
+            "-c",
+            "user.name=Op",
+            "-c",
+            "user.email=op@example.test",
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={}", key.display()),
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-S",
+            "-m",
+            "signed",
+        ],
+    );
+    git(&host.work(), &["push", "--quiet", "origin", "HEAD:main"]);
+    succeeds(&host.reconcile());
+    assert_eq!(host.status_json()["outcome"], "applied");
+    assert_eq!(host.db.count("virtual_domains"), 1);
 }

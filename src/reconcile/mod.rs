@@ -221,9 +221,17 @@ fn converge(
             written.counts.insert, written.counts.update, written.counts.delete
         ));
     }
+    // Until the reloads are done, a marker says an install is under way: a
+    // run that finds it (this one died) reloads every service.
+    let marker = config.work_dir.join(INSTALLING);
+    let interrupted = marker.exists();
+    crate::fsutil::write_atomic(&marker, commit.as_bytes())
+        .map_err(|e| Error::operational(format!("{}: {e}", marker.display())))?;
     let installed = match install::apply(&config.install_root, &ready.files) {
         Ok(outcome) => outcome,
         Err(e) => {
+            // All or nothing: no file changed, nothing to reload.
+            let _ = std::fs::remove_file(&marker);
             let error = Error::operational(format!(
                 "installing the files under {} failed: {e}; no file was changed",
                 config.install_root.display()
@@ -254,8 +262,13 @@ fn converge(
         files: installed.written.clone(),
         ..Converged::default()
     };
-    for service in &installed.reload {
-        let name = service.name();
+    let services: Vec<&str> = if interrupted {
+        log("an earlier run stopped during its install: reloading every service");
+        host_config::SERVICES.to_vec()
+    } else {
+        installed.reload.iter().map(|s| s.name()).collect()
+    };
+    for name in services {
         let Some(command) = config.reload.get(name) else {
             continue;
         };
@@ -282,8 +295,15 @@ fn converge(
             }
         }
     }
+    if converged.reload_error.is_none() {
+        std::fs::remove_file(&marker)
+            .map_err(|e| Error::operational(format!("{}: {e}", marker.display())))?;
+    }
     Ok(converged)
 }
+
+/// The marker file of an install under way, in the work dir.
+const INSTALLING: &str = "installing";
 
 /// Write the rows of `good` back (after a new commit's install failed).
 fn put_back_rows(
