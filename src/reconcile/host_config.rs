@@ -98,9 +98,7 @@ impl HostConfig {
             format!("{}:{line}:{col}", path.display())
         };
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            let place = e
-                .span()
-                .map_or_else(|| path.display().to_string(), |span| at(span));
+            let place = e.span().map_or_else(|| path.display().to_string(), &at);
             Error::user(format!(
                 "{place}: {} (the host file's format is in the README, \"The reconcile agent\")",
                 e.message().trim_end()

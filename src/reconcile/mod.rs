@@ -73,7 +73,10 @@ pub(crate) fn run_once(config: &HostConfig) -> Run {
     let mut state = State::load(&config.work_dir).unwrap_or_default();
     let (mut status, error) = match run_locked(config, &mut state) {
         Ok(status) => (status, None),
-        Err((status, error)) => (status, Some(error)),
+        Err(failed) => {
+            let (status, error) = *failed;
+            (status, Some(error))
+        }
     };
     if let Err(e) = state.save(&config.work_dir) {
         status.error.get_or_insert_with(|| e.to_string());
@@ -85,11 +88,12 @@ pub(crate) fn run_once(config: &HostConfig) -> Run {
     Run { status, error }
 }
 
-type Failed = (Status, Error);
+/// A run that ended in an error, with the status that says so.
+type Failed = Box<(Status, Error)>;
 
 fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> {
     let fail = |state: &State, tried: Option<&str>, outcome, error: Error| -> Failed {
-        (
+        Box::new((
             status_of(
                 state.last_good.clone(),
                 tried.map(str::to_string),
@@ -97,7 +101,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
                 Some(&error),
             ),
             error,
-        )
+        ))
     };
     let forge = Forge::open(&config.work_dir).map_err(|e| fail(state, None, Outcome::Failed, e))?;
     let head = forge
@@ -123,7 +127,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
                 if let Some(error) = done.reload_error {
                     status.outcome = Outcome::Failed;
                     status.error = Some(error.to_string());
-                    return Err((status, error));
+                    return Err(Box::new((status, error)));
                 }
                 return Ok(status);
             }
@@ -176,7 +180,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
             if let Some(error) = done.reload_error {
                 status.outcome = Outcome::Failed;
                 status.error = Some(error.to_string());
-                return Err((status, error));
+                return Err(Box::new((status, error)));
             }
             Ok(status)
         }
