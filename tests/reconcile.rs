@@ -285,6 +285,18 @@ fn a_hand_edited_row_is_healed(engine: Engine) {
     succeeds(&host.reconcile());
     assert_eq!(std::fs::read(&main_cf).unwrap(), good);
     assert_eq!(host.reloads(), "postfix\ndovecot\nrspamd\npostfix\n");
+    // A domain added by hand is not deleted by healing: an operator looks first.
+    host.db.script(
+        "INSERT INTO virtual_domains (name) VALUES ('rogue.example');",
+        "a domain added by hand",
+    );
+    let out = host.reconcile();
+    assert_code(&out, 1);
+    let status = host.status_json();
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains("healing drift was stopped"), "{error}");
+    assert!(error.contains("rogue.example"), "{error}");
+    assert!(host.db.sql("SELECT name FROM virtual_domains").contains("rogue.example"));
 }
 
 on_both_engines!(

@@ -95,6 +95,17 @@ impl Forge {
         )))
     }
 
+    /// Keep the last good commit reachable (`refs/mailops/good`), so that
+    /// healing can check it out after the branch was rewritten and the clone
+    /// collected its garbage. Best effort: the next good commit tries again.
+    pub(crate) fn keep(&self, commit: &str) {
+        let _ = self
+            .git()
+            .args(["update-ref", "refs/mailops/good"])
+            .arg(commit)
+            .output();
+    }
+
     /// The values of the commit's `Mailops-Allow-Destroy` trailers, lowercased.
     pub(crate) fn allow_destroy(&self, commit: &str) -> Result<Vec<String>, Error> {
         let out = self

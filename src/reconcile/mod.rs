@@ -119,6 +119,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
             state.last_good.as_deref(),
         ) {
             Ok(done) => {
+                forge.keep(&head);
                 state.last_good = Some(head.clone());
                 state.refused = None;
                 let mut status = status_of(Some(head), None, Outcome::Applied, None);
@@ -216,7 +217,10 @@ fn converge(
     let ready = prepare(config, &staging, commit)?;
     // Healing deletes what was added by hand; what it may delete of the
     // declared domains is what the commit's trailers allowed.
-    let destroy = Destroy::Trailers(forge.allow_destroy(commit)?);
+    let destroy = match purpose {
+        Purpose::New => Destroy::Trailers(forge.allow_destroy(commit)?),
+        Purpose::Heal => Destroy::Healing(forge.allow_destroy(commit)?),
+    };
     let target = database(config)?;
     let written = rows::apply(&target, &ready.compiled, commit, &destroy)?;
     if written.counts.total() > 0 {

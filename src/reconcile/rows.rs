@@ -22,8 +22,12 @@ use crate::timing::StageTimer;
 /// What a converge may delete.
 #[derive(Debug, Clone)]
 pub(crate) enum Destroy {
-    /// The domains named by the commit's trailers.
+    /// The domains named by the new commit's trailers.
     Trailers(Vec<String>),
+    /// Healing drift: the domains named by the last good commit's trailers.
+    /// Deleting more is rows added by hand en masse (or another database
+    /// behind the URL): an operator looks first.
+    Healing(Vec<String>),
     /// Anything: the rows are being put back as they were.
     Allowed,
 }
@@ -111,11 +115,23 @@ async fn apply_locked(
         return Ok(Written::default());
     }
     if let Some(refusal) = guard::check(plan, &live.totals(), &section.forwards) {
-        if let Destroy::Trailers(allowed) = destroy {
+        let healing = matches!(destroy, Destroy::Healing(_));
+        if let Destroy::Trailers(allowed) | Destroy::Healing(allowed) = destroy {
             let missing: Vec<String> = deleted_from(plan)
                 .into_iter()
                 .filter(|domain| !allowed.contains(domain))
                 .collect();
+            if !missing.is_empty() && healing {
+                let refusal = refusal.join("\n").replace(
+                    "this apply needs --allow-destroy",
+                    "healing drift was stopped",
+                );
+                return Err(DbError::Refused(format!(
+                    "{refusal}\nnothing was changed: these rows are not in the last good commit \
+                     (added by hand, or the database is not the one mailops wrote); declare them \
+                     in a tenant file, or delete them by hand"
+                )));
+            }
             if !missing.is_empty() {
                 let refusal = refusal.join("\n").replace(
                     "this apply needs --allow-destroy",
