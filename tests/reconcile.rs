@@ -296,7 +296,11 @@ fn a_hand_edited_row_is_healed(engine: Engine) {
     let error = status["error"].as_str().unwrap();
     assert!(error.contains("healing drift was stopped"), "{error}");
     assert!(error.contains("rogue.example"), "{error}");
-    assert!(host.db.sql("SELECT name FROM virtual_domains").contains("rogue.example"));
+    assert!(
+        host.db
+            .sql("SELECT name FROM virtual_domains")
+            .contains("rogue.example")
+    );
 }
 
 on_both_engines!(
@@ -347,9 +351,16 @@ fn a_commit_failing_check_is_refused_and_the_host_stays_on_the_last_good_commit(
     let human = support::stdout(&human);
     assert!(human.contains("outcome: refused"), "{human}");
     assert!(human.contains(&format!("commit:  {good}")), "{human}");
-    // The refused commit is not tried again; the host stays healed on the good one.
+    // The refused commit is not tried again; the host stays healed on the
+    // good one, and the status still says why the head is not applied.
     succeeds(&host.reconcile());
-    assert_eq!(host.status_json()["commit"], good.as_str());
+    let status = host.status_json();
+    assert_eq!(status["commit"], good.as_str());
+    assert_eq!(status["tried"], bad.as_str());
+    assert!(
+        status["error"].as_str().unwrap().contains("mailops build"),
+        "{status}"
+    );
     assert_eq!(host.db.snapshot(), rows);
     // A tenant file that does not compile is refused too, naming the file.
     host.append("acme.example", "\n[[mailbox]]\nuser = \"carol\"\n");
@@ -563,4 +574,28 @@ fn with_allowed_signers_only_a_signed_commit_is_applied() {
     succeeds(&host.reconcile());
     assert_eq!(host.status_json()["outcome"], "applied");
     assert_eq!(host.db.count("virtual_domains"), 1);
+}
+
+#[test]
+fn with_the_forge_out_of_reach_drift_is_healed_and_the_run_fails() {
+    let host = Host::new(Engine::Sqlite);
+    succeeds(&host.reconcile());
+    let rows = host.db.snapshot_rows();
+    let t = host.dir.path();
+    std::fs::rename(t.join("forge.git"), t.join("forge.moved")).unwrap();
+    host.db
+        .script("UPDATE virtual_users SET quota_bytes = 1;", "a hand edit");
+    let out = host.reconcile();
+    assert_code(&out, 2);
+    assert_eq!(host.db.snapshot_rows(), rows, "healed all the same");
+    let status = host.status_json();
+    assert_eq!(status["outcome"], "failed");
+    assert!(
+        status["error"].as_str().unwrap().contains("git fetch"),
+        "{status}"
+    );
+    assert!(
+        !status["drift_healed"].as_array().unwrap().is_empty(),
+        "{status}"
+    );
 }

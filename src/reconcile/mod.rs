@@ -104,9 +104,17 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
         ))
     };
     let forge = Forge::open(&config.work_dir).map_err(|e| fail(state, None, Outcome::Failed, e))?;
-    let head = forge
-        .fetch(&config.repo, &config.branch)
-        .map_err(|e| fail(state, None, Outcome::Failed, e))?;
+    // The forge out of reach: the run fails, after healing drift all the same.
+    let (head, fetch_error) = match forge.fetch(&config.repo, &config.branch) {
+        Ok(head) => (head, None),
+        Err(error) => match &state.last_good {
+            Some(good) => {
+                log(&format!("{error}; healing against the last good commit"));
+                (good.clone(), Some(error))
+            }
+            None => return Err(fail(state, None, Outcome::Failed, error)),
+        },
+    };
     let new = state.last_good.as_deref() != Some(head.as_str())
         && state.refused.as_deref() != Some(head.as_str());
     if new {
@@ -122,6 +130,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
                 forge.keep(&head);
                 state.last_good = Some(head.clone());
                 state.refused = None;
+                state.refused_why = None;
                 let mut status = status_of(Some(head), None, Outcome::Applied, None);
                 status.rows_changed = done.written.counts;
                 status.reloaded = done.reloaded;
@@ -137,6 +146,7 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
                     Outcome::Failed
                 } else {
                     state.refused = Some(head.clone());
+                    state.refused_why = Some(error.to_string());
                     Outcome::Refused
                 };
                 log(&format!("commit {head} {}: {error}", outcome.word()));
@@ -146,10 +156,15 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
     }
     // No new commit: heal drift against the last good commit.
     let tried = state.refused.clone().filter(|r| *r == head);
+    let refused_why = || {
+        format!(
+            "commit {head}, the head of `{}`, was refused: {}\nthe host stays on the last good commit until a new commit is pushed",
+            config.branch,
+            state.refused_why.as_deref().unwrap_or("(see the log)")
+        )
+    };
     let Some(good) = state.last_good.clone() else {
-        let error = Error::refused(format!(
-            "commit {head} was refused before and no commit was ever applied; waiting for a new commit"
-        ));
+        let error = Error::refused(format!("{}\n(no commit was ever applied)", refused_why()));
         return Err(fail(state, Some(&head), Outcome::Refused, error));
     };
     match converge(config, &forge, &good, Purpose::Heal, None) {
@@ -173,12 +188,9 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
             status.drift_healed = healed;
             status.reloaded = done.reloaded;
             if tried.is_some() {
-                status.error = Some(format!(
-                    "the head of `{}` was refused earlier (see the log); the host stays on the last good commit",
-                    config.branch
-                ));
+                status.error = Some(refused_why());
             }
-            if let Some(error) = done.reload_error {
+            if let Some(error) = fetch_error.or(done.reload_error) {
                 status.outcome = Outcome::Failed;
                 status.error = Some(error.to_string());
                 return Err(Box::new((status, error)));

@@ -134,6 +134,9 @@ pub(crate) struct State {
     pub(crate) last_good: Option<String>,
     /// The last commit refused, so that it is not tried on every run.
     pub(crate) refused: Option<String>,
+    /// Why it was refused.
+    #[serde(default)]
+    pub(crate) refused_why: Option<String>,
 }
 
 impl State {
