@@ -599,3 +599,22 @@ fn with_the_forge_out_of_reach_drift_is_healed_and_the_run_fails() {
         "{status}"
     );
 }
+
+#[test]
+fn a_problem_of_the_host_is_not_held_against_the_commit() {
+    let host = Host::new(Engine::Sqlite);
+    let identity = host.dir.path().join("etc/age-identity.txt");
+    std::fs::set_permissions(&identity, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = host.reconcile();
+    assert_code(&out, 1);
+    assert!(
+        support::stderr(&out).contains("age-identity.txt"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(host.status_json()["outcome"], "failed");
+    // Fixed on the host, the same commit goes through.
+    std::fs::set_permissions(&identity, std::fs::Permissions::from_mode(0o600)).unwrap();
+    succeeds(&host.reconcile());
+    assert_eq!(host.status_json()["outcome"], "applied");
+}

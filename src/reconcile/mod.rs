@@ -142,7 +142,9 @@ fn run_locked(config: &HostConfig, state: &mut State) -> Result<Status, Failed> 
                 return Ok(status);
             }
             Err(error) => {
-                let outcome = if matches!(error, Error::Operational(_) | Error::Database(_)) {
+                // Only a problem in the commit refuses it for good; one of
+                // the host (its files, the database, the disk) is tried again.
+                let outcome = if !matches!(error, Error::Refused(_)) {
                     Outcome::Failed
                 } else {
                     state.refused = Some(head.clone());
