@@ -236,24 +236,36 @@ fn converge(
         Purpose::Heal => Destroy::Healing(forge.allow_destroy(commit)?),
     };
     let target = database(config)?;
-    let written = rows::apply(&target, &ready.compiled, commit, &destroy)?;
+    // From the first write until the reloads are done, a marker says a
+    // converge is under way: a run that finds it (that one died) reloads
+    // every service. Kept when found, until a run gets through.
+    let marker = config.work_dir.join(INSTALLING);
+    let interrupted = marker.exists();
+    let clear_marker = || {
+        if !interrupted {
+            let _ = std::fs::remove_file(&marker);
+        }
+    };
+    crate::fsutil::write_atomic(&marker, commit.as_bytes())
+        .map_err(|e| Error::operational(format!("{}: {e}", marker.display())))?;
+    let written = match rows::apply(&target, &ready.compiled, commit, &destroy) {
+        Ok(written) => written,
+        Err(error) => {
+            clear_marker();
+            return Err(error);
+        }
+    };
     if written.counts.total() > 0 {
         log(&format!(
             "rows: {} inserted, {} updated, {} deleted",
             written.counts.insert, written.counts.update, written.counts.delete
         ));
     }
-    // Until the reloads are done, a marker says an install is under way: a
-    // run that finds it (this one died) reloads every service.
-    let marker = config.work_dir.join(INSTALLING);
-    let interrupted = marker.exists();
-    crate::fsutil::write_atomic(&marker, commit.as_bytes())
-        .map_err(|e| Error::operational(format!("{}: {e}", marker.display())))?;
     let installed = match install::apply(&config.install_root, &ready.files) {
         Ok(outcome) => outcome,
         Err(e) => {
             // All or nothing: no file changed, nothing to reload.
-            let _ = std::fs::remove_file(&marker);
+            clear_marker();
             let error = Error::operational(format!(
                 "installing the files under {} failed: {e}; no file was changed",
                 config.install_root.display()
@@ -324,7 +336,7 @@ fn converge(
     Ok(converged)
 }
 
-/// The marker file of an install under way, in the work dir.
+/// The marker file of a converge under way, in the work dir.
 const INSTALLING: &str = "installing";
 
 /// Write the rows of `good` back (after a new commit's install failed).
