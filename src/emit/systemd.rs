@@ -21,6 +21,8 @@ pub(crate) const TIMER_PATH: &str = "systemd/mailops-reconcile.timer";
 /// The binary and host file the first boot installs.
 const MAILOPS_BIN: &str = "/usr/local/bin/mailops";
 const HOST_CONFIG: &str = "/etc/mailops/host.toml";
+/// The work dir the first boot writes into the host file.
+const WORK_DIR: &str = "/var/lib/mailops";
 /// Time between the end of one run and the start of the next.
 const INTERVAL: &str = "5min";
 
@@ -31,27 +33,34 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("mailops", MAILOPS_BIN);
     context.insert("host_config", HOST_CONFIG);
     context.insert("interval", INTERVAL);
+    context.insert("work_dir", WORK_DIR);
     context.insert("write_paths", &write_paths(platform).join(" "));
     out.add(SERVICE_PATH, render(&tera, "service", &context));
     out.add(TIMER_PATH, render(&tera, "timer", &context));
 }
 
 /// The folders the agent writes: the services' configs, the DKIM key
-/// folder, and the SQLite database's folder (its journal goes beside it).
+/// folder, its work dir, and the SQLite database's folder (its journal goes
+/// beside it). Each may be missing (`-`): the unit still starts, and a write
+/// there fails naming the path, instead of the unit failing to set up.
+/// No `StateDirectory=`: systemd would chmod the work dir, which may be the
+/// SQLite folder the services' group reads.
 fn write_paths(platform: &Platform) -> Vec<String> {
     let mut paths = vec![
         "/etc/postfix".to_string(),
         "/etc/dovecot".to_string(),
         "/etc/rspamd".to_string(),
         platform.paths.dkim_key_dir.clone(),
+        WORK_DIR.to_string(),
     ];
     if platform.database.driver == Driver::Sqlite {
         if let Some(dir) = std::path::Path::new(&platform.database.path).parent() {
             paths.push(dir.display().to_string());
         }
     }
-    paths.dedup();
-    paths.iter().map(|p| unit_path(p)).collect()
+    let mut seen = std::collections::BTreeSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    paths.iter().map(|p| format!("-{}", unit_path(p))).collect()
 }
 
 /// A path as one word of a unit file's path list: bare when it is plain,
@@ -95,19 +104,30 @@ mod tests {
             "Type=oneshot",
             "ExecStart=/usr/local/bin/mailops reconcile --once --config /etc/mailops/host.toml",
             "ProtectSystem=strict",
-            "ReadWritePaths=/etc/postfix /etc/dovecot /etc/rspamd /var/lib/rspamd/dkim",
+            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/var/lib/rspamd/dkim -/var/lib/mailops\n",
             "NoNewPrivileges=yes",
-            "StateDirectory=mailops",
         ] {
-            assert!(
-                service.lines().any(|l| l.starts_with(line)),
-                "{line}\n{service}"
-            );
+            assert!(service.contains(line), "{line}\n{service}");
         }
         let timer = out.get(TIMER_PATH).unwrap();
         assert!(timer.contains("OnUnitInactiveSec=5min"), "{timer}");
         assert!(timer.contains("WantedBy=timers.target"), "{timer}");
-        // With SQLite, its folder is writable too.
+        assert!(!service.contains("StateDirectory"), "{service}");
+        // The default SQLite file is in the work dir: listed once.
+        let model = crate::emit::test_repo::compile(
+            &crate::emit::test_repo::platform("driver = \"sqlite\""),
+            &[],
+        );
+        let mut out = Artifacts::default();
+        emit(&model.platform, &mut out);
+        assert_eq!(
+            out.get(SERVICE_PATH)
+                .unwrap()
+                .matches("-/var/lib/mailops")
+                .count(),
+            1
+        );
+        // With SQLite, its folder is writable too (once).
         let model = crate::emit::test_repo::compile(
             &crate::emit::test_repo::platform(
                 "driver = \"sqlite\"\npath = \"/srv/maildb/routing.db\"",
@@ -118,7 +138,7 @@ mod tests {
         emit(&model.platform, &mut out);
         let service = out.get(SERVICE_PATH).unwrap();
         assert!(
-            service.contains("/var/lib/rspamd/dkim /srv/maildb\n"),
+            service.contains("-/var/lib/mailops -/srv/maildb\n"),
             "{service}"
         );
     }
