@@ -161,6 +161,29 @@ pub(crate) enum Command {
     },
     /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
     HashPassword,
+    /// On the mail host: pull the branch of the host file, check and apply a
+    /// new commit (rows, configs, keys; reload what changed), heal drift, and
+    /// write the status file. Exit 0 ok, 1 a commit refused, 2 a failure.
+    Reconcile {
+        /// The host file.
+        #[arg(long, value_name = "FILE", default_value = "/etc/mailops/host.toml")]
+        config: PathBuf,
+        /// Run once and exit (as the systemd timer does); else run every --interval seconds.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between runs without --once.
+        #[arg(long, value_name = "SECONDS", default_value = "300")]
+        interval: u64,
+    },
+    /// Print what the last `mailops reconcile` run did (its status file).
+    Status {
+        /// The host file (it names the status file).
+        #[arg(long, value_name = "FILE", default_value = "/etc/mailops/host.toml")]
+        config: PathBuf,
+        /// How to print the status.
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagnosticFormat,
+    },
     /// Create a new mail repo: mailops.toml, an example tenant with its DKIM key,
     /// keys/, schema/, generated/, .gitignore, an operator README, and CI templates
     /// for GitHub Actions and GitLab CI. Never replaces an existing file.

@@ -33,6 +33,7 @@ mod parallel;
 mod parse;
 mod pipeline;
 mod plan;
+mod reconcile;
 mod secret_file;
 mod source;
 mod span;

@@ -84,7 +84,7 @@ const LAYERS: Layers = &[
         ],
     ),
     ("pipeline", &["pipeline"]),
-    ("commands", &["commands", "cli"]),
+    ("commands", &["commands", "cli", "reconcile"]),
     ("roots", &["lib", "main", "fuzzing", "testkit"]),
 ];
 

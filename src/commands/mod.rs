@@ -10,8 +10,10 @@ mod install;
 mod keys;
 mod new;
 mod plan;
+mod reconcile;
 mod schema;
 mod selector;
+mod status;
 mod validate;
 
 use std::io::IsTerminal;
@@ -153,6 +155,12 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             command: KeysCommand::Import { key_dir },
         } => keys::import(&dir, &key_dir),
         Command::HashPassword => hash_password::run(),
+        Command::Reconcile {
+            config,
+            once,
+            interval,
+        } => reconcile::run(&config, once, interval),
+        Command::Status { config, format } => status::run(&config, format),
         Command::Init {
             path,
             domain,

@@ -23,6 +23,7 @@ pub(crate) mod rspamd;
 pub(crate) mod shell;
 pub(crate) mod sql;
 pub(crate) mod sql_literal;
+pub(crate) mod systemd;
 pub(crate) mod terraform;
 #[cfg(test)]
 pub(crate) mod test_repo;
@@ -169,6 +170,7 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     postfix::emit(&model.platform, &mut out);
     dovecot::emit(&model.platform, &mut out);
     rspamd::emit(&model.platform, &mut out);
+    systemd::emit(&model.platform, &mut out);
     // Last: it embeds the files above.
     cloud_init::emit(&model.platform, &mut out);
     out

@@ -1,0 +1,174 @@
+//! The rows of one converge: plan against the local database and apply in
+//! one transaction under the apply lock, as `mailops apply` does, with no
+//! one to ask. The delete guard holds: a plan that deletes a domain or more
+//! than a quarter of a table's rows is applied only when every domain it
+//! deletes from is named by a `Mailops-Allow-Destroy:` trailer of the
+//! commit (or when `Destroy::Allowed`: putting back the last good commit).
+
+use std::collections::BTreeSet;
+
+use crate::db::apply::{LogEntry, StateRecord};
+use crate::db::connection::{Conn, DbError};
+use crate::db::desired::{self, Pending};
+use crate::db::live::{Live, ReadMode};
+use crate::db::plan::{Counts, RowPlan};
+use crate::db::{self, guard, lock, url};
+use crate::error::Error;
+use crate::pipeline::Compiled;
+use crate::plan::RowSection;
+use crate::plan::rows::by_tenant;
+use crate::timing::StageTimer;
+
+/// What a converge may delete.
+#[derive(Debug, Clone)]
+pub(crate) enum Destroy {
+    /// The domains named by the new commit's trailers.
+    Trailers(Vec<String>),
+    /// Healing drift: the domains named by the last good commit's trailers.
+    /// Deleting more is rows added by hand en masse (or another database
+    /// behind the URL): an operator looks first.
+    Healing(Vec<String>),
+    /// Anything: the rows are being put back as they were.
+    Allowed,
+}
+
+/// The rows written.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Written {
+    pub(crate) counts: Counts,
+    /// One line per change, as a plan shows it (no password).
+    pub(crate) lines: Vec<String>,
+}
+
+/// Make the database's rows those of `compiled`, in one transaction.
+pub(crate) fn apply(
+    target: &url::Target,
+    compiled: &Compiled,
+    revision: &str,
+    destroy: &Destroy,
+) -> Result<Written, Error> {
+    let rt = db::connection::runtime().map_err(Error::from)?;
+    let outcome = desired::in_background(&compiled.model, compiled.summarised(), |desired| {
+        rt.block_on(apply_rows(target, compiled, revision, destroy, desired))
+    });
+    match outcome {
+        Ok(written) => Ok(written),
+        Err(e @ DbError::Refused(_)) => Err(e.into()),
+        Err(e) => {
+            Err(Error::from(e).followed_by("no row was changed: the transaction was rolled back"))
+        }
+    }
+}
+
+async fn apply_rows(
+    target: &url::Target,
+    compiled: &Compiled,
+    revision: &str,
+    destroy: &Destroy,
+    desired: Pending<'_, '_>,
+) -> Result<Written, DbError> {
+    let mut conn = db::open(target).await?;
+    let held = match lock::acquire(&mut conn, lock::Purpose::Apply, db::lock_wait()).await {
+        Ok(held) => held,
+        Err(e) => {
+            conn.close().await;
+            return Err(e);
+        }
+    };
+    let outcome = apply_locked(&mut conn, target, compiled, revision, destroy, desired).await;
+    let released = lock::release(&mut conn, held, outcome.is_ok()).await;
+    conn.close().await;
+    let outcome = outcome?;
+    released?;
+    Ok(outcome)
+}
+
+async fn apply_locked(
+    conn: &mut Conn,
+    target: &url::Target,
+    compiled: &Compiled,
+    revision: &str,
+    destroy: &Destroy,
+    desired: Pending<'_, '_>,
+) -> Result<Written, DbError> {
+    let mut timer = StageTimer::from_env();
+    let mode = ReadMode {
+        full: false,
+        for_apply: true,
+        current_schema: true,
+    };
+    let (live, desired) = Live::read(conn, desired, mode, &mut timer).await?;
+    let section = RowSection::derive(target.shown(), &live, &desired, &compiled.graph)?;
+    let plan = &section.plan;
+    let to_record = live.to_record(&desired, plan);
+    let record: Vec<StateRecord> = to_record
+        .iter()
+        .filter_map(|name| {
+            let desired = desired.domains.get(name.as_str())?;
+            Some(StateRecord {
+                domain: name,
+                digest: &desired.digest,
+            })
+        })
+        .collect();
+    if plan.is_empty() && record.is_empty() {
+        return Ok(Written::default());
+    }
+    if let Some(refusal) = guard::check(plan, &live.totals(), &section.forwards) {
+        let healing = matches!(destroy, Destroy::Healing(_));
+        if let Destroy::Trailers(allowed) | Destroy::Healing(allowed) = destroy {
+            let missing: Vec<String> = deleted_from(plan)
+                .into_iter()
+                .filter(|domain| !allowed.contains(domain))
+                .collect();
+            if !missing.is_empty() && healing {
+                let refusal = refusal.join("\n").replace(
+                    "this apply needs --allow-destroy",
+                    "healing drift was stopped",
+                );
+                return Err(DbError::Refused(format!(
+                    "{refusal}\nnothing was changed: these rows are not in the last good commit \
+                     (added by hand, or the database is not the one mailops wrote); declare them \
+                     in a tenant file, or delete them by hand"
+                )));
+            }
+            if !missing.is_empty() {
+                let refusal = refusal.join("\n").replace(
+                    "this apply needs --allow-destroy",
+                    "this commit needs a trailer",
+                );
+                return Err(DbError::Refused(format!(
+                    "{refusal}\nnothing was changed; if this is intended, the commit must carry \
+                     the trailer{} {}",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing
+                        .iter()
+                        .map(|d| format!("`{}: {d}`", super::forge::ALLOW_DESTROY))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    let lines: Vec<String> = by_tenant(plan)
+        .into_values()
+        .flatten()
+        .map(|change| change.line())
+        .collect();
+    let plan_hash = plan.hash();
+    let log = LogEntry {
+        git_revision: Some(revision),
+        plan_hash: &plan_hash,
+    };
+    drop(live);
+    let counts = db::apply::execute(conn, plan, &log, &record, false).await?;
+    Ok(Written { counts, lines })
+}
+
+/// The domains a plan deletes rows of (whole domains, mailboxes, aliases).
+fn deleted_from(plan: &RowPlan) -> BTreeSet<String> {
+    let mut domains: BTreeSet<String> = plan.domains.delete.iter().cloned().collect();
+    domains.extend(plan.users.delete.iter().map(|u| u.domain.clone()));
+    domains.extend(plan.aliases.delete.iter().map(|a| a.domain.clone()));
+    domains
+}
