@@ -28,7 +28,8 @@ pub(crate) fn readme() -> String {
          | `sql/` | per tenant and dialect (`sql/mysql/<domain>.sql`, `sql/sqlite/<domain>.sql`), idempotent upserts of its domain, mailboxes and aliases; `sql/<dialect>-begin.sql` documents loading them all by hand |\n\
          | `terraform/` | the mail host and Route53 records (one `dns_<domain>.tf` per tenant) |\n\
          | `postfix/`, `dovecot/`, `rspamd/` | mail server configuration (no secrets: placeholders) |\n\
-         | `cloud-init/` | first-boot setup of the mail host |\n"
+         | `cloud-init/` | first-boot setup of the mail host |\n\
+         | `systemd/` | the reconcile agent's service and timer on the mail host (`mailops reconcile`) |\n"
     )
 }
 
