@@ -205,16 +205,7 @@ async fn apply_locked(
         }
     }
     let to_record = live.to_record(&desired, plan);
-    let record: Vec<StateRecord> = to_record
-        .iter()
-        .filter_map(|name| {
-            let desired = desired.domains.get(name.as_str())?;
-            Some(StateRecord {
-                domain: name,
-                digest: &desired.digest,
-            })
-        })
-        .collect();
+    let record = StateRecord::of(&to_record, &desired);
     timer.lap("db diff");
     let plan_hash = plan.hash();
     let log = LogEntry {

@@ -131,6 +131,26 @@ pub(crate) struct StateRecord<'a> {
     pub(crate) digest: &'a str,
 }
 
+impl<'a> StateRecord<'a> {
+    /// The state to record of these domains (`Live::to_record`): each with
+    /// the digest of its desired rows.
+    pub(crate) fn of(
+        domains: &'a std::collections::BTreeSet<String>,
+        desired: &'a crate::db::desired::Desired<'_>,
+    ) -> Vec<StateRecord<'a>> {
+        domains
+            .iter()
+            .filter_map(|name| {
+                let desired = desired.domains.get(name.as_str())?;
+                Some(StateRecord {
+                    domain: name,
+                    digest: &desired.digest,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Write every change of the plan and, when it has any, the log row; then
 /// record the state of `record`'s domains. Runs inside a transaction.
 pub(crate) async fn execute(

@@ -101,16 +101,7 @@ async fn apply_locked(
     let section = RowSection::derive(target.shown(), &live, &desired, &compiled.graph)?;
     let plan = &section.plan;
     let to_record = live.to_record(&desired, plan);
-    let record: Vec<StateRecord> = to_record
-        .iter()
-        .filter_map(|name| {
-            let desired = desired.domains.get(name.as_str())?;
-            Some(StateRecord {
-                domain: name,
-                digest: &desired.digest,
-            })
-        })
-        .collect();
+    let record = StateRecord::of(&to_record, &desired);
     if plan.is_empty() && record.is_empty() {
         return Ok(Written::default());
     }
