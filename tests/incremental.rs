@@ -1227,6 +1227,23 @@ fn a_cached_build_removes_stale_files_as_cold() {
     build(Want::Again);
     known(&build(Want::Again), 3);
 
+    // A plan between the removal and the build: the tenant leaves the cache
+    // while its files stay, so the folders are not known any more, and the
+    // build finds those files by listing them.
+    pair.remove(SHARMA);
+    pair.plan_has_changes(Want::Edited(0), Want::Again);
+    let out = build(Want::Again);
+    known(&out, 0);
+    assert!(
+        out.stderr
+            .contains("removed  generated/sql/mysql/sharma-textiles.example.sql"),
+        "{}",
+        out.stderr
+    );
+    pair.same_generated();
+    build(Want::Again);
+    known(&build(Want::Again), 3);
+
     // Put there by hand: the folders' stats changed, so they are listed.
     let owned = pair.read("generated/sql/mysql/kaveri-foods.example.sql");
     pair.write("generated/sql/mysql/ghost.example.sql", &owned);

@@ -668,18 +668,28 @@ pub(crate) fn record(
     let known = compiled.known.as_ref();
     let old = known.map(|k| &k.cache);
     let tenant_folders = TenantFolders::open(root)?;
-    // The folders whose entries are known: only after a build, which
-    // listed them or knew them and left only produced files in them.
-    let folders: Vec<Option<Stat>> = match on_disk {
+    // The folders whose entries are known: after a build, which listed them
+    // or knew them and left only produced files in them; after a plan or an
+    // apply, those known before whose stat is still the recorded one
+    // (nothing was added, removed or renamed there since).
+    let now = tenant_folders.folder_stats()?;
+    let mut folders: Vec<Option<Stat>> = match on_disk {
         OnDisk::Built(stale) => TenantFolders::names()
             .iter()
-            .zip(tenant_folders.folder_stats()?)
+            .zip(now)
             .map(|(name, stat)| {
                 stat.filter(|_| stale.clean.contains(name))
                     .and_then(Stat::settled_now)
             })
             .collect(),
-        _ => vec![None; TenantFolders::names().len()],
+        OnDisk::Written | OnDisk::Compared(_) => now
+            .into_iter()
+            .enumerate()
+            .map(|(index, stat)| {
+                let recorded = old.and_then(|c| c.folders.get(index).copied().flatten());
+                recorded.filter(|recorded| stat == Some(*recorded))
+            })
+            .collect(),
     };
     // Nothing parsed, every tenant file and folder as recorded: the cache is
     // what it was (its generated files were all produced unchanged).
@@ -780,6 +790,23 @@ pub(crate) fn record(
     }
     // By name, as `try_compile` merges them with the files it lists.
     tenants.sort_by(|a, b| a.name.cmp(&b.name));
+    // A folder known before is known still only while every file in it is
+    // one of this cache's domains': not when a domain left the cache, whose
+    // files a plan leaves in place (a build removes them, and says which
+    // folders hold only what it produced).
+    if !matches!(on_disk, OnDisk::Built(_))
+        && let Some(old) = old
+        && folders.iter().any(Option::is_some)
+    {
+        let kept: rustc_hash::FxHashSet<&str> = tenants.iter().map(|t| t.domain.as_str()).collect();
+        if old
+            .tenants
+            .iter()
+            .any(|t| !kept.contains(t.domain.as_str()))
+        {
+            folders.iter_mut().for_each(|f| *f = None);
+        }
+    }
     timer.lap("rec: produced");
 
     let platform_hash = match known {
