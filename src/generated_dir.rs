@@ -164,7 +164,7 @@ fn compare_files(
                 let Some(generated) = &generated else {
                     return Ok(Some(FileStatus::Missing));
                 };
-                let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+                let (parent, name) = split(path);
                 let folder = match folders.get(parent) {
                     Some(folder) => folder,
                     None => {
@@ -303,7 +303,7 @@ pub(crate) fn remove_stale(
         };
         let mut files = Vec::new();
         for path in &listed.maybe_stale {
-            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let (parent, name) = split(path);
             if parent == folder
                 && let Some(sub) = &sub
                 && sub.lstat(name.as_ref())?.is_some()
@@ -363,7 +363,7 @@ impl TenantFolders {
     pub(crate) fn names() -> Vec<String> {
         crate::emit::tenant_paths("x.example")
             .iter()
-            .map(|path| path.rsplit_once('/').map_or("", |(d, _)| d).to_string())
+            .map(|path| split(path).0.to_string())
             .collect()
     }
 
@@ -388,10 +388,12 @@ impl TenantFolders {
     /// missing file has none, and then the list is shorter than the paths.
     pub(crate) fn stats(&self, domain: &str) -> io::Result<Vec<Stat>> {
         let mut stats = Vec::with_capacity(self.dirs.len());
-        for ((folder, dir), path) in self.dirs.iter().zip(crate::emit::tenant_paths(domain)) {
-            let name = path.strip_prefix(folder.as_str()).unwrap_or(&path);
-            let name = name.strip_prefix('/').unwrap_or(name);
-            match dir.as_ref().map(|d| d.stat_of(name.as_ref())).transpose()? {
+        for ((_, dir), path) in self.dirs.iter().zip(crate::emit::tenant_paths(domain)) {
+            match dir
+                .as_ref()
+                .map(|d| d.stat_of(file_name(&path).as_ref()))
+                .transpose()?
+            {
                 Some(Some(stat)) => stats.push(stat),
                 _ => break,
             }
@@ -409,13 +411,22 @@ impl TenantFolders {
 
     /// Whether the file of `domain` in folder `index` is on disk.
     pub(crate) fn has(&self, index: usize, domain: &str) -> io::Result<bool> {
-        let (folder, dir) = &self.dirs[index];
-        let Some(dir) = dir else { return Ok(false) };
+        let Some(dir) = &self.dirs[index].1 else {
+            return Ok(false);
+        };
         let path = &crate::emit::tenant_paths(domain)[index];
-        let name = path.strip_prefix(folder.as_str()).unwrap_or(path);
-        let name = name.strip_prefix('/').unwrap_or(name);
-        Ok(dir.lstat(name.as_ref())?.is_some())
+        Ok(dir.lstat(file_name(path).as_ref())?.is_some())
     }
+}
+
+/// A path under `generated/` split at its last `/`: (its folder, `""` at
+/// the top; its file name).
+fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+fn file_name(path: &str) -> &str {
+    split(path).1
 }
 
 /// The domains the previous compile produced (each has

@@ -67,7 +67,7 @@ pub(crate) struct Cache {
     pub(crate) keys: Vec<(String, Stat)>,
     /// Every tenant file, sorted by name.
     pub(crate) tenants: Vec<Tenant>,
-    /// Per folder of the tenants' generated files (`ProducedDirs`, in the
+    /// Per folder of the tenants' generated files (`generated_dir::TenantFolders`, in the
     /// order of `emit::tenant_paths`): its stat when every entry in it was a
     /// file of one of `tenants`' domains. While the folder's stat is still
     /// that one, nothing was added to it, removed or renamed since, so its
