@@ -1,6 +1,10 @@
-//! Database URLs: `mysql://user[:password]@host[:port]/database` and `sqlite://path`.
+//! Database URLs: `mysql://user[:password]@host[:port]/database[?socket=/path]`
+//! and `sqlite://path`.
 //!
-//! The password, when present, is only ever shown redacted.
+//! The password, when present, is only ever shown redacted. `?socket=` makes
+//! the connection through MariaDB's local Unix socket (an account that may
+//! log in from `localhost` only, or by `unix_socket` with no password at all);
+//! the host and port are then only shown, never dialled.
 
 use std::fmt;
 
@@ -12,6 +16,8 @@ pub(crate) enum DatabaseUrl {
         host: String,
         port: u16,
         database: String,
+        /// The server's Unix socket (`?socket=`), absolute; else TCP.
+        socket: Option<String>,
     },
     Sqlite {
         path: String,
@@ -32,6 +38,10 @@ pub(crate) enum UrlProblem {
     PortOutOfRange(String),
     /// Not digits after the host's `:` (not echoed: it may be a password).
     NotAPort,
+    /// A query parameter other than `socket` (its name; values are not echoed).
+    Parameter(String),
+    /// `?socket=` without an absolute path.
+    SocketPath,
 }
 
 impl fmt::Display for UrlProblem {
@@ -55,6 +65,15 @@ impl fmt::Display for UrlProblem {
                 "what follows `:` after the host is not a port number (a password \
                  goes before `@`: `mysql://user:password@host/database`, and only \
                  in the environment)",
+            ),
+            UrlProblem::Parameter(name) => write!(
+                f,
+                "the URL's parameter `{name}` is not known: a MariaDB URL takes only \
+                 `?socket=/run/mysqld/mysqld.sock`"
+            ),
+            UrlProblem::SocketPath => f.write_str(
+                "`?socket=` needs the absolute path of the server's socket: \
+                 `?socket=/run/mysqld/mysqld.sock`",
             ),
         }
     }
@@ -88,10 +107,17 @@ impl DatabaseUrl {
             .or_else(|| url.strip_prefix("mariadb://"))
             .ok_or(UrlProblem::Scheme)?;
         let (authority, database) = rest.split_once('/').ok_or(UrlProblem::NoDatabase)?;
-        let database = database.split('?').next().unwrap_or("");
+        let (database, query) = match database.split_once('?') {
+            Some((database, query)) => (database, Some(query)),
+            None => (database, None),
+        };
         if database.is_empty() {
             return Err(UrlProblem::NoDatabase);
         }
+        let socket = match query {
+            None => None,
+            Some(query) => socket_of(query)?,
+        };
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
@@ -127,6 +153,7 @@ impl DatabaseUrl {
             host,
             port,
             database: database.to_string(),
+            socket,
         })
     }
 
@@ -145,10 +172,32 @@ impl DatabaseUrl {
                 host,
                 port,
                 database,
+                socket,
                 ..
-            } => format!("mysql://{user}@{host}:{port}/{database}"),
+            } => match socket {
+                Some(socket) => format!("mysql://{user}@{host}:{port}/{database}?socket={socket}"),
+                None => format!("mysql://{user}@{host}:{port}/{database}"),
+            },
         }
     }
+}
+
+/// The `socket` of a MariaDB URL's query (`socket=/run/mysqld/mysqld.sock`);
+/// any other parameter is refused, not ignored.
+fn socket_of(query: &str) -> Result<Option<String>, UrlProblem> {
+    let mut socket = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "socket" {
+            return Err(UrlProblem::Parameter(percent_decode(name)));
+        }
+        let path = percent_decode(value);
+        if !path.starts_with('/') {
+            return Err(UrlProblem::SocketPath);
+        }
+        socket = Some(path);
+    }
+    Ok(socket)
 }
 
 /// Whether a URL carries a password (without needing it to parse).
@@ -270,9 +319,14 @@ impl fmt::Display for DatabaseUrl {
                 host,
                 port,
                 database,
+                socket,
             } => {
                 let secret = if password.is_some() { ":***" } else { "" };
-                write!(f, "mysql://{user}{secret}@{host}:{port}/{database}")
+                write!(f, "mysql://{user}{secret}@{host}:{port}/{database}")?;
+                match socket {
+                    Some(socket) => write!(f, "?socket={socket}"),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -304,11 +358,60 @@ mod tests {
                 password: Some("s@cret".into()),
                 host: "127.0.0.1".into(),
                 port: 3306,
-                database: "mail".into()
+                database: "mail".into(),
+                socket: None,
             }
         );
         assert_eq!(url.redacted(), "mysql://mailops:***@127.0.0.1:3306/mail");
         assert!(!url.redacted().contains("cret"));
+    }
+
+    #[test]
+    fn a_socket_parameter_names_the_local_socket() {
+        let url =
+            DatabaseUrl::parse("mysql://mailops:pw@localhost/mail?socket=/run/mysqld/mysqld.sock")
+                .unwrap();
+        let DatabaseUrl::Mysql { socket, .. } = &url else {
+            panic!("{url}")
+        };
+        assert_eq!(socket.as_deref(), Some("/run/mysqld/mysqld.sock"));
+        assert_eq!(
+            url.redacted(),
+            "mysql://mailops:***@localhost:3306/mail?socket=/run/mysqld/mysqld.sock"
+        );
+        // Shown the way it parses back.
+        assert_eq!(
+            DatabaseUrl::parse(&url.identity()).unwrap().identity(),
+            url.identity()
+        );
+        assert_ne!(
+            url.identity(),
+            DatabaseUrl::parse("mysql://mailops@localhost/mail")
+                .unwrap()
+                .identity(),
+            "a socket and TCP to the same name may be two servers"
+        );
+        // Percent-encoded paths decode.
+        let encoded = DatabaseUrl::parse("mysql://u@localhost/d?socket=%2Frun%2Fm.sock").unwrap();
+        assert!(encoded.to_string().ends_with("?socket=/run/m.sock"));
+    }
+
+    #[test]
+    fn unknown_parameters_and_relative_sockets_are_refused() {
+        assert_eq!(
+            DatabaseUrl::parse("mysql://u@h/d?sslmode=off"),
+            Err(UrlProblem::Parameter("sslmode".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://u@h/d?socket=run/mysqld.sock"),
+            Err(UrlProblem::SocketPath)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mysql://u@h/d?socket="),
+            Err(UrlProblem::SocketPath)
+        );
+        let message = UrlProblem::Parameter("password".into()).to_string();
+        assert!(message.contains("?socket="), "{message}");
     }
 
     #[test]

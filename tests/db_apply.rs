@@ -578,6 +578,49 @@ fn passwords_in_database_urls_are_never_printed() {
     assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }
 
+/// `?socket=`: the connection goes through MariaDB's Unix socket (the first
+/// boot's writer account exists at `localhost` only). A socket path that is
+/// not the server's fails, naming the URL as given.
+#[test]
+fn mariadb_through_its_socket() {
+    let db = TestDb::new(Engine::Mariadb);
+    let repo = Repo::two_tenants();
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let socket = format!("mysql://root@localhost/{name}?socket=/run/mysqld/mysqld.sock");
+    let out = run(repo.path(), &["apply", "--yes", "--database", &socket]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!(
+            "mysql://root@localhost:3306/{name}?socket=/run/mysqld/mysqld.sock"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        db.sql("SELECT name FROM virtual_domains ORDER BY name"),
+        "a.example\nb.example\n"
+    );
+    let wrong = format!("mysql://root@localhost/{name}?socket=/nonexistent/mysqld.sock");
+    let out = run(repo.path(), &["plan", "--database", &wrong]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("/nonexistent/mysqld.sock"),
+        "{}",
+        stderr(&out)
+    );
+    // A parameter mailops does not know is a usage error, not ignored.
+    let out = run(
+        repo.path(),
+        &["plan", "--database", &format!("{socket}&ssl=off")],
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("`ssl` is not known"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn the_default_database_is_sqlite_in_the_mail_repo() {
     let repo = Repo::two_tenants();

@@ -150,6 +150,7 @@ async fn connect_as(
             host,
             port,
             database,
+            socket,
         } => {
             let mut options = MySqlConnectOptions::new()
                 .host(host)
@@ -157,6 +158,10 @@ async fn connect_as(
                 .username(user)
                 .database(database)
                 .charset("utf8mb4");
+            if let Some(socket) = socket {
+                // sqlx dials the socket instead of host:port.
+                options = options.socket(socket);
+            }
             if let Some(password) = password {
                 options = options.password(password);
             }

@@ -160,15 +160,19 @@ fn host_config(platform: &Platform) -> (String, String) {
     (head, tail)
 }
 
-/// The secrets file's line for the writing account, its password a placeholder.
+/// The local MariaDB server's socket on Debian.
+const MARIADB_SOCKET: &str = "/run/mysqld/mysqld.sock";
+
+/// The secrets file's line for the writing account, its password a
+/// placeholder: the account exists at `localhost` only, reached through the
+/// server's socket.
 fn writer_url_line(platform: &Platform) -> String {
     let db = &platform.database;
     format!(
         "database_url = {}",
         toml_string(&format!(
-            "mysql://{}:{WRITER_PASSWORD_PLACEHOLDER}@{}:{}/{}",
+            "mysql://{}:{WRITER_PASSWORD_PLACEHOLDER}@localhost:{}/{}?socket={MARIADB_SOCKET}",
             writer_user(platform),
-            db.host,
             db.port,
             db.name
         ))
@@ -470,6 +474,28 @@ mod tests {
         assert!(
             sql.contains("IDENTIFIED BY '@@MAILOPS_DB_PASSWORD@@'"),
             "{sql}"
+        );
+        // The writer exists at localhost only, and its URL dials the socket.
+        let writer: Vec<&str> = sql
+            .lines()
+            .filter(|l| l.starts_with("CREATE USER") && l.contains("'mailops'@"))
+            .collect();
+        assert_eq!(
+            writer,
+            [
+                "CREATE USER IF NOT EXISTS 'mailops'@'localhost' IDENTIFIED BY '@@MAILOPS_WRITER_PASSWORD@@';"
+            ],
+            "{sql}"
+        );
+        assert!(
+            sql.contains("DROP USER IF EXISTS 'mailops'@'127.0.0.1';"),
+            "{sql}"
+        );
+        assert!(
+            script.contains(
+                "'database_url = \"mysql://mailops:@@MAILOPS_WRITER_PASSWORD@@@localhost:3306/mailserver?socket=/run/mysqld/mysqld.sock\"'"
+            ),
+            "{script}"
         );
     }
 
