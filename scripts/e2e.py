@@ -13,6 +13,9 @@ For each backend (mysql, then sqlite) it:
      Rspamd's resolver on 127.0.0.1 and its network modules off;
   4. starts Postfix, Dovecot and Rspamd without systemd and runs every check.
 
+Then the GitOps phase (scripts/e2e_gitops.py, issue 12): `mailops init` → push to
+a bare repo → `mailops reconcile --once` on a host tree, and the loop's checks.
+
 Prints `ok <check>` / `FAIL <check>: why` per check and `N passed, M failed`;
 exits 1 on any failure after printing the tail of each service's log. Stops
 everything it started. Safe to run twice.
@@ -1068,7 +1071,11 @@ def checks(backend, stack, repo, tenants, url, db_password):
 
 
 def main():
-    only = sys.argv[1:] or ["mysql", "sqlite"]
+    only = sys.argv[1:] or ["mysql", "sqlite", "gitops"]
+    unknown = [name for name in only if name not in ("mysql", "sqlite", "gitops")]
+    if unknown:
+        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite or gitops)")
+        return 1
     start = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
     os.chmod(WORK, 0o755)
@@ -1076,9 +1083,13 @@ def main():
         log(f"FAIL setup: {BIN} does not exist (run `cargo build`)")
         return 1
     for backend in only:
-        log(f"=== backend {backend}")
+        log(f"=== backend {backend}" if backend != "gitops" else "=== the GitOps loop (MariaDB)")
         try:
-            run_suite(backend)
+            if backend == "gitops":
+                import e2e_gitops  # scripts/ is on the path: it is this script's folder
+                e2e_gitops.run_gitops(sys.modules[__name__])
+            else:
+                run_suite(backend)
         except Exception as error:  # noqa: BLE001
             results.append((f"{backend}: setup", False))
             log(f"FAIL {backend}: setup: {error}")
