@@ -618,3 +618,57 @@ fn a_problem_of_the_host_is_not_held_against_the_commit() {
     succeeds(&host.reconcile());
     assert_eq!(host.status_json()["outcome"], "applied");
 }
+
+/// Without `--once` the agent keeps running: a commit pushed while it runs is
+/// applied by a later run, and a row deleted by hand is put back, with no one
+/// starting it again.
+#[test]
+fn the_loop_applies_a_new_commit_and_heals_without_being_restarted() {
+    let host = Host::new(Engine::Sqlite);
+    let mut agent = mailops()
+        .args(["reconcile", "--interval", "1", "--config"])
+        .arg(host.config())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mailops starts");
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent did not {what} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let commit_is = |commit: &str| {
+        std::fs::read_to_string(host.dir.path().join("run/status.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|status| status["commit"] == commit)
+    };
+    let first = host.head();
+    wait_for("apply the first commit", &|| commit_is(&first));
+    ok(&host.work(), &["new", "beta.example"]);
+    ok(&host.work(), &["build"]);
+    host.commit("beta.example");
+    let second = host.head();
+    wait_for("apply the pushed commit", &|| commit_is(&second));
+    assert!(host.key_file("beta.example").is_file());
+    host.db
+        .sql("DELETE FROM virtual_users WHERE email = 'alice@acme.example'");
+    wait_for("heal the deleted row", &|| {
+        host.db.count("virtual_users") == 1
+    });
+    assert!(
+        agent.try_wait().unwrap().is_none(),
+        "the agent is still running"
+    );
+    agent.kill().unwrap();
+    let out = agent.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("healed: "), "{log}");
+    assert!(log.contains("new commit"), "{log}");
+}
