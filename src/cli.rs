@@ -154,6 +154,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DkimCommand,
     },
+    /// The tenants' DNS records outside Terraform: check what is published,
+    /// print what a client's DNS host must publish.
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
     /// The age-encrypted DKIM private keys of keys/ (with `[secrets] recipients`).
     Keys {
         #[command(subcommand)]
@@ -219,6 +225,52 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "DIR")]
         key_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DnsCommand {
+    /// Resolve every record the tenants declare (MX, SPF, DMARC, DKIM) and
+    /// compare it with what is published: ok, missing, different or
+    /// conflicting; and the mail host's address and reverse DNS. Exit 0 all
+    /// ok, 1 a mismatch, 2 a query that could not be answered.
+    Check {
+        /// Ask this nameserver (`IP` or `IP:PORT`, `[IPv6]:PORT`); default:
+        /// the system's resolvers.
+        #[arg(long, value_name = "IP[:PORT]")]
+        nameserver: Option<String>,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value = "human")]
+        format: PlanFormat,
+        /// The mail host's address: its name must resolve to it, and it must
+        /// point back to the name (PTR).
+        #[arg(long, value_name = "IP")]
+        expect_ip: Option<std::net::IpAddr>,
+        /// Queries in flight at once.
+        #[arg(long, value_name = "N", default_value = "256")]
+        concurrency: usize,
+        /// Seconds to wait for one answer (each query is tried 3 times).
+        #[arg(long, value_name = "SECONDS", default_value = "3")]
+        timeout: u64,
+        /// Only these tenants (default: every tenant).
+        #[arg(value_name = "DOMAIN")]
+        domains: Vec<String>,
+    },
+    /// Print the records a tenant's DNS host must publish, for a domain whose
+    /// DNS is not in the operator's Route53.
+    Records {
+        /// The tenants (A-label or Unicode; default: every tenant).
+        #[arg(value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// Zone-file lines, or JSON.
+        #[arg(long, value_enum, default_value = "zone")]
+        format: RecordsFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecordsFormat {
+    Zone,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

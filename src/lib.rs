@@ -14,6 +14,7 @@ mod diagnostic;
 mod diagnostic_catalogue;
 mod diagnostic_code;
 mod dkim_keys;
+mod dns;
 mod emit;
 mod encrypted_keys;
 mod error;

@@ -73,6 +73,7 @@ const LAYERS: Layers = &[
             "encrypted_keys",
             "dkim_keys",
             "emit",
+            "dns",
             "db",
             "incremental",
             "generated_dir",

@@ -4,6 +4,7 @@
 mod apply;
 mod build;
 mod dkim;
+mod dns;
 mod hash_password;
 mod init;
 mod install;
@@ -19,7 +20,7 @@ mod validate;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DkimCommand, KeysCommand};
+use crate::cli::{Cli, Command, DkimCommand, DnsCommand, KeysCommand};
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
 /// User-input errors, or a failed check.
@@ -148,6 +149,30 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                     force,
                 },
         } => dkim::keygen(&dir, &domain, selector, algorithm, key_dir, force),
+        Command::Dns {
+            command:
+                DnsCommand::Check {
+                    nameserver,
+                    format,
+                    expect_ip,
+                    concurrency,
+                    timeout,
+                    domains,
+                },
+        } => dns::check(
+            &dir,
+            dns::CheckArgs {
+                nameserver,
+                format,
+                expect_ip,
+                concurrency,
+                timeout,
+                domains,
+            },
+        ),
+        Command::Dns {
+            command: DnsCommand::Records { domains, format },
+        } => dns::records(&dir, &domains, format),
         Command::Keys {
             command: KeysCommand::Reencrypt { identity },
         } => keys::reencrypt(&dir, identity.as_deref()),

@@ -159,7 +159,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         domain: name,
         zone_id: domain.zone_id.as_deref(),
         ttl: domain.ttl,
-        mx: format!("10 {}.", platform.hostname),
+        mx: crate::model::records::mx_value(&platform.hostname),
         spf: domain.spf.record(),
         dmarc_name: format!("_dmarc.{name}"),
         dmarc: domain.dmarc.record(),

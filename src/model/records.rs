@@ -121,6 +121,84 @@ impl Dkim {
     }
 }
 
+/// Which of a tenant's records a [`DnsRecord`] is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Purpose {
+    Mx,
+    Spf,
+    Dmarc,
+    /// The key of this selector.
+    Dkim(String),
+}
+
+impl Purpose {
+    /// `MX`, `SPF`, `DMARC`, `DKIM dkim`.
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Purpose::Mx => "MX".to_string(),
+            Purpose::Spf => "SPF".to_string(),
+            Purpose::Dmarc => "DMARC".to_string(),
+            Purpose::Dkim(selector) => format!("DKIM {selector}"),
+        }
+    }
+
+    /// The record type: `MX` or `TXT`.
+    pub(crate) fn rtype(&self) -> &'static str {
+        match self {
+            Purpose::Mx => "MX",
+            _ => "TXT",
+        }
+    }
+}
+
+/// One record a tenant declares: what Terraform publishes in Route53, what
+/// `mailops dns records` prints for a DNS host elsewhere, and what
+/// `mailops dns check` expects to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DnsRecord {
+    /// Owner name, A-label, without the trailing dot.
+    pub(crate) name: String,
+    pub(crate) purpose: Purpose,
+    pub(crate) ttl: u32,
+    /// MX: `10 mx.webhizzy.in.`; TXT: the whole text, before any split into
+    /// 255-octet character-strings.
+    pub(crate) value: String,
+}
+
+/// The MX value of every tenant: the mail host, preference 10.
+pub(crate) fn mx_value(hostname: &str) -> String {
+    format!("10 {hostname}.")
+}
+
+/// Every record of `domain`, in the order Terraform declares them: MX, SPF,
+/// DMARC, then each DKIM key.
+pub(crate) fn declared(hostname: &str, domain: &super::Domain) -> Vec<DnsRecord> {
+    let name = &domain.name;
+    let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
+        name: owner,
+        purpose,
+        ttl: domain.ttl,
+        value,
+    };
+    let mut out = vec![
+        record(name.clone(), Purpose::Mx, mx_value(hostname)),
+        record(name.clone(), Purpose::Spf, domain.spf.record()),
+        record(
+            format!("_dmarc.{name}"),
+            Purpose::Dmarc,
+            domain.dmarc.record(),
+        ),
+    ];
+    out.extend(domain.dkim.iter().map(|key| {
+        record(
+            format!("{}._domainkey.{name}", key.selector),
+            Purpose::Dkim(key.selector.clone()),
+            key.record(),
+        )
+    }));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,168 @@
+//! `mailops dns check` and `mailops dns records` (see `crate::dns`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::cli::{PlanFormat, RecordsFormat};
+use crate::commands::{EXIT_OK, Result, validate};
+use crate::dns::{self, check};
+use crate::error::Error;
+use crate::model::Model;
+use crate::model::records::{DnsRecord, declared};
+use crate::pipeline;
+
+/// The options of `dns check`, as typed.
+pub(crate) struct CheckArgs {
+    pub(crate) nameserver: Option<String>,
+    pub(crate) format: PlanFormat,
+    pub(crate) expect_ip: Option<IpAddr>,
+    pub(crate) concurrency: usize,
+    pub(crate) timeout: u64,
+    pub(crate) domains: Vec<String>,
+}
+
+pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
+    let nameserver = args
+        .nameserver
+        .as_deref()
+        .map(parse_nameserver)
+        .transpose()?;
+    if args.concurrency == 0 || args.timeout == 0 {
+        return Err(Error::user(
+            "--concurrency and --timeout must be at least 1".to_string(),
+        ));
+    }
+    let model = compiled(dir, "no DNS check")?;
+    let names = chosen(&model, &args.domains)?;
+    let domains: Vec<(String, Vec<DnsRecord>)> = names
+        .iter()
+        .map(|name| {
+            let domain = &model.domains[name];
+            (name.clone(), declared(&model.platform.hostname, domain))
+        })
+        .collect();
+    let options = check::Options {
+        nameserver,
+        expect_ip: args.expect_ip,
+        concurrency: args.concurrency,
+        timeout: Duration::from_secs(args.timeout),
+        ..check::Options::default()
+    };
+    let report = check::run(&model.platform.hostname, domains, &options)?;
+    match args.format {
+        PlanFormat::Human => print!("{}", dns::render::human(&report)),
+        PlanFormat::Markdown => print!("{}", dns::render::markdown(&report)),
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&dns::render::json(&report)).expect("a report serialises")
+        ),
+    }
+    if args.format != PlanFormat::Human {
+        eprintln!("{}", dns::render::summary(&report));
+    }
+    Ok(match report.exit_code() {
+        0 => EXIT_OK,
+        code => ExitCode::from(code),
+    })
+}
+
+pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> Result<ExitCode> {
+    let model = compiled(dir, "no records")?;
+    let names = chosen(&model, domains)?;
+    let mut zone = String::new();
+    let mut json = Vec::new();
+    for name in &names {
+        let tenant = &model.domains[name];
+        let records = declared(&model.platform.hostname, tenant);
+        match format {
+            RecordsFormat::Zone => {
+                zone.push_str(&format!(
+                    "; {name}: the records to publish for mail at {}, from {} (mailops dns records)\n",
+                    model.platform.hostname, tenant.file
+                ));
+                zone.push_str(&dns::zone_lines(&records));
+            }
+            RecordsFormat::Json => json.extend(dns::records_json(name, &records)),
+        }
+    }
+    match format {
+        RecordsFormat::Zone => print!("{zone}"),
+        RecordsFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("records serialise")
+        ),
+    }
+    Ok(EXIT_OK)
+}
+
+/// The model of a repo without problems.
+fn compiled(dir: &Path, refusal: &str) -> Result<Model> {
+    let compiled = pipeline::compile_cached(dir)?;
+    validate::report(&compiled);
+    if compiled.has_errors() {
+        return Err(Error::user(format!(
+            "{refusal}: fix the problems above first"
+        )));
+    }
+    Ok(compiled.model)
+}
+
+/// The A-labels of the tenants named (Unicode or A-label), or every tenant.
+fn chosen(model: &Model, domains: &[String]) -> Result<Vec<String>> {
+    if domains.is_empty() {
+        return Ok(model.domains.keys().cloned().collect());
+    }
+    let mut out = Vec::with_capacity(domains.len());
+    let mut unknown = Vec::new();
+    for domain in domains {
+        let name = idna::domain_to_ascii(domain.trim_end_matches('.'))
+            .unwrap_or_else(|_| domain.to_ascii_lowercase());
+        if model.domains.contains_key(&name) {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        } else {
+            unknown.push(crate::chars::printable(domain).into_owned());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::user(format!(
+            "no tenant file declares {} (tenants/<domain>.toml)",
+            unknown.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 when none is given.
+fn parse_nameserver(text: &str) -> Result<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = text.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(Error::user(format!(
+        "--nameserver `{}` is not an address: give `IP`, `IP:PORT` or `[IPv6]:PORT`",
+        crate::chars::printable(text)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameservers_parse_with_and_without_port() {
+        assert_eq!(
+            parse_nameserver("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1:53"
+        );
+        assert_eq!(parse_nameserver("127.0.0.2:5353").unwrap().port(), 5353);
+        assert_eq!(parse_nameserver("[::1]:5300").unwrap().port(), 5300);
+        assert_eq!(parse_nameserver("::1").unwrap().port(), 53);
+        assert!(parse_nameserver("ns.example").is_err());
+    }
+}

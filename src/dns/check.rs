@@ -1,0 +1,628 @@
+//! `mailops dns check`: resolve every record the tenants declare and compare
+//! it with what is published.
+//!
+//! Each record ends in one [`State`]: ok; missing; different (both values
+//! shown); conflicting (what is published beside it breaks it: two SPF or two
+//! DMARC records, a CNAME where a TXT must be, an MX that points elsewhere);
+//! or unresolved (the nameserver timed out, refused or failed: an
+//! operational failure, never counted as a mismatch). Across layers, the mail
+//! host's name must resolve to its address (`--expect-ip`) and that address
+//! must point back to the name (PTR).
+//!
+//! Queries run concurrently, at most [`Options::concurrency`] at once, each
+//! with a timeout and retries (hickory-resolver's), from one current-thread
+//! runtime: the work is waiting on the network, not the CPU.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::{ResolveError, TokioResolver};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::model::records::{DnsRecord, Purpose};
+
+/// How to resolve.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Ask this server (`--nameserver`); else the system's resolvers.
+    pub(crate) nameserver: Option<SocketAddr>,
+    /// The mail host's address (`--expect-ip`).
+    pub(crate) expect_ip: Option<IpAddr>,
+    /// Queries in flight at once.
+    pub(crate) concurrency: usize,
+    /// Per query attempt.
+    pub(crate) timeout: Duration,
+    /// Attempts per query (a lost UDP answer is asked again).
+    pub(crate) attempts: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            nameserver: None,
+            expect_ip: None,
+            concurrency: 256,
+            timeout: Duration::from_secs(3),
+            attempts: 3,
+        }
+    }
+}
+
+/// How one record compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum State {
+    Ok,
+    Missing,
+    Different,
+    Conflicting,
+    /// No answer to compare: the nameserver timed out, refused or failed.
+    Unresolved,
+}
+
+impl State {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Missing => "missing",
+            State::Different => "different",
+            State::Conflicting => "conflicting",
+            State::Unresolved => "unresolved",
+        }
+    }
+}
+
+/// One declared record, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RecordCheck {
+    pub(crate) domain: String,
+    pub(crate) name: String,
+    #[serde(rename = "type")]
+    pub(crate) rtype: &'static str,
+    pub(crate) purpose: String,
+    pub(crate) state: State,
+    pub(crate) expected: String,
+    /// What was published (the records of the same kind at the name).
+    pub(crate) found: Vec<String>,
+    /// Why it conflicts, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Report {
+    pub(crate) nameserver: Option<String>,
+    pub(crate) records: Vec<RecordCheck>,
+    /// The mail host's own records (A/AAAA, PTR).
+    pub(crate) host: Vec<RecordCheck>,
+}
+
+impl Report {
+    pub(crate) fn count(&self, state: State) -> usize {
+        self.all().filter(|c| c.state == state).count()
+    }
+
+    pub(crate) fn all(&self) -> impl Iterator<Item = &RecordCheck> {
+        self.records.iter().chain(&self.host)
+    }
+
+    /// 0 all ok, 1 a mismatch, 2 something could not be resolved.
+    pub(crate) fn exit_code(&self) -> u8 {
+        if self.count(State::Unresolved) > 0 {
+            2
+        } else if self.all().any(|c| c.state != State::Ok) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Resolve and compare the records of every `(domain, records)`, and the
+/// mail host's A/AAAA and PTR.
+pub(crate) fn run(
+    hostname: &str,
+    domains: Vec<(String, Vec<DnsRecord>)>,
+    options: &Options,
+) -> Result<Report, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::operational(format!("cannot start the DNS runtime: {e}")))?;
+    runtime.block_on(run_async(hostname, domains, options))
+}
+
+async fn run_async(
+    hostname: &str,
+    domains: Vec<(String, Vec<DnsRecord>)>,
+    options: &Options,
+) -> Result<Report, Error> {
+    let resolver = Arc::new(resolver(options)?);
+    let limit = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut index = 0usize;
+    for (domain, records) in domains {
+        for record in records {
+            let resolver = Arc::clone(&resolver);
+            let limit = Arc::clone(&limit);
+            let domain = domain.clone();
+            let at = index;
+            index += 1;
+            tasks.spawn(async move {
+                let _permit = limit
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                (at, check_record(&resolver, domain, record).await)
+            });
+        }
+    }
+    let mut records: Vec<(usize, RecordCheck)> = Vec::with_capacity(index);
+    while let Some(done) = tasks.join_next().await {
+        records
+            .push(done.map_err(|e| Error::operational(format!("a DNS query task failed: {e}")))?);
+    }
+    records.sort_by_key(|(at, _)| *at);
+    let host = check_host(&resolver, hostname, options.expect_ip).await;
+    Ok(Report {
+        nameserver: options.nameserver.map(|s| s.to_string()),
+        records: records.into_iter().map(|(_, c)| c).collect(),
+        host,
+    })
+}
+
+fn resolver(options: &Options) -> Result<TokioResolver, Error> {
+    let mut opts = ResolverOpts::default();
+    opts.timeout = options.timeout;
+    opts.attempts = options.attempts;
+    // Keep the CNAMEs of a chain: a CNAME where a TXT must be is a finding.
+    opts.preserve_intermediates = true;
+    opts.cache_size = 0;
+    opts.ndots = 0;
+    // What DNS publishes, not this machine's /etc/hosts.
+    opts.use_hosts_file = ResolveHosts::Never;
+    let builder = match options.nameserver {
+        Some(server) => {
+            let group = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], group),
+                TokioConnectionProvider::default(),
+            )
+        }
+        None => TokioResolver::builder_tokio().map_err(|e| {
+            Error::operational(format!(
+                "cannot read the system's resolver configuration: {e} (give --nameserver)"
+            ))
+        })?,
+    };
+    Ok(builder.with_options(opts).build())
+}
+
+/// What a name holds of one type: the values, and a CNAME if the name is one.
+#[derive(Debug, Default)]
+struct Answer {
+    cname: Option<String>,
+    values: Vec<String>,
+}
+
+/// Query `name` for `rtype`. No such name or no such record is an empty
+/// answer; a timeout, a refusal or a server failure is an error. When the
+/// answer is empty or failed, the name is asked for a CNAME too: the chain
+/// to a target that does not answer loses it otherwise.
+async fn query(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Result<Answer, String> {
+    let answer = query_once(resolver, name, rtype).await;
+    if matches!(&answer, Ok(a) if a.cname.is_some() || !a.values.is_empty()) {
+        return answer;
+    }
+    match query_once(resolver, name, RecordType::CNAME).await {
+        Ok(cname) if cname.cname.is_some() => Ok(Answer {
+            cname: cname.cname,
+            values: Vec::new(),
+        }),
+        _ => answer,
+    }
+}
+
+async fn query_once(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+) -> Result<Answer, String> {
+    let fqdn = format!("{name}.");
+    match resolver.lookup(fqdn.as_str(), rtype).await {
+        Ok(lookup) => {
+            let mut answer = Answer::default();
+            for record in lookup.records() {
+                match record.data() {
+                    RData::CNAME(target) if answer.cname.is_none() => {
+                        answer.cname = Some(target.0.to_ascii().to_ascii_lowercase());
+                    }
+                    RData::MX(mx) => answer.values.push(format!(
+                        "{} {}",
+                        mx.preference(),
+                        mx.exchange().to_ascii().to_ascii_lowercase()
+                    )),
+                    RData::TXT(txt) => answer.values.push(
+                        txt.txt_data()
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s).into_owned())
+                            .collect::<String>(),
+                    ),
+                    RData::PTR(ptr) => answer.values.push(ptr.0.to_ascii().to_ascii_lowercase()),
+                    RData::A(a) => answer.values.push(a.0.to_string()),
+                    RData::AAAA(aaaa) => answer.values.push(aaaa.0.to_string()),
+                    _ => {}
+                }
+            }
+            Ok(answer)
+        }
+        Err(e) if e.is_no_records_found() => Ok(Answer::default()),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn describe(error: &ResolveError) -> String {
+    let text = error.to_string();
+    if text.contains("Refused") {
+        format!("{text} (the nameserver does not serve this zone?)")
+    } else {
+        text
+    }
+}
+
+async fn check_record(resolver: &TokioResolver, domain: String, record: DnsRecord) -> RecordCheck {
+    let rtype = match record.purpose {
+        Purpose::Mx => RecordType::MX,
+        _ => RecordType::TXT,
+    };
+    let mut check = RecordCheck {
+        domain,
+        name: record.name.clone(),
+        rtype: record.purpose.rtype(),
+        purpose: record.purpose.label(),
+        state: State::Ok,
+        expected: record.value.clone(),
+        found: Vec::new(),
+        note: None,
+    };
+    let answer = match query(resolver, &record.name, rtype).await {
+        Ok(answer) => answer,
+        Err(why) => {
+            check.state = State::Unresolved;
+            check.note = Some(why);
+            return check;
+        }
+    };
+    let (state, found, note) = compare(&record, &answer);
+    check.state = state;
+    check.found = found;
+    check.note = note;
+    check
+}
+
+/// Compare one declared record with the answer at its name.
+fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<String>) {
+    if let Some(target) = &answer.cname {
+        let what = match record.purpose {
+            Purpose::Mx => "the domain is a CNAME: no MX (or any other record) may sit beside it",
+            _ => "a CNAME where a TXT must be",
+        };
+        return (
+            State::Conflicting,
+            answer.values.clone(),
+            Some(format!("{what} (CNAME {target})")),
+        );
+    }
+    match &record.purpose {
+        Purpose::Mx => {
+            let expected = normal_mx(&record.value);
+            let found: Vec<String> = answer.values.iter().map(|v| normal_mx(v)).collect();
+            if found.is_empty() {
+                (State::Missing, found, None)
+            } else if found == [expected.clone()] {
+                (State::Ok, found, None)
+            } else if found.contains(&expected) {
+                let others: Vec<&String> = found.iter().filter(|v| **v != expected).collect();
+                let note = format!(
+                    "an MX that points elsewhere beside the mail host's: {}",
+                    others
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                (State::Conflicting, found, Some(note))
+            } else {
+                (State::Different, found, None)
+            }
+        }
+        Purpose::Spf => one_of_kind(
+            record,
+            answer,
+            |v| has_version(v, "v=spf1"),
+            |v| {
+                v.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_ascii_lowercase()
+            },
+            "SPF records: receivers treat more than one as a permanent error (RFC 7208 §4.5)",
+        ),
+        Purpose::Dmarc => one_of_kind(
+            record,
+            answer,
+            |v| has_version(v, "v=DMARC1"),
+            tags,
+            "DMARC records: receivers then apply no DMARC policy at all (RFC 7489 §6.6.3)",
+        ),
+        Purpose::Dkim(_) => one_of_kind(
+            record,
+            answer,
+            |v| tags(v).contains("p="),
+            |v| tags(&v.split_whitespace().collect::<String>()),
+            "DKIM records for one selector: verifiers may take either",
+        ),
+    }
+}
+
+/// The TXT records of one kind at a name: none is missing, two or more
+/// conflict, one is compared in its normal form.
+fn one_of_kind(
+    record: &DnsRecord,
+    answer: &Answer,
+    is_kind: impl Fn(&str) -> bool,
+    normal: impl Fn(&str) -> String,
+    many: &str,
+) -> (State, Vec<String>, Option<String>) {
+    let found: Vec<String> = answer
+        .values
+        .iter()
+        .filter(|v| is_kind(v))
+        .cloned()
+        .collect();
+    match found.len() {
+        0 => (State::Missing, found, None),
+        1 if normal(&found[0]) == normal(&record.value) => (State::Ok, found, None),
+        1 => (State::Different, found, None),
+        n => (State::Conflicting, found, Some(format!("{n} {many}"))),
+    }
+}
+
+/// `v=spf1 …`: the version tag first, then a space or the end.
+fn has_version(value: &str, version: &str) -> bool {
+    let value = value.trim_start();
+    value.len() >= version.len()
+        && value[..version.len()].eq_ignore_ascii_case(version)
+        && value[version.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| c == ' ' || c == ';')
+}
+
+/// A tag list (`v=DMARC1; p=reject; …`) in a normal form: each `tag=value`
+/// trimmed, the tag names lowercase, sorted (their order carries no meaning).
+fn tags(value: &str) -> String {
+    let mut pairs: BTreeMap<String, String> = BTreeMap::new();
+    for part in value.split(';') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (tag, value) = part.split_once('=').unwrap_or((part, ""));
+        pairs.insert(tag.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    pairs
+        .iter()
+        .map(|(tag, value)| format!("{tag}={value}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// `10 mx.example.` in lowercase with the trailing dot.
+fn normal_mx(value: &str) -> String {
+    let value = value.trim().to_ascii_lowercase();
+    if value.ends_with('.') {
+        value
+    } else {
+        format!("{value}.")
+    }
+}
+
+/// The mail host's name resolves to its address; the address points back.
+async fn check_host(
+    resolver: &TokioResolver,
+    hostname: &str,
+    expect: Option<IpAddr>,
+) -> Vec<RecordCheck> {
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for rtype in [RecordType::A, RecordType::AAAA] {
+        match query(resolver, hostname, rtype).await {
+            Ok(answer) => found.extend(answer.values),
+            Err(why) => failures.push(why),
+        }
+    }
+    let mut address = RecordCheck {
+        domain: hostname.to_string(),
+        name: hostname.to_string(),
+        rtype: "A/AAAA",
+        purpose: "mail host address".to_string(),
+        state: State::Ok,
+        expected: expect.map_or_else(|| "(any: no --expect-ip)".to_string(), |ip| ip.to_string()),
+        found: found.clone(),
+        note: None,
+    };
+    if !failures.is_empty() {
+        address.state = State::Unresolved;
+        address.note = Some(failures.join("; "));
+    } else if found.is_empty() {
+        address.state = State::Missing;
+    } else if let Some(ip) = expect {
+        if !found.contains(&ip.to_string()) {
+            address.state = State::Different;
+        }
+    }
+    let mut out = vec![address];
+    // PTR of the expected address, else of each address found.
+    let ips: Vec<IpAddr> = match expect {
+        Some(ip) => vec![ip],
+        None => found.iter().filter_map(|a| a.parse().ok()).collect(),
+    };
+    let want = format!("{}.", hostname.to_ascii_lowercase());
+    for ip in ips {
+        let reverse = reverse_name(ip);
+        let mut ptr = RecordCheck {
+            domain: hostname.to_string(),
+            name: reverse.clone(),
+            rtype: "PTR",
+            purpose: format!("reverse DNS of {ip}"),
+            state: State::Ok,
+            expected: want.clone(),
+            found: Vec::new(),
+            note: None,
+        };
+        match query(resolver, &reverse, RecordType::PTR).await {
+            Err(why) => {
+                ptr.state = State::Unresolved;
+                ptr.note = Some(why);
+            }
+            Ok(answer) => {
+                ptr.found = answer.values;
+                ptr.state = if ptr.found.is_empty() {
+                    State::Missing
+                } else if ptr.found.contains(&want) {
+                    State::Ok
+                } else {
+                    State::Different
+                };
+            }
+        }
+        out.push(ptr);
+    }
+    out
+}
+
+/// `4.3.2.1.in-addr.arpa` / the nibbles of an IPv6 address `.ip6.arpa`.
+fn reverse_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let mut parts: Vec<String> = Vec::with_capacity(34);
+            for byte in v6.octets().iter().rev() {
+                parts.push(format!("{:x}", byte & 0x0f));
+                parts.push(format!("{:x}", byte >> 4));
+            }
+            parts.push("ip6.arpa".to_string());
+            parts.join(".")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(purpose: Purpose, value: &str) -> DnsRecord {
+        DnsRecord {
+            name: "a.example".into(),
+            purpose,
+            ttl: 3600,
+            value: value.into(),
+        }
+    }
+
+    fn answer(values: &[&str]) -> Answer {
+        Answer {
+            cname: None,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn mx_ok_missing_different_and_elsewhere() {
+        let mx = record(Purpose::Mx, "10 mx.host.example.");
+        assert_eq!(compare(&mx, &answer(&["10 MX.Host.Example."])).0, State::Ok);
+        assert_eq!(compare(&mx, &answer(&[])).0, State::Missing);
+        assert_eq!(
+            compare(&mx, &answer(&["10 mx.other.example."])).0,
+            State::Different
+        );
+        let (state, _, note) = compare(&mx, &answer(&["10 mx.host.example.", "20 backup.other."]));
+        assert_eq!(state, State::Conflicting);
+        assert!(note.unwrap().contains("20 backup.other."));
+    }
+
+    #[test]
+    fn spf_counts_only_spf_and_two_conflict() {
+        let spf = record(Purpose::Spf, "v=spf1 mx -all");
+        assert_eq!(
+            compare(
+                &spf,
+                &answer(&["google-site-verification=x", "v=spf1  mx -all"])
+            )
+            .0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&spf, &answer(&["v=spf1 mx ~all"])).0,
+            State::Different
+        );
+        assert_eq!(compare(&spf, &answer(&["v=spf10"])).0, State::Missing);
+        let (state, found, _) = compare(&spf, &answer(&["v=spf1 mx -all", "v=spf1 a -all"]));
+        assert_eq!((state, found.len()), (State::Conflicting, 2));
+    }
+
+    #[test]
+    fn dmarc_tags_compare_in_any_order_and_a_cname_conflicts() {
+        let dmarc = record(Purpose::Dmarc, "v=DMARC1; p=reject; adkim=s; aspf=s");
+        assert_eq!(
+            compare(&dmarc, &answer(&["v=DMARC1;aspf=s; adkim=s;p=reject;"])).0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&dmarc, &answer(&["v=DMARC1; p=none"])).0,
+            State::Different
+        );
+        let with_cname = Answer {
+            cname: Some("dmarc.provider.example.".into()),
+            values: vec!["v=DMARC1; p=none".into()],
+        };
+        let (state, _, note) = compare(&dmarc, &with_cname);
+        assert_eq!(state, State::Conflicting);
+        assert!(note.unwrap().contains("CNAME where a TXT must be"));
+    }
+
+    #[test]
+    fn dkim_ignores_whitespace_in_the_key() {
+        let dkim = record(Purpose::Dkim("s".into()), "v=DKIM1; k=rsa; p=ABCDEF");
+        assert_eq!(
+            compare(&dkim, &answer(&["v=DKIM1; k=rsa; p=ABC DEF"])).0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&dkim, &answer(&["v=DKIM1; k=rsa; p=ABCDEG"])).0,
+            State::Different
+        );
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(
+            reverse_name("192.0.2.10".parse().unwrap()),
+            "10.2.0.192.in-addr.arpa"
+        );
+        assert!(reverse_name("2001:db8::1".parse().unwrap()).starts_with(
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        ));
+    }
+}

@@ -1,0 +1,395 @@
+//! `mailops dns records` and `mailops dns check` against a real authoritative
+//! server: Knot DNS (Debian's `knot`), started by the test on 127.0.0.1 and a
+//! port of its own, serving zones made from `dns records`' own output, some
+//! with a planted mismatch of each kind. Knot missing fails the test (CI
+//! installs it: scripts/install-mail-packages).
+
+mod support;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Repo, stdout};
+
+/// A Knot DNS server for the test's zones; stopped when dropped.
+struct Knot {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free UDP port on 127.0.0.1 (bound then released; Knot binds UDP and TCP).
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn knotd() -> PathBuf {
+    let path = PathBuf::from("/usr/sbin/knotd");
+    assert!(
+        path.exists(),
+        "knotd is missing: run scripts/install-mail-packages (Debian package knot)"
+    );
+    path
+}
+
+/// The SOA and NS a zone needs, then `body` (absolute names).
+fn zone_text(origin: &str, body: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 3600\n@ SOA ns.{origin}. hostmaster.{origin}. 1 3600 900 604800 300\n\
+         @ NS ns.{origin}.\nns A 127.0.0.1\n{body}"
+    )
+}
+
+impl Knot {
+    /// Serve `zones` (origin, body) on a fresh port.
+    fn serve(zones: &[(String, String)]) -> Knot {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = free_port();
+        let mut conf = format!(
+            "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
+             database:\n  storage: \"{d}\"\n\
+             log:\n  - target: stderr\n    any: warning\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    journal-content: none\n\
+             zone:\n",
+            d = d.display()
+        );
+        for (origin, body) in zones {
+            std::fs::write(d.join(format!("{origin}.zone")), zone_text(origin, body)).unwrap();
+            conf.push_str(&format!("  - domain: {origin}.\n"));
+        }
+        std::fs::write(d.join("knot.conf"), &conf).unwrap();
+        let check = Command::new("/usr/sbin/knotc")
+            .args(["-c"])
+            .arg(d.join("knot.conf"))
+            .arg("conf-check")
+            .output()
+            .expect("knotc runs");
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let child = Command::new(knotd())
+            .arg("-c")
+            .arg(d.join("knot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("knotd starts");
+        let knot = Knot {
+            child,
+            port,
+            _dir: dir,
+        };
+        knot.wait_ready(&zones[0].0);
+        knot
+    }
+
+    fn wait_ready(&self, origin: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = Command::new("/usr/bin/kdig")
+                .args([
+                    "@127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "+short",
+                    "SOA",
+                    origin,
+                ])
+                .output()
+                .expect("kdig runs (Debian package knot-dnsutils)");
+            if out.status.success() && !out.stdout.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "knotd did not answer for {origin} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// `mailops dns records <domain>` (zone form): the lines without the comment.
+fn records(repo: &Repo, domain: &str) -> String {
+    let out = repo.ok(&["dns", "records", domain]);
+    let text = stdout(&out);
+    assert!(text.starts_with(&format!("; {domain}: ")), "{text}");
+    text.lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn repo() -> Repo {
+    let mut repo = Repo::new();
+    for domain in [
+        "good.example",
+        "spf2.example",
+        "cname.example",
+        "elsewhere.example",
+        "gone.example",
+    ] {
+        repo = repo.tenant(domain, "");
+    }
+    repo
+}
+
+/// The mail host's zone and its reverse zone: mx.webhizzy.in is 192.0.2.9
+/// (not a loopback address: the resolver answers those itself, RFC 6761).
+fn host_zones(ptr: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            "webhizzy.in".to_string(),
+            "mx.webhizzy.in. 3600 IN A 192.0.2.9\n".to_string(),
+        ),
+        (
+            "2.0.192.in-addr.arpa".to_string(),
+            format!("9.2.0.192.in-addr.arpa. 3600 IN PTR {ptr}.\n"),
+        ),
+    ]
+}
+
+fn check_json(repo: &Repo, knot: &Knot, extra: &[&str]) -> (i32, serde_json::Value) {
+    let address = knot.address();
+    let mut args = vec!["dns", "check", "--nameserver", &address, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = repo.run(&args);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+    (out.code, json)
+}
+
+fn state_of(json: &serde_json::Value, name: &str, purpose: &str) -> String {
+    json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name && r["purpose"] == purpose)
+        .unwrap_or_else(|| panic!("no {purpose} record {name} in {json}"))["state"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn dns_check_passes_a_correct_zone_and_finds_every_planted_mismatch() {
+    let repo = repo();
+    let mut zones = host_zones("mx.webhizzy.in");
+    let exact = |domain: &str| records(&repo, domain);
+    zones.push(("good.example".into(), exact("good.example")));
+    // A second SPF record beside the declared one.
+    zones.push((
+        "spf2.example".into(),
+        format!(
+            "{}spf2.example. 3600 IN TXT \"v=spf1 include:other.example -all\"\n",
+            exact("spf2.example")
+        ),
+    ));
+    // DMARC as a CNAME to a provider, and a DKIM key that is not the declared one.
+    let cname = exact("cname.example")
+        .lines()
+        .filter(|l| !l.starts_with("_dmarc.") && !l.starts_with("dkim._domainkey."))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "_dmarc.cname.example. 3600 IN CNAME dmarc.provider.example.\n\
+           dkim._domainkey.cname.example. 3600 IN TXT \"v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong\"\n";
+    zones.push(("cname.example".into(), cname));
+    // An MX that points elsewhere beside the mail host's, and an SPF that differs.
+    let elsewhere = exact("elsewhere.example").replace("\"v=spf1 mx -all\"", "\"v=spf1 mx ~all\"")
+        + "elsewhere.example. 3600 IN MX 20 backup.other-provider.example.\n";
+    zones.push(("elsewhere.example".into(), elsewhere));
+    // Nothing but SOA and NS: every record missing.
+    zones.push(("gone.example".into(), String::new()));
+    let knot = Knot::serve(&zones);
+
+    // Only the correct tenant, with the host's address: all ok, exit 0.
+    let out = repo
+        .run(&[
+            "dns",
+            "check",
+            "--nameserver",
+            &knot.address(),
+            "--expect-ip",
+            "192.0.2.9",
+            "good.example",
+        ])
+        .exits(0);
+    let text = out.stdout;
+    assert!(
+        text.contains("ok          MX       good.example (MX)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok          PTR      9.2.0.192.in-addr.arpa"),
+        "{text}"
+    );
+    assert!(text.contains("records checked: 6 ok"), "{text}");
+
+    let (code, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.9"]);
+    assert_eq!(code, 1, "{json}");
+    for (name, purpose) in [
+        ("good.example", "MX"),
+        ("good.example", "SPF"),
+        ("_dmarc.good.example", "DMARC"),
+        ("dkim._domainkey.good.example", "DKIM dkim"),
+    ] {
+        assert_eq!(state_of(&json, name, purpose), "ok", "{name} {purpose}");
+    }
+    assert_eq!(state_of(&json, "spf2.example", "SPF"), "conflicting");
+    assert_eq!(state_of(&json, "spf2.example", "MX"), "ok");
+    assert_eq!(
+        state_of(&json, "_dmarc.cname.example", "DMARC"),
+        "conflicting"
+    );
+    assert_eq!(
+        state_of(&json, "dkim._domainkey.cname.example", "DKIM dkim"),
+        "different"
+    );
+    assert_eq!(state_of(&json, "elsewhere.example", "MX"), "conflicting");
+    assert_eq!(state_of(&json, "elsewhere.example", "SPF"), "different");
+    for (name, purpose) in [
+        ("gone.example", "MX"),
+        ("gone.example", "SPF"),
+        ("_dmarc.gone.example", "DMARC"),
+        ("dkim._domainkey.gone.example", "DKIM dkim"),
+    ] {
+        assert_eq!(
+            state_of(&json, name, purpose),
+            "missing",
+            "{name} {purpose}"
+        );
+    }
+    let host = json["host"].as_array().unwrap();
+    assert_eq!(host[0]["state"], "ok", "{json}");
+    assert_eq!(host[1]["state"], "ok", "{json}");
+    assert_eq!(json["summary"]["conflicting"], 3, "{json}");
+    assert_eq!(json["summary"]["missing"], 4, "{json}");
+    assert_eq!(json["summary"]["different"], 2, "{json}");
+
+    // The human form shows both values of a difference and why a record conflicts.
+    let out = repo
+        .run(&[
+            "dns",
+            "check",
+            "--nameserver",
+            &knot.address(),
+            "cname.example",
+            "spf2.example",
+        ])
+        .exits(1);
+    let text = out.stdout;
+    assert!(
+        text.contains("a CNAME where a TXT must be (CNAME dmarc.provider.example.)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "found:    v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 SPF records: receivers treat more than one as a permanent error"),
+        "{text}"
+    );
+    // Markdown for a pull request: a table of the problems only.
+    let out = repo
+        .run(&[
+            "dns",
+            "check",
+            "--nameserver",
+            &knot.address(),
+            "--format",
+            "markdown",
+            "spf2.example",
+        ])
+        .exits(1);
+    let text = out.stdout;
+    assert!(
+        text.contains("| conflicting | TXT | spf2.example |"),
+        "{text}"
+    );
+    assert!(!text.contains("| ok |"), "{text}");
+}
+
+#[test]
+fn the_mail_host_address_and_reverse_dns_are_checked() {
+    let repo = Repo::new().tenant("good.example", "");
+    let mut zones = host_zones("other-host.example");
+    zones.push(("good.example".into(), records(&repo, "good.example")));
+    let knot = Knot::serve(&zones);
+    // The name resolves to another address than the host's; the PTR names another host.
+    let (code, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.8"]);
+    assert_eq!(code, 1, "{json}");
+    let host = json["host"].as_array().unwrap();
+    assert_eq!(host[0]["state"], "different", "{json}");
+    assert_eq!(host[0]["found"][0], "192.0.2.9", "{json}");
+    assert_eq!(host[1]["name"], "8.2.0.192.in-addr.arpa", "{json}");
+    assert_eq!(host[1]["state"], "missing", "{json}");
+    let (_, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.9"]);
+    let host = json["host"].as_array().unwrap();
+    assert_eq!(host[0]["state"], "ok", "{json}");
+    assert_eq!(host[1]["state"], "different", "{json}");
+    assert_eq!(host[1]["found"][0], "other-host.example.", "{json}");
+}
+
+#[test]
+fn an_unreachable_nameserver_is_exit_2_and_bad_arguments_exit_1() {
+    let repo = Repo::new().tenant("good.example", "");
+    let port = free_port();
+    repo.run(&[
+        "dns",
+        "check",
+        "--nameserver",
+        &format!("127.0.0.1:{port}"),
+        "--timeout",
+        "1",
+    ])
+    .exits(2)
+    .stdout_has("unresolved");
+    repo.run(&["dns", "check", "--nameserver", "ns.example"])
+        .exits(1)
+        .stderr_has("is not an address");
+    repo.run(&["dns", "records", "nobody.example"])
+        .exits(1)
+        .stderr_has("no tenant file declares nobody.example");
+}
+
+#[test]
+fn dns_records_json_matches_the_zone_form() {
+    let repo = Repo::new().tenant("good.example", "");
+    let out = repo.ok(&["dns", "records", "good.example", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 4, "{json}");
+    assert_eq!(list[0]["type"], "MX");
+    assert_eq!(list[0]["value"], "10 mx.webhizzy.in.");
+    assert_eq!(list[2]["name"], "_dmarc.good.example");
+    let zone = records(&repo, "good.example");
+    for record in list {
+        assert!(
+            zone.contains(&format!("{}. ", record["name"].as_str().unwrap())),
+            "{zone}"
+        );
+    }
+}
