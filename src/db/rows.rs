@@ -22,10 +22,21 @@ pub(crate) struct UserRow {
     pub(crate) password: String,
     pub(crate) quota_bytes: i64,
     pub(crate) name: Option<String>,
-    /// `active`, `locked` or `disabled` (migration 0004).
+    /// `active`, `locked` or `disabled` (migration 0004); a plan file saved
+    /// before it has none: the column's default.
+    #[serde(default = "default_state")]
     pub(crate) state: String,
     /// The logins it may use, `imap,pop3,smtp` (migration 0004).
+    #[serde(default = "default_protocols")]
     pub(crate) protocols: String,
+}
+
+fn default_state() -> String {
+    crate::model::MailboxState::Active.name().to_string()
+}
+
+fn default_protocols() -> String {
+    crate::model::Protocols::default().column()
 }
 
 /// A `virtual_aliases` row.
