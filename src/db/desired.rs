@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserRow, domain_of, quota_column,
+    AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserColumns, UserRow, domain_of, quota_column,
 };
 use crate::model::{Domain, Model};
 use crate::parallel;
@@ -160,7 +160,7 @@ impl<'m> Desired<'m> {
                         quota_bytes: quota_column(mailbox.quota_bytes),
                         name: mailbox.name.clone(),
                         state: mailbox.state.name().to_string(),
-                        protocols: mailbox.protocols.column(),
+                        protocols: mailbox.protocols.column().to_string(),
                     },
                 );
             }
@@ -235,7 +235,7 @@ pub(crate) fn app_password_rows(domain: &Domain) -> Vec<AppPasswordRow> {
                 name: app.name.clone(),
                 domain: domain.name.clone(),
                 password: app.password.clone(),
-                protocols: app.protocols.column(),
+                protocols: app.protocols.column().to_string(),
             });
         }
     }
@@ -283,15 +283,15 @@ fn digest(domain: &Domain) -> String {
     fields.field("mailops-domain-rows/2");
     fields.field(&domain.name);
     for mailbox in domain.mailboxes.values() {
-        fields.user_columns(
-            &mailbox.address,
-            &domain.name,
-            &mailbox.password,
-            quota_column(mailbox.quota_bytes),
-            mailbox.name.as_deref(),
-            mailbox.state.name(),
-            &mailbox.protocols.column(),
-        );
+        fields.user_columns(UserColumns {
+            email: &mailbox.address,
+            domain: &domain.name,
+            password: &mailbox.password,
+            quota_bytes: quota_column(mailbox.quota_bytes),
+            name: mailbox.name.as_deref(),
+            state: mailbox.state.name(),
+            protocols: mailbox.protocols.column(),
+        });
     }
     for alias in domain.aliases.values() {
         for destination in &alias.destinations {

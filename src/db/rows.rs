@@ -36,7 +36,19 @@ fn default_state() -> String {
 }
 
 fn default_protocols() -> String {
-    crate::model::Protocols::default().column()
+    crate::model::Protocols::default().column().to_string()
+}
+
+/// The columns of a `virtual_users` row, borrowed (from a `UserRow` or
+/// from the model's mailbox).
+pub(crate) struct UserColumns<'a> {
+    pub(crate) email: &'a str,
+    pub(crate) domain: &'a str,
+    pub(crate) password: &'a str,
+    pub(crate) quota_bytes: i64,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) state: &'a str,
+    pub(crate) protocols: &'a str,
 }
 
 /// A `virtual_aliases` row.
@@ -126,36 +138,27 @@ impl Fields {
 
     /// Every column of a `virtual_users` row.
     pub(crate) fn user(&mut self, user: &UserRow) {
-        self.user_columns(
-            &user.email,
-            &user.domain,
-            &user.password,
-            user.quota_bytes,
-            user.name.as_deref(),
-            &user.state,
-            &user.protocols,
-        );
+        self.user_columns(UserColumns {
+            email: &user.email,
+            domain: &user.domain,
+            password: &user.password,
+            quota_bytes: user.quota_bytes,
+            name: user.name.as_deref(),
+            state: &user.state,
+            protocols: &user.protocols,
+        });
     }
 
     /// A `virtual_users` row from its columns (the model's, without building a `UserRow`).
-    pub(crate) fn user_columns(
-        &mut self,
-        email: &str,
-        domain: &str,
-        password: &str,
-        quota_bytes: i64,
-        name: Option<&str>,
-        state: &str,
-        protocols: &str,
-    ) {
+    pub(crate) fn user_columns(&mut self, user: UserColumns<'_>) {
         self.field("u");
-        self.field(email);
-        self.field(domain);
-        self.field(password);
-        self.number(quota_bytes);
-        self.optional(name);
-        self.field(state);
-        self.field(protocols);
+        self.field(user.email);
+        self.field(user.domain);
+        self.field(user.password);
+        self.number(user.quota_bytes);
+        self.optional(user.name);
+        self.field(user.state);
+        self.field(user.protocols);
     }
 
     /// Every column of a `virtual_aliases` row.

@@ -287,7 +287,7 @@ impl Statements {
                 out.push_str(", ");
                 dialect.push_literal(out, m.state.name());
                 out.push_str(", ");
-                dialect.push_literal(out, &m.protocols.column());
+                dialect.push_literal(out, m.protocols.column());
             });
         self.aliases.push_rows(
             out,
@@ -307,7 +307,7 @@ impl Statements {
                 out.push_str(", ");
                 dialect.push_literal(out, &app.password);
                 out.push_str(", ");
-                dialect.push_literal(out, &app.protocols.column());
+                dialect.push_literal(out, app.protocols.column());
             });
         self.grants.push_rows(
             out,
