@@ -1129,6 +1129,14 @@ def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
     d = OPS_DOMAIN
     alice, bob, carol = f"ops-alice@{d}", f"ops-bob@{d}", f"ops-carol@{d}"
     sales, eve = f"ops-sales@{d}", f"ops-eve@{d}"
+    # Another tenant's alias whose tenant grants it to alice (cross-tenant send-as).
+    other = "kaveri-foods.example"
+    orders = f"ops-orders@{other}"
+    other_file = repo / "tenants" / f"{other}.toml"
+    other_file.write_text(
+        other_file.read_text()
+        + f'\n[[alias]]\naddress = "ops-orders"\nto = ["lakshmi"]\nallow_send_as = ["{alice}"]\n'
+    )
     pw = {a: "Ops-" + secrets.token_hex(6) for a in (alice, bob, carol, eve)}
     phone = "Phone-" + secrets.token_hex(6)
     hashed = {a: mailops(repo, "hash-password", input_text=p + "\n").stdout.strip() for a, p in pw.items()}
@@ -1147,7 +1155,7 @@ def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
         text += f'\n[[mailbox]]\nuser = "ops-eve"\npassword = "{hashed[eve]}"\n'
         text += f'\n[[alias]]\naddress = "ops-sales"\nto = ["ops-eve"]\n'
         text += (f'\n[[mailbox]]\nuser = "ops-alice"\npassword = "{hashed[alice]}"\n'
-                 f'send_as = ["ops-sales"]\n')
+                 f'send_as = ["ops-sales", "{orders}"]\n')
         if app_password:
             text += (f'\n[[mailbox.app_password]]\nname = "phone"\npassword = "{phone_hash}"\n'
                      f'protocols = ["imap", "smtp"]\n')
@@ -1236,6 +1244,19 @@ def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
             raise RuntimeError(f"signed d={tags.get('d')}, expected {d}")
         return f"{alice} as {sales}, d={tags['d']} s={tags['s']} verifies"
     check(f"{b}: send_as: MAIL FROM and From a granted alias → accepted and DKIM-signed", send_as_granted)
+
+    def send_as_other_tenant():
+        token = uuid.uuid4().hex
+        refused_rcpts = smtp_send(orders, [eve], token, port=587, login=(alice, pw[alice]))
+        if refused_rcpts:
+            raise RuntimeError(f"refused {refused_rcpts}")
+        raw = wait_delivered(base, eve, token)[0]
+        tags = verify_dkim(raw, Tenants(repo / "tenants"))
+        if tags.get("d") != other:
+            raise RuntimeError(f"signed d={tags.get('d')}, expected {other}")
+        return f"{alice} as {orders} (granted by {other}), d={tags['d']} verifies"
+    check(f"{b}: send_as: another tenant's alias it grants → accepted and signed with that tenant's key",
+          send_as_other_tenant)
 
     def send_as_not_granted():
         try:
