@@ -441,9 +441,16 @@ def break_something(stack, what):
     elif what == "arc-ed25519":  # the selector map names the Ed25519 key, as before issue 19
         path = stack.root / "var" / "lib" / "rspamd" / "dkim" / "selectors.map"
         path.write_text(path.read_text().replace("mail2026-rsa", "mail2026"))
+    elif what == "mailbox-state":  # the password query before issue 14: no state, no protocols
+        path = stack.live / "etc" / "dovecot" / "dovecot-sql.conf.ext"
+        path.write_text(re.sub(r"(?m)^(password_query = .*?WHERE email = '%u').*$", r"\1", path.read_text()))
+    elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
+        path = pf / "main.cf"
+        path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
-                           "catch-all-sender, quota-status, dual-dkim or arc-ed25519")
+                           "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
+                           "mailbox-state or recipient-state")
     log(f"(self-test: broke {what})")
 
 
