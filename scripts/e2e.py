@@ -27,6 +27,7 @@ import email.message
 import email.utils
 import imaplib
 import os
+import poplib
 import re
 import secrets
 import shutil
@@ -213,6 +214,7 @@ def platform_file(backend, db_name, root):
 [mail_host]
 hostname = "mx.webhizzy.in"
 admin_email = "postmaster@webhizzy.in"
+pop3 = true
 
 [database]
 driver = "{backend}"
@@ -373,7 +375,7 @@ class Stack:
             subprocess.Popen(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
                              stdout=out, stderr=out, start_new_session=True).wait()
         run("postfix", "-c", self.pf, "start")
-        for port in (25, 587, 993, 24, 12345, 12340):
+        for port in (25, 587, 993, 995, 24, 12345, 12340):
             wait_for(f"port {port}", lambda p=port: port_open(p), timeout=20)
         wait_for("rspamd /ping", rspamd_ping, timeout=90, interval=0.5)
 
@@ -409,7 +411,7 @@ class Stack:
                     log(f"    {line}")
 
 
-SUITE_PORTS = (25, 587, 993, 24, 12345, 12340, 11332, 11334)
+SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334)
 
 # Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
 # generated file (in the running copy) to show which checks catch it.
@@ -442,9 +444,16 @@ def break_something(stack, what):
     elif what == "arc-ed25519":  # the selector map names the Ed25519 key, as before issue 19
         path = stack.root / "var" / "lib" / "rspamd" / "dkim" / "selectors.map"
         path.write_text(path.read_text().replace("mail2026-rsa", "mail2026"))
+    elif what == "mailbox-state":  # the password query before issue 14: no state, no protocols
+        path = stack.live / "etc" / "dovecot" / "dovecot-sql.conf.ext"
+        path.write_text(re.sub(r"(?m)^(password_query = .*?WHERE email = '%u').*$", r"\1", path.read_text()))
+    elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
+        path = pf / "main.cf"
+        path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
-                           "catch-all-sender, quota-status, dual-dkim or arc-ed25519")
+                           "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
+                           "mailbox-state or recipient-state")
     log(f"(self-test: broke {what})")
 
 
@@ -1005,7 +1014,10 @@ def checks(backend, stack, repo, tenants, url, db_password):
         return f"{roomy} receives while {QUOTA_USER} gets 552 in the same session"
     check(f"{b}: mailbox below quota still receives", below_quota_still_receives)
 
-    # 7. Onboarding without reload
+    # 7. Everyday mailbox operations (issue 14), before onboarding changes the repo.
+    mailbox_operation_checks(backend, stack, repo, tenants, url, db_password)
+
+    # 8. Onboarding without reload
     new_domain = "onboarded-in-e2e.example"
     new_user = f"welcome@{new_domain}"
     new_password = "Onboard-" + secrets.token_hex(6)
@@ -1049,7 +1061,7 @@ def checks(backend, stack, repo, tenants, url, db_password):
         return f"{new_user} receives and signs as d={new_domain}, no restart or reload"
     check(f"{b}: onboarding a tenant needs no reload", onboarding)
 
-    # 8. Offboarding a mailbox
+    # 9. Offboarding a mailbox
     def offboarding():
         leaver = f"leaver@{new_domain}"
         token = uuid.uuid4().hex
@@ -1068,6 +1080,262 @@ def checks(backend, stack, repo, tenants, url, db_password):
             raise RuntimeError("the removed mailbox's Maildir is gone")
         return f"550 for {leaver}; Maildir kept"
     check(f"{b}: offboarding a mailbox refuses new mail and keeps the Maildir", offboarding)
+
+
+# ------------------------------------------------- everyday mailbox operations
+
+OPS_DOMAIN = "webhizzy.in"
+
+
+def service_pids(base):
+    files = [base / "spool" / "pid" / "master.pid", base / "run" / "dovecot" / "master.pid",
+             base / "run" / "rspamd" / "rspamd.pid"]
+    return {str(f): f.read_text().strip() if f.exists() else None for f in files}
+
+
+def imap_login(address, password):
+    """Log in over IMAPS and count the INBOX; raises imaplib.IMAP4.error when refused."""
+    with imaplib.IMAP4_SSL(HOST, 993, ssl_context=insecure_tls(), timeout=20) as imap:
+        imap.login(address, password)
+        status, data = imap.select("INBOX")
+        return int(data[0]) if status == "OK" else 0
+
+
+def pop3_login(address, password):
+    """Log in over POP3S (995); returns the connection (STAT, RETR); raises poplib.error_proto when refused."""
+    pop = poplib.POP3_SSL(HOST, 995, context=insecure_tls(), timeout=20)
+    try:
+        pop.user(address)
+        pop.pass_(password)
+    except Exception:
+        pop.close()
+        raise
+    return pop
+
+
+def submission_login(address, password):
+    """Log in on submission (587, STARTTLS); raises smtplib.SMTPAuthenticationError when refused."""
+    with smtplib.SMTP(HOST, 587, timeout=20) as smtp:
+        smtp.ehlo("client.e2e.invalid")
+        smtp.starttls(context=insecure_tls())
+        smtp.ehlo("client.e2e.invalid")
+        smtp.login(address, password)
+
+
+def refused(what, attempt, errors):
+    """`attempt()` must fail with one of `errors` (the normal authentication failure)."""
+    try:
+        attempt()
+    except errors as error:
+        return f"refused: {str(error)[:60]}"
+    raise RuntimeError(f"{what} was accepted")
+
+
+def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
+    """Issue 14 on the real servers: locked and disabled mailboxes, send-as
+    grants, app passwords, POP3S; every change is rows only (no reload)."""
+    base = stack.base
+    b = backend
+    d = OPS_DOMAIN
+    alice, bob, carol = f"ops-alice@{d}", f"ops-bob@{d}", f"ops-carol@{d}"
+    sales, eve = f"ops-sales@{d}", f"ops-eve@{d}"
+    # Another tenant's alias whose tenant grants it to alice (cross-tenant send-as).
+    other = "kaveri-foods.example"
+    orders = f"ops-orders@{other}"
+    other_file = repo / "tenants" / f"{other}.toml"
+    other_file.write_text(
+        other_file.read_text()
+        + f'\n[[alias]]\naddress = "ops-orders"\nto = ["lakshmi"]\nallow_send_as = ["{alice}"]\n'
+    )
+    pw = {a: "Ops-" + secrets.token_hex(6) for a in (alice, bob, carol, eve)}
+    phone = "Phone-" + secrets.token_hex(6)
+    hashed = {a: mailops(repo, "hash-password", input_text=p + "\n").stdout.strip() for a, p in pw.items()}
+    phone_hash = mailops(repo, "hash-password", input_text=phone + "\n").stdout.strip()
+    tenant_file = repo / "tenants" / f"{d}.toml"
+    # Room for the mailboxes of these checks under the operator's own limit.
+    original = re.sub(r"(?m)^max_mailboxes = \d+", "max_mailboxes = 20", tenant_file.read_text())
+    before = service_pids(base)
+    installs = []
+
+    def tenant(bob_state="active", carol_state="active", app_password=True):
+        """The operator tenant with the mailboxes of these checks, as the file would say."""
+        text = original
+        text += f'\n[[mailbox]]\nuser = "ops-bob"\npassword = "{hashed[bob]}"\nstate = "{bob_state}"\n'
+        text += f'\n[[mailbox]]\nuser = "ops-carol"\npassword = "{hashed[carol]}"\nstate = "{carol_state}"\n'
+        text += f'\n[[mailbox]]\nuser = "ops-eve"\npassword = "{hashed[eve]}"\n'
+        text += f'\n[[alias]]\naddress = "ops-sales"\nto = ["ops-eve"]\n'
+        text += (f'\n[[mailbox]]\nuser = "ops-alice"\npassword = "{hashed[alice]}"\n'
+                 f'send_as = ["ops-sales", "{orders}"]\n')
+        if app_password:
+            text += (f'\n[[mailbox.app_password]]\nname = "phone"\npassword = "{phone_hash}"\n'
+                     f'protocols = ["imap", "smtp"]\n')
+        return text
+
+    def apply(text):
+        tenant_file.write_text(text)
+        mailops(repo, "build")
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        installs.append(proc.stdout)
+
+    def setup():
+        apply(tenant())
+        for address in (bob, carol):
+            token = uuid.uuid4().hex
+            smtp_send(OUTSIDE_SENDER, [address], token)
+            wait_delivered(base, address, token)
+        return "5 mailboxes and an alias applied; bob and carol receive"
+    check(f"{b}: mailbox operations: setup", setup)
+
+    # locked: delivery succeeds, every login fails with the normal failure
+    apply(tenant(bob_state="locked"))
+
+    def locked_delivery():
+        token = uuid.uuid4().hex
+        if smtp_send(OUTSIDE_SENDER, [bob], token):
+            raise RuntimeError("refused")
+        wait_delivered(base, bob, token)
+        return "delivered"
+    check(f"{b}: locked mailbox: delivery accepted", locked_delivery)
+    check(f"{b}: locked mailbox: IMAP login refused",
+          lambda: refused("IMAP login", lambda: imap_login(bob, pw[bob]), imaplib.IMAP4.error))
+    check(f"{b}: locked mailbox: POP3 login refused",
+          lambda: refused("POP3 login", lambda: pop3_login(bob, pw[bob]).quit(), poplib.error_proto))
+    check(f"{b}: locked mailbox: submission login refused",
+          lambda: refused("submission login", lambda: submission_login(bob, pw[bob]),
+                          smtplib.SMTPAuthenticationError))
+
+    # disabled: 550 5.2.1 at RCPT, logins refused, Maildir kept; re-enabled: the old mail is there
+    carol_token = uuid.uuid4().hex
+    smtp_send(OUTSIDE_SENDER, [carol], carol_token)
+    wait_delivered(base, carol, carol_token)
+    kept = sorted(p.name for sub in ("new", "cur") for p in (maildir(base, carol) / sub).glob("*"))
+    apply(tenant(bob_state="locked", carol_state="disabled"))
+
+    def disabled_rcpt():
+        code, text = rcpt_code(carol)
+        if code != 550 or "5.2.1" not in text:
+            raise RuntimeError(f"RCPT to a disabled mailbox: {code} {text}")
+        return f"{code} {text[:50]}"
+    check(f"{b}: disabled mailbox: RCPT TO → 550 5.2.1", disabled_rcpt)
+    check(f"{b}: disabled mailbox: IMAP login refused",
+          lambda: refused("IMAP login", lambda: imap_login(carol, pw[carol]), imaplib.IMAP4.error))
+    check(f"{b}: disabled mailbox: submission login refused",
+          lambda: refused("submission login", lambda: submission_login(carol, pw[carol]),
+                          smtplib.SMTPAuthenticationError))
+
+    def maildir_kept():
+        now = sorted(p.name for sub in ("new", "cur") for p in (maildir(base, carol) / sub).glob("*"))
+        if now != kept or not kept:
+            raise RuntimeError(f"the Maildir changed: {kept} → {now}")
+        return f"{len(kept)} messages untouched"
+    check(f"{b}: disabled mailbox: the Maildir is untouched", maildir_kept)
+
+    def reenabled():
+        apply(tenant(bob_state="locked"))
+        imap_fetch(carol, pw[carol], carol_token)
+        return "the old message is there over IMAP"
+    check(f"{b}: re-enabled mailbox: logs in and finds its old mail", reenabled)
+
+    # send-as: granted → accepted and DKIM-signed; not granted → 553
+    def send_as_granted():
+        token = uuid.uuid4().hex
+        refused_rcpts = smtp_send(sales, [eve], token, port=587, login=(alice, pw[alice]))
+        if refused_rcpts:
+            raise RuntimeError(f"refused {refused_rcpts}")
+        raw = wait_delivered(base, eve, token)[0]
+        message = email.message_from_bytes(raw)
+        if sales not in message["From"]:
+            raise RuntimeError(f"From: {message['From']}")
+        tags = verify_dkim(raw, Tenants(repo / "tenants"))
+        if tags.get("d") != d:
+            raise RuntimeError(f"signed d={tags.get('d')}, expected {d}")
+        return f"{alice} as {sales}, d={tags['d']} s={tags['s']} verifies"
+    check(f"{b}: send_as: MAIL FROM and From a granted alias → accepted and DKIM-signed", send_as_granted)
+
+    def send_as_other_tenant():
+        token = uuid.uuid4().hex
+        refused_rcpts = smtp_send(orders, [eve], token, port=587, login=(alice, pw[alice]))
+        if refused_rcpts:
+            raise RuntimeError(f"refused {refused_rcpts}")
+        raw = wait_delivered(base, eve, token)[0]
+        tags = verify_dkim(raw, Tenants(repo / "tenants"))
+        if tags.get("d") != other:
+            raise RuntimeError(f"signed d={tags.get('d')}, expected {other}")
+        return f"{alice} as {orders} (granted by {other}), d={tags['d']} verifies"
+    check(f"{b}: send_as: another tenant's alias it grants → accepted and signed with that tenant's key",
+          send_as_other_tenant)
+
+    def send_as_not_granted():
+        try:
+            smtp_send(eve, [alice], uuid.uuid4().hex, port=587, login=(alice, pw[alice]))
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = {code for code, _ in error.recipients.values()}
+            if 553 in codes:
+                return "553"
+            raise RuntimeError(f"refused with {codes}, expected 553") from None
+        except smtplib.SMTPSenderRefused as error:
+            if error.smtp_code == 553:
+                return "553"
+            raise
+        raise RuntimeError(f"{alice} could send as {eve}")
+    check(f"{b}: send_as: an address not granted → 553", send_as_not_granted)
+
+    # app password: IMAP and submission; the mailbox password still works; POP3 (not its protocol) refused
+    def app_password_logins():
+        imap_login(alice, phone)
+        token = uuid.uuid4().hex
+        if smtp_send(alice, [eve], token, port=587, login=(alice, phone)):
+            raise RuntimeError("submission with the app password refused a recipient")
+        wait_delivered(base, eve, token)
+        imap_login(alice, pw[alice])
+        submission_login(alice, pw[alice])
+        return "IMAP and submission with the app password; the mailbox password still works"
+    check(f"{b}: app password: IMAP and submission log in, and so does the mailbox password", app_password_logins)
+    check(f"{b}: app password: a protocol it lacks (POP3) is refused",
+          lambda: refused("POP3 with the app password", lambda: pop3_login(alice, phone).quit(), poplib.error_proto))
+
+    def app_password_revoked():
+        apply(tenant(bob_state="locked", app_password=False))
+        refused("IMAP with a removed app password", lambda: imap_login(alice, phone), imaplib.IMAP4.error)
+        refused("submission with a removed app password", lambda: submission_login(alice, phone),
+                smtplib.SMTPAuthenticationError)
+        imap_login(alice, pw[alice])
+        return "refused at the next login, no reload"
+    check(f"{b}: app password: removed from the file and applied → revoked at once", app_password_revoked)
+
+    # POP3S on 995: login, STAT and RETR of a delivered message; nothing on 110
+    def pop3s():
+        token = uuid.uuid4().hex
+        smtp_send(OUTSIDE_SENDER, [alice], token)
+        wait_delivered(base, alice, token)
+        pop = pop3_login(alice, pw[alice])
+        try:
+            count, _size = pop.stat()
+            found = [n for n in range(1, count + 1) if token.encode() in b"\n".join(pop.retr(n)[1])]
+        finally:
+            pop.quit()
+        if not found:
+            raise RuntimeError(f"STAT {count}, no message with {token}")
+        return f"STAT {count}, RETR {found[0]} has the token"
+    check(f"{b}: POP3S on 995: login, STAT and RETR of a delivered message", pop3s)
+
+    def no_plain_pop3():
+        if port_open(110):
+            raise RuntimeError("something listens on 110")
+        return "110 closed"
+    check(f"{b}: POP3: nothing listens on 110", no_plain_pop3)
+
+    def no_reload():
+        asked = [out.strip() for out in installs if "reload: none" not in out]
+        if asked:
+            raise RuntimeError(f"install asked for a reload: {asked[0]}")
+        if service_pids(base) != before:
+            raise RuntimeError("a service was restarted")
+        return f"{len(installs)} applies and installs, same PIDs"
+    check(f"{b}: mailbox operations: no change reloads a service (same PIDs)", no_reload)
 
 
 def main():

@@ -235,6 +235,22 @@ fixtures! {
     invalid_quota: exit 1, ["mailops::quota::invalid"];
     quota_above_max_quota: exit 1, ["mailops::quota::above-limit"];
 
+    // mailbox operations: state, protocols, app passwords, send-as
+    mailbox_invalid_state: exit 1, ["mailops::mailbox::invalid-state"];
+    mailbox_invalid_protocol: exit 1, ["mailops::mailbox::invalid-protocol"];
+    pop3_not_offered: exit 1, ["mailops::mailbox::protocol-not-offered"];
+    app_password_not_of_mailbox: exit 1, ["mailops::mailbox::protocol-not-offered"];
+    app_password_plaintext: exit 1, ["mailops::password::plaintext"];
+    app_password_scheme_not_allowed: exit 1, ["mailops::password::scheme-not-allowed"];
+    app_password_duplicate: exit 1, ["mailops::app-password::duplicate"];
+    app_password_invalid_name: exit 1, ["mailops::app-password::invalid-name"];
+    app_password_too_many: exit 1, ["mailops::app-password::too-many"];
+    send_as_unknown_address: exit 1, ["mailops::send-as::unknown-address"];
+    send_as_invalid_grantee: exit 1, ["mailops::send-as::invalid-grantee"];
+    send_as_off_platform: exit 1, ["mailops::send-as::off-platform"];
+    send_as_not_granted: exit 1, ["mailops::send-as::not-granted"];
+    alias_disabled_destination: exit 0, ["mailops::alias::disabled-destination"];
+
     // passwords
     password_plaintext: exit 1, ["mailops::password::plaintext"];
     password_plain_scheme: exit 1, ["mailops::password::plaintext"];

@@ -44,6 +44,7 @@ fixtures! {
     platform_every_key,
     catch_all_receives_rfc2142,
     dual_dkim_keys,
+    mailbox_operations,
 }
 
 #[test]

@@ -221,8 +221,25 @@ fn tallies_of_created_domains(plan: &RowPlan, change_time: i64) -> HashMap<&str,
         .insert
         .iter()
         .chain(plan.users.update.iter().map(|u| &u.after));
-    for user in users {
-        if let Some(n) = rows.get_mut(user.domain.as_str()) {
+    // The users tally covers the mailbox rows of three tables (see `live`).
+    let mailbox_rows = users
+        .map(|u| u.domain.as_str())
+        .chain(
+            plan.app_passwords
+                .insert
+                .iter()
+                .chain(plan.app_passwords.update.iter().map(|u| &u.after))
+                .map(|r| r.domain.as_str()),
+        )
+        .chain(
+            plan.grants
+                .insert
+                .iter()
+                .chain(plan.grants.update.iter().map(|u| &u.after))
+                .map(|r| r.domain.as_str()),
+        );
+    for domain in mailbox_rows {
+        if let Some(n) = rows.get_mut(domain) {
             n.0 += 1;
         }
     }
@@ -392,8 +409,8 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     };
     for chunk in plan.users.insert.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES {}",
-            placeholders(chunk.len(), 5)
+            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES {}",
+            placeholders(chunk.len(), 7)
         );
         let domain_ids: Vec<i64> = chunk
             .iter()
@@ -402,7 +419,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (user, id) in chunk.iter().zip(&domain_ids) {
-                q = q.bind(*id).bind(&user.email).bind(&user.password).bind(user.quota_bytes).bind(&user.name);
+                q = q.bind(*id).bind(&user.email).bind(&user.password).bind(user.quota_bytes).bind(&user.name).bind(&user.state).bind(&user.protocols);
             }
             q.execute(&mut *c).await.map_err(failed("inserting into virtual_users"))?.rows_affected()
         });
@@ -427,17 +444,56 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         w.count_statement(chunk.len())?;
     }
 
+    for chunk in plan.app_passwords.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_app_passwords (domain_id, email, name, password, protocols) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|r| id_of(&r.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&row.email).bind(&row.name).bind(&row.password).bind(&row.protocols);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into virtual_app_passwords"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.grants.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO virtual_sender_grants (domain_id, sender, login) VALUES {}",
+            placeholders(chunk.len(), 3)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|r| id_of(&r.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&row.sender).bind(&row.login);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into virtual_sender_grants"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+
     // Updates, one row each (a changed row is rare; the statement is prepared once).
     for update in &plan.users.update {
         let user = &update.after;
         let id = id_of(&user.domain)?;
         on_conn!(&mut *w.conn, c => sqlx::query(
-            "UPDATE virtual_users SET domain_id = ?, password = ?, quota_bytes = ?, name = ? WHERE email = ?",
+            "UPDATE virtual_users SET domain_id = ?, password = ?, quota_bytes = ?, name = ?, state = ?, protocols = ? WHERE email = ?",
         )
         .bind(id)
         .bind(&user.password)
         .bind(user.quota_bytes)
         .bind(&user.name)
+        .bind(&user.state)
+        .bind(&user.protocols)
         .bind(&user.email)
         .execute(&mut *c)
         .await
@@ -459,7 +515,68 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         w.count_statement(1)?;
     }
 
+    for update in &plan.app_passwords.update {
+        let row = &update.after;
+        let id = id_of(&row.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE virtual_app_passwords SET domain_id = ?, password = ?, protocols = ? WHERE email = ? AND name = ?",
+        )
+        .bind(id)
+        .bind(&row.password)
+        .bind(&row.protocols)
+        .bind(&row.email)
+        .bind(&row.name)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating virtual_app_passwords"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+    for update in &plan.grants.update {
+        let row = &update.after;
+        let id = id_of(&row.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE virtual_sender_grants SET domain_id = ? WHERE sender = ? AND login = ?",
+        )
+        .bind(id)
+        .bind(&row.sender)
+        .bind(&row.login)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating virtual_sender_grants"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+
     // Deletes, dependants first.
+    let pair_filter = |table: &str, a: &str, b: &str, rows: usize| {
+        let pairs = placeholders(rows, 2);
+        match dialect {
+            Dialect::Mysql => format!("DELETE FROM {table} WHERE ({a}, {b}) IN ({pairs})"),
+            // SQLite takes a row value IN only against a subquery.
+            Dialect::Sqlite => format!("DELETE FROM {table} WHERE ({a}, {b}) IN (VALUES {pairs})"),
+        }
+    };
+    for chunk in plan.app_passwords.delete.chunks(CHUNK) {
+        let sql = pair_filter("virtual_app_passwords", "email", "name", chunk.len());
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                q = q.bind(&row.email).bind(&row.name);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from virtual_app_passwords"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.grants.delete.chunks(CHUNK) {
+        let sql = pair_filter("virtual_sender_grants", "sender", "login", chunk.len());
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                q = q.bind(&row.sender).bind(&row.login);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from virtual_sender_grants"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
     for chunk in plan.aliases.delete.chunks(CHUNK) {
         let pairs = placeholders(chunk.len(), 2);
         let sql = match dialect {
@@ -549,6 +666,8 @@ mod tests {
             password: "p".into(),
             quota_bytes: 1,
             name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         };
         let alias = |source: &str, domain: &str| AliasRow {
             source: source.into(),

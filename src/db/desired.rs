@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
-use crate::db::rows::{AliasRow, Fields, Rows, UserRow, domain_of, quota_column};
+use crate::db::rows::{
+    AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserColumns, UserRow, domain_of, quota_column,
+};
 use crate::model::{Domain, Model};
 use crate::parallel;
 
@@ -21,7 +23,8 @@ use crate::parallel;
 pub(crate) struct DesiredDomain {
     /// `sha256:<hex>` of the domain's rows (`digest`).
     pub(crate) digest: String,
-    /// Rows in virtual_users.
+    /// Rows of the domain's mailboxes: in virtual_users, virtual_app_passwords
+    /// and virtual_sender_grants (one tally covers the three, see `live`).
     pub(crate) users: i64,
     /// Rows in virtual_aliases (one per destination).
     pub(crate) aliases: i64,
@@ -156,8 +159,18 @@ impl<'m> Desired<'m> {
                         password: mailbox.password.clone(),
                         quota_bytes: quota_column(mailbox.quota_bytes),
                         name: mailbox.name.clone(),
+                        state: mailbox.state.name().to_string(),
+                        protocols: mailbox.protocols.column().to_string(),
                     },
                 );
+            }
+            for row in app_password_rows(domain) {
+                rows.app_passwords
+                    .insert((row.email.clone(), row.name.clone()), row);
+            }
+            for row in grant_rows(domain) {
+                rows.grants
+                    .insert((row.sender.clone(), row.login.clone()), row);
             }
             for alias in domain.aliases.values() {
                 for destination in &alias.destinations {
@@ -212,10 +225,48 @@ impl Desired<'_> {
     }
 }
 
+/// A domain's `virtual_app_passwords` rows, sorted by (email, name).
+pub(crate) fn app_password_rows(domain: &Domain) -> Vec<AppPasswordRow> {
+    let mut rows = Vec::new();
+    for mailbox in domain.mailboxes.values() {
+        for app in &mailbox.app_passwords {
+            rows.push(AppPasswordRow {
+                email: mailbox.address.clone(),
+                name: app.name.clone(),
+                domain: domain.name.clone(),
+                password: app.password.clone(),
+                protocols: app.protocols.column().to_string(),
+            });
+        }
+    }
+    rows
+}
+
+/// A domain's `virtual_sender_grants` rows, sorted by (sender, login), each
+/// once: its mailboxes' `send_as` addresses in the domain, and the mailboxes
+/// of other tenants its mailboxes and aliases list in `allow_send_as`.
+pub(crate) fn grant_rows(domain: &Domain) -> Vec<GrantRow> {
+    domain
+        .grants()
+        .into_iter()
+        .map(|(sender, login)| GrantRow {
+            sender: sender.to_string(),
+            login: login.to_string(),
+            domain: domain.name.clone(),
+        })
+        .collect()
+}
+
 pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
+    let extras: usize = domain
+        .mailboxes
+        .values()
+        .map(|m| m.app_passwords.len())
+        .sum::<usize>()
+        + grant_rows(domain).len();
     DesiredDomain {
         digest: digest(domain),
-        users: domain.mailboxes.len() as i64,
+        users: (domain.mailboxes.len() + extras) as i64,
         aliases: domain
             .aliases
             .values()
@@ -229,21 +280,29 @@ pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
 /// `Rows`), each column hashed as the live fingerprint hashes it.
 fn digest(domain: &Domain) -> String {
     let mut fields = Fields::default();
-    fields.field("mailops-domain-rows/1");
+    fields.field("mailops-domain-rows/2");
     fields.field(&domain.name);
     for mailbox in domain.mailboxes.values() {
-        fields.user_columns(
-            &mailbox.address,
-            &domain.name,
-            &mailbox.password,
-            quota_column(mailbox.quota_bytes),
-            mailbox.name.as_deref(),
-        );
+        fields.user_columns(UserColumns {
+            email: &mailbox.address,
+            domain: &domain.name,
+            password: &mailbox.password,
+            quota_bytes: quota_column(mailbox.quota_bytes),
+            name: mailbox.name.as_deref(),
+            state: mailbox.state.name(),
+            protocols: mailbox.protocols.column(),
+        });
     }
     for alias in domain.aliases.values() {
         for destination in &alias.destinations {
             fields.alias_columns(&alias.source, &destination.address, &domain.name);
         }
+    }
+    for row in app_password_rows(domain) {
+        fields.app_password(&row);
+    }
+    for row in grant_rows(domain) {
+        fields.grant(&row);
     }
     fields.finish()
 }
@@ -253,13 +312,19 @@ fn digest(domain: &Domain) -> String {
 #[cfg(test)]
 pub(crate) fn digest_of_rows(domain: &str, rows: &Rows) -> String {
     let mut fields = Fields::default();
-    fields.field("mailops-domain-rows/1");
+    fields.field("mailops-domain-rows/2");
     fields.field(domain);
     for user in rows.users.values().filter(|u| u.domain == domain) {
         fields.user(user);
     }
     for alias in rows.aliases.values().filter(|a| a.domain == domain) {
         fields.alias(alias);
+    }
+    for row in rows.app_passwords.values().filter(|r| r.domain == domain) {
+        fields.app_password(row);
+    }
+    for row in rows.grants.values().filter(|r| r.domain == domain) {
+        fields.grant(row);
     }
     fields.finish()
 }

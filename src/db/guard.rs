@@ -128,6 +128,8 @@ mod tests {
             password: "p".into(),
             quota_bytes: 1,
             name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         }
     }
 

@@ -67,7 +67,7 @@ use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::CHUNK;
-use crate::db::rows::{AliasRow, Fields, Rows, UserRow};
+use crate::db::rows::{AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserRow};
 use crate::timing::StageTimer;
 
 /// A domain's rows in one table, as the drift check sees them.
@@ -179,7 +179,7 @@ pub(crate) struct Live {
     pub(crate) read: ReadStats,
 }
 
-type UserColumns = (i64, String, String, i64, Option<String>);
+type UserColumns = (i64, String, String, i64, Option<String>, String, String);
 /// id, name, digest, user_rows, user_changed, alias_rows, alias_changed.
 type MysqlDomainColumns = (
     i64,
@@ -206,7 +206,13 @@ pub(crate) async fn read_tallies(
 }
 
 /// `read_tallies`, or with `times` false the row counts only (a schema from
-/// before migration 0003 has no change times).
+/// before this mailops's has no change times, or not on every table).
+///
+/// The users tally covers a domain's mailbox rows in all three tables that
+/// hold them: virtual_users, virtual_app_passwords and virtual_sender_grants
+/// (migration 0004): counts and sums of change times add up, so a write to
+/// any of them moves it, and `mailops_domain_state` keeps its two tallies.
+/// A schema from before 0004 has no such tables: they are left out.
 async fn tally_rows(
     conn: &mut Conn,
     ids: Option<&[i64]>,
@@ -215,7 +221,14 @@ async fn tally_rows(
     let dialect = conn.dialect();
     let filters = id_filters(ids);
     let mut tallies: BTreeMap<i64, (Tally, Tally)> = BTreeMap::new();
-    for (table, users) in [("virtual_users", true), ("virtual_aliases", false)] {
+    let mut tables = vec![("virtual_users", true), ("virtual_aliases", false)];
+    if times {
+        tables.extend([
+            ("virtual_app_passwords", true),
+            ("virtual_sender_grants", true),
+        ]);
+    }
+    for (table, users) in tables {
         let changed = match dialect {
             Dialect::Mysql if times => {
                 "CAST(SUM(TO_SECONDS(mailops_changed_at) * 1000000 \
@@ -240,7 +253,7 @@ async fn tally_rows(
                     .entry(id)
                     .or_insert_with(|| (Tally::empty(dialect), Tally::empty(dialect)));
                 let tally = if users { &mut entry.0 } else { &mut entry.1 };
-                *tally = Tally { rows, changed };
+                tally.add(rows, &changed);
             }
         }
     }
@@ -268,6 +281,18 @@ fn id_filters(ids: Option<&[i64]>) -> Vec<(String, &[i64])> {
 }
 
 impl Tally {
+    /// Add the rows of another table: counts add, and so do the sums of
+    /// change times (decimal digits, exact in 128 bits: a microsecond count
+    /// since year 0 is below 10^17, times even a billion rows).
+    fn add(&mut self, rows: i64, changed: &str) {
+        self.rows += rows;
+        if !self.changed.is_empty() || !changed.is_empty() {
+            let sum =
+                self.changed.parse::<i128>().unwrap_or(0) + changed.parse::<i128>().unwrap_or(0);
+            self.changed = sum.to_string();
+        }
+    }
+
     /// The tally of no rows.
     pub(crate) fn empty(dialect: Dialect) -> Tally {
         Tally {
@@ -342,8 +367,12 @@ impl Live {
             .map(|(_, d)| d.id)
             .collect();
         let everything = mode.full || !live.orphans.is_empty() || stale.len() == live.domains.len();
-        live.read_rows(conn, (!everything).then_some(&stale[..]))
-            .await?;
+        live.read_rows(
+            conn,
+            (!everything).then_some(&stale[..]),
+            mode.current_schema,
+        )
+        .await?;
         live.read = ReadStats {
             full: everything,
             domains: if everything {
@@ -480,8 +509,20 @@ impl Live {
         Ok(())
     }
 
-    /// Read the rows of the domains with these ids, or every row.
-    async fn read_rows(&mut self, conn: &mut Conn, ids: Option<&[i64]>) -> Result<(), DbError> {
+    /// Read the rows of the domains with these ids, or every row. A schema
+    /// from before migration 0004 has no `state` and `protocols` columns:
+    /// its mailboxes read as the defaults the migration gives them.
+    async fn read_rows(
+        &mut self,
+        conn: &mut Conn,
+        ids: Option<&[i64]>,
+        current_schema: bool,
+    ) -> Result<(), DbError> {
+        let mailbox_columns = if current_schema {
+            "state, protocols"
+        } else {
+            "'active', 'imap,pop3,smtp'"
+        };
         let names: HashMap<i64, String> = self
             .domains
             .iter()
@@ -491,7 +532,7 @@ impl Live {
         let filters = id_filters(ids);
         for (filter, chunk) in &filters {
             let sql = format!(
-                "SELECT domain_id, email, password, quota_bytes, name FROM virtual_users{filter}"
+                "SELECT domain_id, email, password, quota_bytes, name, {mailbox_columns} FROM virtual_users{filter}"
             );
             let users: Vec<UserColumns> = on_conn!(&mut *conn, c => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -500,13 +541,15 @@ impl Live {
                 }
                 q.fetch_all(&mut *c).await.map_err(failed("reading virtual_users"))?
             });
-            for (id, email, password, quota_bytes, name) in users {
+            for (id, email, password, quota_bytes, name, state, protocols) in users {
                 let row = UserRow {
                     email: email.clone(),
                     domain: name_of(id),
                     password,
                     quota_bytes,
                     name,
+                    state,
+                    protocols,
                 };
                 self.rows.users.insert(email, row);
             }
@@ -526,6 +569,48 @@ impl Live {
                     domain: name_of(id),
                 };
                 self.rows.aliases.insert(key, row);
+            }
+            if !current_schema {
+                // No app passwords or grants before migration 0004.
+                continue;
+            }
+            let sql = format!(
+                "SELECT domain_id, email, name, password, protocols FROM virtual_app_passwords{filter}"
+            );
+            let apps: Vec<(i64, String, String, String, String)> = on_conn!(&mut *conn, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in *chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map_err(failed("reading virtual_app_passwords"))?
+            });
+            for (id, email, name, password, protocols) in apps {
+                let key = (email.clone(), name.clone());
+                let row = AppPasswordRow {
+                    email,
+                    name,
+                    domain: name_of(id),
+                    password,
+                    protocols,
+                };
+                self.rows.app_passwords.insert(key, row);
+            }
+            let sql = format!("SELECT domain_id, sender, login FROM virtual_sender_grants{filter}");
+            let grants: Vec<(i64, String, String)> = on_conn!(&mut *conn, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in *chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map_err(failed("reading virtual_sender_grants"))?
+            });
+            for (id, sender, login) in grants {
+                let key = (sender.clone(), login.clone());
+                let row = GrantRow {
+                    sender,
+                    login,
+                    domain: name_of(id),
+                };
+                self.rows.grants.insert(key, row);
             }
         }
         Ok(())
@@ -587,6 +672,17 @@ impl Live {
         for alias in self.rows.aliases.values().filter(|a| shown(&a.domain)) {
             fields.alias(alias);
         }
+        for row in self
+            .rows
+            .app_passwords
+            .values()
+            .filter(|r| shown(&r.domain))
+        {
+            fields.app_password(row);
+        }
+        for row in self.rows.grants.values().filter(|r| shown(&r.domain)) {
+            fields.grant(row);
+        }
         fields.finish()
     }
 
@@ -626,6 +722,25 @@ impl Live {
             names.insert(&alias.domain);
         }
         for update in &plan.aliases.update {
+            names.insert(&update.before.domain);
+            names.insert(&update.after.domain);
+        }
+        for row in plan
+            .app_passwords
+            .insert
+            .iter()
+            .chain(&plan.app_passwords.delete)
+        {
+            names.insert(&row.domain);
+        }
+        for update in &plan.app_passwords.update {
+            names.insert(&update.before.domain);
+            names.insert(&update.after.domain);
+        }
+        for row in plan.grants.insert.iter().chain(&plan.grants.delete) {
+            names.insert(&row.domain);
+        }
+        for update in &plan.grants.update {
             names.insert(&update.before.domain);
             names.insert(&update.after.domain);
         }
@@ -718,6 +833,8 @@ mod tests {
             password: "p".into(),
             quota_bytes: 1,
             name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         };
         let mut plan = RowPlan::default();
         // A mailbox of b.example found in c.example (moved by hand), and
@@ -822,6 +939,8 @@ mod tests {
             password: "p".into(),
             quota_bytes: 1,
             name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         };
         let mut full = a.clone();
         full.rows.users.insert(user.email.clone(), user.clone());

@@ -51,6 +51,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         // A no-op that records itself: both dialects share one list of versions.
         sqlite: include_str!("../../migrations/sqlite/0003_change_times.sql"),
     },
+    Migration {
+        version: 4,
+        name: "mailbox_state",
+        mysql: include_str!("../../migrations/mysql/0004_mailbox_state.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0004_mailbox_state.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

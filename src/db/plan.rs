@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::rows::{AliasRow, Rows, UserRow, hex};
+use crate::db::rows::{AliasRow, AppPasswordRow, GrantRow, Rows, UserRow, hex};
 use crate::graph::Graph;
 
 /// The changes to one table.
@@ -49,6 +49,11 @@ pub(crate) struct RowPlan {
     pub(crate) domains: Changes<String>,
     pub(crate) users: Changes<UserRow>,
     pub(crate) aliases: Changes<AliasRow>,
+    /// Written after the mailboxes, deleted before them.
+    #[serde(default)]
+    pub(crate) app_passwords: Changes<AppPasswordRow>,
+    #[serde(default)]
+    pub(crate) grants: Changes<GrantRow>,
 }
 
 /// How many rows an apply writes.
@@ -72,6 +77,8 @@ impl RowPlan {
         plan.domains.delete = live.domains.difference(&desired.domains).cloned().collect();
         plan.users = diff_map(&desired.users, &live.users);
         plan.aliases = diff_map(&desired.aliases, &live.aliases);
+        plan.app_passwords = diff_map(&desired.app_passwords, &live.app_passwords);
+        plan.grants = diff_map(&desired.grants, &live.grants);
         plan
     }
 
@@ -81,9 +88,21 @@ impl RowPlan {
 
     pub(crate) fn counts(&self) -> Counts {
         Counts {
-            insert: self.domains.insert.len() + self.users.insert.len() + self.aliases.insert.len(),
-            update: self.domains.update.len() + self.users.update.len() + self.aliases.update.len(),
-            delete: self.domains.delete.len() + self.users.delete.len() + self.aliases.delete.len(),
+            insert: self.domains.insert.len()
+                + self.users.insert.len()
+                + self.aliases.insert.len()
+                + self.app_passwords.insert.len()
+                + self.grants.insert.len(),
+            update: self.domains.update.len()
+                + self.users.update.len()
+                + self.aliases.update.len()
+                + self.app_passwords.update.len()
+                + self.grants.update.len(),
+            delete: self.domains.delete.len()
+                + self.users.delete.len()
+                + self.aliases.delete.len()
+                + self.app_passwords.delete.len()
+                + self.grants.delete.len(),
         }
     }
 
@@ -211,6 +230,8 @@ mod tests {
             password: password.into(),
             quota_bytes: 100,
             name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         }
     }
 

@@ -22,6 +22,33 @@ pub(crate) struct UserRow {
     pub(crate) password: String,
     pub(crate) quota_bytes: i64,
     pub(crate) name: Option<String>,
+    /// `active`, `locked` or `disabled` (migration 0004); a plan file saved
+    /// before it has none: the column's default.
+    #[serde(default = "default_state")]
+    pub(crate) state: String,
+    /// The logins it may use, `imap,pop3,smtp` (migration 0004).
+    #[serde(default = "default_protocols")]
+    pub(crate) protocols: String,
+}
+
+fn default_state() -> String {
+    crate::model::MailboxState::Active.name().to_string()
+}
+
+fn default_protocols() -> String {
+    crate::model::Protocols::default().column().to_string()
+}
+
+/// The columns of a `virtual_users` row, borrowed (from a `UserRow` or
+/// from the model's mailbox).
+pub(crate) struct UserColumns<'a> {
+    pub(crate) email: &'a str,
+    pub(crate) domain: &'a str,
+    pub(crate) password: &'a str,
+    pub(crate) quota_bytes: i64,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) state: &'a str,
+    pub(crate) protocols: &'a str,
 }
 
 /// A `virtual_aliases` row.
@@ -32,12 +59,40 @@ pub(crate) struct AliasRow {
     pub(crate) domain: String,
 }
 
-/// All rows of the three tables.
+/// A `virtual_app_passwords` row (migration 0004): one more password of a
+/// mailbox, for the logins in `protocols`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AppPasswordRow {
+    /// The mailbox it logs in as.
+    pub(crate) email: String,
+    pub(crate) name: String,
+    /// The mailbox's domain.
+    pub(crate) domain: String,
+    pub(crate) password: String,
+    pub(crate) protocols: String,
+}
+
+/// A `virtual_sender_grants` row (migration 0004): the mailbox `login` may
+/// send as `sender`. It belongs to the sender's domain, whose file grants it
+/// (`send_as` of a mailbox of that domain, or `allow_send_as` for a mailbox
+/// of another tenant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GrantRow {
+    pub(crate) sender: String,
+    pub(crate) login: String,
+    pub(crate) domain: String,
+}
+
+/// All rows of the routing tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
     pub(crate) domains: BTreeSet<String>,
     pub(crate) users: BTreeMap<String, UserRow>,
     pub(crate) aliases: BTreeMap<(String, String), AliasRow>,
+    /// Keyed by (email, name).
+    pub(crate) app_passwords: BTreeMap<(String, String), AppPasswordRow>,
+    /// Keyed by (sender, login).
+    pub(crate) grants: BTreeMap<(String, String), GrantRow>,
 }
 
 /// A SHA-256 of a sequence of fields, each prefixed with its length so that
@@ -83,30 +138,27 @@ impl Fields {
 
     /// Every column of a `virtual_users` row.
     pub(crate) fn user(&mut self, user: &UserRow) {
-        self.user_columns(
-            &user.email,
-            &user.domain,
-            &user.password,
-            user.quota_bytes,
-            user.name.as_deref(),
-        );
+        self.user_columns(UserColumns {
+            email: &user.email,
+            domain: &user.domain,
+            password: &user.password,
+            quota_bytes: user.quota_bytes,
+            name: user.name.as_deref(),
+            state: &user.state,
+            protocols: &user.protocols,
+        });
     }
 
     /// A `virtual_users` row from its columns (the model's, without building a `UserRow`).
-    pub(crate) fn user_columns(
-        &mut self,
-        email: &str,
-        domain: &str,
-        password: &str,
-        quota_bytes: i64,
-        name: Option<&str>,
-    ) {
+    pub(crate) fn user_columns(&mut self, user: UserColumns<'_>) {
         self.field("u");
-        self.field(email);
-        self.field(domain);
-        self.field(password);
-        self.number(quota_bytes);
-        self.optional(name);
+        self.field(user.email);
+        self.field(user.domain);
+        self.field(user.password);
+        self.number(user.quota_bytes);
+        self.optional(user.name);
+        self.field(user.state);
+        self.field(user.protocols);
     }
 
     /// Every column of a `virtual_aliases` row.
@@ -119,6 +171,24 @@ impl Fields {
         self.field(source);
         self.field(destination);
         self.field(domain);
+    }
+
+    /// Every column of a `virtual_app_passwords` row.
+    pub(crate) fn app_password(&mut self, row: &AppPasswordRow) {
+        self.field("p");
+        self.field(&row.email);
+        self.field(&row.name);
+        self.field(&row.domain);
+        self.field(&row.password);
+        self.field(&row.protocols);
+    }
+
+    /// Every column of a `virtual_sender_grants` row.
+    pub(crate) fn grant(&mut self, row: &GrantRow) {
+        self.field("g");
+        self.field(&row.sender);
+        self.field(&row.login);
+        self.field(&row.domain);
     }
 
     /// `sha256:<hex>`.
@@ -159,6 +229,8 @@ mod tests {
             password: "{ARGON2ID}x".into(),
             quota_bytes: 1,
             name: name.map(Into::into),
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         }
     }
 
@@ -181,6 +253,12 @@ mod tests {
         let mut c = a.clone();
         c.quota_bytes = 2;
         assert_ne!(base, hash_of(&[c]));
+        let mut locked = a.clone();
+        locked.state = "locked".into();
+        assert_ne!(base, hash_of(&[locked]));
+        let mut imap_only = a.clone();
+        imap_only.protocols = "imap".into();
+        assert_ne!(base, hash_of(&[imap_only]));
         let mut d = Fields::default();
         d.field("ab");
         let mut e = Fields::default();

@@ -101,6 +101,9 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
     if mysql_is_local(platform) {
         packages.push("mariadb-server");
     }
+    if platform.pop3 {
+        packages.push("dovecot-pop3d");
+    }
     packages
 }
 
@@ -407,7 +410,10 @@ mod tests {
             assert_eq!(e["defer"], true, "{path}");
             installed += 1;
         }
-        assert_eq!(installed, 12, "postfix (7), dovecot (2), rspamd (3)");
+        assert_eq!(
+            installed, 21,
+            "postfix (8), dovecot (10: 2 + 8 app password slots), rspamd (3)"
+        );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()
             .unwrap()

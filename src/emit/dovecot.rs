@@ -15,6 +15,12 @@ use crate::model::Platform;
 
 const DOVECOT_CONF: &str = include_str!("templates/dovecot/dovecot.conf");
 const SQL_CONF: &str = include_str!("templates/dovecot/dovecot-sql.conf.ext");
+const APP_SQL_CONF: &str = include_str!("templates/dovecot/dovecot-sql-app.conf.ext");
+
+/// The file of app password slot `slot` (1-based).
+fn app_slot_file(slot: usize) -> String {
+    format!("dovecot-sql-app-{slot}.conf.ext")
+}
 
 /// The database settings the SQL file names (never a password: its placeholder).
 #[derive(Serialize)]
@@ -31,7 +37,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let tera = engine(&[
         ("dovecot.conf", DOVECOT_CONF),
         ("dovecot-sql.conf.ext", SQL_CONF),
+        ("dovecot-sql-app.conf.ext", APP_SQL_CONF),
     ]);
+    let slots = crate::model::mailbox::MAX_APP_PASSWORDS;
     let mut context = tera::Context::new();
     context.insert("header", &header("#", "mailops.toml"));
     context.insert("hostname", &platform.hostname);
@@ -48,6 +56,12 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);
     context.insert("quota_grace", &platform.defaults.quota_grace_percent);
     context.insert("imaps_port", &mail_host::IMAPS_PORT);
+    context.insert("pop3", &platform.pop3);
+    context.insert("pop3s_port", &mail_host::POP3S_PORT);
+    context.insert(
+        "app_slots",
+        &(1..=slots).map(app_slot_file).collect::<Vec<_>>(),
+    );
     context.insert("driver", platform.database.driver.name());
     let db = &platform.database;
     context.insert(
@@ -69,6 +83,15 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         "dovecot/dovecot-sql.conf.ext",
         render(&tera, "dovecot-sql.conf.ext", &context),
     );
+    context.insert("slots", &slots);
+    for slot in 1..=slots {
+        context.insert("slot", &slot);
+        context.insert("offset", &(slot - 1));
+        out.add(
+            format!("dovecot/{}", app_slot_file(slot)),
+            render(&tera, "dovecot-sql-app.conf.ext", &context),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +141,7 @@ mod tests {
         let dovecot = out.get("dovecot/dovecot.conf").unwrap();
         let main = out.get("postfix/main.cf").unwrap();
         assert!(main.contains(
-            "\nsmtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient, check_policy_service inet:127.0.0.1:12340\n"
+            "\nsmtpd_recipient_restrictions = reject_non_fqdn_recipient, check_recipient_access proxy:mysql:/etc/postfix/recipient-state.cf, reject_unlisted_recipient, check_policy_service inet:127.0.0.1:12340\n"
         ));
         assert!(dovecot.contains(
             "service quota-status {\n  executable = quota-status -p postfix\n  inet_listener quota-status {\n    address = 127.0.0.1\n    port = 12340\n"
@@ -145,6 +168,119 @@ mod tests {
             let text = format!("{:?}", compiled.diagnostics);
             assert!(text.contains("defaults.quota_grace"), "{bad}: {text}");
         }
+    }
+
+    /// The password queries of the SQLite configs, run on the real engine as
+    /// Dovecot runs them (`%u` the login, `%s` the service): the mailbox
+    /// password logs in only while the mailbox is active and lists the
+    /// protocol; each app password slot gives one of the mailbox's app
+    /// passwords for that protocol, in name order, and none once it is gone.
+    #[test]
+    fn password_queries_follow_state_protocols_and_app_passwords() {
+        use sqlx::{Connection, SqliteConnection};
+        let out = files("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"");
+        let query = |file: &str| -> String {
+            let text = out.get(&format!("dovecot/{file}")).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("password_query = "))
+                .unwrap()
+                .to_string()
+        };
+        let mailbox = query("dovecot-sql.conf.ext");
+        let slots: Vec<String> = (1..=crate::model::mailbox::MAX_APP_PASSWORDS)
+            .map(|n| query(&super::app_slot_file(n)))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+            for migration in crate::emit::postfix::tests::SQLITE_MIGRATIONS {
+                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+            }
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'a.test');
+                 INSERT INTO virtual_users (domain_id, email, password, state, protocols) VALUES
+                   (1, 'on@a.test', 'p-on', 'active', 'imap,smtp'),
+                   (1, 'locked@a.test', 'p-locked', 'locked', 'imap,pop3,smtp'),
+                   (1, 'off@a.test', 'p-off', 'disabled', 'imap,pop3,smtp');
+                 INSERT INTO virtual_app_passwords (domain_id, email, name, password, protocols) VALUES
+                   (1, 'on@a.test', 'phone', 'p-phone', 'imap,smtp'),
+                   (1, 'on@a.test', 'laptop', 'p-laptop', 'imap'),
+                   (1, 'locked@a.test', 'phone', 'p-locked-phone', 'imap');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn passwords(conn: &mut SqliteConnection, query: &str, user: &str, service: &str) -> Vec<String> {
+                let sql = query.replace("%u", user).replace("%s", service);
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT password FROM ({sql})"
+                )))
+                .fetch_all(conn)
+                .await
+                .unwrap()
+            }
+            assert_eq!(passwords(&mut conn, &mailbox, "on@a.test", "imap").await, ["p-on"]);
+            assert_eq!(passwords(&mut conn, &mailbox, "on@a.test", "smtp").await, ["p-on"]);
+            // Not a protocol of the mailbox, not a login service, not active.
+            for (user, service) in [
+                ("on@a.test", "pop3"),
+                ("on@a.test", "lmtp"),
+                ("locked@a.test", "imap"),
+                ("off@a.test", "imap"),
+            ] {
+                assert!(passwords(&mut conn, &mailbox, user, service).await.is_empty(), "{user} {service}");
+            }
+            let mut by_slot = Vec::new();
+            for slot in &slots {
+                by_slot.push(passwords(&mut conn, slot, "on@a.test", "imap").await);
+            }
+            assert_eq!(by_slot[0], ["p-laptop"]);
+            assert_eq!(by_slot[1], ["p-phone"]);
+            assert!(by_slot[2..].iter().all(Vec::is_empty), "{by_slot:?}");
+            assert_eq!(passwords(&mut conn, &slots[0], "on@a.test", "smtp").await, ["p-phone"]);
+            assert!(passwords(&mut conn, &slots[1], "on@a.test", "smtp").await.is_empty());
+            // A locked mailbox's app passwords log in no more than its password.
+            assert!(passwords(&mut conn, &slots[0], "locked@a.test", "imap").await.is_empty());
+            // Revoked: gone from the table, refused at the next login.
+            sqlx::raw_sql("DELETE FROM virtual_app_passwords WHERE name = 'laptop'")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(passwords(&mut conn, &slots[0], "on@a.test", "imap").await, ["p-phone"]);
+            assert!(passwords(&mut conn, &slots[1], "on@a.test", "imap").await.is_empty());
+        });
+    }
+
+    #[test]
+    fn pop3_is_served_over_tls_only_when_the_platform_turns_it_on() {
+        let off = files("driver = \"mysql\"");
+        let conf = off.get("dovecot/dovecot.conf").unwrap();
+        assert!(conf.contains("\nprotocols = imap lmtp\n"), "{conf}");
+        assert!(!conf.contains("pop3"), "{conf}");
+        let platform = test_repo::platform("driver = \"mysql\"")
+            .replace("[mail_host]\n", "[mail_host]\npop3 = true\n");
+        assert!(platform.contains("pop3 = true"), "{platform}");
+        let on = test_repo::emit(&platform, &[]);
+        let conf = on.get("dovecot/dovecot.conf").unwrap();
+        assert!(conf.contains("\nprotocols = imap lmtp pop3\n"), "{conf}");
+        assert!(
+            conf.contains("  inet_listener pop3 {\n    port = 0\n  }\n  inet_listener pop3s {\n    port = 995\n    ssl = yes\n  }\n"),
+            "{conf}"
+        );
+        let main_tf = on.get("terraform/main.tf").unwrap();
+        assert!(
+            main_tf.contains("resource \"aws_vpc_security_group_ingress_rule\" \"pop3s\""),
+            "{main_tf}"
+        );
+        assert!(!off.get("terraform/main.tf").unwrap().contains("pop3"));
+        assert!(
+            on.get("cloud-init/user-data.yaml")
+                .unwrap()
+                .contains("dovecot-pop3d")
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) const MILTER_PORT: u16 = 11332;
 /// and 80 for the Let's Encrypt HTTP-01 challenge).
 pub(crate) const SUBMISSION_PORT: u16 = 587;
 pub(crate) const IMAPS_PORT: u16 = 993;
+/// POP3 over TLS, with `[mail_host] pop3 = true` (never plain POP3 on 110).
+pub(crate) const POP3S_PORT: u16 = 995;
 
 /// The one system account that owns every Maildir; mailboxes are virtual.
 pub(crate) const VMAIL_USER: &str = "vmail";
@@ -143,7 +145,7 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 12, "{database}");
+            assert_eq!(configs.len(), 21, "{database}");
             for file in configs {
                 let generated_path = file
                     .target

@@ -38,8 +38,19 @@ pub(crate) const DOMAINS: LookupMap = LookupMap {
 pub(crate) const MAILBOXES: LookupMap = LookupMap {
     file: "virtual-mailboxes.cf",
     parameter: "virtual_mailbox_maps",
-    purpose: "Is this address a mailbox? (any row means yes)",
-    query: "SELECT 1 FROM virtual_users WHERE email='%s'",
+    purpose: "Is this address a mailbox that receives mail? (any row means yes; a disabled one does not)",
+    query: "SELECT 1 FROM virtual_users WHERE email='%s' AND state <> 'disabled'",
+};
+
+/// A disabled mailbox is refused at RCPT with 550 5.2.1 ("mailbox
+/// disabled", RFC 3463), before `reject_unlisted_recipient` would refuse it
+/// as unknown (5.1.1). Postfix also asks for the domain and `user@` alone;
+/// those are never an `email`, so only the full address matches.
+pub(crate) const RECIPIENT_STATE: LookupMap = LookupMap {
+    file: "recipient-state.cf",
+    parameter: "check_recipient_access in smtpd_recipient_restrictions",
+    purpose: "Is this recipient a disabled mailbox? Then its mail is refused with 550 5.2.1; the Maildir is kept.",
+    query: "SELECT '550 5.2.1 Mailbox disabled' FROM virtual_users WHERE email='%s' AND state = 'disabled'",
 };
 
 pub(crate) const ALIASES: LookupMap = LookupMap {
@@ -61,19 +72,29 @@ pub(crate) const IDENTITY: LookupMap = LookupMap {
 /// as it. For an address that is neither a mailbox nor an alias, Postfix
 /// then asks for `@domain`, the catch-all's key, which this query never
 /// matches: receiving a domain's stray mail grants no right to send as every
-/// address there (an alias names the addresses a mailbox may use).
+/// address there (an alias names the addresses a mailbox may use). The
+/// send-as grants add the mailboxes the sender's tenant names
+/// (`send_as`, `allow_send_as`).
 pub(crate) const SENDER_LOGIN: LookupMap = LookupMap {
     file: "sender-login.cf",
     parameter: "smtpd_sender_login_maps",
-    purpose: "Which logins may send as this envelope sender: its mailbox, or the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing).",
+    purpose: "Which logins may send as this envelope sender: its mailbox, the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing), and the mailboxes its tenant grants it to (send_as, allow_send_as).",
     query: "WITH RECURSIVE owner(address) AS (\
 SELECT email FROM virtual_users WHERE email='%s' \
+UNION SELECT login FROM virtual_sender_grants WHERE sender='%s' \
 UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND SUBSTR(source, 1, 1) <> '@' \
 UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
 SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
 };
 
-pub(crate) const MAPS: [&LookupMap; 5] = [&DOMAINS, &MAILBOXES, &ALIASES, &IDENTITY, &SENDER_LOGIN];
+pub(crate) const MAPS: [&LookupMap; 6] = [
+    &DOMAINS,
+    &MAILBOXES,
+    &ALIASES,
+    &IDENTITY,
+    &SENDER_LOGIN,
+    &RECIPIENT_STATE,
+];
 
 /// `proxy:mysql:/etc/postfix/virtual-domains.cf`.
 pub(crate) fn map_reference(driver: Driver, map: &LookupMap) -> String {
@@ -87,6 +108,7 @@ struct MapNames {
     aliases: String,
     identity: String,
     sender_login: String,
+    recipient_state: String,
 }
 
 /// `inet:host:port` for `hosts =` (an IPv6 address in brackets).
@@ -119,6 +141,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             aliases: map_reference(driver, &ALIASES),
             identity: map_reference(driver, &IDENTITY),
             sender_login: map_reference(driver, &SENDER_LOGIN),
+            recipient_state: map_reference(driver, &RECIPIENT_STATE),
         },
     );
     context.insert(
@@ -158,7 +181,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::emit::test_repo::{self, tenant};
 
     fn files(database: &str) -> crate::emit::Artifacts {
@@ -269,10 +292,9 @@ mod tests {
             .unwrap();
         runtime.block_on(async {
             let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-            sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_routing_tables.sql"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            for migration in SQLITE_MIGRATIONS {
+                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+            }
             sqlx::raw_sql(
                 "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test'), (2, 'beta.test');
                  INSERT INTO virtual_users (domain_id, email, password) VALUES (1, 'alice@alpha.test', 'x');
@@ -295,6 +317,98 @@ mod tests {
             // `ceo@beta.test` is nobody's: Postfix's next key is the catch-all's.
             assert!(owners(&mut conn, "ceo@beta.test").await.is_empty());
             assert!(owners(&mut conn, "@beta.test").await.is_empty());
+            // A send-as grant adds its login, and only to its sender.
+            sqlx::raw_sql(
+                "INSERT INTO virtual_users (domain_id, email, password) VALUES (2, 'bob@beta.test', 'x');
+                 INSERT INTO virtual_sender_grants (domain_id, sender, login) VALUES
+                   (2, 'sales@beta.test', 'bob@beta.test');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(
+                owners(&mut conn, "sales@beta.test").await,
+                ["alice@alpha.test", "bob@beta.test"]
+            );
+            assert!(owners(&mut conn, "ceo@beta.test").await.is_empty());
+        });
+    }
+
+    /// The routing tables as mailops's migrations make them, for the queries'
+    /// tests on the real SQLite engine.
+    pub(crate) const SQLITE_MIGRATIONS: [&str; 4] = [
+        include_str!("../../migrations/sqlite/0001_routing_tables.sql"),
+        include_str!("../../migrations/sqlite/0002_domain_state.sql"),
+        include_str!("../../migrations/sqlite/0003_change_times.sql"),
+        include_str!("../../migrations/sqlite/0004_mailbox_state.sql"),
+    ];
+
+    /// Mailbox states on the real SQLite engine: a disabled mailbox is no
+    /// mailbox for Postfix (its alias mail would bounce) and is refused with
+    /// 550 5.2.1 at RCPT; a locked one is still a mailbox (it receives).
+    #[test]
+    fn a_disabled_mailbox_is_refused_with_5_2_1_and_a_locked_one_receives() {
+        use sqlx::{Connection, SqliteConnection};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+            for migration in SQLITE_MIGRATIONS {
+                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+            }
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test');
+                 INSERT INTO virtual_users (domain_id, email, password, state) VALUES
+                   (1, 'on@alpha.test', 'x', 'active'),
+                   (1, 'locked@alpha.test', 'x', 'locked'),
+                   (1, 'off@alpha.test', 'x', 'disabled');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn rows(conn: &mut SqliteConnection, map: &LookupMap, key: &str) -> usize {
+                let sql = map.query.replace("%s", key);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+            async fn answer(
+                conn: &mut SqliteConnection,
+                map: &LookupMap,
+                key: &str,
+            ) -> Vec<String> {
+                let sql = map.query.replace("%s", key);
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+            }
+            use super::{LookupMap, MAILBOXES, RECIPIENT_STATE};
+            for address in ["on@alpha.test", "locked@alpha.test"] {
+                assert_eq!(rows(&mut conn, &MAILBOXES, address).await, 1, "{address}");
+                assert!(
+                    answer(&mut conn, &RECIPIENT_STATE, address)
+                        .await
+                        .is_empty(),
+                    "{address}"
+                );
+            }
+            assert_eq!(rows(&mut conn, &MAILBOXES, "off@alpha.test").await, 0);
+            assert_eq!(
+                answer(&mut conn, &RECIPIENT_STATE, "off@alpha.test").await,
+                ["550 5.2.1 Mailbox disabled"]
+            );
+            // Postfix's other keys for an access map: the domain, `user@`.
+            for key in ["alpha.test", "off@"] {
+                assert!(
+                    answer(&mut conn, &RECIPIENT_STATE, key).await.is_empty(),
+                    "{key}"
+                );
+            }
         });
     }
 

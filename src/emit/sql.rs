@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 
 use crate::emit::sql_literal::{push_mysql_literal, push_sqlite_literal};
 use crate::emit::{Artifacts, engine, header, render};
-use crate::model::Domain;
+use crate::model::{AppPassword, Domain};
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -211,6 +211,8 @@ struct Statements {
     domain_conflict: String,
     users: Insert,
     aliases: Insert,
+    app_passwords: Insert,
+    grants: Insert,
 }
 
 impl Statements {
@@ -226,13 +228,33 @@ impl Statements {
                 dialect,
                 "virtual_users",
                 "email",
-                &["domain_id", "email", "password", "quota_bytes", "name"],
+                &[
+                    "domain_id",
+                    "email",
+                    "password",
+                    "quota_bytes",
+                    "name",
+                    "state",
+                    "protocols",
+                ],
             ),
             aliases: Insert::new(
                 dialect,
                 "virtual_aliases",
                 "source, destination",
                 &["domain_id", "source", "destination"],
+            ),
+            app_passwords: Insert::new(
+                dialect,
+                "virtual_app_passwords",
+                "email, name",
+                &["domain_id", "email", "name", "password", "protocols"],
+            ),
+            grants: Insert::new(
+                dialect,
+                "virtual_sender_grants",
+                "sender, login",
+                &["domain_id", "sender", "login"],
             ),
         }
     }
@@ -262,6 +284,10 @@ impl Statements {
                 push_number(out, m.quota_bytes);
                 out.push_str(", ");
                 dialect.push_optional(out, m.name.as_deref());
+                out.push_str(", ");
+                dialect.push_literal(out, m.state.name());
+                out.push_str(", ");
+                dialect.push_literal(out, m.protocols.column());
             });
         self.aliases.push_rows(
             out,
@@ -271,6 +297,26 @@ impl Statements {
                 dialect.push_literal(out, source);
                 out.push_str(", ");
                 dialect.push_literal(out, destination);
+            },
+        );
+        self.app_passwords
+            .push_rows(out, &name, app_passwords(domain), |out, (email, app)| {
+                dialect.push_literal(out, email);
+                out.push_str(", ");
+                dialect.push_literal(out, &app.name);
+                out.push_str(", ");
+                dialect.push_literal(out, &app.password);
+                out.push_str(", ");
+                dialect.push_literal(out, app.protocols.column());
+            });
+        self.grants.push_rows(
+            out,
+            &name,
+            domain.grants().into_iter(),
+            |out, (sender, login)| {
+                dialect.push_literal(out, sender);
+                out.push_str(", ");
+                dialect.push_literal(out, login);
             },
         );
     }
@@ -285,6 +331,30 @@ impl Statements {
                 "DELETE FROM {table} WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = {name})"
             );
         };
+        // The app passwords and send-as grants (migration 0004's tables) the
+        // file no longer lists; every tenant may have had some.
+        let pairs = |out: &mut String, columns: &str, rows: &[(&str, &str)]| {
+            if !rows.is_empty() {
+                let _ = write!(out, " AND ({columns}) NOT IN ");
+                out.push_str(dialect.pairs_open());
+                for (i, (a, b)) in rows.iter().enumerate() {
+                    out.push_str(if i == 0 { "(" } else { ", (" });
+                    dialect.push_literal(out, a);
+                    out.push_str(", ");
+                    dialect.push_literal(out, b);
+                    out.push(')');
+                }
+                out.push(')');
+            }
+            out.push_str(";\n");
+        };
+        let apps: Vec<(&str, &str)> = app_passwords(domain)
+            .map(|(email, app)| (email, app.name.as_str()))
+            .collect();
+        of_domain(out, "virtual_app_passwords");
+        pairs(out, "email, name", &apps);
+        of_domain(out, "virtual_sender_grants");
+        pairs(out, "sender, login", &domain.grants());
         of_domain(out, "virtual_aliases");
         if !domain.aliases.is_empty() {
             out.push_str(" AND (source, destination) NOT IN ");
@@ -351,6 +421,15 @@ fn push_number(out: &mut String, mut n: u64) {
         }
     }
     out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
+/// A tenant's app passwords with their mailbox's address, sorted by (address, name).
+fn app_passwords(domain: &Domain) -> impl Iterator<Item = (&str, &AppPassword)> {
+    domain.mailboxes.values().flat_map(|m| {
+        m.app_passwords
+            .iter()
+            .map(move |app| (m.address.as_str(), app))
+    })
 }
 
 /// A tenant's alias rows: (source, destination), sorted by source.
@@ -577,10 +656,10 @@ mod tests {
             block(&mysql, "INSERT INTO virtual_domains", "DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);\n"),
             "INSERT INTO virtual_domains (name) VALUES ('acme.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'user0@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd'),
-(@domain_id, 'user1@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'user0@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'user1@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@acme.example', 'user0@acme.example'),
 (@domain_id, 'postmaster@acme.example', 'user0@acme.example'),
@@ -592,10 +671,10 @@ ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
         assert_eq!(
             block(&sqlite, "INSERT INTO virtual_domains", "DO UPDATE SET domain_id = excluded.domain_id;\n"),
             "INSERT INTO virtual_domains (name) VALUES ('acme.example') ON CONFLICT (name) DO NOTHING;
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT d.id, v.column1, v.column2, v.column3, v.column4 FROM virtual_domains AS d, (VALUES
-('user0@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd')),
-('user1@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'))
-) AS v WHERE d.name = 'acme.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name;
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
+('user0@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'), 'active', 'imap,pop3,smtp'),
+('user1@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'), 'active', 'imap,pop3,smtp')
+) AS v WHERE d.name = 'acme.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;
 INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
 ('abuse@acme.example', 'user0@acme.example'),
 ('postmaster@acme.example', 'user0@acme.example'),

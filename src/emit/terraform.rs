@@ -73,6 +73,8 @@ struct MainContext<'a> {
     volume_size_gb: u32,
     admin_cidrs: &'a [String],
     ttl: u32,
+    /// `[mail_host] pop3`: open POP3S (995).
+    pop3: bool,
     boot_settings_placeholder: &'static str,
 }
 
@@ -87,6 +89,7 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         volume_size_gb: platform.aws.volume_size_gb,
         admin_cidrs: &platform.aws.admin_cidrs,
         ttl: platform.defaults.ttl,
+        pop3: platform.pop3,
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
     };
     to_hcl(tera, "main.tf", &context)

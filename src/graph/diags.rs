@@ -10,6 +10,9 @@ codes! {
         Cycle = "mailops::alias::cycle",
         Dangling = "mailops::alias::dangling",
         IntoRemovedDomain = "mailops::alias::into-removed-domain",
+        DisabledDestination = "mailops::alias::disabled-destination",
+        SendAsNotGranted = "mailops::send-as::not-granted",
+        SendAsOffPlatform = "mailops::send-as::off-platform",
     }
 }
 
@@ -89,4 +92,42 @@ pub(crate) fn cycle(loc: Location, path: &[String]) -> Diagnostic {
     )
     .at(loc, "the loop starts here")
     .help(help)
+}
+
+pub(crate) fn disabled_destination(loc: Location, source: &str, mailbox: &str) -> Diagnostic {
+    Diagnostic::warning(
+        GraphCode::DisabledDestination,
+        format!("`{source}` forwards only to `{mailbox}`, which is disabled: its mail will bounce"),
+    )
+    .at(loc, "a disabled mailbox")
+    .help("point the alias at a mailbox that receives mail, or remove it")
+}
+
+pub(crate) fn send_as_not_granted(
+    loc: Location,
+    mailbox: &str,
+    address: &str,
+    owner: Option<Location>,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        GraphCode::SendAsNotGranted,
+        format!("`{address}` does not allow `{mailbox}` to send as it"),
+    )
+    .at(loc, "not granted");
+    let diagnostic = match owner {
+        Some(owner) => diagnostic.related(owner, "the address is declared here"),
+        None => diagnostic,
+    };
+    diagnostic.help(format!(
+        "the tenant of `{address}` grants it by listing `{mailbox}` in that alias's or mailbox's `allow_send_as`; or remove it from `send_as`"
+    ))
+}
+
+pub(crate) fn send_as_off_platform(loc: Location, address: &str, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        GraphCode::SendAsOffPlatform,
+        format!("`{address}` is not hosted here: `{domain}` is not a tenant"),
+    )
+    .at(loc, "not a tenant's address")
+    .help("a mailbox may send only as addresses of tenants of this platform; mail from other domains would fail their SPF and DMARC")
 }

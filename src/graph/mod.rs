@@ -18,7 +18,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::FxHashMap;
 
 use crate::diagnostic::Diagnostics;
-use crate::model::{Alias, Domain, Model};
+use crate::model::{Alias, Domain, MailboxState, Model};
 
 /// One thing the platform declares that becomes rows.
 /// The order rows are inserted in, dependencies first: the domains (sorted),
@@ -96,6 +96,7 @@ pub(crate) fn build(
             for alias in domain.aliases.values() {
                 resolve_destinations(model, removed, alias, &mut edges, &mut local);
             }
+            check_send_as(model, domain, &mut local);
         }
         (edges, local)
     });
@@ -157,12 +158,67 @@ fn resolve_destinations<'m>(
                     ));
                 }
             }
-            Resolution::Mailbox => {}
+            Resolution::Mailbox => {
+                if alias.destinations.len() == 1 && is_disabled(model, &destination.address) {
+                    diagnostics.push(diags::disabled_destination(
+                        destination.origin.clone(),
+                        &alias.source,
+                        &destination.address,
+                    ));
+                }
+            }
             Resolution::Dangling => {
                 diagnostics.push(diags::dangling(
                     destination.origin.clone(),
                     &destination.address,
                     alias.domain == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
+                ));
+            }
+        }
+    }
+}
+
+fn is_disabled(model: &Model, address: &str) -> bool {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    model
+        .domains
+        .get(domain)
+        .and_then(|d| d.mailboxes.get(address))
+        .is_some_and(|m| m.state == MailboxState::Disabled)
+}
+
+/// A mailbox's `send_as` address in another domain must be a tenant's, and
+/// that tenant must list the mailbox in the address's `allow_send_as`.
+/// (Addresses of the mailbox's own domain were checked with its file.)
+fn check_send_as(model: &Model, domain: &Domain, diagnostics: &mut Diagnostics) {
+    for mailbox in domain.mailboxes.values() {
+        for send_as in &mailbox.send_as {
+            let target = send_as.address.rsplit_once('@').map_or("", |(_, d)| d);
+            if target == domain.name {
+                continue;
+            }
+            let Some(owner) = model.domains.get(target) else {
+                diagnostics.push(diags::send_as_off_platform(
+                    send_as.origin.clone(),
+                    &send_as.address,
+                    target,
+                ));
+                continue;
+            };
+            let (grants, at) = match (
+                owner.mailboxes.get(&send_as.address),
+                owner.aliases.get(&send_as.address),
+            ) {
+                (Some(m), _) => (&m.allow_send_as, Some(m.origin.clone())),
+                (None, Some(a)) => (&a.allow_send_as, Some(a.origin.clone())),
+                (None, None) => (&Vec::new(), None),
+            };
+            if !grants.iter().any(|g| g.address == mailbox.address) {
+                diagnostics.push(diags::send_as_not_granted(
+                    send_as.origin.clone(),
+                    &mailbox.address,
+                    &send_as.address,
+                    at,
                 ));
             }
         }

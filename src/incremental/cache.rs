@@ -120,6 +120,9 @@ pub(crate) struct Summary {
     pub(crate) exits: Vec<(String, Vec<String>)>,
     /// Whether the domain has a catch-all alias.
     pub(crate) catch_all: bool,
+    /// Its mailboxes' `send_as` addresses in other domains: each needs the
+    /// other tenant's grant, checked again when that tenant changes.
+    pub(crate) send_as: Vec<String>,
 }
 
 impl Summary {

@@ -519,6 +519,17 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                 return full(format!("an alias points to {destination}, which is gone"));
             }
         }
+        // A grant of a parsed domain may have been withdrawn: the graph
+        // stage checks send-as grants on a full compile.
+        if let Some(address) = summary(index)
+            .send_as
+            .iter()
+            .find(|a| model.domains.contains_key(domain_of(a)))
+        {
+            return full(format!(
+                "a mailbox sends as {address}, whose tenant changed"
+            ));
+        }
     }
     drop(unparsed_by_domain);
     drop(unparsed);
@@ -858,6 +869,16 @@ fn summarise(domain: &Domain) -> cache::Tenant {
             }
         }
     }
+    let mut send_as = Vec::new();
+    for mailbox in domain.mailboxes.values() {
+        for address in &mailbox.send_as {
+            let target = domain_of(&address.address);
+            if target != domain.name {
+                targets.insert(target);
+                send_as.push(address.address.clone());
+            }
+        }
+    }
     let catch_all = format!("@{}", domain.name);
     let summary = Summary {
         digest: rows.digest,
@@ -866,6 +887,7 @@ fn summarise(domain: &Domain) -> cache::Tenant {
         foreign,
         exits: exits(domain),
         catch_all: domain.aliases.contains_key(&catch_all),
+        send_as,
     };
     cache::Tenant {
         name: String::new(),

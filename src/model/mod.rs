@@ -5,12 +5,14 @@
 //! only this; they never see raw TOML. Items keep the `Location` they were
 //! declared at, for the graph stage's diagnostics.
 
+pub(crate) mod mailbox;
 pub(crate) mod platform;
 pub(crate) mod records;
 
 use std::collections::BTreeMap;
 
 use crate::source::Location;
+pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
 
@@ -69,6 +71,38 @@ impl Drop for Domain {
 }
 
 impl Domain {
+    /// Who may send as which of this domain's addresses besides their owners:
+    /// (sender, login) pairs, sorted, each once. Its mailboxes' `send_as`
+    /// addresses in this domain, and the mailboxes of other tenants that its
+    /// mailboxes and aliases list in `allow_send_as`. The sender's domain
+    /// grants the right, so the pair belongs to it.
+    pub(crate) fn grants(&self) -> Vec<(&str, &str)> {
+        let own = |address: &str| {
+            address
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d == self.name)
+        };
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for mailbox in self.mailboxes.values() {
+            for send_as in &mailbox.send_as {
+                if own(&send_as.address) {
+                    pairs.push((&send_as.address, &mailbox.address));
+                }
+            }
+            for grantee in &mailbox.allow_send_as {
+                pairs.push((&mailbox.address, &grantee.address));
+            }
+        }
+        for alias in self.aliases.values() {
+            for grantee in &alias.allow_send_as {
+                pairs.push((&alias.source, &grantee.address));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
     /// The key that seals ARC (Rspamd 3.4 seals with RSA only) and that
     /// receivers without Ed25519 support verify: the first RSA key.
     pub(crate) fn arc_key(&self) -> Option<&Dkim> {
@@ -96,6 +130,14 @@ pub(crate) struct Mailbox {
     /// Dovecot `{SCHEME}hash`.
     pub(crate) password: String,
     pub(crate) quota_bytes: u64,
+    pub(crate) state: MailboxState,
+    pub(crate) protocols: Protocols,
+    /// Other addresses it may send as, sorted, without duplicates.
+    pub(crate) send_as: Vec<SendAs>,
+    /// Mailboxes of other tenants that may send as this address.
+    pub(crate) allow_send_as: Vec<Grantee>,
+    /// Sorted by name.
+    pub(crate) app_passwords: Vec<AppPassword>,
     pub(crate) origin: Location,
 }
 
@@ -109,6 +151,8 @@ pub(crate) struct Alias {
     pub(crate) domain: String,
     /// Full addresses, sorted, without duplicates.
     pub(crate) destinations: Vec<Destination>,
+    /// Mailboxes of other tenants that may send as this address.
+    pub(crate) allow_send_as: Vec<Grantee>,
     pub(crate) origin: Location,
 }
 

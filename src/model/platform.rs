@@ -12,6 +12,8 @@ pub(crate) struct Platform {
     pub(crate) zone: String,
     pub(crate) zone_id: Option<String>,
     pub(crate) admin_email: String,
+    /// `[mail_host] pop3`: Dovecot serves POP3 over TLS on 995.
+    pub(crate) pop3: bool,
     pub(crate) aws: Aws,
     pub(crate) database: Database,
     pub(crate) defaults: Defaults,

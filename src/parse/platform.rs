@@ -63,6 +63,10 @@ pub(crate) struct RawMailHost {
     /// Mail address of the operator, used for Let's Encrypt (default: `postmaster@<zone>`).
     #[serde(default)]
     pub(crate) admin_email: Option<Sp<String>>,
+    /// Serve POP3 over TLS on port 995 (never plain POP3 on 110), in Dovecot, the
+    /// security group and the firewall (default `false`).
+    #[serde(default)]
+    pub(crate) pop3: Option<Sp<bool>>,
 }
 
 /// AWS settings.

@@ -194,6 +194,44 @@ pub(crate) struct RawMailbox<'a> {
     /// Storage quota, e.g. `"10 GiB"` or `"500 MB"` (default: the domain's `limits.default_quota`).
     #[serde(default, borrow)]
     pub(crate) quota: Option<Sp<RawStr<'a>>>,
+    /// `active` (the default); `locked`: mail is delivered, every login is refused;
+    /// `disabled`: mail is refused with `550 5.2.1`, logins are refused, the Maildir is kept.
+    #[serde(default, borrow)]
+    pub(crate) state: Option<Sp<RawStr<'a>>>,
+    /// Addresses this mailbox may use as envelope sender and `From` besides its own: a bare
+    /// local part is an alias or mailbox of this domain; `user@other-tenant` only when that
+    /// tenant's alias or mailbox lists this mailbox in its `allow_send_as`.
+    #[serde(default, borrow)]
+    pub(crate) send_as: Vec<Sp<RawStr<'a>>>,
+    /// Mailboxes of other tenants (`user@their-domain`) that may name this address in their
+    /// `send_as`.
+    #[serde(default, borrow)]
+    pub(crate) allow_send_as: Vec<Sp<RawStr<'a>>>,
+    /// The logins this mailbox may use: `imap`, `pop3` (when the platform's
+    /// `[mail_host] pop3` is on), `smtp` (submission). Default: all the platform offers.
+    #[serde(default, borrow)]
+    pub(crate) protocols: Option<Sp<Vec<Sp<RawStr<'a>>>>>,
+    /// App passwords: further passwords of this mailbox, one per device, each revocable
+    /// by removing it.
+    #[serde(default, rename = "app_password", borrow)]
+    pub(crate) app_passwords: Vec<Sp<RawAppPassword<'a>>>,
+}
+
+/// An app password of a mailbox: logs in as the mailbox, with its own protocols.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAppPassword<'a> {
+    /// A name for people (`phone`, `laptop`), unique within the mailbox: letters, digits,
+    /// `.`, `_` and `-`, at most 64.
+    #[serde(borrow)]
+    pub(crate) name: Sp<RawStr<'a>>,
+    /// Dovecot password hash, `{SCHEME}hash`, under the same rules as a mailbox password.
+    #[serde(borrow)]
+    pub(crate) password: Sp<RawStr<'a>>,
+    /// The logins this password may use (default: the mailbox's `protocols`); each must be
+    /// one the mailbox may use.
+    #[serde(default, borrow)]
+    pub(crate) protocols: Option<Sp<Vec<Sp<RawStr<'a>>>>>,
 }
 
 /// An alias: mail to `address` goes to every destination in `to`.
@@ -207,6 +245,10 @@ pub(crate) struct RawAlias<'a> {
     /// there; an address in a domain that is not a tenant is an external forward.
     #[serde(borrow)]
     pub(crate) to: Sp<Vec<Sp<RawStr<'a>>>>,
+    /// Mailboxes of other tenants (`user@their-domain`) that may name this address in their
+    /// `send_as`.
+    #[serde(default, borrow)]
+    pub(crate) allow_send_as: Vec<Sp<RawStr<'a>>>,
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub(crate) fn hide_password_hashes(unified: &str) -> String {
         in_hunks |= line.starts_with("@@");
         if in_hunks {
             if let Some(row) = line.strip_prefix('-') {
-                if let Some(hash) = mailbox_row(row) {
+                if let Some(hash) = secret_row(row) {
                     removed.insert(hash.address, &row[hash.start..hash.end]);
                 }
             }
@@ -47,7 +47,7 @@ pub(crate) fn hide_password_hashes(unified: &str) -> String {
         in_hunks |= line.starts_with("@@");
         let (sign, row) = line.split_at(line.len().min(1));
         let hash = if in_hunks && matches!(sign, " " | "-" | "+") {
-            mailbox_row(row)
+            secret_row(row)
         } else {
             None
         };
@@ -79,6 +79,47 @@ struct HashAt<'a> {
     address: &'a str,
     start: usize,
     end: usize,
+}
+
+/// A row that holds a password hash: a mailbox's or an app password's.
+fn secret_row(row: &str) -> Option<HashAt<'_>> {
+    mailbox_row(row).or_else(|| app_password_row(row))
+}
+
+/// An app password row, `(…'address', 'name', 'hash', 'protocols')`: three
+/// literals, the third a `{SCHEME}…` hash (validation requires the scheme),
+/// then the protocols literal and the row's end. Its key is the address and
+/// the name together.
+fn app_password_row(row: &str) -> Option<HashAt<'_>> {
+    if !row.starts_with('(') {
+        return None;
+    }
+    // Four literals, each `'…'`, separated by `, ` exactly.
+    let mut literals: Vec<(usize, usize)> = Vec::with_capacity(4);
+    let mut from = 0;
+    for _ in 0..4 {
+        let start = from + row[from..].find('\'')? + 1;
+        let end = start + row[start..].find('\'')?;
+        if let Some(&(_, previous_end)) = literals.last() {
+            if &row[previous_end + 1..start - 1] != ", " {
+                return None;
+            }
+        }
+        literals.push((start, end));
+        from = end + 1;
+    }
+    let (address_start, _) = literals[0];
+    let (_, name_end) = literals[1];
+    let (start, end) = literals[2];
+    let (_, protocols_end) = literals[3];
+    if !row[start..end].starts_with('{') || !row[protocols_end + 1..].starts_with(')') {
+        return None;
+    }
+    Some(HashAt {
+        address: &row[address_start..name_end],
+        start,
+        end,
+    })
 }
 
 fn mailbox_row(row: &str) -> Option<HashAt<'_>> {
@@ -158,5 +199,36 @@ mod tests {
             .unified_diff()
             .to_string();
         assert!(shown_diff("dovecot/x.conf", unified).contains("SECRET-A2"));
+    }
+
+    /// App password rows hold hashes too (issue 14): masked like a
+    /// mailbox's, keyed by address and name; the send-as grants and the
+    /// protocols are shown.
+    #[test]
+    fn app_password_hashes_are_masked_in_sql_diffs() {
+        let old = "INSERT INTO virtual_app_passwords (domain_id, email, name, password, protocols) VALUES\n\
+            (@domain_id, 'a@x.example', 'phone', '{ARGON2ID}$argon2id$SECRET-P', 'imap,smtp'),\n\
+            ('a@x.example', 'tablet', '{BLF-CRYPT}$2y$SECRET-T', 'imap')\n\
+            INSERT INTO virtual_sender_grants (domain_id, sender, login) VALUES\n\
+            ('{s}ales@x.example', 'a@x.example')\n";
+        let new = old
+            .replace("SECRET-P", "SECRET-P2")
+            .replace("SECRET-T', 'imap'", "SECRET-T', 'imap,pop3'");
+        let change = change(old, &new);
+        assert!(!change.contains("SECRET"), "{change}");
+        assert!(
+            change.contains(
+                "+(@domain_id, 'a@x.example', 'phone', '{ARGON2ID}…(hash changed)', 'imap,smtp'),"
+            ),
+            "{change}"
+        );
+        assert!(
+            change.contains("+('a@x.example', 'tablet', '{BLF-CRYPT}…', 'imap,pop3')"),
+            "{change}"
+        );
+        assert!(
+            change.contains(" ('{s}ales@x.example', 'a@x.example')"),
+            "{change}"
+        );
     }
 }

@@ -145,6 +145,8 @@ mod tests {
             password: password.into(),
             quota_bytes: quota,
             name: name.map(Into::into),
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
         }
     }
 

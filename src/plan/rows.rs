@@ -18,9 +18,10 @@ use crate::db::connection::DbError;
 use crate::db::desired::Desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::{Counts, RowPlan};
-use crate::db::rows::{AliasRow, Fields, Rows, UserRow, domain_of};
+use crate::db::rows::{AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserRow, domain_of};
 use crate::gitrev::Revision;
 use crate::graph::Graph;
+use crate::model::{MailboxState, Protocols};
 use crate::validate::quota::format_quota;
 
 pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
@@ -222,8 +223,12 @@ impl ShownChange {
                 _ => format!("{} set", c.column),
             };
         }
+        // A state or a protocol list is a word, not free text: shown bare.
+        let bare = matches!(c.column, "state" | "protocols");
         let show = |v: &Option<Value>| match v {
             None | Some(Value::Null) => "none".to_string(),
+            Some(Value::String(s)) if bare && s.is_empty() => "none".to_string(),
+            Some(Value::String(s)) if bare => s.clone(),
             Some(Value::String(s)) => format!("{s:?}"),
             Some(Value::Number(n)) if c.column == "quota_bytes" => {
                 n.as_u64().map_or_else(|| n.to_string(), format_quota)
@@ -256,6 +261,12 @@ fn fingerprint(rows: &Rows) -> String {
     for alias in rows.aliases.values() {
         fields.alias(alias);
     }
+    for row in rows.app_passwords.values() {
+        fields.app_password(row);
+    }
+    for row in rows.grants.values() {
+        fields.grant(row);
+    }
     fields.finish()
 }
 
@@ -282,6 +293,23 @@ fn user_columns(user: &UserRow) -> Vec<ShownColumn> {
             hidden: false,
         });
     }
+    // Shown when not the default, so that a new active mailbox reads as before.
+    if user.state != MailboxState::Active.name() {
+        columns.push(ShownColumn {
+            column: "state",
+            old: None,
+            new: Some(json!(user.state)),
+            hidden: false,
+        });
+    }
+    if user.protocols != Protocols::default().column() {
+        columns.push(ShownColumn {
+            column: "protocols",
+            old: None,
+            new: Some(json!(user.protocols)),
+            hidden: false,
+        });
+    }
     columns
 }
 
@@ -304,6 +332,8 @@ fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
         json!(after.quota_bytes),
     );
     changed("name", json!(before.name), json!(after.name));
+    changed("state", json!(before.state), json!(after.state));
+    changed("protocols", json!(before.protocols), json!(after.protocols));
     if before.password != after.password {
         columns.push(ShownColumn {
             column: "password",
@@ -314,6 +344,9 @@ fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
     }
     columns
 }
+
+const APP_TABLE: &str = "virtual_app_passwords";
+const GRANT_TABLE: &str = "virtual_sender_grants";
 
 fn alias_key(alias: &AliasRow) -> String {
     format!("{} → {}", alias.source, alias.destination)
@@ -422,6 +455,103 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
             change("delete", "domain", "virtual_domains", d.clone(), Vec::new()),
         );
     }
+    // App passwords by name and the mailbox's address, never their hash.
+    let app_key = |r: &AppPasswordRow| format!("{} for {}", r.name, r.email);
+    let app_columns = |r: &AppPasswordRow| {
+        vec![
+            ShownColumn {
+                column: "protocols",
+                old: None,
+                new: Some(json!(r.protocols)),
+                hidden: false,
+            },
+            ShownColumn {
+                column: "password",
+                old: None,
+                new: None,
+                hidden: true,
+            },
+        ]
+    };
+    for r in &plan.app_passwords.insert {
+        add(
+            &r.domain,
+            change(
+                "insert",
+                "app password",
+                APP_TABLE,
+                app_key(r),
+                app_columns(r),
+            ),
+        );
+    }
+    for u in &plan.app_passwords.update {
+        let mut columns = Vec::new();
+        if u.before.protocols != u.after.protocols {
+            columns.push(ShownColumn {
+                column: "protocols",
+                old: Some(json!(u.before.protocols)),
+                new: Some(json!(u.after.protocols)),
+                hidden: false,
+            });
+        }
+        if u.before.password != u.after.password {
+            columns.push(ShownColumn {
+                column: "password",
+                old: None,
+                new: None,
+                hidden: true,
+            });
+        }
+        add(
+            &u.after.domain,
+            change(
+                "update",
+                "app password",
+                APP_TABLE,
+                app_key(&u.after),
+                columns,
+            ),
+        );
+    }
+    for r in &plan.app_passwords.delete {
+        add(
+            &r.domain,
+            change("delete", "app password", APP_TABLE, app_key(r), Vec::new()),
+        );
+    }
+    // `+ send-as alice@acme.example as sales@acme.example`.
+    let grant_key = |r: &GrantRow| format!("{} as {}", r.login, r.sender);
+    for r in &plan.grants.insert {
+        add(
+            &r.domain,
+            change("insert", "send-as", GRANT_TABLE, grant_key(r), Vec::new()),
+        );
+    }
+    for u in &plan.grants.update {
+        let columns = vec![ShownColumn {
+            column: "domain",
+            old: Some(json!(u.before.domain)),
+            new: Some(json!(u.after.domain)),
+            hidden: false,
+        }];
+        add(
+            &u.after.domain,
+            change(
+                "update",
+                "send-as",
+                GRANT_TABLE,
+                grant_key(&u.after),
+                columns,
+            ),
+        );
+    }
+    for r in &plan.grants.delete {
+        add(
+            &r.domain,
+            change("delete", "send-as", GRANT_TABLE, grant_key(r), Vec::new()),
+        );
+    }
     // Sorted for reading: inserts, updates, deletes; within each, the domain,
     // its mailboxes, its aliases (deletes in the reverse); then by key.
     for changes in out.values_mut() {
@@ -439,8 +569,10 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
     let kind = match change.kind {
         "domain" => 0,
         "mailbox" => 1,
-        _ => 2,
+        "app password" => 2,
+        "send-as" => 3,
+        _ => 4,
     };
-    let kind = if op == 2 { 2 - kind } else { kind };
+    let kind = if op == 2 { 4 - kind } else { kind };
     (op, kind, change.key.as_str())
 }

@@ -17,6 +17,9 @@ codes! {
         AliasInvalidDestination = "mailops::alias::invalid-destination",
         AliasShadowsMailbox = "mailops::alias::shadows-mailbox",
         AliasTooMany = "mailops::alias::too-many",
+        AppPasswordDuplicate = "mailops::app-password::duplicate",
+        AppPasswordInvalidName = "mailops::app-password::invalid-name",
+        AppPasswordTooMany = "mailops::app-password::too-many",
         DkimBadEncryptedKey = "mailops::dkim::bad-encrypted-key",
         DkimBadPrivateKey = "mailops::dkim::bad-private-key",
         DkimDuplicateSelector = "mailops::dkim::duplicate-selector",
@@ -38,7 +41,10 @@ codes! {
         DomainInvalid = "mailops::domain::invalid",
         LimitsInvalid = "mailops::limits::invalid",
         MailboxDuplicate = "mailops::mailbox::duplicate",
+        MailboxInvalidProtocol = "mailops::mailbox::invalid-protocol",
+        MailboxInvalidState = "mailops::mailbox::invalid-state",
         MailboxInvalidUser = "mailops::mailbox::invalid-user",
+        MailboxProtocolNotOffered = "mailops::mailbox::protocol-not-offered",
         MailboxTooMany = "mailops::mailbox::too-many",
         PasswordMalformed = "mailops::password::malformed",
         PasswordPlaintext = "mailops::password::plaintext",
@@ -49,6 +55,8 @@ codes! {
         QuotaAboveLimit = "mailops::quota::above-limit",
         QuotaInvalid = "mailops::quota::invalid",
         Rfc2142Missing = "mailops::rfc2142::missing",
+        SendAsInvalidGrantee = "mailops::send-as::invalid-grantee",
+        SendAsUnknownAddress = "mailops::send-as::unknown-address",
         SecretsInvalidRecipient = "mailops::secrets::invalid-recipient",
         SecretsKeyStoreUnused = "mailops::secrets::key-store-unused",
         SecretsNoRecipients = "mailops::secrets::no-recipients",
@@ -644,4 +652,101 @@ pub(crate) fn password_in_url(loc: Location) -> Diagnostic {
     )
     .at(loc, "this URL")
     .help("remove the password from the URL and pass the URL with its password in MAILOPS_DATABASE_URL or --database instead")
+}
+
+pub(crate) fn invalid_state(loc: Location, state: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxInvalidState,
+        format!("`{state}` is not a mailbox state"),
+    )
+    .at(loc, "unknown state")
+    .help("write `active` (the default), `locked` (mail delivered, every login refused) or `disabled` (mail refused with 550 5.2.1, logins refused, the Maildir kept)")
+}
+
+pub(crate) fn invalid_protocol(loc: Location, protocol: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxInvalidProtocol,
+        format!("`{protocol}` is not a login protocol"),
+    )
+    .at(loc, "unknown protocol")
+    .help("write `imap`, `pop3` or `smtp` (submission)")
+}
+
+pub(crate) fn duplicate_protocol(loc: Location, first: Location, protocol: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxInvalidProtocol,
+        format!("`{protocol}` is listed twice"),
+    )
+    .at(loc, "listed again here")
+    .related(first, "first listed here")
+    .help("list each protocol once")
+}
+
+pub(crate) fn pop3_not_offered(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxProtocolNotOffered,
+        "`pop3` is not offered by the platform",
+    )
+    .at(loc, "POP3 is off")
+    .help("turn POP3 on with `pop3 = true` under `[mail_host]` in mailops.toml, or remove `pop3` here")
+}
+
+pub(crate) fn protocol_not_of_mailbox(
+    loc: Location,
+    mailbox: Location,
+    protocol: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxProtocolNotOffered,
+        format!("the app password may use `{protocol}`, which its mailbox may not"),
+    )
+    .at(loc, "not a protocol of the mailbox")
+    .related(mailbox, "the mailbox's protocols")
+    .help("an app password logs in as its mailbox: add the protocol to the mailbox's `protocols`, or remove it here")
+}
+
+pub(crate) fn invalid_app_password_name(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AppPasswordInvalidName,
+        "an app password name is 1 to 64 letters, digits, `.`, `_` or `-`",
+    )
+    .at(loc, "invalid name")
+    .help("name the device, e.g. `phone` or `laptop-2026`")
+}
+
+pub(crate) fn duplicate_app_password(loc: Location, first: Location, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AppPasswordDuplicate,
+        format!("the mailbox has two app passwords named `{name}`"),
+    )
+    .at(loc, "named again here")
+    .related(first, "first named here")
+    .help("give every app password of a mailbox its own name")
+}
+
+pub(crate) fn send_as_unknown(loc: Location, address: &str, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SendAsUnknownAddress,
+        format!("the mailbox may not send as `{address}`: {problem}"),
+    )
+    .at(loc, "not an address of this tenant")
+    .help("`send_as` names an [[alias]] or another [[mailbox]] of this file (a bare local part), or `user@other-tenant` that the other tenant grants with `allow_send_as`")
+}
+
+pub(crate) fn invalid_grantee(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SendAsInvalidGrantee,
+        format!("invalid `allow_send_as` entry: {problem}"),
+    )
+    .at(loc, "not a mailbox of another tenant")
+    .help("`allow_send_as` lists mailboxes of other tenants as `user@their-domain`; a mailbox of this file names the address in its own `send_as`")
+}
+
+pub(crate) fn too_many_app_passwords(loc: Location, max: usize) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AppPasswordTooMany,
+        format!("a mailbox has at most {max} app passwords"),
+    )
+    .at(loc, "one too many")
+    .help("Dovecot tries one query per app password slot at a login; remove the app passwords of devices no longer in use")
 }

@@ -135,6 +135,7 @@ pub(crate) fn build_platform(
     let mut platform = defaults_for(&hostname, &zone);
     platform.zone_id = zone_id;
     platform.admin_email = admin_email;
+    platform.pop3 = host.pop3.as_ref().is_some_and(|p| p.value);
     aws(&mut c, raw, &mut platform.aws);
     database(&mut c, raw, &mut platform.database);
     defaults(&mut c, raw, &mut platform.defaults);
@@ -149,6 +150,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         zone: zone.to_string(),
         zone_id: None,
         admin_email: format!("postmaster@{zone}"),
+        pop3: false,
         aws: Aws {
             region: "ap-south-1".into(),
             instance_type: "t3.small".into(),

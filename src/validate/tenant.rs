@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostics;
-use crate::model::{Alias, Destination, Dkim, Domain, Limits, Mailbox, Platform, Spf};
+use crate::model::{
+    Alias, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox, MailboxState,
+    Platform, Protocol, Protocols, SendAs, Spf,
+};
 use crate::parse::raw_str::RawStr;
-use crate::parse::tenant::{RawAlias, RawMailbox, RawTenant};
+use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
 use crate::source::{FileId, Location};
 use crate::span::Sp;
 use crate::validate::address::{local_address, normalize_address, normalize_local_part};
@@ -88,6 +91,7 @@ pub(crate) fn build_domain(
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
     let aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
+    check_send_as(&mut c, &name.ascii, &mailboxes, &aliases);
 
     // A catch-all receives postmaster@ and abuse@ too (Postfix tries
     // `@domain` for any address that is neither a mailbox nor an alias), so
@@ -447,6 +451,29 @@ fn build_mailbox(
         }
         None => limits.default_quota,
     };
+    let state = match &raw.state {
+        Some(state) => match c.structured(state, "the mailbox state") {
+            Some(word) => MailboxState::parse(word).unwrap_or_else(|| {
+                c.push(diags::invalid_state(c.loc(state), word));
+                MailboxState::Active
+            }),
+            None => MailboxState::Active,
+        },
+        None => MailboxState::Active,
+    };
+    let protocols = raw
+        .protocols
+        .as_ref()
+        .map_or_else(Protocols::default, |list| {
+            protocols_of(c, list, platform).unwrap_or_default()
+        });
+    let send_as = raw
+        .send_as
+        .iter()
+        .filter_map(|entry| send_as_address(c, entry, domain))
+        .collect::<Vec<_>>();
+    let allow_send_as = grantees(c, &raw.allow_send_as, domain);
+    let app_passwords = build_app_passwords(c, raw, protocols, platform);
     let user = c.structured(&raw.user, "the mailbox user")?;
     let address = match local_address(user, domain) {
         Ok(address) => address,
@@ -476,13 +503,214 @@ fn build_mailbox(
     } else {
         String::new()
     };
+    let mut send_as = send_as;
+    send_as.sort_by(|a, b| a.address.cmp(&b.address));
+    send_as.dedup_by(|a, b| a.address == b.address);
+    send_as.retain(|s| s.address != address);
     Some(Mailbox {
         address,
         name,
         password,
         quota_bytes,
+        state,
+        protocols,
+        send_as,
+        allow_send_as,
+        app_passwords,
         origin: c.loc(&raw.user),
     })
+}
+
+/// A `protocols` list; `None` when an entry is not understood (reported).
+fn protocols_of(
+    c: &mut Checker<'_>,
+    list: &Sp<Vec<Sp<RawStr<'_>>>>,
+    platform: &Platform,
+) -> Option<Protocols> {
+    let mut protocols = Protocols::none();
+    let mut seen: Vec<(Protocol, Location)> = Vec::new();
+    let mut ok = true;
+    for entry in &list.value {
+        let Some(word) = c.structured(entry, "the protocol") else {
+            ok = false;
+            continue;
+        };
+        let Some(protocol) = Protocol::parse(word) else {
+            c.push(diags::invalid_protocol(c.loc(entry), word));
+            ok = false;
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == protocol) {
+            c.push(diags::duplicate_protocol(c.loc(entry), first.clone(), word));
+            continue;
+        }
+        if protocol == Protocol::Pop3 && !platform.pop3 {
+            c.push(diags::pop3_not_offered(c.loc(entry)));
+            ok = false;
+        }
+        seen.push((protocol, c.loc(entry)));
+        protocols.insert(protocol);
+    }
+    ok.then_some(protocols)
+}
+
+/// A `send_as` entry as a full address: a bare local part is this domain's.
+fn send_as_address(c: &mut Checker<'_>, entry: &Sp<RawStr<'_>>, domain: &str) -> Option<SendAs> {
+    let text = c.structured(entry, "the send-as address")?;
+    let address = if text.contains('@') {
+        normalize_address(text).map(|(local, domain)| format!("{local}@{domain}"))
+    } else {
+        local_address(text, domain).and_then(crate::validate::address::check_address_length)
+    };
+    match address {
+        Ok(address) => Some(SendAs {
+            address,
+            origin: c.loc(entry),
+        }),
+        Err(problem) => {
+            c.push(diags::send_as_unknown(
+                c.loc(entry),
+                text,
+                &problem.describe(),
+            ));
+            None
+        }
+    }
+}
+
+/// `allow_send_as`: full addresses in other domains, sorted, each once.
+fn grantees(c: &mut Checker<'_>, entries: &[Sp<RawStr<'_>>], domain: &str) -> Vec<Grantee> {
+    let mut out: Vec<Grantee> = Vec::new();
+    for entry in entries {
+        let Some(text) = c.structured(entry, "the `allow_send_as` address") else {
+            continue;
+        };
+        if !text.contains('@') {
+            c.push(diags::invalid_grantee(
+                c.loc(entry),
+                &format!("`{text}` is a local part of this domain"),
+            ));
+            continue;
+        }
+        match normalize_address(text) {
+            Ok((_, d)) if d == domain => c.push(diags::invalid_grantee(
+                c.loc(entry),
+                &format!("`{text}` is an address of this domain"),
+            )),
+            Ok((local, d)) => out.push(Grantee {
+                address: format!("{local}@{d}"),
+            }),
+            Err(problem) => c.push(diags::invalid_grantee(c.loc(entry), &problem.describe())),
+        }
+    }
+    out.sort_by(|a, b| a.address.cmp(&b.address));
+    out.dedup_by(|a, b| a.address == b.address);
+    out
+}
+
+/// The longest app password name.
+const MAX_APP_PASSWORD_NAME: usize = 64;
+
+fn build_app_passwords(
+    c: &mut Checker<'_>,
+    raw: &RawMailbox<'_>,
+    mailbox_protocols: Protocols,
+    platform: &Platform,
+) -> Vec<AppPassword> {
+    let mut out: Vec<AppPassword> = Vec::new();
+    for entry in &raw.app_passwords {
+        let app: &RawAppPassword<'_> = &entry.value;
+        let password_ok = check_password_value(c, &app.password, platform);
+        let protocols = match &app.protocols {
+            Some(list) => {
+                let protocols = protocols_of(c, list, platform).unwrap_or(mailbox_protocols);
+                for protocol in Protocol::ALL {
+                    if protocols.contains(protocol) && !mailbox_protocols.contains(protocol) {
+                        let at = list
+                            .value
+                            .iter()
+                            .find(|e| &*e.value == protocol.name())
+                            .map_or_else(|| c.loc(list), |e| c.loc(e));
+                        let mailbox_at = raw
+                            .protocols
+                            .as_ref()
+                            .map_or_else(|| c.loc(&raw.user), |p| c.loc(p));
+                        c.push(diags::protocol_not_of_mailbox(
+                            at,
+                            mailbox_at,
+                            protocol.name(),
+                        ));
+                    }
+                }
+                protocols
+            }
+            None => mailbox_protocols,
+        };
+        let Some(name) = c.structured(&app.name, "the app password name") else {
+            continue;
+        };
+        if name.is_empty()
+            || name.len() > MAX_APP_PASSWORD_NAME
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            c.push(diags::invalid_app_password_name(c.loc(&app.name)));
+            continue;
+        }
+        if out.len() == crate::model::mailbox::MAX_APP_PASSWORDS {
+            c.push(diags::too_many_app_passwords(
+                c.loc(&app.name),
+                crate::model::mailbox::MAX_APP_PASSWORDS,
+            ));
+            break;
+        }
+        if let Some(first) = out.iter().find(|a| a.name == name) {
+            c.push(diags::duplicate_app_password(
+                c.loc(&app.name),
+                first.origin.clone(),
+                name,
+            ));
+            continue;
+        }
+        out.push(AppPassword {
+            name: name.to_string(),
+            password: if password_ok {
+                app.password.value.to_string()
+            } else {
+                String::new()
+            },
+            protocols,
+            origin: c.loc(&app.name),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Every `send_as` address in this domain is one of its mailboxes or aliases
+/// (never the catch-all: it owns no address). Addresses of other domains are
+/// the graph stage's to check, against the other tenant's grants.
+fn check_send_as(
+    c: &mut Checker<'_>,
+    domain: &str,
+    mailboxes: &BTreeMap<String, Mailbox>,
+    aliases: &BTreeMap<String, Alias>,
+) {
+    for mailbox in mailboxes.values() {
+        for send_as in &mailbox.send_as {
+            if send_as.address.rsplit_once('@').map(|(_, d)| d) == Some(domain)
+                && !mailboxes.contains_key(&send_as.address)
+                && !aliases.contains_key(&send_as.address)
+            {
+                c.push(diags::send_as_unknown(
+                    send_as.origin.clone(),
+                    &send_as.address,
+                    "it is neither a mailbox nor an alias of this domain",
+                ));
+            }
+        }
+    }
 }
 
 fn check_password_value(
@@ -617,11 +845,23 @@ fn build_alias(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> Option<
         c.push(diags::alias_empty(c.loc(&raw.to), &source));
         return None;
     }
+    let allow_send_as = if local_part == "*" && !raw.allow_send_as.is_empty() {
+        // Postfix asks the sender-login map for `@domain` after every
+        // address: a grant on the catch-all would be a grant of them all.
+        c.push(diags::invalid_grantee(
+            c.loc(&raw.allow_send_as[0]),
+            "the catch-all owns no address, so it grants none",
+        ));
+        Vec::new()
+    } else {
+        grantees(c, &raw.allow_send_as, domain)
+    };
     Some(Alias {
         source,
         local_part,
         domain: domain.to_string(),
         destinations,
+        allow_send_as,
         origin: c.loc(&raw.address),
     })
 }
@@ -664,4 +904,156 @@ fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> 
     seen.into_iter()
         .map(|(address, origin)| Destination { address, origin })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{MailboxState, Model, Protocol};
+
+    const HASH: &str = crate::emit::test_repo::PASSWORD_HASH;
+
+    /// Compile tenant files (domain, text after the DKIM key) with the
+    /// smallest platform file plus `platform_extra` under `[mail_host]`.
+    fn compile(platform_extra: &str, tenants: &[(&str, &str)]) -> (Model, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mailops.toml"),
+            format!("[mail_host]\nhostname = \"mx.webhizzy.in\"\n{platform_extra}"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        for (domain, body) in tenants {
+            std::fs::write(
+                dir.path().join(format!("tenants/{domain}.toml")),
+                format!(
+                    "domain = \"{domain}\"\n[dkim]\npublic_key = \"{}\"\n{body}\n\
+                     [[alias]]\naddress = \"postmaster\"\nto = [\"ops@elsewhere.example\"]\n\
+                     [[alias]]\naddress = \"abuse\"\nto = [\"ops@elsewhere.example\"]\n",
+                    crate::emit::test_repo::PUBLIC_KEY
+                ),
+            )
+            .unwrap();
+        }
+        let compiled = crate::pipeline::compile(dir.path()).unwrap();
+        let found = format!("{:?}", compiled.diagnostics);
+        (compiled.model, found)
+    }
+
+    #[test]
+    fn an_old_mailbox_is_active_with_every_protocol_and_nothing_else() {
+        let (model, found) = compile(
+            "",
+            &[(
+                "a.example",
+                &format!("[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n"),
+            )],
+        );
+        assert!(!found.contains("mailops::"), "{found}");
+        let alice = &model.domains["a.example"].mailboxes["alice@a.example"];
+        assert_eq!(alice.state, MailboxState::Active);
+        assert_eq!(alice.protocols.column(), "imap,pop3,smtp");
+        assert!(alice.send_as.is_empty() && alice.app_passwords.is_empty());
+        assert!(model.domains["a.example"].grants().is_empty());
+    }
+
+    #[test]
+    fn send_as_is_normalised_sorted_once_and_never_the_mailbox_itself() {
+        let (model, found) = compile(
+            "pop3 = true\n",
+            &[(
+                "a.example",
+                &format!(
+                    "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n\
+                     send_as = [\"Sales\", \"sales@A.example\", \"alice\", \"bob\"]\n\
+                     protocols = [\"smtp\", \"pop3\"]\n\
+                     [[mailbox]]\nuser = \"bob\"\npassword = \"{HASH}\"\n\
+                     [[alias]]\naddress = \"sales\"\nto = [\"bob\"]\n"
+                ),
+            )],
+        );
+        assert!(!found.contains("mailops::"), "{found}");
+        let domain = &model.domains["a.example"];
+        let alice = &domain.mailboxes["alice@a.example"];
+        let send_as: Vec<&str> = alice.send_as.iter().map(|s| s.address.as_str()).collect();
+        assert_eq!(send_as, ["bob@a.example", "sales@a.example"]);
+        assert!(!alice.protocols.contains(Protocol::Imap));
+        assert_eq!(alice.protocols.column(), "pop3,smtp");
+        assert_eq!(
+            domain.grants(),
+            [
+                ("bob@a.example", "alice@a.example"),
+                ("sales@a.example", "alice@a.example")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cross_tenant_grant_belongs_to_the_granting_domain() {
+        let (model, found) = compile(
+            "",
+            &[
+                (
+                    "a.example",
+                    &format!(
+                        "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n\
+                         send_as = [\"sales@b.example\"]\n"
+                    ),
+                ),
+                (
+                    "b.example",
+                    &format!(
+                        "[[mailbox]]\nuser = \"erin\"\npassword = \"{HASH}\"\n\
+                         [[alias]]\naddress = \"sales\"\nto = [\"erin\"]\n\
+                         allow_send_as = [\"ALICE@a.example\"]\n"
+                    ),
+                ),
+            ],
+        );
+        assert!(!found.contains("mailops::"), "{found}");
+        assert!(model.domains["a.example"].grants().is_empty());
+        assert_eq!(
+            model.domains["b.example"].grants(),
+            [("sales@b.example", "alice@a.example")]
+        );
+    }
+
+    #[test]
+    fn the_catch_all_grants_nothing() {
+        let (_, found) = compile(
+            "",
+            &[(
+                "a.example",
+                &format!(
+                    "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n\
+                     [[alias]]\naddress = \"*\"\nto = [\"alice\"]\n\
+                     allow_send_as = [\"bob@b.example\"]\n"
+                ),
+            )],
+        );
+        assert!(
+            found.contains("mailops::send-as::invalid-grantee"),
+            "{found}"
+        );
+        assert!(found.contains("catch-all owns no address"), "{found}");
+    }
+
+    #[test]
+    fn send_as_the_catch_all_or_an_unknown_address_is_refused() {
+        for send_as in ["*", "nobody", "@a.example"] {
+            let (_, found) = compile(
+                "",
+                &[(
+                    "a.example",
+                    &format!(
+                        "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\nsend_as = [\"{send_as}\"]\n\
+                         [[alias]]\naddress = \"*\"\nto = [\"alice\"]\n"
+                    ),
+                )],
+            );
+            assert!(
+                found.contains("mailops::send-as::unknown-address"),
+                "{send_as}: {found}"
+            );
+        }
+    }
 }

@@ -10,11 +10,11 @@ SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name) VALUES ('kaveri-foods.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk'),
-(@domain_id, 'lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda'),
-(@domain_id, 'suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, '@kaveri-foods.example', 'info@kaveri-foods.example'),
 (@domain_id, 'abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'),
@@ -23,6 +23,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'exports@kaveri-foods.example', 'suresh@kaveri-foods.example'),
 (@domain_id, 'postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example') AND (source, destination) NOT IN (('@kaveri-foods.example', 'info@kaveri-foods.example'), ('abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'), ('accounts@kaveri-foods.example', 'accounts@mehta-associates.example'), ('exports@kaveri-foods.example', 'kaveri-desk@freight-forwarder.example'), ('exports@kaveri-foods.example', 'suresh@kaveri-foods.example'), ('postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example') AND email NOT IN ('info@kaveri-foods.example', 'lakshmi@kaveri-foods.example', 'suresh@kaveri-foods.example');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.

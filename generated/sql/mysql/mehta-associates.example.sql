@@ -10,11 +10,11 @@ SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name) VALUES ('mehta-associates.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta'),
-(@domain_id, 'meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni'),
-(@domain_id, 'rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@mehta-associates.example', 'anil@mehta-associates.example'),
 (@domain_id, 'accounts@mehta-associates.example', 'anil@mehta-associates.example'),
@@ -22,6 +22,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'accounts@mehta-associates.example', 'rohan@mehta-associates.example'),
 (@domain_id, 'postmaster@mehta-associates.example', 'anil@mehta-associates.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example') AND (source, destination) NOT IN (('abuse@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'meera@mehta-associates.example'), ('accounts@mehta-associates.example', 'rohan@mehta-associates.example'), ('postmaster@mehta-associates.example', 'anil@mehta-associates.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example') AND email NOT IN ('anil@mehta-associates.example', 'meera@mehta-associates.example', 'rohan@mehta-associates.example');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.

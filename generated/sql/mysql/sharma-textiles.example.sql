@@ -10,11 +10,11 @@ SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name) VALUES ('sharma-textiles.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk'),
-(@domain_id, 'priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma'),
-(@domain_id, 'rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
 (@domain_id, 'dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
@@ -25,6 +25,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'sales@sharma-textiles.example', 'priya@sharma-textiles.example'),
 (@domain_id, 'sales@sharma-textiles.example', 'rajesh@sharma-textiles.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND email NOT IN ('accounts@sharma-textiles.example', 'priya@sharma-textiles.example', 'rajesh@sharma-textiles.example');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.

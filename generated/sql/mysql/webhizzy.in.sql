@@ -10,13 +10,15 @@ SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name) VALUES ('webhizzy.in') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@webhizzy.in', 'ops@webhizzy.in'),
 (@domain_id, 'postmaster@webhizzy.in', 'ops@webhizzy.in')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in') AND (source, destination) NOT IN (('abuse@webhizzy.in', 'ops@webhizzy.in'), ('postmaster@webhizzy.in', 'ops@webhizzy.in'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in') AND email NOT IN ('ops@webhizzy.in');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.

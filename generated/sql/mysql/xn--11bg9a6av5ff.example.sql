@@ -10,16 +10,18 @@ SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name) VALUES ('xn--11bg9a6av5ff.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) VALUES
-(@domain_id, 'orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders'),
-(@domain_id, 'ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal')
-ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name);
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
+(@domain_id, 'orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders', 'active', 'imap,pop3,smtp'),
+(@domain_id, 'ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal', 'active', 'imap,pop3,smtp')
+ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
 (@domain_id, 'info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'),
 (@domain_id, 'info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
 (@domain_id, 'postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example') AND (source, destination) NOT IN (('abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example') AND email NOT IN ('orders@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.

@@ -8,11 +8,11 @@
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
 INSERT INTO virtual_domains (name) VALUES ('kaveri-foods.example') ON CONFLICT (name) DO NOTHING;
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT d.id, v.column1, v.column2, v.column3, v.column4 FROM virtual_domains AS d, (VALUES
-('info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk'),
-('lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda'),
-('suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao')
-) AS v WHERE d.name = 'kaveri-foods.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name;
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
+('info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk', 'active', 'imap,pop3,smtp'),
+('lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda', 'active', 'imap,pop3,smtp'),
+('suresh@kaveri-foods.example', '{BLF-CRYPT}$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu', 2147483648, 'Suresh Rao', 'active', 'imap,pop3,smtp')
+) AS v WHERE d.name = 'kaveri-foods.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;
 INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
 ('@kaveri-foods.example', 'info@kaveri-foods.example'),
 ('abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'),
@@ -21,6 +21,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.colu
 ('exports@kaveri-foods.example', 'suresh@kaveri-foods.example'),
 ('postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example')
 ) AS v WHERE d.name = 'kaveri-foods.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example') AND (source, destination) NOT IN (VALUES ('@kaveri-foods.example', 'info@kaveri-foods.example'), ('abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'), ('accounts@kaveri-foods.example', 'accounts@mehta-associates.example'), ('exports@kaveri-foods.example', 'kaveri-desk@freight-forwarder.example'), ('exports@kaveri-foods.example', 'suresh@kaveri-foods.example'), ('postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example') AND email NOT IN ('info@kaveri-foods.example', 'lakshmi@kaveri-foods.example', 'suresh@kaveri-foods.example');
 -- Declared: generated/sql/sqlite-end.sql keeps this domain.

@@ -8,11 +8,11 @@
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
 INSERT INTO virtual_domains (name) VALUES ('mehta-associates.example') ON CONFLICT (name) DO NOTHING;
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT d.id, v.column1, v.column2, v.column3, v.column4 FROM virtual_domains AS d, (VALUES
-('anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta'),
-('meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni'),
-('rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza')
-) AS v WHERE d.name = 'mehta-associates.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name;
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
+('anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta', 'active', 'imap,pop3,smtp'),
+('meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni', 'active', 'imap,pop3,smtp'),
+('rohan@mehta-associates.example', '{BLF-CRYPT}$2y$10$/.AcizzPayeZYZ8xuTbjQudqeA6Y88BfxYYjl7VMDItVXNOveLdGa', 10737418240, 'Rohan D''Souza', 'active', 'imap,pop3,smtp')
+) AS v WHERE d.name = 'mehta-associates.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;
 INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
 ('abuse@mehta-associates.example', 'anil@mehta-associates.example'),
 ('accounts@mehta-associates.example', 'anil@mehta-associates.example'),
@@ -20,6 +20,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.colu
 ('accounts@mehta-associates.example', 'rohan@mehta-associates.example'),
 ('postmaster@mehta-associates.example', 'anil@mehta-associates.example')
 ) AS v WHERE d.name = 'mehta-associates.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example') AND (source, destination) NOT IN (VALUES ('abuse@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'meera@mehta-associates.example'), ('accounts@mehta-associates.example', 'rohan@mehta-associates.example'), ('postmaster@mehta-associates.example', 'anil@mehta-associates.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example') AND email NOT IN ('anil@mehta-associates.example', 'meera@mehta-associates.example', 'rohan@mehta-associates.example');
 -- Declared: generated/sql/sqlite-end.sql keeps this domain.

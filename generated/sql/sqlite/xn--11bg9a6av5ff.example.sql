@@ -8,16 +8,18 @@
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
 INSERT INTO virtual_domains (name) VALUES ('xn--11bg9a6av5ff.example') ON CONFLICT (name) DO NOTHING;
-INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name) SELECT d.id, v.column1, v.column2, v.column3, v.column4 FROM virtual_domains AS d, (VALUES
-('orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders'),
-('ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal')
-) AS v WHERE d.name = 'xn--11bg9a6av5ff.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name;
+INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
+('orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders', 'active', 'imap,pop3,smtp'),
+('ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal', 'active', 'imap,pop3,smtp')
+) AS v WHERE d.name = 'xn--11bg9a6av5ff.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;
 INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
 ('abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
 ('info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'),
 ('info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
 ('postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example')
 ) AS v WHERE d.name = 'xn--11bg9a6av5ff.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
+DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example') AND (source, destination) NOT IN (VALUES ('abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example') AND email NOT IN ('orders@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example');
 -- Declared: generated/sql/sqlite-end.sql keeps this domain.

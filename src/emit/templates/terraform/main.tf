@@ -3,7 +3,7 @@
 # instance (first boot configured by ../cloud-init/user-data.yaml), an Elastic
 # IP, the host's A record in the {{ zone }} zone, the reverse DNS (PTR) record
 # mail receivers check, a security group for SMTP (25), submission (587)
-# and IMAPS (993), and the instance profile through which the host reads its
+# and IMAPS (993){% if pop3 %} and POP3S (995){% endif %}, and the instance profile through which the host reads its
 # deploy key (and publishes its age recipient) in SSM Parameter Store, each
 # parameter named alone. Nothing here names a tenant: onboarding a domain adds
 # only its own dns_<domain>.tf.
@@ -211,7 +211,17 @@ resource "aws_vpc_security_group_ingress_rule" "imaps" {
   to_port = 993
   cidr_ipv4 = "0.0.0.0/0"
 }
-
+{% if pop3 %}
+# POP3 over TLS ([mail_host] pop3 = true); plain POP3 (110) stays closed.
+resource "aws_vpc_security_group_ingress_rule" "pop3s" {
+  security_group_id = aws_security_group.mail.id
+  description = "POP3 over TLS from anywhere"
+  ip_protocol = "tcp"
+  from_port = 995
+  to_port = 995
+  cidr_ipv4 = "0.0.0.0/0"
+}
+{% endif %}
 # Let's Encrypt's HTTP-01 challenge connects to port 80 when the certificate
 # for {{ hostname }} is issued and at every renewal.
 resource "aws_vpc_security_group_ingress_rule" "http" {
