@@ -431,7 +431,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                 .tenants
                 .iter()
                 .find(|&&id| repo.sources.file(id).name == format!("{TENANTS_DIR}/{}", file.name));
-            if id.is_none_or(|&id| hash(repo.sources.file(id).text.as_bytes()) != file.hash) {
+            if id.is_none_or(|&id| repo.sources.file(id).content_hash() != file.hash) {
                 return full(format!(
                     "{TENANTS_DIR}/{} changed while compiling",
                     file.name
@@ -724,11 +724,17 @@ pub(crate) fn record(
             .collect(),
         None => {
             let repo = &compiled.repo;
-            tenant_hashes(repo)
-                .into_iter()
-                .zip(&repo.tenant_stats)
-                .map(|((name, digest), stat)| (name, digest, stat.settled(repo.loaded_at), None))
-                .collect()
+            let mut listed = Vec::with_capacity(repo.tenants.len());
+            for &id in &repo.tenants {
+                let file = repo.sources.file(id);
+                // Every tenant file of a full compile was read when parsed.
+                let Some((digest, stat)) = file.read_as() else {
+                    return Ok(None);
+                };
+                let name = tenant_file(&file.name).to_string();
+                listed.push((name, *digest, stat.settled(repo.loaded_at), None));
+            }
+            listed
         }
     };
     let differing: rustc_hash::FxHashSet<&str> = match on_disk {
@@ -812,7 +818,7 @@ pub(crate) fn record(
     let platform_hash = match known {
         Some(known) => hash(&known.platform),
         None => match compiled.repo.platform {
-            Some(id) => hash(compiled.repo.sources.file(id).text.as_bytes()),
+            Some(id) => compiled.repo.sources.file(id).content_hash(),
             None => return Ok(None),
         },
     };
@@ -984,7 +990,7 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
         None => {
             let repo = &compiled.repo;
             if let Some(id) = repo.platform {
-                hasher.update(cache::hex(&hash(repo.sources.file(id).text.as_bytes())).as_bytes());
+                hasher.update(cache::hex(&repo.sources.file(id).content_hash()).as_bytes());
             }
             for (name, digest) in tenant_hashes(repo) {
                 hasher.update(b"\0");
@@ -998,20 +1004,15 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
 }
 
 /// Every tenant file of a full compile: its name under `tenants/` and the
-/// hash of its contents, in load order, hashed on every core.
+/// hash of its contents (recorded when it was read), in load order.
 fn tenant_hashes(repo: &load::LoadedRepo) -> Vec<(String, Hash)> {
-    crate::parallel::map_chunks(&repo.tenants, |ids| {
-        ids.iter()
-            .map(|&id| {
-                let file = repo.sources.file(id);
-                let name = tenant_file(&file.name).to_string();
-                (name, hash(file.text.as_bytes()))
-            })
-            .collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+    repo.tenants
+        .iter()
+        .map(|&id| {
+            let file = repo.sources.file(id);
+            (tenant_file(&file.name).to_string(), file.content_hash())
+        })
+        .collect()
 }
 
 /// A tenant file's name under `tenants/`, from its path in the repo.
