@@ -114,7 +114,6 @@ impl Diagnostics {
     }
 
     /// In the order they were found.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }

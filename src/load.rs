@@ -170,8 +170,7 @@ impl LoadedRepo {
     /// read again: the caller compiles again, holding every text.
     pub(crate) fn restore_texts(&self, diagnostics: &Diagnostics) -> bool {
         let files: std::collections::BTreeSet<FileId> = diagnostics
-            .sorted(&self.sources)
-            .into_iter()
+            .iter()
             .flat_map(|d| d.primary.iter().chain(&d.secondary))
             .map(|label| label.loc.file)
             .collect();

@@ -243,6 +243,28 @@ fn full<T>(reason: impl Into<String>) -> io::Result<Result<T, Reason>> {
     Ok(Err(reason.into()))
 }
 
+/// The tenant files (as `load::list_tenants` lists them), and the stat of
+/// each (`None`: gone since it was listed), taken on every core. No stat is
+/// taken when `tenants/` cannot be read whole (the compile is then a full one).
+fn stat_tenant_files(
+    repo_dir: &crate::fsutil::Beneath,
+) -> io::Result<(load::TenantListing, Vec<Option<Stat>>)> {
+    let listing = load::list_tenants(repo_dir)?;
+    let stats = match (&listing.dir, listing.problems.is_empty()) {
+        (Some(dir), true) => crate::parallel::map_chunks(&listing.names, |names| {
+            names
+                .iter()
+                .map(|name| dir.stat_of(name.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect::<io::Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    Ok((listing, stats))
+}
+
 /// For each of `names` (sorted), the index of the cache's tenant of that
 /// name (the cache's are sorted too: one merge, no lookups).
 fn entries_of(names: &[String], tenants: &[cache::Tenant]) -> Vec<Option<usize>> {
@@ -265,12 +287,25 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         return full("MAILOPS_CACHE=off");
     }
     let mut timer = crate::timing::StageTimer::from_env();
-    let cache = match Cache::read(root) {
+    let repo_dir = crate::fsutil::Beneath::open(root)?;
+    let now = SystemTime::now();
+    // The cache is read and decoded (on one core) while tenants/ is listed
+    // and every tenant file stat'ed (on the others): each stat is compared
+    // with the recorded one below, as if it had been taken then.
+    let (cache, listed) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| Cache::read(root));
+        let listed = stat_tenant_files(&repo_dir);
+        let cache = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (cache, listed)
+    });
+    let cache = match cache {
         Ok(cache) => cache,
         Err(why) => return full(why),
     };
+    let (listing, tenant_stats) = listed?;
     timer.lap("cache read");
-    let repo_dir = crate::fsutil::Beneath::open(root)?;
     let platform = match repo_dir.read(Path::new(PLATFORM_FILE)) {
         Ok(bytes) => bytes,
         Err(_) => return full("no readable mailops.toml"),
@@ -285,19 +320,22 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
 
     // Every tenant file: unchanged by its stat, or read and hashed; and,
     // when unchanged, its generated files: as recorded, or to be written again.
-    let now = SystemTime::now();
-    let listing = load::list_tenants(&repo_dir)?;
     let (Some(tenants_dir), true) = (listing.dir, listing.problems.is_empty()) else {
         return full("tenants/ has entries that cannot be read");
     };
     let names = listing.names;
     let entries = entries_of(&names, &cache.tenants);
     let folders = TenantFolders::open(root)?;
-    let items: Vec<(&String, Option<usize>)> = names.iter().zip(entries).collect();
+    let items: Vec<(&String, Option<usize>, Option<Stat>)> = names
+        .iter()
+        .zip(entries)
+        .zip(tenant_stats)
+        .map(|((name, entry), stat)| (name, entry, stat))
+        .collect();
     // On every core: stats relative to the folders (no path walk).
     let seen = crate::parallel::map_chunks(&items, |part| {
         part.iter()
-            .map(|&(name, entry)| -> io::Result<Seen> {
+            .map(|&(name, entry, stat)| -> io::Result<Seen> {
                 let cached = entry.map(|i| &cache.tenants[i]);
                 let generated_current = |tenant: &cache::Tenant| -> io::Result<bool> {
                     Ok(match &tenant.produced {
@@ -307,7 +345,6 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                         _ => false,
                     })
                 };
-                let stat = tenants_dir.stat_of(name.as_ref())?;
                 if let Some(tenant) = cached.filter(|t| stat.is_some() && t.stat == stat) {
                     return Ok(Seen::Same {
                         file: FileNow {
