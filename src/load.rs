@@ -1,6 +1,10 @@
-//! Load stage: read `mailops.toml` and every `tenants/*.toml` into a source map.
+//! Load stage: `mailops.toml` and every `tenants/*.toml` into a source map.
 //!
-//! Nothing is interpreted here. A missing platform file or `tenants/`, a file
+//! The platform file is read at once; each tenant file is read by the worker
+//! that parses it (`LoadedRepo::with_tenant_text`), into a buffer reused
+//! from file to file, and its text is let go after it is parsed unless a
+//! diagnostic points into it: 10,000 tenant files (200 MB) are never held
+//! at once. Nothing is interpreted here. A missing platform file or `tenants/`, a file
 //! that is not UTF-8, a link or special file where a file is expected, is a
 //! user problem (a diagnostic); an unreadable disk is an operational failure
 //! (an `io::Error`). Nothing is read through a symbolic link (`fsutil::Beneath`).
