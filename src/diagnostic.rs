@@ -114,7 +114,6 @@ impl Diagnostics {
     }
 
     /// In the order they were found.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
@@ -132,7 +131,7 @@ impl Diagnostics {
 
     /// A file's text with every secret in it masked (same byte length, so spans stay valid).
     fn masked_text(&self, sources: &SourceMap, file: FileId) -> String {
-        let mut text = sources.file(file).text.clone();
+        let mut text = sources.file(file).text().to_string();
         for secret in self.secrets.iter().filter(|s| s.file == file) {
             let Some(value) = text.get(secret.span.clone()) else {
                 continue;
@@ -174,6 +173,11 @@ impl Diagnostics {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// How many there are.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
     }
 
     /// Sorted by file, position and code, so that output is stable.

@@ -1,17 +1,22 @@
-//! Load stage: read `mailops.toml` and every `tenants/*.toml` into a source map.
+//! Load stage: `mailops.toml` and every `tenants/*.toml` into a source map.
 //!
-//! Nothing is interpreted here. A missing platform file or `tenants/`, a file
+//! The platform file is read at once; each tenant file is read by the worker
+//! that parses it (`LoadedRepo::with_tenant_text`), into a buffer reused
+//! from file to file, and its text is let go after it is parsed unless a
+//! diagnostic points into it: 10,000 tenant files (200 MB) are never held
+//! at once. Nothing is interpreted here. A missing platform file or `tenants/`, a file
 //! that is not UTF-8, a link or special file where a file is expected, is a
 //! user problem (a diagnostic); an unreadable disk is an operational failure
 //! (an `io::Error`). Nothing is read through a symbolic link (`fsutil::Beneath`).
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::FileType;
 
 use crate::diagnostic::Diagnostics;
-use crate::fsutil::{self, Beneath};
+use crate::fsutil::{self, Beneath, Stat};
 use crate::load_diags as diags;
 use crate::source::{FileId, Location, SourceMap};
 
@@ -27,10 +32,35 @@ pub(crate) struct LoadedRepo {
     pub(crate) platform: Option<FileId>,
     /// Tenant files, sorted by file name.
     pub(crate) tenants: Vec<FileId>,
-    /// Each tenant file's stat, taken before it was read (for the compile cache).
-    pub(crate) tenant_stats: Vec<crate::fsutil::Stat>,
     /// When loading began.
     pub(crate) loaded_at: std::time::SystemTime,
+    /// `tenants/`, opened: the tenant files [`load`] listed are read from it
+    /// when they are parsed ([`LoadedRepo::with_tenant_text`]).
+    tenants_dir: Option<Arc<Beneath>>,
+    /// Which texts of the tenant files read when parsed are held.
+    hold: Hold,
+    /// The first failure to read a tenant file when it was parsed (an
+    /// operational failure, not a diagnostic), for [`LoadedRepo::read_failure`].
+    failure: Arc<Mutex<Option<io::Error>>>,
+}
+
+/// Which texts of the tenant files, read one at a time when they are
+/// parsed, a compile holds to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Those of the files with a diagnostic: a report shows their lines.
+    /// A diagnostic of a later stage (the graph's) that points into another
+    /// file has its text read again ([`LoadedRepo::restore_texts`]).
+    Diagnosed,
+    /// Every one.
+    All,
+}
+
+/// One worker's buffer for the tenant files it reads, reused from file to
+/// file (10,000 files are never 10,000 allocations of their size).
+#[derive(Debug, Default)]
+pub(crate) struct Reader {
+    buffer: Vec<u8>,
 }
 
 impl LoadedRepo {
@@ -41,8 +71,10 @@ impl LoadedRepo {
             sources: SourceMap::default(),
             platform: None,
             tenants: Vec::new(),
-            tenant_stats: Vec::new(),
             loaded_at: std::time::SystemTime::now(),
+            tenants_dir: None,
+            hold: Hold::All,
+            failure: Arc::default(),
         }
     }
 
@@ -53,17 +85,140 @@ impl LoadedRepo {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+
+    /// Call `parse` with the text of tenant file `id`, and return what it
+    /// gives. A file [`load`] listed is read now, into `reader`'s buffer:
+    /// its stat is taken first and the hash of its contents recorded (see
+    /// `SourceFile::read_as`), and its text is held afterwards only when
+    /// `parse` reported a diagnostic in it (or the repo holds every text).
+    /// A file that cannot be read as text gives `None` and a diagnostic; an
+    /// operational failure gives `None` and is kept for [`Self::read_failure`].
+    pub(crate) fn with_tenant_text<R>(
+        &self,
+        id: FileId,
+        reader: &mut Reader,
+        diagnostics: &mut Diagnostics,
+        parse: impl FnOnce(&str, &mut Diagnostics) -> Option<R>,
+    ) -> Option<R> {
+        let file = self.sources.file(id);
+        let dir = match &self.tenants_dir {
+            Some(dir) if !file.is_held() => dir,
+            _ => return parse(file.text(), diagnostics),
+        };
+        let name = file
+            .path
+            .file_name()
+            .map(Path::new)
+            .unwrap_or(Path::new(""));
+        let stat = match read_into(dir, name, &mut reader.buffer) {
+            Ok(stat) => stat,
+            Err(err) => {
+                match fsutil::refused(&err) {
+                    // Swapped for a link or a FIFO since it was listed.
+                    Some(refused) => {
+                        diagnostics.push(diags::not_a_regular_file(&file.name, refused.what))
+                    }
+                    None => {
+                        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                        failure.get_or_insert(err);
+                    }
+                }
+                return None;
+            }
+        };
+        let text = match std::str::from_utf8(&reader.buffer) {
+            Ok(text) => text,
+            Err(err) => {
+                // Hold a lossy copy so that the diagnostic can show the
+                // line: the bytes before the bad one are unchanged, so its
+                // offset is still right.
+                let offset = err.valid_up_to();
+                let text = String::from_utf8_lossy(&reader.buffer).into_owned();
+                // The U+FFFD that replaced the bad bytes.
+                let width = text[offset..].chars().next().map_or(0, char::len_utf8);
+                file.hold(text);
+                diagnostics.push(diags::not_utf8(
+                    Location::new(id, offset..offset + width),
+                    &file.name,
+                ));
+                return None;
+            }
+        };
+        file.set_read_as(crate::source::hash(text.as_bytes()), Stat::of(&stat));
+        let before = diagnostics.len();
+        let parsed = parse(text, diagnostics);
+        if self.hold == Hold::All || diagnostics.len() != before {
+            file.hold(text.to_string());
+        }
+        parsed
+    }
+
+    /// The first operational failure to read a tenant file when it was
+    /// parsed (the compile is then a failure, as when [`load`] fails).
+    pub(crate) fn read_failure(&self) -> io::Result<()> {
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Hold the text of every file a diagnostic points into, read again
+    /// from disk where it was let go after it was parsed. False when one of
+    /// them is no longer the text that was compiled (its hash differs: it
+    /// changed since, and its line numbers could be wrong), or cannot be
+    /// read again: the caller compiles again, holding every text.
+    pub(crate) fn restore_texts(&self, diagnostics: &Diagnostics) -> bool {
+        let files: std::collections::BTreeSet<FileId> = diagnostics
+            .iter()
+            .flat_map(|d| d.primary.iter().chain(&d.secondary))
+            .map(|label| label.loc.file)
+            .collect();
+        for id in files {
+            let file = self.sources.file(id);
+            let (Some(dir), Some((hash, _)), false) =
+                (&self.tenants_dir, file.read_as(), file.is_held())
+            else {
+                continue;
+            };
+            let name = file
+                .path
+                .file_name()
+                .map(Path::new)
+                .unwrap_or(Path::new(""));
+            let mut bytes = Vec::new();
+            if read_into(dir, name, &mut bytes).is_err() || crate::source::hash(&bytes) != *hash {
+                return false;
+            }
+            match String::from_utf8(bytes) {
+                Ok(text) => file.hold(text),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
 }
 
-/// Read the mail repo at `root`.
+/// Read the mail repo at `root`: the platform file, and the list of the
+/// tenant files (each is read when it is parsed, see
+/// [`LoadedRepo::with_tenant_text`]; `hold` says which texts are held after).
 ///
 /// Nothing below `root` is read through a symbolic link, and only regular
 /// files are read (see `fsutil::Beneath`): a link, folder, FIFO or device
 /// where a file is expected, a missing or linked `tenants/`, is a
 /// diagnostic naming the path, and the compile then has errors, so that
 /// nothing is built, planned or applied from a repo mailops could not read whole.
-pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<LoadedRepo> {
+pub(crate) fn load(
+    root: &Path,
+    hold: Hold,
+    diagnostics: &mut Diagnostics,
+) -> io::Result<LoadedRepo> {
     let mut repo = LoadedRepo::new(root);
+    repo.hold = hold;
     let repo_dir = match Beneath::open(root) {
         Ok(dir) => dir,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -101,38 +256,27 @@ pub(crate) fn load(root: &Path, diagnostics: &mut Diagnostics) -> io::Result<Loa
     let Some(tenants_dir) = listing.dir else {
         return Ok(repo);
     };
-    // Read and check as UTF-8 on every core; add to the source map in name order.
-    let read = crate::parallel::map_chunks(&listing.names, |names| {
-        names
-            .iter()
-            .map(|name| {
-                read_with_stat(&tenants_dir, name)
-                    .map(|(stat, bytes)| (stat, String::from_utf8(bytes)))
-            })
-            .collect::<Vec<_>>()
-    });
     repo.tenants.reserve(listing.names.len());
-    repo.tenant_stats.reserve(listing.names.len());
-    for (name, read) in listing.names.into_iter().zip(read.into_iter().flatten()) {
+    for name in listing.names {
         let display = format!("{TENANTS_DIR}/{name}");
         let path = root.join(TENANTS_DIR).join(&name);
-        let (stat, text) = match read {
-            Ok(read) => read,
-            Err(err) => match fsutil::refused(&err) {
-                // Swapped for a link or a FIFO since it was listed.
-                Some(refused) => {
-                    diagnostics.push(diags::not_a_regular_file(&display, refused.what));
-                    continue;
-                }
-                None => return Err(err),
-            },
-        };
-        if let Some(id) = add_text(&mut repo.sources, &display, path, text, diagnostics) {
-            repo.tenants.push(id);
-            repo.tenant_stats.push(crate::fsutil::Stat::of(&stat));
-        }
+        repo.tenants.push(repo.sources.add_unread(display, path));
     }
+    repo.tenants_dir = Some(Arc::new(tenants_dir));
     Ok(repo)
+}
+
+/// A regular file of a folder into `buffer` (cleared first), its stat taken
+/// before it was read.
+fn read_into(dir: &Beneath, name: &Path, buffer: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
+    use std::io::Read;
+    buffer.clear();
+    let mut file = dir.file(name)?;
+    let path = dir.path().join(name);
+    let stat = file.metadata().map_err(|e| with_path(e, &path))?;
+    buffer.reserve(stat.len() as usize);
+    file.read_to_end(buffer).map_err(|e| with_path(e, &path))?;
+    Ok(stat)
 }
 
 /// A regular file of a folder, its stat taken before it was read.
@@ -283,24 +427,7 @@ fn add_file(
     bytes: Vec<u8>,
     diagnostics: &mut Diagnostics,
 ) -> Option<FileId> {
-    add_text(
-        sources,
-        display,
-        path,
-        String::from_utf8(bytes),
-        diagnostics,
-    )
-}
-
-/// A file whose bytes were checked as UTF-8 already.
-fn add_text(
-    sources: &mut SourceMap,
-    display: &str,
-    path: PathBuf,
-    text: Result<String, std::string::FromUtf8Error>,
-    diagnostics: &mut Diagnostics,
-) -> Option<FileId> {
-    match text {
+    match String::from_utf8(bytes) {
         Ok(text) => Some(sources.add(display.to_string(), path, text)),
         Err(err) => {
             // Keep a lossy copy in the source map (not as a tenant) so that the

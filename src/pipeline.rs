@@ -22,12 +22,27 @@ use crate::validate;
 
 /// Run every stage on the mail repo at `root`, parsing every file. Only I/O
 /// failures are errors; problems in the files are diagnostics.
+///
+/// Each tenant file's text is held only while it is parsed, and to the end
+/// only when a diagnostic points into it (`load::Hold::Diagnosed`): when a
+/// later stage's diagnostic points into a file let go, that file is read
+/// again, and if it is no longer the text compiled, the whole compile runs
+/// again holding every text, so that no report shows a line of another text.
 pub(crate) fn compile(root: &Path) -> io::Result<Compiled> {
+    let compiled = compile_holding(root, load::Hold::Diagnosed)?;
+    if compiled.repo.restore_texts(&compiled.diagnostics) {
+        return Ok(compiled);
+    }
+    compile_holding(root, load::Hold::All)
+}
+
+fn compile_holding(root: &Path, hold: load::Hold) -> io::Result<Compiled> {
     let mut timer = StageTimer::from_env();
     let mut diagnostics = Diagnostics::default();
-    let repo = load::load(root, &mut diagnostics)?;
+    let repo = load::load(root, hold, &mut diagnostics)?;
     timer.lap("load");
     let model = validate::validate(&repo, &mut diagnostics);
+    repo.read_failure()?;
     timer.lap("parse+validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
     timer.lap("keystore");
@@ -85,6 +100,26 @@ pub(crate) fn emit(compiled: &Compiled) -> Artifacts {
     }
 }
 
+/// What the compile cache knows of the folders under `generated/` (see
+/// `generated_dir::Listed`; nothing after a full compile): a build or a plan
+/// after an incremental compile does not list the tenants' folders whose
+/// stat is the recorded one.
+/// With `MAILOPS_TIMINGS`, says how many of those folders it knows.
+pub(crate) fn listed(compiled: &Compiled) -> generated_dir::Listed {
+    let Some(known) = &compiled.known else {
+        return generated_dir::Listed::default();
+    };
+    let listed = known.listed(&compiled.model);
+    if timing::enabled() {
+        eprintln!(
+            "timing: generated: {} of {} tenant folders known from the cache",
+            listed.folders.len(),
+            generated_dir::TenantFolders::names().len()
+        );
+    }
+    listed
+}
+
 /// How many tenants' files a full build emits, writes and lets go at a
 /// time: the whole `generated/` of 10,000 tenants is about 600 MB of text,
 /// which is never held at once.
@@ -102,20 +137,13 @@ pub(crate) struct Built {
 /// emitted, compared, written and dropped in parts of `TENANTS_PER_PART`
 /// tenants (an incremental compile emits few files: all at once).
 pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
-    if let Some(known) = &compiled.known {
+    if compiled.known.is_some() {
         let mut timer = StageTimer::from_env();
         let artifacts = emit(compiled);
         timer.lap("emit");
         let mut changes = generated_dir::write_changed(root, &artifacts)?;
         timer.lap("write");
-        let listed = known.listed(&compiled.model);
-        if timing::enabled() {
-            eprintln!(
-                "timing: generated: {} of {} tenant folders known from the cache",
-                listed.folders.len(),
-                generated_dir::TenantFolders::names().len()
-            );
-        }
+        let listed = listed(compiled);
         let stale = generated_dir::remove_stale(root, |path| artifacts.produces(path), &listed)?;
         changes.removed.clone_from(&stale.removed);
         timer.lap("remove stale");
@@ -168,4 +196,108 @@ pub(crate) fn record(
 /// it; apply refuses the plan when the files changed since).
 pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
     incremental::inputs_fingerprint(compiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::emit::test_repo::{platform, tenant};
+
+    const A: &str = "tenants/a.example.toml";
+
+    /// a.example and b.example, valid each on its own; a.example's alias
+    /// `x` forwards to `nobody@b.example`, which does not exist: the graph
+    /// stage reports it at a line of a.example's file, whose own
+    /// validation found nothing (so its text was let go after it was parsed).
+    fn dangling_repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mailops.toml"), platform("")).unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        let a = format!(
+            "{}\n[[alias]]\naddress = \"x\"\nto = [\"nobody@b.example\"]\n",
+            tenant("a.example", "dkim", 1, "A", "Ann")
+        );
+        std::fs::write(dir.path().join(A), a).unwrap();
+        let b = tenant("b.example", "dkim", 1, "B", "Bo");
+        std::fs::write(dir.path().join("tenants/b.example.toml"), b).unwrap();
+        dir
+    }
+
+    /// The line (1-based) of `needle` in a file.
+    fn line_of(path: &std::path::Path, needle: &str) -> usize {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    /// The JSON report's (file, line) of every diagnostic.
+    fn places(compiled: &super::Compiled) -> Vec<(String, u64)> {
+        let json = compiled.diagnostics.render_json(&compiled.repo.sources);
+        let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+        doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let file = d["file"].as_str().unwrap_or_default().to_string();
+                (file, d["line"].as_u64().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_later_diagnostic_in_a_file_let_go_shows_its_line_read_again() {
+        let dir = dangling_repo();
+        let compiled = super::compile(dir.path()).unwrap();
+        let line = line_of(&dir.path().join(A), "nobody@b.example") as u64;
+        assert_eq!(places(&compiled), vec![(A.to_string(), line)]);
+        let shown = compiled
+            .diagnostics
+            .render_human(&compiled.repo.sources, false);
+        assert!(shown.contains("to = [\"nobody@b.example\"]"), "{shown}");
+        // Held: the file a diagnostic points into; not held: the other.
+        let held: Vec<(&str, bool)> = compiled
+            .repo
+            .tenants
+            .iter()
+            .map(|&id| {
+                let file = compiled.repo.sources.file(id);
+                (file.name.as_str(), file.is_held())
+            })
+            .collect();
+        assert_eq!(held, vec![(A, true), ("tenants/b.example.toml", false)]);
+    }
+
+    #[test]
+    fn a_file_changed_after_it_was_parsed_is_not_shown_as_the_text_compiled() {
+        let dir = dangling_repo();
+        let compiled = super::compile_holding(dir.path(), crate::load::Hold::Diagnosed).unwrap();
+        assert!(!compiled.diagnostics.is_empty());
+        // Lines put before the alias after the compile read the file: its
+        // offsets would point at other lines of the text on disk now.
+        let path = dir.path().join(A);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("# a comment\n# another\n{text}")).unwrap();
+        assert!(!compiled.repo.restore_texts(&compiled.diagnostics));
+        // The whole compile then runs again, on the text on disk now.
+        let again = super::compile(dir.path()).unwrap();
+        let line = line_of(&path, "nobody@b.example") as u64;
+        assert_eq!(places(&again), vec![(A.to_string(), line)]);
+    }
+
+    #[test]
+    fn holding_every_text_holds_every_text() {
+        let dir = dangling_repo();
+        let compiled = super::compile_holding(dir.path(), crate::load::Hold::All).unwrap();
+        for &id in &compiled.repo.tenants {
+            assert!(compiled.repo.sources.file(id).is_held());
+        }
+        // A file read when parsed records the hash of what it read.
+        let id = compiled.repo.tenants[1];
+        let file = compiled.repo.sources.file(id);
+        let on_disk = std::fs::read(dir.path().join("tenants/b.example.toml")).unwrap();
+        assert_eq!(
+            file.read_as().map(|(hash, _)| *hash),
+            Some(crate::source::hash(&on_disk))
+        );
+        assert_eq!(file.text().as_bytes(), on_disk);
+    }
 }

@@ -2,13 +2,31 @@
 //!
 //! Diagnostics hold a `Location` (file id + byte span) rather than a path and
 //! a line, so the line and column are computed only when a report is printed.
+//!
+//! A file read from disk by the load stage may be held only while it is
+//! parsed (`SourceMap::add_unread`): 10,000 tenant files are 200 MB of text,
+//! which a compile needs again only for the files that have a diagnostic.
+//! Such a file keeps the hash of the contents it was compiled from, so that
+//! the text read again for a report is known to be that text (see
+//! `load::LoadedRepo::restore_texts`).
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::fsutil::Stat;
 
 /// Index of a file in the [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct FileId(pub(crate) u32);
+
+/// The BLAKE3 hash of a file's contents.
+pub(crate) type Hash = [u8; 32];
+
+/// The hash of a file's contents (that of the compile cache).
+pub(crate) fn hash(bytes: &[u8]) -> Hash {
+    *blake3::hash(bytes).as_bytes()
+}
 
 /// One loaded file.
 #[derive(Debug, Clone)]
@@ -17,7 +35,49 @@ pub(crate) struct SourceFile {
     pub(crate) name: String,
     /// Absolute or repo-relative path on disk.
     pub(crate) path: PathBuf,
-    pub(crate) text: String,
+    /// The text, when it is held (always, but for a file added unread
+    /// that has not been kept or restored).
+    text: OnceLock<String>,
+    /// For a file added unread, once it was read: the hash of the contents
+    /// compiled, and the file's stat taken before it was read.
+    read: OnceLock<(Hash, Stat)>,
+}
+
+impl SourceFile {
+    /// The file's text; empty for a file added unread whose text is not
+    /// held (a compile holds the text of every file a diagnostic points into).
+    pub(crate) fn text(&self) -> &str {
+        self.text.get().map_or("", String::as_str)
+    }
+
+    /// Whether the text is held.
+    pub(crate) fn is_held(&self) -> bool {
+        self.text.get().is_some()
+    }
+
+    /// Hold the text of a file added unread (no-op when one is held).
+    pub(crate) fn hold(&self, text: String) {
+        let _ = self.text.set(text);
+    }
+
+    /// For a file added unread and read since: the hash of the contents
+    /// compiled, and the stat taken before they were read.
+    pub(crate) fn read_as(&self) -> Option<&(Hash, Stat)> {
+        self.read.get()
+    }
+
+    /// Record what was read of a file added unread.
+    pub(crate) fn set_read_as(&self, hash: Hash, stat: Stat) {
+        let _ = self.read.set((hash, stat));
+    }
+
+    /// The hash of the contents compiled: recorded when read, else of the held text.
+    pub(crate) fn content_hash(&self) -> Hash {
+        match self.read.get() {
+            Some((hash, _)) => *hash,
+            None => hash(self.text().as_bytes()),
+        }
+    }
 }
 
 /// A place in a file.
@@ -41,8 +101,20 @@ pub(crate) struct SourceMap {
 
 impl SourceMap {
     pub(crate) fn add(&mut self, name: String, path: PathBuf, text: String) -> FileId {
+        let id = self.add_unread(name, path);
+        self.files[id.0 as usize].hold(text);
+        id
+    }
+
+    /// A file whose text is read later, by whoever parses it (`SourceFile::hold`).
+    pub(crate) fn add_unread(&mut self, name: String, path: PathBuf) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 2^32 files"));
-        self.files.push(SourceFile { name, path, text });
+        self.files.push(SourceFile {
+            name,
+            path,
+            text: OnceLock::new(),
+            read: OnceLock::new(),
+        });
         id
     }
 
@@ -52,7 +124,7 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub(crate) fn line_col(&self, id: FileId, offset: usize) -> (usize, usize) {
-        line_col(&self.file(id).text, offset)
+        line_col(self.file(id).text(), offset)
     }
 }
 

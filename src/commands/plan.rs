@@ -106,7 +106,7 @@ pub(crate) fn run(
         target,
     } = super::prepare(dir, database, "no plan")?;
     let mut timer = StageTimer::from_env();
-    let (files, changes) = FilePlan::compute(dir, &artifacts)
+    let (files, changes) = FilePlan::compute(dir, &artifacts, &pipeline::listed(&compiled))
         .map_err(|e| Error::operational(format!("reading {GENERATED_DIR}/: {e}")))?;
     warn(pipeline::record(
         dir,

@@ -243,6 +243,28 @@ fn full<T>(reason: impl Into<String>) -> io::Result<Result<T, Reason>> {
     Ok(Err(reason.into()))
 }
 
+/// The tenant files (as `load::list_tenants` lists them), and the stat of
+/// each (`None`: gone since it was listed), taken on every core. No stat is
+/// taken when `tenants/` cannot be read whole (the compile is then a full one).
+fn stat_tenant_files(
+    repo_dir: &crate::fsutil::Beneath,
+) -> io::Result<(load::TenantListing, Vec<Option<Stat>>)> {
+    let listing = load::list_tenants(repo_dir)?;
+    let stats = match (&listing.dir, listing.problems.is_empty()) {
+        (Some(dir), true) => crate::parallel::map_chunks(&listing.names, |names| {
+            names
+                .iter()
+                .map(|name| dir.stat_of(name.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect::<io::Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    Ok((listing, stats))
+}
+
 /// For each of `names` (sorted), the index of the cache's tenant of that
 /// name (the cache's are sorted too: one merge, no lookups).
 fn entries_of(names: &[String], tenants: &[cache::Tenant]) -> Vec<Option<usize>> {
@@ -265,12 +287,25 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
         return full("MAILOPS_CACHE=off");
     }
     let mut timer = crate::timing::StageTimer::from_env();
-    let cache = match Cache::read(root) {
+    let repo_dir = crate::fsutil::Beneath::open(root)?;
+    let now = SystemTime::now();
+    // The cache is read and decoded (on one core) while tenants/ is listed
+    // and every tenant file stat'ed (on the others): each stat is compared
+    // with the recorded one below, as if it had been taken then.
+    let (cache, listed) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| Cache::read(root));
+        let listed = stat_tenant_files(&repo_dir);
+        let cache = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (cache, listed)
+    });
+    let cache = match cache {
         Ok(cache) => cache,
         Err(why) => return full(why),
     };
+    let (listing, tenant_stats) = listed?;
     timer.lap("cache read");
-    let repo_dir = crate::fsutil::Beneath::open(root)?;
     let platform = match repo_dir.read(Path::new(PLATFORM_FILE)) {
         Ok(bytes) => bytes,
         Err(_) => return full("no readable mailops.toml"),
@@ -285,19 +320,22 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
 
     // Every tenant file: unchanged by its stat, or read and hashed; and,
     // when unchanged, its generated files: as recorded, or to be written again.
-    let now = SystemTime::now();
-    let listing = load::list_tenants(&repo_dir)?;
     let (Some(tenants_dir), true) = (listing.dir, listing.problems.is_empty()) else {
         return full("tenants/ has entries that cannot be read");
     };
     let names = listing.names;
     let entries = entries_of(&names, &cache.tenants);
     let folders = TenantFolders::open(root)?;
-    let items: Vec<(&String, Option<usize>)> = names.iter().zip(entries).collect();
+    let items: Vec<(&String, Option<usize>, Option<Stat>)> = names
+        .iter()
+        .zip(entries)
+        .zip(tenant_stats)
+        .map(|((name, entry), stat)| (name, entry, stat))
+        .collect();
     // On every core: stats relative to the folders (no path walk).
     let seen = crate::parallel::map_chunks(&items, |part| {
         part.iter()
-            .map(|&(name, entry)| -> io::Result<Seen> {
+            .map(|&(name, entry, stat)| -> io::Result<Seen> {
                 let cached = entry.map(|i| &cache.tenants[i]);
                 let generated_current = |tenant: &cache::Tenant| -> io::Result<bool> {
                     Ok(match &tenant.produced {
@@ -307,7 +345,6 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                         _ => false,
                     })
                 };
-                let stat = tenants_dir.stat_of(name.as_ref())?;
                 if let Some(tenant) = cached.filter(|t| stat.is_some() && t.stat == stat) {
                     return Ok(Seen::Same {
                         file: FileNow {
@@ -431,7 +468,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                 .tenants
                 .iter()
                 .find(|&&id| repo.sources.file(id).name == format!("{TENANTS_DIR}/{}", file.name));
-            if id.is_none_or(|&id| hash(repo.sources.file(id).text.as_bytes()) != file.hash) {
+            if id.is_none_or(|&id| repo.sources.file(id).content_hash() != file.hash) {
                 return full(format!(
                     "{TENANTS_DIR}/{} changed while compiling",
                     file.name
@@ -735,11 +772,17 @@ pub(crate) fn record(
             .collect(),
         None => {
             let repo = &compiled.repo;
-            tenant_hashes(repo)
-                .into_iter()
-                .zip(&repo.tenant_stats)
-                .map(|((name, digest), stat)| (name, digest, stat.settled(repo.loaded_at), None))
-                .collect()
+            let mut listed = Vec::with_capacity(repo.tenants.len());
+            for &id in &repo.tenants {
+                let file = repo.sources.file(id);
+                // Every tenant file of a full compile was read when parsed.
+                let Some((digest, stat)) = file.read_as() else {
+                    return Ok(None);
+                };
+                let name = tenant_file(&file.name).to_string();
+                listed.push((name, *digest, stat.settled(repo.loaded_at), None));
+            }
+            listed
         }
     };
     let differing: rustc_hash::FxHashSet<&str> = match on_disk {
@@ -823,7 +866,7 @@ pub(crate) fn record(
     let platform_hash = match known {
         Some(known) => hash(&known.platform),
         None => match compiled.repo.platform {
-            Some(id) => hash(compiled.repo.sources.file(id).text.as_bytes()),
+            Some(id) => compiled.repo.sources.file(id).content_hash(),
             None => return Ok(None),
         },
     };
@@ -1006,7 +1049,7 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
         None => {
             let repo = &compiled.repo;
             if let Some(id) = repo.platform {
-                hasher.update(cache::hex(&hash(repo.sources.file(id).text.as_bytes())).as_bytes());
+                hasher.update(cache::hex(&repo.sources.file(id).content_hash()).as_bytes());
             }
             for (name, digest) in tenant_hashes(repo) {
                 hasher.update(b"\0");
@@ -1020,20 +1063,15 @@ pub(crate) fn inputs_fingerprint(compiled: &Compiled) -> String {
 }
 
 /// Every tenant file of a full compile: its name under `tenants/` and the
-/// hash of its contents, in load order, hashed on every core.
+/// hash of its contents (recorded when it was read), in load order.
 fn tenant_hashes(repo: &load::LoadedRepo) -> Vec<(String, Hash)> {
-    crate::parallel::map_chunks(&repo.tenants, |ids| {
-        ids.iter()
-            .map(|&id| {
-                let file = repo.sources.file(id);
-                let name = tenant_file(&file.name).to_string();
-                (name, hash(file.text.as_bytes()))
-            })
-            .collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+    repo.tenants
+        .iter()
+        .map(|&id| {
+            let file = repo.sources.file(id);
+            (tenant_file(&file.name).to_string(), file.content_hash())
+        })
+        .collect()
 }
 
 /// A tenant file's name under `tenants/`, from its path in the repo.

@@ -22,7 +22,7 @@ use toml::de::DeTable;
 
 use crate::diagnostic::Diagnostics;
 use crate::load::LoadedRepo;
-use crate::source::{FileId, Location, SourceMap};
+use crate::source::{FileId, Location};
 use platform::RawPlatform;
 use shape::Shape;
 use tenant::RawTenant;
@@ -51,28 +51,35 @@ pub(crate) fn parse_platform(
     diagnostics: &mut Diagnostics,
 ) -> Option<(FileId, RawPlatform)> {
     let id = repo.platform?;
-    parse_file(&repo.sources, id, platform_shape(), diagnostics).map(|raw| (id, raw))
+    parse_text(
+        repo.sources.file(id).text(),
+        id,
+        platform_shape(),
+        diagnostics,
+    )
+    .map(|raw| (id, raw))
 }
 
-/// One tenant file. The validate stage calls this per file on its worker
-/// threads, so that each raw struct is dropped as soon as its domain is built.
-/// Its mailbox and alias strings are borrowed from the file's text.
+/// One tenant file, `text` being that of file `id`. The validate stage
+/// calls this per file on its worker threads (with the text it read, see
+/// `load::LoadedRepo::with_tenant_text`), so that each raw struct is dropped
+/// as soon as its domain is built. Its mailbox and alias strings are
+/// borrowed from the text.
 pub(crate) fn parse_tenant<'s>(
-    repo: &'s LoadedRepo,
+    text: &'s str,
     id: FileId,
     diagnostics: &mut Diagnostics,
 ) -> Option<RawTenant<'s>> {
-    parse_file(&repo.sources, id, tenant_shape(), diagnostics)
+    parse_text(text, id, tenant_shape(), diagnostics)
 }
 
-/// Parse one file into `T`; `None` (with diagnostics) when it has problems.
-pub(crate) fn parse_file<'s, T: Deserialize<'s>>(
-    sources: &'s SourceMap,
+/// Parse the text of file `id` into `T`; `None` (with diagnostics) when it has problems.
+pub(crate) fn parse_text<'s, T: Deserialize<'s>>(
+    text: &'s str,
     id: FileId,
     shape: &Shape,
     diagnostics: &mut Diagnostics,
 ) -> Option<T> {
-    let text = &sources.file(id).text;
     let (doc, errors) = DeTable::parse_recoverable(text);
     // After a syntax error the parser's recovery mostly finds errors that
     // follow from it (one unclosed array gives a dozen), so only the first

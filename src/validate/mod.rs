@@ -36,17 +36,20 @@ pub(crate) fn validate(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Mode
     let platform = platform::build_platform(raw_platform.as_ref(), diagnostics);
     let built = crate::parallel::map_chunks(&repo.tenants, |ids| {
         let mut local = Diagnostics::default();
+        let mut reader = crate::load::Reader::default();
         let domains: Vec<crate::model::Domain> = ids
             .iter()
             .filter_map(|&file| {
-                let raw = crate::parse::parse_tenant(repo, file, &mut local)?;
-                let input = tenant::TenantInput {
-                    file,
-                    file_name: &repo.sources.file(file).name,
-                    stem: &repo.tenant_stem(file),
-                    raw: &raw,
-                };
-                Some(tenant::build_domain(&input, &platform, &mut local))
+                repo.with_tenant_text(file, &mut reader, &mut local, |text, local| {
+                    let raw = crate::parse::parse_tenant(text, file, local)?;
+                    let input = tenant::TenantInput {
+                        file,
+                        file_name: &repo.sources.file(file).name,
+                        stem: &repo.tenant_stem(file),
+                        raw: &raw,
+                    };
+                    Some(tenant::build_domain(&input, &platform, local))
+                })
             })
             .collect();
         (domains, local)
