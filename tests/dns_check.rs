@@ -393,3 +393,26 @@ fn dns_records_json_matches_the_zone_form() {
         );
     }
 }
+
+/// After a build the compile cache knows every tenant: `dns records` and
+/// `dns check` still see them all (a cached compile leaves unchanged tenants
+/// out of its model).
+#[test]
+fn dns_records_lists_every_tenant_after_a_cached_build() {
+    let repo = Repo::new().tenant("a.example", "").tenant("b.example", "");
+    repo.ok(&["build"]);
+    repo.ok(&["build"]);
+    let out = repo.ok(&["dns", "records", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let domains: std::collections::BTreeSet<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        domains.into_iter().collect::<Vec<_>>(),
+        ["a.example", "b.example"]
+    );
+    repo.run(&["dns", "records", "b.example"]).exits(0);
+}

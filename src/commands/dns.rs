@@ -99,7 +99,8 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
 
 /// The model of a repo without problems.
 fn compiled(dir: &Path, refusal: &str) -> Result<Model> {
-    let compiled = pipeline::compile_cached(dir)?;
+    // Every tenant parsed: a cached compile leaves unchanged tenants out of the model.
+    let compiled = pipeline::compile(dir)?;
     validate::report(&compiled);
     if compiled.has_errors() {
         return Err(Error::user(format!(

@@ -469,12 +469,26 @@ async fn check_host(
             address.state = State::Different;
         }
     }
-    let mut out = vec![address];
-    // PTR of the expected address, else of each address found.
-    let ips: Vec<IpAddr> = match expect {
+    // PTR of the expected address, else of each address found; a loopback
+    // address (an emulator's) has no PTR to ask: resolvers answer
+    // `localhost` for it themselves (RFC 6761).
+    let (ips, loopback): (Vec<IpAddr>, Vec<IpAddr>) = match expect {
         Some(ip) => vec![ip],
         None => found.iter().filter_map(|a| a.parse().ok()).collect(),
-    };
+    }
+    .into_iter()
+    .partition(|ip: &IpAddr| !ip.is_loopback());
+    if !loopback.is_empty() {
+        address.note = Some(format!(
+            "no reverse DNS check for the loopback address {} (resolvers answer `localhost` for it, RFC 6761)",
+            loopback
+                .iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut out = vec![address];
     let want = format!("{}.", hostname.to_ascii_lowercase());
     for ip in ips {
         let reverse = reverse_name(ip);

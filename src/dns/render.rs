@@ -56,6 +56,9 @@ fn line(out: &mut String, check: &RecordCheck) {
         check.purpose
     ));
     if check.state == State::Ok {
+        if let Some(note) = &check.note {
+            out.push_str(&format!("      {note}\n"));
+        }
         return;
     }
     out.push_str(&format!("      expected: {}\n", shown(&check.expected)));
