@@ -271,9 +271,11 @@ def make_repo(base, backend, db_name):
 
 
 class Stack:
-    def __init__(self, base, backend):
+    def __init__(self, base, backend, pop3=True):
         self.base = base
         self.backend = backend
+        # POP3S on 995: the suite's platform file turns it on (`[mail_host] pop3`).
+        self.pop3 = pop3
         self.root = base / "root"
         # The services run from a copy of the installed configs ("live"), with the
         # test-only overrides; ROOT stays exactly as `mailops install` wrote it, so
@@ -375,7 +377,7 @@ class Stack:
             subprocess.Popen(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
                              stdout=out, stderr=out, start_new_session=True).wait()
         run("postfix", "-c", self.pf, "start")
-        for port in (25, 587, 993, 995, 24, 12345, 12340):
+        for port in (25, 587, 993, *((995,) if self.pop3 else ()), 24, 12345, 12340):
             wait_for(f"port {port}", lambda p=port: port_open(p), timeout=20)
         wait_for("rspamd /ping", rspamd_ping, timeout=90, interval=0.5)
 

@@ -23,7 +23,7 @@ pub(crate) struct Migration {
 }
 
 impl Migration {
-    fn sql(&self, dialect: Dialect) -> &'static str {
+    pub(crate) fn sql(&self, dialect: Dialect) -> &'static str {
         match dialect {
             Dialect::Mysql => self.mysql,
             Dialect::Sqlite => self.sqlite,

@@ -177,7 +177,7 @@ mod tests {
     /// passwords for that protocol, in name order, and none once it is gone.
     #[test]
     fn password_queries_follow_state_protocols_and_app_passwords() {
-        use sqlx::{Connection, SqliteConnection};
+        use sqlx::SqliteConnection;
         let out = files("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"");
         let query = |file: &str| -> String {
             let text = out.get(&format!("dovecot/{file}")).unwrap();
@@ -190,15 +190,8 @@ mod tests {
         let slots: Vec<String> = (1..=crate::model::mailbox::MAX_APP_PASSWORDS)
             .map(|n| query(&super::app_slot_file(n)))
             .collect();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (runtime, mut conn) = crate::emit::postfix::tests::routing_tables();
         runtime.block_on(async {
-            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-            for migration in crate::emit::postfix::tests::SQLITE_MIGRATIONS {
-                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
-            }
             sqlx::raw_sql(
                 "INSERT INTO virtual_domains (id, name) VALUES (1, 'a.test');
                  INSERT INTO virtual_users (domain_id, email, password, state, protocols) VALUES

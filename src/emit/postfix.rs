@@ -285,16 +285,9 @@ pub(crate) mod tests {
     /// against the routing tables' schema, as Postfix does (`%s` filled in).
     #[test]
     fn catch_all_target_owns_no_unassigned_sender_address() {
-        use sqlx::{Connection, SqliteConnection};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        use sqlx::SqliteConnection;
+        let (runtime, mut conn) = routing_tables();
         runtime.block_on(async {
-            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-            for migration in SQLITE_MIGRATIONS {
-                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
-            }
             sqlx::raw_sql(
                 "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test'), (2, 'beta.test');
                  INSERT INTO virtual_users (domain_id, email, password) VALUES (1, 'alice@alpha.test', 'x');
@@ -334,30 +327,37 @@ pub(crate) mod tests {
         });
     }
 
-    /// The routing tables as mailops's migrations make them, for the queries'
-    /// tests on the real SQLite engine.
-    pub(crate) const SQLITE_MIGRATIONS: [&str; 4] = [
-        include_str!("../../migrations/sqlite/0001_routing_tables.sql"),
-        include_str!("../../migrations/sqlite/0002_domain_state.sql"),
-        include_str!("../../migrations/sqlite/0003_change_times.sql"),
-        include_str!("../../migrations/sqlite/0004_mailbox_state.sql"),
-    ];
+    /// A current-thread runtime and an in-memory SQLite database holding the
+    /// routing tables as mailops's migrations make them (every one): the
+    /// queries' tests run on the real engine, with Postfix's and Dovecot's
+    /// `%s`/`%u` filled in.
+    pub(crate) fn routing_tables() -> (tokio::runtime::Runtime, sqlx::SqliteConnection) {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let conn = runtime.block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+                .await
+                .unwrap();
+            for migration in crate::db::migrate::MIGRATIONS {
+                let sql = migration.sql(crate::db::connection::Dialect::Sqlite);
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+            conn
+        });
+        (runtime, conn)
+    }
 
     /// Mailbox states on the real SQLite engine: a disabled mailbox is no
     /// mailbox for Postfix (its alias mail would bounce) and is refused with
     /// 550 5.2.1 at RCPT; a locked one is still a mailbox (it receives).
     #[test]
     fn a_disabled_mailbox_is_refused_with_5_2_1_and_a_locked_one_receives() {
-        use sqlx::{Connection, SqliteConnection};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        use sqlx::SqliteConnection;
+        let (runtime, mut conn) = routing_tables();
         runtime.block_on(async {
-            let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-            for migration in SQLITE_MIGRATIONS {
-                sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
-            }
             sqlx::raw_sql(
                 "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test');
                  INSERT INTO virtual_users (domain_id, email, password, state) VALUES
