@@ -136,8 +136,11 @@ impl TestDb {
     #[track_caller]
     pub fn sql(&self, sql: &str) -> String {
         let out = match self.engine {
+            // A busy timeout: a test may read or write while mailops holds
+            // the write lock (the reconcile loop, an apply in the background).
             Engine::Sqlite => Command::new("sqlite3")
                 .arg("-batch")
+                .args(["-cmd", ".timeout 10000"])
                 .arg("-separator")
                 .arg("\t")
                 .arg(&self.target)
