@@ -49,8 +49,8 @@ pub(crate) struct Domain {
     /// distinct selectors). Mail is signed with each; a valid domain has at
     /// least one RSA key (see [`Domain::arc_key`]).
     pub(crate) dkim: Vec<Dkim>,
-    /// Keyed by full address.
-    pub(crate) mailboxes: BTreeMap<String, Mailbox>,
+    /// Sorted by full address, each address once.
+    pub(crate) mailboxes: Mailboxes,
     /// Keyed by source address; the catch-all's source is `@<domain>`.
     pub(crate) aliases: BTreeMap<String, Alias>,
     pub(crate) origin: Location,
@@ -109,6 +109,57 @@ impl Domain {
         self.dkim
             .iter()
             .find(|k| matches!(k.algorithm, DkimAlgorithm::Rsa { .. }))
+    }
+}
+
+/// A domain's mailboxes, sorted by address, each address once, looked up
+/// by binary search. Built once from a sorted list: no map grown by an
+/// insert per mailbox, and no second copy of every address as a map key (a
+/// million mailboxes are a tenth of the model's memory less).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mailboxes(Vec<Mailbox>);
+
+impl Mailboxes {
+    /// From mailboxes sorted by address, each address once.
+    pub(crate) fn from_sorted(mailboxes: Vec<Mailbox>) -> Mailboxes {
+        debug_assert!(
+            mailboxes.windows(2).all(|w| w[0].address < w[1].address),
+            "mailboxes sorted by address, each once"
+        );
+        Mailboxes(mailboxes)
+    }
+
+    pub(crate) fn get(&self, address: &str) -> Option<&Mailbox> {
+        self.0
+            .binary_search_by(|m| m.address.as_str().cmp(address))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    pub(crate) fn contains_key(&self, address: &str) -> bool {
+        self.get(address).is_some()
+    }
+
+    /// In address order.
+    pub(crate) fn values(&self) -> std::slice::Iter<'_, Mailbox> {
+        self.0.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Mailboxes {
+    type Output = Mailbox;
+
+    fn index(&self, address: &str) -> &Mailbox {
+        self.get(address)
+            .unwrap_or_else(|| panic!("no mailbox {address}"))
     }
 }
 
