@@ -428,7 +428,7 @@ fn app_passwords(domain: &Domain) -> impl Iterator<Item = (&str, &AppPassword)> 
     domain.mailboxes.values().flat_map(|m| {
         m.app_passwords
             .iter()
-            .map(move |app| (m.address.as_str(), app))
+            .map(move |app| (&*m.address, app))
     })
 }
 

@@ -131,7 +131,7 @@ impl Mailboxes {
 
     pub(crate) fn get(&self, address: &str) -> Option<&Mailbox> {
         self.0
-            .binary_search_by(|m| m.address.as_str().cmp(address))
+            .binary_search_by(|m| (*m.address).cmp(address))
             .ok()
             .map(|i| &self.0[i])
     }
@@ -176,19 +176,19 @@ pub(crate) struct Limits {
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     /// Full address, lowercase, A-label domain.
-    pub(crate) address: String,
-    pub(crate) name: Option<String>,
+    pub(crate) address: Box<str>,
+    pub(crate) name: Option<Box<str>>,
     /// Dovecot `{SCHEME}hash`.
-    pub(crate) password: String,
+    pub(crate) password: Box<str>,
     pub(crate) quota_bytes: u64,
     pub(crate) state: MailboxState,
     pub(crate) protocols: Protocols,
     /// Other addresses it may send as, sorted, without duplicates.
-    pub(crate) send_as: Vec<SendAs>,
+    pub(crate) send_as: Box<[SendAs]>,
     /// Mailboxes of other tenants that may send as this address.
-    pub(crate) allow_send_as: Vec<Grantee>,
+    pub(crate) allow_send_as: Box<[Grantee]>,
     /// Sorted by name.
-    pub(crate) app_passwords: Vec<AppPassword>,
+    pub(crate) app_passwords: Box<[AppPassword]>,
     pub(crate) origin: Location,
 }
 

@@ -504,15 +504,15 @@ fn build_mailbox(
     send_as.dedup_by(|a, b| a.address == b.address);
     send_as.retain(|s| s.address != address);
     Some(Mailbox {
-        address,
-        name,
-        password,
+        address: address.into(),
+        name: name.map(String::into_boxed_str),
+        password: password.into(),
         quota_bytes,
         state,
         protocols,
-        send_as,
-        allow_send_as,
-        app_passwords,
+        send_as: send_as.into(),
+        allow_send_as: allow_send_as.into(),
+        app_passwords: app_passwords.into(),
         origin: c.loc(&raw.user),
     })
 }
