@@ -135,7 +135,8 @@ pub(crate) struct Built {
 /// Make `generated/` equal to what a compile without errors produces, and
 /// record the compile cache. After a full compile the tenants' files are
 /// emitted, compared, written and dropped in parts of `TENANTS_PER_PART`
-/// tenants (an incremental compile emits few files: all at once).
+/// tenants, a part per core at a time (an incremental compile emits few
+/// files: all at once).
 pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
     if compiled.known.is_some() {
         let mut timer = StageTimer::from_env();
@@ -159,13 +160,14 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
         platform.paths().map(str::to_string).collect();
     drop(platform);
     let domains: Vec<&crate::model::Domain> = model.domains.values().collect();
-    for part in domains.chunks(TENANTS_PER_PART) {
-        let mut artifacts = Artifacts::default();
-        emit::emit_tenants(model, part.iter().copied(), &mut artifacts);
-        let written = generated_dir::write_changed(root, &artifacts)?;
+    let parts: Vec<&[&crate::model::Domain]> = domains.chunks(TENANTS_PER_PART).collect();
+    // One part per core at a time: each worker emits a part, writes what
+    // changed and lets it go before it takes the next.
+    for written in emit_parts(root, model, &parts) {
+        let (written, paths) = written?;
         changes.added.extend(written.added);
         changes.changed.extend(written.changed);
-        produced.extend(artifacts.paths().map(str::to_string));
+        produced.extend(paths);
     }
     changes.added.sort();
     changes.changed.sort();
@@ -179,6 +181,50 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
     let warning = record(root, compiled, OnDisk::Built(&stale))?;
     let files = produced.len();
     Ok((Built { changes, files }, warning))
+}
+
+/// Emit the tenants' files of each part (a slice of domains), write those
+/// that changed, and let them go, on every core, a part per core at a time:
+/// per part, in part order, what was written and every path produced.
+fn emit_parts(
+    root: &Path,
+    model: &crate::model::Model,
+    parts: &[&[&crate::model::Domain]],
+) -> Vec<io::Result<(generated_dir::FileChanges, Vec<String>)>> {
+    let one = |part: &[&crate::model::Domain]| {
+        let mut artifacts = Artifacts::default();
+        emit::emit_tenants(model, part.iter().copied(), &mut artifacts);
+        let written = generated_dir::write_changed(root, &artifacts)?;
+        let paths: Vec<String> = artifacts.paths().map(str::to_string).collect();
+        Ok((written, paths))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .min(parts.len());
+    if threads <= 1 {
+        return parts.iter().map(|part| one(part)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(part) = parts.get(i) else { break };
+                    let result = one(part);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every part was emitted"))
+        .collect()
 }
 
 /// Record the compile cache after `generated/` was written or compared (a
