@@ -182,10 +182,16 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
 /// templates again for each part took 40 times a tenth of a second's worth
 /// of parsing at 10,000 tenants.
 pub(crate) fn engine(templates: &[(&'static str, &'static str)]) -> std::sync::Arc<tera::Tera> {
-    type Engines = Vec<(Vec<(&'static str, &'static str)>, std::sync::Arc<tera::Tera>)>;
+    type Engines = Vec<(
+        Vec<(&'static str, &'static str)>,
+        std::sync::Arc<tera::Tera>,
+    )>;
     static ENGINES: std::sync::Mutex<Engines> = std::sync::Mutex::new(Vec::new());
     let mut engines = ENGINES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, tera)) = engines.iter().find(|(made, _)| made.as_slice() == templates) {
+    if let Some((_, tera)) = engines
+        .iter()
+        .find(|(made, _)| made.as_slice() == templates)
+    {
         return tera.clone();
     }
     let tera = std::sync::Arc::new(new_engine(templates));
