@@ -330,6 +330,53 @@ mod tests {
     }
 
     #[test]
+    fn parts_emitted_on_every_core_write_what_one_part_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mailops.toml"), platform("")).unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        let names = [
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "e.example",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let text = tenant(name, "dkim", i + 1, "T", "Tess");
+            std::fs::write(dir.path().join(format!("tenants/{name}.toml")), text).unwrap();
+        }
+        let compiled = super::compile(dir.path()).unwrap();
+        assert!(
+            compiled.diagnostics.is_empty(),
+            "{:?}",
+            compiled.diagnostics
+        );
+        let domains: Vec<&crate::model::Domain> = compiled.model.domains.values().collect();
+        // One tenant a part, so that the parts go to more than one core.
+        let parts: Vec<&[&crate::model::Domain]> = domains.chunks(1).collect();
+        let results = super::emit_parts(dir.path(), &compiled.model, &parts);
+        assert_eq!(results.len(), names.len());
+        let mut whole = crate::emit::Artifacts::default();
+        crate::emit::emit_tenants(&compiled.model, domains.iter().copied(), &mut whole);
+        let mut produced = Vec::new();
+        for (result, name) in results.into_iter().zip(names) {
+            let (written, paths) = result.unwrap();
+            // Results in part order: each part's paths name its tenant.
+            assert!(paths.iter().all(|p| p.contains(name)), "{name}: {paths:?}");
+            assert_eq!(written.added.len(), paths.len());
+            produced.extend(paths);
+        }
+        let mut expected: Vec<&str> = whole.paths().collect();
+        expected.sort_unstable();
+        produced.sort_unstable();
+        assert_eq!(produced, expected);
+        for (path, contents) in whole.iter() {
+            let on_disk = std::fs::read_to_string(dir.path().join("generated").join(path)).unwrap();
+            assert_eq!(on_disk, contents, "{path}");
+        }
+    }
+
+    #[test]
     fn holding_every_text_holds_every_text() {
         let dir = dangling_repo();
         let compiled = super::compile_holding(dir.path(), crate::load::Hold::All).unwrap();

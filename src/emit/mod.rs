@@ -224,3 +224,21 @@ pub(crate) fn render(tera: &tera::Tera, name: &str, context: &tera::Context) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod engine_tests {
+    #[test]
+    fn each_set_of_templates_is_parsed_once_and_renders_as_made() {
+        const ONE: [(&str, &str); 1] = [("one", "one {{ x }}")];
+        const TWO: [(&str, &str); 1] = [("two", "two {{ x }}")];
+        let first = super::engine(&ONE);
+        let again = super::engine(&ONE);
+        let other = super::engine(&TWO);
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        assert!(!std::sync::Arc::ptr_eq(&first, &other));
+        let mut context = tera::Context::new();
+        context.insert("x", "1");
+        assert_eq!(super::render(&again, "one", &context), "one 1");
+        assert_eq!(super::render(&other, "two", &context), "two 1");
+    }
+}

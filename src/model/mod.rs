@@ -220,3 +220,40 @@ pub(crate) struct Destination {
     pub(crate) address: String,
     pub(crate) origin: Location,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Mailbox, Mailboxes};
+
+    fn mailbox(address: &str) -> Mailbox {
+        Mailbox {
+            address: address.into(),
+            name: None,
+            password: "".into(),
+            quota_bytes: 1,
+            state: super::MailboxState::Active,
+            protocols: super::Protocols::default(),
+            send_as: Box::default(),
+            allow_send_as: Box::default(),
+            app_passwords: Box::default(),
+            origin: crate::source::Location::new(crate::source::FileId(0), 0..0),
+        }
+    }
+
+    #[test]
+    fn mailboxes_are_found_by_address_in_address_order() {
+        let addresses = ["a@x.example", "b@x.example", "bb@x.example", "c@x.example"];
+        let mailboxes = Mailboxes::from_sorted(addresses.iter().map(|a| mailbox(a)).collect());
+        assert_eq!(mailboxes.len(), 4);
+        for address in addresses {
+            assert_eq!(&*mailboxes[address].address, address);
+            assert!(mailboxes.contains_key(address));
+        }
+        for missing in ["", "a@x", "ba@x.example", "d@x.example", "@x.example"] {
+            assert!(mailboxes.get(missing).is_none(), "{missing}");
+        }
+        let order: Vec<&str> = mailboxes.values().map(|m| &*m.address).collect();
+        assert_eq!(order, addresses);
+        assert!(Mailboxes::default().is_empty());
+    }
+}
