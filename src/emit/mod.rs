@@ -178,9 +178,9 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
 
 /// A tera engine with the given templates and every filter registered,
 /// made once per process for each set of templates: a full build emits the
-/// tenants' files in parts (see `pipeline::build`), and parsing the
-/// templates again for each part took 40 times a tenth of a second's worth
-/// of parsing at 10,000 tenants.
+/// tenants' files in parts (see `pipeline::build`), and parsing the DNS
+/// and SQL templates again for each of its 40 parts at 10,000 tenants cost
+/// about 300 million instructions (callgrind: 7.5 million a part).
 pub(crate) fn engine(templates: &[(&'static str, &'static str)]) -> std::sync::Arc<tera::Tera> {
     type Engines = Vec<(
         Vec<(&'static str, &'static str)>,
