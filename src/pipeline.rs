@@ -135,7 +135,8 @@ pub(crate) struct Built {
 /// Make `generated/` equal to what a compile without errors produces, and
 /// record the compile cache. After a full compile the tenants' files are
 /// emitted, compared, written and dropped in parts of `TENANTS_PER_PART`
-/// tenants (an incremental compile emits few files: all at once).
+/// tenants, a part per core at a time (an incremental compile emits few
+/// files: all at once).
 pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Option<String>)> {
     if compiled.known.is_some() {
         let mut timer = StageTimer::from_env();
@@ -159,13 +160,14 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
         platform.paths().map(str::to_string).collect();
     drop(platform);
     let domains: Vec<&crate::model::Domain> = model.domains.values().collect();
-    for part in domains.chunks(TENANTS_PER_PART) {
-        let mut artifacts = Artifacts::default();
-        emit::emit_tenants(model, part.iter().copied(), &mut artifacts);
-        let written = generated_dir::write_changed(root, &artifacts)?;
+    let parts: Vec<&[&crate::model::Domain]> = domains.chunks(TENANTS_PER_PART).collect();
+    // One part per core at a time: each worker emits a part, writes what
+    // changed and lets it go before it takes the next.
+    for written in emit_parts(root, model, &parts) {
+        let (written, paths) = written?;
         changes.added.extend(written.added);
         changes.changed.extend(written.changed);
-        produced.extend(artifacts.paths().map(str::to_string));
+        produced.extend(paths);
     }
     changes.added.sort();
     changes.changed.sort();
@@ -179,6 +181,50 @@ pub(crate) fn build(root: &Path, compiled: &Compiled) -> io::Result<(Built, Opti
     let warning = record(root, compiled, OnDisk::Built(&stale))?;
     let files = produced.len();
     Ok((Built { changes, files }, warning))
+}
+
+/// Emit the tenants' files of each part (a slice of domains), write those
+/// that changed, and let them go, on every core, a part per core at a time:
+/// per part, in part order, what was written and every path produced.
+fn emit_parts(
+    root: &Path,
+    model: &crate::model::Model,
+    parts: &[&[&crate::model::Domain]],
+) -> Vec<io::Result<(generated_dir::FileChanges, Vec<String>)>> {
+    let one = |part: &[&crate::model::Domain]| {
+        let mut artifacts = Artifacts::default();
+        emit::emit_tenants(model, part.iter().copied(), &mut artifacts);
+        let written = generated_dir::write_changed(root, &artifacts)?;
+        let paths: Vec<String> = artifacts.paths().map(str::to_string).collect();
+        Ok((written, paths))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .min(parts.len());
+    if threads <= 1 {
+        return parts.iter().map(|part| one(part)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(part) = parts.get(i) else { break };
+                    let result = one(part);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every part was emitted"))
+        .collect()
 }
 
 /// Record the compile cache after `generated/` was written or compared (a
@@ -281,6 +327,53 @@ mod tests {
         let again = super::compile(dir.path()).unwrap();
         let line = line_of(&path, "nobody@b.example") as u64;
         assert_eq!(places(&again), vec![(A.to_string(), line)]);
+    }
+
+    #[test]
+    fn parts_emitted_on_every_core_write_what_one_part_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mailops.toml"), platform("")).unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        let names = [
+            "a.example",
+            "b.example",
+            "c.example",
+            "d.example",
+            "e.example",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let text = tenant(name, "dkim", i + 1, "T", "Tess");
+            std::fs::write(dir.path().join(format!("tenants/{name}.toml")), text).unwrap();
+        }
+        let compiled = super::compile(dir.path()).unwrap();
+        assert!(
+            compiled.diagnostics.is_empty(),
+            "{:?}",
+            compiled.diagnostics
+        );
+        let domains: Vec<&crate::model::Domain> = compiled.model.domains.values().collect();
+        // One tenant a part, so that the parts go to more than one core.
+        let parts: Vec<&[&crate::model::Domain]> = domains.chunks(1).collect();
+        let results = super::emit_parts(dir.path(), &compiled.model, &parts);
+        assert_eq!(results.len(), names.len());
+        let mut whole = crate::emit::Artifacts::default();
+        crate::emit::emit_tenants(&compiled.model, domains.iter().copied(), &mut whole);
+        let mut produced = Vec::new();
+        for (result, name) in results.into_iter().zip(names) {
+            let (written, paths) = result.unwrap();
+            // Results in part order: each part's paths name its tenant.
+            assert!(paths.iter().all(|p| p.contains(name)), "{name}: {paths:?}");
+            assert_eq!(written.added.len(), paths.len());
+            produced.extend(paths);
+        }
+        let mut expected: Vec<&str> = whole.paths().collect();
+        expected.sort_unstable();
+        produced.sort_unstable();
+        assert_eq!(produced, expected);
+        for (path, contents) in whole.iter() {
+            let on_disk = std::fs::read_to_string(dir.path().join("generated").join(path)).unwrap();
+            assert_eq!(on_disk, contents, "{path}");
+        }
     }
 
     #[test]

@@ -152,13 +152,13 @@ impl<'m> Desired<'m> {
         for domain in selected {
             for mailbox in domain.mailboxes.values() {
                 rows.users.insert(
-                    mailbox.address.clone(),
+                    mailbox.address.to_string(),
                     UserRow {
-                        email: mailbox.address.clone(),
+                        email: mailbox.address.to_string(),
                         domain: domain.name.clone(),
-                        password: mailbox.password.clone(),
+                        password: mailbox.password.to_string(),
                         quota_bytes: quota_column(mailbox.quota_bytes),
-                        name: mailbox.name.clone(),
+                        name: mailbox.name.as_deref().map(str::to_string),
                         state: mailbox.state.name().to_string(),
                         protocols: mailbox.protocols.column().to_string(),
                     },
@@ -231,7 +231,7 @@ pub(crate) fn app_password_rows(domain: &Domain) -> Vec<AppPasswordRow> {
     for mailbox in domain.mailboxes.values() {
         for app in &mailbox.app_passwords {
             rows.push(AppPasswordRow {
-                email: mailbox.address.clone(),
+                email: mailbox.address.to_string(),
                 name: app.name.clone(),
                 domain: domain.name.clone(),
                 password: app.password.clone(),

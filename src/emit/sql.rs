@@ -425,11 +425,10 @@ fn push_number(out: &mut String, mut n: u64) {
 
 /// A tenant's app passwords with their mailbox's address, sorted by (address, name).
 fn app_passwords(domain: &Domain) -> impl Iterator<Item = (&str, &AppPassword)> {
-    domain.mailboxes.values().flat_map(|m| {
-        m.app_passwords
-            .iter()
-            .map(move |app| (m.address.as_str(), app))
-    })
+    domain
+        .mailboxes
+        .values()
+        .flat_map(|m| m.app_passwords.iter().map(move |app| (&*m.address, app)))
 }
 
 /// A tenant's alias rows: (source, destination), sorted by source.

@@ -209,11 +209,11 @@ fn check_send_as(model: &Model, domain: &Domain, diagnostics: &mut Diagnostics) 
                 owner.mailboxes.get(&send_as.address),
                 owner.aliases.get(&send_as.address),
             ) {
-                (Some(m), _) => (&m.allow_send_as, Some(m.origin.clone())),
-                (None, Some(a)) => (&a.allow_send_as, Some(a.origin.clone())),
-                (None, None) => (&Vec::new(), None),
+                (Some(m), _) => (&*m.allow_send_as, Some(m.origin.clone())),
+                (None, Some(a)) => (&*a.allow_send_as, Some(a.origin.clone())),
+                (None, None) => (&[][..], None),
             };
-            if !grants.iter().any(|g| g.address == mailbox.address) {
+            if !grants.iter().any(|g| *g.address == *mailbox.address) {
                 diagnostics.push(diags::send_as_not_granted(
                     send_as.origin.clone(),
                     &mailbox.address,

@@ -49,8 +49,8 @@ pub(crate) struct Domain {
     /// distinct selectors). Mail is signed with each; a valid domain has at
     /// least one RSA key (see [`Domain::arc_key`]).
     pub(crate) dkim: Vec<Dkim>,
-    /// Keyed by full address.
-    pub(crate) mailboxes: BTreeMap<String, Mailbox>,
+    /// Sorted by full address, each address once.
+    pub(crate) mailboxes: Mailboxes,
     /// Keyed by source address; the catch-all's source is `@<domain>`.
     pub(crate) aliases: BTreeMap<String, Alias>,
     pub(crate) origin: Location,
@@ -112,6 +112,57 @@ impl Domain {
     }
 }
 
+/// A domain's mailboxes, sorted by address, each address once, looked up
+/// by binary search. Built once from a sorted list: no map grown by an
+/// insert per mailbox, and no second copy of every address as a map key (a
+/// million mailboxes are a tenth of the model's memory less).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mailboxes(Vec<Mailbox>);
+
+impl Mailboxes {
+    /// From mailboxes sorted by address, each address once.
+    pub(crate) fn from_sorted(mailboxes: Vec<Mailbox>) -> Mailboxes {
+        debug_assert!(
+            mailboxes.windows(2).all(|w| w[0].address < w[1].address),
+            "mailboxes sorted by address, each once"
+        );
+        Mailboxes(mailboxes)
+    }
+
+    pub(crate) fn get(&self, address: &str) -> Option<&Mailbox> {
+        self.0
+            .binary_search_by(|m| (*m.address).cmp(address))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    pub(crate) fn contains_key(&self, address: &str) -> bool {
+        self.get(address).is_some()
+    }
+
+    /// In address order.
+    pub(crate) fn values(&self) -> std::slice::Iter<'_, Mailbox> {
+        self.0.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Mailboxes {
+    type Output = Mailbox;
+
+    fn index(&self, address: &str) -> &Mailbox {
+        self.get(address)
+            .unwrap_or_else(|| panic!("no mailbox {address}"))
+    }
+}
+
 /// Per-domain limits (already defaulted); checked by validation, not emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -125,19 +176,19 @@ pub(crate) struct Limits {
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     /// Full address, lowercase, A-label domain.
-    pub(crate) address: String,
-    pub(crate) name: Option<String>,
+    pub(crate) address: Box<str>,
+    pub(crate) name: Option<Box<str>>,
     /// Dovecot `{SCHEME}hash`.
-    pub(crate) password: String,
+    pub(crate) password: Box<str>,
     pub(crate) quota_bytes: u64,
     pub(crate) state: MailboxState,
     pub(crate) protocols: Protocols,
     /// Other addresses it may send as, sorted, without duplicates.
-    pub(crate) send_as: Vec<SendAs>,
+    pub(crate) send_as: Box<[SendAs]>,
     /// Mailboxes of other tenants that may send as this address.
-    pub(crate) allow_send_as: Vec<Grantee>,
+    pub(crate) allow_send_as: Box<[Grantee]>,
     /// Sorted by name.
-    pub(crate) app_passwords: Vec<AppPassword>,
+    pub(crate) app_passwords: Box<[AppPassword]>,
     pub(crate) origin: Location,
 }
 
@@ -168,4 +219,41 @@ pub(crate) struct Destination {
     /// Full address, lowercase, A-label domain.
     pub(crate) address: String,
     pub(crate) origin: Location,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mailbox, Mailboxes};
+
+    fn mailbox(address: &str) -> Mailbox {
+        Mailbox {
+            address: address.into(),
+            name: None,
+            password: "".into(),
+            quota_bytes: 1,
+            state: super::MailboxState::Active,
+            protocols: super::Protocols::default(),
+            send_as: Box::default(),
+            allow_send_as: Box::default(),
+            app_passwords: Box::default(),
+            origin: crate::source::Location::new(crate::source::FileId(0), 0..0),
+        }
+    }
+
+    #[test]
+    fn mailboxes_are_found_by_address_in_address_order() {
+        let addresses = ["a@x.example", "b@x.example", "bb@x.example", "c@x.example"];
+        let mailboxes = Mailboxes::from_sorted(addresses.iter().map(|a| mailbox(a)).collect());
+        assert_eq!(mailboxes.len(), 4);
+        for address in addresses {
+            assert_eq!(&*mailboxes[address].address, address);
+            assert!(mailboxes.contains_key(address));
+        }
+        for missing in ["", "a@x", "ba@x.example", "d@x.example", "@x.example"] {
+            assert!(mailboxes.get(missing).is_none(), "{missing}");
+        }
+        let order: Vec<&str> = mailboxes.values().map(|m| &*m.address).collect();
+        assert_eq!(order, addresses);
+        assert!(Mailboxes::default().is_empty());
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Diagnostics;
 use crate::model::{
     Alias, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox, MailboxState,
-    Platform, Protocol, Protocols, SendAs, Spf,
+    Mailboxes, Platform, Protocol, Protocols, SendAs, Spf,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
@@ -353,7 +353,7 @@ fn build_mailboxes(
     domain: &str,
     limits: &Limits,
     platform: &Platform,
-) -> BTreeMap<String, Mailbox> {
+) -> Mailboxes {
     let users: Vec<&Sp<RawStr<'_>>> = raw.mailboxes.iter().map(|m| &m.value.user).collect();
     check_count(
         c,
@@ -374,26 +374,22 @@ fn build_mailboxes(
             platform,
         ));
     }
-    // Sorted, then loaded into the map in one go: a map built from sorted
-    // entries has full nodes, a third less memory than one that grew by an
-    // insert per mailbox in file order (a million of them). The sort is
-    // stable, so of two mailboxes with one address the first in the file
-    // comes first, and is the one kept.
+    // Sorted by address once (no map grown by an insert per mailbox). The
+    // sort is stable, so of two mailboxes with one address the first in the
+    // file comes first, and is the one kept.
     built.sort_by(|a: &Mailbox, b: &Mailbox| a.address.cmp(&b.address));
-    let mut kept: Vec<(String, Mailbox)> = Vec::with_capacity(built.len());
-    for mailbox in built {
-        match kept.last() {
-            Some((_, first)) if first.address == mailbox.address => {
-                c.push(diags::duplicate_mailbox(
-                    mailbox.origin.clone(),
-                    first.origin.clone(),
-                    &mailbox.address,
-                ));
-            }
-            _ => kept.push((mailbox.address.clone(), mailbox)),
+    built.dedup_by(|later, first| {
+        let same = later.address == first.address;
+        if same {
+            c.push(diags::duplicate_mailbox(
+                later.origin.clone(),
+                first.origin.clone(),
+                &later.address,
+            ));
         }
-    }
-    kept.into_iter().collect()
+        same
+    });
+    Mailboxes::from_sorted(built)
 }
 
 /// More entries than a limit allows: reported once, at the first entry past it.
@@ -508,15 +504,15 @@ fn build_mailbox(
     send_as.dedup_by(|a, b| a.address == b.address);
     send_as.retain(|s| s.address != address);
     Some(Mailbox {
-        address,
-        name,
-        password,
+        address: address.into(),
+        name: name.map(String::into_boxed_str),
+        password: password.into(),
         quota_bytes,
         state,
         protocols,
-        send_as,
-        allow_send_as,
-        app_passwords,
+        send_as: send_as.into(),
+        allow_send_as: allow_send_as.into(),
+        app_passwords: app_passwords.into(),
         origin: c.loc(&raw.user),
     })
 }
@@ -694,7 +690,7 @@ fn build_app_passwords(
 fn check_send_as(
     c: &mut Checker<'_>,
     domain: &str,
-    mailboxes: &BTreeMap<String, Mailbox>,
+    mailboxes: &Mailboxes,
     aliases: &BTreeMap<String, Alias>,
 ) {
     for mailbox in mailboxes.values() {
@@ -766,7 +762,7 @@ fn build_aliases(
     c: &mut Checker<'_>,
     raw: &RawTenant<'_>,
     domain: &str,
-    mailboxes: &BTreeMap<String, Mailbox>,
+    mailboxes: &Mailboxes,
 ) -> BTreeMap<String, Alias> {
     let mut aliases: BTreeMap<String, Alias> = BTreeMap::new();
     let max_aliases = raw
