@@ -171,8 +171,16 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
     // The source's own spelling of each domain → its A-label.
     let mut spelled: HashMap<&str, String> = HashMap::new();
     let mut inactive: HashSet<String> = HashSet::new();
+    let alias_domains: HashSet<String> = source
+        .alias_domains
+        .iter()
+        .map(|a| a.alias.trim().to_lowercase())
+        .collect();
     for domain in &source.domains {
         let trimmed = domain.name.trim();
+        if alias_domains.contains(&trimmed.to_lowercase()) {
+            continue;
+        }
         let name = match normalize_domain(trimmed) {
             Ok(name) => name,
             Err(problem) => {
@@ -453,6 +461,17 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 );
             }
         }
+    }
+    for alias_domain in &source.alias_domains {
+        report.not_mapped(
+            &alias_domain.row,
+            format!(
+                "every address of `{}` to `{}`{}: mailops has no alias domains yet; the domain is not imported",
+                alias_domain.alias.trim(),
+                alias_domain.target.trim(),
+                if alias_domain.active { "" } else { " (inactive)" }
+            ),
+        );
     }
     report.domains = drafts.len();
     drafts.into_values().collect()
