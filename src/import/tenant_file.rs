@@ -110,7 +110,7 @@ mod tests {
             r#"#:schema ../schema/tenant.schema.json
 # Imported by `mailops import` from sqlite://db.
 domain = "acme.example"
-description = "Acme \"Corp\""
+description = 'Acme "Corp"'
 
 [dkim]
 selector = "dkim"
