@@ -14,6 +14,7 @@ on_both_engines!(
     existing_files_are_never_replaced_without_force,
     an_unknown_layout_writes_nothing,
     a_postfixadmin_database_imports_and_applies_to_a_fresh_database,
+    an_imported_tutorial_database_is_adopted_in_place_without_a_row_change,
 );
 
 const HASH: &str = "{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.";
@@ -431,4 +432,125 @@ fn an_unreachable_database_and_an_unreadable_key_write_nothing() {
     );
     assert_eq!(tenant_files(&repo.path().join("tenants")), 0);
     assert!(!repo.path().join(".mailops").exists());
+}
+
+/// The ISPmail tutorial's tables (Debian bookworm edition), foreign keys and all.
+fn ispmail_tables(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => {
+            "CREATE TABLE virtual_domains (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+             CREATE TABLE virtual_users (id INTEGER PRIMARY KEY AUTOINCREMENT,
+               domain_id INTEGER NOT NULL REFERENCES virtual_domains (id) ON DELETE CASCADE,
+               email TEXT NOT NULL UNIQUE, password TEXT NOT NULL, quota INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE virtual_aliases (id INTEGER PRIMARY KEY AUTOINCREMENT,
+               domain_id INTEGER NOT NULL REFERENCES virtual_domains (id) ON DELETE CASCADE,
+               source TEXT NOT NULL, destination TEXT NOT NULL);\n"
+        }
+        Engine::Mariadb => {
+            "CREATE TABLE IF NOT EXISTS `virtual_domains` (`id` int(11) NOT NULL auto_increment,
+               `name` varchar(50) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+             CREATE TABLE IF NOT EXISTS `virtual_users` (`id` int(11) NOT NULL auto_increment,
+               `domain_id` int(11) NOT NULL, `email` varchar(100) NOT NULL, `password` varchar(150) NOT NULL,
+               `quota` bigint(11) NOT NULL DEFAULT 0, PRIMARY KEY (`id`), UNIQUE KEY `email` (`email`),
+               FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+             CREATE TABLE IF NOT EXISTS `virtual_aliases` (`id` int(11) NOT NULL auto_increment,
+               `domain_id` int(11) NOT NULL, `source` varchar(100) NOT NULL, `destination` varchar(100) NOT NULL,
+               PRIMARY KEY (`id`), FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE)
+               ENGINE=InnoDB DEFAULT CHARSET=utf8;\n"
+        }
+    }
+}
+
+fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine: Engine) {
+    let db = TestDb::new(engine);
+    let mut sql = String::from(ispmail_tables(engine));
+    for d in 1..=DOMAINS {
+        sql.push_str(&format!(
+            "INSERT INTO virtual_domains (id, name) VALUES ({d}, 'd{d}.example');\n"
+        ));
+        let rows: Vec<String> = (1..=USERS)
+            .map(|u| {
+                format!(
+                    "({d}, 'user{u}@d{d}.example', '{HASH}', {})",
+                    u * 1024 * 1024
+                )
+            })
+            .collect();
+        sql.push_str(&format!(
+            "INSERT INTO virtual_users (domain_id, email, password, quota) VALUES {};\n",
+            rows.join(", ")
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES \
+             ({d}, 'postmaster@d{d}.example', 'user1@d{d}.example'), ({d}, 'abuse@d{d}.example', 'user1@d{d}.example'), \
+             ({d}, 'team@d{d}.example', 'user2@d{d}.example'), ({d}, 'team@d{d}.example', 'someone@partner.example'), \
+             ({d}, '@d{d}.example', 'user3@d{d}.example');\n"
+        ));
+    }
+    db.script(&sql, "the ISPmail fixture");
+    let dump = || {
+        db.sql(
+            "SELECT id, domain_id, email, password, quota FROM virtual_users ORDER BY id;
+             SELECT id, domain_id, source, destination FROM virtual_aliases ORDER BY id;
+             SELECT id, name FROM virtual_domains ORDER BY id;",
+        )
+    };
+    let before = dump();
+    let keyed: Vec<String> = (1..=DOMAINS).map(|d| format!("d{d}.example")).collect();
+    let keys = rspamd_key_dir(&keyed);
+    let repo = Repo::example_platform();
+    let out = run(
+        repo.path(),
+        &[
+            "import",
+            "--database",
+            &db.url,
+            "--dkim-dir",
+            keys.path().to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("changed: 0\nnot mapped: 0\nwarnings: 0\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(dump(), before, "import wrote to its source");
+    repo.ok(&["build"]);
+
+    // The plan reads the tables as they are: nothing to change.
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert!(text(&out).contains("no row changes"), "{}", show(&out));
+    assert!(
+        text(&out).contains("an existing server's virtual_* tables"),
+        "{}",
+        show(&out)
+    );
+
+    // Apply adopts them in place: every row and id as it was.
+    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
+    assert_code(&out, 0);
+    assert!(text(&out).contains("no row changes"), "{}", show(&out));
+    assert_eq!(dump(), before);
+    assert_eq!(
+        db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
+        "1\n2\n3\n4\n"
+    );
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM virtual_users WHERE quota_bytes = quota AND state = 'active' AND name IS NULL"),
+        format!("{}\n", DOMAINS * USERS)
+    );
+    // And from now on it is a mailops database: a plan and an apply change nothing.
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
+    assert_code(&out, 0);
+    assert_eq!(dump(), before);
 }

@@ -151,7 +151,10 @@ pub(crate) fn script(dialect: Dialect, columns: Columns) -> String {
     match dialect {
         Dialect::Mysql => {
             users.push("ADD KEY virtual_users_domain (domain_id)");
-            sql.push_str(&format!("ALTER TABLE virtual_users {};\n", users.join(", ")));
+            sql.push_str(&format!(
+                "ALTER TABLE virtual_users {};\n",
+                users.join(", ")
+            ));
             sql.push_str(
                 "ALTER TABLE virtual_aliases ADD KEY virtual_aliases_domain (domain_id), \
                  ADD KEY virtual_aliases_destination (destination);\n",
@@ -190,8 +193,14 @@ mod tests {
             name: false,
         };
         let sqlite = script(Dialect::Sqlite, columns);
-        assert!(sqlite.starts_with("CREATE TABLE mailops_schema_migrations ("), "{sqlite}");
-        assert!(sqlite.contains("CREATE TABLE mailops_apply_log ("), "{sqlite}");
+        assert!(
+            sqlite.starts_with("CREATE TABLE mailops_schema_migrations ("),
+            "{sqlite}"
+        );
+        assert!(
+            sqlite.contains("CREATE TABLE mailops_apply_log ("),
+            "{sqlite}"
+        );
         assert!(
             sqlite.contains(
                 "ALTER TABLE virtual_users ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;"
@@ -205,9 +214,7 @@ mod tests {
         assert!(!sqlite.contains("CREATE TABLE virtual_"), "{sqlite}");
         assert!(!sqlite.contains("--"), "{sqlite}");
         assert!(
-            sqlite
-                .trim_end()
-                .ends_with("VALUES (1, 'routing_tables');"),
+            sqlite.trim_end().ends_with("VALUES (1, 'routing_tables');"),
             "{sqlite}"
         );
         let mysql = script(
