@@ -81,7 +81,10 @@ pub(crate) fn read(
         }
     }
     names.sort();
-    let mut found = BTreeMap::new();
+    // Which file serves which domain: decided in name order, so that two
+    // keys for one domain are found whichever is read first.
+    let mut chosen: Vec<(String, String, String)> = Vec::new(); // (domain, selector, file)
+    let mut seen = std::collections::HashSet::new();
     for name in names {
         let stem = &name[..name.len() - ".key".len()];
         // `<domain>.<selector>`: the selector has no dot, the domain does.
@@ -92,27 +95,40 @@ pub(crate) fn read(
         if !domains.contains(domain.as_str()) {
             continue;
         }
-        if let Some(wanted) = selectors.get(&domain) {
-            if wanted != selector {
-                continue;
-            }
+        if selectors
+            .get(&domain)
+            .is_some_and(|wanted| wanted != selector)
+        {
+            continue;
         }
-        if found.contains_key(&domain) {
+        if !seen.insert(domain.clone()) {
             return Err(format!(
                 "{} holds more than one key for {domain} and no dkim_selectors.map line says which is in use",
                 dir.display()
             ));
         }
-        let path = dir.join(&name);
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let pair = key_pair(&pem).map_err(|why| format!("{}: {why}", path.display()))?;
+        chosen.push((domain, selector.to_string(), name));
+    }
+    // Parsing RSA keys is the slow part: on every core.
+    let parsed = crate::parallel::map_chunks(&chosen, |chunk| {
+        chunk
+            .iter()
+            .map(|(_, _, name)| {
+                let path = dir.join(name);
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                key_pair(&pem).map_err(|why| format!("{}: {why}", path.display()))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut found = BTreeMap::new();
+    for ((domain, selector, file), pair) in chosen.into_iter().zip(parsed.into_iter().flatten()) {
         found.insert(
             domain,
             FoundKey {
-                selector: selector.to_string(),
-                pair,
-                file: name,
+                selector,
+                pair: pair?,
+                file,
             },
         );
     }
