@@ -105,7 +105,9 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<i64>, DbError> {
     }
     for migration in MIGRATIONS
         .iter()
-        .filter(|m| !applied.contains(&m.version) && !(adopted.is_some() && m.version == 1))
+        .filter(|m| !applied.contains(&m.version))
+        // Adopted tables stand for migration 0001.
+        .filter(|m| adopted.is_none() || m.version != 1)
     {
         conn.execute_raw(migration.sql(dialect)).await.map_err(|e| {
             DbError::Operational(format!(
