@@ -325,7 +325,8 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
                maildir {text} NOT NULL DEFAULT '', quota BIGINT NOT NULL DEFAULT 0, local_part {text} NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
              CREATE TABLE alias (address {text} NOT NULL PRIMARY KEY, goto TEXT NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
              CREATE TABLE alias_domain (alias_domain {text} NOT NULL PRIMARY KEY, target_domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
-             INSERT INTO domain (domain, description, active) VALUES ('ALL', '', 1), ('pfa.example', 'PFA Ltd', 1), ('old.example', 'Gone Inc', 0), ('pfa-alias.example', '', 1);
+             INSERT INTO domain (domain, description, mailboxes, maxquota, active) VALUES ('ALL', '', 0, 0, 1),
+               ('pfa.example', 'PFA Ltd', 1, 4096, 1), ('old.example', 'Gone Inc', 0, 100, 0), ('pfa-alias.example', '', 0, 0, 1);
              INSERT INTO mailbox (username, password, name, quota, local_part, domain, active) VALUES
                ('alice@pfa.example', '{HASH}', 'Alice A', 1073741824, 'alice', 'pfa.example', 1),
                ('bob@pfa.example', '{HASH}', '', 0, 'bob', 'pfa.example', 0),
@@ -355,6 +356,9 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
         "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
+        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], active)",
+        "domain `pfa.example`: 2 mailboxes, over the domain's limit of 1: max_mailboxes written as 2",
+        "mailbox `carol@old.example`: quota 0 (unlimited): mailops has no unlimited quota, given the domain's maxquota (102400000 bytes)",
     ] {
         assert!(
             report.contains(expected),
@@ -371,6 +375,10 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         pfa.contains("user = \"bob\"\npassword") && pfa.contains("state = \"disabled\""),
         "{pfa}"
     );
+    assert!(
+        pfa.contains("[limits]\nmax_mailboxes = 2\nmax_quota = \"4000 MiB\""),
+        "{pfa}"
+    );
     assert!(!repo.path().join("tenants/pfa-alias.example.toml").exists());
 
     // Applied to a fresh mailops database: the rows, with their states.
@@ -379,7 +387,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     assert_code(&out, 0);
     assert_eq!(
         fresh.sql("SELECT email, state, quota_bytes, password = (SELECT password FROM virtual_users WHERE email = 'alice@pfa.example') FROM virtual_users ORDER BY email"),
-        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t2147483648\t1\ncarol@old.example\tdisabled\t2147483648\t1\n"
+        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t4194304000\t1\ncarol@old.example\tdisabled\t102400000\t1\n"
     );
     let out = run(
         repo.path(),

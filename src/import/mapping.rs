@@ -18,6 +18,9 @@ pub(crate) struct Draft {
     /// What `domain = …` says (the Unicode form, as `mailops new` writes it).
     pub(crate) unicode: String,
     pub(crate) description: Option<String>,
+    /// `[limits] max_mailboxes` and `max_quota` (bytes).
+    pub(crate) max_mailboxes: Option<u64>,
+    pub(crate) max_quota_bytes: Option<u64>,
     /// Comment lines at the top of the file.
     pub(crate) notes: Vec<String>,
     pub(crate) dkim: Option<(String, String)>,
@@ -239,6 +242,8 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 ascii: name.ascii.clone(),
                 unicode: name.unicode.clone(),
                 description,
+                max_mailboxes: domain.max_mailboxes.filter(|&m| m > 0).map(|m| m as u64),
+                max_quota_bytes: domain.max_quota_bytes.filter(|&q| q > 0).map(|q| q as u64),
                 notes: Vec::new(),
                 dkim: None,
                 mailboxes: Vec::new(),
@@ -462,6 +467,34 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
             }
         }
     }
+    // Limits the source already broke: raised to what is there, and said.
+    for draft in drafts.values_mut() {
+        let row = format!("domain `{}`", draft.ascii);
+        let count = draft.mailboxes.len() as u64;
+        if let Some(limit) = draft.max_mailboxes.filter(|&limit| count > limit) {
+            report.changed(
+                &row,
+                format!("{count} mailboxes, over the domain's limit of {limit}: max_mailboxes written as {count}"),
+            );
+            draft.notes.push(format!(
+                "max_mailboxes was {limit}, below the {count} mailboxes imported"
+            ));
+            draft.max_mailboxes = Some(count);
+        }
+        let largest = draft.mailboxes.iter().filter_map(|m| m.quota_bytes).max();
+        if let (Some(limit), Some(largest)) = (draft.max_quota_bytes, largest) {
+            if largest > limit {
+                report.changed(
+                    &row,
+                    format!("a mailbox quota of {largest} bytes, over the domain's maxquota of {limit} bytes: max_quota written as the largest"),
+                );
+                draft.notes.push(format!(
+                    "max_quota was {limit} bytes, below a mailbox's quota"
+                ));
+                draft.max_quota_bytes = Some(largest);
+            }
+        }
+    }
     for alias_domain in &source.alias_domains {
         report.not_mapped(
             &alias_domain.row,
@@ -527,15 +560,24 @@ fn map_user(
             return;
         }
     };
+    let domain_max = drafts.get(&domain).and_then(|d| d.max_quota_bytes);
     let quota_bytes = match user.quota_bytes {
         Some(q) if q > 0 => Some(q as u64),
-        Some(q) => {
-            changes.push(format!(
-                "quota {q} (unlimited): mailops has no unlimited quota, the domain's default quota applies"
-            ));
-            None
-        }
-        None => None,
+        Some(q) => match domain_max {
+            Some(max) => {
+                changes.push(format!(
+                    "quota {q} (unlimited): mailops has no unlimited quota, given the domain's maxquota ({max} bytes)"
+                ));
+                Some(max)
+            }
+            None => {
+                changes.push(format!(
+                    "quota {q} (unlimited): mailops has no unlimited quota, the domain's default quota applies"
+                ));
+                None
+            }
+        },
+        None => domain_max,
     };
     let name = user
         .name

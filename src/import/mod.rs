@@ -34,6 +34,10 @@ pub(crate) struct SrcDomain {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
     pub(crate) active: bool,
+    /// PostfixAdmin's `mailboxes` (how many the domain may have; 0: no limit).
+    pub(crate) max_mailboxes: Option<i64>,
+    /// PostfixAdmin's `maxquota` in bytes (0: no limit).
+    pub(crate) max_quota_bytes: Option<i64>,
 }
 
 /// A mailbox row as read.

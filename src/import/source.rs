@@ -40,7 +40,12 @@ pub(crate) struct Postfixadmin {
     pub(crate) has_alias_domain: bool,
     pub(crate) domain_description: bool,
     pub(crate) mailbox_name: bool,
+    /// `domain.mailboxes` and `domain.maxquota` (MB) are there.
+    pub(crate) domain_limits: bool,
 }
+
+/// PostfixAdmin's "MB" (`$CONF['quota_multiplier']`, 1024000 by default).
+const POSTFIXADMIN_MB: i64 = 1_024_000;
 
 const TUTORIAL_TABLES: [&str; 3] = ["virtual_domains", "virtual_users", "virtual_aliases"];
 const POSTFIXADMIN_TABLES: [&str; 3] = ["domain", "mailbox", "alias"];
@@ -171,6 +176,8 @@ pub(crate) fn detect(from: From, catalogue: &Catalogue) -> Result<Layout, String
                 has_alias_domain: catalogue.contains_key("alias_domain"),
                 domain_description: pick(catalogue, "domain", &["description"]).is_some(),
                 mailbox_name: pick(catalogue, "mailbox", &["name"]).is_some(),
+                domain_limits: pick(catalogue, "domain", &["mailboxes"]).is_some()
+                    && pick(catalogue, "domain", &["maxquota"]).is_some(),
             }))
         }
     }
@@ -197,9 +204,14 @@ pub(crate) fn describe(layout: &Layout) -> Vec<String> {
         ],
         Layout::Postfixadmin(p) => vec![
             format!(
-                "domain(domain{}, active)",
+                "domain(domain{}{}, active)",
                 if p.domain_description {
                     ", description"
+                } else {
+                    ""
+                },
+                if p.domain_limits {
+                    ", mailboxes, maxquota [MB of 1,024,000 bytes]"
                 } else {
                     ""
                 }
@@ -313,6 +325,8 @@ async fn read_rows(conn: &mut Conn, layout: &Layout) -> Result<Source, DbError> 
                     name,
                     description: None,
                     active: true,
+                    max_mailboxes: None,
+                    max_quota_bytes: None,
                 });
             }
             let quota = cols
@@ -390,21 +404,31 @@ async fn read_rows(conn: &mut Conn, layout: &Layout) -> Result<Source, DbError> 
             } else {
                 "NULL".to_string()
             };
+            let (mailboxes, maxquota) = if p.domain_limits {
+                (format!("CAST(mailboxes AS {int})"), t("maxquota"))
+            } else {
+                ("NULL".to_string(), "NULL".to_string())
+            };
             let sql = format!(
-                "SELECT 0, {}, {description}, {}, NULL, NULL, NULL FROM domain ORDER BY domain",
+                "SELECT 0, {}, {description}, {}, {mailboxes}, NULL, {maxquota} FROM domain ORDER BY domain",
                 t("domain"),
                 t("active")
             );
             let domains = fetch7(conn, sql, "reading domain")
                 .await?
                 .into_iter()
-                .map(|(_, name, description, active, ..)| {
+                .map(|(_, name, description, active, mailboxes, _, maxquota)| {
                     let name = name.unwrap_or_default();
                     SrcDomain {
                         row: format!("domain `{name}`"),
                         name,
                         description,
                         active: yes(&active),
+                        max_mailboxes: mailboxes,
+                        // PostfixAdmin's MB is its quota_multiplier, 1,024,000 bytes by default.
+                        max_quota_bytes: maxquota
+                            .and_then(|m| m.trim().parse::<i64>().ok())
+                            .map(|mb| mb.saturating_mul(POSTFIXADMIN_MB)),
                     }
                 })
                 .collect::<Vec<_>>();

@@ -36,6 +36,20 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
         dkim.decor_mut().set_prefix("\n");
         doc.insert("dkim", Item::Table(dkim));
     }
+    if draft.max_mailboxes.is_some() || draft.max_quota_bytes.is_some() {
+        let mut limits = Table::new();
+        if let Some(max) = draft.max_mailboxes {
+            limits.insert(
+                "max_mailboxes",
+                value(i64::try_from(max).unwrap_or(i64::MAX)),
+            );
+        }
+        if let Some(max) = draft.max_quota_bytes {
+            limits.insert("max_quota", value(format_quota(max)));
+        }
+        limits.decor_mut().set_prefix("\n");
+        doc.insert("limits", Item::Table(limits));
+    }
     if !draft.mailboxes.is_empty() {
         let mut array = ArrayOfTables::new();
         for mailbox in &draft.mailboxes {
@@ -89,6 +103,8 @@ mod tests {
             ascii: "acme.example".into(),
             unicode: "acme.example".into(),
             description: Some("Acme \"Corp\"".into()),
+            max_mailboxes: Some(5),
+            max_quota_bytes: None,
             notes: Vec::new(),
             dkim: Some(("dkim".into(), "MIIB".into())),
             mailboxes: vec![DraftMailbox {
@@ -115,6 +131,9 @@ description = 'Acme "Corp"'
 [dkim]
 selector = "dkim"
 public_key = "MIIB"
+
+[limits]
+max_mailboxes = 5
 
 # import: `Alice@acme.example` written as `alice@acme.example`
 [[mailbox]]
