@@ -33,6 +33,7 @@ import secrets
 import shutil
 import smtplib
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -55,6 +56,9 @@ OUTSIDE_SENDER = "someone@outside-sender.example"
 QUOTA_USER = "quota-test@webhizzy.in"
 QUOTA = "40 KiB"
 QUOTA_PASSWORD = "Quota-" + secrets.token_hex(6)
+# A mailbox adopted from a PostfixAdmin database by `mailops import` (issue 13).
+IMPORTED_USER = "imported@pfa-import.example"
+IMPORTED_PASSWORD = "Imported-" + secrets.token_hex(6)
 RSPAMD_VARS = None  # set per backend
 
 results = []
@@ -258,6 +262,7 @@ def make_repo(base, backend, db_name):
         + f'\n[[mailbox]]\nuser = "{QUOTA_USER.split("@")[0]}"\npassword = "{hashed}"\nquota = "{QUOTA}"\n'
     )
     PASSWORDS[QUOTA_USER] = QUOTA_PASSWORD
+    import_postfixadmin(repo, base)
     tenants = Tenants(repo / "tenants")
     for domain in tenants.files:
         for selector, key in tenants.dkim_keys(domain):
@@ -265,6 +270,36 @@ def make_repo(base, backend, db_name):
             mailops(repo, "dkim", "keygen", domain, "--selector", selector, "--algorithm", algorithm, "--force")
     mailops(repo, "build")
     return repo
+
+
+def import_postfixadmin(repo, base):
+    """A PostfixAdmin-layout database with one domain, whose mailbox has a
+    password set there (a Dovecot hash, as PostfixAdmin's `dovecot:` encrypt
+    setting stores it), imported into the repo by `mailops import`."""
+    hashed = mailops(repo, "hash-password", input_text=IMPORTED_PASSWORD + "\n").stdout.strip()
+    domain = IMPORTED_USER.split("@")[1]
+    path = base / "postfixadmin.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE domain (domain TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', "
+        "  maxquota BIGINT NOT NULL DEFAULT 0, active INTEGER NOT NULL DEFAULT 1);"
+        "CREATE TABLE mailbox (username TEXT PRIMARY KEY, password TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', "
+        "  quota BIGINT NOT NULL DEFAULT 0, local_part TEXT NOT NULL, domain TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);"
+        "CREATE TABLE alias (address TEXT PRIMARY KEY, goto TEXT NOT NULL, domain TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);"
+    )
+    con.execute("INSERT INTO domain (domain, description) VALUES (?, 'Imported from PostfixAdmin')", (domain,))
+    con.execute(
+        "INSERT INTO mailbox (username, password, name, quota, local_part, domain) VALUES (?, ?, 'Imported', 104857600, ?, ?)",
+        (IMPORTED_USER, hashed, IMPORTED_USER.split("@")[0], domain),
+    )
+    for address, goto in ((IMPORTED_USER, IMPORTED_USER),
+                          (f"postmaster@{domain}", IMPORTED_USER),
+                          (f"abuse@{domain}", IMPORTED_USER)):
+        con.execute("INSERT INTO alias (address, goto, domain) VALUES (?, ?, ?)", (address, goto, domain))
+    con.commit()
+    con.close()
+    mailops(repo, "import", "--database", f"sqlite://{path}", "--from", "postfixadmin")
+    PASSWORDS[IMPORTED_USER] = IMPORTED_PASSWORD
 
 
 # ------------------------------------------------------------------- services
@@ -792,6 +827,17 @@ def checks(backend, stack, repo, tenants, url, db_password):
             imap_fetch(address, password_of(address), token)
         return f"{len(tokens)} logins"
     check(f"{b}: IMAP login and fetch for every mailbox", imap_all)
+
+    def imported_mailbox():
+        token = uuid.uuid4().hex
+        refused = smtp_send(OUTSIDE_SENDER, [IMPORTED_USER], token)
+        if refused:
+            raise RuntimeError(f"{IMPORTED_USER} refused: {refused}")
+        wait_delivered(base, IMPORTED_USER, token)
+        imap_fetch(IMPORTED_USER, IMPORTED_PASSWORD, token)
+        return f"{IMPORTED_USER}: delivered, and logged in with its PostfixAdmin password"
+    check(f"{b}: a mailbox imported from PostfixAdmin receives mail and logs in with its original password",
+          imported_mailbox)
 
     some_user = sorted(tenants.mailboxes)[0]
 

@@ -165,6 +165,37 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Adopt an existing mail server: read its database (the tutorial layout
+    /// `virtual_domains`/`virtual_users`/`virtual_aliases`, or PostfixAdmin's)
+    /// read-only, and write one tenant file per domain, DKIM keys, and a
+    /// report of what was mapped, changed and not mapped. Writes nothing on
+    /// bad input, and replaces no file without --force.
+    Import {
+        /// The database to read: `mysql://user@host:port/db` or `sqlite://path`.
+        #[arg(long, value_name = "URL")]
+        database: String,
+        /// The layout (default: detected from the tables).
+        #[arg(long, value_enum, default_value = "auto")]
+        from: crate::import::From,
+        /// Rspamd's DKIM key folder (`<domain>.<selector>.key`, `dkim_selectors.map`);
+        /// a domain without a key there gets a fresh one.
+        #[arg(long, value_name = "DIR")]
+        dkim_dir: Option<PathBuf>,
+        /// Where to write the tenant files (default: tenants/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Replace existing tenant and key files.
+        #[arg(long)]
+        force: bool,
+        /// Dovecot's `default_pass_scheme`: the scheme of hashes stored without
+        /// a `{SCHEME}` prefix (`CRYPT`: named by the hash's own `$id$`).
+        #[arg(long, value_name = "SCHEME", default_value = "CRYPT")]
+        default_scheme: String,
+        /// Import hashes of this scheme although the platform does not allow
+        /// it (a warning on every such mailbox). Repeatable.
+        #[arg(long, value_name = "SCHEME")]
+        allow_scheme: Vec<String>,
+    },
     /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
     HashPassword,
     /// On the mail host: pull the branch of the host file, check and apply a

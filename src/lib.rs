@@ -23,6 +23,7 @@ mod generated_dir;
 mod gitrev;
 mod graph;
 mod host_root;
+mod import;
 mod incremental;
 mod init;
 mod install;

@@ -75,6 +75,7 @@ const LAYERS: Layers = &[
             "emit",
             "dns",
             "db",
+            "import",
             "incremental",
             "generated_dir",
             "plan",

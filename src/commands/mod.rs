@@ -6,6 +6,7 @@ mod build;
 mod dkim;
 mod dns;
 mod hash_password;
+mod import;
 mod init;
 mod install;
 mod keys;
@@ -180,6 +181,26 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             command: KeysCommand::Import { key_dir },
         } => keys::import(&dir, &key_dir),
         Command::HashPassword => hash_password::run(),
+        Command::Import {
+            database,
+            from,
+            dkim_dir,
+            out,
+            force,
+            default_scheme,
+            allow_scheme,
+        } => import::run(
+            &dir,
+            import::Args {
+                database,
+                from,
+                dkim_dir,
+                out,
+                force,
+                default_scheme,
+                allow_scheme,
+            },
+        ),
         Command::Reconcile {
             config,
             once,

@@ -519,9 +519,14 @@ impl Live {
         current_schema: bool,
     ) -> Result<(), DbError> {
         let mailbox_columns = if current_schema {
-            "state, protocols"
+            "quota_bytes, name, state, protocols".to_string()
         } else {
-            "'active', 'imap,pop3,smtp'"
+            // An older schema, or an existing server's tables (version 0,
+            // see `adopt`): what stands for the columns it may lack.
+            format!(
+                "{}, 'active', 'imap,pop3,smtp'",
+                crate::db::adopt::user_columns(conn).await?
+            )
         };
         let names: HashMap<i64, String> = self
             .domains
@@ -532,7 +537,7 @@ impl Live {
         let filters = id_filters(ids);
         for (filter, chunk) in &filters {
             let sql = format!(
-                "SELECT domain_id, email, password, quota_bytes, name, {mailbox_columns} FROM virtual_users{filter}"
+                "SELECT domain_id, email, password, {mailbox_columns} FROM virtual_users{filter}"
             );
             let users: Vec<UserColumns> = on_conn!(&mut *conn, c => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));

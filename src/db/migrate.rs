@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
-use crate::db::lock;
+use crate::db::{adopt, lock};
 
 pub(crate) struct Migration {
     pub(crate) version: i64,
@@ -86,7 +86,29 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<i64>, DbError> {
     check_not_newer(&applied)?;
     let dialect = conn.dialect();
     let mut done = Vec::new();
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    // Tables of an existing server, not made by mailops: adopted in place
+    // of migration 0001 (`adopt`).
+    let adopted = if applied.is_empty() {
+        adopt::tutorial_columns(conn).await?
+    } else {
+        None
+    };
+    if let Some(columns) = adopted {
+        conn.execute_raw(&adopt::script(dialect, columns))
+            .await
+            .map_err(|e| {
+                DbError::Operational(format!(
+                    "adopting the existing virtual_* tables (in place of migration 0001) failed: {e}"
+                ))
+            })?;
+        done.push(1);
+    }
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        // Adopted tables stand for migration 0001.
+        .filter(|m| adopted.is_none() || m.version != 1)
+    {
         conn.execute_raw(migration.sql(dialect)).await.map_err(|e| {
             DbError::Operational(format!(
                 "migration {:04}_{} failed: {e}{}",
@@ -112,6 +134,8 @@ pub(crate) enum Schema {
     /// No mailops tables yet: apply creates them.
     Missing,
     /// Migrated to this version, older than this mailops's: apply migrates it.
+    /// Version 0: an existing server's tutorial tables, which apply adopts
+    /// in place (`adopt`).
     Behind(i64),
     /// At this mailops's version.
     Current,
@@ -120,7 +144,10 @@ pub(crate) enum Schema {
 /// The schema's version, refused when newer than this mailops knows.
 pub(crate) async fn schema(conn: &mut Conn) -> Result<Schema, DbError> {
     let Some(applied) = applied_versions(conn).await? else {
-        return Ok(Schema::Missing);
+        return Ok(match adopt::tutorial_columns(conn).await? {
+            Some(_) => Schema::Behind(0),
+            None => Schema::Missing,
+        });
     };
     check_not_newer(&applied)?;
     Ok(match applied.iter().max().copied() {

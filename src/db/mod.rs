@@ -10,6 +10,7 @@
 //! and `saved_plan` keeps a reviewed plan for later. The commands in
 //! `commands::plan` and `commands::apply` put them together.
 
+pub(crate) mod adopt;
 pub(crate) mod apply;
 pub(crate) mod connection;
 pub(crate) mod desired;
@@ -95,6 +96,12 @@ pub(crate) async fn open_for_plan(target: &Target) -> Result<PlanSource, DbError
 /// The note a plan carries when the schema is older than this mailops's.
 pub(crate) fn schema_note(schema: migrate::Schema) -> Option<String> {
     match schema {
+        migrate::Schema::Behind(0) => Some(format!(
+            "the database has an existing server's virtual_* tables, not made by mailops: read as \
+             they are, every row; apply will adopt them in place (adding columns, keeping every row \
+             and id) and migrate to version {}",
+            migrate::latest()
+        )),
         migrate::Schema::Behind(version) => Some(format!(
             "the database schema is at version {version}: read as it is, every row; \
              apply will migrate from version {version} to {}",

@@ -1,0 +1,151 @@
+//! A draft written as a tenant file, laid out as `mailops new` writes one,
+//! through toml_edit (every string escaped as TOML needs), with the import's
+//! notes as comments above the mailbox or alias they concern.
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
+
+use crate::import::mapping::Draft;
+use crate::validate::quota::format_quota;
+
+fn comments(notes: &[String]) -> String {
+    notes
+        .iter()
+        .map(|n| format!("# import: {}\n", n.replace(['\n', '\r'], " ")))
+        .collect()
+}
+
+/// The tenant file's text; `origin` says where it was imported from.
+pub(crate) fn render(draft: &Draft, origin: &str) -> String {
+    let mut doc = DocumentMut::new();
+    doc.insert("domain", value(draft.unicode.as_str()));
+    let mut header = format!(
+        "#:schema ../schema/tenant.schema.json\n# Imported by `mailops import` from {}.\n",
+        origin.replace(['\n', '\r'], " ")
+    );
+    header.push_str(&comments(&draft.notes));
+    if let Some(mut key) = doc.key_mut("domain") {
+        key.leaf_decor_mut().set_prefix(header);
+    }
+    if let Some(description) = &draft.description {
+        doc.insert("description", value(description.as_str()));
+    }
+    if let Some((selector, public_key)) = &draft.dkim {
+        let mut dkim = Table::new();
+        dkim.insert("selector", value(selector.as_str()));
+        dkim.insert("public_key", value(public_key.as_str()));
+        dkim.decor_mut().set_prefix("\n");
+        doc.insert("dkim", Item::Table(dkim));
+    }
+    if draft.max_mailboxes.is_some() || draft.max_quota_bytes.is_some() {
+        let mut limits = Table::new();
+        if let Some(max) = draft.max_mailboxes {
+            limits.insert(
+                "max_mailboxes",
+                value(i64::try_from(max).unwrap_or(i64::MAX)),
+            );
+        }
+        if let Some(max) = draft.max_quota_bytes {
+            limits.insert("max_quota", value(format_quota(max)));
+        }
+        limits.decor_mut().set_prefix("\n");
+        doc.insert("limits", Item::Table(limits));
+    }
+    if !draft.mailboxes.is_empty() {
+        let mut array = ArrayOfTables::new();
+        for mailbox in &draft.mailboxes {
+            let mut table = Table::new();
+            table.insert("user", value(mailbox.user.as_str()));
+            if let Some(name) = &mailbox.name {
+                table.insert("name", value(name.as_str()));
+            }
+            table.insert("password", value(mailbox.password.as_str()));
+            if let Some(quota) = mailbox.quota_bytes {
+                table.insert("quota", value(format_quota(quota)));
+            }
+            if let Some(state) = mailbox.state {
+                table.insert("state", value(state));
+            }
+            table
+                .decor_mut()
+                .set_prefix(format!("\n{}", comments(&mailbox.notes)));
+            array.push(table);
+        }
+        doc.insert("mailbox", Item::ArrayOfTables(array));
+    }
+    if !draft.aliases.is_empty() {
+        let mut array = ArrayOfTables::new();
+        for alias in &draft.aliases {
+            let mut table = Table::new();
+            table.insert("address", value(alias.address.as_str()));
+            let mut to = Array::new();
+            for destination in &alias.to {
+                to.push(destination.as_str());
+            }
+            table.insert("to", value(to));
+            table
+                .decor_mut()
+                .set_prefix(format!("\n{}", comments(&alias.notes)));
+            array.push(table);
+        }
+        doc.insert("alias", Item::ArrayOfTables(array));
+    }
+    doc.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::mapping::{DraftAlias, DraftMailbox};
+
+    #[test]
+    fn a_draft_renders_like_new_with_notes_as_comments() {
+        let draft = Draft {
+            ascii: "acme.example".into(),
+            unicode: "acme.example".into(),
+            description: Some("Acme \"Corp\"".into()),
+            max_mailboxes: Some(5),
+            max_quota_bytes: None,
+            notes: Vec::new(),
+            dkim: Some(("dkim".into(), "MIIB".into())),
+            mailboxes: vec![DraftMailbox {
+                user: "alice".into(),
+                name: None,
+                password: "{ARGON2ID}$x".into(),
+                quota_bytes: Some(10 << 30),
+                state: Some("disabled"),
+                notes: vec!["`Alice@acme.example` written as `alice@acme.example`".into()],
+            }],
+            aliases: vec![DraftAlias {
+                address: "*".into(),
+                to: vec!["alice".into(), "bob@partner.example".into()],
+                notes: Vec::new(),
+            }],
+        };
+        assert_eq!(
+            render(&draft, "sqlite://db"),
+            r#"#:schema ../schema/tenant.schema.json
+# Imported by `mailops import` from sqlite://db.
+domain = "acme.example"
+description = 'Acme "Corp"'
+
+[dkim]
+selector = "dkim"
+public_key = "MIIB"
+
+[limits]
+max_mailboxes = 5
+
+# import: `Alice@acme.example` written as `alice@acme.example`
+[[mailbox]]
+user = "alice"
+password = "{ARGON2ID}$x"
+quota = "10 GiB"
+state = "disabled"
+
+[[alias]]
+address = "*"
+to = ["alice", "bob@partner.example"]
+"#
+        );
+    }
+}
