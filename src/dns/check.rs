@@ -214,27 +214,38 @@ struct Answer {
 
 /// Query `name` for `rtype`. No such name or no such record is an empty
 /// answer; a timeout, a refusal or a server failure is an error. When the
-/// answer is empty or failed, the name is asked for a CNAME too: the chain
-/// to a target that does not answer loses it otherwise.
+/// answer is empty or failed (but not by a timeout, which asking again would
+/// only repeat), the name is asked for a CNAME too: the chain to a target
+/// that does not answer loses it otherwise.
 async fn query(resolver: &TokioResolver, name: &str, rtype: RecordType) -> Result<Answer, String> {
     let answer = query_once(resolver, name, rtype).await;
-    if matches!(&answer, Ok(a) if a.cname.is_some() || !a.values.is_empty()) {
-        return answer;
-    }
-    match query_once(resolver, name, RecordType::CNAME).await {
-        Ok(cname) if cname.cname.is_some() => Ok(Answer {
+    let ask_cname = match &answer {
+        Ok(a) => a.cname.is_none() && a.values.is_empty(),
+        Err(e) => !timed_out(e),
+    };
+    if ask_cname
+        && let Ok(cname) = query_once(resolver, name, RecordType::CNAME).await
+        && cname.cname.is_some()
+    {
+        return Ok(Answer {
             cname: cname.cname,
             values: Vec::new(),
-        }),
-        _ => answer,
+        });
     }
+    answer.map_err(|e| describe(&e))
+}
+
+fn timed_out(error: &ResolveError) -> bool {
+    error
+        .proto()
+        .is_some_and(|p| matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout))
 }
 
 async fn query_once(
     resolver: &TokioResolver,
     name: &str,
     rtype: RecordType,
-) -> Result<Answer, String> {
+) -> Result<Answer, ResolveError> {
     let fqdn = format!("{name}.");
     match resolver.lookup(fqdn.as_str(), rtype).await {
         Ok(lookup) => {
@@ -264,7 +275,7 @@ async fn query_once(
             Ok(answer)
         }
         Err(e) if e.is_no_records_found() => Ok(Answer::default()),
-        Err(e) => Err(describe(&e)),
+        Err(e) => Err(e),
     }
 }
 
