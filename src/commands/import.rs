@@ -13,7 +13,7 @@ use crate::fsutil;
 use crate::import::mapping::{self, Options};
 use crate::import::report::Report;
 use crate::import::{From, dkim_dir, source, tenant_file};
-use crate::load::TENANTS_DIR;
+use crate::load::{PLATFORM_FILE, TENANTS_DIR};
 use crate::parallel;
 
 /// What the user typed.
@@ -59,10 +59,12 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     let options = Options {
         default_scheme: args.default_scheme.clone(),
         allowed: platform.defaults.password_schemes.clone(),
-        legacy: args
-            .allow_scheme
+        legacy: platform
+            .defaults
+            .legacy_password_schemes
             .iter()
-            .map(|s| s.to_ascii_uppercase())
+            .cloned()
+            .chain(args.allow_scheme.iter().map(|s| s.to_ascii_uppercase()))
             .collect(),
     };
     let mut drafts = mapping::map(&source, &options, &mut report);
@@ -169,6 +171,22 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         .map(|(_, _, pair)| writer.contents(pair))
         .collect::<Result<_>>()?;
 
+    // The legacy schemes the imported mailboxes use that mailops.toml does not list yet:
+    // listed in `[defaults] legacy_password_schemes`, so `validate` accepts them (with a
+    // warning on every such mailbox) instead of refusing the repo.
+    let to_list: Vec<String> = legacy_schemes_used(&drafts)
+        .into_iter()
+        .filter(|scheme| {
+            !platform.defaults.password_schemes.contains(scheme)
+                && !platform.defaults.legacy_password_schemes.contains(scheme)
+        })
+        .collect();
+    let platform_text = if to_list.is_empty() {
+        None
+    } else {
+        Some(with_legacy_schemes(dir, &to_list)?)
+    };
+
     if let Some(first) = key_paths.first() {
         writer.prepare(dir, first)?;
     }
@@ -179,11 +197,14 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     for (path, text) in tenant_paths.iter().zip(&texts) {
         fsutil::write_atomic(path, text.as_bytes())?;
     }
+    if let Some(text) = &platform_text {
+        fsutil::write_atomic(&dir.join(PLATFORM_FILE), text.as_bytes())?;
+    }
     print!("{}", report.render());
-    if !options.legacy.is_empty() {
+    if !to_list.is_empty() {
         println!(
-            "note: add {} to `[defaults] password_schemes` in mailops.toml, or `mailops validate` refuses the mailboxes imported with --allow-scheme",
-            options.legacy.join(", ")
+            "note: {} added to `[defaults] legacy_password_schemes` in {PLATFORM_FILE}: `mailops validate` warns about every mailbox that uses it until its user chooses a new password",
+            to_list.join(", ")
         );
     }
     eprintln!(
@@ -193,4 +214,49 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         key_paths.len()
     );
     Ok(EXIT_OK)
+}
+
+/// The schemes of the imported passwords.
+fn legacy_schemes_used(drafts: &[mapping::Draft]) -> Vec<String> {
+    let mut used: Vec<String> = drafts
+        .iter()
+        .flat_map(|d| &d.mailboxes)
+        .filter_map(|m| {
+            let rest = m.password.strip_prefix('{')?;
+            Some(rest[..rest.find('}')?].to_ascii_uppercase())
+        })
+        .collect();
+    used.sort();
+    used.dedup();
+    used
+}
+
+/// mailops.toml with `schemes` added to `[defaults] legacy_password_schemes` (toml_edit:
+/// every comment and layout kept). Read through `fsutil::read_beneath`: never a link.
+fn with_legacy_schemes(dir: &Path, schemes: &[String]) -> Result<String> {
+    let text = String::from_utf8(fsutil::read_beneath(dir, Path::new(PLATFORM_FILE))?)
+        .map_err(|_| Error::user(format!("{PLATFORM_FILE} is not UTF-8 text")))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
+        Error::user(format!(
+            "{PLATFORM_FILE} is not valid TOML; run `mailops validate` to see why\n{err}"
+        ))
+    })?;
+    let defaults = doc
+        .entry("defaults")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or_else(|| Error::user(format!("`defaults` in {PLATFORM_FILE} is not a table")))?;
+    let list = defaults
+        .entry("legacy_password_schemes")
+        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| {
+            Error::user(format!(
+                "`defaults.legacy_password_schemes` in {PLATFORM_FILE} is not a list"
+            ))
+        })?;
+    for scheme in schemes {
+        list.push(scheme.as_str());
+    }
+    Ok(doc.to_string())
 }

@@ -72,6 +72,8 @@ fn crypt_scheme(hash: &str) -> Option<&'static str> {
         ("$2a$", "BLF-CRYPT"),
         ("$argon2id$", "ARGON2ID"),
         ("$argon2i$", "ARGON2I"),
+        // PostfixAdmin's default (`md5crypt`) and older tutorials': a legacy scheme.
+        ("$1$", "MD5-CRYPT"),
     ]
     .into_iter()
     .find(|(prefix, _)| hash.starts_with(prefix))
@@ -97,7 +99,7 @@ fn password(
     } else {
         let scheme = if options.default_scheme.eq_ignore_ascii_case("CRYPT") {
             crypt_scheme(trimmed).ok_or_else(|| {
-                "a password without a {SCHEME} prefix that is no crypt hash ($6$, $5$, $2y$, $argon2id$): \
+                "a password without a {SCHEME} prefix that is no crypt hash ($6$, $5$, $2y$, $argon2id$, $1$): \
                  plaintext, or a scheme mailops cannot check; pass --default-scheme if Dovecot's \
                  default_pass_scheme names it"
                     .to_string()
@@ -115,15 +117,14 @@ fn password(
     let mut allowed = options.allowed.clone();
     allowed.extend(options.legacy.iter().cloned());
     match check_password(&value, &allowed) {
-        Ok(()) => {
-            let scheme = value[1..value.find('}').unwrap_or(1)].to_ascii_uppercase();
+        Ok(scheme) => {
             if !options
                 .allowed
                 .iter()
-                .any(|a| a.eq_ignore_ascii_case(&scheme))
+                .any(|a| a.eq_ignore_ascii_case(scheme))
             {
                 warnings.push(format!(
-                    "legacy scheme {scheme}, allowed by --allow-scheme: have the user change the password"
+                    "legacy scheme {scheme} (--allow-scheme or `legacy_password_schemes`): have the user change the password"
                 ));
             }
             Ok(value)
@@ -135,7 +136,8 @@ fn password(
             Err("a plaintext password".into())
         }
         Err(PasswordProblem::UnknownScheme(scheme)) => Err(format!(
-            "scheme {scheme} is not one mailops can check (ARGON2ID, ARGON2I, BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, PBKDF2)"
+            "scheme {scheme} is not one mailops can check ({})",
+            crate::validate::password::KNOWN_SCHEMES.join(", ")
         )),
         Err(PasswordProblem::Malformed { scheme, expected }) => {
             Err(format!("a malformed {scheme} hash: expected {expected}"))
