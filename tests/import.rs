@@ -147,6 +147,13 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     let mut keyed: Vec<String> = (1..=DOMAINS).map(|d| format!("d{d}.example")).collect();
     keyed.push("xn--bro-hoa.example".into());
     let keys = rspamd_key_dir(&keyed);
+    // d2.example signs with Ed25519 only, in Rspamd's raw form (the base64 seed, and
+    // the DNS record `rspamadm dkim_keygen` prints after it).
+    std::fs::write(
+        keys.path().join("d2.example.mail2024.key"),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\nmail2024._domainkey IN TXT ( \"v=DKIM1; k=ed25519; p=…\" ) ;\n",
+    )
+    .unwrap();
     let repo = Repo::example_platform();
     let out = run(
         repo.path(),
@@ -161,6 +168,7 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     assert_code(&out, 0);
     let report = stdout(&out);
     for expected in [
+        "!!! d2.example: only an Ed25519 key in the key folder (selector `mail2024`): a fresh RSA key was added beside it (selector `dkim`)",
         "virtual_users(id, domain_id, email, password, quota [bytes])",
         "mapped: 202 domains, 20004 mailboxes, 405 aliases (406 destinations)",
         "virtual_domains id 201: spaces around `Odd.Example` removed",
@@ -189,7 +197,7 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     }
     // The self-alias of a mailbox is dropped without a word: it changes nothing.
     assert!(!report.contains("virtual_aliases id 900005"), "{report}");
-    assert_eq!(report.matches("!!!").count(), 1, "{report}");
+    assert_eq!(report.matches("!!!").count(), 2, "{report}");
     assert_eq!(tenant_files(&repo.path().join("tenants")), 202);
 
     let odd = tenant(&repo, "odd.example");
@@ -229,6 +237,20 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     let key = std::fs::read_to_string(store.join("d7.example.mail2024.key")).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
     assert!(store.join("odd.example.dkim.key").exists());
+    // d2.example: its Ed25519 key (as PKCS#8) and a fresh RSA key beside it.
+    let d2 = tenant(&repo, "d2.example");
+    assert_eq!(d2.matches("[[dkim]]").count(), 2, "{d2}");
+    assert!(
+        d2.contains("[[dkim]]\nselector = \"mail2024\"\npublic_key = \"MCowBQYDK2VwAyEA"),
+        "{d2}"
+    );
+    assert!(
+        d2.contains("[[dkim]]\nselector = \"dkim\"\npublic_key = \"MIIB"),
+        "{d2}"
+    );
+    let ed = std::fs::read_to_string(store.join("d2.example.mail2024.key")).unwrap();
+    assert!(ed.starts_with("-----BEGIN PRIVATE KEY-----"), "{ed}");
+    assert!(store.join("d2.example.dkim.key").exists());
 
     // The files validate: the only findings are about the import's own reports.
     let out = run(repo.path(), &["validate", "--format", "json"]);
@@ -367,7 +389,8 @@ fn postfixadmin_tables(engine: Engine) -> String {
     };
     format!(
         "CREATE TABLE domain (domain {text} NOT NULL PRIMARY KEY, description {text} NOT NULL DEFAULT '', aliases INT NOT NULL DEFAULT 0,
-           mailboxes INT NOT NULL DEFAULT 0, maxquota BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT 0, active {int} NOT NULL DEFAULT 1);
+           mailboxes INT NOT NULL DEFAULT 0, maxquota BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT 0,
+           transport {text} DEFAULT NULL, backupmx {int} NOT NULL DEFAULT 0, active {int} NOT NULL DEFAULT 1);
          CREATE TABLE mailbox (username {text} NOT NULL PRIMARY KEY, password {text} NOT NULL, name {text} NOT NULL DEFAULT '',
            maildir {text} NOT NULL DEFAULT '', quota BIGINT NOT NULL DEFAULT 0, local_part {text} NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
          CREATE TABLE alias (address {text} NOT NULL PRIMARY KEY, goto TEXT NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
@@ -412,7 +435,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
         "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
-        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], active)",
+        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)",
         "domain `pfa.example`: 2 mailboxes, over the domain's limit of 1: max_mailboxes written as 2",
         "mailbox `carol@old.example`: quota 0 (unlimited): mailops has no unlimited quota, given the domain's maxquota (102400000 bytes)",
     ] {
@@ -519,7 +542,12 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
            ('abuse@café.example', 'chef@café.example', 'café.example', 1),
            ('postmaster@gone.example', 'old@gone.example', 'gone.example', 1),
            ('abuse@gone.example', 'old@gone.example', 'gone.example', 1);
-         INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES ('mixed-alias.example', 'mixed.example', 1);\n"
+         INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES ('mixed-alias.example', 'mixed.example', 1);
+         INSERT INTO domain (domain, transport, backupmx) VALUES ('backup.example', 'virtual', 1),
+           ('onprem.example', 'relay:[mail.onprem.example]', 0);
+         UPDATE domain SET transport = 'virtual' WHERE domain LIKE 'p%.example';
+         INSERT INTO alias (address, goto, domain, active) VALUES
+           ('postmaster@onprem.example', 'admin@onprem.example', 'onprem.example', 1);\n"
     ));
     db.script(&sql, "the large PostfixAdmin fixture");
     let dump = || db.sql("SELECT username, password, quota, active FROM mailbox ORDER BY username");
@@ -574,6 +602,9 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
         "`Someone@Partner.example` written as `someone@partner.example`".to_string(),
         "alias `sales@mixed.example`: an inactive alias".to_string(),
         "alias_domain `mixed-alias.example`".to_string(),
+        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)".to_string(),
+        "domain `backup.example`: `backup.example` is a relay domain (backupmx = 1)".to_string(),
+        "domain `onprem.example`: `onprem.example` is a relay domain (relay:[mail.onprem.example])".to_string(),
         "note: MD5-CRYPT added to `[defaults] legacy_password_schemes` in mailops.toml".to_string(),
     ] {
         assert!(report.contains(&expected), "missing `{expected}` in\n{report}");
@@ -584,6 +615,8 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
         "{report}"
     );
     assert_eq!(tenant_files(&repo.path().join("tenants")), DOMAINS + 3);
+    assert!(!repo.path().join("tenants/backup.example.toml").exists());
+    assert!(!repo.path().join("tenants/onprem.example.toml").exists());
     let mixed = tenant(&repo, "mixed.example");
     assert!(mixed.contains("address = \"*\"\nto = [\"ben\"]"), "{mixed}");
     // Caught by the catch-all, so it leads somewhere: kept.

@@ -82,8 +82,15 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         }
         None => Default::default(),
     };
+    // A fresh RSA key where the folder has none, and beside an Ed25519 key that is
+    // alone (receivers that verify only RSA need one: `dkim-ed25519-without-rsa`).
+    let is_ed25519 = |i: usize| {
+        found
+            .get(&drafts[i].ascii)
+            .is_some_and(|key| is_ed25519_pem(&key.pair.private_pem))
+    };
     let missing: Vec<usize> = (0..drafts.len())
-        .filter(|&i| !found.contains_key(&drafts[i].ascii))
+        .filter(|&i| !found.contains_key(&drafts[i].ascii) || is_ed25519(i))
         .collect();
     let fresh: Vec<std::result::Result<KeyPair, Error>> = parallel::map_chunks(&missing, |chunk| {
         chunk
@@ -94,41 +101,63 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     .into_iter()
     .flatten()
     .collect();
-    let selector = platform.defaults.dkim_selector.clone();
+    let default_selector = platform.defaults.dkim_selector.clone();
     let mut keys: Vec<(String, String, KeyPair)> = Vec::new(); // (domain, selector, pair)
     let mut fresh = fresh.into_iter();
+    let where_from = if args.dkim_dir.is_some() {
+        "in the key folder"
+    } else {
+        "given (no --dkim-dir)"
+    };
     for draft in &mut drafts {
-        let (selector, pair) = match found.get(&draft.ascii) {
-            Some(key) => {
-                draft.notes.push(format!(
-                    "DKIM key from {} (selector `{}`)",
-                    key.file, key.selector
-                ));
-                (
-                    key.selector.clone(),
-                    KeyPair {
-                        private_pem: key.pair.private_pem.clone(),
-                        public_base64: key.pair.public_base64.clone(),
-                    },
-                )
-            }
-            None => {
-                let pair = fresh
-                    .next()
-                    .ok_or_else(|| Error::operational("a DKIM key was not generated"))??;
-                report.loud.push(format!(
-                    "{}: no DKIM key {}: a fresh key was made (selector `{selector}`); its DNS must change before mail is signed with it",
-                    draft.ascii,
-                    if args.dkim_dir.is_some() { "in the key folder" } else { "given (no --dkim-dir)" }
-                ));
-                draft
-                    .notes
-                    .push("a fresh DKIM key: publish its record before signing with it".into());
-                (selector.clone(), pair)
-            }
-        };
-        draft.dkim = Some((selector.clone(), pair.public_base64.clone()));
-        keys.push((draft.ascii.clone(), selector, pair));
+        let mut pairs: Vec<(String, KeyPair)> = Vec::new();
+        if let Some(key) = found.get(&draft.ascii) {
+            draft.notes.push(format!(
+                "DKIM key from {} (selector `{}`)",
+                key.file, key.selector
+            ));
+            pairs.push((
+                key.selector.clone(),
+                KeyPair {
+                    private_pem: key.pair.private_pem.clone(),
+                    public_base64: key.pair.public_base64.clone(),
+                },
+            ));
+        }
+        let found_ed25519 = pairs
+            .first()
+            .filter(|(_, pair)| is_ed25519_pem(&pair.private_pem))
+            .map(|(selector, _)| selector.clone());
+        if pairs.is_empty() || found_ed25519.is_some() {
+            let pair = fresh
+                .next()
+                .ok_or_else(|| Error::operational("a DKIM key was not generated"))??;
+            let selector = match &found_ed25519 {
+                Some(taken) if *taken == default_selector => format!("{default_selector}-rsa"),
+                _ => default_selector.clone(),
+            };
+            report.loud.push(match &found_ed25519 {
+                Some(ed) => format!(
+                    "{}: only an Ed25519 key {where_from} (selector `{ed}`): a fresh RSA key was added beside it (selector `{selector}`) for receivers that verify only RSA; publish its record",
+                    draft.ascii
+                ),
+                None => format!(
+                    "{}: no DKIM key {where_from}: a fresh key was made (selector `{selector}`); its DNS must change before mail is signed with it",
+                    draft.ascii
+                ),
+            });
+            draft
+                .notes
+                .push("a fresh DKIM key: publish its record before signing with it".into());
+            pairs.push((selector, pair));
+        }
+        draft.dkim = pairs
+            .iter()
+            .map(|(selector, pair)| (selector.clone(), pair.public_base64.clone()))
+            .collect();
+        for (selector, pair) in pairs {
+            keys.push((draft.ascii.clone(), selector, pair));
+        }
     }
 
     // Where everything goes; nothing replaced without --force.
@@ -259,4 +288,10 @@ fn with_legacy_schemes(dir: &Path, schemes: &[String]) -> Result<String> {
         list.push(scheme.as_str());
     }
     Ok(doc.to_string())
+}
+
+/// Whether a PKCS#8 PEM private key is an Ed25519 key.
+fn is_ed25519_pem(pem: &str) -> bool {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(pem).is_ok()
 }

@@ -23,7 +23,8 @@ pub(crate) struct Draft {
     pub(crate) max_quota_bytes: Option<u64>,
     /// Comment lines at the top of the file.
     pub(crate) notes: Vec<String>,
-    pub(crate) dkim: Option<(String, String)>,
+    /// (selector, public key) of each DKIM key: one, or an Ed25519 key and an RSA key.
+    pub(crate) dkim: Vec<(String, String)>,
     pub(crate) mailboxes: Vec<DraftMailbox>,
     pub(crate) aliases: Vec<DraftAlias>,
 }
@@ -214,6 +215,16 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 format!("`{trimmed}` stored as `{}` ({why})", name.ascii),
             );
         }
+        if let Some(relay) = &domain.relay {
+            report.not_mapped(
+                &domain.row,
+                format!(
+                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server, and mailops has no relay domains yet; not imported, nor its mailboxes and aliases",
+                    name.ascii
+                ),
+            );
+            continue;
+        }
         spelled.insert(domain.name.as_str(), name.ascii.clone());
         if drafts.contains_key(&name.ascii) {
             report.changed(
@@ -247,7 +258,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 max_mailboxes: domain.max_mailboxes.filter(|&m| m > 0).map(|m| m as u64),
                 max_quota_bytes: domain.max_quota_bytes.filter(|&q| q > 0).map(|q| q as u64),
                 notes: Vec::new(),
-                dkim: None,
+                dkim: Vec::new(),
                 mailboxes: Vec::new(),
                 aliases: Vec::new(),
             },
