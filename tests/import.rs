@@ -841,4 +841,37 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
     assert_code(&out, 0);
     assert_eq!(dump(), before);
+
+    // Everyday changes on the adopted tables (which have no unique key on an alias):
+    // a mailbox and an alias added, a mailbox's quota changed; applied once, then
+    // nothing left to change, and every other row and id as it was.
+    let path = repo.path().join("tenants/d5.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("quota = \"2 MiB\"", "quota = \"20 MiB\"", 1);
+    std::fs::write(
+        &path,
+        format!(
+            "{text}\n[[mailbox]]\nuser = \"newcomer\"\npassword = \"{HASH}\"\n\n[[alias]]\naddress = \"sales\"\nto = [\"newcomer\", \"user4\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT quota_bytes FROM virtual_users WHERE email IN ('user2@d5.example', 'newcomer@d5.example') ORDER BY email"),
+        "2147483648\n20971520\n"
+    );
+    assert_eq!(
+        db.sql("SELECT destination FROM virtual_aliases WHERE source = 'sales@d5.example' ORDER BY destination"),
+        "newcomer@d5.example\nuser4@d5.example\n"
+    );
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM virtual_users WHERE id <= 20000"),
+        format!("{}\n", DOMAINS * USERS)
+    );
 }
