@@ -264,6 +264,22 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
     },
+    /// Draw the tenants and the mail forwarded between them: cross-tenant
+    /// aliases (counted per pair of tenants) and forwards off the platform
+    /// (grouped per domain), as Mermaid (GitHub and GitLab draw it), Graphviz
+    /// DOT or JSON.
+    #[command(
+        after_help = "Examples:\n  mailops graph > tenants.mmd\n  mailops graph --format dot | dot -Tsvg > tenants.svg\n  mailops graph --changed-from origin/main   # what a pull request touches, and its neighbours"
+    )]
+    Graph {
+        /// The picture's format.
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+        /// Only the tenants changed since git revision REF, and the tenants
+        /// they forward to or receive forwards from.
+        #[arg(long, value_name = "REF")]
+        changed_from: Option<String>,
+    },
     /// Print a shell completion script for mailops.
     #[command(
         after_help = "Examples:\n  mailops completions bash > /etc/bash_completion.d/mailops\n  mailops completions zsh > \"${fpath[1]}/_mailops\"   # then start a new shell"
@@ -371,6 +387,13 @@ pub(crate) enum DnsCommand {
         #[arg(long, value_enum, default_value = "zone")]
         format: RecordsFormat,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Mermaid,
+    Dot,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

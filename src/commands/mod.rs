@@ -6,6 +6,7 @@ mod build;
 mod dkim;
 mod dns;
 mod docs;
+mod graph;
 mod hash_password;
 mod import;
 mod init;
@@ -182,6 +183,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             command: KeysCommand::Import { key_dir },
         } => keys::import(&dir, &key_dir),
         Command::HashPassword => hash_password::run(),
+        Command::Graph {
+            format,
+            changed_from,
+        } => graph::run(&dir, format, changed_from.as_deref()),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man(&out),
         Command::Import {

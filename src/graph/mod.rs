@@ -10,6 +10,7 @@
 //! inserts, its reverse for deletes.
 
 pub(crate) mod diags;
+pub(crate) mod picture;
 
 use std::collections::BTreeSet;
 
