@@ -174,6 +174,32 @@ fn changed_from_shows_the_changed_tenants_and_their_neighbours_only() {
     assert_eq!(json["left_out"], 3);
     let mermaid = graph(repo.path(), &["--changed-from", "HEAD"]);
     assert!(mermaid.contains("class t1 changed"), "{mermaid}");
+    // The pull request's plan comment carries the same picture, which Mermaid draws.
+    let out = run(repo.path(), &["plan", "--base", "HEAD", "--format", "markdown"]);
+    assert_code(&out, 0);
+    let comment = stdout(&out);
+    assert!(
+        comment.contains("<summary>Tenants this change touches: 1 changed (bold), 1 neighbour they forward with</summary>"),
+        "{comment}"
+    );
+    let block = comment
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a mermaid block");
+    assert_eq!(block, mermaid);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.mmd"), block).unwrap();
+    let out = Command::new(tool(Path::new(MERMAID).join("node_modules/.bin/mmdc")))
+        .arg("-p")
+        .arg(Path::new(MERMAID).join("puppeteer.json"))
+        .arg("-i")
+        .arg(dir.path().join("plan.mmd"))
+        .arg("-o")
+        .arg(dir.path().join("plan.svg"))
+        .output()
+        .expect("mmdc runs");
+    assert!(out.status.success(), "{}", show(&out));
     // An unknown revision is a user error.
     let out = run(repo.path(), &["graph", "--changed-from", "no-such-ref"]);
     assert_code(&out, 1);

@@ -57,6 +57,7 @@
 //! exist yet is planned against as empty, an older schema is read as it is;
 //! the plan's notes say so.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -227,6 +228,17 @@ fn run_base(
     timer.lap("row plan");
     let plan = Plan { files, rows };
     print(&plan, format);
+    if format == PlanFormat::Markdown {
+        // A pull request's comment: a picture of what the change touches.
+        let changed: BTreeSet<String> = plan
+            .tenants()
+            .into_keys()
+            .filter(|d| head.model.domains.contains_key(d))
+            .collect();
+        if !changed.is_empty() {
+            print!("{}", picture_section(&head.model, &changed));
+        }
+    }
     timer.lap("print");
     Ok(if detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
@@ -314,4 +326,17 @@ fn plan_rows(
             Ok(section)
         })
     })
+}
+
+/// The Mermaid picture of the changed tenants and their neighbours, folded.
+fn picture_section(model: &crate::model::Model, changed: &BTreeSet<String>) -> String {
+    let picture = crate::graph::picture::Picture::of(model, Some(changed));
+    let neighbours = picture.tenants.len() - changed.len();
+    format!(
+        "\n<details><summary>Tenants this change touches: {} changed (bold), {} neighbour{} they forward with</summary>\n\n```mermaid\n{}```\n\n</details>\n",
+        changed.len(),
+        neighbours,
+        if neighbours == 1 { "" } else { "s" },
+        picture.mermaid()
+    )
 }
