@@ -92,3 +92,34 @@ mod tests {
         );
     }
 }
+
+/// A domain as people read it: the A-label, and the Unicode form beside it
+/// when they differ (`xn--11bg9a6av5ff.example (किताबघर.example)`). A name
+/// whose Unicode form would hide a character (see [`is_invisible`]) or does
+/// not decode is shown as the A-label alone.
+pub(crate) fn shown_domain(ascii: &str) -> String {
+    if !ascii.split('.').any(|label| label.starts_with("xn--")) {
+        return ascii.to_string();
+    }
+    match idna::domain_to_unicode(ascii) {
+        (unicode, Ok(())) if unicode != ascii && !unicode.chars().any(is_invisible) => {
+            format!("{ascii} ({unicode})")
+        }
+        _ => ascii.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod shown_domain_tests {
+    use super::shown_domain;
+
+    #[test]
+    fn an_idn_shows_its_unicode_form_beside_the_a_label() {
+        assert_eq!(
+            shown_domain("xn--11bg9a6av5ff.example"),
+            "xn--11bg9a6av5ff.example (किताबघर.example)"
+        );
+        assert_eq!(shown_domain("acme.example"), "acme.example");
+        assert_eq!(shown_domain("xn--.example"), "xn--.example");
+    }
+}

@@ -821,3 +821,13 @@ fn every_command_shows_examples_in_its_help() {
         );
     }
 }
+
+#[test]
+fn plans_show_an_idn_tenant_with_its_unicode_form() {
+    let repo = Repo::example();
+    for format in ["human", "markdown"] {
+        repo.run(&["plan", "--format", format])
+            .exits(0)
+            .stdout_has("xn--11bg9a6av5ff.example (किताबघर.example)");
+    }
+}

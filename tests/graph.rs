@@ -175,7 +175,10 @@ fn changed_from_shows_the_changed_tenants_and_their_neighbours_only() {
     let mermaid = graph(repo.path(), &["--changed-from", "HEAD"]);
     assert!(mermaid.contains("class t1 changed"), "{mermaid}");
     // The pull request's plan comment carries the same picture, which Mermaid draws.
-    let out = run(repo.path(), &["plan", "--base", "HEAD", "--format", "markdown"]);
+    let out = run(
+        repo.path(),
+        &["plan", "--base", "HEAD", "--format", "markdown"],
+    );
     assert_code(&out, 0);
     let comment = stdout(&out);
     assert!(

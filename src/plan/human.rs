@@ -1,6 +1,7 @@
 //! The terminal form of a plan: each file's diff (coloured on a terminal),
 //! the per-tenant summary, then the row changes grouped by tenant.
 
+use crate::chars::shown_domain;
 use crate::plan::rows::by_tenant;
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
@@ -53,7 +54,8 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
         );
         for (tenant, summary) in &tenants {
             out.push_str(&format!(
-                "  {tenant}: DNS {}, SQL {}, mailboxes {}, aliases {}\n",
+                "  {}: DNS {}, SQL {}, mailboxes {}, aliases {}\n",
+                shown_domain(tenant),
                 summary.dns.show(),
                 summary.sql.show(),
                 show_counts(&summary.mailboxes),
@@ -77,7 +79,7 @@ pub(crate) fn rows(section: &RowSection) -> String {
         out.push_str(&format!("  {line}\n"));
     }
     for (tenant, changes) in by_tenant(&section.plan) {
-        out.push_str(&format!("  {tenant}\n"));
+        out.push_str(&format!("  {}\n", shown_domain(&tenant)));
         for change in changes {
             out.push_str(&format!("    {}\n", change.line()));
         }

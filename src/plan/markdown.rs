@@ -4,6 +4,7 @@
 //! text (`escape`), in inline code (`code`), in HTML (`html`), and code
 //! blocks are fenced longer than any run of backticks in them (`fence_for`).
 
+use crate::chars::shown_domain;
 use crate::plan::rows::{ShownChange, by_tenant};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
@@ -35,7 +36,7 @@ pub(crate) fn render(plan: &Plan) -> String {
         for (tenant, summary) in &tenants {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
-                code(tenant),
+                code(&shown_domain(tenant)),
                 summary.dns.show(),
                 summary.sql.show(),
                 show_counts(&summary.mailboxes),
@@ -76,7 +77,7 @@ fn rows(section: &RowSection) -> String {
             let count = |op: &str| changes.iter().filter(|c| c.op == op).count();
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",
-                code(tenant),
+                code(&shown_domain(tenant)),
                 count("insert"),
                 count("update"),
                 count("delete")
@@ -88,7 +89,7 @@ fn rows(section: &RowSection) -> String {
         let fence = fence_for(&lines.join("\n"));
         out.push_str(&format!(
             "\n<details><summary>{}: {} row change{}</summary>\n\n{fence}diff\n",
-            html(tenant),
+            html(&shown_domain(tenant)),
             changes.len(),
             if changes.len() == 1 { "" } else { "s" }
         ));
