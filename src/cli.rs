@@ -24,6 +24,10 @@ pub(crate) struct Cli {
     )]
     pub(crate) dir: PathBuf,
 
+    /// No progress line on the terminal (there is none when stderr is not a terminal).
+    #[arg(short = 'q', long, global = true)]
+    pub(crate) quiet: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -35,6 +35,7 @@ mod parallel;
 mod parse;
 mod pipeline;
 mod plan;
+mod progress;
 mod reconcile;
 mod secret_file;
 mod source;
@@ -75,6 +76,12 @@ pub fn main() -> ExitCode {
         Err(error) => return usage(&error),
     };
     let failures_exit_1 = commands::failures_exit_1(&cli.command);
+    if !cli.quiet
+        && std::env::var_os("MAILOPS_NO_PROGRESS").is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    {
+        progress::enable();
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(error) => {

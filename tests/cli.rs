@@ -831,3 +831,37 @@ fn plans_show_an_idn_tenant_with_its_unicode_form() {
             .stdout_has("xn--11bg9a6av5ff.example (किताबघर.example)");
     }
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_not_with_quiet() {
+    let repo = Repo::example();
+    let bin = env!("CARGO_BIN_EXE_mailops");
+    // `script` (util-linux) gives the command a terminal.
+    let on_terminal = |args: &str| {
+        let out = std::process::Command::new("script")
+            .args(["-qfec"])
+            .arg(format!("{bin} -C {} {args}", repo.path().display()))
+            .arg("/dev/null")
+            .output()
+            .expect("script (util-linux) runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("validate");
+    assert!(
+        shown.contains("parsing and checking 5 tenant files"),
+        "{shown:?}"
+    );
+    // The line is cleared before the result is printed.
+    assert!(shown.contains("\r\u{1b}[2Kok: 5 tenants"), "{shown:?}");
+    let quiet = on_terminal("--quiet validate");
+    assert!(!quiet.contains("parsing and checking"), "{quiet:?}");
+    assert!(quiet.contains("ok: 5 tenants"), "{quiet:?}");
+    // Not a terminal: nothing.
+    let out = repo.run(&["validate"]).exits(0);
+    let _ = out.stderr_lacks("parsing and checking");
+}

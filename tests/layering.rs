@@ -58,6 +58,7 @@ const LAYERS: Layers = &[
             "error",
             "database_url",
             "timing",
+            "progress",
             "gitrev",
         ],
     ),

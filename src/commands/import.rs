@@ -92,15 +92,24 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     let missing: Vec<usize> = (0..drafts.len())
         .filter(|&i| !found.contains_key(&drafts[i].ascii) || is_ed25519(i))
         .collect();
+    crate::progress::stage(
+        &format!("making {} DKIM keys", missing.len()),
+        Some(missing.len()),
+    );
     let fresh: Vec<std::result::Result<KeyPair, Error>> = parallel::map_chunks(&missing, |chunk| {
         chunk
             .iter()
-            .map(|_| dkim_keys::generate(KeyAlgorithm::Rsa2048))
+            .map(|_| {
+                let key = dkim_keys::generate(KeyAlgorithm::Rsa2048);
+                crate::progress::step();
+                key
+            })
             .collect::<Vec<_>>()
     })
     .into_iter()
     .flatten()
     .collect();
+    crate::progress::finish();
     let default_selector = platform.defaults.dkim_selector.clone();
     let mut keys: Vec<(String, String, KeyPair)> = Vec::new(); // (domain, selector, pair)
     let mut fresh = fresh.into_iter();

@@ -165,10 +165,13 @@ async fn run_async(
         }
     }
     let mut records: Vec<(usize, RecordCheck)> = Vec::with_capacity(index);
+    crate::progress::stage(&format!("resolving {index} records"), Some(index));
     while let Some(done) = tasks.join_next().await {
         records
             .push(done.map_err(|e| Error::operational(format!("a DNS query task failed: {e}")))?);
+        crate::progress::step();
     }
+    crate::progress::finish();
     records.sort_by_key(|(at, _)| *at);
     let host = check_host(&resolver, hostname, options.expect_ip).await;
     Ok(Report {

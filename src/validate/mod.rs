@@ -34,6 +34,10 @@ use crate::span::Sp;
 pub(crate) fn validate(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Model {
     let raw_platform = crate::parse::parse_platform(repo, diagnostics);
     let platform = platform::build_platform(raw_platform.as_ref(), diagnostics);
+    crate::progress::stage(
+        &format!("parsing and checking {} tenant files", repo.tenants.len()),
+        Some(repo.tenants.len()),
+    );
     let built = crate::parallel::map_chunks(&repo.tenants, |ids| {
         let mut local = Diagnostics::default();
         let mut reader = crate::load::Reader::default();
@@ -48,12 +52,15 @@ pub(crate) fn validate(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Mode
                         stem: &repo.tenant_stem(file),
                         raw: &raw,
                     };
-                    Some(tenant::build_domain(&input, &platform, local))
+                    let domain = tenant::build_domain(&input, &platform, local);
+                    crate::progress::step();
+                    Some(domain)
                 })
             })
             .collect();
         (domains, local)
     });
+    crate::progress::finish();
     let mut domains = BTreeMap::new();
     for (chunk, local) in built {
         diagnostics.extend(local);
