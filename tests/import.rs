@@ -352,7 +352,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "(postfixadmin layout)",
         "mapped: 2 domains, 3 mailboxes, 4 aliases (5 destinations)",
         "mailbox `bob@pfa.example`: an inactive mailbox: imported as `state = \"disabled\"`",
-        "domain `old.example`: an inactive domain: every mailbox imported as `state = \"disabled\"`",
+        "domain `old.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`",
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
         "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
@@ -380,6 +380,13 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "{pfa}"
     );
     assert!(!repo.path().join("tenants/pfa-alias.example.toml").exists());
+    // An inactive domain: the tenant is disabled, its mailboxes keep their own state.
+    let old = tenant(&repo, "old.example");
+    assert!(
+        old.contains("description = \"Gone Inc\"\nstate = \"disabled\"\n"),
+        "{old}"
+    );
+    assert_eq!(old.matches("state = ").count(), 1, "{old}");
 
     // Applied to a fresh mailops database: the rows, with their states.
     let fresh = TestDb::new(engine);
@@ -387,7 +394,12 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     assert_code(&out, 0);
     assert_eq!(
         fresh.sql("SELECT email, state, quota_bytes, password = (SELECT password FROM virtual_users WHERE email = 'alice@pfa.example') FROM virtual_users ORDER BY email"),
-        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t4194304000\t1\ncarol@old.example\tdisabled\t102400000\t1\n"
+        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t4194304000\t1\ncarol@old.example\tactive\t102400000\t1\n"
+    );
+    // The inactive domain is a disabled tenant: its mail refused, its rows kept.
+    assert_eq!(
+        fresh.sql("SELECT name, state FROM virtual_domains ORDER BY name"),
+        "old.example\tdisabled\npfa.example\tactive\n"
     );
     let out = run(
         repo.path(),
@@ -546,7 +558,7 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     assert_eq!(dump(), before);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n"
+        "1\n2\n3\n4\n5\n"
     );
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM virtual_users WHERE quota_bytes = quota AND state = 'active' AND name IS NULL"),

@@ -29,6 +29,9 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
     if let Some(description) = &draft.description {
         doc.insert("description", value(description.as_str()));
     }
+    if let Some(state) = draft.state {
+        doc.insert("state", value(state));
+    }
     if let Some((selector, public_key)) = &draft.dkim {
         let mut dkim = Table::new();
         dkim.insert("selector", value(selector.as_str()));
@@ -103,6 +106,7 @@ mod tests {
             ascii: "acme.example".into(),
             unicode: "acme.example".into(),
             description: Some("Acme \"Corp\"".into()),
+            state: Some("suspended"),
             max_mailboxes: Some(5),
             max_quota_bytes: None,
             notes: Vec::new(),
@@ -127,6 +131,7 @@ mod tests {
 # Imported by `mailops import` from sqlite://db.
 domain = "acme.example"
 description = 'Acme "Corp"'
+state = "suspended"
 
 [dkim]
 selector = "dkim"
