@@ -59,6 +59,10 @@ QUOTA_PASSWORD = "Quota-" + secrets.token_hex(6)
 # A mailbox adopted from a PostfixAdmin database by `mailops import` (issue 13).
 IMPORTED_USER = "imported@pfa-import.example"
 IMPORTED_PASSWORD = "Imported-" + secrets.token_hex(6)
+# And one still on PostfixAdmin's default hash (`encrypt = 'md5crypt'`: a bare MD5 crypt
+# hash), imported with `--allow-scheme MD5-CRYPT` as a legacy scheme.
+IMPORTED_MD5_USER = "legacy@pfa-import.example"
+IMPORTED_MD5_PASSWORD = "Legacy-" + secrets.token_hex(6)
 RSPAMD_VARS = None  # set per backend
 
 results = []
@@ -288,18 +292,24 @@ def import_postfixadmin(repo, base):
         "CREATE TABLE alias (address TEXT PRIMARY KEY, goto TEXT NOT NULL, domain TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);"
     )
     con.execute("INSERT INTO domain (domain, description) VALUES (?, 'Imported from PostfixAdmin')", (domain,))
-    con.execute(
-        "INSERT INTO mailbox (username, password, name, quota, local_part, domain) VALUES (?, ?, 'Imported', 104857600, ?, ?)",
-        (IMPORTED_USER, hashed, IMPORTED_USER.split("@")[0], domain),
-    )
+    md5 = subprocess.run(["openssl", "passwd", "-1", "-stdin"], input=IMPORTED_MD5_PASSWORD + "\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert md5.startswith("$1$"), md5
+    for user, password in ((IMPORTED_USER, hashed), (IMPORTED_MD5_USER, md5)):
+        con.execute(
+            "INSERT INTO mailbox (username, password, name, quota, local_part, domain) VALUES (?, ?, 'Imported', 104857600, ?, ?)",
+            (user, password, user.split("@")[0], domain),
+        )
     for address, goto in ((IMPORTED_USER, IMPORTED_USER),
                           (f"postmaster@{domain}", IMPORTED_USER),
                           (f"abuse@{domain}", IMPORTED_USER)):
         con.execute("INSERT INTO alias (address, goto, domain) VALUES (?, ?, ?)", (address, goto, domain))
     con.commit()
     con.close()
-    mailops(repo, "import", "--database", f"sqlite://{path}", "--from", "postfixadmin")
+    mailops(repo, "import", "--database", f"sqlite://{path}", "--from", "postfixadmin",
+            "--allow-scheme", "MD5-CRYPT")
     PASSWORDS[IMPORTED_USER] = IMPORTED_PASSWORD
+    PASSWORDS[IMPORTED_MD5_USER] = IMPORTED_MD5_PASSWORD
 
 
 # ------------------------------------------------------------------- services
@@ -843,6 +853,17 @@ def checks(backend, stack, repo, tenants, url, db_password):
         return f"{IMPORTED_USER}: delivered, and logged in with its PostfixAdmin password"
     check(f"{b}: a mailbox imported from PostfixAdmin receives mail and logs in with its original password",
           imported_mailbox)
+
+    def imported_md5_mailbox():
+        token = uuid.uuid4().hex
+        refused = smtp_send(OUTSIDE_SENDER, [IMPORTED_MD5_USER], token)
+        if refused:
+            raise RuntimeError(f"{IMPORTED_MD5_USER} refused: {refused}")
+        wait_delivered(base, IMPORTED_MD5_USER, token)
+        imap_fetch(IMPORTED_MD5_USER, IMPORTED_MD5_PASSWORD, token)
+        return f"{IMPORTED_MD5_USER}: {{MD5-CRYPT}} verified by Dovecot"
+    check(f"{b}: a mailbox imported with PostfixAdmin's MD5 crypt hash logs in (legacy scheme, with a warning)",
+          imported_md5_mailbox)
 
     some_user = sorted(tenants.mailboxes)[0]
 

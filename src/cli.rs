@@ -44,12 +44,18 @@ pub(crate) enum PlanFormat {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check every tenant file and the platform file; print every problem.
+    #[command(
+        after_help = "Examples:\n  mailops validate\n  mailops -C ~/mail-repo validate --format json   # for CI annotations"
+    )]
     Validate {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
     },
     /// Compile and write generated/ (removing generated files no longer produced).
+    #[command(
+        after_help = "Examples:\n  mailops build\n  mailops build --verbose   # list every path written"
+    )]
     Build {
         /// List every path written; by default a build that touches more than
         /// 50 files lists the first 20 and counts the rest.
@@ -57,6 +63,9 @@ pub(crate) enum Command {
         verbose: bool,
     },
     /// CI gate: validate, and exit 1 if generated/ differs from a fresh compile.
+    #[command(
+        after_help = "Examples:\n  mailops check   # CI: generated/ must match a fresh compile\n  mailops check --identity ~/.config/mailops/age.key   # also decrypt and match every DKIM key"
+    )]
     Check {
         /// age identity file: also decrypt every DKIM key of keys/ (with
         /// `[secrets]`) and check it belongs to its tenant's public key.
@@ -66,6 +75,9 @@ pub(crate) enum Command {
     /// Show what build and apply would change: file diffs against generated/,
     /// and row changes against the live database (or, with --base REF, the
     /// change from git revision REF to the working tree, with no database).
+    #[command(
+        after_help = "Examples:\n  mailops plan\n  mailops plan --base origin/main --format markdown   # a pull request's comment, no database\n  mailops plan --out release.plan --detailed-exitcode"
+    )]
     Plan {
         /// Database URL (default: MAILOPS_DATABASE_URL, else `[database] url`
         /// in mailops.toml, else `sqlite://.mailops/state.db`).
@@ -91,6 +103,9 @@ pub(crate) enum Command {
         full: bool,
     },
     /// Apply the row changes in one transaction under a lock, and write generated/.
+    #[command(
+        after_help = "Examples:\n  mailops apply\n  mailops apply --yes release.plan   # exactly the saved plan, refused if the database moved"
+    )]
     Apply {
         /// Database URL (default: MAILOPS_DATABASE_URL, else `[database] url`
         /// in mailops.toml, else `sqlite://.mailops/state.db`).
@@ -112,6 +127,9 @@ pub(crate) enum Command {
     },
     /// On the mail host: materialise generated configs and DKIM private keys under
     /// DIR with the right owners and modes, filling secrets.
+    #[command(
+        after_help = "Examples:\n  mailops install --root / --secrets /etc/mailops/secrets.toml\n  mailops install --root /tmp/host --identity /etc/mailops/age.key   # a dry tree to inspect"
+    )]
     Install {
         /// Root to install under (`/` on the mail host).
         #[arg(long, value_name = "DIR")]
@@ -129,12 +147,18 @@ pub(crate) enum Command {
         identity: Option<PathBuf>,
     },
     /// Write JSON Schema files for tenant and platform files into schema/.
+    #[command(
+        after_help = "Examples:\n  mailops schema\n  mailops schema --check   # CI: schema/ is current"
+    )]
     Schema {
         /// Exit 1 if the files in schema/ are not current, instead of writing them.
         #[arg(long)]
         check: bool,
     },
     /// Scaffold a new tenant file with postmaster@/abuse@ aliases and a fresh DKIM key.
+    #[command(
+        after_help = "Examples:\n  mailops new acme.example\n  mailops new shop.example --algorithm ed25519 --admin ops@webhizzy.in"
+    )]
     New {
         /// The client domain, e.g. `acme.example`.
         domain: String,
@@ -150,17 +174,26 @@ pub(crate) enum Command {
         admin: Option<String>,
     },
     /// DKIM key management.
+    #[command(
+        after_help = "Examples:\n  mailops dkim keygen acme.example --force\n  mailops dkim keygen acme.example --selector ed2026 --algorithm ed25519"
+    )]
     Dkim {
         #[command(subcommand)]
         command: DkimCommand,
     },
     /// The tenants' DNS records outside Terraform: check what is published,
     /// print what a client's DNS host must publish.
+    #[command(
+        after_help = "Examples:\n  mailops dns records acme.example\n  mailops dns check --nameserver 192.0.2.53 --expect-ip 203.0.113.25 --format markdown"
+    )]
     Dns {
         #[command(subcommand)]
         command: DnsCommand,
     },
     /// The age-encrypted DKIM private keys of keys/ (with `[secrets] recipients`).
+    #[command(
+        after_help = "Examples:\n  mailops keys import --key-dir .mailops/keys\n  mailops keys reencrypt --identity ~/.config/mailops/age.key"
+    )]
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -170,6 +203,9 @@ pub(crate) enum Command {
     /// read-only, and write one tenant file per domain, DKIM keys, and a
     /// report of what was mapped, changed and not mapped. Writes nothing on
     /// bad input, and replaces no file without --force.
+    #[command(
+        after_help = "Examples:\n  mailops import --database mysql://reader@old-mx:3306/mailserver --dkim-dir /var/lib/rspamd/dkim\n  mailops import --database sqlite:///root/postfixadmin.db --from postfixadmin --allow-scheme MD5-CRYPT --out /tmp/draft"
+    )]
     Import {
         /// The database to read: `mysql://user@host:port/db` or `sqlite://path`.
         #[arg(long, value_name = "URL")]
@@ -197,10 +233,16 @@ pub(crate) enum Command {
         allow_scheme: Vec<String>,
     },
     /// Read a password (without echo, or from stdin) and print a Dovecot {ARGON2ID} hash.
+    #[command(
+        after_help = "Examples:\n  mailops hash-password\n  printf '%s\n' \"$PASSWORD\" | mailops hash-password   # from a script"
+    )]
     HashPassword,
     /// On the mail host: pull the branch of the host file, check and apply a
     /// new commit (rows, configs, keys; reload what changed), heal drift, and
     /// write the status file. Exit 0 ok, 1 a commit refused, 2 a failure.
+    #[command(
+        after_help = "Examples:\n  mailops reconcile --once   # what the systemd timer runs\n  mailops reconcile --config /etc/mailops/host.toml --interval 60"
+    )]
     Reconcile {
         /// The host file.
         #[arg(long, value_name = "FILE", default_value = "/etc/mailops/host.toml")]
@@ -213,6 +255,7 @@ pub(crate) enum Command {
         interval: u64,
     },
     /// Print what the last `mailops reconcile` run did (its status file).
+    #[command(after_help = "Examples:\n  mailops status\n  mailops status --format json")]
     Status {
         /// The host file (it names the status file).
         #[arg(long, value_name = "FILE", default_value = "/etc/mailops/host.toml")]
@@ -221,9 +264,31 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
     },
+    /// Print a shell completion script for mailops.
+    #[command(
+        after_help = "Examples:\n  mailops completions bash > /etc/bash_completion.d/mailops\n  mailops completions zsh > \"${fpath[1]}/_mailops\"   # then start a new shell"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: mailops(1) and one per subcommand (mailops-plan(1),
+    /// mailops-dns-check(1), …), from the same definitions as --help.
+    #[command(
+        after_help = "Examples:\n  mailops man --out /usr/local/share/man/man1 && mandb -q\n  mailops man --out /tmp/man && man -l /tmp/man/mailops-plan.1"
+    )]
+    Man {
+        /// The folder to write the pages into (made when missing).
+        #[arg(long, value_name = "DIR", default_value = "man")]
+        out: PathBuf,
+    },
     /// Create a new mail repo: mailops.toml, an example tenant with its DKIM key,
     /// keys/, schema/, generated/, .gitignore, an operator README, and CI templates
     /// for GitHub Actions and GitLab CI. Never replaces an existing file.
+    #[command(
+        after_help = "Examples:\n  mailops init mail-repo --hostname mx.webhizzy.in\n  mailops init . --domain acme.example --hostname mx.operator.example"
+    )]
     Init {
         /// The folder to create it in (made when missing; default: the current
         /// directory, or the one `-C` names).
@@ -244,6 +309,9 @@ pub(crate) enum KeysCommand {
     /// Encrypt every key of keys/ again to the current `[secrets] recipients`
     /// (after the list changed). Each file is replaced whole; nothing is
     /// written unless every key decrypts.
+    #[command(
+        after_help = "Examples:\n  mailops keys reencrypt --identity ~/.config/mailops/age.key"
+    )]
     Reencrypt {
         /// age identity file that can decrypt the keys as they are.
         #[arg(long, value_name = "FILE", env = "MAILOPS_AGE_IDENTITY")]
@@ -251,6 +319,7 @@ pub(crate) enum KeysCommand {
     },
     /// Encrypt the tenants' keys of a plaintext key store into keys/; then
     /// delete the plaintext store.
+    #[command(after_help = "Examples:\n  mailops keys import --key-dir .mailops/keys")]
     Import {
         /// The plaintext key store (e.g. `.mailops/keys`).
         #[arg(long, value_name = "DIR")]
@@ -264,6 +333,9 @@ pub(crate) enum DnsCommand {
     /// compare it with what is published: ok, missing, different or
     /// conflicting; and the mail host's address and reverse DNS. Exit 0 all
     /// ok, 1 a mismatch, 2 a query that could not be answered.
+    #[command(
+        after_help = "Examples:\n  mailops dns check acme.example\n  mailops dns check --nameserver 127.0.0.53:5353 --expect-ip 203.0.113.25 --format json"
+    )]
     Check {
         /// Ask this nameserver (`IP` or `IP:PORT`, `[IPv6]:PORT`); default:
         /// the system's resolvers.
@@ -288,6 +360,9 @@ pub(crate) enum DnsCommand {
     },
     /// Print the records a tenant's DNS host must publish, for a domain whose
     /// DNS is not in the operator's Route53.
+    #[command(
+        after_help = "Examples:\n  mailops dns records acme.example\n  mailops dns records --format json > records.json   # every tenant"
+    )]
     Records {
         /// The tenants (A-label or Unicode; default: every tenant).
         #[arg(value_name = "DOMAIN")]
@@ -308,6 +383,9 @@ pub(crate) enum RecordsFormat {
 pub(crate) enum DkimCommand {
     /// Make a key pair: the private key goes to the key store (never git) or,
     /// with `[secrets]`, encrypted to keys/; the public key into the tenant file.
+    #[command(
+        after_help = "Examples:\n  mailops dkim keygen acme.example --force\n  mailops dkim keygen acme.example --selector ed2026 --algorithm ed25519"
+    )]
     Keygen {
         /// The tenant domain.
         domain: String,

@@ -713,3 +713,111 @@ fn build_lists_at_most_twenty_paths_unless_verbose() {
     assert_eq!(listed(&verbose.stderr), total, "{}", verbose.stderr);
     assert!(!verbose.stderr.contains("more (`mailops build --verbose`"));
 }
+
+#[test]
+fn bash_completes_subcommands_and_flags_from_the_generated_script() {
+    let out = mailops().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("mailops.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    // What bash offers after `mailops pl<TAB>` and `mailops plan --for<TAB>`.
+    let complete = |words: &str, cword: usize| {
+        let run = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE=\"${{COMP_WORDS[*]}}\"; \
+                 _mailops mailops \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .expect("bash runs");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8(run.stdout).unwrap()
+    };
+    assert_eq!(complete("mailops pl", 1).trim(), "plan");
+    assert!(complete("mailops plan --for", 2).contains("--format"));
+    assert!(complete("mailops dns ", 2).contains("check"));
+    for shell in ["zsh", "fish"] {
+        let out = mailops().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("detailed-exitcode"), "{shell}: {text}");
+    }
+}
+
+#[test]
+fn man_writes_a_page_per_command_that_groff_renders_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mailops()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    pages.sort();
+    for page in [
+        "mailops.1",
+        "mailops-plan.1",
+        "mailops-dns-check.1",
+        "mailops-keys-reencrypt.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "{page} in {pages:?}");
+    }
+    for page in &pages {
+        let groff = std::process::Command::new("groff")
+            // -k: preconv, as man-db runs it (the pages are UTF-8).
+            .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+            .arg(dir.path().join(page))
+            .output()
+            .expect("groff (Debian's groff-base) runs");
+        assert!(
+            groff.status.success() && groff.stderr.is_empty(),
+            "{page}: {}",
+            String::from_utf8_lossy(&groff.stderr)
+        );
+    }
+    let plan = std::fs::read_to_string(dir.path().join("mailops-plan.1")).unwrap();
+    assert!(
+        plan.contains("mailops plan \\-\\-base origin/main"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn every_command_shows_examples_in_its_help() {
+    let top = mailops().arg("--help").output().unwrap();
+    let text = String::from_utf8(top.stdout).unwrap();
+    let commands: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // A command's line, not its wrapped description.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 15, "{commands:?}");
+    for command in commands {
+        let out = mailops().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Examples:\n  mailops "),
+            "`mailops {command} --help` has no examples:\n{help}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ on_both_engines!(
     existing_files_are_never_replaced_without_force,
     an_unknown_layout_writes_nothing,
     a_postfixadmin_database_imports_and_applies_to_a_fresh_database,
+    a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies,
     an_imported_tutorial_database_is_adopted_in_place_without_a_row_change,
 );
 
@@ -21,6 +22,10 @@ const HASH: &str = "{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj
 const BARE: &str = "$2y$10$pNin726eAvlJf0C2zG6q7eIOuMHmxFTFTKBwA8H2SZXDco5GN/Beu";
 const SHA256: &str =
     "{SHA256-CRYPT}$5$pktvAPKe663rc76q$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+
+/// PostfixAdmin's default `encrypt = 'md5crypt'` stores bare MD5 crypt hashes
+/// (`openssl passwd -1 -salt Xy7.kQ2a secret`).
+const MD5: &str = "$1$Xy7.kQ2a$025TEWdNATDvIVzhPPvcq.";
 
 const DOMAINS: usize = 200;
 const USERS: usize = 100;
@@ -142,6 +147,13 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     let mut keyed: Vec<String> = (1..=DOMAINS).map(|d| format!("d{d}.example")).collect();
     keyed.push("xn--bro-hoa.example".into());
     let keys = rspamd_key_dir(&keyed);
+    // d2.example signs with Ed25519 only, in Rspamd's raw form (the base64 seed, and
+    // the DNS record `rspamadm dkim_keygen` prints after it).
+    std::fs::write(
+        keys.path().join("d2.example.mail2024.key"),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\nmail2024._domainkey IN TXT ( \"v=DKIM1; k=ed25519; p=…\" ) ;\n",
+    )
+    .unwrap();
     let repo = Repo::example_platform();
     let out = run(
         repo.path(),
@@ -156,6 +168,7 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     assert_code(&out, 0);
     let report = stdout(&out);
     for expected in [
+        "!!! d2.example: only an Ed25519 key in the key folder (selector `mail2024`): a fresh RSA key was added beside it (selector `dkim`)",
         "virtual_users(id, domain_id, email, password, quota [bytes])",
         "mapped: 202 domains, 20004 mailboxes, 405 aliases (406 destinations)",
         "virtual_domains id 201: spaces around `Odd.Example` removed",
@@ -184,7 +197,7 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     }
     // The self-alias of a mailbox is dropped without a word: it changes nothing.
     assert!(!report.contains("virtual_aliases id 900005"), "{report}");
-    assert_eq!(report.matches("!!!").count(), 1, "{report}");
+    assert_eq!(report.matches("!!!").count(), 2, "{report}");
     assert_eq!(tenant_files(&repo.path().join("tenants")), 202);
 
     let odd = tenant(&repo, "odd.example");
@@ -224,6 +237,20 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     let key = std::fs::read_to_string(store.join("d7.example.mail2024.key")).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
     assert!(store.join("odd.example.dkim.key").exists());
+    // d2.example: its Ed25519 key (as PKCS#8) and a fresh RSA key beside it.
+    let d2 = tenant(&repo, "d2.example");
+    assert_eq!(d2.matches("[[dkim]]").count(), 2, "{d2}");
+    assert!(
+        d2.contains("[[dkim]]\nselector = \"mail2024\"\npublic_key = \"MCowBQYDK2VwAyEA"),
+        "{d2}"
+    );
+    assert!(
+        d2.contains("[[dkim]]\nselector = \"dkim\"\npublic_key = \"MIIB"),
+        "{d2}"
+    );
+    let ed = std::fs::read_to_string(store.join("d2.example.mail2024.key")).unwrap();
+    assert!(ed.starts_with("-----BEGIN PRIVATE KEY-----"), "{ed}");
+    assert!(store.join("d2.example.dkim.key").exists());
 
     // The files validate: the only findings are about the import's own reports.
     let out = run(repo.path(), &["validate", "--format", "json"]);
@@ -246,12 +273,55 @@ fn a_large_tutorial_database_imports_with_every_odd_row_reported(engine: Engine)
     assert_code(&out, 0);
     assert!(
         stdout(&out).contains(
-            "`legacy@odd.example`: legacy scheme SHA256-CRYPT, allowed by --allow-scheme"
+            "`legacy@odd.example`: legacy scheme SHA256-CRYPT (--allow-scheme or `legacy_password_schemes`)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(
+            "note: SHA256-CRYPT added to `[defaults] legacy_password_schemes` in mailops.toml"
         ),
         "{}",
         stdout(&out)
     );
     assert!(tenant(&repo, "odd.example").contains("# import: warning: legacy scheme SHA256-CRYPT"));
+    // mailops.toml lists it (comments kept), so the repo validates: exactly one warning,
+    // on the one mailbox that uses it.
+    let platform = std::fs::read_to_string(repo.path().join("mailops.toml")).unwrap();
+    assert!(
+        platform.contains("legacy_password_schemes = [\"SHA256-CRYPT\"]"),
+        "{platform}"
+    );
+    let out = run(repo.path(), &["validate", "--format", "json"]);
+    assert_code(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let codes: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["mailops::password::legacy-scheme"], "{json}");
+    // A second import with the same flag does not list it twice.
+    let again = run(
+        repo.path(),
+        &[
+            "import",
+            "--database",
+            &db.url,
+            "--dkim-dir",
+            keys.path().to_str().unwrap(),
+            "--force",
+            "--allow-scheme",
+            "sha256-crypt",
+        ],
+    );
+    assert_code(&again, 0);
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("mailops.toml")).unwrap(),
+        platform
+    );
 }
 
 fn existing_files_are_never_replaced_without_force(engine: Engine) {
@@ -305,8 +375,8 @@ fn an_unknown_layout_writes_nothing(engine: Engine) {
     assert_eq!(tenant_files(&repo.path().join("tenants")), 0);
 }
 
-fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engine) {
-    let db = TestDb::new(engine);
+/// PostfixAdmin's tables (the columns mailops reads; `domain` holds its `ALL` row).
+fn postfixadmin_tables(engine: Engine) -> String {
     let int = if engine == Engine::Sqlite {
         "INTEGER"
     } else {
@@ -317,14 +387,22 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     } else {
         "VARCHAR(255)"
     };
+    format!(
+        "CREATE TABLE domain (domain {text} NOT NULL PRIMARY KEY, description {text} NOT NULL DEFAULT '', aliases INT NOT NULL DEFAULT 0,
+           mailboxes INT NOT NULL DEFAULT 0, maxquota BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT 0,
+           transport {text} DEFAULT NULL, backupmx {int} NOT NULL DEFAULT 0, active {int} NOT NULL DEFAULT 1);
+         CREATE TABLE mailbox (username {text} NOT NULL PRIMARY KEY, password {text} NOT NULL, name {text} NOT NULL DEFAULT '',
+           maildir {text} NOT NULL DEFAULT '', quota BIGINT NOT NULL DEFAULT 0, local_part {text} NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
+         CREATE TABLE alias (address {text} NOT NULL PRIMARY KEY, goto TEXT NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
+         CREATE TABLE alias_domain (alias_domain {text} NOT NULL PRIMARY KEY, target_domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);"
+    )
+}
+
+fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engine) {
+    let db = TestDb::new(engine);
     db.script(
         &format!(
-            "CREATE TABLE domain (domain {text} NOT NULL PRIMARY KEY, description {text} NOT NULL DEFAULT '', aliases INT NOT NULL DEFAULT 0,
-               mailboxes INT NOT NULL DEFAULT 0, maxquota BIGINT NOT NULL DEFAULT 0, quota BIGINT NOT NULL DEFAULT 0, active {int} NOT NULL DEFAULT 1);
-             CREATE TABLE mailbox (username {text} NOT NULL PRIMARY KEY, password {text} NOT NULL, name {text} NOT NULL DEFAULT '',
-               maildir {text} NOT NULL DEFAULT '', quota BIGINT NOT NULL DEFAULT 0, local_part {text} NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
-             CREATE TABLE alias (address {text} NOT NULL PRIMARY KEY, goto TEXT NOT NULL, domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
-             CREATE TABLE alias_domain (alias_domain {text} NOT NULL PRIMARY KEY, target_domain {text} NOT NULL, active {int} NOT NULL DEFAULT 1);
+            "{}
              INSERT INTO domain (domain, description, mailboxes, maxquota, active) VALUES ('ALL', '', 0, 0, 1),
                ('pfa.example', 'PFA Ltd', 1, 4096, 1), ('old.example', 'Gone Inc', 0, 100, 0), ('pfa-alias.example', '', 0, 0, 1);
              INSERT INTO mailbox (username, password, name, quota, local_part, domain, active) VALUES
@@ -340,7 +418,8 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
                ('postmaster@old.example', 'carol@old.example', 'old.example', 1),
                ('abuse@old.example', 'carol@old.example', 'old.example', 1),
                ('sales@pfa.example', 'alice@pfa.example', 'pfa.example', 0);
-             INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES ('pfa-alias.example', 'pfa.example', 1);"
+             INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES ('pfa-alias.example', 'pfa.example', 1);",
+            postfixadmin_tables(engine)
         ),
         "the PostfixAdmin fixture",
     );
@@ -356,7 +435,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
         "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
-        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], active)",
+        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)",
         "domain `pfa.example`: 2 mailboxes, over the domain's limit of 1: max_mailboxes written as 2",
         "mailbox `carol@old.example`: quota 0 (unlimited): mailops has no unlimited quota, given the domain's maxquota (102400000 bytes)",
     ] {
@@ -400,6 +479,212 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     assert_eq!(
         fresh.sql("SELECT name, state FROM virtual_domains ORDER BY name"),
         "old.example\tdisabled\npfa.example\tactive\n"
+    );
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &fresh.url],
+    );
+    assert_code(&out, 0);
+}
+
+/// PostfixAdmin at scale (>= 200 domains, >= 20,000 mailboxes): bare MD5 crypt hashes
+/// (its default), a self-alias per mailbox, comma-list `goto`s, and every kind of odd
+/// row; imported with `--allow-scheme MD5-CRYPT`, validated with exactly one warning per
+/// legacy hash, applied to a fresh database, and then nothing left to change.
+fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engine: Engine) {
+    let db = TestDb::new(engine);
+    let mut sql = postfixadmin_tables(engine);
+    sql.push_str("\nINSERT INTO domain (domain, description, mailboxes, maxquota, active) VALUES ('ALL', '', 0, 0, 1);\n");
+    for d in 1..=DOMAINS {
+        sql.push_str(&format!(
+            "INSERT INTO domain (domain, description, mailboxes, maxquota, active) VALUES ('p{d}.example', 'Client {d}', 0, 0, 1);\n"
+        ));
+        let mailboxes: Vec<String> = (1..=USERS)
+            .map(|u| {
+                // Odd users keep PostfixAdmin's bare MD5 crypt; even ones were rehashed.
+                let hash = if u % 2 == 1 { MD5 } else { HASH };
+                format!(
+                    "('u{u}@p{d}.example', '{hash}', 'User {u}', {}, 'u{u}', 'p{d}.example', 1)",
+                    u * 1024 * 1024
+                )
+            })
+            .collect();
+        sql.push_str(&format!(
+            "INSERT INTO mailbox (username, password, name, quota, local_part, domain, active) VALUES {};\n",
+            mailboxes.join(", ")
+        ));
+        let mut aliases: Vec<String> = (1..=USERS)
+            .map(|u| format!("('u{u}@p{d}.example', 'u{u}@p{d}.example', 'p{d}.example', 1)"))
+            .collect();
+        aliases.push(format!(
+            "('postmaster@p{d}.example', 'u1@p{d}.example,u2@p{d}.example', 'p{d}.example', 1)"
+        ));
+        aliases.push(format!(
+            "('abuse@p{d}.example', 'u1@p{d}.example', 'p{d}.example', 1)"
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO alias (address, goto, domain, active) VALUES {};\n",
+            aliases.join(", ")
+        ));
+    }
+    // The odd rows: mixed case, spaces, a U-label, inactive rows, a plaintext
+    // password, a mailbox over its domain's limit, a catch-all, an alias that
+    // points nowhere, one off the platform, an alias domain.
+    sql.push_str(&format!(
+        "INSERT INTO domain (domain, description, mailboxes, maxquota, active) VALUES
+           ('Mixed.Example', 'Mixed Case Ltd', 1, 2048, 1), ('café.example', '', 0, 0, 1),
+           ('gone.example', 'Gone', 0, 0, 0), ('mixed-alias.example', '', 0, 0, 1);
+         INSERT INTO mailbox (username, password, name, quota, local_part, domain, active) VALUES
+           ('Ann@Mixed.Example', '{MD5}', 'Ann', 0, 'Ann', 'Mixed.Example', 1),
+           (' ben@mixed.example ', '{HASH}', '', 1048576, 'ben', 'Mixed.Example', 1),
+           ('cid@mixed.example', '{HASH}', '', 1048576, 'cid', 'Mixed.Example', 0),
+           ('pat@mixed.example', '{{PLAIN}}secret', '', 1048576, 'pat', 'Mixed.Example', 1),
+           ('chef@café.example', '{MD5}', 'Chef', 1048576, 'chef', 'café.example', 1),
+           ('old@gone.example', '{HASH}', '', 1048576, 'old', 'gone.example', 1);
+         INSERT INTO alias (address, goto, domain, active) VALUES
+           ('ann@mixed.example', 'ann@mixed.example', 'Mixed.Example', 1),
+           ('postmaster@mixed.example', ' Ann@Mixed.Example , ben@mixed.example', 'Mixed.Example', 1),
+           ('abuse@mixed.example', 'ann@mixed.example', 'Mixed.Example', 1),
+           ('@mixed.example', 'ben@mixed.example', 'Mixed.Example', 1),
+           ('info@p1.example', 'nobody@p1.example', 'p1.example', 1),
+           ('info@mixed.example', 'nobody@mixed.example', 'Mixed.Example', 1),
+           ('partner@mixed.example', 'Someone@Partner.example', 'Mixed.Example', 1),
+           ('sales@mixed.example', 'ann@mixed.example', 'Mixed.Example', 0),
+           ('postmaster@café.example', 'chef@café.example', 'café.example', 1),
+           ('abuse@café.example', 'chef@café.example', 'café.example', 1),
+           ('postmaster@gone.example', 'old@gone.example', 'gone.example', 1),
+           ('abuse@gone.example', 'old@gone.example', 'gone.example', 1);
+         INSERT INTO alias_domain (alias_domain, target_domain, active) VALUES ('mixed-alias.example', 'mixed.example', 1);
+         INSERT INTO domain (domain, transport, backupmx) VALUES ('backup.example', 'virtual', 1),
+           ('onprem.example', 'relay:[mail.onprem.example]', 0);
+         UPDATE domain SET transport = 'virtual' WHERE domain LIKE 'p%.example';
+         INSERT INTO alias (address, goto, domain, active) VALUES
+           ('postmaster@onprem.example', 'admin@onprem.example', 'onprem.example', 1);\n"
+    ));
+    db.script(&sql, "the large PostfixAdmin fixture");
+    let dump = || db.sql("SELECT username, password, quota, active FROM mailbox ORDER BY username");
+    let before = dump();
+
+    // Rspamd's keys for the client domains; the three odd ones get fresh keys.
+    let keyed: Vec<String> = (1..=DOMAINS).map(|d| format!("p{d}.example")).collect();
+    let keys = rspamd_key_dir(&keyed);
+    let key_dir = keys.path().to_str().unwrap();
+    let repo = Repo::example_platform();
+    // Without --allow-scheme, the MD5 crypt mailboxes are listed as not imported.
+    let out = run(
+        repo.path(),
+        &["import", "--database", &db.url, "--dkim-dir", key_dir],
+    );
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("scheme MD5-CRYPT is not in the platform's password_schemes; `--allow-scheme MD5-CRYPT` imports it anyway"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        repo.path(),
+        &[
+            "import",
+            "--database",
+            &db.url,
+            "--dkim-dir",
+            key_dir,
+            "--force",
+            "--allow-scheme",
+            "MD5-CRYPT",
+        ],
+    );
+    assert_code(&out, 0);
+    assert_eq!(dump(), before, "import wrote to its source");
+    let report = stdout(&out);
+    let legacy = DOMAINS * USERS / 2 + 2; // the odd users, Ann and the chef
+    let mailboxes = DOMAINS * USERS + 5; // all but pat (plaintext)
+    for expected in [
+        "(postfixadmin layout)".to_string(),
+        format!("mapped: 203 domains, {mailboxes} mailboxes,"),
+        "the bare hash was prefixed with {MD5-CRYPT}".to_string(),
+        "`Ann@Mixed.Example` written as `ann@mixed.example`".to_string(),
+        "spaces around `ben@mixed.example` removed".to_string(),
+        "mailbox `cid@mixed.example`: an inactive mailbox: imported as `state = \"disabled\"`".to_string(),
+        "domain `gone.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`".to_string(),
+        "`pat@mixed.example`: a plaintext password".to_string(),
+        "domain `mixed.example`: 3 mailboxes, over the domain's limit of 1: max_mailboxes written as 3".to_string(),
+        "the destination list `Ann@Mixed.Example , ben@mixed.example` was split into 2 destinations".to_string(),
+        "`info@p1.example` → `nobody@p1.example`: points nowhere".to_string(),
+        "`Someone@Partner.example` written as `someone@partner.example`".to_string(),
+        "alias `sales@mixed.example`: an inactive alias".to_string(),
+        "alias_domain `mixed-alias.example`".to_string(),
+        "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)".to_string(),
+        "domain `backup.example`: `backup.example` is a relay domain (backupmx = 1)".to_string(),
+        "domain `onprem.example`: `onprem.example` is a relay domain (relay:[mail.onprem.example])".to_string(),
+        "note: MD5-CRYPT added to `[defaults] legacy_password_schemes` in mailops.toml".to_string(),
+    ] {
+        assert!(report.contains(&expected), "missing `{expected}` in\n{report}");
+    }
+    assert_eq!(
+        report.matches("legacy scheme MD5-CRYPT").count(),
+        legacy,
+        "{report}"
+    );
+    assert_eq!(tenant_files(&repo.path().join("tenants")), DOMAINS + 3);
+    assert!(!repo.path().join("tenants/backup.example.toml").exists());
+    assert!(!repo.path().join("tenants/onprem.example.toml").exists());
+    let mixed = tenant(&repo, "mixed.example");
+    assert!(mixed.contains("address = \"*\"\nto = [\"ben\"]"), "{mixed}");
+    // Caught by the catch-all, so it leads somewhere: kept.
+    assert!(
+        mixed.contains("address = \"info\"\nto = [\"nobody\"]"),
+        "{mixed}"
+    );
+    assert!(!tenant(&repo, "p1.example").contains("address = \"info\""));
+    assert!(
+        mixed.contains("to = [\"someone@partner.example\"]"),
+        "{mixed}"
+    );
+    assert!(!mixed.contains("user = \"pat\""), "{mixed}");
+    assert!(tenant(&repo, "xn--caf-dma.example").contains("domain = \"café.example\""));
+
+    // Validate: clean but for exactly the expected warnings: one per mailbox still on
+    // MD5 crypt (gone.example is a disabled tenant: its own aliases to its
+    // mailbox are no warning, the tenant refuses their mail anyway).
+    let out = run(repo.path(), &["validate", "--format", "json"]);
+    assert_code(&out, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for d in json["diagnostics"].as_array().unwrap() {
+        *codes
+            .entry(d["code"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        codes,
+        std::collections::BTreeMap::from([(
+            "mailops::password::legacy-scheme".to_string(),
+            legacy
+        )])
+    );
+
+    // Applied to a fresh mailops database: every mailbox with its original hash.
+    let fresh = TestDb::new(engine);
+    let out = run(repo.path(), &["apply", "--yes", "--database", &fresh.url]);
+    assert_code(&out, 0);
+    assert_eq!(
+        fresh.sql("SELECT COUNT(*) FROM virtual_users"),
+        format!("{mailboxes}\n")
+    );
+    assert_eq!(
+        fresh.sql(&format!(
+            "SELECT COUNT(*) FROM virtual_users WHERE password = '{{MD5-CRYPT}}{MD5}'"
+        )),
+        format!("{legacy}\n")
+    );
+    assert_eq!(
+        fresh.sql("SELECT email, state, quota_bytes FROM virtual_users WHERE email IN ('ann@mixed.example', 'cid@mixed.example', 'old@gone.example', 'u3@p7.example') ORDER BY email"),
+        "ann@mixed.example\tactive\t2097152000\ncid@mixed.example\tdisabled\t1048576\nold@gone.example\tactive\t1048576\nu3@p7.example\tactive\t3145728\n"
+    );
+    assert_eq!(
+        fresh.sql("SELECT state FROM virtual_domains WHERE name = 'gone.example'"),
+        "disabled\n"
     );
     let out = run(
         repo.path(),
@@ -573,4 +858,37 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
     assert_code(&out, 0);
     assert_eq!(dump(), before);
+
+    // Everyday changes on the adopted tables (which have no unique key on an alias):
+    // a mailbox and an alias added, a mailbox's quota changed; applied once, then
+    // nothing left to change, and every other row and id as it was.
+    let path = repo.path().join("tenants/d5.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("quota = \"2 MiB\"", "quota = \"20 MiB\"", 1);
+    std::fs::write(
+        &path,
+        format!(
+            "{text}\n[[mailbox]]\nuser = \"newcomer\"\npassword = \"{HASH}\"\n\n[[alias]]\naddress = \"sales\"\nto = [\"newcomer\", \"user4\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run(repo.path(), &["apply", "--yes", "--database", &db.url]);
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT quota_bytes FROM virtual_users WHERE email IN ('user2@d5.example', 'newcomer@d5.example') ORDER BY email"),
+        "2147483648\n20971520\n"
+    );
+    assert_eq!(
+        db.sql("SELECT destination FROM virtual_aliases WHERE source = 'sales@d5.example' ORDER BY destination"),
+        "newcomer@d5.example\nuser4@d5.example\n"
+    );
+    let out = run(
+        repo.path(),
+        &["plan", "--detailed-exitcode", "--database", &db.url],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM virtual_users WHERE id <= 20000"),
+        format!("{}\n", DOMAINS * USERS)
+    );
 }

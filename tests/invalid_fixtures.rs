@@ -256,6 +256,7 @@ fixtures! {
     password_plain_scheme: exit 1, ["mailops::password::plaintext"];
     password_scheme_not_allowed: exit 1, ["mailops::password::scheme-not-allowed"];
     password_unknown_scheme: exit 1, ["mailops::password::unknown-scheme"];
+    password_legacy_scheme: exit 0, ["mailops::password::legacy-scheme"];
     password_malformed_argon2: exit 1, ["mailops::password::malformed"];
     password_malformed_bcrypt: exit 1, ["mailops::password::malformed"];
     password_malformed_sha512: exit 1, ["mailops::password::malformed"];

@@ -69,7 +69,7 @@ mod tests {
         let allowed = vec!["ARGON2ID".to_string()];
         assert_eq!(
             crate::validate::password::check_password(&hashed, &allowed),
-            Ok(())
+            Ok("ARGON2ID")
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::fsutil;
 use crate::import::mapping::{self, Options};
 use crate::import::report::Report;
 use crate::import::{From, dkim_dir, source, tenant_file};
-use crate::load::TENANTS_DIR;
+use crate::load::{PLATFORM_FILE, TENANTS_DIR};
 use crate::parallel;
 
 /// What the user typed.
@@ -59,10 +59,12 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     let options = Options {
         default_scheme: args.default_scheme.clone(),
         allowed: platform.defaults.password_schemes.clone(),
-        legacy: args
-            .allow_scheme
+        legacy: platform
+            .defaults
+            .legacy_password_schemes
             .iter()
-            .map(|s| s.to_ascii_uppercase())
+            .cloned()
+            .chain(args.allow_scheme.iter().map(|s| s.to_ascii_uppercase()))
             .collect(),
     };
     let mut drafts = mapping::map(&source, &options, &mut report);
@@ -80,8 +82,15 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         }
         None => Default::default(),
     };
+    // A fresh RSA key where the folder has none, and beside an Ed25519 key that is
+    // alone (receivers that verify only RSA need one: `dkim-ed25519-without-rsa`).
+    let is_ed25519 = |i: usize| {
+        found
+            .get(&drafts[i].ascii)
+            .is_some_and(|key| is_ed25519_pem(&key.pair.private_pem))
+    };
     let missing: Vec<usize> = (0..drafts.len())
-        .filter(|&i| !found.contains_key(&drafts[i].ascii))
+        .filter(|&i| !found.contains_key(&drafts[i].ascii) || is_ed25519(i))
         .collect();
     let fresh: Vec<std::result::Result<KeyPair, Error>> = parallel::map_chunks(&missing, |chunk| {
         chunk
@@ -92,41 +101,63 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     .into_iter()
     .flatten()
     .collect();
-    let selector = platform.defaults.dkim_selector.clone();
+    let default_selector = platform.defaults.dkim_selector.clone();
     let mut keys: Vec<(String, String, KeyPair)> = Vec::new(); // (domain, selector, pair)
     let mut fresh = fresh.into_iter();
+    let where_from = if args.dkim_dir.is_some() {
+        "in the key folder"
+    } else {
+        "given (no --dkim-dir)"
+    };
     for draft in &mut drafts {
-        let (selector, pair) = match found.get(&draft.ascii) {
-            Some(key) => {
-                draft.notes.push(format!(
-                    "DKIM key from {} (selector `{}`)",
-                    key.file, key.selector
-                ));
-                (
-                    key.selector.clone(),
-                    KeyPair {
-                        private_pem: key.pair.private_pem.clone(),
-                        public_base64: key.pair.public_base64.clone(),
-                    },
-                )
-            }
-            None => {
-                let pair = fresh
-                    .next()
-                    .ok_or_else(|| Error::operational("a DKIM key was not generated"))??;
-                report.loud.push(format!(
-                    "{}: no DKIM key {}: a fresh key was made (selector `{selector}`); its DNS must change before mail is signed with it",
-                    draft.ascii,
-                    if args.dkim_dir.is_some() { "in the key folder" } else { "given (no --dkim-dir)" }
-                ));
-                draft
-                    .notes
-                    .push("a fresh DKIM key: publish its record before signing with it".into());
-                (selector.clone(), pair)
-            }
-        };
-        draft.dkim = Some((selector.clone(), pair.public_base64.clone()));
-        keys.push((draft.ascii.clone(), selector, pair));
+        let mut pairs: Vec<(String, KeyPair)> = Vec::new();
+        if let Some(key) = found.get(&draft.ascii) {
+            draft.notes.push(format!(
+                "DKIM key from {} (selector `{}`)",
+                key.file, key.selector
+            ));
+            pairs.push((
+                key.selector.clone(),
+                KeyPair {
+                    private_pem: key.pair.private_pem.clone(),
+                    public_base64: key.pair.public_base64.clone(),
+                },
+            ));
+        }
+        let found_ed25519 = pairs
+            .first()
+            .filter(|(_, pair)| is_ed25519_pem(&pair.private_pem))
+            .map(|(selector, _)| selector.clone());
+        if pairs.is_empty() || found_ed25519.is_some() {
+            let pair = fresh
+                .next()
+                .ok_or_else(|| Error::operational("a DKIM key was not generated"))??;
+            let selector = match &found_ed25519 {
+                Some(taken) if *taken == default_selector => format!("{default_selector}-rsa"),
+                _ => default_selector.clone(),
+            };
+            report.loud.push(match &found_ed25519 {
+                Some(ed) => format!(
+                    "{}: only an Ed25519 key {where_from} (selector `{ed}`): a fresh RSA key was added beside it (selector `{selector}`) for receivers that verify only RSA; publish its record",
+                    draft.ascii
+                ),
+                None => format!(
+                    "{}: no DKIM key {where_from}: a fresh key was made (selector `{selector}`); its DNS must change before mail is signed with it",
+                    draft.ascii
+                ),
+            });
+            draft
+                .notes
+                .push("a fresh DKIM key: publish its record before signing with it".into());
+            pairs.push((selector, pair));
+        }
+        draft.dkim = pairs
+            .iter()
+            .map(|(selector, pair)| (selector.clone(), pair.public_base64.clone()))
+            .collect();
+        for (selector, pair) in pairs {
+            keys.push((draft.ascii.clone(), selector, pair));
+        }
     }
 
     // Where everything goes; nothing replaced without --force.
@@ -169,6 +200,22 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         .map(|(_, _, pair)| writer.contents(pair))
         .collect::<Result<_>>()?;
 
+    // The legacy schemes the imported mailboxes use that mailops.toml does not list yet:
+    // listed in `[defaults] legacy_password_schemes`, so `validate` accepts them (with a
+    // warning on every such mailbox) instead of refusing the repo.
+    let to_list: Vec<String> = legacy_schemes_used(&drafts)
+        .into_iter()
+        .filter(|scheme| {
+            !platform.defaults.password_schemes.contains(scheme)
+                && !platform.defaults.legacy_password_schemes.contains(scheme)
+        })
+        .collect();
+    let platform_text = if to_list.is_empty() {
+        None
+    } else {
+        Some(with_legacy_schemes(dir, &to_list)?)
+    };
+
     if let Some(first) = key_paths.first() {
         writer.prepare(dir, first)?;
     }
@@ -179,11 +226,14 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
     for (path, text) in tenant_paths.iter().zip(&texts) {
         fsutil::write_atomic(path, text.as_bytes())?;
     }
+    if let Some(text) = &platform_text {
+        fsutil::write_atomic(&dir.join(PLATFORM_FILE), text.as_bytes())?;
+    }
     print!("{}", report.render());
-    if !options.legacy.is_empty() {
+    if !to_list.is_empty() {
         println!(
-            "note: add {} to `[defaults] password_schemes` in mailops.toml, or `mailops validate` refuses the mailboxes imported with --allow-scheme",
-            options.legacy.join(", ")
+            "note: {} added to `[defaults] legacy_password_schemes` in {PLATFORM_FILE}: `mailops validate` warns about every mailbox that uses it until its user chooses a new password",
+            to_list.join(", ")
         );
     }
     eprintln!(
@@ -193,4 +243,55 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
         key_paths.len()
     );
     Ok(EXIT_OK)
+}
+
+/// The schemes of the imported passwords.
+fn legacy_schemes_used(drafts: &[mapping::Draft]) -> Vec<String> {
+    let mut used: Vec<String> = drafts
+        .iter()
+        .flat_map(|d| &d.mailboxes)
+        .filter_map(|m| {
+            let rest = m.password.strip_prefix('{')?;
+            Some(rest[..rest.find('}')?].to_ascii_uppercase())
+        })
+        .collect();
+    used.sort();
+    used.dedup();
+    used
+}
+
+/// mailops.toml with `schemes` added to `[defaults] legacy_password_schemes` (toml_edit:
+/// every comment and layout kept). Read through `fsutil::read_beneath`: never a link.
+fn with_legacy_schemes(dir: &Path, schemes: &[String]) -> Result<String> {
+    let text = String::from_utf8(fsutil::read_beneath(dir, Path::new(PLATFORM_FILE))?)
+        .map_err(|_| Error::user(format!("{PLATFORM_FILE} is not UTF-8 text")))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
+        Error::user(format!(
+            "{PLATFORM_FILE} is not valid TOML; run `mailops validate` to see why\n{err}"
+        ))
+    })?;
+    let defaults = doc
+        .entry("defaults")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or_else(|| Error::user(format!("`defaults` in {PLATFORM_FILE} is not a table")))?;
+    let list = defaults
+        .entry("legacy_password_schemes")
+        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| {
+            Error::user(format!(
+                "`defaults.legacy_password_schemes` in {PLATFORM_FILE} is not a list"
+            ))
+        })?;
+    for scheme in schemes {
+        list.push(scheme.as_str());
+    }
+    Ok(doc.to_string())
+}
+
+/// Whether a PKCS#8 PEM private key is an Ed25519 key.
+fn is_ed25519_pem(pem: &str) -> bool {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(pem).is_ok()
 }

@@ -5,6 +5,7 @@ mod apply;
 mod build;
 mod dkim;
 mod dns;
+mod docs;
 mod hash_password;
 mod import;
 mod init;
@@ -181,6 +182,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             command: KeysCommand::Import { key_dir },
         } => keys::import(&dir, &key_dir),
         Command::HashPassword => hash_password::run(),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man(&out),
         Command::Import {
             database,
             from,

@@ -4,7 +4,10 @@
 //!
 //! Keys are PEM: PKCS#8 (`BEGIN PRIVATE KEY`, what mailops writes) or
 //! PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` and older
-//! `rspamadm dkim_keygen` write), kept as PKCS#8. A key file that cannot be
+//! `rspamadm dkim_keygen` write), kept as PKCS#8; or Rspamd's raw Ed25519
+//! form (`rspamadm dkim_keygen -t ed25519`): one line of base64, the 32-byte
+//! seed or libsodium's 64-byte secret key (seed, then public key), where
+//! lines after the first (the DNS record `dkim_keygen` prints) are ignored. A key file that cannot be
 //! read is an error: the import writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +27,9 @@ pub(crate) struct FoundKey {
 
 /// The private key of a PEM file as PKCS#8, with its public key.
 pub(crate) fn key_pair(pem: &str) -> Result<KeyPair, String> {
-    let pkcs8 = if pem.contains("BEGIN RSA PRIVATE KEY") {
+    let pkcs8 = if !pem.contains("-----BEGIN") {
+        raw_ed25519(pem)?
+    } else if pem.contains("BEGIN RSA PRIVATE KEY") {
         let key = rsa::RsaPrivateKey::from_pkcs1_pem(pem)
             .map_err(|e| format!("not a PKCS#1 RSA private key: {e}"))?;
         key.to_pkcs8_pem(LineEnding::LF)
@@ -38,6 +43,38 @@ pub(crate) fn key_pair(pem: &str) -> Result<KeyPair, String> {
         private_pem: pkcs8,
         public_base64: public,
     })
+}
+
+/// Rspamd's raw Ed25519 key as PKCS#8 PEM.
+fn raw_ed25519(text: &str) -> Result<String, String> {
+    use base64::Engine;
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .map_err(|_| "neither PEM nor a base64 Ed25519 key (Rspamd's raw form)".to_string())?;
+    let seed: [u8; 32] = match bytes.len() {
+        32 | 64 => bytes[..32].try_into().map_err(|_| "a short key")?,
+        n => {
+            return Err(format!(
+                "a base64 key of {n} bytes: Rspamd's raw Ed25519 key is 32 bytes (the seed) or 64 (seed and public key)"
+            ));
+        }
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    if bytes.len() == 64 && bytes[32..] != key.verifying_key().to_bytes() {
+        return Err(
+            "a 64-byte Ed25519 key whose second half is not the public key of its seed".into(),
+        );
+    }
+    Ok(key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| e.to_string())?
+        .to_string())
 }
 
 /// The keys of `dir` for `domains` (A-labels). Fails on a folder or a key
@@ -133,4 +170,56 @@ pub(crate) fn read(
         );
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn seed() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    #[test]
+    fn rspamd_raw_ed25519_keys_are_read_as_their_seed() {
+        let key = seed();
+        let mut full = key.to_bytes().to_vec();
+        full.extend(key.verifying_key().to_bytes());
+        let expected = crate::dkim_keys::rspamd_key_file(
+            &raw_ed25519(&STANDARD.encode(key.to_bytes())).unwrap(),
+        )
+        .unwrap();
+        for text in [
+            STANDARD.encode(key.to_bytes()) + "\n",
+            STANDARD.encode(&full) + "\n",
+            // As `rspamadm dkim_keygen` prints it, the DNS record after the key.
+            STANDARD.encode(&full)
+                + "\nsel._domainkey IN TXT ( \"v=DKIM1; k=ed25519; \"\n\t\"p=abc\" ) ;\n",
+        ] {
+            let pair = key_pair(&text).unwrap();
+            assert!(pair.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+            // Written back to Rspamd, it is the same seed.
+            assert_eq!(
+                crate::dkim_keys::rspamd_key_file(&pair.private_pem).unwrap(),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn a_raw_key_of_the_wrong_size_or_half_is_refused() {
+        let key = seed();
+        let mut wrong = key.to_bytes().to_vec();
+        wrong.extend([0u8; 32]);
+        for (text, why) in [
+            (STANDARD.encode([1u8; 31]), "31 bytes"),
+            (STANDARD.encode(&wrong), "not the public key"),
+            ("not base64!".to_string(), "neither PEM nor"),
+        ] {
+            let err = key_pair(&text).err().unwrap();
+            assert!(err.contains(why), "{err}");
+        }
+    }
 }

@@ -25,7 +25,8 @@ pub(crate) struct Draft {
     pub(crate) max_quota_bytes: Option<u64>,
     /// Comment lines at the top of the file.
     pub(crate) notes: Vec<String>,
-    pub(crate) dkim: Option<(String, String)>,
+    /// (selector, public key) of each DKIM key: one, or an Ed25519 key and an RSA key.
+    pub(crate) dkim: Vec<(String, String)>,
     pub(crate) mailboxes: Vec<DraftMailbox>,
     pub(crate) aliases: Vec<DraftAlias>,
 }
@@ -74,6 +75,8 @@ fn crypt_scheme(hash: &str) -> Option<&'static str> {
         ("$2a$", "BLF-CRYPT"),
         ("$argon2id$", "ARGON2ID"),
         ("$argon2i$", "ARGON2I"),
+        // PostfixAdmin's default (`md5crypt`) and older tutorials': a legacy scheme.
+        ("$1$", "MD5-CRYPT"),
     ]
     .into_iter()
     .find(|(prefix, _)| hash.starts_with(prefix))
@@ -99,7 +102,7 @@ fn password(
     } else {
         let scheme = if options.default_scheme.eq_ignore_ascii_case("CRYPT") {
             crypt_scheme(trimmed).ok_or_else(|| {
-                "a password without a {SCHEME} prefix that is no crypt hash ($6$, $5$, $2y$, $argon2id$): \
+                "a password without a {SCHEME} prefix that is no crypt hash ($6$, $5$, $2y$, $argon2id$, $1$): \
                  plaintext, or a scheme mailops cannot check; pass --default-scheme if Dovecot's \
                  default_pass_scheme names it"
                     .to_string()
@@ -117,15 +120,14 @@ fn password(
     let mut allowed = options.allowed.clone();
     allowed.extend(options.legacy.iter().cloned());
     match check_password(&value, &allowed) {
-        Ok(()) => {
-            let scheme = value[1..value.find('}').unwrap_or(1)].to_ascii_uppercase();
+        Ok(scheme) => {
             if !options
                 .allowed
                 .iter()
-                .any(|a| a.eq_ignore_ascii_case(&scheme))
+                .any(|a| a.eq_ignore_ascii_case(scheme))
             {
                 warnings.push(format!(
-                    "legacy scheme {scheme}, allowed by --allow-scheme: have the user change the password"
+                    "legacy scheme {scheme} (--allow-scheme or `legacy_password_schemes`): have the user change the password"
                 ));
             }
             Ok(value)
@@ -137,7 +139,8 @@ fn password(
             Err("a plaintext password".into())
         }
         Err(PasswordProblem::UnknownScheme(scheme)) => Err(format!(
-            "scheme {scheme} is not one mailops can check (ARGON2ID, ARGON2I, BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, PBKDF2)"
+            "scheme {scheme} is not one mailops can check ({})",
+            crate::validate::password::KNOWN_SCHEMES.join(", ")
         )),
         Err(PasswordProblem::Malformed { scheme, expected }) => {
             Err(format!("a malformed {scheme} hash: expected {expected}"))
@@ -213,6 +216,16 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 format!("`{trimmed}` stored as `{}` ({why})", name.ascii),
             );
         }
+        if let Some(relay) = &domain.relay {
+            report.not_mapped(
+                &domain.row,
+                format!(
+                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server, and mailops has no relay domains yet; not imported, nor its mailboxes and aliases",
+                    name.ascii
+                ),
+            );
+            continue;
+        }
         spelled.insert(domain.name.as_str(), name.ascii.clone());
         if drafts.contains_key(&name.ascii) {
             report.changed(
@@ -246,7 +259,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 max_mailboxes: domain.max_mailboxes.filter(|&m| m > 0).map(|m| m as u64),
                 max_quota_bytes: domain.max_quota_bytes.filter(|&q| q > 0).map(|q| q as u64),
                 notes: Vec::new(),
-                dkim: None,
+                dkim: Vec::new(),
                 mailboxes: Vec::new(),
                 aliases: Vec::new(),
             },

@@ -34,6 +34,9 @@ pub(crate) struct SrcDomain {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
     pub(crate) active: bool,
+    /// A relay (backup MX) domain, and what says so: PostfixAdmin's `backupmx = 1`
+    /// or a `transport` such as `relay:[mail.client.example]`.
+    pub(crate) relay: Option<String>,
     /// PostfixAdmin's `mailboxes` (how many the domain may have; 0: no limit).
     pub(crate) max_mailboxes: Option<i64>,
     /// PostfixAdmin's `maxquota` in bytes (0: no limit).

@@ -42,6 +42,10 @@ pub(crate) struct Postfixadmin {
     pub(crate) mailbox_name: bool,
     /// `domain.mailboxes` and `domain.maxquota` (MB) are there.
     pub(crate) domain_limits: bool,
+    /// `domain.backupmx` (1: a domain this server is the backup MX of).
+    pub(crate) domain_backupmx: bool,
+    /// `domain.transport` (`relay:[host]` or `smtp:[host]`: mail relayed elsewhere).
+    pub(crate) domain_transport: bool,
 }
 
 /// PostfixAdmin's "MB" (`$CONF['quota_multiplier']`, 1024000 by default).
@@ -178,6 +182,8 @@ pub(crate) fn detect(from: From, catalogue: &Catalogue) -> Result<Layout, String
                 mailbox_name: pick(catalogue, "mailbox", &["name"]).is_some(),
                 domain_limits: pick(catalogue, "domain", &["mailboxes"]).is_some()
                     && pick(catalogue, "domain", &["maxquota"]).is_some(),
+                domain_backupmx: pick(catalogue, "domain", &["backupmx"]).is_some(),
+                domain_transport: pick(catalogue, "domain", &["transport"]).is_some(),
             }))
         }
     }
@@ -204,7 +210,7 @@ pub(crate) fn describe(layout: &Layout) -> Vec<String> {
         ],
         Layout::Postfixadmin(p) => vec![
             format!(
-                "domain(domain{}{}, active)",
+                "domain(domain{}{}{}{}, active)",
                 if p.domain_description {
                     ", description"
                 } else {
@@ -214,7 +220,13 @@ pub(crate) fn describe(layout: &Layout) -> Vec<String> {
                     ", mailboxes, maxquota [MB of 1,024,000 bytes]"
                 } else {
                     ""
-                }
+                },
+                if p.domain_backupmx { ", backupmx" } else { "" },
+                if p.domain_transport {
+                    ", transport"
+                } else {
+                    ""
+                },
             ),
             format!(
                 "mailbox(username, password{}, quota [bytes], domain, active)",
@@ -325,6 +337,7 @@ async fn read_rows(conn: &mut Conn, layout: &Layout) -> Result<Source, DbError> 
                     name,
                     description: None,
                     active: true,
+                    relay: None,
                     max_mailboxes: None,
                     max_quota_bytes: None,
                 });
@@ -409,28 +422,48 @@ async fn read_rows(conn: &mut Conn, layout: &Layout) -> Result<Source, DbError> 
             } else {
                 ("NULL".to_string(), "NULL".to_string())
             };
+            // A relay domain: PostfixAdmin's backup MX flag, or a transport that
+            // relays elsewhere (its default is local delivery, `virtual`).
+            let mut relay_when: Vec<String> = Vec::new();
+            if p.domain_backupmx {
+                relay_when.push(format!("WHEN {} = '1' THEN 'backupmx = 1'", t("backupmx")));
+            }
+            if p.domain_transport {
+                let transport = t("transport");
+                relay_when.push(format!(
+                    "WHEN {transport} LIKE 'relay:%' OR {transport} LIKE 'smtp:%' THEN {transport}"
+                ));
+            }
+            let relay = if relay_when.is_empty() {
+                "NULL".to_string()
+            } else {
+                format!("CASE {} ELSE NULL END", relay_when.join(" "))
+            };
             let sql = format!(
-                "SELECT 0, {}, {description}, {}, {mailboxes}, NULL, {maxquota} FROM domain ORDER BY domain",
+                "SELECT 0, {}, {description}, {}, {mailboxes}, {relay}, {maxquota} FROM domain ORDER BY domain",
                 t("domain"),
                 t("active")
             );
             let domains = fetch7(conn, sql, "reading domain")
                 .await?
                 .into_iter()
-                .map(|(_, name, description, active, mailboxes, _, maxquota)| {
-                    let name = name.unwrap_or_default();
-                    SrcDomain {
-                        row: format!("domain `{name}`"),
-                        name,
-                        description,
-                        active: yes(&active),
-                        max_mailboxes: mailboxes,
-                        // PostfixAdmin's MB is its quota_multiplier, 1,024,000 bytes by default.
-                        max_quota_bytes: maxquota
-                            .and_then(|m| m.trim().parse::<i64>().ok())
-                            .map(|mb| mb.saturating_mul(POSTFIXADMIN_MB)),
-                    }
-                })
+                .map(
+                    |(_, name, description, active, mailboxes, relay, maxquota)| {
+                        let name = name.unwrap_or_default();
+                        SrcDomain {
+                            row: format!("domain `{name}`"),
+                            name,
+                            description,
+                            active: yes(&active),
+                            relay,
+                            max_mailboxes: mailboxes,
+                            // PostfixAdmin's MB is its quota_multiplier, 1,024,000 bytes by default.
+                            max_quota_bytes: maxquota
+                                .and_then(|m| m.trim().parse::<i64>().ok())
+                                .map(|mb| mb.saturating_mul(POSTFIXADMIN_MB)),
+                        }
+                    },
+                )
                 .collect::<Vec<_>>();
             // PostfixAdmin keeps the pseudo-domain `ALL` for superadmins.
             let domains = domains.into_iter().filter(|d| d.name != "ALL").collect();

@@ -32,12 +32,25 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
     if let Some(state) = draft.state {
         doc.insert("state", value(state));
     }
-    if let Some((selector, public_key)) = &draft.dkim {
-        let mut dkim = Table::new();
-        dkim.insert("selector", value(selector.as_str()));
-        dkim.insert("public_key", value(public_key.as_str()));
-        dkim.decor_mut().set_prefix("\n");
-        doc.insert("dkim", Item::Table(dkim));
+    let dkim_tables: Vec<Table> = draft
+        .dkim
+        .iter()
+        .map(|(selector, public_key)| {
+            let mut dkim = Table::new();
+            dkim.insert("selector", value(selector.as_str()));
+            dkim.insert("public_key", value(public_key.as_str()));
+            dkim.decor_mut().set_prefix("\n");
+            dkim
+        })
+        .collect();
+    match <[Table; 1]>::try_from(dkim_tables) {
+        Ok([one]) => {
+            doc.insert("dkim", Item::Table(one));
+        }
+        Err(several) if !several.is_empty() => {
+            doc.insert("dkim", Item::ArrayOfTables(several.into_iter().collect()));
+        }
+        Err(_) => {}
     }
     if draft.max_mailboxes.is_some() || draft.max_quota_bytes.is_some() {
         let mut limits = Table::new();
@@ -110,7 +123,7 @@ mod tests {
             max_mailboxes: Some(5),
             max_quota_bytes: None,
             notes: Vec::new(),
-            dkim: Some(("dkim".into(), "MIIB".into())),
+            dkim: vec![("dkim".into(), "MIIB".into())],
             mailboxes: vec![DraftMailbox {
                 user: "alice".into(),
                 name: None,

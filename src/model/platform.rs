@@ -67,6 +67,8 @@ pub(crate) struct Defaults {
     pub(crate) ttl: u32,
     pub(crate) dmarc: Dmarc,
     pub(crate) password_schemes: Vec<String>,
+    /// Accepted with a warning on every mailbox that uses one.
+    pub(crate) legacy_password_schemes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

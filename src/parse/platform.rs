@@ -141,6 +141,11 @@ pub(crate) struct RawDefaults {
     /// Password schemes tenants may use (default `["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT"]`).
     #[serde(default)]
     pub(crate) password_schemes: Option<Vec<Sp<String>>>,
+    /// Weaker schemes still accepted while their users change passwords (default none):
+    /// for mailboxes adopted from an older server (`mailops import --allow-scheme`).
+    /// Every mailbox whose password uses one gets a warning until it is rehashed.
+    #[serde(default)]
+    pub(crate) legacy_password_schemes: Option<Vec<Sp<String>>>,
 }
 
 /// Paths.

@@ -49,6 +49,7 @@ codes! {
         PasswordMalformed = "mailops::password::malformed",
         PasswordPlaintext = "mailops::password::plaintext",
         PasswordSchemeNotAllowed = "mailops::password::scheme-not-allowed",
+        PasswordLegacyScheme = "mailops::password::legacy-scheme",
         PasswordUnknownScheme = "mailops::password::unknown-scheme",
         PlatformInvalid = "mailops::platform::invalid",
         PlatformPasswordInUrl = "mailops::platform::password-in-url",
@@ -346,6 +347,17 @@ pub(crate) fn password_scheme_not_allowed(
     .help(format!(
         "allowed schemes: {} (`defaults.password_schemes` in mailops.toml); `mailops hash-password` makes an ARGON2ID hash",
         allowed.join(", ")
+    ))
+}
+
+pub(crate) fn password_legacy_scheme(loc: Location, scheme: &str) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::PasswordLegacyScheme,
+        format!("the password uses the legacy scheme `{scheme}`"),
+    )
+    .at(loc, "this scheme")
+    .help(format!(
+        "accepted only because `defaults.legacy_password_schemes` lists {scheme}: have the user choose a new password (`mailops hash-password` makes an ARGON2ID hash), then drop {scheme} from the list"
     ))
 }
 

@@ -21,20 +21,26 @@ pub(crate) enum PasswordProblem {
 const PLAIN_SCHEMES: [&str; 5] = ["PLAIN", "CLEAR", "CLEARTEXT", "PLAIN-TRUNC", "PLAIN-MD5"];
 
 /// Schemes this checker knows the structure of.
-pub(crate) const KNOWN_SCHEMES: [&str; 6] = [
+pub(crate) const KNOWN_SCHEMES: [&str; 7] = [
     "ARGON2ID",
     "ARGON2I",
     "BLF-CRYPT",
     "SHA512-CRYPT",
     "SHA256-CRYPT",
     "PBKDF2",
+    // Weak (salted MD5), but what many older servers hold: a platform allows it only as
+    // a legacy scheme, for mailboxes adopted from them (`defaults.legacy_password_schemes`).
+    "MD5-CRYPT",
 ];
 
 /// The width of `virtual_users.password` (VARCHAR(255) in migrations/mysql).
 pub(crate) const MAX_PASSWORD: usize = 255;
 
-/// Check a `{SCHEME}hash` string against the allowed schemes.
-pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), PasswordProblem> {
+/// Check a `{SCHEME}hash` string against the allowed schemes; the scheme it uses.
+pub(crate) fn check_password(
+    value: &str,
+    allowed: &[String],
+) -> Result<&'static str, PasswordProblem> {
     let Some(rest) = value.strip_prefix('{') else {
         return Err(PasswordProblem::Plaintext);
     };
@@ -81,14 +87,19 @@ pub(crate) fn check_password(value: &str, allowed: &[String]) -> Result<(), Pass
         "SHA256-CRYPT" => check_sha_crypt(hash, "5", 43)
             .then_some(())
             .ok_or("a SHA-256 crypt hash `$5$<salt>$<43 characters>`"),
+        "MD5-CRYPT" => check_md5_crypt(hash)
+            .then_some(())
+            .ok_or("an MD5 crypt hash `$1$<salt of up to 8 characters>$<22 characters>`"),
         _ => (!hash.is_empty())
             .then_some(())
             .ok_or("a hash after the scheme"),
     };
-    expected.map_err(|expected| PasswordProblem::Malformed {
-        scheme: scheme.to_string(),
-        expected,
-    })
+    expected
+        .map(|()| scheme)
+        .map_err(|expected| PasswordProblem::Malformed {
+            scheme: scheme.to_string(),
+            expected,
+        })
 }
 
 /// A PHC string `$<algorithm>$v=<16|19>$m=<m>,t=<t>,p=<p>$<salt>$<hash>` whose
@@ -231,6 +242,27 @@ fn check_sha_crypt(hash: &str, id: &str, length: usize) -> bool {
         && body.bytes().all(is_crypt_base64)
 }
 
+/// `$1$<salt>$<22 characters>` (glibc's MD5 crypt: no rounds, a salt of at most 8).
+fn check_md5_crypt(hash: &str) -> bool {
+    let mut parts = hash.split('$');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(""), Some("1"), Some(salt), Some(body), None) => {
+            !salt.is_empty()
+                && salt.len() <= 8
+                && salt.bytes().all(is_crypt_base64)
+                && body.len() == 22
+                && body.bytes().all(is_crypt_base64)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,9 +299,9 @@ mod tests {
 
     #[test]
     fn well_formed_hashes_pass() {
-        assert_eq!(check_password(ARGON, &allowed()), Ok(()));
-        assert_eq!(check_password(BCRYPT, &allowed()), Ok(()));
-        assert_eq!(check_password(SHA512, &allowed()), Ok(()));
+        assert_eq!(check_password(ARGON, &allowed()), Ok("ARGON2ID"));
+        assert_eq!(check_password(BCRYPT, &allowed()), Ok("BLF-CRYPT"));
+        assert_eq!(check_password(SHA512, &allowed()), Ok("SHA512-CRYPT"));
     }
 
     #[test]
@@ -381,10 +413,37 @@ mod tests {
     }
 
     #[test]
+    fn an_md5_crypt_hash_is_checked_and_allowed_only_when_listed() {
+        // `openssl passwd -1 -salt Xy7.kQ2a secret`
+        let md5 = "{MD5-CRYPT}$1$Xy7.kQ2a$025TEWdNATDvIVzhPPvcq.";
+        assert_eq!(
+            check_password(md5, &allowed()),
+            Err(PasswordProblem::NotAllowed("MD5-CRYPT".into()))
+        );
+        let legacy = vec!["MD5-CRYPT".to_string()];
+        assert_eq!(check_password(md5, &legacy), Ok("MD5-CRYPT"));
+        for bad in [
+            "{MD5-CRYPT}$1$Xy7.kQ2a$025TEWdNATDvIVzhPPvcq",
+            "{MD5-CRYPT}$1$Xy7.kQ2aZ$025TEWdNATDvIVzhPPvcq.",
+            "{MD5-CRYPT}$1$$025TEWdNATDvIVzhPPvcq.",
+            "{MD5-CRYPT}$1$Xy7.kQ2a$025TEWdNATDvIVzhPPvcq.$",
+            "{MD5-CRYPT}$6$Xy7.kQ2a$025TEWdNATDvIVzhPPvcq.",
+        ] {
+            assert!(
+                matches!(
+                    check_password(bad, &legacy),
+                    Err(PasswordProblem::Malformed { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn a_hash_wider_than_the_password_column_is_refused() {
         let all = vec!["PBKDF2".to_string()];
         let fits = format!("{{PBKDF2}}{}", "a".repeat(MAX_PASSWORD - "{PBKDF2}".len()));
-        assert_eq!(check_password(&fits, &all), Ok(()));
+        assert_eq!(check_password(&fits, &all), Ok("PBKDF2"));
         let wide = format!("{fits}a");
         assert!(matches!(
             check_password(&wide, &all),

@@ -173,6 +173,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             ttl: DEFAULT_TTL,
             dmarc: Dmarc::default(),
             password_schemes: DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
+            legacy_password_schemes: Vec::new(),
         },
         paths: Paths {
             vmail_root: "/var/vmail".into(),
@@ -522,21 +523,24 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
         defaults.ttl = ttl;
     }
     defaults.dmarc = records::dmarc(c, d.dmarc.as_ref(), &Dmarc::default());
-    if let Some(schemes) = &d.password_schemes {
-        let known = |t: &str| KNOWN_SCHEMES.contains(&t);
-        let help = format!("one of {}", KNOWN_SCHEMES.join(", "));
-        defaults.password_schemes = schemes
-            .iter()
-            .filter_map(|s| {
-                checked(
-                    c,
-                    &Some(s.clone()),
-                    "defaults.password_schemes",
-                    known,
-                    &help,
-                )
-            })
-            .collect();
+    let known = |t: &str| KNOWN_SCHEMES.contains(&t);
+    let help = format!("one of {}", KNOWN_SCHEMES.join(", "));
+    let mut schemes = |list: &Option<Vec<Sp<String>>>, key: &str| -> Option<Vec<String>> {
+        let list = list.as_ref()?;
+        Some(
+            list.iter()
+                .filter_map(|s| checked(c, &Some(s.clone()), key, known, &help))
+                .collect(),
+        )
+    };
+    if let Some(list) = schemes(&d.password_schemes, "defaults.password_schemes") {
+        defaults.password_schemes = list;
+    }
+    if let Some(list) = schemes(
+        &d.legacy_password_schemes,
+        "defaults.legacy_password_schemes",
+    ) {
+        defaults.legacy_password_schemes = list;
     }
 }
 

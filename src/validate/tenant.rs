@@ -738,12 +738,21 @@ fn check_password_value(
         ));
         return false;
     }
-    let checked = check_password(password, allowed);
+    let legacy = &platform.defaults.legacy_password_schemes;
+    let checked = match check_password(password, allowed) {
+        // A legacy scheme the platform still accepts: well formed, and warned about.
+        Err(PasswordProblem::NotAllowed(scheme)) if legacy.contains(&scheme) => {
+            check_password(password, legacy).inspect(|scheme| {
+                c.push(diags::password_legacy_scheme(c.loc(password), scheme));
+            })
+        }
+        checked => checked,
+    };
     if checked.is_err() {
         c.mark_secret(c.loc(password));
     }
     match checked {
-        Ok(()) => return true,
+        Ok(_) => return true,
         Err(PasswordProblem::Plaintext) => c.push(diags::password_plaintext(c.loc(password))),
         Err(PasswordProblem::PlainScheme(scheme)) => {
             c.push(diags::password_plain_scheme(c.loc(password), &scheme));

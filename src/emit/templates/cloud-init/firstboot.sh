@@ -60,6 +60,10 @@ if ! printf '%s  %s\n' "$RELEASE_SHA256" "$MAILOPS" | sha256sum -c --status - 2>
   install -o root -g root -m 0755 "$download" "$MAILOPS"
   rm -f "$download"
 fi
+# Its man pages and bash completion, made by the binary itself (so they match its --help).
+"$MAILOPS" man --out /usr/local/share/man/man1
+install -d -o root -g root -m 0755 /etc/bash_completion.d
+"$MAILOPS" completions bash >/etc/bash_completion.d/mailops
 
 # The host's age identity (made once, never leaves the host); its recipient
 # goes to the console, and to SSM when main.tf names a parameter.
