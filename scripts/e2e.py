@@ -493,14 +493,19 @@ def break_something(stack, what):
         path.write_text(path.read_text().replace("mail2026-rsa", "mail2026"))
     elif what == "mailbox-state":  # the password query before issue 14: no state, no protocols
         path = stack.live / "etc" / "dovecot" / "dovecot-sql.conf.ext"
-        path.write_text(re.sub(r"(?m)^(password_query = .*?WHERE email = '%u').*$", r"\1", path.read_text()))
+        path.write_text(re.sub(r"(?m)^(password_query = .*?WHERE u\.email = '%u').*$", r"\1", path.read_text()))
+    elif what == "tenant-state":  # the queries before issue 15: no tenant state at login or RCPT
+        for path in (stack.live / "etc" / "dovecot").glob("dovecot-sql*.conf.ext"):
+            path.write_text(path.read_text().replace(" AND d.state = 'active'", ""))
+        path = pf / "recipient-state.cf"
+        path.write_text(re.sub(r" UNION ALL SELECT [^\n]*FROM virtual_domains[^\n]*", "", path.read_text()))
     elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
         path = pf / "main.cf"
         path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
                            "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
-                           "mailbox-state or recipient-state")
+                           "mailbox-state, recipient-state or tenant-state")
     log(f"(self-test: broke {what})")
 
 
@@ -1150,6 +1155,9 @@ def checks(backend, stack, repo, tenants, url, db_password):
         return f"550 for {leaver}; Maildir kept"
     check(f"{b}: offboarding a mailbox refuses new mail and keeps the Maildir", offboarding)
 
+    # 10. Tenant states (issue 15), on the tenant onboarded above.
+    tenant_state_checks(backend, stack, repo, url, db_password, new_domain, new_user, new_password)
+
 
 # ------------------------------------------------- everyday mailbox operations
 
@@ -1405,6 +1413,103 @@ def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
             raise RuntimeError("a service was restarted")
         return f"{len(installs)} applies and installs, same PIDs"
     check(f"{b}: mailbox operations: no change reloads a service (same PIDs)", no_reload)
+
+
+def tenant_state_checks(backend, stack, repo, url, db_password, domain, user, password):
+    """Issue 15's tenant state on the real servers: suspended (mail delivered,
+    every login refused), disabled (every address refused 550 5.2.1, the
+    Maildir kept), active again; rows only, no reload."""
+    base = stack.base
+    b = backend
+    tenant_file = repo / "tenants" / f"{domain}.toml"
+    original = tenant_file.read_text()
+    before = service_pids(base)
+    installs = []
+    plans = {}
+
+    def set_state(state):
+        text = re.sub(r'(?m)^state = "\w+"\n', "", original)
+        text = text.replace(f'domain = "{domain}"\n', f'domain = "{domain}"\nstate = "{state}"\n', 1)
+        tenant_file.write_text(text)
+        mailops(repo, "build")
+        plans[state] = mailops(repo, "plan", "--database", url).stdout
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        installs.append(proc.stdout)
+
+    # Mail received while active, to find again after the tenant was disabled.
+    kept_token = uuid.uuid4().hex
+    smtp_send(OUTSIDE_SENDER, [user], kept_token)
+    wait_delivered(base, user, kept_token)
+    imap_login(user, password)
+
+    set_state("suspended")
+
+    def suspended_plan():
+        plan = plans["suspended"]
+        line = f"~ domain {domain}: state active → suspended"
+        if line not in plan or "0 to insert, 1 to update, 0 to delete" not in plan:
+            raise RuntimeError(f"the plan does not show `{line}` alone: {plan[-600:]}")
+        return line
+    check(f"{b}: suspended tenant: plan shows the domain row's state change", suspended_plan)
+
+    def suspended_delivery():
+        token = uuid.uuid4().hex
+        if smtp_send(OUTSIDE_SENDER, [user], token):
+            raise RuntimeError("refused")
+        wait_delivered(base, user, token)
+        return "delivered"
+    check(f"{b}: suspended tenant: mail is still delivered", suspended_delivery)
+    check(f"{b}: suspended tenant: IMAP login refused",
+          lambda: refused("IMAP login", lambda: imap_login(user, password), imaplib.IMAP4.error))
+    check(f"{b}: suspended tenant: submission login refused",
+          lambda: refused("submission login", lambda: submission_login(user, password),
+                          smtplib.SMTPAuthenticationError))
+
+    kept = sorted(p.name for sub in ("new", "cur") for p in (maildir(base, user) / sub).glob("*"))
+    set_state("disabled")
+
+    def disabled_rcpt():
+        answers = []
+        # A mailbox, an alias, an unknown address: every address of the domain.
+        for address in (user, f"postmaster@{domain}", f"nobody-{uuid.uuid4().hex[:8]}@{domain}"):
+            code, text = rcpt_code(address)
+            if code != 550 or "5.2.1" not in text:
+                raise RuntimeError(f"RCPT to {address} of a disabled tenant: {code} {text}")
+            answers.append(f"{address.split('@')[0]} {code}")
+        return f"{', '.join(answers)} 5.2.1"
+    check(f"{b}: disabled tenant: RCPT TO every address → 550 5.2.1", disabled_rcpt)
+    check(f"{b}: disabled tenant: IMAP login refused",
+          lambda: refused("IMAP login", lambda: imap_login(user, password), imaplib.IMAP4.error))
+
+    def disabled_maildir_kept():
+        now = sorted(p.name for sub in ("new", "cur") for p in (maildir(base, user) / sub).glob("*"))
+        if now != kept or not kept:
+            raise RuntimeError(f"the Maildir changed: {kept} → {now}")
+        return f"{len(kept)} messages untouched"
+    check(f"{b}: disabled tenant: the Maildir is untouched", disabled_maildir_kept)
+
+    def reactivated():
+        set_state("active")
+        imap_fetch(user, password, kept_token)
+        submission_login(user, password)
+        # An address not probed while disabled (smtpd may remember the last answer).
+        code, text = rcpt_code(f"abuse@{domain}")
+        if code != 250:
+            raise RuntimeError(f"RCPT to abuse@{domain} after re-activation: {code} {text}")
+        return "logs in over IMAP and submission, finds its old mail, RCPT 250"
+    check(f"{b}: active again: logins, old mail and delivery are back", reactivated)
+
+    def no_reload():
+        asked = [out.strip() for out in installs if "reload: none" not in out]
+        if asked:
+            raise RuntimeError(f"install asked for a reload: {asked[0]}")
+        if service_pids(base) != before:
+            raise RuntimeError("a service was restarted")
+        return f"{len(installs)} applies and installs, same PIDs"
+    check(f"{b}: tenant states: no change reloads a service (same PIDs)", no_reload)
 
 
 def main():

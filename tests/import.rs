@@ -431,7 +431,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "(postfixadmin layout)",
         "mapped: 2 domains, 3 mailboxes, 4 aliases (5 destinations)",
         "mailbox `bob@pfa.example`: an inactive mailbox: imported as `state = \"disabled\"`",
-        "domain `old.example`: an inactive domain: every mailbox imported as `state = \"disabled\"`",
+        "domain `old.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`",
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
         "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
@@ -459,6 +459,13 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "{pfa}"
     );
     assert!(!repo.path().join("tenants/pfa-alias.example.toml").exists());
+    // An inactive domain: the tenant is disabled, its mailboxes keep their own state.
+    let old = tenant(&repo, "old.example");
+    assert!(
+        old.contains("description = \"Gone Inc\"\nstate = \"disabled\"\n"),
+        "{old}"
+    );
+    assert_eq!(old.matches("state = ").count(), 1, "{old}");
 
     // Applied to a fresh mailops database: the rows, with their states.
     let fresh = TestDb::new(engine);
@@ -466,7 +473,12 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     assert_code(&out, 0);
     assert_eq!(
         fresh.sql("SELECT email, state, quota_bytes, password = (SELECT password FROM virtual_users WHERE email = 'alice@pfa.example') FROM virtual_users ORDER BY email"),
-        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t4194304000\t1\ncarol@old.example\tdisabled\t102400000\t1\n"
+        "alice@pfa.example\tactive\t1073741824\t1\nbob@pfa.example\tdisabled\t4194304000\t1\ncarol@old.example\tactive\t102400000\t1\n"
+    );
+    // The inactive domain is a disabled tenant: its mail refused, its rows kept.
+    assert_eq!(
+        fresh.sql("SELECT name, state FROM virtual_domains ORDER BY name"),
+        "old.example\tdisabled\npfa.example\tactive\n"
     );
     let out = run(
         repo.path(),
@@ -594,7 +606,7 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
         "`Ann@Mixed.Example` written as `ann@mixed.example`".to_string(),
         "spaces around `ben@mixed.example` removed".to_string(),
         "mailbox `cid@mixed.example`: an inactive mailbox: imported as `state = \"disabled\"`".to_string(),
-        "domain `gone.example`: an inactive domain: every mailbox imported as `state = \"disabled\"`".to_string(),
+        "domain `gone.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`".to_string(),
         "`pat@mixed.example`: a plaintext password".to_string(),
         "domain `mixed.example`: 3 mailboxes, over the domain's limit of 1: max_mailboxes written as 3".to_string(),
         "the destination list `Ann@Mixed.Example , ben@mixed.example` was split into 2 destinations".to_string(),
@@ -633,7 +645,8 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
     assert!(tenant(&repo, "xn--caf-dma.example").contains("domain = \"café.example\""));
 
     // Validate: clean but for exactly the expected warnings: one per mailbox still on
-    // MD5 crypt, and gone.example's two aliases to its (now disabled) mailbox.
+    // MD5 crypt (gone.example is a disabled tenant: its own aliases to its
+    // mailbox are no warning, the tenant refuses their mail anyway).
     let out = run(repo.path(), &["validate", "--format", "json"]);
     assert_code(&out, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -645,10 +658,10 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
     }
     assert_eq!(
         codes,
-        std::collections::BTreeMap::from([
-            ("mailops::alias::disabled-destination".to_string(), 2),
-            ("mailops::password::legacy-scheme".to_string(), legacy),
-        ])
+        std::collections::BTreeMap::from([(
+            "mailops::password::legacy-scheme".to_string(),
+            legacy
+        )])
     );
 
     // Applied to a fresh mailops database: every mailbox with its original hash.
@@ -667,7 +680,11 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
     );
     assert_eq!(
         fresh.sql("SELECT email, state, quota_bytes FROM virtual_users WHERE email IN ('ann@mixed.example', 'cid@mixed.example', 'old@gone.example', 'u3@p7.example') ORDER BY email"),
-        "ann@mixed.example\tactive\t2097152000\ncid@mixed.example\tdisabled\t1048576\nold@gone.example\tdisabled\t1048576\nu3@p7.example\tactive\t3145728\n"
+        "ann@mixed.example\tactive\t2097152000\ncid@mixed.example\tdisabled\t1048576\nold@gone.example\tactive\t1048576\nu3@p7.example\tactive\t3145728\n"
+    );
+    assert_eq!(
+        fresh.sql("SELECT state FROM virtual_domains WHERE name = 'gone.example'"),
+        "disabled\n"
     );
     let out = run(
         repo.path(),
@@ -826,7 +843,7 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     assert_eq!(dump(), before);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n"
+        "1\n2\n3\n4\n5\n"
     );
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM virtual_users WHERE quota_bytes = quota AND state = 'active' AND name IS NULL"),

@@ -287,6 +287,7 @@ fixtures! {
     dmarc_rua_not_mailto: exit 1, ["mailops::dmarc::invalid-uri"];
     spf_bad_term: exit 1, ["mailops::spf::invalid"];
     spf_too_many_lookups: exit 1, ["mailops::spf::too-many-lookups"];
+    tenant_invalid_state: exit 1, ["mailops::tenant::invalid-state"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
 

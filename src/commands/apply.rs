@@ -182,6 +182,7 @@ async fn apply_locked(
         full: request.full || request.saved.is_some_and(|saved| saved.full),
         for_apply: true,
         current_schema: true,
+        version: crate::db::migrate::latest(),
     };
     let (live, desired) = Live::read(conn, desired, mode, timer).await?;
     db::apply::test_hold_after_read().await;

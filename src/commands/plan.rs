@@ -305,8 +305,11 @@ fn plan_rows(
                 PlanSource::Open(mut conn, schema) => {
                     current_schema = schema == Schema::Current;
                     notes.extend(db::schema_note(schema));
-                    let read =
-                        Live::read_for_plan(&mut conn, desired, full, current_schema, timer).await;
+                    let version = match schema {
+                        Schema::Behind(version) => version,
+                        _ => db::migrate::latest(),
+                    };
+                    let read = Live::read_for_plan(&mut conn, desired, full, version, timer).await;
                     conn.close().await;
                     read?
                 }

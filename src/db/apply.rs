@@ -214,7 +214,7 @@ fn tallies_of_created_domains(plan: &RowPlan, change_time: i64) -> HashMap<&str,
         .domains
         .insert
         .iter()
-        .map(|name| (name.as_str(), (0, 0)))
+        .map(|d| (d.name.as_str(), (0, 0)))
         .collect();
     let users = plan
         .users
@@ -387,13 +387,13 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     // Inserts: domains, then what refers to them.
     for chunk in plan.domains.insert.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO virtual_domains (name) VALUES {}",
-            placeholders(chunk.len(), 1)
+            "INSERT INTO virtual_domains (name, state) VALUES {}",
+            placeholders(chunk.len(), 2)
         );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for name in chunk {
-                q = q.bind(name);
+            for domain in chunk {
+                q = q.bind(&domain.name).bind(&domain.state);
             }
             q.execute(&mut *c).await.map_err(failed("inserting into virtual_domains"))?.rows_affected()
         });
@@ -482,6 +482,18 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     }
 
     // Updates, one row each (a changed row is rare; the statement is prepared once).
+    for update in &plan.domains.update {
+        let domain = &update.after;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE virtual_domains SET state = ? WHERE name = ?",
+        )
+        .bind(&domain.state)
+        .bind(&domain.name)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating virtual_domains"))?.rows_affected());
+        w.count_statement(1)?;
+    }
     for update in &plan.users.update {
         let user = &update.after;
         let id = id_of(&user.domain)?;
@@ -618,8 +630,8 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         );
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for name in chunk {
-                q = q.bind(name);
+            for domain in chunk {
+                q = q.bind(&domain.name);
             }
             q.execute(&mut *c).await.map_err(failed("deleting from virtual_domains"))?.rows_affected()
         });
@@ -675,7 +687,10 @@ mod tests {
             domain: domain.into(),
         };
         let mut plan = RowPlan::default();
-        plan.domains.insert = vec!["new.example".into(), "empty.example".into()];
+        plan.domains.insert = vec![
+            crate::db::rows::DomainRow::active("new.example"),
+            crate::db::rows::DomainRow::active("empty.example"),
+        ];
         plan.users.insert = vec![
             user("a@new.example", "new.example"),
             user("b@new.example", "new.example"),

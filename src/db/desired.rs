@@ -13,14 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserColumns, UserRow, domain_of, quota_column,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserColumns, UserRow, domain_of,
+    quota_column,
 };
-use crate::model::{Domain, Model};
+use crate::model::{Domain, Model, TenantState};
 use crate::parallel;
 
 /// What one domain of the model asks of the routing tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DesiredDomain {
+    /// The tenant's state, the `state` column of its `virtual_domains` row
+    /// (domain rows are always compared, so the digest leaves it out).
+    pub(crate) state: TenantState,
     /// `sha256:<hex>` of the domain's rows (`digest`).
     pub(crate) digest: String,
     /// Rows of the domain's mailboxes: in virtual_users, virtual_app_passwords
@@ -120,7 +124,17 @@ impl<'m> Desired<'m> {
     /// incremental compile did not parse changed since.
     pub(crate) fn rows(&self, only: Option<&BTreeSet<String>>) -> Result<Rows, DbError> {
         let mut rows = Rows {
-            domains: self.domains.keys().map(|d| d.to_string()).collect(),
+            domains: self
+                .domains
+                .iter()
+                .map(|(name, d)| {
+                    let row = DomainRow {
+                        name: name.to_string(),
+                        state: d.state.name().to_string(),
+                    };
+                    (name.to_string(), row)
+                })
+                .collect(),
             ..Rows::default()
         };
         let mut selected: Vec<&Domain> = match only {
@@ -194,11 +208,11 @@ impl Desired<'_> {
     /// The alias rows the files keep that forward into one of `going`
     /// (domains the plan deletes): (source, destination), sorted. After the
     /// apply they forward off the platform, to a domain it no longer hosts.
-    pub(crate) fn forwards_into(&self, going: &[String]) -> Vec<(String, String)> {
+    pub(crate) fn forwards_into(&self, going: &[DomainRow]) -> Vec<(String, String)> {
         if going.is_empty() {
             return Vec::new();
         }
-        let going: BTreeSet<&str> = going.iter().map(String::as_str).collect();
+        let going: BTreeSet<&str> = going.iter().map(|d| d.name.as_str()).collect();
         let into = |destination: &str| going.contains(domain_of(destination));
         let mut forwards: BTreeSet<(String, String)> = BTreeSet::new();
         for domain in self.model.domains.values() {
@@ -265,6 +279,7 @@ pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
         .sum::<usize>()
         + grant_rows(domain).len();
     DesiredDomain {
+        state: domain.state,
         digest: digest(domain),
         users: (domain.mailboxes.len() + extras) as i64,
         aliases: domain

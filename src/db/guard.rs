@@ -58,7 +58,11 @@ pub(crate) fn check(
         .map(|r| format!("this apply needs --allow-destroy: {r}"))
         .collect();
     lines.push("it would delete:".to_string());
-    list(&mut lines, "domain", plan.domains.delete.iter().cloned());
+    list(
+        &mut lines,
+        "domain",
+        plan.domains.delete.iter().map(|d| d.name.clone()),
+    );
     list(
         &mut lines,
         "mailbox",
@@ -160,7 +164,7 @@ mod tests {
     fn deleting_a_domain_is_refused_whatever_its_share() {
         let rows = live(11, 0);
         let mut plan = RowPlan::default();
-        plan.domains.delete = vec!["d0.example".into()];
+        plan.domains.delete = vec![crate::db::rows::DomainRow::active("d0.example")];
         let refusal = check(&plan, &rows, &[]).expect("a whole domain");
         assert!(refusal[0].contains("1 whole domain"), "{refusal:?}");
         assert!(refusal.iter().any(|l| l == "  - domain d0.example"));
@@ -169,7 +173,7 @@ mod tests {
     #[test]
     fn the_refusal_lists_every_forward_into_a_deleted_domain() {
         let mut plan = RowPlan::default();
-        plan.domains.delete = vec!["m.example".into()];
+        plan.domains.delete = vec![crate::db::rows::DomainRow::active("m.example")];
         let forwards = vec![
             (
                 "accounts@k.example".to_string(),

@@ -67,7 +67,7 @@ use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::CHUNK;
-use crate::db::rows::{AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserRow};
+use crate::db::rows::{AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserRow};
 use crate::timing::StageTimer;
 
 /// A domain's rows in one table, as the drift check sees them.
@@ -161,6 +161,9 @@ pub(crate) struct ReadMode {
     /// it is (it never migrates): the domains and every row, with no
     /// bookkeeping (none of it may exist yet).
     pub(crate) current_schema: bool,
+    /// The schema's version (`migrate::latest()` when current; 0 for an
+    /// existing server's tables): which columns an older schema has.
+    pub(crate) version: i64,
 }
 
 /// The live database as far as a plan needs it.
@@ -180,9 +183,10 @@ pub(crate) struct Live {
 }
 
 type UserColumns = (i64, String, String, i64, Option<String>, String, String);
-/// id, name, digest, user_rows, user_changed, alias_rows, alias_changed.
+/// id, name, state, digest, user_rows, user_changed, alias_rows, alias_changed.
 type MysqlDomainColumns = (
     i64,
+    String,
     String,
     Option<String>,
     Option<i64>,
@@ -190,8 +194,15 @@ type MysqlDomainColumns = (
     Option<i64>,
     Option<String>,
 );
-/// id, name, digest, edits, applied_edits.
-type SqliteDomainColumns = (i64, String, Option<String>, Option<i64>, Option<i64>);
+/// id, name, state, digest, edits, applied_edits.
+type SqliteDomainColumns = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The tallies of the rows of the domains with these ids (of every domain
 /// when `None`), per domain id: (users, aliases), one `GROUP BY` per table
@@ -311,7 +322,7 @@ impl Live {
         conn: &mut Conn,
         desired: Pending<'_, 'm>,
         full: bool,
-        current_schema: bool,
+        version: i64,
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
         conn.execute_raw(match conn.dialect() {
@@ -322,7 +333,8 @@ impl Live {
         let mode = ReadMode {
             full,
             for_apply: false,
-            current_schema,
+            current_schema: version == crate::db::migrate::latest(),
+            version,
         };
         let read = Live::read(conn, desired, mode, timer).await;
         let ended = conn.execute_raw("ROLLBACK").await;
@@ -342,7 +354,7 @@ impl Live {
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
-        live.read_domains(conn, mode.current_schema).await?;
+        live.read_domains(conn, mode).await?;
         live.read_tallies(conn, mode.current_schema).await?;
         timer.lap("db state");
         let desired = desired.wait();
@@ -367,12 +379,8 @@ impl Live {
             .map(|(_, d)| d.id)
             .collect();
         let everything = mode.full || !live.orphans.is_empty() || stale.len() == live.domains.len();
-        live.read_rows(
-            conn,
-            (!everything).then_some(&stale[..]),
-            mode.current_schema,
-        )
-        .await?;
+        live.read_rows(conn, (!everything).then_some(&stale[..]), mode.version)
+            .await?;
         live.read = ReadStats {
             full: everything,
             domains: if everything {
@@ -406,20 +414,26 @@ impl Live {
         (live, desired)
     }
 
-    async fn read_domains(&mut self, conn: &mut Conn, current_schema: bool) -> Result<(), DbError> {
+    async fn read_domains(&mut self, conn: &mut Conn, mode: ReadMode) -> Result<(), DbError> {
         let reading = failed("reading virtual_domains and mailops_domain_state");
-        let domains: Vec<(i64, String, Option<Recorded>)> = match conn {
-            // An older schema: its bookkeeping (if any) is not this mailops's.
-            _ if !current_schema => on_conn!(&mut *conn, c => {
-                let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM virtual_domains")
+        let domains: Vec<(i64, String, String, Option<Recorded>)> = match conn {
+            // An older schema: its bookkeeping (if any) is not this mailops's,
+            // and before migration 0005 every domain is active.
+            _ if !mode.current_schema => on_conn!(&mut *conn, c => {
+                let sql = if mode.version >= 5 {
+                    "SELECT id, name, state FROM virtual_domains"
+                } else {
+                    "SELECT id, name, 'active' FROM virtual_domains"
+                };
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(sql)
                     .fetch_all(&mut *c)
                     .await
                     .map_err(&reading)?;
-                rows.into_iter().map(|(id, name)| (id, name, None)).collect()
+                rows.into_iter().map(|(id, name, state)| (id, name, state, None)).collect()
             }),
             Conn::Mysql(c) => {
                 let rows: Vec<MysqlDomainColumns> = sqlx::query_as(
-                    "SELECT d.id, d.name, s.digest, s.user_rows, CAST(s.user_changed AS CHAR), \
+                    "SELECT d.id, d.name, d.state, s.digest, s.user_rows, CAST(s.user_changed AS CHAR), \
                      s.alias_rows, CAST(s.alias_changed AS CHAR) \
                      FROM virtual_domains d LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
                 )
@@ -427,7 +441,7 @@ impl Live {
                 .await
                 .map_err(&reading)?;
                 rows.into_iter()
-                    .map(|(id, name, digest, ur, uc, ar, ac)| {
+                    .map(|(id, name, state, digest, ur, uc, ar, ac)| {
                         let tallies = match (ur, uc, ar, ac) {
                             (Some(ur), Some(uc), Some(ar), Some(ac)) => Some((
                                 Tally {
@@ -445,20 +459,20 @@ impl Live {
                             digest,
                             mark: Mark::Tallies(tallies),
                         });
-                        (id, name, recorded)
+                        (id, name, state, recorded)
                     })
                     .collect()
             }
             Conn::Sqlite(c) => {
                 let rows: Vec<SqliteDomainColumns> = sqlx::query_as(
-                    "SELECT d.id, d.name, s.digest, s.edits, s.applied_edits \
+                    "SELECT d.id, d.name, d.state, s.digest, s.edits, s.applied_edits \
                      FROM virtual_domains d LEFT JOIN mailops_domain_state s ON s.domain_id = d.id",
                 )
                 .fetch_all(&mut *c)
                 .await
                 .map_err(&reading)?;
                 rows.into_iter()
-                    .map(|(id, name, digest, edits, applied_edits)| {
+                    .map(|(id, name, state, digest, edits, applied_edits)| {
                         let recorded = digest.map(|digest| Recorded {
                             digest,
                             mark: Mark::Edits {
@@ -466,14 +480,20 @@ impl Live {
                                 applied_edits: applied_edits.unwrap_or(0),
                             },
                         });
-                        (id, name, recorded)
+                        (id, name, state, recorded)
                     })
                     .collect()
             }
         };
         let empty = Tally::empty(conn.dialect());
-        for (id, name, recorded) in domains {
-            self.rows.domains.insert(name.clone());
+        for (id, name, state, recorded) in domains {
+            self.rows.domains.insert(
+                name.clone(),
+                DomainRow {
+                    name: name.clone(),
+                    state,
+                },
+            );
             self.domains.insert(
                 name,
                 LiveDomain {
@@ -510,15 +530,16 @@ impl Live {
     }
 
     /// Read the rows of the domains with these ids, or every row. A schema
-    /// from before migration 0004 has no `state` and `protocols` columns:
-    /// its mailboxes read as the defaults the migration gives them.
+    /// from before migration 0004 (`version`) has no `state` and `protocols`
+    /// columns: its mailboxes read as the defaults the migration gives them.
     async fn read_rows(
         &mut self,
         conn: &mut Conn,
         ids: Option<&[i64]>,
-        current_schema: bool,
+        version: i64,
     ) -> Result<(), DbError> {
-        let mailbox_columns = if current_schema {
+        let mailbox_state = version >= 4;
+        let mailbox_columns = if mailbox_state {
             "quota_bytes, name, state, protocols".to_string()
         } else {
             // An older schema, or an existing server's tables (version 0,
@@ -575,7 +596,7 @@ impl Live {
                 };
                 self.rows.aliases.insert(key, row);
             }
-            if !current_schema {
+            if !mailbox_state {
                 // No app passwords or grants before migration 0004.
                 continue;
             }
@@ -634,11 +655,17 @@ impl Live {
             fields.field(&tally.changed);
         }
         let mut fields = Fields::default();
-        fields.field("mailops-live/3");
+        fields.field("mailops-live/4");
         for (name, domain) in &self.domains {
             fields.field("d");
             fields.field(name);
             fields.number(domain.id);
+            // The domain rows are read whole at every plan: a state edited
+            // by hand (no tally counts it) changes the fingerprint too.
+            match self.rows.domains.get(name) {
+                Some(row) => fields.field(&row.state),
+                None => fields.field("-"),
+            }
             match &domain.recorded {
                 None => fields.field("-"),
                 Some(recorded) => {
@@ -715,7 +742,7 @@ impl Live {
     /// are then the desired rows (the diff covered all of them).
     pub(crate) fn to_record(&self, desired: &Desired<'_>, plan: &RowPlan) -> BTreeSet<String> {
         let mut names: BTreeSet<&str> = self.diffed.iter().map(String::as_str).collect();
-        names.extend(plan.domains.insert.iter().map(String::as_str));
+        names.extend(plan.domains.insert.iter().map(|d| d.name.as_str()));
         for user in plan.users.insert.iter().chain(&plan.users.delete) {
             names.insert(&user.domain);
         }
@@ -773,6 +800,7 @@ mod tests {
 
     fn desired(digest: &str, users: i64, aliases: i64) -> DesiredDomain {
         DesiredDomain {
+            state: crate::model::TenantState::Active,
             digest: digest.into(),
             users,
             aliases,
@@ -851,7 +879,7 @@ mod tests {
         plan.users
             .delete
             .push(user("x@gone.example", "gone.example"));
-        plan.domains.delete.push("gone.example".into());
+        plan.domains.delete.push(DomainRow::active("gone.example"));
         let names: Vec<String> = live.to_record(&desired, &plan).into_iter().collect();
         assert_eq!(names, ["a.example", "b.example", "c.example"]);
     }

@@ -57,6 +57,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../../migrations/mysql/0004_mailbox_state.sql"),
         sqlite: include_str!("../../migrations/sqlite/0004_mailbox_state.sql"),
     },
+    Migration {
+        version: 5,
+        name: "tenant_state",
+        mysql: include_str!("../../migrations/mysql/0005_tenant_state.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0005_tenant_state.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

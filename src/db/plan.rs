@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::rows::{AliasRow, AppPasswordRow, GrantRow, Rows, UserRow, hex};
+use crate::db::rows::{AliasRow, AppPasswordRow, DomainRow, GrantRow, Rows, UserRow, hex};
 use crate::graph::Graph;
 
 /// The changes to one table.
@@ -45,8 +45,8 @@ pub(crate) struct Update<R> {
 /// aliases; deletes run in the reverse (aliases, mailboxes, domains).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RowPlan {
-    /// Domain names (a domain row has no other column, so never an update).
-    pub(crate) domains: Changes<String>,
+    /// Domains: an update changes the tenant's state.
+    pub(crate) domains: Changes<DomainRow>,
     pub(crate) users: Changes<UserRow>,
     pub(crate) aliases: Changes<AliasRow>,
     /// Written after the mailboxes, deleted before them.
@@ -72,14 +72,13 @@ impl Counts {
 
 impl RowPlan {
     pub(crate) fn diff(desired: &Rows, live: &Rows) -> RowPlan {
-        let mut plan = RowPlan::default();
-        plan.domains.insert = desired.domains.difference(&live.domains).cloned().collect();
-        plan.domains.delete = live.domains.difference(&desired.domains).cloned().collect();
-        plan.users = diff_map(&desired.users, &live.users);
-        plan.aliases = diff_map(&desired.aliases, &live.aliases);
-        plan.app_passwords = diff_map(&desired.app_passwords, &live.app_passwords);
-        plan.grants = diff_map(&desired.grants, &live.grants);
-        plan
+        RowPlan {
+            domains: diff_map(&desired.domains, &live.domains),
+            users: diff_map(&desired.users, &live.users),
+            aliases: diff_map(&desired.aliases, &live.aliases),
+            app_passwords: diff_map(&desired.app_passwords, &live.app_passwords),
+            grants: diff_map(&desired.grants, &live.grants),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -127,7 +126,7 @@ impl RowPlan {
                 .insert
                 .iter()
                 .enumerate()
-                .map(|(i, d)| (d.as_str(), i))
+                .map(|(i, d)| (d.name.as_str(), i))
                 .collect();
             // A mailbox depends on its domain only: those of the graph's
             // domains go by domain, in the graph's order, then by address.
@@ -237,7 +236,11 @@ mod tests {
 
     fn rows(domains: &[&str], users: &[UserRow]) -> Rows {
         let mut r = Rows::default();
-        r.domains.extend(domains.iter().map(|d| d.to_string()));
+        r.domains.extend(
+            domains
+                .iter()
+                .map(|d| (d.to_string(), DomainRow::active(d))),
+        );
         for u in users {
             r.users.insert(u.email.clone(), u.clone());
         }
@@ -261,8 +264,8 @@ mod tests {
             &[user("x@a.example", "old"), user("z@c.example", "p")],
         );
         let plan = RowPlan::diff(&desired, &live);
-        assert_eq!(plan.domains.insert, vec!["b.example".to_string()]);
-        assert_eq!(plan.domains.delete, vec!["c.example".to_string()]);
+        assert_eq!(plan.domains.insert, vec![DomainRow::active("b.example")]);
+        assert_eq!(plan.domains.delete, vec![DomainRow::active("c.example")]);
         assert_eq!(plan.users.insert, vec![user("y@b.example", "p")]);
         assert_eq!(plan.users.delete, vec![user("z@c.example", "p")]);
         assert_eq!(plan.users.update.len(), 1);
@@ -275,6 +278,19 @@ mod tests {
                 delete: 2
             }
         );
+    }
+
+    #[test]
+    fn a_tenant_state_changed_is_an_update_of_its_domain_row() {
+        let live = rows(&["a.example"], &[user("x@a.example", "p")]);
+        let mut desired = live.clone();
+        desired.domains.get_mut("a.example").unwrap().state = "suspended".into();
+        let plan = RowPlan::diff(&desired, &live);
+        assert_eq!(plan.domains.update.len(), 1);
+        assert_eq!(plan.domains.update[0].before.state, "active");
+        assert_eq!(plan.domains.update[0].after.state, "suspended");
+        assert!(plan.domains.insert.is_empty() && plan.domains.delete.is_empty());
+        assert_eq!(plan.counts().total(), 1);
     }
 
     #[test]

@@ -5,13 +5,32 @@
 //! databases and mean nothing to a reviewer. `Fields` hashes rows for the
 //! digests `desired` records and the fingerprint `live` gives a saved plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Rows per multi-row statement (of apply's writes and live's reads).
 pub(crate) const CHUNK: usize = 1000;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// A `virtual_domains` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DomainRow {
+    pub(crate) name: String,
+    /// `active`, `suspended` or `disabled` (migration 0005).
+    pub(crate) state: String,
+}
+
+#[cfg(test)]
+impl DomainRow {
+    /// An active domain.
+    pub(crate) fn active(name: &str) -> DomainRow {
+        DomainRow {
+            name: name.to_string(),
+            state: crate::model::TenantState::Active.name().to_string(),
+        }
+    }
+}
 
 /// A `virtual_users` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +105,7 @@ pub(crate) struct GrantRow {
 /// All rows of the routing tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
-    pub(crate) domains: BTreeSet<String>,
+    pub(crate) domains: BTreeMap<String, DomainRow>,
     pub(crate) users: BTreeMap<String, UserRow>,
     pub(crate) aliases: BTreeMap<(String, String), AliasRow>,
     /// Keyed by (email, name).
@@ -134,6 +153,13 @@ impl Fields {
             }
             None => self.field("none"),
         }
+    }
+
+    /// Every column of a `virtual_domains` row.
+    pub(crate) fn domain(&mut self, domain: &DomainRow) {
+        self.field("d");
+        self.field(&domain.name);
+        self.field(&domain.state);
     }
 
     /// Every column of a `virtual_users` row.

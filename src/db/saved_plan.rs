@@ -30,8 +30,9 @@ use crate::fsutil::write_private;
 /// compiled fingerprint is of the input files (`incremental::inputs_fingerprint`),
 /// not of the generated files. Version 4: `full`, and no live fingerprint for
 /// a plan of a database that did not exist or had an older schema (apply
-/// migrates it first, so only the rows it derives can be compared).
-pub(crate) const FORMAT: &str = "mailops-plan/4";
+/// migrates it first, so only the rows it derives can be compared). Version 5:
+/// a domain row is `{name, state}` (migration 0005), not a bare name.
+pub(crate) const FORMAT: &str = "mailops-plan/5";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SavedPlan {
@@ -142,7 +143,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
         let mut rows = RowPlan::default();
-        rows.domains.insert.push("a.example".into());
+        rows.domains
+            .insert
+            .push(crate::db::rows::DomainRow::active("a.example"));
         let plan = SavedPlan::new(
             "sqlite://x.db".into(),
             Some("sha256:1".into()),

@@ -244,6 +244,23 @@ mod tests {
                 .unwrap();
             assert_eq!(passwords(&mut conn, &slots[0], "on@a.test", "imap").await, ["p-phone"]);
             assert!(passwords(&mut conn, &slots[1], "on@a.test", "imap").await.is_empty());
+            // A suspended or disabled tenant: no login of any of its
+            // mailboxes, by password or app password; active again, they log in.
+            for state in ["suspended", "disabled", "active"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "UPDATE virtual_domains SET state = '{state}' WHERE name = 'a.test'"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                let mailbox_login = passwords(&mut conn, &mailbox, "on@a.test", "imap").await;
+                let app_login = passwords(&mut conn, &slots[0], "on@a.test", "imap").await;
+                if state == "active" {
+                    assert_eq!((mailbox_login, app_login), (vec!["p-on".to_string()], vec!["p-phone".to_string()]));
+                } else {
+                    assert!(mailbox_login.is_empty() && app_login.is_empty(), "{state}");
+                }
+            }
         });
     }
 

@@ -38,19 +38,24 @@ pub(crate) const DOMAINS: LookupMap = LookupMap {
 pub(crate) const MAILBOXES: LookupMap = LookupMap {
     file: "virtual-mailboxes.cf",
     parameter: "virtual_mailbox_maps",
-    purpose: "Is this address a mailbox that receives mail? (any row means yes; a disabled one does not)",
-    query: "SELECT 1 FROM virtual_users WHERE email='%s' AND state <> 'disabled'",
+    purpose: "Is this address a mailbox that receives mail? (any row means yes; a disabled one, or one of a disabled tenant, does not)",
+    query: "SELECT 1 FROM virtual_users u JOIN virtual_domains d ON d.id = u.domain_id \
+WHERE u.email='%s' AND u.state <> 'disabled' AND d.state <> 'disabled'",
 };
 
 /// A disabled mailbox is refused at RCPT with 550 5.2.1 ("mailbox
 /// disabled", RFC 3463), before `reject_unlisted_recipient` would refuse it
-/// as unknown (5.1.1). Postfix also asks for the domain and `user@` alone;
-/// those are never an `email`, so only the full address matches.
+/// as unknown (5.1.1). Postfix asks for the full address, then for the
+/// domain alone, then `user@`: the full address matches a disabled
+/// mailbox, the domain a disabled tenant (every address of it, aliases and
+/// unknown ones too); a domain is never an `email`, nor an address a
+/// domain `name`.
 pub(crate) const RECIPIENT_STATE: LookupMap = LookupMap {
     file: "recipient-state.cf",
     parameter: "check_recipient_access in smtpd_recipient_restrictions",
-    purpose: "Is this recipient a disabled mailbox? Then its mail is refused with 550 5.2.1; the Maildir is kept.",
-    query: "SELECT '550 5.2.1 Mailbox disabled' FROM virtual_users WHERE email='%s' AND state = 'disabled'",
+    purpose: "Is this recipient a disabled mailbox, or in a disabled tenant? Then its mail is refused with 550 5.2.1; the Maildir is kept.",
+    query: "SELECT '550 5.2.1 Mailbox disabled' FROM virtual_users WHERE email='%s' AND state = 'disabled' \
+UNION ALL SELECT '550 5.2.1 Mail domain disabled' FROM virtual_domains WHERE name='%s' AND state = 'disabled'",
 };
 
 pub(crate) const ALIASES: LookupMap = LookupMap {
@@ -409,6 +414,62 @@ pub(crate) mod tests {
                     "{key}"
                 );
             }
+        });
+    }
+
+    /// Tenant states on the real SQLite engine: every address of a disabled
+    /// tenant (mailbox, alias, unknown) is refused with 550 5.2.1 at its
+    /// domain's key, and none of its mailboxes is a mailbox any more (mail
+    /// forwarded into it bounces); a suspended tenant still receives.
+    #[test]
+    fn a_disabled_tenant_is_refused_with_5_2_1_and_a_suspended_one_receives() {
+        use super::{MAILBOXES, RECIPIENT_STATE};
+        let (runtime, mut conn) = routing_tables();
+        runtime.block_on(async {
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name, state) VALUES
+                   (1, 'on.test', 'active'), (2, 'paused.test', 'suspended'), (3, 'off.test', 'disabled');
+                 INSERT INTO virtual_users (domain_id, email, password, state) VALUES
+                   (1, 'a@on.test', 'x', 'active'),
+                   (2, 'a@paused.test', 'x', 'active'),
+                   (3, 'a@off.test', 'x', 'active'),
+                   (3, 'gone@off.test', 'x', 'disabled');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn rows(conn: &mut sqlx::SqliteConnection, key: &str) -> usize {
+                let sql = MAILBOXES.query.replace("%s", key);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+            async fn answer(conn: &mut sqlx::SqliteConnection, key: &str) -> Vec<String> {
+                let sql = RECIPIENT_STATE.query.replace("%s", key);
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+            }
+            for address in ["a@on.test", "a@paused.test"] {
+                assert_eq!(rows(&mut conn, address).await, 1, "{address}");
+            }
+            for address in ["a@off.test", "gone@off.test"] {
+                assert_eq!(rows(&mut conn, address).await, 0, "{address}");
+            }
+            for key in ["on.test", "paused.test", "a@on.test", "a@paused.test", "a@off.test", "a@"] {
+                assert!(answer(&mut conn, key).await.is_empty(), "{key}");
+            }
+            assert_eq!(
+                answer(&mut conn, "off.test").await,
+                ["550 5.2.1 Mail domain disabled"]
+            );
+            assert_eq!(
+                answer(&mut conn, "gone@off.test").await,
+                ["550 5.2.1 Mailbox disabled"]
+            );
         });
     }
 

@@ -218,8 +218,7 @@ struct Statements {
 impl Statements {
     fn new(dialect: Dialect) -> Self {
         let domain_conflict = match dialect {
-            Dialect::Mysql => dialect.on_conflict("name", &["name"]),
-            Dialect::Sqlite => dialect.on_conflict("name", &[]),
+            Dialect::Mysql | Dialect::Sqlite => dialect.on_conflict("name", &["state"]),
         };
         Statements {
             dialect,
@@ -263,9 +262,11 @@ impl Statements {
     fn upserts(&self, out: &mut String, domain: &Domain) {
         let dialect = self.dialect;
         let name = self.name(domain);
+        let mut state = String::new();
+        dialect.push_literal(&mut state, domain.state.name());
         let _ = writeln!(
             out,
-            "INSERT INTO virtual_domains (name) VALUES ({name}) {};",
+            "INSERT INTO virtual_domains (name, state) VALUES ({name}, {state}) {};",
             self.domain_conflict
         );
         let has_rows = !domain.mailboxes.is_empty() || !domain.aliases.is_empty();
@@ -653,7 +654,7 @@ mod tests {
         let [mysql, sqlite] = files(2, "O'Brien \\\"Z\\\"\\n2nd");
         assert_eq!(
             block(&mysql, "INSERT INTO virtual_domains", "DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);\n"),
-            "INSERT INTO virtual_domains (name) VALUES ('acme.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+            "INSERT INTO virtual_domains (name, state) VALUES ('acme.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'acme.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'user0@acme.example', '{hash}', 2147483648, 'O''Brien \"Z\"\\n2nd', 'active', 'imap,pop3,smtp'),
@@ -669,7 +670,7 @@ ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
         );
         assert_eq!(
             block(&sqlite, "INSERT INTO virtual_domains", "DO UPDATE SET domain_id = excluded.domain_id;\n"),
-            "INSERT INTO virtual_domains (name) VALUES ('acme.example') ON CONFLICT (name) DO NOTHING;
+            "INSERT INTO virtual_domains (name, state) VALUES ('acme.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('user0@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'), 'active', 'imap,pop3,smtp'),
 ('user1@acme.example', '{hash}', 2147483648, ('O''Brien \"Z\"' || char(10) || '2nd'), 'active', 'imap,pop3,smtp')

@@ -19,7 +19,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::FxHashMap;
 
 use crate::diagnostic::Diagnostics;
-use crate::model::{Alias, Domain, MailboxState, Model};
+use crate::model::{Alias, Domain, MailboxState, Model, TenantState};
 
 /// One thing the platform declares that becomes rows.
 /// The order rows are inserted in, dependencies first: the domains (sorted),
@@ -160,7 +160,15 @@ fn resolve_destinations<'m>(
                 }
             }
             Resolution::Mailbox => {
-                if alias.destinations.len() == 1 && is_disabled(model, &destination.address) {
+                // A disabled tenant refuses mail to its own aliases already.
+                let own_tenant_disabled = model
+                    .domains
+                    .get(&alias.domain)
+                    .is_some_and(|d| d.state == TenantState::Disabled);
+                if alias.destinations.len() == 1
+                    && !own_tenant_disabled
+                    && is_disabled(model, &destination.address)
+                {
                     diagnostics.push(diags::disabled_destination(
                         destination.origin.clone(),
                         &alias.source,
@@ -179,13 +187,15 @@ fn resolve_destinations<'m>(
     }
 }
 
+/// A mailbox refuses mail when it is disabled, or its whole tenant is.
 fn is_disabled(model: &Model, address: &str) -> bool {
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
-    model
-        .domains
-        .get(domain)
-        .and_then(|d| d.mailboxes.get(address))
-        .is_some_and(|m| m.state == MailboxState::Disabled)
+    model.domains.get(domain).is_some_and(|d| {
+        d.state == TenantState::Disabled
+            || d.mailboxes
+                .get(address)
+                .is_some_and(|m| m.state == MailboxState::Disabled)
+    })
 }
 
 /// A mailbox's `send_as` address in another domain must be a tenant's, and

@@ -18,6 +18,8 @@ pub(crate) struct Draft {
     /// What `domain = …` says (the Unicode form, as `mailops new` writes it).
     pub(crate) unicode: String,
     pub(crate) description: Option<String>,
+    /// The tenant's `state`: `disabled` for an inactive domain; `None`: active.
+    pub(crate) state: Option<&'static str>,
     /// `[limits] max_mailboxes` and `max_quota` (bytes).
     pub(crate) max_mailboxes: Option<u64>,
     pub(crate) max_quota_bytes: Option<u64>,
@@ -176,7 +178,6 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
     let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
     // The source's own spelling of each domain → its A-label.
     let mut spelled: HashMap<&str, String> = HashMap::new();
-    let mut inactive: HashSet<String> = HashSet::new();
     let alias_domains: HashSet<String> = source
         .alias_domains
         .iter()
@@ -237,10 +238,9 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
             continue;
         }
         if !domain.active {
-            inactive.insert(name.ascii.clone());
             report.changed(
                 &domain.row,
-                "an inactive domain: every mailbox imported as `state = \"disabled\"` (mail refused, data kept)",
+                "an inactive domain: imported as the tenant's `state = \"disabled\"` (all its mail refused, every login refused, data kept)",
             );
         }
         let description = domain
@@ -255,6 +255,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 ascii: name.ascii.clone(),
                 unicode: name.unicode.clone(),
                 description,
+                state: (!domain.active).then_some("disabled"),
                 max_mailboxes: domain.max_mailboxes.filter(|&m| m > 0).map(|m| m as u64),
                 max_quota_bytes: domain.max_quota_bytes.filter(|&q| q > 0).map(|q| q as u64),
                 notes: Vec::new(),
@@ -268,15 +269,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
     // Mailboxes: the first row of an address wins.
     let mut mailboxes: HashMap<String, (String, String)> = HashMap::new(); // address → (domain, source row)
     for user in &source.users {
-        map_user(
-            user,
-            options,
-            &spelled,
-            &inactive,
-            &mut drafts,
-            &mut mailboxes,
-            report,
-        );
+        map_user(user, options, &spelled, &mut drafts, &mut mailboxes, report);
     }
 
     // Aliases: rows grouped by source address, in row order.
@@ -527,7 +520,6 @@ fn map_user(
     user: &SrcUser,
     options: &Options,
     spelled: &HashMap<&str, String>,
-    inactive: &HashSet<String>,
     drafts: &mut BTreeMap<String, Draft>,
     mailboxes: &mut HashMap<String, (String, String)>,
     report: &mut Report,
@@ -598,10 +590,10 @@ fn map_user(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let state = if !user.active || inactive.contains(&domain) {
-        if !user.active {
-            changes.push("an inactive mailbox: imported as `state = \"disabled\"`".into());
-        }
+    // A mailbox of an inactive domain keeps its own state: the tenant's
+    // `state = "disabled"` refuses its mail and logins already.
+    let state = if !user.active {
+        changes.push("an inactive mailbox: imported as `state = \"disabled\"`".into());
         Some("disabled")
     } else {
         None

@@ -29,6 +29,9 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
     if let Some(description) = &draft.description {
         doc.insert("description", value(description.as_str()));
     }
+    if let Some(state) = draft.state {
+        doc.insert("state", value(state));
+    }
     let dkim_tables: Vec<Table> = draft
         .dkim
         .iter()
@@ -116,6 +119,7 @@ mod tests {
             ascii: "acme.example".into(),
             unicode: "acme.example".into(),
             description: Some("Acme \"Corp\"".into()),
+            state: Some("suspended"),
             max_mailboxes: Some(5),
             max_quota_bytes: None,
             notes: Vec::new(),
@@ -140,6 +144,7 @@ mod tests {
 # Imported by `mailops import` from sqlite://db.
 domain = "acme.example"
 description = 'Acme "Corp"'
+state = "suspended"
 
 [dkim]
 selector = "dkim"

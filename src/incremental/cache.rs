@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) const FORMAT: &str = "mailops-cache/5";
+pub(crate) const FORMAT: &str = "mailops-cache/6";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
@@ -107,6 +107,8 @@ pub(crate) struct Produced {
 /// What a compile of a tenant file gave that other files or the database need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Summary {
+    /// The tenant's state (`TenantState::name`): its domain row's column.
+    pub(crate) state: String,
     /// The digest and counts of its rows (`db::desired`).
     pub(crate) digest: String,
     pub(crate) users: i64,

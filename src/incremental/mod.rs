@@ -41,7 +41,7 @@ use crate::graph::Graph;
 use crate::graph::{self, Resolution};
 use crate::load::LoadedRepo;
 use crate::load::{self, PLATFORM_FILE, TENANTS_DIR};
-use crate::model::{Domain, Model};
+use crate::model::{Domain, Model, TenantState};
 use crate::{keystore, validate};
 use cache::{Cache, Hash, Produced, Stat, Summary, Targets, hash};
 
@@ -182,6 +182,7 @@ impl Summarised for Known {
                 RowSummary {
                     domain: &self.cache.tenants[index].domain,
                     desired: DesiredDomain {
+                        state: TenantState::parse(&summary.state).unwrap_or_default(),
                         digest: summary.digest.clone(),
                         users: summary.users,
                         aliases: summary.aliases,
@@ -924,6 +925,7 @@ fn summarise(domain: &Domain) -> cache::Tenant {
     }
     let catch_all = format!("@{}", domain.name);
     let summary = Summary {
+        state: rows.state.name().to_string(),
         digest: rows.digest,
         users: rows.users,
         aliases: rows.aliases,

@@ -8,6 +8,7 @@
 pub(crate) mod mailbox;
 pub(crate) mod platform;
 pub(crate) mod records;
+pub(crate) mod tenant_state;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::source::Location;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
+pub(crate) use tenant_state::TenantState;
 
 /// Every tenant domain on the platform.
 #[derive(Debug, Clone)]
@@ -41,6 +43,8 @@ pub(crate) struct Domain {
     pub(crate) description: Option<String>,
     /// The tenant file, relative to the mail repo (`tenants/acme.example.toml`).
     pub(crate) file: String,
+    /// Whether mail is accepted and mailboxes log in (overrides their own states).
+    pub(crate) state: TenantState,
     pub(crate) ttl: u32,
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,

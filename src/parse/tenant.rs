@@ -21,6 +21,12 @@ pub(crate) struct RawTenant<'a> {
     /// Free text for people: who the client is.
     #[serde(default)]
     pub(crate) description: Option<Sp<String>>,
+    /// The whole tenant: `active` (the default); `suspended`: mail is still accepted and
+    /// delivered, every login of every mailbox is refused; `disabled`: all mail is refused
+    /// with `550 5.2.1` and every login is refused, nothing is deleted. It overrides the
+    /// mailboxes' own `state`.
+    #[serde(default, borrow)]
+    pub(crate) state: Option<Sp<RawStr<'a>>>,
     /// DNS records published for the domain (MX, SPF, DMARC; DKIM comes from `[dkim]`).
     #[serde(default)]
     pub(crate) dns: RawDns,

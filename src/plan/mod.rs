@@ -152,7 +152,9 @@ mod tests {
 
     fn sample_rows() -> RowSection {
         let mut plan = RowPlan::default();
-        plan.domains.insert.push("b.example".into());
+        plan.domains
+            .insert
+            .push(crate::db::rows::DomainRow::active("b.example"));
         plan.users.insert.push(user(
             "x@b.example",
             "{ARGON2ID}secret-hash",

@@ -18,10 +18,12 @@ use crate::db::connection::DbError;
 use crate::db::desired::Desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::{Counts, RowPlan};
-use crate::db::rows::{AliasRow, AppPasswordRow, Fields, GrantRow, Rows, UserRow, domain_of};
+use crate::db::rows::{
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserRow, domain_of,
+};
 use crate::gitrev::Revision;
 use crate::graph::Graph;
-use crate::model::{MailboxState, Protocols};
+use crate::model::{MailboxState, Protocols, TenantState};
 use crate::validate::quota::format_quota;
 
 pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
@@ -250,10 +252,9 @@ impl ShownChange {
 /// `sha256:<hex>` of every row (a revision's: what its plan was derived from).
 fn fingerprint(rows: &Rows) -> String {
     let mut fields = Fields::default();
-    fields.field("mailops-rows/1");
-    for domain in &rows.domains {
-        fields.field("d");
-        fields.field(domain);
+    fields.field("mailops-rows/2");
+    for domain in rows.domains.values() {
+        fields.domain(domain);
     }
     for user in rows.users.values() {
         fields.user(user);
@@ -268,6 +269,20 @@ fn fingerprint(rows: &Rows) -> String {
         fields.grant(row);
     }
     fields.finish()
+}
+
+/// A new domain's state, shown when not the default (a new active tenant
+/// reads as before).
+fn domain_columns(domain: &DomainRow) -> Vec<ShownColumn> {
+    if domain.state == TenantState::Active.name() {
+        return Vec::new();
+    }
+    vec![ShownColumn {
+        column: "state",
+        old: None,
+        new: Some(json!(domain.state)),
+        hidden: false,
+    }]
 }
 
 fn user_columns(user: &UserRow) -> Vec<ShownColumn> {
@@ -366,8 +381,32 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
     };
     for d in &plan.domains.insert {
         add(
-            d,
-            change("insert", "domain", "virtual_domains", d.clone(), Vec::new()),
+            &d.name,
+            change(
+                "insert",
+                "domain",
+                "virtual_domains",
+                d.name.clone(),
+                domain_columns(d),
+            ),
+        );
+    }
+    for d in &plan.domains.update {
+        let columns = vec![ShownColumn {
+            column: "state",
+            old: Some(json!(d.before.state)),
+            new: Some(json!(d.after.state)),
+            hidden: false,
+        }];
+        add(
+            &d.after.name,
+            change(
+                "update",
+                "domain",
+                "virtual_domains",
+                d.after.name.clone(),
+                columns,
+            ),
         );
     }
     for u in &plan.users.insert {
@@ -451,8 +490,14 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
     }
     for d in &plan.domains.delete {
         add(
-            d,
-            change("delete", "domain", "virtual_domains", d.clone(), Vec::new()),
+            &d.name,
+            change(
+                "delete",
+                "domain",
+                "virtual_domains",
+                d.name.clone(),
+                Vec::new(),
+            ),
         );
     }
     // App passwords by name and the mailbox's address, never their hash.

@@ -96,6 +96,7 @@ async fn apply_locked(
         full: false,
         for_apply: true,
         current_schema: true,
+        version: crate::db::migrate::latest(),
     };
     let (live, desired) = Live::read(conn, desired, mode, &mut timer).await?;
     let section = RowSection::derive(target.shown(), &live, &desired, &compiled.graph)?;
@@ -158,7 +159,8 @@ async fn apply_locked(
 
 /// The domains a plan deletes rows of (whole domains, mailboxes, aliases).
 fn deleted_from(plan: &RowPlan) -> BTreeSet<String> {
-    let mut domains: BTreeSet<String> = plan.domains.delete.iter().cloned().collect();
+    let mut domains: BTreeSet<String> =
+        plan.domains.delete.iter().map(|d| d.name.clone()).collect();
     domains.extend(plan.users.delete.iter().map(|u| u.domain.clone()));
     domains.extend(plan.aliases.delete.iter().map(|a| a.domain.clone()));
     domains

@@ -63,6 +63,7 @@ codes! {
         SecretsNoRecipients = "mailops::secrets::no-recipients",
         SpfInvalid = "mailops::spf::invalid",
         SpfTooManyLookups = "mailops::spf::too-many-lookups",
+        TenantInvalidState = "mailops::tenant::invalid-state",
         ValueInvisibleChar = "mailops::value::invisible-char",
         ValueMixedScript = "mailops::value::mixed-script",
         ValuePlaceholder = "mailops::value::placeholder",
@@ -673,6 +674,15 @@ pub(crate) fn invalid_state(loc: Location, state: &str) -> Diagnostic {
     )
     .at(loc, "unknown state")
     .help("write `active` (the default), `locked` (mail delivered, every login refused) or `disabled` (mail refused with 550 5.2.1, logins refused, the Maildir kept)")
+}
+
+pub(crate) fn invalid_tenant_state(loc: Location, state: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::TenantInvalidState,
+        format!("`{state}` is not a tenant state"),
+    )
+    .at(loc, "unknown state")
+    .help("write `active` (the default), `suspended` (mail delivered, every login refused) or `disabled` (all mail refused with 550 5.2.1, every login refused, nothing deleted)")
 }
 
 pub(crate) fn invalid_protocol(loc: Location, protocol: &str) -> Diagnostic {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Diagnostics;
 use crate::model::{
     Alias, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox, MailboxState,
-    Mailboxes, Platform, Protocol, Protocols, SendAs, Spf,
+    Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
@@ -66,6 +66,16 @@ pub(crate) fn build_domain(
         .description
         .as_ref()
         .and_then(|d| c.free_text(d, "the description"));
+    let state = match &raw.state {
+        Some(state) => match c.structured(state, "the tenant state") {
+            Some(word) => TenantState::parse(word).unwrap_or_else(|| {
+                c.push(diags::invalid_tenant_state(c.loc(state), word));
+                TenantState::Active
+            }),
+            None => TenantState::Active,
+        },
+        None => TenantState::Active,
+    };
 
     let ttl = match &raw.dns.ttl {
         Some(ttl) => records::ttl(&mut c, ttl).unwrap_or(platform.defaults.ttl),
@@ -117,6 +127,7 @@ pub(crate) fn build_domain(
         unicode: name.unicode,
         description,
         file: input.file_name.to_string(),
+        state,
         ttl,
         zone_id,
         spf,

@@ -8,7 +8,7 @@
 -- or with every tenant in one transaction (see generated/sql/mysql-begin.sql).
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-INSERT INTO virtual_domains (name) VALUES ('kaveri-foods.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+INSERT INTO virtual_domains (name, state) VALUES ('kaveri-foods.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk', 'active', 'imap,pop3,smtp'),

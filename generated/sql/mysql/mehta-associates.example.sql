@@ -8,7 +8,7 @@
 -- or with every tenant in one transaction (see generated/sql/mysql-begin.sql).
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-INSERT INTO virtual_domains (name) VALUES ('mehta-associates.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+INSERT INTO virtual_domains (name, state) VALUES ('mehta-associates.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta', 'active', 'imap,pop3,smtp'),

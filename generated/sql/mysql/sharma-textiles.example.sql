@@ -8,7 +8,7 @@
 -- or with every tenant in one transaction (see generated/sql/mysql-begin.sql).
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-INSERT INTO virtual_domains (name) VALUES ('sharma-textiles.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+INSERT INTO virtual_domains (name, state) VALUES ('sharma-textiles.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk', 'active', 'imap,pop3,smtp'),

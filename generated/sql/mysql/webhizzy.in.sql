@@ -8,7 +8,7 @@
 -- or with every tenant in one transaction (see generated/sql/mysql-begin.sql).
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-INSERT INTO virtual_domains (name) VALUES ('webhizzy.in') ON DUPLICATE KEY UPDATE name = VALUES(name);
+INSERT INTO virtual_domains (name, state) VALUES ('webhizzy.in', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations', 'active', 'imap,pop3,smtp')

@@ -8,7 +8,7 @@
 -- or with every tenant in one transaction (see generated/sql/mysql-begin.sql).
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
-INSERT INTO virtual_domains (name) VALUES ('xn--11bg9a6av5ff.example') ON DUPLICATE KEY UPDATE name = VALUES(name);
+INSERT INTO virtual_domains (name, state) VALUES ('xn--11bg9a6av5ff.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders', 'active', 'imap,pop3,smtp'),

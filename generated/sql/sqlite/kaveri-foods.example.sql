@@ -7,7 +7,7 @@
 --   sqlite3 -bail DATABASE < generated/sql/sqlite/kaveri-foods.example.sql
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
-INSERT INTO virtual_domains (name) VALUES ('kaveri-foods.example') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_domains (name, state) VALUES ('kaveri-foods.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('info@kaveri-foods.example', '{SHA512-CRYPT}$6$pktvAPKe663rc76q$7ivWZImehCyftg4vBpqi2Cuigj84lBfSgk3qdr4EMpT66H93izde4X.rk5lRlbBqs7iCL54pZ0TVDVC6G4o3c.', 5368709120, 'Kaveri Foods front desk', 'active', 'imap,pop3,smtp'),
 ('lakshmi@kaveri-foods.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$0AvA5GXppp+A1FY0qSGzvw$S7CsC4sVS7FuUBNnMgAIc35Qkp4RUcDnijCXowVrfEM', 2147483648, 'Lakshmi Gowda', 'active', 'imap,pop3,smtp'),

@@ -7,7 +7,7 @@
 --   sqlite3 -bail DATABASE < generated/sql/sqlite/mehta-associates.example.sql
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
-INSERT INTO virtual_domains (name) VALUES ('mehta-associates.example') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_domains (name, state) VALUES ('mehta-associates.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('anil@mehta-associates.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$fW+zYd7Tne16jDO4wXVFvQ$y6kkrlaanUrxmfiJ7r6tgeHTpBYQ30Y1Gzb8BFw4BXw', 26843545600, 'CA Anil Mehta', 'active', 'imap,pop3,smtp'),
 ('meera@mehta-associates.example', '{SHA512-CRYPT}$6$G9cZB2KRTMq/rkpH$fmY5z6ZY4DcMbNv1k/hvPWDrNhhMZprt0VQrcb7dKkspKlmnyNfkfHjsiufqZkZI2X16Y4rqEIww0aSJyOsqz1', 10737418240, 'Meera Kulkarni', 'active', 'imap,pop3,smtp'),

@@ -7,7 +7,7 @@
 --   sqlite3 -bail DATABASE < generated/sql/sqlite/sharma-textiles.example.sql
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
-INSERT INTO virtual_domains (name) VALUES ('sharma-textiles.example') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_domains (name, state) VALUES ('sharma-textiles.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk', 'active', 'imap,pop3,smtp'),
 ('priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma', 'active', 'imap,pop3,smtp'),

@@ -7,7 +7,7 @@
 --   sqlite3 -bail DATABASE < generated/sql/sqlite/webhizzy.in.sql
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
-INSERT INTO virtual_domains (name) VALUES ('webhizzy.in') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_domains (name, state) VALUES ('webhizzy.in', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('ops@webhizzy.in', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+wnKv3TULWZSIq5klMX/wQ$Ze8mL6kWGEgedUPofqmb8FyBdGq8uqhTto5QQk5kvYA', 10737418240, 'Webhizzy Operations', 'active', 'imap,pop3,smtp')
 ) AS v WHERE d.name = 'webhizzy.in' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;

@@ -7,7 +7,7 @@
 --   sqlite3 -bail DATABASE < generated/sql/sqlite/xn--11bg9a6av5ff.example.sql
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
-INSERT INTO virtual_domains (name) VALUES ('xn--11bg9a6av5ff.example') ON CONFLICT (name) DO NOTHING;
+INSERT INTO virtual_domains (name, state) VALUES ('xn--11bg9a6av5ff.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('orders@xn--11bg9a6av5ff.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Dk6KbpAaRp2pdRyOpY0KbA$zFNiKq2dXvHEr+ZEXbQfMdb0vHsQQX50geBmjsQRofA', 1073741824, 'Online orders', 'active', 'imap,pop3,smtp'),
 ('ravi@xn--11bg9a6av5ff.example', '{BLF-CRYPT}$2y$10$QzAf23KVbEeiimElNw03TezNvinhVkW0cRuf2iSUmUJ3gu06b49VW', 1073741824, 'Ravi Agarwal', 'active', 'imap,pop3,smtp')
