@@ -29,8 +29,8 @@ from pathlib import Path
 import boto3
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / "target" / "release" / "mailops"
-SYNTH = REPO / "target" / "release" / "examples" / "synth"
+BIN = REPO / "target" / "debug" / "mailops"
+SYNTH = REPO / "target" / "debug" / "examples" / "synth"
 TERRAFORM = os.environ.get("MAILOPS_TERRAFORM", "terraform")
 MIRROR = Path(os.environ.get("MAILOPS_TF_PROVIDER_MIRROR", "/opt/tf-plugins"))
 REGION = "ap-south-1"

@@ -193,6 +193,9 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
 struct DnsContext<'a> {
     header: String,
     summary: String,
+    /// `[dns] managed`: false, a file of comments only (the tenant keeps its
+    /// file, which names it as compiled, in its root).
+    managed: bool,
     description: Option<&'a str>,
     domain: &'a str,
     zone_id: Option<&'a str>,
@@ -247,7 +250,14 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
     let context = DnsContext {
         header: header("#", &domain.file),
-        summary: format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM."),
+        summary: if domain.dns_managed {
+            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.")
+        } else {
+            format!(
+                "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."
+            )
+        },
+        managed: domain.dns_managed,
         description: domain
             .description
             .as_deref()
@@ -453,6 +463,40 @@ mod tests {
         );
         assert!(dns.contains("k=ed25519; p="), "{dns}");
         assert!(dns.contains("k=rsa; p="), "{dns}");
+    }
+
+    /// `[dns] managed = false`: the tenant's file declares nothing (its DNS
+    /// is hosted elsewhere) and says where its records come from.
+    #[test]
+    fn an_unmanaged_tenant_declares_no_record() {
+        let out = files(&compile(&[(
+            "offsite.example",
+            tenant(
+                "offsite.example",
+                "",
+                "managed = false\nttl = 300",
+                RSA2048,
+            ),
+        )]));
+        let dns = out
+            .get(&dns_path("offsite.example", 16))
+            .expect("dns file");
+        assert!(
+            dns.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{dns}"
+        );
+        assert!(
+            dns.contains("`mailops dns records offsite.example`"),
+            "{dns}"
+        );
+        assert_eq!(hcl_format::format(dns), dns);
+        let model = compile(&[(
+            "offsite.example",
+            tenant("offsite.example", "", "managed = false", RSA2048),
+        )]);
+        let moves =
+            crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
+        assert!(moves.is_empty(), "{moves:?}");
     }
 
     #[test]

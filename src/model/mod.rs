@@ -42,6 +42,8 @@ pub(crate) struct Domain {
     /// The tenant file, relative to the mail repo (`tenants/acme.example.toml`).
     pub(crate) file: String,
     pub(crate) ttl: u32,
+    /// `[dns] managed`: its records are in the operator's Route53 (Terraform).
+    pub(crate) dns_managed: bool,
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,
     pub(crate) dmarc: Dmarc,

@@ -118,6 +118,7 @@ pub(crate) fn build_domain(
         description,
         file: input.file_name.to_string(),
         ttl,
+        dns_managed: raw.dns.managed.as_ref().is_none_or(|m| m.value),
         zone_id,
         spf,
         dmarc,
