@@ -471,16 +471,9 @@ mod tests {
     fn an_unmanaged_tenant_declares_no_record() {
         let out = files(&compile(&[(
             "offsite.example",
-            tenant(
-                "offsite.example",
-                "",
-                "managed = false\nttl = 300",
-                RSA2048,
-            ),
+            tenant("offsite.example", "", "managed = false\nttl = 300", RSA2048),
         )]));
-        let dns = out
-            .get(&dns_path("offsite.example", 16))
-            .expect("dns file");
+        let dns = out.get(&dns_path("offsite.example", 16)).expect("dns file");
         assert!(
             dns.lines().all(|l| l.is_empty() || l.starts_with('#')),
             "{dns}"
