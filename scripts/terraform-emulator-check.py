@@ -1,8 +1,8 @@
-"""Terraform proven by a real apply (issue 16, part 2): `terraform apply` of a
-mail repo's generated/terraform against an AWS emulator on loopback (moto's
-server mode), then the Route53 records read back from the emulator compared,
-record for record, with what `mailops dns records` declares; then those
-read-back records served by a real DNS server (Knot) and checked with
+"""Terraform proven by a real apply (issue 16, parts 2 and 3): `terraform apply`
+of a mail repo's generated/terraform roots against an AWS emulator on loopback
+(moto's server mode), then the Route53 records read back from the emulator
+compared, record for record, with what `mailops dns records` declares; then
+those read-back records served by a real DNS server (Knot) and checked with
 `mailops dns check`.
 
 Run through scripts/terraform-emulator-check, which makes the virtualenv
@@ -12,21 +12,31 @@ example, and a synthetic repo of 100 tenants):
   1. the hosted zones exist in the emulator (each tenant's, and the host's),
      as they would in the operator's account, plus a key pair; the default
      VPC, subnet and an AMI come from the emulator;
-  2. generated/terraform and generated/cloud-init are copied to a temp dir,
-     with two test-only files beside them (never in generated/): the provider
-     pointed at the emulator, and the zone id of a tenant whose file names
-     one (the emulator makes its own ids);
+  2. generated/terraform (every root: host/, dns-<shard>/) and
+     generated/cloud-init are copied to a temp dir, with two test-only files
+     in each root (never in generated/): the provider pointed at the
+     emulator, and the zone id of a tenant whose file names one (the
+     emulator makes its own ids);
   3. `terraform init` from the offline provider mirror, `validate`, `apply`:
      every resource but `aws_eip_domain_name` (the emulator lacks EC2's
      ModifyAddressAttribute; that resource is applied by `terraform test`
-     with a mocked provider instead, step 6);
+     with a mocked provider instead, step 7). The example repo is applied
+     as the single root of the layout before sharding (host/main.tf and
+     every dns_<domain>.tf in one folder, one state: the state an operator
+     moves from), the 100-tenant repo root by root, four at a time (257 s
+     on the shared 2-core machine; as one root, 249 s: the zone lookups and
+     the waits for INSYNC dominate, not the number of roots);
   4. every record set of every zone read back with boto3, compared with the
      declared records: the same names, types, TTLs and values, nothing more;
      the host's A record holds the Elastic IP the apply output;
-  5. the read-back records, as zone files, served by Knot on 127.0.0.1;
+  5. (example repo) the single state split by the script `mailops dns shards
+     --moves` prints (real `terraform state mv`); each root, given its part,
+     plans no change against the emulator: every resource is in exactly the
+     state of the root that declares it;
+  6. the read-back records, as zone files, served by Knot on 127.0.0.1;
      `mailops dns check --expect-ip <the Elastic IP>` must end all ok;
-  6. `terraform test` with `mock_provider "aws"`: the PTR resource names the
-     host's A record and the Elastic IP's allocation.
+  7. `terraform test` with `mock_provider "aws"` in the host root: the PTR
+     resource names the host's A record and the Elastic IP's allocation.
 
 Prints one `ok …` / `FAIL …: why` line per check and exits 1 on any failure.
 """
@@ -40,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -58,10 +69,11 @@ def log(line):
 
 
 def check(name, fn):
+    started = time.monotonic()
     try:
         detail = fn()
         results.append(True)
-        log(f"ok {name}" + (f" ({detail})" if detail else ""))
+        log(f"ok {name}" + (f" ({detail})" if detail else "") + f" [{time.monotonic() - started:.0f} s]")
         return True
     except Exception as error:  # noqa: BLE001 - every failure is a FAIL line
         results.append(False)
@@ -157,13 +169,22 @@ def read_back(emulator):
     return out
 
 
-def prepare(repo, work, emulator):
-    """The zones, the key pair, the copy of generated/ with the test-only overrides."""
+def roots_of(terraform_dir):
+    """The root folders under a copy of generated/terraform: host/ first, then dns-<shard>/."""
+    return sorted((d for d in terraform_dir.iterdir() if d.is_dir() and (d / "main.tf").exists()),
+                  key=lambda d: (d.name != "host", d.name))
+
+
+def prepare(repo, work, emulator, single=False):
+    """The zones, the key pair, the copy of generated/ with the test-only overrides.
+
+    With `single`, also the layout before sharding: one root (terraform/single)
+    holding host/main.tf and every tenant's dns_<domain>.tf."""
     emulator.reset()
     r53 = emulator.client("route53")
     domains = sorted({name for (name, rtype) in declared(repo) if rtype == "MX"})
     platform_zone = re.search(r'data "aws_route53_zone" "platform" \{\s*name\s*=\s*"([^"]+)"',
-                              (repo / "generated" / "terraform" / "main.tf").read_text()).group(1)
+                              (repo / "generated" / "terraform" / "host" / "main.tf").read_text()).group(1)
     zone_ids = {}
     for name in sorted(set(domains) | {platform_zone}):
         zone = r53.create_hosted_zone(Name=name, CallerReference=f"mailops-{name}")
@@ -177,51 +198,113 @@ def prepare(repo, work, emulator):
         shutil.rmtree(work)
     for folder in ("terraform", "cloud-init"):
         shutil.copytree(repo / "generated" / folder, work / folder)
-    tf = work / "terraform"
+    roots = roots_of(work / "terraform")
+    if single:
+        one = work / "terraform" / "single"
+        one.mkdir()
+        shutil.copy(work / "terraform" / "host" / "main.tf", one / "main.tf")
+        for path in sorted((work / "terraform").glob("dns-*/dns_*.tf")):
+            shutil.copy(path, one / path.name)
+        roots.append(one)
     services = ("route53", "ec2", "iam", "sts", "ssm")
     endpoints = "\n".join(f'    {s} = "{emulator.url}"' for s in services)
-    (tf / "emulator_override.tf").write_text(
-        "# Test only: the AWS provider pointed at the emulator.\n"
-        f'provider "aws" {{\n  region                      = "{REGION}"\n  access_key                  = "test"\n'
-        '  secret_key                  = "test"\n  skip_credentials_validation = true\n'
-        f"  skip_metadata_api_check     = true\n  endpoints {{\n{endpoints}\n  }}\n}}\n")
-    # A tenant file may name its zone's id (`zone_id`); the emulator makes its own.
-    overrides = []
-    for path in sorted(tf.glob("dns_*.tf")):
-        text = path.read_text()
-        found = re.search(r'data "aws_route53_zone" "([^"]+)" \{\s*zone_id\s*=\s*"[^"]+"', text)
-        if found:
-            overrides.append(f'data "aws_route53_zone" "{found.group(1)}" {{\n'
-                             f'  zone_id = "{zone_ids[path.name[4:-3]]}"\n}}\n')
-    (tf / "zones_override.tf").write_text("# Test only: the emulator's zone ids.\n" + "".join(overrides))
+    overridden = set()
+    for root in roots:
+        (root / "emulator_override.tf").write_text(
+            "# Test only: the AWS provider pointed at the emulator.\n"
+            f'provider "aws" {{\n  region                      = "{REGION}"\n  access_key                  = "test"\n'
+            '  secret_key                  = "test"\n  skip_credentials_validation = true\n'
+            f"  skip_metadata_api_check     = true\n  endpoints {{\n{endpoints}\n  }}\n}}\n")
+        # A tenant file may name its zone's id (`zone_id`); the emulator makes its own.
+        overrides = []
+        for path in sorted(root.glob("dns_*.tf")):
+            text = path.read_text()
+            found = re.search(r'data "aws_route53_zone" "([^"]+)" \{\s*zone_id\s*=\s*"[^"]+"', text)
+            if found:
+                overridden.add(path.name)
+                overrides.append(f'data "aws_route53_zone" "{found.group(1)}" {{\n'
+                                 f'  zone_id = "{zone_ids[path.name[4:-3]]}"\n}}\n')
+        (root / "zones_override.tf").write_text("# Test only: the emulator's zone ids.\n" + "".join(overrides))
     (work / "cli.tfrc").write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n')
     variables = {
         "ami_id": ami, "key_pair_name": "mailops-test", "vpc_id": vpc, "subnet_id": subnet,
         "mailops_release_url": "https://releases.example/mailops", "mailops_release_sha256": "0" * 64,
         "repo_url": "git@forge.example:acme/mail.git", "deploy_key_parameter": "/mailops/deploy-key",
     }
-    return tf, variables, domains, len(overrides)
+    return work / "terraform", variables, domains, len(overridden)
 
 
-def terraform(tf, *args, timeout=900):
-    env = {"TF_CLI_CONFIG_FILE": str(tf.parent / "cli.tfrc"), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    return run(TERRAFORM, *args, "-no-color", cwd=tf, env=env, timeout=timeout)
+def terraform(tf, *args, timeout=900, check_rc=True):
+    env = {"TF_CLI_CONFIG_FILE": str(tf.parent.parent / "cli.tfrc"), "TF_IN_AUTOMATION": "1",
+           "CHECKPOINT_DISABLE": "1"}
+    return run(TERRAFORM, *args, "-no-color", cwd=tf, env=env, timeout=timeout, check_rc=check_rc)
 
 
-def apply(tf, variables):
-    terraform(tf, "init", "-backend=false", "-input=false")
-    terraform(tf, "validate")
+def targets_of(root):
+    """-target= of every resource of a root but aws_eip_domain_name (see step 3)."""
     targets = []
-    for path in sorted(tf.glob("*.tf")):
+    for path in sorted(root.glob("*.tf")):
         for rtype, name in re.findall(r'^resource "([^"]+)" "([^"]+)"', path.read_text(), re.M):
             if rtype != "aws_eip_domain_name":
                 targets.append(f"-target={rtype}.{name}")
-    args = [f"-var={k}={v}" for k, v in variables.items()]
-    # Route53 writes are waited on one by one (each change until INSYNC): more at once.
-    proc = terraform(tf, "apply", "-auto-approve", "-input=false", "-compact-warnings", "-parallelism=32",
-                     *targets, *args)
-    outputs = json.loads(terraform(tf, "output", "-json").stdout)
-    return len(targets), outputs, proc.stdout
+    return targets
+
+
+def host_variables(root, variables):
+    return [f"-var={k}={v}" for k, v in variables.items()] if root.name in ("host", "single") else []
+
+
+def apply(root, variables):
+    """init, validate and apply one root; (resources applied, outputs)."""
+    terraform(root, "init", "-backend=false", "-input=false")
+    terraform(root, "validate")
+    targets = targets_of(root)
+    if targets:
+        # Route53 writes are waited on one by one (each change until INSYNC): more at once.
+        terraform(root, "apply", "-auto-approve", "-input=false", "-compact-warnings", "-parallelism=32",
+                  *targets, *host_variables(root, variables))
+    outputs = json.loads(terraform(root, "output", "-json").stdout)
+    return len(targets), outputs
+
+
+def apply_roots(roots, variables):
+    """Every root, four at a time (each its own state): (resources applied, the host's outputs)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(lambda root: (root, apply(root, variables)), roots))
+    count = sum(n for _, (n, _) in done)
+    outputs = next(out for root, (_, out) in done if root.name in ("host", "single"))
+    return count, outputs
+
+
+def split_state(repo, tf, variables):
+    """The single root's state split by `mailops dns shards --moves`; each root plans no change."""
+    script = tf.parent / "moves.sh"
+    script.write_text(run(BIN, "-C", repo, "dns", "shards", "--moves").stdout)
+    env = {"STATE": str(tf / "single" / "terraform.tfstate"), "OUT": str(tf.parent / "split"),
+           "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"}
+    moved = run("sh", script, env=env, cwd=tf.parent).stdout.strip().splitlines()[-1]
+    roots = [r for r in roots_of(tf) if r.name != "single"]
+    missing = [r.name for r in roots if not (tf.parent / "split" / f"{r.name}.tfstate").exists()
+               and any(r.glob("dns_*.tf"))]
+    if missing:
+        raise RuntimeError(f"no state written for {missing}")
+
+    def plan(root):
+        state = tf.parent / "split" / f"{root.name}.tfstate"
+        if state.exists():
+            shutil.copy(state, root / "terraform.tfstate")
+        terraform(root, "init", "-backend=false", "-input=false")
+        targets = targets_of(root)
+        proc = terraform(root, "plan", "-detailed-exitcode", "-input=false", "-lock=false", "-parallelism=32",
+                         *targets, *host_variables(root, variables), check_rc=False)
+        return root.name, proc
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        plans = list(pool.map(plan, roots))
+    changed = [f"{name} (exit {proc.returncode}):\n{proc.stdout[-1500:]}{proc.stderr[-800:]}"
+               for name, proc in plans if proc.returncode != 0]
+    if changed:
+        raise RuntimeError("a root plans changes after the move:\n" + "\n".join(changed[:3]))
+    return f"{moved}; {len(plans)} roots plan no change"
 
 
 def serve_and_check(repo, records, ip, work):
@@ -314,23 +397,30 @@ run "the_ptr_names_the_host_record_of_the_elastic_ip" {
   }
 }
 ''')
-    (tf / "emulator_override.tf").unlink()
-    (tf / "zones_override.tf").unlink()
+    for name in ("emulator_override.tf", "zones_override.tf", "terraform.tfstate"):
+        (tf / name).unlink(missing_ok=True)
     (tf / "teardown_override.tf").write_text(
         "# Test only: terraform test destroys what it applied.\n"
         'resource "aws_instance" "mail" {\n  lifecycle {\n    prevent_destroy = false\n  }\n}\n')
+    terraform(tf, "init", "-backend=false", "-input=false")
     proc = terraform(tf, "test", "-filter=tests/ptr.tftest.hcl")
     return proc.stdout.strip().splitlines()[-1]
 
 
-def one_repo(label, repo, emulator, work):
+def one_repo(label, repo, emulator, work, single=False, split=False):
     state = {}
 
     def applied():
-        tf, variables, domains, overridden = prepare(repo, work, emulator)
-        count, outputs, _ = apply(tf, variables)
-        state.update(tf=tf, domains=domains, ip=outputs["public_ip"]["value"])
-        return (f"{count} resources into the emulator, {len(domains)} tenant zones"
+        tf, variables, domains, overridden = prepare(repo, work, emulator, single)
+        if single:
+            count, outputs = apply_roots([tf / "single"], variables)
+            how = "as one root (the layout before sharding)"
+        else:
+            roots = roots_of(tf)
+            count, outputs = apply_roots(roots, variables)
+            how = f"in {len(roots)} roots"
+        state.update(tf=tf, variables=variables, domains=domains, ip=outputs["public_ip"]["value"])
+        return (f"{count} resources into the emulator {how}, {len(domains)} tenant zones"
                 + (f", {overridden} zone id overridden" if overridden else ""))
     if not check(f"{label}: terraform init, validate and apply against the AWS emulator", applied):
         return
@@ -356,10 +446,13 @@ def one_repo(label, repo, emulator, work):
         return f"{len(want)} record sets equal, and A {host[0][0]} = {state['ip']}"
     if not check(f"{label}: the Route53 records read back equal the declared ones", records_match):
         return
+    if split:
+        check(f"{label}: `mailops dns shards --moves` splits the single state; every root plans no change",
+              lambda: split_state(repo, state["tf"], state["variables"]))
     check(f"{label}: dns check passes on the records the emulator holds, served by Knot",
           lambda: serve_and_check(repo, state["records"], state["ip"], work))
     check(f"{label}: terraform test (mocked provider): the PTR of the Elastic IP names the host",
-          lambda: mocked_ptr(state["tf"]))
+          lambda: mocked_ptr(state["tf"] / "host"))
 
 
 def main():
@@ -374,7 +467,7 @@ def main():
         work = Path(temp)
         emulator = Emulator(work)
         try:
-            one_repo("example repo", REPO, emulator, work / "example")
+            one_repo("example repo", REPO, emulator, work / "example", single=True, split=True)
             synthetic = work / "synthetic"
             run("cargo", "run", "--quiet", "--example", "synth", "--", "--tenants", "100", "--mailboxes", "1",
                 "--aliases", "2", "--out", synthetic, cwd=REPO)

@@ -378,6 +378,15 @@ pub(crate) enum DnsCommand {
         #[arg(value_name = "DOMAIN")]
         domains: Vec<String>,
     },
+    /// The Terraform root of each tenant's records
+    /// (`generated/terraform/dns-<shard>/`, `[aws] dns_shards`), or, with
+    /// `--moves`, the `terraform state mv` commands that move a single-root
+    /// state into the sharded layout.
+    Shards {
+        /// Print a shell script of `terraform state mv` commands instead.
+        #[arg(long)]
+        moves: bool,
+    },
     /// Print the records a tenant's DNS host must publish, for a domain whose
     /// DNS is not in the operator's Route53.
     #[command(

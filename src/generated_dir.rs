@@ -367,32 +367,55 @@ pub(crate) fn remove_stale(
     Ok(stale)
 }
 
-/// The folders under `generated/` that hold the tenants' files (one per
-/// path of `emit::tenant_paths`, in that order), each opened once without
+/// The folders under `generated/` that hold the tenants' files: the DNS
+/// roots (`terraform/dns-<shard>`, one per shard: the folder of a tenant's
+/// DNS file depends on its domain), then one folder per further path of
+/// `emit::tenant_paths` (the SQL folders), each opened once without
 /// following a link, for the stats of those files and of the folders.
 pub(crate) struct TenantFolders {
-    /// (folder under `generated/`, the folder opened; `None` when missing).
+    /// (folder under `generated/`, the folder opened; `None` when missing),
+    /// in the order of `names`.
     dirs: Vec<(String, Option<Beneath>)>,
-    /// The name of a domain's file in each folder: (before the domain, after it).
+    /// The name of a domain's file in its folder, per path of
+    /// `emit::tenant_paths`: (before the domain, after it).
     names: Vec<(String, String)>,
+    shards: u16,
 }
 
 /// A domain that names a tenant's files in `TenantFolders::open`.
 const SOME_DOMAIN: &str = "x.example";
 
 impl TenantFolders {
-    /// The folder of each of `emit::tenant_paths`, relative to `generated/`.
-    pub(crate) fn names() -> Vec<String> {
-        crate::emit::tenant_paths(SOME_DOMAIN)
-            .iter()
-            .map(|path| split(path).0.to_string())
-            .collect()
+    /// Every folder of the tenants' files, relative to `generated/`: the
+    /// DNS roots in shard order, then the folder of each further path of
+    /// `emit::tenant_paths`.
+    pub(crate) fn names(shards: u16) -> Vec<String> {
+        let mut names: Vec<String> = (0..shards)
+            .map(|shard| {
+                format!(
+                    "terraform/{}",
+                    crate::model::platform::dns_root(shard, shards)
+                )
+            })
+            .collect();
+        names.extend(
+            crate::emit::tenant_paths(SOME_DOMAIN, shards)
+                .iter()
+                .skip(1)
+                .map(|path| split(path).0.to_string()),
+        );
+        names
     }
 
-    pub(crate) fn open(root: &Path) -> io::Result<TenantFolders> {
+    /// The folders that hold DNS files (`names`' first `shards`).
+    pub(crate) fn dns_folders(shards: u16) -> std::ops::Range<usize> {
+        0..usize::from(shards)
+    }
+
+    pub(crate) fn open(root: &Path, shards: u16) -> io::Result<TenantFolders> {
         let generated = open(root)?;
         let mut dirs = Vec::new();
-        for folder in Self::names() {
+        for folder in Self::names(shards) {
             let opened = match &generated {
                 Some(generated) => match generated.dir(Path::new(&folder)) {
                     Ok(dir) => Some(dir),
@@ -405,7 +428,7 @@ impl TenantFolders {
         }
         // A file's name is its domain between a fixed start and end (no
         // path formatted per domain: 10,000 domains are stat'ed on every run).
-        let names = crate::emit::tenant_paths(SOME_DOMAIN)
+        let names = crate::emit::tenant_paths(SOME_DOMAIN, shards)
             .iter()
             .map(|path| {
                 let name = file_name(path);
@@ -418,10 +441,24 @@ impl TenantFolders {
                 )
             })
             .collect();
-        Ok(TenantFolders { dirs, names })
+        Ok(TenantFolders {
+            dirs,
+            names,
+            shards,
+        })
     }
 
-    /// The name of `domain`'s file in folder `index` (that of `emit::tenant_paths`).
+    /// The folder (index in `names`) of `domain`'s file of path `index` of
+    /// `emit::tenant_paths`.
+    fn folder_of(&self, index: usize, domain: &str) -> usize {
+        if index == 0 {
+            usize::from(crate::model::platform::dns_shard(domain, self.shards))
+        } else {
+            usize::from(self.shards) + index - 1
+        }
+    }
+
+    /// The name of `domain`'s file of path `index` (that of `emit::tenant_paths`).
     fn file_name_of(&self, index: usize, domain: &str, name: &mut String) {
         let (before, after) = &self.names[index];
         name.clear();
@@ -433,10 +470,11 @@ impl TenantFolders {
     /// The stats of a domain's generated files (`emit::tenant_paths`); a
     /// missing file has none, and then the list is shorter than the paths.
     pub(crate) fn stats(&self, domain: &str) -> io::Result<Vec<Stat>> {
-        let mut stats = Vec::with_capacity(self.dirs.len());
+        let mut stats = Vec::with_capacity(self.names.len());
         let mut name = String::with_capacity(domain.len() + 16);
-        for (index, (_, dir)) in self.dirs.iter().enumerate() {
+        for index in 0..self.names.len() {
             self.file_name_of(index, domain, &mut name);
+            let dir = &self.dirs[self.folder_of(index, domain)].1;
             match dir.as_ref().map(|d| d.stat_of(name.as_ref())).transpose()? {
                 Some(Some(stat)) => stats.push(stat),
                 _ => break,
@@ -445,7 +483,8 @@ impl TenantFolders {
         Ok(stats)
     }
 
-    /// The stat of each folder itself (`None` when it is missing).
+    /// The stat of each folder itself (`None` when it is missing), in the
+    /// order of `names`.
     pub(crate) fn folder_stats(&self) -> io::Result<Vec<Option<Stat>>> {
         self.dirs
             .iter()
@@ -453,9 +492,9 @@ impl TenantFolders {
             .collect()
     }
 
-    /// Whether the file of `domain` in folder `index` is on disk.
+    /// Whether the file of path `index` of `domain` is on disk.
     pub(crate) fn has(&self, index: usize, domain: &str) -> io::Result<bool> {
-        let Some(dir) = &self.dirs[index].1 else {
+        let Some(dir) = &self.dirs[self.folder_of(index, domain)].1 else {
             return Ok(false);
         };
         let mut name = String::new();
@@ -475,31 +514,45 @@ fn file_name(path: &str) -> &str {
 }
 
 /// The domains the previous compile produced (each has
-/// `generated/terraform/dns_<domain>.tf`) that are not `declared` now. Only
-/// file names are read, through `fsutil::Beneath`: a linked `generated/` or
-/// `generated/terraform` is not followed (then nothing was compiled before).
+/// `generated/terraform/dns-<shard>/dns_<domain>.tf`, in a root of any shard
+/// count) that are not `declared` now. Only file names are read, through
+/// `fsutil::Beneath`: a linked `generated/`, `generated/terraform` or root
+/// is not followed (then nothing was compiled there before).
 pub(crate) fn removed_domains(
     root: &Path,
     declared: impl Fn(&str) -> bool,
 ) -> std::collections::BTreeSet<String> {
     let mut removed = std::collections::BTreeSet::new();
-    let Ok(entries) = Beneath::open(root)
-        .and_then(|repo| repo.dir(&Path::new(GENERATED_DIR).join("terraform")))
-        .and_then(|dir| dir.entries())
+    let Ok(terraform) =
+        Beneath::open(root).and_then(|repo| repo.dir(&Path::new(GENERATED_DIR).join("terraform")))
     else {
         return removed;
     };
-    for entry in entries {
-        let name = entry.name;
-        let Some(domain) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("dns_"))
-            .and_then(|n| n.strip_suffix(".tf"))
-        else {
+    let Ok(roots) = terraform.entries() else {
+        return removed;
+    };
+    for entry in roots {
+        let Some(name) = entry.name.to_str() else {
             continue;
         };
-        if !declared(domain) {
-            removed.insert(domain.to_string());
+        if !crate::emit::terraform::is_dns_root(name) {
+            continue;
+        }
+        let Ok(files) = terraform.dir(Path::new(name)).and_then(|dir| dir.entries()) else {
+            continue;
+        };
+        for file in files {
+            let Some(domain) = file
+                .name
+                .to_str()
+                .and_then(|n| n.strip_prefix("dns_"))
+                .and_then(|n| n.strip_suffix(".tf"))
+            else {
+                continue;
+            };
+            if !declared(domain) {
+                removed.insert(domain.to_string());
+            }
         }
     }
     removed
@@ -512,18 +565,21 @@ mod tests {
     #[test]
     fn a_tenant_folder_names_a_domains_file_as_emit_does() {
         let dir = tempfile::tempdir().unwrap();
-        let folders = TenantFolders::open(dir.path()).unwrap();
-        let mut name = String::new();
-        for domain in [
-            "acme.example",
-            "x.example",
-            "xn--11b.example",
-            "a.x.example.org",
-        ] {
-            for (index, path) in crate::emit::tenant_paths(domain).iter().enumerate() {
-                folders.file_name_of(index, domain, &mut name);
-                assert_eq!(name, file_name(path), "{domain}");
-                assert_eq!(folders.dirs[index].0, split(path).0, "{domain}");
+        for shards in [1, 16, 256] {
+            let folders = TenantFolders::open(dir.path(), shards).unwrap();
+            let mut name = String::new();
+            for domain in [
+                "acme.example",
+                "x.example",
+                "xn--11b.example",
+                "a.x.example.org",
+            ] {
+                for (index, path) in crate::emit::tenant_paths(domain, shards).iter().enumerate() {
+                    folders.file_name_of(index, domain, &mut name);
+                    assert_eq!(name, file_name(path), "{domain}");
+                    let folder = folders.folder_of(index, domain);
+                    assert_eq!(folders.dirs[folder].0, split(path).0, "{domain}");
+                }
             }
         }
     }

@@ -457,7 +457,7 @@ mod tests {
             ))
         );
         assert_eq!(target_of("sql/mysql/acme.example.sql"), None);
-        assert_eq!(target_of("terraform/main.tf"), None);
+        assert_eq!(target_of("terraform/host/main.tf"), None);
     }
 
     #[test]

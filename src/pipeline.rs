@@ -114,7 +114,7 @@ pub(crate) fn listed(compiled: &Compiled) -> generated_dir::Listed {
         eprintln!(
             "timing: generated: {} of {} tenant folders known from the cache",
             listed.folders.len(),
-            generated_dir::TenantFolders::names().len()
+            generated_dir::TenantFolders::names(compiled.model.platform.aws.dns_shards).len()
         );
     }
     listed

@@ -1,6 +1,7 @@
 //! The mail host's first boot as Terraform hands it over: real `terraform
-//! validate` of `generated/terraform` (the AWS provider from an offline
-//! filesystem mirror), and real `terraform console` proving that main.tf
+//! validate` of every root under `generated/terraform` (the mail host's and
+//! each DNS shard's; the AWS provider from an offline filesystem mirror),
+//! and real `terraform console` proving that the host root's main.tf
 //! puts exactly the settings it was given into the user data, and refuses a
 //! value its validation does not allow.
 //!
@@ -27,9 +28,47 @@ fn terraform() -> PathBuf {
     binary
 }
 
-/// The generated Terraform and cloud-init beside it (main.tf reads
-/// `../cloud-init/user-data.yaml`), initialised from the offline mirror.
+/// Copy the folder `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+/// The generated Terraform and cloud-init beside it (the host root's
+/// main.tf reads `../../cloud-init/user-data.yaml`), the host root
+/// initialised from the offline mirror; the root's folder.
 fn initialised() -> (tempfile::TempDir, PathBuf) {
+    let (temp, config) = copied();
+    let dir = temp.path().join("terraform/host");
+    init(&dir, &config);
+    (temp, dir)
+}
+
+/// `terraform init` of a root from the offline mirror.
+fn init(dir: &Path, config: &Path) {
+    let output = tf(
+        dir,
+        config,
+        &["init", "-backend=false", "-input=false", "-no-color"],
+    );
+    assert!(
+        output.status.success(),
+        "terraform init in {}:\n{}",
+        dir.display(),
+        show(&output)
+    );
+}
+
+/// A temp dir with generated/terraform and generated/cloud-init, and the CLI
+/// configuration (`cli.tfrc`) naming the provider mirror.
+fn copied() -> (tempfile::TempDir, PathBuf) {
     let mirror = std::env::var_os("MAILOPS_TF_PROVIDER_MIRROR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
@@ -40,12 +79,10 @@ fn initialised() -> (tempfile::TempDir, PathBuf) {
     );
     let temp = tempfile::tempdir().expect("temp dir");
     for folder in ["terraform", "cloud-init"] {
-        let to = temp.path().join(folder);
-        std::fs::create_dir(&to).expect("mkdir");
-        for entry in std::fs::read_dir(root().join("generated").join(folder)).expect("generated/") {
-            let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-        }
+        copy_tree(
+            &root().join("generated").join(folder),
+            &temp.path().join(folder),
+        );
     }
     let config = temp.path().join("cli.tfrc");
     std::fs::write(
@@ -56,18 +93,7 @@ fn initialised() -> (tempfile::TempDir, PathBuf) {
         ),
     )
     .expect("write cli.tfrc");
-    let dir = temp.path().join("terraform");
-    let output = tf(
-        &dir,
-        &config,
-        &["init", "-backend=false", "-input=false", "-no-color"],
-    );
-    assert!(
-        output.status.success(),
-        "terraform init:\n{}",
-        show(&output)
-    );
-    (temp, dir)
+    (temp, config)
 }
 
 fn tf(dir: &Path, config: &Path, args: &[&str]) -> Output {
@@ -85,7 +111,11 @@ const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789
 
 /// `terraform console` evaluating `expression` with these variables.
 fn console(dir: &Path, vars: &[(&str, &str)], expression: &str) -> Output {
-    let config = dir.parent().expect("parent").join("cli.tfrc");
+    let config = dir
+        .parent()
+        .and_then(Path::parent)
+        .expect("the temp dir")
+        .join("cli.tfrc");
     let mut args = vec!["console".to_string(), "-no-color".to_string()];
     for (name, value) in vars {
         args.push("-var".to_string());
@@ -178,7 +208,7 @@ fn main_tf_puts_exactly_its_settings_into_the_user_data() {
     let output = console(
         &dir,
         &vars,
-        "base64encode(replace(file(\"${path.module}/../cloud-init/user-data.yaml\"), \"@@MAILOPS_BOOT_SETTINGS@@\", base64encode(local.boot_settings)))",
+        "base64encode(replace(file(\"${path.module}/../../cloud-init/user-data.yaml\"), \"@@MAILOPS_BOOT_SETTINGS@@\", base64encode(local.boot_settings)))",
     );
     assert!(
         output.status.success(),
@@ -248,4 +278,62 @@ fn main_tf_refuses_settings_that_could_break_out_of_their_line() {
             show(&output)
         );
     }
+}
+
+/// Every DNS root (one per shard, the empty ones too) is a configuration of
+/// its own that `terraform validate` accepts, and the roots hold every
+/// tenant's file once: in the root of its shard.
+#[test]
+fn every_dns_root_validates_on_its_own() {
+    let (temp, config) = copied();
+    let terraform_dir = temp.path().join("terraform");
+    let mut roots: Vec<PathBuf> = std::fs::read_dir(&terraform_dir)
+        .expect("terraform/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("dns-"))
+        })
+        .collect();
+    roots.sort();
+    assert_eq!(roots.len(), 16, "the default dns_shards: {roots:?}");
+    let tenants = std::fs::read_dir(root().join("tenants"))
+        .expect("tenants/")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .count();
+    let dns_files: usize = roots
+        .iter()
+        .map(|root| {
+            std::fs::read_dir(root)
+                .expect("root")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("dns_"))
+                })
+                .count()
+        })
+        .sum();
+    assert_eq!(dns_files, tenants);
+    // Two at a time: each validate starts the provider.
+    std::thread::scope(|scope| {
+        for pair in roots.chunks(roots.len().div_ceil(2)) {
+            let config = &config;
+            scope.spawn(move || {
+                for dir in pair {
+                    init(dir, config);
+                    let output = tf(dir, config, &["validate", "-no-color"]);
+                    assert!(
+                        output.status.success(),
+                        "terraform validate in {}:\n{}",
+                        dir.display(),
+                        show(&output)
+                    );
+                }
+            });
+        }
+    });
 }

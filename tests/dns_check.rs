@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Repo, stdout};
+use support::{Repo, dns_file, stdout};
 
 /// A Knot DNS server for the test's zones; stopped when dropped.
 struct Knot {
@@ -415,4 +415,50 @@ fn dns_records_lists_every_tenant_after_a_cached_build() {
         ["a.example", "b.example"]
     );
     repo.run(&["dns", "records", "b.example"]).exits(0);
+}
+
+/// `[dns] managed = false` (DNS hosted elsewhere): Terraform declares none
+/// of the tenant's records, `dns records` still prints all four (that is
+/// what it is for), and `dns shards` names its root like any tenant's.
+#[test]
+fn an_unmanaged_tenant_has_records_to_publish_and_none_in_terraform() {
+    let repo = Repo::new()
+        .tenant("elsewhere.example", "\n[dns]\nmanaged = false\n")
+        .tenant("managed.example", "");
+    repo.ok(&["build"]);
+    let zone = records(&repo, "elsewhere.example");
+    assert_eq!(
+        zone.lines().filter(|l| !l.starts_with(';')).count(),
+        4,
+        "{zone}"
+    );
+    let file = |domain: &str| {
+        std::fs::read_to_string(repo.path().join("generated").join(dns_file(domain)))
+            .expect("its DNS file")
+    };
+    let unmanaged = file("elsewhere.example");
+    assert!(!unmanaged.contains("resource "), "{unmanaged}");
+    assert!(unmanaged.contains("managed = false"), "{unmanaged}");
+    assert_eq!(
+        file("managed.example")
+            .matches("resource \"aws_route53_record\"")
+            .count(),
+        4
+    );
+    let shards = stdout(&repo.ok(&["dns", "shards"]));
+    let root = |domain: &str| {
+        let path = dns_file(domain);
+        let root = path.split('/').nth(1).expect("a root").to_string();
+        format!("{root} {domain}")
+    };
+    let mut expected = vec![root("elsewhere.example"), root("managed.example")];
+    expected.sort();
+    assert_eq!(shards.lines().collect::<Vec<_>>(), expected);
+    let moves = stdout(&repo.ok(&["dns", "shards", "--moves"]));
+    assert!(!moves.contains("elsewhere_example"), "{moves}");
+    assert!(moves.contains("mv_to dns-"), "{moves}");
+    assert!(
+        moves.contains("'aws_route53_record.managed_example_mx'"),
+        "{moves}"
+    );
 }

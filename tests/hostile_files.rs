@@ -10,7 +10,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{Repo, run_env, text};
+use support::{Repo, dns_file, run_env, text};
 
 /// What a secret of the machine looks like; it must never be printed.
 const MARKER: &str = "MARKER-SECRET-a9f3c1";
@@ -101,7 +101,8 @@ fn dangling_symlink_does_not_let_build_remove_outputs() {
     let repo = Repo::example_built();
     let dns = repo
         .path()
-        .join("generated/terraform/dns_kaveri-foods.example.tf");
+        .join("generated")
+        .join(dns_file("kaveri-foods.example"));
     let before = std::fs::read(&dns).expect("the build made it");
     let tenant = repo.path().join("tenants/kaveri-foods.example.toml");
     // Twice: with the compile cache the first build left, and without it.
@@ -140,7 +141,8 @@ fn missing_tenants_dir_is_an_error() {
     assert_eq!(build.status.code(), Some(1), "{}", text(&build));
     assert!(
         repo.path()
-            .join("generated/terraform/dns_webhizzy.in.tf")
+            .join("generated")
+            .join(dns_file("webhizzy.in"))
             .is_file(),
         "build removed outputs without a tenants/ folder"
     );

@@ -36,7 +36,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use mailops::testkit::TenantText;
-use support::{Repo, TEST_HASH, copy_tree, files_under, mailops, tree};
+use support::{Repo, TEST_HASH, copy_tree, dns_file, files_under, mailops, tree};
 
 const FORMATS: [&str; 3] = ["human", "markdown", "json"];
 
@@ -918,9 +918,7 @@ fn an_added_and_a_removed_tenant_file_plan_and_apply_as_cold() {
         outs[0].stdout
     );
     assert!(
-        pair.a
-            .generated()
-            .contains_key("terraform/dns_delta.example.tf"),
+        pair.a.generated().contains_key(&dns_file("delta.example")),
         "the new tenant's Terraform file was written"
     );
 
@@ -942,10 +940,7 @@ fn an_added_and_a_removed_tenant_file_plan_and_apply_as_cold() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     pair.plan_is_empty(parsed(0), parsed(0));
     assert!(
-        !pair
-            .a
-            .generated()
-            .contains_key("terraform/dns_gamma.example.tf"),
+        !pair.a.generated().contains_key(&dns_file("gamma.example")),
         "the removed tenant's Terraform file is gone"
     );
     pair.same_generated();
@@ -1149,7 +1144,7 @@ fn a_hand_edit_of_a_generated_file_of_the_same_size_plans_as_cold() {
     pair.warm();
 
     for rel in [
-        "generated/terraform/dns_kaveri-foods.example.tf",
+        &format!("generated/{}", dns_file("kaveri-foods.example")),
         "generated/sql/mysql/kaveri-foods.example.sql",
     ] {
         let name = rel.strip_prefix("generated/").unwrap();
@@ -1179,6 +1174,10 @@ fn a_hand_edit_of_a_generated_file_of_the_same_size_plans_as_cold() {
     pair.finish();
 }
 
+/// The folders of the tenants' files: the 16 DNS roots
+/// (`generated/terraform/dns-<shard>`) and the two SQL folders.
+const FOLDERS: usize = 18;
+
 /// A cached build knows the entries of the folders of the tenants' files
 /// from the cache (at 10,000 tenants, listing them took the kernel tens of
 /// milliseconds) and still removes exactly what a cold build removes: the
@@ -1189,7 +1188,8 @@ fn a_cached_build_removes_stale_files_as_cold() {
     let pair = Pair::example();
     pair.warm();
     let known = |out: &Outcome, n: usize| {
-        let line = format!("timing: generated: {n} of 3 tenant folders known from the cache");
+        let line =
+            format!("timing: generated: {n} of {FOLDERS} tenant folders known from the cache");
         assert!(
             out.timings.contains(&line),
             "expected {line:?} in {:?}",
@@ -1205,13 +1205,13 @@ fn a_cached_build_removes_stale_files_as_cold() {
         out
     };
     build(Want::Again);
-    known(&build(Want::Again), 3);
+    known(&build(Want::Again), FOLDERS);
 
     pair.remove(GAMMA);
     let out = build(Want::Edited(0));
-    known(&out, 3);
+    known(&out, FOLDERS);
     for rel in [
-        "terraform/dns_gamma.example.tf",
+        &dns_file("gamma.example"),
         "sql/mysql/gamma.example.sql",
         "sql/sqlite/gamma.example.sql",
     ] {
@@ -1225,7 +1225,7 @@ fn a_cached_build_removes_stale_files_as_cold() {
     pair.same_generated();
     // The folders changed: listed once more, then known again.
     build(Want::Again);
-    known(&build(Want::Again), 3);
+    known(&build(Want::Again), FOLDERS);
 
     // A plan between the removal and the build: the tenant leaves the cache
     // while its files stay, so the folders are not known any more, and the
@@ -1242,14 +1242,14 @@ fn a_cached_build_removes_stale_files_as_cold() {
     );
     pair.same_generated();
     build(Want::Again);
-    known(&build(Want::Again), 3);
+    known(&build(Want::Again), FOLDERS);
 
     // Put there by hand: the folders' stats changed, so they are listed.
     let owned = pair.read("generated/sql/mysql/kaveri-foods.example.sql");
     pair.write("generated/sql/mysql/ghost.example.sql", &owned);
     pair.write("generated/sql/sqlite/notes.txt", "mine\n");
     let out = build(Want::Again);
-    known(&out, 1);
+    known(&out, FOLDERS - 2);
     assert!(
         out.stderr
             .contains("removed  generated/sql/mysql/ghost.example.sql"),
@@ -1260,7 +1260,7 @@ fn a_cached_build_removes_stale_files_as_cold() {
     pair.same_generated();
     // The folder with a file that is not mailops's is listed every time.
     build(Want::Again);
-    known(&build(Want::Again), 2);
+    known(&build(Want::Again), FOLDERS - 1);
     pair.finish();
 }
 
@@ -1275,7 +1275,8 @@ fn a_cached_plan_knows_the_tenant_folders_and_plans_as_cold() {
     let pair = Pair::example();
     pair.warm();
     let known = |outs: &[Outcome], n: usize| {
-        let line = format!("timing: generated: {n} of 3 tenant folders known from the cache");
+        let line =
+            format!("timing: generated: {n} of {FOLDERS} tenant folders known from the cache");
         for out in outs {
             assert!(
                 out.timings.contains(&line),
@@ -1300,11 +1301,14 @@ fn a_cached_plan_knows_the_tenant_folders_and_plans_as_cold() {
         let out = pair.run(&["build"], Want::Again);
         assert_eq!(out.code, 0, "{}", out.stderr);
     }
-    known(&pair.plan_every_format(false, parsed(0), parsed(0)), 3);
+    known(
+        &pair.plan_every_format(false, parsed(0), parsed(0)),
+        FOLDERS,
+    );
 
     pair.replace(KAVERI, "name = \"Suresh Rao\"", "name = \"Suresh R.\"");
     let outs = pair.plan_has_changes(Want::Edited(1), Want::Again);
-    known(&outs, 3);
+    known(&outs, FOLDERS);
     shows(
         &outs,
         "generated/sql/mysql/kaveri-foods.example.sql",
@@ -1315,23 +1319,23 @@ fn a_cached_plan_knows_the_tenant_folders_and_plans_as_cold() {
     let rel = "generated/sql/sqlite/mehta-associates.example.sql";
     pair.edit(rel, |text| format!("{text}-- edited by hand\n"));
     let outs = pair.plan_has_changes(Want::Any, Want::Again);
-    known(&outs, 3);
+    known(&outs, FOLDERS);
     shows(&outs, rel, "changed");
 
     // An owned file put there by hand: that folder is listed again.
     let owned = pair.read("generated/sql/mysql/kaveri-foods.example.sql");
     pair.write("generated/sql/mysql/ghost.example.sql", &owned);
     let outs = pair.plan_has_changes(Want::Again, Want::Again);
-    known(&outs, 2);
+    known(&outs, FOLDERS - 1);
     shows(&outs, "generated/sql/mysql/ghost.example.sql", "removed");
 
     // A removed tenant: its files in the folders still known are looked
     // up by name (and in the one listed, found by the listing).
     pair.remove(GAMMA);
     let outs = pair.plan_has_changes(Want::Edited(0), Want::Again);
-    known(&outs[..1], 2);
+    known(&outs[..1], FOLDERS - 1);
     for rel in [
-        "generated/terraform/dns_gamma.example.tf",
+        &format!("generated/{}", dns_file("gamma.example")),
         "generated/sql/mysql/gamma.example.sql",
         "generated/sql/sqlite/gamma.example.sql",
     ] {

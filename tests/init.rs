@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Repo, mailops, ok, run, show, stderr};
+use support::{Repo, dns_file, mailops, ok, run, show, stderr};
 
 const WORKFLOW: &str = ".github/workflows/mailops.yml";
 const GITLAB_CI: &str = ".gitlab-ci.yml";
@@ -100,7 +100,7 @@ fn init_makes_a_repo_where_validate_build_and_check_pass() {
         "keys/README.md",
         "schema/platform.schema.json",
         "schema/tenant.schema.json",
-        "generated/terraform/dns_acme.example.tf",
+        &format!("generated/{}", dns_file("acme.example")),
         ".gitignore",
         "README.md",
         WORKFLOW,
@@ -146,7 +146,7 @@ fn a_committed_new_repo_stays_clean_after_build_and_holds_no_private_key() {
     assert!(
         committed
             .lines()
-            .any(|l| l == "generated/terraform/main.tf")
+            .any(|l| l == "generated/terraform/host/main.tf")
     );
     assert!(committed.lines().any(|l| l == WORKFLOW));
     for line in committed.lines() {
@@ -190,7 +190,7 @@ fn two_inits_write_the_same_bytes_but_for_the_dkim_key() {
     );
     let key_dependent = [
         "tenants/acme.example.toml",
-        "generated/terraform/dns_acme.example.tf",
+        &format!("generated/{}", dns_file("acme.example")),
         ".mailops/keys/acme.example.dkim.key",
     ];
     for (path, contents) in &first {
@@ -619,4 +619,64 @@ fn no_ci_template_holds_or_asks_for_a_database_credential() {
             assert!(!text.contains(word), "{path} mentions {word}");
         }
     }
+}
+
+/// The CI templates run Terraform in the roots whose files changed only: the
+/// GitLab template's root selection, run for real in a mail repo, picks the
+/// new tenant's DNS shard alone after onboarding it, the host root after a
+/// platform change, and every root when there is no base commit.
+#[test]
+fn ci_runs_terraform_in_the_changed_roots_only() {
+    let (_temp, dir) = new_repo();
+    let doc = pyyaml(&dir.join(GITLAB_CI));
+    let select: String = doc[".aws"]["before_script"]
+        .as_array()
+        .expect("before_script")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|l| l.contains("roots="))
+        .collect();
+    assert!(!select.is_empty(), "no root selection in .aws");
+    let roots = |base: &str| -> String {
+        let output = Command::new("sh")
+            .args(["-c", &format!("set -e\n{select}")])
+            .env("MAILOPS_BASE", base)
+            .current_dir(&dir)
+            .output()
+            .expect("sh runs");
+        assert!(output.status.success(), "{}", show(&output));
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let commit = |message: &str| {
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "--quiet", "-m", message]);
+    };
+    git(&dir, &["init", "--quiet"]);
+    commit("mailops init");
+    ok(&dir, &["new", "onboarded.example"]);
+    ok(&dir, &["build"]);
+    commit("onboard a tenant");
+    let shard = dns_file("onboarded.example");
+    let root = shard
+        .strip_prefix("terraform/")
+        .and_then(|r| r.split_once('/'))
+        .expect("a root")
+        .0;
+    assert_eq!(roots("HEAD~1"), format!("roots: {root}"));
+
+    let platform = dir.join("mailops.toml");
+    let text = std::fs::read_to_string(&platform).expect("mailops.toml");
+    std::fs::write(
+        &platform,
+        text.replacen("\n[mail_host]\n", "\n[mail_host]\npop3 = true\n", 1),
+    )
+    .expect("write");
+    ok(&dir, &["build"]);
+    commit("POP3");
+    assert_eq!(roots("HEAD~1"), "roots: host");
+
+    let every = roots("");
+    assert!(every.starts_with("roots: dns-00 dns-01 "), "{every}");
+    assert!(every.ends_with(" dns-15 host"), "{every}");
+    assert_eq!(roots("0000000000000000000000000000000000000000"), every);
 }

@@ -25,8 +25,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::{
-    Engine, MINIMAL_PLATFORM, Repo, TEST_HASH, TEST_KEY, TestDb, mailops, output_with_stdin,
-    sorted_files, toml_string,
+    Engine, MINIMAL_PLATFORM, Repo, TEST_HASH, TEST_KEY, TestDb, dns_file, files_under, mailops,
+    output_with_stdin, toml_string,
 };
 
 /// A payload: a name and how it turns a field's valid value into an attack.
@@ -625,9 +625,21 @@ fn hcl_read_back_many(
 ) -> BTreeMap<std::path::PathBuf, BTreeMap<String, Vec<String>>> {
     let mut expressions = Vec::new();
     let mut owners = Vec::new();
-    for path in dirs.iter().flat_map(|d| sorted_files(d)) {
+    // Every root below each directory (host/, dns-<shard>/): file names
+    // are unique but for each root's main.tf, whose values are merged.
+    let mut paths: Vec<(std::path::PathBuf, std::path::PathBuf)> = dirs
+        .iter()
+        .flat_map(|d| {
+            files_under(d)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+                .map(move |p| (d.clone(), p))
+        })
+        .collect();
+    paths.sort();
+    for (dir, path) in paths {
         let file = (
-            path.parent().unwrap().to_path_buf(),
+            dir,
             path.file_name().unwrap().to_string_lossy().into_owned(),
         );
         let text = std::fs::read_to_string(&path).unwrap();
@@ -730,7 +742,7 @@ fn check_tenant_round_trip(
         "description" => {
             // A comment: every line of it stays a comment line (white space
             // around a comment's text is not data: it is trimmed).
-            let text = std::fs::read_to_string(repo.join("generated/terraform").join(&tf))
+            let text = std::fs::read_to_string(repo.join("generated").join(dns_file(domain)))
                 .map_err(|e| e.to_string())?;
             for line in value.lines() {
                 let commented = format!("# {}", line.trim());
@@ -802,7 +814,7 @@ fn check_tenant_round_trip(
             sql.has("aliases", &[&format!("sales@{domain}"), &to])
         }
         "dns.zone_id" => {
-            let strings = std::fs::read_to_string(repo.join("generated/terraform").join(&tf))
+            let strings = std::fs::read_to_string(repo.join("generated").join(dns_file(domain)))
                 .map_err(|e| e.to_string())?;
             if strings.contains(value) {
                 Ok(())

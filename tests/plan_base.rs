@@ -152,8 +152,8 @@ fn a_pull_request_plan_shows_exactly_the_tenants_it_adds_changes_and_removes() {
             expect("sql/sqlite/a.example.sql", "changed"),
             expect("sql/sqlite/b.example.sql", "removed"),
             expect("sql/sqlite/c.example.sql", "added"),
-            expect("terraform/dns_b.example.tf", "removed"),
-            expect("terraform/dns_c.example.tf", "added"),
+            expect(&dns_file("b.example"), "removed"),
+            expect(&dns_file("c.example"), "added"),
         ],
         "{plan:#}"
     );
@@ -211,7 +211,7 @@ fn a_pull_request_plan_shows_exactly_the_tenants_it_adds_changes_and_removes() {
         "| `c.example` | 4 | 0 | 0 |",
         "~ mailbox alice@a.example: quota 2 GiB → 3 GiB",
         "- mailbox alice@b.example (its mail on disk is kept)",
-        "<code>generated/terraform/dns_c.example.tf</code> (added",
+        &format!("<code>generated/{}</code> (added", dns_file("c.example")),
     ] {
         assert!(markdown.contains(line), "no `{line}` in\n{markdown}");
     }

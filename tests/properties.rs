@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Repo, ok, root, tree};
+use support::{Repo, dns_file, ok, root, tree};
 
 /// Every file under `generated/`, by relative path.
 fn generated(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -78,7 +78,7 @@ fn onboarding_a_tenant_adds_exactly_its_own_files() {
     let own = vec![
         "sql/mysql/onboard.example.sql".to_string(),
         "sql/sqlite/onboard.example.sql".to_string(),
-        "terraform/dns_onboard.example.tf".to_string(),
+        dns_file("onboard.example"),
     ];
     assert_eq!(
         changed(&before, &after),
@@ -237,7 +237,7 @@ fn hostile_free_text_comes_out_escaped_in_every_format() {
     );
 
     // Terraform: the description is only ever a comment, one `#` per line.
-    let tf = String::from_utf8_lossy(&files["terraform/dns_webhizzy.in.tf"]).to_string();
+    let tf = String::from_utf8_lossy(&files[&dns_file("webhizzy.in")]).to_string();
     for line in tf
         .lines()
         .filter(|l| l.contains("DROP TABLE") || l.contains("second line"))

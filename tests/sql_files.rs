@@ -170,7 +170,7 @@ fn adding_a_tenant_adds_exactly_its_own_files() {
         [
             "sql/mysql/c.example.sql",
             "sql/sqlite/c.example.sql",
-            "terraform/dns_c.example.tf"
+            &dns_file("c.example")
         ]
     );
     for (path, old) in &before {

@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Repo, ok, root, show};
+use support::{Repo, dns_file, ok, root, show};
 
 /// The emitter's escaping functions, compiled into this test so that their
 /// output can be fed to Terraform (the module depends on nothing else).
@@ -149,16 +149,17 @@ fn hostile_repo() -> Repo {
 #[test]
 fn generated_terraform_passes_terraform_fmt_check() {
     let repo = hostile_repo();
-    let terraform = repo.path().join("generated/terraform");
+    let generated = repo.path().join("generated");
+    let terraform = generated.join("terraform");
     let acme =
-        std::fs::read_to_string(terraform.join("dns_acme.example.tf")).expect("acme dns file");
+        std::fs::read_to_string(generated.join(dns_file("acme.example"))).expect("acme dns file");
     assert!(
         acme.contains("\\\"\\\""),
         "the RSA 4096 DKIM record is not split:\n{acme}"
     );
     assert!(acme.contains("# resource \"evil\" \"x\" {"), "{acme}");
-    assert!(terraform.join("dns_xn--bcher-kva.example.tf").exists());
-    assert!(terraform.join("dns_1und1.example.tf").exists());
+    assert!(generated.join(dns_file("xn--bcher-kva.example")).exists());
+    assert!(generated.join(dns_file("1und1.example")).exists());
 
     let output = Command::new(root().join("scripts/terraform-fmt-check"))
         .arg(&terraform)
@@ -170,7 +171,8 @@ fn generated_terraform_passes_terraform_fmt_check() {
         show(&output)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("6 files"), "{stdout}");
+    // The host root, 16 DNS roots (one main.tf each) and 5 tenants' files.
+    assert!(stdout.contains("22 files in 17 roots"), "{stdout}");
 }
 
 #[test]
@@ -196,8 +198,9 @@ fn terraform_fmt_check_fails_on_a_misaligned_file() {
 #[test]
 fn split_dkim_record_reads_back_as_route53_character_strings() {
     let repo = hostile_repo();
-    let acme = std::fs::read_to_string(repo.path().join("generated/terraform/dns_acme.example.tf"))
-        .expect("dns");
+    let acme =
+        std::fs::read_to_string(repo.path().join("generated").join(dns_file("acme.example")))
+            .expect("dns");
     let records = acme
         .lines()
         .skip_while(|l| !l.contains("\"acme_example_dkim\""))

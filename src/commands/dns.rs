@@ -1,4 +1,5 @@
-//! `mailops dns check` and `mailops dns records` (see `crate::dns`).
+//! `mailops dns check`, `mailops dns records` (see `crate::dns`) and
+//! `mailops dns shards`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -93,6 +94,34 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
             "{}",
             serde_json::to_string_pretty(&json).expect("records serialise")
         ),
+    }
+    Ok(EXIT_OK)
+}
+
+/// `dns shards`: `<root> <domain>` per tenant, or the moves script.
+pub(crate) fn shards(dir: &Path, moves: bool) -> Result<ExitCode> {
+    let model = compiled(dir, "no shards")?;
+    let platform = &model.platform;
+    let shards = platform.aws.dns_shards;
+    if moves {
+        let addresses = crate::emit::terraform_moves::addresses(platform, model.domains.values());
+        print!(
+            "{}",
+            crate::emit::terraform_moves::script(&addresses, shards)
+        );
+    } else {
+        let mut lines: Vec<String> = model
+            .domains
+            .keys()
+            .map(|name| {
+                let shard = crate::model::platform::dns_shard(name, shards);
+                format!("{} {name}", crate::model::platform::dns_root(shard, shards))
+            })
+            .collect();
+        lines.sort();
+        for line in lines {
+            println!("{line}");
+        }
     }
     Ok(EXIT_OK)
 }

@@ -176,6 +176,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dns {
             command: DnsCommand::Records { domains, format },
         } => dns::records(&dir, &domains, format),
+        Command::Dns {
+            command: DnsCommand::Shards { moves },
+        } => dns::shards(&dir, moves),
         Command::Keys {
             command: KeysCommand::Reencrypt { identity },
         } => keys::reencrypt(&dir, identity.as_deref()),

@@ -280,12 +280,12 @@ mod tests {
             conf.contains("  inet_listener pop3 {\n    port = 0\n  }\n  inet_listener pop3s {\n    port = 995\n    ssl = yes\n  }\n"),
             "{conf}"
         );
-        let main_tf = on.get("terraform/main.tf").unwrap();
+        let main_tf = on.get("terraform/host/main.tf").unwrap();
         assert!(
             main_tf.contains("resource \"aws_vpc_security_group_ingress_rule\" \"pop3s\""),
             "{main_tf}"
         );
-        assert!(!off.get("terraform/main.tf").unwrap().contains("pop3"));
+        assert!(!off.get("terraform/host/main.tf").unwrap().contains("pop3"));
         assert!(
             on.get("cloud-init/user-data.yaml")
                 .unwrap()

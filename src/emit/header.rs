@@ -26,7 +26,7 @@ pub(crate) fn readme() -> String {
          | folder | what |\n\
          |---|---|\n\
          | `sql/` | per tenant and dialect (`sql/mysql/<domain>.sql`, `sql/sqlite/<domain>.sql`), idempotent upserts of its domain, mailboxes and aliases; `sql/<dialect>-begin.sql` documents loading them all by hand |\n\
-         | `terraform/` | the mail host and Route53 records (one `dns_<domain>.tf` per tenant) |\n\
+         | `terraform/` | independent Terraform roots: `host/` (the mail host) and `dns-<shard>/` (Route53 records, one `dns_<domain>.tf` per tenant); see `terraform/README.md` |\n\
          | `postfix/`, `dovecot/`, `rspamd/` | mail server configuration (no secrets: placeholders) |\n\
          | `cloud-init/` | first-boot setup of the mail host |\n\
          | `systemd/` | the reconcile agent's service and timer on the mail host (`mailops reconcile`) |\n"

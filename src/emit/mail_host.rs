@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn compiler_only_files_are_not_installed() {
         assert_eq!(placement("sql/mysql/acme.example.sql", ""), None);
-        assert_eq!(placement("terraform/main.tf", ""), None);
+        assert_eq!(placement("terraform/host/main.tf", ""), None);
         assert_eq!(placement("cloud-init/user-data.yaml", ""), None);
         assert_eq!(placement("README.md", ""), None);
     }

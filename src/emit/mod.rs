@@ -25,6 +25,7 @@ pub(crate) mod sql;
 pub(crate) mod sql_literal;
 pub(crate) mod systemd;
 pub(crate) mod terraform;
+pub(crate) mod terraform_moves;
 #[cfg(test)]
 pub(crate) mod test_repo;
 pub(crate) mod yaml;
@@ -72,7 +73,7 @@ impl Artifacts {
     /// should be.
     pub(crate) fn add_unchanged_tenant(&mut self, domain: &str) {
         debug_assert!(
-            tenant_paths(domain)
+            sql::tenant_paths(domain)
                 .iter()
                 .all(|p| !self.files.contains_key(p)),
             "{domain}'s files emitted twice"
@@ -106,7 +107,7 @@ impl Artifacts {
 
     /// Every file produced.
     pub(crate) fn len(&self) -> usize {
-        self.files.len() + self.unchanged.len() * tenant_paths("x.example").len()
+        self.files.len() + self.unchanged.len() * TENANT_PATHS
     }
 
     /// The paths of the files with contents.
@@ -120,25 +121,26 @@ impl Artifacts {
     }
 }
 
-/// The files under `generated/` of one tenant, from its domain alone.
-pub(crate) fn tenant_paths(domain: &str) -> [String; 3] {
+/// How many files under `generated/` a tenant has (`tenant_paths`).
+pub(crate) const TENANT_PATHS: usize = 3;
+
+/// The files under `generated/` of one tenant, from its domain and the
+/// number of DNS roots (`[aws] dns_shards`) alone.
+pub(crate) fn tenant_paths(domain: &str, shards: u16) -> [String; TENANT_PATHS] {
     let [mysql, sqlite] = sql::tenant_paths(domain);
-    [terraform::dns_path(domain), mysql, sqlite]
+    [terraform::dns_path(domain, shards), mysql, sqlite]
 }
 
 /// The tenant a file under `generated/` belongs to, if it is one of the
 /// files of `tenant_paths`.
 pub(crate) fn tenant_of(path: &str) -> Option<&str> {
-    let tenant = path
-        .strip_prefix("terraform/dns_")
-        .and_then(|rest| rest.strip_suffix(".tf"))
-        .or_else(|| {
-            sql::DIALECT_DIRS.iter().find_map(|dir| {
-                path.strip_prefix(dir)?
-                    .strip_prefix('/')?
-                    .strip_suffix(".sql")
-            })
-        })?;
+    let tenant = terraform::dns_file_domain(path).or_else(|| {
+        sql::DIALECT_DIRS.iter().find_map(|dir| {
+            path.strip_prefix(dir)?
+                .strip_prefix('/')?
+                .strip_suffix(".sql")
+        })
+    })?;
     (!tenant.is_empty() && !tenant.contains('/')).then_some(tenant)
 }
 

@@ -1,17 +1,23 @@
-//! Terraform for the mail host and each tenant's Route53 records.
+//! Terraform for the mail host and each tenant's Route53 records, in
+//! independent roots (each its own state), so that a one-tenant change plans
+//! and applies one small root, never all 40,000 records at Route53's five
+//! requests a second:
 //!
-//! `terraform/main.tf` holds everything about the platform (provider, the
-//! instance, its address, PTR, security group, the host's A record, the
-//! instance profile that reads the deploy key and publishes the host's age
-//! recipient in SSM) and is a function of `mailops.toml` alone, so onboarding a tenant never touches it.
-//! Each tenant gets `terraform/dns_<domain>.tf` with its MX, SPF, DMARC and
-//! DKIM records, named after the domain (`aws_route53_record.acme_example_mx`,
-//! see [`hcl::identifier`]) so that a tenant's resources keep their addresses
-//! however the set of tenants changes.
+//! - `terraform/host/main.tf`: everything about the platform (provider, the
+//!   instance, its address, PTR, security group, the host's A record, the
+//!   instance profile that reads the deploy key and publishes the host's age
+//!   recipient in SSM), a function of `mailops.toml` alone;
+//! - `terraform/dns-<shard>/`, one root per shard (`[aws] dns_shards`, see
+//!   [`crate::model::platform::dns_shard`]): a `main.tf` (provider, no
+//!   tenant; written for every shard, an empty one too, so that no state is
+//!   ever orphaned) and each of its tenants' `dns_<domain>.tf` with the MX,
+//!   SPF, DMARC and DKIM records, named after the domain
+//!   (`aws_route53_record.acme_example_mx`, see [`hcl::identifier`]) so that a
+//!   tenant's resources keep their addresses however the set of tenants
+//!   changes.
 //!
-//! Names in main.tf's `aws_route53_record` and `aws_route53_zone` blocks
-//! (`host`, `platform`) hold no `_`; tenant names always do (every domain has
-//! a dot), so the two can never collide.
+//! No root reads another's state: a tenant's MX names the mail host, whose
+//! name mailops knows at compile time, and its zone is its own.
 //!
 //! Templates give the shape; values go through the `hcl_*`, `tf_name` and
 //! `route53_txt` filters; [`hcl_format::format`] then lays the text out the
@@ -21,25 +27,39 @@ use serde::Serialize;
 
 use crate::emit::header::header;
 use crate::emit::{Artifacts, engine, hcl, hcl_format, render};
+use crate::model::platform::{dns_root, dns_shard};
 use crate::model::{Domain, Platform};
 
 const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
+const SHARD_TF: &str = include_str!("templates/terraform/shard.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 
-/// Add `terraform/main.tf` and one `terraform/dns_<domain>.tf` per tenant.
+/// The root of the mail host, under `generated/`.
+pub(crate) const HOST_ROOT: &str = "terraform/host";
+
+/// Add every root's `main.tf` and one `dns_<domain>.tf` per tenant.
 #[cfg(test)]
 pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
     emit_main(&model.platform, out);
     emit_dns(&model.platform, model.domains.values(), out);
 }
 
-/// Add `terraform/main.tf` (it depends on the platform only).
+/// Add `terraform/README.md`, `terraform/host/main.tf` and each DNS root's
+/// `main.tf` (they depend on the platform only).
 pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
-    let tera = engine(&[("main.tf", MAIN_TF)]);
-    out.add("terraform/main.tf", main_tf(&tera, platform));
+    let tera = engine(&[("main.tf", MAIN_TF), ("shard.tf", SHARD_TF)]);
+    out.add("terraform/README.md", readme(platform));
+    out.add(format!("{HOST_ROOT}/main.tf"), main_tf(&tera, platform));
+    let shards = platform.aws.dns_shards;
+    for shard in 0..shards {
+        out.add(
+            format!("terraform/{}/main.tf", dns_root(shard, shards)),
+            shard_tf(&tera, platform, shard),
+        );
+    }
 }
 
-/// Add the `terraform/dns_<domain>.tf` of each of these domains.
+/// Add the `dns_<domain>.tf` of each of these domains, in its shard's root.
 pub(crate) fn emit_dns<'m>(
     platform: &Platform,
     domains: impl IntoIterator<Item = &'m Domain>,
@@ -47,9 +67,15 @@ pub(crate) fn emit_dns<'m>(
 ) {
     let tera = engine(&[("dns.tf", DNS_TF)]);
     let domains: Vec<&Domain> = domains.into_iter().collect();
+    let shards = platform.aws.dns_shards;
     let files = crate::parallel::map_chunks(&domains, |part| {
         part.iter()
-            .map(|domain| (dns_path(&domain.name), dns_tf(&tera, platform, domain)))
+            .map(|domain| {
+                (
+                    dns_path(&domain.name, shards),
+                    dns_tf(&tera, platform, domain),
+                )
+            })
             .collect::<Vec<_>>()
     });
     for (path, contents) in files.into_iter().flatten() {
@@ -57,9 +83,77 @@ pub(crate) fn emit_dns<'m>(
     }
 }
 
-/// `terraform/dns_<A-label>.tf`.
-pub(crate) fn dns_path(domain: &str) -> String {
-    format!("terraform/dns_{domain}.tf")
+/// `terraform/dns-<shard>/dns_<A-label>.tf`.
+pub(crate) fn dns_path(domain: &str, shards: u16) -> String {
+    format!(
+        "terraform/{}/dns_{domain}.tf",
+        dns_root(dns_shard(domain, shards), shards)
+    )
+}
+
+/// The tenant whose DNS file this is (`terraform/dns-<shard>/dns_<domain>.tf`).
+pub(crate) fn dns_file_domain(path: &str) -> Option<&str> {
+    let (root, file) = path.strip_prefix("terraform/")?.split_once('/')?;
+    is_dns_root(root).then_some(())?;
+    file.strip_prefix("dns_")?.strip_suffix(".tf")
+}
+
+/// `dns-` and digits: the name of a DNS root.
+pub(crate) fn is_dns_root(name: &str) -> bool {
+    name.strip_prefix("dns-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[derive(Serialize)]
+struct ShardContext {
+    header: String,
+    root: String,
+    shard_number: u32,
+    shards: u16,
+    region: String,
+}
+
+fn shard_tf(tera: &tera::Tera, platform: &Platform, shard: u16) -> String {
+    let shards = platform.aws.dns_shards;
+    let context = ShardContext {
+        header: header("#", "mailops.toml"),
+        root: dns_root(shard, shards),
+        shard_number: u32::from(shard) + 1,
+        shards,
+        region: platform.aws.region.clone(),
+    };
+    to_hcl(tera, "shard.tf", &context)
+}
+
+/// `terraform/README.md`: the roots and the backend layout.
+fn readme(platform: &Platform) -> String {
+    let shards = platform.aws.dns_shards;
+    let last = dns_root(shards - 1, shards);
+    format!(
+        "<!-- {marker} from mailops.toml; do not edit -->\n\
+         # generated/terraform\n\
+         \n\
+         Independent Terraform roots, each with its own state; run `terraform` in one root at a time.\n\
+         \n\
+         | root | holds | state key |\n\
+         |---|---|---|\n\
+         | `host/` | the mail host {hostname}: instance, Elastic IP, A and PTR records, security group, instance profile | `mailops/host.tfstate` |\n\
+         | `dns-00/` … `{last}/` | the Route53 records of the tenants of each of the {shards} shards (`[aws] dns_shards`), one `dns_<domain>.tf` per tenant | `mailops/dns-<shard>.tfstate` |\n\
+         \n\
+         A tenant's shard is the first eight octets of the SHA-256 of its domain (the A-label),\n\
+         read as a big-endian number, modulo {shards}: it never changes while the count does not.\n\
+         A change to one tenant changes files in its root only, so CI plans and applies only the\n\
+         roots whose files changed. No root reads another's state.\n\
+         \n\
+         Backend: one S3 bucket, one key per root as above (CI writes a `backend \"s3\" {{}}` block\n\
+         and passes `-backend-config=key=mailops/<root>.tfstate`). An empty shard keeps its `main.tf`,\n\
+         so removing its last tenant destroys that tenant's records.\n\
+         \n\
+         From the single-root layout (one state holding everything): `mailops dns shards --moves`\n\
+         prints the `terraform state mv` commands that move each resource into its root's state.\n",
+        marker = crate::emit::header::MARKER,
+        hostname = platform.hostname,
+    )
 }
 
 #[derive(Serialize)]
@@ -99,6 +193,9 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
 struct DnsContext<'a> {
     header: String,
     summary: String,
+    /// `[dns] managed`: false, a file of comments only (the tenant keeps its
+    /// file, which names it as compiled, in its root).
+    managed: bool,
     description: Option<&'a str>,
     domain: &'a str,
     zone_id: Option<&'a str>,
@@ -153,7 +250,14 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
     let context = DnsContext {
         header: header("#", &domain.file),
-        summary: format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM."),
+        summary: if domain.dns_managed {
+            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.")
+        } else {
+            format!(
+                "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."
+            )
+        },
+        managed: domain.dns_managed,
         description: domain
             .description
             .as_deref()
@@ -249,7 +353,10 @@ mod tests {
     #[test]
     fn main_tf_snapshot() {
         let out = files(&compile(&[webhizzy()]));
-        insta::assert_snapshot!("main.tf", out.get("terraform/main.tf").expect("main.tf"));
+        insta::assert_snapshot!(
+            "main.tf",
+            out.get("terraform/host/main.tf").expect("main.tf")
+        );
     }
 
     #[test]
@@ -257,7 +364,7 @@ mod tests {
         let out = files(&compile(&[acme()]));
         insta::assert_snapshot!(
             "dns_acme.example.tf",
-            out.get("terraform/dns_acme.example.tf").expect("dns file")
+            out.get(&dns_path("acme.example", 16)).expect("dns file")
         );
     }
 
@@ -271,18 +378,18 @@ mod tests {
                 .collect::<BTreeSet<_>>()
         };
         let added: Vec<String> = paths(&after).difference(&paths(&before)).cloned().collect();
-        assert_eq!(added, vec!["terraform/dns_acme.example.tf".to_string()]);
+        assert_eq!(added, vec![dns_path("acme.example", 16)]);
         for (path, contents) in before.iter() {
             assert_eq!(after.get(path), Some(contents), "{path} changed");
         }
-        let main = after.get("terraform/main.tf").expect("main.tf");
+        let main = after.get("terraform/host/main.tf").expect("main.tf");
         assert!(!main.contains("acme"), "main.tf mentions a tenant");
     }
 
     #[test]
     fn hostile_description_stays_inside_comment_lines() {
         let out = files(&compile(&[acme()]));
-        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
         for fragment in ["Acme \"Corp\"", "${var.x}", "resource \"evil\""] {
             let line = dns
                 .lines()
@@ -304,7 +411,7 @@ mod tests {
             "big.example",
             tenant("big.example", "", "", RSA4096),
         )]));
-        let dns = out.get("terraform/dns_big.example.tf").expect("dns file");
+        let dns = out.get(&dns_path("big.example", 16)).expect("dns file");
         let line = dns
             .lines()
             .skip_while(|l| !l.contains("\"big_example_dkim\""))
@@ -324,7 +431,7 @@ mod tests {
     #[test]
     fn ed25519_dkim_record_publishes_the_raw_key() {
         let out = files(&compile(&[acme()]));
-        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
         // The SPKI's last 32 bytes, base64: RFC 8463's p= value.
         let raw = {
             use base64::Engine;
@@ -345,7 +452,7 @@ mod tests {
     #[test]
     fn every_dkim_key_gets_its_own_record() {
         let out = files(&compile(&[acme()]));
-        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
         assert!(
             dns.contains("resource \"aws_route53_record\" \"acme_example_dkim\" {\n  zone_id = data.aws_route53_zone.acme_example.zone_id\n  name    = \"dkim._domainkey.acme.example\"\n"),
             "{dns}"
@@ -358,10 +465,37 @@ mod tests {
         assert!(dns.contains("k=rsa; p="), "{dns}");
     }
 
+    /// `[dns] managed = false`: the tenant's file declares nothing (its DNS
+    /// is hosted elsewhere) and says where its records come from.
+    #[test]
+    fn an_unmanaged_tenant_declares_no_record() {
+        let out = files(&compile(&[(
+            "offsite.example",
+            tenant("offsite.example", "", "managed = false\nttl = 300", RSA2048),
+        )]));
+        let dns = out.get(&dns_path("offsite.example", 16)).expect("dns file");
+        assert!(
+            dns.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{dns}"
+        );
+        assert!(
+            dns.contains("`mailops dns records offsite.example`"),
+            "{dns}"
+        );
+        assert_eq!(hcl_format::format(dns), dns);
+        let model = compile(&[(
+            "offsite.example",
+            tenant("offsite.example", "", "managed = false", RSA2048),
+        )]);
+        let moves =
+            crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
+        assert!(moves.is_empty(), "{moves:?}");
+    }
+
     #[test]
     fn tenant_zone_id_and_ttl_are_used() {
         let out = files(&compile(&[acme()]));
-        let dns = out.get("terraform/dns_acme.example.tf").expect("dns file");
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
         assert!(dns.contains(
             "data \"aws_route53_zone\" \"acme_example\" {\n  zone_id = \"Z0123456789ABC\"\n}"
         ));
@@ -377,16 +511,92 @@ mod tests {
             ("a-b.example", tenant("a-b.example", "", "", RSA2048)),
             ("a.b.example", tenant("a.b.example", "", "", RSA2048)),
         ]));
-        let hyphen = out.get("terraform/dns_a-b.example.tf").expect("a-b");
-        let dotted = out.get("terraform/dns_a.b.example.tf").expect("a.b");
+        let hyphen = out.get(&dns_path("a-b.example", 16)).expect("a-b");
+        let dotted = out.get(&dns_path("a.b.example", 16)).expect("a.b");
         assert!(hyphen.contains("resource \"aws_route53_record\" \"a-b_example_mx\""));
         assert!(dotted.contains("resource \"aws_route53_record\" \"a_b_example_mx\""));
-        let all: Vec<String> = out
-            .iter()
-            .flat_map(|(_, text)| declarations(text))
+        for (root, texts) in roots(&out) {
+            let all: Vec<String> = texts.iter().flat_map(|text| declarations(text)).collect();
+            let unique: BTreeSet<&String> = all.iter().collect();
+            assert_eq!(
+                all.len(),
+                unique.len(),
+                "duplicate declarations in {root}: {all:?}"
+            );
+        }
+    }
+
+    /// The `.tf` files of each root (`terraform/<root>/`), by root.
+    fn roots(out: &Artifacts) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut roots = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (path, text) in out.iter().filter(|(p, _)| p.ends_with(".tf")) {
+            let (root, _) = path.rsplit_once('/').expect("a root folder");
+            roots
+                .entry(root.to_string())
+                .or_default()
+                .push(text.to_string());
+        }
+        roots
+    }
+
+    /// Every root has its `main.tf` (a DNS root without a tenant too), and
+    /// each tenant's file is in the root of its shard.
+    #[test]
+    fn every_shard_is_a_root_and_each_tenant_is_in_its_own() {
+        let out = files(&compile(&[webhizzy(), acme()]));
+        let roots = roots(&out);
+        let expected: Vec<String> = std::iter::once("terraform/host".to_string())
+            .chain((0..16).map(|shard| format!("terraform/{}", dns_root(shard, 16))))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
-        let unique: BTreeSet<&String> = all.iter().collect();
-        assert_eq!(all.len(), unique.len(), "duplicate declarations: {all:?}");
+        assert_eq!(roots.keys().cloned().collect::<Vec<_>>(), expected);
+        for root in roots.keys() {
+            let main = out.get(&format!("{root}/main.tf")).expect("main.tf");
+            assert!(main.contains("required_providers"), "{root}");
+            assert!(!main.contains("acme"), "{root}/main.tf names a tenant");
+        }
+        assert_eq!(
+            dns_path("acme.example", 16),
+            format!(
+                "terraform/{}/dns_acme.example.tf",
+                dns_root(dns_shard("acme.example", 16), 16)
+            )
+        );
+        assert!(out.get(&dns_path("acme.example", 16)).is_some());
+        assert_eq!(
+            dns_file_domain(&dns_path("acme.example", 16)),
+            Some("acme.example")
+        );
+        for not_dns in [
+            "terraform/host/main.tf",
+            "terraform/dns-03/main.tf",
+            "terraform/dns_acme.example.tf",
+            "terraform/host/dns_acme.example.tf",
+            "terraform/dns-x/dns_acme.example.tf",
+        ] {
+            assert_ne!(dns_file_domain(not_dns), Some("acme.example"), "{not_dns}");
+        }
+    }
+
+    /// `[aws] dns_shards` sets the number of DNS roots; a tenant's shard is
+    /// the same however many other tenants there are.
+    #[test]
+    fn the_shard_count_is_the_platforms() {
+        let mut model = compile(&[webhizzy(), acme()]);
+        model.platform.aws.dns_shards = 3;
+        let out = files(&model);
+        let dns_roots: BTreeSet<&str> = out
+            .paths()
+            .filter_map(|p| p.strip_prefix("terraform/")?.split_once('/'))
+            .map(|(root, _)| root)
+            .filter(|root| is_dns_root(root))
+            .collect();
+        assert_eq!(dns_roots, BTreeSet::from(["dns-00", "dns-01", "dns-02"]));
+        assert!(out.get(&dns_path("acme.example", 3)).is_some());
+        let readme = out.get("terraform/README.md").expect("README");
+        assert!(readme.contains("`dns-00/` … `dns-02/`"), "{readme}");
+        assert!(readme.contains("modulo 3"), "{readme}");
     }
 
     /// `type.name` (or `data.type.name`, `var.name`) of every block a file declares.
@@ -445,6 +655,15 @@ mod tests {
             acme(),
             ("1und1.example", tenant("1und1.example", "", "", RSA2048)),
         ]));
+        // Within each root: no root refers to another's blocks.
+        for (root, texts) in roots(&out) {
+            let declared: BTreeSet<String> =
+                texts.iter().flat_map(|text| declarations(text)).collect();
+            let referenced: BTreeSet<String> =
+                texts.iter().flat_map(|text| references(text)).collect();
+            let missing: Vec<&String> = referenced.difference(&declared).collect();
+            assert!(missing.is_empty(), "undeclared in {root}: {missing:?}");
+        }
         let declared: BTreeSet<String> = out
             .iter()
             .flat_map(|(_, text)| declarations(text))
@@ -484,7 +703,7 @@ mod tests {
     #[test]
     fn the_instance_profile_may_touch_only_the_two_parameters() {
         let out = files(&compile(&[webhizzy()]));
-        let main = out.get("terraform/main.tf").expect("main.tf");
+        let main = out.get("terraform/host/main.tf").expect("main.tf");
         let values = |key: &str| -> Vec<String> {
             main.lines()
                 .map(str::trim)
@@ -536,10 +755,10 @@ mod tests {
     #[test]
     fn main_tf_fills_the_user_datas_settings_placeholder() {
         let out = files(&compile(&[webhizzy()]));
-        let main = out.get("terraform/main.tf").expect("main.tf");
+        let main = out.get("terraform/host/main.tf").expect("main.tf");
         let placeholder = crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER;
         assert!(main.contains(&format!(
-            "user_data_base64 = base64gzip(replace(file(\"${{path.module}}/../cloud-init/user-data.yaml\"), \"{placeholder}\", base64encode(local.boot_settings)))"
+            "user_data_base64 = base64gzip(replace(file(\"${{path.module}}/../../cloud-init/user-data.yaml\"), \"{placeholder}\", base64encode(local.boot_settings)))"
         )));
         for key in [
             "region",
@@ -561,7 +780,7 @@ mod tests {
         model.platform.aws.admin_cidrs.clear();
         model.platform.zone_id = Some("Z9".into());
         let out = files(&model);
-        let main = out.get("terraform/main.tf").expect("main.tf");
+        let main = out.get("terraform/host/main.tf").expect("main.tf");
         assert!(main.contains("  default     = []\n"), "{main}");
         assert!(main.contains("data \"aws_route53_zone\" \"platform\" {\n  zone_id = \"Z9\"\n}"));
     }

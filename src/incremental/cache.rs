@@ -67,8 +67,10 @@ pub(crate) struct Cache {
     pub(crate) keys: Vec<(String, Stat)>,
     /// Every tenant file, sorted by name.
     pub(crate) tenants: Vec<Tenant>,
-    /// Per folder of the tenants' generated files (`generated_dir::TenantFolders`, in the
-    /// order of `emit::tenant_paths`): its stat when every entry in it was a
+    /// `[aws] dns_shards` of the platform file of `platform`: how the DNS
+    /// files are spread over the folders below.
+    pub(crate) dns_shards: u16,
+    /// Per folder of the tenants' generated files (`generated_dir::TenantFolders::names`): its stat when every entry in it was a
     /// file of one of `tenants`' domains. While the folder's stat is still
     /// that one, nothing was added to it, removed or renamed since, so its
     /// entries are known without listing them (10,000 entries take the kernel

@@ -135,16 +135,21 @@ impl Known {
             .filter(|(tenant, used)| !used && !model.domains.contains_key(&tenant.domain))
             .map(|(tenant, _)| tenant.domain.as_str())
             .collect();
-        for (index, folder) in TenantFolders::names().into_iter().enumerate() {
+        let shards = self.cache.dns_shards;
+        let gone_paths: Vec<String> = gone
+            .iter()
+            .flat_map(|domain| emit::tenant_paths(domain, shards))
+            .collect();
+        for (index, folder) in TenantFolders::names(shards).into_iter().enumerate() {
             if !folder_known(&self.cache, &self.folders, index) {
                 continue;
             }
-            listed.folders.push(folder);
-            for domain in &gone {
-                listed
-                    .maybe_stale
-                    .push(emit::tenant_paths(domain)[index].clone());
+            for path in &gone_paths {
+                if path.rsplit_once('/').is_some_and(|(dir, _)| dir == folder) {
+                    listed.maybe_stale.push(path.clone());
+                }
             }
+            listed.folders.push(folder);
         }
         listed
     }
@@ -326,7 +331,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     };
     let names = listing.names;
     let entries = entries_of(&names, &cache.tenants);
-    let folders = TenantFolders::open(root)?;
+    let folders = TenantFolders::open(root, cache.dns_shards)?;
     let items: Vec<(&String, Option<usize>, Option<Stat>)> = names
         .iter()
         .zip(entries)
@@ -495,9 +500,11 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     let folder_stats = folders.folder_stats()?;
     let is_declared =
         |domain: &str| hosted.contains_key(domain) || model.domains.contains_key(domain);
-    let removed = if folder_known(&cache, &folder_stats, 0) {
-        // The DNS files' folder holds only the cache's domains' files: no
-        // need to list it.
+    let removed = if TenantFolders::dns_folders(cache.dns_shards)
+        .all(|index| folder_known(&cache, &folder_stats, index))
+    {
+        // The DNS roots hold only the cache's domains' files: no need to
+        // list them.
         let mut removed = BTreeSet::new();
         for tenant in &cache.tenants {
             if !is_declared(&tenant.domain) && folders.has(0, &tenant.domain)? {
@@ -716,14 +723,15 @@ pub(crate) fn record(
     let model = &compiled.model;
     let known = compiled.known.as_ref();
     let old = known.map(|k| &k.cache);
-    let tenant_folders = TenantFolders::open(root)?;
+    let shards = model.platform.aws.dns_shards;
+    let tenant_folders = TenantFolders::open(root, shards)?;
     // The folders whose entries are known: after a build, which listed them
     // or knew them and left only produced files in them; after a plan or an
     // apply, those known before whose stat is still the recorded one
     // (nothing was added, removed or renamed there since).
     let now = tenant_folders.folder_stats()?;
     let mut folders: Vec<Option<Stat>> = match on_disk {
-        OnDisk::Built(stale) => TenantFolders::names()
+        OnDisk::Built(stale) => TenantFolders::names(shards)
             .iter()
             .zip(now)
             .map(|(name, stat)| {
@@ -809,7 +817,7 @@ pub(crate) fn record(
                 tenant.produced = previous
                     .filter(|p| p.domain == tenant.domain)
                     .and_then(|p| p.produced.clone());
-                let paths = emit::tenant_paths(&tenant.domain);
+                let paths = emit::tenant_paths(&tenant.domain, shards);
                 if !paths.iter().any(|p| differing.contains(p.as_str())) {
                     to_stat.push(tenants.len());
                 }
@@ -834,7 +842,7 @@ pub(crate) fn record(
             .map(|&i| tenant_folders.stats(&tenants[i].domain))
             .collect::<Vec<_>>()
     });
-    let paths = emit::tenant_paths("x.example").len();
+    let paths = emit::TENANT_PATHS;
     for (&i, stats) in to_stat.iter().zip(stats.into_iter().flatten()) {
         let stats = stats?;
         let tenant = &mut tenants[i];
@@ -883,6 +891,7 @@ pub(crate) fn record(
         key_store,
         keys,
         tenants,
+        dns_shards: shards,
         folders,
     };
     if old == Some(&cache) {

@@ -46,6 +46,8 @@ pub(crate) struct Domain {
     /// Whether mail is accepted and mailboxes log in (overrides their own states).
     pub(crate) state: TenantState,
     pub(crate) ttl: u32,
+    /// `[dns] managed`: its records are in the operator's Route53 (Terraform).
+    pub(crate) dns_managed: bool,
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,
     pub(crate) dmarc: Dmarc,

@@ -28,6 +28,8 @@ pub(crate) struct Aws {
     pub(crate) instance_type: String,
     pub(crate) volume_size_gb: u32,
     pub(crate) admin_cidrs: Vec<String>,
+    /// `[aws] dns_shards`: the number of Terraform roots of tenant DNS.
+    pub(crate) dns_shards: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,5 +116,62 @@ impl Secrets {
             return Err("`[secrets] recipients` in mailops.toml has a problem; run `mailops validate` to see it, fix it, and try again".to_string());
         }
         Ok(Some(&self.recipients))
+    }
+}
+
+/// `[aws] dns_shards` when the platform file does not say.
+pub(crate) const DEFAULT_DNS_SHARDS: u16 = 16;
+
+/// The Terraform root (shard) holding a tenant's Route53 records: the first
+/// eight octets of the SHA-256 of its domain (the A-label), big-endian,
+/// modulo the number of shards. It depends on the domain and the count only,
+/// so a tenant stays in its root whatever other tenants come and go.
+pub(crate) fn dns_shard(domain: &str, shards: u16) -> u16 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(domain.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % u64::from(shards.max(1))) as u16
+}
+
+/// The folder of a DNS root under `generated/terraform/`: `dns-07` (at
+/// least two digits, as many as the largest shard number needs).
+pub(crate) fn dns_root(shard: u16, shards: u16) -> String {
+    let width = shards.saturating_sub(1).to_string().len().max(2);
+    format!("dns-{shard:0width$}")
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    /// Pinned: a change here moves every tenant to another root.
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(dns_shard("acme.example", 16), dns_shard("acme.example", 16));
+        let pinned: Vec<u16> = ["acme.example", "webhizzy.in", "xn--11bg9a6av5ff.example"]
+            .iter()
+            .map(|d| dns_shard(d, 16))
+            .collect();
+        assert_eq!(pinned, PINNED);
+        let mut counts = [0u32; 16];
+        for i in 0..16_000 {
+            counts[usize::from(dns_shard(&format!("t{i}.example"), 16))] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
+        assert_eq!(dns_shard("acme.example", 1), 0);
+    }
+
+    const PINNED: [u16; 3] = [6, 9, 9];
+
+    #[test]
+    fn root_names_sort_by_shard() {
+        assert_eq!(dns_root(7, 16), "dns-07");
+        assert_eq!(dns_root(0, 1), "dns-00");
+        assert_eq!(dns_root(7, 256), "dns-007");
+        assert_eq!(dns_root(99, 100), "dns-99");
     }
 }

@@ -85,6 +85,13 @@ pub(crate) struct RawAws {
     /// CIDR blocks allowed to reach SSH on the mail host (default: none).
     #[serde(default)]
     pub(crate) admin_cidrs: Option<Vec<Sp<String>>>,
+    /// How many Terraform roots hold the tenants' Route53 records (default 16,
+    /// from 1 to 256): a tenant's records are in root
+    /// `generated/terraform/dns-<shard>/`, chosen by a stable hash of its
+    /// domain. Changing it moves tenants between roots (and their state:
+    /// `mailops dns shards --moves`).
+    #[serde(default)]
+    pub(crate) dns_shards: Option<Sp<i64>>,
 }
 
 /// The routing database. Never holds a password: that comes from the

@@ -50,6 +50,12 @@ pub(crate) struct RawTenant<'a> {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDns {
+    /// Whether the operator's Route53 holds this domain's records (default `true`).
+    /// `false`: its DNS is hosted elsewhere; Terraform declares none of its records,
+    /// `mailops dns records` prints what its DNS administrator must publish, and
+    /// `mailops dns check` still checks them.
+    #[serde(default)]
+    pub(crate) managed: Option<Sp<bool>>,
     /// TTL in seconds of every record of this domain (default: the platform's `defaults.ttl`).
     #[serde(default)]
     pub(crate) ttl: Option<Sp<i64>>,

@@ -213,7 +213,7 @@ fn descend(
     Ok(Folder::Entries(entries))
 }
 
-/// The domains of the revision's `generated/terraform/dns_<domain>.tf`
+/// The domains of the revision's `generated/terraform/dns-<shard>/dns_<domain>.tf`
 /// (names only: nothing under `generated/` is read).
 fn removed_domains(git: &GitRepo, generated: &str) -> Result<Vec<String>, GitError> {
     let Some(terraform) = git
@@ -223,14 +223,21 @@ fn removed_domains(git: &GitRepo, generated: &str) -> Result<Vec<String>, GitErr
     else {
         return Ok(Vec::new());
     };
-    Ok(git
-        .list(&terraform.oid)?
-        .iter()
-        .filter_map(|e| {
+    let mut domains = Vec::new();
+    for root in git.list(&terraform.oid)? {
+        if root.kind != EntryKind::Tree
+            || !root
+                .name_str()
+                .is_some_and(crate::emit::terraform::is_dns_root)
+        {
+            continue;
+        }
+        domains.extend(git.list(&root.oid)?.iter().filter_map(|e| {
             e.name_str()?
                 .strip_prefix("dns_")?
                 .strip_suffix(".tf")
                 .map(str::to_string)
-        })
-        .collect())
+        }));
+    }
+    Ok(domains)
 }

@@ -298,8 +298,14 @@ mod tests {
                 ("generated/sql/sqlite/a.example.sql", FileStatus::Changed),
                 ("generated/sql/sqlite/b.example.sql", FileStatus::Removed),
                 ("generated/sql/sqlite/c.example.sql", FileStatus::Added),
-                ("generated/terraform/dns_b.example.tf", FileStatus::Removed),
-                ("generated/terraform/dns_c.example.tf", FileStatus::Added),
+                (
+                    "generated/terraform/dns-03/dns_b.example.tf",
+                    FileStatus::Removed
+                ),
+                (
+                    "generated/terraform/dns-08/dns_c.example.tf",
+                    FileStatus::Added
+                ),
             ]
         );
         // No base: every file of the head is added.
@@ -313,11 +319,14 @@ mod tests {
     #[test]
     fn a_tenant_file_names_its_tenant() {
         for (path, tenant) in [
-            ("terraform/dns_acme.example.tf", Some("acme.example")),
+            ("terraform/dns-06/dns_acme.example.tf", Some("acme.example")),
+            ("terraform/dns_acme.example.tf", None),
+            ("terraform/dns-06/main.tf", None),
+            ("terraform/host/dns_acme.example.tf", None),
             ("sql/mysql/acme.example.sql", Some("acme.example")),
             ("sql/sqlite/xn--11b.example.sql", Some("xn--11b.example")),
             ("sql/mysql-begin.sql", None),
-            ("terraform/main.tf", None),
+            ("terraform/host/main.tf", None),
         ] {
             let change = file_change(path, FileStatus::Added, "", "x\n");
             assert_eq!(change.tenant.as_deref(), tenant, "{path}");

@@ -179,7 +179,7 @@ pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &
         ),
     )
     .at(loc, label)
-    .help("each tenant gets generated/terraform/dns_<domain>.tf and one key file <domain>.<selector>.key per DKIM key, in the key store and on the mail host; use a shorter selector (or domain)")
+    .help("each tenant gets generated/terraform/dns-<shard>/dns_<domain>.tf and one key file <domain>.<selector>.key per DKIM key, in the key store and on the mail host; use a shorter selector (or domain)")
 }
 
 pub(crate) fn file_name_mismatch(loc: Location, domain: &str, file: &str) -> Diagnostic {

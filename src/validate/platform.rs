@@ -156,6 +156,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             instance_type: "t3.small".into(),
             volume_size_gb: 50,
             admin_cidrs: Vec::new(),
+            dns_shards: crate::model::platform::DEFAULT_DNS_SHARDS,
         },
         database: Database {
             driver: Driver::Mysql,
@@ -395,6 +396,9 @@ fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
     }
     if let Some(size) = ranged(c, &raw.aws.volume_size_gb, "aws.volume_size_gb", 8..=16384) {
         aws.volume_size_gb = size as u32;
+    }
+    if let Some(shards) = ranged(c, &raw.aws.dns_shards, "aws.dns_shards", 1..=256) {
+        aws.dns_shards = shards as u16;
     }
     if let Some(cidrs) = &raw.aws.admin_cidrs {
         aws.admin_cidrs = cidrs

@@ -129,6 +129,7 @@ pub(crate) fn build_domain(
         file: input.file_name.to_string(),
         state,
         ttl,
+        dns_managed: raw.dns.managed.as_ref().is_none_or(|m| m.value),
         zone_id,
         spf,
         dmarc,

@@ -60,3 +60,23 @@ pub fn mode(path: &Path) -> u32 {
         .mode()
         & 0o777
 }
+
+/// The DNS file of a tenant under `generated/`, with `shards` DNS roots:
+/// `terraform/dns-<shard>/dns_<domain>.tf`, the shard being the first eight
+/// octets of the SHA-256 of the domain, big-endian, modulo `shards` (as
+/// `generated/terraform/README.md` documents it).
+pub fn dns_file_in(domain: &str, shards: u16) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(domain.as_bytes());
+    let first = u64::from_be_bytes(digest[..8].try_into().expect("eight octets"));
+    let width = (shards - 1).to_string().len().max(2);
+    format!(
+        "terraform/dns-{:0width$}/dns_{domain}.tf",
+        first % u64::from(shards)
+    )
+}
+
+/// [`dns_file_in`] with the default 16 DNS roots.
+pub fn dns_file(domain: &str) -> String {
+    dns_file_in(domain, 16)
+}

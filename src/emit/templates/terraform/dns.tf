@@ -3,6 +3,7 @@
 {%- if description %}#
 {{ description | hcl_comment }}
 {%- endif %}
+{%- if managed %}
 
 data "aws_route53_zone" "{{ domain | tf_name }}" {
 {%- if zone_id %}
@@ -45,3 +46,4 @@ resource "aws_route53_record" "{{ domain | tf_name }}_{{ key.resource | tf_name 
   records = [{{ key.record | route53_txt | hcl_string }}]
 }
 {%- endfor %}
+{%- endif %}

@@ -1,12 +1,12 @@
 {{ header }}#
 # The mail host {{ hostname }} and what the Internet needs to reach it: the
-# instance (first boot configured by ../cloud-init/user-data.yaml), an Elastic
+# instance (first boot configured by ../../cloud-init/user-data.yaml), an Elastic
 # IP, the host's A record in the {{ zone }} zone, the reverse DNS (PTR) record
 # mail receivers check, a security group for SMTP (25), submission (587)
 # and IMAPS (993){% if pop3 %} and POP3S (995){% endif %}, and the instance profile through which the host reads its
 # deploy key (and publishes its age recipient) in SSM Parameter Store, each
-# parameter named alone. Nothing here names a tenant: onboarding a domain adds
-# only its own dns_<domain>.tf.
+# parameter named alone. Nothing here names a tenant: the tenants' records are
+# in the roots ../dns-*/ (see ../README.md), and no root refers to this one.
 #
 # Before the first apply: AWS blocks outbound port 25 on new accounts; ask AWS
 # to remove the restriction, or the host cannot deliver mail to other domains.
@@ -142,7 +142,7 @@ variable "recipient_parameter" {
 }
 
 locals {
-  # Read by the first boot from /etc/mailops/boot.env (see ../cloud-init).
+  # Read by the first boot from /etc/mailops/boot.env (see ../../cloud-init).
   boot_settings = join("", [
     "region=${var.region}\n",
     "release_url=${var.mailops_release_url}\n",
@@ -316,7 +316,7 @@ resource "aws_instance" "mail" {
   iam_instance_profile = aws_iam_instance_profile.mail.name
   # The generated user data with the settings above in place of its
   # placeholder. EC2 takes at most 16 KiB; cloud-init unpacks gzip itself.
-  user_data_base64 = base64gzip(replace(file("${path.module}/../cloud-init/user-data.yaml"), {{ boot_settings_placeholder | hcl_string }}, base64encode(local.boot_settings)))
+  user_data_base64 = base64gzip(replace(file("${path.module}/../../cloud-init/user-data.yaml"), {{ boot_settings_placeholder | hcl_string }}, base64encode(local.boot_settings)))
 
   root_block_device {
     volume_size = {{ volume_size_gb }}
