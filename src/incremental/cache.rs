@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) const FORMAT: &str = "mailops-cache/6";
+/// 7: the tenant state (6 on the domains branch) and the DNS shard count (6 on the
+/// sharding branch), merged.
+pub(crate) const FORMAT: &str = "mailops-cache/7";
 
 /// Where the cache lives in the mail repo.
 pub(crate) fn path(root: &Path) -> PathBuf {
