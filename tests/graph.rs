@@ -97,32 +97,6 @@ fn the_dot_picture_renders_with_graphviz_without_a_warning() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
 }
 
-/// `git` in `dir` with a fixed identity and none of the user's configuration.
-#[track_caller]
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", show(&out));
-}
-
 #[test]
 fn changed_from_shows_the_changed_tenants_and_their_neighbours_only() {
     let repo = Repo::example();

@@ -11,36 +11,6 @@ use std::process::{Command, Output};
 use mailops::testkit::TenantText;
 use support::*;
 
-/// `git` in `dir`, with a fixed identity and none of the user's
-/// configuration; it must succeed. A machine without git fails here, loudly.
-#[track_caller]
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git is installed (the tests of `plan --base` need it)");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed:\n{}",
-        show(&output)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
 /// `git init` and a first commit of everything in `dir`.
 fn init_and_commit(dir: &Path) -> String {
     git(dir, &["init", "-q"]);

@@ -291,3 +291,34 @@ impl Run {
             .collect()
     }
 }
+
+/// `git` in `dir`, with a fixed identity and none of the user's or the
+/// system's configuration; it must succeed (a machine without git fails
+/// here, loudly). Its standard output, trimmed.
+#[track_caller]
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git is installed");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed:\n{}",
+        show(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
