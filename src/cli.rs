@@ -374,6 +374,20 @@ pub(crate) enum DnsCommand {
         /// Seconds to wait for one answer (each query is tried 3 times).
         #[arg(long, value_name = "SECONDS", default_value = "3")]
         timeout: u64,
+        /// Also connect to the mail host's SMTP port: the banner must name the
+        /// host, STARTTLS must be offered, and the certificate must cover the
+        /// host name, chain to a trusted CA and not expire within --cert-days.
+        #[arg(long)]
+        smtp: bool,
+        /// The SMTP port for --smtp.
+        #[arg(long, value_name = "PORT", default_value = "25", requires = "smtp")]
+        smtp_port: u16,
+        /// PEM file of CA certificates to trust besides the public roots (--smtp).
+        #[arg(long, value_name = "FILE", requires = "smtp")]
+        smtp_ca: Option<PathBuf>,
+        /// The certificate must stay valid for at least this many days (--smtp).
+        #[arg(long, value_name = "DAYS", default_value = "14", requires = "smtp")]
+        cert_days: u64,
         /// Only these tenants (default: every tenant).
         #[arg(value_name = "DOMAIN")]
         domains: Vec<String>,

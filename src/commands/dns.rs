@@ -21,7 +21,15 @@ pub(crate) struct CheckArgs {
     pub(crate) expect_ip: Option<IpAddr>,
     pub(crate) concurrency: usize,
     pub(crate) timeout: u64,
+    pub(crate) smtp: Option<SmtpArgs>,
     pub(crate) domains: Vec<String>,
+}
+
+/// `--smtp` and its options, as typed.
+pub(crate) struct SmtpArgs {
+    pub(crate) port: u16,
+    pub(crate) ca: Option<std::path::PathBuf>,
+    pub(crate) cert_days: u64,
 }
 
 pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
@@ -35,6 +43,27 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
             "--concurrency and --timeout must be at least 1".to_string(),
         ));
     }
+    let smtp = match &args.smtp {
+        None => None,
+        Some(smtp) => {
+            let extra_roots = match &smtp.ca {
+                None => Vec::new(),
+                Some(path) => {
+                    let pem = std::fs::read(path)
+                        .map_err(|e| Error::user(format!("--smtp-ca {}: {e}", path.display())))?;
+                    dns::smtp::read_pem_certificates(&pem).map_err(|why| {
+                        Error::user(format!("--smtp-ca {}: {why}", path.display()))
+                    })?
+                }
+            };
+            Some(dns::smtp::SmtpOptions {
+                port: smtp.port,
+                timeout: Duration::from_secs(args.timeout),
+                extra_roots,
+                min_days: smtp.cert_days,
+            })
+        }
+    };
     let model = compiled(dir, "no DNS check")?;
     let names = chosen(&model, &args.domains)?;
     let domains: Vec<(String, Vec<DnsRecord>)> = names
@@ -49,6 +78,7 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         expect_ip: args.expect_ip,
         concurrency: args.concurrency,
         timeout: Duration::from_secs(args.timeout),
+        smtp,
         ..check::Options::default()
     };
     let report = check::run(&model.platform.hostname, domains, &options)?;

@@ -160,6 +160,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                     expect_ip,
                     concurrency,
                     timeout,
+                    smtp,
+                    smtp_port,
+                    smtp_ca,
+                    cert_days,
                     domains,
                 },
         } => dns::check(
@@ -170,6 +174,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 expect_ip,
                 concurrency,
                 timeout,
+                smtp: smtp.then_some(dns::SmtpArgs {
+                    port: smtp_port,
+                    ca: smtp_ca,
+                    cert_days,
+                }),
                 domains,
             },
         ),

@@ -8,6 +8,7 @@
 
 pub(crate) mod check;
 pub(crate) mod render;
+pub(crate) mod smtp;
 
 use serde_json::{Value, json};
 
