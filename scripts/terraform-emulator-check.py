@@ -34,7 +34,9 @@ example, and a synthetic repo of 100 tenants):
      plans no change against the emulator: every resource is in exactly the
      state of the root that declares it;
   6. the read-back records, as zone files, served by Knot on 127.0.0.1;
-     `mailops dns check --expect-ip <the Elastic IP>` must end all ok;
+     `mailops dns check --expect-ip <the Elastic IP>` must end all ok; and
+     (example repo) checkdmarc, asking Knot on 127.0.0.77:53, must find every
+     tenant's SPF, DMARC and MX valid;
   7. `terraform test` with `mock_provider "aws"` in the host root: the PTR
      resource names the host's A record and the Elastic IP's allocation.
 
@@ -307,8 +309,44 @@ def split_state(repo, tf, variables):
     return f"{moved}; {len(plans)} roots plan no change"
 
 
-def serve_and_check(repo, records, ip, work):
-    """The read-back records in Knot; `mailops dns check` against it."""
+# checkdmarc asks port 53 only: Knot answers there too, on an address of its own.
+CHECKDMARC_ADDRESS = "127.0.0.77"
+
+
+def checkdmarc(domains):
+    """checkdmarc (PyPI, in the emulator's venv) on the records Knot serves: every
+    tenant's SPF and DMARC record valid, and no error of any kind."""
+    tool = Path(sys.executable).parent / "checkdmarc"
+    proc = run(tool, "--nameserver", CHECKDMARC_ADDRESS, "--skip-tls", "--timeout", "3",
+               "--format", "json", *domains, check_rc=False)
+    try:
+        reports = json.loads(proc.stdout)
+    except json.JSONDecodeError as error:
+        raise RuntimeError(f"checkdmarc exited {proc.returncode}, no JSON ({error}):\n"
+                           f"{proc.stderr[-1500:]}") from None
+    if isinstance(reports, dict):
+        reports = [reports]
+    problems = []
+    for report in reports:
+        domain = report.get("domain")
+        for part in ("spf", "dmarc"):
+            result = report.get(part, {})
+            if not result.get("valid") or result.get("error"):
+                problems.append(f"{domain} {part}: {json.dumps(result)[:400]}")
+        mx = report.get("mx", {})
+        if mx.get("error") or not mx.get("hosts"):
+            problems.append(f"{domain} mx: {json.dumps(mx)[:400]}")
+    if len(reports) != len(domains):
+        problems.append(f"{len(reports)} reports for {len(domains)} domains")
+    if problems:
+        raise RuntimeError("\n".join(problems[:20]))
+    warnings = sum(len(r.get(part, {}).get("warnings", [])) for r in reports for part in ("spf", "dmarc"))
+    return f"{len(reports)} domains: SPF, DMARC and MX valid; {warnings} warnings"
+
+
+def serve_and_check(repo, records, ip, work, dmarc_domains=None):
+    """The read-back records in Knot; `mailops dns check` against it, and
+    checkdmarc on `dmarc_domains` (each its own check line)."""
     zones = work / "zones"
     zones.mkdir()
     origins = sorted({name.split(".", 1)[1] if rtype == "A" else name
@@ -321,11 +359,22 @@ def serve_and_check(repo, records, ip, work):
                 chunks = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
                 value = " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
             lines[origin].append(f"{name}. {ttl} IN {rtype} {value}")
+    if dmarc_domains:
+        # A third party's SPF record a tenant includes (`include:_spf.bulkmail.example`) is
+        # not the operator's to publish: stand in for it (`v=spf1 -all`), so that checkdmarc
+        # can follow the include as it would on the internet.
+        for (_, rtype), (_, values) in records.items():
+            for value in values if rtype == "TXT" else []:
+                for include in re.findall(r"\binclude:(\S+)", value):
+                    if not any(include == o or include.endswith("." + o) for o in lines):
+                        lines.setdefault(include.split(".", 1)[1], []).append(
+                            f'{include}. 3600 IN TXT "v=spf1 -all"')
     reverse = ".".join(reversed(ip.split(".")[:3])) + ".in-addr.arpa"
     host = next(name for (name, rtype) in records if rtype == "A")
     lines[reverse] = [f"{ip.split('.')[3]}.{reverse}. 3600 IN PTR {host}."]
     port = free_port()
-    conf = [f'server:\n  rundir: "{zones}"\n  listen: 127.0.0.1@{port}\n',
+    listen = f"127.0.0.1@{port}" + (f", {CHECKDMARC_ADDRESS}@53" if dmarc_domains else "")
+    conf = [f'server:\n  rundir: "{zones}"\n  listen: [ {listen} ]\n',
             f'database:\n  storage: "{zones}"\n',
             "log:\n  - target: stderr\n    any: error\n",
             f'template:\n  - id: default\n    storage: "{zones}"\n    file: "%s.zone"\n'
@@ -347,6 +396,9 @@ def serve_and_check(repo, records, ip, work):
         if proc.returncode != 0:
             problems = [l for l in proc.stdout.splitlines() if l.strip() and not l.startswith("  ok")]
             raise RuntimeError(f"dns check exited {proc.returncode}:\n" + "\n".join(problems[:40]))
+        if dmarc_domains:
+            check("example repo: checkdmarc finds every tenant's SPF, DMARC and MX valid, served by Knot",
+                  lambda: checkdmarc(dmarc_domains))
         return proc.stdout.strip().splitlines()[-1]
     finally:
         knot.terminate()
@@ -449,8 +501,11 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
     if split:
         check(f"{label}: `mailops dns shards --moves` splits the single state; every root plans no change",
               lambda: split_state(repo, state["tf"], state["variables"]))
+    # checkdmarc on the example tenants (the 100 synthetic ones are alike).
+    dmarc_domains = sorted({name[len("_dmarc."):] for (name, rtype) in state["records"]
+                            if name.startswith("_dmarc.")}) if split else None
     check(f"{label}: dns check passes on the records the emulator holds, served by Knot",
-          lambda: serve_and_check(repo, state["records"], state["ip"], work))
+          lambda: serve_and_check(repo, state["records"], state["ip"], work, dmarc_domains))
     check(f"{label}: terraform test (mocked provider): the PTR of the Elastic IP names the host",
           lambda: mocked_ptr(state["tf"] / "host"))
 

@@ -78,10 +78,25 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         expect_ip: args.expect_ip,
         concurrency: args.concurrency,
         timeout: Duration::from_secs(args.timeout),
-        smtp,
         ..check::Options::default()
     };
-    let report = check::run(&model.platform.hostname, domains, &options)?;
+    let mut report = check::run(&model.platform.hostname, domains, &options)?;
+    if let Some(smtp) = &smtp {
+        // The expected address, else every address the host's name resolved to.
+        let addresses: Vec<IpAddr> = match args.expect_ip {
+            Some(ip) => vec![ip],
+            None => report
+                .host
+                .iter()
+                .filter(|c| c.rtype == "A/AAAA")
+                .flat_map(|c| c.found.iter().filter_map(|a| a.parse().ok()))
+                .collect(),
+        };
+        crate::progress::stage("talking to the mail host's port 25", None);
+        let checks = dns::smtp::check(&model.platform.hostname, &addresses, smtp);
+        crate::progress::finish();
+        report.host.extend(checks);
+    }
     match args.format {
         PlanFormat::Human => print!("{}", dns::render::human(&report)),
         PlanFormat::Markdown => print!("{}", dns::render::markdown(&report)),

@@ -40,8 +40,6 @@ pub(crate) struct Options {
     pub(crate) timeout: Duration,
     /// Attempts per query (a lost UDP answer is asked again).
     pub(crate) attempts: usize,
-    /// Also talk to the host's port 25 (`--smtp`): banner, STARTTLS, certificate.
-    pub(crate) smtp: Option<crate::dns::smtp::SmtpOptions>,
 }
 
 impl Default for Options {
@@ -52,7 +50,6 @@ impl Default for Options {
             concurrency: 256,
             timeout: Duration::from_secs(3),
             attempts: 3,
-            smtp: None,
         }
     }
 }
@@ -139,24 +136,7 @@ pub(crate) fn run(
         .enable_all()
         .build()
         .map_err(|e| Error::operational(format!("cannot start the DNS runtime: {e}")))?;
-    let mut report = runtime.block_on(run_async(hostname, domains, options))?;
-    if let Some(smtp) = &options.smtp {
-        // The expected address, else every address the name resolved to.
-        let addresses: Vec<IpAddr> = match options.expect_ip {
-            Some(ip) => vec![ip],
-            None => report
-                .host
-                .iter()
-                .filter(|c| c.rtype == "A/AAAA")
-                .flat_map(|c| c.found.iter().filter_map(|a| a.parse().ok()))
-                .collect(),
-        };
-        crate::progress::stage("talking to the mail host's port 25", None);
-        let checks = crate::dns::smtp::check(hostname, &addresses, smtp);
-        crate::progress::finish();
-        report.host.extend(checks);
-    }
-    Ok(report)
+    runtime.block_on(run_async(hostname, domains, options))
 }
 
 async fn run_async(
