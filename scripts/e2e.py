@@ -405,12 +405,18 @@ class Stack:
     def configure_rspamd(self):
         override = self.live / "etc" / "rspamd" / "override.d"
         override.mkdir(parents=True, exist_ok=True)
-        (override / "options.inc").write_text('dns { nameserver = ["127.0.0.1:53"]; }\n')
+        # Maps re-read every 2 s instead of 5 min, so the suite sees a changed
+        # send-limit or selector map without waiting (it is the same re-read).
+        (override / "options.inc").write_text(
+            'dns { nameserver = ["127.0.0.1:53"]; }\nmap_watch_interval = 2s;\n'
+        )
+        # The ratelimit module's buckets: the suite's own Redis.
+        (override / "ratelimit.conf").write_text(f'servers = "127.0.0.1:{REDIS_PORT}";\n')
         (override / "logging.inc").write_text(
             f'type = "file";\nfilename = "{self.logs}/rspamd.log";\nlevel = "info";\n'
         )
         for module in ("rbl", "fuzzy_check", "phishing", "multimap", "whitelist", "asn",
-                       "url_redirector", "emails", "spamassassin", "neural", "ratelimit", "replies"):
+                       "url_redirector", "emails", "spamassassin", "neural", "replies"):
             (override / f"{module}.conf").write_text("enabled = false;\n")
         for d in ("run/rspamd", "lib/rspamd"):
             (self.base / d).mkdir(parents=True, exist_ok=True)
@@ -419,6 +425,15 @@ class Stack:
         os.chmod(self.logs, 0o777)
 
     def start(self):
+        (self.base / "redis").mkdir(parents=True, exist_ok=True)
+        with open(self.logs / "redis.log", "ab") as out:
+            subprocess.Popen(
+                ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.base / "redis"),
+                 "--pidfile", str(self.base / "redis" / "redis.pid"), "--daemonize", "no"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            )
+        wait_for(f"redis on {REDIS_PORT}", lambda: port_open(REDIS_PORT), timeout=20)
         with open(self.logs / "rspamd.stdout", "ab") as out:
             subprocess.Popen(
                 ["rspamd", "-c", "/etc/rspamd/rspamd.conf", *self.rspamd_vars, "-u", "_rspamd", "-g", "_rspamd"],
@@ -437,12 +452,12 @@ class Stack:
             run("postfix", "-c", self.pf, "stop", check_rc=False)
         if self.dovecot_conf.exists():
             run("doveadm", "-c", self.dovecot_conf, "stop", check_rc=False)
-        pid_file = self.base / "run" / "rspamd" / "rspamd.pid"
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text().strip()), 15)
-            except (ValueError, ProcessLookupError):
-                pass
+        for pid_file in (self.base / "run" / "rspamd" / "rspamd.pid", self.base / "redis" / "redis.pid"):
+            if pid_file.exists():
+                try:
+                    os.kill(int(pid_file.read_text().strip()), 15)
+                except (ValueError, ProcessLookupError):
+                    pass
         # Anything left from this work dir (by command line), or still holding
         # one of the suite's ports (a run that was killed half-way).
         run("pkill", "-f", str(self.base), check_rc=False)
@@ -464,7 +479,10 @@ class Stack:
                     log(f"    {line}")
 
 
-SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334)
+# Redis for Rspamd's ratelimit module, on a port of the suite's own (not the
+# machine's Redis on 6379, which other tests share).
+REDIS_PORT = 16379
+SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334, REDIS_PORT)
 
 # Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
 # generated file (in the running copy) to show which checks catch it.
@@ -505,13 +523,16 @@ def break_something(stack, what):
             path.write_text(path.read_text().replace(" AND d.state = 'active'", ""))
         path = pf / "recipient-state.cf"
         path.write_text(re.sub(r" UNION ALL SELECT [^\n]*FROM virtual_domains[^\n]*", "", path.read_text()))
+    elif what == "rate-limit":  # the ratelimit module without mailops's keywords
+        path = stack.live / "etc" / "rspamd" / "local.d" / "ratelimit.conf"
+        path.write_text(re.sub(r"(?m)^custom_keywords = .*\n", "", path.read_text()))
     elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
         path = pf / "main.cf"
         path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
                            "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
-                           "mailbox-state, recipient-state or tenant-state")
+                           "mailbox-state, recipient-state, tenant-state or rate-limit")
     log(f"(self-test: broke {what})")
 
 
@@ -524,7 +545,8 @@ def leftover_pids():
         if len(fields) < 6 or not any(fields[3].endswith(f":{p}") for p in SUITE_PORTS):
             continue
         for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', fields[-1]):
-            if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth", "quota-status"):
+            if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth", "quota-status",
+                        "redis-server"):
                 pids.add(int(pid))
     return pids
 
@@ -1178,6 +1200,9 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 10. Tenant states (issue 15), on the tenant onboarded above.
     tenant_state_checks(backend, stack, repo, url, db_password, new_domain, new_user, new_password)
 
+    # 11. Outbound send limits (issue 15), on the same tenant.
+    rate_limit_checks(backend, stack, repo, url, db_password, new_domain, new_user, new_password, sender)
+
 
 # ------------------------------------------------- everyday mailbox operations
 
@@ -1530,6 +1555,103 @@ def tenant_state_checks(backend, stack, repo, url, db_password, domain, user, pa
             raise RuntimeError("a service was restarted")
         return f"{len(installs)} applies and installs, same PIDs"
     check(f"{b}: tenant states: no change reloads a service (same PIDs)", no_reload)
+
+
+def redis_cli(*args):
+    return run("redis-cli", "-h", HOST, "-p", str(REDIS_PORT), *args).stdout.strip()
+
+
+def rate_limit_checks(backend, stack, repo, url, db_password, domain, user, password, recipient):
+    """Issue 15's send limits on the real servers: `send_per_hour = 3` and
+    `domain_send_per_hour = 5` on one tenant; its mailbox's fourth submission
+    is refused 4xx, another mailbox of it sends until the domain's fifth, a
+    mailbox of another tenant is not limited; no reload."""
+    base = stack.base
+    b = backend
+    tenant_file = repo / "tenants" / f"{domain}.toml"
+    original = tenant_file.read_text()
+    other = f"second@{domain}"
+    before = service_pids(base)
+    installs = []
+    map_file = stack.root / "var" / "lib" / "rspamd" / "dkim" / "ratelimits.map"
+
+    def install():
+        mailops(repo, "build")
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        installs.append(proc.stdout)
+
+    def submit(login, token):
+        """Submit one message; (code, text) of a refusal, or None when accepted."""
+        try:
+            secret = password if login.endswith(f"@{domain}") else password_of(login)
+            refused = smtp_send(login, [recipient], token, port=587, login=(login, secret))
+        except smtplib.SMTPResponseException as error:
+            return error.smtp_code, error.smtp_error.decode(errors="replace")
+        if refused:
+            return next(iter(refused.values()))
+        return None
+
+    hashed = mailops(repo, "hash-password", input_text=password + "\n").stdout.strip()
+    text = original.replace("\n[limits]\n", "\n[limits]\nsend_per_hour = 3\ndomain_send_per_hour = 5\n", 1)
+    if text == original:
+        raise RuntimeError(f"{tenant_file} has no [limits] table")
+    tenant_file.write_text(text + f'\n[[mailbox]]\nuser = "second"\npassword = "{hashed}"\n')
+    mailops(repo, "build")
+    mailops(repo, "apply", "--database", url, "--yes")
+    if backend == "sqlite":
+        os.chmod(base / "mail.sqlite", 0o644)
+    install()
+    redis_cli("FLUSHALL")
+    # Rspamd re-reads the map by itself, at its map_watch_interval (2 s in the
+    # suite, with jitter).
+    time.sleep(6)
+
+    def map_written():
+        line = f"{domain} 3,5"
+        if line not in map_file.read_text():
+            raise RuntimeError(f"ratelimits.map lacks `{line}`: {map_file.read_text()[-300:]}")
+        return f"`{line}`, no reload asked"
+    check(f"{b}: send limits: install writes the limit map (Rspamd re-reads it)", map_written)
+
+    def fourth_refused():
+        outcomes = [submit(user, uuid.uuid4().hex) for _ in range(4)]
+        if any(outcomes[:3]):
+            raise RuntimeError(f"a submission within the limit was refused: {outcomes}")
+        code, text = outcomes[3] or (None, "accepted")
+        if code is None or not 400 <= code < 500 or "mailops_mailbox" not in text:
+            raise RuntimeError(f"the fourth submission: {code} {text}")
+        return f"3 accepted, the fourth {code} {text.strip()[:60]}"
+    check(f"{b}: send limit: a mailbox's fourth submission in the hour is refused 4xx", fourth_refused)
+
+    def other_mailbox():
+        outcomes = [submit(other, uuid.uuid4().hex) for _ in range(3)]
+        if any(outcomes[:2]):
+            raise RuntimeError(f"{other} was refused before the domain's limit: {outcomes}")
+        code, text = outcomes[2] or (None, "accepted")
+        if code is None or not 400 <= code < 500 or "mailops_domain" not in text:
+            raise RuntimeError(f"{other}'s third submission (the domain's sixth): {code} {text}")
+        return f"{other}: 2 accepted, then {code} at the domain's limit of 5"
+    check(f"{b}: send limit: another mailbox sends until the domain limit, then 4xx", other_mailbox)
+
+    def other_tenant():
+        outsider = recipient
+        outcome = submit(outsider, uuid.uuid4().hex)
+        if outcome:
+            raise RuntimeError(f"{outsider} of another tenant was refused: {outcome}")
+        return f"{outsider} still sends"
+    check(f"{b}: send limit: mailboxes of other tenants are not limited", other_tenant)
+
+    tenant_file.write_text(original)
+    install()
+
+    def no_reload():
+        asked = [out.strip() for out in installs if "reload: none" not in out]
+        if asked:
+            raise RuntimeError(f"install asked for a reload: {asked[0]}")
+        if service_pids(base) != before:
+            raise RuntimeError("a service was restarted")
+        return f"{len(installs)} installs, same PIDs"
+    check(f"{b}: send limits: setting and lifting them reloads no service (same PIDs)", no_reload)
 
 
 def main():

@@ -61,6 +61,9 @@ pub(crate) enum FileKind {
     /// `domain { … }` entries of the domains with several DKIM keys, next to
     /// the keys; included by `dkim_signing.conf`, so a change needs a reload.
     DkimSigningDomains,
+    /// Domain → outbound send limits, next to the keys; read by the ratelimit
+    /// module's custom keywords as an Rspamd map, so re-read by itself.
+    RateLimits,
 }
 
 /// One file to put on the host.
@@ -288,6 +291,13 @@ pub(crate) fn plan(
         contents: crate::emit::rspamd::signing_domains(model).into_bytes(),
         service: Service::Rspamd,
         kind: FileKind::DkimSigningDomains,
+        secret: false,
+    });
+    files.push(InstallFile {
+        target: key_dir.join(crate::emit::mail_host::RATE_LIMIT_MAP),
+        contents: crate::emit::rspamd::rate_limit_map(model).into_bytes(),
+        service: Service::Rspamd,
+        kind: FileKind::RateLimits,
         secret: false,
     });
     if !missing_keys.is_empty() {

@@ -232,6 +232,8 @@ fixtures! {
     too_many_mailboxes: exit 1, ["mailops::mailbox::too-many"];
     too_many_aliases: exit 1, ["mailops::alias::too-many"];
     invalid_limit: exit 1, ["mailops::limits::invalid"];
+    send_rate_invalid: exit 1, ["mailops::limits::invalid", "mailops::limits::invalid"];
+    platform_send_rate_invalid: exit 1, ["mailops::limits::invalid"];
     invalid_quota: exit 1, ["mailops::quota::invalid"];
     quota_above_max_quota: exit 1, ["mailops::quota::above-limit"];
 

@@ -84,6 +84,9 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         "dovecot-imapd",
         "dovecot-lmtpd",
         "rspamd",
+        // The buckets of Rspamd's ratelimit module (the send limits); Debian's
+        // redis-server listens on loopback only.
+        "redis-server",
         "certbot",
         "openssl",
         "ca-certificates",
@@ -242,6 +245,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("dkim_key_dir", &platform.paths.dkim_key_dir);
     context.insert("rspamd_group", RSPAMD_GROUP);
     context.insert("selector_map", mail_host::DKIM_SELECTOR_MAP);
+    context.insert("rate_limit_map", mail_host::RATE_LIMIT_MAP);
     context.insert("secrets_file", mail_host::SECRETS_FILE);
     context.insert("placeholder", DB_PASSWORD_PLACEHOLDER);
     context.insert("driver", platform.database.driver.name());
@@ -411,8 +415,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 21,
-            "postfix (8), dovecot (10: 2 + 8 app password slots), rspamd (3)"
+            installed, 23,
+            "postfix (8), dovecot (10: 2 + 8 app password slots), rspamd (5)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()

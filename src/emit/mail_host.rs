@@ -56,6 +56,11 @@ pub(crate) const DKIM_SELECTOR_MAP: &str = "selectors.map";
 /// `dkim_signing.conf` includes (see `rspamd.rs`).
 pub(crate) const DKIM_SIGNING_DOMAINS: &str = "signing-domains.conf";
 
+/// File name, inside the platform's DKIM key directory (Rspamd's folder of
+/// data that `mailops install` keeps), of the map from tenant domain to its
+/// outbound send limits, read by the ratelimit module (see `rspamd.rs`).
+pub(crate) const RATE_LIMIT_MAP: &str = "ratelimits.map";
+
 /// Rspamd's system group on Debian, which must read the DKIM keys.
 pub(crate) const RSPAMD_GROUP: &str = "_rspamd";
 
@@ -145,7 +150,7 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 21, "{database}");
+            assert_eq!(configs.len(), 23, "{database}");
             for file in configs {
                 let generated_path = file
                     .target

@@ -54,7 +54,7 @@ fn adding_a_tenant_changes_no_mail_host_file() {
     for driver in DRIVERS {
         let before = emit(driver, &tenants(2));
         let after = emit(driver, &tenants(3));
-        assert_eq!(host_files(&before).len(), 22);
+        assert_eq!(host_files(&before).len(), 24);
         assert_eq!(host_files(&before), host_files(&after), "{driver}");
     }
 }
@@ -128,9 +128,10 @@ fn every_file_starts_with_the_header() {
         } else {
             contents.lines().next()
         };
+        let comment = if path.ends_with(".lua") { "--" } else { "#" };
         assert_eq!(
             format!("{}\n", first.unwrap_or("")),
-            header::header("#", "mailops.toml"),
+            header::header(comment, "mailops.toml"),
             "{path}"
         );
         assert!(header::is_owned(&contents), "{path}");

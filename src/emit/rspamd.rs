@@ -21,12 +21,16 @@
 //! default, so no worker file is generated.
 
 use crate::emit::header::header;
-use crate::emit::mail_host::{DKIM_SELECTOR_MAP, DKIM_SIGNING_DOMAINS};
+use crate::emit::mail_host::{DKIM_SELECTOR_MAP, DKIM_SIGNING_DOMAINS, RATE_LIMIT_MAP};
 use crate::emit::{Artifacts, engine, render};
 use crate::model::{Model, Platform};
 
 const SIGNING_CONF: &str = include_str!("templates/rspamd/signing.conf");
 const MILTER_HEADERS_CONF: &str = include_str!("templates/rspamd/milter_headers.conf");
+const RATELIMIT_CONF: &str = include_str!("templates/rspamd/ratelimit.conf");
+/// The ratelimit module's custom keywords: static Lua (nothing in it comes
+/// from a tenant or the platform), emitted as it is.
+const RATELIMIT_LUA: &str = include_str!("templates/rspamd/mailops_ratelimit.lua");
 
 /// `<dkim_key_dir>/$domain.$selector.key`; `$domain` and `$selector` are
 /// Rspamd's, filled at signing time.
@@ -102,6 +106,37 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     text
 }
 
+/// Where the send-limit map lives on the host.
+pub(crate) fn rate_limit_map_path(platform: &Platform) -> String {
+    format!("{}/{RATE_LIMIT_MAP}", platform.paths.dkim_key_dir)
+}
+
+/// The send-limit map (`domain <per mailbox>,<per domain>` per line, `-` for
+/// no limit, sorted by domain) that `mailops install` writes to
+/// [`rate_limit_map_path`] and `mailops_ratelimit.lua` reads. A domain with
+/// neither limit is not listed. Domains are validated A-labels and limits
+/// numbers: nothing needs quoting.
+pub(crate) fn rate_limit_map(model: &Model) -> String {
+    let mut text = header("#", "tenants/*.toml");
+    text.push_str("# Outbound messages per hour of each tenant domain: per logged-in mailbox, for the whole domain
+# (`-`: no limit). Read by Rspamd's ratelimit module (local.d/ratelimit.conf).
+");
+    let shown = |limit: Option<u32>| limit.map_or_else(|| "-".to_string(), |n| n.to_string());
+    for domain in model.domains.values() {
+        let limits = &domain.limits;
+        if limits.send_per_hour.is_none() && limits.domain_send_per_hour.is_none() {
+            continue;
+        }
+        text.push_str(&format!(
+            "{} {},{}\n",
+            domain.name,
+            shown(limits.send_per_hour),
+            shown(limits.domain_send_per_hour)
+        ));
+    }
+    text
+}
+
 /// A validated domain, selector or path as a UCL string.
 fn quoted(value: &str) -> String {
     crate::emit::conf::ucl_string(value)
@@ -112,6 +147,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let tera = engine(&[
         ("signing.conf", SIGNING_CONF),
         ("milter_headers.conf", MILTER_HEADERS_CONF),
+        ("ratelimit.conf", RATELIMIT_CONF),
     ]);
     let mut context = tera::Context::new();
     context.insert("header", &header("#", "mailops.toml"));
@@ -136,6 +172,15 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     out.add(
         "rspamd/local.d/milter_headers.conf",
         render(&tera, "milter_headers.conf", &context),
+    );
+    context.insert("map", &quoted(&rate_limit_map_path(platform)));
+    out.add(
+        "rspamd/local.d/ratelimit.conf",
+        render(&tera, "ratelimit.conf", &context),
+    );
+    out.add(
+        "rspamd/local.d/mailops_ratelimit.lua",
+        header("--", "mailops.toml") + RATELIMIT_LUA,
     );
 }
 
@@ -346,6 +391,83 @@ mod tests {
             std::path::Path::new("var/lib/rspamd/dkim/selectors.map")
         );
         assert_eq!(map.contents, super::selector_map(&model).into_bytes());
+        assert_eq!((map.mode(), map.group()), (0o644, "root"));
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = install::apply(dir.path(), std::slice::from_ref(map)).unwrap();
+        assert!(outcome.reload.is_empty());
+    }
+
+    /// The send limits: each domain's own, else the platform's default; a
+    /// domain with neither limit is not in the map (no bucket, no limit).
+    #[test]
+    fn rate_limit_map_lists_each_domains_send_limits_with_defaults() {
+        let limited = |extra: &str| {
+            tenant("acme.example", "dkim", 0, "Acme", "")
+                .replace("\n[dkim]\n", &format!("\n[limits]\n{extra}\n[dkim]\n"))
+        };
+        let tenants = [
+            (
+                "acme.example",
+                limited("send_per_hour = 3\ndomain_send_per_hour = 5\n"),
+            ),
+            (
+                "beta.example",
+                tenant("beta.example", "dkim", 0, "Beta", ""),
+            ),
+            (
+                "gamma.example",
+                limited("domain_send_per_hour = 7\n").replace("acme.example", "gamma.example"),
+            ),
+        ];
+        let none = super::rate_limit_map(&test_repo::compile(&test_repo::platform(""), &tenants));
+        assert!(
+            none.ends_with("(local.d/ratelimit.conf).\nacme.example 3,5\ngamma.example -,7\n"),
+            "{none}"
+        );
+        let with_default = test_repo::platform("") + "send_per_hour = 100\n";
+        let map = super::rate_limit_map(&test_repo::compile(&with_default, &tenants));
+        assert!(
+            map.ends_with("\nacme.example 3,5\nbeta.example 100,-\ngamma.example 100,7\n"),
+            "{map}"
+        );
+    }
+
+    /// The module's config names the map where `mailops install` writes it,
+    /// the Lua keywords by Rspamd's own config folder, and Redis on loopback;
+    /// the Lua file is the same whatever the platform.
+    #[test]
+    fn ratelimit_conf_points_at_the_map_and_the_keywords() {
+        use crate::install::{self, FileKind, Secrets};
+        use crate::keystore::KeyStore;
+        let platform = test_repo::platform("");
+        let out = test_repo::emit(&platform, &[]);
+        let conf = out.get("rspamd/local.d/ratelimit.conf").unwrap();
+        for line in [
+            "\nservers = \"127.0.0.1:6379\";\n",
+            "\ncustom_keywords = \"${LOCAL_CONFDIR}/local.d/mailops_ratelimit.lua\";\n",
+            "\nratelimit_map = \"/var/lib/rspamd/dkim/ratelimits.map\";\n",
+            "\nham_factor_burst = 1.0;\n",
+        ] {
+            assert!(conf.contains(line), "{line:?} not in {conf}");
+        }
+        let lua = out.get("rspamd/local.d/mailops_ratelimit.lua").unwrap();
+        assert!(lua.starts_with("-- generated by mailops from mailops.toml; do not edit\n--\n"));
+        assert!(lua.ends_with(super::RATELIMIT_LUA));
+        // Installed next to the keys, and a change reloads nothing.
+        let model = test_repo::compile(&platform, &[]);
+        let store = KeyStore::new(std::path::Path::new("/nonexistent"), ".mailops/keys");
+        let secrets = Secrets {
+            db_password: Some("pw".into()),
+        };
+        let files = install::plan(&out.into_map(), &model, &store, &secrets).unwrap();
+        let map = files
+            .iter()
+            .find(|f| f.kind == FileKind::RateLimits)
+            .unwrap();
+        assert_eq!(
+            map.target,
+            std::path::Path::new("var/lib/rspamd/dkim/ratelimits.map")
+        );
         assert_eq!((map.mode(), map.group()), (0o644, "root"));
         let dir = tempfile::tempdir().unwrap();
         let outcome = install::apply(dir.path(), std::slice::from_ref(map)).unwrap();

@@ -59,6 +59,8 @@ pub(crate) struct Domain {
     pub(crate) mailboxes: Mailboxes,
     /// Keyed by source address; the catch-all's source is `@<domain>`.
     pub(crate) aliases: BTreeMap<String, Alias>,
+    /// `[limits]`, with the platform's defaults applied.
+    pub(crate) limits: Limits,
     pub(crate) origin: Location,
 }
 
@@ -169,13 +171,18 @@ impl std::ops::Index<&str> for Mailboxes {
     }
 }
 
-/// Per-domain limits (already defaulted); checked by validation, not emitted.
+/// Per-domain limits (already defaulted). The counts and quotas are checked by
+/// validation; the send rates are emitted for Rspamd (`emit::rspamd::rate_limit_map`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Limits {
     pub(crate) max_mailboxes: Option<u64>,
     pub(crate) max_aliases: Option<u64>,
     pub(crate) default_quota: u64,
     pub(crate) max_quota: Option<u64>,
+    /// Outbound messages per logged-in mailbox per hour; `None`: no limit.
+    pub(crate) send_per_hour: Option<u32>,
+    /// Outbound messages per hour for the whole domain; `None`: no limit.
+    pub(crate) domain_send_per_hour: Option<u32>,
 }
 
 /// A mailbox `local@domain`.

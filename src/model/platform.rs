@@ -71,6 +71,10 @@ pub(crate) struct Defaults {
     pub(crate) password_schemes: Vec<String>,
     /// Accepted with a warning on every mailbox that uses one.
     pub(crate) legacy_password_schemes: Vec<String>,
+    /// Outbound messages per mailbox per hour for tenants that set none.
+    pub(crate) send_per_hour: Option<u32>,
+    /// Outbound messages per tenant domain per hour for tenants that set none.
+    pub(crate) domain_send_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -153,6 +153,14 @@ pub(crate) struct RawDefaults {
     /// Every mailbox whose password uses one gets a warning until it is rehashed.
     #[serde(default)]
     pub(crate) legacy_password_schemes: Option<Vec<Sp<String>>>,
+    /// Outbound messages per logged-in mailbox per hour, for tenants whose `[limits]`
+    /// set none (default: no limit). Enforced by Rspamd's ratelimit module (Redis).
+    #[serde(default)]
+    pub(crate) send_per_hour: Option<Sp<i64>>,
+    /// Outbound messages per tenant domain per hour, for tenants whose `[limits]` set
+    /// none (default: no limit).
+    #[serde(default)]
+    pub(crate) domain_send_per_hour: Option<Sp<i64>>,
 }
 
 /// Paths.

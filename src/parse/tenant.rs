@@ -188,6 +188,15 @@ pub(crate) struct RawLimits {
     /// The largest quota any mailbox of the domain may ask for.
     #[serde(default)]
     pub(crate) max_quota: Option<Sp<String>>,
+    /// Outbound messages each logged-in mailbox may send per hour (default: the
+    /// platform's `[defaults] send_per_hour`, else no limit). Past it, a submission is
+    /// refused with a temporary error (451), not bounced.
+    #[serde(default)]
+    pub(crate) send_per_hour: Option<Sp<i64>>,
+    /// Outbound messages all mailboxes of the domain together may send per hour
+    /// (default: the platform's `[defaults] domain_send_per_hour`, else no limit).
+    #[serde(default)]
+    pub(crate) domain_send_per_hour: Option<Sp<i64>>,
 }
 
 /// A mailbox: `<user>@<domain>`.

@@ -417,6 +417,24 @@ pub(crate) fn invalid_limit(loc: Location, key: &str) -> Diagnostic {
     .help(format!("write `{key} = 50`, or remove it for no limit"))
 }
 
+/// The most messages per hour a send limit may name: far above any real
+/// mailbox's sending, so a larger number is a typo rather than a limit.
+pub(crate) const MAX_SEND_PER_HOUR: u32 = 1_000_000;
+
+pub(crate) fn invalid_send_rate(loc: Location, key: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::LimitsInvalid,
+        format!("`{key}` must be a whole number of messages per hour from 1 to {MAX_SEND_PER_HOUR}"),
+    )
+    .at(loc, "this value")
+    .help(match key.strip_prefix("defaults.") {
+        Some(name) => format!("write `{name} = 500`, or remove it for no limit"),
+        None => format!(
+            "write `{key} = 500`, or remove it for the platform default (no limit when the platform sets none)"
+        ),
+    })
+}
+
 pub(crate) fn invalid_dkim_key(loc: Location, problem: &str) -> Diagnostic {
     Diagnostic::error(ValidateCode::DkimInvalidKey, problem.to_string())
         .at(loc, "this key")

@@ -175,6 +175,8 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             dmarc: Dmarc::default(),
             password_schemes: DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
             legacy_password_schemes: Vec::new(),
+            send_per_hour: None,
+            domain_send_per_hour: None,
         },
         paths: Paths {
             vmail_root: "/var/vmail".into(),
@@ -546,6 +548,10 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
     ) {
         defaults.legacy_password_schemes = list;
     }
+    defaults.send_per_hour =
+        super::tenant::send_rate(c, &d.send_per_hour, "defaults.send_per_hour");
+    defaults.domain_send_per_hour =
+        super::tenant::send_rate(c, &d.domain_send_per_hour, "defaults.domain_send_per_hour");
 }
 
 fn paths(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {

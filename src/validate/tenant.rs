@@ -136,6 +136,7 @@ pub(crate) fn build_domain(
         dkim,
         mailboxes,
         aliases,
+        limits,
     }
 }
 
@@ -341,11 +342,31 @@ fn build_limits(c: &mut Checker<'_>, raw: &RawTenant<'_>, platform: &Platform) -
             None => platform.defaults.quota,
         },
     };
+    let send_per_hour = send_rate(c, &raw.limits.send_per_hour, "send_per_hour")
+        .or(platform.defaults.send_per_hour);
+    let domain_send_per_hour =
+        send_rate(c, &raw.limits.domain_send_per_hour, "domain_send_per_hour")
+            .or(platform.defaults.domain_send_per_hour);
     Limits {
         max_mailboxes,
         max_aliases,
         default_quota,
         max_quota,
+        send_per_hour,
+        domain_send_per_hour,
+    }
+}
+
+/// A send limit (`send_per_hour`, `domain_send_per_hour`, in `[limits]` or the
+/// platform's `[defaults]`): messages per hour, 1 to [`diags::MAX_SEND_PER_HOUR`].
+pub(crate) fn send_rate(c: &mut Checker<'_>, value: &Option<Sp<i64>>, key: &str) -> Option<u32> {
+    let value = value.as_ref()?;
+    match u32::try_from(value.value) {
+        Ok(n) if (1..=diags::MAX_SEND_PER_HOUR).contains(&n) => Some(n),
+        _ => {
+            c.push(diags::invalid_send_rate(c.loc(value), key));
+            None
+        }
     }
 }
 

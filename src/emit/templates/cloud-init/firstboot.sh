@@ -84,9 +84,11 @@ getent passwd {{ vmail_user | shell }} >/dev/null || useradd --system --uid {{ v
   --home-dir "$VMAIL_ROOT" --no-create-home --shell /usr/sbin/nologin {{ vmail_user | shell }}
 install -d -o {{ vmail_user | shell }} -g {{ vmail_user | shell }} -m 0750 "$VMAIL_ROOT"
 
-# DKIM private keys and the selector map (both written by `mailops install`).
+# DKIM private keys, the selector map and the send-limit map (all written by
+# `mailops install`; Rspamd reads the maps, which must exist when it starts).
 install -d -o root -g {{ rspamd_group | shell }} -m 0750 "$DKIM_DIR"
 [ -e "$DKIM_DIR/{{ selector_map | shell }}" ] || install -o root -g root -m 0644 /dev/null "$DKIM_DIR/{{ selector_map | shell }}"
+[ -e "$DKIM_DIR/{{ rate_limit_map | shell }}" ] || install -o root -g root -m 0644 /dev/null "$DKIM_DIR/{{ rate_limit_map | shell }}"
 {% if driver == "sqlite" %}
 # The SQLite routing database (created by the first reconcile) is read by
 # Postfix and Dovecot through the group mailops.
