@@ -98,14 +98,38 @@ mod tests {
 /// whose Unicode form would hide a character (see [`is_invisible`]) or does
 /// not decode is shown as the A-label alone.
 pub(crate) fn shown_domain(ascii: &str) -> String {
+    match unicode_form(ascii) {
+        Some(unicode) => format!("{ascii} ({unicode})"),
+        None => ascii.to_string(),
+    }
+}
+
+/// The Unicode form of a domain for people, when it differs from the A-label
+/// and shows every character (see [`shown_domain`]).
+pub(crate) fn unicode_form(ascii: &str) -> Option<String> {
     if !ascii.split('.').any(|label| label.starts_with("xn--")) {
-        return ascii.to_string();
+        return None;
     }
     match idna::domain_to_unicode(ascii) {
         (unicode, Ok(())) if unicode != ascii && !unicode.chars().any(is_invisible) => {
-            format!("{ascii} ({unicode})")
+            Some(unicode)
         }
-        _ => ascii.to_string(),
+        _ => None,
+    }
+}
+
+/// A domain or an address in backticks, as diagnostics quote it, with the
+/// Unicode form beside it when the domain is an IDN:
+/// `` `alice@xn--11bg9a6av5ff.example` (alice@किताबघर.example) ``.
+pub(crate) fn quoted_idn(name: &str) -> String {
+    let (local, domain) = match name.rsplit_once('@') {
+        Some((local, domain)) => (Some(local), domain),
+        None => (None, name),
+    };
+    match (unicode_form(domain), local) {
+        (Some(unicode), Some(local)) => format!("`{name}` ({local}@{unicode})"),
+        (Some(unicode), None) => format!("`{name}` ({unicode})"),
+        (None, _) => format!("`{name}`"),
     }
 }
 
@@ -121,5 +145,20 @@ mod shown_domain_tests {
         );
         assert_eq!(shown_domain("acme.example"), "acme.example");
         assert_eq!(shown_domain("xn--.example"), "xn--.example");
+    }
+
+    #[test]
+    fn diagnostics_quote_an_idn_address_with_its_unicode_form() {
+        use super::quoted_idn;
+        assert_eq!(
+            quoted_idn("alice@xn--11bg9a6av5ff.example"),
+            "`alice@xn--11bg9a6av5ff.example` (alice@किताबघर.example)"
+        );
+        assert_eq!(
+            quoted_idn("xn--11bg9a6av5ff.example"),
+            "`xn--11bg9a6av5ff.example` (किताबघर.example)"
+        );
+        assert_eq!(quoted_idn("@acme.example"), "`@acme.example`");
+        assert_eq!(quoted_idn("acme.example"), "`acme.example`");
     }
 }

@@ -266,6 +266,9 @@ fn compare_files(
     Ok((changes, read))
 }
 
+/// Writing fewer files than this shows no progress (it takes no time).
+const PROGRESS_FROM: usize = 200;
+
 /// Make `generated/` equal to the artifacts: write what changed, remove owned
 /// files no longer produced (and folders left empty). Returns what changed.
 pub(crate) fn write(root: &Path, artifacts: &Artifacts) -> io::Result<FileChanges> {
@@ -282,14 +285,27 @@ pub(crate) fn write_changed(root: &Path, artifacts: &Artifacts) -> io::Result<Fi
     let changes = compare_files(root, artifacts, false, None)?.0;
     let dir = root.join(GENERATED_DIR);
     let to_write: Vec<&String> = changes.added.iter().chain(&changes.changed).collect();
-    crate::parallel::map_chunks(&to_write, |part| {
+    let progress = to_write.len() >= PROGRESS_FROM;
+    if progress {
+        crate::progress::stage(
+            &format!("writing {} files in {GENERATED_DIR}/", to_write.len()),
+            Some(to_write.len()),
+        );
+    }
+    let written = crate::parallel::map_chunks(&to_write, |part| {
         part.iter().try_for_each(|path| {
             let contents = artifacts.get(path).expect("compared against artifacts");
-            write_reproducible(&dir.join(path), contents.as_bytes())
+            write_reproducible(&dir.join(path), contents.as_bytes())?;
+            crate::progress::step();
+            Ok(())
         })
     })
     .into_iter()
-    .collect::<io::Result<()>>()?;
+    .collect::<io::Result<()>>();
+    if progress {
+        crate::progress::finish();
+    }
+    written?;
     Ok(FileChanges {
         removed: Vec::new(),
         ..changes

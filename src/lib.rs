@@ -22,6 +22,7 @@ mod fsutil;
 mod generated_dir;
 mod gitrev;
 mod graph;
+mod hints;
 mod host_root;
 mod import;
 mod incremental;
@@ -58,8 +59,6 @@ pub fn diagnostic_codes() -> Vec<&'static str> {
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// The whole command line: parse the arguments, run the command, map the outcome
 /// to an exit code. A command that fails returns an `error::Error`, printed here
 /// once as `error: {message}`.
@@ -71,10 +70,15 @@ use clap::Parser;
 /// database, lock), except under `plan --detailed-exitcode`, where every
 /// failure is 1 and 2 means only "changes". `--help` and `--version` exit 0.
 pub fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let matches = match <cli::Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return usage(&error),
+    };
+    let cli = match <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => return usage(&error),
     };
+    let command = subcommand_path(&matches);
     let failures_exit_1 = commands::failures_exit_1(&cli.command);
     if !cli.quiet
         && std::env::var_os("MAILOPS_NO_PROGRESS").is_none()
@@ -88,6 +92,9 @@ pub fn main() -> ExitCode {
             // Arguments and file names are echoed in messages: never a raw
             // escape sequence to the terminal.
             eprintln!("error: {}", chars::printable(&error.to_string()));
+            if let Some(hint) = hints::next_command(&command, &error) {
+                eprintln!("hint: {}", chars::printable(&hint));
+            }
             if failures_exit_1 {
                 commands::EXIT_USER
             } else {
@@ -95,6 +102,17 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The subcommands the user named (`plan`, `dns check`), for the hint.
+fn subcommand_path(matches: &clap::ArgMatches) -> String {
+    let mut words = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        words.push(name);
+        current = sub;
+    }
+    words.join(" ")
 }
 
 /// Print clap's message; help and version are not errors.

@@ -57,6 +57,16 @@ pub(crate) fn step() {
     }
 }
 
+/// `n` steps of the stage done.
+pub(crate) fn advance(n: usize) {
+    if !enabled() {
+        return;
+    }
+    if let Some(bar) = BAR.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        bar.inc(n as u64);
+    }
+}
+
 /// The stage ended: its line is cleared.
 pub(crate) fn finish() {
     if !enabled() {

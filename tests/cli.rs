@@ -865,3 +865,30 @@ fn progress_shows_on_a_terminal_only_and_not_with_quiet() {
     let out = repo.run(&["validate"]).exits(0);
     let _ = out.stderr_lacks("parsing and checking");
 }
+
+/// Issue 21: after an error, one line names the command to run next — the
+/// situation's own step, or the command's `--help` — unless the message
+/// names one already.
+#[test]
+fn errors_end_with_a_hint_naming_the_next_command() {
+    Repo::example()
+        .run(&["plan", "--database", "mysql://root@127.0.0.1:1/nothing"])
+        .exits(2)
+        .stderr_has("error: cannot connect to mysql://root@127.0.0.1:1/nothing")
+        .stderr_has("\nhint: check the database URL (--database, MAILOPS_DATABASE_URL or [database] in mailops.toml), then run `mailops plan` again\n");
+    Repo::example()
+        .file("tenants/acme.example.toml", "domain = \"acme.example\"\n")
+        .run(&["plan"])
+        .exits(1)
+        .stderr_has("error: no plan: fix the problems above first\nhint: fix them, checking with `mailops validate`, then run `mailops plan` again\n");
+    Repo::new()
+        .run(&["dns", "check", "--concurrency", "0"])
+        .exits(1)
+        .stderr_has("\nhint: `mailops dns check --help` shows its options and examples\n");
+    // The message names the next command itself: no hint repeats it.
+    Repo::new()
+        .run(&["dkim", "keygen", "nobody.example"])
+        .exits(1)
+        .stderr_has("run `mailops new nobody.example`")
+        .stderr_lacks("hint:");
+}

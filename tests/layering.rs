@@ -56,6 +56,7 @@ const LAYERS: Layers = &[
             "chars",
             "diagnostic_code",
             "error",
+            "hints",
             "database_url",
             "timing",
             "progress",

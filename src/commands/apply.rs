@@ -249,8 +249,7 @@ async fn apply_locked(
     // Freeing many live rows takes a while; not part of the write.
     drop(live);
     let started = std::time::Instant::now();
-    let counts =
-        db::apply::execute(conn, plan, &log, &record, std::io::stderr().is_terminal()).await?;
+    let counts = db::apply::execute(conn, plan, &log, &record, true).await?;
     timer.lap("db write");
     Ok(Outcome::Applied(counts, started))
 }

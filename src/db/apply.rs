@@ -12,8 +12,7 @@
 //! was.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::live::{Tally, read_tallies};
@@ -27,42 +26,30 @@ pub(crate) struct LogEntry<'a> {
     pub(crate) plan_hash: &'a str,
 }
 
-/// Progress on stderr for long applies (only on a terminal).
+/// Progress of the row writes (a bar on a terminal, see `crate::progress`),
+/// for applies of at least two chunks of rows.
 pub(crate) struct Progress {
-    enabled: bool,
-    total: usize,
-    done: usize,
-    last: Instant,
+    shown: bool,
 }
 
 impl Progress {
-    pub(crate) fn new(enabled: bool, total: usize) -> Self {
-        Progress {
-            enabled: enabled && total >= 2 * CHUNK,
-            total,
-            done: 0,
-            last: Instant::now(),
+    pub(crate) fn new(wanted: bool, total: usize) -> Self {
+        let shown = wanted && total >= 2 * CHUNK;
+        if shown {
+            crate::progress::stage(&format!("writing {total} row changes"), Some(total));
         }
+        Progress { shown }
     }
 
     fn advance(&mut self, rows: usize) {
-        self.done += rows;
-        if self.enabled
-            && (self.last.elapsed() >= Duration::from_millis(200) || self.done == self.total)
-        {
-            self.last = Instant::now();
-            let percent = self.done * 100 / self.total.max(1);
-            eprint!(
-                "\r  writing rows: {}/{} ({percent} %)",
-                self.done, self.total
-            );
-            let _ = std::io::stderr().flush();
+        if self.shown {
+            crate::progress::advance(rows);
         }
     }
 
     fn finish(&self) {
-        if self.enabled {
-            eprintln!();
+        if self.shown {
+            crate::progress::finish();
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The catalogue of validate-stage diagnostics: every rule's code, wording and help.
 
+use crate::chars::quoted_idn;
 use crate::chars::{describe_char, is_invisible};
 use crate::diagnostic::Diagnostic;
 use crate::diagnostic_code::codes;
@@ -229,7 +230,7 @@ pub(crate) fn invalid_local_part(loc: Location, what: &str, problem: &str) -> Di
 pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::MailboxDuplicate,
-        format!("the mailbox `{address}` is declared twice"),
+        format!("the mailbox {} is declared twice", quoted_idn(address)),
     )
     .at(loc, "declared again here")
     .related(first, "first defined here")
@@ -239,7 +240,7 @@ pub(crate) fn duplicate_mailbox(loc: Location, first: Location, address: &str) -
 pub(crate) fn duplicate_alias(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::AliasDuplicate,
-        format!("the alias `{address}` is declared twice"),
+        format!("the alias {} is declared twice", quoted_idn(address)),
     )
     .at(loc, "declared again here")
     .related(first, "first defined here")
@@ -249,7 +250,7 @@ pub(crate) fn duplicate_alias(loc: Location, first: Location, address: &str) -> 
 pub(crate) fn duplicate_catch_all(loc: Location, first: Location, domain: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::AliasDuplicateCatchAll,
-        format!("`{domain}` has two catch-all aliases"),
+        format!("{} has two catch-all aliases", quoted_idn(domain)),
     )
     .at(loc, "second catch-all")
     .related(first, "first defined here")
@@ -259,7 +260,7 @@ pub(crate) fn duplicate_catch_all(loc: Location, first: Location, domain: &str) 
 pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::AliasShadowsMailbox,
-        format!("`{address}` is both a mailbox and an alias"),
+        format!("{} is both a mailbox and an alias", quoted_idn(address)),
     )
     .at(loc, "alias declared here")
     .related(mailbox, "mailbox defined here")
@@ -269,7 +270,7 @@ pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &
 pub(crate) fn alias_empty(loc: Location, address: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::AliasEmpty,
-        format!("the alias `{address}` has no destinations"),
+        format!("the alias {} has no destinations", quoted_idn(address)),
     )
     .at(loc, "empty list")
     .help("list at least one destination: `to = [\"alice\"]`")
@@ -287,7 +288,7 @@ pub(crate) fn invalid_destination(loc: Location, problem: &str) -> Diagnostic {
 pub(crate) fn duplicate_destination(loc: Location, first: Location, address: &str) -> Diagnostic {
     Diagnostic::warning(
         ValidateCode::AliasDuplicateDestination,
-        format!("`{address}` is listed twice in the same alias"),
+        format!("{} is listed twice in the same alias", quoted_idn(address)),
     )
     .at(loc, "listed again here")
     .related(first, "first listed here")
@@ -464,7 +465,7 @@ pub(crate) fn duplicate_dkim_selector(
 pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::DkimNoKey,
-        format!("`{domain}` declares no DKIM key"),
+        format!("{} declares no DKIM key", quoted_idn(domain)),
     )
     .at(loc, "this domain")
     .help(format!(
@@ -475,7 +476,7 @@ pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {
 pub(crate) fn ed25519_without_rsa(loc: Location, domain: &str, selector: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::DkimEd25519WithoutRsa,
-        format!("`{domain}` has only Ed25519 DKIM keys: Rspamd seals ARC with RSA only, and many receivers do not verify Ed25519 signatures"),
+        format!("{} has only Ed25519 DKIM keys: Rspamd seals ARC with RSA only, and many receivers do not verify Ed25519 signatures", quoted_idn(domain)),
     )
     .at(loc, "an Ed25519 key")
     .help(format!("RFC 8463 advises signing with an RSA key as well; add one beside it with `mailops dkim keygen {domain} --selector {selector}-rsa --algorithm rsa2048` (mail is then signed with both, and ARC uses the RSA key)"))
@@ -654,7 +655,7 @@ pub(crate) fn invalid_zone_id(loc: Location, zone_id: &str) -> Diagnostic {
 pub(crate) fn missing_rfc2142(loc: Location, domain: &str, local: &str) -> Diagnostic {
     Diagnostic::warning(
         ValidateCode::Rfc2142Missing,
-        format!("`{local}@{domain}` is neither a mailbox nor an alias"),
+        format!("{} is neither a mailbox nor an alias", quoted_idn(&format!("{local}@{domain}"))),
     )
     .at(loc, "this domain")
     .help(format!(
@@ -767,7 +768,7 @@ pub(crate) fn duplicate_app_password(loc: Location, first: Location, name: &str)
 pub(crate) fn send_as_unknown(loc: Location, address: &str, problem: &str) -> Diagnostic {
     Diagnostic::error(
         ValidateCode::SendAsUnknownAddress,
-        format!("the mailbox may not send as `{address}`: {problem}"),
+        format!("the mailbox may not send as {}: {problem}", quoted_idn(address)),
     )
     .at(loc, "not an address of this tenant")
     .help("`send_as` names an [[alias]] or another [[mailbox]] of this file (a bare local part), or `user@other-tenant` that the other tenant grants with `allow_send_as`")

@@ -115,7 +115,7 @@ pub(crate) fn build_domain(
         {
             c.push(diags::missing_rfc2142(
                 c.loc(&raw.domain),
-                &name.unicode,
+                &name.ascii,
                 local,
             ));
         }
