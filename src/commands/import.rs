@@ -43,7 +43,10 @@ pub(crate) fn run(dir: &Path, args: Args) -> Result<ExitCode> {
             let catalogue = source::catalogue(&mut conn).await?;
             let layout = source::detect(args.from, &catalogue)
                 .map_err(|why| Error::user(format!("{shown}: {why}")))?;
-            Ok::<_, Error>(source::read(&mut conn, &layout).await?)
+            crate::progress::stage("reading the server's domains, mailboxes and aliases", None);
+            let read = source::read(&mut conn, &layout).await;
+            crate::progress::finish();
+            Ok::<_, Error>(read?)
         }
         .await;
         conn.close().await;

@@ -353,6 +353,18 @@ impl Live {
         mode: ReadMode,
         timer: &mut StageTimer,
     ) -> Result<(Live, Desired<'m>), DbError> {
+        crate::progress::stage("reading the live rows", None);
+        let read = Live::read_everything(conn, desired, mode, timer).await;
+        crate::progress::finish();
+        read
+    }
+
+    async fn read_everything<'m>(
+        conn: &mut Conn,
+        desired: Pending<'_, 'm>,
+        mode: ReadMode,
+        timer: &mut StageTimer,
+    ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
         live.read_domains(conn, mode).await?;
         live.read_tallies(conn, mode.current_schema).await?;
