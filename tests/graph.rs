@@ -181,3 +181,15 @@ fn changed_from_shows_the_changed_tenants_and_their_neighbours_only() {
     let out = run(repo.path(), &["graph", "--changed-from", "no-such-ref"]);
     assert_code(&out, 1);
 }
+
+/// The README shows the example tenants' picture (GitHub renders it): it must
+/// be what `mailops graph` draws of them now.
+#[test]
+fn the_readme_shows_the_current_picture_of_the_examples() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let picture = graph(&root(), &[]);
+    assert!(
+        readme.contains(&format!("```mermaid\n{picture}```\n")),
+        "README.md's example graph is not `mailops graph`'s output; paste it again:\n{picture}"
+    );
+}
