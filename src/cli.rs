@@ -397,9 +397,14 @@ pub(crate) enum DnsCommand {
     /// `--moves`, the `terraform state mv` commands that move a single-root
     /// state into the sharded layout.
     Shards {
-        /// Print a shell script of `terraform state mv` commands instead.
+        /// Print a shell script of `terraform state mv` commands instead: from
+        /// the single-root layout, or with --from-shards from another shard count.
         #[arg(long)]
         moves: bool,
+        /// With --moves: the `[aws] dns_shards` the states were made with, when
+        /// changing it (the script moves each tenant into its new root's state).
+        #[arg(long, value_name = "N", requires = "moves", value_parser = clap::value_parser!(u16).range(1..=256))]
+        from_shards: Option<u16>,
     },
     /// Print the records a tenant's DNS host must publish, for a domain whose
     /// DNS is not in the operator's Route53.

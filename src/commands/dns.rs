@@ -144,11 +144,23 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
 }
 
 /// `dns shards`: `<root> <domain>` per tenant, or the moves script.
-pub(crate) fn shards(dir: &Path, moves: bool) -> Result<ExitCode> {
+pub(crate) fn shards(dir: &Path, moves: bool, from_shards: Option<u16>) -> Result<ExitCode> {
     let model = compiled(dir, "no shards")?;
     let platform = &model.platform;
     let shards = platform.aws.dns_shards;
-    if moves {
+    if let Some(from) = from_shards {
+        if from == shards {
+            return Err(Error::user(format!(
+                "--from-shards {from} is the current `[aws] dns_shards`: no tenant moves; set the new count in mailops.toml first"
+            )));
+        }
+        let moves =
+            crate::emit::terraform_moves::reshard_moves(platform, model.domains.values(), from);
+        print!(
+            "{}",
+            crate::emit::terraform_moves::reshard_script(&moves, from, shards)
+        );
+    } else if moves {
         let addresses = crate::emit::terraform_moves::addresses(platform, model.domains.values());
         print!(
             "{}",

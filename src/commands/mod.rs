@@ -186,8 +186,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             command: DnsCommand::Records { domains, format },
         } => dns::records(&dir, &domains, format),
         Command::Dns {
-            command: DnsCommand::Shards { moves },
-        } => dns::shards(&dir, moves),
+            command: DnsCommand::Shards { moves, from_shards },
+        } => dns::shards(&dir, moves, from_shards),
         Command::Keys {
             command: KeysCommand::Reencrypt { identity },
         } => keys::reencrypt(&dir, identity.as_deref()),
