@@ -49,10 +49,10 @@ fn tutorial_tables(engine: Engine) -> &'static str {
     }
 }
 
-/// The tutorial fixture: `DOMAINS` clean domains `d<N>.example` with `USERS`
-/// mailboxes each and their RFC 2142 aliases, then one domain of odd rows.
-fn tutorial_fixture(engine: Engine) -> String {
-    let mut sql = String::from(tutorial_tables(engine));
+/// `DOMAINS` clean domains `d<N>.example` (ids 1…) in the tutorial's tables,
+/// `USERS` mailboxes each, their RFC 2142 aliases, and `more_aliases` after
+/// them (more `(domain_id, source, destination)` rows, `{d}` the domain's number).
+fn tutorial_domains(sql: &mut String, more_aliases: &str) {
     for d in 1..=DOMAINS {
         sql.push_str(&format!(
             "INSERT INTO virtual_domains (id, name) VALUES ({d}, 'd{d}.example');\n"
@@ -71,9 +71,17 @@ fn tutorial_fixture(engine: Engine) -> String {
         ));
         sql.push_str(&format!(
             "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES \
-             ({d}, 'postmaster@d{d}.example', 'user1@d{d}.example'), ({d}, 'abuse@d{d}.example', 'user1@d{d}.example');\n"
+             ({d}, 'postmaster@d{d}.example', 'user1@d{d}.example'), ({d}, 'abuse@d{d}.example', 'user1@d{d}.example'){};\n",
+            more_aliases.replace("{d}", &d.to_string())
         ));
     }
+}
+
+/// The tutorial fixture: `DOMAINS` clean domains `d<N>.example` with `USERS`
+/// mailboxes each and their RFC 2142 aliases, then one domain of odd rows.
+fn tutorial_fixture(engine: Engine) -> String {
+    let mut sql = String::from(tutorial_tables(engine));
+    tutorial_domains(&mut sql, "");
     // The odd ones, in domain 201 (mixed case, spaces) and 202 (a U-label),
     // 203 (a duplicate of 201), 204 (not a domain).
     let odd = [
@@ -769,29 +777,11 @@ fn ispmail_tables(engine: Engine) -> &'static str {
 fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine: Engine) {
     let db = TestDb::new(engine);
     let mut sql = String::from(ispmail_tables(engine));
-    for d in 1..=DOMAINS {
-        sql.push_str(&format!(
-            "INSERT INTO virtual_domains (id, name) VALUES ({d}, 'd{d}.example');\n"
-        ));
-        let rows: Vec<String> = (1..=USERS)
-            .map(|u| {
-                format!(
-                    "({d}, 'user{u}@d{d}.example', '{HASH}', {})",
-                    u * 1024 * 1024
-                )
-            })
-            .collect();
-        sql.push_str(&format!(
-            "INSERT INTO virtual_users (domain_id, email, password, quota) VALUES {};\n",
-            rows.join(", ")
-        ));
-        sql.push_str(&format!(
-            "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES \
-             ({d}, 'postmaster@d{d}.example', 'user1@d{d}.example'), ({d}, 'abuse@d{d}.example', 'user1@d{d}.example'), \
-             ({d}, 'team@d{d}.example', 'user2@d{d}.example'), ({d}, 'team@d{d}.example', 'someone@partner.example'), \
-             ({d}, '@d{d}.example', 'user3@d{d}.example');\n"
-        ));
-    }
+    tutorial_domains(
+        &mut sql,
+        ", ({d}, 'team@d{d}.example', 'user2@d{d}.example'), ({d}, 'team@d{d}.example', 'someone@partner.example'), \
+         ({d}, '@d{d}.example', 'user3@d{d}.example')",
+    );
     db.script(&sql, "the ISPmail fixture");
     let dump = || {
         db.sql(

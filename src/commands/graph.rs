@@ -8,10 +8,9 @@ use std::process::ExitCode;
 use crate::cli::GraphFormat;
 use crate::commands::{EXIT_OK, Result, validate};
 use crate::error::Error;
-use crate::gitrev::GitError;
 use crate::graph::picture::Picture;
 use crate::model::{Domain, Model};
-use crate::{pipeline, plan};
+use crate::pipeline;
 
 pub(crate) fn run(dir: &Path, format: GraphFormat, changed_from: Option<&str>) -> Result<ExitCode> {
     // Every tenant parsed: a cached compile leaves unchanged tenants out of the model.
@@ -39,12 +38,7 @@ pub(crate) fn run(dir: &Path, format: GraphFormat, changed_from: Option<&str>) -
 
 /// The tenants added, or whose mailboxes or aliases differ, since revision `name`.
 fn changed_since(dir: &Path, name: &str, model: &Model) -> Result<BTreeSet<String>> {
-    let base = plan::base::read(dir, name).map_err(|e| match e {
-        GitError::Failed(why) => Error::operational(format!("reading {name} from git: {why}")),
-        GitError::NotAWorkTree(why) | GitError::UnknownRevision(why) => {
-            Error::user(format!("no graph: {why}"))
-        }
-    })?;
+    let base = super::read_base(dir, name, "no graph")?;
     let before = match &base.compiled {
         Some(compiled) if compiled.has_errors() => {
             return Err(Error::user(format!(

@@ -256,3 +256,20 @@ pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
 pub(crate) fn stderr_color() -> bool {
     use_color(std::io::stderr().is_terminal())
 }
+
+/// The mail repo at git revision `name` (`plan --base`, `graph
+/// --changed-from`), compiled; `refusal` starts the message when the
+/// revision cannot be read (`no plan`, `no graph`).
+pub(crate) fn read_base(
+    dir: &std::path::Path,
+    name: &str,
+    refusal: &str,
+) -> Result<crate::plan::base::Base> {
+    use crate::gitrev::GitError;
+    crate::plan::base::read(dir, name).map_err(|e| match e {
+        GitError::Failed(why) => Error::operational(format!("reading {name} from git: {why}")),
+        GitError::NotAWorkTree(why) | GitError::UnknownRevision(why) => {
+            Error::user(format!("{refusal}: {why}"))
+        }
+    })
+}

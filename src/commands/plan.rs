@@ -71,7 +71,6 @@ use crate::db::migrate::Schema;
 use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, PlanSource, url};
 use crate::generated_dir::GENERATED_DIR;
-use crate::gitrev::GitError;
 use crate::pipeline::{self, Compiled, OnDisk};
 use crate::plan::{self, FilePlan, Plan, RowSection};
 use crate::timing::StageTimer;
@@ -175,12 +174,7 @@ fn run_base(
         return Err(Error::user("no plan: fix the problems above first"));
     }
     timer.lap("compile head");
-    let base = plan::base::read(dir, name).map_err(|e| match e {
-        GitError::Failed(why) => Error::operational(format!("reading {name} from git: {why}")),
-        GitError::NotAWorkTree(why) | GitError::UnknownRevision(why) => {
-            Error::user(format!("no plan: {why}"))
-        }
-    })?;
+    let base = super::read_base(dir, name, "no plan")?;
     timer.lap("compile base");
     let base_model = match &base.compiled {
         Some(compiled) if compiled.has_errors() => {
