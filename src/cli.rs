@@ -194,6 +194,14 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DnsCommand,
     },
+    /// The mail host's TLS: the DANE TLSA records of its certificate's key.
+    #[command(
+        after_help = "Examples:\n  mailops tls tlsa --cert /etc/letsencrypt/live/mx.webhizzy.in/cert.pem\n  mailops tls tlsa --cert cert.pem --pubkey next.pub --format json   # current and next key"
+    )]
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// The age-encrypted DKIM private keys of keys/ (with `[secrets] recipients`).
     #[command(
         after_help = "Examples:\n  mailops keys import --key-dir .mailops/keys\n  mailops keys reencrypt --identity ~/.config/mailops/age.key"
@@ -344,6 +352,33 @@ pub(crate) enum KeysCommand {
         /// The plaintext key store (e.g. `.mailops/keys`).
         #[arg(long, value_name = "DIR")]
         key_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TlsCommand {
+    /// The TLSA records (`3 1 1`: DANE-EE, SHA-256 of the public key) that
+    /// publish the mail host's key for DANE (RFC 7672): one per certificate
+    /// or public key given, so the next key can be published before a
+    /// renewal switches to it.
+    #[command(
+        after_help = "Examples:\n  mailops tls tlsa --cert /etc/letsencrypt/live/mx.webhizzy.in/cert.pem\n  mailops tls tlsa --cert cert.pem --pubkey next.pub --host mx.webhizzy.in --format json"
+    )]
+    Tlsa {
+        /// A PEM certificate (the first in the file: certbot's cert.pem or fullchain.pem).
+        #[arg(long, value_name = "FILE")]
+        cert: Vec<std::path::PathBuf>,
+        /// A PEM public key (`openssl pkey -in next.key -pubout`), for the next key.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Vec<std::path::PathBuf>,
+        /// The mail host's name (default: `[mail_host] hostname` of the mail repo).
+        #[arg(long)]
+        host: Option<String>,
+        /// The SMTP port the records are for.
+        #[arg(long, default_value_t = 25)]
+        port: u16,
+        #[arg(long, value_enum, default_value_t = RecordsFormat::Zone)]
+        format: RecordsFormat,
     },
 }
 

@@ -892,3 +892,67 @@ fn errors_end_with_a_hint_naming_the_next_command() {
         .stderr_has("run `mailops new nobody.example`")
         .stderr_lacks("hint:");
 }
+
+/// Issue 20: `tls tlsa` prints `3 1 1 <SHA-256 of the public key>` for the
+/// certificate (as `openssl x509 -pubkey | openssl pkey -pubin -outform DER |
+/// sha256sum` computes it) and for the next key, under `_25._tcp.<host>`.
+#[test]
+fn tls_tlsa_publishes_the_sha256_of_each_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=mx.webhizzy.in -keyout cert.key -out cert.pem 2>/dev/null",
+    );
+    sh(
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out next.key 2>/dev/null \
+        && openssl pkey -in next.key -pubout -out next.pub",
+    );
+    let digest = |cmd: &str| sh(cmd).split_whitespace().next().unwrap().to_string();
+    let current = digest(
+        "openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum",
+    );
+    let next = digest("openssl pkey -pubin -in next.pub -outform DER | sha256sum");
+    let cert = dir.path().join("cert.pem");
+    let next_pub = dir.path().join("next.pub");
+    let run = Repo::example()
+        .run(&[
+            "tls",
+            "tlsa",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--pubkey",
+            next_pub.to_str().unwrap(),
+        ])
+        .exits(0);
+    let out = run.stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "_25._tcp.mx.webhizzy.in. 300 IN TLSA 3 1 1 {current}    ; "
+        )),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains(&format!(" IN TLSA 3 1 1 {next}    ; ")),
+        "{out}"
+    );
+    // A public key given as the certificate is named for what it is.
+    Repo::example()
+        .run(&["tls", "tlsa", "--cert", next_pub.to_str().unwrap()])
+        .exits(1)
+        .stderr_has("the first PEM block is `PUBLIC KEY`, not a CERTIFICATE");
+}

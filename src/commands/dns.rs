@@ -184,7 +184,7 @@ pub(crate) fn shards(dir: &Path, moves: bool, from_shards: Option<u16>) -> Resul
 }
 
 /// The model of a repo without problems.
-fn compiled(dir: &Path, refusal: &str) -> Result<Model> {
+pub(crate) fn compiled(dir: &Path, refusal: &str) -> Result<Model> {
     // Every tenant parsed: a cached compile leaves unchanged tenants out of the model.
     let compiled = pipeline::compile(dir)?;
     validate::report(&compiled);

@@ -18,12 +18,13 @@ mod reconcile;
 mod schema;
 mod selector;
 mod status;
+mod tls;
 mod validate;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DkimCommand, DnsCommand, KeysCommand};
+use crate::cli::{Cli, Command, DkimCommand, DnsCommand, KeysCommand, TlsCommand};
 
 pub(crate) const EXIT_OK: ExitCode = ExitCode::SUCCESS;
 /// User-input errors, or a failed check.
@@ -188,6 +189,16 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dns {
             command: DnsCommand::Shards { moves, from_shards },
         } => dns::shards(&dir, moves, from_shards),
+        Command::Tls {
+            command:
+                TlsCommand::Tlsa {
+                    cert,
+                    pubkey,
+                    host,
+                    port,
+                    format,
+                },
+        } => tls::tlsa(&dir, &cert, &pubkey, host.as_deref(), port, format),
         Command::Keys {
             command: KeysCommand::Reencrypt { identity },
         } => keys::reencrypt(&dir, identity.as_deref()),

@@ -9,6 +9,7 @@
 pub(crate) mod check;
 pub(crate) mod render;
 pub(crate) mod smtp;
+pub(crate) mod tlsa;
 
 use serde_json::{Value, json};
 
