@@ -1203,6 +1203,9 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 11. Outbound send limits (issue 15), on the same tenant.
     rate_limit_checks(backend, stack, repo, url, db_password, new_domain, new_user, new_password, sender)
 
+    # 12. Required inbound TLS (issue 20), last: it reloads Postfix.
+    inbound_tls_checks(backend, stack, repo, db_password, new_user)
+
 
 # ------------------------------------------------- everyday mailbox operations
 
@@ -1555,6 +1558,57 @@ def tenant_state_checks(backend, stack, repo, url, db_password, domain, user, pa
             raise RuntimeError("a service was restarted")
         return f"{len(installs)} applies and installs, same PIDs"
     check(f"{b}: tenant states: no change reloads a service (same PIDs)", no_reload)
+
+
+def inbound_tls_checks(backend, stack, repo, db_password, recipient):
+    """`[mail_host] inbound_tls = "require"`: built, installed (install asks
+    Postfix to reload) and reloaded, port 25 answers a sender that did not
+    start TLS with 530, and takes the same mail after STARTTLS; back to
+    "offer", cleartext is accepted again."""
+    b = backend
+    platform = repo / "mailops.toml"
+    original = platform.read_text()
+
+    def switch(mode):
+        text = original.replace("pop3 = true\n", f'pop3 = true\ninbound_tls = "{mode}"\n', 1)
+        platform.write_text(text if mode == "require" else original)
+        mailops(repo, "build")
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        if "postfix" not in proc.stdout.split("reload:")[-1]:
+            raise RuntimeError(f"install did not ask Postfix to reload: {proc.stdout.strip()}")
+        stack.make_live()
+        stack.configure_postfix()
+        run("postfix", "-c", stack.pf, "reload")
+        time.sleep(1)
+
+    def cleartext_mail_from():
+        with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            return smtp.mail(OUTSIDE_SENDER)
+
+    def required():
+        switch("require")
+        code, text = cleartext_mail_from()
+        if code != 530:
+            raise RuntimeError(f"MAIL FROM without STARTTLS: {code} {text.decode(errors='replace')}")
+        with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+            smtp.ehlo("client.e2e.invalid")
+            smtp.starttls(context=insecure_tls())
+            smtp.ehlo("client.e2e.invalid")
+            mail = smtp.mail(OUTSIDE_SENDER)
+            rcpt = smtp.rcpt(recipient)
+        if mail[0] != 250 or rcpt[0] != 250:
+            raise RuntimeError(f"after STARTTLS: MAIL {mail}, RCPT {rcpt}")
+        return f"cleartext MAIL FROM → 530 {text.decode(errors='replace')[:40]}; after STARTTLS → 250"
+    check(f"{b}: inbound_tls = require: a sender without STARTTLS gets 530, with it 250", required)
+
+    def offered_again():
+        switch("offer")
+        code, text = cleartext_mail_from()
+        if code != 250:
+            raise RuntimeError(f"MAIL FROM without STARTTLS after going back to offer: {code} {text}")
+        return "cleartext MAIL FROM → 250"
+    check(f"{b}: inbound_tls = offer (the default): cleartext is accepted again", offered_again)
 
 
 def redis_cli(*args):

@@ -163,6 +163,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         &format!("inet:{LOOPBACK}:{}", mail_host::MILTER_PORT),
     );
     context.insert("tls_cert", &platform.tls.cert);
+    context.insert("inbound_tls_required", &platform.inbound_tls_required);
     context.insert("tls_key", &platform.tls.key);
     context.insert("submission_port", &mail_host::SUBMISSION_PORT);
     out.add("postfix/main.cf", render(&tera, "main.cf", &context));
@@ -479,6 +480,33 @@ pub(crate) mod tests {
         assert_eq!(
             super::mysql_host("db.internal", 3307),
             "inet:db.internal:3307"
+        );
+    }
+
+    /// `[mail_host] inbound_tls = "require"` makes STARTTLS mandatory on port
+    /// 25 (530 without it); the default offers it.
+    #[test]
+    fn inbound_tls_require_makes_port_25_encrypt() {
+        let level = |extra: &str| {
+            let platform = test_repo::platform("").replace(
+                "admin_email = \"postmaster@webhizzy.in\"\n",
+                &format!("admin_email = \"postmaster@webhizzy.in\"\n{extra}"),
+            );
+            let out = test_repo::emit(&platform, &[]);
+            let main = out.get("postfix/main.cf").unwrap().to_string();
+            main.lines()
+                .find(|l| l.starts_with("smtpd_tls_security_level = "))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(level(""), "smtpd_tls_security_level = may");
+        assert_eq!(
+            level("inbound_tls = \"offer\"\n"),
+            "smtpd_tls_security_level = may"
+        );
+        assert_eq!(
+            level("inbound_tls = \"require\"\n"),
+            "smtpd_tls_security_level = encrypt"
         );
     }
 }

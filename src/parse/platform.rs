@@ -67,6 +67,13 @@ pub(crate) struct RawMailHost {
     /// security group and the firewall (default `false`).
     #[serde(default)]
     pub(crate) pop3: Option<Sp<bool>>,
+    /// STARTTLS on port 25: `"offer"` (default: a sender without TLS is still
+    /// accepted, as a public MX must) or `"require"` (a sender that does not
+    /// start TLS gets `530 5.7.0 Must issue a STARTTLS command first`: its
+    /// mail is refused, not received). Submission (587) and IMAPS/POP3S always
+    /// require TLS.
+    #[serde(default)]
+    pub(crate) inbound_tls: Option<Sp<String>>,
 }
 
 /// AWS settings.

@@ -136,6 +136,14 @@ pub(crate) fn build_platform(
     platform.zone_id = zone_id;
     platform.admin_email = admin_email;
     platform.pop3 = host.pop3.as_ref().is_some_and(|p| p.value);
+    platform.inbound_tls_required = checked(
+        &mut c,
+        &host.inbound_tls,
+        "mail_host.inbound_tls",
+        |t| matches!(t, "offer" | "require"),
+        "`offer` (the default: senders without TLS are accepted) or `require`",
+    )
+    .is_some_and(|t| t == "require");
     aws(&mut c, raw, &mut platform.aws);
     database(&mut c, raw, &mut platform.database);
     defaults(&mut c, raw, &mut platform.defaults);
@@ -151,6 +159,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         zone_id: None,
         admin_email: format!("postmaster@{zone}"),
         pop3: false,
+        inbound_tls_required: false,
         aws: Aws {
             region: "ap-south-1".into(),
             instance_type: "t3.small".into(),
