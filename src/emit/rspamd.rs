@@ -3,7 +3,10 @@
 //!
 //! Signing needs no per-domain entry: the key is found through the path
 //! template `<dkim_key_dir>/$domain.$selector.key`, the names `mailops dkim
-//! keygen` gives keys in the key store. With `try_fallback` (Rspamd's default)
+//! keygen` gives keys in the key store. An alias domain signs with its
+//! tenant's keys: `mailops install` puts a copy of each under the alias
+//! domain's name, and the selector map lists it with the tenant's selector,
+//! so mail From: the alias domain is signed `d=<alias domain>`. With `try_fallback` (Rspamd's default)
 //! the global `path`/`selector` are the fallback for every domain; setting it
 //! to false would sign nothing without a per-domain entry.
 //!
@@ -49,7 +52,9 @@ pub(crate) fn selector_map(model: &Model) -> String {
     text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
     for domain in model.domains.values() {
         if let Some(key) = domain.arc_key() {
-            text.push_str(&format!("{} {}\n", domain.name, key.selector));
+            for name in domain.signing_names() {
+                text.push_str(&format!("{name} {}\n", key.selector));
+            }
         }
     }
     text
@@ -80,23 +85,22 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     }
     text.push_str("domain {\n");
     for domain in several {
-        text.push_str(&format!(
-            "  {} {{\n    selectors = [\n",
-            quoted(&domain.name)
-        ));
-        for key in &domain.dkim {
-            let path = format!(
-                "{}/{}",
-                model.platform.paths.dkim_key_dir,
-                crate::keystore::key_file_name(&domain.name, &key.selector)
-            );
-            text.push_str(&format!(
-                "      {{ selector = {}; path = {}; }},\n",
-                quoted(&key.selector),
-                quoted(&path)
-            ));
+        for name in domain.signing_names() {
+            text.push_str(&format!("  {} {{\n    selectors = [\n", quoted(name)));
+            for key in &domain.dkim {
+                let path = format!(
+                    "{}/{}",
+                    model.platform.paths.dkim_key_dir,
+                    crate::keystore::key_file_name(name, &key.selector)
+                );
+                text.push_str(&format!(
+                    "      {{ selector = {}; path = {}; }},\n",
+                    quoted(&key.selector),
+                    quoted(&path)
+                ));
+            }
+            text.push_str("    ];\n  }\n");
         }
-        text.push_str("    ];\n  }\n");
     }
     text.push_str("}\n");
     text

@@ -56,7 +56,11 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
         return Resolution::Dangling;
     };
     let Some(domain) = model.domains.get(domain_name) else {
-        return Resolution::External;
+        // An address at an alias domain is the same address at its tenant.
+        return match model.through_alias_domain(address) {
+            Some(primary) => resolve(model, &primary),
+            None => Resolution::External,
+        };
     };
     if domain.mailboxes.contains_key(address) {
         return Resolution::Mailbox;
@@ -189,6 +193,9 @@ fn resolve_destinations<'m>(
 
 /// A mailbox refuses mail when it is disabled, or its whole tenant is.
 fn is_disabled(model: &Model, address: &str) -> bool {
+    // At an alias domain a disabled mailbox has no row: mail to it is refused too.
+    let primary = model.through_alias_domain(address);
+    let address = primary.as_deref().unwrap_or(address);
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
     model.domains.get(domain).is_some_and(|d| {
         d.state == TenantState::Disabled
