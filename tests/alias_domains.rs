@@ -77,7 +77,7 @@ fn alias_domains_are_planned_applied_and_removed(engine: Engine) {
         assert!(text.contains(line), "{line}\n{text}");
     }
     // No catch-all at b's alias domain: b has none.
-    assert!(!text.contains("@b-old.example →"), "{text}");
+    assert!(!text.contains("+ alias @b-old.example →"), "{text}");
     let out = apply(&repo, &db, &[]);
     assert_code(&out, 0);
     assert_eq!(

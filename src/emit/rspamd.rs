@@ -205,6 +205,42 @@ mod tests {
         );
     }
 
+    /// Issue 15: an alias domain signs with its tenant's keys, under its
+    /// own name (the key files `mailops install` copies), in the selector
+    /// map and, for a tenant with several keys, in the signing domains.
+    #[test]
+    fn alias_domains_sign_with_their_tenants_keys() {
+        let acme = tenant("acme.example", "dkim", 0, "Acme", "").replacen(
+            "domain = \"acme.example\"\n",
+            "domain = \"acme.example\"\nalias_domains = [\"acme-old.example\"]\n",
+            1,
+        );
+        let beta = test_repo::dual_key_tenant("beta.example", "ed").replacen(
+            "domain = \"beta.example\"\n",
+            "domain = \"beta.example\"\nalias_domains = [\"beta-old.example\"]\n",
+            1,
+        );
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[("acme.example", acme), ("beta.example", beta)],
+        );
+        let map = super::selector_map(&model);
+        assert!(
+            map.ends_with(
+                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\nbeta-old.example ed-rsa\n"
+            ),
+            "{map}"
+        );
+        let text = super::signing_domains(&model);
+        assert!(
+            text.contains(
+                "  \"beta-old.example\" {\n    selectors = [\n      { selector = \"ed\"; path = \"/var/lib/rspamd/dkim/beta-old.example.ed.key\"; },"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("acme"), "{text}");
+    }
+
     /// acme.example signs with an Ed25519 key `ed` and its RSA companion
     /// `ed-rsa`; beta.example with one RSA key `dkim`.
     fn dual_and_single_key_model() -> crate::model::Model {

@@ -279,7 +279,11 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .all(|z| hcl::is_identifier(&hcl::identifier(z.domain))),
         "{name}"
     );
-    let aliases: Vec<&str> = domain.alias_domains.iter().map(|a| a.name.as_str()).collect();
+    let aliases: Vec<&str> = domain
+        .alias_domains
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
     let also = if aliases.is_empty() {
         String::new()
     } else {
@@ -527,6 +531,79 @@ mod tests {
         let moves =
             crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
         assert!(moves.is_empty(), "{moves:?}");
+    }
+
+    /// Issue 15: an alias domain has the tenant's records under its own
+    /// name, in its own zone (looked up by name), in the tenant's file; an
+    /// IDN alias domain is written as its A-label; the file stays canonical
+    /// and every reference resolves. Unmanaged: none of them.
+    #[test]
+    fn alias_domains_get_the_tenants_records_in_their_own_zones() {
+        let out = files(&compile(&[acme_with_alias_domains("")]));
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert_eq!(hcl_format::format(dns), *dns);
+        for zone in ["acme-old.example", "xn--bcher-kva.example"] {
+            let tf = hcl::identifier(zone);
+            assert!(
+                dns.contains(&format!(
+                    "data \"aws_route53_zone\" \"{tf}\" {{\n  name = \"{zone}\"\n}}"
+                )),
+                "{dns}"
+            );
+            for (suffix, name) in [
+                ("mx", zone.to_string()),
+                ("spf", zone.to_string()),
+                ("dmarc", format!("_dmarc.{zone}")),
+                ("dkim", format!("dkim._domainkey.{zone}")),
+                ("dkim_dkim-rsa", format!("dkim-rsa._domainkey.{zone}")),
+            ] {
+                assert!(
+                    dns.contains(&format!(
+                        "resource \"aws_route53_record\" \"{tf}_{suffix}\" {{\n  zone_id = data.aws_route53_zone.{tf}.zone_id\n  name    = \"{name}\"\n"
+                    )),
+                    "{suffix} of {zone}:\n{dns}"
+                );
+            }
+        }
+        // The tenant's zone id is its own domain's only.
+        assert_eq!(
+            dns.matches("zone_id = \"Z0123456789ABC\"").count(),
+            1,
+            "{dns}"
+        );
+        assert_eq!(dns.matches("records = [\"10 mx.webhizzy.in.\"]").count(), 3);
+        // The moves of a re-shard know the alias domains' resources too.
+        let model = compile(&[acme_with_alias_domains("")]);
+        let moves =
+            crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
+        assert!(
+            moves
+                .iter()
+                .any(|(_, a)| a == "aws_route53_record.acme-old_example_mx"),
+            "{moves:?}"
+        );
+
+        let out = files(&compile(&[acme_with_alias_domains("managed = false")]));
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert!(
+            dns.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{dns}"
+        );
+    }
+
+    fn acme_with_alias_domains(dns: &str) -> (&'static str, String) {
+        let (domain, text) = acme();
+        let text = text.replacen(
+            "\n[dns]\n",
+            "\nalias_domains = [\"acme-old.example\", \"bücher.example\"]\n[dns]\n",
+            1,
+        );
+        let text = if dns.is_empty() {
+            text
+        } else {
+            text.replacen("[dns]\n", &format!("[dns]\n{dns}\n"), 1)
+        };
+        (domain, text)
     }
 
     #[test]

@@ -123,7 +123,11 @@ impl Picture {
         if !tenant.alias_domains.is_empty() {
             label.push_str(&format!(
                 "\nalias domain{}: {}",
-                if tenant.alias_domains.len() == 1 { "" } else { "s" },
+                if tenant.alias_domains.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 tenant.alias_domains.join(", ")
             ));
         }

@@ -109,7 +109,8 @@ impl Domain {
     /// The names mail is DKIM-signed for with this domain's keys: its own,
     /// then each alias domain's.
     pub(crate) fn signing_names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.name.as_str()).chain(self.alias_domains.iter().map(|a| a.name.as_str()))
+        std::iter::once(self.name.as_str())
+            .chain(self.alias_domains.iter().map(|a| a.name.as_str()))
     }
 
     /// Every `virtual_aliases` row of the domain, (source, destination)

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Alias, AliasDomain, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox, MailboxState,
-    Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
+    Alias, AliasDomain, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox,
+    MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
