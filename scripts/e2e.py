@@ -276,6 +276,13 @@ def make_repo(base, backend, db_name):
         + f'\n[[mailbox]]\nuser = "{QUOTA_USER.split("@")[0]}"\npassword = "{hashed}"\nquota = "{QUOTA}"\n'
     )
     PASSWORDS[QUOTA_USER] = QUOTA_PASSWORD
+    # An alias domain (issue 15): the company's old name. Added here, not in the
+    # examples, which the incremental-compile tests use (a repo with alias
+    # domains always compiles in full).
+    sharma = repo / "tenants" / "sharma-textiles.example.toml"
+    sharma.write_text(sharma.read_text().replace(
+        'domain = "sharma-textiles.example"\n',
+        'domain = "sharma-textiles.example"\nalias_domains = ["sharma-old.example"]\n', 1))
     import_postfixadmin(repo, base)
     tenants = Tenants(repo / "tenants")
     for domain in tenants.files:

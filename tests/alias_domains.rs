@@ -147,3 +147,25 @@ fn the_generated_sql_files_load_the_same_alias_domain_rows_as_apply(engine: Engi
         assert_ne!(alias_domain_rows(&loaded, alias_domain), "");
     }
 }
+
+/// A repo with alias domains compiles in full every time: the incremental
+/// compile's cache does not record alias domains, so none is kept (an old
+/// one is removed), and it is back once no tenant has alias domains.
+#[test]
+fn a_repo_with_alias_domains_keeps_no_compile_cache() {
+    let repo = Repo::two_tenants();
+    let cache = repo.path().join(".mailops/cache/compile.bin");
+    assert_code(&run(repo.path(), &["build"]), 0);
+    assert!(
+        cache.exists(),
+        "a repo without alias domains keeps its cache"
+    );
+    with_alias_domains(&repo, &["a-old.example"], &[]);
+    assert_code(&run(repo.path(), &["build"]), 0);
+    assert!(!cache.exists(), "the old cache is removed");
+    let out = run(repo.path(), &["check"]);
+    assert_code(&out, 0);
+    with_alias_domains(&repo, &[], &[]);
+    assert_code(&run(repo.path(), &["build"]), 0);
+    assert!(cache.exists());
+}

@@ -9,7 +9,6 @@
 SET NAMES utf8mb4;
 SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 INSERT INTO virtual_domains (name, state) VALUES ('sharma-textiles.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
-INSERT INTO virtual_domains (name, state) VALUES ('sharma-old.example', 'active') ON DUPLICATE KEY UPDATE state = VALUES(state);
 SET @domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES
 (@domain_id, 'accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk', 'active', 'imap,pop3,smtp'),
@@ -17,28 +16,19 @@ INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state,
 (@domain_id, 'rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma', 'active', 'imap,pop3,smtp')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id), password = VALUES(password), quota_bytes = VALUES(quota_bytes), name = VALUES(name), state = VALUES(state), protocols = VALUES(protocols);
 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
-(@domain_id, 'abuse@sharma-old.example', 'abuse@sharma-textiles.example'),
 (@domain_id, 'abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-(@domain_id, 'accounts@sharma-old.example', 'accounts@sharma-textiles.example'),
-(@domain_id, 'dmarc-reports@sharma-old.example', 'dmarc-reports@sharma-textiles.example'),
 (@domain_id, 'dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-(@domain_id, 'gst@sharma-old.example', 'gst@sharma-textiles.example'),
 (@domain_id, 'gst@sharma-textiles.example', 'accounts@sharma-textiles.example'),
 (@domain_id, 'gst@sharma-textiles.example', 'rohan@mehta-associates.example'),
-(@domain_id, 'orders@sharma-old.example', 'orders@sharma-textiles.example'),
 (@domain_id, 'orders@sharma-textiles.example', 'sales@sharma-textiles.example'),
-(@domain_id, 'postmaster@sharma-old.example', 'postmaster@sharma-textiles.example'),
 (@domain_id, 'postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-(@domain_id, 'priya@sharma-old.example', 'priya@sharma-textiles.example'),
-(@domain_id, 'rajesh@sharma-old.example', 'rajesh@sharma-textiles.example'),
-(@domain_id, 'sales@sharma-old.example', 'sales@sharma-textiles.example'),
 (@domain_id, 'sales@sharma-textiles.example', 'priya@sharma-textiles.example'),
 (@domain_id, 'sales@sharma-textiles.example', 'rajesh@sharma-textiles.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
-DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (('abuse@sharma-old.example', 'abuse@sharma-textiles.example'), ('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('accounts@sharma-old.example', 'accounts@sharma-textiles.example'), ('dmarc-reports@sharma-old.example', 'dmarc-reports@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-old.example', 'gst@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-old.example', 'orders@sharma-textiles.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-old.example', 'postmaster@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('priya@sharma-old.example', 'priya@sharma-textiles.example'), ('rajesh@sharma-old.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-old.example', 'sales@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));
+DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND email NOT IN ('accounts@sharma-textiles.example', 'priya@sharma-textiles.example', 'rajesh@sharma-textiles.example');
 -- Declared: generated/sql/mysql-end.sql keeps this domain.
 CREATE TEMPORARY TABLE IF NOT EXISTS mailops_declared_domains AS SELECT name FROM virtual_domains LIMIT 0;
-INSERT INTO mailops_declared_domains (name) VALUES ('sharma-textiles.example'), ('sharma-old.example');
+INSERT INTO mailops_declared_domains (name) VALUES ('sharma-textiles.example');

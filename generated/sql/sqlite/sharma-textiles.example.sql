@@ -8,35 +8,25 @@
 -- or with every tenant in one transaction (see generated/sql/sqlite-begin.sql).
 PRAGMA foreign_keys = ON;
 INSERT INTO virtual_domains (name, state) VALUES ('sharma-textiles.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
-INSERT INTO virtual_domains (name, state) VALUES ('sharma-old.example', 'active') ON CONFLICT (name) DO UPDATE SET state = excluded.state;
 INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) SELECT d.id, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM virtual_domains AS d, (VALUES
 ('accounts@sharma-textiles.example', '{SHA512-CRYPT}$6$foBBz6Ic9yoqF5iJ$ZW01YUodRzO/IwaxaIOkCi0rwMrC9QtDYoGbchwdg/tkHG3NkduK/F/gLtak3TOrLQeD7OhohETnFy9TVXnxX1', 10737418240, 'Accounts desk', 'active', 'imap,pop3,smtp'),
 ('priya@sharma-textiles.example', '{BLF-CRYPT}$2y$10$r29f7pbn8wZTb7Kkcw1louXnGDvQDBV5w4v28yqvE5U1aZ8g6pBY2', 5368709120, 'Priya Sharma', 'active', 'imap,pop3,smtp'),
 ('rajesh@sharma-textiles.example', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Kl0nRgXhmksac4r7q5yqAQ$uMPTWUBwX1Cu0sqRseMiUI0hK2yvUF7MUrq4Y74USBM', 21474836480, 'Rajesh Sharma', 'active', 'imap,pop3,smtp')
 ) AS v WHERE d.name = 'sharma-textiles.example' ON CONFLICT (email) DO UPDATE SET domain_id = excluded.domain_id, password = excluded.password, quota_bytes = excluded.quota_bytes, name = excluded.name, state = excluded.state, protocols = excluded.protocols;
 INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.column1, v.column2 FROM virtual_domains AS d, (VALUES
-('abuse@sharma-old.example', 'abuse@sharma-textiles.example'),
 ('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-('accounts@sharma-old.example', 'accounts@sharma-textiles.example'),
-('dmarc-reports@sharma-old.example', 'dmarc-reports@sharma-textiles.example'),
 ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-('gst@sharma-old.example', 'gst@sharma-textiles.example'),
 ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'),
 ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'),
-('orders@sharma-old.example', 'orders@sharma-textiles.example'),
 ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'),
-('postmaster@sharma-old.example', 'postmaster@sharma-textiles.example'),
 ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'),
-('priya@sharma-old.example', 'priya@sharma-textiles.example'),
-('rajesh@sharma-old.example', 'rajesh@sharma-textiles.example'),
-('sales@sharma-old.example', 'sales@sharma-textiles.example'),
 ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'),
 ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example')
 ) AS v WHERE d.name = 'sharma-textiles.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
-DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (VALUES ('abuse@sharma-old.example', 'abuse@sharma-textiles.example'), ('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('accounts@sharma-old.example', 'accounts@sharma-textiles.example'), ('dmarc-reports@sharma-old.example', 'dmarc-reports@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-old.example', 'gst@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-old.example', 'orders@sharma-textiles.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-old.example', 'postmaster@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('priya@sharma-old.example', 'priya@sharma-textiles.example'), ('rajesh@sharma-old.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-old.example', 'sales@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));
+DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (VALUES ('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));
 DELETE FROM virtual_users WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND email NOT IN ('accounts@sharma-textiles.example', 'priya@sharma-textiles.example', 'rajesh@sharma-textiles.example');
 -- Declared: generated/sql/sqlite-end.sql keeps this domain.
 CREATE TEMP TABLE IF NOT EXISTS mailops_declared_domains (name TEXT NOT NULL);
-INSERT INTO temp.mailops_declared_domains (name) VALUES ('sharma-textiles.example'), ('sharma-old.example');
+INSERT INTO temp.mailops_declared_domains (name) VALUES ('sharma-textiles.example');
