@@ -169,3 +169,29 @@ fn a_repo_with_alias_domains_keeps_no_compile_cache() {
     assert_code(&run(repo.path(), &["build"]), 0);
     assert!(cache.exists());
 }
+
+/// `mailops dns records` names an alias domain's records: a tenant brings
+/// its alias domains along, an alias domain alone only its own.
+#[test]
+fn dns_records_cover_alias_domains() {
+    let repo = Repo::two_tenants();
+    with_alias_domains(&repo, &["a-old.example"], &[]);
+    let out = run(repo.path(), &["dns", "records", "a.example"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    for owner in [
+        "a.example. ",
+        "a-old.example. ",
+        "_dmarc.a-old.example. ",
+        "._domainkey.a-old.example. ",
+    ] {
+        assert!(text.contains(owner), "{owner}\n{text}");
+    }
+    let out = run(repo.path(), &["dns", "records", "a-old.example"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("a-old.example. "), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("a.example.")), "{text}");
+    let out = run(repo.path(), &["dns", "records", "b-old.example"]);
+    assert_code(&out, 1);
+}
