@@ -153,7 +153,11 @@ class Tenants:
             self.unicode_to_ascii[data["domain"].lower()] = ascii_name
         self.mailboxes = {}
         self.aliases = {}
+        # alias domain (A-label) → its tenant's domain
+        self.alias_domains = {}
         for domain, data in self.files.items():
+            for alias_domain in data.get("alias_domains", []):
+                self.alias_domains[alias_domain.encode("idna").decode().lower()] = domain
             for mailbox in data.get("mailbox", []):
                 self.mailboxes[f"{mailbox['user'].lower()}@{domain}"] = mailbox
             for alias in data.get("alias", []):
@@ -272,6 +276,13 @@ def make_repo(base, backend, db_name):
         + f'\n[[mailbox]]\nuser = "{QUOTA_USER.split("@")[0]}"\npassword = "{hashed}"\nquota = "{QUOTA}"\n'
     )
     PASSWORDS[QUOTA_USER] = QUOTA_PASSWORD
+    # An alias domain (issue 15): the company's old name. Added here, not in the
+    # examples, which the incremental-compile tests use (a repo with alias
+    # domains always compiles in full).
+    sharma = repo / "tenants" / "sharma-textiles.example.toml"
+    sharma.write_text(sharma.read_text().replace(
+        'domain = "sharma-textiles.example"\n',
+        'domain = "sharma-textiles.example"\nalias_domains = ["sharma-old.example"]\n', 1))
     import_postfixadmin(repo, base)
     tenants = Tenants(repo / "tenants")
     for domain in tenants.files:
@@ -658,6 +669,7 @@ def dkim_dns(tenants):
     def dns(name, timeout=5):
         name = name.decode() if isinstance(name, bytes) else name
         selector, _, domain = name.rstrip(".").partition("._domainkey.")
+        domain = tenants.alias_domains.get(domain, domain)  # an alias domain publishes its tenant's keys
         if domain in tenants.files:
             txt = tenants.dkim_txt(domain, selector)
             return txt.encode() if txt else None
@@ -770,6 +782,9 @@ def checks(backend, stack, repo, tenants, url, db_password):
         for domain in tenants.files:
             if not postmap(domain, "virtual-domains.cf"):
                 problems.append(f"virtual-domains.cf has no {domain}")
+        for domain in tenants.alias_domains:
+            if not postmap(domain, "virtual-domains.cf"):
+                problems.append(f"virtual-domains.cf has no alias domain {domain}")
         if postmap("not-a-tenant.example", "virtual-domains.cf"):
             problems.append("virtual-domains.cf answers for a non-tenant")
         for address in tenants.mailboxes:
@@ -1132,6 +1147,7 @@ def checks(backend, stack, repo, tenants, url, db_password):
 
     # 7. Everyday mailbox operations (issue 14), before onboarding changes the repo.
     mailbox_operation_checks(backend, stack, repo, tenants, url, db_password)
+    alias_domain_checks(backend, stack, tenants)
 
     # 8. Onboarding without reload
     new_domain = "onboarded-in-e2e.example"
@@ -1254,6 +1270,65 @@ def refused(what, attempt, errors):
     except errors as error:
         return f"refused: {str(error)[:60]}"
     raise RuntimeError(f"{what} was accepted")
+
+
+def alias_domain_checks(backend, stack, tenants):
+    """Issue 15: an example tenant's alias domain (tenants/sharma-textiles.example.toml)."""
+    b = backend
+    base = stack.base
+    if not tenants.alias_domains:
+        check(f"{b}: alias domain", lambda: (_ for _ in ()).throw(RuntimeError("no example tenant has alias_domains")))
+        return
+    alias_domain, primary = sorted(tenants.alias_domains.items())[0]
+    user = next(a for a in sorted(tenants.mailboxes) if tenants.domain_of(a) == primary)
+    local = user.split("@")[0]
+    at_alias = f"{local}@{alias_domain}"
+    other = next(a for a in sorted(tenants.mailboxes) if a != user)
+
+    def delivered_to_tenant():
+        token = uuid.uuid4().hex
+        refused_rcpts = smtp_send(OUTSIDE_SENDER, [at_alias], token)
+        if refused_rcpts:
+            raise RuntimeError(f"refused {refused_rcpts}")
+        wait_delivered(base, user, token)
+        if maildir(base, at_alias).exists():
+            raise RuntimeError(f"a Maildir was made for {at_alias}")
+        return f"{at_alias} → {user}'s Maildir"
+    check(f"{b}: alias domain: mail to a mailbox's address there lands in the tenant's mailbox", delivered_to_tenant)
+
+    def unknown_refused():
+        code, text = rcpt_code(f"no-such-user-{uuid.uuid4().hex[:8]}@{alias_domain}")
+        if code != 550:
+            raise RuntimeError(f"RCPT got {code} {text}, expected 550")
+        return f"{code} {text.splitlines()[0]}"
+    check(f"{b}: alias domain: an unknown recipient there is refused with 550 at RCPT", unknown_refused)
+
+    def send_as_alias_domain():
+        token = uuid.uuid4().hex
+        refused_rcpts = smtp_send(at_alias, [other], token, port=587, login=(user, password_of(user)))
+        if refused_rcpts:
+            raise RuntimeError(f"refused {refused_rcpts}")
+        raw = wait_delivered(base, other, token)[0]
+        signatures = verify_all_dkim(raw, tenants)
+        domains = sorted({t.get("d") for t in signatures})
+        if domains != [alias_domain]:
+            raise RuntimeError(f"signed d={domains}, expected d={alias_domain}")
+        return f"{user} as {at_alias}: d={alias_domain} s={signatures[0].get('s')} verifies"
+    check(f"{b}: alias domain: a mailbox sends as its name there, DKIM-signed for the alias domain", send_as_alias_domain)
+
+    def other_name_refused():
+        someone = next(a for a in sorted(tenants.mailboxes)
+                       if tenants.domain_of(a) == primary and a != user)
+        as_other = f"{someone.split('@')[0]}@{alias_domain}"
+        try:
+            smtp_send(as_other, [other], uuid.uuid4().hex, port=587, login=(user, password_of(user)))
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = {code for code, _ in error.recipients.values()}
+            if 553 in codes:
+                return f"{user} as {as_other}: 553"
+            raise RuntimeError(f"refused with {codes}, expected 553") from None
+        raise RuntimeError(f"{user} could send as {as_other}")
+    check(f"{b}: alias domain: sending as another mailbox's name there → 553", other_name_refused)
 
 
 def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):

@@ -264,15 +264,22 @@ pub(crate) fn plan(
                 .private_pem(&domain.name, selector)
                 .map_err(|e| Error::user(e.to_string()))?
             {
-                Some(pem) => files.push(InstallFile {
-                    target: key_dir.join(key_file_name(&domain.name, selector)),
-                    contents: crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
+                Some(pem) => {
+                    let contents = crate::dkim_keys::rspamd_key_file(&pem).map_err(|e| {
                         Error::user(format!("{}: {e}", store.shown(&domain.name, selector)))
-                    })?,
-                    service: Service::Rspamd,
-                    kind: FileKind::DkimKey,
-                    secret: true,
-                }),
+                    })?;
+                    // An alias domain signs with the tenant's keys: a copy
+                    // under its own name, found by the path template.
+                    for name in domain.signing_names() {
+                        files.push(InstallFile {
+                            target: key_dir.join(key_file_name(name, selector)),
+                            contents: contents.clone(),
+                            service: Service::Rspamd,
+                            kind: FileKind::DkimKey,
+                            secret: true,
+                        });
+                    }
+                }
                 None => {
                     missing_keys.push(store.shown(&domain.name, selector));
                 }

@@ -441,7 +441,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "mailbox `bob@pfa.example`: an inactive mailbox: imported as `state = \"disabled\"`",
         "domain `old.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`",
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
-        "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: mailops has no alias domains yet",
+        "alias_domain `pfa-alias.example`: every address of `pfa-alias.example` to `pfa.example`: imported as `alias_domains = [\"pfa-alias.example\"]` in pfa.example.toml",
         "alias `postmaster@pfa.example`: the destination list `alice@pfa.example,bob@pfa.example` was split into 2 destinations",
         "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)",
         "domain `pfa.example`: 2 mailboxes, over the domain's limit of 1: max_mailboxes written as 2",
@@ -467,6 +467,10 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "{pfa}"
     );
     assert!(!repo.path().join("tenants/pfa-alias.example.toml").exists());
+    assert!(
+        pfa.contains("alias_domains = [\"pfa-alias.example\"]\n"),
+        "{pfa}"
+    );
     // An inactive domain: the tenant is disabled, its mailboxes keep their own state.
     let old = tenant(&repo, "old.example");
     assert!(
@@ -486,7 +490,13 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     // The inactive domain is a disabled tenant: its mail refused, its rows kept.
     assert_eq!(
         fresh.sql("SELECT name, state FROM virtual_domains ORDER BY name"),
-        "old.example\tdisabled\npfa.example\tactive\n"
+        "old.example\tdisabled\npfa-alias.example\tactive\npfa.example\tactive\n"
+    );
+    // The alias domain: its addresses are the tenant's.
+    assert!(
+        fresh
+            .sql("SELECT destination FROM virtual_aliases WHERE source = 'alice@pfa-alias.example'")
+            .contains("alice@pfa.example"),
     );
     let out = run(
         repo.path(),

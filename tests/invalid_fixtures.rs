@@ -292,6 +292,14 @@ fixtures! {
     spf_bad_term: exit 1, ["mailops::spf::invalid"];
     spf_too_many_lookups: exit 1, ["mailops::spf::too-many-lookups"];
     tenant_invalid_state: exit 1, ["mailops::tenant::invalid-state"];
+
+    // alias domains (issue 15)
+    alias_domain_invalid: exit 1, ["mailops::alias-domain::invalid"];
+    alias_domain_own_domain: exit 1, ["mailops::alias-domain::own-domain"];
+    alias_domain_duplicate: exit 1, ["mailops::alias-domain::duplicate"];
+    alias_domain_two_tenants: exit 1, ["mailops::alias-domain::duplicate"];
+    alias_domain_is_tenant: exit 1, ["mailops::alias-domain::is-tenant"];
+    alias_domain_dangling: exit 1, ["mailops::alias::dangling"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
 

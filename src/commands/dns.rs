@@ -11,7 +11,7 @@ use crate::commands::{EXIT_OK, Result, validate};
 use crate::dns::{self, check};
 use crate::error::Error;
 use crate::model::Model;
-use crate::model::records::{DnsRecord, declared};
+use crate::model::records::{DnsRecord, declared_in};
 use crate::pipeline;
 
 /// The options of `dns check`, as typed.
@@ -69,8 +69,11 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     let domains: Vec<(String, Vec<DnsRecord>)> = names
         .iter()
         .map(|name| {
-            let domain = &model.domains[name];
-            (name.clone(), declared(&model.platform.hostname, domain))
+            let domain = tenant_of(&model, name);
+            (
+                name.clone(),
+                declared_in(&model.platform.hostname, domain, name),
+            )
         })
         .collect();
     let options = check::Options {
@@ -120,8 +123,8 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
     let mut zone = String::new();
     let mut json = Vec::new();
     for name in &names {
-        let tenant = &model.domains[name];
-        let records = declared(&model.platform.hostname, tenant);
+        let tenant = tenant_of(&model, name);
+        let records = declared_in(&model.platform.hostname, tenant, name);
         match format {
             RecordsFormat::Zone => {
                 zone.push_str(&format!(
@@ -196,17 +199,40 @@ pub(crate) fn compiled(dir: &Path, refusal: &str) -> Result<Model> {
     Ok(compiled.model)
 }
 
-/// The A-labels of the tenants named (Unicode or A-label), or every tenant.
+/// The tenant whose records `zone` holds: its own domain or an alias domain
+/// (a name `chosen` gave).
+fn tenant_of<'m>(model: &'m Model, zone: &str) -> &'m crate::model::Domain {
+    model
+        .domains
+        .get(zone)
+        .or_else(|| model.primary_of(zone))
+        .expect("a chosen name is a tenant or an alias domain")
+}
+
+/// The A-labels of the domains named (Unicode or A-label), or every domain:
+/// a tenant's, followed by its alias domains; an alias domain alone.
 fn chosen(model: &Model, domains: &[String]) -> Result<Vec<String>> {
-    if domains.is_empty() {
-        return Ok(model.domains.keys().cloned().collect());
-    }
+    let with_aliases = |out: &mut Vec<String>, tenant: &crate::model::Domain| {
+        for name in tenant.signing_names() {
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_string());
+            }
+        }
+    };
     let mut out = Vec::with_capacity(domains.len());
+    if domains.is_empty() {
+        for tenant in model.domains.values() {
+            with_aliases(&mut out, tenant);
+        }
+        return Ok(out);
+    }
     let mut unknown = Vec::new();
     for domain in domains {
         let name = idna::domain_to_ascii(domain.trim_end_matches('.'))
             .unwrap_or_else(|_| domain.to_ascii_lowercase());
-        if model.domains.contains_key(&name) {
+        if let Some(tenant) = model.domains.get(&name) {
+            with_aliases(&mut out, tenant);
+        } else if model.alias_domains.contains_key(&name) {
             if !out.contains(&name) {
                 out.push(name);
             }
@@ -216,7 +242,7 @@ fn chosen(model: &Model, domains: &[String]) -> Result<Vec<String>> {
     }
     if !unknown.is_empty() {
         return Err(Error::user(format!(
-            "no tenant file declares {} (tenants/<domain>.toml)",
+            "no tenant file declares {} (tenants/<domain>.toml, or its alias_domains)",
             unknown.join(", ")
         )));
     }

@@ -102,7 +102,14 @@ impl<'m> Desired<'m> {
         let parts = parallel::map_chunks(&domains, |chunk| {
             chunk
                 .iter()
-                .map(|domain| (domain.name.as_str(), summarise(domain)))
+                .flat_map(|domain| {
+                    std::iter::once((domain.name.as_str(), summarise(domain))).chain(
+                        domain
+                            .alias_domains
+                            .iter()
+                            .map(|a| (a.name.as_str(), alias_domain_summary(&a.name, domain))),
+                    )
+                })
                 .collect::<Vec<_>>()
         });
         let mut all: BTreeMap<&str, DesiredDomain> = parts.into_iter().flatten().collect();
@@ -152,6 +159,7 @@ impl<'m> Desired<'m> {
                     .keys()
                     .copied()
                     .filter(|name| !self.model.domains.contains_key(*name))
+                    .filter(|name| !self.model.alias_domains.contains_key(*name))
                     .filter(|name| only.is_none_or(|only| only.contains(*name)))
                     .collect();
                 if wanted.is_empty() {
@@ -198,6 +206,16 @@ impl<'m> Desired<'m> {
                         },
                     );
                 }
+            }
+            for (source, destination) in domain.alias_domain_rows() {
+                rows.aliases.insert(
+                    (source.clone(), destination.clone()),
+                    AliasRow {
+                        source,
+                        destination,
+                        domain: domain.name.clone(),
+                    },
+                );
             }
         }
         Ok(rows)
@@ -286,7 +304,22 @@ pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
             .aliases
             .values()
             .map(|a| a.destinations.len() as i64)
-            .sum(),
+            .sum::<i64>()
+            + domain.alias_domain_rows().len() as i64,
+    }
+}
+
+/// What an alias domain asks of the routing tables: its `virtual_domains`
+/// row, in its tenant's state, and no rows of its own.
+fn alias_domain_summary(name: &str, tenant: &Domain) -> DesiredDomain {
+    let mut fields = Fields::default();
+    fields.field("mailops-domain-rows/2");
+    fields.field(name);
+    DesiredDomain {
+        state: tenant.state,
+        digest: fields.finish(),
+        users: 0,
+        aliases: 0,
     }
 }
 
@@ -308,9 +341,15 @@ fn digest(domain: &Domain) -> String {
             protocols: mailbox.protocols.column(),
         });
     }
-    for alias in domain.aliases.values() {
-        for destination in &alias.destinations {
-            fields.alias_columns(&alias.source, &destination.address, &domain.name);
+    if domain.alias_domains.is_empty() {
+        for alias in domain.aliases.values() {
+            for destination in &alias.destinations {
+                fields.alias_columns(&alias.source, &destination.address, &domain.name);
+            }
+        }
+    } else {
+        for (source, destination) in domain.alias_rows() {
+            fields.alias_columns(&source, &destination, &domain.name);
         }
     }
     for row in app_password_rows(domain) {

@@ -3,7 +3,7 @@
 //! JSON), and `mailops dns check` ([`check`]) resolves what is published and
 //! compares it with what the repo declares.
 //!
-//! The records themselves come from one place, [`crate::model::records::declared`],
+//! The records themselves come from one place, [`crate::model::records::declared_in`],
 //! which the Terraform emitter uses too.
 
 pub(crate) mod check;

@@ -3,7 +3,10 @@
 //!
 //! Signing needs no per-domain entry: the key is found through the path
 //! template `<dkim_key_dir>/$domain.$selector.key`, the names `mailops dkim
-//! keygen` gives keys in the key store. With `try_fallback` (Rspamd's default)
+//! keygen` gives keys in the key store. An alias domain signs with its
+//! tenant's keys: `mailops install` puts a copy of each under the alias
+//! domain's name, and the selector map lists it with the tenant's selector,
+//! so mail From: the alias domain is signed `d=<alias domain>`. With `try_fallback` (Rspamd's default)
 //! the global `path`/`selector` are the fallback for every domain; setting it
 //! to false would sign nothing without a per-domain entry.
 //!
@@ -53,7 +56,9 @@ pub(crate) fn selector_map(model: &Model) -> String {
     text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
     for domain in model.domains.values() {
         if let Some(key) = domain.arc_key() {
-            text.push_str(&format!("{} {}\n", domain.name, key.selector));
+            for name in domain.signing_names() {
+                text.push_str(&format!("{name} {}\n", key.selector));
+            }
         }
     }
     text
@@ -84,23 +89,22 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     }
     text.push_str("domain {\n");
     for domain in several {
-        text.push_str(&format!(
-            "  {} {{\n    selectors = [\n",
-            quoted(&domain.name)
-        ));
-        for key in &domain.dkim {
-            let path = format!(
-                "{}/{}",
-                model.platform.paths.dkim_key_dir,
-                crate::keystore::key_file_name(&domain.name, &key.selector)
-            );
-            text.push_str(&format!(
-                "      {{ selector = {}; path = {}; }},\n",
-                quoted(&key.selector),
-                quoted(&path)
-            ));
+        for name in domain.signing_names() {
+            text.push_str(&format!("  {} {{\n    selectors = [\n", quoted(name)));
+            for key in &domain.dkim {
+                let path = format!(
+                    "{}/{}",
+                    model.platform.paths.dkim_key_dir,
+                    crate::keystore::key_file_name(name, &key.selector)
+                );
+                text.push_str(&format!(
+                    "      {{ selector = {}; path = {}; }},\n",
+                    quoted(&key.selector),
+                    quoted(&path)
+                ));
+            }
+            text.push_str("    ];\n  }\n");
         }
-        text.push_str("    ];\n  }\n");
     }
     text.push_str("}\n");
     text
@@ -244,6 +248,42 @@ mod tests {
             super::selector_map_path(&model.platform),
             "/var/lib/rspamd/dkim/selectors.map"
         );
+    }
+
+    /// Issue 15: an alias domain signs with its tenant's keys, under its
+    /// own name (the key files `mailops install` copies), in the selector
+    /// map and, for a tenant with several keys, in the signing domains.
+    #[test]
+    fn alias_domains_sign_with_their_tenants_keys() {
+        let acme = tenant("acme.example", "dkim", 0, "Acme", "").replacen(
+            "domain = \"acme.example\"\n",
+            "domain = \"acme.example\"\nalias_domains = [\"acme-old.example\"]\n",
+            1,
+        );
+        let beta = test_repo::dual_key_tenant("beta.example", "ed").replacen(
+            "domain = \"beta.example\"\n",
+            "domain = \"beta.example\"\nalias_domains = [\"beta-old.example\"]\n",
+            1,
+        );
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[("acme.example", acme), ("beta.example", beta)],
+        );
+        let map = super::selector_map(&model);
+        assert!(
+            map.ends_with(
+                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\nbeta-old.example ed-rsa\n"
+            ),
+            "{map}"
+        );
+        let text = super::signing_domains(&model);
+        assert!(
+            text.contains(
+                "  \"beta-old.example\" {\n    selectors = [\n      { selector = \"ed\"; path = \"/var/lib/rspamd/dkim/beta-old.example.ed.key\"; },"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("acme"), "{text}");
     }
 
     /// acme.example signs with an Ed25519 key `ed` and its RSA companion

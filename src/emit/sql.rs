@@ -27,6 +27,7 @@
 //! platform has a million rows or more, and passing them through tera (or a
 //! `String` per row) costs ten times as much.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::emit::sql_literal::{push_mysql_literal, push_sqlite_literal};
@@ -269,6 +270,17 @@ impl Statements {
             "INSERT INTO virtual_domains (name, state) VALUES ({name}, {state}) {};",
             self.domain_conflict
         );
+        // Its alias domains: rows of their own in virtual_domains, in the
+        // tenant's state; their addresses are the tenant's alias rows.
+        for alias_domain in &domain.alias_domains {
+            let mut alias_name = String::new();
+            dialect.push_literal(&mut alias_name, &alias_domain.name);
+            let _ = writeln!(
+                out,
+                "INSERT INTO virtual_domains (name, state) VALUES ({alias_name}, {state}) {};",
+                self.domain_conflict
+            );
+        }
         let has_rows = !domain.mailboxes.is_empty() || !domain.aliases.is_empty();
         if dialect == Dialect::Mysql && has_rows {
             let _ = writeln!(
@@ -295,9 +307,9 @@ impl Statements {
             &name,
             alias_rows(domain),
             |out, (source, destination)| {
-                dialect.push_literal(out, source);
+                dialect.push_literal(out, &source);
                 out.push_str(", ");
-                dialect.push_literal(out, destination);
+                dialect.push_literal(out, &destination);
             },
         );
         self.app_passwords
@@ -357,14 +369,14 @@ impl Statements {
         of_domain(out, "virtual_sender_grants");
         pairs(out, "sender, login", &domain.grants());
         of_domain(out, "virtual_aliases");
-        if !domain.aliases.is_empty() {
+        if !domain.aliases.is_empty() || !domain.alias_domains.is_empty() {
             out.push_str(" AND (source, destination) NOT IN ");
             out.push_str(dialect.pairs_open());
             for (i, (source, destination)) in alias_rows(domain).enumerate() {
                 out.push_str(if i == 0 { "(" } else { ", (" });
-                dialect.push_literal(out, source);
+                dialect.push_literal(out, &source);
                 out.push_str(", ");
-                dialect.push_literal(out, destination);
+                dialect.push_literal(out, &destination);
                 out.push(')');
             }
             out.push(')');
@@ -403,7 +415,15 @@ impl Statements {
             }
             Slot::Upserts => self.upserts(out, domain),
             Slot::Deletes => self.deletes(out, domain),
-            Slot::Domain => out.push_str(&name),
+            Slot::Domain => {
+                // `VALUES ({{ domain }})`: the tenant's domain, then one
+                // more row per alias domain, so that the end script keeps them.
+                out.push_str(&name);
+                for alias_domain in &domain.alias_domains {
+                    out.push_str("), (");
+                    self.dialect.push_literal(out, &alias_domain.name);
+                }
+            }
         });
         text
     }
@@ -432,13 +452,26 @@ fn app_passwords(domain: &Domain) -> impl Iterator<Item = (&str, &AppPassword)> 
         .flat_map(|m| m.app_passwords.iter().map(move |app| (&*m.address, app)))
 }
 
-/// A tenant's alias rows: (source, destination), sorted by source.
-fn alias_rows(domain: &Domain) -> impl Iterator<Item = (&str, &str)> {
-    domain.aliases.values().flat_map(|a| {
-        a.destinations
-            .iter()
-            .map(move |d| (a.source.as_str(), d.address.as_str()))
-    })
+/// A tenant's alias rows: (source, destination), sorted by source; with
+/// alias domains, their expanded rows too (`Domain::alias_rows`).
+fn alias_rows(domain: &Domain) -> Box<dyn Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_> {
+    if domain.alias_domains.is_empty() {
+        Box::new(domain.aliases.values().flat_map(|a| {
+            a.destinations.iter().map(move |d| {
+                (
+                    Cow::Borrowed(a.source.as_str()),
+                    Cow::Borrowed(d.address.as_str()),
+                )
+            })
+        }))
+    } else {
+        Box::new(
+            domain
+                .alias_rows()
+                .into_iter()
+                .map(|(s, d)| (Cow::Owned(s), Cow::Owned(d))),
+        )
+    }
 }
 
 /// About how many bytes a tenant takes in its file, from its numbers of

@@ -197,13 +197,23 @@ struct DnsContext<'a> {
     /// file, which names it as compiled, in its root).
     managed: bool,
     description: Option<&'a str>,
-    domain: &'a str,
-    zone_id: Option<&'a str>,
+    /// The tenant's domain, then each alias domain: the same records in
+    /// each one's own hosted zone.
+    zones: Vec<Zone<'a>>,
     ttl: u32,
     mx: String,
     spf: String,
-    dmarc_name: String,
     dmarc: String,
+}
+
+/// One hosted zone's records: the tenant's domain or an alias domain.
+#[derive(Serialize)]
+struct Zone<'a> {
+    domain: &'a str,
+    /// `[dns] zone_id`, for the tenant's own domain only; an alias domain's
+    /// zone is looked up by its name.
+    zone_id: Option<&'a str>,
+    dmarc_name: String,
     dkim: Vec<DkimRecord>,
 }
 
@@ -225,20 +235,36 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     } else {
         format!("{name} ({})", domain.unicode)
     };
-    let dkim: Vec<DkimRecord> = domain
-        .dkim
-        .iter()
-        .enumerate()
-        .map(|(i, key)| DkimRecord {
-            resource: if i == 0 {
-                "dkim".to_string()
+    let dkim_of = |zone: &str| -> Vec<DkimRecord> {
+        domain
+            .dkim
+            .iter()
+            .enumerate()
+            .map(|(i, key)| DkimRecord {
+                resource: if i == 0 {
+                    "dkim".to_string()
+                } else {
+                    format!("dkim_{}", key.selector)
+                },
+                name: format!("{}._domainkey.{zone}", key.selector),
+                record: key.record(),
+            })
+            .collect()
+    };
+    let zones: Vec<Zone> = domain
+        .signing_names()
+        .map(|zone| Zone {
+            domain: zone,
+            zone_id: if zone == name {
+                domain.zone_id.as_deref()
             } else {
-                format!("dkim_{}", key.selector)
+                None
             },
-            name: format!("{}._domainkey.{name}", key.selector),
-            record: key.record(),
+            dmarc_name: format!("_dmarc.{zone}"),
+            dkim: dkim_of(zone),
         })
         .collect();
+    let dkim = &zones[0].dkim;
     // Every record mailops publishes is ASCII; `route53::split_strings`
     // would still never cut a character, but the 255-octet cut is exact only
     // for ASCII.
@@ -247,11 +273,29 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             && domain.spf.record().is_ascii()
             && domain.dmarc.record().is_ascii()
     );
-    debug_assert!(hcl::is_identifier(&hcl::identifier(name)), "{name}");
+    debug_assert!(
+        zones
+            .iter()
+            .all(|z| hcl::is_identifier(&hcl::identifier(z.domain))),
+        "{name}"
+    );
+    let aliases: Vec<&str> = domain
+        .alias_domains
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    let also = if aliases.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The same records for its alias domains: {}.",
+            aliases.join(", ")
+        )
+    };
     let context = DnsContext {
         header: header("#", &domain.file),
         summary: if domain.dns_managed {
-            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.")
+            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.{also}")
         } else {
             format!(
                 "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."
@@ -263,14 +307,11 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty()),
-        domain: name,
-        zone_id: domain.zone_id.as_deref(),
         ttl: domain.ttl,
         mx: crate::model::records::mx_value(&platform.hostname),
         spf: domain.spf.record(),
-        dmarc_name: format!("_dmarc.{name}"),
         dmarc: domain.dmarc.record(),
-        dkim,
+        zones,
     };
     to_hcl(tera, "dns.tf", &context)
 }
@@ -490,6 +531,79 @@ mod tests {
         let moves =
             crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
         assert!(moves.is_empty(), "{moves:?}");
+    }
+
+    /// Issue 15: an alias domain has the tenant's records under its own
+    /// name, in its own zone (looked up by name), in the tenant's file; an
+    /// IDN alias domain is written as its A-label; the file stays canonical
+    /// and every reference resolves. Unmanaged: none of them.
+    #[test]
+    fn alias_domains_get_the_tenants_records_in_their_own_zones() {
+        let out = files(&compile(&[acme_with_alias_domains("")]));
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert_eq!(hcl_format::format(dns), *dns);
+        for zone in ["acme-old.example", "xn--bcher-kva.example"] {
+            let tf = hcl::identifier(zone);
+            assert!(
+                dns.contains(&format!(
+                    "data \"aws_route53_zone\" \"{tf}\" {{\n  name = \"{zone}\"\n}}"
+                )),
+                "{dns}"
+            );
+            for (suffix, name) in [
+                ("mx", zone.to_string()),
+                ("spf", zone.to_string()),
+                ("dmarc", format!("_dmarc.{zone}")),
+                ("dkim", format!("dkim._domainkey.{zone}")),
+                ("dkim_dkim-rsa", format!("dkim-rsa._domainkey.{zone}")),
+            ] {
+                assert!(
+                    dns.contains(&format!(
+                        "resource \"aws_route53_record\" \"{tf}_{suffix}\" {{\n  zone_id = data.aws_route53_zone.{tf}.zone_id\n  name    = \"{name}\"\n"
+                    )),
+                    "{suffix} of {zone}:\n{dns}"
+                );
+            }
+        }
+        // The tenant's zone id is its own domain's only.
+        assert_eq!(
+            dns.matches("zone_id = \"Z0123456789ABC\"").count(),
+            1,
+            "{dns}"
+        );
+        assert_eq!(dns.matches("records = [\"10 mx.webhizzy.in.\"]").count(), 3);
+        // The moves of a re-shard know the alias domains' resources too.
+        let model = compile(&[acme_with_alias_domains("")]);
+        let moves =
+            crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
+        assert!(
+            moves
+                .iter()
+                .any(|(_, a)| a == "aws_route53_record.acme-old_example_mx"),
+            "{moves:?}"
+        );
+
+        let out = files(&compile(&[acme_with_alias_domains("managed = false")]));
+        let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert!(
+            dns.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{dns}"
+        );
+    }
+
+    fn acme_with_alias_domains(dns: &str) -> (&'static str, String) {
+        let (domain, text) = acme();
+        let text = text.replacen(
+            "\n[dns]\n",
+            "\nalias_domains = [\"acme-old.example\", \"bücher.example\"]\n[dns]\n",
+            1,
+        );
+        let text = if dns.is_empty() {
+            text
+        } else {
+            text.replacen("[dns]\n", &format!("[dns]\n{dns}\n"), 1)
+        };
+        (domain, text)
     }
 
     #[test]

@@ -56,7 +56,11 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
         return Resolution::Dangling;
     };
     let Some(domain) = model.domains.get(domain_name) else {
-        return Resolution::External;
+        // An address at an alias domain is the same address at its tenant.
+        return match model.through_alias_domain(address) {
+            Some(primary) => resolve(model, &primary),
+            None => Resolution::External,
+        };
     };
     if domain.mailboxes.contains_key(address) {
         return Resolution::Mailbox;
@@ -189,6 +193,9 @@ fn resolve_destinations<'m>(
 
 /// A mailbox refuses mail when it is disabled, or its whole tenant is.
 fn is_disabled(model: &Model, address: &str) -> bool {
+    // At an alias domain a disabled mailbox has no row: mail to it is refused too.
+    let primary = model.through_alias_domain(address);
+    let address = primary.as_deref().unwrap_or(address);
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
     model.domains.get(domain).is_some_and(|d| {
         d.state == TenantState::Disabled
@@ -344,6 +351,96 @@ mod tests {
         assert_eq!(graph.aliases.len(), aliases);
         assert!(at("team@a.example") < at("relay@b.example"));
         assert!(at("relay@b.example") < at("aa@b.example"));
+    }
+
+    /// Issue 15: every mailbox that accepts mail and every alias has its
+    /// address at each alias domain; a catch-all there only when the
+    /// tenant has one (to the same destinations), never `@alias → @tenant`.
+    #[test]
+    fn alias_domain_rows_expand_every_address_and_only_a_real_catch_all() {
+        let text = |catch_all: &str| {
+            let mut t = test_repo::tenant("a.example", "dkim", 2, "A", "A");
+            t = t.replacen(
+                "domain = \"a.example\"\n",
+                "domain = \"a.example\"\nalias_domains = [\"b-old.example\", \"a-old.example\"]\n",
+                1,
+            );
+            t.push_str(catch_all);
+            t
+        };
+        let compile = |catch_all: &str| {
+            test_repo::compile(&test_repo::platform(""), &[("a.example", text(catch_all))])
+        };
+        let model = compile("");
+        let domain = &model.domains["a.example"];
+        let names: Vec<&str> = domain
+            .alias_domains
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(names, ["a-old.example", "b-old.example"]);
+        let rows = domain.alias_domain_rows();
+        let per_domain = domain.mailboxes.len() + domain.aliases.len();
+        assert_eq!(rows.len(), 2 * per_domain, "{rows:?}");
+        assert!(rows.iter().all(|(s, d)| {
+            let (local, at) = s.split_once('@').unwrap();
+            (at == "a-old.example" || at == "b-old.example") && *d == format!("{local}@a.example")
+        }));
+        assert!(!rows.iter().any(|(s, _)| s.starts_with('@')));
+        assert_eq!(model.alias_domains["b-old.example"], "a.example");
+        assert_eq!(
+            model.through_alias_domain("x@a-old.example").as_deref(),
+            Some("x@a.example")
+        );
+        assert_eq!(model.through_alias_domain("x@a.example"), None);
+
+        let model = compile("\n[[alias]]\naddress = \"*\"\nto = [\"postmaster\"]\n");
+        let rows = model.domains["a.example"].alias_domain_rows();
+        assert!(rows.contains(&(
+            "@a-old.example".to_string(),
+            "postmaster@a.example".to_string()
+        )));
+        assert!(!rows.iter().any(|(_, d)| d.starts_with('@')));
+        // The tenant's own rows and the alias domains' together, sorted.
+        let all = model.domains["a.example"].alias_rows();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Issue 15: an alias (in any tenant) to an address at an alias domain
+    /// resolves as that address at the tenant; one the tenant lacks dangles.
+    #[test]
+    fn addresses_at_an_alias_domain_resolve_at_its_tenant() {
+        let mut a = test_repo::tenant("a.example", "dkim", 1, "A", "A");
+        a = a.replacen(
+            "domain = \"a.example\"\n",
+            "domain = \"a.example\"\nalias_domains = [\"a-old.example\"]\n",
+            1,
+        );
+        let model = test_repo::compile_unchecked(
+            &test_repo::platform(""),
+            &[
+                ("a.example", a),
+                (
+                    "b.example",
+                    test_repo::tenant("b.example", "dkim", 1, "B", "B"),
+                ),
+            ],
+        );
+        assert!(matches!(
+            resolve(&model, "user0@a-old.example"),
+            Resolution::Mailbox
+        ));
+        assert!(
+            matches!(resolve(&model, "team@a-old.example"), Resolution::Alias(a) if a.source == "team@a.example")
+        );
+        assert!(matches!(
+            resolve(&model, "nobody@a-old.example"),
+            Resolution::Dangling
+        ));
+        assert!(matches!(
+            resolve(&model, "x@c-old.example"),
+            Resolution::External
+        ));
     }
 
     /// Issue 10, hole 7: a 20,000-hop forwarding loop in one file took

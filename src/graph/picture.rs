@@ -29,6 +29,8 @@ pub(crate) struct Tenant {
     pub(crate) unicode: String,
     pub(crate) mailboxes: usize,
     pub(crate) aliases: usize,
+    /// Its alias domains (A-labels), shown in its label.
+    pub(crate) alias_domains: Vec<String>,
     /// One of the tenants the picture was focused on.
     pub(crate) focused: bool,
 }
@@ -45,6 +47,8 @@ impl Picture {
                     let Some((_, to)) = destination.address.rsplit_once('@') else {
                         continue;
                     };
+                    // An address at an alias domain is its tenant's.
+                    let to = model.alias_domains.get(to).map_or(to, String::as_str);
                     if to == domain.name {
                         continue;
                     }
@@ -78,6 +82,7 @@ impl Picture {
             unicode: d.unicode.clone(),
             mailboxes: d.mailboxes.len(),
             aliases: d.aliases.len(),
+            alias_domains: d.alias_domains.iter().map(|a| a.name.clone()).collect(),
             focused: focus.is_some_and(|f| f.contains(&d.name)),
         };
         let tenants: BTreeMap<String, Tenant> = keep
@@ -115,6 +120,17 @@ impl Picture {
             tenant.aliases,
             if tenant.aliases == 1 { "" } else { "es" }
         ));
+        if !tenant.alias_domains.is_empty() {
+            label.push_str(&format!(
+                "\nalias domain{}: {}",
+                if tenant.alias_domains.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                tenant.alias_domains.join(", ")
+            ));
+        }
         label
     }
 
@@ -239,6 +255,7 @@ impl Picture {
                 "domain": name,
                 "unicode": t.unicode,
                 "mailboxes": t.mailboxes,
+                "alias_domains": t.alias_domains,
                 "aliases": t.aliases,
                 "focused": t.focused,
             })).collect::<Vec<_>>(),

@@ -29,6 +29,9 @@ pub(crate) struct Draft {
     pub(crate) dkim: Vec<(String, String)>,
     pub(crate) mailboxes: Vec<DraftMailbox>,
     pub(crate) aliases: Vec<DraftAlias>,
+    /// `alias_domains`: PostfixAdmin's active `alias_domain` rows that
+    /// target this domain, as written there (the Unicode form of an IDN).
+    pub(crate) alias_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +265,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 dkim: Vec::new(),
                 mailboxes: Vec::new(),
                 aliases: Vec::new(),
+                alias_domains: Vec::new(),
             },
         );
     }
@@ -501,16 +505,55 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
             }
         }
     }
+    // Alias domains: onto their target's tenant file, when it is imported.
+    let mut seen_alias_domains: HashSet<String> = HashSet::new();
     for alias_domain in &source.alias_domains {
-        report.not_mapped(
+        let alias = alias_domain.alias.trim();
+        let target = alias_domain.target.trim();
+        let not_mapped = |report: &mut Report, why: String| {
+            report.not_mapped(
+                &alias_domain.row,
+                format!("every address of `{alias}` to `{target}`: {why}; not imported"),
+            )
+        };
+        if !alias_domain.active {
+            not_mapped(report, "an inactive alias domain".to_string());
+            continue;
+        }
+        let name = match normalize_domain(alias) {
+            Ok(name) => name,
+            Err(problem) => {
+                not_mapped(
+                    report,
+                    format!("`{alias}` is not a valid domain ({})", problem.describe()),
+                );
+                continue;
+            }
+        };
+        let target_name = spelled
+            .get(alias_domain.target.as_str())
+            .cloned()
+            .or_else(|| normalize_domain(target).ok().map(|n| n.ascii));
+        let Some(draft) = target_name.and_then(|t| drafts.get_mut(&t)) else {
+            not_mapped(report, format!("`{target}` is not an imported domain"));
+            continue;
+        };
+        if seen_alias_domains.contains(&name.ascii) {
+            not_mapped(report, format!("`{}` is listed twice", name.ascii));
+            continue;
+        }
+        seen_alias_domains.insert(name.ascii.clone());
+        report.changed(
             &alias_domain.row,
             format!(
-                "every address of `{}` to `{}`{}: mailops has no alias domains yet; the domain is not imported",
-                alias_domain.alias.trim(),
-                alias_domain.target.trim(),
-                if alias_domain.active { "" } else { " (inactive)" }
+                "every address of `{alias}` to `{target}`: imported as `alias_domains = [\"{}\"]` in {}.toml",
+                name.unicode, draft.ascii
             ),
         );
+        draft.alias_domains.push(name.unicode.clone());
+    }
+    for draft in drafts.values_mut() {
+        draft.alias_domains.sort();
     }
     report.domains = drafts.len();
     drafts.into_values().collect()

@@ -32,6 +32,10 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
     if let Some(state) = draft.state {
         doc.insert("state", value(state));
     }
+    if !draft.alias_domains.is_empty() {
+        let names: Array = draft.alias_domains.iter().map(String::as_str).collect();
+        doc.insert("alias_domains", value(names));
+    }
     let dkim_tables: Vec<Table> = draft
         .dkim
         .iter()
@@ -137,6 +141,7 @@ mod tests {
                 to: vec!["alice".into(), "bob@partner.example".into()],
                 notes: Vec::new(),
             }],
+            alias_domains: vec!["acme-old.example".into()],
         };
         assert_eq!(
             render(&draft, "sqlite://db"),
@@ -145,6 +150,7 @@ mod tests {
 domain = "acme.example"
 description = 'Acme "Corp"'
 state = "suspended"
+alias_domains = ["acme-old.example"]
 
 [dkim]
 selector = "dkim"

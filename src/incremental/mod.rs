@@ -461,6 +461,9 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
                 }
             }
         }
+        if !model.alias_domains.is_empty() {
+            return full("a tenant has alias domains");
+        }
         if more.is_empty() {
             break (repo, model);
         }
@@ -718,6 +721,17 @@ pub(crate) fn record(
         || std::env::var_os("MAILOPS_CACHE").is_some_and(|v| v == "off")
     {
         return Ok(None);
+    }
+    if !compiled.model.alias_domains.is_empty() {
+        // Alias domains are resolved across files (an alias may point at
+        // one; an alias domain may be another file's domain), which the
+        // summaries do not record: such a repo compiles in full every time,
+        // so no cache is kept for it.
+        return match std::fs::remove_file(cache::path(root)) {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
     }
     let mut timer = crate::timing::StageTimer::from_env();
     let model = &compiled.model;

@@ -24,12 +24,28 @@ pub(crate) struct Model {
     pub(crate) platform: Platform,
     /// Keyed by A-label domain name.
     pub(crate) domains: BTreeMap<String, Domain>,
+    /// Every alias domain (A-label) → its tenant's domain.
+    pub(crate) alias_domains: BTreeMap<String, String>,
 }
 
 impl Model {
     pub(crate) fn alias(&self, source: &str) -> Option<&Alias> {
         let domain = source.rsplit_once('@')?.1;
         self.domains.get(domain)?.aliases.get(source)
+    }
+
+    /// The tenant whose alias domain `name` is.
+    pub(crate) fn primary_of(&self, name: &str) -> Option<&Domain> {
+        self.domains.get(self.alias_domains.get(name)?)
+    }
+
+    /// `address` with an alias domain's name replaced by its tenant's
+    /// domain (`bob@acme-old.example` → `bob@acme.example`); `None` when
+    /// its domain is no alias domain.
+    pub(crate) fn through_alias_domain(&self, address: &str) -> Option<String> {
+        let (local, domain) = address.rsplit_once('@')?;
+        let primary = self.alias_domains.get(domain)?;
+        Some(format!("{local}@{primary}"))
     }
 }
 
@@ -61,6 +77,19 @@ pub(crate) struct Domain {
     pub(crate) aliases: BTreeMap<String, Alias>,
     /// `[limits]`, with the platform's defaults applied.
     pub(crate) limits: Limits,
+    /// `alias_domains`, sorted by A-label, each once: every address of the
+    /// tenant is also an address at each of them.
+    pub(crate) alias_domains: Vec<AliasDomain>,
+    pub(crate) origin: Location,
+}
+
+/// An alias domain of a tenant: `x@<name>` is delivered as `x@<tenant domain>`.
+#[derive(Debug, Clone)]
+pub(crate) struct AliasDomain {
+    /// A-label form, lowercase.
+    pub(crate) name: String,
+    /// Unicode form for people.
+    pub(crate) unicode: String,
     pub(crate) origin: Location,
 }
 
@@ -79,6 +108,72 @@ impl Drop for Domain {
 }
 
 impl Domain {
+    /// The names mail is DKIM-signed for with this domain's keys: its own,
+    /// then each alias domain's.
+    pub(crate) fn signing_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str())
+            .chain(self.alias_domains.iter().map(|a| a.name.as_str()))
+    }
+
+    /// Every `virtual_aliases` row of the domain, (source, destination)
+    /// sorted: its aliases', and the expanded rows of its alias domains
+    /// (`alias_domain_rows`), which are the domain's rows too (their
+    /// `domain_id` is the tenant's: its state, its digest, its deletion).
+    pub(crate) fn alias_rows(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = self
+            .aliases
+            .values()
+            .flat_map(|a| {
+                a.destinations
+                    .iter()
+                    .map(|d| (a.source.clone(), d.address.clone()))
+            })
+            .collect();
+        rows.extend(self.alias_domain_rows());
+        rows.sort();
+        rows
+    }
+
+    /// The expanded `virtual_aliases` rows of its alias domains, (source,
+    /// destination), sorted: `x@alias → x@domain` for every mailbox that
+    /// accepts mail (not disabled) and every alias, and `@alias →` the
+    /// catch-all's destinations when the domain has a catch-all. No
+    /// `@alias → @domain` row: an unknown address at the alias domain is
+    /// refused at RCPT, like one at the domain itself (no backscatter).
+    pub(crate) fn alias_domain_rows(&self) -> Vec<(String, String)> {
+        let mut rows = Vec::new();
+        if self.alias_domains.is_empty() {
+            return rows;
+        }
+        let catch_all = format!("@{}", self.name);
+        for alias_domain in &self.alias_domains {
+            let at = |address: &str| {
+                let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+                format!("{local}@{}", alias_domain.name)
+            };
+            for mailbox in self.mailboxes.values() {
+                if mailbox.state != MailboxState::Disabled {
+                    rows.push((at(&mailbox.address), mailbox.address.to_string()));
+                }
+            }
+            for alias in self.aliases.values() {
+                if alias.source == catch_all {
+                    for destination in &alias.destinations {
+                        rows.push((
+                            format!("@{}", alias_domain.name),
+                            destination.address.clone(),
+                        ));
+                    }
+                } else {
+                    rows.push((at(&alias.source), alias.source.clone()));
+                }
+            }
+        }
+        rows.sort();
+        rows.dedup();
+        rows
+    }
+
     /// Who may send as which of this domain's addresses besides their owners:
     /// (sender, login) pairs, sorted, each once. Its mailboxes' `send_as`
     /// addresses in this domain, and the mailboxes of other tenants that its

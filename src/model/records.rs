@@ -170,32 +170,35 @@ pub(crate) fn mx_value(hostname: &str) -> String {
     format!("10 {hostname}.")
 }
 
-/// Every record of `domain`, in the order Terraform declares them: MX, SPF,
-/// DMARC, then each DKIM key.
-pub(crate) fn declared(hostname: &str, domain: &super::Domain) -> Vec<DnsRecord> {
-    let name = &domain.name;
+/// The records of `domain` in one of its zones (its own name, or one of its
+/// alias domains', which have the same records under their own names: the
+/// tenant's DKIM keys sign their mail), in the order Terraform declares
+/// them: MX, SPF, DMARC, then each DKIM key.
+pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) -> Vec<DnsRecord> {
     let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
         name: owner,
         purpose,
         ttl: domain.ttl,
         value,
     };
-    let mut out = vec![
-        record(name.clone(), Purpose::Mx, mx_value(hostname)),
-        record(name.clone(), Purpose::Spf, domain.spf.record()),
-        record(
+    let mut out = Vec::new();
+    {
+        let name = zone;
+        out.push(record(name.to_string(), Purpose::Mx, mx_value(hostname)));
+        out.push(record(name.to_string(), Purpose::Spf, domain.spf.record()));
+        out.push(record(
             format!("_dmarc.{name}"),
             Purpose::Dmarc,
             domain.dmarc.record(),
-        ),
-    ];
-    out.extend(domain.dkim.iter().map(|key| {
-        record(
-            format!("{}._domainkey.{name}", key.selector),
-            Purpose::Dkim(key.selector.clone()),
-            key.record(),
-        )
-    }));
+        ));
+        out.extend(domain.dkim.iter().map(|key| {
+            record(
+                format!("{}._domainkey.{name}", key.selector),
+                Purpose::Dkim(key.selector.clone()),
+                key.record(),
+            )
+        }));
+    }
     out
 }
 

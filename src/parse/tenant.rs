@@ -27,6 +27,13 @@ pub(crate) struct RawTenant<'a> {
     /// mailboxes' own `state`.
     #[serde(default, borrow)]
     pub(crate) state: Option<Sp<RawStr<'a>>>,
+    /// Alias domains: every address `x@<alias domain>` is delivered as `x@<domain>` (for each
+    /// mailbox and alias of this tenant; an unknown address is refused at RCPT). Each gets its
+    /// own MX, SPF, DMARC and DKIM records (the tenant's keys) and mail sent from it is DKIM
+    /// signed; every mailbox may send as its local part at each alias domain. A Unicode (IDN)
+    /// domain is stored as its A-label.
+    #[serde(default)]
+    pub(crate) alias_domains: Vec<Sp<String>>,
     /// DNS records published for the domain (MX, SPF, DMARC; DKIM comes from `[dkim]`).
     #[serde(default)]
     pub(crate) dns: RawDns,

@@ -10,6 +10,10 @@ use crate::validate::text::TextProblem;
 codes! {
     /// The validate stage's codes.
     pub(crate) enum ValidateCode {
+        AliasDomainDuplicate = "mailops::alias-domain::duplicate",
+        AliasDomainInvalid = "mailops::alias-domain::invalid",
+        AliasDomainIsOwnDomain = "mailops::alias-domain::own-domain",
+        AliasDomainIsTenant = "mailops::alias-domain::is-tenant",
         AliasDuplicate = "mailops::alias::duplicate",
         AliasDuplicateCatchAll = "mailops::alias::duplicate-catch-all",
         AliasDuplicateDestination = "mailops::alias::duplicate-destination",
@@ -169,6 +173,78 @@ pub(crate) fn invalid_domain(loc: Location, problem: &str) -> Diagnostic {
     Diagnostic::error(ValidateCode::DomainInvalid, format!("invalid domain: {problem}"))
         .at(loc, "this domain")
         .help("write the domain as letters, digits, hyphens and dots, e.g. `acme.example`; Unicode domains are allowed")
+}
+
+pub(crate) fn invalid_alias_domain(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AliasDomainInvalid,
+        format!("invalid alias domain: {problem}"),
+    )
+    .at(loc, "this alias domain")
+    .help("write the domain as letters, digits, hyphens and dots, e.g. `acme-old.example`; Unicode domains are allowed")
+}
+
+/// `shown`: the domain as `name` or `unicode` (`name`).
+fn shown_domain(domain: &str, unicode: &str) -> String {
+    if domain == unicode {
+        format!("`{domain}`")
+    } else {
+        format!("`{unicode}` (`{domain}`)")
+    }
+}
+
+pub(crate) fn alias_domain_is_own_domain(loc: Location, domain: &str, unicode: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AliasDomainIsOwnDomain,
+        format!(
+            "{} is this tenant's own domain, not an alias domain of it",
+            shown_domain(domain, unicode)
+        ),
+    )
+    .at(loc, "the tenant's domain")
+    .help("list in `alias_domains` only other domains whose mail this tenant receives; remove this entry")
+}
+
+/// The same alias domain twice: in one tenant file, or in two.
+pub(crate) fn duplicate_alias_domain(
+    loc: Location,
+    first: Location,
+    domain: &str,
+    unicode: &str,
+    other_tenant: Option<&str>,
+) -> Diagnostic {
+    let message = match other_tenant {
+        Some(tenant) => format!(
+            "{} is already an alias domain of the tenant `{tenant}`",
+            shown_domain(domain, unicode)
+        ),
+        None => format!(
+            "{} is listed twice in `alias_domains`",
+            shown_domain(domain, unicode)
+        ),
+    };
+    Diagnostic::error(ValidateCode::AliasDomainDuplicate, message)
+        .at(loc, "listed again here")
+        .related(first, "first listed here")
+        .help("an alias domain belongs to exactly one tenant, once; remove one of the entries")
+}
+
+pub(crate) fn alias_domain_is_tenant(
+    loc: Location,
+    tenant: Location,
+    domain: &str,
+    unicode: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::AliasDomainIsTenant,
+        format!(
+            "{} is a tenant of its own, so it cannot be an alias domain",
+            shown_domain(domain, unicode)
+        ),
+    )
+    .at(loc, "listed as an alias domain here")
+    .related(tenant, "the tenant is declared here")
+    .help("a domain is either a tenant (its own mailboxes) or an alias domain of one tenant; remove this entry, or the other tenant file")
 }
 
 pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &str) -> Diagnostic {

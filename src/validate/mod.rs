@@ -68,7 +68,20 @@ pub(crate) fn validate(repo: &LoadedRepo, diagnostics: &mut Diagnostics) -> Mode
             add_domain(&mut domains, domain, diagnostics);
         }
     }
-    Model { platform, domains }
+    check_alias_domains(&mut domains, diagnostics);
+    let alias_domains = domains
+        .values()
+        .flat_map(|d| {
+            d.alias_domains
+                .iter()
+                .map(|a| (a.name.clone(), d.name.clone()))
+        })
+        .collect();
+    Model {
+        platform,
+        domains,
+        alias_domains,
+    }
 }
 
 /// Add a domain unless another file declared it already (in file order).
@@ -91,6 +104,54 @@ fn add_domain(
             None => {
                 domains.insert(domain.name.clone(), domain);
             }
+        }
+    }
+}
+
+/// Alias domains across files: none is a tenant's domain, none is listed by
+/// two tenants (the first in domain order keeps it). An entry refused here
+/// is dropped from its tenant, so later stages never see two owners.
+fn check_alias_domains(
+    domains: &mut BTreeMap<String, crate::model::Domain>,
+    diagnostics: &mut Diagnostics,
+) {
+    let mut owner: BTreeMap<String, (String, Location)> = BTreeMap::new();
+    let mut refused: Vec<(String, String)> = Vec::new();
+    for domain in domains.values() {
+        for alias in &domain.alias_domains {
+            if let Some(tenant) = domains.get(&alias.name) {
+                diagnostics.push(diags::alias_domain_is_tenant(
+                    alias.origin.clone(),
+                    tenant.origin.clone(),
+                    &alias.name,
+                    &alias.unicode,
+                ));
+                refused.push((domain.name.clone(), alias.name.clone()));
+                continue;
+            }
+            match owner.get(&alias.name) {
+                Some((first_tenant, first)) => {
+                    diagnostics.push(diags::duplicate_alias_domain(
+                        alias.origin.clone(),
+                        first.clone(),
+                        &alias.name,
+                        &alias.unicode,
+                        Some(first_tenant),
+                    ));
+                    refused.push((domain.name.clone(), alias.name.clone()));
+                }
+                None => {
+                    owner.insert(
+                        alias.name.clone(),
+                        (domain.name.clone(), alias.origin.clone()),
+                    );
+                }
+            }
+        }
+    }
+    for (tenant, alias) in refused {
+        if let Some(domain) = domains.get_mut(&tenant) {
+            domain.alias_domains.retain(|a| a.name != alias);
         }
     }
 }

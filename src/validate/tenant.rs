@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Alias, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox, MailboxState,
-    Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
+    Alias, AliasDomain, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox,
+    MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
@@ -77,6 +77,8 @@ pub(crate) fn build_domain(
         None => TenantState::Active,
     };
 
+    let alias_domains = build_alias_domains(&mut c, raw, &name.ascii, domain_ok);
+
     let ttl = match &raw.dns.ttl {
         Some(ttl) => records::ttl(&mut c, ttl).unwrap_or(platform.defaults.ttl),
         None => platform.defaults.ttl,
@@ -95,6 +97,22 @@ pub(crate) fn build_domain(
         // key store, which skips a key without a public key.
         for key in &mut dkim {
             key.public_key.clear();
+        }
+    }
+    // The host key directory holds the tenant's keys under each alias
+    // domain's name too (`mailops install`), so those names must fit.
+    for alias in &alias_domains {
+        let too_long = dkim.iter().find_map(|key| {
+            let file = crate::keystore::key_file_name(&alias.name, &key.selector);
+            (file.len() > 255).then_some((file, key.selector.clone()))
+        });
+        if let Some((file, selector)) = too_long {
+            c.push(diags::file_name_too_long(
+                alias.origin.clone(),
+                &file,
+                &format!("the alias domain with the DKIM selector `{selector}`"),
+                "this alias domain",
+            ));
         }
     }
     let limits = build_limits(&mut c, raw, platform);
@@ -137,7 +155,61 @@ pub(crate) fn build_domain(
         mailboxes,
         aliases,
         limits,
+        alias_domains,
     }
+}
+
+/// `alias_domains`: each a valid domain (IDN as its A-label), not the
+/// tenant's own, listed once; sorted. Domains of other tenants and alias
+/// domains of two tenants are cross-file rules (`validate::check_alias_domains`).
+fn build_alias_domains(
+    c: &mut Checker<'_>,
+    raw: &RawTenant<'_>,
+    own: &str,
+    own_ok: bool,
+) -> Vec<AliasDomain> {
+    let mut out: Vec<AliasDomain> = Vec::new();
+    for entry in &raw.alias_domains {
+        let Some(text) = c.structured(entry, "the alias domain") else {
+            continue;
+        };
+        let name = match normalize_domain(text) {
+            Ok(name) => name,
+            Err(problem) => {
+                c.push(diags::invalid_alias_domain(
+                    c.loc(entry),
+                    &problem.describe(),
+                ));
+                continue;
+            }
+        };
+        c.check_script(entry, "the alias domain", &name);
+        if own_ok && name.ascii == own {
+            c.push(diags::alias_domain_is_own_domain(
+                c.loc(entry),
+                &name.ascii,
+                &name.unicode,
+            ));
+            continue;
+        }
+        if let Some(first) = out.iter().find(|a| a.name == name.ascii) {
+            c.push(diags::duplicate_alias_domain(
+                c.loc(entry),
+                first.origin.clone(),
+                &name.ascii,
+                &name.unicode,
+                None,
+            ));
+            continue;
+        }
+        out.push(AliasDomain {
+            name: name.ascii,
+            unicode: name.unicode,
+            origin: c.loc(entry),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// The files named after the domain (its DNS file, and a key file per DKIM
