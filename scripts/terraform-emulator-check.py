@@ -217,14 +217,16 @@ def prepare(repo, work, emulator, single=False):
             f'provider "aws" {{\n  region                      = "{REGION}"\n  access_key                  = "test"\n'
             '  secret_key                  = "test"\n  skip_credentials_validation = true\n'
             f"  skip_metadata_api_check     = true\n  endpoints {{\n{endpoints}\n  }}\n}}\n")
-        # A tenant file may name its zone's id (`zone_id`); the emulator makes its own.
+        # A tenant file may name its zone's id (`zone_id`), which its records
+        # then carry as a literal; the emulator makes its own ids.
         overrides = []
         for path in sorted(root.glob("dns_*.tf")):
             text = path.read_text()
-            found = re.search(r'data "aws_route53_zone" "([^"]+)" \{\s*zone_id\s*=\s*"[^"]+"', text)
-            if found:
+            literal = re.findall(r'resource "aws_route53_record" "([^"]+)" \{\s*zone_id\s*=\s*"[^"]+"', text)
+            if literal:
                 overridden.add(path.name)
-                overrides.append(f'data "aws_route53_zone" "{found.group(1)}" {{\n'
+            for name in literal:
+                overrides.append(f'resource "aws_route53_record" "{name}" {{\n'
                                  f'  zone_id = "{zone_ids[path.name[4:-3]]}"\n}}\n')
         (root / "zones_override.tf").write_text("# Test only: the emulator's zone ids.\n" + "".join(overrides))
     (work / "cli.tfrc").write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n')

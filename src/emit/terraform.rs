@@ -213,6 +213,10 @@ struct Zone<'a> {
     /// `[dns] zone_id`, for the tenant's own domain only; an alias domain's
     /// zone is looked up by its name.
     zone_id: Option<&'a str>,
+    /// The records' `zone_id` (HCL): the declared id as a literal, so no
+    /// lookup at all (the provider's lookup of a zone lists zones, which at
+    /// thousands of zones dominates a plan); else the `data` block's.
+    zone_ref: String,
     dmarc_name: String,
     dkim: Vec<DkimRecord>,
 }
@@ -253,15 +257,25 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
     };
     let zones: Vec<Zone> = domain
         .signing_names()
-        .map(|zone| Zone {
-            domain: zone,
-            zone_id: if zone == name {
+        .map(|zone| {
+            let zone_id = if zone == name {
                 domain.zone_id.as_deref()
             } else {
                 None
-            },
-            dmarc_name: format!("_dmarc.{zone}"),
-            dkim: dkim_of(zone),
+            };
+            Zone {
+                domain: zone,
+                zone_id,
+                zone_ref: match zone_id {
+                    Some(id) => crate::emit::hcl::string(id),
+                    None => format!(
+                        "data.aws_route53_zone.{}.zone_id",
+                        crate::emit::hcl::identifier(zone)
+                    ),
+                },
+                dmarc_name: format!("_dmarc.{zone}"),
+                dkim: dkim_of(zone),
+            }
         })
         .collect();
     let dkim = &zones[0].dkim;
@@ -495,11 +509,11 @@ mod tests {
         let out = files(&compile(&[acme()]));
         let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
         assert!(
-            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim\" {\n  zone_id = data.aws_route53_zone.acme_example.zone_id\n  name    = \"dkim._domainkey.acme.example\"\n"),
+            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim\" {\n  zone_id = \"Z0123456789ABC\"\n  name    = \"dkim._domainkey.acme.example\"\n"),
             "{dns}"
         );
         assert!(
-            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim_dkim-rsa\" {\n  zone_id = data.aws_route53_zone.acme_example.zone_id\n  name    = \"dkim-rsa._domainkey.acme.example\"\n"),
+            dns.contains("resource \"aws_route53_record\" \"acme_example_dkim_dkim-rsa\" {\n  zone_id = \"Z0123456789ABC\"\n  name    = \"dkim-rsa._domainkey.acme.example\"\n"),
             "{dns}"
         );
         assert!(dns.contains("k=ed25519; p="), "{dns}");
@@ -565,10 +579,15 @@ mod tests {
                 );
             }
         }
-        // The tenant's zone id is its own domain's only.
+        // The tenant's zone id is its own domain's only: its five records
+        // name it, and its zone needs no lookup.
         assert_eq!(
             dns.matches("zone_id = \"Z0123456789ABC\"").count(),
-            1,
+            5,
+            "{dns}"
+        );
+        assert!(
+            !dns.contains("data \"aws_route53_zone\" \"acme_example\""),
             "{dns}"
         );
         assert_eq!(dns.matches("records = [\"10 mx.webhizzy.in.\"]").count(), 3);
@@ -610,9 +629,13 @@ mod tests {
     fn tenant_zone_id_and_ttl_are_used() {
         let out = files(&compile(&[acme()]));
         let dns = out.get(&dns_path("acme.example", 16)).expect("dns file");
-        assert!(dns.contains(
-            "data \"aws_route53_zone\" \"acme_example\" {\n  zone_id = \"Z0123456789ABC\"\n}"
-        ));
+        // A declared zone id is written into every record: no lookup of the zone.
+        assert!(!dns.contains("data \"aws_route53_zone\""), "{dns}");
+        assert_eq!(
+            dns.matches("  zone_id = \"Z0123456789ABC\"\n").count(),
+            5,
+            "{dns}"
+        );
         assert_eq!(dns.matches("  ttl     = 300\n").count(), 5);
         assert!(dns.contains(
             "records = [\"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@acme.example\"]"

@@ -4,12 +4,8 @@
 #
 # Kaveri Foods, Mysuru: filter coffee and spice exports
 
-data "aws_route53_zone" "kaveri-foods_example" {
-  zone_id = "Z04517273KAVERI0FOODS"
-}
-
 resource "aws_route53_record" "kaveri-foods_example_mx" {
-  zone_id = data.aws_route53_zone.kaveri-foods_example.zone_id
+  zone_id = "Z04517273KAVERI0FOODS"
   name    = "kaveri-foods.example"
   type    = "MX"
   ttl     = 3600
@@ -17,7 +13,7 @@ resource "aws_route53_record" "kaveri-foods_example_mx" {
 }
 
 resource "aws_route53_record" "kaveri-foods_example_spf" {
-  zone_id = data.aws_route53_zone.kaveri-foods_example.zone_id
+  zone_id = "Z04517273KAVERI0FOODS"
   name    = "kaveri-foods.example"
   type    = "TXT"
   ttl     = 3600
@@ -25,7 +21,7 @@ resource "aws_route53_record" "kaveri-foods_example_spf" {
 }
 
 resource "aws_route53_record" "kaveri-foods_example_dmarc" {
-  zone_id = data.aws_route53_zone.kaveri-foods_example.zone_id
+  zone_id = "Z04517273KAVERI0FOODS"
   name    = "_dmarc.kaveri-foods.example"
   type    = "TXT"
   ttl     = 3600
@@ -33,7 +29,7 @@ resource "aws_route53_record" "kaveri-foods_example_dmarc" {
 }
 
 resource "aws_route53_record" "kaveri-foods_example_dkim" {
-  zone_id = data.aws_route53_zone.kaveri-foods_example.zone_id
+  zone_id = "Z04517273KAVERI0FOODS"
   name    = "dkim._domainkey.kaveri-foods.example"
   type    = "TXT"
   ttl     = 3600

@@ -5,17 +5,15 @@
 {%- endif %}
 {%- if managed %}
 {%- for zone in zones %}
+{%- if not zone.zone_id %}
 
 data "aws_route53_zone" "{{ zone.domain | tf_name }}" {
-{%- if zone.zone_id %}
-  zone_id = {{ zone.zone_id | hcl_string }}
-{%- else %}
   name = {{ zone.domain | hcl_string }}
-{%- endif %}
 }
+{%- endif %}
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_mx" {
-  zone_id = data.aws_route53_zone.{{ zone.domain | tf_name }}.zone_id
+  zone_id = {{ zone.zone_ref }}
   name = {{ zone.domain | hcl_string }}
   type = "MX"
   ttl = {{ ttl }}
@@ -23,7 +21,7 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_mx" {
 }
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_spf" {
-  zone_id = data.aws_route53_zone.{{ zone.domain | tf_name }}.zone_id
+  zone_id = {{ zone.zone_ref }}
   name = {{ zone.domain | hcl_string }}
   type = "TXT"
   ttl = {{ ttl }}
@@ -31,7 +29,7 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_spf" {
 }
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_dmarc" {
-  zone_id = data.aws_route53_zone.{{ zone.domain | tf_name }}.zone_id
+  zone_id = {{ zone.zone_ref }}
   name = {{ zone.dmarc_name | hcl_string }}
   type = "TXT"
   ttl = {{ ttl }}
@@ -40,7 +38,7 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_dmarc" {
 {%- for key in zone.dkim %}
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_name }}" {
-  zone_id = data.aws_route53_zone.{{ zone.domain | tf_name }}.zone_id
+  zone_id = {{ zone.zone_ref }}
   name = {{ key.name | hcl_string }}
   type = "TXT"
   ttl = {{ ttl }}
