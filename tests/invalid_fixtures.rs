@@ -288,6 +288,16 @@ fixtures! {
     spf_bad_term: exit 1, ["mailops::spf::invalid"];
     spf_too_many_lookups: exit 1, ["mailops::spf::too-many-lookups"];
     tenant_invalid_state: exit 1, ["mailops::tenant::invalid-state"];
+
+    // relay domains and backup MX
+    relay_with_mailboxes: exit 1, ["mailops::relay::with-mailboxes"];
+    relay_invalid_target: exit 1, ["mailops::relay::invalid-target"];
+    relay_backup_mx_without_relay: exit 1, ["mailops::relay::backup-mx-without-relay"];
+    relay_invalid_recipient: exit 1, ["mailops::relay::invalid-recipient"];
+    relay_duplicate_recipient: exit 1, ["mailops::relay::duplicate-recipient"];
+    relay_no_recipients: exit 1, ["mailops::relay::no-recipients"];
+    relay_any_recipient: exit 0, ["mailops::relay::any-recipient"];
+    relay_primary_mx: exit 1, ["mailops::relay::primary-mx"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
 

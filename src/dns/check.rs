@@ -336,14 +336,18 @@ fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<S
     }
     match &record.purpose {
         Purpose::Mx => {
-            let expected = normal_mx(&record.value);
+            // One value, or a backup MX's set (one a line).
+            let mut expected: Vec<String> = record.value.split('\n').map(normal_mx).collect();
+            expected.sort();
             let found: Vec<String> = answer.values.iter().map(|v| normal_mx(v)).collect();
+            let mut sorted = found.clone();
+            sorted.sort();
             if found.is_empty() {
                 (State::Missing, found, None)
-            } else if found == [expected.clone()] {
+            } else if sorted == expected {
                 (State::Ok, found, None)
-            } else if found.contains(&expected) {
-                let others: Vec<&String> = found.iter().filter(|v| **v != expected).collect();
+            } else if expected.iter().all(|e| found.contains(e)) {
+                let others: Vec<&String> = found.iter().filter(|v| !expected.contains(v)).collect();
                 let note = format!(
                     "an MX that points elsewhere beside the mail host's: {}",
                     others

@@ -411,8 +411,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 21,
-            "postfix (8), dovecot (10: 2 + 8 app password slots), rspamd (3)"
+            installed, 24,
+            "postfix (11), dovecot (10: 2 + 8 app password slots), rspamd (3)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()

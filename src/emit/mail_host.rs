@@ -145,7 +145,7 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 21, "{database}");
+            assert_eq!(configs.len(), 24, "{database}");
             for file in configs {
                 let generated_path = file
                     .target
