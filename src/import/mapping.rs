@@ -220,7 +220,7 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
             report.not_mapped(
                 &domain.row,
                 format!(
-                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server, and mailops has no relay domains yet; not imported, nor its mailboxes and aliases",
+                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server; not imported, nor its mailboxes and aliases: write its tenant file with a `[relay]` table by hand (`to` = its next hop, `recipients` = its addresses, `backup_mx`)",
                     name.ascii
                 ),
             );

@@ -269,6 +269,59 @@ mod tests {
         ));
     }
 
+    /// A relay tenant's DNS: our MX alone (and its server in SPF), or as a
+    /// backup MX their server at 10 and ours at 20 (Terraform and `dns
+    /// records` read the same records).
+    #[test]
+    fn a_relay_tenants_records_follow_backup_mx() {
+        use crate::emit::test_repo::{compile, emit, platform, relay_tenant};
+        let tenants = [
+            (
+                "only.example",
+                relay_tenant(
+                    "only.example",
+                    "to = \"[mail.only.example]:25\"\nrecipients = [\"postmaster\", \"abuse\"]\n",
+                ),
+            ),
+            (
+                "backup.example",
+                relay_tenant(
+                    "backup.example",
+                    "to = \"[192.0.2.1]\"\nrecipients = [\"*\"]\nbackup_mx = true\nprimary_mx = \"mx1.backup.example\"\n",
+                ),
+            ),
+        ];
+        let model = compile(&platform(""), &tenants);
+        let host = &model.platform.hostname;
+        let only = &model.domains["only.example"];
+        assert_eq!(
+            crate::model::records::mx_values(host, only),
+            [format!("10 {host}.")]
+        );
+        assert_eq!(only.spf.record(), "v=spf1 mx a:mail.only.example -all");
+        let backup = &model.domains["backup.example"];
+        assert_eq!(
+            crate::model::records::mx_values(host, backup),
+            ["10 mx1.backup.example.".to_string(), format!("20 {host}.")]
+        );
+        assert_eq!(backup.spf.record(), "v=spf1 mx -all");
+        let relay = backup.relay.as_ref().unwrap();
+        assert_eq!(relay.recipients, ["@backup.example"]);
+        assert_eq!(relay.nexthop, "[192.0.2.1]");
+        let out = emit(&platform(""), &tenants);
+        let tf = out
+            .iter()
+            .find(|(path, _)| path.ends_with("/dns_backup.example.tf"))
+            .map(|(_, text)| text)
+            .unwrap();
+        assert!(
+            tf.contains(&format!(
+                "records = [\"10 mx1.backup.example.\", \"20 {host}.\"]"
+            )),
+            "{tf}"
+        );
+    }
+
     #[test]
     fn anything_else_is_refused() {
         for bad in [
