@@ -508,10 +508,17 @@ def break_something(stack, what):
     elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
         path = pf / "main.cf"
         path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
+    elif what == "relay-transport":  # no transport map: relay domains go to relay_transport
+        path = pf / "main.cf"
+        path.write_text(re.sub(r"(?m)^transport_maps = .*\n", "", path.read_text()))
+    elif what == "relay-recipients":  # no recipient map: every address of a relay domain accepted
+        path = pf / "main.cf"
+        path.write_text(re.sub(r"(?m)^relay_recipient_maps = .*\n", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
                            "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
-                           "mailbox-state, recipient-state or tenant-state")
+                           "mailbox-state, recipient-state, tenant-state, relay-transport "
+                           "or relay-recipients")
     log(f"(self-test: broke {what})")
 
 
@@ -1696,13 +1703,18 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
         if refused_now:
             raise RuntimeError(f"refused {refused_now}")
 
+        def log_lines(status):
+            return [line for line in (stack.logs / "postfix.log").read_text().splitlines()
+                    if f"to=<{recipient}>" in line and f"status={status}" in line]
+
         def in_queue():
             listing = run("postqueue", "-c", stack.pf, "-p", check_rc=False).stdout
             return recipient in listing and listing
+        # Deferred (its delivery attempt over), not merely in the active queue.
+        wait_for("the delivery attempt deferred", lambda: log_lines("deferred"), timeout=30)
         wait_for("the message in the deferred queue", in_queue, timeout=30)
         listing = in_queue() or ""
-        bounced = [line for line in (stack.logs / "postfix.log").read_text().splitlines()
-                   if recipient in line and "status=bounced" in line]
+        bounced = log_lines("bounced")
         if bounced:
             raise RuntimeError(f"bounced: {bounced[0]}")
         return f"queued for {recipient}, no bounce ({len(listing.splitlines())} queue lines)"
@@ -1712,7 +1724,16 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
     try:
         def delivered_after_flush():
             run("postqueue", "-c", stack.pf, "-f")
-            wait_for("the queued message at the sink", lambda: backup_sink.with_token(token), timeout=60)
+            # Flushed again while waiting: a flush that reaches the queue manager while
+            # it still handles the message (or before the sink listens) does nothing.
+            flushed = [time.monotonic()]
+
+            def arrived():
+                if time.monotonic() - flushed[0] > 5:
+                    run("postqueue", "-c", stack.pf, "-f")
+                    flushed[0] = time.monotonic()
+                return backup_sink.with_token(token)
+            wait_for("the queued message at the sink", arrived, timeout=60)
             sender, rcpts, _ = backup_sink.with_token(token)[0]
             if sender != OUTSIDE_SENDER or rcpts != [recipient]:
                 raise RuntimeError(f"envelope changed: MAIL FROM {sender}, RCPT TO {rcpts}")
