@@ -594,6 +594,29 @@ mod tests {
         assert!(note.unwrap().contains("20 backup.other."));
     }
 
+    /// A backup MX declares two values (theirs at 10, ours at 20): both, in
+    /// any order, are ok; one of them alone is different; a third conflicts.
+    #[test]
+    fn a_backup_mx_expects_exactly_its_two_values() {
+        let mx = record(Purpose::Mx, "10 mail.client.example.\n20 mx.host.example.");
+        let ok = ["20 mx.host.example.", "10 Mail.Client.Example."];
+        assert_eq!(compare(&mx, &answer(&ok)).0, State::Ok);
+        assert_eq!(
+            compare(&mx, &answer(&["10 mx.host.example."])).0,
+            State::Different
+        );
+        let (state, _, note) = compare(
+            &mx,
+            &answer(&[
+                "10 mail.client.example.",
+                "20 mx.host.example.",
+                "30 x.example.",
+            ]),
+        );
+        assert_eq!(state, State::Conflicting);
+        assert!(note.unwrap().contains("30 x.example."));
+    }
+
     #[test]
     fn spf_counts_only_spf_and_two_conflict() {
         let spf = record(Purpose::Spf, "v=spf1 mx -all");
