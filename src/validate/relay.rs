@@ -46,7 +46,7 @@ pub(crate) fn build_relay(
     let recipients = recipients(c, relay, domain);
     let backup_mx = relay.backup_mx.as_ref().is_some_and(|b| b.value);
     let (nexthop, host) = target?;
-    let primary_mx = primary_mx(c, relay, backup_mx, &host)?;
+    let primary_mx = primary_mx(c, relay, backup_mx, &host, domain)?;
     Some(Relay {
         nexthop,
         host,
@@ -188,6 +188,7 @@ fn primary_mx(
     relay: &RawRelay<'_>,
     backup_mx: bool,
     host: &RelayHost,
+    domain: &str,
 ) -> Option<Option<String>> {
     match (&relay.primary_mx, backup_mx) {
         (Some(written), false) => {
@@ -214,6 +215,16 @@ fn primary_mx(
             }
         }
         (None, true) => match host {
+            // `to = "acme.example"` (Postfix looks up the domain's MX, the
+            // classic backup MX) names no host to publish as MX 10.
+            RelayHost::Name(name) if name == domain => {
+                c.push(diags::relay_primary_mx(
+                    at_backup(c, relay),
+                    "a backup MX relaying to its own domain's MX needs `primary_mx`",
+                    "the MX record names the client's server: add `primary_mx = \"mail.client.example\"`",
+                ));
+                None
+            }
             RelayHost::Name(name) => Some(Some(name.clone())),
             RelayHost::Ip(_) => {
                 c.push(diags::relay_primary_mx(
@@ -320,6 +331,40 @@ mod tests {
             )),
             "{tf}"
         );
+    }
+
+    /// A backup MX whose `to` is its own domain (Postfix follows the MX) or
+    /// an IP address names no MX 10 host: `primary_mx` is required.
+    #[test]
+    fn a_backup_mx_without_a_host_to_publish_needs_primary_mx() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mailops.toml"),
+            "[mail_host]\nhostname = \"mx.webhizzy.in\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        for (to, fails) in [
+            ("backup.example", true),
+            ("[192.0.2.1]", true),
+            ("[mail.backup.example]", false),
+        ] {
+            std::fs::write(
+                dir.path().join("tenants/backup.example.toml"),
+                crate::emit::test_repo::relay_tenant(
+                    "backup.example",
+                    &format!("to = \"{to}\"\nrecipients = [\"*\"]\nbackup_mx = true\n"),
+                ),
+            )
+            .unwrap();
+            let compiled = crate::pipeline::compile(dir.path()).unwrap();
+            let found = format!("{:?}", compiled.diagnostics);
+            assert_eq!(
+                found.contains("mailops::relay::primary-mx"),
+                fails,
+                "{to}: {found}"
+            );
+        }
     }
 
     #[test]
