@@ -540,10 +540,17 @@ def break_something(stack, what):
     elif what == "recipient-state":  # no 550 5.2.1 for a disabled mailbox
         path = pf / "main.cf"
         path.write_text(re.sub(r" check_recipient_access \S+,", "", path.read_text()))
+    elif what == "relay-transport":  # no transport map: relay domains go to relay_transport
+        path = pf / "main.cf"
+        path.write_text(re.sub(r"(?m)^transport_maps = .*\n", "", path.read_text()))
+    elif what == "relay-recipients":  # no recipient map: every address of a relay domain accepted
+        path = pf / "main.cf"
+        path.write_text(re.sub(r"(?m)^relay_recipient_maps = .*\n", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
                            "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
-                           "mailbox-state, recipient-state, tenant-state or rate-limit")
+                           "mailbox-state, recipient-state, tenant-state, rate-limit, relay-transport "
+                           "or relay-recipients")
     log(f"(self-test: broke {what})")
 
 
@@ -1219,7 +1226,10 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 11. Outbound send limits (issue 15), on the same tenant.
     rate_limit_checks(backend, stack, repo, url, db_password, new_domain, new_user, new_password, sender)
 
-    # 12. Required inbound TLS (issue 20), last: it reloads Postfix.
+    # 12. Relay domains and backup MX (issue 15).
+    relay_checks(backend, stack, repo, url, db_password, sender)
+
+    # 13. Required inbound TLS (issue 20), last: it reloads Postfix.
     inbound_tls_checks(backend, stack, repo, db_password, new_user)
 
 
@@ -1777,6 +1787,223 @@ def rate_limit_checks(backend, stack, repo, url, db_password, domain, user, pass
             raise RuntimeError("a service was restarted")
         return f"{len(installs)} installs, same PIDs"
     check(f"{b}: send limits: setting and lifting them reloads no service (same PIDs)", no_reload)
+
+
+# ------------------------------------------------- relay domains and backup MX
+
+class SmtpSink:
+    """The client's own server: a minimal SMTP server on loopback that keeps
+    every message's envelope (MAIL FROM, RCPT TO) and data."""
+
+    def __init__(self, port):
+        self.port = port
+        self.messages = []
+        self.server = None
+        self.thread = None
+
+    def start(self):
+        import socketserver
+        import threading
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line):
+                    self.wfile.write(line.encode() + b"\r\n")
+                    self.wfile.flush()
+                say("220 sink.e2e.invalid ESMTP test sink")
+                sender, rcpts = None, []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    command = line.decode(errors="replace").rstrip("\r\n")
+                    verb = command[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        say("250 sink.e2e.invalid")
+                    elif verb == "MAIL":
+                        sender, rcpts = re.search(r"<([^>]*)>", command).group(1), []
+                        say("250 2.1.0 ok")
+                    elif verb == "RCPT":
+                        rcpts.append(re.search(r"<([^>]*)>", command).group(1))
+                        say("250 2.1.5 ok")
+                    elif verb == "DATA":
+                        say("354 go ahead")
+                        data = []
+                        while True:
+                            chunk = self.rfile.readline()
+                            if chunk in (b".\r\n", b".\n", b""):
+                                break
+                            data.append(chunk)
+                        sink.messages.append((sender, rcpts, b"".join(data)))
+                        say("250 2.0.0 queued")
+                    elif verb == "RSET":
+                        sender, rcpts = None, []
+                        say("250 ok")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("250 ok")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server((HOST, self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def with_token(self, token):
+        return [m for m in self.messages if token.encode() in m[2]]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def relay_checks(backend, stack, repo, url, db_password, admin):
+    """Issue 15's relay domains on the real servers: a relay tenant's listed
+    recipient is forwarded to the client's server (a sink on loopback) with
+    the envelope intact, an unlisted one is refused 550 at RCPT; a backup MX
+    queues while the client's server is down and delivers after a flush."""
+    base = stack.base
+    b = backend
+    before = service_pids(base)
+    relay_domain = "relay-client.example"
+    backup_domain = "backup-client.example"
+    sink = SmtpSink(free_port())
+    backup_sink = SmtpSink(free_port())
+    installs = []
+
+    def relay_tenant(domain, relay):
+        mailops(repo, "new", domain, "--admin", admin)
+        tenant_file = repo / "tenants" / f"{domain}.toml"
+        text = tenant_file.read_text()
+        # A relay tenant has no mailboxes or aliases: its server holds them.
+        cut = text.find("\n[[")
+        tenant_file.write_text((text if cut < 0 else text[:cut + 1]) + "\n[relay]\n" + relay)
+
+    def apply():
+        mailops(repo, "build")
+        plan = mailops(repo, "plan", "--database", url).stdout
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        proc = mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        installs.append(proc.stdout)
+        return plan
+
+    def onboard():
+        relay_tenant(relay_domain,
+                     f'to = "[{HOST}]:{sink.port}"\nrecipients = ["alice", "postmaster", "abuse"]\n')
+        relay_tenant(backup_domain,
+                     f'to = "[{HOST}]:{backup_sink.port}"\nrecipients = ["*"]\nbackup_mx = true\n'
+                     f'primary_mx = "mail.{backup_domain}"\n')
+        plan = apply()
+        for line in (f"+ relay {relay_domain} → [{HOST}]:{sink.port}",
+                     f"+ relay recipient alice@{relay_domain}",
+                     f"+ relay {backup_domain} → [{HOST}]:{backup_sink.port}"):
+            if line not in plan:
+                raise RuntimeError(f"the plan does not show `{line}`: {plan[-800:]}")
+        return "the plan shows the relay and recipient rows; applied"
+    check(f"{b}: relay: onboarding a relay and a backup MX tenant, plan shows the rows", onboard)
+
+    sink.start()
+    try:
+        def forwarded():
+            token = uuid.uuid4().hex
+            recipient = f"alice@{relay_domain}"
+            refused_now = smtp_send(OUTSIDE_SENDER, [recipient], token)
+            if refused_now:
+                raise RuntimeError(f"refused {refused_now}")
+            wait_for("the message at the sink", lambda: sink.with_token(token), timeout=30)
+            sender, rcpts, _ = sink.with_token(token)[0]
+            if sender != OUTSIDE_SENDER or rcpts != [recipient]:
+                raise RuntimeError(f"envelope changed: MAIL FROM {sender}, RCPT TO {rcpts}")
+            return f"at the sink: MAIL FROM:<{sender}> RCPT TO:<{rcpts[0]}>"
+        check(f"{b}: relay: a listed recipient is forwarded with the envelope intact", forwarded)
+    finally:
+        sink.stop()
+
+    def unlisted():
+        address = f"bob-{uuid.uuid4().hex[:8]}@{relay_domain}"
+        code, text = rcpt_code(address)
+        if code != 550:
+            raise RuntimeError(f"RCPT to {address}: {code} {text}")
+        return f"{code} {text[:60]}"
+    check(f"{b}: relay: an unlisted recipient gets 550 at RCPT", unlisted)
+
+    token = uuid.uuid4().hex
+    recipient = f"anyone@{backup_domain}"
+
+    def queued():
+        refused_now = smtp_send(OUTSIDE_SENDER, [recipient], token)
+        if refused_now:
+            raise RuntimeError(f"refused {refused_now}")
+
+        def log_lines(status):
+            return [line for line in (stack.logs / "postfix.log").read_text().splitlines()
+                    if f"to=<{recipient}>" in line and f"status={status}" in line]
+
+        def in_queue():
+            listing = run("postqueue", "-c", stack.pf, "-p", check_rc=False).stdout
+            return recipient in listing and listing
+        # Deferred (its delivery attempt over), not merely in the active queue.
+        wait_for("the delivery attempt deferred", lambda: log_lines("deferred"), timeout=30)
+        wait_for("the message in the deferred queue", in_queue, timeout=30)
+        listing = in_queue() or ""
+        bounced = log_lines("bounced")
+        if bounced:
+            raise RuntimeError(f"bounced: {bounced[0]}")
+        return f"queued for {recipient}, no bounce ({len(listing.splitlines())} queue lines)"
+    check(f"{b}: backup MX: with the client's server down the mail is queued, not bounced", queued)
+
+    backup_sink.start()
+    try:
+        def delivered_after_flush():
+            run("postqueue", "-c", stack.pf, "-f")
+            # Flushed again while waiting: a flush that reaches the queue manager while
+            # it still handles the message (or before the sink listens) does nothing.
+            flushed = [time.monotonic()]
+
+            def arrived():
+                if time.monotonic() - flushed[0] > 5:
+                    run("postqueue", "-c", stack.pf, "-f")
+                    flushed[0] = time.monotonic()
+                return backup_sink.with_token(token)
+            wait_for("the queued message at the sink", arrived, timeout=60)
+            sender, rcpts, _ = backup_sink.with_token(token)[0]
+            if sender != OUTSIDE_SENDER or rcpts != [recipient]:
+                raise RuntimeError(f"envelope changed: MAIL FROM {sender}, RCPT TO {rcpts}")
+            return f"delivered after `postqueue -f`: RCPT TO:<{rcpts[0]}>"
+        check(f"{b}: backup MX: once the server is back, postqueue -f delivers it", delivered_after_flush)
+    finally:
+        backup_sink.stop()
+
+    def records():
+        out = mailops(repo, "dns", "records", backup_domain).stdout
+        if f"MX  10 mail.{backup_domain}." not in out or "MX  20 " not in out:
+            raise RuntimeError(f"dns records: {out}")
+        return "MX 10 their server, MX 20 the mail host"
+    check(f"{b}: backup MX: dns records publishes their MX 10 and ours at 20", records)
+
+    def no_reload():
+        asked = [out.strip() for out in installs if "reload: none" not in out]
+        if asked:
+            raise RuntimeError(f"install asked for a reload: {asked[0]}")
+        if service_pids(base) != before:
+            raise RuntimeError("a service was restarted")
+        return "same PIDs"
+    check(f"{b}: relay: onboarding relay tenants reloads no service", no_reload)
 
 
 def main():

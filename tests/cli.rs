@@ -692,7 +692,7 @@ fn build_lists_at_most_twenty_paths_unless_verbose() {
             .count()
     };
     // Each tenant has three files: its DNS file and its two SQL files.
-    let total = 3 * 40 + listed(&Repo::new().run(&["build"]).exits(0).stderr);
+    let total = 3 * 40 + listed(&Repo::new().run(&["build", "--verbose"]).exits(0).stderr);
     assert_eq!(listed(&quiet.stderr), 20, "{}", quiet.stderr);
     assert!(
         quiet.stderr.contains(&format!(

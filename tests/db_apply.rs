@@ -847,6 +847,8 @@ fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engi
                 "virtual_aliases",
                 "virtual_app_passwords",
                 "virtual_sender_grants",
+                "relay_domains",
+                "relay_recipients",
             ] {
                 for event in ["insert", "update", "delete"] {
                     db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));
@@ -1110,7 +1112,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     let out = plan(&repo, &db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 2 to 5"),
+        stdout(&out).contains("apply will migrate from version 2 to 6"),
         "{}",
         stdout(&out)
     );
@@ -1127,7 +1129,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "5\n"
+        "6\n"
     );
     match engine {
         Engine::Mariadb => {
@@ -1141,8 +1143,8 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
         Engine::Sqlite => {
             assert_eq!(
                 triggers(&db),
-                12,
-                "SQLite keeps its triggers, and 0004 adds those of its two tables"
+                18,
+                "SQLite keeps its triggers, and 0004 and 0006 add those of their two tables each"
             );
             assert!(
                 stderr(&out).contains("the database is current: no row changes\n"),
@@ -1515,7 +1517,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(
-        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 5"),
+        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 6"),
         "{text}"
     );
     assert!(text.contains("~ mailbox alice@a.example"), "{text}");
@@ -1545,7 +1547,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n5\n"
+        "1\n2\n3\n4\n5\n6\n"
     );
     assert_code(&plan(&repo, &db), 0);
 }
@@ -1614,6 +1616,8 @@ fn a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans(engine: 
                 "virtual_aliases",
                 "virtual_app_passwords",
                 "virtual_sender_grants",
+                "relay_domains",
+                "relay_recipients",
             ] {
                 for event in ["insert", "update", "delete"] {
                     db.sql(&format!("DROP TRIGGER {table}_edited_{event}"));

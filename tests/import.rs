@@ -577,7 +577,8 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
            ('onprem.example', 'relay:[mail.onprem.example]', 0);
          UPDATE domain SET transport = 'virtual' WHERE domain LIKE 'p%.example';
          INSERT INTO alias (address, goto, domain, active) VALUES
-           ('postmaster@onprem.example', 'admin@onprem.example', 'onprem.example', 1);\n"
+           ('postmaster@onprem.example', 'admin@onprem.example', 'onprem.example', 1),
+           ('abuse@onprem.example', 'admin@onprem.example', 'onprem.example', 1);\n"
     ));
     db.script(&sql, "the large PostfixAdmin fixture");
     let dump = || db.sql("SELECT username, password, quota, active FROM mailbox ORDER BY username");
@@ -619,7 +620,7 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
     let mailboxes = DOMAINS * USERS + 5; // all but pat (plaintext)
     for expected in [
         "(postfixadmin layout)".to_string(),
-        format!("mapped: 203 domains, {mailboxes} mailboxes,"),
+        format!("mapped: 204 domains, {mailboxes} mailboxes,"),
         "the bare hash was prefixed with {MD5-CRYPT}".to_string(),
         "`Ann@Mixed.Example` written as `ann@mixed.example`".to_string(),
         "spaces around `ben@mixed.example` removed".to_string(),
@@ -634,7 +635,8 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
         "alias_domain `mixed-alias.example`".to_string(),
         "domain(domain, description, mailboxes, maxquota [MB of 1,024,000 bytes], backupmx, transport, active)".to_string(),
         "domain `backup.example`: `backup.example` is a relay domain (backupmx = 1)".to_string(),
-        "domain `onprem.example`: `onprem.example` is a relay domain (relay:[mail.onprem.example])".to_string(),
+        "domain `onprem.example`: `onprem.example` is a relay domain (relay:[mail.onprem.example]): imported as `[relay] to = \"[mail.onprem.example]\"`".to_string(),
+        "`postmaster@onprem.example` is in a relay domain: a relay recipient".to_string(),
         "note: MD5-CRYPT added to `[defaults] legacy_password_schemes` in mailops.toml".to_string(),
     ] {
         assert!(report.contains(&expected), "missing `{expected}` in\n{report}");
@@ -644,9 +646,18 @@ fn a_large_postfixadmin_database_imports_with_its_legacy_hashes_and_applies(engi
         legacy,
         "{report}"
     );
-    assert_eq!(tenant_files(&repo.path().join("tenants")), DOMAINS + 3);
+    assert_eq!(tenant_files(&repo.path().join("tenants")), DOMAINS + 4);
+    // A backup MX (backupmx = 1) names no primary server: not imported.
     assert!(!repo.path().join("tenants/backup.example.toml").exists());
-    assert!(!repo.path().join("tenants/onprem.example.toml").exists());
+    // A relay transport: imported as [relay], its alias a recipient.
+    let onprem = tenant(&repo, "onprem.example");
+    assert!(
+        onprem.contains(
+            "[relay]\nto = \"[mail.onprem.example]\"\nrecipients = [\"abuse\", \"postmaster\"]\n"
+        ),
+        "{onprem}"
+    );
+    assert!(!onprem.contains("[[alias]]"), "{onprem}");
     let mixed = tenant(&repo, "mixed.example");
     assert!(mixed.contains("address = \"*\"\nto = [\"ben\"]"), "{mixed}");
     // Caught by the catch-all, so it leads somewhere: kept.
@@ -843,7 +854,7 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     assert_eq!(dump(), before);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n5\n"
+        "1\n2\n3\n4\n5\n6\n"
     );
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM virtual_users WHERE quota_bytes = quota AND state = 'active' AND name IS NULL"),

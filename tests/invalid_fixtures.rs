@@ -300,6 +300,15 @@ fixtures! {
     alias_domain_two_tenants: exit 1, ["mailops::alias-domain::duplicate"];
     alias_domain_is_tenant: exit 1, ["mailops::alias-domain::is-tenant"];
     alias_domain_dangling: exit 1, ["mailops::alias::dangling"];
+    // relay domains and backup MX
+    relay_with_mailboxes: exit 1, ["mailops::relay::with-mailboxes"];
+    relay_invalid_target: exit 1, ["mailops::relay::invalid-target"];
+    relay_backup_mx_without_relay: exit 1, ["mailops::relay::backup-mx-without-relay"];
+    relay_invalid_recipient: exit 1, ["mailops::relay::invalid-recipient"];
+    relay_duplicate_recipient: exit 1, ["mailops::relay::duplicate-recipient"];
+    relay_no_recipients: exit 1, ["mailops::relay::no-recipients"];
+    relay_any_recipient: exit 0, ["mailops::relay::any-recipient"];
+    relay_primary_mx: exit 1, ["mailops::relay::primary-mx"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
 

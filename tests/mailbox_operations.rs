@@ -219,7 +219,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     let out = plan(&repo, &db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 3 to 5"),
+        stdout(&out).contains("apply will migrate from version 3 to 6"),
         "{}",
         stdout(&out)
     );
@@ -234,7 +234,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "5\n"
+        "6\n"
     );
     assert_eq!(db.snapshot(), before, "{}", stderr(&out));
     assert_eq!(db.snapshot_rows(), rows_before);

@@ -224,6 +224,20 @@ fn tallies_of_created_domains(plan: &RowPlan, change_time: i64) -> HashMap<&str,
                 .iter()
                 .chain(plan.grants.update.iter().map(|u| &u.after))
                 .map(|r| r.domain.as_str()),
+        )
+        .chain(
+            plan.relays
+                .insert
+                .iter()
+                .chain(plan.relays.update.iter().map(|u| &u.after))
+                .map(|r| r.domain.as_str()),
+        )
+        .chain(
+            plan.relay_recipients
+                .insert
+                .iter()
+                .chain(plan.relay_recipients.update.iter().map(|u| &u.after))
+                .map(|r| r.domain.as_str()),
         );
     for domain in mailbox_rows {
         if let Some(n) = rows.get_mut(domain) {
@@ -468,6 +482,43 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         w.count_statement(chunk.len())?;
     }
 
+    for chunk in plan.relays.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO relay_domains (domain_id, nexthop, backup_mx) VALUES {}",
+            placeholders(chunk.len(), 3)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|r| id_of(&r.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&row.nexthop).bind(i64::from(row.backup_mx));
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into relay_domains"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.relay_recipients.insert.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO relay_recipients (domain_id, address) VALUES {}",
+            placeholders(chunk.len(), 2)
+        );
+        let domain_ids: Vec<i64> = chunk
+            .iter()
+            .map(|r| id_of(&r.domain))
+            .collect::<Result<_, _>>()?;
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, id) in chunk.iter().zip(&domain_ids) {
+                q = q.bind(*id).bind(&row.address);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into relay_recipients"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+
     // Updates, one row each (a changed row is rare; the statement is prepared once).
     for update in &plan.domains.update {
         let domain = &update.after;
@@ -545,6 +596,34 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         w.count_statement(1)?;
     }
 
+    for update in &plan.relays.update {
+        let row = &update.after;
+        let id = id_of(&row.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE relay_domains SET nexthop = ?, backup_mx = ? WHERE domain_id = ?",
+        )
+        .bind(&row.nexthop)
+        .bind(i64::from(row.backup_mx))
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating relay_domains"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+    for update in &plan.relay_recipients.update {
+        let row = &update.after;
+        let id = id_of(&row.domain)?;
+        on_conn!(&mut *w.conn, c => sqlx::query(
+            "UPDATE relay_recipients SET domain_id = ? WHERE address = ?",
+        )
+        .bind(id)
+        .bind(&row.address)
+        .execute(&mut *c)
+        .await
+        .map_err(failed("updating relay_recipients"))?.rows_affected());
+        w.count_statement(1)?;
+    }
+
     // Deletes, dependants first.
     let pair_filter = |table: &str, a: &str, b: &str, rows: usize| {
         let pairs = placeholders(rows, 2);
@@ -554,6 +633,35 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
             Dialect::Sqlite => format!("DELETE FROM {table} WHERE ({a}, {b}) IN (VALUES {pairs})"),
         }
     };
+    for chunk in plan.relay_recipients.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM relay_recipients WHERE address IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                q = q.bind(&row.address);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from relay_recipients"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    for chunk in plan.relays.delete.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM relay_domains WHERE domain_id IN \
+             (SELECT id FROM virtual_domains WHERE name IN ({}))",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                q = q.bind(&row.domain);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from relay_domains"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
     for chunk in plan.app_passwords.delete.chunks(CHUNK) {
         let sql = pair_filter("virtual_app_passwords", "email", "name", chunk.len());
         on_conn!(&mut *w.conn, c => {

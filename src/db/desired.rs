@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserColumns, UserRow, domain_of,
-    quota_column,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRecipientRow, RelayRow, Rows,
+    UserColumns, UserRow, domain_of, quota_column,
 };
 use crate::model::{Domain, Model, TenantState};
 use crate::parallel;
@@ -28,7 +28,8 @@ pub(crate) struct DesiredDomain {
     /// `sha256:<hex>` of the domain's rows (`digest`).
     pub(crate) digest: String,
     /// Rows of the domain's mailboxes: in virtual_users, virtual_app_passwords
-    /// and virtual_sender_grants (one tally covers the three, see `live`).
+    /// and virtual_sender_grants, and of its relay: relay_domains and
+    /// relay_recipients (one tally covers the five, see `live`).
     pub(crate) users: i64,
     /// Rows in virtual_aliases (one per destination).
     pub(crate) aliases: i64,
@@ -194,6 +195,13 @@ impl<'m> Desired<'m> {
                 rows.grants
                     .insert((row.sender.clone(), row.login.clone()), row);
             }
+            let (relay, recipients) = relay_rows(domain);
+            if let Some(row) = relay {
+                rows.relays.insert(row.domain.clone(), row);
+            }
+            for row in recipients {
+                rows.relay_recipients.insert(row.address.clone(), row);
+            }
             for alias in domain.aliases.values() {
                 for destination in &alias.destinations {
                     let key = (alias.source.clone(), destination.address.clone());
@@ -289,13 +297,37 @@ pub(crate) fn grant_rows(domain: &Domain) -> Vec<GrantRow> {
         .collect()
 }
 
+/// A domain's `relay_domains` row and `relay_recipients` rows (sorted by
+/// address): none unless it is a relay tenant.
+pub(crate) fn relay_rows(domain: &Domain) -> (Option<RelayRow>, Vec<RelayRecipientRow>) {
+    let Some(relay) = &domain.relay else {
+        return (None, Vec::new());
+    };
+    let row = RelayRow {
+        domain: domain.name.clone(),
+        nexthop: relay.nexthop.clone(),
+        backup_mx: relay.backup_mx,
+    };
+    let recipients = relay
+        .recipients
+        .iter()
+        .map(|address| RelayRecipientRow {
+            address: address.clone(),
+            domain: domain.name.clone(),
+        })
+        .collect();
+    (Some(row), recipients)
+}
+
 pub(crate) fn summarise(domain: &Domain) -> DesiredDomain {
+    let relay_rows = domain.relay.as_ref().map_or(0, |r| 1 + r.recipients.len());
     let extras: usize = domain
         .mailboxes
         .values()
         .map(|m| m.app_passwords.len())
         .sum::<usize>()
-        + grant_rows(domain).len();
+        + grant_rows(domain).len()
+        + relay_rows;
     DesiredDomain {
         state: domain.state,
         digest: digest(domain),
@@ -358,6 +390,13 @@ fn digest(domain: &Domain) -> String {
     for row in grant_rows(domain) {
         fields.grant(&row);
     }
+    let (relay, recipients) = relay_rows(domain);
+    if let Some(row) = relay {
+        fields.relay(&row);
+    }
+    for row in recipients {
+        fields.relay_recipient(&row);
+    }
     fields.finish()
 }
 
@@ -379,6 +418,16 @@ pub(crate) fn digest_of_rows(domain: &str, rows: &Rows) -> String {
     }
     for row in rows.grants.values().filter(|r| r.domain == domain) {
         fields.grant(row);
+    }
+    if let Some(row) = rows.relays.get(domain) {
+        fields.relay(row);
+    }
+    for row in rows
+        .relay_recipients
+        .values()
+        .filter(|r| r.domain == domain)
+    {
+        fields.relay_recipient(row);
     }
     fields.finish()
 }

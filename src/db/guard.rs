@@ -76,6 +76,14 @@ pub(crate) fn check(
             .iter()
             .map(|a| format!("{} → {}", a.source, a.destination)),
     );
+    list(
+        &mut lines,
+        "relay",
+        plan.relays
+            .delete
+            .iter()
+            .map(|r| format!("{} → {}", r.domain, r.nexthop)),
+    );
     lines.extend(forwards_lines(forwards));
     Some(lines)
 }

@@ -67,7 +67,10 @@ use crate::db::connection::{Conn, DbError, Dialect, failed, on_conn};
 use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::CHUNK;
-use crate::db::rows::{AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserRow};
+use crate::db::rows::{
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRecipientRow, RelayRow, Rows,
+    UserRow,
+};
 use crate::timing::StageTimer;
 
 /// A domain's rows in one table, as the drift check sees them.
@@ -221,9 +224,10 @@ pub(crate) async fn read_tallies(
 ///
 /// The users tally covers a domain's mailbox rows in all three tables that
 /// hold them: virtual_users, virtual_app_passwords and virtual_sender_grants
-/// (migration 0004): counts and sums of change times add up, so a write to
-/// any of them moves it, and `mailops_domain_state` keeps its two tallies.
-/// A schema from before 0004 has no such tables: they are left out.
+/// (migration 0004), and its relay rows in relay_domains and relay_recipients
+/// (0006): counts and sums of change times add up, so a write to any of them
+/// moves it, and `mailops_domain_state` keeps its two tallies. A schema from
+/// before this mailops's has no such tables: they are left out.
 async fn tally_rows(
     conn: &mut Conn,
     ids: Option<&[i64]>,
@@ -237,6 +241,8 @@ async fn tally_rows(
         tables.extend([
             ("virtual_app_passwords", true),
             ("virtual_sender_grants", true),
+            ("relay_domains", true),
+            ("relay_recipients", true),
         ]);
     }
     for (table, users) in tables {
@@ -650,6 +656,41 @@ impl Live {
                 };
                 self.rows.grants.insert(key, row);
             }
+            if version < 6 {
+                // No relay domains before migration 0006.
+                continue;
+            }
+            let sql = format!("SELECT domain_id, nexthop, backup_mx FROM relay_domains{filter}");
+            let relays: Vec<(i64, String, i64)> = on_conn!(&mut *conn, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in *chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map_err(failed("reading relay_domains"))?
+            });
+            for (id, nexthop, backup_mx) in relays {
+                let row = RelayRow {
+                    domain: name_of(id),
+                    nexthop,
+                    backup_mx: backup_mx != 0,
+                };
+                self.rows.relays.insert(row.domain.clone(), row);
+            }
+            let sql = format!("SELECT domain_id, address FROM relay_recipients{filter}");
+            let recipients: Vec<(i64, String)> = on_conn!(&mut *conn, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in *chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map_err(failed("reading relay_recipients"))?
+            });
+            for (id, address) in recipients {
+                let row = RelayRecipientRow {
+                    address: address.clone(),
+                    domain: name_of(id),
+                };
+                self.rows.relay_recipients.insert(address, row);
+            }
         }
         Ok(())
     }
@@ -727,6 +768,17 @@ impl Live {
         for row in self.rows.grants.values().filter(|r| shown(&r.domain)) {
             fields.grant(row);
         }
+        for row in self.rows.relays.values().filter(|r| shown(&r.domain)) {
+            fields.relay(row);
+        }
+        for row in self
+            .rows
+            .relay_recipients
+            .values()
+            .filter(|r| shown(&r.domain))
+        {
+            fields.relay_recipient(row);
+        }
         fields.finish()
     }
 
@@ -785,6 +837,24 @@ impl Live {
             names.insert(&row.domain);
         }
         for update in &plan.grants.update {
+            names.insert(&update.before.domain);
+            names.insert(&update.after.domain);
+        }
+        for row in plan.relays.insert.iter().chain(&plan.relays.delete) {
+            names.insert(&row.domain);
+        }
+        for update in &plan.relays.update {
+            names.insert(&update.after.domain);
+        }
+        for row in plan
+            .relay_recipients
+            .insert
+            .iter()
+            .chain(&plan.relay_recipients.delete)
+        {
+            names.insert(&row.domain);
+        }
+        for update in &plan.relay_recipients.update {
             names.insert(&update.before.domain);
             names.insert(&update.after.domain);
         }

@@ -63,6 +63,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../../migrations/mysql/0005_tenant_state.sql"),
         sqlite: include_str!("../../migrations/sqlite/0005_tenant_state.sql"),
     },
+    Migration {
+        version: 6,
+        name: "relay_domains",
+        mysql: include_str!("../../migrations/mysql/0006_relay_domains.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0006_relay_domains.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

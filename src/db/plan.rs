@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::rows::{AliasRow, AppPasswordRow, DomainRow, GrantRow, Rows, UserRow, hex};
+use crate::db::rows::{
+    AliasRow, AppPasswordRow, DomainRow, GrantRow, RelayRecipientRow, RelayRow, Rows, UserRow, hex,
+};
 use crate::graph::Graph;
 
 /// The changes to one table.
@@ -54,6 +56,13 @@ pub(crate) struct RowPlan {
     pub(crate) app_passwords: Changes<AppPasswordRow>,
     #[serde(default)]
     pub(crate) grants: Changes<GrantRow>,
+    /// Relay domains (migration 0006): written after the domains, deleted
+    /// before them; an update changes the next hop or the backup MX flag.
+    #[serde(default)]
+    pub(crate) relays: Changes<RelayRow>,
+    /// An update moves an address to another domain's relay.
+    #[serde(default)]
+    pub(crate) relay_recipients: Changes<RelayRecipientRow>,
 }
 
 /// How many rows an apply writes.
@@ -78,6 +87,8 @@ impl RowPlan {
             aliases: diff_map(&desired.aliases, &live.aliases),
             app_passwords: diff_map(&desired.app_passwords, &live.app_passwords),
             grants: diff_map(&desired.grants, &live.grants),
+            relays: diff_map(&desired.relays, &live.relays),
+            relay_recipients: diff_map(&desired.relay_recipients, &live.relay_recipients),
         }
     }
 
@@ -91,17 +102,23 @@ impl RowPlan {
                 + self.users.insert.len()
                 + self.aliases.insert.len()
                 + self.app_passwords.insert.len()
-                + self.grants.insert.len(),
+                + self.grants.insert.len()
+                + self.relays.insert.len()
+                + self.relay_recipients.insert.len(),
             update: self.domains.update.len()
                 + self.users.update.len()
                 + self.aliases.update.len()
                 + self.app_passwords.update.len()
-                + self.grants.update.len(),
+                + self.grants.update.len()
+                + self.relays.update.len()
+                + self.relay_recipients.update.len(),
             delete: self.domains.delete.len()
                 + self.users.delete.len()
                 + self.aliases.delete.len()
                 + self.app_passwords.delete.len()
-                + self.grants.delete.len(),
+                + self.grants.delete.len()
+                + self.relays.delete.len()
+                + self.relay_recipients.delete.len(),
         }
     }
 

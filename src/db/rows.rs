@@ -102,6 +102,24 @@ pub(crate) struct GrantRow {
     pub(crate) domain: String,
 }
 
+/// A `relay_domains` row (migration 0006): the domain is relayed to the
+/// client's server `nexthop` (Postfix next-hop syntax), as its only MX or as
+/// its backup MX.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RelayRow {
+    pub(crate) domain: String,
+    pub(crate) nexthop: String,
+    pub(crate) backup_mx: bool,
+}
+
+/// A `relay_recipients` row (migration 0006): an address of a relay domain
+/// that is accepted (`@domain`: any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RelayRecipientRow {
+    pub(crate) address: String,
+    pub(crate) domain: String,
+}
+
 /// All rows of the routing tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
@@ -112,6 +130,10 @@ pub(crate) struct Rows {
     pub(crate) app_passwords: BTreeMap<(String, String), AppPasswordRow>,
     /// Keyed by (sender, login).
     pub(crate) grants: BTreeMap<(String, String), GrantRow>,
+    /// Keyed by domain.
+    pub(crate) relays: BTreeMap<String, RelayRow>,
+    /// Keyed by address.
+    pub(crate) relay_recipients: BTreeMap<String, RelayRecipientRow>,
 }
 
 /// A SHA-256 of a sequence of fields, each prefixed with its length so that
@@ -214,6 +236,21 @@ impl Fields {
         self.field("g");
         self.field(&row.sender);
         self.field(&row.login);
+        self.field(&row.domain);
+    }
+
+    /// Every column of a `relay_domains` row.
+    pub(crate) fn relay(&mut self, row: &RelayRow) {
+        self.field("r");
+        self.field(&row.domain);
+        self.field(&row.nexthop);
+        self.number(i64::from(row.backup_mx));
+    }
+
+    /// Every column of a `relay_recipients` row.
+    pub(crate) fn relay_recipient(&mut self, row: &RelayRecipientRow) {
+        self.field("rr");
+        self.field(&row.address);
         self.field(&row.domain);
     }
 

@@ -31,8 +31,9 @@ use crate::fsutil::write_private;
 /// not of the generated files. Version 4: `full`, and no live fingerprint for
 /// a plan of a database that did not exist or had an older schema (apply
 /// migrates it first, so only the rows it derives can be compared). Version 5:
-/// a domain row is `{name, state}` (migration 0005), not a bare name.
-pub(crate) const FORMAT: &str = "mailops-plan/5";
+/// a domain row is `{name, state}` (migration 0005), not a bare name. Version 6:
+/// `relays` and `relay_recipients` (migration 0006).
+pub(crate) const FORMAT: &str = "mailops-plan/6";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SavedPlan {

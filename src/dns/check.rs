@@ -336,14 +336,18 @@ fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<S
     }
     match &record.purpose {
         Purpose::Mx => {
-            let expected = normal_mx(&record.value);
+            // One value, or a backup MX's set (one a line).
+            let mut expected: Vec<String> = record.value.split('\n').map(normal_mx).collect();
+            expected.sort();
             let found: Vec<String> = answer.values.iter().map(|v| normal_mx(v)).collect();
+            let mut sorted = found.clone();
+            sorted.sort();
             if found.is_empty() {
                 (State::Missing, found, None)
-            } else if found == [expected.clone()] {
+            } else if sorted == expected {
                 (State::Ok, found, None)
-            } else if found.contains(&expected) {
-                let others: Vec<&String> = found.iter().filter(|v| **v != expected).collect();
+            } else if expected.iter().all(|e| found.contains(e)) {
+                let others: Vec<&String> = found.iter().filter(|v| !expected.contains(v)).collect();
                 let note = format!(
                     "an MX that points elsewhere beside the mail host's: {}",
                     others
@@ -588,6 +592,29 @@ mod tests {
         let (state, _, note) = compare(&mx, &answer(&["10 mx.host.example.", "20 backup.other."]));
         assert_eq!(state, State::Conflicting);
         assert!(note.unwrap().contains("20 backup.other."));
+    }
+
+    /// A backup MX declares two values (theirs at 10, ours at 20): both, in
+    /// any order, are ok; one of them alone is different; a third conflicts.
+    #[test]
+    fn a_backup_mx_expects_exactly_its_two_values() {
+        let mx = record(Purpose::Mx, "10 mail.client.example.\n20 mx.host.example.");
+        let ok = ["20 mx.host.example.", "10 Mail.Client.Example."];
+        assert_eq!(compare(&mx, &answer(&ok)).0, State::Ok);
+        assert_eq!(
+            compare(&mx, &answer(&["10 mx.host.example."])).0,
+            State::Different
+        );
+        let (state, _, note) = compare(
+            &mx,
+            &answer(&[
+                "10 mail.client.example.",
+                "20 mx.host.example.",
+                "30 x.example.",
+            ]),
+        );
+        assert_eq!(state, State::Conflicting);
+        assert!(note.unwrap().contains("30 x.example."));
     }
 
     #[test]

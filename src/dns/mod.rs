@@ -33,11 +33,14 @@ pub(crate) fn zone_lines(records: &[DnsRecord]) -> String {
                 .join(" "),
             _ => record.value.clone(),
         };
-        out.push_str(&format!(
-            "{owner:<width$} {ttl} IN {rtype:<3} {rdata}\n",
-            ttl = record.ttl,
-            rtype = record.purpose.rtype(),
-        ));
+        // An MX set (a backup MX) is one value a line.
+        for rdata in rdata.split('\n') {
+            out.push_str(&format!(
+                "{owner:<width$} {ttl} IN {rtype:<3} {rdata}\n",
+                ttl = record.ttl,
+                rtype = record.purpose.rtype(),
+            ));
+        }
     }
     out
 }

@@ -415,8 +415,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 23,
-            "postfix (8), dovecot (10: 2 + 8 app password slots), rspamd (5)"
+            installed, 26,
+            "postfix (11), dovecot (10: 2 + 8 app password slots), rspamd (5)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()

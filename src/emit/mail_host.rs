@@ -150,7 +150,7 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 23, "{database}");
+            assert_eq!(configs.len(), 26, "{database}");
             for file in configs {
                 let generated_path = file
                     .target

@@ -26,13 +26,17 @@ pub(crate) struct LookupMap {
     pub(crate) parameter: &'static str,
     pub(crate) purpose: &'static str,
     pub(crate) query: &'static str,
+    /// Postfix's `result_format` (`%s` is the answer), when not the answer as is.
+    pub(crate) result_format: Option<&'static str>,
 }
 
 pub(crate) const DOMAINS: LookupMap = LookupMap {
     file: "virtual-domains.cf",
     parameter: "virtual_mailbox_domains",
-    purpose: "Is this a tenant domain? (any row means yes)",
-    query: "SELECT 1 FROM virtual_domains WHERE name='%s'",
+    purpose: "Is this a tenant domain with mailboxes here? (any row means yes; a relay domain is not)",
+    query: "SELECT 1 FROM virtual_domains d WHERE d.name='%s' \
+AND NOT EXISTS (SELECT 1 FROM relay_domains r WHERE r.domain_id = d.id)",
+    result_format: None,
 };
 
 pub(crate) const MAILBOXES: LookupMap = LookupMap {
@@ -41,6 +45,7 @@ pub(crate) const MAILBOXES: LookupMap = LookupMap {
     purpose: "Is this address a mailbox that receives mail? (any row means yes; a disabled one, or one of a disabled tenant, does not)",
     query: "SELECT 1 FROM virtual_users u JOIN virtual_domains d ON d.id = u.domain_id \
 WHERE u.email='%s' AND u.state <> 'disabled' AND d.state <> 'disabled'",
+    result_format: None,
 };
 
 /// A disabled mailbox is refused at RCPT with 550 5.2.1 ("mailbox
@@ -56,6 +61,7 @@ pub(crate) const RECIPIENT_STATE: LookupMap = LookupMap {
     purpose: "Is this recipient a disabled mailbox, or in a disabled tenant? Then its mail is refused with 550 5.2.1; the Maildir is kept.",
     query: "SELECT '550 5.2.1 Mailbox disabled' FROM virtual_users WHERE email='%s' AND state = 'disabled' \
 UNION ALL SELECT '550 5.2.1 Mail domain disabled' FROM virtual_domains WHERE name='%s' AND state = 'disabled'",
+    result_format: None,
 };
 
 pub(crate) const ALIASES: LookupMap = LookupMap {
@@ -63,6 +69,7 @@ pub(crate) const ALIASES: LookupMap = LookupMap {
     parameter: "virtual_alias_maps",
     purpose: "Where does mail to this alias go? Postfix asks for user@domain, then @domain (the catch-all).",
     query: "SELECT destination FROM virtual_aliases WHERE source='%s'",
+    result_format: None,
 };
 
 pub(crate) const IDENTITY: LookupMap = LookupMap {
@@ -70,6 +77,7 @@ pub(crate) const IDENTITY: LookupMap = LookupMap {
     parameter: "virtual_alias_maps",
     purpose: "Every mailbox to itself, so that its full address matches before a catch-all.",
     query: "SELECT email FROM virtual_users WHERE email='%s'",
+    result_format: None,
 };
 
 /// The mailboxes that receive mail for an address, directly or through
@@ -90,15 +98,51 @@ UNION SELECT login FROM virtual_sender_grants WHERE sender='%s' \
 UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND SUBSTR(source, 1, 1) <> '@' \
 UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
 SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
+    result_format: None,
 };
 
-pub(crate) const MAPS: [&LookupMap; 6] = [
+/// A relay tenant's domain: mail for it is accepted (for its relay
+/// recipients) and forwarded, not delivered here.
+pub(crate) const RELAY_DOMAINS: LookupMap = LookupMap {
+    file: "relay-domains.cf",
+    parameter: "relay_domains",
+    purpose: "Is this a relay domain, whose mail is forwarded to the client's own server? (any row means yes)",
+    query: "SELECT 1 FROM relay_domains r JOIN virtual_domains d ON d.id = r.domain_id WHERE d.name='%s'",
+    result_format: None,
+};
+
+/// Where a relay domain's mail goes: the `relay` transport (Postfix's SMTP
+/// client) to the next hop of its tenant file. Postfix asks for the full
+/// address, then the domain; only a domain matches.
+pub(crate) const RELAY_TRANSPORT: LookupMap = LookupMap {
+    file: "relay-transport.cf",
+    parameter: "transport_maps",
+    purpose: "Where is a relay domain's mail forwarded? The relay transport (SMTP) to its next hop, with the envelope unchanged.",
+    query: "SELECT r.nexthop FROM relay_domains r JOIN virtual_domains d ON d.id = r.domain_id WHERE d.name='%s'",
+    result_format: Some("relay:%s"),
+};
+
+/// The addresses a relay domain accepts; Postfix asks for `user@domain`,
+/// then `@domain` (`"*"`: any). Any other address of the domain is refused
+/// at RCPT with 550 5.1.1.
+pub(crate) const RELAY_RECIPIENTS: LookupMap = LookupMap {
+    file: "relay-recipients.cf",
+    parameter: "relay_recipient_maps",
+    purpose: "Is this address of a relay domain accepted? (any row means yes; `@domain` accepts any)",
+    query: "SELECT 1 FROM relay_recipients WHERE address='%s'",
+    result_format: None,
+};
+
+pub(crate) const MAPS: [&LookupMap; 9] = [
     &DOMAINS,
     &MAILBOXES,
     &ALIASES,
     &IDENTITY,
     &SENDER_LOGIN,
     &RECIPIENT_STATE,
+    &RELAY_DOMAINS,
+    &RELAY_TRANSPORT,
+    &RELAY_RECIPIENTS,
 ];
 
 /// `proxy:mysql:/etc/postfix/virtual-domains.cf`.
@@ -114,6 +158,9 @@ struct MapNames {
     identity: String,
     sender_login: String,
     recipient_state: String,
+    relay_domains: String,
+    relay_transport: String,
+    relay_recipients: String,
 }
 
 /// `inet:host:port` for `hosts =` (an IPv6 address in brackets).
@@ -147,6 +194,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             identity: map_reference(driver, &IDENTITY),
             sender_login: map_reference(driver, &SENDER_LOGIN),
             recipient_state: map_reference(driver, &RECIPIENT_STATE),
+            relay_domains: map_reference(driver, &RELAY_DOMAINS),
+            relay_transport: map_reference(driver, &RELAY_TRANSPORT),
+            relay_recipients: map_reference(driver, &RELAY_RECIPIENTS),
         },
     );
     context.insert(
@@ -179,6 +229,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         context.insert("dbname", &db.name);
         context.insert("dbpath", &db.path);
         context.insert("query", map.query);
+        context.insert("result_format", &map.result_format);
         out.add(
             format!("postfix/{}", map.file),
             render(&tera, "map.cf", &context),
@@ -470,6 +521,84 @@ pub(crate) mod tests {
             assert_eq!(
                 answer(&mut conn, "gone@off.test").await,
                 ["550 5.2.1 Mailbox disabled"]
+            );
+        });
+    }
+
+    /// Relay domains on the real SQLite engine: a relay tenant is no mailbox
+    /// domain, it is a relay domain whose transport is `relay:<next hop>`
+    /// (asked for by domain only), and only its listed recipients (or any,
+    /// with `@domain`) are accepted.
+    #[test]
+    fn a_relay_domain_is_relayed_to_its_next_hop_for_its_recipients_only() {
+        use super::{DOMAINS, LookupMap, RELAY_DOMAINS, RELAY_RECIPIENTS, RELAY_TRANSPORT};
+        let (runtime, mut conn) = routing_tables();
+        runtime.block_on(async {
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES
+                   (1, 'hosted.test'), (2, 'relayed.test'), (3, 'backup.test');
+                 INSERT INTO relay_domains (domain_id, nexthop, backup_mx) VALUES
+                   (2, '[mail.relayed.test]:25', 0), (3, '[192.0.2.1]:2525', 1);
+                 INSERT INTO relay_recipients (domain_id, address) VALUES
+                   (2, 'alice@relayed.test'), (3, '@backup.test');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn answer(
+                conn: &mut sqlx::SqliteConnection,
+                map: &LookupMap,
+                key: &str,
+            ) -> Vec<String> {
+                use sqlx::Row;
+                let sql = map.query.replace("%s", key);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| {
+                        row.try_get::<String, _>(0)
+                            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+                            .unwrap()
+                    })
+                    .collect()
+            }
+            assert_eq!(answer(&mut conn, &DOMAINS, "hosted.test").await, ["1"]);
+            for relayed in ["relayed.test", "backup.test"] {
+                assert!(answer(&mut conn, &DOMAINS, relayed).await.is_empty());
+                assert_eq!(answer(&mut conn, &RELAY_DOMAINS, relayed).await, ["1"]);
+            }
+            assert!(
+                answer(&mut conn, &RELAY_DOMAINS, "hosted.test")
+                    .await
+                    .is_empty()
+            );
+            assert_eq!(
+                answer(&mut conn, &RELAY_TRANSPORT, "relayed.test").await,
+                ["[mail.relayed.test]:25"]
+            );
+            assert_eq!(RELAY_TRANSPORT.result_format, Some("relay:%s"));
+            for key in ["alice@relayed.test", "hosted.test"] {
+                assert!(
+                    answer(&mut conn, &RELAY_TRANSPORT, key).await.is_empty(),
+                    "{key}"
+                );
+            }
+            assert_eq!(
+                answer(&mut conn, &RELAY_RECIPIENTS, "alice@relayed.test").await,
+                ["1"]
+            );
+            for key in ["bob@relayed.test", "@relayed.test"] {
+                assert!(
+                    answer(&mut conn, &RELAY_RECIPIENTS, key).await.is_empty(),
+                    "{key}"
+                );
+            }
+            // `"*"`: Postfix's second key, `@domain`, matches any address.
+            assert_eq!(
+                answer(&mut conn, &RELAY_RECIPIENTS, "@backup.test").await,
+                ["1"]
             );
         });
     }

@@ -214,6 +214,8 @@ struct Statements {
     aliases: Insert,
     app_passwords: Insert,
     grants: Insert,
+    relays: Insert,
+    relay_recipients: Insert,
 }
 
 impl Statements {
@@ -256,6 +258,18 @@ impl Statements {
                 "sender, login",
                 &["domain_id", "sender", "login"],
             ),
+            relays: Insert::new(
+                dialect,
+                "relay_domains",
+                "domain_id",
+                &["domain_id", "nexthop", "backup_mx"],
+            ),
+            relay_recipients: Insert::new(
+                dialect,
+                "relay_recipients",
+                "address",
+                &["domain_id", "address"],
+            ),
         }
     }
 
@@ -281,7 +295,8 @@ impl Statements {
                 self.domain_conflict
             );
         }
-        let has_rows = !domain.mailboxes.is_empty() || !domain.aliases.is_empty();
+        let has_rows =
+            !domain.mailboxes.is_empty() || !domain.aliases.is_empty() || domain.relay.is_some();
         if dialect == Dialect::Mysql && has_rows {
             let _ = writeln!(
                 out,
@@ -332,6 +347,17 @@ impl Statements {
                 dialect.push_literal(out, login);
             },
         );
+        if let Some(relay) = &domain.relay {
+            self.relays
+                .push_rows(out, &name, std::iter::once(relay), |out, relay| {
+                    dialect.push_literal(out, &relay.nexthop);
+                    out.push_str(if relay.backup_mx { ", 1" } else { ", 0" });
+                });
+            self.relay_recipients
+                .push_rows(out, &name, relay.recipients.iter(), |out, address| {
+                    dialect.push_literal(out, address);
+                });
+        }
     }
 
     /// A tenant's deletes of the aliases and mailboxes its file no longer lists.
@@ -364,6 +390,24 @@ impl Statements {
         let apps: Vec<(&str, &str)> = app_passwords(domain)
             .map(|(email, app)| (email, app.name.as_str()))
             .collect();
+        // The relay rows (migration 0006): all of them when the tenant is no
+        // relay (any more), else the recipients its file no longer lists.
+        of_domain(out, "relay_recipients");
+        if let Some(relay) = &domain.relay {
+            out.push_str(" AND address NOT IN (");
+            for (i, address) in relay.recipients.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                dialect.push_literal(out, address);
+            }
+            out.push(')');
+        }
+        out.push_str(";\n");
+        if domain.relay.is_none() {
+            of_domain(out, "relay_domains");
+            out.push_str(";\n");
+        }
         of_domain(out, "virtual_app_passwords");
         pairs(out, "email, name", &apps);
         of_domain(out, "virtual_sender_grants");

@@ -201,7 +201,7 @@ struct DnsContext<'a> {
     /// each one's own hosted zone.
     zones: Vec<Zone<'a>>,
     ttl: u32,
-    mx: String,
+    mx: Vec<String>,
     spf: String,
     dmarc: String,
 }
@@ -322,7 +322,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .map(str::trim)
             .filter(|d| !d.is_empty()),
         ttl: domain.ttl,
-        mx: crate::model::records::mx_value(&platform.hostname),
+        mx: crate::model::records::mx_values(&platform.hostname, domain),
         spf: domain.spf.record(),
         dmarc: domain.dmarc.record(),
         zones,

@@ -87,6 +87,11 @@ pub(crate) fn tenant(
 }
 
 /// Write a repo and compile it; panics on any diagnostic error.
+/// A relay tenant: no mailboxes, this `[relay]` table.
+pub(crate) fn relay_tenant(domain: &str, relay: &str) -> String {
+    format!("domain = \"{domain}\"\n[dkim]\npublic_key = \"{PUBLIC_KEY}\"\n[relay]\n{relay}")
+}
+
 pub(crate) fn compile(platform: &str, tenants: &[(&str, String)]) -> Model {
     let dir = tempfile::tempdir().unwrap();
     write_repo(dir.path(), platform, tenants);

@@ -20,6 +20,8 @@ pub(crate) struct Picture {
     pub(crate) forwards: BTreeMap<(String, String), usize>,
     /// (from tenant, external domain) → how many alias destinations lead there.
     pub(crate) external: BTreeMap<(String, String), usize>,
+    /// Relay tenant → (its server, the next hop; whether we are its backup MX).
+    pub(crate) relays: BTreeMap<String, (String, bool)>,
     /// Tenants left out of a focused picture.
     pub(crate) left_out: usize,
 }
@@ -98,11 +100,20 @@ impl Picture {
         external.retain(|(from, _), _| {
             tenants.contains_key(from) && focus.is_none_or(|f| f.contains(from))
         });
+        let relays = tenants
+            .keys()
+            .filter(|name| focus.is_none_or(|f| f.contains(*name)))
+            .filter_map(|name| {
+                let relay = model.domains.get(name)?.relay.as_ref()?;
+                Some((name.clone(), (relay.nexthop.clone(), relay.backup_mx)))
+            })
+            .collect();
         Picture {
             left_out: model.domains.len() - tenants.len(),
             tenants,
             forwards,
             external,
+            relays,
         }
     }
 
@@ -132,6 +143,11 @@ impl Picture {
             ));
         }
         label
+    }
+
+    /// The label of a relay edge.
+    fn relay_label(backup_mx: bool) -> &'static str {
+        if backup_mx { "backup MX" } else { "relay" }
     }
 
     fn count(n: usize) -> String {
@@ -190,9 +206,19 @@ impl Picture {
                 xids[to.as_str()]
             ));
         }
+        // A relay tenant's own server: a node of its own, off the platform.
+        let rids: Vec<String> = (0..self.relays.len()).map(|i| format!("r{i}")).collect();
+        for ((from, (nexthop, backup_mx)), rid) in self.relays.iter().zip(&rids) {
+            out.push_str(&format!(
+                "  {rid}([\"{}\"])\n  {} ==>|\"{}\"| {rid}\n",
+                mermaid_text(&format!("{nexthop}\nthe client's server")),
+                ids[from.as_str()],
+                Self::relay_label(*backup_mx)
+            ));
+        }
         out.push_str("  classDef external stroke-dasharray: 4 3\n");
-        if !externals.is_empty() {
-            let list: Vec<&str> = xids.values().map(String::as_str).collect();
+        if !externals.is_empty() || !rids.is_empty() {
+            let list: Vec<&str> = xids.values().chain(&rids).map(String::as_str).collect();
             out.push_str(&format!("  class {} external\n", list.join(",")));
         }
         let focused: Vec<&str> = self
@@ -244,6 +270,16 @@ impl Picture {
                 Self::count(*n)
             ));
         }
+        for (from, (nexthop, backup_mx)) in &self.relays {
+            out.push_str(&format!(
+                "  \"relay:{}\" [label=\"{}\", shape=ellipse, style=dashed];\n  \"{}\" -> \"relay:{}\" [label=\"{}\", penwidth=2];\n",
+                dot_text(from),
+                dot_text(&format!("{nexthop}\nthe client's server")),
+                dot_text(from),
+                dot_text(from),
+                Self::relay_label(*backup_mx)
+            ));
+        }
         out.push_str("}\n");
         out
     }
@@ -264,6 +300,9 @@ impl Picture {
             })).collect::<Vec<_>>(),
             "external": self.external.iter().map(|((from, to), n)| serde_json::json!({
                 "from": from, "to": to, "destinations": n,
+            })).collect::<Vec<_>>(),
+            "relays": self.relays.iter().map(|(from, (to, backup_mx))| serde_json::json!({
+                "from": from, "to": to, "backup_mx": backup_mx,
             })).collect::<Vec<_>>(),
             "left_out": self.left_out,
         })
@@ -306,6 +345,44 @@ fn dot_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_tenant_has_an_edge_to_its_server() {
+        use crate::emit::test_repo::{compile, platform, relay_tenant, tenant};
+        let model = compile(
+            &platform(""),
+            &[
+                ("a.example", tenant("a.example", "dkim", 1, "A", "Ann")),
+                (
+                    "r.example",
+                    relay_tenant(
+                        "r.example",
+                        "to = \"[mail.r.example]:25\"\nrecipients = [\"*\"]\nbackup_mx = true\n",
+                    ),
+                ),
+            ],
+        );
+        let picture = Picture::of(&model, None);
+        assert_eq!(
+            picture.relays.get("r.example"),
+            Some(&("[mail.r.example]:25".to_string(), true))
+        );
+        let mermaid = picture.mermaid();
+        assert!(
+            mermaid.contains("  r0([\"[mail.r.example]:25<br>the client's server\"])\n  t1 ==>|\"backup MX\"| r0\n"),
+            "{mermaid}"
+        );
+        assert!(mermaid.contains("  class r0 external\n"), "{mermaid}");
+        let dot = picture.dot();
+        assert!(
+            dot.contains("\"r.example\" -> \"relay:r.example\" [label=\"backup MX\""),
+            "{dot}"
+        );
+        assert_eq!(picture.json()["relays"][0]["to"], "[mail.r.example]:25");
+        // Focused on the other tenant, the relay is left out.
+        let focus = ["a.example".to_string()].into_iter().collect();
+        assert!(Picture::of(&model, Some(&focus)).relays.is_empty());
+    }
 
     #[test]
     fn labels_are_escaped_for_each_format() {

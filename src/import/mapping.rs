@@ -32,6 +32,28 @@ pub(crate) struct Draft {
     /// `alias_domains`: PostfixAdmin's active `alias_domain` rows that
     /// target this domain, as written there (the Unicode form of an IDN).
     pub(crate) alias_domains: Vec<String>,
+    /// A relay domain's `[relay]`: its mailboxes and aliases are its recipients.
+    pub(crate) relay: Option<DraftRelay>,
+}
+
+/// `[relay]` of a PostfixAdmin relay domain (`transport = relay:…` or `smtp:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DraftRelay {
+    /// The next hop, as `[relay] to` takes it.
+    pub(crate) to: String,
+    /// Local parts, sorted, each once; none: `"*"`.
+    pub(crate) recipients: std::collections::BTreeSet<String>,
+}
+
+/// The next hop of a PostfixAdmin transport that relays (`relay:[host]:25`,
+/// `smtp:host`), checked as `[relay] to` is; None for anything else.
+fn relay_nexthop(transport: &str) -> Option<String> {
+    let nexthop = transport
+        .strip_prefix("relay:")
+        .or_else(|| transport.strip_prefix("smtp:"))?;
+    crate::validate::relay::parse_nexthop(nexthop.trim())
+        .ok()
+        .map(|(nexthop, _)| nexthop)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,11 +241,20 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 format!("`{trimmed}` stored as `{}` ({why})", name.ascii),
             );
         }
-        if let Some(relay) = &domain.relay {
+        let relay = domain.relay.as_deref().and_then(relay_nexthop);
+        if let (Some(to), Some(written)) = (&relay, &domain.relay) {
+            report.changed(
+                &domain.row,
+                format!(
+                    "`{}` is a relay domain ({written}): imported as `[relay] to = \"{to}\"`, its mailboxes and aliases as its recipients (none: `\"*\"`, any)",
+                    name.ascii
+                ),
+            );
+        } else if let Some(relay) = &domain.relay {
             report.not_mapped(
                 &domain.row,
                 format!(
-                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server, and mailops has no relay domains yet; not imported, nor its mailboxes and aliases",
+                    "`{}` is a relay domain ({relay}): mail for it is forwarded to another server; not imported, nor its mailboxes and aliases: write its tenant file with a `[relay]` table by hand (`to` = its next hop, `recipients` = its addresses, `backup_mx`)",
                     name.ascii
                 ),
             );
@@ -266,6 +297,10 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
                 mailboxes: Vec::new(),
                 aliases: Vec::new(),
                 alias_domains: Vec::new(),
+                relay: relay.map(|to| DraftRelay {
+                    to,
+                    recipients: std::collections::BTreeSet::new(),
+                }),
             },
         );
     }
@@ -328,6 +363,14 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
             local
         };
         let key = format!("{local}@{domain}");
+        if let Some(relay) = drafts.get_mut(&domain).and_then(|d| d.relay.as_mut()) {
+            report.changed(
+                &alias.row,
+                format!("`{key}` is in a relay domain: a relay recipient, its destinations stay on the server it is relayed to"),
+            );
+            relay.recipients.insert(local);
+            continue;
+        }
         let parts: Vec<&str> = alias
             .destination
             .split([',', ' ', '\t', '\n'])
@@ -583,6 +626,14 @@ fn map_user(
     let full = format!("{local}@{domain}");
     if !drafts.contains_key(&domain) {
         report.not_mapped(&user.row, format!("`{full}` is in no imported domain"));
+        return;
+    }
+    if let Some(relay) = drafts.get_mut(&domain).and_then(|d| d.relay.as_mut()) {
+        report.changed(
+            &user.row,
+            format!("`{full}` is in a relay domain: a relay recipient, its mailbox stays on the server it is relayed to"),
+        );
+        relay.recipients.insert(local);
         return;
     }
     match user.domain.as_deref().map(|d| spelled.get(d)) {

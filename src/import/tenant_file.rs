@@ -70,6 +70,21 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
         limits.decor_mut().set_prefix("\n");
         doc.insert("limits", Item::Table(limits));
     }
+    if let Some(relay) = &draft.relay {
+        let mut table = Table::new();
+        table.insert("to", value(relay.to.as_str()));
+        let mut recipients = Array::new();
+        if relay.recipients.is_empty() || relay.recipients.contains("*") {
+            recipients.push("*");
+        } else {
+            for local in &relay.recipients {
+                recipients.push(local.as_str());
+            }
+        }
+        table.insert("recipients", value(recipients));
+        table.decor_mut().set_prefix("\n");
+        doc.insert("relay", Item::Table(table));
+    }
     if !draft.mailboxes.is_empty() {
         let mut array = ArrayOfTables::new();
         for mailbox in &draft.mailboxes {
@@ -142,6 +157,7 @@ mod tests {
                 notes: Vec::new(),
             }],
             alias_domains: vec!["acme-old.example".into()],
+            relay: None,
         };
         assert_eq!(
             render(&draft, "sqlite://db"),

@@ -8,6 +8,7 @@
 pub(crate) mod mailbox;
 pub(crate) mod platform;
 pub(crate) mod records;
+pub(crate) mod relay;
 pub(crate) mod tenant_state;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use crate::source::Location;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
+pub(crate) use relay::{Relay, RelayHost};
 pub(crate) use tenant_state::TenantState;
 
 /// Every tenant domain on the platform.
@@ -80,6 +82,8 @@ pub(crate) struct Domain {
     /// `alias_domains`, sorted by A-label, each once: every address of the
     /// tenant is also an address at each of them.
     pub(crate) alias_domains: Vec<AliasDomain>,
+    /// `[relay]`: a relay domain (no mailboxes, no aliases).
+    pub(crate) relay: Option<Relay>,
     pub(crate) origin: Location,
 }
 

@@ -160,7 +160,8 @@ pub(crate) struct DnsRecord {
     pub(crate) name: String,
     pub(crate) purpose: Purpose,
     pub(crate) ttl: u32,
-    /// MX: `10 mx.webhizzy.in.`; TXT: the whole text, before any split into
+    /// MX: `10 mx.webhizzy.in.` (a backup MX: one value a line, `10 …\n20 …`);
+    /// TXT: the whole text, before any split into
     /// 255-octet character-strings.
     pub(crate) value: String,
 }
@@ -168,6 +169,18 @@ pub(crate) struct DnsRecord {
 /// The MX value of every tenant: the mail host, preference 10.
 pub(crate) fn mx_value(hostname: &str) -> String {
     format!("10 {hostname}.")
+}
+
+/// The MX values of a tenant: the mail host at preference 10; for a backup
+/// MX relay, the client's server at 10 and the mail host at 20.
+pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
+    match &domain.relay {
+        Some(relay) if relay.backup_mx => {
+            let primary = relay.primary_mx.as_deref().unwrap_or(hostname);
+            vec![format!("10 {primary}."), format!("20 {hostname}.")]
+        }
+        _ => vec![mx_value(hostname)],
+    }
 }
 
 /// The records of `domain` in one of its zones (its own name, or one of its
@@ -184,7 +197,11 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
     let mut out = Vec::new();
     {
         let name = zone;
-        out.push(record(name.to_string(), Purpose::Mx, mx_value(hostname)));
+        out.push(record(
+            name.to_string(),
+            Purpose::Mx,
+            mx_values(hostname, domain).join("\n"),
+        ));
         out.push(record(name.to_string(), Purpose::Spf, domain.spf.record()));
         out.push(record(
             format!("_dmarc.{name}"),

@@ -51,6 +51,36 @@ pub(crate) struct RawTenant<'a> {
     /// Aliases: addresses that forward to mailboxes, other aliases or external addresses.
     #[serde(default, rename = "alias", borrow)]
     pub(crate) aliases: Vec<Sp<RawAlias<'a>>>,
+    /// A relay domain: mail for the listed recipients is accepted here and forwarded to the
+    /// client's own server. A relay tenant declares no mailboxes and no aliases.
+    #[serde(default, borrow)]
+    pub(crate) relay: Option<Sp<RawRelay<'a>>>,
+    /// Not a key of its own: `backup_mx` belongs in `[relay]`. Written here it is an
+    /// error (`mailops::relay::backup-mx-without-relay`).
+    #[serde(default)]
+    pub(crate) backup_mx: Option<Sp<bool>>,
+}
+
+/// `[relay]`: the tenant is a relay domain (or a backup MX) for the client's own server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRelay<'a> {
+    /// The client's server, in Postfix next-hop syntax: `host`, `host:port`, `[host]`,
+    /// `[host]:port`, `[192.0.2.1]:port` or `[2001:db8::1]:port`. Brackets: no MX lookup.
+    #[serde(borrow)]
+    pub(crate) to: Sp<RawStr<'a>>,
+    /// The local parts accepted for the domain (others get 550 at RCPT); `"*"` accepts
+    /// any (a warning: the client's server may then bounce to forged senders).
+    #[serde(borrow)]
+    pub(crate) recipients: Sp<Vec<Sp<RawStr<'a>>>>,
+    /// `true`: we are the backup MX (MX 20) and the client's server the primary (MX 10);
+    /// `false` (the default): we are the domain's only MX.
+    #[serde(default)]
+    pub(crate) backup_mx: Option<Sp<bool>>,
+    /// The primary MX host name published with `backup_mx = true`; default: the host of
+    /// `to`. Needed when `to` is an IP address.
+    #[serde(default, borrow)]
+    pub(crate) primary_mx: Option<Sp<RawStr<'a>>>,
 }
 
 /// DNS settings of a tenant domain.

@@ -19,7 +19,7 @@ use crate::db::desired::Desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, Rows, UserRow, domain_of,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRow, Rows, UserRow, domain_of,
 };
 use crate::gitrev::Revision;
 use crate::graph::Graph;
@@ -268,6 +268,12 @@ fn fingerprint(rows: &Rows) -> String {
     for row in rows.grants.values() {
         fields.grant(row);
     }
+    for row in rows.relays.values() {
+        fields.relay(row);
+    }
+    for row in rows.relay_recipients.values() {
+        fields.relay_recipient(row);
+    }
     fields.finish()
 }
 
@@ -362,6 +368,8 @@ fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
 
 const APP_TABLE: &str = "virtual_app_passwords";
 const GRANT_TABLE: &str = "virtual_sender_grants";
+const RELAY_TABLE: &str = "relay_domains";
+const RELAY_RECIPIENT_TABLE: &str = "relay_recipients";
 
 fn alias_key(alias: &AliasRow) -> String {
     format!("{} → {}", alias.source, alias.destination)
@@ -597,6 +605,103 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
             change("delete", "send-as", GRANT_TABLE, grant_key(r), Vec::new()),
         );
     }
+    // `+ relay acme.example → [mail.acme-onprem.example]:25`.
+    let relay_key = |r: &RelayRow| format!("{} → {}", r.domain, r.nexthop);
+    let relay_columns = |r: &RelayRow| {
+        if r.backup_mx {
+            vec![ShownColumn {
+                column: "backup_mx",
+                old: None,
+                new: Some(json!(true)),
+                hidden: false,
+            }]
+        } else {
+            Vec::new()
+        }
+    };
+    for r in &plan.relays.insert {
+        add(
+            &r.domain,
+            change(
+                "insert",
+                "relay",
+                RELAY_TABLE,
+                relay_key(r),
+                relay_columns(r),
+            ),
+        );
+    }
+    for u in &plan.relays.update {
+        let mut columns = Vec::new();
+        if u.before.nexthop != u.after.nexthop {
+            columns.push(ShownColumn {
+                column: "nexthop",
+                old: Some(json!(u.before.nexthop)),
+                new: Some(json!(u.after.nexthop)),
+                hidden: false,
+            });
+        }
+        if u.before.backup_mx != u.after.backup_mx {
+            columns.push(ShownColumn {
+                column: "backup_mx",
+                old: Some(json!(u.before.backup_mx)),
+                new: Some(json!(u.after.backup_mx)),
+                hidden: false,
+            });
+        }
+        add(
+            &u.after.domain,
+            change("update", "relay", RELAY_TABLE, relay_key(&u.after), columns),
+        );
+    }
+    for r in &plan.relays.delete {
+        add(
+            &r.domain,
+            change("delete", "relay", RELAY_TABLE, relay_key(r), Vec::new()),
+        );
+    }
+    for r in &plan.relay_recipients.insert {
+        add(
+            &r.domain,
+            change(
+                "insert",
+                "relay recipient",
+                RELAY_RECIPIENT_TABLE,
+                r.address.clone(),
+                Vec::new(),
+            ),
+        );
+    }
+    for u in &plan.relay_recipients.update {
+        let columns = vec![ShownColumn {
+            column: "domain",
+            old: Some(json!(u.before.domain)),
+            new: Some(json!(u.after.domain)),
+            hidden: false,
+        }];
+        add(
+            &u.after.domain,
+            change(
+                "update",
+                "relay recipient",
+                RELAY_RECIPIENT_TABLE,
+                u.after.address.clone(),
+                columns,
+            ),
+        );
+    }
+    for r in &plan.relay_recipients.delete {
+        add(
+            &r.domain,
+            change(
+                "delete",
+                "relay recipient",
+                RELAY_RECIPIENT_TABLE,
+                r.address.clone(),
+                Vec::new(),
+            ),
+        );
+    }
     // Sorted for reading: inserts, updates, deletes; within each, the domain,
     // its mailboxes, its aliases (deletes in the reverse); then by key.
     for changes in out.values_mut() {
@@ -616,8 +721,10 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
         "mailbox" => 1,
         "app password" => 2,
         "send-as" => 3,
-        _ => 4,
+        "relay" => 4,
+        "relay recipient" => 5,
+        _ => 6,
     };
-    let kind = if op == 2 { 4 - kind } else { kind };
+    let kind = if op == 2 { 6 - kind } else { kind };
     (op, kind, change.key.as_str())
 }

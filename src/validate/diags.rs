@@ -60,6 +60,14 @@ codes! {
         PlatformPasswordInUrl = "mailops::platform::password-in-url",
         QuotaAboveLimit = "mailops::quota::above-limit",
         QuotaInvalid = "mailops::quota::invalid",
+        RelayAnyRecipient = "mailops::relay::any-recipient",
+        RelayBackupMxWithoutRelay = "mailops::relay::backup-mx-without-relay",
+        RelayDuplicateRecipient = "mailops::relay::duplicate-recipient",
+        RelayInvalidRecipient = "mailops::relay::invalid-recipient",
+        RelayInvalidTarget = "mailops::relay::invalid-target",
+        RelayNoRecipients = "mailops::relay::no-recipients",
+        RelayPrimaryMx = "mailops::relay::primary-mx",
+        RelayWithMailboxes = "mailops::relay::with-mailboxes",
         Rfc2142Missing = "mailops::rfc2142::missing",
         SendAsInvalidGrantee = "mailops::send-as::invalid-grantee",
         SendAsUnknownAddress = "mailops::send-as::unknown-address",
@@ -866,4 +874,90 @@ pub(crate) fn too_many_app_passwords(loc: Location, max: usize) -> Diagnostic {
     )
     .at(loc, "one too many")
     .help("Dovecot tries one query per app password slot at a login; remove the app passwords of devices no longer in use")
+}
+
+pub(crate) fn relay_invalid_target(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayInvalidTarget,
+        format!("invalid relay target: {problem}"),
+    )
+    .at(loc, "this target")
+    .help("write the client's server as a Postfix next hop: `mail.client.example`, `[mail.client.example]:25`, `[192.0.2.10]:25` or `[2001:db8::10]:25` (brackets: no MX lookup)")
+}
+
+pub(crate) fn relay_with_mailboxes(loc: Location, relay: Location, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayWithMailboxes,
+        format!("a relay tenant declares {what}"),
+    )
+    .at(loc, format!("{what} declared here"))
+    .related(relay, "the domain is relayed here")
+    .help("mail for a relay domain is forwarded to the client's server, which holds its mailboxes and aliases; remove them here, or remove [relay] to host the domain")
+}
+
+pub(crate) fn backup_mx_without_relay(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayBackupMxWithoutRelay,
+        "`backup_mx` outside [relay]",
+    )
+    .at(loc, "not a key of its own")
+    .help("a backup MX relays to the client's server: move it into `[relay]` with `to = \"[mail.client.example]:25\"` and `recipients`, or remove it")
+}
+
+pub(crate) fn relay_invalid_recipient(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayInvalidRecipient,
+        format!("invalid relay recipient: {problem}"),
+    )
+    .at(loc, "this recipient")
+    .help("a recipient is a local part of this domain (`alice`), or `\"*\"` for any")
+}
+
+pub(crate) fn relay_duplicate_recipient(
+    loc: Location,
+    first: Location,
+    address: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayDuplicateRecipient,
+        format!("the relay recipient `{address}` is listed twice"),
+    )
+    .at(loc, "listed again here")
+    .related(first, "first listed here")
+    .help("remove the repeated recipient")
+}
+
+pub(crate) fn relay_no_recipients(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::RelayNoRecipients,
+        "a relay tenant accepts no recipient",
+    )
+    .at(loc, "empty list")
+    .help("list the local parts the client's server accepts: `recipients = [\"alice\", \"postmaster\"]`")
+}
+
+pub(crate) fn relay_any_recipient(loc: Location, domain: &str) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::RelayAnyRecipient,
+        format!("every address of `{domain}` is accepted and relayed"),
+    )
+    .at(loc, "any recipient")
+    .help("spam to made-up addresses is accepted here and bounced later by the client's server to forged senders (backscatter); list the recipients instead")
+}
+
+pub(crate) fn relay_primary_mx(loc: Location, problem: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(ValidateCode::RelayPrimaryMx, problem.to_string())
+        .at(loc, "here")
+        .help(help.to_string())
+}
+
+pub(crate) fn missing_rfc2142_recipient(loc: Location, domain: &str, local: &str) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::Rfc2142Missing,
+        format!("`{local}@{domain}` is not a relay recipient"),
+    )
+    .at(loc, "these recipients")
+    .help(format!(
+        "RFC 2142 asks every mail domain to accept {local}@; add `\"{local}\"` to `recipients`"
+    ))
 }

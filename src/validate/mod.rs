@@ -14,6 +14,7 @@ pub(crate) mod password;
 pub(crate) mod platform;
 pub(crate) mod quota;
 pub(crate) mod records;
+pub(crate) mod relay;
 pub(crate) mod secret;
 pub(crate) mod spf;
 pub(crate) mod tenant;

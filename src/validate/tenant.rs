@@ -16,7 +16,7 @@ use crate::validate::domain::{DomainName, normalize_domain};
 use crate::validate::password::{PasswordProblem, check_password};
 use crate::validate::quota::{format_quota, parse_quota};
 use crate::validate::spf::{MAX_DNS_LOOKUPS, SpfTerm, check_term};
-use crate::validate::{Checker, diags, dkim, records};
+use crate::validate::{Checker, diags, dkim, records, relay};
 
 /// RFC 2142 mailboxes every mail domain should accept.
 const RFC2142: [&str; 2] = ["postmaster", "abuse"];
@@ -88,7 +88,7 @@ pub(crate) fn build_domain(
         .zone_id
         .as_ref()
         .and_then(|z| records::zone_id(&mut c, z));
-    let spf = build_spf(&mut c, raw);
+    let mut spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
     let mut dkim = build_dkim(&mut c, raw, platform, &name.unicode);
     let domain_ok = domain_ok && file_names_fit(&mut c, &raw.domain, &name.ascii, &mut dkim);
@@ -120,6 +120,30 @@ pub(crate) fn build_domain(
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
     let aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
     check_send_as(&mut c, &name.ascii, &mailboxes, &aliases);
+    let relay = relay::build_relay(&mut c, raw, &name.ascii, &platform.hostname);
+    if let Some(relay) = &relay {
+        // The client's server sends the domain's mail itself; as the only MX we
+        // are not it, so `mx` alone would fail its mail (a backup MX's primary
+        // is an MX already).
+        if !relay.backup_mx && spf.redirect.is_none() {
+            spf.terms.insert(0, relay.spf_term());
+        }
+    }
+
+    // A relay domain's postmaster@ and abuse@ are on the client's server:
+    // they must be relay recipients.
+    if let (Some(relay), Some(at)) = (&relay, relay::recipients_loc(&c, raw)) {
+        for local in RFC2142 {
+            let address = format!("{local}@{}", name.ascii);
+            if !relay.any_recipient() && !relay.recipients.contains(&address) {
+                c.push(diags::missing_rfc2142_recipient(
+                    at.clone(),
+                    &name.unicode,
+                    local,
+                ));
+            }
+        }
+    }
 
     // A catch-all receives postmaster@ and abuse@ too (Postfix tries
     // `@domain` for any address that is neither a mailbox nor an alias), so
@@ -127,7 +151,8 @@ pub(crate) fn build_domain(
     let catch_all = format!("@{}", name.ascii);
     for local in RFC2142 {
         let address = format!("{local}@{}", name.ascii);
-        if !mailboxes.contains_key(&address)
+        if raw.relay.is_none()
+            && !mailboxes.contains_key(&address)
             && !aliases.contains_key(&address)
             && !aliases.contains_key(&catch_all)
         {
@@ -156,6 +181,7 @@ pub(crate) fn build_domain(
         aliases,
         limits,
         alias_domains,
+        relay,
     }
 }
 

@@ -23,6 +23,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'exports@kaveri-foods.example', 'suresh@kaveri-foods.example'),
 (@domain_id, 'postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'kaveri-foods.example') AND (source, destination) NOT IN (('@kaveri-foods.example', 'info@kaveri-foods.example'), ('abuse@kaveri-foods.example', 'lakshmi@kaveri-foods.example'), ('accounts@kaveri-foods.example', 'accounts@mehta-associates.example'), ('exports@kaveri-foods.example', 'kaveri-desk@freight-forwarder.example'), ('exports@kaveri-foods.example', 'suresh@kaveri-foods.example'), ('postmaster@kaveri-foods.example', 'lakshmi@kaveri-foods.example'));

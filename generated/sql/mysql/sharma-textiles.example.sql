@@ -25,6 +25,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'sales@sharma-textiles.example', 'priya@sharma-textiles.example'),
 (@domain_id, 'sales@sharma-textiles.example', 'rajesh@sharma-textiles.example')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'sharma-textiles.example') AND (source, destination) NOT IN (('abuse@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('dmarc-reports@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('gst@sharma-textiles.example', 'accounts@sharma-textiles.example'), ('gst@sharma-textiles.example', 'rohan@mehta-associates.example'), ('orders@sharma-textiles.example', 'sales@sharma-textiles.example'), ('postmaster@sharma-textiles.example', 'rajesh@sharma-textiles.example'), ('sales@sharma-textiles.example', 'priya@sharma-textiles.example'), ('sales@sharma-textiles.example', 'rajesh@sharma-textiles.example'));

@@ -17,6 +17,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
 (@domain_id, 'abuse@webhizzy.in', 'ops@webhizzy.in'),
 (@domain_id, 'postmaster@webhizzy.in', 'ops@webhizzy.in')
 ON DUPLICATE KEY UPDATE domain_id = VALUES(domain_id);
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in') AND (source, destination) NOT IN (('abuse@webhizzy.in', 'ops@webhizzy.in'), ('postmaster@webhizzy.in', 'ops@webhizzy.in'));

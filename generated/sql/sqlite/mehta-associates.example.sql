@@ -20,6 +20,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.colu
 ('accounts@mehta-associates.example', 'rohan@mehta-associates.example'),
 ('postmaster@mehta-associates.example', 'anil@mehta-associates.example')
 ) AS v WHERE d.name = 'mehta-associates.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'mehta-associates.example') AND (source, destination) NOT IN (VALUES ('abuse@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'anil@mehta-associates.example'), ('accounts@mehta-associates.example', 'meera@mehta-associates.example'), ('accounts@mehta-associates.example', 'rohan@mehta-associates.example'), ('postmaster@mehta-associates.example', 'anil@mehta-associates.example'));

@@ -15,6 +15,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.colu
 ('abuse@webhizzy.in', 'ops@webhizzy.in'),
 ('postmaster@webhizzy.in', 'ops@webhizzy.in')
 ) AS v WHERE d.name = 'webhizzy.in' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'webhizzy.in') AND (source, destination) NOT IN (VALUES ('abuse@webhizzy.in', 'ops@webhizzy.in'), ('postmaster@webhizzy.in', 'ops@webhizzy.in'));

@@ -18,6 +18,8 @@ INSERT INTO virtual_aliases (domain_id, source, destination) SELECT d.id, v.colu
 ('info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'),
 ('postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example')
 ) AS v WHERE d.name = 'xn--11bg9a6av5ff.example' ON CONFLICT (source, destination) DO UPDATE SET domain_id = excluded.domain_id;
+DELETE FROM relay_recipients WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
+DELETE FROM relay_domains WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 DELETE FROM virtual_app_passwords WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 DELETE FROM virtual_sender_grants WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example');
 DELETE FROM virtual_aliases WHERE domain_id = (SELECT id FROM virtual_domains WHERE name = 'xn--11bg9a6av5ff.example') AND (source, destination) NOT IN (VALUES ('abuse@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'orders@xn--11bg9a6av5ff.example'), ('info@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'), ('postmaster@xn--11bg9a6av5ff.example', 'ravi@xn--11bg9a6av5ff.example'));

@@ -17,7 +17,7 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_mx" {
   name = {{ zone.domain | hcl_string }}
   type = "MX"
   ttl = {{ ttl }}
-  records = [{{ mx | hcl_string }}]
+  records = [{% for value in mx %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
 }
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_spf" {
