@@ -13,7 +13,25 @@ codes! {
         DisabledDestination = "mailops::alias::disabled-destination",
         SendAsNotGranted = "mailops::send-as::not-granted",
         SendAsOffPlatform = "mailops::send-as::off-platform",
+        ExternalForwardNotAllowed = "mailops::limits::external-forward",
     }
+}
+
+/// A destination off the platform in a tenant whose `[limits]
+/// external_forwards = false`.
+pub(crate) fn external_forward_not_allowed(
+    loc: Location,
+    switch: Location,
+    alias: &str,
+    address: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        GraphCode::ExternalForwardNotAllowed,
+        format!("`{alias}` forwards to `{address}`, off the platform, and this tenant may not forward off it"),
+    )
+    .at(loc, "a forward off the platform")
+    .related(switch, "forwards off the platform turned off here")
+    .help("remove the destination, or set `external_forwards = true` in [limits] if the operator allows this tenant to forward mail out (it sends other people's mail, spam included, from the mail host)")
 }
 
 pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagnostic {

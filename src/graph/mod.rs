@@ -154,6 +154,18 @@ fn resolve_destinations<'m>(
                 edges.push((to.source.as_str(), alias.source.as_str()));
             }
             Resolution::External => {
+                if let Some(switch) = model
+                    .domains
+                    .get(&alias.domain)
+                    .and_then(|d| d.limits.external_forwards_off.as_ref())
+                {
+                    diagnostics.push(diags::external_forward_not_allowed(
+                        destination.origin.clone(),
+                        switch.clone(),
+                        &alias.source,
+                        &destination.address,
+                    ));
+                }
                 let target = destination.address.rsplit_once('@').map_or("", |(_, d)| d);
                 if removed.contains(target) {
                     diagnostics.push(diags::into_removed_domain(
@@ -408,6 +420,39 @@ mod tests {
 
     /// Issue 15: an alias (in any tenant) to an address at an alias domain
     /// resolves as that address at the tenant; one the tenant lacks dangles.
+    #[test]
+    fn a_tenant_without_external_forwards_still_forwards_to_other_tenants() {
+        // Forwards to another tenant and to its alias domain are on the
+        // platform: `compile` asserts there is no error (the invalid fixture
+        // external-forward-not-allowed shows the one for an outside address).
+        let a = test_repo::tenant("a.example", "dkim", 1, "A", "A").replacen(
+            "\n[dkim]\n",
+            "\n[limits]\nexternal_forwards = false\n\n[dkim]\n",
+            1,
+        ) + "\n[[alias]]\naddress = \"out\"\nto = [\"user0@b.example\", \"user0@b-old.example\"]\n";
+        let b = test_repo::tenant("b.example", "dkim", 1, "B", "B").replacen(
+            "domain = \"b.example\"\n",
+            "domain = \"b.example\"\nalias_domains = [\"b-old.example\"]\n",
+            1,
+        );
+        let model = test_repo::compile(
+            &test_repo::platform(""),
+            &[("a.example", a), ("b.example", b)],
+        );
+        assert!(
+            model.domains["a.example"]
+                .limits
+                .external_forwards_off
+                .is_some()
+        );
+        assert_eq!(
+            model.domains["a.example"].aliases["out@a.example"]
+                .destinations
+                .len(),
+            2
+        );
+    }
+
     #[test]
     fn addresses_at_an_alias_domain_resolve_at_its_tenant() {
         let mut a = test_repo::tenant("a.example", "dkim", 1, "A", "A");

@@ -282,6 +282,9 @@ pub(crate) struct Limits {
     pub(crate) send_per_hour: Option<u32>,
     /// Outbound messages per hour for the whole domain; `None`: no limit.
     pub(crate) domain_send_per_hour: Option<u32>,
+    /// `external_forwards = false`: where it is written; aliases of the
+    /// tenant may not forward off the platform. `None`: they may (default).
+    pub(crate) external_forwards_off: Option<Location>,
 }
 
 /// A mailbox `local@domain`.

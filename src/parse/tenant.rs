@@ -234,6 +234,11 @@ pub(crate) struct RawLimits {
     /// (default: the platform's `[defaults] domain_send_per_hour`, else no limit).
     #[serde(default)]
     pub(crate) domain_send_per_hour: Option<Sp<i64>>,
+    /// Whether the domain's aliases may forward mail off the platform (default
+    /// `true`). `false`: a destination outside the platform's tenants is an
+    /// error — forwarding spam out hurts the mail host's reputation.
+    #[serde(default)]
+    pub(crate) external_forwards: Option<Sp<bool>>,
 }
 
 /// A mailbox: `<user>@<domain>`.

@@ -452,6 +452,12 @@ fn build_limits(c: &mut Checker<'_>, raw: &RawTenant<'_>, platform: &Platform) -
         max_quota,
         send_per_hour,
         domain_send_per_hour,
+        external_forwards_off: raw
+            .limits
+            .external_forwards
+            .as_ref()
+            .filter(|allowed| !allowed.value)
+            .map(|switch| c.loc(switch)),
     }
 }
 
