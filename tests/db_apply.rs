@@ -41,10 +41,6 @@ fn mariadb_a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan() {
     a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(Engine::Mariadb);
 }
 
-fn apply(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(repo.path(), &["apply", "--yes", "--database", &db.url])
-}
-
 /// `apply --yes` started in the background, with one debug-build test hook
 /// (`MAILOPS_TEST_HOLD_…`) set.
 fn spawn_apply(repo: &Repo, db: &TestDb, hook: (&str, &str)) -> std::process::Child {
@@ -58,13 +54,6 @@ fn spawn_apply(repo: &Repo, db: &TestDb, hook: (&str, &str)) -> std::process::Ch
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("mailops starts")
-}
-
-fn plan(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(
-        repo.path(),
-        &["plan", "--detailed-exitcode", "--database", &db.url],
-    )
 }
 
 /// `plan --format json`'s database section.
@@ -148,7 +137,7 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
     repo.add_mailbox("b.example", "erin", Some("O'Brien \"Erin\" \\ back\nslash"));
     let db = TestDb::new(engine);
 
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("+ mailbox alice@a.example"),
@@ -156,7 +145,7 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
         stdout(&out)
     );
 
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(stderr(&out).contains("applied to"), "{}", stderr(&out));
     assert_eq!(
@@ -211,19 +200,19 @@ fn first_apply_creates_everything_and_a_second_plan_is_empty(engine: Engine) {
             .is_file()
     );
 
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("no row changes"), "{}", stdout(&out));
     // Applying again changes nothing and logs nothing.
     let before = db.snapshot();
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(db.snapshot(), before);
 }
 
 fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let healthy =
         db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email");
 
@@ -236,7 +225,7 @@ fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
         other_password_hash()
     ));
 
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("2 to update"), "{text}");
@@ -266,20 +255,20 @@ fn hand_edits_show_as_drift_and_apply_heals_them(engine: Engine) {
         assert!(stdout(&out).contains("carol@b.example"), "{}", stdout(&out));
     }
 
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT email, password, quota_bytes, name FROM virtual_users ORDER BY email"),
         healthy
     );
     assert_eq!(db.count("virtual_aliases"), 7);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let plan_file = repo.path().join("plan.json");
     let plan_path = plan_file.to_str().unwrap();
@@ -326,7 +315,7 @@ fn a_saved_plan_is_applied_as_reviewed_and_refused_after_a_concurrent_change(eng
     );
     assert_code(&out, 0);
     assert_eq!(db.count("virtual_users"), 5);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // A plan is tied to its database, not to how its URL is written; another database refuses it.
     repo.add_mailbox("b.example", "gina", None);
@@ -404,7 +393,7 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
     );
 
     // On a populated database, with inserts, an update and a delete in flight.
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
     repo.replace("a.example", "to = [\"alice\", \"bob\"]", "to = [\"alice\"]");
@@ -422,7 +411,7 @@ fn a_failure_in_the_middle_of_an_apply_leaves_the_database_unchanged(engine: Eng
             "after failing at statement {fail_after}"
         );
     }
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(
         stderr(&out).contains("1 inserted, 1 updated, 1 deleted"),
@@ -453,13 +442,13 @@ fn two_applies_at_once_both_finish_one_after_the_other(engine: Engine) {
     assert_eq!((applied, current), (1, 1), "{messages:#?}");
     assert_eq!(db.count("mailops_apply_log"), 1);
     assert_eq!(db.count("virtual_users"), 4);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let holder = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_LOCK_MS", "4000"));
     std::thread::sleep(std::time::Duration::from_millis(1000));
@@ -482,11 +471,11 @@ fn a_held_lock_makes_the_second_apply_fail_after_its_wait(engine: Engine) {
 fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.remove_tenant("b.example");
     let before = db.snapshot();
 
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 1);
     let message = stderr(&out);
     assert!(
@@ -517,7 +506,7 @@ fn the_delete_guard_refuses_and_allow_destroy_proceeds(engine: Engine) {
 
     // More than a quarter of a table is guarded too, even within one domain.
     repo.replace("a.example", "user = \"bob\"", "user = \"bobby\"");
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 1);
     assert!(
         stderr(&out).contains("deletes 1 of the 2 rows of virtual_users"),
@@ -538,7 +527,7 @@ fn apply_refuses_to_run_unattended_without_yes(engine: Engine) {
 fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0); // migrates
+    assert_code(&repo.apply_to(&db), 0); // migrates
     let before = db.snapshot();
     db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
     let out = run(repo.path(), &["plan", "--database", &db.url]);
@@ -550,7 +539,7 @@ fn a_schema_newer_than_mailops_is_refused(engine: Engine) {
         stderr(&out)
     );
     repo.add_mailbox("a.example", "frank", None);
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 1);
     assert_eq!(db.snapshot(), before);
 }
@@ -642,12 +631,12 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
     let db = TestDb::new(engine);
     // Nothing recorded yet: an empty database has no row to read.
     assert_eq!(read_by_plan(&repo, &db), (0, 0, true));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
 
     // b.example: carol, dave, postmaster@ and abuse@ → 4 rows.
     repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("~ mailbox carol@b.example: quota 1 GiB → 2 GiB"),
@@ -655,9 +644,9 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
         stdout(&out)
     );
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // --full reads every row, and finds nothing more.
     let full = plan_json(&repo, &db, &["--full"]);
@@ -669,7 +658,7 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
     // counted from the plan, not read back): nothing is read afterwards.
     repo.add_tenant("c.example", &["erin"]);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
     assert_eq!(
         recorded_state(&db),
@@ -680,12 +669,12 @@ fn a_plan_after_apply_reads_no_rows_and_a_changed_file_reads_only_its_domain(eng
 fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // Same number of rows: only the mark can tell (SQLite: a trigger raises
     // `edits`; MariaDB: the server moves the row's change time).
     db.sql("UPDATE virtual_users SET name = 'Hand' WHERE email = 'dave@b.example'");
 
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("~ mailbox dave@b.example: name \"Hand\" → \"dave of b.example\""),
@@ -693,7 +682,7 @@ fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine
         stdout(&out)
     );
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         db.sql("SELECT name FROM virtual_users WHERE email = 'dave@b.example'"),
         "dave of b.example\n"
@@ -704,10 +693,10 @@ fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine
     // an apply records it again (without a log entry: no row changed).
     db.sql("UPDATE virtual_users SET quota_bytes = 1 WHERE email = 'dave@b.example'");
     db.sql("UPDATE virtual_users SET quota_bytes = 1073741824 WHERE email = 'dave@b.example'");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
     let logged = db.count("mailops_apply_log");
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(
         stderr(&out)
@@ -722,47 +711,47 @@ fn a_hand_edit_in_a_domain_whose_file_did_not_change_is_found_by_its_mark(engine
 fn deleting_every_mailbox_of_a_domain_by_hand_is_found(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let healthy = db.snapshot_rows();
 
     db.sql(
         "DELETE FROM virtual_users WHERE domain_id = \
          (SELECT id FROM virtual_domains WHERE name = 'b.example')",
     );
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("+ mailbox carol@b.example"), "{text}");
     assert!(text.contains("+ mailbox dave@b.example"), "{text}");
     assert!(!text.contains("a.example"), "{text}");
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(db.snapshot_rows(), healthy);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // TRUNCATE fires no trigger (SQLite has none); the row counts catch it.
     if engine == Engine::Mariadb {
         db.sql("TRUNCATE TABLE virtual_users");
-        let out = plan(&repo, &db);
+        let out = repo.plan_against(&db);
         assert_code(&out, 2);
         let text = stdout(&out);
         assert!(text.contains("4 to insert"), "{text}");
         assert!(text.contains("+ mailbox alice@a.example"), "{text}");
         assert!(text.contains("+ mailbox dave@b.example"), "{text}");
-        assert_code(&apply(&repo, &db), 0);
+        assert_code(&repo.apply_to(&db), 0);
         assert_eq!(db.snapshot_rows(), healthy);
-        assert_code(&plan(&repo, &db), 0);
+        assert_code(&repo.plan_against(&db), 0);
     }
 }
 
 fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     db.sql(
         "UPDATE virtual_users SET domain_id = \
          (SELECT id FROM virtual_domains WHERE name = 'b.example') WHERE email = 'alice@a.example'",
     );
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("~ mailbox alice@a.example: domain \"b.example\" → \"a.example\""),
@@ -770,7 +759,7 @@ fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
         stdout(&out)
     );
     assert_eq!(read_by_plan(&repo, &db).0, 2);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         db.sql(
             "SELECT d.name FROM virtual_users u JOIN virtual_domains d ON d.id = u.domain_id \
@@ -784,7 +773,7 @@ fn moving_a_mailbox_to_another_domain_by_hand_is_found(engine: Engine) {
 fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // A digest is `sha256:` and 64 hex digits.
     assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
     let digest_of = |domain: &str| {
@@ -798,7 +787,7 @@ fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: E
 
     // A change records the new digest of its domain only.
     repo.add_mailbox("a.example", "frank", None);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_ne!(digest_of("a.example"), a_before);
     assert_eq!(digest_of("b.example"), b_before);
     assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
@@ -816,13 +805,13 @@ fn the_state_of_a_domain_is_recorded_on_apply_and_goes_with_its_domain(engine: E
 fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // As a database migrated from before the bookkeeping.
     db.sql("DELETE FROM mailops_domain_state");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (2, 11, true));
     let before = db.snapshot();
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(
         stderr(&out).contains("no row changes (recorded the state of 2 domains)"),
@@ -839,7 +828,7 @@ fn a_database_without_recorded_state_is_read_whole_once_then_recorded(engine: En
 fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let keep_time = match engine {
         Engine::Sqlite => {
             for table in [
@@ -860,21 +849,21 @@ fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engi
         Engine::Mariadb => ", mailops_changed_at = mailops_changed_at",
     };
     db.sql("DELETE FROM virtual_users WHERE email = 'carol@b.example'");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("+ mailbox carol@b.example"),
         "{}",
         stdout(&out)
     );
-    assert_code(&apply(&repo, &db), 0);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // An edit that keeps the counts is then seen only by reading every row.
     db.sql(&format!(
         "UPDATE virtual_users SET name = 'Hand'{keep_time} WHERE email = 'dave@b.example'"
     ));
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     let out = run(
         repo.path(),
         &[
@@ -905,7 +894,7 @@ fn with_the_mark_evaded_counts_still_catch_deletes_and_full_reads_every_row(engi
 fn a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let plan_file = repo.path().join("plan.json");
     let plan_path = plan_file.to_str().unwrap();
@@ -949,7 +938,7 @@ fn a_saved_plan_is_refused_after_a_hand_edit_in_a_domain_it_does_not_change(engi
 fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let before = db.snapshot();
     let state = state_rows(&db);
@@ -969,7 +958,7 @@ fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Eng
         assert_eq!(db.snapshot(), before);
         assert_eq!(state_rows(&db), state);
     }
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
 }
 
@@ -980,7 +969,7 @@ fn a_failure_while_recording_the_state_leaves_the_database_unchanged(engine: Eng
 fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // Apply writes a.example (frank) and records its state; meanwhile someone
     // edits alice, in the same domain, and dave, in a domain apply does not
     // read, keeping every count.
@@ -1003,7 +992,7 @@ fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine)
     assert_eq!(db.count("virtual_users"), 5);
 
     // Not absorbed into what apply recorded: both show, and only their domains are read.
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     for mailbox in ["alice@a.example", "dave@b.example"] {
         let domain = mailbox.split('@').nth(1).unwrap();
@@ -1018,7 +1007,7 @@ fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine)
     }
     assert!(stdout(&out).contains("2 to update"), "{}", stdout(&out));
     assert_eq!(read_by_plan(&repo, &db), (2, 12, true));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
     assert_eq!(recorded_state(&db), "a.example\t1\t71\nb.example\t1\t71\n");
 }
@@ -1026,7 +1015,7 @@ fn a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan(engine: Engine)
 fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let healthy = db.snapshot_rows();
     let reinsert = |email: &str, name: &str| {
         db.sql(&format!(
@@ -1040,14 +1029,14 @@ fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
     // Another mailbox in place of one: the counts stay.
     db.sql("DELETE FROM virtual_users WHERE email = 'dave@b.example'");
     reinsert("eve@b.example", "eve");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("+ mailbox dave@b.example"), "{text}");
     assert!(text.contains("- mailbox eve@b.example"), "{text}");
     assert!(!text.contains("a.example"), "{text}");
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(db.snapshot_rows(), healthy);
     assert_eq!(read_by_plan(&repo, &db), (0, 0, false));
 
@@ -1056,9 +1045,9 @@ fn a_delete_and_insert_that_keep_the_counts_are_found(engine: Engine) {
     db.sql("DELETE FROM virtual_users WHERE email = 'dave@b.example'");
     reinsert("dave@b.example", "dave of b.example");
     assert_eq!(db.snapshot_rows(), healthy);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (1, 4, false));
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(
         stderr(&out).contains("no row changes (recorded the state of 1 domain)"),
@@ -1088,7 +1077,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_eq!(triggers(&db), 6);
     // The rows the files ask for, as that mailops wrote them.
     let reference = TestDb::new(engine);
-    assert_code(&apply(&repo, &reference), 0);
+    assert_code(&repo.apply_to(&reference), 0);
     db.load_rows_of(&reference);
     // The state rows 0002's apply recorded: the digests of the same rows
     // (a digest depends on the rows only), and no edit since.
@@ -1109,7 +1098,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
 
     // A plan reads the older schema as it is (every row) and migrates
     // nothing; nothing to change.
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
         stdout(&out).contains("apply will migrate from version 2 to 6"),
@@ -1125,7 +1114,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_eq!(db.snapshot(), before);
 
     // Apply migrates.
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
@@ -1159,7 +1148,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
 
     // And the mark works from there on.
     db.sql("UPDATE virtual_users SET quota_bytes = 5 WHERE email = 'carol@b.example'");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("~ mailbox carol@b.example: quota 5 B → 1 GiB"),
@@ -1181,7 +1170,7 @@ fn rows_hash(rows: &serde_json::Value) -> String {
 fn forged_saved_plan_is_refused(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.add_mailbox("a.example", "frank", None);
     let plan_file = repo.path().join("plan.json");
     let plan_path = plan_file.to_str().unwrap();
@@ -1322,7 +1311,7 @@ fn plan_out_in_current_directory() {
 fn plan_hides_password_hashes_in_file_diffs() {
     let repo = Repo::two_tenants();
     let db = TestDb::new(Engine::Sqlite);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // The marker: alice's hash changes; every mailbox has one of the two.
     repo.replace("a.example", password_hash(), other_password_hash());
     let secret = |hash: &str| hash.rsplit('$').next().unwrap().to_string();
@@ -1485,7 +1474,7 @@ fn plan_never_creates_a_database(engine: Engine) {
     );
     assert_code(&out, 0);
     assert_eq!(db.count("virtual_users"), 4);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
@@ -1513,7 +1502,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     };
     let before = snapshot(&db);
     let sqlite_before = (engine == Engine::Sqlite).then(|| sqlite_state(&db));
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(
@@ -1549,7 +1538,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
         "1\n2\n3\n4\n5\n6\n"
     );
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
@@ -1564,7 +1553,7 @@ fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
         "\n[[alias]]\naddress = \"accounts\"\nto = [\"dave@b.example\"]\n",
     );
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     // b.example goes; a.example and c.example still forward into it.
     repo.remove_tenant("b.example");
     let before = db.snapshot();
@@ -1574,7 +1563,7 @@ fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
     ];
     let heading = "2 aliases that the tenant files keep forward into a domain this apply deletes";
 
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     for line in forwards.iter().chain([&heading]) {
         assert!(stdout(&out).contains(line), "{line}: {}", stdout(&out));
@@ -1588,7 +1577,7 @@ fn destroy_refusal_lists_forwards_into_the_domain(engine: Engine) {
         ])
     );
 
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 1);
     let message = stderr(&out);
     assert!(
@@ -1608,7 +1597,7 @@ fn a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans(engine: 
     // and by nothing else.
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let keep_time = match engine {
         Engine::Sqlite => {
             for table in [
@@ -1713,8 +1702,8 @@ fn every_plan_error_exits_1_with_detailed_exitcode(engine: Engine) {
     );
     assert_code(&out, 1);
     // A schema from a newer mailops: refused, 1 either way.
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 1);
 }

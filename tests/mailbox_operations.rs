@@ -16,17 +16,6 @@ on_both_engines!(
     the_generated_sql_files_load_the_same_rows_as_apply,
 );
 
-fn apply(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(repo.path(), &["apply", "--yes", "--database", &db.url])
-}
-
-fn plan(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(
-        repo.path(),
-        &["plan", "--detailed-exitcode", "--database", &db.url],
-    )
-}
-
 /// What a plan read: (domains whose rows were read, rows read).
 fn read_by_plan(repo: &Repo, db: &TestDb) -> (u64, u64) {
     let out = run(
@@ -87,7 +76,7 @@ fn operations_repo() -> Repo {
 fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engine) {
     let repo = operations_repo();
     let db = TestDb::new(engine);
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     for line in [
@@ -100,7 +89,7 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
     }
     // Never a hash, of a mailbox or of an app password.
     assert!(!text.contains("$argon2id$"), "{text}");
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         mailbox_rows(&db),
         "alice@a.example\tactive\timap,smtp\n\
@@ -117,7 +106,7 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
         db.sql("SELECT password FROM virtual_app_passwords"),
         format!("{}\n", other_password_hash())
     );
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0), "every domain is clean");
 
     // Lock alice, rename bob's app password: a state change and a revocation.
@@ -127,7 +116,7 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
         "[[mailbox]]\nuser = \"alice\"\nstate = \"locked\"",
     );
     repo.replace("a.example", "name = \"phone\"", "name = \"tablet\"");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     for line in [
@@ -137,13 +126,13 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         db.sql("SELECT state FROM virtual_users WHERE email = 'alice@a.example'"),
         "locked\n"
     );
     assert_eq!(db.sql("SELECT name FROM virtual_app_passwords"), "tablet\n");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // The grant withdrawn by its owner: alice's send_as is now an error, and
     // nothing is applied until the files agree.
@@ -152,7 +141,7 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
         "allow_send_as = [\"alice@a.example\"]",
         "allow_send_as = []",
     );
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 1);
     assert!(
         stderr(&out).contains("mailops::send-as::not-granted"),
@@ -160,14 +149,14 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
         stderr(&out)
     );
     repo.replace("a.example", ", \"carol@b.example\"]", "]");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("- send-as alice@a.example as carol@b.example"),
         "{}",
         stdout(&out)
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         db.sql("SELECT sender, login FROM virtual_sender_grants"),
         "team@a.example\talice@a.example\n"
@@ -177,7 +166,7 @@ fn state_protocols_app_passwords_and_grants_are_planned_and_applied(engine: Engi
 fn hand_edits_of_app_passwords_and_grants_are_drift_and_apply_heals_them(engine: Engine) {
     let repo = operations_repo();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     let applied = mailbox_rows(&db);
     assert_eq!(read_by_plan(&repo, &db), (0, 0));
     for edit in [
@@ -189,12 +178,12 @@ fn hand_edits_of_app_passwords_and_grants_are_drift_and_apply_heals_them(engine:
         "UPDATE virtual_users SET state = 'disabled' WHERE email = 'bob@a.example'",
     ] {
         db.sql(edit);
-        let out = plan(&repo, &db);
+        let out = repo.plan_against(&db);
         assert_code(&out, 2);
         assert_ne!(read_by_plan(&repo, &db), (0, 0), "{edit}: no domain read");
-        assert_code(&apply(&repo, &db), 0);
+        assert_code(&repo.apply_to(&db), 0);
         assert_eq!(mailbox_rows(&db), applied, "{edit}");
-        assert_code(&plan(&repo, &db), 0);
+        assert_code(&repo.plan_against(&db), 0);
     }
 }
 
@@ -202,7 +191,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     let repo = Repo::two_tenants();
     // The rows the files ask for, as a mailops of schema 3 wrote them.
     let reference = TestDb::new(engine);
-    assert_code(&apply(&repo, &reference), 0);
+    assert_code(&repo.apply_to(&reference), 0);
     let db = TestDb::new(engine);
     for migration in &engine.migrations()[..3] {
         db.sql_file(migration);
@@ -216,7 +205,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     let rows_before = db.snapshot_rows();
 
     // A plan reads the old schema as it is, migrates nothing, changes nothing.
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
         stdout(&out).contains("apply will migrate from version 3 to 6"),
@@ -230,7 +219,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
 
     // Apply migrates in place: every row (and id) kept, each mailbox active
     // with every protocol, no row written but the bookkeeping.
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
@@ -244,7 +233,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     );
     assert_eq!(db.count("virtual_app_passwords"), 0);
     assert_eq!(db.count("virtual_sender_grants"), 0);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
     assert_eq!(read_by_plan(&repo, &db), (0, 0));
 
     // From there on the new fields apply like any other.
@@ -253,7 +242,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
         "[[mailbox]]\nuser = \"dave\"",
         "[[mailbox]]\nuser = \"dave\"\nstate = \"disabled\"",
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(
         db.sql("SELECT state FROM virtual_users WHERE email = 'dave@b.example'"),
         "disabled\n"
@@ -267,7 +256,7 @@ fn the_generated_sql_files_load_the_same_rows_as_apply(engine: Engine) {
     let repo = operations_repo();
     assert_code(&run(repo.path(), &["build"]), 0);
     let applied = TestDb::new(engine);
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     let loaded = TestDb::new(engine);
     loaded.script(&engine.migrations_script(), "the migrations");
     loaded.script(&engine.whole_load(repo.path()), "the whole load");
@@ -290,7 +279,7 @@ fn the_generated_sql_files_load_the_same_rows_as_apply(engine: Engine) {
     repo.replace("a.example", ", \"carol@b.example\"]", "]");
     assert_code(&run(repo.path(), &["build"]), 0);
     loaded.script(&engine.whole_load(repo.path()), "the whole load again");
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     assert_eq!(mailbox_rows(&loaded), mailbox_rows(&applied));
     assert_eq!(loaded.count("virtual_app_passwords"), 0);
     assert_eq!(

@@ -14,17 +14,6 @@ on_both_engines!(
     the_generated_sql_files_load_the_same_relay_rows_as_apply,
 );
 
-fn apply(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(repo.path(), &["apply", "--yes", "--database", &db.url])
-}
-
-fn plan(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(
-        repo.path(),
-        &["plan", "--detailed-exitcode", "--database", &db.url],
-    )
-}
-
 fn relays(db: &TestDb) -> String {
     db.sql(
         "SELECT d.name, r.nexthop, r.backup_mx FROM relay_domains r \
@@ -58,7 +47,7 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
     let repo = Repo::two_tenants();
     relay_tenant(&repo, "r.example", RELAY);
     let db = TestDb::new(engine);
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     for line in [
@@ -69,13 +58,13 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(relays(&db), "r.example\t[mail.onprem.example]:25\t0\n");
     assert_eq!(
         recipients(&db),
         "r.example\tabuse@r.example\nr.example\talice@r.example\nr.example\tpostmaster@r.example\n"
     );
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // Another next hop, the backup MX on, bob instead of alice.
     let path = repo.path().join("tenants/r.example.toml");
@@ -87,7 +76,7 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
             + "backup_mx = true\nprimary_mx = \"mx1.onprem.example\"\n",
     )
     .unwrap();
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     for line in [
@@ -98,11 +87,11 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
         assert!(text.contains(line), "{line}\n{text}");
     }
     assert!(text.contains("backup_mx"), "{text}");
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(relays(&db), "r.example\t[192.0.2.7]:2525\t1\n");
     assert!(recipients(&db).contains("bob@r.example"));
     assert!(!recipients(&db).contains("alice@r.example"));
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // Its DNS: their server is MX 10, the mail host MX 20.
     let out = run(repo.path(), &["dns", "records", "r.example"]);
@@ -124,17 +113,17 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
         ),
     )
     .unwrap();
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("- relay r.example"),
         "{}",
         stdout(&out)
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(relays(&db), "");
     assert_eq!(recipients(&db), "");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // A relay tenant deleted: its domain goes, which needs --allow-destroy.
     relay_tenant(
@@ -142,9 +131,9 @@ fn relay_rows_are_planned_applied_changed_and_removed(engine: Engine) {
         "gone.example",
         RELAY.replace("alice", "carol").as_str(),
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     repo.remove_tenant("gone.example");
-    assert_code(&apply(&repo, &db), 1);
+    assert_code(&repo.apply_to(&db), 1);
     assert_code(
         &run(
             repo.path(),
@@ -160,10 +149,10 @@ fn a_hand_edited_relay_row_is_drift(engine: Engine) {
     let repo = Repo::two_tenants();
     relay_tenant(&repo, "r.example", RELAY);
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     db.sql("UPDATE relay_domains SET nexthop = '[evil.example]:25'");
     db.sql("DELETE FROM relay_recipients WHERE address = 'alice@r.example'");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(
@@ -171,9 +160,9 @@ fn a_hand_edited_relay_row_is_drift(engine: Engine) {
         "{text}"
     );
     assert!(text.contains("+ relay recipient alice@r.example"), "{text}");
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(relays(&db), "r.example\t[mail.onprem.example]:25\t0\n");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn the_generated_sql_files_load_the_same_relay_rows_as_apply(engine: Engine) {
@@ -181,7 +170,7 @@ fn the_generated_sql_files_load_the_same_relay_rows_as_apply(engine: Engine) {
     relay_tenant(&repo, "r.example", RELAY);
     assert_code(&run(repo.path(), &["build"]), 0);
     let applied = TestDb::new(engine);
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     let loaded = TestDb::new(engine);
     loaded.script(&engine.migrations_script(), "the migrations");
     loaded.script(&engine.whole_load(repo.path()), "the whole load");
@@ -195,7 +184,7 @@ fn the_generated_sql_files_load_the_same_relay_rows_as_apply(engine: Engine) {
     std::fs::write(&path, text.replace("\"alice\"", "\"bob\"")).unwrap();
     assert_code(&run(repo.path(), &["build"]), 0);
     loaded.script(&engine.whole_load(repo.path()), "the whole load again");
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     assert_eq!(recipients(&loaded), recipients(&applied));
     assert!(!recipients(&loaded).contains("alice@"));
 }

@@ -17,17 +17,6 @@ on_both_engines!(
     the_generated_sql_files_load_the_same_tenant_states_as_apply,
 );
 
-fn apply(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(repo.path(), &["apply", "--yes", "--database", &db.url])
-}
-
-fn plan(repo: &Repo, db: &TestDb) -> std::process::Output {
-    run(
-        repo.path(),
-        &["plan", "--detailed-exitcode", "--database", &db.url],
-    )
-}
-
 fn states(db: &TestDb) -> String {
     db.sql("SELECT name, state FROM virtual_domains ORDER BY name")
 }
@@ -52,7 +41,7 @@ fn tenant_states_are_planned_and_applied(engine: Engine) {
     // A new tenant that is not active shows its state on the insert; an
     // active one reads as before.
     set_state(&repo, "b.example", "disabled");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(text.contains("+ domain a.example\n"), "{text}");
@@ -60,14 +49,14 @@ fn tenant_states_are_planned_and_applied(engine: Engine) {
         text.contains("+ domain b.example (state disabled)"),
         "{text}"
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(states(&db), "a.example\tactive\nb.example\tdisabled\n");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // Suspend a, re-activate b: two updates of domain rows, nothing else.
     set_state(&repo, "a.example", "suspended");
     set_state(&repo, "b.example", "active");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     let text = stdout(&out);
     for line in [
@@ -77,36 +66,36 @@ fn tenant_states_are_planned_and_applied(engine: Engine) {
         assert!(text.contains(line), "{line}\n{text}");
     }
     let rows_before = db.snapshot_rows();
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert!(stderr(&out).contains("2 updated"), "{}", stderr(&out));
     assert_eq!(states(&db), "a.example\tsuspended\nb.example\tactive\n");
     // Suspending deletes nothing: every mailbox and alias row is kept.
     assert_eq!(db.snapshot_rows(), rows_before);
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     // Back to active by removing the key: the default.
     let path = repo.path().join("tenants/a.example.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replace("state = \"suspended\"\n", "")).unwrap();
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(states(&db), "a.example\tactive\nb.example\tactive\n");
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 }
 
 fn a_hand_edited_tenant_state_is_drift_and_a_saved_plan_is_refused(engine: Engine) {
     let repo = Repo::two_tenants();
     let db = TestDb::new(engine);
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     db.sql("UPDATE virtual_domains SET state = 'disabled' WHERE name = 'b.example'");
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 2);
     assert!(
         stdout(&out).contains("~ domain b.example: state disabled → active"),
         "{}",
         stdout(&out)
     );
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(states(&db), "a.example\tactive\nb.example\tactive\n");
 
     // A plan saved, then the state edited by hand: the live state it was
@@ -163,7 +152,7 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
     // The rows the files ask for, as a mailops of schema 4 wrote them: a
     // locked mailbox among them.
     let reference = TestDb::new(engine);
-    assert_code(&apply(&repo, &reference), 0);
+    assert_code(&repo.apply_to(&reference), 0);
     let db = TestDb::new(engine);
     for migration in &engine.migrations()[..4] {
         db.sql_file(migration);
@@ -175,7 +164,7 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
 
     // The plan reads schema 4's mailbox columns as they are: the locked
     // mailbox is no change (it was read as active before).
-    let out = plan(&repo, &db);
+    let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
         stdout(&out).contains("apply will migrate from version 4 to 6"),
@@ -188,7 +177,7 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
     );
 
     // Apply migrates in place: every row and id kept, every domain active.
-    let out = apply(&repo, &db);
+    let out = repo.apply_to(&db);
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
@@ -201,10 +190,10 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
         db.sql("SELECT state FROM virtual_users WHERE email = 'dave@b.example'"),
         "locked\n"
     );
-    assert_code(&plan(&repo, &db), 0);
+    assert_code(&repo.plan_against(&db), 0);
 
     set_state(&repo, "a.example", "disabled");
-    assert_code(&apply(&repo, &db), 0);
+    assert_code(&repo.apply_to(&db), 0);
     assert_eq!(states(&db), "a.example\tdisabled\nb.example\tactive\n");
 }
 
@@ -215,7 +204,7 @@ fn the_generated_sql_files_load_the_same_tenant_states_as_apply(engine: Engine) 
     set_state(&repo, "a.example", "suspended");
     assert_code(&run(repo.path(), &["build"]), 0);
     let applied = TestDb::new(engine);
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     let loaded = TestDb::new(engine);
     loaded.script(&engine.migrations_script(), "the migrations");
     loaded.script(&engine.whole_load(repo.path()), "the whole load");
@@ -226,7 +215,7 @@ fn the_generated_sql_files_load_the_same_tenant_states_as_apply(engine: Engine) 
     set_state(&repo, "b.example", "disabled");
     assert_code(&run(repo.path(), &["build"]), 0);
     loaded.script(&engine.whole_load(repo.path()), "the whole load again");
-    assert_code(&apply(&repo, &applied), 0);
+    assert_code(&repo.apply_to(&applied), 0);
     assert_eq!(states(&loaded), states(&applied));
     assert_eq!(states(&loaded), "a.example\tactive\nb.example\tdisabled\n");
 }

@@ -26,6 +26,19 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// `mailops apply --yes` against the test database.
+    pub fn apply_to(&self, db: &super::TestDb) -> std::process::Output {
+        super::run(self.path(), &["apply", "--yes", "--database", &db.url])
+    }
+
+    /// `mailops plan --detailed-exitcode` against the test database.
+    pub fn plan_against(&self, db: &super::TestDb) -> std::process::Output {
+        super::run(
+            self.path(),
+            &["plan", "--detailed-exitcode", "--database", &db.url],
+        )
+    }
+
     /// An empty directory: no mailops.toml, no tenants/.
     pub fn empty() -> Self {
         Repo {
