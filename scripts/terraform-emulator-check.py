@@ -33,7 +33,7 @@ example, and a synthetic repo of 100 tenants):
      --moves` prints (real `terraform state mv`); each root, given its part,
      plans no change against the emulator: every resource is in exactly the
      state of the root that declares it;
-  6. the read-back records, as zone files, served by Knot on 127.0.0.1;
+  6. the read-back records, as zone files, served by Knot on 127.0.0.78:53 (an address of its own);
      `mailops dns check --expect-ip <the Elastic IP>` must end all ok; and
      (example repo) checkdmarc, asking Knot on 127.0.0.77:53, must find every
      tenant's SPF, DMARC and MX valid;
@@ -313,6 +313,11 @@ def split_state(repo, tf, variables):
 
 # checkdmarc asks port 53 only: Knot answers there too, on an address of its own.
 CHECKDMARC_ADDRESS = "127.0.0.77"
+# Knot answers `dns check` on a loopback address of its own, port 53: a port
+# picked free for TCP may be taken for UDP (any resolver's source port, such as
+# the end-to-end suite's Rspamd running beside this check), and Knot then
+# never answers over UDP.
+KNOT_ADDRESS = "127.0.0.78"
 
 
 def checkdmarc(domains):
@@ -374,8 +379,8 @@ def serve_and_check(repo, records, ip, work, dmarc_domains=None):
     reverse = ".".join(reversed(ip.split(".")[:3])) + ".in-addr.arpa"
     host = next(name for (name, rtype) in records if rtype == "A")
     lines[reverse] = [f"{ip.split('.')[3]}.{reverse}. 3600 IN PTR {host}."]
-    port = free_port()
-    listen = f"127.0.0.1@{port}" + (f", {CHECKDMARC_ADDRESS}@53" if dmarc_domains else "")
+    port = 53
+    listen = f"{KNOT_ADDRESS}@{port}" + (f", {CHECKDMARC_ADDRESS}@53" if dmarc_domains else "")
     conf = [f'server:\n  rundir: "{zones}"\n  listen: [ {listen} ]\n',
             f'database:\n  storage: "{zones}"\n',
             "log:\n  - target: stderr\n    any: error\n",
@@ -391,9 +396,13 @@ def serve_and_check(repo, records, ip, work, dmarc_domains=None):
                             stdout=subprocess.DEVNULL, stderr=open(zones / "knot.log", "w"))
     try:
         first = origins[0]
-        wait_for("knotd to answer", lambda: run("kdig", "@127.0.0.1", "-p", port, "+short", "SOA", first,
-                                                check_rc=False).stdout.strip() != "")
-        proc = run(BIN, "-C", repo, "dns", "check", "--nameserver", f"127.0.0.1:{port}",
+        try:
+            wait_for("knotd to answer", lambda: run("kdig", f"@{KNOT_ADDRESS}", "-p", port, "+short", "SOA", first,
+                                                    check_rc=False).stdout.strip() != "")
+        except Exception as error:
+            log_text = (zones / "knot.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{error}; knotd's log: {log_text}") from None
+        proc = run(BIN, "-C", repo, "dns", "check", "--nameserver", f"{KNOT_ADDRESS}:{port}",
                    "--expect-ip", ip, check_rc=False)
         if proc.returncode != 0:
             problems = [l for l in proc.stdout.splitlines() if l.strip() and not l.startswith("  ok")]
