@@ -67,6 +67,17 @@ fn declared(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A resource address as a shell word. Addresses are identifiers (letters,
+/// digits, `_`, `-`, `.`): no quoting needed, quoted all the same.
+fn quoted_address(address: &str) -> String {
+    debug_assert!(
+        address
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    );
+    format!("'{address}'")
+}
+
 /// A POSIX shell script of the moves (see the module docs), to run where
 /// the old state was pulled to (`terraform state pull > single.tfstate`).
 pub(crate) fn script(moves: &[(String, String)], shards: u16) -> String {
@@ -89,14 +100,7 @@ pub(crate) fn script(moves: &[(String, String)], shards: u16) -> String {
          mv_to() {{\n  terraform state mv -lock=false -backup=- -state=host.tfstate -state-out=\"$1.tfstate\" \"$2\" \"$2\" >/dev/null\n}}\n"
     );
     for (root, address) in moves {
-        // Addresses are identifiers (letters, digits, `_`, `-`, `.`): no quoting needed,
-        // quoted all the same.
-        debug_assert!(
-            address
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        );
-        text.push_str(&format!("mv_to {root} '{address}'\n"));
+        text.push_str(&format!("mv_to {root} {}\n", quoted_address(address)));
     }
     text.push_str(&format!(
         "echo \"moved {} resources into their DNS roots' states in $OUT\"\n",
@@ -154,12 +158,7 @@ pub(crate) fn reshard_script(
          mv_to() {{\n  terraform state mv -lock=false -backup=- -state=\"from/$1.tfstate\" -state-out=\"$2.tfstate\" \"$3\" \"$3\" >/dev/null\n}}\n"
     );
     for (old, new, address) in moves {
-        debug_assert!(
-            address
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        );
-        text.push_str(&format!("mv_to {old} {new} '{address}'\n"));
+        text.push_str(&format!("mv_to {old} {new} {}\n", quoted_address(address)));
     }
     text.push_str(&format!(
         "echo \"moved {} resources into the states of the {shards}-shard layout in $OUT\"\n",
