@@ -1538,14 +1538,19 @@ def mailbox_operation_checks(backend, stack, repo, tenants, url, db_password):
         return "110 closed"
     check(f"{b}: POP3: nothing listens on 110", no_plain_pop3)
 
-    def no_reload():
-        asked = [out.strip() for out in installs if "reload: none" not in out]
-        if asked:
-            raise RuntimeError(f"install asked for a reload: {asked[0]}")
-        if service_pids(base) != before:
-            raise RuntimeError("a service was restarted")
-        return f"{len(installs)} applies and installs, same PIDs"
-    check(f"{b}: mailbox operations: no change reloads a service (same PIDs)", no_reload)
+    check(f"{b}: mailbox operations: no change reloads a service (same PIDs)",
+          lambda: no_reload_since(base, before, installs, f"{len(installs)} applies and installs, same PIDs"))
+
+
+def no_reload_since(base, before, installs, done):
+    """No install asked for a reload and every service still has the PID of
+    `before`; `done` (what was done meanwhile) is the check's detail."""
+    asked = [out.strip() for out in installs if "reload: none" not in out]
+    if asked:
+        raise RuntimeError(f"install asked for a reload: {asked[0]}")
+    if service_pids(base) != before:
+        raise RuntimeError("a service was restarted")
+    return done
 
 
 def tenant_state_checks(backend, stack, repo, url, db_password, domain, user, password):
@@ -1635,14 +1640,8 @@ def tenant_state_checks(backend, stack, repo, url, db_password, domain, user, pa
         return "logs in over IMAP and submission, finds its old mail, RCPT 250"
     check(f"{b}: active again: logins, old mail and delivery are back", reactivated)
 
-    def no_reload():
-        asked = [out.strip() for out in installs if "reload: none" not in out]
-        if asked:
-            raise RuntimeError(f"install asked for a reload: {asked[0]}")
-        if service_pids(base) != before:
-            raise RuntimeError("a service was restarted")
-        return f"{len(installs)} applies and installs, same PIDs"
-    check(f"{b}: tenant states: no change reloads a service (same PIDs)", no_reload)
+    check(f"{b}: tenant states: no change reloads a service (same PIDs)",
+          lambda: no_reload_since(base, before, installs, f"{len(installs)} applies and installs, same PIDs"))
 
 
 def inbound_tls_checks(backend, stack, repo, db_password, recipient):
@@ -1779,14 +1778,8 @@ def rate_limit_checks(backend, stack, repo, url, db_password, domain, user, pass
     tenant_file.write_text(original)
     install()
 
-    def no_reload():
-        asked = [out.strip() for out in installs if "reload: none" not in out]
-        if asked:
-            raise RuntimeError(f"install asked for a reload: {asked[0]}")
-        if service_pids(base) != before:
-            raise RuntimeError("a service was restarted")
-        return f"{len(installs)} installs, same PIDs"
-    check(f"{b}: send limits: setting and lifting them reloads no service (same PIDs)", no_reload)
+    check(f"{b}: send limits: setting and lifting them reloads no service (same PIDs)",
+          lambda: no_reload_since(base, before, installs, f"{len(installs)} installs, same PIDs"))
 
 
 # ------------------------------------------------- relay domains and backup MX
@@ -1996,14 +1989,8 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
         return "MX 10 their server, MX 20 the mail host"
     check(f"{b}: backup MX: dns records publishes their MX 10 and ours at 20", records)
 
-    def no_reload():
-        asked = [out.strip() for out in installs if "reload: none" not in out]
-        if asked:
-            raise RuntimeError(f"install asked for a reload: {asked[0]}")
-        if service_pids(base) != before:
-            raise RuntimeError("a service was restarted")
-        return "same PIDs"
-    check(f"{b}: relay: onboarding relay tenants reloads no service", no_reload)
+    check(f"{b}: relay: onboarding relay tenants reloads no service",
+          lambda: no_reload_since(base, before, installs, "same PIDs"))
 
 
 def main():
