@@ -398,7 +398,18 @@ class Stack:
             "alias_maps": "",
             "alias_database": "",
             "smtp_tls_security_level": "none",
+            # The forwarding checks (issue 22) present an Internet client's
+            # address with XCLIENT: Rspamd treats loopback as local and
+            # seals only mail from outside.
+            "smtpd_authorized_xclient_hosts": HOST,
         }
+        # The outside world's servers: a forward's destination and the outside
+        # sender's domain go to sinks on loopback (everything else stays an
+        # error), ahead of the generated transport table.
+        routes = self.base / "outside-transport"
+        routes.write_text("".join(f"{domain} smtp:[{HOST}]:{port}\n" for domain, port in OUTSIDE_ROUTES.items()))
+        generated = run("postconf", "-c", self.pf, "-h", "transport_maps").stdout.strip()
+        settings["transport_maps"] = f"texthash:{routes}, {generated}"
         run("postconf", "-c", self.pf, "-e", *[f"{k}={v}" for k, v in settings.items()])
         run("postconf", "-c", self.pf, "-F", "*/*/chroot = n")
 
@@ -419,7 +430,11 @@ class Stack:
         # Maps re-read every 2 s instead of 5 min, so the suite sees a changed
         # send-limit or selector map without waiting (it is the same re-read).
         (override / "options.inc").write_text(
-            'dns { nameserver = ["127.0.0.1:53"]; }\nmap_watch_interval = 2s;\n'
+            # Nothing answers on 127.0.0.1:53: a lookup (SPF, DMARC of mail from an
+            # Internet client) fails after 0.2 s instead of using up the task's 8 s,
+            # after which Rspamd would neither seal nor sign.
+            'dns { nameserver = ["127.0.0.1:53"]; timeout = 0.2s; retransmits = 1; }\n'
+            'map_watch_interval = 2s;\n'
         )
         # The ratelimit module's buckets: the suite's own Redis.
         (override / "ratelimit.conf").write_text(f'servers = "127.0.0.1:{REDIS_PORT}";\n')
@@ -453,10 +468,37 @@ class Stack:
         with open(self.logs / "dovecot.stdout", "ab") as out:
             subprocess.Popen(["dovecot", "-c", self.dovecot_conf], stdin=subprocess.DEVNULL,
                              stdout=out, stderr=out, start_new_session=True).wait()
+        self.start_postsrsd()
         run("postfix", "-c", self.pf, "start")
         for port in (25, 587, 993, *((995,) if self.pop3 else ()), 24, 12345, 12340):
             wait_for(f"port {port}", lambda p=port: port_open(p), timeout=20)
         wait_for("rspamd /ping", rspamd_ping, timeout=90, interval=0.5)
+
+    def srs_settings(self):
+        """The installed /etc/default/postsrsd (`mailops install`), as a dict."""
+        path = self.live / "etc" / "default" / "postsrsd"
+        return dict(re.findall(r"(?m)^([A-Z_]+)=(.*)$", path.read_text())) if path.exists() else {}
+
+    def start_postsrsd(self):
+        """postsrsd with the installed settings and a secret of this run
+        (Debian's package makes the host's own); its command line names the
+        work dir, so `stop` finds it."""
+        settings = self.srs_settings()
+        if not settings:
+            return
+        secret = self.base / "postsrsd.secret"
+        secret.write_text(secrets.token_urlsafe(24) + "\n")
+        os.chmod(secret, 0o600)
+        (self.base / "run").mkdir(parents=True, exist_ok=True)
+        with open(self.logs / "postsrsd.log", "ab") as out:
+            subprocess.run(
+                ["postsrsd", f"-s{secret}", f"-d{settings['SRS_DOMAIN']}",
+                 f"-f{settings['SRS_FORWARD_PORT']}", f"-r{settings['SRS_REVERSE_PORT']}",
+                 f"-l{settings['SRS_LISTEN_ADDR']}", "-4", f"-p{self.base}/run/postsrsd.pid", "-D"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True,
+            )
+        for key in ("SRS_FORWARD_PORT", "SRS_REVERSE_PORT"):
+            wait_for(f"postsrsd on {settings[key]}", lambda p=int(settings[key]): port_open(p), timeout=20)
 
     def stop(self):
         if self.pf.exists():
@@ -481,7 +523,8 @@ class Stack:
         wait_for("services to stop", lambda: not any(port_open(p) for p in SUITE_PORTS), timeout=20)
 
     def log_tails(self):
-        for name in ("postfix.log", "dovecot.log", "rspamd.log", "rspamd.stdout", "dovecot.stdout"):
+        for name in ("postfix.log", "dovecot.log", "rspamd.log", "rspamd.stdout", "dovecot.stdout",
+                     "postsrsd.log"):
             path = self.logs / name
             if path.exists():
                 lines = path.read_text(errors="replace").splitlines()[-25:]
@@ -493,7 +536,16 @@ class Stack:
 # Redis for Rspamd's ratelimit module, on a port of the suite's own (not the
 # machine's Redis on 6379, which other tests share).
 REDIS_PORT = 16379
-SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334, REDIS_PORT)
+# postsrsd's two tables (the generated settings: Debian's ports).
+SRS_PORTS = (10001, 10002)
+# Sinks standing in for the outside world's servers (see OUTSIDE_ROUTES).
+FORWARD_SINK_PORT = 12525
+ORIGIN_SINK_PORT = 12526
+SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334, REDIS_PORT, *SRS_PORTS)
+# The example tenants' external forward (kaveri-foods.example's exports@) and
+# the outside sender's own domain, where bounces of forwarded mail return.
+OUTSIDE_ROUTES = {"freight-forwarder.example": FORWARD_SINK_PORT,
+                  OUTSIDE_SENDER.split("@")[1]: ORIGIN_SINK_PORT}
 
 # Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
 # generated file (in the running copy) to show which checks catch it.
@@ -543,14 +595,20 @@ def break_something(stack, what):
     elif what == "relay-transport":  # no transport map: relay domains go to relay_transport
         path = pf / "main.cf"
         path.write_text(re.sub(r"(?m)^transport_maps = .*\n", "", path.read_text()))
+    elif what == "srs":  # no SRS: forwarded mail keeps the outside sender
+        path = pf / "main.cf"
+        path.write_text(re.sub(r"(?m)^(sender|recipient)_canonical_maps = .*\n", "", path.read_text()))
+    elif what == "arc-inbound":  # ARC seals logged-in users' mail only, as before issue 22
+        path = stack.live / "etc" / "rspamd" / "local.d" / "arc.conf"
+        path.write_text(path.read_text().replace("sign_inbound = true;", "sign_inbound = false;"))
     elif what == "relay-recipients":  # no recipient map: every address of a relay domain accepted
         path = pf / "main.cf"
         path.write_text(re.sub(r"(?m)^relay_recipient_maps = .*\n", "", path.read_text()))
     else:
         raise RuntimeError(f"MAILOPS_E2E_BREAK={what}: expected query, sender-login, dkim-key, "
                            "catch-all-sender, quota-status, dual-dkim, arc-ed25519, "
-                           "mailbox-state, recipient-state, tenant-state, rate-limit, relay-transport "
-                           "or relay-recipients")
+                           "mailbox-state, recipient-state, tenant-state, rate-limit, relay-transport, "
+                           "relay-recipients, srs or arc-inbound")
     log(f"(self-test: broke {what})")
 
 
@@ -564,7 +622,7 @@ def leftover_pids():
             continue
         for name, pid in re.findall(r'\("([^"]+)",pid=(\d+)', fields[-1]):
             if name in ("master", "dovecot", "rspamd", "smtpd", "imap-login", "lmtp", "auth", "quota-status",
-                        "redis-server"):
+                        "redis-server", "postsrsd"):
                 pids.add(int(pid))
     return pids
 
@@ -1229,7 +1287,10 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 12. Relay domains and backup MX (issue 15).
     relay_checks(backend, stack, repo, url, db_password, sender)
 
-    # 13. Required inbound TLS (issue 20), last: it reloads Postfix.
+    # 13. Forwarding off the platform: SRS and ARC (issue 22).
+    srs_checks(backend, stack, tenants, sender)
+
+    # 14. Required inbound TLS (issue 20), last: it reloads Postfix.
     inbound_tls_checks(backend, stack, repo, db_password, new_user)
 
 
@@ -1855,6 +1916,127 @@ class SmtpSink:
 
     def with_token(self, token):
         return [m for m in self.messages if token.encode() in m[2]]
+
+
+def smtp_from_outside(sender, recipients, token, client="192.0.2.25"):
+    """Send one message on port 25 as an Internet client (XCLIENT: the e2e
+    Postfix lets loopback name the client), so that Rspamd treats it as
+    inbound mail, not local; returns the refused recipients."""
+    message = new_message(sender, recipients, token)
+    with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+        smtp.ehlo("client.e2e.invalid")
+        code, text = smtp.docmd("XCLIENT", f"ADDR={client} NAME=[UNAVAILABLE]")
+        if code != 220:
+            raise RuntimeError(f"XCLIENT: {code} {text.decode(errors='replace')}")
+        smtp.ehlo("outside.e2e.invalid")
+        return smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+
+
+def srs_checks(backend, stack, tenants, local_user):
+    """Issue 22 on the real servers: a tenant's forward of outside mail leaves
+    with an SRS sender at the SRS domain and an ARC seal that verifies; a
+    bounce to that address reaches the original sender; a forged SRS address
+    is refused; a local user's own mail keeps its sender."""
+    b = backend
+    srs_domain = stack.srs_settings().get("SRS_DOMAIN", "(none installed)")
+    forwards = sorted(
+        (source, target) for source, targets in tenants.aliases.items() if not source.startswith("@")
+        for target in targets if tenants.domain_of(target) in OUTSIDE_ROUTES
+    )
+    forward_sink, origin_sink = SmtpSink(FORWARD_SINK_PORT), SmtpSink(ORIGIN_SINK_PORT)
+    forward_sink.start()
+    origin_sink.start()
+    forwarded = {}
+    try:
+        def srs_sender():
+            if not forwards:
+                raise RuntimeError(f"no example alias forwards to {sorted(OUTSIDE_ROUTES)}")
+            source, target = forwards[0]
+            token = uuid.uuid4().hex
+            refused_now = smtp_from_outside(OUTSIDE_SENDER, [source], token)
+            if refused_now:
+                raise RuntimeError(f"refused {refused_now}")
+            wait_for(f"the forward at {target}'s server", lambda: forward_sink.with_token(token), timeout=30)
+            sender, rcpts, data = forward_sink.with_token(token)[0]
+            forwarded.update(sender=sender, data=data, source=source)
+            user, domain = OUTSIDE_SENDER.split("@")
+            if not re.fullmatch(rf"SRS0=[^=]+=[^=]+={re.escape(domain)}={re.escape(user)}@{re.escape(srs_domain)}",
+                                sender, re.IGNORECASE):
+                raise RuntimeError(f"MAIL FROM:<{sender}>, expected SRS0=…={domain}={user}@{srs_domain}")
+            if rcpts != [target]:
+                raise RuntimeError(f"RCPT TO {rcpts}, expected {target}")
+            return f"{source} → {target}: MAIL FROM:<{sender}>"
+        check(f"{b}: srs: a forward of outside mail leaves with an SRS0 sender at the SRS domain", srs_sender)
+
+        def arc_sealed():
+            if "data" not in forwarded:
+                raise RuntimeError("no forwarded message")
+            raw = forwarded["data"].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            message = email.message_from_bytes(raw)
+            seal = message.get("ARC-Seal")
+            if not seal:
+                raise RuntimeError("no ARC-Seal header")
+            tags = header_tags(seal)
+            domain = tenants.domain_of(forwarded["source"])
+            if tags.get("d") != domain or tags.get("i") != "1":
+                raise RuntimeError(f"ARC-Seal d={tags.get('d')} i={tags.get('i')}, expected d={domain} i=1")
+            cv, results, comment = dkim.arc_verify(raw, dnsfunc=dkim_dns(tenants))
+            if cv != dkim.CV_Pass:
+                raise RuntimeError(f"ARC chain {cv}: {comment} {results}")
+            return f"ARC-Seal i=1 d={tags['d']} s={tags.get('s')} verifies (cv={cv.decode()})"
+        check(f"{b}: arc: the forwarded message carries an ARC seal of the forwarding tenant that verifies",
+              arc_sealed)
+
+        def bounce_returns():
+            if "sender" not in forwarded:
+                raise RuntimeError("no SRS address to bounce to")
+            token = uuid.uuid4().hex
+            message = new_message(f"MAILER-DAEMON@{forwarded['sender'].split('@')[1]}",
+                                  [forwarded["sender"]], token, subject="Undelivered Mail Returned to Sender")
+            with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+                smtp.ehlo("bounces.e2e.invalid")
+                refused_now = smtp.send_message(message, from_addr="", to_addrs=[forwarded["sender"]])
+            if refused_now:
+                raise RuntimeError(f"refused {refused_now}")
+            wait_for("the bounce at the original sender's server", lambda: origin_sink.with_token(token), timeout=30)
+            sender, rcpts, _ = origin_sink.with_token(token)[0]
+            if rcpts != [OUTSIDE_SENDER]:
+                raise RuntimeError(f"the bounce went to {rcpts}, expected {OUTSIDE_SENDER}")
+            return f"RCPT TO:<{forwarded['sender']}> reached RCPT TO:<{rcpts[0]}> (MAIL FROM:<{sender}>)"
+        check(f"{b}: srs: a bounce to the SRS address reaches the original sender", bounce_returns)
+
+        def forged_refused():
+            user, domain = OUTSIDE_SENDER.split("@")
+            forged = [f"SRS0=AAAA=AA={domain}={user}@{srs_domain}"]
+            if "sender" in forwarded:
+                # The real address with one character of its hash changed.
+                real = forwarded["sender"]
+                prefix, rest = real.split("=", 1)
+                flipped = ("B" if rest[0] != "B" else "C") + rest[1:]
+                forged.append(f"{prefix}={flipped}")
+            codes = []
+            for address in forged:
+                code, text = rcpt_code(address, sender="")
+                if code != 550:
+                    raise RuntimeError(f"RCPT TO:<{address}>: {code} {text}")
+                codes.append(f"{code}")
+            return f"{len(forged)} forged addresses: {', '.join(codes)}"
+        check(f"{b}: srs: a forged SRS0 address is refused with 550 at RCPT", forged_refused)
+
+        def local_sender_kept():
+            target = next((t for _, t in forwards), f"someone@{next(iter(OUTSIDE_ROUTES))}")
+            token = uuid.uuid4().hex
+            smtp_send(local_user, [target], token, port=587, login=(local_user, password_of(local_user)))
+            wait_for(f"the message at {target}'s server", lambda: forward_sink.with_token(token), timeout=30)
+            sender, _, _ = forward_sink.with_token(token)[0]
+            if sender != local_user:
+                raise RuntimeError(f"MAIL FROM:<{sender}>, expected <{local_user}>")
+            return f"{local_user} → {target}: MAIL FROM:<{sender}>"
+        check(f"{b}: srs: a local user's mail to an outside address keeps its own envelope sender",
+              local_sender_kept)
+    finally:
+        forward_sink.stop()
+        origin_sink.stop()
 
 
 def free_port():

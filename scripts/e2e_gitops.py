@@ -254,7 +254,7 @@ class Loop:
         # Reloads are recorded, not run: the suite's services read a copy of
         # the installed files (e2e.Stack), and the checks prove that the loop
         # needs no reload at all for what it does here.
-        reload = ", ".join(f"{s} = \"echo {s} >> '{self.reloads}'\"" for s in ("postfix", "dovecot", "rspamd"))
+        reload = ", ".join(f"{s} = \"echo {s} >> '{self.reloads}'\"" for s in ("postfix", "dovecot", "rspamd", "postsrsd"))
         self.config.write_text(
             "version = 1\n"
             f'repo = "{self.forge}"\n'

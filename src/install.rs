@@ -24,6 +24,9 @@ pub(crate) enum Service {
     Postfix,
     Dovecot,
     Rspamd,
+    /// postsrsd, the SRS daemon: its settings (`/etc/default/postsrsd`),
+    /// read when it starts, so a change needs a restart.
+    Postsrsd,
 }
 
 impl Service {
@@ -32,6 +35,7 @@ impl Service {
             Service::Postfix => "postfix",
             Service::Dovecot => "dovecot",
             Service::Rspamd => "rspamd",
+            Service::Postsrsd => "postsrsd",
         }
     }
 
@@ -41,6 +45,7 @@ impl Service {
             Service::Postfix => "postfix",
             Service::Dovecot => "dovecot",
             Service::Rspamd => "_rspamd",
+            Service::Postsrsd => "postsrsd",
         }
     }
 
@@ -152,18 +157,17 @@ fn read_secrets_file(path: &Path) -> Result<zeroize::Zeroizing<String>, Error> {
 
 /// Where each generated folder goes under the root, and whose it is.
 fn target_of(generated_path: &str) -> Option<(PathBuf, Service)> {
-    let (prefix, service) = [
-        ("postfix/", Service::Postfix),
-        ("dovecot/", Service::Dovecot),
-        ("rspamd/", Service::Rspamd),
+    let (prefix, dir, service) = [
+        ("postfix/", "etc/postfix", Service::Postfix),
+        ("dovecot/", "etc/dovecot", Service::Dovecot),
+        ("rspamd/", "etc/rspamd", Service::Rspamd),
+        // `postsrsd/postsrsd`: the settings Debian's launcher reads.
+        ("postsrsd/", "etc/default", Service::Postsrsd),
     ]
     .into_iter()
-    .find(|(prefix, _)| generated_path.starts_with(prefix))?;
+    .find(|(prefix, _, _)| generated_path.starts_with(prefix))?;
     let rest = &generated_path[prefix.len()..];
-    Some((
-        PathBuf::from("etc").join(service.name()).join(rest),
-        service,
-    ))
+    Some((PathBuf::from(dir).join(rest), service))
 }
 
 /// Whether a file under `generated/` is installed on the mail host.
@@ -472,6 +476,10 @@ mod tests {
                 PathBuf::from("etc/rspamd/local.d/dkim_signing.conf"),
                 Service::Rspamd
             ))
+        );
+        assert_eq!(
+            target_of("postsrsd/postsrsd"),
+            Some((PathBuf::from("etc/default/postsrsd"), Service::Postsrsd))
         );
         assert_eq!(target_of("sql/mysql/acme.example.sql"), None);
         assert_eq!(target_of("terraform/host/main.tf"), None);

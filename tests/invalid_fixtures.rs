@@ -300,6 +300,8 @@ fixtures! {
     alias_domain_duplicate: exit 1, ["mailops::alias-domain::duplicate"];
     alias_domain_two_tenants: exit 1, ["mailops::alias-domain::duplicate"];
     alias_domain_is_tenant: exit 1, ["mailops::alias-domain::is-tenant"];
+    srs_domain_is_tenant: exit 1, ["mailops::srs::tenant-domain"];
+    srs_domain_outside_zone: exit 1, ["mailops::platform::invalid"];
     alias_domain_dangling: exit 1, ["mailops::alias::dangling"];
     // relay domains and backup MX
     relay_with_mailboxes: exit 1, ["mailops::relay::with-mailboxes"];

@@ -107,6 +107,10 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
     if platform.pop3 {
         packages.push("dovecot-pop3d");
     }
+    if platform.srs_domain.is_some() {
+        // SRS for forwarded mail; the package makes its secret on the host.
+        packages.push("postsrsd");
+    }
     packages
 }
 
@@ -262,6 +266,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("bootstrap_sql", BOOTSTRAP_SQL_PATH);
     context.insert("secret_files", &secret_files);
     context.insert("letsencrypt", &letsencrypt_paths(platform));
+    context.insert("srs", &platform.srs_domain.is_some());
     context.insert("tls_cert", &platform.tls.cert);
     context.insert("settings_file", SETTINGS_PATH);
     context.insert("settings_placeholder", BOOT_SETTINGS_PLACEHOLDER);
@@ -415,8 +420,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 26,
-            "postfix (11), dovecot (10: 2 + 8 app password slots), rspamd (5)"
+            installed, 28,
+            "postfix (12), dovecot (10: 2 + 8 app password slots), rspamd (5), postsrsd (1)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()

@@ -61,6 +61,11 @@ pub(crate) const DKIM_SIGNING_DOMAINS: &str = "signing-domains.conf";
 /// outbound send limits, read by the ratelimit module (see `rspamd.rs`).
 pub(crate) const RATE_LIMIT_MAP: &str = "ratelimits.map";
 
+/// postsrsd's lookup tables for Postfix (Debian's defaults, on loopback):
+/// sender → its SRS form, and an SRS address → the original sender.
+pub(crate) const SRS_FORWARD_PORT: u16 = 10001;
+pub(crate) const SRS_REVERSE_PORT: u16 = 10002;
+
 /// Rspamd's system group on Debian, which must read the DKIM keys.
 pub(crate) const RSPAMD_GROUP: &str = "_rspamd";
 
@@ -77,20 +82,23 @@ pub(crate) struct Placement {
 /// are not installed on the mail host (SQL, Terraform, cloud-init itself).
 ///
 /// The same rule as `mailops install` (a test holds them together):
-/// `<service>/<rest>` goes to `/etc/<service>/<rest>`; a file that holds the
+/// `<service>/<rest>` goes to `/etc/<service>/<rest>` (`postsrsd/<rest>` to
+/// `/etc/default/<rest>`); a file that holds the
 /// database password placeholder is `0640 root:<the service's group>` (only
 /// that service reads it once filled), every other one `0644 root:root`.
 pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
-    let (service, _) = generated.split_once('/')?;
-    let group = match service {
-        "postfix" => "postfix",
-        "dovecot" => "dovecot",
-        "rspamd" => RSPAMD_GROUP,
+    let (service, rest) = generated.split_once('/')?;
+    let (dir, group) = match service {
+        "postfix" => ("/etc/postfix", "postfix"),
+        "dovecot" => ("/etc/dovecot", "dovecot"),
+        "rspamd" => ("/etc/rspamd", RSPAMD_GROUP),
+        // `postsrsd/postsrsd`: the settings Debian's postsrsd launcher reads.
+        "postsrsd" => ("/etc/default", "postsrsd"),
         _ => return None,
     };
     let secret = contents.contains(DB_PASSWORD_PLACEHOLDER);
     Some(Placement {
-        path: format!("/etc/{generated}"),
+        path: format!("{dir}/{rest}"),
         owner: "root",
         group: if secret { group } else { "root" },
         mode: if secret { "0640" } else { "0644" },
@@ -150,15 +158,13 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 26, "{database}");
+            assert_eq!(configs.len(), 28, "{database}");
             for file in configs {
-                let generated_path = file
-                    .target
-                    .strip_prefix("etc")
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_string();
+                let target = file.target.strip_prefix("etc").unwrap().to_str().unwrap();
+                let generated_path = match target.strip_prefix("default/") {
+                    Some(rest) => format!("postsrsd/{rest}"),
+                    None => target.to_string(),
+                };
                 let place = placement(&generated_path, &generated[&generated_path]).unwrap();
                 assert_eq!(
                     std::path::Path::new(&place.path),

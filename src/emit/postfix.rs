@@ -19,6 +19,7 @@ use crate::model::{Driver, Platform};
 const MAIN_CF: &str = include_str!("templates/postfix/main.cf");
 const MASTER_CF: &str = include_str!("templates/postfix/master.cf");
 const MAP_CF: &str = include_str!("templates/postfix/map.cf");
+const POSTSRSD: &str = include_str!("templates/postsrsd/postsrsd");
 
 /// One lookup table: file name, what it answers, and its query.
 pub(crate) struct LookupMap {
@@ -133,7 +134,22 @@ pub(crate) const RELAY_RECIPIENTS: LookupMap = LookupMap {
     result_format: None,
 };
 
-pub(crate) const MAPS: [&LookupMap; 9] = [
+/// The senders SRS leaves alone: every address at a tenant domain (or an
+/// alias domain) with mailboxes here, mapped to itself. It comes before
+/// postsrsd in `sender_canonical_maps`, and Postfix stops at the first table
+/// that answers, so what the platform's own users send keeps its envelope
+/// sender, and onboarding a domain needs no postsrsd restart. A relay
+/// domain's senders are outside senders here (their server sends their mail).
+pub(crate) const SRS_EXCLUDE: LookupMap = LookupMap {
+    file: "srs-exclude.cf",
+    parameter: "sender_canonical_maps (with [mail_host] srs)",
+    purpose: "Is this sender at a domain with mailboxes here? Then it keeps its address: SRS (postsrsd) rewrites outside senders only.",
+    query: "SELECT '%s' FROM virtual_domains d WHERE d.name='%d' \
+AND NOT EXISTS (SELECT 1 FROM relay_domains r WHERE r.domain_id = d.id)",
+    result_format: None,
+};
+
+pub(crate) const MAPS: [&LookupMap; 10] = [
     &DOMAINS,
     &MAILBOXES,
     &ALIASES,
@@ -143,6 +159,7 @@ pub(crate) const MAPS: [&LookupMap; 9] = [
     &RELAY_DOMAINS,
     &RELAY_TRANSPORT,
     &RELAY_RECIPIENTS,
+    &SRS_EXCLUDE,
 ];
 
 /// `proxy:mysql:/etc/postfix/virtual-domains.cf`.
@@ -161,6 +178,17 @@ struct MapNames {
     relay_domains: String,
     relay_transport: String,
     relay_recipients: String,
+    srs_exclude: String,
+}
+
+/// The SRS settings of main.cf, master.cf and postsrsd's file.
+#[derive(Serialize)]
+struct Srs {
+    domain: String,
+    /// `tcp:127.0.0.1:10001`: postsrsd's sender → SRS form table.
+    forward: String,
+    /// `tcp:127.0.0.1:10002`: postsrsd's SRS address → original sender table.
+    reverse: String,
 }
 
 /// `inet:host:port` for `hosts =` (an IPv6 address in brackets).
@@ -177,6 +205,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         ("main.cf", MAIN_CF),
         ("master.cf", MASTER_CF),
         ("map.cf", MAP_CF),
+        ("postsrsd", POSTSRSD),
     ]);
     let driver = platform.database.driver;
     let mut context = tera::Context::new();
@@ -197,8 +226,15 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             relay_domains: map_reference(driver, &RELAY_DOMAINS),
             relay_transport: map_reference(driver, &RELAY_TRANSPORT),
             relay_recipients: map_reference(driver, &RELAY_RECIPIENTS),
+            srs_exclude: map_reference(driver, &SRS_EXCLUDE),
         },
     );
+    let srs = platform.srs_domain.as_ref().map(|domain| Srs {
+        domain: domain.clone(),
+        forward: format!("tcp:{LOOPBACK}:{}", mail_host::SRS_FORWARD_PORT),
+        reverse: format!("tcp:{LOOPBACK}:{}", mail_host::SRS_REVERSE_PORT),
+    });
+    context.insert("srs", &srs);
     context.insert(
         "lmtp",
         &format!("lmtp:inet:{LOOPBACK}:{}", mail_host::LMTP_PORT),
@@ -218,9 +254,19 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("submission_port", &mail_host::SUBMISSION_PORT);
     out.add("postfix/main.cf", render(&tera, "main.cf", &context));
     out.add("postfix/master.cf", render(&tera, "master.cf", &context));
+    if let Some(srs) = &srs {
+        context.insert("srs_domain", &srs.domain);
+        context.insert("loopback", LOOPBACK);
+        context.insert("forward_port", &mail_host::SRS_FORWARD_PORT);
+        context.insert("reverse_port", &mail_host::SRS_REVERSE_PORT);
+        out.add("postsrsd/postsrsd", render(&tera, "postsrsd", &context));
+    }
 
     let db = &platform.database;
     for map in MAPS {
+        if map.file == SRS_EXCLUDE.file && srs.is_none() {
+            continue;
+        }
         context.insert("purpose", map.purpose);
         context.insert("parameter", map.parameter);
         context.insert("hosts", &mysql_host(&db.host, db.port));
@@ -601,6 +647,127 @@ pub(crate) mod tests {
                 ["1"]
             );
         });
+    }
+
+    /// The SRS exclusion map on the real SQLite engine: an address at a
+    /// domain with mailboxes here maps to itself (Postfix then stops before
+    /// postsrsd), one at a relay domain or outside does not (postsrsd
+    /// rewrites it). Postfix fills `%s` with the address, `%d` its domain.
+    #[test]
+    fn srs_leaves_senders_at_hosted_domains_alone() {
+        use super::SRS_EXCLUDE;
+        let (runtime, mut conn) = routing_tables();
+        runtime.block_on(async {
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'hosted.test'), (2, 'relayed.test');
+                 INSERT INTO relay_domains (domain_id, nexthop, backup_mx) VALUES (2, '[mail.relayed.test]:25', 0);",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            async fn answer(conn: &mut sqlx::SqliteConnection, address: &str) -> Vec<String> {
+                use sqlx::Row;
+                let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+                let sql = SRS_EXCLUDE
+                    .query
+                    .replace("%s", address)
+                    .replace("%d", domain);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get::<String, _>(0))
+                    .collect()
+            }
+            assert_eq!(
+                answer(&mut conn, "alice@hosted.test").await,
+                ["alice@hosted.test"]
+            );
+            for outside in ["bob@relayed.test", "someone@outside.test"] {
+                assert!(answer(&mut conn, outside).await.is_empty(), "{outside}");
+            }
+        });
+    }
+
+    fn srs_files(mail_host_extra: &str) -> crate::emit::Artifacts {
+        let platform = test_repo::platform("driver = \"mysql\"").replacen(
+            "[mail_host]\n",
+            &format!("[mail_host]\n{mail_host_extra}"),
+            1,
+        );
+        test_repo::emit(
+            &platform,
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
+        )
+    }
+
+    /// SRS is on by default, under the host name: the exclusion map before
+    /// postsrsd's forward table, its reverse table for bounces, the relay
+    /// transport turning senders back, and postsrsd's settings file.
+    #[test]
+    fn srs_is_on_by_default_under_the_host_name() {
+        let out = srs_files("");
+        let main = out.get("postfix/main.cf").unwrap();
+        assert!(main.contains(
+            "\nsender_canonical_maps = proxy:mysql:/etc/postfix/srs-exclude.cf, tcp:127.0.0.1:10001\n\
+             sender_canonical_classes = envelope_sender\n\
+             recipient_canonical_maps = tcp:127.0.0.1:10002\n\
+             recipient_canonical_classes = envelope_recipient\n"
+        ));
+        assert!(main.contains("\nmydestination = $myhostname, localhost\n"));
+        let master = out.get("postfix/master.cf").unwrap();
+        assert!(master.contains(
+            "relay      unix  -       -       y       -       -       smtp\n  \
+             -o syslog_name=postfix/$service_name\n  \
+             -o smtp_generic_maps=tcp:127.0.0.1:10002\n"
+        ));
+        let settings = out.get("postsrsd/postsrsd").unwrap();
+        for line in [
+            "SRS_DOMAIN=mx.webhizzy.in",
+            "SRS_LISTEN_ADDR=127.0.0.1",
+            "SRS_FORWARD_PORT=10001",
+            "SRS_REVERSE_PORT=10002",
+            "SRS_SECRET=/etc/postsrsd.secret",
+        ] {
+            assert!(settings.lines().any(|l| l == line), "{line}: {settings}");
+        }
+        let tf = out.get("terraform/host/main.tf").unwrap();
+        assert!(tf.contains("resource \"aws_route53_record\" \"srs_spf\""));
+        assert!(tf.contains("\"v=spf1 a:mx.webhizzy.in -all\""));
+        assert!(!tf.contains("srs_mx"), "the host name has its A record");
+    }
+
+    /// Another SRS domain in the zone is a local destination too, with its
+    /// own MX; `srs = false` leaves every sender and the relay alone.
+    #[test]
+    fn srs_domain_and_srs_off() {
+        let out = srs_files("srs_domain = \"srs.webhizzy.in\"\n");
+        let main = out.get("postfix/main.cf").unwrap();
+        assert!(main.contains("\nmydestination = $myhostname, localhost, srs.webhizzy.in\n"));
+        assert!(
+            out.get("postsrsd/postsrsd")
+                .unwrap()
+                .contains("\nSRS_DOMAIN=srs.webhizzy.in\n")
+        );
+        let tf = out.get("terraform/host/main.tf").unwrap();
+        assert!(tf.contains("resource \"aws_route53_record\" \"srs_mx\""));
+        assert!(tf.contains("\"10 mx.webhizzy.in.\""));
+
+        let off = srs_files("srs = false\n");
+        assert!(off.get("postsrsd/postsrsd").is_none());
+        assert!(off.get("postfix/srs-exclude.cf").is_none());
+        assert!(!off.get("postfix/main.cf").unwrap().contains("canonical"));
+        assert!(!off.get("postfix/master.cf").unwrap().contains("generic"));
+        assert!(!off.get("terraform/host/main.tf").unwrap().contains("srs_"));
+        assert!(
+            !off.get("cloud-init/user-data.yaml")
+                .unwrap()
+                .contains("postsrsd")
+        );
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("selector", &platform.defaults.dkim_selector);
     context.insert("selector_map", &selector_map_path(platform));
     context.insert("what", "DKIM signing");
+    context.insert("arc", &false);
     context.insert("signing_domains", &signing_domains_path(platform));
     out.add(
         "rspamd/local.d/dkim_signing.conf",
@@ -166,9 +167,10 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     );
     context.insert(
         "what",
-        "ARC sealing, with each domain's RSA DKIM key and the same policy as DKIM signing,",
+        "ARC sealing, with each domain's RSA DKIM key and the policy of DKIM signing (but see below),",
     );
     context.remove("signing_domains");
+    context.insert("arc", &true);
     out.add(
         "rspamd/local.d/arc.conf",
         render(&tera, "signing.conf", &context),

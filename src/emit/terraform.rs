@@ -169,7 +169,18 @@ struct MainContext<'a> {
     ttl: u32,
     /// `[mail_host] pop3`: open POP3S (995).
     pop3: bool,
+    /// `[mail_host] srs_domain` (SRS on): its SPF record, and its MX when it
+    /// is not the host name.
+    srs: Option<Srs<'a>>,
     boot_settings_placeholder: &'static str,
+}
+
+#[derive(Serialize)]
+struct Srs<'a> {
+    domain: &'a str,
+    spf: String,
+    /// `10 mx.webhizzy.in.` when the SRS domain is not the host itself.
+    mx: Option<String>,
 }
 
 fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
@@ -184,6 +195,11 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         admin_cidrs: &platform.aws.admin_cidrs,
         ttl: platform.defaults.ttl,
         pop3: platform.pop3,
+        srs: platform.srs_domain.as_deref().map(|domain| Srs {
+            domain,
+            spf: format!("v=spf1 a:{} -all", platform.hostname),
+            mx: (domain != platform.hostname).then(|| format!("10 {}.", platform.hostname)),
+        }),
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
     };
     to_hcl(tera, "main.tf", &context)

@@ -16,6 +16,9 @@ pub(crate) struct Platform {
     pub(crate) pop3: bool,
     /// `[mail_host] inbound_tls = "require"`: port 25 refuses mail without STARTTLS.
     pub(crate) inbound_tls_required: bool,
+    /// `[mail_host] srs`, `srs_domain`: the domain of rewritten envelope
+    /// senders, or `None` when SRS is off.
+    pub(crate) srs_domain: Option<String>,
     pub(crate) aws: Aws,
     pub(crate) database: Database,
     pub(crate) defaults: Defaults,

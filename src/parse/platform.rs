@@ -74,6 +74,18 @@ pub(crate) struct RawMailHost {
     /// require TLS.
     #[serde(default)]
     pub(crate) inbound_tls: Option<Sp<String>>,
+    /// Rewrite the envelope sender of mail from outside senders with the
+    /// Sender Rewriting Scheme (postsrsd), so that mail a tenant forwards off
+    /// the platform passes SPF at its destination, and bounces to it come back
+    /// here to be sent to the original sender (default `true`). Mail that
+    /// the platform's own users send keeps its envelope sender.
+    #[serde(default)]
+    pub(crate) srs: Option<Sp<bool>>,
+    /// The domain of rewritten senders (`SRS0=…@<srs_domain>`): the host name
+    /// (the default) or a name in the host's zone. mailops publishes its SPF
+    /// record (and its MX when it is not the host name).
+    #[serde(default)]
+    pub(crate) srs_domain: Option<Sp<String>>,
 }
 
 /// AWS settings.

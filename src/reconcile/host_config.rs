@@ -72,13 +72,13 @@ pub(crate) struct HostConfig {
     /// `secrets`, else the file `database` names.
     pub(crate) secrets: Option<PathBuf>,
     pub(crate) install_root: PathBuf,
-    /// Service name (`postfix`, `dovecot`, `rspamd`) → shell command; empty: `none`.
+    /// Service name (`postfix`, `dovecot`, `rspamd`, `postsrsd`) → shell command; empty: `none`.
     pub(crate) reload: BTreeMap<String, String>,
     pub(crate) status: PathBuf,
     pub(crate) allowed_signers: Option<PathBuf>,
 }
 
-pub(crate) const SERVICES: [&str; 3] = ["dovecot", "postfix", "rspamd"];
+pub(crate) const SERVICES: [&str; 4] = ["dovecot", "postfix", "postsrsd", "rspamd"];
 
 impl HostConfig {
     /// Read and check the host file at `path`.
@@ -175,7 +175,11 @@ impl HostConfig {
         let default_reload = RawReload::Commands(
             SERVICES
                 .iter()
-                .map(|s| (s.to_string(), format!("systemctl reload {s}")))
+                // postsrsd reads its settings only when it starts.
+                .map(|s| match *s {
+                    "postsrsd" => (s.to_string(), format!("systemctl restart {s}")),
+                    _ => (s.to_string(), format!("systemctl reload {s}")),
+                })
                 .collect(),
         );
         let reload_span = raw.reload.as_ref().map_or(0..0, |r| r.span());
@@ -408,7 +412,8 @@ install_root = "/"
         );
         assert_eq!(config.secrets, Some("/etc/mailops/secrets.toml".into()));
         assert_eq!(config.reload["rspamd"], "systemctl reload rspamd");
-        assert_eq!(config.reload.len(), 3);
+        assert_eq!(config.reload["postsrsd"], "systemctl restart postsrsd");
+        assert_eq!(config.reload.len(), 4);
     }
 
     #[test]

@@ -76,6 +76,7 @@ codes! {
         SecretsNoRecipients = "mailops::secrets::no-recipients",
         SpfInvalid = "mailops::spf::invalid",
         SpfTooManyLookups = "mailops::spf::too-many-lookups",
+        SrsDomainIsTenant = "mailops::srs::tenant-domain",
         TenantInvalidState = "mailops::tenant::invalid-state",
         ValueInvisibleChar = "mailops::value::invisible-char",
         ValueMixedScript = "mailops::value::mixed-script",
@@ -253,6 +254,17 @@ pub(crate) fn alias_domain_is_tenant(
     .at(loc, "listed as an alias domain here")
     .related(tenant, "the tenant is declared here")
     .help("a domain is either a tenant (its own mailboxes) or an alias domain of one tenant; remove this entry, or the other tenant file")
+}
+
+pub(crate) fn srs_domain_is_tenant(loc: Location, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::SrsDomainIsTenant,
+        format!(
+            "`{domain}` is the platform's SRS domain, so it cannot be a tenant's domain"
+        ),
+    )
+    .at(loc, "declared here")
+    .help("forwarded mail leaves with `SRS0=…@<SRS domain>` senders and their bounces come back there; use another domain here, or set `[mail_host] srs_domain` in mailops.toml to another name in the host's zone")
 }
 
 pub(crate) fn file_name_too_long(loc: Location, file: &str, what: &str, label: &str) -> Diagnostic {

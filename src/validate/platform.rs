@@ -144,6 +144,7 @@ pub(crate) fn build_platform(
         "`offer` (the default: senders without TLS are accepted) or `require`",
     )
     .is_some_and(|t| t == "require");
+    platform.srs_domain = srs_domain(&mut c, raw, &platform.hostname, &platform.zone);
     aws(&mut c, raw, &mut platform.aws);
     database(&mut c, raw, &mut platform.database);
     defaults(&mut c, raw, &mut platform.defaults);
@@ -160,6 +161,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         admin_email: format!("postmaster@{zone}"),
         pop3: false,
         inbound_tls_required: false,
+        srs_domain: Some(hostname.to_string()),
         aws: Aws {
             region: "ap-south-1".into(),
             instance_type: "t3.small".into(),
@@ -237,6 +239,7 @@ fn emitter_rules(key: &str) -> &'static [fn(&str) -> Quoted] {
             conf::dovecot_value,
             shell::shell_word,
         ],
+        "mail_host.srs_domain" => &[conf::comment_text, conf::postfix_value, shell::shell_word],
         "mail_host.admin_email" => &[conf::dovecot_expanded, shell::shell_word],
         "database.host" | "database.user" | "database.name" | "database.path" => &[
             conf::dovecot_connect_value,
@@ -248,6 +251,42 @@ fn emitter_rules(key: &str) -> &'static [fn(&str) -> Quoted] {
         "tls.cert" | "tls.key" => &[conf::postfix_value, conf::dovecot_file, shell::shell_word],
         _ => &[],
     }
+}
+
+/// `[mail_host] srs` and `srs_domain`: the domain of SRS-rewritten senders
+/// (the host name unless named), or `None` with `srs = false`. The domain is
+/// the host name or a name in the host's zone: mailops publishes its SPF
+/// record (and MX) there, and Postfix receives the bounces sent to it.
+fn srs_domain(
+    c: &mut Checker<'_>,
+    raw: &RawPlatform,
+    hostname: &str,
+    zone: &str,
+) -> Option<String> {
+    let host = &raw.mail_host;
+    if host.srs.as_ref().is_some_and(|on| !on.value) {
+        return None;
+    }
+    let key = "mail_host.srs_domain";
+    let help = "the host name (the default) or a name in the host's zone, like `srs.webhizzy.in`";
+    let Some(value) = &host.srs_domain else {
+        return Some(hostname.to_string());
+    };
+    let text = c.structured(value, "`mail_host.srs_domain`")?;
+    let problem = match normalize_domain(text) {
+        Ok(name) if name.ascii == hostname || name.ascii.ends_with(&format!(".{zone}")) => {
+            return emitters_accept(c, value, key, &name.ascii, help).then_some(name.ascii);
+        }
+        Ok(name) => format!("`{}` is not in the host's zone `{zone}`", name.ascii),
+        Err(problem) => problem.describe(),
+    };
+    c.push(diags::invalid_platform_value(
+        c.loc(value),
+        key,
+        &problem,
+        help,
+    ));
+    None
 }
 
 /// Whether every emitter of `key` can write `text`; a diagnostic otherwise.

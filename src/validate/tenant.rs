@@ -115,6 +115,20 @@ pub(crate) fn build_domain(
             ));
         }
     }
+    // The SRS domain's mail is the rewritten senders' bounces, reversed by
+    // postsrsd: a tenant there would have its addresses taken for them.
+    if let Some(srs) = &platform.srs_domain {
+        let taken = std::iter::once((c.loc(&raw.domain), name.ascii.as_str()))
+            .chain(
+                alias_domains
+                    .iter()
+                    .map(|a| (a.origin.clone(), a.name.as_str())),
+            )
+            .find(|(_, d)| d == srs);
+        if let Some((loc, domain)) = taken {
+            c.push(diags::srs_domain_is_tenant(loc, domain));
+        }
+    }
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);

@@ -345,6 +345,16 @@ resource "aws_route53_record" "host" {
   ttl     = 3600
   records = [aws_eip.mail.public_ip]
 }
+# SRS ([mail_host] srs): mail forwarded off the platform leaves with envelope
+# senders at mx.webhizzy.in. Receivers check this SPF record; bounces reach
+# the host through its A record.
+resource "aws_route53_record" "srs_spf" {
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name    = "mx.webhizzy.in"
+  type    = "TXT"
+  ttl     = 3600
+  records = ["v=spf1 a:mx.webhizzy.in -all"]
+}
 
 # Reverse DNS: AWS sets the PTR only once the A record resolves to the address.
 resource "aws_eip_domain_name" "mail" {

@@ -141,6 +141,11 @@ until [ -e {{ tls_cert | shell }} ] || certbot certonly --standalone --non-inter
   sleep 30
 done
 {% endif %}
+{%- if srs %}
+# postsrsd first: Postfix asks it for every sender and bounce recipient.
+systemctl enable postsrsd
+systemctl restart postsrsd
+{%- endif %}
 systemctl enable rspamd dovecot postfix
 systemctl restart rspamd dovecot postfix
 

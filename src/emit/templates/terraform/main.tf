@@ -359,6 +359,30 @@ resource "aws_route53_record" "host" {
   records = [aws_eip.mail.public_ip]
 }
 
+{%- if srs %}
+# SRS ([mail_host] srs): mail forwarded off the platform leaves with envelope
+# senders at {{ srs.domain }}. Receivers check this SPF record{% if srs.mx %}, and bounces
+# reach the host through the MX record{% else %}; bounces reach
+# the host through its A record{% endif %}.
+resource "aws_route53_record" "srs_spf" {
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = {{ srs.domain | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ srs.spf | hcl_string }}]
+}
+{%- if srs.mx %}
+
+resource "aws_route53_record" "srs_mx" {
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = {{ srs.domain | hcl_string }}
+  type = "MX"
+  ttl = {{ ttl }}
+  records = [{{ srs.mx | hcl_string }}]
+}
+{%- endif %}
+
+{% endif -%}
 # Reverse DNS: AWS sets the PTR only once the A record resolves to the address.
 resource "aws_eip_domain_name" "mail" {
   allocation_id = aws_eip.mail.allocation_id
