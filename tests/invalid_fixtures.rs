@@ -302,6 +302,8 @@ fixtures! {
     alias_domain_is_tenant: exit 1, ["mailops::alias-domain::is-tenant"];
     srs_domain_is_tenant: exit 1, ["mailops::srs::tenant-domain"];
     srs_domain_outside_zone: exit 1, ["mailops::platform::invalid"];
+    dmarc_report_unauthorized: exit 0, ["mailops::dmarc::report-authorization"];
+    dmarc_default_report_unauthorized: exit 0, ["mailops::dmarc::report-authorization"];
     alias_domain_dangling: exit 1, ["mailops::alias::dangling"];
     // relay domains and backup MX
     relay_with_mailboxes: exit 1, ["mailops::relay::with-mailboxes"];

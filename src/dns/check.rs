@@ -380,6 +380,22 @@ fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<S
             tags,
             "DMARC records: receivers then apply no DMARC policy at all (RFC 7489 §6.6.3)",
         ),
+        // RFC 7489 §7.1: any record there that starts `v=DMARC1` authorizes
+        // the reports (it may carry a `rua` of its own).
+        Purpose::DmarcReport(_) => {
+            let found: Vec<String> = answer
+                .values
+                .iter()
+                .filter(|v| has_version(v, "v=DMARC1"))
+                .cloned()
+                .collect();
+            let state = if found.is_empty() {
+                State::Missing
+            } else {
+                State::Ok
+            };
+            (state, found, None)
+        }
         Purpose::Dkim(_) => one_of_kind(
             record,
             answer,
@@ -635,6 +651,23 @@ mod tests {
         assert_eq!(compare(&spf, &answer(&["v=spf10"])).0, State::Missing);
         let (state, found, _) = compare(&spf, &answer(&["v=spf1 mx -all", "v=spf1 a -all"]));
         assert_eq!((state, found.len()), (State::Conflicting, 2));
+    }
+
+    #[test]
+    fn a_report_authorization_is_any_dmarc1_record() {
+        let auth = record(Purpose::DmarcReport("webhizzy.in".into()), "v=DMARC1");
+        assert_eq!(compare(&auth, &answer(&["v=DMARC1"])).0, State::Ok);
+        // It may name its own report address; several still authorize.
+        assert_eq!(
+            compare(
+                &auth,
+                &answer(&["v=DMARC1; rua=mailto:x@webhizzy.in", "v=DMARC1"])
+            )
+            .0,
+            State::Ok
+        );
+        assert_eq!(compare(&auth, &answer(&["v=spf1 -all"])).0, State::Missing);
+        assert_eq!(compare(&auth, &answer(&[])).0, State::Missing);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::emit::header::header;
 use crate::emit::{Artifacts, engine, hcl, hcl_format, render};
 use crate::model::platform::{dns_root, dns_shard};
-use crate::model::{Domain, Platform};
+use crate::model::{Domain, Platform, records};
 
 const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const SHARD_TF: &str = include_str!("templates/terraform/shard.tf");
@@ -220,6 +220,28 @@ struct DnsContext<'a> {
     mx: Vec<String>,
     spf: String,
     dmarc: String,
+    /// The report domains (not one of the tenant's zones) whose zones are
+    /// looked up for the DMARC report authorization records.
+    report_zones: Vec<ReportZone>,
+}
+
+/// A platform report domain's zone, looked up by name (or the host zone's
+/// declared id).
+#[derive(Serialize)]
+struct ReportZone {
+    domain: String,
+    /// Whether a `data` block looks it up (no declared id).
+    lookup: bool,
+}
+
+/// `<zone>._report._dmarc.<report domain>` TXT `v=DMARC1`.
+#[derive(Serialize)]
+struct ReportRecord {
+    /// Suffix of the resource name: `dmarc_report_<report domain>`.
+    resource: String,
+    zone_ref: String,
+    name: String,
+    record: &'static str,
 }
 
 /// One hosted zone's records: the tenant's domain or an alias domain.
@@ -234,6 +256,7 @@ struct Zone<'a> {
     /// thousands of zones dominates a plan); else the `data` block's.
     zone_ref: String,
     dmarc_name: String,
+    dmarc_reports: Vec<ReportRecord>,
     dkim: Vec<DkimRecord>,
 }
 
@@ -271,6 +294,46 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             })
             .collect()
     };
+    // The report domains' zones: a tenant's own zone by its reference, the
+    // host's zone by its declared id, any other by a lookup.
+    let zone_ref_of = |zone: &str| -> String {
+        let declared = if zone == name {
+            domain.zone_id.as_deref()
+        } else if zone == platform.zone {
+            platform.zone_id.as_deref()
+        } else {
+            None
+        };
+        match declared {
+            Some(id) => crate::emit::hcl::string(id),
+            None => format!(
+                "data.aws_route53_zone.{}.zone_id",
+                crate::emit::hcl::identifier(zone)
+            ),
+        }
+    };
+    let report_zones: Vec<ReportZone> = domain
+        .dmarc_report_domains
+        .iter()
+        .filter(|report| !domain.signing_names().any(|zone| zone == report.as_str()))
+        .map(|report| ReportZone {
+            domain: report.clone(),
+            lookup: !(report == &platform.zone && platform.zone_id.is_some()),
+        })
+        .collect();
+    let reports_of = |zone: &str| -> Vec<ReportRecord> {
+        domain
+            .dmarc_report_domains
+            .iter()
+            .filter(|report| records::needs_report_authorization(zone, report))
+            .map(|report| ReportRecord {
+                resource: format!("dmarc_report_{report}"),
+                zone_ref: zone_ref_of(report),
+                name: records::report_authorization_name(zone, report),
+                record: records::REPORT_AUTHORIZATION,
+            })
+            .collect()
+    };
     let zones: Vec<Zone> = domain
         .signing_names()
         .map(|zone| {
@@ -290,6 +353,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
                     ),
                 },
                 dmarc_name: format!("_dmarc.{zone}"),
+                dmarc_reports: reports_of(zone),
                 dkim: dkim_of(zone),
             }
         })
@@ -341,6 +405,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         mx: crate::model::records::mx_values(&platform.hostname, domain),
         spf: domain.spf.record(),
         dmarc: domain.dmarc.record(),
+        report_zones,
         zones,
     };
     to_hcl(tera, "dns.tf", &context)
@@ -427,6 +492,61 @@ mod tests {
         insta::assert_snapshot!(
             "main.tf",
             out.get("terraform/host/main.tf").expect("main.tf")
+        );
+    }
+
+    /// DMARC reports to the host's zone (a platform report domain) are
+    /// authorized there, for the tenant and each alias domain, through a
+    /// lookup of that zone; the report domain's own tenant needs none.
+    #[test]
+    fn dmarc_reports_to_a_platform_report_domain_are_authorized_there() {
+        let central = "dmarc = { policy = \"reject\", rua = [\"mailto:dmarc@webhizzy.in\"] }";
+        let model = compile(&[
+            (
+                "acme.example",
+                tenant(
+                    "acme.example",
+                    "alias_domains = [\"acme-old.example\"]",
+                    central,
+                    RSA2048,
+                ),
+            ),
+            ("webhizzy.in", tenant("webhizzy.in", "", central, RSA2048)),
+        ]);
+        let out = files(&model);
+        let acme = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        for zone in ["acme.example", "acme-old.example"] {
+            let name = format!("\"{zone}._report._dmarc.webhizzy.in\"");
+            assert!(acme.contains(&name), "{name}: {acme}");
+            assert!(acme.contains(&format!(
+                "resource \"aws_route53_record\" \"{}_dmarc_report_webhizzy_in\"",
+                hcl::identifier(zone)
+            )));
+        }
+        assert_eq!(acme.matches("\"v=DMARC1\"").count(), 2, "{acme}");
+        assert_eq!(
+            acme.matches("data.aws_route53_zone.webhizzy_in.zone_id")
+                .count(),
+            2
+        );
+        assert_eq!(
+            acme.matches("data \"aws_route53_zone\" \"webhizzy_in\"")
+                .count(),
+            1
+        );
+        let own = out.get(&dns_path("webhizzy.in", 16)).expect("dns file");
+        assert!(!own.contains("_report._dmarc"), "{own}");
+        let records = crate::model::records::declared_in(
+            &model.platform.hostname,
+            &model.domains["acme.example"],
+            "acme.example",
+        );
+        assert!(
+            records
+                .iter()
+                .any(|r| r.name == "acme.example._report._dmarc.webhizzy.in"
+                    && r.value == "v=DMARC1"
+                    && r.purpose.rtype() == "TXT")
         );
     }
 
@@ -596,12 +716,19 @@ mod tests {
             }
         }
         // The tenant's zone id is its own domain's only: its five records
-        // name it, and its zone needs no lookup.
+        // name it, and so do the two records there that authorize its DMARC
+        // reports about the alias domains; its zone needs no lookup.
         assert_eq!(
             dns.matches("zone_id = \"Z0123456789ABC\"").count(),
-            5,
+            7,
             "{dns}"
         );
+        for zone in ["acme-old.example", "xn--bcher-kva.example"] {
+            assert!(
+                dns.contains(&format!("\"{zone}._report._dmarc.acme.example\"")),
+                "{dns}"
+            );
+        }
         assert!(
             !dns.contains("data \"aws_route53_zone\" \"acme_example\""),
             "{dns}"

@@ -69,6 +69,10 @@ pub(crate) struct Domain {
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,
     pub(crate) dmarc: Dmarc,
+    /// The platform's report domains (`[mail_host] dmarc_report_domains`)
+    /// its DMARC reports go to: each needs an authorization record there for
+    /// each of its zones (see [`records::needs_report_authorization`]).
+    pub(crate) dmarc_report_domains: Vec<String>,
     /// Every DKIM key, in file order (`[dkim]` is one, `[[dkim]]` several, with
     /// distinct selectors). Mail is signed with each; a valid domain has at
     /// least one RSA key (see [`Domain::arc_key`]).

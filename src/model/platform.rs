@@ -19,6 +19,9 @@ pub(crate) struct Platform {
     /// `[mail_host] srs`, `srs_domain`: the domain of rewritten envelope
     /// senders, or `None` when SRS is off.
     pub(crate) srs_domain: Option<String>,
+    /// `[mail_host] dmarc_report_domains` and the host's zone: where DMARC
+    /// report authorization records are published (sorted, each once).
+    pub(crate) dmarc_report_domains: Vec<String>,
     pub(crate) aws: Aws,
     pub(crate) database: Database,
     pub(crate) defaults: Defaults,

@@ -121,12 +121,46 @@ impl Dkim {
     }
 }
 
+/// The text of a DMARC report authorization record (RFC 7489 §7.1).
+pub(crate) const REPORT_AUTHORIZATION: &str = "v=DMARC1";
+
+/// The domain of a validated `mailto:` report URI
+/// (`mailto:d@reports.example!10m` → `reports.example`).
+pub(crate) fn report_uri_domain(uri: &str) -> Option<&str> {
+    let address = uri.strip_prefix("mailto:")?;
+    let address = address.split('!').next()?;
+    address.rsplit_once('@').map(|(_, domain)| domain)
+}
+
+/// Whether DMARC reports for `policy_domain` sent to `report_domain` need
+/// the report domain's authorization (RFC 7489 §7.1): when their
+/// organizational domains differ. Without the public suffix list, mailops
+/// takes a domain and the names inside it as one organization, and any
+/// other pair as two; an extra authorization record is harmless.
+pub(crate) fn needs_report_authorization(policy_domain: &str, report_domain: &str) -> bool {
+    let inside = |a: &str, b: &str| {
+        a.len() > b.len() && a.ends_with(b) && a.as_bytes()[a.len() - b.len() - 1] == b'.'
+    };
+    policy_domain != report_domain
+        && !inside(policy_domain, report_domain)
+        && !inside(report_domain, policy_domain)
+}
+
+/// `acme.example._report._dmarc.reports.example`: where `report_domain`
+/// authorizes reports about `policy_domain`.
+pub(crate) fn report_authorization_name(policy_domain: &str, report_domain: &str) -> String {
+    format!("{policy_domain}._report._dmarc.{report_domain}")
+}
+
 /// Which of a tenant's records a [`DnsRecord`] is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Purpose {
     Mx,
     Spf,
     Dmarc,
+    /// In the zone of this report domain: its authorization of the
+    /// tenant's DMARC reports.
+    DmarcReport(String),
     /// The key of this selector.
     Dkim(String),
 }
@@ -138,6 +172,7 @@ impl Purpose {
             Purpose::Mx => "MX".to_string(),
             Purpose::Spf => "SPF".to_string(),
             Purpose::Dmarc => "DMARC".to_string(),
+            Purpose::DmarcReport(report) => format!("DMARC report authorization by {report}"),
             Purpose::Dkim(selector) => format!("DKIM {selector}"),
         }
     }
@@ -186,7 +221,8 @@ pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
 /// The records of `domain` in one of its zones (its own name, or one of its
 /// alias domains', which have the same records under their own names: the
 /// tenant's DKIM keys sign their mail), in the order Terraform declares
-/// them: MX, SPF, DMARC, then each DKIM key.
+/// them: MX, SPF, DMARC, each report domain's authorization of its DMARC
+/// reports (in that domain's zone), then each DKIM key.
 pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) -> Vec<DnsRecord> {
     let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
         name: owner,
@@ -208,6 +244,19 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
             Purpose::Dmarc,
             domain.dmarc.record(),
         ));
+        out.extend(
+            domain
+                .dmarc_report_domains
+                .iter()
+                .filter(|report| needs_report_authorization(name, report))
+                .map(|report| {
+                    record(
+                        report_authorization_name(name, report),
+                        Purpose::DmarcReport(report.clone()),
+                        REPORT_AUTHORIZATION.to_string(),
+                    )
+                }),
+        );
         out.extend(domain.dkim.iter().map(|key| {
             record(
                 format!("{}._domainkey.{name}", key.selector),
@@ -222,6 +271,35 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_authorization_is_needed_across_organizations_only() {
+        assert!(needs_report_authorization("acme.example", "webhizzy.in"));
+        for (policy, report) in [
+            ("acme.example", "acme.example"),
+            ("acme.example", "reports.acme.example"),
+            ("mail.acme.example", "acme.example"),
+        ] {
+            assert!(
+                !needs_report_authorization(policy, report),
+                "{policy} {report}"
+            );
+        }
+        // A suffix that is not a whole label is another domain.
+        assert!(needs_report_authorization("acme.example", "xacme.example"));
+        assert_eq!(
+            report_authorization_name("acme.example", "webhizzy.in"),
+            "acme.example._report._dmarc.webhizzy.in"
+        );
+        assert_eq!(
+            report_uri_domain("mailto:d@reports.example!10m"),
+            Some("reports.example")
+        );
+        assert_eq!(
+            report_uri_domain("mailto:d@reports.example"),
+            Some("reports.example")
+        );
+    }
 
     #[test]
     fn default_records_match_the_platform_contract() {

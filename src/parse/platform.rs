@@ -86,6 +86,15 @@ pub(crate) struct RawMailHost {
     /// record (and its MX when it is not the host name).
     #[serde(default)]
     pub(crate) srs_domain: Option<Sp<String>>,
+    /// Domains in this operator's Route53 that receive DMARC reports for
+    /// other domains (a central `rua = ["mailto:dmarc@webhizzy.in"]`). A
+    /// tenant whose reports go to one gets the authorization record RFC 7489
+    /// §7.1 asks for (`<tenant>._report._dmarc.<report domain>` TXT
+    /// `v=DMARC1`) in its Terraform; reports to any other outside domain get
+    /// a warning naming the record its owner must publish. The host's zone is
+    /// always one (default: only it).
+    #[serde(default)]
+    pub(crate) dmarc_report_domains: Option<Vec<Sp<String>>>,
 }
 
 /// AWS settings.

@@ -38,6 +38,7 @@ codes! {
         DkimWeakKey = "mailops::dkim::weak-key",
         DmarcInvalid = "mailops::dmarc::invalid",
         DmarcInvalidUri = "mailops::dmarc::invalid-uri",
+        DmarcReportAuthorization = "mailops::dmarc::report-authorization",
         DnsInvalidTtl = "mailops::dns::invalid-ttl",
         DnsInvalidZoneId = "mailops::dns::invalid-zone-id",
         DomainDuplicate = "mailops::domain::duplicate",
@@ -704,6 +705,36 @@ pub(crate) fn invalid_dmarc_uri(loc: Location, problem: &str) -> Diagnostic {
     )
     .at(loc, "this URI")
     .help("write report addresses as `mailto:dmarc-reports@acme.example`")
+}
+
+/// DMARC reports to a domain outside the platform's report domains: its
+/// owner must authorize them, or receivers drop the reports.
+pub(crate) fn dmarc_report_unauthorized(
+    loc: Location,
+    report_domain: &str,
+    records: &[String],
+    inherited: bool,
+) -> Diagnostic {
+    let whose = if inherited {
+        "every tenant's DMARC reports (this default)"
+    } else {
+        "this tenant's DMARC reports"
+    };
+    Diagnostic::warning(
+        ValidateCode::DmarcReportAuthorization,
+        format!(
+            "{whose} go to `{report_domain}`, which mailops does not publish records in: receivers send them only if `{report_domain}` authorizes them"
+        ),
+    )
+    .at(loc, "reports sent here")
+    .help(format!(
+        "the owner of `{report_domain}` publishes (RFC 7489 §7.1): {}; or, if its zone is in this operator's Route53, list it in `[mail_host] dmarc_report_domains` in mailops.toml and the tenants' Terraform publishes them",
+        records
+            .iter()
+            .map(|name| format!("`{name}. TXT \"{}\"`", crate::model::records::REPORT_AUTHORIZATION))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 pub(crate) fn invalid_spf(loc: Location, problem: &str) -> Diagnostic {

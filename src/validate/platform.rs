@@ -145,9 +145,11 @@ pub(crate) fn build_platform(
     )
     .is_some_and(|t| t == "require");
     platform.srs_domain = srs_domain(&mut c, raw, &platform.hostname, &platform.zone);
+    platform.dmarc_report_domains = dmarc_report_domains(&mut c, raw, &platform.zone);
     aws(&mut c, raw, &mut platform.aws);
     database(&mut c, raw, &mut platform.database);
     defaults(&mut c, raw, &mut platform.defaults);
+    default_report_domains(&mut c, raw, &platform.dmarc_report_domains);
     paths(&mut c, raw, &mut platform);
     secrets(&mut c, raw, &mut platform);
     platform
@@ -162,6 +164,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         pop3: false,
         inbound_tls_required: false,
         srs_domain: Some(hostname.to_string()),
+        dmarc_report_domains: vec![zone.to_string()],
         aws: Aws {
             region: "ap-south-1".into(),
             instance_type: "t3.small".into(),
@@ -287,6 +290,55 @@ fn srs_domain(
         help,
     ));
     None
+}
+
+/// `[mail_host] dmarc_report_domains`, with the host's zone: sorted, each once.
+fn dmarc_report_domains(c: &mut Checker<'_>, raw: &RawPlatform, zone: &str) -> Vec<String> {
+    let mut out = vec![zone.to_string()];
+    for value in raw.mail_host.dmarc_report_domains.iter().flatten() {
+        let Some(text) = c.structured(value, "`mail_host.dmarc_report_domains`") else {
+            continue;
+        };
+        match normalize_domain(text) {
+            Ok(name) => out.push(name.ascii),
+            Err(problem) => c.push(diags::invalid_platform_value(
+                c.loc(value),
+                "mail_host.dmarc_report_domains",
+                &problem.describe(),
+                "domains whose Route53 zones receive DMARC reports, like `webhizzy.in`",
+            )),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `[defaults] dmarc` report addresses outside the report domains: one
+/// warning each here, not one per tenant that inherits them.
+fn default_report_domains(c: &mut Checker<'_>, raw: &RawPlatform, report_domains: &[String]) {
+    let Some(dmarc) = &raw.defaults.dmarc else {
+        return;
+    };
+    let mut warned = std::collections::BTreeSet::new();
+    for value in dmarc.rua.iter().chain(dmarc.ruf.iter()).flatten() {
+        let Ok(uri) = crate::validate::dmarc::check_report_uri(&value.value) else {
+            continue;
+        };
+        let Some(report) = crate::model::records::report_uri_domain(&uri) else {
+            continue;
+        };
+        if !report_domains.iter().any(|d| d == report) && warned.insert(report.to_string()) {
+            let record =
+                crate::model::records::report_authorization_name("<tenant domain>", report);
+            c.push(diags::dmarc_report_unauthorized(
+                c.loc(value),
+                report,
+                &[record],
+                true,
+            ));
+        }
+    }
 }
 
 /// Whether every emitter of `key` can write `text`; a diagnostic otherwise.

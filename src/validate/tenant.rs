@@ -129,6 +129,8 @@ pub(crate) fn build_domain(
             c.push(diags::srs_domain_is_tenant(loc, domain));
         }
     }
+    let dmarc_report_domains =
+        dmarc_report_domains(&mut c, raw, &name.ascii, &alias_domains, &dmarc, platform);
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
@@ -190,6 +192,7 @@ pub(crate) fn build_domain(
         zone_id,
         spf,
         dmarc,
+        dmarc_report_domains,
         dkim,
         mailboxes,
         aliases,
@@ -197,6 +200,72 @@ pub(crate) fn build_domain(
         alias_domains,
         relay,
     }
+}
+
+/// The platform's report domains (or the tenant's own zones) this tenant's
+/// DMARC reports go to, each once: its Terraform publishes their
+/// authorization records. A report
+/// domain outside them needs its owner's record: a warning at the tenant's
+/// own `rua`/`ruf` value (the platform file warns once about its default's).
+fn dmarc_report_domains(
+    c: &mut Checker<'_>,
+    raw: &RawTenant<'_>,
+    domain: &str,
+    alias_domains: &[crate::model::AliasDomain],
+    dmarc: &crate::model::Dmarc,
+    platform: &Platform,
+) -> Vec<String> {
+    use crate::model::records::{
+        needs_report_authorization, report_authorization_name, report_uri_domain,
+    };
+    let zones: Vec<&str> = std::iter::once(domain)
+        .chain(alias_domains.iter().map(|a| a.name.as_str()))
+        .collect();
+    let raw_dmarc = raw.dns.dmarc.as_ref();
+    let mut out = std::collections::BTreeSet::new();
+    let mut warned = std::collections::BTreeSet::new();
+    for (own, uris) in [
+        (raw_dmarc.and_then(|d| d.rua.as_ref()), &dmarc.rua),
+        (raw_dmarc.and_then(|d| d.ruf.as_ref()), &dmarc.ruf),
+    ] {
+        for uri in uris {
+            let Some(report) = report_uri_domain(uri) else {
+                continue;
+            };
+            let records: Vec<String> = zones
+                .iter()
+                .filter(|zone| needs_report_authorization(zone, report))
+                .map(|zone| report_authorization_name(zone, report))
+                .collect();
+            if records.is_empty() {
+                continue;
+            }
+            // The platform's report domains, and the tenant's own zones
+            // (reports for an alias domain sent to the tenant's domain).
+            if platform.dmarc_report_domains.iter().any(|d| d == report) || zones.contains(&report)
+            {
+                out.insert(report.to_string());
+                continue;
+            }
+            let at = own.into_iter().flatten().find(|value| {
+                crate::validate::dmarc::check_report_uri(&value.value)
+                    .ok()
+                    .as_deref()
+                    == Some(uri.as_str())
+            });
+            if let Some(at) = at
+                && warned.insert(report.to_string())
+            {
+                c.push(diags::dmarc_report_unauthorized(
+                    c.loc(at),
+                    report,
+                    &records,
+                    false,
+                ));
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `alias_domains`: each a valid domain (IDN as its A-label), not the

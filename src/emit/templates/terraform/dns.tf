@@ -35,6 +35,16 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_dmarc" {
   ttl = {{ ttl }}
   records = [{{ dmarc | route53_txt | hcl_string }}]
 }
+{%- for report in zone.dmarc_reports %}
+
+resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ report.resource | tf_name }}" {
+  zone_id = {{ report.zone_ref }}
+  name = {{ report.name | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ report.record | hcl_string }}]
+}
+{%- endfor %}
 {%- for key in zone.dkim %}
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_name }}" {
@@ -45,5 +55,15 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_
   records = [{{ key.record | route53_txt | hcl_string }}]
 }
 {%- endfor %}
+{%- endfor %}
+{%- for report in report_zones %}
+{%- if report.lookup %}
+
+# The zone of {{ report.domain }}, which receives this tenant's DMARC reports
+# ([mail_host] dmarc_report_domains) and authorizes them here.
+data "aws_route53_zone" "{{ report.domain | tf_name }}" {
+  name = {{ report.domain | hcl_string }}
+}
+{%- endif %}
 {%- endfor %}
 {%- endif %}
