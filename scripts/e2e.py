@@ -1229,8 +1229,13 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 12. Relay domains and backup MX (issue 15).
     relay_checks(backend, stack, repo, url, db_password, sender)
 
-    # 13. Required inbound TLS (issue 20), last: it reloads Postfix.
+    # 13. Required inbound TLS (issue 20): it reloads Postfix.
     inbound_tls_checks(backend, stack, repo, db_password, new_user)
+
+    # 14. A mailbox that forwards, keeping a copy or not (issue 22): it routes an
+    # outside domain to a sink in the running copy of main.cf, so it comes after
+    # every check that remakes that copy.
+    forward_copy_checks(backend, stack, repo, url, db_password)
 
 
 # ------------------------------------------------- everyday mailbox operations
@@ -1863,6 +1868,32 @@ def free_port():
         return s.getsockname()[1]
 
 
+def route_to_sink(stack, domain, sink):
+    """Route mail for `domain`, a domain off the platform, to `sink` on loopback.
+
+    The suite's Postfix has `default_transport = error:` so that nothing leaves the
+    machine; this adds a test-only `texthash:` transport table (`domain
+    smtp:[127.0.0.1]:<port>`) in front of the generated `transport_maps` of the
+    running copy (never of ROOT or generated/), and reloads Postfix. Call it once per
+    domain; a later `stack.make_live()` drops it (call it again then)."""
+    table = stack.pf / "e2e-transport"
+    entries = {}
+    if table.exists():
+        for line in table.read_text().splitlines():
+            if line.strip():
+                key, value = line.split(None, 1)
+                entries[key] = value
+    entries[domain] = f"smtp:[{HOST}]:{sink.port}"
+    table.write_text("".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
+    ours = f"texthash:{table}"
+    current = run("postconf", "-c", stack.pf, "-h", "transport_maps").stdout.strip()
+    if not current.startswith(ours):
+        maps = f"{ours}, {current}" if current else ours
+        run("postconf", "-c", stack.pf, "-e", f"transport_maps = {maps}")
+    run("postfix", "-c", stack.pf, "reload")
+    wait_for("Postfix on port 25 after the reload", lambda: port_open(25), timeout=20)
+
+
 def relay_checks(backend, stack, repo, url, db_password, admin):
     """Issue 15's relay domains on the real servers: a relay tenant's listed
     recipient is forwarded to the client's server (a sink on loopback) with
@@ -1991,6 +2022,109 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
 
     check(f"{b}: relay: onboarding relay tenants reloads no service",
           lambda: no_reload_since(base, before, installs, "same PIDs"))
+
+
+def forward_copy_checks(backend, stack, repo, url, db_password):
+    """Issue 22 on the real servers: a mailbox with `forward` (and `keep_copy`,
+    the default) gets the message in its Maildir and over IMAP while the outside
+    destination (a sink on loopback) gets the forward; with `keep_copy = false`
+    only the sink gets it. The plan lists the new forwards off the platform, and
+    the forward grants no send-as right to whoever it forwards to."""
+    base = stack.base
+    b = backend
+    domain = "kaveri-foods.example"
+    outside = "forward-sink.example"
+    desk = f"desk@{outside}"
+    copy, only = f"fwd-copy@{domain}", f"fwd-only@{domain}"
+    colleague = f"lakshmi@{domain}"
+    pw = {a: "Fwd-" + secrets.token_hex(6) for a in (copy, only)}
+    hashed = {a: mailops(repo, "hash-password", input_text=p + "\n").stdout.strip() for a, p in pw.items()}
+    tenant_file = repo / "tenants" / f"{domain}.toml"
+    sink = SmtpSink(free_port())
+
+    def setup():
+        tenant_file.write_text(
+            tenant_file.read_text()
+            + f'\n[[mailbox]]\nuser = "fwd-copy"\npassword = "{hashed[copy]}"\n'
+            + f'forward = ["{desk}", "lakshmi"]\n'
+            + f'\n[[mailbox]]\nuser = "fwd-only"\npassword = "{hashed[only]}"\n'
+            + f'forward = ["{desk}"]\nkeep_copy = false\n'
+        )
+        mailops(repo, "build")
+        plan = mailops(repo, "plan", "--database", url).stdout
+        for line in ("external forwards: 2 new, their mail leaves the platform:",
+                     f"    + {copy} → {desk}\n", f"    + {only} → {desk}\n",
+                     f"+ alias {copy} → {copy}"):
+            if line not in plan:
+                raise RuntimeError(f"the plan does not show `{line.strip()}`: {plan[-1200:]}")
+        if f"+ {copy} → {colleague}" in plan or f"+ alias {only} → {only}" in plan:
+            raise RuntimeError(f"the plan lists a forward on the platform, or a copy kept: {plan[-1200:]}")
+        doc = json.loads(mailops(repo, "plan", "--database", url, "--format", "json").stdout)
+        listed = doc["database"]["external_forwards"]
+        want = [{"source": copy, "destination": desk}, {"source": only, "destination": desk}]
+        if listed != want:
+            raise RuntimeError(f"JSON external_forwards: {listed}")
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        sink.start()
+        route_to_sink(stack, outside, sink)
+        return f"the plan lists {copy} → {desk} and {only} → {desk} as new external forwards; applied"
+    check(f"{b}: forward: the plan lists the new external forwards (human and JSON)", setup)
+
+    try:
+        def kept_and_forwarded():
+            token = uuid.uuid4().hex
+            refused_now = smtp_send(OUTSIDE_SENDER, [copy], token)
+            if refused_now:
+                raise RuntimeError(f"refused {refused_now}")
+            wait_delivered(base, copy, token)
+            found = imap_fetch(copy, pw[copy], token)
+            wait_delivered(base, colleague, token)
+            wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
+            _, rcpts, _ = sink.with_token(token)[0]
+            if rcpts != [desk]:
+                raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
+            return f"{copy}'s Maildir ({found} over IMAP), {colleague}'s, and the sink (RCPT TO:<{desk}>)"
+        check(f"{b}: forward with keep_copy: the mailbox keeps the message and the sink gets the forward",
+              kept_and_forwarded)
+
+        def only_forwarded():
+            token = uuid.uuid4().hex
+            refused_now = smtp_send(OUTSIDE_SENDER, [only], token)
+            if refused_now:
+                raise RuntimeError(f"refused {refused_now}")
+            wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
+            _, rcpts, _ = sink.with_token(token)[0]
+            if rcpts != [desk]:
+                raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
+            time.sleep(2)  # the forward and a copy would be delivered together
+            log_lines = [line for line in (stack.logs / "postfix.log").read_text().splitlines()
+                         if f"to=<{only}>" in line and "status=sent" in line]
+            if messages_with(base, only, token):
+                raise RuntimeError(f"{only} kept a copy")
+            if log_lines:
+                raise RuntimeError(f"delivered to {only}: {log_lines[0]}")
+            try:
+                imap_fetch(only, pw[only], token)
+            except RuntimeError:
+                pass  # logs in, and has no such message
+            else:
+                raise RuntimeError(f"{only} has the message over IMAP")
+            return f"only the sink (RCPT TO:<{desk}>); {only} logs in and has nothing"
+        check(f"{b}: forward with keep_copy = false: only the sink gets the message", only_forwarded)
+    finally:
+        sink.stop()
+
+    def no_send_as():
+        proc = run("postmap", "-c", stack.pf, "-q", copy,
+                   f"{'mysql' if backend == 'mysql' else 'sqlite'}:{stack.pf}/sender-login.cf", check_rc=False)
+        owners = sorted(filter(None, proc.stdout.strip().split(",")))
+        if owners != [copy]:
+            raise RuntimeError(f"sender-login.cf for {copy}: {owners} (exit {proc.returncode} {proc.stderr.strip()})")
+        return f"{copy} is sent as by {owners[0]} only, not by {colleague} it forwards to"
+    check(f"{b}: forward: the mailbox it forwards to may not send as the forwarding mailbox", no_send_as)
 
 
 def main():
