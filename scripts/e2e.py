@@ -2073,35 +2073,33 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
         return f"the plan lists {copy} → {desk} and {only} → {desk} as new external forwards; applied"
     check(f"{b}: forward: the plan lists the new external forwards (human and JSON)", setup)
 
+    def send_and_forwarded(address):
+        """Mail from outside to `address`; its token once the sink has it, for `desk`."""
+        token = uuid.uuid4().hex
+        refused_now = smtp_send(OUTSIDE_SENDER, [address], token)
+        if refused_now:
+            raise RuntimeError(f"refused {refused_now}")
+        wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
+        _, rcpts, _ = sink.with_token(token)[0]
+        if rcpts != [desk]:
+            raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
+        return token
+
     try:
         def kept_and_forwarded():
-            token = uuid.uuid4().hex
-            refused_now = smtp_send(OUTSIDE_SENDER, [copy], token)
-            if refused_now:
-                raise RuntimeError(f"refused {refused_now}")
+            token = send_and_forwarded(copy)
             wait_delivered(base, copy, token)
             found = imap_fetch(copy, pw[copy], token)
             wait_delivered(base, colleague, token)
-            wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
-            _, rcpts, _ = sink.with_token(token)[0]
-            if rcpts != [desk]:
-                raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
             return f"{copy}'s Maildir ({found} over IMAP), {colleague}'s, and the sink (RCPT TO:<{desk}>)"
         check(f"{b}: forward with keep_copy: the mailbox keeps the message and the sink gets the forward",
               kept_and_forwarded)
 
         def only_forwarded():
-            token = uuid.uuid4().hex
-            refused_now = smtp_send(OUTSIDE_SENDER, [only], token)
-            if refused_now:
-                raise RuntimeError(f"refused {refused_now}")
-            wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
-            _, rcpts, _ = sink.with_token(token)[0]
-            if rcpts != [desk]:
-                raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
+            token = send_and_forwarded(only)
             time.sleep(2)  # the forward and a copy would be delivered together
             log_lines = [line for line in (stack.logs / "postfix.log").read_text().splitlines()
-                         if f"to=<{only}>" in line and "status=sent" in line]
+                         if f" to=<{only}>" in line and "status=sent" in line]
             if messages_with(base, only, token):
                 raise RuntimeError(f"{only} kept a copy")
             if log_lines:

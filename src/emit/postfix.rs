@@ -344,9 +344,17 @@ pub(crate) mod tests {
     /// the catch-all's key must own nothing, or its target could send as
     /// every address of the domain (issue 19). Run on the real SQLite engine
     /// against the routing tables' schema, as Postfix does (`%s` filled in).
+    /// The logins the sender-login map gives for `key`, as Postfix asks.
+    async fn owners(conn: &mut sqlx::SqliteConnection, key: &str) -> Vec<String> {
+        let sql = super::SENDER_LOGIN.query.replace("%s", key);
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn catch_all_target_owns_no_unassigned_sender_address() {
-        use sqlx::SqliteConnection;
         let (runtime, mut conn) = routing_tables();
         runtime.block_on(async {
             sqlx::raw_sql(
@@ -359,13 +367,6 @@ pub(crate) mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-            async fn owners(conn: &mut SqliteConnection, key: &str) -> Vec<String> {
-                let sql = super::SENDER_LOGIN.query.replace("%s", key);
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(conn)
-                    .await
-                    .unwrap()
-            }
             assert_eq!(owners(&mut conn, "alice@alpha.test").await, ["alice@alpha.test"]);
             assert_eq!(owners(&mut conn, "sales@beta.test").await, ["alice@alpha.test"]);
             // `ceo@beta.test` is nobody's: Postfix's next key is the catch-all's.
@@ -394,7 +395,6 @@ pub(crate) mod tests {
     /// through an alias that reaches the mailbox.
     #[test]
     fn a_mailbox_forward_grants_no_send_as() {
-        use sqlx::SqliteConnection;
         let (runtime, mut conn) = routing_tables();
         runtime.block_on(async {
             sqlx::raw_sql(
@@ -409,13 +409,6 @@ pub(crate) mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-            async fn owners(conn: &mut SqliteConnection, key: &str) -> Vec<String> {
-                let sql = super::SENDER_LOGIN.query.replace("%s", key);
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(conn)
-                    .await
-                    .unwrap()
-            }
             assert_eq!(
                 owners(&mut conn, "alice@alpha.test").await,
                 ["alice@alpha.test"]

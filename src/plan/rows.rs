@@ -773,3 +773,49 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
     let kind = if op == 2 { 6 - kind } else { kind };
     (op, kind, change.key.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 22: a new alias row is an external forward when its
+    /// destination's domain has no domain row after the apply: not for a
+    /// tenant, an alias domain (rows of their own), a mailbox's copy for
+    /// itself, nor a row that already existed.
+    #[test]
+    fn only_inserted_rows_to_domains_without_a_row_are_external() {
+        let row = |source: &str, destination: &str| AliasRow {
+            source: source.into(),
+            destination: destination.into(),
+            domain: domain_of(source).into(),
+        };
+        let mut after = Rows::default();
+        for name in ["a.example", "b.example", "b-old.example"] {
+            after
+                .domains
+                .insert(name.to_string(), DomainRow::active(name));
+        }
+        let mut plan = RowPlan::default();
+        plan.aliases.insert = vec![
+            row("x@a.example", "desk@outside.example"),
+            row("x@a.example", "x@a.example"),
+            row("x@a.example", "bob@b.example"),
+            row("x@a.example", "bob@b-old.example"),
+            row("a@a.example", "z@gone.example"),
+        ];
+        plan.aliases
+            .delete
+            .push(row("y@a.example", "old@outside.example"));
+        assert_eq!(
+            external_forwards(&plan, &after),
+            [
+                ("a@a.example".to_string(), "z@gone.example".to_string()),
+                (
+                    "x@a.example".to_string(),
+                    "desk@outside.example".to_string()
+                ),
+            ]
+        );
+        assert!(external_lines(&[]).is_empty());
+    }
+}
