@@ -403,13 +403,6 @@ class Stack:
             # seals only mail from outside.
             "smtpd_authorized_xclient_hosts": HOST,
         }
-        # The outside world's servers: a forward's destination and the outside
-        # sender's domain go to sinks on loopback (everything else stays an
-        # error), ahead of the generated transport table.
-        routes = self.base / "outside-transport"
-        routes.write_text("".join(f"{domain} smtp:[{HOST}]:{port}\n" for domain, port in OUTSIDE_ROUTES.items()))
-        generated = run("postconf", "-c", self.pf, "-h", "transport_maps").stdout.strip()
-        settings["transport_maps"] = f"texthash:{routes}, {generated}"
         run("postconf", "-c", self.pf, "-e", *[f"{k}={v}" for k, v in settings.items()])
         run("postconf", "-c", self.pf, "-F", "*/*/chroot = n")
 
@@ -538,14 +531,7 @@ class Stack:
 REDIS_PORT = 16379
 # postsrsd's two tables (the generated settings: Debian's ports).
 SRS_PORTS = (10001, 10002)
-# Sinks standing in for the outside world's servers (see OUTSIDE_ROUTES).
-FORWARD_SINK_PORT = 12525
-ORIGIN_SINK_PORT = 12526
 SUITE_PORTS = (25, 587, 993, 995, 24, 12345, 12340, 11332, 11334, REDIS_PORT, *SRS_PORTS)
-# The example tenants' external forward (kaveri-foods.example's exports@) and
-# the outside sender's own domain, where bounces of forwarded mail return.
-OUTSIDE_ROUTES = {"freight-forwarder.example": FORWARD_SINK_PORT,
-                  OUTSIDE_SENDER.split("@")[1]: ORIGIN_SINK_PORT}
 
 # Self-test of the suite: `MAILOPS_E2E_BREAK=<what> scripts/e2e` breaks one
 # generated file (in the running copy) to show which checks catch it.
@@ -1290,8 +1276,13 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # 13. Forwarding off the platform: SRS and ARC (issue 22).
     srs_checks(backend, stack, tenants, sender)
 
-    # 14. Required inbound TLS (issue 20), last: it reloads Postfix.
+    # 14. Required inbound TLS (issue 20): it reloads Postfix.
     inbound_tls_checks(backend, stack, repo, db_password, new_user)
+
+    # 15. A mailbox that forwards, keeping a copy or not (issue 22): it routes an
+    # outside domain to a sink in the running copy of main.cf, so it comes after
+    # every check that remakes that copy.
+    forward_copy_checks(backend, stack, repo, url, db_password)
 
 
 # ------------------------------------------------- everyday mailbox operations
@@ -1939,18 +1930,30 @@ def srs_checks(backend, stack, tenants, local_user):
     is refused; a local user's own mail keeps its sender."""
     b = backend
     srs_domain = stack.srs_settings().get("SRS_DOMAIN", "(none installed)")
+    outside = {OUTSIDE_SENDER.split("@")[1]}
+
+    def is_outside(address):
+        domain = tenants.domain_of(address)
+        return domain not in tenants.files and domain not in tenants.alias_domains
+    # The example tenants' forwards off the platform (kaveri-foods.example's
+    # exports@ → the freight forwarder).
     forwards = sorted(
         (source, target) for source, targets in tenants.aliases.items() if not source.startswith("@")
-        for target in targets if tenants.domain_of(target) in OUTSIDE_ROUTES
+        for target in targets if is_outside(target) and tenants.domain_of(target) not in outside
     )
-    forward_sink, origin_sink = SmtpSink(FORWARD_SINK_PORT), SmtpSink(ORIGIN_SINK_PORT)
+    forward_sink, origin_sink = SmtpSink(free_port()), SmtpSink(free_port())
     forward_sink.start()
     origin_sink.start()
+    # The outside world's servers: the forwards' destinations, and the outside
+    # sender's own domain, where bounces of forwarded mail return.
+    for domain in sorted({tenants.domain_of(t) for _, t in forwards}):
+        route_to_sink(stack, domain, forward_sink)
+    route_to_sink(stack, OUTSIDE_SENDER.split("@")[1], origin_sink)
     forwarded = {}
     try:
         def srs_sender():
             if not forwards:
-                raise RuntimeError(f"no example alias forwards to {sorted(OUTSIDE_ROUTES)}")
+                raise RuntimeError("no example alias forwards off the platform")
             source, target = forwards[0]
             token = uuid.uuid4().hex
             refused_now = smtp_from_outside(OUTSIDE_SENDER, [source], token)
@@ -2024,7 +2027,9 @@ def srs_checks(backend, stack, tenants, local_user):
         check(f"{b}: srs: a forged SRS0 address is refused with 550 at RCPT", forged_refused)
 
         def local_sender_kept():
-            target = next((t for _, t in forwards), f"someone@{next(iter(OUTSIDE_ROUTES))}")
+            if not forwards:
+                raise RuntimeError("no example alias forwards off the platform")
+            target = forwards[0][1]
             token = uuid.uuid4().hex
             smtp_send(local_user, [target], token, port=587, login=(local_user, password_of(local_user)))
             wait_for(f"the message at {target}'s server", lambda: forward_sink.with_token(token), timeout=30)
@@ -2043,6 +2048,32 @@ def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def route_to_sink(stack, domain, sink):
+    """Route mail for `domain`, a domain off the platform, to `sink` on loopback.
+
+    The suite's Postfix has `default_transport = error:` so that nothing leaves the
+    machine; this adds a test-only `texthash:` transport table (`domain
+    smtp:[127.0.0.1]:<port>`) in front of the generated `transport_maps` of the
+    running copy (never of ROOT or generated/), and reloads Postfix. Call it once per
+    domain; a later `stack.make_live()` drops it (call it again then)."""
+    table = stack.pf / "e2e-transport"
+    entries = {}
+    if table.exists():
+        for line in table.read_text().splitlines():
+            if line.strip():
+                key, value = line.split(None, 1)
+                entries[key] = value
+    entries[domain] = f"smtp:[{HOST}]:{sink.port}"
+    table.write_text("".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
+    ours = f"texthash:{table}"
+    current = run("postconf", "-c", stack.pf, "-h", "transport_maps").stdout.strip()
+    if not current.startswith(ours):
+        maps = f"{ours}, {current}" if current else ours
+        run("postconf", "-c", stack.pf, "-e", f"transport_maps = {maps}")
+    run("postfix", "-c", stack.pf, "reload")
+    wait_for("Postfix on port 25 after the reload", lambda: port_open(25), timeout=20)
 
 
 def relay_checks(backend, stack, repo, url, db_password, admin):
@@ -2173,6 +2204,107 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
 
     check(f"{b}: relay: onboarding relay tenants reloads no service",
           lambda: no_reload_since(base, before, installs, "same PIDs"))
+
+
+def forward_copy_checks(backend, stack, repo, url, db_password):
+    """Issue 22 on the real servers: a mailbox with `forward` (and `keep_copy`,
+    the default) gets the message in its Maildir and over IMAP while the outside
+    destination (a sink on loopback) gets the forward; with `keep_copy = false`
+    only the sink gets it. The plan lists the new forwards off the platform, and
+    the forward grants no send-as right to whoever it forwards to."""
+    base = stack.base
+    b = backend
+    domain = "kaveri-foods.example"
+    outside = "forward-sink.example"
+    desk = f"desk@{outside}"
+    copy, only = f"fwd-copy@{domain}", f"fwd-only@{domain}"
+    colleague = f"lakshmi@{domain}"
+    pw = {a: "Fwd-" + secrets.token_hex(6) for a in (copy, only)}
+    hashed = {a: mailops(repo, "hash-password", input_text=p + "\n").stdout.strip() for a, p in pw.items()}
+    tenant_file = repo / "tenants" / f"{domain}.toml"
+    sink = SmtpSink(free_port())
+
+    def setup():
+        tenant_file.write_text(
+            tenant_file.read_text()
+            + f'\n[[mailbox]]\nuser = "fwd-copy"\npassword = "{hashed[copy]}"\n'
+            + f'forward = ["{desk}", "lakshmi"]\n'
+            + f'\n[[mailbox]]\nuser = "fwd-only"\npassword = "{hashed[only]}"\n'
+            + f'forward = ["{desk}"]\nkeep_copy = false\n'
+        )
+        mailops(repo, "build")
+        plan = mailops(repo, "plan", "--database", url).stdout
+        for line in ("external forwards: 2 new, their mail leaves the platform:",
+                     f"    + {copy} → {desk}\n", f"    + {only} → {desk}\n",
+                     f"+ alias {copy} → {copy}"):
+            if line not in plan:
+                raise RuntimeError(f"the plan does not show `{line.strip()}`: {plan[-1200:]}")
+        if f"+ {copy} → {colleague}" in plan or f"+ alias {only} → {only}" in plan:
+            raise RuntimeError(f"the plan lists a forward on the platform, or a copy kept: {plan[-1200:]}")
+        doc = json.loads(mailops(repo, "plan", "--database", url, "--format", "json").stdout)
+        listed = doc["database"]["external_forwards"]
+        want = [{"source": copy, "destination": desk}, {"source": only, "destination": desk}]
+        if listed != want:
+            raise RuntimeError(f"JSON external_forwards: {listed}")
+        mailops(repo, "apply", "--database", url, "--yes")
+        if backend == "sqlite":
+            os.chmod(base / "mail.sqlite", 0o644)
+        mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        sink.start()
+        route_to_sink(stack, outside, sink)
+        return f"the plan lists {copy} → {desk} and {only} → {desk} as new external forwards; applied"
+    check(f"{b}: forward: the plan lists the new external forwards (human and JSON)", setup)
+
+    def send_and_forwarded(address):
+        """Mail from outside to `address`; its token once the sink has it, for `desk`."""
+        token = uuid.uuid4().hex
+        refused_now = smtp_send(OUTSIDE_SENDER, [address], token)
+        if refused_now:
+            raise RuntimeError(f"refused {refused_now}")
+        wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
+        _, rcpts, _ = sink.with_token(token)[0]
+        if rcpts != [desk]:
+            raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
+        return token
+
+    try:
+        def kept_and_forwarded():
+            token = send_and_forwarded(copy)
+            wait_delivered(base, copy, token)
+            found = imap_fetch(copy, pw[copy], token)
+            wait_delivered(base, colleague, token)
+            return f"{copy}'s Maildir ({found} over IMAP), {colleague}'s, and the sink (RCPT TO:<{desk}>)"
+        check(f"{b}: forward with keep_copy: the mailbox keeps the message and the sink gets the forward",
+              kept_and_forwarded)
+
+        def only_forwarded():
+            token = send_and_forwarded(only)
+            time.sleep(2)  # the forward and a copy would be delivered together
+            log_lines = [line for line in (stack.logs / "postfix.log").read_text().splitlines()
+                         if f" to=<{only}>" in line and "status=sent" in line]
+            if messages_with(base, only, token):
+                raise RuntimeError(f"{only} kept a copy")
+            if log_lines:
+                raise RuntimeError(f"delivered to {only}: {log_lines[0]}")
+            try:
+                imap_fetch(only, pw[only], token)
+            except RuntimeError:
+                pass  # logs in, and has no such message
+            else:
+                raise RuntimeError(f"{only} has the message over IMAP")
+            return f"only the sink (RCPT TO:<{desk}>); {only} logs in and has nothing"
+        check(f"{b}: forward with keep_copy = false: only the sink gets the message", only_forwarded)
+    finally:
+        sink.stop()
+
+    def no_send_as():
+        proc = run("postmap", "-c", stack.pf, "-q", copy,
+                   f"{'mysql' if backend == 'mysql' else 'sqlite'}:{stack.pf}/sender-login.cf", check_rc=False)
+        owners = sorted(filter(None, proc.stdout.strip().split(",")))
+        if owners != [copy]:
+            raise RuntimeError(f"sender-login.cf for {copy}: {owners} (exit {proc.returncode} {proc.stderr.strip()})")
+        return f"{copy} is sent as by {owners[0]} only, not by {colleague} it forwards to"
+    check(f"{b}: forward: the mailbox it forwards to may not send as the forwarding mailbox", no_send_as)
 
 
 def main():

@@ -420,7 +420,7 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
              INSERT INTO alias (address, goto, domain, active) VALUES
                ('alice@pfa.example', 'alice@pfa.example', 'pfa.example', 1),
                ('bob@pfa.example', 'bob@pfa.example', 'pfa.example', 0),
-               ('carol@old.example', 'carol@old.example', 'old.example', 1),
+               ('carol@old.example', 'carol@old.example,carol@home.example', 'old.example', 1),
                ('postmaster@pfa.example', 'alice@pfa.example,bob@pfa.example', 'pfa.example', 1),
                ('abuse@pfa.example', 'alice@pfa.example', 'pfa.example', 1),
                ('postmaster@old.example', 'carol@old.example', 'old.example', 1),
@@ -437,7 +437,8 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     let report = stdout(&out);
     for expected in [
         "(postfixadmin layout)",
-        "mapped: 2 domains, 3 mailboxes, 4 aliases (5 destinations)",
+        "mapped: 2 domains, 3 mailboxes, 4 aliases (6 destinations)",
+        "`carol@old.example` is a mailbox that also forwards to carol@home.example: its `forward`, keeping a copy",
         "mailbox `bob@pfa.example`: an inactive mailbox: imported as `state = \"disabled\"`",
         "domain `old.example`: an inactive domain: imported as the tenant's `state = \"disabled\"`",
         "alias `sales@pfa.example`: an inactive alias `sales@pfa.example`",
@@ -478,6 +479,11 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
         "{old}"
     );
     assert_eq!(old.matches("state = ").count(), 1, "{old}");
+    // Issue 22: a mailbox whose alias row names itself and more forwards, keeping a copy.
+    assert!(
+        old.contains("forward = [\"carol@home.example\"]\n") && !old.contains("keep_copy"),
+        "{old}"
+    );
 
     // Applied to a fresh mailops database: the rows, with their states.
     let fresh = TestDb::new(engine);
@@ -491,6 +497,10 @@ fn a_postfixadmin_database_imports_and_applies_to_a_fresh_database(engine: Engin
     assert_eq!(
         fresh.sql("SELECT name, state FROM virtual_domains ORDER BY name"),
         "old.example\tdisabled\npfa-alias.example\tactive\npfa.example\tactive\n"
+    );
+    assert_eq!(
+        fresh.sql("SELECT destination FROM virtual_aliases WHERE source = 'carol@old.example' ORDER BY destination"),
+        "carol@home.example\ncarol@old.example\n"
     );
     // The alias domain: its addresses are the tenant's.
     assert!(

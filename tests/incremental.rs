@@ -1138,6 +1138,55 @@ fn a_cross_tenant_cycle_made_by_editing_one_file_is_reported_as_cold() {
     pair.finish();
 }
 
+/// Issue 22: a mailbox's `forward` (keeping a copy: a row to itself)
+/// compiles incrementally, and the plan lists its new forward off the
+/// platform as a cold one does (from rows: the incremental model lacks the
+/// other tenants). Then a forward that closes a loop across two files is
+/// reported as cold.
+#[test]
+fn a_mailbox_forward_plans_as_cold_and_its_loop_is_reported_as_cold() {
+    let pair = Pair::example();
+    pair.warm();
+    pair.replace(
+        BETA,
+        "user = \"carol\"\n",
+        "user = \"carol\"\nforward = [\"desk@outside.example\", \"dave\"]\n",
+    );
+    let outs = pair.change_cycle(1);
+    let human = &outs[0].stdout;
+    assert!(
+        human.contains(
+            "  external forwards: 1 new, their mail leaves the platform:\n    + carol@beta.example → desk@outside.example\n"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("+ alias carol@beta.example → carol@beta.example"),
+        "{human}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&outs[2].stdout).unwrap();
+    assert_eq!(
+        doc["database"]["external_forwards"],
+        serde_json::json!([{ "source": "carol@beta.example", "destination": "desk@outside.example" }]),
+        "{}",
+        outs[2].stdout
+    );
+
+    // alpha has x → carol@beta.example; carol now forwards to x as well.
+    pair.replace(
+        BETA,
+        "forward = [\"desk@outside.example\", \"dave\"]",
+        "forward = [\"x@alpha.example\"]",
+    );
+    let out = pair.plan_fails(Want::Any, Want::Any);
+    assert!(
+        out.stderr.contains("mailops::alias::cycle"),
+        "{}",
+        out.stderr
+    );
+    pair.finish();
+}
+
 #[test]
 fn a_hand_edit_of_a_generated_file_of_the_same_size_plans_as_cold() {
     let pair = Pair::example();

@@ -256,6 +256,15 @@ fixtures! {
     send_as_not_granted: exit 1, ["mailops::send-as::not-granted"];
     alias_disabled_destination: exit 0, ["mailops::alias::disabled-destination"];
 
+    // a mailbox's forward (issue 22): an alias's rules, its own words
+    mailbox_forward_invalid: exit 1, ["mailops::mailbox::invalid-forward"];
+    mailbox_forward_to_self: exit 1, ["mailops::mailbox::forward-to-self"];
+    mailbox_forward_duplicate: exit 0, ["mailops::mailbox::duplicate-forward"];
+    mailbox_keep_copy_without_forward: exit 0, ["mailops::mailbox::keep-copy-without-forward"];
+    mailbox_forward_external_not_allowed: exit 1, ["mailops::limits::external-forward"];
+    mailbox_forward_loop: exit 1, ["mailops::alias::cycle"];
+    mailbox_forward_dangling: exit 1, ["mailops::alias::dangling"];
+
     // passwords
     password_plaintext: exit 1, ["mailops::password::plaintext"];
     password_plain_scheme: exit 1, ["mailops::password::plaintext"];

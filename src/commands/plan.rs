@@ -47,6 +47,8 @@
 //!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ],
 //!     // alias rows the files keep that forward into a domain this plan deletes
 //!     "forwards_into_deleted_domains": [ { "source": "…", "destination": "…" } ],
+//!     // alias rows this plan inserts whose destination is off the platform
+//!     "external_forwards": [ { "source": "…", "destination": "…" } ],
 //!     // how much was read: rows only of the domains that may have changed
 //!     // since the last apply (every row with --full)
 //!     "read": { "full": bool, "domains": n, "rows": n } } }

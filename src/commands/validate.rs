@@ -21,7 +21,7 @@ pub(crate) fn run(dir: &Path, format: DiagnosticFormat) -> Result<ExitCode> {
             if !compiled.has_errors() {
                 let domains = &compiled.model.domains;
                 let mailboxes: usize = domains.values().map(|d| d.mailboxes.len()).sum();
-                let aliases: usize = domains.values().map(|d| d.aliases.len()).sum();
+                let aliases: usize = domains.values().map(|d| d.alias_count()).sum();
                 eprintln!(
                     "ok: {}, {}, {}",
                     count(domains.len(), "tenant", "tenants"),

@@ -88,16 +88,20 @@ pub(crate) const IDENTITY: LookupMap = LookupMap {
 /// matches: receiving a domain's stray mail grants no right to send as every
 /// address there (an alias names the addresses a mailbox may use). The
 /// send-as grants add the mailboxes the sender's tenant names
-/// (`send_as`, `allow_send_as`).
+/// (`send_as`, `allow_send_as`). A mailbox's `forward` (alias rows whose
+/// source is a mailbox) is never followed: forwarding its mail to someone
+/// does not let them send as it.
 pub(crate) const SENDER_LOGIN: LookupMap = LookupMap {
     file: "sender-login.cf",
     parameter: "smtpd_sender_login_maps",
-    purpose: "Which logins may send as this envelope sender: its mailbox, the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing), and the mailboxes its tenant grants it to (send_as, allow_send_as).",
+    purpose: "Which logins may send as this envelope sender: its mailbox, the mailboxes that receive it as an alias (never a catch-all: `@domain` owns nothing; never a mailbox's forward), and the mailboxes its tenant grants it to (send_as, allow_send_as).",
     query: "WITH RECURSIVE owner(address) AS (\
 SELECT email FROM virtual_users WHERE email='%s' \
 UNION SELECT login FROM virtual_sender_grants WHERE sender='%s' \
 UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND SUBSTR(source, 1, 1) <> '@' \
-UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address) \
+AND source NOT IN (SELECT email FROM virtual_users) \
+UNION SELECT a.destination FROM virtual_aliases a JOIN owner o ON a.source = o.address \
+WHERE a.source NOT IN (SELECT email FROM virtual_users)) \
 SELECT u.email FROM virtual_users u JOIN owner o ON u.email = o.address",
     result_format: None,
 };
@@ -386,9 +390,17 @@ pub(crate) mod tests {
     /// the catch-all's key must own nothing, or its target could send as
     /// every address of the domain (issue 19). Run on the real SQLite engine
     /// against the routing tables' schema, as Postfix does (`%s` filled in).
+    /// The logins the sender-login map gives for `key`, as Postfix asks.
+    async fn owners(conn: &mut sqlx::SqliteConnection, key: &str) -> Vec<String> {
+        let sql = super::SENDER_LOGIN.query.replace("%s", key);
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn catch_all_target_owns_no_unassigned_sender_address() {
-        use sqlx::SqliteConnection;
         let (runtime, mut conn) = routing_tables();
         runtime.block_on(async {
             sqlx::raw_sql(
@@ -401,13 +413,6 @@ pub(crate) mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-            async fn owners(conn: &mut SqliteConnection, key: &str) -> Vec<String> {
-                let sql = super::SENDER_LOGIN.query.replace("%s", key);
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(conn)
-                    .await
-                    .unwrap()
-            }
             assert_eq!(owners(&mut conn, "alice@alpha.test").await, ["alice@alpha.test"]);
             assert_eq!(owners(&mut conn, "sales@beta.test").await, ["alice@alpha.test"]);
             // `ceo@beta.test` is nobody's: Postfix's next key is the catch-all's.
@@ -427,6 +432,41 @@ pub(crate) mod tests {
                 ["alice@alpha.test", "bob@beta.test"]
             );
             assert!(owners(&mut conn, "ceo@beta.test").await.is_empty());
+        });
+    }
+
+    /// Issue 22: a mailbox's `forward` is alias rows whose source is the
+    /// mailbox (with a row to itself when it keeps a copy). Whoever it
+    /// forwards to receives its mail but may not send as it, directly or
+    /// through an alias that reaches the mailbox.
+    #[test]
+    fn a_mailbox_forward_grants_no_send_as() {
+        let (runtime, mut conn) = routing_tables();
+        runtime.block_on(async {
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'alpha.test');
+                 INSERT INTO virtual_users (domain_id, email, password) VALUES
+                   (1, 'alice@alpha.test', 'x'), (1, 'carol@alpha.test', 'x');
+                 INSERT INTO virtual_aliases (domain_id, source, destination) VALUES
+                   (1, 'alice@alpha.test', 'alice@alpha.test'),
+                   (1, 'alice@alpha.test', 'carol@alpha.test'),
+                   (1, 'info@alpha.test', 'alice@alpha.test');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(
+                owners(&mut conn, "alice@alpha.test").await,
+                ["alice@alpha.test"]
+            );
+            assert_eq!(
+                owners(&mut conn, "info@alpha.test").await,
+                ["alice@alpha.test"]
+            );
+            assert_eq!(
+                owners(&mut conn, "carol@alpha.test").await,
+                ["carol@alpha.test"]
+            );
         });
     }
 

@@ -34,7 +34,13 @@ pub(crate) fn external_forward_not_allowed(
     .help("remove the destination, or set `external_forwards = true` in [limits] if the operator allows this tenant to forward mail out (it sends other people's mail, spam included, from the mail host)")
 }
 
-pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagnostic {
+/// `forward`: the destination is a mailbox's forward, not an alias's.
+pub(crate) fn dangling(
+    loc: Location,
+    address: &str,
+    same_domain: bool,
+    forward: bool,
+) -> Diagnostic {
     let help = if same_domain {
         format!(
             "add a [[mailbox]] or [[alias]] for `{address}` in this file, or fix the destination"
@@ -44,9 +50,14 @@ pub(crate) fn dangling(loc: Location, address: &str, same_domain: bool) -> Diagn
             "`{address}` is in a tenant domain but is neither a mailbox nor an alias there; add it to that tenant's file, or fix the destination"
         )
     };
+    let what = if forward {
+        "forward"
+    } else {
+        "alias destination"
+    };
     Diagnostic::error(
         GraphCode::Dangling,
-        format!("the alias destination `{address}` does not exist"),
+        format!("the {what} `{address}` does not exist"),
     )
     .at(loc, "resolves nowhere")
     .help(help)

@@ -2,7 +2,8 @@
 //!
 //! A mailbox and an alias depend on their domain; an alias depends on each
 //! destination it resolves to (a mailbox, another alias, a catch-all, or an
-//! address off the platform). Only aliases can depend on their own kind, so
+//! address off the platform). A mailbox's `forward` is an alias of its
+//! address (`model::Alias::of_mailbox`): mail to the mailbox follows it. Only aliases can depend on their own kind, so
 //! petgraph holds the aliases and their alias-to-alias edges; domains and
 //! mailboxes always come before them. From this come the diagnostics no
 //! single file can give (an alias destination that resolves nowhere, alias
@@ -63,7 +64,11 @@ pub(crate) fn resolve<'m>(model: &'m Model, address: &str) -> Resolution<'m> {
         };
     };
     if domain.mailboxes.contains_key(address) {
-        return Resolution::Mailbox;
+        // A mailbox that forwards is followed as the alias its forward is.
+        return match domain.aliases.get(address) {
+            Some(forward) => Resolution::Alias(forward),
+            None => Resolution::Mailbox,
+        };
     }
     if let Some(alias) = domain.aliases.get(address) {
         return Resolution::Alias(alias);
@@ -148,7 +153,9 @@ fn resolve_destinations<'m>(
     edges: &mut Vec<(Key<'m>, Key<'m>)>,
     diagnostics: &mut Diagnostics,
 ) {
-    for destination in &alias.destinations {
+    // A mailbox's own address among its forward's destinations is its copy:
+    // delivered, not followed again.
+    for destination in alias.forwards() {
         match resolve(model, &destination.address) {
             Resolution::Alias(to) | Resolution::CatchAll(to) => {
                 edges.push((to.source.as_str(), alias.source.as_str()));
@@ -197,6 +204,7 @@ fn resolve_destinations<'m>(
                     destination.origin.clone(),
                     &destination.address,
                     alias.domain == destination.address.rsplit_once('@').map_or("", |(_, d)| d),
+                    alias.of_mailbox,
                 ));
             }
         }

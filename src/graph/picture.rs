@@ -1,7 +1,8 @@
 //! A picture of the tenants and the mail that flows between them, for people:
 //! tenants as nodes, and an edge for every pair of tenants one forwards into
-//! the other (cross-tenant aliases, counted), plus one node per domain off the
-//! platform that a tenant forwards to (external forwards, grouped per domain).
+//! the other (cross-tenant aliases and mailbox forwards, counted), plus one
+//! node per domain off the platform that a tenant forwards to (external
+//! forwards, grouped per domain).
 //! Rendered as Mermaid (GitHub and GitLab draw it in a comment), Graphviz DOT
 //! and JSON. A picture can be cut down to some tenants and their neighbours
 //! (`focus`), so that a pull request's picture shows what it touches, not
@@ -83,7 +84,7 @@ impl Picture {
         let tenant = |d: &Domain| Tenant {
             unicode: d.unicode.clone(),
             mailboxes: d.mailboxes.len(),
-            aliases: d.aliases.len(),
+            aliases: d.alias_count(),
             alias_domains: d.alias_domains.iter().map(|a| a.name.clone()).collect(),
             focused: focus.is_some_and(|f| f.contains(&d.name)),
         };

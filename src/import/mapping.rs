@@ -64,6 +64,11 @@ pub(crate) struct DraftMailbox {
     pub(crate) quota_bytes: Option<u64>,
     /// `disabled` for a row that was not active; `None`: active.
     pub(crate) state: Option<&'static str>,
+    /// Where its mail is forwarded as well (an alias row of the mailbox's
+    /// own address): bare local parts (same domain) or full addresses.
+    pub(crate) forward: Vec<String>,
+    /// With `forward`: the alias rows named the mailbox itself too.
+    pub(crate) keep_copy: bool,
     pub(crate) notes: Vec<String>,
 }
 
@@ -436,11 +441,14 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
     let mut kept: BTreeMap<String, Vec<DraftAlias>> = BTreeMap::new();
     for (key, group) in &groups {
         let mut to = Vec::new();
+        let mut to_itself = false;
         for (dest, row) in &group.to {
             if dest == key {
                 // PostfixAdmin's self-alias of a mailbox, or a tutorial's
-                // "deliver to itself" row: the mailbox does that already.
+                // "deliver to itself" row: the mailbox does that already
+                // (beside other destinations: it keeps a copy).
                 if mailboxes.contains_key(key) {
+                    to_itself = true;
                     continue;
                 }
                 report.not_mapped(row, format!("`{key}` → itself, and it is no mailbox"));
@@ -462,13 +470,33 @@ pub(crate) fn map(source: &Source, options: &Options, report: &mut Report) -> Ve
         }
         if mailboxes.contains_key(key) {
             if !to.is_empty() {
-                report.not_mapped(
+                report.changed(
                     &group.rows.join(", "),
                     format!(
-                        "`{key}` is a mailbox that also forwards to {}: mailops has no forward beside a mailbox yet",
-                        to.join(", ")
+                        "`{key}` is a mailbox that also forwards to {}: its `forward`{}",
+                        to.join(", "),
+                        if to_itself {
+                            ", keeping a copy"
+                        } else {
+                            " with `keep_copy = false` (no row named the mailbox itself)"
+                        }
                     ),
                 );
+                report.destinations += to.len();
+                let domain = &group.domain;
+                let mailbox = drafts
+                    .get_mut(domain)
+                    .and_then(|d| d.mailboxes.iter_mut().find(|m| m.user == group.local));
+                if let Some(mailbox) = mailbox {
+                    mailbox.forward = to
+                        .into_iter()
+                        .map(|d| match d.strip_suffix(&format!("@{domain}")) {
+                            Some(local) => local.to_string(),
+                            None => d,
+                        })
+                        .collect();
+                    mailbox.keep_copy = to_itself;
+                }
             }
             continue;
         }
@@ -709,6 +737,8 @@ fn map_user(
             password,
             quota_bytes,
             state,
+            forward: Vec::new(),
+            keep_copy: true,
             notes,
         });
     }

@@ -100,6 +100,13 @@ pub(crate) fn render(draft: &Draft, origin: &str) -> String {
             if let Some(state) = mailbox.state {
                 table.insert("state", value(state));
             }
+            if !mailbox.forward.is_empty() {
+                let forward: Array = mailbox.forward.iter().map(String::as_str).collect();
+                table.insert("forward", value(forward));
+                if !mailbox.keep_copy {
+                    table.insert("keep_copy", value(false));
+                }
+            }
             table
                 .decor_mut()
                 .set_prefix(format!("\n{}", comments(&mailbox.notes)));
@@ -149,6 +156,8 @@ mod tests {
                 password: "{ARGON2ID}$x".into(),
                 quota_bytes: Some(10 << 30),
                 state: Some("disabled"),
+                forward: vec!["bob@partner.example".into()],
+                keep_copy: false,
                 notes: vec!["`Alice@acme.example` written as `alice@acme.example`".into()],
             }],
             aliases: vec![DraftAlias {
@@ -181,6 +190,8 @@ user = "alice"
 password = "{ARGON2ID}$x"
 quota = "10 GiB"
 state = "disabled"
+forward = ["bob@partner.example"]
+keep_copy = false
 
 [[alias]]
 address = "*"

@@ -636,8 +636,9 @@ fn may_loop<'c>(
     let successors = |alias: &str| -> Vec<String> {
         let domain = domain_of(alias);
         let destinations: Vec<&str> = match model.domains.get(domain) {
+            // A forwarding mailbox's copy for itself is delivered, not followed.
             Some(d) => d.aliases.get(alias).map_or(Vec::new(), |a| {
-                a.destinations.iter().map(|d| d.address.as_str()).collect()
+                a.forwards().map(|d| d.address.as_str()).collect()
             }),
             None => unparsed
                 .get(domain)
@@ -986,7 +987,7 @@ fn exits(domain: &Domain) -> Vec<(String, Vec<String>)> {
     // Each alias's own destinations in other domains.
     let mut foreign: Vec<Vec<&str>> = vec![Vec::new(); aliases.len()];
     for (i, alias) in aliases.iter().enumerate() {
-        for destination in &alias.destinations {
+        for destination in alias.forwards() {
             let address = destination.address.as_str();
             if domain_of(address) != domain.name {
                 foreign[i].push(address);

@@ -164,7 +164,9 @@ impl Domain {
                     rows.push((at(&mailbox.address), mailbox.address.to_string()));
                 }
             }
-            for alias in self.aliases.values() {
+            // A mailbox's forward has its address there already (or none,
+            // when the mailbox is disabled).
+            for alias in self.aliases.values().filter(|a| !a.of_mailbox) {
                 if alias.source == catch_all {
                     for destination in &alias.destinations {
                         rows.push((
@@ -212,6 +214,12 @@ impl Domain {
         pairs.sort_unstable();
         pairs.dedup();
         pairs
+    }
+
+    /// How many `[[alias]]` entries it declares (its mailboxes' forwards are
+    /// aliases of the model, not of the file).
+    pub(crate) fn alias_count(&self) -> usize {
+        self.aliases.values().filter(|a| !a.of_mailbox).count()
     }
 
     /// The key that seals ARC (Rspamd 3.4 seals with RSA only) and that
@@ -312,6 +320,12 @@ pub(crate) struct Mailbox {
 }
 
 /// An alias: mail to `source` goes to every destination.
+///
+/// A mailbox's `forward` is one too, keyed by the mailbox's own address
+/// (`of_mailbox`): its rows are alias rows like any other, and its
+/// destinations are checked and ordered as an alias's are. When the mailbox
+/// keeps a copy, its own address is one of the destinations: Postfix does not
+/// expand an address that maps to itself again, it delivers it.
 #[derive(Debug, Clone)]
 pub(crate) struct Alias {
     /// `local@domain`, or `@domain` for the catch-all.
@@ -323,12 +337,22 @@ pub(crate) struct Alias {
     pub(crate) destinations: Vec<Destination>,
     /// Mailboxes of other tenants that may send as this address.
     pub(crate) allow_send_as: Vec<Grantee>,
+    /// The `forward` of the mailbox `source`, not an `[[alias]]`.
+    pub(crate) of_mailbox: bool,
     pub(crate) origin: Location,
 }
 
 impl Alias {
     pub(crate) fn is_catch_all(&self) -> bool {
         self.local_part == "*"
+    }
+
+    /// The destinations mail is forwarded to: all but the mailbox's own
+    /// address, which keeps its copy (delivered, not forwarded again).
+    pub(crate) fn forwards(&self) -> impl Iterator<Item = &Destination> {
+        self.destinations
+            .iter()
+            .filter(move |d| !(self.of_mailbox && d.address == self.source))
     }
 }
 

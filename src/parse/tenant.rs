@@ -234,9 +234,9 @@ pub(crate) struct RawLimits {
     /// (default: the platform's `[defaults] domain_send_per_hour`, else no limit).
     #[serde(default)]
     pub(crate) domain_send_per_hour: Option<Sp<i64>>,
-    /// Whether the domain's aliases may forward mail off the platform (default
-    /// `true`). `false`: a destination outside the platform's tenants is an
-    /// error — forwarding spam out hurts the mail host's reputation.
+    /// Whether the domain's aliases and mailbox `forward`s may forward mail off the
+    /// platform (default `true`). `false`: a destination outside the platform's tenants
+    /// is an error — forwarding spam out hurts the mail host's reputation.
     #[serde(default)]
     pub(crate) external_forwards: Option<Sp<bool>>,
 }
@@ -278,6 +278,15 @@ pub(crate) struct RawMailbox<'a> {
     /// by removing it.
     #[serde(default, rename = "app_password", borrow)]
     pub(crate) app_passwords: Vec<Sp<RawAppPassword<'a>>>,
+    /// Forward this mailbox's mail, as an alias's `to` does: a bare local part means this
+    /// domain; `user@other-tenant` must exist there; an address in a domain that is not a
+    /// tenant is an external forward (an error when `[limits] external_forwards = false`).
+    #[serde(default, borrow)]
+    pub(crate) forward: Option<Sp<Vec<Sp<RawStr<'a>>>>>,
+    /// With `forward`: whether the mailbox keeps a copy of the mail it forwards (default
+    /// `true`). `false`: its mail is only forwarded; the mailbox still logs in and sends.
+    #[serde(default)]
+    pub(crate) keep_copy: Option<Sp<bool>>,
 }
 
 /// An app password of a mailbox: logs in as the mailbox, with its own protocols.

@@ -2,7 +2,7 @@
 //! the per-tenant summary, then the row changes grouped by tenant.
 
 use crate::chars::shown_domain;
-use crate::plan::rows::by_tenant;
+use crate::plan::rows::{by_tenant, external_lines};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 const GREEN: &str = "\x1b[32m";
@@ -77,6 +77,10 @@ pub(crate) fn rows(section: &RowSection) -> String {
     }
     for line in crate::db::guard::forwards_lines(&section.forwards) {
         out.push_str(&format!("  {line}\n"));
+    }
+    for (i, line) in external_lines(&section.external).iter().enumerate() {
+        let indent = if i == 0 { "  " } else { "    " };
+        out.push_str(&format!("{indent}{line}\n"));
     }
     for (tenant, changes) in by_tenant(&section.plan) {
         out.push_str(&format!("  {}\n", shown_domain(&tenant)));

@@ -41,6 +41,11 @@ fn rows(section: &RowSection) -> Value {
         .iter()
         .map(|(source, destination)| json!({ "source": source, "destination": destination }))
         .collect();
+    let external: Vec<Value> = section
+        .external
+        .iter()
+        .map(|(source, destination)| json!({ "source": source, "destination": destination }))
+        .collect();
     let (url, base) = match &section.against {
         Against::Database(url) => (json!(url), None),
         Against::Revision(revision) => (
@@ -56,6 +61,7 @@ fn rows(section: &RowSection) -> Value {
         "tenants": tenants,
         "notes": notes,
         "forwards_into_deleted_domains": forwards,
+        "external_forwards": external,
         "read": section.read,
     });
     if let Some(base) = base {

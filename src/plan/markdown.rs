@@ -5,7 +5,7 @@
 //! blocks are fenced longer than any run of backticks in them (`fence_for`).
 
 use crate::chars::shown_domain;
-use crate::plan::rows::{ShownChange, by_tenant};
+use crate::plan::rows::{ShownChange, by_tenant, external_lines};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 /// The whole plan.
@@ -68,6 +68,13 @@ fn rows(section: &RowSection) -> String {
         for item in items {
             let item = item.trim_start().trim_start_matches("- ");
             out.push_str(&format!("- {}\n", escape(item)));
+        }
+    }
+    let external = external_lines(&section.external);
+    if let Some((heading, items)) = external.split_first() {
+        out.push_str(&format!("\n**{}**\n\n", escape(&capitalise(heading))));
+        for item in items {
+            out.push_str(&format!("- {}\n", code(item)));
         }
     }
     let tenants = by_tenant(&section.plan);

@@ -176,6 +176,7 @@ mod tests {
             read: ReadStats::default(),
             notes: Vec::new(),
             forwards: Vec::new(),
+            external: vec![("exports@b.example".into(), "desk@freight.example".into())],
         }
     }
 
@@ -206,6 +207,8 @@ mod tests {
         assert_eq!(
             text,
             "database sqlite://x.db: 2 to insert, 1 to update, 1 to delete\n\
+             \x20 external forwards: 1 new, their mail leaves the platform:\n\
+             \x20   + exports@b.example → desk@freight.example\n\
              \x20 a.example\n\
              \x20   ~ mailbox y@a.example: quota 1 GiB → 2 GiB, password changed\n\
              \x20   - mailbox z@a.example (its mail on disk is kept)\n\
@@ -233,6 +236,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Issue 22: every renderer lists the new forwards off the platform.
+    #[test]
+    fn new_external_forwards_are_listed_in_every_form() {
+        let plan = sample();
+        assert!(
+            human::render(&plan, false)
+                .contains("  external forwards: 1 new, their mail leaves the platform:\n    + exports@b.example → desk@freight.example\n")
+        );
+        let md = markdown::render(&plan);
+        assert!(
+            md.contains("**External forwards: 1 new, their mail leaves the platform:**\n\n- `+ exports@b.example → desk@freight.example`\n"),
+            "{md}"
+        );
+        let json = json::render(&plan);
+        assert_eq!(
+            json["database"]["external_forwards"],
+            serde_json::json!([{ "source": "exports@b.example", "destination": "desk@freight.example" }])
+        );
     }
 
     #[test]

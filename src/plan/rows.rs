@@ -55,6 +55,9 @@ pub(crate) struct RowSection {
     /// Alias rows the files keep that forward into a domain the plan
     /// deletes: (source, destination).
     pub(crate) forwards: Vec<(String, String)>,
+    /// Alias rows the plan inserts whose mail leaves the platform
+    /// (`external_forwards`): (source, destination), for a reviewer to see.
+    pub(crate) external: Vec<(String, String)>,
 }
 
 impl RowSection {
@@ -67,9 +70,11 @@ impl RowSection {
         desired: &Desired<'_>,
         graph: &Graph,
     ) -> Result<RowSection, DbError> {
-        let mut plan = RowPlan::diff(&live.desired_rows(desired)?, &live.rows);
+        let rows = live.desired_rows(desired)?;
+        let mut plan = RowPlan::diff(&rows, &live.rows);
         plan.order_inserts(graph);
         let forwards = desired.forwards_into(&plan.domains.delete);
+        let external = external_forwards(&plan, &rows);
         Ok(RowSection {
             against: Against::Database(database),
             live_fingerprint: live.fingerprint(),
@@ -78,6 +83,7 @@ impl RowSection {
             read: live.read,
             notes: Vec::new(),
             forwards,
+            external,
         })
     }
 
@@ -91,9 +97,11 @@ impl RowSection {
         desired: &Desired<'_>,
         graph: &Graph,
     ) -> Result<RowSection, DbError> {
-        let mut plan = RowPlan::diff(&desired.rows(None)?, base);
+        let rows = desired.rows(None)?;
+        let mut plan = RowPlan::diff(&rows, base);
         plan.order_inserts(graph);
         let forwards = desired.forwards_into(&plan.domains.delete);
+        let external = external_forwards(&plan, &rows);
         Ok(RowSection {
             against: Against::Revision(revision),
             live_fingerprint: fingerprint(base),
@@ -106,6 +114,7 @@ impl RowSection {
             },
             notes: Vec::new(),
             forwards,
+            external,
         })
     }
 
@@ -168,6 +177,42 @@ impl RowSection {
         }
         out
     }
+}
+
+/// The alias rows `plan` inserts that forward off the platform: those whose
+/// destination's domain has no `virtual_domains` row in `after` (the rows
+/// the apply leaves: every tenant, alias domain and relay domain has one,
+/// whether or not this compile parsed its file). (source, destination),
+/// sorted. From rows, not the model: an incremental compile's model holds
+/// only the tenants it parsed.
+pub(crate) fn external_forwards(plan: &RowPlan, after: &Rows) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan
+        .aliases
+        .insert
+        .iter()
+        .filter(|a| !after.domains.contains_key(domain_of(&a.destination)))
+        .map(|a| (a.source.clone(), a.destination.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The plan's list of new external forwards: a heading, then one
+/// `+ source → destination` line each; nothing when there are none.
+pub(crate) fn external_lines(external: &[(String, String)]) -> Vec<String> {
+    if external.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "external forwards: {} new, their mail leaves the platform:",
+        external.len()
+    )];
+    lines.extend(
+        external
+            .iter()
+            .map(|(source, destination)| format!("+ {source} → {destination}")),
+    );
+    lines
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -727,4 +772,50 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
     };
     let kind = if op == 2 { 6 - kind } else { kind };
     (op, kind, change.key.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 22: a new alias row is an external forward when its
+    /// destination's domain has no domain row after the apply: not for a
+    /// tenant, an alias domain (rows of their own), a mailbox's copy for
+    /// itself, nor a row that already existed.
+    #[test]
+    fn only_inserted_rows_to_domains_without_a_row_are_external() {
+        let row = |source: &str, destination: &str| AliasRow {
+            source: source.into(),
+            destination: destination.into(),
+            domain: domain_of(source).into(),
+        };
+        let mut after = Rows::default();
+        for name in ["a.example", "b.example", "b-old.example"] {
+            after
+                .domains
+                .insert(name.to_string(), DomainRow::active(name));
+        }
+        let mut plan = RowPlan::default();
+        plan.aliases.insert = vec![
+            row("x@a.example", "desk@outside.example"),
+            row("x@a.example", "x@a.example"),
+            row("x@a.example", "bob@b.example"),
+            row("x@a.example", "bob@b-old.example"),
+            row("a@a.example", "z@gone.example"),
+        ];
+        plan.aliases
+            .delete
+            .push(row("y@a.example", "old@outside.example"));
+        assert_eq!(
+            external_forwards(&plan, &after),
+            [
+                ("a@a.example".to_string(), "z@gone.example".to_string()),
+                (
+                    "x@a.example".to_string(),
+                    "desk@outside.example".to_string()
+                ),
+            ]
+        );
+        assert!(external_lines(&[]).is_empty());
+    }
 }

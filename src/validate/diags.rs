@@ -47,9 +47,13 @@ codes! {
         DomainInvalid = "mailops::domain::invalid",
         LimitsInvalid = "mailops::limits::invalid",
         MailboxDuplicate = "mailops::mailbox::duplicate",
+        MailboxDuplicateForward = "mailops::mailbox::duplicate-forward",
+        MailboxForwardToSelf = "mailops::mailbox::forward-to-self",
+        MailboxInvalidForward = "mailops::mailbox::invalid-forward",
         MailboxInvalidProtocol = "mailops::mailbox::invalid-protocol",
         MailboxInvalidState = "mailops::mailbox::invalid-state",
         MailboxInvalidUser = "mailops::mailbox::invalid-user",
+        MailboxKeepCopyWithoutForward = "mailops::mailbox::keep-copy-without-forward",
         MailboxProtocolNotOffered = "mailops::mailbox::protocol-not-offered",
         MailboxTooMany = "mailops::mailbox::too-many",
         PasswordMalformed = "mailops::password::malformed",
@@ -361,7 +365,47 @@ pub(crate) fn alias_shadows_mailbox(loc: Location, mailbox: Location, address: &
     )
     .at(loc, "alias declared here")
     .related(mailbox, "mailbox defined here")
-    .help("an address is either a mailbox or an alias; to keep a copy in the mailbox and forward, remove the alias and forward from the mail client, or rename one of them")
+    .help("an address is either a mailbox or an alias; to forward a mailbox's mail, remove the alias and give the mailbox `forward = [\"…\"]` (it keeps a copy unless `keep_copy = false`), or rename one of them")
+}
+
+pub(crate) fn invalid_forward(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxInvalidForward,
+        format!("invalid forward address: {problem}"),
+    )
+    .at(loc, "this forward")
+    .help("a forward is a local part of this domain (`alice`) or a full address (`bob@partner.example`)")
+}
+
+pub(crate) fn duplicate_forward(loc: Location, first: Location, address: &str) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::MailboxDuplicateForward,
+        format!(
+            "{} is listed twice in the same `forward`",
+            quoted_idn(address)
+        ),
+    )
+    .at(loc, "listed again here")
+    .related(first, "first listed here")
+    .help("remove the repeated address; mail is forwarded once either way")
+}
+
+pub(crate) fn forward_to_self(loc: Location, address: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MailboxForwardToSelf,
+        format!("the mailbox {} forwards to itself", quoted_idn(address)),
+    )
+    .at(loc, "the mailbox's own address")
+    .help("remove it from `forward`: the mailbox keeps a copy of what it forwards unless `keep_copy = false`")
+}
+
+pub(crate) fn keep_copy_without_forward(loc: Location) -> Diagnostic {
+    Diagnostic::warning(
+        ValidateCode::MailboxKeepCopyWithoutForward,
+        "`keep_copy` has no effect on a mailbox that does not forward",
+    )
+    .at(loc, "without `forward`")
+    .help("a mailbox without `forward = [\"…\"]` keeps all of its mail; add the forward, or remove `keep_copy`")
 }
 
 pub(crate) fn alias_empty(loc: Location, address: &str) -> Diagnostic {

@@ -134,7 +134,8 @@ pub(crate) fn build_domain(
     let limits = build_limits(&mut c, raw, platform);
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
-    let aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
+    let mut aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
+    build_forwards(&mut c, raw, &name.ascii, &mailboxes, &mut aliases);
     check_send_as(&mut c, &name.ascii, &mailboxes, &aliases);
     let relay = relay::build_relay(&mut c, raw, &name.ascii, &platform.hostname);
     if let Some(relay) = &relay {
@@ -1035,7 +1036,7 @@ fn build_aliases(
 }
 
 fn build_alias(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> Option<Alias> {
-    let destinations = build_destinations(c, raw, domain);
+    let destinations = build_destinations(c, &raw.to.value, domain, Whose::Alias);
     let address = c.structured(&raw.address, "the alias address")?;
     let (source, local_part) = if address == "*" {
         (format!("@{domain}"), "*".to_string())
@@ -1087,14 +1088,103 @@ fn build_alias(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> Option<
         domain: domain.to_string(),
         destinations,
         allow_send_as,
+        of_mailbox: false,
         origin: c.loc(&raw.address),
     })
 }
 
-fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> Vec<Destination> {
+/// Every mailbox's `forward`, as an alias keyed by the mailbox's address
+/// (see `model::Alias`): its destinations under an alias's rules, never the
+/// mailbox itself; its own address besides them when it keeps a copy
+/// (`keep_copy`, default true). The forwards of a mailbox that was not
+/// kept (a bad user, a duplicate) are checked and dropped.
+fn build_forwards(
+    c: &mut Checker<'_>,
+    raw: &RawTenant<'_>,
+    domain: &str,
+    mailboxes: &Mailboxes,
+    aliases: &mut BTreeMap<String, Alias>,
+) {
+    for entry in &raw.mailboxes {
+        let mailbox = &entry.value;
+        let forward = mailbox.forward.as_ref().filter(|f| !f.value.is_empty());
+        let Some(forward) = forward else {
+            if let Some(keep_copy) = &mailbox.keep_copy {
+                c.push(diags::keep_copy_without_forward(c.loc(keep_copy)));
+            }
+            continue;
+        };
+        let mut destinations = build_destinations(c, &forward.value, domain, Whose::Mailbox);
+        // The mailbox as kept: its address, if this entry is the one kept.
+        let Some(address) = c
+            .structured_quiet(&mailbox.user)
+            .and_then(|user| local_address(user, domain).ok())
+            .filter(|a| {
+                mailboxes
+                    .get(a)
+                    .is_some_and(|m| m.origin == c.loc(&mailbox.user))
+            })
+        else {
+            continue;
+        };
+        if let Some(at) = destinations.iter().position(|d| d.address == address) {
+            let itself = destinations.remove(at);
+            c.push(diags::forward_to_self(itself.origin, &address));
+        }
+        if destinations.is_empty() {
+            continue;
+        }
+        if mailbox.keep_copy.as_ref().is_none_or(|k| k.value) {
+            let origin = mailbox
+                .keep_copy
+                .as_ref()
+                .map_or_else(|| c.loc(forward), |k| c.loc(k));
+            let at = destinations.partition_point(|d| d.address < address);
+            destinations.insert(
+                at,
+                Destination {
+                    address: address.clone(),
+                    origin,
+                },
+            );
+        }
+        let local_part = address.rsplit_once('@').map_or("", |(l, _)| l).to_string();
+        aliases.insert(
+            address.clone(),
+            Alias {
+                source: address,
+                local_part,
+                domain: domain.to_string(),
+                destinations,
+                allow_send_as: Vec::new(),
+                of_mailbox: true,
+                origin: c.loc(forward),
+            },
+        );
+    }
+}
+
+/// Whose destinations are checked: an `[[alias]]`'s `to`, or a mailbox's
+/// `forward` (the same rules; their own codes and words).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Alias,
+    Mailbox,
+}
+
+fn build_destinations(
+    c: &mut Checker<'_>,
+    targets: &[Sp<RawStr<'_>>],
+    domain: &str,
+    whose: Whose,
+) -> Vec<Destination> {
     let mut seen: BTreeMap<String, Location> = BTreeMap::new();
-    for target in &raw.to.value {
-        let Some(text) = c.structured(target, "the alias destination") else {
+    let what = match whose {
+        Whose::Alias => "the alias destination",
+        Whose::Mailbox => "the forward address",
+    };
+    for target in targets {
+        let Some(text) = c.structured(target, what) else {
             continue;
         };
         let address = if text.contains('@') {
@@ -1111,19 +1201,22 @@ fn build_destinations(c: &mut Checker<'_>, raw: &RawAlias<'_>, domain: &str) -> 
                     c.check_script(target, "the destination's domain", &name);
                 }
                 if let Some(first) = seen.get(&address) {
-                    c.push(diags::duplicate_destination(
-                        c.loc(target),
-                        first.clone(),
-                        &address,
-                    ));
+                    c.push(match whose {
+                        Whose::Alias => {
+                            diags::duplicate_destination(c.loc(target), first.clone(), &address)
+                        }
+                        Whose::Mailbox => {
+                            diags::duplicate_forward(c.loc(target), first.clone(), &address)
+                        }
+                    });
                 } else {
                     seen.insert(address, c.loc(target));
                 }
             }
-            Err(problem) => c.push(diags::invalid_destination(
-                c.loc(target),
-                &problem.describe(),
-            )),
+            Err(problem) => c.push(match whose {
+                Whose::Alias => diags::invalid_destination(c.loc(target), &problem.describe()),
+                Whose::Mailbox => diags::invalid_forward(c.loc(target), &problem.describe()),
+            }),
         }
     }
     seen.into_iter()
@@ -1240,6 +1333,84 @@ mod tests {
             model.domains["b.example"].grants(),
             [("sales@b.example", "alice@a.example")]
         );
+    }
+
+    /// Issue 22: a mailbox's `forward` is an alias of its own address: with
+    /// `keep_copy` (the default) the address itself is a destination too, so
+    /// that the mailbox keeps its copy; without, only the forwards. Not the
+    /// "both a mailbox and an alias" error.
+    #[test]
+    fn a_forward_is_the_mailboxs_alias_with_its_copy_unless_keep_copy_is_false() {
+        let (model, found) = compile(
+            "",
+            &[(
+                "a.example",
+                &format!(
+                    "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n\
+                     forward = [\"desk@Partner.example\", \"bob\"]\n\
+                     [[mailbox]]\nuser = \"bob\"\npassword = \"{HASH}\"\n\
+                     forward = [\"desk@partner.example\"]\nkeep_copy = false\n\
+                     [[mailbox]]\nuser = \"carol\"\npassword = \"{HASH}\"\nforward = []\n"
+                ),
+            )],
+        );
+        assert!(!found.contains("mailops::"), "{found}");
+        let domain = &model.domains["a.example"];
+        let destinations = |address: &str| -> Vec<&str> {
+            domain.aliases[address]
+                .destinations
+                .iter()
+                .map(|d| d.address.as_str())
+                .collect()
+        };
+        assert_eq!(
+            destinations("alice@a.example"),
+            ["alice@a.example", "bob@a.example", "desk@partner.example"]
+        );
+        assert_eq!(destinations("bob@a.example"), ["desk@partner.example"]);
+        assert!(domain.aliases["alice@a.example"].of_mailbox);
+        let forwards: Vec<&str> = domain.aliases["alice@a.example"]
+            .forwards()
+            .map(|d| d.address.as_str())
+            .collect();
+        assert_eq!(forwards, ["bob@a.example", "desk@partner.example"]);
+        // An empty forward forwards nothing: no rows.
+        assert!(!domain.aliases.contains_key("carol@a.example"));
+        let rows = domain.alias_rows();
+        assert!(rows.contains(&("alice@a.example".into(), "alice@a.example".into())));
+        assert!(!rows.contains(&("bob@a.example".into(), "bob@a.example".into())));
+        assert_eq!(domain.mailboxes.len(), 3);
+    }
+
+    #[test]
+    fn a_forward_is_checked_as_an_alias_destination_is() {
+        let (model, found) = compile(
+            "",
+            &[(
+                "a.example",
+                &format!(
+                    "[[mailbox]]\nuser = \"alice\"\npassword = \"{HASH}\"\n\
+                     forward = [\"ALICE\", \"x@y..example\", \"desk@partner.example\", \"Desk@partner.example\"]\n\
+                     [[mailbox]]\nuser = \"bob\"\npassword = \"{HASH}\"\nkeep_copy = true\n"
+                ),
+            )],
+        );
+        for code in [
+            "mailops::mailbox::forward-to-self",
+            "mailops::mailbox::invalid-forward",
+            "mailops::mailbox::duplicate-forward",
+            "mailops::mailbox::keep-copy-without-forward",
+        ] {
+            assert!(found.contains(code), "{code}: {found}");
+        }
+        // What is left forwards, and keeps the copy.
+        let alice = &model.domains["a.example"].aliases["alice@a.example"];
+        let destinations: Vec<&str> = alice
+            .destinations
+            .iter()
+            .map(|d| d.address.as_str())
+            .collect();
+        assert_eq!(destinations, ["alice@a.example", "desk@partner.example"]);
     }
 
     #[test]
