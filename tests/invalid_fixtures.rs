@@ -312,6 +312,7 @@ fixtures! {
     relay_primary_mx: exit 1, ["mailops::relay::primary-mx"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
+    dns_dnssec_unmanaged: exit 1, ["mailops::dns::dnssec-unmanaged"];
 
     // a tenant removed while others still forward into it: a warning
     forward_into_removed_domain: exit 0, ["mailops::alias::into-removed-domain"];

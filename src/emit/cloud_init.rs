@@ -991,6 +991,11 @@ mod tests {
         assert!(at("until unbound-control status") < resolv);
         assert!(at("systemctl disable --now systemd-resolved") < resolv);
         assert!(resolv < at("certbot certonly"));
+        // Renewals keep the key, so a `3 1 1` TLSA record stays true.
+        assert!(
+            script.contains("--keep-until-expiring --reuse-key; do"),
+            "{script}"
+        );
         assert!(resolv < at("systemctl restart rspamd dovecot postfix"));
     }
 

@@ -14,6 +14,8 @@ pub(crate) struct Platform {
     pub(crate) admin_email: String,
     /// `[mail_host] pop3`: Dovecot serves POP3 over TLS on 995.
     pub(crate) pop3: bool,
+    /// `[mail_host] dnssec`: Route53 signs the platform zone.
+    pub(crate) dnssec: bool,
     /// `[mail_host] inbound_tls = "require"`: port 25 refuses mail without STARTTLS.
     pub(crate) inbound_tls_required: bool,
     pub(crate) aws: Aws,

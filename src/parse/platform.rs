@@ -60,6 +60,12 @@ pub(crate) struct RawMailHost {
     /// Route53 hosted zone id of `zone` (default: looked up by name).
     #[serde(default)]
     pub(crate) zone_id: Option<Sp<String>>,
+    /// Sign `zone` in Route53 (DNSSEC, default `false`): a KMS key in us-east-1, a
+    /// key-signing key and signing, in the host's Terraform root. The registrar of `zone`
+    /// must then publish the DS record `mailops dns records` prints. Signed, the host's
+    /// TLSA records (`tlsa`) make DANE senders verify its certificate.
+    #[serde(default)]
+    pub(crate) dnssec: Option<Sp<bool>>,
     /// Mail address of the operator, used for Let's Encrypt (default: `postmaster@<zone>`).
     #[serde(default)]
     pub(crate) admin_email: Option<Sp<String>>,

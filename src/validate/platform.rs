@@ -136,6 +136,7 @@ pub(crate) fn build_platform(
     platform.zone_id = zone_id;
     platform.admin_email = admin_email;
     platform.pop3 = host.pop3.as_ref().is_some_and(|p| p.value);
+    platform.dnssec = host.dnssec.as_ref().is_some_and(|d| d.value);
     platform.inbound_tls_required = checked(
         &mut c,
         &host.inbound_tls,
@@ -159,6 +160,7 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         zone_id: None,
         admin_email: format!("postmaster@{zone}"),
         pop3: false,
+        dnssec: false,
         inbound_tls_required: false,
         aws: Aws {
             region: "ap-south-1".into(),

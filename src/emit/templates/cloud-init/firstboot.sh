@@ -150,10 +150,12 @@ rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\noptions edns0 trust-ad\n' >/etc/resolv.conf
 {% if letsencrypt %}
 # The host's certificate from Let's Encrypt (HTTP-01 on port 80), retried
-# while the Elastic IP and the A record settle.
+# while the Elastic IP and the A record settle. Renewals keep its key
+# (`--reuse-key`, saved in the renewal settings), so the host's DANE TLSA
+# record (`mailops tls tlsa`, 3 1 1: the key's digest) stays true.
 tries=0
 until [ -e {{ tls_cert | shell }} ] || certbot certonly --standalone --non-interactive --agree-tos \
-  --email "$ADMIN" --domains "$HOST" --keep-until-expiring; do
+  --email "$ADMIN" --domains "$HOST" --keep-until-expiring --reuse-key; do
   tries=$((tries + 1))
   if [ "$tries" -ge 20 ]; then
     fail "no certificate for $HOST; fix DNS or port 80 and run me again"

@@ -46,4 +46,5 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_
 }
 {%- endfor %}
 {%- endfor %}
+{%- include "dnssec.tf" %}
 {%- endif %}

@@ -167,6 +167,21 @@ provider "aws" {
   }
 }
 
+# Route53 keeps the key-signing key of a signed zone
+# ([mail_host] dnssec = true) in a KMS key in us-east-1, whatever
+# the region. Declared even when nothing uses it, so that what was made
+# with it can always be destroyed.
+provider "aws" {
+  alias = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      ManagedBy = "mailops"
+    }
+  }
+}
+
 data "aws_route53_zone" "platform" {
 {%- if zone_id %}
   zone_id = {{ zone_id | hcl_string }}
@@ -364,6 +379,7 @@ resource "aws_eip_domain_name" "mail" {
   allocation_id = aws_eip.mail.allocation_id
   domain_name = aws_route53_record.host.fqdn
 }
+{%- include "dnssec.tf" %}
 
 output "public_ip" {
   description = "The mail host's Elastic IP."
