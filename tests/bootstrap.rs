@@ -343,7 +343,8 @@ fn every_dns_root_validates_on_its_own() {
 /// DNSSEC (issue 20): with `[mail_host] dnssec` and a tenant's `[dns] dnssec`
 /// (with an alias domain), the host's root and the tenant's root — KMS key in
 /// us-east-1 through the provider alias, its policy, key-signing keys,
-/// signing, DS outputs — pass `terraform validate` with the AWS provider.
+/// signing, DS outputs — pass `terraform validate` with the AWS provider;
+/// so does the host's TLSA record set (`[mail_host] tlsa`).
 #[test]
 fn signed_zones_validate_with_the_aws_provider() {
     let repo = support::Repo::example_platform();
@@ -353,7 +354,7 @@ fn signed_zones_validate_with_the_aws_provider() {
         dir.join("mailops.toml"),
         platform.replacen(
             "hostname = \"mx.webhizzy.in\"\n",
-            "hostname = \"mx.webhizzy.in\"\ndnssec = true\n",
+            "hostname = \"mx.webhizzy.in\"\ndnssec = true\ntlsa = [\"3 1 1 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"3 1 1 b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\"]\n",
             1,
         ),
     )
@@ -390,6 +391,9 @@ fn signed_zones_validate_with_the_aws_provider() {
             main.contains("resource \"aws_route53_hosted_zone_dnssec\""),
             "{main}"
         );
+        if root == &host_root {
+            assert!(main.contains("type    = \"TLSA\""), "{main}");
+        }
         init(root, &config);
         let output = tf(root, &config, &["validate", "-no-color"]);
         assert!(

@@ -235,6 +235,7 @@ fixtures! {
     send_rate_invalid: exit 1, ["mailops::limits::invalid", "mailops::limits::invalid"];
     platform_send_rate_invalid: exit 1, ["mailops::limits::invalid"];
     platform_inbound_tls_invalid: exit 1, ["mailops::platform::invalid"];
+    platform_tlsa_invalid: exit 1, ["mailops::platform::invalid", "mailops::platform::invalid"];
     external_forward_not_allowed: exit 1, ["mailops::limits::external-forward"];
     idn_in_diagnostics: exit 0, ["mailops::rfc2142::missing", "mailops::alias::duplicate-destination"];
     invalid_quota: exit 1, ["mailops::quota::invalid"];

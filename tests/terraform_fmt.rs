@@ -99,7 +99,7 @@ fn hostile_repo() -> Repo {
     replace_line(
         &root.join("mailops.toml"),
         "hostname = ",
-        "hostname = \"mx.webhizzy.in\"\ndnssec = true",
+        "hostname = \"mx.webhizzy.in\"\ndnssec = true\ntlsa = [\"3 1 1 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"3 1 1 b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\"]",
     );
     for domain in [
         "acme.example",
@@ -181,6 +181,10 @@ fn generated_terraform_passes_terraform_fmt_check() {
     let host = std::fs::read_to_string(terraform.join("host/main.tf")).expect("host main.tf");
     assert!(
         host.contains("resource \"aws_kms_key\" \"platform\""),
+        "{host}"
+    );
+    assert!(
+        host.contains("resource \"aws_route53_record\" \"tlsa\""),
         "{host}"
     );
 

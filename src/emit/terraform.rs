@@ -177,6 +177,9 @@ struct MainContext<'a> {
     boot_settings_placeholder: &'static str,
     #[serde(flatten)]
     dnssec: Dnssec,
+    /// `[mail_host] tlsa`: the records of `tlsa_name`.
+    tlsa: &'a [String],
+    tlsa_name: String,
 }
 
 /// What `dnssec.tf` declares: a KMS key, and a key-signing key, signing and
@@ -242,6 +245,9 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         ttl: platform.defaults.ttl,
         pop3: platform.pop3,
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
+        tlsa: &platform.tlsa,
+        // As `mailops tls tlsa` names it: SMTP on port 25.
+        tlsa_name: format!("_25._tcp.{}", platform.hostname),
         dnssec: Dnssec::new(
             platform.dnssec,
             "platform".to_string(),
@@ -453,6 +459,28 @@ mod tests {
                 text,
             )
             .expect("write tenant");
+        }
+        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
+        assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+        compiled.model
+    }
+
+    /// Like [`compile`], with `lines` added to `[mail_host]` of mailops.toml.
+    fn compile_with_host(lines: &str, tenants: &[(&str, String)]) -> Model {
+        let platform =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mailops.toml"))
+                .unwrap()
+                .replacen(
+                    "hostname = \"mx.webhizzy.in\"\n",
+                    &format!("hostname = \"mx.webhizzy.in\"\n{lines}"),
+                    1,
+                );
+        assert!(platform.contains(lines), "{platform}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mailops.toml"), &platform).unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        for (domain, text) in tenants {
+            std::fs::write(dir.path().join(format!("tenants/{domain}.toml")), text).unwrap();
         }
         let compiled = crate::pipeline::compile(dir.path()).expect("compile");
         assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
@@ -995,26 +1023,14 @@ mod tests {
     /// (one key-signing key per zone).
     #[test]
     fn the_platform_zone_is_signed_by_the_host_root_once() {
-        let platform =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mailops.toml"))
-                .unwrap()
-                .replacen(
-                    "hostname = \"mx.webhizzy.in\"\n",
-                    "hostname = \"mx.webhizzy.in\"\ndnssec = true\n",
-                    1,
-                );
-        assert!(platform.contains("dnssec = true"));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mailops.toml"), &platform).unwrap();
-        std::fs::create_dir(dir.path().join("tenants")).unwrap();
-        std::fs::write(
-            dir.path().join("tenants/webhizzy.in.toml"),
-            tenant("webhizzy.in", "", "dnssec = true", RSA2048),
-        )
-        .unwrap();
-        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
-        assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
-        let out = files(&compiled.model);
+        let model = compile_with_host(
+            "dnssec = true\n",
+            &[(
+                "webhizzy.in",
+                tenant("webhizzy.in", "", "dnssec = true", RSA2048),
+            )],
+        );
+        let out = files(&model);
         let host = out.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
         assert!(
             host.contains("resource \"aws_kms_key\" \"platform\" {"),
@@ -1024,7 +1040,7 @@ mod tests {
             host.contains("resource \"aws_route53_key_signing_key\" \"webhizzy_in\" {"),
             "{host}"
         );
-        let shards = compiled.model.platform.aws.dns_shards;
+        let shards = model.platform.aws.dns_shards;
         let tenant_file = out.get(&dns_path("webhizzy.in", shards)).unwrap();
         assert!(
             !tenant_file.contains("aws_route53_key_signing_key"),
@@ -1034,6 +1050,43 @@ mod tests {
         let plain = files(&compile(&[webhizzy()]));
         let host = plain.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
         assert!(!host.contains("aws_kms_key"), "{host}");
+    }
+
+    /// `[mail_host] tlsa` (issue 20): one TLSA record set at
+    /// `_25._tcp.<host>` in the host's zone, values as validated; none
+    /// without it.
+    #[test]
+    fn the_hosts_tlsa_records_are_published_in_its_zone() {
+        let model = compile_with_host(
+            &format!(
+                "tlsa = [\"3 1 1 {}\", \"3 1 1 {}\"]\n",
+                "AB".repeat(32),
+                "cd".repeat(32)
+            ),
+            &[],
+        );
+        let out = files(&model);
+        let host = out.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
+        let block = host
+            .split("resource \"aws_route53_record\" \"tlsa\" {\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .unwrap_or_else(|| panic!("no TLSA record set in\n{host}"));
+        assert_eq!(
+            block,
+            format!(
+                "  zone_id = data.aws_route53_zone.platform.zone_id\n  name    = \"_25._tcp.mx.webhizzy.in\"\n  type    = \"TLSA\"\n  ttl     = 300\n  records = [\"3 1 1 {}\", \"3 1 1 {}\"]",
+                "ab".repeat(32),
+                "cd".repeat(32)
+            )
+        );
+        let plain = files(&compile(&[webhizzy()]));
+        assert!(
+            !plain
+                .get(&format!("{HOST_ROOT}/main.tf"))
+                .unwrap()
+                .contains("TLSA")
+        );
     }
 
     #[test]

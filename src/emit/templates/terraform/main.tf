@@ -373,6 +373,19 @@ resource "aws_route53_record" "host" {
   ttl = {{ ttl }}
   records = [aws_eip.mail.public_ip]
 }
+{%- if tlsa %}
+
+# DANE for mail to this host (RFC 7672): the TLSA records of its TLS key
+# ([mail_host] tlsa, from `mailops tls tlsa`): the current key's and, during
+# a rollover, the next key's. Senders use them only in a signed zone.
+resource "aws_route53_record" "tlsa" {
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = {{ tlsa_name | hcl_string }}
+  type = "TLSA"
+  ttl = 300
+  records = [{% for value in tlsa %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
+}
+{%- endif %}
 
 # Reverse DNS: AWS sets the PTR only once the A record resolves to the address.
 resource "aws_eip_domain_name" "mail" {
