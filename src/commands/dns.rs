@@ -61,10 +61,16 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
                 timeout: Duration::from_secs(args.timeout),
                 extra_roots,
                 min_days: smtp.cert_days,
+                tlsa: Vec::new(),
             })
         }
     };
     let model = compiled(dir, "no DNS check")?;
+    // `[mail_host] tlsa` must match the certificate the host serves.
+    let smtp = smtp.map(|options| dns::smtp::SmtpOptions {
+        tlsa: model.platform.tlsa.clone(),
+        ..options
+    });
     let names = chosen(&model, &args.domains)?;
     let domains: Vec<(String, Vec<DnsRecord>)> = names
         .iter()
