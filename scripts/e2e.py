@@ -15,6 +15,9 @@ For each backend (mysql, then sqlite) it:
 
 Then the GitOps phase (scripts/e2e_gitops.py, issue 12): `mailops init` → push to
 a bare repo → `mailops reconcile --once` on a host tree, and the loop's checks.
+Then the DANE phase (scripts/e2e_dane.py, issue 20): a Postfix with the generated
+main.cf's client settings delivers through a validating unbound to a test MX
+named in a zone Knot signs, in a network namespace of its own.
 
 Prints `ok <check>` / `FAIL <check>: why` per check and `N passed, M failed`;
 exits 1 on any failure after printing the tail of each service's log. Stops
@@ -1838,11 +1841,16 @@ def rate_limit_checks(backend, stack, repo, url, db_password, domain, user, pass
 
 class SmtpSink:
     """The client's own server: a minimal SMTP server on loopback that keeps
-    every message's envelope (MAIL FROM, RCPT TO) and data."""
+    every message's envelope (MAIL FROM, RCPT TO) and data. With `tls` (an
+    `ssl.SSLContext` holding its certificate) it offers STARTTLS, and
+    `encrypted[i]` says whether message i came over TLS."""
 
-    def __init__(self, port):
+    def __init__(self, port, host=HOST, tls=None):
         self.port = port
+        self.host = host
+        self.tls = tls
         self.messages = []
+        self.encrypted = []
         self.server = None
         self.thread = None
 
@@ -1857,15 +1865,30 @@ class SmtpSink:
                     self.wfile.write(line.encode() + b"\r\n")
                     self.wfile.flush()
                 say("220 sink.e2e.invalid ESMTP test sink")
-                sender, rcpts = None, []
+                sender, rcpts, in_tls = None, [], False
                 while True:
-                    line = self.rfile.readline()
+                    try:
+                        line = self.rfile.readline()
+                    except OSError:  # a TLS client that closed without close_notify
+                        return
                     if not line:
                         return
                     command = line.decode(errors="replace").rstrip("\r\n")
                     verb = command[:4].upper()
                     if verb in ("EHLO", "HELO"):
-                        say("250 sink.e2e.invalid")
+                        if sink.tls and not in_tls and verb == "EHLO":
+                            say("250-sink.e2e.invalid")
+                            say("250 STARTTLS")
+                        else:
+                            say("250 sink.e2e.invalid")
+                    elif command.upper() == "STARTTLS" and sink.tls and not in_tls:
+                        say("220 2.0.0 ready to start TLS")
+                        try:
+                            conn = sink.tls.wrap_socket(self.request, server_side=True)
+                        except OSError:  # the client gave up in the handshake
+                            return
+                        self.rfile, self.wfile = conn.makefile("rb"), conn.makefile("wb")
+                        sender, rcpts, in_tls = None, [], True
                     elif verb == "MAIL":
                         sender, rcpts = re.search(r"<([^>]*)>", command).group(1), []
                         say("250 2.1.0 ok")
@@ -1881,6 +1904,7 @@ class SmtpSink:
                                 break
                             data.append(chunk)
                         sink.messages.append((sender, rcpts, b"".join(data)))
+                        sink.encrypted.append(in_tls)
                         say("250 2.0.0 queued")
                     elif verb == "RSET":
                         sender, rcpts = None, []
@@ -1895,7 +1919,7 @@ class SmtpSink:
             allow_reuse_address = True
             daemon_threads = True
 
-        self.server = Server((HOST, self.port), Handler)
+        self.server = Server((self.host, self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -2308,10 +2332,11 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
 
 
 def main():
-    only = sys.argv[1:] or ["mysql", "sqlite", "gitops"]
-    unknown = [name for name in only if name not in ("mysql", "sqlite", "gitops")]
+    phases = ["mysql", "sqlite", "gitops", "dane"]
+    only = sys.argv[1:] or phases
+    unknown = [name for name in only if name not in phases]
     if unknown:
-        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite or gitops)")
+        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite, gitops or dane)")
         return 1
     start = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -2320,11 +2345,16 @@ def main():
         log(f"FAIL setup: {BIN} does not exist (run `cargo build`)")
         return 1
     for backend in only:
-        log(f"=== backend {backend}" if backend != "gitops" else "=== the GitOps loop (MariaDB)")
+        log({"gitops": "=== the GitOps loop (MariaDB)",
+             "dane": "=== outbound DANE (Knot, unbound, Postfix in a network namespace)"}
+            .get(backend, f"=== backend {backend}"))
         try:
             if backend == "gitops":
                 import e2e_gitops  # scripts/ is on the path: it is this script's folder
                 e2e_gitops.run_gitops(sys.modules[__name__])
+            elif backend == "dane":
+                import e2e_dane
+                e2e_dane.run_dane(sys.modules[__name__])
             else:
                 run_suite(backend)
         except Exception as error:  # noqa: BLE001

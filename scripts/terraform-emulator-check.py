@@ -208,15 +208,21 @@ def prepare(repo, work, emulator, single=False):
         for path in sorted((work / "terraform").glob("dns-*/dns_*.tf")):
             shutil.copy(path, one / path.name)
         roots.append(one)
-    services = ("route53", "ec2", "iam", "sts", "ssm")
+    services = ("route53", "ec2", "iam", "sts", "ssm", "kms")
     endpoints = "\n".join(f'    {s} = "{emulator.url}"' for s in services)
     overridden = set()
+    def provider(alias, region):
+        return (f'provider "aws" {{\n{alias}  region                      = "{region}"\n'
+                '  access_key                  = "test"\n'
+                '  secret_key                  = "test"\n  skip_credentials_validation = true\n'
+                f"  skip_metadata_api_check     = true\n  endpoints {{\n{endpoints}\n  }}\n}}\n")
     for root in roots:
+        # Both configurations of every root: the default one and `us_east_1`
+        # (the KMS keys of signed zones), so neither ever reaches AWS.
         (root / "emulator_override.tf").write_text(
             "# Test only: the AWS provider pointed at the emulator.\n"
-            f'provider "aws" {{\n  region                      = "{REGION}"\n  access_key                  = "test"\n'
-            '  secret_key                  = "test"\n  skip_credentials_validation = true\n'
-            f"  skip_metadata_api_check     = true\n  endpoints {{\n{endpoints}\n  }}\n}}\n")
+            + provider("", REGION)
+            + provider('  alias                       = "us_east_1"\n', "us-east-1"))
         # A tenant file may name its zone's id (`zone_id`), which its records
         # then carry as a literal; the emulator makes its own ids.
         overrides = []

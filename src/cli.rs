@@ -453,6 +453,11 @@ pub(crate) enum DnsCommand {
         /// Zone-file lines, or JSON.
         #[arg(long, value_enum, default_value = "zone")]
         format: RecordsFormat,
+        /// For a signed zone (`dnssec = true`), whose DS is computed from its
+        /// live DNSKEY: ask this nameserver (`IP`, `IP:PORT`); default: the
+        /// system's resolvers.
+        #[arg(long, value_name = "IP[:PORT]")]
+        nameserver: Option<String>,
     },
 }
 

@@ -69,6 +69,11 @@ fn init(dir: &Path, config: &Path) {
 /// A temp dir with generated/terraform and generated/cloud-init, and the CLI
 /// configuration (`cli.tfrc`) naming the provider mirror.
 fn copied() -> (tempfile::TempDir, PathBuf) {
+    copied_from(&root().join("generated"))
+}
+
+/// The same, from the `generated/` folder of another mail repo.
+fn copied_from(generated: &Path) -> (tempfile::TempDir, PathBuf) {
     let mirror = std::env::var_os("MAILOPS_TF_PROVIDER_MIRROR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
@@ -79,10 +84,7 @@ fn copied() -> (tempfile::TempDir, PathBuf) {
     );
     let temp = tempfile::tempdir().expect("temp dir");
     for folder in ["terraform", "cloud-init"] {
-        copy_tree(
-            &root().join("generated").join(folder),
-            &temp.path().join(folder),
-        );
+        copy_tree(&generated.join(folder), &temp.path().join(folder));
     }
     let config = temp.path().join("cli.tfrc");
     std::fs::write(
@@ -336,4 +338,69 @@ fn every_dns_root_validates_on_its_own() {
             });
         }
     });
+}
+
+/// DNSSEC (issue 20): with `[mail_host] dnssec` and a tenant's `[dns] dnssec`
+/// (with an alias domain), the host's root and the tenant's root — KMS key in
+/// us-east-1 through the provider alias, its policy, key-signing keys,
+/// signing, DS outputs — pass `terraform validate` with the AWS provider;
+/// so does the host's TLSA record set (`[mail_host] tlsa`).
+#[test]
+fn signed_zones_validate_with_the_aws_provider() {
+    let repo = support::Repo::example_platform();
+    let dir = repo.path();
+    let platform = std::fs::read_to_string(dir.join("mailops.toml")).expect("mailops.toml");
+    std::fs::write(
+        dir.join("mailops.toml"),
+        platform.replacen(
+            "hostname = \"mx.webhizzy.in\"\n",
+            "hostname = \"mx.webhizzy.in\"\ndnssec = true\ntlsa = [\"3 1 1 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"3 1 1 b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\"]\n",
+            1,
+        ),
+    )
+    .expect("write mailops.toml");
+    support::ok(dir, &["new", "signed.example"]);
+    let tenant = dir.join("tenants/signed.example.toml");
+    let text = std::fs::read_to_string(&tenant).expect("tenant");
+    assert!(text.contains("[dns]\n"), "{text}");
+    std::fs::write(
+        &tenant,
+        text.replacen("[dns]\n", "[dns]\ndnssec = true\n", 1)
+            .replacen(
+                "domain = \"signed.example\"\n",
+                "domain = \"signed.example\"\nalias_domains = [\"signed-old.example\"]\n",
+                1,
+            ),
+    )
+    .expect("write tenant");
+    support::ok(dir, &["build"]);
+    let (temp, config) = copied_from(&dir.join("generated"));
+    let tenant_root = temp
+        .path()
+        .join(support::dns_file("signed.example"))
+        .parent()
+        .expect("its root")
+        .to_path_buf();
+    let host_root = temp.path().join("terraform/host");
+    for root in [&host_root, &tenant_root] {
+        let main = std::fs::read_dir(root)
+            .expect("root")
+            .map(|e| std::fs::read_to_string(e.expect("entry").path()).unwrap_or_default())
+            .collect::<String>();
+        assert!(
+            main.contains("resource \"aws_route53_hosted_zone_dnssec\""),
+            "{main}"
+        );
+        if root == &host_root {
+            assert!(main.contains("type    = \"TLSA\""), "{main}");
+        }
+        init(root, &config);
+        let output = tf(root, &config, &["validate", "-no-color"]);
+        assert!(
+            output.status.success(),
+            "terraform validate in {}:\n{}",
+            root.display(),
+            show(&output)
+        );
+    }
 }

@@ -17,7 +17,7 @@ use support::{Repo, dns_file, stdout};
 struct Knot {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Knot {
@@ -55,6 +55,12 @@ fn zone_text(origin: &str, body: &str) -> String {
 impl Knot {
     /// Serve `zones` (origin, body) on a fresh port.
     fn serve(zones: &[(String, String)]) -> Knot {
+        Knot::serve_signing(zones, &[])
+    }
+
+    /// Serve `zones`, those named in `signed` signed by Knot itself
+    /// (`dnssec-signing: on`, its default policy: ECDSA P-256 keys).
+    fn serve_signing(zones: &[(String, String)], signed: &[&str]) -> Knot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let port = free_port();
@@ -69,6 +75,9 @@ impl Knot {
         for (origin, body) in zones {
             std::fs::write(d.join(format!("{origin}.zone")), zone_text(origin, body)).unwrap();
             conf.push_str(&format!("  - domain: {origin}.\n"));
+            if signed.contains(&origin.as_str()) {
+                conf.push_str("    dnssec-signing: on\n");
+            }
         }
         std::fs::write(d.join("knot.conf"), &conf).unwrap();
         let check = Command::new("/usr/sbin/knotc")
@@ -90,11 +99,7 @@ impl Knot {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("knotd starts");
-        let knot = Knot {
-            child,
-            port,
-            _dir: dir,
-        };
+        let knot = Knot { child, port, dir };
         knot.wait_ready(&zones[0].0);
         knot
     }
@@ -102,18 +107,7 @@ impl Knot {
     fn wait_ready(&self, origin: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let out = Command::new("/usr/bin/kdig")
-                .args([
-                    "@127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "+short",
-                    "SOA",
-                    origin,
-                ])
-                .output()
-                .expect("kdig runs (Debian package knot-dnsutils)");
-            if out.status.success() && !out.stdout.is_empty() {
+            if !self.dig("SOA", origin).is_empty() {
                 return;
             }
             assert!(
@@ -126,6 +120,60 @@ impl Knot {
 
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Replace a served zone's records (`serial` must grow) and reload it.
+    fn reload(&self, origin: &str, serial: u32, body: &str) {
+        let d = self.dir.path();
+        let text = zone_text(origin, body).replacen(". 1 3600", &format!(". {serial} 3600"), 1);
+        std::fs::write(d.join(format!("{origin}.zone")), text).unwrap();
+        let out = Command::new("/usr/sbin/knotc")
+            .arg("-c")
+            .arg(d.join("knot.conf"))
+            .args(["zone-reload", &format!("{origin}.")])
+            .output()
+            .expect("knotc runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.dig("SOA", origin).contains(&format!(" {serial} ")) {
+            assert!(Instant::now() < deadline, "{origin} not reloaded");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `kdig +short` of one name and type.
+    fn dig(&self, rtype: &str, name: &str) -> String {
+        let out = Command::new("/usr/bin/kdig")
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "+short",
+                rtype,
+                name,
+            ])
+            .output()
+            .expect("kdig runs (Debian package knot-dnsutils)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The DS records of a signed zone's key-signing key, as Knot's own
+    /// `keymgr` computes them (`<tag> <algorithm> <digest type> <digest>`).
+    fn keymgr_ds(&self, origin: &str) -> Vec<String> {
+        let out = Command::new("/usr/sbin/keymgr")
+            .arg("-c")
+            .arg(self.dir.path().join("knot.conf"))
+            .args([&format!("{origin}."), "ds"])
+            .output()
+            .expect("keymgr runs (Debian package knot)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(" DS ").map(|(_, rdata)| rdata.to_string()))
+            .collect()
     }
 }
 
@@ -461,4 +509,86 @@ fn an_unmanaged_tenant_has_records_to_publish_and_none_in_terraform() {
         moves.contains("'aws_route53_record.managed_example_mx'"),
         "{moves}"
     );
+}
+
+/// `[dns] dnssec = true` (issue 20): `dns records` prints the DS of the
+/// zone's live key-signing key (the one Knot's keymgr computes), and `dns
+/// check` finds the DS at the parent missing, then different, then ok.
+#[test]
+fn a_signed_zones_ds_is_printed_from_its_dnskey_and_checked_at_the_parent() {
+    let repo = Repo::new().tenant("signed.example", "\n[dns]\ndnssec = true\n");
+    let delegation =
+        "signed.example. 3600 IN NS ns.signed.example.\nns.signed.example. 3600 IN A 127.0.0.1\n";
+    let knot = Knot::serve_signing(
+        &[
+            ("signed.example".to_string(), String::new()),
+            ("example".to_string(), delegation.to_string()),
+        ],
+        &["signed.example"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !knot.dig("DNSKEY", "signed.example").contains("257 3 13") {
+        assert!(
+            Instant::now() < deadline,
+            "Knot did not sign signed.example"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let keymgr: Vec<String> = knot
+        .keymgr_ds("signed.example")
+        .into_iter()
+        .filter(|ds| ds.split(' ').nth(2) == Some("2"))
+        .collect();
+    assert_eq!(keymgr.len(), 1, "{keymgr:?}");
+
+    let address = knot.address();
+    let out = repo.ok(&["dns", "records", "signed.example", "--nameserver", &address]);
+    let text = stdout(&out);
+    let printed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(" IN DS ").map(|(_, rdata)| rdata))
+        .collect();
+    assert_eq!(printed.len(), 1, "{text}");
+    assert!(
+        printed[0].eq_ignore_ascii_case(&keymgr[0]),
+        "{text} vs keymgr {keymgr:?}"
+    );
+    assert!(
+        text.contains("; DNSSEC: the registrar of signed.example must publish"),
+        "{text}"
+    );
+    let json = stdout(&repo.ok(&[
+        "dns",
+        "records",
+        "signed.example",
+        "--nameserver",
+        &address,
+        "--format",
+        "json",
+    ]));
+    assert!(json.contains("\"type\": \"DS\""), "{json}");
+
+    let ds_state = |repo: &Repo| {
+        let (code, json) = check_json(repo, &knot, &["signed.example"]);
+        (code, state_of(&json, "signed.example", "DNSSEC"))
+    };
+    assert_eq!(ds_state(&repo).1, "missing");
+    let wrong = format!(
+        "{delegation}signed.example. 3600 IN DS {} 13 2 {}\n",
+        keymgr[0].split(' ').next().unwrap(),
+        "00".repeat(32)
+    );
+    knot.reload("example", 2, &wrong);
+    assert_eq!(ds_state(&repo).1, "different");
+    knot.reload(
+        "example",
+        3,
+        &format!("{delegation}signed.example. 3600 IN DS {}\n", printed[0]),
+    );
+    assert_eq!(ds_state(&repo).1, "ok");
+
+    // A zone that is not signed has no DS check.
+    let plain = Repo::new().tenant("signed.example", "");
+    let (_, json) = check_json(&plain, &knot, &["signed.example"]);
+    assert!(!json.to_string().contains("DNSSEC"), "{json}");
 }

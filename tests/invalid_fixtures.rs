@@ -235,6 +235,7 @@ fixtures! {
     send_rate_invalid: exit 1, ["mailops::limits::invalid", "mailops::limits::invalid"];
     platform_send_rate_invalid: exit 1, ["mailops::limits::invalid"];
     platform_inbound_tls_invalid: exit 1, ["mailops::platform::invalid"];
+    platform_tlsa_invalid: exit 1, ["mailops::platform::invalid", "mailops::platform::invalid"];
     external_forward_not_allowed: exit 1, ["mailops::limits::external-forward"];
     idn_in_diagnostics: exit 0, ["mailops::rfc2142::missing", "mailops::alias::duplicate-destination"];
     invalid_quota: exit 1, ["mailops::quota::invalid"];
@@ -325,6 +326,7 @@ fixtures! {
     relay_primary_mx: exit 1, ["mailops::relay::primary-mx"];
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
+    dns_dnssec_unmanaged: exit 1, ["mailops::dns::dnssec-unmanaged"];
 
     // a tenant removed while others still forward into it: a warning
     forward_into_removed_domain: exit 0, ["mailops::alias::into-removed-domain"];

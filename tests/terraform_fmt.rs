@@ -85,8 +85,9 @@ fn replace_line(file: &Path, prefix: &str, with: &str) {
 
 /// A mail repo with tenants chosen to stress the Terraform output: hostile
 /// descriptions, a 4096-bit RSA key (DKIM TXT over 255 octets), an Ed25519
-/// key, look-alike names, an IDN, a digit-first domain, a tenant zone id and
-/// an IPv6 admin network.
+/// key, look-alike names, an IDN, a digit-first domain, a tenant zone id,
+/// an IPv6 admin network, and DNSSEC (issue 20) for the platform zone and
+/// two tenants (one with a zone id).
 fn hostile_repo() -> Repo {
     let repo = Repo::example_platform();
     let root = repo.path();
@@ -94,6 +95,11 @@ fn hostile_repo() -> Repo {
         &root.join("mailops.toml"),
         "admin_cidrs",
         r#"admin_cidrs = ["203.0.113.10/32", "2001:db8:1::/48"]"#,
+    );
+    replace_line(
+        &root.join("mailops.toml"),
+        "hostname = ",
+        "hostname = \"mx.webhizzy.in\"\ndnssec = true\ntlsa = [\"3 1 1 a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"3 1 1 b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\"]",
     );
     for domain in [
         "acme.example",
@@ -140,7 +146,12 @@ fn hostile_repo() -> Repo {
     replace_line(
         &tenants.join("a.b.example.toml"),
         "# ttl",
-        "zone_id = \"Z0123456789ABC\"\nttl = 60",
+        "zone_id = \"Z0123456789ABC\"\nttl = 60\ndnssec = true",
+    );
+    replace_line(
+        &tenants.join("1und1.example.toml"),
+        "# ttl",
+        "dnssec = true",
     );
     ok(root, &["build"]);
     repo
@@ -160,6 +171,22 @@ fn generated_terraform_passes_terraform_fmt_check() {
     assert!(acme.contains("# resource \"evil\" \"x\" {"), "{acme}");
     assert!(generated.join(dns_file("xn--bcher-kva.example")).exists());
     assert!(generated.join(dns_file("1und1.example")).exists());
+    for signed in ["a.b.example", "1und1.example"] {
+        let text = std::fs::read_to_string(generated.join(dns_file(signed))).expect("dns file");
+        assert!(
+            text.contains("resource \"aws_route53_hosted_zone_dnssec\""),
+            "{text}"
+        );
+    }
+    let host = std::fs::read_to_string(terraform.join("host/main.tf")).expect("host main.tf");
+    assert!(
+        host.contains("resource \"aws_kms_key\" \"platform\""),
+        "{host}"
+    );
+    assert!(
+        host.contains("resource \"aws_route53_record\" \"tlsa\""),
+        "{host}"
+    );
 
     let output = Command::new(root().join("scripts/terraform-fmt-check"))
         .arg(&terraform)

@@ -61,10 +61,16 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
                 timeout: Duration::from_secs(args.timeout),
                 extra_roots,
                 min_days: smtp.cert_days,
+                tlsa: Vec::new(),
             })
         }
     };
     let model = compiled(dir, "no DNS check")?;
+    // `[mail_host] tlsa` must match the certificate the host serves.
+    let smtp = smtp.map(|options| dns::smtp::SmtpOptions {
+        tlsa: model.platform.tlsa.clone(),
+        ..options
+    });
     let names = chosen(&model, &args.domains)?;
     let domains: Vec<(String, Vec<DnsRecord>)> = names
         .iter()
@@ -83,7 +89,11 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         ..check::Options::default()
     };
-    let mut report = check::run(&model.platform.hostname, domains, &options)?;
+    let mut signed = signed_zones(&model, &names);
+    // The mail host's zone, when it is signed and every domain is checked.
+    let platform_zone = platform_signed_zone(&model, &args.domains);
+    signed.extend(platform_zone.clone());
+    let mut report = check::run(&model.platform.hostname, domains, signed, &options)?;
     if let Some(smtp) = &smtp {
         // The expected address, else every address the host's name resolved to.
         let addresses: Vec<IpAddr> = match args.expect_ip {
@@ -117,14 +127,37 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     })
 }
 
-pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> Result<ExitCode> {
+pub(crate) fn records(
+    dir: &Path,
+    domains: &[String],
+    format: RecordsFormat,
+    nameserver: Option<&str>,
+) -> Result<ExitCode> {
+    let nameserver = nameserver.map(parse_nameserver).transpose()?;
     let model = compiled(dir, "no records")?;
     let names = chosen(&model, domains)?;
+    // The DS of a signed zone is made by Route53 at apply: read from the
+    // zone's live DNSKEY (only when a chosen zone is signed).
+    let mut signed = signed_zones(&model, &names);
+    let platform_zone = platform_signed_zone(&model, domains);
+    signed.extend(platform_zone.clone());
+    let mut ds: std::collections::BTreeMap<String, check::LiveDs> = if signed.is_empty() {
+        std::collections::BTreeMap::new()
+    } else {
+        let options = check::Options {
+            nameserver,
+            ..check::Options::default()
+        };
+        check::published_keys_ds(&signed, &options)?
+            .into_iter()
+            .collect()
+    };
     let mut zone = String::new();
     let mut json = Vec::new();
     for name in &names {
         let tenant = tenant_of(&model, name);
         let records = declared_in(&model.platform.hostname, tenant, name);
+        let keys = ds.remove(name);
         match format {
             RecordsFormat::Zone => {
                 zone.push_str(&format!(
@@ -132,8 +165,48 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
                     model.platform.hostname, tenant.file
                 ));
                 zone.push_str(&dns::zone_lines(&records));
+                if let Some(keys) = keys {
+                    zone.push_str(&ds_lines(name, tenant.ttl, keys));
+                }
             }
-            RecordsFormat::Json => json.extend(dns::records_json(name, &records)),
+            RecordsFormat::Json => {
+                json.extend(dns::records_json(name, &records));
+                for key in keys.and_then(|k| k.ok()).unwrap_or_default() {
+                    json.push(serde_json::json!({
+                        "domain": name,
+                        "name": name,
+                        "type": "DS",
+                        "ttl": tenant.ttl,
+                        "purpose": "DNSSEC (at the registrar)",
+                        "value": key.rdata(),
+                    }));
+                }
+            }
+        }
+    }
+    if let Some(name) = platform_zone
+        && let Some(keys) = ds.remove(&name)
+    {
+        let ttl = model.platform.defaults.ttl;
+        match format {
+            RecordsFormat::Zone => {
+                zone.push_str(&format!(
+                    "; {name}: the mail host's zone (mailops.toml: [mail_host] dnssec = true)\n"
+                ));
+                zone.push_str(&ds_lines(&name, ttl, keys));
+            }
+            RecordsFormat::Json => {
+                for key in keys.unwrap_or_default() {
+                    json.push(serde_json::json!({
+                        "domain": name,
+                        "name": name,
+                        "type": "DS",
+                        "ttl": ttl,
+                        "purpose": "DNSSEC (at the registrar)",
+                        "value": key.rdata(),
+                    }));
+                }
+            }
         }
     }
     match format {
@@ -144,6 +217,50 @@ pub(crate) fn records(dir: &Path, domains: &[String], format: RecordsFormat) -> 
         ),
     }
     Ok(EXIT_OK)
+}
+
+/// The chosen zones that are signed (`[dns] dnssec`, or the alias domain of a
+/// tenant with it; the mail host's zone with `[mail_host] dnssec`).
+fn signed_zones(model: &Model, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| {
+            tenant_of(model, name).dnssec
+                || (model.platform.dnssec && **name == model.platform.zone)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The mail host's zone when `[mail_host] dnssec` signs it, no domain was
+/// named (every one is listed) and it is no tenant's own.
+fn platform_signed_zone(model: &Model, domains: &[String]) -> Option<String> {
+    let zone = &model.platform.zone;
+    let of_a_tenant = model.domains.contains_key(zone) || model.primary_of(zone).is_some();
+    (model.platform.dnssec && domains.is_empty() && !of_a_tenant).then(|| zone.clone())
+}
+
+/// A signed zone's DS lines, for its registrar (the parent zone), or why
+/// there is none yet.
+fn ds_lines(zone: &str, ttl: u32, keys: check::LiveDs) -> String {
+    match keys {
+        Ok(keys) if !keys.is_empty() => {
+            let mut out = format!(
+                "; DNSSEC: the registrar of {zone} must publish (in the parent zone), from the zone's live key-signing key:\n"
+            );
+            for key in keys {
+                out.push_str(&format!("{zone}. {ttl} IN DS {}\n", key.rdata()));
+            }
+            out
+        }
+        Ok(_) => format!(
+            "; DNSSEC: {zone} publishes no key-signing DNSKEY yet: apply its Terraform root, then run this again for the DS its registrar must publish\n"
+        ),
+        Err(why) => format!(
+            "; DNSSEC: the DNSKEY of {zone} could not be read ({}): run this again (or read the Terraform output of its root) for the DS its registrar must publish\n",
+            crate::chars::printable(&why)
+        ),
+    }
 }
 
 /// `dns shards`: `<root> <domain>` per tenant, or the moves script.

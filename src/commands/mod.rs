@@ -184,8 +184,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Dns {
-            command: DnsCommand::Records { domains, format },
-        } => dns::records(&dir, &domains, format),
+            command:
+                DnsCommand::Records {
+                    domains,
+                    format,
+                    nameserver,
+                },
+        } => dns::records(&dir, &domains, format, nameserver.as_deref()),
         Command::Dns {
             command: DnsCommand::Shards { moves, from_shards },
         } => dns::shards(&dir, moves, from_shards),

@@ -7,7 +7,9 @@
 //! or unresolved (the nameserver timed out, refused or failed: an
 //! operational failure, never counted as a mismatch). Across layers, the mail
 //! host's name must resolve to its address (`--expect-ip`) and that address
-//! must point back to the name (PTR).
+//! must point back to the name (PTR). A signed zone (`dnssec = true`) must
+//! have a DS at its parent that matches one of its live key-signing keys
+//! ([`ds`](crate::dns::ds)).
 //!
 //! Queries run concurrently, at most [`Options::concurrency`] at once, each
 //! with a timeout and retries (hickory-resolver's), from one current-thread
@@ -24,6 +26,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{ResolveError, TokioResolver};
 use serde::Serialize;
 
+use crate::dns::ds::{self, Ds};
 use crate::error::Error;
 use crate::model::records::{DnsRecord, Purpose};
 
@@ -125,23 +128,48 @@ impl Report {
     }
 }
 
-/// Resolve and compare the records of every `(domain, records)`, and the
-/// mail host's A/AAAA and PTR.
+/// Resolve and compare the records of every `(domain, records)`, the DS of
+/// every signed zone, and the mail host's A/AAAA and PTR.
 pub(crate) fn run(
     hostname: &str,
     domains: Vec<(String, Vec<DnsRecord>)>,
+    signed: Vec<String>,
     options: &Options,
 ) -> Result<Report, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    runtime()?.block_on(run_async(hostname, domains, signed, options))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::operational(format!("cannot start the DNS runtime: {e}")))?;
-    runtime.block_on(run_async(hostname, domains, options))
+        .map_err(|e| Error::operational(format!("cannot start the DNS runtime: {e}")))
+}
+
+/// A zone's DS records from its live keys (empty: not signed yet), or why
+/// its DNSKEY could not be read.
+pub(crate) type LiveDs = Result<Vec<Ds>, String>;
+
+/// The DS records each signed zone's registrar must publish, from the
+/// zone's live key-signing DNSKEYs.
+pub(crate) fn published_keys_ds(
+    zones: &[String],
+    options: &Options,
+) -> Result<Vec<(String, LiveDs)>, Error> {
+    let resolver = resolver(options)?;
+    runtime()?.block_on(async {
+        let mut out = Vec::with_capacity(zones.len());
+        for zone in zones {
+            out.push((zone.clone(), live_ds(&resolver, zone).await));
+        }
+        Ok(out)
+    })
 }
 
 async fn run_async(
     hostname: &str,
     domains: Vec<(String, Vec<DnsRecord>)>,
+    signed: Vec<String>,
     options: &Options,
 ) -> Result<Report, Error> {
     let resolver = Arc::new(resolver(options)?);
@@ -173,12 +201,128 @@ async fn run_async(
     }
     crate::progress::finish();
     records.sort_by_key(|(at, _)| *at);
+    let mut records: Vec<RecordCheck> = records.into_iter().map(|(_, c)| c).collect();
+    for zone in signed {
+        let check = check_ds(&resolver, zone).await;
+        // After the zone's own records.
+        let at = records
+            .iter()
+            .rposition(|r| r.domain == check.domain)
+            .map_or(records.len(), |i| i + 1);
+        records.insert(at, check);
+    }
     let host = check_host(&resolver, hostname, options.expect_ip).await;
     Ok(Report {
         nameserver: options.nameserver.map(|s| s.to_string()),
-        records: records.into_iter().map(|(_, c)| c).collect(),
+        records,
         host,
     })
+}
+
+/// The RDATA of every `rtype` record at `name`, as read from the wire
+/// (DNSKEY and DS are not decoded by this resolver build: they come raw).
+async fn raw_records(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+) -> Result<Vec<Vec<u8>>, String> {
+    match resolver.lookup(format!("{name}.").as_str(), rtype).await {
+        Ok(lookup) => Ok(lookup
+            .records()
+            .iter()
+            .filter_map(|record| match record.data() {
+                RData::Unknown { code, rdata } if *code == rtype => Some(rdata.anything().to_vec()),
+                _ => None,
+            })
+            .collect()),
+        Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// The DS of each key-signing DNSKEY the zone publishes.
+async fn live_ds(resolver: &TokioResolver, zone: &str) -> LiveDs {
+    let keys = raw_records(resolver, zone, RecordType::DNSKEY).await?;
+    Ok(keys
+        .iter()
+        .filter_map(|rdata| ds::from_dnskey(zone, rdata))
+        .collect())
+}
+
+/// A signed zone: the DS records at its parent against its live keys.
+async fn check_ds(resolver: &TokioResolver, zone: String) -> RecordCheck {
+    let mut check = RecordCheck {
+        domain: zone.clone(),
+        name: zone.clone(),
+        rtype: "DS",
+        purpose: "DNSSEC".to_string(),
+        state: State::Ok,
+        expected: "the DS of the zone's key-signing key".to_string(),
+        found: Vec::new(),
+        note: None,
+    };
+    let (keys, published) = match (
+        live_ds(resolver, &zone).await,
+        raw_records(resolver, &zone, RecordType::DS).await,
+    ) {
+        (Ok(keys), Ok(published)) => (keys, published),
+        (Err(why), _) | (_, Err(why)) => {
+            check.state = State::Unresolved;
+            check.note = Some(why);
+            return check;
+        }
+    };
+    let published: Vec<Ds> = published.iter().filter_map(|r| Ds::from_wire(r)).collect();
+    check.found = published.iter().map(Ds::rdata).collect();
+    if keys.is_empty() {
+        check.state = State::Missing;
+        check.note = Some(
+            "the zone publishes no key-signing DNSKEY: apply its Terraform root (dnssec = true signs it), then check again".to_string(),
+        );
+        return check;
+    }
+    check.expected = keys.iter().map(Ds::rdata).collect::<Vec<_>>().join(" or ");
+    let (state, note) = compare_ds(&keys, &published, &zone);
+    check.state = state;
+    check.note = note;
+    check
+}
+
+/// Whether a published DS matches one of the zone's keys (SHA-256 DS, or
+/// another digest type of the same key, which is then only noted).
+fn compare_ds(keys: &[Ds], published: &[Ds], zone: &str) -> (State, Option<String>) {
+    let same = |a: &Ds, b: &Ds| {
+        a.key_tag == b.key_tag
+            && a.algorithm == b.algorithm
+            && a.digest_type == b.digest_type
+            && a.digest_hex.eq_ignore_ascii_case(&b.digest_hex)
+    };
+    if published.iter().any(|p| keys.iter().any(|k| same(k, p))) {
+        return (State::Ok, None);
+    }
+    if published.is_empty() {
+        return (
+            State::Missing,
+            Some(format!(
+                "the registrar of {zone} must publish it (`mailops dns records {zone}` prints it); until then the zone is signed but not trusted"
+            )),
+        );
+    }
+    let other_digest = published.iter().any(|p| {
+        keys.iter().any(|k| {
+            k.key_tag == p.key_tag && k.algorithm == p.algorithm && k.digest_type != p.digest_type
+        })
+    });
+    if other_digest {
+        return (
+            State::Ok,
+            Some("the parent's DS names the key with another digest type than SHA-256".to_string()),
+        );
+    }
+    (
+        State::Different,
+        Some("no DS at the parent matches a key of the zone: validating resolvers refuse every answer of the zone (publish the expected DS, then remove the old one)".to_string()),
+    )
 }
 
 fn resolver(options: &Options) -> Result<TokioResolver, Error> {
@@ -701,6 +845,38 @@ mod tests {
             compare(&dkim, &answer(&["v=DKIM1; k=rsa; p=ABCDEG"])).0,
             State::Different
         );
+    }
+
+    fn ds(tag: u16, digest_type: u8, digest: &str) -> Ds {
+        Ds {
+            key_tag: tag,
+            algorithm: 13,
+            digest_type,
+            digest_hex: digest.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_parents_ds_matches_a_key_missing_or_different() {
+        let keys = [ds(55001, 2, "59A3DF")];
+        assert_eq!(
+            compare_ds(&keys, &[ds(55001, 2, "59a3df")], "a.example"),
+            (State::Ok, None)
+        );
+        let (state, note) = compare_ds(&keys, &[], "a.example");
+        assert_eq!(state, State::Missing);
+        assert!(note.unwrap().contains("mailops dns records a.example"));
+        let (state, note) = compare_ds(&keys, &[ds(55001, 2, "000000")], "a.example");
+        assert_eq!(state, State::Different);
+        assert!(note.unwrap().contains("refuse every answer"));
+        let (state, _) = compare_ds(&keys, &[ds(12345, 2, "59A3DF")], "a.example");
+        assert_eq!(state, State::Different);
+        // The right key with a wrong SHA-256 digest is no match either.
+        let (state, _) = compare_ds(&keys, &[ds(55001, 2, "59A3D0")], "a.example");
+        assert_eq!(state, State::Different);
+        let (state, note) = compare_ds(&keys, &[ds(55001, 4, "ABCDEF")], "a.example");
+        assert_eq!(state, State::Ok);
+        assert!(note.unwrap().contains("another digest type"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! which the Terraform emitter uses too.
 
 pub(crate) mod check;
+pub(crate) mod ds;
 pub(crate) mod render;
 pub(crate) mod smtp;
 pub(crate) mod tlsa;

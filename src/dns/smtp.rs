@@ -3,8 +3,10 @@
 //! mailops sets to the platform's hostname); the server must offer STARTTLS;
 //! its certificate must cover the hostname, chain to a trusted CA (the public
 //! roots, or the `--smtp-ca` anchors) and stay valid for at least the given
-//! number of days. Each finding is a [`RecordCheck`] beside the host's DNS
-//! checks, so the report, its formats and its exit code stay one.
+//! number of days; with `[mail_host] tlsa`, one of those TLSA records must
+//! match the certificate served (else DANE senders defer their mail). Each
+//! finding is a [`RecordCheck`] beside the host's DNS checks, so the report,
+//! its formats and its exit code stay one.
 //!
 //! The dialogue is plain blocking I/O with timeouts: one connection per
 //! address of the host. The TLS handshake accepts whatever certificate is
@@ -34,6 +36,8 @@ pub(crate) struct SmtpOptions {
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     /// The certificate must stay valid for at least this many days.
     pub(crate) min_days: u64,
+    /// `[mail_host] tlsa`: one must match the served certificate (none: not checked).
+    pub(crate) tlsa: Vec<String>,
 }
 
 /// The checks of every address of the host.
@@ -209,7 +213,50 @@ fn check_one(hostname: &str, address: SocketAddr, options: &SmtpOptions) -> Vec<
         }
     };
     judge(&mut tls, hostname, &chain, options);
-    vec![banner, tls]
+    if options.tlsa.is_empty() {
+        return vec![banner, tls];
+    }
+    let mut dane = record("TLSA", "DANE: [mail_host] tlsa", options.tlsa.join(" or "));
+    dane_matches(&mut dane, &chain, &options.tlsa);
+    vec![banner, tls, dane]
+}
+
+/// Whether a TLSA record of the platform matches the served chain: usage 3
+/// the leaf, usage 2 another certificate of the chain; either selector,
+/// SHA-256 or SHA-512 (the forms `[mail_host] tlsa` accepts, lowercase).
+fn dane_matches(dane: &mut RecordCheck, chain: &[CertificateDer<'static>], records: &[String]) {
+    use sha2::{Digest, Sha256, Sha512};
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut served = Vec::new();
+    for (i, der) in chain.iter().enumerate() {
+        let usage = if i == 0 { 3 } else { 2 };
+        let spki = x509_parser::parse_x509_certificate(der)
+            .ok()
+            .map(|(_, cert)| cert.tbs_certificate.subject_pki.raw.to_vec());
+        for (selector, data) in [(0, Some(der.to_vec())), (1, spki)] {
+            let Some(data) = data else { continue };
+            served.push(format!(
+                "{usage} {selector} 1 {}",
+                hex(&Sha256::digest(&data))
+            ));
+            served.push(format!(
+                "{usage} {selector} 2 {}",
+                hex(&Sha512::digest(&data))
+            ));
+        }
+    }
+    // What `mailops tls tlsa` prints for the served key.
+    dane.found = served
+        .iter()
+        .filter(|r| r.starts_with("3 1 1 "))
+        .cloned()
+        .collect();
+    if !records.iter().any(|r| served.contains(r)) {
+        dane.state = State::Different;
+        dane.note = Some(
+            "no record of [mail_host] tlsa matches the certificate served: DANE senders defer their mail to the host; publish the served key's record (`mailops tls tlsa --cert …`) beside the others".to_string(),
+        );
+    }
 }
 
 /// The handshake, accepting any certificate; the chain the server sent.
@@ -492,6 +539,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             extra_roots: vec![ca],
             min_days: 14,
+            tlsa: Vec::new(),
         };
         check(HOST, &["127.0.0.1".parse().unwrap()], &options)
     }
@@ -519,6 +567,47 @@ mod tests {
             checks[1].found[0].starts_with("names mx.test.example; expires "),
             "{checks:?}"
         );
+    }
+
+    /// `[mail_host] tlsa`: the record of the served key matches (one line
+    /// more, ok), a record of another key alone is different.
+    #[test]
+    fn the_platforms_tlsa_must_match_the_served_key() {
+        use sha2::{Digest, Sha256};
+        let (ca, cert, key) = certificates(&[HOST], 90);
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert).unwrap();
+        let spki = parsed.tbs_certificate.subject_pki.raw;
+        let hex: String = Sha256::digest(spki)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let served = format!("3 1 1 {hex}");
+        let other = format!("3 1 1 {}", "ab".repeat(32));
+        for (records, state) in [
+            (vec![other.clone(), served.clone()], State::Ok),
+            (vec![other.clone()], State::Different),
+        ] {
+            let port = server(
+                "220 mx.test.example ESMTP",
+                true,
+                cert.clone(),
+                key.clone_key(),
+            );
+            let options = SmtpOptions {
+                port,
+                timeout: Duration::from_secs(5),
+                extra_roots: vec![ca.clone()],
+                min_days: 14,
+                tlsa: records,
+            };
+            let checks = check(HOST, &["127.0.0.1".parse().unwrap()], &options);
+            let dane = checks
+                .iter()
+                .find(|c| c.rtype == "TLSA")
+                .expect("a TLSA line");
+            assert_eq!(dane.state, state, "{checks:?}");
+            assert_eq!(dane.found, std::slice::from_ref(&served), "{checks:?}");
+        }
     }
 
     #[test]

@@ -36,11 +36,17 @@ const USER_DATA: &str = include_str!("templates/cloud-init/user-data.yaml");
 const FIRSTBOOT: &str = include_str!("templates/cloud-init/firstboot.sh");
 const BOOTSTRAP_SQL: &str = include_str!("templates/cloud-init/bootstrap.sql");
 const RELOAD_HOOK: &str = include_str!("templates/cloud-init/reload-hook.sh");
+const UNBOUND_CONF: &str = include_str!("templates/cloud-init/unbound.conf");
+const DHCLIENT_HOOK: &str = include_str!("templates/cloud-init/dhclient-hook.sh");
 
 pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
 const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
 const BOOTSTRAP_SQL_PATH: &str = "/etc/mailops/bootstrap-mariadb.sql";
 const RELOAD_HOOK_PATH: &str = "/etc/letsencrypt/renewal-hooks/deploy/mailops-reload";
+/// The validating resolver Postfix's DANE relies on (Debian's unbound reads
+/// every `.conf` of this folder).
+const UNBOUND_CONF_PATH: &str = "/etc/unbound/unbound.conf.d/mailops.conf";
+const DHCLIENT_HOOK_PATH: &str = "/etc/dhcp/dhclient-enter-hooks.d/mailops-resolv-conf";
 
 /// Replaced by `terraform/main.tf` with the base64 of the boot settings.
 pub(crate) const BOOT_SETTINGS_PLACEHOLDER: &str = "@@MAILOPS_BOOT_SETTINGS@@";
@@ -91,6 +97,10 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         "openssl",
         "ca-certificates",
         "unattended-upgrades",
+        // Outbound DANE: a local DNSSEC-validating resolver and the root
+        // trust anchor it starts from.
+        "unbound",
+        "dns-root-data",
         // The first boot: the binary, the host's identity, SSM, the repo.
         "curl",
         "age",
@@ -210,6 +220,8 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         ("firstboot.sh", FIRSTBOOT),
         ("bootstrap.sql", BOOTSTRAP_SQL),
         ("reload-hook.sh", RELOAD_HOOK),
+        ("unbound.conf", UNBOUND_CONF),
+        ("dhclient-hook.sh", DHCLIENT_HOOK),
     ]);
     let mut files: Vec<File> = out
         .iter()
@@ -268,6 +280,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("letsencrypt", &letsencrypt_paths(platform));
     context.insert("srs", &platform.srs_domain.is_some());
     context.insert("tls_cert", &platform.tls.cert);
+    context.insert("dhclient_hook", DHCLIENT_HOOK_PATH);
     context.insert("settings_file", SETTINGS_PATH);
     context.insert("settings_placeholder", BOOT_SETTINGS_PLACEHOLDER);
     context.insert("identity_file", IDENTITY_PATH);
@@ -299,6 +312,17 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             git_ssh_command()
         ),
     });
+    for (path, template) in [
+        (UNBOUND_CONF_PATH, "unbound.conf"),
+        (DHCLIENT_HOOK_PATH, "dhclient-hook.sh"),
+    ] {
+        files.push(File {
+            path: path.to_string(),
+            owner: "root:root".to_string(),
+            mode: "0644",
+            content: render(&tera, template, &context),
+        });
+    }
     if letsencrypt_paths(platform) {
         files.push(File {
             path: RELOAD_HOOK_PATH.to_string(),
@@ -920,6 +944,64 @@ mod tests {
             ),
             "{drop_in}"
         );
+    }
+
+    /// Outbound DANE (issue 20): unbound and the root trust anchor are
+    /// installed, its config is one unbound accepts, and the first boot
+    /// restarts it with that config, then points resolv.conf at it (with
+    /// `trust-ad`, so that glibc passes its AD bit on to every program)
+    /// before the mail services start; dhclient is kept from rewriting it.
+    #[test]
+    fn the_host_resolves_through_its_own_validating_unbound() {
+        let out = files("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let parsed = pyyaml(out.get(super::PATH).unwrap());
+        let packages = parsed["packages"].to_string();
+        for package in ["\"unbound\"", "\"dns-root-data\""] {
+            assert!(packages.contains(package), "{package} not in {packages}");
+        }
+        let entries = write_files(&parsed);
+        let conf = entry(&entries, super::UNBOUND_CONF_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(conf.contains("interface: 127.0.0.1\n"), "{conf}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailops.conf");
+        std::fs::write(&path, &conf).unwrap();
+        let checked = Command::new("unbound-checkconf")
+            .arg(&path)
+            .output()
+            .expect("unbound-checkconf runs (scripts/install-mail-packages installs unbound)");
+        assert!(
+            checked.status.success(),
+            "{}{conf}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let hook = entry(&entries, super::DHCLIENT_HOOK_PATH)["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(hook.contains("make_resolv_conf() {\n  :\n}\n"), "{hook}");
+        assert_shell_parses(&hook);
+
+        let script = first_boot_script("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let at = |needle: &str| {
+            script
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} not in\n{script}"))
+        };
+        let resolv =
+            at("printf 'nameserver 127.0.0.1\\noptions edns0 trust-ad\\n' >/etc/resolv.conf");
+        assert!(at("systemctl restart unbound") < at("until unbound-control status"));
+        assert!(at("until unbound-control status") < resolv);
+        assert!(at("systemctl disable --now systemd-resolved") < resolv);
+        assert!(resolv < at("certbot certonly"));
+        // Renewals keep the key, so a `3 1 1` TLSA record stays true.
+        assert!(
+            script.contains("--keep-until-expiring --reuse-key; do"),
+            "{script}"
+        );
+        assert!(resolv < at("systemctl restart rspamd dovecot postfix"));
     }
 
     /// EC2 takes at most 16 KiB of user data. The file is larger than that as

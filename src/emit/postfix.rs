@@ -819,6 +819,22 @@ pub(crate) mod tests {
         );
     }
 
+    /// Outbound mail is DANE-checked (issue 20): Postfix asks for DNSSEC-validated
+    /// answers and verifies a destination's TLSA records where they are signed.
+    /// `scripts/e2e dane` proves it on a real Postfix with these lines.
+    #[test]
+    fn outbound_mail_uses_dane_with_dnssec_lookups() {
+        let out = test_repo::emit(&test_repo::platform(""), &[]);
+        let main = out.get("postfix/main.cf").unwrap();
+        let setting = |key: &str| {
+            main.lines()
+                .filter_map(|l| l.strip_prefix(key)?.strip_prefix(" = "))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(setting("smtp_tls_security_level"), ["dane"]);
+        assert_eq!(setting("smtp_dns_support_level"), ["dnssec"]);
+    }
+
     /// `[mail_host] inbound_tls = "require"` makes STARTTLS mandatory on port
     /// 25 (530 without it); the default offers it.
     #[test]

@@ -33,6 +33,7 @@ use crate::model::{Domain, Platform, records};
 const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const SHARD_TF: &str = include_str!("templates/terraform/shard.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
+const DNSSEC_TF: &str = include_str!("templates/terraform/dnssec.tf");
 
 /// The root of the mail host, under `generated/`.
 pub(crate) const HOST_ROOT: &str = "terraform/host";
@@ -47,7 +48,11 @@ pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
 /// Add `terraform/README.md`, `terraform/host/main.tf` and each DNS root's
 /// `main.tf` (they depend on the platform only).
 pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
-    let tera = engine(&[("main.tf", MAIN_TF), ("shard.tf", SHARD_TF)]);
+    let tera = engine(&[
+        ("dnssec.tf", DNSSEC_TF),
+        ("main.tf", MAIN_TF),
+        ("shard.tf", SHARD_TF),
+    ]);
     out.add("terraform/README.md", readme(platform));
     out.add(format!("{HOST_ROOT}/main.tf"), main_tf(&tera, platform));
     let shards = platform.aws.dns_shards;
@@ -65,7 +70,7 @@ pub(crate) fn emit_dns<'m>(
     domains: impl IntoIterator<Item = &'m Domain>,
     out: &mut Artifacts,
 ) {
-    let tera = engine(&[("dns.tf", DNS_TF)]);
+    let tera = engine(&[("dnssec.tf", DNSSEC_TF), ("dns.tf", DNS_TF)]);
     let domains: Vec<&Domain> = domains.into_iter().collect();
     let shards = platform.aws.dns_shards;
     let files = crate::parallel::map_chunks(&domains, |part| {
@@ -173,6 +178,61 @@ struct MainContext<'a> {
     /// is not the host name.
     srs: Option<Srs<'a>>,
     boot_settings_placeholder: &'static str,
+    #[serde(flatten)]
+    dnssec: Dnssec,
+    /// `[mail_host] tlsa`: the records of `tlsa_name`.
+    tlsa: &'a [String],
+    tlsa_name: String,
+}
+
+/// What `dnssec.tf` declares: a KMS key, and a key-signing key, signing and
+/// the DS output for each zone (none of it unless `dnssec`).
+#[derive(Serialize)]
+struct Dnssec {
+    dnssec: bool,
+    /// The KMS key's name (and its policy's): the tenant's, or `platform`.
+    key_id: String,
+    key_description: String,
+    /// The zones in words, for the comment.
+    signed_zones: String,
+    dnssec_zones: Vec<DnssecZone>,
+}
+
+#[derive(Serialize)]
+struct DnssecZone {
+    domain: String,
+    zone_ref: String,
+    ds_description: String,
+}
+
+impl Dnssec {
+    fn new(on: bool, key_id: String, zones: &[(&str, String)]) -> Dnssec {
+        let names: Vec<&str> = zones.iter().map(|(domain, _)| *domain).collect();
+        let signed_zones = match names.as_slice() {
+            [one] => format!("the zone {one}"),
+            [rest @ .., last] => format!("the zones {} and {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        Dnssec {
+            dnssec: on,
+            key_description: format!(
+                "mailops: the DNSSEC key-signing key of {}",
+                names.join(", ")
+            ),
+            key_id,
+            signed_zones,
+            dnssec_zones: zones
+                .iter()
+                .map(|(domain, zone_ref)| DnssecZone {
+                    domain: domain.to_string(),
+                    zone_ref: zone_ref.clone(),
+                    ds_description: format!(
+                        "The DS record the registrar of {domain} must publish (mailops dns records prints it too)."
+                    ),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -201,6 +261,17 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
             mx: (domain != platform.hostname).then(|| format!("10 {}.", platform.hostname)),
         }),
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
+        tlsa: &platform.tlsa,
+        // As `mailops tls tlsa` names it: SMTP on port 25.
+        tlsa_name: format!("_25._tcp.{}", platform.hostname),
+        dnssec: Dnssec::new(
+            platform.dnssec,
+            "platform".to_string(),
+            &[(
+                platform.zone.as_str(),
+                "data.aws_route53_zone.platform.zone_id".to_string(),
+            )],
+        ),
     };
     to_hcl(tera, "main.tf", &context)
 }
@@ -223,6 +294,8 @@ struct DnsContext<'a> {
     /// The report domains (not one of the tenant's zones) whose zones are
     /// looked up for the DMARC report authorization records.
     report_zones: Vec<ReportZone>,
+    #[serde(flatten)]
+    dnssec: Dnssec,
 }
 
 /// A platform report domain's zone, looked up by name (or the host zone's
@@ -386,7 +459,16 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             aliases.join(", ")
         )
     };
+    // The mail host's zone, when `[mail_host] dnssec` signs it, is signed
+    // by the host's root (one key-signing key per zone).
+    let signed: Vec<(&str, String)> = zones
+        .iter()
+        .filter(|z| domain.dnssec && !(platform.dnssec && z.domain == platform.zone))
+        .map(|z| (z.domain, z.zone_ref.clone()))
+        .collect();
+    let dnssec = Dnssec::new(!signed.is_empty(), hcl::identifier(name), &signed);
     let context = DnsContext {
+        dnssec,
         header: header("#", &domain.file),
         summary: if domain.dns_managed {
             format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.{also}")
@@ -458,6 +540,28 @@ mod tests {
                 text,
             )
             .expect("write tenant");
+        }
+        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
+        assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
+        compiled.model
+    }
+
+    /// Like [`compile`], with `lines` added to `[mail_host]` of mailops.toml.
+    fn compile_with_host(lines: &str, tenants: &[(&str, String)]) -> Model {
+        let platform =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("mailops.toml"))
+                .unwrap()
+                .replacen(
+                    "hostname = \"mx.webhizzy.in\"\n",
+                    &format!("hostname = \"mx.webhizzy.in\"\n{lines}"),
+                    1,
+                );
+        assert!(platform.contains(lines), "{platform}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mailops.toml"), &platform).unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        for (domain, text) in tenants {
+            std::fs::write(dir.path().join(format!("tenants/{domain}.toml")), text).unwrap();
         }
         let compiled = crate::pipeline::compile(dir.path()).expect("compile");
         assert!(!compiled.has_errors(), "{:#?}", compiled.diagnostics);
@@ -935,15 +1039,7 @@ mod tests {
             acme(),
             ("1und1.example", tenant("1und1.example", "", "", RSA2048)),
         ]));
-        // Within each root: no root refers to another's blocks.
-        for (root, texts) in roots(&out) {
-            let declared: BTreeSet<String> =
-                texts.iter().flat_map(|text| declarations(text)).collect();
-            let referenced: BTreeSet<String> =
-                texts.iter().flat_map(|text| references(text)).collect();
-            let missing: Vec<&String> = referenced.difference(&declared).collect();
-            assert!(missing.is_empty(), "undeclared in {root}: {missing:?}");
-        }
+        assert_every_root_declares_what_it_references(&out);
         let declared: BTreeSet<String> = out
             .iter()
             .flat_map(|(_, text)| declarations(text))
@@ -962,6 +1058,177 @@ mod tests {
             declared
                 .iter()
                 .all(|d| hcl::is_identifier(d.rsplit('.').next().unwrap_or("")))
+        );
+    }
+
+    /// `[dns] dnssec = true` (issue 20): one KMS key of the kind Route53
+    /// requires, in us-east-1 through the root's provider alias, with the
+    /// key policy its DNSSEC service needs; a key-signing key, signing and a
+    /// DS output for each zone of the tenant (its alias domain's too); every
+    /// reference declared in the root. A tenant without it declares none.
+    #[test]
+    fn dnssec_signs_each_zone_of_the_tenant_with_a_kms_key_in_us_east_1() {
+        let signed = (
+            "signed.example",
+            tenant(
+                "signed.example",
+                "alias_domains = [\"signed-old.example\"]",
+                "dnssec = true",
+                RSA2048,
+            ),
+        );
+        let model = compile(&[signed, acme()]);
+        let out = files(&model);
+        let shards = model.platform.aws.dns_shards;
+        let text = out.get(&dns_path("signed.example", shards)).unwrap();
+        for line in [
+            "resource \"aws_kms_key\" \"signed_example\" {",
+            "  provider = aws.us_east_1",
+            "  customer_master_key_spec = \"ECC_NIST_P256\"",
+            "  key_usage = \"SIGN_VERIFY\"",
+            "  policy = data.aws_iam_policy_document.signed_example.json",
+        ] {
+            let squeezed: String = text
+                .lines()
+                .map(|l| {
+                    let indent = l.len() - l.trim_start().len();
+                    let (key, rest) = l
+                        .trim_start()
+                        .split_once(" = ")
+                        .unwrap_or((l.trim_start(), ""));
+                    let rest = if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" = {rest}")
+                    };
+                    format!("{}{}{rest}\n", " ".repeat(indent), key.trim_end())
+                })
+                .collect();
+            assert!(squeezed.contains(&format!("{line}\n")), "{line}\n{text}");
+        }
+        assert_eq!(
+            text.matches("resource \"aws_kms_key\"").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("identifiers = [\"dnssec-route53.amazonaws.com\"]")
+                .count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("\"kms:GrantIsForAWSResource\""), "{text}");
+        for zone in ["signed_example", "signed-old_example"] {
+            for block in [
+                format!("resource \"aws_route53_key_signing_key\" \"{zone}\" {{"),
+                format!("resource \"aws_route53_hosted_zone_dnssec\" \"{zone}\" {{"),
+                format!("output \"{zone}_ds\" {{"),
+            ] {
+                assert_eq!(text.matches(&block).count(), 1, "{block}\n{text}");
+            }
+        }
+        assert_eq!(
+            text.matches("= aws_kms_key.signed_example.arn").count(),
+            2,
+            "{text}"
+        );
+        let acme = out.get(&dns_path("acme.example", shards)).unwrap();
+        assert!(
+            !acme.contains("aws_kms_key") && !acme.contains("DNSSEC"),
+            "{acme}"
+        );
+        // Every root declares the provider alias; the references resolve.
+        for (root, texts) in roots(&out) {
+            assert!(
+                texts.iter().any(|t| t.contains("alias  = \"us_east_1\"")
+                    && t.contains("region = \"us-east-1\"")),
+                "{root}"
+            );
+        }
+        assert_every_root_declares_what_it_references(&out);
+    }
+
+    /// Within each root, every reference names a block of that root: no
+    /// root refers to another's.
+    fn assert_every_root_declares_what_it_references(out: &Artifacts) {
+        for (root, texts) in roots(out) {
+            let declared: BTreeSet<String> =
+                texts.iter().flat_map(|text| declarations(text)).collect();
+            let referenced: BTreeSet<String> =
+                texts.iter().flat_map(|text| references(text)).collect();
+            let missing: Vec<&String> = referenced.difference(&declared).collect();
+            assert!(missing.is_empty(), "undeclared in {root}: {missing:?}");
+        }
+    }
+
+    /// `[mail_host] dnssec = true` signs the platform zone in the host's root;
+    /// a tenant of that very zone with `dnssec` leaves it to the host's root
+    /// (one key-signing key per zone).
+    #[test]
+    fn the_platform_zone_is_signed_by_the_host_root_once() {
+        let model = compile_with_host(
+            "dnssec = true\n",
+            &[(
+                "webhizzy.in",
+                tenant("webhizzy.in", "", "dnssec = true", RSA2048),
+            )],
+        );
+        let out = files(&model);
+        let host = out.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
+        assert!(
+            host.contains("resource \"aws_kms_key\" \"platform\" {"),
+            "{host}"
+        );
+        assert!(
+            host.contains("resource \"aws_route53_key_signing_key\" \"webhizzy_in\" {"),
+            "{host}"
+        );
+        let shards = model.platform.aws.dns_shards;
+        let tenant_file = out.get(&dns_path("webhizzy.in", shards)).unwrap();
+        assert!(
+            !tenant_file.contains("aws_route53_key_signing_key"),
+            "{tenant_file}"
+        );
+        // Without the opt-in, the host's root declares no key.
+        let plain = files(&compile(&[webhizzy()]));
+        let host = plain.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
+        assert!(!host.contains("aws_kms_key"), "{host}");
+    }
+
+    /// `[mail_host] tlsa` (issue 20): one TLSA record set at
+    /// `_25._tcp.<host>` in the host's zone, values as validated; none
+    /// without it.
+    #[test]
+    fn the_hosts_tlsa_records_are_published_in_its_zone() {
+        let model = compile_with_host(
+            &format!(
+                "tlsa = [\"3 1 1 {}\", \"3 1 1 {}\"]\n",
+                "AB".repeat(32),
+                "cd".repeat(32)
+            ),
+            &[],
+        );
+        let out = files(&model);
+        let host = out.get(&format!("{HOST_ROOT}/main.tf")).unwrap();
+        let block = host
+            .split("resource \"aws_route53_record\" \"tlsa\" {\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .unwrap_or_else(|| panic!("no TLSA record set in\n{host}"));
+        assert_eq!(
+            block,
+            format!(
+                "  zone_id = data.aws_route53_zone.platform.zone_id\n  name    = \"_25._tcp.mx.webhizzy.in\"\n  type    = \"TLSA\"\n  ttl     = 300\n  records = [\"3 1 1 {}\", \"3 1 1 {}\"]",
+                "ab".repeat(32),
+                "cd".repeat(32)
+            )
+        );
+        let plain = files(&compile(&[webhizzy()]));
+        assert!(
+            !plain
+                .get(&format!("{HOST_ROOT}/main.tf"))
+                .unwrap()
+                .contains("TLSA")
         );
     }
 

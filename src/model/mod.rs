@@ -66,6 +66,8 @@ pub(crate) struct Domain {
     pub(crate) ttl: u32,
     /// `[dns] managed`: its records are in the operator's Route53 (Terraform).
     pub(crate) dns_managed: bool,
+    /// `[dns] dnssec`: Route53 signs its zone and each alias domain's.
+    pub(crate) dnssec: bool,
     pub(crate) zone_id: Option<String>,
     pub(crate) spf: Spf,
     pub(crate) dmarc: Dmarc,

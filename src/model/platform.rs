@@ -14,6 +14,11 @@ pub(crate) struct Platform {
     pub(crate) admin_email: String,
     /// `[mail_host] pop3`: Dovecot serves POP3 over TLS on 995.
     pub(crate) pop3: bool,
+    /// `[mail_host] dnssec`: Route53 signs the platform zone.
+    pub(crate) dnssec: bool,
+    /// `[mail_host] tlsa`: the TLSA records of `_25._tcp.<hostname>`, each
+    /// `<usage> <selector> <matching type> <lowercase hex>`, in file order.
+    pub(crate) tlsa: Vec<String>,
     /// `[mail_host] inbound_tls = "require"`: port 25 refuses mail without STARTTLS.
     pub(crate) inbound_tls_required: bool,
     /// `[mail_host] srs`, `srs_domain`: the domain of rewritten envelope

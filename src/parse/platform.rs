@@ -60,6 +60,19 @@ pub(crate) struct RawMailHost {
     /// Route53 hosted zone id of `zone` (default: looked up by name).
     #[serde(default)]
     pub(crate) zone_id: Option<Sp<String>>,
+    /// Sign `zone` in Route53 (DNSSEC, default `false`): a KMS key in us-east-1, a
+    /// key-signing key and signing, in the host's Terraform root. The registrar of `zone`
+    /// must then publish the DS record `mailops dns records` prints. Signed, the host's
+    /// TLSA records (`tlsa`) make DANE senders verify its certificate.
+    #[serde(default)]
+    pub(crate) dnssec: Option<Sp<bool>>,
+    /// DANE TLSA records of the host's TLS key for `_25._tcp.<hostname>`, as `mailops
+    /// tls tlsa` prints them: `"3 1 1 <SHA-256 hex>"` (or usage 2, selector 0, matching
+    /// type 2 with SHA-512): the current key's and, during a key rollover, the next key's.
+    /// Terraform publishes them in the host's zone; senders use them only when the zone is
+    /// signed (`dnssec`). Default: none.
+    #[serde(default)]
+    pub(crate) tlsa: Vec<Sp<String>>,
     /// Mail address of the operator, used for Let's Encrypt (default: `postmaster@<zone>`).
     #[serde(default)]
     pub(crate) admin_email: Option<Sp<String>>,

@@ -99,6 +99,12 @@ pub(crate) struct RawDns {
     /// Route53 hosted zone id; default: the zone is looked up by the domain name.
     #[serde(default)]
     pub(crate) zone_id: Option<Sp<String>>,
+    /// Sign the domain's Route53 zone, and each alias domain's (DNSSEC, default `false`):
+    /// Terraform makes a KMS key in us-east-1, a key-signing key per zone and turns signing
+    /// on. The registrar must then publish the DS record `mailops dns records` prints. Only
+    /// for a domain whose DNS is in Route53 (`managed`).
+    #[serde(default)]
+    pub(crate) dnssec: Option<Sp<bool>>,
     /// SPF record additions. The record is always `v=spf1 mx … -all`.
     #[serde(default)]
     pub(crate) spf: Option<RawSpf>,

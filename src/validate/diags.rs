@@ -39,6 +39,7 @@ codes! {
         DmarcInvalid = "mailops::dmarc::invalid",
         DmarcInvalidUri = "mailops::dmarc::invalid-uri",
         DmarcReportAuthorization = "mailops::dmarc::report-authorization",
+        DnsDnssecUnmanaged = "mailops::dns::dnssec-unmanaged",
         DnsInvalidTtl = "mailops::dns::invalid-ttl",
         DnsInvalidZoneId = "mailops::dns::invalid-zone-id",
         DomainDuplicate = "mailops::domain::duplicate",
@@ -980,6 +981,15 @@ pub(crate) fn relay_with_mailboxes(loc: Location, relay: Location, what: &str) -
     .at(loc, format!("{what} declared here"))
     .related(relay, "the domain is relayed here")
     .help("mail for a relay domain is forwarded to the client's server, which holds its mailboxes and aliases; remove them here, or remove [relay] to host the domain")
+}
+
+pub(crate) fn dnssec_unmanaged(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DnsDnssecUnmanaged,
+        "`dnssec = true` for a domain whose DNS is not in Route53",
+        )
+    .at(loc, "signing asked here")
+    .help("with `managed = false` the domain's own DNS host signs its zone (or not); remove `dnssec`, or set `managed = true` so that Route53 holds and signs the zone")
 }
 
 pub(crate) fn backup_mx_without_relay(loc: Location) -> Diagnostic {

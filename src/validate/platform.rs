@@ -136,6 +136,22 @@ pub(crate) fn build_platform(
     platform.zone_id = zone_id;
     platform.admin_email = admin_email;
     platform.pop3 = host.pop3.as_ref().is_some_and(|p| p.value);
+    platform.dnssec = host.dnssec.as_ref().is_some_and(|d| d.value);
+    for record in &host.tlsa {
+        let Some(text) = c.structured(record, "`mail_host.tlsa`") else {
+            continue;
+        };
+        match tlsa_record(text) {
+            Ok(record) if platform.tlsa.contains(&record) => {}
+            Ok(record) => platform.tlsa.push(record),
+            Err(problem) => c.push(diags::invalid_platform_value(
+                c.loc(record),
+                "mail_host.tlsa",
+                &problem,
+                "a record as `mailops tls tlsa --cert FILE` prints it: \"3 1 1 <64 hex digits>\" (DANE-EE, the public key, SHA-256)",
+            )),
+        }
+    }
     platform.inbound_tls_required = checked(
         &mut c,
         &host.inbound_tls,
@@ -162,6 +178,8 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
         zone_id: None,
         admin_email: format!("postmaster@{zone}"),
         pop3: false,
+        dnssec: false,
+        tlsa: Vec::new(),
         inbound_tls_required: false,
         srs_domain: Some(hostname.to_string()),
         dmarc_report_domains: vec![zone.to_string()],
@@ -457,6 +475,48 @@ fn is_cidr(text: &str) -> bool {
     }
 }
 
+/// A TLSA record's data for SMTP DANE (RFC 7672 §3.1): usage 2 (DANE-TA) or
+/// 3 (DANE-EE; PKIX usages are not for SMTP), selector 0 (certificate) or
+/// 1 (public key), matching type 1 (SHA-256, 64 hex digits) or 2 (SHA-512,
+/// 128); normalised to single spaces and lowercase hex.
+fn tlsa_record(text: &str) -> Result<String, String> {
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    let [usage, selector, matching, data @ ..] = fields.as_slice() else {
+        return Err(format!(
+            "`{text}` is not `<usage> <selector> <matching type> <hex>`"
+        ));
+    };
+    let hex: String = data.concat();
+    if !matches!(*usage, "2" | "3") {
+        return Err(format!(
+            "usage `{usage}`: SMTP DANE uses 3 (DANE-EE) or 2 (DANE-TA)"
+        ));
+    }
+    if !matches!(*selector, "0" | "1") {
+        return Err(format!(
+            "selector `{selector}`: 1 (the public key) or 0 (the whole certificate)"
+        ));
+    }
+    let digits = match *matching {
+        "1" => 64,
+        "2" => 128,
+        other => {
+            return Err(format!(
+                "matching type `{other}`: 1 (SHA-256) or 2 (SHA-512)"
+            ));
+        }
+    };
+    if hex.len() != digits || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "the digest must be {digits} hex digits for matching type {matching}, not `{hex}`"
+        ));
+    }
+    Ok(format!(
+        "{usage} {selector} {matching} {}",
+        hex.to_ascii_lowercase()
+    ))
+}
+
 fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
     let region_ok = |t: &str| {
         let parts: Vec<&str> = t.split('-').collect();
@@ -732,6 +792,38 @@ fn secrets(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
                 c.push(diags::invalid_recipient(c.loc(value), &problem));
                 platform.secrets.refused = true;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tlsa_record;
+
+    #[test]
+    fn tlsa_records_are_checked_and_normalised() {
+        let sha256 = "AB".repeat(32);
+        assert_eq!(
+            tlsa_record(&format!("3  1 1 {sha256}")),
+            Ok(format!("3 1 1 {}", "ab".repeat(32)))
+        );
+        // A digest split in two (as some zone files write it) is one.
+        assert_eq!(
+            tlsa_record(&format!("2 0 2 {} {}", "0".repeat(64), "f".repeat(64))),
+            Ok(format!("2 0 2 {}{}", "0".repeat(64), "f".repeat(64)))
+        );
+        for (bad, why) in [
+            (format!("1 1 1 {sha256}"), "usage `1`"),
+            (format!("3 2 1 {sha256}"), "selector `2`"),
+            (format!("3 1 0 {sha256}"), "matching type `0`"),
+            ("3 1 1 abcd".to_string(), "64 hex digits"),
+            (format!("3 1 1 {}", "g".repeat(64)), "64 hex digits"),
+            (format!("3 1 2 {sha256}"), "128 hex digits"),
+            ("3 1".to_string(), "is not"),
+            ("3 1 1 \"; drop".to_string(), "64 hex digits"),
+        ] {
+            let problem = tlsa_record(&bad).unwrap_err();
+            assert!(problem.contains(why), "{bad}: {problem}");
         }
     }
 }

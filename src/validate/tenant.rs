@@ -88,6 +88,15 @@ pub(crate) fn build_domain(
         .zone_id
         .as_ref()
         .and_then(|z| records::zone_id(&mut c, z));
+    let dns_managed = raw.dns.managed.as_ref().is_none_or(|m| m.value);
+    let dnssec = match &raw.dns.dnssec {
+        Some(on) if on.value && !dns_managed => {
+            c.push(diags::dnssec_unmanaged(c.loc(on)));
+            false
+        }
+        Some(on) => on.value,
+        None => false,
+    };
     let mut spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
     let mut dkim = build_dkim(&mut c, raw, platform, &name.unicode);
@@ -189,7 +198,8 @@ pub(crate) fn build_domain(
         file: input.file_name.to_string(),
         state,
         ttl,
-        dns_managed: raw.dns.managed.as_ref().is_none_or(|m| m.value),
+        dns_managed,
+        dnssec,
         zone_id,
         spf,
         dmarc,

@@ -39,3 +39,18 @@ provider "aws" {
     }
   }
 }
+
+# Route53 keeps the key-signing key of a signed zone
+# (a tenant's `[dns] dnssec = true`) in a KMS key in us-east-1, whatever
+# the region. Declared even when nothing uses it, so that what was made
+# with it can always be destroyed.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      ManagedBy = "mailops"
+    }
+  }
+}

@@ -128,12 +128,34 @@ done
 # Mail for root goes to the operator.
 grep -q '^root:' /etc/aliases || printf 'root: %s\n' "$ADMIN" >>/etc/aliases
 newaliases
+
+# Outbound DANE: the host resolves through its own unbound, which validates
+# DNSSEC; Postfix trusts the AD bit of that resolver (`trust-ad` lets every
+# other program on the host see it too). Nothing else may rewrite
+# resolv.conf: systemd-resolved is turned off where it runs, and a dhclient
+# hook ({{ dhclient_hook | comment }}) keeps dhclient from putting the VPC's resolver back.
+# (Restarted: the package started it before its config above was written.)
+systemctl enable unbound
+systemctl restart unbound
+tries=0
+until unbound-control status >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 30 ] || fail "unbound does not answer; see journalctl -u unbound"
+  sleep 1
+done
+if systemctl is-active --quiet systemd-resolved; then
+  systemctl disable --now systemd-resolved
+fi
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.1\noptions edns0 trust-ad\n' >/etc/resolv.conf
 {% if letsencrypt %}
 # The host's certificate from Let's Encrypt (HTTP-01 on port 80), retried
-# while the Elastic IP and the A record settle.
+# while the Elastic IP and the A record settle. Renewals keep its key
+# (`--reuse-key`, saved in the renewal settings), so the host's DANE TLSA
+# record (`mailops tls tlsa`, 3 1 1: the key's digest) stays true.
 tries=0
 until [ -e {{ tls_cert | shell }} ] || certbot certonly --standalone --non-interactive --agree-tos \
-  --email "$ADMIN" --domains "$HOST" --keep-until-expiring; do
+  --email "$ADMIN" --domains "$HOST" --keep-until-expiring --reuse-key; do
   tries=$((tries + 1))
   if [ "$tries" -ge 20 ]; then
     fail "no certificate for $HOST; fix DNS or port 80 and run me again"

@@ -66,4 +66,5 @@ data "aws_route53_zone" "{{ report.domain | tf_name }}" {
 }
 {%- endif %}
 {%- endfor %}
+{%- include "dnssec.tf" %}
 {%- endif %}

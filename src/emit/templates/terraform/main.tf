@@ -167,6 +167,21 @@ provider "aws" {
   }
 }
 
+# Route53 keeps the key-signing key of a signed zone
+# ([mail_host] dnssec = true) in a KMS key in us-east-1, whatever
+# the region. Declared even when nothing uses it, so that what was made
+# with it can always be destroyed.
+provider "aws" {
+  alias = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      ManagedBy = "mailops"
+    }
+  }
+}
+
 data "aws_route53_zone" "platform" {
 {%- if zone_id %}
   zone_id = {{ zone_id | hcl_string }}
@@ -358,6 +373,19 @@ resource "aws_route53_record" "host" {
   ttl = {{ ttl }}
   records = [aws_eip.mail.public_ip]
 }
+{%- if tlsa %}
+
+# DANE for mail to this host (RFC 7672): the TLSA records of its TLS key
+# ([mail_host] tlsa, from `mailops tls tlsa`): the current key's and, during
+# a rollover, the next key's. Senders use them only in a signed zone.
+resource "aws_route53_record" "tlsa" {
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = {{ tlsa_name | hcl_string }}
+  type = "TLSA"
+  ttl = 300
+  records = [{% for value in tlsa %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
+}
+{%- endif %}
 
 {%- if srs %}
 # SRS ([mail_host] srs): mail forwarded off the platform leaves with envelope
@@ -388,6 +416,7 @@ resource "aws_eip_domain_name" "mail" {
   allocation_id = aws_eip.mail.allocation_id
   domain_name = aws_route53_record.host.fqdn
 }
+{%- include "dnssec.tf" %}
 
 output "public_ip" {
   description = "The mail host's Elastic IP."
