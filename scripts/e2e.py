@@ -2330,6 +2330,27 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
         return f"{copy} is sent as by {owners[0]} only, not by {colleague} it forwards to"
     check(f"{b}: forward: the mailbox it forwards to may not send as the forwarding mailbox", no_send_as)
 
+    def switched_off():
+        # The same tenant with `[limits] external_forwards = false`: its forwards
+        # off the platform are errors, and nothing is built or applied.
+        text = tenant_file.read_text()
+        limited = (text.replace("\n[limits]\n", "\n[limits]\nexternal_forwards = false\n", 1)
+                   if "\n[limits]\n" in text else text + "\n[limits]\nexternal_forwards = false\n")
+        tenant_file.write_text(limited)
+        try:
+            proc = mailops(repo, "validate", "--format", "json", check_rc=False)
+            codes = {d["code"] for d in json.loads(proc.stdout)["diagnostics"]} if proc.stdout.strip() else set()
+            if proc.returncode != 1 or "mailops::limits::external-forward" not in codes:
+                raise RuntimeError(f"validate exit {proc.returncode}, codes {sorted(codes)}")
+            built = mailops(repo, "build", check_rc=False)
+            if built.returncode == 0:
+                raise RuntimeError("build succeeded")
+        finally:
+            tenant_file.write_text(text)
+        return f"validate exit 1 with mailops::limits::external-forward; build refused"
+    check(f"{b}: forward: a tenant with external_forwards = false forwarding off the platform gets a diagnostic",
+          switched_off)
+
 
 def main():
     phases = ["mysql", "sqlite", "gitops", "dane"]
