@@ -2036,10 +2036,12 @@ def srs_checks(backend, stack, tenants, local_user):
             user, domain = OUTSIDE_SENDER.split("@")
             forged = [f"SRS0=AAAA=AA={domain}={user}@{srs_domain}"]
             if "sender" in forwarded:
-                # The real address with one character of its hash changed.
+                # The real address with one character of its hash changed
+                # (postsrsd compares hashes ignoring case: `b` is still `B`).
                 real = forwarded["sender"]
                 prefix, rest = real.split("=", 1)
-                flipped = ("B" if rest[0] != "B" else "C") + rest[1:]
+                other = next(c for c in "BC" if c != rest[0].upper())
+                flipped = other + rest[1:]
                 forged.append(f"{prefix}={flipped}")
             codes = []
             for address in forged:

@@ -502,6 +502,13 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
             raise RuntimeError(f"the host's A record: {[(k, got[k]) for k in host]}, expected {state['ip']}")
         state["records"] = got
         got = {k: v for k, v in got.items() if k[1] != "A"}
+        # The host root's own record besides the A record: the SPF record of the
+        # SRS domain (by default the host name, [mail_host] srs), which covers the
+        # envelope senders of forwarded mail.
+        hostname = host[0][0]
+        srs = got.pop((hostname, "TXT"), None)
+        if srs is None or srs[1] != [f"v=spf1 a:{hostname} -all"]:
+            raise RuntimeError(f"the SRS domain's SPF record at {hostname}: {srs}")
         problems = []
         for key in sorted(set(want) | set(got)):
             if key not in got:
@@ -512,7 +519,8 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
                 problems.append(f"{key}: Route53 {got[key]} declared {want[key]}")
         if problems:
             raise RuntimeError("\n".join(problems[:30]))
-        return f"{len(want)} record sets equal, and A {host[0][0]} = {state['ip']}"
+        return (f"{len(want)} record sets equal, A {hostname} = {state['ip']}, "
+                f"and its SRS SPF record v=spf1 a:{hostname} -all")
     if not check(f"{label}: the Route53 records read back equal the declared ones", records_match):
         return
     if split:
