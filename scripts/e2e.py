@@ -1979,12 +1979,8 @@ def srs_checks(backend, stack, tenants, local_user):
             if not forwards:
                 raise RuntimeError("no example alias forwards off the platform")
             source, target = forwards[0]
-            token = uuid.uuid4().hex
-            refused_now = smtp_from_outside(OUTSIDE_SENDER, [source], token)
-            if refused_now:
-                raise RuntimeError(f"refused {refused_now}")
-            wait_for(f"the forward at {target}'s server", lambda: forward_sink.with_token(token), timeout=30)
-            sender, rcpts, data = forward_sink.with_token(token)[0]
+            sender, rcpts, data = sent_to_sink(forward_sink, OUTSIDE_SENDER, [source], uuid.uuid4().hex,
+                                               send=smtp_from_outside)
             forwarded.update(sender=sender, data=data, source=source)
             user, domain = OUTSIDE_SENDER.split("@")
             if not re.fullmatch(rf"SRS0=[^=]+=[^=]+={re.escape(domain)}={re.escape(user)}@{re.escape(srs_domain)}",
@@ -2056,10 +2052,8 @@ def srs_checks(backend, stack, tenants, local_user):
             if not forwards:
                 raise RuntimeError("no example alias forwards off the platform")
             target = forwards[0][1]
-            token = uuid.uuid4().hex
-            smtp_send(local_user, [target], token, port=587, login=(local_user, password_of(local_user)))
-            wait_for(f"the message at {target}'s server", lambda: forward_sink.with_token(token), timeout=30)
-            sender, _, _ = forward_sink.with_token(token)[0]
+            sender, _, _ = sent_to_sink(forward_sink, local_user, [target], uuid.uuid4().hex,
+                                        port=587, login=(local_user, password_of(local_user)))
             if sender != local_user:
                 raise RuntimeError(f"MAIL FROM:<{sender}>, expected <{local_user}>")
             return f"{local_user} → {target}: MAIL FROM:<{sender}>"
@@ -2074,6 +2068,16 @@ def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def sent_to_sink(sink, sender, recipients, token, send=None, **kwargs):
+    """Send one message with `send` (default `smtp_send`, which gets `kwargs`);
+    once `sink` has it, its (MAIL FROM, RCPT TO list, data)."""
+    refused_now = (send or smtp_send)(sender, recipients, token, **kwargs)
+    if refused_now:
+        raise RuntimeError(f"refused {refused_now}")
+    wait_for(f"the message at the sink on {sink.port}", lambda: sink.with_token(token), timeout=30)
+    return sink.with_token(token)[0]
 
 
 def route_to_sink(stack, domain, sink):
@@ -2152,13 +2156,8 @@ def relay_checks(backend, stack, repo, url, db_password, admin):
     sink.start()
     try:
         def forwarded():
-            token = uuid.uuid4().hex
             recipient = f"alice@{relay_domain}"
-            refused_now = smtp_send(OUTSIDE_SENDER, [recipient], token)
-            if refused_now:
-                raise RuntimeError(f"refused {refused_now}")
-            wait_for("the message at the sink", lambda: sink.with_token(token), timeout=30)
-            sender, rcpts, _ = sink.with_token(token)[0]
+            sender, rcpts, _ = sent_to_sink(sink, OUTSIDE_SENDER, [recipient], uuid.uuid4().hex)
             if sender != OUTSIDE_SENDER or rcpts != [recipient]:
                 raise RuntimeError(f"envelope changed: MAIL FROM {sender}, RCPT TO {rcpts}")
             return f"at the sink: MAIL FROM:<{sender}> RCPT TO:<{rcpts[0]}>"
@@ -2284,11 +2283,7 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
     def send_and_forwarded(address):
         """Mail from outside to `address`; its token once the sink has it, for `desk`."""
         token = uuid.uuid4().hex
-        refused_now = smtp_send(OUTSIDE_SENDER, [address], token)
-        if refused_now:
-            raise RuntimeError(f"refused {refused_now}")
-        wait_for("the forward at the sink", lambda: sink.with_token(token), timeout=30)
-        _, rcpts, _ = sink.with_token(token)[0]
+        _, rcpts, _ = sent_to_sink(sink, OUTSIDE_SENDER, [address], token)
         if rcpts != [desk]:
             raise RuntimeError(f"the sink got RCPT TO {rcpts}, expected [{desk}]")
         return token
