@@ -5,6 +5,7 @@
 //! emitters. `cli` holds what the user typed, `commands` does the work.
 //! `main.rs` is a thin shell around [`main`].
 
+mod bimi_logos;
 mod chars;
 mod cli;
 mod commands;

@@ -45,6 +45,7 @@ fn compile_holding(root: &Path, hold: load::Hold) -> io::Result<Compiled> {
     repo.read_failure()?;
     timer.lap("parse+validate");
     keystore::check_model(&repo.root, &model, &mut diagnostics)?;
+    crate::bimi_logos::check_model(&repo.root, &model, &mut diagnostics)?;
     timer.lap("keystore");
     let removed = generated_dir::removed_domains(root, |domain| model.domains.contains_key(domain));
     let graph = graph::build(&model, &removed, &mut diagnostics);

@@ -300,6 +300,9 @@ fixtures! {
     dmarc_bad_policy: exit 1, ["mailops::dmarc::invalid"];
     dmarc_pct_150: exit 1, ["mailops::dmarc::invalid"];
     dmarc_rua_not_mailto: exit 1, ["mailops::dmarc::invalid-uri"];
+    bimi_invalid_url: exit 1, ["mailops::bimi::invalid-url", "mailops::bimi::invalid-url"];
+    bimi_dmarc_policy: exit 1, ["mailops::bimi::dmarc-policy"];
+    bimi_svg: exit 1, ["mailops::bimi::svg"];
     spf_bad_term: exit 1, ["mailops::spf::invalid"];
     spf_too_many_lookups: exit 1, ["mailops::spf::too-many-lookups"];
     tenant_invalid_state: exit 1, ["mailops::tenant::invalid-state"];

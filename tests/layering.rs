@@ -72,6 +72,7 @@ const LAYERS: Layers = &[
             "validate",
             "graph",
             "keystore",
+            "bimi_logos",
             "encrypted_keys",
             "dkim_keys",
             "emit",

@@ -547,6 +547,13 @@ fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<S
             |v| tags(&v.split_whitespace().collect::<String>()),
             "DKIM records for one selector: verifiers may take either",
         ),
+        Purpose::Bimi => one_of_kind(
+            record,
+            answer,
+            |v| has_version(v, "v=BIMI1"),
+            tags,
+            "BIMI records at one selector: receivers then show no logo",
+        ),
     }
 }
 
@@ -845,6 +852,25 @@ mod tests {
             compare(&dkim, &answer(&["v=DKIM1; k=rsa; p=ABCDEG"])).0,
             State::Different
         );
+    }
+
+    #[test]
+    fn bimi_compares_tags_and_refuses_two_assertions() {
+        let bimi = record(Purpose::Bimi, "v=BIMI1; l=https://acme.example/logo.svg");
+        assert_eq!(
+            compare(&bimi, &answer(&["v=BIMI1;l=https://acme.example/logo.svg"])).0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&bimi, &answer(&["v=BIMI1; l=https://acme.example/old.svg"])).0,
+            State::Different
+        );
+        assert_eq!(compare(&bimi, &answer(&["v=spf1 -all"])).0, State::Missing);
+        let two = answer(&[
+            "v=BIMI1; l=https://acme.example/logo.svg",
+            "v=BIMI1; l=https://acme.example/old.svg",
+        ]);
+        assert_eq!(compare(&bimi, &two).0, State::Conflicting);
     }
 
     fn ds(tag: u16, digest_type: u8, digest: &str) -> Ds {

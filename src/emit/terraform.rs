@@ -331,6 +331,8 @@ struct Zone<'a> {
     dmarc_name: String,
     dmarc_reports: Vec<ReportRecord>,
     dkim: Vec<DkimRecord>,
+    /// `default._bimi.<zone>` and its text.
+    bimi: Option<(String, String)>,
 }
 
 /// One `<selector>._domainkey` TXT record.
@@ -428,6 +430,10 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
                 dmarc_name: format!("_dmarc.{zone}"),
                 dmarc_reports: reports_of(zone),
                 dkim: dkim_of(zone),
+                bimi: domain
+                    .bimi
+                    .as_ref()
+                    .map(|b| (records::bimi_name(zone), b.record())),
             }
         })
         .collect();
@@ -439,6 +445,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         dkim.iter().all(|d| d.record.is_ascii())
             && domain.spf.record().is_ascii()
             && domain.dmarc.record().is_ascii()
+            && domain.bimi.as_ref().is_none_or(|b| b.record().is_ascii())
     );
     debug_assert!(
         zones

@@ -64,7 +64,8 @@ pub(crate) struct Cache {
     pub(crate) build: String,
     /// Hash of `mailops.toml`.
     pub(crate) platform: Hash,
-    /// The key store folder (relative to the repo) and its files.
+    /// The key store folder (relative to the repo) and its files, then the
+    /// BIMI logos' (`key_files`).
     pub(crate) key_store: String,
     pub(crate) keys: Vec<(String, Stat)>,
     /// Every tenant file, sorted by name.
@@ -258,8 +259,16 @@ impl Cache {
     }
 }
 
-/// The files of the key store folder and their stats, sorted.
+/// The files of the key store folder and their stats, sorted, then those
+/// of the BIMI logo folder (named `bimi/<file>`): the files besides
+/// `tenants/` a compile reads.
 pub(crate) fn key_files(root: &Path, key_store: &str) -> io::Result<Vec<(String, Stat)>> {
+    let mut files = store_files(root, key_store)?;
+    files.extend(crate::bimi_logos::files(root)?);
+    Ok(files)
+}
+
+fn store_files(root: &Path, key_store: &str) -> io::Result<Vec<(String, Stat)>> {
     let mut files = Vec::new();
     // Listed without following a link (a linked key store is refused when it is read).
     let dir = match crate::keystore::KeyStore::new(root, key_store).open_dir() {

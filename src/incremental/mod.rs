@@ -321,7 +321,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     }
     let keys = cache::key_files(root, &cache.key_store)?;
     if keys != cache.keys {
-        return full("the key store changed");
+        return full("the key store or a BIMI logo changed");
     }
 
     // Every tenant file: unchanged by its stat, or read and hashed; and,
@@ -487,6 +487,7 @@ pub(crate) fn try_compile(root: &Path) -> io::Result<Result<Compiled, Reason>> {
     }
 
     keystore::check_model(root, &model, &mut diagnostics)?;
+    crate::bimi_logos::check_model(root, &model, &mut diagnostics)?;
     let decoded: Vec<OnceLock<Summary>> = cache.tenants.iter().map(|_| OnceLock::new()).collect();
     let summary = |index: usize| summary_of(&cache, &decoded, index);
     // The files not parsed, by domain, with their entries.

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::source::Location;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
-pub(crate) use records::{Dkim, DkimAlgorithm, Dmarc, Spf};
+pub(crate) use records::{Bimi, Dkim, DkimAlgorithm, Dmarc, Spf};
 pub(crate) use relay::{Relay, RelayHost};
 pub(crate) use tenant_state::TenantState;
 
@@ -79,6 +79,8 @@ pub(crate) struct Domain {
     /// distinct selectors). Mail is signed with each; a valid domain has at
     /// least one RSA key (see [`Domain::arc_key`]).
     pub(crate) dkim: Vec<Dkim>,
+    /// `[dns.bimi]`: the logo published at `default._bimi` of each of its zones.
+    pub(crate) bimi: Option<Bimi>,
     /// Sorted by full address, each address once.
     pub(crate) mailboxes: Mailboxes,
     /// Keyed by source address; the catch-all's source is `@<domain>`.

@@ -121,6 +121,30 @@ impl Dkim {
     }
 }
 
+/// A domain's BIMI assertion (`[dns.bimi]`): validated HTTPS URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bimi {
+    pub(crate) logo: String,
+    pub(crate) authority: Option<String>,
+    /// Where `logo` is written in the tenant file.
+    pub(crate) origin: crate::source::Location,
+}
+
+/// The owner name of a domain's BIMI record: the `default` selector.
+pub(crate) fn bimi_name(zone: &str) -> String {
+    format!("default._bimi.{zone}")
+}
+
+impl Bimi {
+    /// `v=BIMI1; l=<logo>` and `; a=<authority>` when there is one.
+    pub(crate) fn record(&self) -> String {
+        match &self.authority {
+            Some(authority) => format!("v=BIMI1; l={}; a={authority}", self.logo),
+            None => format!("v=BIMI1; l={}", self.logo),
+        }
+    }
+}
+
 /// The text of a DMARC report authorization record (RFC 7489 §7.1).
 pub(crate) const REPORT_AUTHORIZATION: &str = "v=DMARC1";
 
@@ -163,6 +187,8 @@ pub(crate) enum Purpose {
     DmarcReport(String),
     /// The key of this selector.
     Dkim(String),
+    /// The BIMI assertion (`default._bimi`).
+    Bimi,
 }
 
 impl Purpose {
@@ -174,6 +200,7 @@ impl Purpose {
             Purpose::Dmarc => "DMARC".to_string(),
             Purpose::DmarcReport(report) => format!("DMARC report authorization by {report}"),
             Purpose::Dkim(selector) => format!("DKIM {selector}"),
+            Purpose::Bimi => "BIMI".to_string(),
         }
     }
 
@@ -222,7 +249,7 @@ pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
 /// alias domains', which have the same records under their own names: the
 /// tenant's DKIM keys sign their mail), in the order Terraform declares
 /// them: MX, SPF, DMARC, each report domain's authorization of its DMARC
-/// reports (in that domain's zone), then each DKIM key.
+/// reports (in that domain's zone), each DKIM key, then the BIMI assertion.
 pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) -> Vec<DnsRecord> {
     let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
         name: owner,
@@ -264,6 +291,9 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
                 key.record(),
             )
         }));
+        if let Some(bimi) = &domain.bimi {
+            out.push(record(bimi_name(name), Purpose::Bimi, bimi.record()));
+        }
     }
     out
 }

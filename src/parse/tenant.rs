@@ -111,6 +111,25 @@ pub(crate) struct RawDns {
     /// DMARC policy (default: the platform's `defaults.dmarc`).
     #[serde(default)]
     pub(crate) dmarc: Option<RawDmarc>,
+    /// BIMI (Brand Indicators for Message Identification): the logo mail
+    /// clients show beside this domain's authenticated mail, published as
+    /// `default._bimi.<domain>` TXT `v=BIMI1; l=…; a=…`. Needs DMARC
+    /// `policy = "quarantine"` or `"reject"` at 100 %.
+    #[serde(default)]
+    pub(crate) bimi: Option<RawBimi>,
+}
+
+/// `[dns.bimi]`: where the domain's logo (and its mark certificate) are served.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBimi {
+    /// `l=`: the HTTPS URL of the logo, an SVG Tiny PS file. When the repo holds it as
+    /// `bimi/<domain>.svg`, mailops checks it against the SVG Tiny PS rules receivers apply.
+    pub(crate) logo: Sp<String>,
+    /// `a=`: the HTTPS URL of the Verified Mark Certificate (PEM) some receivers
+    /// (Gmail, Apple Mail) require before they show the logo.
+    #[serde(default)]
+    pub(crate) authority: Option<Sp<String>>,
 }
 
 /// Extra SPF mechanisms, added between `mx` and `-all`.

@@ -11,6 +11,9 @@ codes! {
     /// The validate stage's codes.
     pub(crate) enum ValidateCode {
         AliasDomainDuplicate = "mailops::alias-domain::duplicate",
+        BimiInvalidUrl = "mailops::bimi::invalid-url",
+        BimiDmarcPolicy = "mailops::bimi::dmarc-policy",
+        BimiSvg = "mailops::bimi::svg",
         AliasDomainInvalid = "mailops::alias-domain::invalid",
         AliasDomainIsOwnDomain = "mailops::alias-domain::own-domain",
         AliasDomainIsTenant = "mailops::alias-domain::is-tenant",
@@ -981,6 +984,33 @@ pub(crate) fn relay_with_mailboxes(loc: Location, relay: Location, what: &str) -
     .at(loc, format!("{what} declared here"))
     .related(relay, "the domain is relayed here")
     .help("mail for a relay domain is forwarded to the client's server, which holds its mailboxes and aliases; remove them here, or remove [relay] to host the domain")
+}
+
+pub(crate) fn bimi_invalid_url(loc: Location, what: &str, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::BimiInvalidUrl,
+        format!("invalid BIMI {what} URL: {problem}"),
+    )
+    .at(loc, "this URL")
+    .help("write the HTTPS URL the file is served at, e.g. `https://acme.example/brand/logo.svg`")
+}
+
+pub(crate) fn bimi_dmarc_policy(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(ValidateCode::BimiDmarcPolicy, format!("no receiver would show this BIMI logo: {problem}"))
+        .at(loc, "the logo")
+        .help("set `[dns] dmarc = { policy = \"quarantine\" }` (or \"reject\") without a `pct` below 100 once the domain's mail passes DMARC; or remove [dns.bimi]")
+}
+
+/// The repo's copy of a BIMI logo (`bimi/<domain>.svg`, shown as `shown`)
+/// breaks SVG Tiny PS: each problem as `(line, column, problem)`.
+pub(crate) fn bimi_svg(loc: Location, shown: &str, problems: &[(u32, u32, String)]) -> Diagnostic {
+    let mut message = format!("{shown} is not SVG Tiny PS, so receivers show no logo:");
+    for (line, column, problem) in problems {
+        message.push_str(&format!("\n{shown}:{line}:{column}: {problem}"));
+    }
+    Diagnostic::error(ValidateCode::BimiSvg, message)
+        .at(loc, format!("the logo, checked as {shown}"))
+        .help("export the logo as SVG Tiny 1.2 and apply the BIMI group's Tiny PS conversion: a <title>, version=\"1.2\" baseProfile=\"tiny-ps\", a square viewBox; no scripts, animation, raster images or references outside the file")
 }
 
 pub(crate) fn dnssec_unmanaged(loc: Location) -> Diagnostic {

@@ -6,6 +6,7 @@
 //! the `diags` catalogue. Cross-file rules (duplicate domains) are here.
 
 pub(crate) mod address;
+pub(crate) mod bimi;
 pub(crate) mod diags;
 pub(crate) mod dkim;
 pub(crate) mod dmarc;

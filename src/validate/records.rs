@@ -1,10 +1,39 @@
 //! Checks shared by tenant and platform files: TTL, zone id, DKIM selector, DMARC.
 
-use crate::model::Dmarc;
-use crate::parse::tenant::RawDmarc;
+use crate::model::{Bimi, Dmarc};
+use crate::parse::tenant::{RawBimi, RawDmarc};
 use crate::span::Sp;
 use crate::validate::dmarc::{ALIGNMENTS, POLICIES, check_report_uri};
 use crate::validate::{Checker, diags};
+
+/// `[dns.bimi]`: its URLs, and a DMARC policy under which receivers show
+/// the logo (the domain's, `dmarc`).
+pub(crate) fn bimi(c: &mut Checker<'_>, raw: Option<&RawBimi>, dmarc: &Dmarc) -> Option<Bimi> {
+    let raw = raw?;
+    let url = |c: &mut Checker<'_>, value: &Sp<String>, what: &str| {
+        let text = c.structured(value, "the BIMI URL")?;
+        match crate::validate::bimi::check_url(text) {
+            Ok(()) => Some(text.to_string()),
+            Err(problem) => {
+                c.push(diags::bimi_invalid_url(c.loc(value), what, &problem));
+                None
+            }
+        }
+    };
+    let logo = url(c, &raw.logo, "logo");
+    let authority = raw
+        .authority
+        .as_ref()
+        .map(|value| url(c, value, "authority"));
+    if let Some(problem) = crate::validate::bimi::dmarc_problem(dmarc) {
+        c.push(diags::bimi_dmarc_policy(c.loc(&raw.logo), &problem));
+    }
+    Some(Bimi {
+        logo: logo?,
+        authority: authority.map_or(Some(None), |a| a.map(Some))?,
+        origin: c.loc(&raw.logo),
+    })
+}
 
 pub(crate) const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=604_800;
 

@@ -99,6 +99,7 @@ pub(crate) fn build_domain(
     };
     let mut spf = build_spf(&mut c, raw);
     let dmarc = records::dmarc(&mut c, raw.dns.dmarc.as_ref(), &platform.defaults.dmarc);
+    let bimi = records::bimi(&mut c, raw.dns.bimi.as_ref(), &dmarc);
     let mut dkim = build_dkim(&mut c, raw, platform, &name.unicode);
     let domain_ok = domain_ok && file_names_fit(&mut c, &raw.domain, &name.ascii, &mut dkim);
     if !domain_ok {
@@ -205,6 +206,7 @@ pub(crate) fn build_domain(
         dmarc,
         dmarc_report_domains,
         dkim,
+        bimi,
         mailboxes,
         aliases,
         limits,

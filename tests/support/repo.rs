@@ -60,10 +60,10 @@ impl Repo {
         Repo::empty().copy("mailops.toml").folder("tenants")
     }
 
-    /// A copy of the example mail repo: `mailops.toml`, `tenants/`,
+    /// A copy of the example mail repo: `mailops.toml`, `tenants/`, `bimi/`,
     /// `schema/` and the committed `generated/` (not its local key store).
     pub fn example() -> Self {
-        ["tenants", "schema", "generated"]
+        ["tenants", "bimi", "schema", "generated"]
             .into_iter()
             .fold(Repo::empty().copy("mailops.toml"), Repo::copy)
     }

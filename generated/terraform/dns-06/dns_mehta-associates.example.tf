@@ -47,3 +47,11 @@ resource "aws_route53_record" "mehta-associates_example_dkim_mail2026-rsa" {
   ttl     = 7200
   records = ["v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA6zvB0w5MJ5oAdNepRYcVfRxu9HU43jylHzHNEQWJD45RmhmejQpZJbe6BRQs3dqdxp3fG39saHZSAX3G9i9h/2L1XuaGBMTUuHI6hxH2q6pvH3FImr13l16AAsO9NpBpYJRiEMIdVGGw0YNG4lF9SlrZqnExf0TOS9lSSsdxkG5QF+c6EvP82PA4bV3JhYFEb\"\"7wB98VXIUc64XZAx/FG5UPqRAz9jGK8xWk+lGt87wrofY9cXklEat73Vih85zvdU5UuKZQI52PnfrfJhLmxKEZr0pr34o0MemMBDEOGXVxiy3OtQoAy7kCiIlsqTouBHnH/Fbr09hsRVePnUXwO+wIDAQAB"]
 }
+
+resource "aws_route53_record" "mehta-associates_example_bimi" {
+  zone_id = data.aws_route53_zone.mehta-associates_example.zone_id
+  name    = "default._bimi.mehta-associates.example"
+  type    = "TXT"
+  ttl     = 7200
+  records = ["v=BIMI1; l=https://mehta-associates.example/brand/bimi-logo.svg"]
+}

@@ -55,6 +55,16 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_
   records = [{{ key.record | route53_txt | hcl_string }}]
 }
 {%- endfor %}
+{%- if zone.bimi %}
+
+resource "aws_route53_record" "{{ zone.domain | tf_name }}_bimi" {
+  zone_id = {{ zone.zone_ref }}
+  name = {{ zone.bimi.0 | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ zone.bimi.1 | route53_txt | hcl_string }}]
+}
+{%- endif %}
 {%- endfor %}
 {%- for report in report_zones %}
 {%- if report.lookup %}
