@@ -387,10 +387,13 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             ),
         }
     };
+    // A tenant whose DNS is elsewhere still has its reports authorized in
+    // the platform's report zones (not in its own, which it publishes itself).
+    let own_zone = |report: &str| domain.signing_names().any(|zone| zone == report);
     let report_zones: Vec<ReportZone> = domain
         .dmarc_report_domains
         .iter()
-        .filter(|report| !domain.signing_names().any(|zone| zone == report.as_str()))
+        .filter(|report| !own_zone(report))
         .map(|report| ReportZone {
             domain: report.clone(),
             lookup: !(report == &platform.zone && platform.zone_id.is_some()),
@@ -401,6 +404,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .dmarc_report_domains
             .iter()
             .filter(|report| records::needs_report_authorization(zone, report))
+            .filter(|report| domain.dns_managed || !own_zone(report))
             .map(|report| ReportRecord {
                 resource: format!("dmarc_report_{report}"),
                 zone_ref: zone_ref_of(report),
@@ -481,7 +485,12 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.{also}")
         } else {
             format!(
-                "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."
+                "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): none of its zones' records is declared here{}. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them.",
+                if zones.iter().any(|z| !z.dmarc_reports.is_empty()) {
+                    ", only the authorization of its DMARC reports in the platform's report zones"
+                } else {
+                    ""
+                }
             )
         },
         managed: domain.dns_managed,
@@ -659,6 +668,47 @@ mod tests {
                     && r.value == "v=DMARC1"
                     && r.purpose.rtype() == "TXT")
         );
+    }
+
+    /// A tenant whose DNS is elsewhere still gets its DMARC reports to the
+    /// host's zone authorized there (the platform's zone, in its Route53),
+    /// and declares nothing in its own or its alias domains' zones: the
+    /// alias domains' reports to the tenant's own domain are its DNS
+    /// administrator's to publish.
+    #[test]
+    fn an_unmanaged_tenant_has_its_reports_authorized_in_the_platform_zone() {
+        let model = compile(&[(
+            "acme.example",
+            tenant(
+                "acme.example",
+                "alias_domains = [\"acme-old.example\"]",
+                "managed = false\ndmarc = { policy = \"reject\", rua = [\"mailto:dmarc@webhizzy.in\", \"mailto:d@acme.example\"] }",
+                RSA2048,
+            ),
+        )]);
+        let out = files(&model);
+        let acme = out.get(&dns_path("acme.example", 16)).expect("dns file");
+        let moves =
+            crate::emit::terraform_moves::addresses(&model.platform, model.domains.values());
+        let declared: Vec<&str> = moves.iter().map(|(_, a)| a.as_str()).collect();
+        assert_eq!(
+            declared,
+            [
+                "aws_route53_record.acme-old_example_dmarc_report_webhizzy_in",
+                "aws_route53_record.acme_example_dmarc_report_webhizzy_in",
+                "data.aws_route53_zone.webhizzy_in",
+            ],
+            "{acme}"
+        );
+        assert!(
+            !acme.contains("acme-old.example._report._dmarc.acme.example"),
+            "{acme}"
+        );
+        assert!(
+            acme.contains("only the authorization of its DMARC reports"),
+            "{acme}"
+        );
+        assert_eq!(hcl_format::format(acme), *acme);
     }
 
     #[test]

@@ -35,16 +35,6 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_dmarc" {
   ttl = {{ ttl }}
   records = [{{ dmarc | route53_txt | hcl_string }}]
 }
-{%- for report in zone.dmarc_reports %}
-
-resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ report.resource | tf_name }}" {
-  zone_id = {{ report.zone_ref }}
-  name = {{ report.name | hcl_string }}
-  type = "TXT"
-  ttl = {{ ttl }}
-  records = [{{ report.record | hcl_string }}]
-}
-{%- endfor %}
 {%- for key in zone.dkim %}
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_name }}" {
@@ -66,6 +56,19 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_bimi" {
 }
 {%- endif %}
 {%- endfor %}
+{%- endif %}
+{%- for zone in zones %}
+{%- for report in zone.dmarc_reports %}
+
+resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ report.resource | tf_name }}" {
+  zone_id = {{ report.zone_ref }}
+  name = {{ report.name | hcl_string }}
+  type = "TXT"
+  ttl = {{ ttl }}
+  records = [{{ report.record | hcl_string }}]
+}
+{%- endfor %}
+{%- endfor %}
 {%- for report in report_zones %}
 {%- if report.lookup %}
 
@@ -76,5 +79,6 @@ data "aws_route53_zone" "{{ report.domain | tf_name }}" {
 }
 {%- endif %}
 {%- endfor %}
+{%- if managed %}
 {%- include "dnssec.tf" %}
 {%- endif %}
