@@ -42,6 +42,7 @@ mod secret_file;
 mod source;
 mod span;
 mod timing;
+mod utc_time;
 mod validate;
 
 pub mod fuzzing;

@@ -47,10 +47,13 @@ pub(crate) fn selector_map_path(platform: &Platform) -> String {
 }
 
 /// The selector map (`domain selector` per line, sorted) that `mailops
-/// install` writes to [`selector_map_path`]: each domain's first RSA key,
+/// install` writes to [`selector_map_path`]: each domain's active RSA key,
 /// which seals ARC (Rspamd 3.4 seals with RSA only) and signs the mail of a
 /// domain with one key. Domains and selectors are validated DNS labels:
-/// nothing in them needs quoting.
+/// nothing in them needs quoting. The other keys `mailops install` puts
+/// in the folder (an Ed25519 key, a published or retiring key) are listed
+/// in comments, [`INSTALLED_KEY`], so that the next install knows which key
+/// files are its own when one of them is no longer installed.
 pub(crate) fn selector_map(model: &Model) -> String {
     let mut text = header("#", "tenants/*.toml");
     text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
@@ -58,19 +61,30 @@ pub(crate) fn selector_map(model: &Model) -> String {
         if let Some(key) = domain.arc_key() {
             for name in domain.signing_names() {
                 text.push_str(&format!("{name} {}\n", key.selector));
+                for other in domain
+                    .deployed_keys()
+                    .filter(|k| k.selector != key.selector)
+                {
+                    text.push_str(&format!("{INSTALLED_KEY}{name} {}\n", other.selector));
+                }
             }
         }
     }
     text
 }
 
+/// The comment of the selector map that names another installed key:
+/// `#+ <domain> <selector>`.
+pub(crate) const INSTALLED_KEY: &str = "#+ ";
+
 /// Where the per-domain signing entries live on the host.
 pub(crate) fn signing_domains_path(platform: &Platform) -> String {
     format!("{}/{DKIM_SIGNING_DOMAINS}", platform.paths.dkim_key_dir)
 }
 
-/// The `domain { … }` entries of the domains with more than one DKIM key
-/// (an Ed25519 key and its RSA companion), which `mailops install` writes to
+/// The `domain { … }` entries of the domains with more than one active DKIM
+/// key (an Ed25519 key and its RSA companion; a published or retiring key
+/// never signs), which `mailops install` writes to
 /// [`signing_domains_path`] and `dkim_signing.conf` includes: a domain
 /// listed here is signed with every key (the selector map and the path
 /// template name one key per domain). Rspamd reads it at start and reload
@@ -82,7 +96,7 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     let several: Vec<_> = model
         .domains
         .values()
-        .filter(|d| d.dkim.len() > 1)
+        .filter(|d| d.signing_keys().count() > 1)
         .collect();
     if several.is_empty() {
         return text;
@@ -91,7 +105,7 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     for domain in several {
         for name in domain.signing_names() {
             text.push_str(&format!("  {} {{\n    selectors = [\n", quoted(name)));
-            for key in &domain.dkim {
+            for key in domain.signing_keys() {
                 let path = format!(
                     "{}/{}",
                     model.platform.paths.dkim_key_dir,

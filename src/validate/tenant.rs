@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Alias, AliasDomain, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox,
-    MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
+    Alias, AliasDomain, AppPassword, Destination, Dkim, DkimState, Domain, Grantee, Limits,
+    Mailbox, MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
@@ -457,7 +457,31 @@ fn build_dkim(
             algorithm: crate::model::DkimAlgorithm::Rsa { bits: 0 },
             public_key: String::new(),
             dns_p: String::new(),
+            state: crate::model::DkimState::Active,
+            published: None,
         };
+        if let Some(state) = &entry.state {
+            if let Some(word) = c.structured(state, "the DKIM key state") {
+                match DkimState::from_name(word) {
+                    Some(parsed) => out.state = parsed,
+                    None => c.push(diags::invalid_dkim_state(c.loc(state), word)),
+                }
+            }
+        }
+        if let Some(published) = &entry.published {
+            if let Some(text) = c.structured(published, "the DKIM publication time") {
+                match crate::utc_time::parse(text) {
+                    Some(at) => out.published = Some(at),
+                    None => c.push(diags::invalid_dkim_published(c.loc(published), text)),
+                }
+            }
+        } else if out.state == DkimState::Published {
+            let at = entry
+                .state
+                .as_ref()
+                .map_or_else(|| out.origin.clone(), |s| c.loc(s));
+            c.push(diags::missing_dkim_published(at, &out.selector));
+        }
         if c.structured(key, "the DKIM public key").is_none() {
             all_parsed = false;
             keys.push(out);
@@ -495,9 +519,30 @@ fn build_dkim(
                 &first.selector,
             ));
         }
+        Some(_) if all_parsed => active_keys(c, &keys, raw, domain),
         Some(_) => {}
     }
     keys
+}
+
+/// One active key per algorithm (RSA and Ed25519 may sign side by side),
+/// and an active RSA key.
+fn active_keys(c: &mut Checker<'_>, keys: &[Dkim], raw: &RawTenant<'_>, domain: &str) {
+    let mut first_active: Vec<&Dkim> = Vec::new();
+    for key in keys.iter().filter(|k| k.signs()) {
+        let tag = key.algorithm.tag();
+        match first_active.iter().find(|k| k.algorithm.tag() == tag) {
+            Some(first) => c.push(diags::several_active_dkim_keys(
+                key.origin.clone(),
+                first.origin.clone(),
+                if tag == "rsa" { "RSA" } else { "Ed25519" },
+            )),
+            None => first_active.push(key),
+        }
+    }
+    if !first_active.iter().any(|k| k.algorithm.tag() == "rsa") {
+        c.push(diags::no_active_dkim_key(c.loc(&raw.domain), domain));
+    }
 }
 
 fn build_limits(c: &mut Checker<'_>, raw: &RawTenant<'_>, platform: &Platform) -> Limits {
