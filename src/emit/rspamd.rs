@@ -288,7 +288,7 @@ mod tests {
         let map = super::selector_map(&model);
         assert!(
             map.ends_with(
-                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\nbeta-old.example ed-rsa\n"
+                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\n#+ beta.example ed\nbeta-old.example ed-rsa\n#+ beta-old.example ed\n"
             ),
             "{map}"
         );
@@ -328,9 +328,57 @@ mod tests {
         let model = dual_and_single_key_model();
         let map = super::selector_map(&model);
         assert!(
-            map.ends_with("\nacme.example ed-rsa\nbeta.example dkim\n"),
+            map.ends_with("\nacme.example ed-rsa\n#+ acme.example ed\nbeta.example dkim\n"),
             "{map}"
         );
+    }
+
+    /// Rotation (issue 17): only the active key signs; a published or
+    /// retiring key is installed (listed in a `#+` comment, so a later
+    /// install knows the file is its own), a retired key is not.
+    #[test]
+    fn only_the_active_key_signs_during_a_rotation() {
+        let keys = |old: &str, new: &str| {
+            let key = test_repo::PUBLIC_KEY;
+            tenant("acme.example", "old", 0, "Acme", "").replacen(
+                &format!("[dkim]\nselector = \"old\"\npublic_key = \"{key}\"\n"),
+                &format!(
+                    "[[dkim]]\nselector = \"gone\"\npublic_key = \"{key}\"\nstate = \"retired\"\n\n\
+                     [[dkim]]\nselector = \"old\"\npublic_key = \"{key}\"\nstate = \"{old}\"\n\n\
+                     [[dkim]]\nselector = \"new\"\npublic_key = \"{key}\"\nstate = \"{new}\"\n\
+                     published = \"2026-11-30T09:00:00Z\"\n"
+                ),
+                1,
+            )
+        };
+        for (old, new, map) in [
+            (
+                "active",
+                "published",
+                "acme.example old\n#+ acme.example new\n",
+            ),
+            (
+                "retiring",
+                "active",
+                "acme.example new\n#+ acme.example old\n",
+            ),
+            ("retired", "active", "acme.example new\n"),
+        ] {
+            let model = test_repo::compile(
+                &test_repo::platform(""),
+                &[("acme.example", keys(old, new))],
+            );
+            let text = super::selector_map(&model);
+            assert!(
+                text.ends_with(&format!("arc.conf).\n{map}")),
+                "{old}/{new}: {text}"
+            );
+            assert!(!text.contains("gone"), "{text}");
+            assert!(
+                !super::signing_domains(&model).contains("acme"),
+                "one key signs"
+            );
+        }
     }
 
     /// A domain with several keys is signed with each: its `domain` entry

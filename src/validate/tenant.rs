@@ -429,6 +429,8 @@ fn build_dkim(
     domain: &str,
 ) -> Vec<Dkim> {
     let mut keys: Vec<Dkim> = Vec::new();
+    // Where each key's state is written (its public key when it names none).
+    let mut state_at: Vec<Location> = Vec::new();
     let mut all_parsed = true;
     for entry in raw.dkim.keys() {
         let selector = match &entry.selector {
@@ -484,6 +486,12 @@ fn build_dkim(
         }
         if c.structured(key, "the DKIM public key").is_none() {
             all_parsed = false;
+            state_at.push(
+                entry
+                    .state
+                    .as_ref()
+                    .map_or_else(|| out.origin.clone(), |s| c.loc(s)),
+            );
             keys.push(out);
             continue;
         }
@@ -502,6 +510,12 @@ fn build_dkim(
                 c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe()));
             }
         }
+        state_at.push(
+            entry
+                .state
+                .as_ref()
+                .map_or_else(|| out.origin.clone(), |s| c.loc(s)),
+        );
         keys.push(out);
     }
     match keys.first() {
@@ -519,7 +533,7 @@ fn build_dkim(
                 &first.selector,
             ));
         }
-        Some(_) if all_parsed => active_keys(c, &keys, raw, domain),
+        Some(_) if all_parsed => active_keys(c, &keys, &state_at, raw, domain),
         Some(_) => {}
     }
     keys
@@ -527,20 +541,26 @@ fn build_dkim(
 
 /// One active key per algorithm (RSA and Ed25519 may sign side by side),
 /// and an active RSA key.
-fn active_keys(c: &mut Checker<'_>, keys: &[Dkim], raw: &RawTenant<'_>, domain: &str) {
-    let mut first_active: Vec<&Dkim> = Vec::new();
-    for key in keys.iter().filter(|k| k.signs()) {
+fn active_keys(
+    c: &mut Checker<'_>,
+    keys: &[Dkim],
+    state_at: &[Location],
+    raw: &RawTenant<'_>,
+    domain: &str,
+) {
+    let mut first_active: Vec<(&Dkim, &Location)> = Vec::new();
+    for (key, at) in keys.iter().zip(state_at).filter(|(k, _)| k.signs()) {
         let tag = key.algorithm.tag();
-        match first_active.iter().find(|k| k.algorithm.tag() == tag) {
-            Some(first) => c.push(diags::several_active_dkim_keys(
-                key.origin.clone(),
-                first.origin.clone(),
+        match first_active.iter().find(|(k, _)| k.algorithm.tag() == tag) {
+            Some((_, first)) => c.push(diags::several_active_dkim_keys(
+                at.clone(),
+                (*first).clone(),
                 if tag == "rsa" { "RSA" } else { "Ed25519" },
             )),
-            None => first_active.push(key),
+            None => first_active.push((key, at)),
         }
     }
-    if !first_active.iter().any(|k| k.algorithm.tag() == "rsa") {
+    if !first_active.iter().any(|(k, _)| k.algorithm.tag() == "rsa") {
         c.push(diags::no_active_dkim_key(c.loc(&raw.domain), domain));
     }
 }
