@@ -1376,7 +1376,7 @@ def dkim_rotation_checks(backend, stack, repo, db_password, recipient):
         proc = mailops(repo, "dkim", "promote", d, state["new"], check_rc=False)
         if proc.returncode != 1 or "promote it after" not in proc.stderr:
             raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()}")
-        return proc.stderr.strip().splitlines()[0][:120]
+        return next(line for line in proc.stderr.splitlines() if line.startswith("error:"))[:140]
     check(f"{b}: rotation: promote is refused until the key was published longer than TTL + margin", promote_waits_for_ttl)
 
     def promoted_key_signs():

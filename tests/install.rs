@@ -687,3 +687,44 @@ fn install_refuses_a_damaged_key_and_installs_nothing() {
     );
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }
+
+/// Issue 17: a published key is on the host before it signs (the selector
+/// map still names the active key); after promotion the map names it; a
+/// retired key is archived from the host folder by the next install.
+#[test]
+fn install_puts_published_and_retiring_keys_on_the_host_and_archives_retired_ones() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let key_dir = root.path().join("var/lib/rspamd/dkim");
+    let d = "kaveri-foods.example";
+    let install = || {
+        let build = mailops(repo.path(), &["build"], None);
+        assert!(build.status.success(), "{}", text(&build));
+        let out = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+        assert!(out.status.success(), "{}", text(&out));
+        (
+            text(&out),
+            std::fs::read_to_string(key_dir.join("selectors.map")).unwrap(),
+        )
+    };
+    install();
+    let rotated = mailops(repo.path(), &["dkim", "rotate", d, "--selector", "next"], None);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let (_, map) = install();
+    assert!(key_dir.join(format!("{d}.next.key")).is_file());
+    assert!(map.contains(&format!("\n{d} dkim\n#+ {d} next\n")), "{map}");
+
+    let promoted = mailops(repo.path(), &["dkim", "promote", d, "next", "--force"], None);
+    assert!(promoted.status.success(), "{}", text(&promoted));
+    let (_, map) = install();
+    assert!(map.contains(&format!("\n{d} next\n#+ {d} dkim\n")), "{map}");
+    assert!(key_dir.join(format!("{d}.dkim.key")).is_file(), "retiring: still there");
+
+    let retired = mailops(repo.path(), &["dkim", "retire", d, "dkim"], None);
+    assert!(retired.status.success(), "{}", text(&retired));
+    let (out, map) = install();
+    assert!(map.contains(&format!("\n{d} next\n")) && !map.contains(&format!("{d} dkim")), "{map}");
+    assert!(!key_dir.join(format!("{d}.dkim.key")).exists(), "retired: off the host");
+    assert!(out.contains(&format!("{d}.dkim.key")), "install says it archived it: {out}");
+}
