@@ -709,22 +709,42 @@ fn install_puts_published_and_retiring_keys_on_the_host_and_archives_retired_one
         )
     };
     install();
-    let rotated = mailops(repo.path(), &["dkim", "rotate", d, "--selector", "next"], None);
+    let rotated = mailops(
+        repo.path(),
+        &["dkim", "rotate", d, "--selector", "next"],
+        None,
+    );
     assert!(rotated.status.success(), "{}", text(&rotated));
     let (_, map) = install();
     assert!(key_dir.join(format!("{d}.next.key")).is_file());
     assert!(map.contains(&format!("\n{d} dkim\n#+ {d} next\n")), "{map}");
 
-    let promoted = mailops(repo.path(), &["dkim", "promote", d, "next", "--force"], None);
+    let promoted = mailops(
+        repo.path(),
+        &["dkim", "promote", d, "next", "--force"],
+        None,
+    );
     assert!(promoted.status.success(), "{}", text(&promoted));
     let (_, map) = install();
     assert!(map.contains(&format!("\n{d} next\n#+ {d} dkim\n")), "{map}");
-    assert!(key_dir.join(format!("{d}.dkim.key")).is_file(), "retiring: still there");
+    assert!(
+        key_dir.join(format!("{d}.dkim.key")).is_file(),
+        "retiring: still there"
+    );
 
     let retired = mailops(repo.path(), &["dkim", "retire", d, "dkim"], None);
     assert!(retired.status.success(), "{}", text(&retired));
     let (out, map) = install();
-    assert!(map.contains(&format!("\n{d} next\n")) && !map.contains(&format!("{d} dkim")), "{map}");
-    assert!(!key_dir.join(format!("{d}.dkim.key")).exists(), "retired: off the host");
-    assert!(out.contains(&format!("{d}.dkim.key")), "install says it archived it: {out}");
+    assert!(
+        map.contains(&format!("\n{d} next\n")) && !map.contains(&format!("{d} dkim")),
+        "{map}"
+    );
+    assert!(
+        !key_dir.join(format!("{d}.dkim.key")).exists(),
+        "retired: off the host"
+    );
+    assert!(
+        out.contains(&format!("{d}.dkim.key")),
+        "install says it archived it: {out}"
+    );
 }
