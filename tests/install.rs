@@ -748,3 +748,59 @@ fn install_puts_published_and_retiring_keys_on_the_host_and_archives_retired_one
         "install says it archived it: {out}"
     );
 }
+
+/// Issue 17 with `[secrets]`: `dkim rotate` encrypts the new private key to
+/// keys/ like keygen; install decrypts and installs it while published; a
+/// retired key needs no age file (validate and install pass without it) and
+/// `dkim purge` deletes its age file.
+#[test]
+fn rotation_with_encrypted_keys() {
+    let ids = tempfile::tempdir().unwrap();
+    let (host, host_recipient) = age_identity(ids.path(), "host");
+    let repo = repo_with_encrypted_keys(&[&host_recipient]);
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = mailops(repo.path(), args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    let install = || {
+        run(&["build"]);
+        let out = mailops(
+            repo.path(),
+            &[
+                "install",
+                "--root",
+                &root_arg,
+                "--identity",
+                host.to_str().unwrap(),
+            ],
+            Some("pw"),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let wrote = run(&["dkim", "rotate", "a.example", "--selector", "next"]);
+    assert!(wrote.contains("encrypted to 1 recipient"), "{wrote}");
+    let new_age = repo.path().join("keys/a.example.next.key.age");
+    let old_age = repo.path().join("keys/a.example.dkim.key.age");
+    assert!(new_age.is_file() && !repo.path().join(".mailops/keys").exists());
+    install();
+    let host_key = |s: &str| {
+        root.path()
+            .join(format!("var/lib/rspamd/dkim/a.example.{s}.key"))
+    };
+    assert!(host_key("next").is_file(), "the published key is installed");
+
+    run(&["dkim", "promote", "a.example", "next", "--force"]);
+    run(&["dkim", "retire", "a.example", "dkim"]);
+    run(&["dkim", "purge", "a.example"]);
+    assert!(
+        !old_age.exists(),
+        "purge deletes the retired key's age file"
+    );
+    assert!(new_age.is_file());
+    run(&["validate"]);
+    install();
+    assert!(!host_key("dkim").exists() && host_key("next").is_file());
+}
