@@ -462,6 +462,10 @@ fn build_dkim(
             state: crate::model::DkimState::Active,
             published: None,
         };
+        let state_loc = entry
+            .state
+            .as_ref()
+            .map_or_else(|| out.origin.clone(), |s| c.loc(s));
         if let Some(state) = &entry.state {
             if let Some(word) = c.structured(state, "the DKIM key state") {
                 match DkimState::from_name(word) {
@@ -478,20 +482,14 @@ fn build_dkim(
                 }
             }
         } else if out.state == DkimState::Published {
-            let at = entry
-                .state
-                .as_ref()
-                .map_or_else(|| out.origin.clone(), |s| c.loc(s));
-            c.push(diags::missing_dkim_published(at, &out.selector));
+            c.push(diags::missing_dkim_published(
+                state_loc.clone(),
+                &out.selector,
+            ));
         }
         if c.structured(key, "the DKIM public key").is_none() {
             all_parsed = false;
-            state_at.push(
-                entry
-                    .state
-                    .as_ref()
-                    .map_or_else(|| out.origin.clone(), |s| c.loc(s)),
-            );
+            state_at.push(state_loc);
             keys.push(out);
             continue;
         }
@@ -510,12 +508,7 @@ fn build_dkim(
                 c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe()));
             }
         }
-        state_at.push(
-            entry
-                .state
-                .as_ref()
-                .map_or_else(|| out.origin.clone(), |s| c.loc(s)),
-        );
+        state_at.push(state_loc);
         keys.push(out);
     }
     match keys.first() {
