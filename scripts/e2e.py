@@ -1287,6 +1287,166 @@ def checks(backend, stack, repo, tenants, url, db_password):
     # every check that remakes that copy.
     forward_copy_checks(backend, stack, repo, url, db_password)
 
+    # 16. DKIM rotation staged in git (issue 17): it edits one tenant's keys,
+    # so it comes last.
+    dkim_rotation_checks(backend, stack, repo, db_password, sender)
+
+
+# ------------------------------------------------------------ DKIM rotation
+
+ROTATION_DOMAIN = "kaveri-foods.example"
+
+
+def published_dkim(repo, domain):
+    """dkimpy's DNS: the TXT records `mailops dns records` publishes (and
+    Terraform declares) for `domain`, nothing else."""
+    records = json.loads(mailops(repo, "dns", "records", domain, "--format", "json").stdout)
+    txt = {r["name"].rstrip(".").lower(): r["value"] for r in records if r["type"] == "TXT"}
+
+    def dns(name, timeout=5):
+        name = (name.decode() if isinstance(name, bytes) else name).rstrip(".").lower()
+        value = txt.get(name)
+        return value.encode() if value else None
+    return dns, txt
+
+
+def dkim_rotation_checks(backend, stack, repo, db_password, recipient):
+    """Issue 17 on the real servers: mail signed with the old selector; rotate →
+    the published key is in DNS and on the host but does not sign; promote is
+    refused before TTL + margin; promote → new mail carries the new selector
+    and verifies against the published records, mail signed before still
+    verifies while the old key is retiring; retire → its record and host key
+    are gone; purge deletes its private key from the key store."""
+    base = stack.base
+    b = backend
+    d = ROTATION_DOMAIN
+    tenant_file = repo / "tenants" / f"{d}.toml"
+    key_dir = stack.root / "var" / "lib" / "rspamd" / "dkim"
+    user = next(a for a in sorted(PASSWORDS) if a.endswith(f"@{d}"))
+    state = {}
+
+    def install():
+        mailops(repo, "build")
+        mailops(repo, "install", "--root", stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+        # Rspamd re-reads the selector map by itself (map_watch_interval 2 s
+        # in the suite, with jitter); key files are read per message.
+        time.sleep(6)
+
+    def send():
+        token = uuid.uuid4().hex
+        smtp_send(user, [recipient], token, port=587, login=(user, password_of(user)))
+        return wait_delivered(base, recipient, token)[0]
+
+    def signatures(raw, dns):
+        """(selector, verifies) of each DKIM-Signature, verified by dkimpy with `dns`."""
+        headers = email.message_from_bytes(raw).get_all("DKIM-Signature") or []
+        verifier = dkim.DKIM(raw)
+        return [(header_tags(h).get("s"), bool(verifier.verify(idx=i, dnsfunc=dns))) for i, h in enumerate(headers)]
+
+    def old_selector_signs():
+        state["old"] = "dkim"
+        dns, _ = published_dkim(repo, d)
+        raw = send()
+        got = signatures(raw, dns)
+        if got != [("dkim", True)]:
+            raise RuntimeError(f"signatures (selector, verifies): {got}")
+        state["raw_old"] = raw
+        return f"{d}: s=dkim verifies"
+    check(f"{b}: rotation: before it, mail is signed with the old selector", old_selector_signs)
+
+    def published_key_does_not_sign():
+        out = mailops(repo, "dkim", "rotate", d).stderr
+        found = re.search(r"added key `([a-z0-9-]+)`", out)
+        if not found:
+            raise RuntimeError(f"no new selector in: {out}")
+        new = state["new"] = found.group(1)
+        install()
+        dns, txt = published_dkim(repo, d)
+        if f"{new}._domainkey.{d}" not in txt:
+            raise RuntimeError(f"{new}._domainkey.{d} is not in `dns records`")
+        if not (key_dir / f"{d}.{new}.key").exists():
+            raise RuntimeError("the published key's private key is not on the host")
+        got = signatures(send(), dns)
+        if got != [("dkim", True)]:
+            raise RuntimeError(f"signatures (selector, verifies): {got}")
+        return f"{new} in DNS and on the host; mail still s=dkim only"
+    check(f"{b}: rotation: a rotated key is published and installed but does not sign", published_key_does_not_sign)
+
+    def promote_waits_for_ttl():
+        proc = mailops(repo, "dkim", "promote", d, state["new"], check_rc=False)
+        if proc.returncode != 1 or "promote it after" not in proc.stderr:
+            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()}")
+        return next(line for line in proc.stderr.splitlines() if line.startswith("error:"))[:140]
+    check(f"{b}: rotation: promote is refused until the key was published longer than TTL + margin", promote_waits_for_ttl)
+
+    def promoted_key_signs():
+        # Two days pass: the key's record has been served longer than its TTL.
+        text = tenant_file.read_text()
+        earlier = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * 86400))
+        tenant_file.write_text(re.sub(r'published = "[^"]+"', f'published = "{earlier}"', text, count=1))
+        mailops(repo, "dkim", "promote", d, state["new"])
+        install()
+        dns, _ = published_dkim(repo, d)
+        got = signatures(send(), dns)
+        if got != [(state["new"], True)]:
+            raise RuntimeError(f"signatures (selector, verifies): {got}")
+        return f"s={state['new']} verifies against `dns records`"
+    check(f"{b}: rotation: after promotion new mail carries the new selector and verifies", promoted_key_signs)
+
+    def retiring_key_still_verifies():
+        dns, txt = published_dkim(repo, d)
+        if f"dkim._domainkey.{d}" not in txt:
+            raise RuntimeError("the retiring key's record is not published")
+        got = signatures(state["raw_old"], dns)
+        if got != [("dkim", True)]:
+            raise RuntimeError(f"signatures (selector, verifies): {got}")
+        return "the message signed before promotion: s=dkim verifies"
+    check(f"{b}: rotation: mail signed before still verifies while the old key is retiring", retiring_key_still_verifies)
+
+    def retire_refuses_the_active_key():
+        proc = mailops(repo, "dkim", "retire", d, state["new"], check_rc=False)
+        if proc.returncode != 1 or "is active" not in proc.stderr:
+            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()}")
+        return "exit 1"
+    check(f"{b}: rotation: retiring the active key is refused", retire_refuses_the_active_key)
+
+    def retired_key_leaves_dns_and_host():
+        mailops(repo, "dkim", "retire", d, "dkim")
+        install()
+        dns, txt = published_dkim(repo, d)
+        if f"dkim._domainkey.{d}" in txt:
+            raise RuntimeError("the retired key is still in `dns records`")
+        tf = "".join(p.read_text() for p in (repo / "generated" / "terraform").rglob("*.tf"))
+        if f'"dkim._domainkey.{d}"' in tf:
+            raise RuntimeError("the retired key is still in the Terraform")
+        if (key_dir / f"{d}.dkim.key").exists():
+            raise RuntimeError("the retired key's private key is still in the host key folder")
+        got = signatures(state["raw_old"], dns)
+        if got != [("dkim", False)]:
+            raise RuntimeError(f"old message (selector, verifies): {got}")
+        got = signatures(send(), dns)
+        if got != [(state["new"], True)]:
+            raise RuntimeError(f"new mail (selector, verifies): {got}")
+        return f"no dkim._domainkey record, host key archived; new mail s={state['new']} verifies"
+    check(f"{b}: rotation: a retired key has no record and leaves the host", retired_key_leaves_dns_and_host)
+
+    def purge_deletes_the_private_key():
+        stored = repo / ".mailops" / "keys" / f"{d}.dkim.key"
+        if not stored.exists():
+            raise RuntimeError(f"{stored} is not there to purge")
+        mailops(repo, "dkim", "purge", d)
+        if stored.exists():
+            raise RuntimeError(f"{stored} is still there")
+        if not (repo / ".mailops" / "keys" / f"{d}.{state['new']}.key").exists():
+            raise RuntimeError("purge deleted the active key")
+        status = json.loads(mailops(repo, "dkim", "status", d, "--format", "json").stdout)
+        states = {k["selector"]: k["state"] for k in status}
+        if states != {"dkim": "retired", state["new"]: "active"}:
+            raise RuntimeError(f"dkim status: {states}")
+        mailops(repo, "check")
+        return f"{stored.name} deleted; status {states}"
+    check(f"{b}: rotation: purge deletes the retired private key only", purge_deletes_the_private_key)
+
 
 # ------------------------------------------------- everyday mailbox operations
 

@@ -500,4 +500,65 @@ pub(crate) enum DkimCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Start a rotation: a new key pair, added to the tenant file as
+    /// `published` (in DNS, not signing) with the time now; the private key
+    /// goes where `keygen` puts it.
+    #[command(
+        after_help = "Examples:\n  mailops dkim rotate acme.example\n  mailops dkim rotate acme.example --algorithm ed25519 --selector ed2027"
+    )]
+    Rotate {
+        /// The tenant domain.
+        domain: String,
+        /// Key type.
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        algorithm: KeyAlgorithm,
+        /// Selector of the new key (default: `s<YYYYMMDD>`, `ed<YYYYMMDD>` for
+        /// Ed25519, never one the tenant file has).
+        #[arg(long)]
+        selector: Option<String>,
+        /// Key store directory (default: `paths.key_store`; not with `[secrets]`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: Option<PathBuf>,
+    },
+    /// Make a published key active; the active key of its algorithm becomes
+    /// `retiring`. Refused until the key has been published longer than the
+    /// domain's TTL plus one hour.
+    #[command(after_help = "Examples:\n  mailops dkim promote acme.example s20261130")]
+    Promote {
+        /// The tenant domain.
+        domain: String,
+        /// The published key's selector.
+        selector: String,
+        /// Promote before the TTL and margin have passed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Retire a retiring (or never promoted) key: its record leaves DNS and
+    /// its private key the mail host. Refused for the active key.
+    #[command(after_help = "Examples:\n  mailops dkim retire acme.example dkim")]
+    Retire {
+        /// The tenant domain.
+        domain: String,
+        /// The key's selector.
+        selector: String,
+    },
+    /// Every DKIM key: its state, age and the next step due.
+    #[command(
+        after_help = "Examples:\n  mailops dkim status\n  mailops dkim status acme.example --format json"
+    )]
+    Status {
+        /// One tenant domain (default: all).
+        domain: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagnosticFormat,
+    },
+    /// Delete the private keys of retired keys from the key store (or keys/).
+    #[command(after_help = "Examples:\n  mailops dkim purge\n  mailops dkim purge acme.example")]
+    Purge {
+        /// One tenant domain (default: all).
+        domain: Option<String>,
+        /// Key store directory (default: `paths.key_store`; not with `[secrets]`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: Option<PathBuf>,
+    },
 }

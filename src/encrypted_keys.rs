@@ -235,7 +235,8 @@ pub(crate) fn decrypt_all(
     let mut keys = DecryptedKeys::new();
     let mut problems = Vec::new();
     for domain in model.domains.values() {
-        for key in &domain.dkim {
+        // A retired key is not installed (its file may be purged).
+        for key in domain.deployed_keys() {
             let shown = shown(&domain.name, &key.selector);
             let bytes = match read(dir.as_ref(), &domain.name, &key.selector)? {
                 Ok(Some(bytes)) => bytes,

@@ -262,7 +262,10 @@ pub(crate) fn plan(
     let key_dir = key_dir(model);
     let mut missing_keys = Vec::new();
     for domain in model.domains.values() {
-        for key in &domain.dkim {
+        // Every key in DNS, published and retiring ones too (a published key
+        // is there before it is promoted); a retired key is not installed,
+        // and one an earlier install put there is archived.
+        for key in domain.deployed_keys() {
             let selector = &key.selector;
             match store
                 .private_pem(&domain.name, selector)
@@ -415,7 +418,12 @@ fn archive_undeclared_keys(
     let installed_before: std::collections::BTreeSet<std::ffi::OsString> =
         String::from_utf8_lossy(old_map)
             .lines()
-            .filter(|line| !line.starts_with('#'))
+            .filter_map(
+                |line| match line.strip_prefix(crate::emit::rspamd::INSTALLED_KEY) {
+                    Some(key) => Some(key),
+                    None => (!line.starts_with('#')).then_some(line),
+                },
+            )
             .filter_map(|line| {
                 let mut words = line.split_whitespace();
                 let (domain, selector) = (words.next()?, words.next()?);

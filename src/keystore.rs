@@ -164,7 +164,8 @@ fn each_key<D>(
     let mut open = Some(open);
     let mut opened: Option<D> = None;
     for domain in model.domains.values() {
-        for key in domain.dkim.iter().filter(|k| !k.public_key.is_empty()) {
+        // A retired key's private key may be purged already.
+        for key in domain.deployed_keys().filter(|k| !k.public_key.is_empty()) {
             let dir = match opened {
                 Some(ref dir) => dir,
                 None => opened.insert((open.take().expect("opened once"))()?),

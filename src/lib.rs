@@ -43,6 +43,7 @@ mod secret_file;
 mod source;
 mod span;
 mod timing;
+mod utc_time;
 mod validate;
 
 pub mod fuzzing;

@@ -687,3 +687,120 @@ fn install_refuses_a_damaged_key_and_installs_nothing() {
     );
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
 }
+
+/// Issue 17: a published key is on the host before it signs (the selector
+/// map still names the active key); after promotion the map names it; a
+/// retired key is archived from the host folder by the next install.
+#[test]
+fn install_puts_published_and_retiring_keys_on_the_host_and_archives_retired_ones() {
+    let repo = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let key_dir = root.path().join("var/lib/rspamd/dkim");
+    let d = "kaveri-foods.example";
+    let install = || {
+        let build = mailops(repo.path(), &["build"], None);
+        assert!(build.status.success(), "{}", text(&build));
+        let out = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));
+        assert!(out.status.success(), "{}", text(&out));
+        (
+            text(&out),
+            std::fs::read_to_string(key_dir.join("selectors.map")).unwrap(),
+        )
+    };
+    install();
+    let rotated = mailops(
+        repo.path(),
+        &["dkim", "rotate", d, "--selector", "next"],
+        None,
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let (_, map) = install();
+    assert!(key_dir.join(format!("{d}.next.key")).is_file());
+    assert!(map.contains(&format!("\n{d} dkim\n#+ {d} next\n")), "{map}");
+
+    let promoted = mailops(
+        repo.path(),
+        &["dkim", "promote", d, "next", "--force"],
+        None,
+    );
+    assert!(promoted.status.success(), "{}", text(&promoted));
+    let (_, map) = install();
+    assert!(map.contains(&format!("\n{d} next\n#+ {d} dkim\n")), "{map}");
+    assert!(
+        key_dir.join(format!("{d}.dkim.key")).is_file(),
+        "retiring: still there"
+    );
+
+    let retired = mailops(repo.path(), &["dkim", "retire", d, "dkim"], None);
+    assert!(retired.status.success(), "{}", text(&retired));
+    let (out, map) = install();
+    assert!(
+        map.contains(&format!("\n{d} next\n")) && !map.contains(&format!("{d} dkim")),
+        "{map}"
+    );
+    assert!(
+        !key_dir.join(format!("{d}.dkim.key")).exists(),
+        "retired: off the host"
+    );
+    assert!(
+        out.contains(&format!("{d}.dkim.key")),
+        "install says it archived it: {out}"
+    );
+}
+
+/// Issue 17 with `[secrets]`: `dkim rotate` encrypts the new private key to
+/// keys/ like keygen; install decrypts and installs it while published; a
+/// retired key needs no age file (validate and install pass without it) and
+/// `dkim purge` deletes its age file.
+#[test]
+fn rotation_with_encrypted_keys() {
+    let ids = tempfile::tempdir().unwrap();
+    let (host, host_recipient) = age_identity(ids.path(), "host");
+    let repo = repo_with_encrypted_keys(&[&host_recipient]);
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let out = mailops(repo.path(), args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    let install = || {
+        run(&["build"]);
+        let out = mailops(
+            repo.path(),
+            &[
+                "install",
+                "--root",
+                &root_arg,
+                "--identity",
+                host.to_str().unwrap(),
+            ],
+            Some("pw"),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let wrote = run(&["dkim", "rotate", "a.example", "--selector", "next"]);
+    assert!(wrote.contains("encrypted to 1 recipient"), "{wrote}");
+    let new_age = repo.path().join("keys/a.example.next.key.age");
+    let old_age = repo.path().join("keys/a.example.dkim.key.age");
+    assert!(new_age.is_file() && !repo.path().join(".mailops/keys").exists());
+    install();
+    let host_key = |s: &str| {
+        root.path()
+            .join(format!("var/lib/rspamd/dkim/a.example.{s}.key"))
+    };
+    assert!(host_key("next").is_file(), "the published key is installed");
+
+    run(&["dkim", "promote", "a.example", "next", "--force"]);
+    run(&["dkim", "retire", "a.example", "dkim"]);
+    run(&["dkim", "purge", "a.example"]);
+    assert!(
+        !old_age.exists(),
+        "purge deletes the retired key's age file"
+    );
+    assert!(new_age.is_file());
+    run(&["validate"]);
+    install();
+    assert!(!host_key("dkim").exists() && host_key("next").is_file());
+}

@@ -287,6 +287,11 @@ fixtures! {
     dkim_ed25519_without_rsa: exit 1, ["mailops::dkim::ed25519-without-rsa"];
     dkim_duplicate_selector: exit 1, ["mailops::dkim::duplicate-selector"];
     dkim_no_key: exit 1, ["mailops::dkim::no-key"];
+    dkim_invalid_state: exit 1, ["mailops::dkim::invalid-state"];
+    dkim_invalid_published: exit 1, ["mailops::dkim::invalid-published"];
+    dkim_missing_published: exit 1, ["mailops::dkim::missing-published"];
+    dkim_several_active: exit 1, ["mailops::dkim::several-active"];
+    dkim_no_active_key: exit 1, ["mailops::dkim::no-active-key"];
 
     // DKIM keys encrypted with age in keys/ (`[secrets]`), checked without decrypting
     dkim_missing_encrypted_key: exit 1, ["mailops::dkim::missing-encrypted-key"];

@@ -61,6 +61,7 @@ const LAYERS: Layers = &[
             "timing",
             "progress",
             "gitrev",
+            "utc_time",
         ],
     ),
     ("model", &["model"]),

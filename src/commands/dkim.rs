@@ -25,22 +25,7 @@ pub(crate) fn keygen(
     let name = domain_argument(domain)?;
     let compiled = pipeline::compile(dir)?;
     let platform = &compiled.model.platform;
-    let Some(tenant_path) = find_tenant_file(dir, &name.ascii, &name.unicode) else {
-        return Err(Error::user(format!(
-            "no tenant file for `{}` in {TENANTS_DIR}/\nhelp: run `mailops new {}` to make one with a key",
-            name.unicode, name.unicode
-        )));
-    };
-    // Never through a link (see `fsutil::Beneath`).
-    let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
-    let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
-        .map_err(|_| Error::user(format!("{} is not UTF-8 text", tenant_path.display())))?;
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
-        Error::user(format!(
-            "{} is not valid TOML; run `mailops validate` to see why\n{err}",
-            tenant_path.display()
-        ))
-    })?;
+    let (tenant_path, mut doc) = tenant_document(dir, &name)?;
     let entries = dkim_entries(&doc, &tenant_path)?;
     let selector = match (selector, entries.as_slice()) {
         (Some(s), _) => s,
@@ -132,6 +117,30 @@ pub(crate) fn keygen(
     Ok(EXIT_OK)
 }
 
+/// The tenant file of `name` and its TOML, read without following a link
+/// (see `fsutil::Beneath`), to edit keeping comments and layout.
+pub(super) fn tenant_document(
+    dir: &Path,
+    name: &crate::validate::domain::DomainName,
+) -> Result<(PathBuf, toml_edit::DocumentMut)> {
+    let Some(tenant_path) = find_tenant_file(dir, &name.ascii, &name.unicode) else {
+        return Err(Error::user(format!(
+            "no tenant file for `{}` in {TENANTS_DIR}/\nhelp: run `mailops new {}` to make one with a key",
+            name.unicode, name.unicode
+        )));
+    };
+    let relative = tenant_path.strip_prefix(dir).unwrap_or(&tenant_path);
+    let text = String::from_utf8(crate::fsutil::read_beneath(dir, relative)?)
+        .map_err(|_| Error::user(format!("{} is not UTF-8 text", tenant_path.display())))?;
+    let doc: toml_edit::DocumentMut = text.parse().map_err(|err| {
+        Error::user(format!(
+            "{} is not valid TOML; run `mailops validate` to see why\n{err}",
+            tenant_path.display()
+        ))
+    })?;
+    Ok((tenant_path, doc))
+}
+
 /// One key as the tenant file has it.
 struct Entry {
     selector: Option<String>,
@@ -174,7 +183,12 @@ fn dkim_entries(doc: &toml_edit::DocumentMut, path: &Path) -> Result<Vec<Entry>>
 
 /// Write `public_key` into the entry with `selector`, or add an entry:
 /// `[dkim]` becomes `[[dkim]]` when a second key is added.
-fn set_key(doc: &mut toml_edit::DocumentMut, selector: &str, default: &str, public_key: &str) {
+pub(super) fn set_key(
+    doc: &mut toml_edit::DocumentMut,
+    selector: &str,
+    default: &str,
+    public_key: &str,
+) {
     let matches = |table: &dyn toml_edit::TableLike| {
         table
             .get("selector")
@@ -239,7 +253,7 @@ fn selector_to_write(selector: &str, current: Option<&str>) -> Option<String> {
 }
 
 /// Set a key keeping its decoration (comments) when it exists already.
-fn set_value(table: &mut dyn toml_edit::TableLike, key: &str, value: &str) {
+pub(super) fn set_value(table: &mut dyn toml_edit::TableLike, key: &str, value: &str) {
     match table.get_mut(key).and_then(|item| item.as_value_mut()) {
         Some(existing) => {
             let decor = existing.decor().clone();

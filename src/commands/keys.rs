@@ -231,7 +231,7 @@ pub(crate) fn import(dir: &Path, key_dir: &Path) -> Result<ExitCode> {
     let mut missing = Vec::new();
     let mut problems = Vec::new();
     for domain in model.domains.values() {
-        for key in &domain.dkim {
+        for key in domain.deployed_keys() {
             let target = encrypted_keys::path(dir, &domain.name, &key.selector);
             if std::fs::symlink_metadata(&target).is_ok() {
                 kept += 1;

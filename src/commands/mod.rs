@@ -4,6 +4,7 @@
 mod apply;
 mod build;
 mod dkim;
+mod dkim_rotation;
 mod dns;
 mod docs;
 mod graph;
@@ -153,6 +154,32 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                     force,
                 },
         } => dkim::keygen(&dir, &domain, selector, algorithm, key_dir, force),
+        Command::Dkim {
+            command:
+                DkimCommand::Rotate {
+                    domain,
+                    algorithm,
+                    selector,
+                    key_dir,
+                },
+        } => dkim_rotation::rotate(&dir, &domain, algorithm, selector, key_dir),
+        Command::Dkim {
+            command:
+                DkimCommand::Promote {
+                    domain,
+                    selector,
+                    force,
+                },
+        } => dkim_rotation::promote(&dir, &domain, &selector, force),
+        Command::Dkim {
+            command: DkimCommand::Retire { domain, selector },
+        } => dkim_rotation::retire(&dir, &domain, &selector),
+        Command::Dkim {
+            command: DkimCommand::Status { domain, format },
+        } => dkim_rotation::status(&dir, domain.as_deref(), format),
+        Command::Dkim {
+            command: DkimCommand::Purge { domain, key_dir },
+        } => dkim_rotation::purge(&dir, domain.as_deref(), key_dir),
         Command::Dns {
             command:
                 DnsCommand::Check {

@@ -127,6 +127,8 @@ mod tests {
             algorithm: DkimAlgorithm::Rsa { bits: 4096 },
             public_key: String::new(),
             dns_p: "M".repeat(736),
+            state: crate::model::DkimState::Active,
+            published: None,
         };
         let record = dkim.record();
         assert!(record.is_ascii());

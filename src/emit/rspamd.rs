@@ -47,10 +47,13 @@ pub(crate) fn selector_map_path(platform: &Platform) -> String {
 }
 
 /// The selector map (`domain selector` per line, sorted) that `mailops
-/// install` writes to [`selector_map_path`]: each domain's first RSA key,
+/// install` writes to [`selector_map_path`]: each domain's active RSA key,
 /// which seals ARC (Rspamd 3.4 seals with RSA only) and signs the mail of a
 /// domain with one key. Domains and selectors are validated DNS labels:
-/// nothing in them needs quoting.
+/// nothing in them needs quoting. The other keys `mailops install` puts
+/// in the folder (an Ed25519 key, a published or retiring key) are listed
+/// in comments, [`INSTALLED_KEY`], so that the next install knows which key
+/// files are its own when one of them is no longer installed.
 pub(crate) fn selector_map(model: &Model) -> String {
     let mut text = header("#", "tenants/*.toml");
     text.push_str("# DKIM selector of each tenant domain's RSA key, read by Rspamd (local.d/dkim_signing.conf, arc.conf).\n");
@@ -58,19 +61,30 @@ pub(crate) fn selector_map(model: &Model) -> String {
         if let Some(key) = domain.arc_key() {
             for name in domain.signing_names() {
                 text.push_str(&format!("{name} {}\n", key.selector));
+                for other in domain
+                    .deployed_keys()
+                    .filter(|k| k.selector != key.selector)
+                {
+                    text.push_str(&format!("{INSTALLED_KEY}{name} {}\n", other.selector));
+                }
             }
         }
     }
     text
 }
 
+/// The comment of the selector map that names another installed key:
+/// `#+ <domain> <selector>`.
+pub(crate) const INSTALLED_KEY: &str = "#+ ";
+
 /// Where the per-domain signing entries live on the host.
 pub(crate) fn signing_domains_path(platform: &Platform) -> String {
     format!("{}/{DKIM_SIGNING_DOMAINS}", platform.paths.dkim_key_dir)
 }
 
-/// The `domain { … }` entries of the domains with more than one DKIM key
-/// (an Ed25519 key and its RSA companion), which `mailops install` writes to
+/// The `domain { … }` entries of the domains with more than one active DKIM
+/// key (an Ed25519 key and its RSA companion; a published or retiring key
+/// never signs), which `mailops install` writes to
 /// [`signing_domains_path`] and `dkim_signing.conf` includes: a domain
 /// listed here is signed with every key (the selector map and the path
 /// template name one key per domain). Rspamd reads it at start and reload
@@ -82,7 +96,7 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     let several: Vec<_> = model
         .domains
         .values()
-        .filter(|d| d.dkim.len() > 1)
+        .filter(|d| d.signing_keys().count() > 1)
         .collect();
     if several.is_empty() {
         return text;
@@ -91,7 +105,7 @@ pub(crate) fn signing_domains(model: &Model) -> String {
     for domain in several {
         for name in domain.signing_names() {
             text.push_str(&format!("  {} {{\n    selectors = [\n", quoted(name)));
-            for key in &domain.dkim {
+            for key in domain.signing_keys() {
                 let path = format!(
                     "{}/{}",
                     model.platform.paths.dkim_key_dir,
@@ -274,7 +288,7 @@ mod tests {
         let map = super::selector_map(&model);
         assert!(
             map.ends_with(
-                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\nbeta-old.example ed-rsa\n"
+                "\nacme.example dkim\nacme-old.example dkim\nbeta.example ed-rsa\n#+ beta.example ed\nbeta-old.example ed-rsa\n#+ beta-old.example ed\n"
             ),
             "{map}"
         );
@@ -314,9 +328,57 @@ mod tests {
         let model = dual_and_single_key_model();
         let map = super::selector_map(&model);
         assert!(
-            map.ends_with("\nacme.example ed-rsa\nbeta.example dkim\n"),
+            map.ends_with("\nacme.example ed-rsa\n#+ acme.example ed\nbeta.example dkim\n"),
             "{map}"
         );
+    }
+
+    /// Rotation (issue 17): only the active key signs; a published or
+    /// retiring key is installed (listed in a `#+` comment, so a later
+    /// install knows the file is its own), a retired key is not.
+    #[test]
+    fn only_the_active_key_signs_during_a_rotation() {
+        let keys = |old: &str, new: &str| {
+            let key = test_repo::PUBLIC_KEY;
+            tenant("acme.example", "old", 0, "Acme", "").replacen(
+                &format!("[dkim]\nselector = \"old\"\npublic_key = \"{key}\"\n"),
+                &format!(
+                    "[[dkim]]\nselector = \"gone\"\npublic_key = \"{key}\"\nstate = \"retired\"\n\n\
+                     [[dkim]]\nselector = \"old\"\npublic_key = \"{key}\"\nstate = \"{old}\"\n\n\
+                     [[dkim]]\nselector = \"new\"\npublic_key = \"{key}\"\nstate = \"{new}\"\n\
+                     published = \"2026-11-30T09:00:00Z\"\n"
+                ),
+                1,
+            )
+        };
+        for (old, new, map) in [
+            (
+                "active",
+                "published",
+                "acme.example old\n#+ acme.example new\n",
+            ),
+            (
+                "retiring",
+                "active",
+                "acme.example new\n#+ acme.example old\n",
+            ),
+            ("retired", "active", "acme.example new\n"),
+        ] {
+            let model = test_repo::compile(
+                &test_repo::platform(""),
+                &[("acme.example", keys(old, new))],
+            );
+            let text = super::selector_map(&model);
+            assert!(
+                text.ends_with(&format!("arc.conf).\n{map}")),
+                "{old}/{new}: {text}"
+            );
+            assert!(!text.contains("gone"), "{text}");
+            assert!(
+                !super::signing_domains(&model).contains("acme"),
+                "one key signs"
+            );
+        }
     }
 
     /// A domain with several keys is signed with each: its `domain` entry

@@ -358,6 +358,9 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .dkim
             .iter()
             .enumerate()
+            // A retired key leaves DNS; the others keep the resource name of
+            // their place in the file, so retiring one moves no other.
+            .filter(|(_, key)| key.deployed())
             .map(|(i, key)| DkimRecord {
                 resource: if i == 0 {
                     "dkim".to_string()

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::source::Location;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
-pub(crate) use records::{Bimi, Dkim, DkimAlgorithm, Dmarc, Spf};
+pub(crate) use records::{Bimi, Dkim, DkimAlgorithm, DkimState, Dmarc, Spf};
 pub(crate) use relay::{Relay, RelayHost};
 pub(crate) use tenant_state::TenantState;
 
@@ -76,8 +76,10 @@ pub(crate) struct Domain {
     /// each of its zones (see [`records::needs_report_authorization`]).
     pub(crate) dmarc_report_domains: Vec<String>,
     /// Every DKIM key, in file order (`[dkim]` is one, `[[dkim]]` several, with
-    /// distinct selectors). Mail is signed with each; a valid domain has at
-    /// least one RSA key (see [`Domain::arc_key`]).
+    /// distinct selectors), retired ones included. Mail is signed with each
+    /// active key ([`Domain::signing_keys`]); a valid domain has one active
+    /// RSA key (see [`Domain::arc_key`]) and at most one active key per
+    /// algorithm.
     pub(crate) dkim: Vec<Dkim>,
     /// `[dns.bimi]`: the logo published at `default._bimi` of each of its zones.
     pub(crate) bimi: Option<Bimi>,
@@ -227,11 +229,20 @@ impl Domain {
     }
 
     /// The key that seals ARC (Rspamd 3.4 seals with RSA only) and that
-    /// receivers without Ed25519 support verify: the first RSA key.
+    /// receivers without Ed25519 support verify: the first active RSA key.
     pub(crate) fn arc_key(&self) -> Option<&Dkim> {
-        self.dkim
-            .iter()
+        self.signing_keys()
             .find(|k| matches!(k.algorithm, DkimAlgorithm::Rsa { .. }))
+    }
+
+    /// The keys Rspamd signs with: the active ones, in file order.
+    pub(crate) fn signing_keys(&self) -> impl Iterator<Item = &Dkim> {
+        self.dkim.iter().filter(|k| k.signs())
+    }
+
+    /// The keys in DNS and on the mail host: every one not retired.
+    pub(crate) fn deployed_keys(&self) -> impl Iterator<Item = &Dkim> {
+        self.dkim.iter().filter(|k| k.deployed())
     }
 }
 

@@ -101,6 +101,40 @@ impl DkimAlgorithm {
     }
 }
 
+/// Where a DKIM key is in its rotation: `published` (in DNS, not signing)
+/// → `active` (in DNS, signing) → `retiring` (in DNS, not signing: mail in
+/// transit still verifies) → `retired` (out of DNS, private key off the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum DkimState {
+    Published,
+    Active,
+    Retiring,
+    Retired,
+}
+
+impl DkimState {
+    pub(crate) const ALL: [DkimState; 4] = [
+        DkimState::Published,
+        DkimState::Active,
+        DkimState::Retiring,
+        DkimState::Retired,
+    ];
+
+    /// The word the tenant file uses.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            DkimState::Published => "published",
+            DkimState::Active => "active",
+            DkimState::Retiring => "retiring",
+            DkimState::Retired => "retired",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// One DKIM public key of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dkim {
@@ -112,9 +146,26 @@ pub(crate) struct Dkim {
     pub(crate) public_key: String,
     /// The `p=` value: the SPKI for RSA, the raw 32-byte key for Ed25519 (RFC 8463).
     pub(crate) dns_p: String,
+    /// Where the key is in its rotation (`active` when the file says nothing).
+    pub(crate) state: DkimState,
+    /// When the key was published in DNS (`published = "…"`), seconds since
+    /// the Unix epoch.
+    pub(crate) published: Option<i64>,
 }
 
 impl Dkim {
+    /// Whether Rspamd signs with the key.
+    pub(crate) fn signs(&self) -> bool {
+        self.state == DkimState::Active
+    }
+
+    /// Whether its record is in DNS and its private key on the mail host:
+    /// every state but `retired` (a published key must be there before it is
+    /// promoted, a retiring one still verifies mail in transit).
+    pub(crate) fn deployed(&self) -> bool {
+        self.state != DkimState::Retired
+    }
+
     /// `v=DKIM1; k=rsa; p=…`.
     pub(crate) fn record(&self) -> String {
         format!("v=DKIM1; k={}; p={}", self.algorithm.tag(), self.dns_p)
@@ -284,7 +335,7 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
                     )
                 }),
         );
-        out.extend(domain.dkim.iter().map(|key| {
+        out.extend(domain.dkim.iter().filter(|k| k.deployed()).map(|key| {
             record(
                 format!("{}._domainkey.{name}", key.selector),
                 Purpose::Dkim(key.selector.clone()),

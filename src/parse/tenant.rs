@@ -232,6 +232,17 @@ pub(crate) struct RawDkim {
     pub(crate) selector: Option<Sp<String>>,
     /// Base64 SubjectPublicKeyInfo (DER) of an RSA key of at least 2048 bits, or an Ed25519 key.
     pub(crate) public_key: Sp<String>,
+    /// Where the key is in its rotation: `published` (in DNS, not signing), `active`
+    /// (in DNS, signing; the default), `retiring` (in DNS, not signing), `retired`
+    /// (out of DNS, not on the mail host). One active key per algorithm; `mailops dkim
+    /// rotate`, `promote` and `retire` move keys along.
+    #[serde(default)]
+    pub(crate) state: Option<Sp<String>>,
+    /// When the key was published in DNS, RFC 3339 in UTC (`"2026-11-30T09:00:00Z"`);
+    /// required for a `published` key: `mailops dkim promote` waits until the record has
+    /// been in DNS longer than the domain's TTL plus a margin.
+    #[serde(default)]
+    pub(crate) published: Option<Sp<String>>,
 }
 
 /// Limits of one domain.

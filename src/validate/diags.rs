@@ -33,10 +33,15 @@ codes! {
         DkimDuplicateSelector = "mailops::dkim::duplicate-selector",
         DkimEd25519WithoutRsa = "mailops::dkim::ed25519-without-rsa",
         DkimInvalidKey = "mailops::dkim::invalid-key",
+        DkimInvalidPublished = "mailops::dkim::invalid-published",
         DkimInvalidSelector = "mailops::dkim::invalid-selector",
+        DkimInvalidState = "mailops::dkim::invalid-state",
         DkimKeyMismatch = "mailops::dkim::key-mismatch",
         DkimMissingEncryptedKey = "mailops::dkim::missing-encrypted-key",
+        DkimMissingPublished = "mailops::dkim::missing-published",
+        DkimNoActiveKey = "mailops::dkim::no-active-key",
         DkimNoKey = "mailops::dkim::no-key",
+        DkimSeveralActive = "mailops::dkim::several-active",
         DkimStaleRecipients = "mailops::dkim::stale-recipients",
         DkimWeakKey = "mailops::dkim::weak-key",
         DmarcInvalid = "mailops::dmarc::invalid",
@@ -605,6 +610,56 @@ pub(crate) fn duplicate_dkim_selector(
     .at(loc, "this key's selector")
     .related(first, "the first key with it")
     .help("each [[dkim]] entry needs its own selector: one DNS record `<selector>._domainkey` per key")
+}
+
+pub(crate) fn invalid_dkim_state(loc: Location, state: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimInvalidState,
+        format!("`{state}` is not a DKIM key state"),
+    )
+    .at(loc, "unknown state")
+    .help("write `published` (in DNS, not signing yet), `active` (in DNS, signing; the default), `retiring` (in DNS, no longer signing) or `retired` (out of DNS)")
+}
+
+pub(crate) fn invalid_dkim_published(loc: Location, text: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimInvalidPublished,
+        format!("`{text}` is not a time in the form `YYYY-MM-DDTHH:MM:SSZ`"),
+    )
+    .at(loc, "this time")
+    .help("write when the key was published in DNS as RFC 3339 in UTC, in quotes, like `published = \"2026-11-30T09:00:00Z\"` (`mailops dkim rotate` writes it)")
+}
+
+pub(crate) fn missing_dkim_published(loc: Location, selector: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimMissingPublished,
+        format!("the published DKIM key `{selector}` does not say when it was published"),
+    )
+    .at(loc, "this state")
+    .help("add `published = \"YYYY-MM-DDTHH:MM:SSZ\"` (UTC), the time its record went into DNS: `mailops dkim promote` waits until it has been there longer than the TTL plus a margin")
+}
+
+pub(crate) fn several_active_dkim_keys(
+    loc: Location,
+    first: Location,
+    algorithm: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimSeveralActive,
+        format!("two active {algorithm} DKIM keys: one key per algorithm signs"),
+    )
+    .at(loc, "this key is active too")
+    .related(first, "the first active key")
+    .help("make one of them `retiring` (or run `mailops dkim promote <domain> <selector>`, which retires the old key of the algorithm for you)")
+}
+
+pub(crate) fn no_active_dkim_key(loc: Location, domain: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimNoActiveKey,
+        format!("{} has no active RSA DKIM key: nothing would sign its mail with RSA", quoted_idn(domain)),
+    )
+    .at(loc, "this domain")
+    .help(format!("make one RSA key `state = \"active\"`, or run `mailops dkim promote {domain} <selector>` with a published key (`mailops dkim status {domain}` lists them)"))
 }
 
 pub(crate) fn no_dkim_key(loc: Location, domain: &str) -> Diagnostic {

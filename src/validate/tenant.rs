@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{
-    Alias, AliasDomain, AppPassword, Destination, Dkim, Domain, Grantee, Limits, Mailbox,
-    MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
+    Alias, AliasDomain, AppPassword, Destination, Dkim, DkimState, Domain, Grantee, Limits,
+    Mailbox, MailboxState, Mailboxes, Platform, Protocol, Protocols, SendAs, Spf, TenantState,
 };
 use crate::parse::raw_str::RawStr;
 use crate::parse::tenant::{RawAlias, RawAppPassword, RawMailbox, RawTenant};
@@ -431,6 +431,8 @@ fn build_dkim(
     domain: &str,
 ) -> Vec<Dkim> {
     let mut keys: Vec<Dkim> = Vec::new();
+    // Where each key's state is written (its public key when it names none).
+    let mut state_at: Vec<Location> = Vec::new();
     let mut all_parsed = true;
     for entry in raw.dkim.keys() {
         let selector = match &entry.selector {
@@ -459,9 +461,37 @@ fn build_dkim(
             algorithm: crate::model::DkimAlgorithm::Rsa { bits: 0 },
             public_key: String::new(),
             dns_p: String::new(),
+            state: crate::model::DkimState::Active,
+            published: None,
         };
+        let state_loc = entry
+            .state
+            .as_ref()
+            .map_or_else(|| out.origin.clone(), |s| c.loc(s));
+        if let Some(state) = &entry.state {
+            if let Some(word) = c.structured(state, "the DKIM key state") {
+                match DkimState::from_name(word) {
+                    Some(parsed) => out.state = parsed,
+                    None => c.push(diags::invalid_dkim_state(c.loc(state), word)),
+                }
+            }
+        }
+        if let Some(published) = &entry.published {
+            if let Some(text) = c.structured(published, "the DKIM publication time") {
+                match crate::utc_time::parse(text) {
+                    Some(at) => out.published = Some(at),
+                    None => c.push(diags::invalid_dkim_published(c.loc(published), text)),
+                }
+            }
+        } else if out.state == DkimState::Published {
+            c.push(diags::missing_dkim_published(
+                state_loc.clone(),
+                &out.selector,
+            ));
+        }
         if c.structured(key, "the DKIM public key").is_none() {
             all_parsed = false;
+            state_at.push(state_loc);
             keys.push(out);
             continue;
         }
@@ -480,6 +510,7 @@ fn build_dkim(
                 c.push(diags::invalid_dkim_key(c.loc(key), &problem.describe()));
             }
         }
+        state_at.push(state_loc);
         keys.push(out);
     }
     match keys.first() {
@@ -497,9 +528,36 @@ fn build_dkim(
                 &first.selector,
             ));
         }
+        Some(_) if all_parsed => active_keys(c, &keys, &state_at, raw, domain),
         Some(_) => {}
     }
     keys
+}
+
+/// One active key per algorithm (RSA and Ed25519 may sign side by side),
+/// and an active RSA key.
+fn active_keys(
+    c: &mut Checker<'_>,
+    keys: &[Dkim],
+    state_at: &[Location],
+    raw: &RawTenant<'_>,
+    domain: &str,
+) {
+    let mut first_active: Vec<(&Dkim, &Location)> = Vec::new();
+    for (key, at) in keys.iter().zip(state_at).filter(|(k, _)| k.signs()) {
+        let tag = key.algorithm.tag();
+        match first_active.iter().find(|(k, _)| k.algorithm.tag() == tag) {
+            Some((_, first)) => c.push(diags::several_active_dkim_keys(
+                at.clone(),
+                (*first).clone(),
+                if tag == "rsa" { "RSA" } else { "Ed25519" },
+            )),
+            None => first_active.push((key, at)),
+        }
+    }
+    if !first_active.iter().any(|(k, _)| k.algorithm.tag() == "rsa") {
+        c.push(diags::no_active_dkim_key(c.loc(&raw.domain), domain));
+    }
 }
 
 fn build_limits(c: &mut Checker<'_>, raw: &RawTenant<'_>, platform: &Platform) -> Limits {
