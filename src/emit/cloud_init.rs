@@ -38,6 +38,7 @@ const BOOTSTRAP_SQL: &str = include_str!("templates/cloud-init/bootstrap.sql");
 const RELOAD_HOOK: &str = include_str!("templates/cloud-init/reload-hook.sh");
 const UNBOUND_CONF: &str = include_str!("templates/cloud-init/unbound.conf");
 const DHCLIENT_HOOK: &str = include_str!("templates/cloud-init/dhclient-hook.sh");
+const WEB_CERTS: &str = include_str!("templates/cloud-init/web-certs.sh");
 
 pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
 const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
@@ -94,6 +95,9 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         // redis-server listens on loopback only.
         "redis-server",
         "certbot",
+        // MTA-STS policies and autoconfig files over HTTPS; the HTTP-01
+        // challenges of every certificate.
+        "nginx",
         "openssl",
         "ca-certificates",
         "unattended-upgrades",
@@ -222,6 +226,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         ("reload-hook.sh", RELOAD_HOOK),
         ("unbound.conf", UNBOUND_CONF),
         ("dhclient-hook.sh", DHCLIENT_HOOK),
+        ("web-certs.sh", WEB_CERTS),
     ]);
     let mut files: Vec<File> = out
         .iter()
@@ -294,6 +299,10 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("writer_user", writer_user(platform));
     context.insert("writer_placeholder", WRITER_PASSWORD_PLACEHOLDER);
     context.insert("writer_url_line", &writer_url_line(platform));
+    context.insert("list", crate::emit::nginx::CERT_LIST);
+    context.insert("acme_root", crate::emit::nginx::ACME_ROOT);
+    context.insert("web_root", crate::emit::nginx::WEB_ROOT);
+    context.insert("web_certs", crate::emit::nginx::CERTS_SCRIPT);
 
     context.insert("header", &header("#", "mailops.toml"));
     files.push(File {
@@ -301,6 +310,12 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         owner: "root:root".to_string(),
         mode: "0755",
         content: render(&tera, "firstboot.sh", &context),
+    });
+    files.push(File {
+        path: crate::emit::nginx::CERTS_SCRIPT.to_string(),
+        owner: "root:root".to_string(),
+        mode: "0755",
+        content: render(&tera, "web-certs.sh", &context),
     });
     files.push(File {
         path: GIT_SSH_DROP_IN.to_string(),

@@ -50,6 +50,8 @@ fn write_paths(platform: &Platform) -> Vec<String> {
         "/etc/postfix".to_string(),
         "/etc/dovecot".to_string(),
         "/etc/rspamd".to_string(),
+        "/etc/nginx/conf.d".to_string(),
+        crate::emit::nginx::WEB_ROOT.to_string(),
         platform.paths.dkim_key_dir.clone(),
         WORK_DIR.to_string(),
     ];

@@ -331,6 +331,46 @@ struct Zone<'a> {
     dmarc_name: String,
     dmarc_reports: Vec<ReportRecord>,
     dkim: Vec<DkimRecord>,
+    /// MTA-STS, TLS-RPT and client autoconfiguration records.
+    mta_sts: Vec<PlainRecord>,
+}
+
+/// A record of [`records::mta_sts_records`]: one value, TXT ones already in
+/// Route53's quoted form.
+#[derive(Serialize)]
+struct PlainRecord {
+    /// Suffix of the resource name: `mta_sts`, `tls_rpt`, `srv_imaps`…
+    resource: String,
+    name: String,
+    rtype: &'static str,
+    value: String,
+}
+
+fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainRecord> {
+    use records::Purpose;
+    records::mta_sts_records(&platform.hostname, domain, zone)
+        .into_iter()
+        .map(|record| PlainRecord {
+            resource: match &record.purpose {
+                Purpose::MtaSts => "mta_sts".to_string(),
+                Purpose::MtaStsHost => "mta_sts_host".to_string(),
+                Purpose::TlsRpt => "tls_rpt".to_string(),
+                Purpose::Autoconfig => "autoconfig".to_string(),
+                Purpose::Srv(service) => format!(
+                    "srv_{}",
+                    service.trim_start_matches('_').split('.').next().unwrap_or("")
+                ),
+                other => unreachable!("not an MTA-STS record: {other:?}"),
+            },
+            rtype: record.purpose.rtype(),
+            value: if record.purpose.rtype() == "TXT" {
+                crate::emit::route53::txt_value(&record.value)
+            } else {
+                record.value
+            },
+            name: record.name,
+        })
+        .collect()
 }
 
 /// One `<selector>._domainkey` TXT record.
@@ -428,6 +468,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
                 dmarc_name: format!("_dmarc.{zone}"),
                 dmarc_reports: reports_of(zone),
                 dkim: dkim_of(zone),
+                mta_sts: plain_records(platform, domain, zone),
             }
         })
         .collect();
@@ -471,7 +512,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         dnssec,
         header: header("#", &domain.file),
         summary: if domain.dns_managed {
-            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.{also}")
+            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and client autoconfiguration.{also}")
         } else {
             format!(
                 "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."

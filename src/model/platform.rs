@@ -2,6 +2,13 @@
 
 use crate::model::records::Dmarc;
 
+/// Submission (STARTTLS required), IMAPS, and POP3 over TLS with
+/// `[mail_host] pop3 = true` (never plain POP3 on 110): the mail host's
+/// client ports, which the SRV records and the autoconfig file name too.
+pub(crate) const SUBMISSION_PORT: u16 = 587;
+pub(crate) const IMAPS_PORT: u16 = 993;
+pub(crate) const POP3S_PORT: u16 = 995;
+
 pub(crate) const DEFAULT_SCHEMES: [&str; 3] = ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT"];
 
 #[derive(Debug, Clone)]
@@ -88,6 +95,10 @@ pub(crate) struct Defaults {
     pub(crate) send_per_hour: Option<u32>,
     /// Outbound messages per tenant domain per hour for tenants that set none.
     pub(crate) domain_send_per_hour: Option<u32>,
+    /// `[defaults] mta_sts` (default `testing`); `None` is `off`.
+    pub(crate) mta_sts: Option<super::mta_sts::Mode>,
+    /// `[defaults] tls_rpt` (default `mailto:<mail_host.admin_email>`).
+    pub(crate) tls_rpt: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
