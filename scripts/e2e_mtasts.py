@@ -55,37 +55,8 @@ def run_mtasts(e2e):
     """Run the checks inside a fresh network namespace; record their lines."""
     import e2e_dane
 
-    namespace = f"mailops-mtasts-{os.getpid()}"
-    netns_etc = Path("/etc/netns") / namespace
-    for tool in ("ip", "knotd", "kdig", "unbound", "nginx", "openssl", "checkdmarc"):
-        if not shutil.which(tool):
-            raise RuntimeError(f"`{tool}` is missing (scripts/install-mail-packages installs it)")
-    recorded = e2e.WORK / "mtasts" / "results.json"
-    recorded.unlink(missing_ok=True)
-    e2e.run("ip", "netns", "add", namespace)
-    try:
-        netns_etc.mkdir(parents=True, exist_ok=True)
-        (netns_etc / "resolv.conf").write_text(RESOLV_CONF)
-        env = dict(os.environ, MAILOPS_BIN=str(e2e.BIN), MAILOPS_E2E_DIR=str(e2e.WORK),
-                   PYTHONPATH=str(Path(__file__).resolve().parent))
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, __file__, "--inside"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env,
-        )
-        for line in proc.stdout:
-            e2e.log(line.rstrip("\n"))
-        proc.wait()
-        if not recorded.exists():
-            e2e.results.append(("mtasts: setup", False))
-            e2e.log(f"FAIL mtasts: setup: the run in the namespace exited {proc.returncode} with no results")
-            return
-        done = json.loads(recorded.read_text())
-        e2e.results.extend((name, ok) for name, ok in done["results"])
-        e2e.timings.extend((name, seconds) for name, seconds in done["timings"])
-    finally:
-        e2e_dane.stop_namespace(e2e, namespace)
-        shutil.rmtree(netns_etc, ignore_errors=True)
+    e2e_dane.run_in_namespace(e2e, "mtasts", Path(__file__),
+                              ("ip", "knotd", "kdig", "unbound", "nginx", "openssl", "checkdmarc"), RESOLV_CONF)
 
 
 # ------------------------------------------------------------- inside: the checks

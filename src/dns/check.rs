@@ -891,19 +891,34 @@ mod tests {
             values: Vec::new(),
         };
         assert_eq!(compare(&host, &cname("mx.host.example")).0, State::Ok);
-        assert_eq!(compare(&host, &cname("www.elsewhere.example")).0, State::Different);
+        assert_eq!(
+            compare(&host, &cname("www.elsewhere.example")).0,
+            State::Different
+        );
         assert_eq!(compare(&host, &answer(&[])).0, State::Missing);
         let sts = record(Purpose::MtaSts, "v=STSv1; id=abc");
         assert_eq!(compare(&sts, &answer(&["v=STSv1;id=abc"])).0, State::Ok);
-        assert_eq!(compare(&sts, &answer(&["v=STSv1; id=old"])).0, State::Different);
+        assert_eq!(
+            compare(&sts, &answer(&["v=STSv1; id=old"])).0,
+            State::Different
+        );
         let rpt = record(Purpose::TlsRpt, "v=TLSRPTv1; rua=mailto:t@host.example");
         assert_eq!(
             compare(&rpt, &answer(&["v=TLSRPTv1; rua=mailto:t@host.example"])).0,
             State::Ok
         );
-        let srv = record(Purpose::Srv("_imaps._tcp".into()), "0 1 993 mx.host.example.");
-        assert_eq!(compare(&srv, &answer(&["0 1 993 mx.host.example."])).0, State::Ok);
-        assert_eq!(compare(&srv, &answer(&["0 1 143 mx.host.example."])).0, State::Different);
+        let srv = record(
+            Purpose::Srv("_imaps._tcp".into()),
+            "0 1 993 mx.host.example.",
+        );
+        assert_eq!(
+            compare(&srv, &answer(&["0 1 993 mx.host.example."])).0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&srv, &answer(&["0 1 143 mx.host.example."])).0,
+            State::Different
+        );
         assert_eq!(compare(&srv, &answer(&[])).0, State::Missing);
     }
 

@@ -459,8 +459,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 28,
-            "postfix (12), dovecot (10: 2 + 8 app password slots), rspamd (5), postsrsd (1)"
+            installed, 29,
+            "postfix (12), dovecot (10: 2 + 8 app password slots), rspamd (5), postsrsd (1), nginx (1)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()
@@ -690,7 +690,13 @@ mod tests {
         let reconcile = at("\"$MAILOPS\" reconcile --once --config \"$HOST_CONFIG\"");
         assert!(at("mv \"$HOST_CONFIG.new\" \"$HOST_CONFIG\"") < reconcile);
         assert!(reconcile < at("systemctl enable --now mailops-reconcile.timer"));
-        assert!(script.ends_with("systemctl enable --now mailops-reconcile.timer\n"));
+        assert!(script.ends_with(
+            "systemctl enable --now mailops-reconcile.timer\n\
+             systemctl enable --now mailops-web-certs.path mailops-web-certs.timer\n\
+             systemctl start --no-block mailops-web-certs.service\n"
+        ));
+        // nginx serves the HTTP-01 challenge of the host's own certificate.
+        assert!(at("systemctl restart nginx") < at("certbot certonly --webroot"));
         // The passwords are made on the host, into the secrets file (0600).
         assert!(script.contains("umask 077"), "{script}");
         assert_eq!(script.matches("$(openssl rand -hex 24)").count(), 2);

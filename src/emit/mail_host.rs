@@ -27,7 +27,7 @@ pub(crate) const MILTER_PORT: u16 = 11332;
 /// Public ports besides 25 (the security group in `main.tf` opens 25, these,
 /// 80 for the Let's Encrypt HTTP-01 challenge and 443 for MTA-STS and
 /// autoconfig); in the model, since the SRV records name them too.
-pub(crate) use crate::model::platform::{IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT};
+pub(crate) use crate::model::mta_sts::{IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT};
 
 /// The one system account that owns every Maildir; mailboxes are virtual.
 pub(crate) const VMAIL_USER: &str = "vmail";

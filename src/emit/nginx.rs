@@ -111,10 +111,13 @@ mod tests {
         let platform = test_repo::platform("driver = \"sqlite\"");
         let out = test_repo::emit(
             &platform,
-            &[("acme.example", tenant("acme.example", "dkim", 1, "Acme", "A"))],
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
         );
         let conf = out.get(super::CONF_PATH).expect("nginx config");
-        assert!(!conf.contains("acme"), "{conf}");
+        assert!(!conf.contains("acme.example"), "{conf}");
         insta::assert_snapshot!("mailops.conf", conf);
     }
 
@@ -123,12 +126,18 @@ mod tests {
         let platform = test_repo::platform("driver = \"sqlite\"");
         let model = test_repo::compile(
             &platform,
-            &[("acme.example", tenant("acme.example", "dkim", 1, "Acme", "A"))],
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
         );
         let files: std::collections::BTreeMap<String, String> =
             super::web_files(&model).into_iter().collect();
         let policy = &files["var/www/mailops/mta-sts/acme.example.txt"];
-        assert!(policy.starts_with("version: STSv1\nmode: testing\nmx: "), "{policy}");
+        assert!(
+            policy.starts_with("version: STSv1\nmode: testing\nmx: "),
+            "{policy}"
+        );
         let xml = &files["var/www/mailops/autoconfig/acme.example.xml"];
         assert!(xml.contains("<port>993</port>"), "{xml}");
         let list = &files["var/www/mailops/certificates.list"];

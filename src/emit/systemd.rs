@@ -106,7 +106,7 @@ mod tests {
             "Type=oneshot",
             "ExecStart=/usr/local/bin/mailops reconcile --once --config /etc/mailops/host.toml",
             "ProtectSystem=strict",
-            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/var/lib/rspamd/dkim -/var/lib/mailops\n",
+            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/etc/nginx/conf.d -/var/www/mailops -/var/lib/rspamd/dkim -/var/lib/mailops\n",
             "NoNewPrivileges=yes",
         ] {
             assert!(service.contains(line), "{line}\n{service}");

@@ -358,7 +358,11 @@ fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainR
                 Purpose::Autoconfig => "autoconfig".to_string(),
                 Purpose::Srv(service) => format!(
                     "srv_{}",
-                    service.trim_start_matches('_').split('.').next().unwrap_or("")
+                    service
+                        .trim_start_matches('_')
+                        .split('.')
+                        .next()
+                        .unwrap_or("")
                 ),
                 other => unreachable!("not an MTA-STS record: {other:?}"),
             },
@@ -512,7 +516,9 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         dnssec,
         header: header("#", &domain.file),
         summary: if domain.dns_managed {
-            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and client autoconfiguration.{also}")
+            format!(
+                "Route53 records of the tenant {shown}: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and client autoconfiguration.{also}"
+            )
         } else {
             format!(
                 "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): no record is declared here. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them."
@@ -734,10 +740,11 @@ mod tests {
             assert!(line.starts_with("# "), "{line:?} is not a comment");
         }
         assert!(!dns.lines().any(|l| l.starts_with("resource \"evil\"")));
-        // MX, SPF, DMARC and a DKIM record per key (Ed25519 and RSA).
+        // MX, SPF, DMARC, a DKIM record per key (Ed25519 and RSA), and the
+        // six of MTA-STS (TXT, CNAME), TLS-RPT, autoconfig and two SRV.
         assert_eq!(
             dns.lines().filter(|l| l.starts_with("resource \"")).count(),
-            5
+            11
         );
     }
 
@@ -860,12 +867,12 @@ mod tests {
                 );
             }
         }
-        // The tenant's zone id is its own domain's only: its five records
+        // The tenant's zone id is its own domain's only: its eleven records
         // name it, and so do the two records there that authorize its DMARC
         // reports about the alias domains; its zone needs no lookup.
         assert_eq!(
             dns.matches("zone_id = \"Z0123456789ABC\"").count(),
-            7,
+            13,
             "{dns}"
         );
         for zone in ["acme-old.example", "xn--bcher-kva.example"] {
@@ -921,10 +928,10 @@ mod tests {
         assert!(!dns.contains("data \"aws_route53_zone\""), "{dns}");
         assert_eq!(
             dns.matches("  zone_id = \"Z0123456789ABC\"\n").count(),
-            5,
+            11,
             "{dns}"
         );
-        assert_eq!(dns.matches("  ttl     = 300\n").count(), 5);
+        assert_eq!(dns.matches("  ttl     = 300\n").count(), 11);
         assert!(dns.contains(
             "records = [\"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@acme.example\"]"
         ));

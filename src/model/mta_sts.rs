@@ -9,6 +9,14 @@
 
 use sha2::{Digest, Sha256};
 
+/// Submission (STARTTLS required), IMAPS, and POP3 over TLS with
+/// `[mail_host] pop3 = true` (never plain POP3 on 110): the mail host's
+/// client ports, which the SRV records and the autoconfig file name
+/// (`emit::mail_host` takes them from here).
+pub(crate) const SUBMISSION_PORT: u16 = 587;
+pub(crate) const IMAPS_PORT: u16 = 993;
+pub(crate) const POP3S_PORT: u16 = 995;
+
 /// `[dns] mta_sts`: the policy mode (`off` is no policy at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -106,7 +114,6 @@ pub(crate) fn tls_rpt_record(uris: &[String]) -> String {
 
 /// The RFC 6186 services a client finds by SRV: (owner prefix, port).
 pub(crate) fn srv_services(pop3: bool) -> Vec<(&'static str, u16)> {
-    use super::platform::{IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT};
     let mut out = vec![
         ("_submission._tcp", SUBMISSION_PORT),
         ("_imaps._tcp", IMAPS_PORT),
@@ -155,7 +162,6 @@ pub(crate) fn xml_escape(text: &str) -> String {
 /// on 995 when offered, SMTP submission on 587 with STARTTLS; the login is
 /// the whole address.
 pub(crate) fn autoconfig_xml(hostname: &str, zone: &str, pop3: bool) -> String {
-    use super::platform::{IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT};
     let host = xml_escape(hostname);
     let zone = xml_escape(zone);
     let server = |kind: &str, port: u16, socket: &str| {
@@ -174,7 +180,9 @@ pub(crate) fn autoconfig_xml(hostname: &str, zone: &str, pop3: bool) -> String {
     xml.push_str(&format!("  <emailProvider id=\"{zone}\">\n"));
     xml.push_str(&format!("    <domain>{zone}</domain>\n"));
     xml.push_str(&format!("    <displayName>{zone}</displayName>\n"));
-    xml.push_str(&format!("    <displayShortName>{zone}</displayShortName>\n"));
+    xml.push_str(&format!(
+        "    <displayShortName>{zone}</displayShortName>\n"
+    ));
     xml.push_str(&server("incomingServer", IMAPS_PORT, "SSL"));
     if pop3 {
         xml.push_str(&server("incomingServer", POP3S_PORT, "SSL"));
@@ -199,8 +207,11 @@ mod tests {
 
     #[test]
     fn the_policy_lists_every_mx_host_and_its_id_follows_the_text() {
-        let enforce = policy(&settings(Some(Mode::Enforce)), &["10 mx.webhizzy.in.".into()])
-            .expect("a policy");
+        let enforce = policy(
+            &settings(Some(Mode::Enforce)),
+            &["10 mx.webhizzy.in.".into()],
+        )
+        .expect("a policy");
         assert_eq!(
             enforce.text(),
             "version: STSv1\nmode: enforce\nmx: mx.webhizzy.in\nmax_age: 604800\n"
@@ -210,17 +221,30 @@ mod tests {
         assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(enforce.record(), format!("v=STSv1; id={id}"));
         // Another mode, or another MX, is another policy: another id.
-        let testing = policy(&settings(Some(Mode::Testing)), &["10 mx.webhizzy.in.".into()])
-            .expect("a policy");
+        let testing = policy(
+            &settings(Some(Mode::Testing)),
+            &["10 mx.webhizzy.in.".into()],
+        )
+        .expect("a policy");
         assert_ne!(testing.id(), id);
         let backup = policy(
             &settings(Some(Mode::Enforce)),
-            &["10 mail.client.example.".into(), "20 mx.webhizzy.in.".into()],
+            &[
+                "10 mail.client.example.".into(),
+                "20 mx.webhizzy.in.".into(),
+            ],
         )
         .expect("a policy");
-        assert!(backup.text().contains("mx: mail.client.example\nmx: mx.webhizzy.in\n"));
+        assert!(
+            backup
+                .text()
+                .contains("mx: mail.client.example\nmx: mx.webhizzy.in\n")
+        );
         assert_ne!(backup.id(), id);
-        assert_eq!(policy(&settings(None), &["10 mx.webhizzy.in.".into()]), None);
+        assert_eq!(
+            policy(&settings(None), &["10 mx.webhizzy.in.".into()]),
+            None
+        );
     }
 
     #[test]
@@ -231,7 +255,11 @@ mod tests {
         );
         assert_eq!(
             srv_services(true),
-            vec![("_submission._tcp", 587), ("_imaps._tcp", 993), ("_pop3s._tcp", 995)]
+            vec![
+                ("_submission._tcp", 587),
+                ("_imaps._tcp", 993),
+                ("_pop3s._tcp", 995)
+            ]
         );
         assert_eq!(srv_services(false).len(), 2);
         assert_eq!(srv_value(587, "mx.webhizzy.in"), "0 1 587 mx.webhizzy.in.");

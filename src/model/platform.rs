@@ -2,13 +2,6 @@
 
 use crate::model::records::Dmarc;
 
-/// Submission (STARTTLS required), IMAPS, and POP3 over TLS with
-/// `[mail_host] pop3 = true` (never plain POP3 on 110): the mail host's
-/// client ports, which the SRV records and the autoconfig file name too.
-pub(crate) const SUBMISSION_PORT: u16 = 587;
-pub(crate) const IMAPS_PORT: u16 = 993;
-pub(crate) const POP3S_PORT: u16 = 995;
-
 pub(crate) const DEFAULT_SCHEMES: [&str; 3] = ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT"];
 
 #[derive(Debug, Clone)]

@@ -429,10 +429,10 @@ install_root = "/"
                 .reload
                 .is_empty()
         );
-        let text = GOOD.replace("{ postfix =", "{ nginx =");
+        let text = GOOD.replace("{ postfix =", "{ exim4 =");
         let error = HostConfig::parse(Path::new("h"), &text)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("reload.nginx"), "{error}");
+        assert!(error.contains("reload.exim4"), "{error}");
     }
 }

@@ -53,11 +53,11 @@ pub(crate) fn check_report_uri(uri: &str) -> Result<String, String> {
             Some(at) => rest.split_at(at),
             None => (rest, ""),
         };
-        let host = normalize_domain(host)
-            .map_err(|p| format!("the host `{host}`: {}", p.describe()))?;
-        let path_ok = path.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"/-._~:@=&+?".contains(&b)
-        });
+        let host =
+            normalize_domain(host).map_err(|p| format!("the host `{host}`: {}", p.describe()))?;
+        let path_ok = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~:@=&+?".contains(&b));
         if !path_ok {
             return Err(format!(
                 "the path `{path}` holds a character other than letters, digits and / - . _ ~ : @ = & + ?"

@@ -143,9 +143,7 @@ pub(crate) fn build_domain(
     let limits = build_limits(&mut c, raw, platform);
     let mta_sts = crate::model::mta_sts::Settings {
         mode: match &raw.dns.mta_sts {
-            Some(value) => {
-                super::mta_sts::mode(&mut c, value).unwrap_or(platform.defaults.mta_sts)
-            }
+            Some(value) => super::mta_sts::mode(&mut c, value).unwrap_or(platform.defaults.mta_sts),
             None => platform.defaults.mta_sts,
         },
         tls_rpt: match &raw.dns.tls_rpt {

@@ -149,16 +149,14 @@ fi
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\noptions edns0 trust-ad\n' >/etc/resolv.conf
 
-# nginx holds port 80 (every HTTP-01 challenge, through the webroot below)
-# and 443 (the tenants' MTA-STS policies and autoconfig files); Debian's
-# default site would take port 80 from it.
+# nginx: 80 (HTTP-01 challenges), 443 (MTA-STS, autoconfig).
 install -d -o root -g root -m 0755 {{ acme_root | shell }} {{ web_root | shell }}
 rm -f /etc/nginx/sites-enabled/default
 systemctl enable nginx
 systemctl restart nginx
 {% if letsencrypt %}
-# The host's certificate from Let's Encrypt (HTTP-01 on port 80 through
-# nginx's webroot, which renewals use too), retried while the Elastic IP and
+# The host's certificate from Let's Encrypt (HTTP-01 through nginx's
+# webroot), retried while the Elastic IP and
 # the A record settle. Renewals keep its key
 # (`--reuse-key`, saved in the renewal settings), so the host's DANE TLSA
 # record (`mailops tls tlsa`, 3 1 1: the key's digest) stays true.
@@ -217,6 +215,5 @@ if ! "$MAILOPS" reconcile --once --config "$HOST_CONFIG"; then
 fi
 systemctl daemon-reload
 systemctl enable --now mailops-reconcile.timer
-# The tenants' certificates: whenever the reconcile changes their list, and daily.
 systemctl enable --now mailops-web-certs.path mailops-web-certs.timer
-{{ web_certs | shell }} || echo "mailops-firstboot: some tenant certificates are not issued yet; the timer tries again"
+systemctl start --no-block mailops-web-certs.service
