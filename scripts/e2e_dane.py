@@ -101,6 +101,19 @@ def run_in_namespace(e2e, label, script, tools, resolv_conf):
         shutil.rmtree(netns_etc, ignore_errors=True)
 
 
+def fresh_work(e2e, label):
+    """Inside the namespace: an empty WORK/<label> with a log folder every
+    service may write, and the namespace's loopback up."""
+    base = e2e.WORK / label
+    if base.exists():
+        shutil.rmtree(base)
+    (base / "log").mkdir(parents=True)
+    os.chmod(base, 0o755)
+    os.chmod(base / "log", 0o777)
+    e2e.run("ip", "link", "set", "lo", "up")
+    return base
+
+
 def stop_namespace(e2e, namespace):
     """Stop the processes started in the namespace (by their ids), delete it."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -296,12 +309,7 @@ def inside():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import e2e
 
-    base = e2e.WORK / "dane"
-    if base.exists():
-        shutil.rmtree(base)
-    (base / "log").mkdir(parents=True)
-    os.chmod(base / "log", 0o777)
-    e2e.run("ip", "link", "set", "lo", "up")
+    base = fresh_work(e2e, "dane")
     dane = Dane(e2e, base)
     sink = None
     try:

@@ -26,8 +26,7 @@ reload; a name without a certificate gets no TLS handshake.
 """
 
 import json
-import os
-import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -251,13 +250,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 def inside():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import e2e
+    import e2e_dane
 
-    base = e2e.WORK / "mtasts"
-    if base.exists():
-        shutil.rmtree(base)
-    (base / "log").mkdir(parents=True)
-    os.chmod(base, 0o755)
-    e2e.run("ip", "link", "set", "lo", "up")
+    base = e2e_dane.fresh_work(e2e, "mtasts")
     e2e.run("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo", check_rc=False)
     e2e.run("ip", "addr", "add", f"{KNOT_ADDRESS}/32", "dev", "lo", check_rc=False)
     site = Site(e2e, base)
@@ -391,7 +386,6 @@ def checks(e2e, site):
 
     def no_certificate():
         context = ssl.create_default_context(cafile=str(site.ca))
-        import socket
         with socket.create_connection((HOST_ADDRESS, 443), timeout=5) as sock:
             try:
                 with context.wrap_socket(sock, server_hostname="mta-sts.unknown.example"):

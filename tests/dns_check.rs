@@ -614,3 +614,22 @@ fn a_signed_zones_ds_is_printed_from_its_dnskey_and_checked_at_the_parent() {
     let (_, json) = check_json(&plain, &knot, &["signed.example"]);
     assert!(!json.to_string().contains("DNSSEC"), "{json}");
 }
+
+/// Regression: in the host's own zone (a tenant there), Knot answers an SRV
+/// query with the target's A record beside it (an additional record); only
+/// the SRV records are compared, so the record is `ok`, not `different`.
+#[test]
+fn regression_srv_in_the_host_zone_ignores_the_targets_address() {
+    let repo = Repo::new().tenant("webhizzy.in", "");
+    let mut zones = host_zones("mx.webhizzy.in");
+    zones[0].1.push_str(&records(&repo, "webhizzy.in"));
+    let knot = Knot::serve(&zones);
+    let (code, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.9", "webhizzy.in"]);
+    assert_eq!(code, 0, "{json}");
+    for (name, purpose) in [
+        ("_submission._tcp.webhizzy.in", "SRV _submission._tcp"),
+        ("_imaps._tcp.webhizzy.in", "SRV _imaps._tcp"),
+    ] {
+        assert_eq!(state_of(&json, name, purpose), "ok", "{json}");
+    }
+}

@@ -397,7 +397,13 @@ async fn query_once(
     match resolver.lookup(fqdn.as_str(), rtype).await {
         Ok(lookup) => {
             let mut answer = Answer::default();
-            for record in lookup.records() {
+            // An SRV answer may carry its target's address beside it (an
+            // additional record, when the same server holds that zone).
+            let asked = lookup
+                .records()
+                .iter()
+                .filter(|r| r.record_type() == rtype || r.record_type() == RecordType::CNAME);
+            for record in asked {
                 match record.data() {
                     RData::CNAME(target) if answer.cname.is_none() => {
                         answer.cname = Some(target.0.to_ascii().to_ascii_lowercase());
