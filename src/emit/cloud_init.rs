@@ -1036,3 +1036,83 @@ mod tests {
         assert!(gzip_size < 16 * 1024, "{gzip_size} bytes compressed");
     }
 }
+
+#[cfg(test)]
+mod web_certs_tests {
+    use std::process::Command;
+
+    use crate::emit::nginx::{CERT_DIR, CERT_LIST, CERTS_SCRIPT};
+    use crate::emit::test_repo;
+
+    /// The certificate script, run for real with its paths in a temp dir
+    /// and a `certbot` that logs its arguments: one certificate per listed
+    /// domain with its names, and the lineage of a domain no longer listed
+    /// deleted (another folder of the live dir is left alone).
+    #[test]
+    fn web_certs_issues_one_certificate_per_domain_and_deletes_the_unlisted() {
+        let out = test_repo::emit(&test_repo::platform("driver = \"sqlite\""), &[]);
+        let parsed = crate::emit::yaml::tests::pyyaml(out.get(super::PATH).unwrap());
+        let script = parsed["write_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == CERTS_SCRIPT)
+            .expect("the certificate script")["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let (live, list, bin) = (
+            dir.path().join("live"),
+            dir.path().join("certificates.list"),
+            dir.path().join("bin"),
+        );
+        for lineage in [
+            "mailops-gone.example",
+            "mailops-acme.example",
+            "mx.webhizzy.in",
+        ] {
+            std::fs::create_dir_all(live.join(lineage)).unwrap();
+        }
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.path().join("certbot.log");
+        let certbot = bin.join("certbot");
+        std::fs::write(
+            &certbot,
+            format!("#!/bin/sh\necho \"$*\" >>'{}'\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&certbot, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &list,
+            "# a comment\nacme.example mta-sts.acme.example autoconfig.acme.example\nold.example autoconfig.old.example\n",
+        )
+        .unwrap();
+        let script = script
+            .replace(CERT_LIST, &list.display().to_string())
+            .replace(CERT_DIR, &live.display().to_string());
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = calls.lines().collect();
+        assert_eq!(lines.len(), 3, "{calls}");
+        assert!(lines[0].starts_with("certonly --webroot --webroot-path /var/www/mailops-acme "));
+        assert!(lines[0].ends_with(
+            "--cert-name mailops-acme.example --expand --keep-until-expiring --domain mta-sts.acme.example --domain autoconfig.acme.example"
+        ), "{calls}");
+        assert!(lines[1].ends_with("--cert-name mailops-old.example --expand --keep-until-expiring --domain autoconfig.old.example"), "{calls}");
+        assert_eq!(
+            lines[2],
+            "delete --non-interactive --cert-name mailops-gone.example"
+        );
+    }
+}
