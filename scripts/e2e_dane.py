@@ -114,6 +114,16 @@ def fresh_work(e2e, label):
     return base
 
 
+def tail_logs(e2e, folder, names, lines=25):
+    """The last lines of each of these logs in `folder` that exists."""
+    for name in names:
+        path = folder / name
+        if path.exists():
+            e2e.log(f"--- tail of {path}")
+            for line in path.read_text(errors="replace").splitlines()[-lines:]:
+                e2e.log(f"    {line}")
+
+
 def stop_namespace(e2e, namespace):
     """Stop the processes started in the namespace (by their ids), delete it."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -283,12 +293,7 @@ class Dane:
         return recipient in listing
 
     def log_tails(self):
-        for name in ("postfix.log", "knot.log", "unbound.log"):
-            path = self.logs / name
-            if path.exists():
-                self.e2e.log(f"--- tail of {path}")
-                for line in path.read_text(errors="replace").splitlines()[-25:]:
-                    self.e2e.log(f"    {line}")
+        tail_logs(self.e2e, self.logs, ("postfix.log", "knot.log", "unbound.log"))
 
 
 def generated_client_settings(e2e, base):

@@ -234,12 +234,9 @@ class Site:
             return response.status, response.headers.get("Content-Type", ""), response.read().decode()
 
     def log_tails(self):
-        for name in ("nginx-error.log", "knot.log", "unbound.log"):
-            path = self.logs / name
-            if path.exists():
-                self.e2e.log(f"--- tail of {path}")
-                for line in path.read_text(errors="replace").splitlines()[-20:]:
-                    self.e2e.log(f"    {line}")
+        import e2e_dane
+
+        e2e_dane.tail_logs(self.e2e, self.logs, ("nginx-error.log", "knot.log", "unbound.log"))
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
