@@ -18,6 +18,9 @@ a bare repo → `mailops reconcile --once` on a host tree, and the loop's checks
 Then the DANE phase (scripts/e2e_dane.py, issue 20): a Postfix with the generated
 main.cf's client settings delivers through a validating unbound to a test MX
 named in a zone Knot signs, in a network namespace of its own.
+Then the MTA-STS phase (scripts/e2e_mtasts.py, issue 17): the generated nginx
+config serves the tenants' MTA-STS policies and autoconfig files with test-CA
+certificates; checkdmarc validates them through a test DNS server.
 
 Prints `ok <check>` / `FAIL <check>: why` per check and `N passed, M failed`;
 exits 1 on any failure after printing the tail of each service's log. Stops
@@ -2510,11 +2513,11 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
 
 
 def main():
-    phases = ["mysql", "sqlite", "gitops", "dane"]
+    phases = ["mysql", "sqlite", "gitops", "dane", "mtasts"]
     only = sys.argv[1:] or phases
     unknown = [name for name in only if name not in phases]
     if unknown:
-        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite, gitops or dane)")
+        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite, gitops, dane or mtasts)")
         return 1
     start = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -2524,7 +2527,8 @@ def main():
         return 1
     for backend in only:
         log({"gitops": "=== the GitOps loop (MariaDB)",
-             "dane": "=== outbound DANE (Knot, unbound, Postfix in a network namespace)"}
+             "dane": "=== outbound DANE (Knot, unbound, Postfix in a network namespace)",
+             "mtasts": "=== MTA-STS, TLS-RPT and autoconfig (nginx, Knot, unbound, checkdmarc in a network namespace)"}
             .get(backend, f"=== backend {backend}"))
         try:
             if backend == "gitops":
@@ -2533,6 +2537,9 @@ def main():
             elif backend == "dane":
                 import e2e_dane
                 e2e_dane.run_dane(sys.modules[__name__])
+            elif backend == "mtasts":
+                import e2e_mtasts
+                e2e_mtasts.run_mtasts(sys.modules[__name__])
             else:
                 run_suite(backend)
         except Exception as error:  # noqa: BLE001

@@ -58,21 +58,30 @@ BREAK = os.environ.get("MAILOPS_E2E_BREAK", "")
 
 def run_dane(e2e):
     """Run the checks inside a fresh network namespace; record their lines."""
-    namespace = f"mailops-dane-{os.getpid()}"
+    run_in_namespace(e2e, "dane", Path(__file__),
+                     ("ip", "knotd", "keymgr", "kdig", "unbound", "postfix", "openssl"), RESOLV_CONF)
+
+
+def run_in_namespace(e2e, label, script, tools, resolv_conf):
+    """Run `script --inside` in a fresh network namespace whose resolv.conf is
+    `resolv_conf`, its lines shown as they come; record the results it left
+    in WORK/<label>/results.json as the suite's. Then stop every process left
+    in the namespace and delete it and its resolv.conf."""
+    namespace = f"mailops-{label}-{os.getpid()}"
     netns_etc = Path("/etc/netns") / namespace
-    for tool in ("ip", "knotd", "keymgr", "kdig", "unbound", "postfix", "openssl"):
+    for tool in tools:
         if not shutil.which(tool):
             raise RuntimeError(f"`{tool}` is missing (scripts/install-mail-packages installs it)")
-    recorded = e2e.WORK / "dane" / "results.json"
+    recorded = e2e.WORK / label / "results.json"
     recorded.unlink(missing_ok=True)
     e2e.run("ip", "netns", "add", namespace)
     try:
         netns_etc.mkdir(parents=True, exist_ok=True)
-        (netns_etc / "resolv.conf").write_text(RESOLV_CONF)
+        (netns_etc / "resolv.conf").write_text(resolv_conf)
         env = dict(os.environ, MAILOPS_BIN=str(e2e.BIN), MAILOPS_E2E_DIR=str(e2e.WORK),
                    PYTHONPATH=str(Path(__file__).resolve().parent))
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, __file__, "--inside"],
+            ["ip", "netns", "exec", namespace, sys.executable, str(script), "--inside"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env,
         )
@@ -81,8 +90,8 @@ def run_dane(e2e):
         proc.wait()
         # The checks' results, as the run inside recorded them.
         if not recorded.exists():
-            e2e.results.append(("dane: setup", False))
-            e2e.log(f"FAIL dane: setup: the run in the namespace exited {proc.returncode} with no results")
+            e2e.results.append((f"{label}: setup", False))
+            e2e.log(f"FAIL {label}: setup: the run in the namespace exited {proc.returncode} with no results")
             return
         done = json.loads(recorded.read_text())
         e2e.results.extend((name, ok) for name, ok in done["results"])
@@ -90,6 +99,29 @@ def run_dane(e2e):
     finally:
         stop_namespace(e2e, namespace)
         shutil.rmtree(netns_etc, ignore_errors=True)
+
+
+def fresh_work(e2e, label):
+    """Inside the namespace: an empty WORK/<label> with a log folder every
+    service may write, and the namespace's loopback up."""
+    base = e2e.WORK / label
+    if base.exists():
+        shutil.rmtree(base)
+    (base / "log").mkdir(parents=True)
+    os.chmod(base, 0o755)
+    os.chmod(base / "log", 0o777)
+    e2e.run("ip", "link", "set", "lo", "up")
+    return base
+
+
+def tail_logs(e2e, folder, names, lines=25):
+    """The last lines of each of these logs in `folder` that exists."""
+    for name in names:
+        path = folder / name
+        if path.exists():
+            e2e.log(f"--- tail of {path}")
+            for line in path.read_text(errors="replace").splitlines()[-lines:]:
+                e2e.log(f"    {line}")
 
 
 def stop_namespace(e2e, namespace):
@@ -261,12 +293,7 @@ class Dane:
         return recipient in listing
 
     def log_tails(self):
-        for name in ("postfix.log", "knot.log", "unbound.log"):
-            path = self.logs / name
-            if path.exists():
-                self.e2e.log(f"--- tail of {path}")
-                for line in path.read_text(errors="replace").splitlines()[-25:]:
-                    self.e2e.log(f"    {line}")
+        tail_logs(self.e2e, self.logs, ("postfix.log", "knot.log", "unbound.log"))
 
 
 def generated_client_settings(e2e, base):
@@ -287,12 +314,7 @@ def inside():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import e2e
 
-    base = e2e.WORK / "dane"
-    if base.exists():
-        shutil.rmtree(base)
-    (base / "log").mkdir(parents=True)
-    os.chmod(base / "log", 0o777)
-    e2e.run("ip", "link", "set", "lo", "up")
+    base = fresh_work(e2e, "dane")
     dane = Dane(e2e, base)
     sink = None
     try:

@@ -254,7 +254,7 @@ class Loop:
         # Reloads are recorded, not run: the suite's services read a copy of
         # the installed files (e2e.Stack), and the checks prove that the loop
         # needs no reload at all for what it does here.
-        reload = ", ".join(f"{s} = \"echo {s} >> '{self.reloads}'\"" for s in ("postfix", "dovecot", "rspamd", "postsrsd"))
+        reload = ", ".join(f"{s} = \"echo {s} >> '{self.reloads}'\"" for s in ("postfix", "dovecot", "rspamd", "postsrsd", "nginx"))
         self.config.write_text(
             "version = 1\n"
             f'repo = "{self.forge}"\n'
@@ -350,8 +350,15 @@ class Loop:
                 raise RuntimeError(f"a service was restarted: {before} → {pids()}")
             if len(self.reload_lines()) != reloads:
                 raise RuntimeError(f"the agent reloaded: {self.reload_lines()[reloads:]}")
+            # nginx's files for the new tenant: written, and no nginx reload (above).
+            web = self.root / "var" / "www" / "mailops"
+            policy = web / "mta-sts" / f"{NEW}.txt"
+            if not policy.read_text().startswith("version: STSv1\n"):
+                raise RuntimeError(f"{policy}: {policy.read_text()!r}")
+            if f"\n{NEW} mta-sts.{NEW} autoconfig.{NEW}\n" not in (web / "certificates.list").read_text():
+                raise RuntimeError(f"{NEW} not in the certificate list")
             return (f"{WELCOME} receives; its mail is signed d={NEW} s={tags.get('s')} and dkimpy verifies it; "
-                    f"same PIDs, no reload")
+                    f"its MTA-STS policy and certificate names installed; same PIDs, no reload (nginx neither)")
         e2e.check("gitops: reconcile applies the merged tenant: delivered, DKIM-signed, no restart",
                   onboarding)
 

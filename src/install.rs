@@ -27,6 +27,9 @@ pub(crate) enum Service {
     /// postsrsd, the SRS daemon: its settings (`/etc/default/postsrsd`),
     /// read when it starts, so a change needs a restart.
     Postsrsd,
+    /// nginx: its config (reloaded on a change), and the tenants' MTA-STS
+    /// policies and autoconfig files, read per request (never a reload).
+    Nginx,
 }
 
 impl Service {
@@ -36,6 +39,7 @@ impl Service {
             Service::Dovecot => "dovecot",
             Service::Rspamd => "rspamd",
             Service::Postsrsd => "postsrsd",
+            Service::Nginx => "nginx",
         }
     }
 
@@ -46,6 +50,7 @@ impl Service {
             Service::Dovecot => "dovecot",
             Service::Rspamd => "_rspamd",
             Service::Postsrsd => "postsrsd",
+            Service::Nginx => "root",
         }
     }
 
@@ -69,6 +74,9 @@ pub(crate) enum FileKind {
     /// Domain → outbound send limits, next to the keys; read by the ratelimit
     /// module's custom keywords as an Rspamd map, so re-read by itself.
     RateLimits,
+    /// A tenant's MTA-STS policy or autoconfig file, or the list of names
+    /// the certificate service follows: served or read as they are.
+    Web,
 }
 
 /// One file to put on the host.
@@ -163,6 +171,7 @@ fn target_of(generated_path: &str) -> Option<(PathBuf, Service)> {
         ("rspamd/", "etc/rspamd", Service::Rspamd),
         // `postsrsd/postsrsd`: the settings Debian's launcher reads.
         ("postsrsd/", "etc/default", Service::Postsrsd),
+        ("nginx/", "etc/nginx/conf.d", Service::Nginx),
     ]
     .into_iter()
     .find(|(prefix, _, _)| generated_path.starts_with(prefix))?;
@@ -307,6 +316,15 @@ pub(crate) fn plan(
         kind: FileKind::DkimSigningDomains,
         secret: false,
     });
+    for (target, contents) in crate::emit::nginx::web_files(model) {
+        files.push(InstallFile {
+            target: PathBuf::from(target),
+            contents: contents.into_bytes(),
+            service: Service::Nginx,
+            kind: FileKind::Web,
+            secret: false,
+        });
+    }
     files.push(InstallFile {
         target: key_dir.join(crate::emit::mail_host::RATE_LIMIT_MAP),
         contents: crate::emit::rspamd::rate_limit_map(model).into_bytes(),

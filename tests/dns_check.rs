@@ -263,7 +263,10 @@ fn dns_check_passes_a_correct_zone_and_finds_every_planted_mismatch() {
            dkim._domainkey.cname.example. 3600 IN TXT \"v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong\"\n";
     zones.push(("cname.example".into(), cname));
     // An MX that points elsewhere beside the mail host's, and an SPF that differs.
-    let elsewhere = exact("elsewhere.example").replace("\"v=spf1 mx -all\"", "\"v=spf1 mx ~all\"")
+    let elsewhere = exact("elsewhere.example")
+        .replace("\"v=spf1 mx -all\"", "\"v=spf1 mx ~all\"")
+        .replace("\"v=STSv1; id=", "\"v=STSv1; id=0")
+        .replace(" 993 mx.webhizzy.in.", " 143 mx.webhizzy.in.")
         + "elsewhere.example. 3600 IN MX 20 backup.other-provider.example.\n";
     zones.push(("elsewhere.example".into(), elsewhere));
     // Nothing but SOA and NS: every record missing.
@@ -291,7 +294,9 @@ fn dns_check_passes_a_correct_zone_and_finds_every_planted_mismatch() {
         text.contains("ok          PTR      9.2.0.192.in-addr.arpa"),
         "{text}"
     );
-    assert!(text.contains("records checked: 6 ok"), "{text}");
+    // MX, SPF, DMARC, DKIM, MTA-STS (TXT, CNAME), TLS-RPT, autoconfig, two
+    // SRV; the host's A and PTR.
+    assert!(text.contains("records checked: 12 ok"), "{text}");
 
     let (code, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.9"]);
     assert_eq!(code, 1, "{json}");
@@ -300,9 +305,25 @@ fn dns_check_passes_a_correct_zone_and_finds_every_planted_mismatch() {
         ("good.example", "SPF"),
         ("_dmarc.good.example", "DMARC"),
         ("dkim._domainkey.good.example", "DKIM dkim"),
+        ("_mta-sts.good.example", "MTA-STS"),
+        ("mta-sts.good.example", "MTA-STS policy host"),
+        ("_smtp._tls.good.example", "TLS-RPT"),
+        ("autoconfig.good.example", "autoconfig host"),
+        ("_submission._tcp.good.example", "SRV _submission._tcp"),
+        ("_imaps._tcp.good.example", "SRV _imaps._tcp"),
     ] {
         assert_eq!(state_of(&json, name, purpose), "ok", "{name} {purpose}");
     }
+    // A stale MTA-STS id (the policy changed, the record did not), and an
+    // SRV record naming the wrong port.
+    assert_eq!(
+        state_of(&json, "_mta-sts.elsewhere.example", "MTA-STS"),
+        "different"
+    );
+    assert_eq!(
+        state_of(&json, "_imaps._tcp.elsewhere.example", "SRV _imaps._tcp"),
+        "different"
+    );
     assert_eq!(state_of(&json, "spf2.example", "SPF"), "conflicting");
     assert_eq!(state_of(&json, "spf2.example", "MX"), "ok");
     assert_eq!(
@@ -331,8 +352,9 @@ fn dns_check_passes_a_correct_zone_and_finds_every_planted_mismatch() {
     assert_eq!(host[0]["state"], "ok", "{json}");
     assert_eq!(host[1]["state"], "ok", "{json}");
     assert_eq!(json["summary"]["conflicting"], 3, "{json}");
-    assert_eq!(json["summary"]["missing"], 4, "{json}");
-    assert_eq!(json["summary"]["different"], 2, "{json}");
+    // gone.example's ten records.
+    assert_eq!(json["summary"]["missing"], 10, "{json}");
+    assert_eq!(json["summary"]["different"], 4, "{json}");
 
     // The human form shows both values of a difference and why a record conflicts.
     let out = repo
@@ -429,7 +451,7 @@ fn dns_records_json_matches_the_zone_form() {
     let out = repo.ok(&["dns", "records", "good.example", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = json.as_array().unwrap();
-    assert_eq!(list.len(), 4, "{json}");
+    assert_eq!(list.len(), 10, "{json}");
     assert_eq!(list[0]["type"], "MX");
     assert_eq!(list[0]["value"], "10 mx.webhizzy.in.");
     assert_eq!(list[2]["name"], "_dmarc.good.example");
@@ -466,7 +488,7 @@ fn dns_records_lists_every_tenant_after_a_cached_build() {
 }
 
 /// `[dns] managed = false` (DNS hosted elsewhere): Terraform declares none
-/// of the tenant's records, `dns records` still prints all four (that is
+/// of the tenant's records, `dns records` still prints all ten (that is
 /// what it is for), and `dns shards` names its root like any tenant's.
 #[test]
 fn an_unmanaged_tenant_has_records_to_publish_and_none_in_terraform() {
@@ -477,7 +499,7 @@ fn an_unmanaged_tenant_has_records_to_publish_and_none_in_terraform() {
     let zone = records(&repo, "elsewhere.example");
     assert_eq!(
         zone.lines().filter(|l| !l.starts_with(';')).count(),
-        4,
+        10,
         "{zone}"
     );
     let file = |domain: &str| {
@@ -491,7 +513,7 @@ fn an_unmanaged_tenant_has_records_to_publish_and_none_in_terraform() {
         file("managed.example")
             .matches("resource \"aws_route53_record\"")
             .count(),
-        4
+        10
     );
     let shards = stdout(&repo.ok(&["dns", "shards"]));
     let root = |domain: &str| {
@@ -591,4 +613,23 @@ fn a_signed_zones_ds_is_printed_from_its_dnskey_and_checked_at_the_parent() {
     let plain = Repo::new().tenant("signed.example", "");
     let (_, json) = check_json(&plain, &knot, &["signed.example"]);
     assert!(!json.to_string().contains("DNSSEC"), "{json}");
+}
+
+/// Regression: in the host's own zone (a tenant there), Knot answers an SRV
+/// query with the target's A record beside it (an additional record); only
+/// the SRV records are compared, so the record is `ok`, not `different`.
+#[test]
+fn regression_srv_in_the_host_zone_ignores_the_targets_address() {
+    let repo = Repo::new().tenant("webhizzy.in", "");
+    let mut zones = host_zones("mx.webhizzy.in");
+    zones[0].1.push_str(&records(&repo, "webhizzy.in"));
+    let knot = Knot::serve(&zones);
+    let (code, json) = check_json(&repo, &knot, &["--expect-ip", "192.0.2.9", "webhizzy.in"]);
+    assert_eq!(code, 0, "{json}");
+    for (name, purpose) in [
+        ("_submission._tcp.webhizzy.in", "SRV _submission._tcp"),
+        ("_imaps._tcp.webhizzy.in", "SRV _imaps._tcp"),
+    ] {
+        assert_eq!(state_of(&json, name, purpose), "ok", "{json}");
+    }
 }

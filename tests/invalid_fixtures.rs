@@ -335,6 +335,11 @@ fixtures! {
     dns_invalid_ttl: exit 1, ["mailops::dns::invalid-ttl"];
     dns_invalid_zone_id: exit 1, ["mailops::dns::invalid-zone-id"];
     dns_dnssec_unmanaged: exit 1, ["mailops::dns::dnssec-unmanaged"];
+    // MTA-STS and TLS-RPT (issue 17)
+    mta_sts_invalid_mode: exit 1, ["mailops::mta-sts::invalid-mode"];
+    mta_sts_default_invalid_mode: exit 1, ["mailops::mta-sts::invalid-mode"];
+    tls_rpt_invalid_uri: exit 1, ["mailops::tls-rpt::invalid-uri"];
+    tls_rpt_default_invalid_uri: exit 1, ["mailops::tls-rpt::invalid-uri"];
 
     // a tenant removed while others still forward into it: a warning
     forward_into_removed_domain: exit 0, ["mailops::alias::into-removed-domain"];

@@ -397,7 +397,13 @@ async fn query_once(
     match resolver.lookup(fqdn.as_str(), rtype).await {
         Ok(lookup) => {
             let mut answer = Answer::default();
-            for record in lookup.records() {
+            // An SRV answer may carry its target's address beside it (an
+            // additional record, when the same server holds that zone).
+            let asked = lookup
+                .records()
+                .iter()
+                .filter(|r| r.record_type() == rtype || r.record_type() == RecordType::CNAME);
+            for record in asked {
                 match record.data() {
                     RData::CNAME(target) if answer.cname.is_none() => {
                         answer.cname = Some(target.0.to_ascii().to_ascii_lowercase());
@@ -414,6 +420,13 @@ async fn query_once(
                             .collect::<String>(),
                     ),
                     RData::PTR(ptr) => answer.values.push(ptr.0.to_ascii().to_ascii_lowercase()),
+                    RData::SRV(srv) => answer.values.push(format!(
+                        "{} {} {} {}",
+                        srv.priority(),
+                        srv.weight(),
+                        srv.port(),
+                        srv.target().to_ascii().to_ascii_lowercase()
+                    )),
                     RData::A(a) => answer.values.push(a.0.to_string()),
                     RData::AAAA(aaaa) => answer.values.push(aaaa.0.to_string()),
                     _ => {}
@@ -438,6 +451,8 @@ fn describe(error: &ResolveError) -> String {
 async fn check_record(resolver: &TokioResolver, domain: String, record: DnsRecord) -> RecordCheck {
     let rtype = match record.purpose {
         Purpose::Mx => RecordType::MX,
+        Purpose::MtaStsHost | Purpose::Autoconfig => RecordType::CNAME,
+        Purpose::Srv(_) => RecordType::SRV,
         _ => RecordType::TXT,
     };
     let mut check = RecordCheck {
@@ -467,6 +482,19 @@ async fn check_record(resolver: &TokioResolver, domain: String, record: DnsRecor
 
 /// Compare one declared record with the answer at its name.
 fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<String>) {
+    // `mta-sts.<domain>` and `autoconfig.<domain>`: a CNAME to the mail
+    // host; an A record there works as well when it is the host's address,
+    // which this check does not know, so it is `different`.
+    if matches!(record.purpose, Purpose::MtaStsHost | Purpose::Autoconfig) {
+        return match &answer.cname {
+            Some(target) if normal_mx(target) == normal_mx(&record.value) => {
+                (State::Ok, vec![target.clone()], None)
+            }
+            Some(target) => (State::Different, vec![target.clone()], None),
+            None if answer.values.is_empty() => (State::Missing, Vec::new(), None),
+            None => (State::Different, answer.values.clone(), None),
+        };
+    }
     if let Some(target) = &answer.cname {
         let what = match record.purpose {
             Purpose::Mx => "the domain is a CNAME: no MX (or any other record) may sit beside it",
@@ -554,6 +582,33 @@ fn compare(record: &DnsRecord, answer: &Answer) -> (State, Vec<String>, Option<S
             tags,
             "BIMI records at one selector: receivers then show no logo",
         ),
+        // The id changes with the policy: a different one is a stale record.
+        Purpose::MtaSts => one_of_kind(
+            record,
+            answer,
+            |v| has_version(v, "v=STSv1"),
+            tags,
+            "MTA-STS records: senders then take no policy at all (RFC 8461 §3.1)",
+        ),
+        Purpose::TlsRpt => one_of_kind(
+            record,
+            answer,
+            |v| has_version(v, "v=TLSRPTv1"),
+            tags,
+            "TLS-RPT records: senders then send no reports (RFC 8460 §3)",
+        ),
+        Purpose::Srv(_) => {
+            let found: Vec<String> = answer.values.iter().map(|v| normal_mx(v)).collect();
+            let state = if found.is_empty() {
+                State::Missing
+            } else if found == [normal_mx(&record.value)] {
+                State::Ok
+            } else {
+                State::Different
+            };
+            (state, found, None)
+        }
+        Purpose::MtaStsHost | Purpose::Autoconfig => unreachable!("compared above"),
     }
 }
 
@@ -839,6 +894,45 @@ mod tests {
         let (state, _, note) = compare(&dmarc, &with_cname);
         assert_eq!(state, State::Conflicting);
         assert!(note.unwrap().contains("CNAME where a TXT must be"));
+    }
+
+    #[test]
+    fn mta_sts_records_compare_by_kind() {
+        let host = record(Purpose::MtaStsHost, "mx.host.example.");
+        let cname = |target: &str| Answer {
+            cname: Some(target.to_string()),
+            values: Vec::new(),
+        };
+        assert_eq!(compare(&host, &cname("mx.host.example")).0, State::Ok);
+        assert_eq!(
+            compare(&host, &cname("www.elsewhere.example")).0,
+            State::Different
+        );
+        assert_eq!(compare(&host, &answer(&[])).0, State::Missing);
+        let sts = record(Purpose::MtaSts, "v=STSv1; id=abc");
+        assert_eq!(compare(&sts, &answer(&["v=STSv1;id=abc"])).0, State::Ok);
+        assert_eq!(
+            compare(&sts, &answer(&["v=STSv1; id=old"])).0,
+            State::Different
+        );
+        let rpt = record(Purpose::TlsRpt, "v=TLSRPTv1; rua=mailto:t@host.example");
+        assert_eq!(
+            compare(&rpt, &answer(&["v=TLSRPTv1; rua=mailto:t@host.example"])).0,
+            State::Ok
+        );
+        let srv = record(
+            Purpose::Srv("_imaps._tcp".into()),
+            "0 1 993 mx.host.example.",
+        );
+        assert_eq!(
+            compare(&srv, &answer(&["0 1 993 mx.host.example."])).0,
+            State::Ok
+        );
+        assert_eq!(
+            compare(&srv, &answer(&["0 1 143 mx.host.example."])).0,
+            State::Different
+        );
+        assert_eq!(compare(&srv, &answer(&[])).0, State::Missing);
     }
 
     #[test]

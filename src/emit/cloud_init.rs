@@ -38,6 +38,7 @@ const BOOTSTRAP_SQL: &str = include_str!("templates/cloud-init/bootstrap.sql");
 const RELOAD_HOOK: &str = include_str!("templates/cloud-init/reload-hook.sh");
 const UNBOUND_CONF: &str = include_str!("templates/cloud-init/unbound.conf");
 const DHCLIENT_HOOK: &str = include_str!("templates/cloud-init/dhclient-hook.sh");
+const WEB_CERTS: &str = include_str!("templates/cloud-init/web-certs.sh");
 
 pub(crate) const PATH: &str = "cloud-init/user-data.yaml";
 const FIRSTBOOT_PATH: &str = "/usr/local/sbin/mailops-firstboot";
@@ -94,6 +95,9 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         // redis-server listens on loopback only.
         "redis-server",
         "certbot",
+        // MTA-STS policies and autoconfig files over HTTPS; the HTTP-01
+        // challenges of every certificate.
+        "nginx",
         "openssl",
         "ca-certificates",
         "unattended-upgrades",
@@ -222,6 +226,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         ("reload-hook.sh", RELOAD_HOOK),
         ("unbound.conf", UNBOUND_CONF),
         ("dhclient-hook.sh", DHCLIENT_HOOK),
+        ("web-certs.sh", WEB_CERTS),
     ]);
     let mut files: Vec<File> = out
         .iter()
@@ -294,6 +299,10 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("writer_user", writer_user(platform));
     context.insert("writer_placeholder", WRITER_PASSWORD_PLACEHOLDER);
     context.insert("writer_url_line", &writer_url_line(platform));
+    context.insert("list", crate::emit::nginx::CERT_LIST);
+    context.insert("acme_root", crate::emit::nginx::ACME_ROOT);
+    context.insert("web_root", crate::emit::nginx::WEB_ROOT);
+    context.insert("web_certs", crate::emit::nginx::CERTS_SCRIPT);
 
     context.insert("header", &header("#", "mailops.toml"));
     files.push(File {
@@ -301,6 +310,12 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         owner: "root:root".to_string(),
         mode: "0755",
         content: render(&tera, "firstboot.sh", &context),
+    });
+    files.push(File {
+        path: crate::emit::nginx::CERTS_SCRIPT.to_string(),
+        owner: "root:root".to_string(),
+        mode: "0755",
+        content: render(&tera, "web-certs.sh", &context),
     });
     files.push(File {
         path: GIT_SSH_DROP_IN.to_string(),
@@ -444,8 +459,8 @@ mod tests {
             installed += 1;
         }
         assert_eq!(
-            installed, 28,
-            "postfix (12), dovecot (10: 2 + 8 app password slots), rspamd (5), postsrsd (1)"
+            installed, 29,
+            "postfix (12), dovecot (10: 2 + 8 app password slots), rspamd (5), postsrsd (1), nginx (1)"
         );
         let packages: Vec<&str> = parsed["packages"]
             .as_array()
@@ -675,7 +690,13 @@ mod tests {
         let reconcile = at("\"$MAILOPS\" reconcile --once --config \"$HOST_CONFIG\"");
         assert!(at("mv \"$HOST_CONFIG.new\" \"$HOST_CONFIG\"") < reconcile);
         assert!(reconcile < at("systemctl enable --now mailops-reconcile.timer"));
-        assert!(script.ends_with("systemctl enable --now mailops-reconcile.timer\n"));
+        assert!(script.ends_with(
+            "systemctl enable --now mailops-reconcile.timer\n\
+             systemctl enable --now mailops-web-certs.path mailops-web-certs.timer\n\
+             systemctl start --no-block mailops-web-certs.service\n"
+        ));
+        // nginx serves the HTTP-01 challenge of the host's own certificate.
+        assert!(at("systemctl restart nginx") < at("certbot certonly --webroot"));
         // The passwords are made on the host, into the secrets file (0600).
         assert!(script.contains("umask 077"), "{script}");
         assert_eq!(script.matches("$(openssl rand -hex 24)").count(), 2);
@@ -1013,5 +1034,85 @@ mod tests {
         let text = out.get(super::PATH).unwrap();
         let gzip_size = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 9).len() + 18;
         assert!(gzip_size < 16 * 1024, "{gzip_size} bytes compressed");
+    }
+}
+
+#[cfg(test)]
+mod web_certs_tests {
+    use std::process::Command;
+
+    use crate::emit::nginx::{CERT_DIR, CERT_LIST, CERTS_SCRIPT};
+    use crate::emit::test_repo;
+
+    /// The certificate script, run for real with its paths in a temp dir
+    /// and a `certbot` that logs its arguments: one certificate per listed
+    /// domain with its names, and the lineage of a domain no longer listed
+    /// deleted (another folder of the live dir is left alone).
+    #[test]
+    fn web_certs_issues_one_certificate_per_domain_and_deletes_the_unlisted() {
+        let out = test_repo::emit(&test_repo::platform("driver = \"sqlite\""), &[]);
+        let parsed = crate::emit::yaml::tests::pyyaml(out.get(super::PATH).unwrap());
+        let script = parsed["write_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == CERTS_SCRIPT)
+            .expect("the certificate script")["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let (live, list, bin) = (
+            dir.path().join("live"),
+            dir.path().join("certificates.list"),
+            dir.path().join("bin"),
+        );
+        for lineage in [
+            "mailops-gone.example",
+            "mailops-acme.example",
+            "mx.webhizzy.in",
+        ] {
+            std::fs::create_dir_all(live.join(lineage)).unwrap();
+        }
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.path().join("certbot.log");
+        let certbot = bin.join("certbot");
+        std::fs::write(
+            &certbot,
+            format!("#!/bin/sh\necho \"$*\" >>'{}'\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&certbot, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &list,
+            "# a comment\nacme.example mta-sts.acme.example autoconfig.acme.example\nold.example autoconfig.old.example\n",
+        )
+        .unwrap();
+        let script = script
+            .replace(CERT_LIST, &list.display().to_string())
+            .replace(CERT_DIR, &live.display().to_string());
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = calls.lines().collect();
+        assert_eq!(lines.len(), 3, "{calls}");
+        assert!(lines[0].starts_with("certonly --webroot --webroot-path /var/www/mailops-acme "));
+        assert!(lines[0].ends_with(
+            "--cert-name mailops-acme.example --expand --keep-until-expiring --domain mta-sts.acme.example --domain autoconfig.acme.example"
+        ), "{calls}");
+        assert!(lines[1].ends_with("--cert-name mailops-old.example --expand --keep-until-expiring --domain autoconfig.old.example"), "{calls}");
+        assert_eq!(
+            lines[2],
+            "delete --non-interactive --cert-name mailops-gone.example"
+        );
     }
 }

@@ -25,11 +25,9 @@ pub(crate) const QUOTA_STATUS_PORT: u16 = 12340;
 pub(crate) const MILTER_PORT: u16 = 11332;
 
 /// Public ports besides 25 (the security group in `main.tf` opens 25, these,
-/// and 80 for the Let's Encrypt HTTP-01 challenge).
-pub(crate) const SUBMISSION_PORT: u16 = 587;
-pub(crate) const IMAPS_PORT: u16 = 993;
-/// POP3 over TLS, with `[mail_host] pop3 = true` (never plain POP3 on 110).
-pub(crate) const POP3S_PORT: u16 = 995;
+/// 80 for the Let's Encrypt HTTP-01 challenge and 443 for MTA-STS and
+/// autoconfig); in the model, since the SRV records name them too.
+pub(crate) use crate::model::mta_sts::{IMAPS_PORT, POP3S_PORT, SUBMISSION_PORT};
 
 /// The one system account that owns every Maildir; mailboxes are virtual.
 pub(crate) const VMAIL_USER: &str = "vmail";
@@ -83,7 +81,7 @@ pub(crate) struct Placement {
 ///
 /// The same rule as `mailops install` (a test holds them together):
 /// `<service>/<rest>` goes to `/etc/<service>/<rest>` (`postsrsd/<rest>` to
-/// `/etc/default/<rest>`); a file that holds the
+/// `/etc/default/<rest>`, `nginx/<rest>` to `/etc/nginx/conf.d/<rest>`); a file that holds the
 /// database password placeholder is `0640 root:<the service's group>` (only
 /// that service reads it once filled), every other one `0644 root:root`.
 pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
@@ -94,6 +92,8 @@ pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
         "rspamd" => ("/etc/rspamd", RSPAMD_GROUP),
         // `postsrsd/postsrsd`: the settings Debian's postsrsd launcher reads.
         "postsrsd" => ("/etc/default", "postsrsd"),
+        // `nginx/mailops.conf`: read with the rest of `conf.d` by Debian's nginx.
+        "nginx" => ("/etc/nginx/conf.d", "root"),
         _ => return None,
     };
     let secret = contents.contains(DB_PASSWORD_PLACEHOLDER);
@@ -158,12 +158,16 @@ mod tests {
                 .iter()
                 .filter(|f| f.kind == install::FileKind::Config)
                 .collect();
-            assert_eq!(configs.len(), 28, "{database}");
+            assert_eq!(configs.len(), 29, "{database}");
             for file in configs {
                 let target = file.target.strip_prefix("etc").unwrap().to_str().unwrap();
-                let generated_path = match target.strip_prefix("default/") {
-                    Some(rest) => format!("postsrsd/{rest}"),
-                    None => target.to_string(),
+                let generated_path = match (
+                    target.strip_prefix("default/"),
+                    target.strip_prefix("nginx/conf.d/"),
+                ) {
+                    (Some(rest), _) => format!("postsrsd/{rest}"),
+                    (_, Some(rest)) => format!("nginx/{rest}"),
+                    _ => target.to_string(),
                 };
                 let place = placement(&generated_path, &generated[&generated_path]).unwrap();
                 assert_eq!(

@@ -54,7 +54,7 @@ fn adding_a_tenant_changes_no_mail_host_file() {
     for driver in DRIVERS {
         let before = emit(driver, &tenants(2));
         let after = emit(driver, &tenants(3));
-        assert_eq!(host_files(&before).len(), 29);
+        assert_eq!(host_files(&before).len(), 30);
         assert_eq!(host_files(&before), host_files(&after), "{driver}");
     }
 }

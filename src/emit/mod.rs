@@ -17,6 +17,7 @@ pub(crate) mod mail_host;
 #[cfg(test)]
 mod mail_host_properties;
 pub(crate) mod mysql_quote;
+pub(crate) mod nginx;
 pub(crate) mod postfix;
 pub(crate) mod route53;
 pub(crate) mod rspamd;
@@ -173,6 +174,7 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     dovecot::emit(&model.platform, &mut out);
     rspamd::emit(&model.platform, &mut out);
     systemd::emit(&model.platform, &mut out);
+    nginx::emit(&model.platform, &mut out);
     // Last: it embeds the files above.
     cloud_init::emit(&model.platform, &mut out);
     out

@@ -50,6 +50,8 @@ fn write_paths(platform: &Platform) -> Vec<String> {
         "/etc/postfix".to_string(),
         "/etc/dovecot".to_string(),
         "/etc/rspamd".to_string(),
+        "/etc/nginx/conf.d".to_string(),
+        crate::emit::nginx::WEB_ROOT.to_string(),
         platform.paths.dkim_key_dir.clone(),
         WORK_DIR.to_string(),
     ];
@@ -104,7 +106,7 @@ mod tests {
             "Type=oneshot",
             "ExecStart=/usr/local/bin/mailops reconcile --once --config /etc/mailops/host.toml",
             "ProtectSystem=strict",
-            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/var/lib/rspamd/dkim -/var/lib/mailops\n",
+            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/etc/nginx/conf.d -/var/www/mailops -/var/lib/rspamd/dkim -/var/lib/mailops\n",
             "NoNewPrivileges=yes",
         ] {
             assert!(service.contains(line), "{line}\n{service}");

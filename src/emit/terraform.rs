@@ -333,6 +333,50 @@ struct Zone<'a> {
     dkim: Vec<DkimRecord>,
     /// `default._bimi.<zone>` and its text.
     bimi: Option<(String, String)>,
+    /// MTA-STS, TLS-RPT and client autoconfiguration records.
+    mta_sts: Vec<PlainRecord>,
+}
+
+/// A record of [`records::mta_sts_records`]: one value, TXT ones already in
+/// Route53's quoted form.
+#[derive(Serialize)]
+struct PlainRecord {
+    /// Suffix of the resource name: `mta_sts`, `tls_rpt`, `srv_imaps`…
+    resource: String,
+    name: String,
+    rtype: &'static str,
+    value: String,
+}
+
+fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainRecord> {
+    use records::Purpose;
+    records::mta_sts_records(&platform.hostname, domain, zone)
+        .into_iter()
+        .map(|record| PlainRecord {
+            resource: match &record.purpose {
+                Purpose::MtaSts => "mta_sts".to_string(),
+                Purpose::MtaStsHost => "mta_sts_host".to_string(),
+                Purpose::TlsRpt => "tls_rpt".to_string(),
+                Purpose::Autoconfig => "autoconfig".to_string(),
+                Purpose::Srv(service) => format!(
+                    "srv_{}",
+                    service
+                        .trim_start_matches('_')
+                        .split('.')
+                        .next()
+                        .unwrap_or("")
+                ),
+                other => unreachable!("not an MTA-STS record: {other:?}"),
+            },
+            rtype: record.purpose.rtype(),
+            value: if record.purpose.rtype() == "TXT" {
+                crate::emit::route53::txt_value(&record.value)
+            } else {
+                record.value
+            },
+            name: record.name,
+        })
+        .collect()
 }
 
 /// One `<selector>._domainkey` TXT record.
@@ -441,6 +485,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
                     .bimi
                     .as_ref()
                     .map(|b| (records::bimi_name(zone), b.record())),
+                mta_sts: plain_records(platform, domain, zone),
             }
         })
         .collect();
@@ -485,7 +530,10 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
         dnssec,
         header: header("#", &domain.file),
         summary: if domain.dns_managed {
-            format!("Route53 records of the tenant {shown}: MX, SPF, DMARC and DKIM.{also}")
+            format!(
+                "Route53 records of the tenant {shown}: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT{} and client autoconfiguration.{also}",
+                if domain.bimi.is_some() { ", BIMI" } else { "" }
+            )
         } else {
             format!(
                 "The tenant {shown} has its DNS hosted elsewhere ([dns] managed = false): none of its zones' records is declared here{}. `mailops dns records {name}` prints the records its DNS administrator must publish; `mailops dns check {name}` checks them.",
@@ -753,10 +801,11 @@ mod tests {
             assert!(line.starts_with("# "), "{line:?} is not a comment");
         }
         assert!(!dns.lines().any(|l| l.starts_with("resource \"evil\"")));
-        // MX, SPF, DMARC and a DKIM record per key (Ed25519 and RSA).
+        // MX, SPF, DMARC, a DKIM record per key (Ed25519 and RSA), and the
+        // six of MTA-STS (TXT, CNAME), TLS-RPT, autoconfig and two SRV.
         assert_eq!(
             dns.lines().filter(|l| l.starts_with("resource \"")).count(),
-            5
+            11
         );
     }
 
@@ -879,12 +928,12 @@ mod tests {
                 );
             }
         }
-        // The tenant's zone id is its own domain's only: its five records
+        // The tenant's zone id is its own domain's only: its eleven records
         // name it, and so do the two records there that authorize its DMARC
         // reports about the alias domains; its zone needs no lookup.
         assert_eq!(
             dns.matches("zone_id = \"Z0123456789ABC\"").count(),
-            7,
+            13,
             "{dns}"
         );
         for zone in ["acme-old.example", "xn--bcher-kva.example"] {
@@ -940,10 +989,10 @@ mod tests {
         assert!(!dns.contains("data \"aws_route53_zone\""), "{dns}");
         assert_eq!(
             dns.matches("  zone_id = \"Z0123456789ABC\"\n").count(),
-            5,
+            11,
             "{dns}"
         );
-        assert_eq!(dns.matches("  ttl     = 300\n").count(), 5);
+        assert_eq!(dns.matches("  ttl     = 300\n").count(), 11);
         assert!(dns.contains(
             "records = [\"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@acme.example\"]"
         ));

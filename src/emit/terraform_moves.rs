@@ -183,13 +183,15 @@ mod tests {
             .collect();
         let model = test_repo::compile(&test_repo::platform(""), &tenants);
         let moves = reshard_moves(&model.platform, model.domains.values(), 4);
-        assert_eq!(moves.len(), 3 * 5, "{moves:?}"); // zone + MX, SPF, DMARC, DKIM
+        // zone + MX, SPF, DMARC, DKIM, MTA-STS TXT and CNAME, TLS-RPT,
+        // autoconfig, two SRV
+        assert_eq!(moves.len(), 3 * 11, "{moves:?}");
         for domain in domains {
             let name = domain.replace('.', "_");
             let old = dns_root(dns_shard(domain, 4), 4);
             let new = dns_root(dns_shard(domain, 16), 16);
             let mine: Vec<_> = moves.iter().filter(|(_, _, a)| a.contains(&name)).collect();
-            assert_eq!(mine.len(), 5);
+            assert_eq!(mine.len(), 11);
             assert!(
                 mine.iter().all(|(o, n, _)| *o == old && *n == new),
                 "{mine:?}"
@@ -199,7 +201,7 @@ mod tests {
         assert!(script.contains("mv_to() {\n  terraform state mv -lock=false -backup=- -state=\"from/$1.tfstate\" -state-out=\"$2.tfstate\" \"$3\" \"$3\" >/dev/null\n}\n"));
         let (old, new, address) = &moves[0];
         assert!(script.contains(&format!("mv_to {old} {new} '{address}'\n")));
-        assert!(script.contains("moved 15 resources into the states of the 16-shard layout"));
+        assert!(script.contains("moved 33 resources into the states of the 16-shard layout"));
     }
 
     #[test]

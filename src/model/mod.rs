@@ -6,6 +6,7 @@
 //! declared at, for the graph stage's diagnostics.
 
 pub(crate) mod mailbox;
+pub(crate) mod mta_sts;
 pub(crate) mod platform;
 pub(crate) mod records;
 pub(crate) mod relay;
@@ -75,6 +76,8 @@ pub(crate) struct Domain {
     /// its DMARC reports go to: each needs an authorization record there for
     /// each of its zones (see [`records::needs_report_authorization`]).
     pub(crate) dmarc_report_domains: Vec<String>,
+    /// `[dns] mta_sts`, `tls_rpt` and client autoconfiguration.
+    pub(crate) mta_sts: mta_sts::Settings,
     /// Every DKIM key, in file order (`[dkim]` is one, `[[dkim]]` several, with
     /// distinct selectors), retired ones included. Mail is signed with each
     /// active key ([`Domain::signing_keys`]); a valid domain has one active

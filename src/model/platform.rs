@@ -88,6 +88,10 @@ pub(crate) struct Defaults {
     pub(crate) send_per_hour: Option<u32>,
     /// Outbound messages per tenant domain per hour for tenants that set none.
     pub(crate) domain_send_per_hour: Option<u32>,
+    /// `[defaults] mta_sts` (default `testing`); `None` is `off`.
+    pub(crate) mta_sts: Option<super::mta_sts::Mode>,
+    /// `[defaults] tls_rpt` (default `mailto:<mail_host.admin_email>`).
+    pub(crate) tls_rpt: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -238,6 +238,14 @@ pub(crate) enum Purpose {
     DmarcReport(String),
     /// The key of this selector.
     Dkim(String),
+    /// `_mta-sts` TXT, `mta-sts` CNAME, `_smtp._tls` TXT, `autoconfig`
+    /// CNAME and the RFC 6186 SRV records (`_submission._tcp`…): see
+    /// [`super::mta_sts`].
+    MtaSts,
+    MtaStsHost,
+    TlsRpt,
+    Autoconfig,
+    Srv(String),
     /// The BIMI assertion (`default._bimi`).
     Bimi,
 }
@@ -251,14 +259,21 @@ impl Purpose {
             Purpose::Dmarc => "DMARC".to_string(),
             Purpose::DmarcReport(report) => format!("DMARC report authorization by {report}"),
             Purpose::Dkim(selector) => format!("DKIM {selector}"),
+            Purpose::MtaSts => "MTA-STS".to_string(),
+            Purpose::MtaStsHost => "MTA-STS policy host".to_string(),
+            Purpose::TlsRpt => "TLS-RPT".to_string(),
+            Purpose::Autoconfig => "autoconfig host".to_string(),
+            Purpose::Srv(service) => format!("SRV {service}"),
             Purpose::Bimi => "BIMI".to_string(),
         }
     }
 
-    /// The record type: `MX` or `TXT`.
+    /// The record type: `MX`, `TXT`, `CNAME` or `SRV`.
     pub(crate) fn rtype(&self) -> &'static str {
         match self {
             Purpose::Mx => "MX",
+            Purpose::MtaStsHost | Purpose::Autoconfig => "CNAME",
+            Purpose::Srv(_) => "SRV",
             _ => "TXT",
         }
     }
@@ -300,7 +315,8 @@ pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
 /// alias domains', which have the same records under their own names: the
 /// tenant's DKIM keys sign their mail), in the order Terraform declares
 /// them: MX, SPF, DMARC, each report domain's authorization of its DMARC
-/// reports (in that domain's zone), each DKIM key, then the BIMI assertion.
+/// reports (in that domain's zone), each DKIM key, the MTA-STS, TLS-RPT and
+/// client autoconfiguration records ([`mta_sts_records`]), then the BIMI assertion.
 pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) -> Vec<DnsRecord> {
     let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
         name: owner,
@@ -342,8 +358,62 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
                 key.record(),
             )
         }));
+        out.extend(mta_sts_records(hostname, domain, name));
         if let Some(bimi) = &domain.bimi {
             out.push(record(bimi_name(name), Purpose::Bimi, bimi.record()));
+        }
+    }
+    out
+}
+
+/// `_mta-sts.<zone>` TXT and `mta-sts.<zone>` CNAME to the mail host (with
+/// MTA-STS on), `_smtp._tls.<zone>` TXT (with report URIs), and for a hosted
+/// domain `autoconfig.<zone>` CNAME and the SRV records of its client ports.
+pub(crate) fn mta_sts_records(
+    hostname: &str,
+    domain: &super::Domain,
+    zone: &str,
+) -> Vec<DnsRecord> {
+    use super::mta_sts;
+    let settings = &domain.mta_sts;
+    let record = |name: String, purpose: Purpose, value: String| DnsRecord {
+        name,
+        purpose,
+        ttl: domain.ttl,
+        value,
+    };
+    let mut out = Vec::new();
+    if let Some(policy) = mta_sts::policy(settings, &mx_values(hostname, domain)) {
+        out.push(record(
+            format!("_mta-sts.{zone}"),
+            Purpose::MtaSts,
+            policy.record(),
+        ));
+        out.push(record(
+            format!("mta-sts.{zone}"),
+            Purpose::MtaStsHost,
+            format!("{hostname}."),
+        ));
+    }
+    if !settings.tls_rpt.is_empty() {
+        out.push(record(
+            format!("_smtp._tls.{zone}"),
+            Purpose::TlsRpt,
+            mta_sts::tls_rpt_record(&settings.tls_rpt),
+        ));
+    }
+    if settings.autoconfig {
+        out.push(record(
+            format!("autoconfig.{zone}"),
+            Purpose::Autoconfig,
+            format!("{hostname}."),
+        ));
+        for (service, port) in mta_sts::srv_services(settings.pop3) {
+            out.push(record(
+                format!("{service}.{zone}"),
+                Purpose::Srv(service.to_string()),
+                mta_sts::srv_value(port, hostname),
+            ));
         }
     }
     out

@@ -202,6 +202,15 @@ pub(crate) struct RawDefaults {
     /// none (default: no limit).
     #[serde(default)]
     pub(crate) domain_send_per_hour: Option<Sp<i64>>,
+    /// MTA-STS mode of tenants that set none: `enforce`, `testing` or `off` (default
+    /// `testing`: senders report TLS failures but still deliver, so a tenant whose
+    /// `mta-sts.` certificate is not issued yet loses no mail).
+    #[serde(default)]
+    pub(crate) mta_sts: Option<Sp<String>>,
+    /// TLS-RPT report URIs of tenants that set none (default
+    /// `["mailto:<mail_host.admin_email>"]`; `[]`: no TLS-RPT record).
+    #[serde(default)]
+    pub(crate) tls_rpt: Option<Vec<Sp<String>>>,
 }
 
 /// Paths.

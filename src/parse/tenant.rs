@@ -111,6 +111,16 @@ pub(crate) struct RawDns {
     /// DMARC policy (default: the platform's `defaults.dmarc`).
     #[serde(default)]
     pub(crate) dmarc: Option<RawDmarc>,
+    /// MTA-STS (RFC 8461): `enforce`, `testing` or `off` (default: the platform's
+    /// `defaults.mta_sts`). On, the domain gets `_mta-sts` TXT and `mta-sts` CNAME
+    /// records, and the mail host serves its policy at
+    /// `https://mta-sts.<domain>/.well-known/mta-sts.txt`.
+    #[serde(default)]
+    pub(crate) mta_sts: Option<Sp<String>>,
+    /// TLS-RPT (RFC 8460) report destinations, `mailto:` or `https://` URIs, published
+    /// at `_smtp._tls.<domain>` (default: the platform's `defaults.tls_rpt`; `[]`: none).
+    #[serde(default)]
+    pub(crate) tls_rpt: Option<Vec<Sp<String>>>,
     /// BIMI (Brand Indicators for Message Identification): the logo mail
     /// clients show beside this domain's authenticated mail, published as
     /// `default._bimi.<domain>` TXT `v=BIMI1; l=…; a=…`. Needs DMARC

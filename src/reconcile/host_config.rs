@@ -78,7 +78,7 @@ pub(crate) struct HostConfig {
     pub(crate) allowed_signers: Option<PathBuf>,
 }
 
-pub(crate) const SERVICES: [&str; 4] = ["dovecot", "postfix", "postsrsd", "rspamd"];
+pub(crate) const SERVICES: [&str; 5] = ["dovecot", "nginx", "postfix", "postsrsd", "rspamd"];
 
 impl HostConfig {
     /// Read and check the host file at `path`.
@@ -413,7 +413,8 @@ install_root = "/"
         assert_eq!(config.secrets, Some("/etc/mailops/secrets.toml".into()));
         assert_eq!(config.reload["rspamd"], "systemctl reload rspamd");
         assert_eq!(config.reload["postsrsd"], "systemctl restart postsrsd");
-        assert_eq!(config.reload.len(), 4);
+        assert_eq!(config.reload["nginx"], "systemctl reload nginx");
+        assert_eq!(config.reload.len(), 5);
     }
 
     #[test]
@@ -428,10 +429,10 @@ install_root = "/"
                 .reload
                 .is_empty()
         );
-        let text = GOOD.replace("{ postfix =", "{ nginx =");
+        let text = GOOD.replace("{ postfix =", "{ exim4 =");
         let error = HostConfig::parse(Path::new("h"), &text)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("reload.nginx"), "{error}");
+        assert!(error.contains("reload.exim4"), "{error}");
     }
 }

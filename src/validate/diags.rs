@@ -65,6 +65,7 @@ codes! {
         MailboxKeepCopyWithoutForward = "mailops::mailbox::keep-copy-without-forward",
         MailboxProtocolNotOffered = "mailops::mailbox::protocol-not-offered",
         MailboxTooMany = "mailops::mailbox::too-many",
+        MtaStsInvalidMode = "mailops::mta-sts::invalid-mode",
         PasswordMalformed = "mailops::password::malformed",
         PasswordPlaintext = "mailops::password::plaintext",
         PasswordSchemeNotAllowed = "mailops::password::scheme-not-allowed",
@@ -92,6 +93,7 @@ codes! {
         SpfTooManyLookups = "mailops::spf::too-many-lookups",
         SrsDomainIsTenant = "mailops::srs::tenant-domain",
         TenantInvalidState = "mailops::tenant::invalid-state",
+        TlsRptInvalidUri = "mailops::tls-rpt::invalid-uri",
         ValueInvisibleChar = "mailops::value::invisible-char",
         ValueMixedScript = "mailops::value::mixed-script",
         ValuePlaceholder = "mailops::value::placeholder",
@@ -1075,6 +1077,24 @@ pub(crate) fn dnssec_unmanaged(loc: Location) -> Diagnostic {
         )
     .at(loc, "signing asked here")
     .help("with `managed = false` the domain's own DNS host signs its zone (or not); remove `dnssec`, or set `managed = true` so that Route53 holds and signs the zone")
+}
+
+pub(crate) fn invalid_mta_sts_mode(loc: Location, value: &str, allowed: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::MtaStsInvalidMode,
+        format!("`{value}` is not an MTA-STS mode"),
+    )
+    .at(loc, "this value")
+    .help(format!("one of {allowed}: `enforce` makes senders refuse to deliver without valid TLS to the mail host, `testing` only asks for TLS reports, `off` publishes no policy"))
+}
+
+pub(crate) fn invalid_tls_rpt_uri(loc: Location, problem: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::TlsRptInvalidUri,
+        format!("invalid TLS-RPT report URI: {problem}"),
+    )
+    .at(loc, "this URI")
+    .help("write report destinations as `mailto:tls-reports@acme.example` or `https://reports.example/tlsrpt` (RFC 8460 §3), one per list entry")
 }
 
 pub(crate) fn backup_mx_without_relay(loc: Location) -> Diagnostic {

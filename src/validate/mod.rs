@@ -11,6 +11,7 @@ pub(crate) mod diags;
 pub(crate) mod dkim;
 pub(crate) mod dmarc;
 pub(crate) mod domain;
+pub(crate) mod mta_sts;
 pub(crate) mod password;
 pub(crate) mod platform;
 pub(crate) mod quota;

@@ -164,6 +164,7 @@ pub(crate) fn build_platform(
     platform.dmarc_report_domains = dmarc_report_domains(&mut c, raw, &platform.zone);
     aws(&mut c, raw, &mut platform.aws);
     database(&mut c, raw, &mut platform.database);
+    platform.defaults.tls_rpt = vec![format!("mailto:{}", platform.admin_email)];
     defaults(&mut c, raw, &mut platform.defaults);
     default_report_domains(&mut c, raw, &platform.dmarc_report_domains);
     paths(&mut c, raw, &mut platform);
@@ -209,6 +210,8 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             legacy_password_schemes: Vec::new(),
             send_per_hour: None,
             domain_send_per_hour: None,
+            mta_sts: Some(crate::model::mta_sts::Mode::Testing),
+            tls_rpt: vec![format!("mailto:postmaster@{zone}")],
         },
         paths: Paths {
             vmail_root: "/var/vmail".into(),
@@ -712,6 +715,12 @@ fn defaults(c: &mut Checker<'_>, raw: &RawPlatform, defaults: &mut Defaults) {
         super::tenant::send_rate(c, &d.send_per_hour, "defaults.send_per_hour");
     defaults.domain_send_per_hour =
         super::tenant::send_rate(c, &d.domain_send_per_hour, "defaults.domain_send_per_hour");
+    if let Some(mode) = d.mta_sts.as_ref().and_then(|m| super::mta_sts::mode(c, m)) {
+        defaults.mta_sts = mode;
+    }
+    if let Some(uris) = &d.tls_rpt {
+        defaults.tls_rpt = super::mta_sts::tls_rpt(c, uris);
+    }
 }
 
 fn paths(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {

@@ -142,6 +142,18 @@ pub(crate) fn build_domain(
     let dmarc_report_domains =
         dmarc_report_domains(&mut c, raw, &name.ascii, &alias_domains, &dmarc, platform);
     let limits = build_limits(&mut c, raw, platform);
+    let mta_sts = crate::model::mta_sts::Settings {
+        mode: match &raw.dns.mta_sts {
+            Some(value) => super::mta_sts::mode(&mut c, value).unwrap_or(platform.defaults.mta_sts),
+            None => platform.defaults.mta_sts,
+        },
+        tls_rpt: match &raw.dns.tls_rpt {
+            Some(uris) => super::mta_sts::tls_rpt(&mut c, uris),
+            None => platform.defaults.tls_rpt.clone(),
+        },
+        autoconfig: raw.relay.is_none(),
+        pop3: platform.pop3,
+    };
 
     let mailboxes = build_mailboxes(&mut c, raw, &name.ascii, &limits, platform);
     let mut aliases = build_aliases(&mut c, raw, &name.ascii, &mailboxes);
@@ -205,6 +217,7 @@ pub(crate) fn build_domain(
         spf,
         dmarc,
         dmarc_report_domains,
+        mta_sts,
         dkim,
         bimi,
         mailboxes,

@@ -148,13 +148,21 @@ if systemctl is-active --quiet systemd-resolved; then
 fi
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\noptions edns0 trust-ad\n' >/etc/resolv.conf
+
+# nginx: 80 (HTTP-01 challenges), 443 (MTA-STS, autoconfig).
+install -d -o root -g root -m 0755 {{ acme_root | shell }} {{ web_root | shell }}
+rm -f /etc/nginx/sites-enabled/default
+systemctl enable nginx
+systemctl restart nginx
 {% if letsencrypt %}
-# The host's certificate from Let's Encrypt (HTTP-01 on port 80), retried
-# while the Elastic IP and the A record settle. Renewals keep its key
+# The host's certificate from Let's Encrypt (HTTP-01 through nginx's
+# webroot), retried while the Elastic IP and
+# the A record settle. Renewals keep its key
 # (`--reuse-key`, saved in the renewal settings), so the host's DANE TLSA
 # record (`mailops tls tlsa`, 3 1 1: the key's digest) stays true.
 tries=0
-until [ -e {{ tls_cert | shell }} ] || certbot certonly --standalone --non-interactive --agree-tos \
+until [ -e {{ tls_cert | shell }} ] || certbot certonly --webroot --webroot-path {{ acme_root | shell }} \
+  --non-interactive --agree-tos \
   --email "$ADMIN" --domains "$HOST" --keep-until-expiring --reuse-key; do
   tries=$((tries + 1))
   if [ "$tries" -ge 20 ]; then
@@ -207,3 +215,5 @@ if ! "$MAILOPS" reconcile --once --config "$HOST_CONFIG"; then
 fi
 systemctl daemon-reload
 systemctl enable --now mailops-reconcile.timer
+systemctl enable --now mailops-web-certs.path mailops-web-certs.timer
+systemctl start --no-block mailops-web-certs.service

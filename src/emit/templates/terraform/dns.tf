@@ -45,6 +45,16 @@ resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ key.resource | tf_
   records = [{{ key.record | route53_txt | hcl_string }}]
 }
 {%- endfor %}
+{%- for record in zone.mta_sts %}
+
+resource "aws_route53_record" "{{ zone.domain | tf_name }}_{{ record.resource }}" {
+  zone_id = {{ zone.zone_ref }}
+  name = {{ record.name | hcl_string }}
+  type = "{{ record.rtype }}"
+  ttl = {{ ttl }}
+  records = [{{ record.value | hcl_string }}]
+}
+{%- endfor %}
 {%- if zone.bimi %}
 
 resource "aws_route53_record" "{{ zone.domain | tf_name }}_bimi" {

@@ -237,14 +237,25 @@ resource "aws_vpc_security_group_ingress_rule" "pop3s" {
   cidr_ipv4 = "0.0.0.0/0"
 }
 {% endif %}
-# Let's Encrypt's HTTP-01 challenge connects to port 80 when the certificate
-# for {{ hostname }} is issued and at every renewal.
+# Let's Encrypt's HTTP-01 challenge connects to port 80 when a certificate
+# (for {{ hostname }}, and each tenant's mta-sts. and autoconfig. names) is
+# issued and at every renewal; nginx answers it, and redirects the rest.
 resource "aws_vpc_security_group_ingress_rule" "http" {
   security_group_id = aws_security_group.mail.id
   description = "HTTP from anywhere: Let's Encrypt HTTP-01 challenges"
   ip_protocol = "tcp"
   from_port = 80
   to_port = 80
+  cidr_ipv4 = "0.0.0.0/0"
+}
+
+# nginx serves each tenant's MTA-STS policy and autoconfig file over HTTPS.
+resource "aws_vpc_security_group_ingress_rule" "https" {
+  security_group_id = aws_security_group.mail.id
+  description = "HTTPS from anywhere: MTA-STS policies, mail client autoconfig"
+  ip_protocol = "tcp"
+  from_port = 443
+  to_port = 443
   cidr_ipv4 = "0.0.0.0/0"
 }
 
