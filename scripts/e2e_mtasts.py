@@ -22,14 +22,20 @@ Checks: checkdmarc (PyPI), resolving through unbound and trusting the test CA
 TLS-RPT record valid; the autoconfig XML names the mail host with the right
 ports over HTTPS and HTTP; the SRV records resolve to the right ports; a
 changed mode changes the record's id and the served policy with no nginx
-reload; a name without a certificate gets no TLS handshake.
+reload; a name without a certificate gets no TLS handshake; BIMI: checkdmarc
+finds the tenant's `default._bimi` record valid and the logo it fetches (from
+a test web server for www.client.example, trusting the same CA) SVG Tiny PS;
+a logo checkdmarc refuses, `mailops validate` refuses too.
 """
 
+import hashlib
+import http.server
 import json
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -40,6 +46,11 @@ DOMAIN = "client.example"
 ALIAS = "client-old.example"
 HOST_ADDRESS = "127.0.0.80"
 KNOT_ADDRESS = "127.0.0.81"
+# The tenant's own web server, which serves its BIMI logo.
+WWW = f"www.{DOMAIN}"
+WWW_ADDRESS = "127.0.0.82"
+# nginx (the mail host's) holds 443 on every address of the namespace.
+LOGO_URL = f"https://{WWW}:8443/brand/logo.svg"
 RESOLVER = "127.0.0.1"
 RESOLV_CONF = f"nameserver {RESOLVER}\n"
 # The host paths of the generated nginx config (src/emit/nginx.rs).
@@ -90,6 +101,11 @@ class Site:
         if "\n[mail_host]\n" not in f"\n{text}":
             raise RuntimeError(f"no [mail_host] in the mailops.toml of mailops init:\n{text}")
         platform.write_text(text.replace("[mail_host]\n", "[mail_host]\npop3 = true\n", 1))
+        tenant = self.repo / "tenants" / f"{DOMAIN}.toml"
+        tenant.write_text(tenant.read_text() + f'\n[dns.bimi]\nlogo = "{LOGO_URL}"\n')
+        (self.repo / "bimi").mkdir(exist_ok=True)
+        (self.repo / "bimi" / f"{DOMAIN}.svg").write_bytes(
+            (self.e2e.REPO / "bimi" / "mehta-associates.example.svg").read_bytes())
         self.set_mode("enforce")
 
     def set_mode(self, mode):
@@ -114,7 +130,8 @@ class Site:
         zones = self.base / "knot" / "zones"
         zones.mkdir(parents=True, exist_ok=True)
         soa = "@ 5 SOA ns hostmaster 1 3600 600 86400 5\n@ 5 NS ns\nns 5 A " + KNOT_ADDRESS + "\n"
-        bodies = {HOST_ZONE: [f"{HOST}. 5 IN A {HOST_ADDRESS}"], DOMAIN: [], ALIAS: []}
+        bodies = {HOST_ZONE: [f"{HOST}. 5 IN A {HOST_ADDRESS}"], DOMAIN: [f"{WWW}. 5 IN A {WWW_ADDRESS}"],
+                  ALIAS: []}
         for record in self.records():
             origin = max((z for z in bodies if record["name"] == z or record["name"].endswith("." + z)), key=len)
             value = record["value"]
@@ -184,18 +201,47 @@ class Site:
             if not line.strip() or line.startswith("#"):
                 continue
             domain, *names = line.split()
-            lineage = self.live / f"mailops-{domain}"
-            lineage.mkdir(parents=True, exist_ok=True)
-            key, csr, cert = lineage / "privkey.pem", lineage / "req.csr", lineage / "fullchain.pem"
-            san = ",".join(f"DNS:{n}" for n in names)
-            self.run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-subj", f"/CN={names[0]}", "-keyout", key, "-out", csr)
-            ext = lineage / "ext.cnf"
-            ext.write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
-            self.run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
-                     "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert)
+            self.certificate(names, self.live / f"mailops-{domain}")
             made.append(f"{domain}: {' '.join(names)}")
         return made
+
+    def certificate(self, names, folder):
+        """A certificate for `names` from the test CA: (key, fullchain) in `folder`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        key, csr, cert = folder / "privkey.pem", folder / "req.csr", folder / "fullchain.pem"
+        self.run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-subj", f"/CN={names[0]}", "-keyout", key, "-out", csr)
+        ext = folder / "ext.cnf"
+        san = ",".join(f"DNS:{n}" for n in names)
+        ext.write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+        self.run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                 "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert)
+        return key, cert
+
+    # -- the tenant's web server (not the mail host's): its BIMI logo
+    def start_logo_server(self):
+        self.www = self.base / "www"
+        (self.www / "brand").mkdir(parents=True, exist_ok=True)
+        self.serve_logo((self.repo / "bimi" / f"{DOMAIN}.svg").read_bytes())
+        key, cert = self.certificate([WWW], self.base / "www-tls")
+        www = self.www
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(www), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer((WWW_ADDRESS, 8443), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.logo_server = server
+
+    def serve_logo(self, svg):
+        (self.www / "brand" / "logo.svg").write_bytes(svg)
 
     # -- nginx
     def start_nginx(self):
@@ -252,6 +298,7 @@ def inside():
     base = e2e_dane.fresh_work(e2e, "mtasts")
     e2e.run("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo", check_rc=False)
     e2e.run("ip", "addr", "add", f"{KNOT_ADDRESS}/32", "dev", "lo", check_rc=False)
+    e2e.run("ip", "addr", "add", f"{WWW_ADDRESS}/32", "dev", "lo", check_rc=False)
     site = Site(e2e, base)
     try:
         with e2e.phase("mtasts: repo, zones, resolver, test CA, nginx"):
@@ -261,6 +308,7 @@ def inside():
             site.make_ca()
             made = site.certificates()
             site.start_nginx()
+            site.start_logo_server()
             e2e.log(f"    certificates from the test CA: {'; '.join(made)}")
         with e2e.phase("mtasts: checks"):
             checks(e2e, site)
@@ -268,6 +316,9 @@ def inside():
         e2e.results.append(("mtasts: setup", False))
         e2e.log(f"FAIL mtasts: setup: {str(error).strip()[:800]}")
     finally:
+        logo_server = getattr(site, "logo_server", None)
+        if logo_server:
+            logo_server.shutdown()
         nginx = getattr(site, "nginx", None)
         if nginx:
             nginx.terminate()
@@ -380,6 +431,44 @@ def checks(e2e, site):
             raise RuntimeError("nginx was restarted")
         return f"id {before} → {after}; mode testing served by the same nginx (pid {pid}), checkdmarc agrees"
     check("mtasts: a changed policy changes the record's id and is served with no nginx reload", changed_policy)
+
+    def bimi():
+        records = {(r["name"], r["type"]): r["value"] for r in site.records()}
+        declared = records.get((f"default._bimi.{DOMAIN}", "TXT"))
+        if declared != f"v=BIMI1; l={LOGO_URL}":
+            raise RuntimeError(f"dns records: {declared!r}")
+        good = (site.repo / "bimi" / f"{DOMAIN}.svg").read_bytes()
+        [report] = checkdmarc(site, DOMAIN)
+        found = report.get("bimi", {})
+        image = found.get("image", {})
+        if (not found.get("valid") or found.get("record") != declared or "error" in image
+                or image.get("validation_errors") or image.get("sha256") != hashlib.sha256(good).hexdigest()):
+            raise RuntimeError(f"checkdmarc: {json.dumps(found)[:600]}")
+        # A logo receivers refuse: checkdmarc finds what is wrong with it when
+        # served, and mailops refuses it in the repo before it is served.
+        bad = good.replace(b'baseProfile="tiny-ps"', b'baseProfile="tiny"').replace(b"<title>", b"<desc>") \
+                  .replace(b"</title>", b"</desc>")
+        site.serve_logo(bad)
+        try:
+            [report] = checkdmarc(site, DOMAIN)
+        finally:
+            site.serve_logo(good)
+        refused = report.get("bimi", {}).get("image", {}).get("validation_errors") or []
+        if not any("tiny-ps" in e for e in refused) or not any("title" in e for e in refused):
+            raise RuntimeError(f"checkdmarc took the changed logo: {json.dumps(report.get('bimi'))[:600]}")
+        logo = site.repo / "bimi" / f"{DOMAIN}.svg"
+        logo.write_bytes(bad)
+        try:
+            proc = site.mailops("validate", check_rc=False)
+        finally:
+            logo.write_bytes(good)
+        if proc.returncode != 1 or "mailops::bimi::svg" not in proc.stderr \
+                or "baseProfile" not in proc.stderr or "<title>" not in proc.stderr:
+            raise RuntimeError(f"mailops validate exited {proc.returncode}: {proc.stderr[-600:]}")
+        return (f"record {declared!r}; logo sha256 {image['sha256'][:12]}… SVG Tiny PS; the changed logo: "
+                f"checkdmarc {refused}, mailops validate mailops::bimi::svg")
+    check("mtasts: BIMI: checkdmarc finds the record valid and the logo it fetches SVG Tiny PS; "
+          "a logo it refuses, mailops validate refuses too", bimi)
 
     def no_certificate():
         context = ssl.create_default_context(cafile=str(site.ca))
