@@ -411,6 +411,7 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
     if let (Some(key_dir), Some(old_map)) = (key_dir, old_selector_map) {
         archive_undeclared_keys(&mut host, files, key_dir, &old_map, &mut outcome)?;
     }
+    archive_stale_web_files(&mut host, files, &mut outcome)?;
     host.commit()?;
     outcome.reload.sort();
     outcome.reload.dedup();
@@ -465,6 +466,49 @@ fn archive_undeclared_keys(
         outcome
             .archived
             .push((host.shown(&key_dir.join(&entry.name)), host.shown(&to)));
+    }
+    Ok(())
+}
+
+/// Move the MTA-STS policies and autoconfig files of domains no longer
+/// declared (a tenant removed, an alias domain dropped, MTA-STS turned off)
+/// out of the folders nginx serves, into `<web root>/archived/`: nginx must
+/// not go on serving a policy for a domain whose mail is no longer here.
+/// Only an install that writes the web files does this.
+fn archive_stale_web_files(
+    host: &mut HostRoot,
+    files: &[InstallFile],
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    if !files.iter().any(|f| f.kind == FileKind::Web) {
+        return Ok(());
+    }
+    let web_root = Path::new(crate::emit::nginx::WEB_ROOT.trim_start_matches('/'));
+    let installed: std::collections::BTreeSet<&Path> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Web)
+        .map(|f| f.target.as_path())
+        .collect();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let archive = web_root.join(KEY_ARCHIVE);
+    for (folder, suffix) in [("mta-sts", ".txt"), ("autoconfig", ".xml")] {
+        let dir = web_root.join(folder);
+        for entry in host.entries(&dir)? {
+            let name = entry.name.to_string_lossy();
+            if entry.kind != rustix::fs::FileType::RegularFile
+                || !name.ends_with(suffix)
+                || installed.contains(dir.join(&entry.name).as_path())
+            {
+                continue;
+            }
+            let archived_name = format!("{folder}-{name}.{stamp}");
+            let to = host.archive(&dir, &entry.name, &archive, archived_name.as_ref())?;
+            outcome
+                .archived
+                .push((host.shown(&dir.join(&entry.name)), host.shown(&to)));
+        }
     }
     Ok(())
 }

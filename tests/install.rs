@@ -377,6 +377,13 @@ fn install_removes_keys_of_undeclared_tenants() {
     // A key mailops did not install (not in its selector map) is not its to move.
     let foreign = key_dir.join("operator.example.manual.key");
     std::fs::write(&foreign, "the operator's").unwrap();
+    // The tenant's MTA-STS policy and autoconfig file, served by nginx.
+    let web = root.path().join("var/www/mailops");
+    let policy = web.join("mta-sts/kaveri-foods.example.txt");
+    let autoconfig = web.join("autoconfig/kaveri-foods.example.xml");
+    assert!(policy.is_file() && autoconfig.is_file());
+    let notes = web.join("mta-sts/NOTES");
+    std::fs::write(&notes, "the operator's").unwrap();
 
     // The tenant leaves; its file goes, generated/ follows.
     std::fs::remove_file(repo.path().join("tenants/kaveri-foods.example.toml")).unwrap();
@@ -413,6 +420,24 @@ fn install_removes_keys_of_undeclared_tenants() {
         "declared keys stay"
     );
     assert!(foreign.is_file(), "a key mailops never installed stays");
+    // nginx no longer serves the departed tenant's policy or autoconfig file:
+    // both are archived, the others' stay, and a file of another kind too.
+    assert!(!policy.exists() && !autoconfig.exists());
+    let mut web_archived: Vec<String> = std::fs::read_dir(web.join("archived"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    web_archived.sort();
+    assert_eq!(web_archived.len(), 2, "{web_archived:?}");
+    assert!(web_archived[0].starts_with("autoconfig-kaveri-foods.example.xml."));
+    assert!(web_archived[1].starts_with("mta-sts-kaveri-foods.example.txt."));
+    assert!(web.join("mta-sts/webhizzy.in.txt").is_file());
+    assert!(notes.is_file());
+    assert!(
+        text(&second).contains(&format!("archived {}", policy.display())),
+        "{}",
+        text(&second)
+    );
 
     // Nothing more to archive the next time.
     let third = mailops(repo.path(), &["install", "--root", &root_arg], Some("pw"));

@@ -75,13 +75,13 @@ pub(crate) fn run(
     }
     for (key, to) in &outcome.archived {
         eprintln!(
-            "  archived {} -> {} (no tenant declares this key any more)",
+            "  archived {} -> {} (no tenant declares it any more)",
             key.display(),
             to.display()
         );
     }
     eprintln!(
-        "installed {} files under {} ({} written, {} unchanged, {} old keys archived)",
+        "installed {} files under {} ({} written, {} unchanged, {} old files archived)",
         files.len(),
         root.display(),
         outcome.written.len(),
