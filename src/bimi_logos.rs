@@ -49,7 +49,7 @@ pub(crate) fn check_model(
             Err(e) => return Err(e),
         };
         let shown = relative_path(domain).display().to_string();
-        // Never more than one byte past the limit: the size is a problem of its own.
+        // A file far past the limit is not read whole: its size is the problem.
         let mut bytes = Vec::new();
         file.take(MAX_SVG_BYTES as u64 * 4 + 1)
             .read_to_end(&mut bytes)
