@@ -1413,8 +1413,19 @@ def dkim_rotation_checks(backend, stack, repo, db_password, recipient):
         return "exit 1"
     check(f"{b}: rotation: retiring the active key is refused", retire_refuses_the_active_key)
 
+    def retire_waits_a_week():
+        before = (repo / "tenants" / f"{d}.toml").read_text()
+        proc = mailops(repo, "dkim", "retire", d, "dkim", check_rc=False)
+        if proc.returncode != 1 or "stopped signing" not in proc.stderr or "--force" not in proc.stderr:
+            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()}")
+        if (repo / "tenants" / f"{d}.toml").read_text() != before:
+            raise RuntimeError("the refused retirement changed the tenant file")
+        return "exit 1, the tenant file unchanged"
+    check(f"{b}: rotation: a key that stopped signing less than a week ago is not retired without --force",
+          retire_waits_a_week)
+
     def retired_key_leaves_dns_and_host():
-        mailops(repo, "dkim", "retire", d, "dkim")
+        mailops(repo, "dkim", "retire", d, "dkim", "--force")
         install()
         dns, txt = published_dkim(repo, d)
         if f"dkim._domainkey.{d}" in txt:

@@ -534,13 +534,17 @@ pub(crate) enum DkimCommand {
         force: bool,
     },
     /// Retire a retiring (or never promoted) key: its record leaves DNS and
-    /// its private key the mail host. Refused for the active key.
+    /// its private key the mail host. Refused for the active key, and for a
+    /// key that stopped signing less than a week ago.
     #[command(after_help = "Examples:\n  mailops dkim retire acme.example dkim")]
     Retire {
         /// The tenant domain.
         domain: String,
         /// The key's selector.
         selector: String,
+        /// Retire before a week has passed since the key stopped signing.
+        #[arg(long)]
+        force: bool,
     },
     /// Every DKIM key: its state, age and the next step due.
     #[command(

@@ -123,10 +123,35 @@ fn a_key_walks_from_published_to_purged() {
         ]
     );
     assert_eq!(dkim_names(&repo).len(), 2, "a retiring key stays in DNS");
+    let stamped = repo.read(FILE);
+    assert!(
+        stamped.contains("state = \"retiring\"\nretiring = \"20"),
+        "promote stamps when the key stopped signing:\n{stamped}"
+    );
+    repo.run(&["dkim", "status", DOMAIN])
+        .exits(0)
+        .stdout_has("(a week after it stopped signing, until ")
+        .stdout_has("then `mailops dkim retire kaveri-foods.example dkim`");
 
     repo.run(&["dkim", "retire", DOMAIN, &new])
         .exits(1)
         .stderr_has("is active");
+    repo.run(&["dkim", "retire", DOMAIN, "dkim"])
+        .exits(1)
+        .stderr_has("`dkim` stopped signing ")
+        .stderr_has("retire it after")
+        .stderr_has("pass --force");
+    assert_eq!(
+        repo.read(FILE),
+        stamped,
+        "a refused retirement changes nothing"
+    );
+    // A week later (the stamp moved back): status says to retire, and retire does.
+    let week_ago = regex_replace_retiring(&stamped, "2020-01-01T00:00:00Z");
+    std::fs::write(repo.path().join(FILE), &week_ago).unwrap();
+    repo.run(&["dkim", "status", DOMAIN])
+        .exits(0)
+        .stdout_has("retire: `mailops dkim retire kaveri-foods.example dkim`");
     repo.run(&["dkim", "retire", DOMAIN, "dkim"]).exits(0);
     repo.run(&["validate"]).exits(0);
     assert_eq!(
@@ -170,6 +195,13 @@ fn a_key_walks_from_published_to_purged() {
     repo.run(&["check"]).exits(0);
 }
 
+/// The tenant file with its `retiring = "…"` time replaced by `at`.
+fn regex_replace_retiring(text: &str, at: &str) -> String {
+    let start = text.find("retiring = \"").expect("a retiring time") + "retiring = \"".len();
+    let end = start + text[start..].find('"').unwrap();
+    format!("{}{at}{}", &text[..start], &text[end..])
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -188,7 +220,8 @@ fn retired(repo: &Repo) -> String {
     let new = rotate(repo);
     repo.run(&["dkim", "promote", DOMAIN, &new, "--force"])
         .exits(0);
-    repo.run(&["dkim", "retire", DOMAIN, "dkim"]).exits(0);
+    repo.run(&["dkim", "retire", DOMAIN, "dkim", "--force"])
+        .exits(0);
     new
 }
 

@@ -757,7 +757,7 @@ fn install_puts_published_and_retiring_keys_on_the_host_and_archives_retired_one
         "retiring: still there"
     );
 
-    let retired = mailops(repo.path(), &["dkim", "retire", d, "dkim"], None);
+    let retired = mailops(repo.path(), &["dkim", "retire", d, "dkim", "--force"], None);
     assert!(retired.status.success(), "{}", text(&retired));
     let (out, map) = install();
     assert!(
@@ -818,7 +818,7 @@ fn rotation_with_encrypted_keys() {
     assert!(host_key("next").is_file(), "the published key is installed");
 
     run(&["dkim", "promote", "a.example", "next", "--force"]);
-    run(&["dkim", "retire", "a.example", "dkim"]);
+    run(&["dkim", "retire", "a.example", "dkim", "--force"]);
     run(&["dkim", "purge", "a.example"]);
     assert!(
         !old_age.exists(),

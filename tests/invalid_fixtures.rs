@@ -289,6 +289,7 @@ fixtures! {
     dkim_no_key: exit 1, ["mailops::dkim::no-key"];
     dkim_invalid_state: exit 1, ["mailops::dkim::invalid-state"];
     dkim_invalid_published: exit 1, ["mailops::dkim::invalid-published"];
+    dkim_invalid_retiring: exit 1, ["mailops::dkim::invalid-retiring"];
     dkim_missing_published: exit 1, ["mailops::dkim::missing-published"];
     dkim_several_active: exit 1, ["mailops::dkim::several-active"];
     dkim_no_active_key: exit 1, ["mailops::dkim::no-active-key"];

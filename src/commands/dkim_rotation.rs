@@ -169,6 +169,7 @@ pub(crate) fn promote(dir: &Path, domain: &str, selector: &str, force: bool) -> 
     for old in &replaced {
         edit_entry(&mut doc, old, default, |table| {
             set_value(table, "state", DkimState::Retiring.name());
+            set_value(table, "retiring", &utc_time::format(now));
         })?;
     }
     edit_entry(&mut doc, selector, default, |table| {
@@ -182,16 +183,17 @@ pub(crate) fn promote(dir: &Path, domain: &str, selector: &str, force: bool) -> 
     for old in &replaced {
         eprintln!(
             "`{old}` is retiring: in DNS, no longer signing; retire it once mail signed with it has been delivered (after {}): `mailops dkim retire {} {old}`",
-            utc_time::format(now + RETIRE_AFTER),
+            utc_time::format(retirable_at(now)),
             name.ascii
         );
     }
     Ok(EXIT_OK)
 }
 
-/// `mailops dkim retire DOMAIN SELECTOR`: a retiring (or never promoted)
-/// key leaves DNS and the mail host.
-pub(crate) fn retire(dir: &Path, domain: &str, selector: &str) -> Result<ExitCode> {
+/// `mailops dkim retire DOMAIN SELECTOR [--force]`: a retiring (or never
+/// promoted) key leaves DNS and the mail host; a key that stopped signing
+/// (`retiring = "…"`) less than `RETIRE_AFTER` ago only with `force`.
+pub(crate) fn retire(dir: &Path, domain: &str, selector: &str, force: bool) -> Result<ExitCode> {
     let name = domain_argument(domain)?;
     let model = super::dns::compiled(dir, "nothing retired")?;
     let tenant = tenant(&model, &name.ascii, &name.unicode)?;
@@ -206,6 +208,19 @@ pub(crate) fn retire(dir: &Path, domain: &str, selector: &str) -> Result<ExitCod
         }
         DkimState::Retired => {
             return Err(Error::user(format!("`{selector}` is retired already")));
+        }
+    }
+    if let Some(stopped) = key.retiring.filter(|_| key.state == DkimState::Retiring) {
+        let now = utc_time::now();
+        let due = retirable_at(stopped);
+        if now < due && !force {
+            return Err(Error::user(format!(
+                "`{selector}` stopped signing {} ago ({}); retire it after {} (in {}): mail it signed may still be queued or waiting to be read, and it verifies only while the record is in DNS\nhelp: if you know no such mail is left, pass --force",
+                utc_time::human_duration(now - stopped),
+                utc_time::format(stopped),
+                utc_time::format(due),
+                utc_time::human_duration(due - now),
+            )));
         }
     }
     let (tenant_path, mut doc) = tenant_document(dir, &name)?;
@@ -235,7 +250,8 @@ struct KeyStatus {
     state: &'static str,
     published: Option<String>,
     age_seconds: Option<i64>,
-    /// When the next step may be taken (a published key's promotion).
+    /// When the next step may be taken (a published key's promotion, a
+    /// retiring key's retirement).
     due: Option<String>,
     next: String,
 }
@@ -310,10 +326,21 @@ fn key_status(domain: &Domain, key: &Dkim, now: i64, private_key_here: bool) -> 
                 None => format!("none (to replace it: `mailops dkim rotate {d}`)"),
             }
         }
-        DkimState::Retiring => format!(
-            "retire once mail signed with it has been delivered (about {} after its promotion): `mailops dkim retire {d} {s}`",
-            utc_time::human_duration(RETIRE_AFTER)
-        ),
+        DkimState::Retiring => match key.retiring.map(retirable_at) {
+            Some(at) if at > now => {
+                due = Some(utc_time::format(at));
+                format!(
+                    "wait {} (a week after it stopped signing, until {}), then `mailops dkim retire {d} {s}`",
+                    utc_time::human_duration(at - now),
+                    utc_time::format(at)
+                )
+            }
+            Some(_) => format!("retire: `mailops dkim retire {d} {s}`"),
+            None => format!(
+                "retire once mail signed with it has been delivered (about {} after it stopped signing; the file does not say when that was): `mailops dkim retire {d} {s}`",
+                utc_time::human_duration(RETIRE_AFTER)
+            ),
+        },
         DkimState::Retired if private_key_here => {
             format!("purge its private key: `mailops dkim purge {d}`")
         }
@@ -419,6 +446,11 @@ fn open_folder(repo: &Path, folder: &Path) -> std::io::Result<Beneath> {
 /// When a key published at `published` may be promoted.
 fn promotable_at(domain: &Domain, published: i64) -> i64 {
     published + i64::from(domain.ttl) + PROMOTE_MARGIN
+}
+
+/// When a key that stopped signing at `stopped` may be retired.
+fn retirable_at(stopped: i64) -> i64 {
+    stopped + RETIRE_AFTER
 }
 
 /// `s20261130` (RSA) or `ed20261130` (Ed25519): today's date, with `-2`,

@@ -172,8 +172,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 },
         } => dkim_rotation::promote(&dir, &domain, &selector, force),
         Command::Dkim {
-            command: DkimCommand::Retire { domain, selector },
-        } => dkim_rotation::retire(&dir, &domain, &selector),
+            command:
+                DkimCommand::Retire {
+                    domain,
+                    selector,
+                    force,
+                },
+        } => dkim_rotation::retire(&dir, &domain, &selector, force),
         Command::Dkim {
             command: DkimCommand::Status { domain, format },
         } => dkim_rotation::status(&dir, domain.as_deref(), format),

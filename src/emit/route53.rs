@@ -129,6 +129,7 @@ mod tests {
             dns_p: "M".repeat(736),
             state: crate::model::DkimState::Active,
             published: None,
+            retiring: None,
         };
         let record = dkim.record();
         assert!(record.is_ascii());

@@ -151,6 +151,9 @@ pub(crate) struct Dkim {
     /// When the key was published in DNS (`published = "…"`), seconds since
     /// the Unix epoch.
     pub(crate) published: Option<i64>,
+    /// When the key stopped signing (`retiring = "…"`), seconds since the
+    /// Unix epoch.
+    pub(crate) retiring: Option<i64>,
 }
 
 impl Dkim {

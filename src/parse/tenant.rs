@@ -253,6 +253,11 @@ pub(crate) struct RawDkim {
     /// been in DNS longer than the domain's TTL plus a margin.
     #[serde(default)]
     pub(crate) published: Option<Sp<String>>,
+    /// When the key stopped signing (became `retiring`), RFC 3339 in UTC; `mailops dkim
+    /// promote` writes it. `mailops dkim retire` waits a week from it, so that mail
+    /// signed with the key and still queued somewhere verifies when it arrives.
+    #[serde(default)]
+    pub(crate) retiring: Option<Sp<String>>,
 }
 
 /// Limits of one domain.

@@ -34,6 +34,7 @@ codes! {
         DkimEd25519WithoutRsa = "mailops::dkim::ed25519-without-rsa",
         DkimInvalidKey = "mailops::dkim::invalid-key",
         DkimInvalidPublished = "mailops::dkim::invalid-published",
+        DkimInvalidRetiring = "mailops::dkim::invalid-retiring",
         DkimInvalidSelector = "mailops::dkim::invalid-selector",
         DkimInvalidState = "mailops::dkim::invalid-state",
         DkimKeyMismatch = "mailops::dkim::key-mismatch",
@@ -630,6 +631,15 @@ pub(crate) fn invalid_dkim_published(loc: Location, text: &str) -> Diagnostic {
     )
     .at(loc, "this time")
     .help("write when the key was published in DNS as RFC 3339 in UTC, in quotes, like `published = \"2026-11-30T09:00:00Z\"` (`mailops dkim rotate` writes it)")
+}
+
+pub(crate) fn invalid_dkim_retiring(loc: Location, text: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::DkimInvalidRetiring,
+        format!("`{text}` is not a time in the form `YYYY-MM-DDTHH:MM:SSZ`"),
+    )
+    .at(loc, "this time")
+    .help("write when the key stopped signing as RFC 3339 in UTC, in quotes, like `retiring = \"2026-11-30T09:00:00Z\"` (`mailops dkim promote` writes it)")
 }
 
 pub(crate) fn missing_dkim_published(loc: Location, selector: &str) -> Diagnostic {

@@ -476,6 +476,7 @@ fn build_dkim(
             dns_p: String::new(),
             state: crate::model::DkimState::Active,
             published: None,
+            retiring: None,
         };
         let state_loc = entry
             .state
@@ -501,6 +502,14 @@ fn build_dkim(
                 state_loc.clone(),
                 &out.selector,
             ));
+        }
+        if let Some(retiring) = &entry.retiring {
+            if let Some(text) = c.structured(retiring, "the time the DKIM key stopped signing") {
+                match crate::utc_time::parse(text) {
+                    Some(at) => out.retiring = Some(at),
+                    None => c.push(diags::invalid_dkim_retiring(c.loc(retiring), text)),
+                }
+            }
         }
         if c.structured(key, "the DKIM public key").is_none() {
             all_parsed = false;
