@@ -76,25 +76,6 @@ pub(crate) async fn test_hold_after_read() {
     test_hold("MAILOPS_TEST_HOLD_AFTER_READ_MS").await;
 }
 
-/// Test-only: pause this long just before an apply's `COMMIT` (debug builds
-/// only, and only with `MAILOPS_TEST_PAUSE_BEFORE_COMMIT_MS` set), saying so
-/// on stderr, so that the Galera proof (`scripts/e2e_galera.py`) can start a
-/// second apply on another node, or kill the node, while this one has
-/// written everything and not yet committed.
-pub(crate) async fn test_pause_before_commit() {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    let variable = "MAILOPS_TEST_PAUSE_BEFORE_COMMIT_MS";
-    if let Some(ms) = std::env::var(variable)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        eprintln!("test hook {variable}: pausing {ms} ms before COMMIT");
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-}
-
 async fn test_hold(variable: &str) {
     if !cfg!(debug_assertions) {
         return;

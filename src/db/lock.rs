@@ -201,7 +201,7 @@ pub(crate) async fn acquire(
 pub(crate) async fn release(conn: &mut Conn, held: Held, commit: bool) -> Result<(), DbError> {
     let ends_transaction = conn.dialect() == Dialect::Sqlite || held.purpose == Purpose::Apply;
     if commit && held.purpose == Purpose::Apply {
-        crate::db::apply::test_pause_before_commit().await;
+        test_pause_before_commit().await;
     }
     let ended = if ends_transaction {
         conn.execute_raw(if commit { "COMMIT" } else { "ROLLBACK" })
@@ -220,6 +220,25 @@ pub(crate) async fn release(conn: &mut Conn, held: Held, commit: bool) -> Result
         return released;
     }
     ended
+}
+
+/// Test-only: pause this long just before an apply's `COMMIT` (debug builds
+/// only, and only with `MAILOPS_TEST_PAUSE_BEFORE_COMMIT_MS` set), saying so
+/// on stderr, so that the Galera proof (`scripts/e2e_galera.py`) can start a
+/// second apply on another node, or kill the node, while this one has
+/// written everything and not yet committed.
+async fn test_pause_before_commit() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let variable = "MAILOPS_TEST_PAUSE_BEFORE_COMMIT_MS";
+    if let Some(ms) = std::env::var(variable)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("test hook {variable}: pausing {ms} ms before COMMIT");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 /// A lock name per database and purpose, within MySQL's 64 characters.
