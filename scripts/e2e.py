@@ -21,6 +21,9 @@ named in a zone Knot signs, in a network namespace of its own.
 Then the MTA-STS phase (scripts/e2e_mtasts.py, issue 17): the generated nginx
 config serves the tenants' MTA-STS policies and autoconfig files with test-CA
 certificates; checkdmarc validates them through a test DNS server.
+Then the Galera phase (scripts/e2e_galera.py, issue 18): a 3-node MariaDB Galera
+cluster on loopback; applies and plans on different nodes, two applies racing,
+a node killed during an apply.
 
 Prints `ok <check>` / `FAIL <check>: why` per check and `N passed, M failed`;
 exits 1 on any failure after printing the tail of each service's log. Stops
@@ -2524,11 +2527,11 @@ def forward_copy_checks(backend, stack, repo, url, db_password):
 
 
 def main():
-    phases = ["mysql", "sqlite", "gitops", "dane", "mtasts"]
+    phases = ["mysql", "sqlite", "gitops", "dane", "mtasts", "galera"]
     only = sys.argv[1:] or phases
     unknown = [name for name in only if name not in phases]
     if unknown:
-        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite, gitops, dane or mtasts)")
+        log(f"FAIL setup: unknown phase {' '.join(unknown)} (expected mysql, sqlite, gitops, dane, mtasts or galera)")
         return 1
     start = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -2539,7 +2542,8 @@ def main():
     for backend in only:
         log({"gitops": "=== the GitOps loop (MariaDB)",
              "dane": "=== outbound DANE (Knot, unbound, Postfix in a network namespace)",
-             "mtasts": "=== MTA-STS, TLS-RPT and autoconfig (nginx, Knot, unbound, checkdmarc in a network namespace)"}
+             "mtasts": "=== MTA-STS, TLS-RPT and autoconfig (nginx, Knot, unbound, checkdmarc in a network namespace)",
+             "galera": "=== a 3-node MariaDB Galera cluster on loopback: the cluster-wide apply lock"}
             .get(backend, f"=== backend {backend}"))
         try:
             if backend == "gitops":
@@ -2551,6 +2555,9 @@ def main():
             elif backend == "mtasts":
                 import e2e_mtasts
                 e2e_mtasts.run_mtasts(sys.modules[__name__])
+            elif backend == "galera":
+                import e2e_galera
+                e2e_galera.run_galera(sys.modules[__name__])
             else:
                 run_suite(backend)
         except Exception as error:  # noqa: BLE001

@@ -5,11 +5,15 @@
 //! exit number; `lib.rs` `main()` prints `error: {message}` once and exits with
 //! [`Error::exit_code`]. The kinds are the README's exit codes: 1 for a
 //! problem the user must resolve (in the input, or a refused plan or apply),
-//! 2 for an operational failure (I/O, the lock, the database).
+//! 2 for an operational failure (I/O, the lock, the database), 3 for an
+//! apply that lost to a concurrent one (nothing written; plan again).
 
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
+
+/// The exit code of an apply that another apply beat to the commit.
+pub(crate) const EXIT_CONFLICT: u8 = 3;
 
 #[derive(Debug)]
 pub(crate) enum Error {
@@ -23,6 +27,12 @@ pub(crate) enum Error {
     Operational(String),
     /// The database failed (connection, statement): exit 2.
     Database(String),
+    /// An apply that another apply beat to the commit (on a Galera cluster,
+    /// on another node): nothing was written, and the plan it would have
+    /// written is stale: exit 3, so that automation can tell "plan again"
+    /// from a failed database. Never retried by mailops itself: the plan
+    /// someone reviewed is no longer the plan.
+    Conflict(String),
 }
 
 impl Error {
@@ -41,15 +51,21 @@ impl Error {
     /// The message, without the `error: ` that `main` puts before it.
     pub(crate) fn message(&self) -> &str {
         match self {
-            Error::User(m) | Error::Refused(m) | Error::Operational(m) | Error::Database(m) => m,
+            Error::User(m)
+            | Error::Refused(m)
+            | Error::Operational(m)
+            | Error::Database(m)
+            | Error::Conflict(m) => m,
         }
     }
 
-    /// 1 for what the user must resolve, 2 for an operational failure.
+    /// 1 for what the user must resolve, 2 for an operational failure, 3
+    /// for an apply that lost to a concurrent one.
     pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             Error::User(_) | Error::Refused(_) => ExitCode::FAILURE,
             Error::Operational(_) | Error::Database(_) => ExitCode::from(2),
+            Error::Conflict(_) => ExitCode::from(EXIT_CONFLICT),
         }
     }
 
@@ -62,6 +78,7 @@ impl Error {
             Error::Refused(m) => Error::Refused(add(m)),
             Error::Operational(m) => Error::Operational(add(m)),
             Error::Database(m) => Error::Database(add(m)),
+            Error::Conflict(m) => Error::Conflict(add(m)),
         }
     }
 }
@@ -100,6 +117,11 @@ mod tests {
             (
                 DbError::Operational("gone".into()).into(),
                 ExitCode::from(2),
+            ),
+            (Error::Conflict("plan again".into()), ExitCode::from(3)),
+            (
+                DbError::Conflict("deadlock".into()).into(),
+                ExitCode::from(3),
             ),
         ] {
             assert_eq!(error.exit_code(), code, "{error:?}");

@@ -34,7 +34,14 @@ on_both_engines!(
     destroy_refusal_lists_forwards_into_the_domain,
     a_hand_edit_that_keeps_the_change_times_is_caught_only_by_full_plans,
     every_plan_error_exits_1_with_detailed_exitcode,
+    the_apply_lock_row_exists_after_migrate_and_counts_the_applies_that_commit,
+    an_apply_without_its_lock_row_fails_and_says_how_to_restore_it,
 );
+
+#[test]
+fn mariadb_an_apply_aborted_for_a_conflicting_write_says_plan_again_and_exits_3() {
+    an_apply_aborted_for_a_conflicting_write_says_plan_again_and_exits_3(Engine::Mariadb);
+}
 
 #[test]
 fn mariadb_a_hand_edit_committed_while_apply_runs_shows_in_the_next_plan() {
@@ -1101,7 +1108,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 2 to 6"),
+        stdout(&out).contains("apply will migrate from version 2 to 7"),
         "{}",
         stdout(&out)
     );
@@ -1118,7 +1125,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "6\n"
+        "7\n"
     );
     match engine {
         Engine::Mariadb => {
@@ -1506,7 +1513,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(
-        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 6"),
+        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 7"),
         "{text}"
     );
     assert!(text.contains("~ mailbox alice@a.example"), "{text}");
@@ -1536,7 +1543,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n5\n6\n"
+        "1\n2\n3\n4\n5\n6\n7\n"
     );
     assert_code(&repo.plan_against(&db), 0);
 }
@@ -1706,4 +1713,118 @@ fn every_plan_error_exits_1_with_detailed_exitcode(engine: Engine) {
     db.sql("INSERT INTO mailops_schema_migrations (version, name) VALUES (999, 'from_the_future')");
     let out = repo.plan_against(&db);
     assert_code(&out, 1);
+}
+
+/// The lock row of migration 0007 (the cluster-wide half of the apply lock,
+/// see `db::lock`): `generation, holder`.
+fn lock_row(db: &TestDb) -> String {
+    db.sql("SELECT generation, COALESCE(holder, '-') FROM mailops_apply_lock ORDER BY id")
+}
+
+fn the_apply_lock_row_exists_after_migrate_and_counts_the_applies_that_commit(engine: Engine) {
+    let repo = Repo::two_tenants();
+    let db = TestDb::new(engine);
+    for migration in engine.migrations() {
+        db.sql_file(&migration);
+    }
+    assert_eq!(lock_row(&db), "0\t-\n", "migration 0007 makes the one row");
+    assert_code(&repo.apply_to(&db), 0);
+    let taken = lock_row(&db);
+    assert!(
+        taken.starts_with("1\tmailops ") && taken.contains(" pid "),
+        "{taken}"
+    );
+    // Nothing to change: the transaction is rolled back, and the row with it.
+    assert_code(&repo.apply_to(&db), 0);
+    assert_eq!(lock_row(&db), taken);
+    // A failed apply rolls its increment back too.
+    repo.add_mailbox("a.example", "frank", None);
+    let out = run_env(
+        repo.path(),
+        &["apply", "--yes", "--database", &db.url],
+        &[("MAILOPS_TEST_FAIL_AFTER", "1")],
+    );
+    assert_code(&out, 2);
+    assert_eq!(lock_row(&db), taken);
+    assert_code(&repo.apply_to(&db), 0);
+    assert!(lock_row(&db).starts_with("2\t"), "{}", lock_row(&db));
+    assert_eq!(db.count("mailops_apply_lock"), 1);
+}
+
+fn an_apply_without_its_lock_row_fails_and_says_how_to_restore_it(engine: Engine) {
+    let repo = Repo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&repo.apply_to(&db), 0);
+    db.sql("DELETE FROM mailops_apply_lock");
+    repo.add_mailbox("a.example", "frank", None);
+    let before = db.snapshot();
+    let out = repo.apply_to(&db);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("mailops_apply_lock has no row (id 1)")
+            && stderr(&out)
+                .contains("INSERT INTO mailops_apply_lock (id, generation) VALUES (1, 0)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.snapshot(), before);
+    db.sql("INSERT INTO mailops_apply_lock (id, generation) VALUES (1, 0)");
+    assert_code(&repo.apply_to(&db), 0);
+    assert_eq!(db.count("virtual_users"), 5);
+}
+
+/// MariaDB without Galera: a hand session that writes a row the apply is
+/// about to update and then waits for the apply's lock row makes a deadlock;
+/// InnoDB aborts the lighter transaction, the apply (one row written so far).
+/// It ends with the conflict's message and exit code 3, nothing written, and
+/// the hand edit commits. (On a Galera cluster the same error comes from
+/// another apply on another node: `scripts/e2e_galera.py`.)
+fn an_apply_aborted_for_a_conflicting_write_says_plan_again_and_exits_3(engine: Engine) {
+    let repo = Repo::two_tenants();
+    let db = TestDb::new(engine);
+    assert_code(&repo.apply_to(&db), 0);
+    repo.replace("b.example", "quota = \"1 GiB\"", "quota = \"2 GiB\"");
+    let quotas = "SELECT email, quota_bytes FROM virtual_users ORDER BY email";
+    let before = db.sql(quotas);
+    let log = db.count("mailops_apply_log");
+    let apply = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000"));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let hand = std::process::Command::new("mysql")
+        .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B"])
+        .arg(&db.target)
+        .arg("-e")
+        .arg(
+            "START TRANSACTION; UPDATE virtual_users SET name = 'Hand'; \
+             UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
+        )
+        .output()
+        .expect("the mysql client runs");
+    let out = apply.wait_with_output().unwrap();
+    assert!(
+        hand.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hand.stderr)
+    );
+    assert_code(&out, 3);
+    let message = stderr(&out);
+    assert!(
+        message.contains(
+            "error: the database aborted this apply for a conflicting write by another session \
+             (a deadlock); nothing of this apply was written. Run `mailops plan` again"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("Deadlock found"), "{message}");
+    assert!(
+        !message.contains("hint:"),
+        "the message names the command: {message}"
+    );
+    assert_eq!(db.sql(quotas), before, "nothing of the apply was written");
+    assert_eq!(db.count("mailops_apply_log"), log);
+    assert_eq!(
+        db.sql("SELECT DISTINCT name FROM virtual_users"),
+        "Hand\n",
+        "the hand edit committed"
+    );
+    assert!(lock_row(&db).ends_with("\thand\n"), "{}", lock_row(&db));
 }

@@ -121,7 +121,8 @@ pub(crate) fn run(
             c.delete,
             took.elapsed().as_secs_f64()
         ),
-        Err(e @ DbError::Refused(_)) => return Err(e.into()),
+        // Both say what was (not) written and what to do next.
+        Err(e @ (DbError::Refused(_) | DbError::Conflict(_))) => return Err(e.into()),
         Err(e) => {
             return Err(
                 Error::from(e).followed_by("nothing was changed: the transaction was rolled back")
@@ -162,7 +163,10 @@ async fn apply_rows(
     };
     timer.lap("db open+lock");
     db::apply::test_hold_lock().await;
-    let outcome = apply_locked(&mut conn, request, desired, timer).await;
+    let cluster = held.on_cluster();
+    let outcome = apply_locked(&mut conn, request, desired, timer)
+        .await
+        .map_err(|e| lock::explain(e, cluster));
     let commit = matches!(outcome, Ok(Outcome::Applied(..) | Outcome::Recorded(_)));
     let released = lock::release(&mut conn, held, commit).await;
     conn.close().await;

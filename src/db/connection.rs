@@ -25,12 +25,21 @@ pub(crate) enum DbError {
     Locked(String),
     /// Something the user must resolve (stale plan, newer schema): exit 1.
     Refused(String),
+    /// The server aborted the transaction for a conflicting write
+    /// (ER_LOCK_DEADLOCK): on a Galera cluster, another apply committed
+    /// first on another node. Nothing of the transaction was written; the
+    /// plan it executed is stale. The message is the driver's until
+    /// `lock::Held::explain` words it for the user: exit 3.
+    Conflict(String),
 }
 
 impl DbError {
     pub(crate) fn message(&self) -> &str {
         match self {
-            DbError::Operational(m) | DbError::Locked(m) | DbError::Refused(m) => m,
+            DbError::Operational(m)
+            | DbError::Locked(m)
+            | DbError::Refused(m)
+            | DbError::Conflict(m) => m,
         }
     }
 }
@@ -41,14 +50,34 @@ impl std::fmt::Display for DbError {
     }
 }
 
-/// Wrap a driver error with what was being done.
+/// Wrap a driver error with what was being done. A transaction the server
+/// aborted for a conflicting write is a `Conflict`.
 pub(crate) fn failed(doing: &str) -> impl Fn(sqlx::Error) -> DbError + '_ {
     move |error| {
-        DbError::Operational(format!(
+        let message = format!(
             "{doing}: {}",
             crate::database_url::redact_in(&error.to_string())
-        ))
+        );
+        if mysql_error_number(&error) == Some(MYSQL_LOCK_DEADLOCK) {
+            DbError::Conflict(message)
+        } else {
+            DbError::Operational(message)
+        }
     }
+}
+
+/// MySQL's ER_LOCK_DEADLOCK: InnoDB chose this transaction as a deadlock's
+/// victim, or (Galera) the cluster aborted it because a conflicting write
+/// set committed first: certification failed at commit, or a replicated
+/// write set aborted it on this node ("brute force abort"). Either way the
+/// whole transaction was rolled back.
+pub(crate) const MYSQL_LOCK_DEADLOCK: u16 = 1213;
+
+fn mysql_error_number(error: &sqlx::Error) -> Option<u16> {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|e| e.number())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +160,35 @@ enum Access {
 const MYSQL_UNKNOWN_DATABASE: u16 = 1049;
 
 fn is_unknown_database(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| e.number() == MYSQL_UNKNOWN_DATABASE)
+    mysql_error_number(error) == Some(MYSQL_UNKNOWN_DATABASE)
+}
+
+/// Whether the server is a node of a Galera cluster (`wsrep_on` is `ON`; a
+/// MariaDB without Galera says `OFF`, MySQL has no such variable). SQLite:
+/// never.
+pub(crate) async fn is_galera_node(conn: &mut Conn) -> Result<bool, DbError> {
+    let Conn::Mysql(c) = conn else {
+        return Ok(false);
+    };
+    let row: Option<(String, String)> = sqlx::query_as("SHOW VARIABLES LIKE 'wsrep_on'")
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(failed("reading wsrep_on"))?;
+    Ok(row.is_some_and(|(_, value)| value.eq_ignore_ascii_case("ON")))
+}
+
+/// On a Galera node, make this session's reads causal: before a `SELECT`
+/// or a `START TRANSACTION` (bit 1 of `wsrep_sync_wait`, "READ"), the node
+/// first applies every write set the cluster committed up to that moment.
+/// A plan on node 2 then sees an apply committed on node 1 a moment ago,
+/// and an apply's transaction starts from the cluster's latest commit.
+/// Elsewhere nothing changes. Returns whether the server is a Galera node.
+pub(crate) async fn read_latest_commits(conn: &mut Conn) -> Result<bool, DbError> {
+    if !is_galera_node(conn).await? {
+        return Ok(false);
+    }
+    conn.execute_raw("SET SESSION wsrep_sync_wait = 1").await?;
+    Ok(true)
 }
 
 async fn connect_as(
@@ -184,7 +238,12 @@ async fn connect_as(
                     )));
                 }
             };
-            Ok(Some(Conn::Mysql(conn)))
+            let mut conn = Conn::Mysql(conn);
+            if let Err(e) = read_latest_commits(&mut conn).await {
+                conn.close().await;
+                return Err(e);
+            }
+            Ok(Some(conn))
         }
         DatabaseUrl::Sqlite { .. } => {
             let path = target
@@ -231,13 +290,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DbError> {
         .map_err(|e| DbError::Operational(format!("cannot start the async runtime: {e}")))
 }
 /// A database failure as a command ends with it: a refusal exits 1, the lock
-/// and the database exit 2.
+/// and the database exit 2, a conflict with a concurrent apply exits 3.
 impl From<DbError> for crate::error::Error {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Refused(m) => crate::error::Error::Refused(m),
             DbError::Locked(m) => crate::error::Error::Operational(m),
             DbError::Operational(m) => crate::error::Error::Database(m),
+            DbError::Conflict(m) => crate::error::Error::Conflict(m),
         }
     }
 }

@@ -69,6 +69,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../../migrations/mysql/0006_relay_domains.sql"),
         sqlite: include_str!("../../migrations/sqlite/0006_relay_domains.sql"),
     },
+    Migration {
+        version: 7,
+        name: "apply_lock",
+        mysql: include_str!("../../migrations/mysql/0007_apply_lock.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0007_apply_lock.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -53,7 +53,7 @@ pub(crate) fn apply(
     });
     match outcome {
         Ok(written) => Ok(written),
-        Err(e @ DbError::Refused(_)) => Err(e.into()),
+        Err(e @ (DbError::Refused(_) | DbError::Conflict(_))) => Err(e.into()),
         Err(e) => {
             Err(Error::from(e).followed_by("no row was changed: the transaction was rolled back"))
         }
@@ -75,7 +75,10 @@ async fn apply_rows(
             return Err(e);
         }
     };
-    let outcome = apply_locked(&mut conn, target, compiled, revision, destroy, desired).await;
+    let cluster = held.on_cluster();
+    let outcome = apply_locked(&mut conn, target, compiled, revision, destroy, desired)
+        .await
+        .map_err(|e| lock::explain(e, cluster));
     let released = lock::release(&mut conn, held, outcome.is_ok()).await;
     conn.close().await;
     let outcome = outcome?;

@@ -90,7 +90,7 @@ pub struct TestDb {
     pub engine: Engine,
     pub url: String,
     /// SQLite: the file. MariaDB: the database name.
-    target: String,
+    pub target: String,
     _dir: Option<tempfile::TempDir>,
 }
 
