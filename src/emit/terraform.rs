@@ -350,7 +350,7 @@ struct PlainRecord {
 
 fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainRecord> {
     use records::Purpose;
-    records::mta_sts_records(&platform.hostname, domain, zone)
+    records::mta_sts_records(platform, domain, zone)
         .into_iter()
         .map(|record| PlainRecord {
             resource: match &record.purpose {
@@ -551,7 +551,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .map(str::trim)
             .filter(|d| !d.is_empty()),
         ttl: domain.ttl,
-        mx: crate::model::records::mx_values(&platform.hostname, domain),
+        mx: crate::model::records::mx_values(platform, domain),
         spf: domain.spf.record(),
         dmarc: domain.dmarc.record(),
         report_zones,
@@ -708,7 +708,7 @@ mod tests {
         let own = out.get(&dns_path("webhizzy.in", 16)).expect("dns file");
         assert!(!own.contains("_report._dmarc"), "{own}");
         let records = crate::model::records::declared_in(
-            &model.platform.hostname,
+            &model.platform,
             &model.domains["acme.example"],
             "acme.example",
         );
