@@ -90,7 +90,7 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     // The mail host's zone, when it is signed and every domain is checked.
     let platform_zone = platform_signed_zone(&model, &args.domains);
     signed.extend(platform_zone.clone());
-    let mut report = check::run(&model.platform.hostname, domains, signed, &options)?;
+    let mut report = check::run(&model.platform.host_names(), domains, signed, &options)?;
     if let Some(smtp) = &smtp {
         // The expected address, else every address the host's name resolved to.
         let addresses: Vec<IpAddr> = match args.expect_ip {

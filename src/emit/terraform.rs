@@ -34,6 +34,7 @@ const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const SHARD_TF: &str = include_str!("templates/terraform/shard.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 const DNSSEC_TF: &str = include_str!("templates/terraform/dnssec.tf");
+const HOSTS_TF: &str = include_str!("templates/terraform/hosts.tf");
 
 /// The root of the mail host, under `generated/`.
 pub(crate) const HOST_ROOT: &str = "terraform/host";
@@ -50,6 +51,7 @@ pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
 pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
     let tera = engine(&[
         ("dnssec.tf", DNSSEC_TF),
+        ("hosts.tf", HOSTS_TF),
         ("main.tf", MAIN_TF),
         ("shard.tf", SHARD_TF),
     ]);
@@ -183,6 +185,122 @@ struct MainContext<'a> {
     /// `[mail_host] tlsa`: the records of `tlsa_name`.
     tlsa: &'a [String],
     tlsa_name: String,
+    /// `[[hosts]]`: the hosts, their network and the rules between them
+    /// (`None`: one host, the Terraform of a single-host platform).
+    hosts: Option<HostsContext<'a>>,
+}
+
+#[derive(Serialize)]
+struct HostsContext<'a> {
+    /// The primary host's name.
+    primary: &'a str,
+    /// The names in words, for the header.
+    names: String,
+    private_cidr: &'a str,
+    list: Vec<HostEntry<'a>>,
+    rules: Vec<ClusterRule>,
+}
+
+#[derive(Serialize)]
+struct HostEntry<'a> {
+    name: &'a str,
+    hostname: &'a str,
+    private_ip: String,
+    instance_type: &'a str,
+    volume_size_gb: u32,
+}
+
+/// An ingress rule between the hosts (source: their security group).
+#[derive(Serialize)]
+struct ClusterRule {
+    key: &'static str,
+    protocol: &'static str,
+    port: u16,
+    description: &'static str,
+}
+
+/// The ports the hosts open to each other: Galera (SQL, state snapshot
+/// transfer, replication over TCP and UDP, incremental state transfer), LMTP
+/// to a mailbox's home host, and the logins the Dovecot proxy forwards.
+fn cluster_rules(pop3: bool) -> Vec<ClusterRule> {
+    let rule = |key, protocol, port, description| ClusterRule {
+        key,
+        protocol,
+        port,
+        description,
+    };
+    let mut rules = vec![
+        rule(
+            "galera_sql",
+            "tcp",
+            3306,
+            "MariaDB clients and Galera SQL between hosts",
+        ),
+        rule("galera_sst", "tcp", 4444, "Galera state snapshot transfer"),
+        rule("galera_tcp", "tcp", 4567, "Galera replication"),
+        rule(
+            "galera_udp",
+            "udp",
+            4567,
+            "Galera replication (multicast-free UDP)",
+        ),
+        rule(
+            "galera_ist",
+            "tcp",
+            4568,
+            "Galera incremental state transfer",
+        ),
+        rule("lmtp", "tcp", 24, "LMTP delivery to a mailbox's home host"),
+        rule(
+            "submission",
+            "tcp",
+            587,
+            "Submission proxied to a mailbox's home host",
+        ),
+        rule(
+            "imaps",
+            "tcp",
+            993,
+            "IMAPS proxied to a mailbox's home host",
+        ),
+    ];
+    if pop3 {
+        rules.push(rule(
+            "pop3s",
+            "tcp",
+            995,
+            "POP3S proxied to a mailbox's home host",
+        ));
+    }
+    rules
+}
+
+fn hosts_context(platform: &Platform) -> Option<HostsContext<'_>> {
+    if !platform.hosts_declared {
+        return None;
+    }
+    let primary = platform
+        .hosts
+        .iter()
+        .find(|h| h.hostname == platform.hostname)?;
+    let names: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+    Some(HostsContext {
+        primary: &primary.name,
+        names: names.join(", "),
+        private_cidr: &platform.private_cidr,
+        list: platform
+            .hosts
+            .iter()
+            .map(|h| HostEntry {
+                name: &h.name,
+                hostname: &h.hostname,
+                private_ip: h.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                instance_type: &h.instance_type,
+                volume_size_gb: h.volume_size_gb,
+            })
+            .collect(),
+        rules: cluster_rules(platform.pop3),
+    })
 }
 
 /// What `dnssec.tf` declares: a KMS key, and a key-signing key, signing and
@@ -239,8 +357,18 @@ impl Dnssec {
 struct Srs<'a> {
     domain: &'a str,
     spf: String,
-    /// `10 mx.webhizzy.in.` when the SRS domain is not the host itself.
-    mx: Option<String>,
+    /// `10 mx.webhizzy.in.` (one per inbound host) when the SRS domain is
+    /// not the host itself.
+    mx: Option<Vec<String>>,
+}
+
+/// The SPF record of the SRS domain: every host may send mail forwarded
+/// off the platform, so each is named (`a:<hostname>`, one host: the host).
+fn srs_spf(platform: &Platform) -> String {
+    let mut hostnames: Vec<&str> = platform.hosts.iter().map(|h| h.hostname.as_str()).collect();
+    hostnames.sort_unstable();
+    let names: Vec<String> = hostnames.iter().map(|h| format!("a:{h}")).collect();
+    format!("v=spf1 {} -all", names.join(" "))
 }
 
 fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
@@ -257,13 +385,14 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         pop3: platform.pop3,
         srs: platform.srs_domain.as_deref().map(|domain| Srs {
             domain,
-            spf: format!("v=spf1 a:{} -all", platform.hostname),
-            mx: (domain != platform.hostname).then(|| format!("10 {}.", platform.hostname)),
+            spf: srs_spf(platform),
+            mx: (domain != platform.hostname).then(|| platform.mx_values()),
         }),
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
         tlsa: &platform.tlsa,
         // As `mailops tls tlsa` names it: SMTP on port 25.
         tlsa_name: format!("_25._tcp.{}", platform.hostname),
+        hosts: hosts_context(platform),
         dnssec: Dnssec::new(
             platform.dnssec,
             "platform".to_string(),

@@ -52,6 +52,18 @@ impl Platform {
         super::host::mx_values(&self.hosts)
     }
 
+    /// Every host's hostname, the primary's first.
+    pub(crate) fn host_names(&self) -> Vec<String> {
+        let mut names = vec![self.hostname.clone()];
+        names.extend(
+            self.hosts
+                .iter()
+                .filter(|h| h.hostname != self.hostname)
+                .map(|h| h.hostname.clone()),
+        );
+        names
+    }
+
     /// The host named `name`.
     pub(crate) fn host(&self, name: &str) -> Option<&super::Host> {
         self.hosts.iter().find(|h| h.name == name)
