@@ -795,6 +795,60 @@ mod tests {
         );
     }
 
+    /// Several hosts (issue 18): the host root of a two-host platform, and
+    /// what adding a third host changes in it: the new host's entries and
+    /// the SRS domain's SPF record, which names every host (the keys of
+    /// `aws_instance.mail`, `aws_eip.mail`… stay those of the hosts already
+    /// there).
+    #[test]
+    fn two_hosts_main_tf_snapshot() {
+        use crate::emit::test_repo;
+        let hosts = "[[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
+        let platform = test_repo::platform("").replace("mx.webhizzy.in", "mx1.webhizzy.in") + hosts;
+        let tenants = [(
+            "acme.example",
+            test_repo::tenant("acme.example", "dkim", 1, "Acme", "Alice"),
+        )];
+        let two = test_repo::emit(&platform, &tenants);
+        let main = two.get("terraform/host/main.tf").expect("main.tf");
+        insta::assert_snapshot!("two_hosts_main.tf", main);
+        let three = test_repo::emit(
+            &format!(
+                "{platform}\n[[hosts]]\nname = \"mx3\"\nhostname = \"mx3.webhizzy.in\"\nprivate_ip = \"10.20.1.13\"\ninbound = false\n"
+            ),
+            &tenants,
+        );
+        let after = three.get("terraform/host/main.tf").expect("main.tf");
+        let diff = similar::TextDiff::from_lines(&main[..], &after[..]);
+        let changed: Vec<String> = diff
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            .map(|c| format!("{}{}", c.tag(), c.value().trim_end()))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-# Several hosts ([[hosts]] in mailops.toml): mx1, mx2. Each has its",
+                "+# Several hosts ([[hosts]] in mailops.toml): mx1, mx2, mx3. Each has its",
+                "-  records = [\"v=spf1 a:mx1.webhizzy.in a:mx2.webhizzy.in -all\"]",
+                "+  records = [\"v=spf1 a:mx1.webhizzy.in a:mx2.webhizzy.in a:mx3.webhizzy.in -all\"]",
+                "+    \"mx3\" = {",
+                "+      hostname       = \"mx3.webhizzy.in\"",
+                "+      private_ip     = \"10.20.1.13\"",
+                "+      instance_type  = \"t3.small\"",
+                "+      volume_size_gb = 50",
+                "+    }",
+            ],
+            "{after}"
+        );
+        // The tenant's MX: one per inbound host (mx3 is not one).
+        let dns = three.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert!(
+            dns.contains("records = [\"10 mx1.webhizzy.in.\", \"20 mx2.webhizzy.in.\"]"),
+            "{dns}"
+        );
+    }
+
     /// DMARC reports to the host's zone (a platform report domain) are
     /// authorized there, for the tenant and each alias domain, through a
     /// lookup of that zone; the report domain's own tenant needs none.

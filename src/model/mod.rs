@@ -402,6 +402,7 @@ mod tests {
             send_as: Box::default(),
             allow_send_as: Box::default(),
             app_passwords: Box::default(),
+            home: None,
             origin: crate::source::Location::new(crate::source::FileId(0), 0..0),
         }
     }

@@ -1113,3 +1113,161 @@ fn default_home(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform)
         }
     }
 }
+
+/// Several mail hosts (issue 18): which host each mailbox lives on, and what
+/// the hosts make of DNS.
+#[cfg(test)]
+mod host_tests {
+    use std::collections::BTreeMap;
+
+    use crate::emit::test_repo::{PASSWORD_HASH, PUBLIC_KEY, compile};
+    use crate::model::Model;
+
+    const TWO_HOSTS: &str = "[mail_host]\nhostname = \"mx1.webhizzy.in\"\n\n\
+        [[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n\
+        [[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
+
+    const THIRD_HOST: &str = "\n[[hosts]]\nname = \"mx3\"\nhostname = \"mx3.webhizzy.in\"\nprivate_ip = \"10.20.1.13\"\n";
+
+    /// A tenant whose file says `tenant_home` (a `home = …` line or nothing)
+    /// with mailboxes `a` (no home), `b` (`home = "mx1"`).
+    fn tenant(domain: &str, tenant_home: &str) -> (String, String) {
+        let mailbox = |user: &str, home: &str| {
+            format!("\n[[mailbox]]\nuser = \"{user}\"\npassword = \"{PASSWORD_HASH}\"\n{home}")
+        };
+        let text = format!(
+            "domain = \"{domain}\"\n{tenant_home}\n[dkim]\npublic_key = \"{PUBLIC_KEY}\"\n{}{}\n[[alias]]\naddress = \"postmaster\"\nto = [\"a\"]\n\n[[alias]]\naddress = \"abuse\"\nto = [\"a\"]\n",
+            mailbox("a", ""),
+            mailbox("b", "home = \"mx1\"\n"),
+        );
+        (domain.to_string(), text)
+    }
+
+    fn tenants() -> Vec<(String, String)> {
+        vec![
+            tenant("acme.example", "home = \"mx2\""),
+            tenant("plain.example", ""),
+        ]
+    }
+
+    fn homes(model: &Model) -> BTreeMap<String, Option<String>> {
+        model
+            .domains
+            .values()
+            .flat_map(|d| d.mailboxes.values())
+            .map(|m| (m.address.to_string(), m.home.as_deref().map(str::to_string)))
+            .collect()
+    }
+
+    fn with_refs(tenants: &[(String, String)]) -> Vec<(&str, String)> {
+        tenants
+            .iter()
+            .map(|(d, t)| (d.as_str(), t.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_mailboxs_home_is_its_own_then_its_tenants_then_the_default() {
+        let model = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let home = |s: &str| Some(s.to_string());
+        assert_eq!(
+            homes(&model),
+            BTreeMap::from([
+                ("a@acme.example".to_string(), home("mx2")),
+                ("b@acme.example".to_string(), home("mx1")),
+                ("a@plain.example".to_string(), home("mx1")),
+                ("b@plain.example".to_string(), home("mx1")),
+            ])
+        );
+        // `[defaults] home` moves the mailboxes that name no home, and only them.
+        let model = compile(
+            &format!("{TWO_HOSTS}\n[defaults]\nhome = \"mx2\"\n"),
+            &with_refs(&tenants()),
+        );
+        assert_eq!(homes(&model)["a@plain.example"], home("mx2"));
+        assert_eq!(homes(&model)["b@plain.example"], home("mx1"));
+        assert_eq!(homes(&model)["a@acme.example"], home("mx2"));
+    }
+
+    /// The default is stable on purpose: adding a host moves no mailbox.
+    #[test]
+    fn adding_a_host_moves_no_mailbox() {
+        let before = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let after = compile(&format!("{TWO_HOSTS}{THIRD_HOST}"), &with_refs(&tenants()));
+        assert_eq!(homes(&before), homes(&after));
+        assert_eq!(after.platform.hosts.len(), 3);
+    }
+
+    /// Without `[[hosts]]` nothing has a home (its rows' `home` is NULL), and
+    /// a `home` naming the one implicit host (the hostname's first label) is
+    /// accepted; any other name is refused.
+    #[test]
+    fn a_single_host_platform_has_no_homes_and_names_its_host_by_its_first_label() {
+        let platform = "[mail_host]\nhostname = \"mx.webhizzy.in\"\n";
+        let (domain, text) = tenant("acme.example", "home = \"mx\"");
+        let ok = [(domain, text.replace("home = \"mx1\"", "home = \"mx\""))];
+        let model = compile(platform, &with_refs(&ok));
+        assert!(homes(&model).values().all(Option::is_none));
+        assert!(!model.platform.hosts_declared);
+        assert_eq!(model.platform.default_home, "mx");
+        let (_, text) = tenant("acme.example", "home = \"mx\"");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("mailops.toml"), platform).expect("platform");
+        std::fs::create_dir(dir.path().join("tenants")).expect("tenants");
+        std::fs::write(
+            dir.path().join("tenants/acme.example.toml"),
+            text.replace("home = \"mx1\"", "home = \"mx2\""),
+        )
+        .expect("tenant");
+        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
+        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["mailops::host::unknown-home"]);
+    }
+
+    /// Every tenant domain gets one MX per inbound host, at its preference;
+    /// its MTA-STS policy lists each of them (so its id changes with them).
+    #[test]
+    fn every_inbound_host_is_an_mx_and_in_the_mta_sts_policy() {
+        let single = compile(
+            "[mail_host]\nhostname = \"mx1.webhizzy.in\"\n",
+            &with_refs(&[tenant("acme.example", "")]),
+        );
+        let model = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let acme = &model.domains["acme.example"];
+        assert_eq!(
+            crate::model::records::mx_values(&model.platform, acme),
+            ["10 mx1.webhizzy.in.", "20 mx2.webhizzy.in."]
+        );
+        let policy = |model: &Model| {
+            let domain = &model.domains["acme.example"];
+            crate::model::mta_sts::policy(
+                &domain.mta_sts,
+                &crate::model::records::mx_values(&model.platform, domain),
+            )
+            .expect("MTA-STS on by default")
+        };
+        let two = policy(&model);
+        assert!(
+            two.text().contains("mx: mx1.webhizzy.in\n"),
+            "{}",
+            two.text()
+        );
+        assert!(
+            two.text().contains("mx: mx2.webhizzy.in\n"),
+            "{}",
+            two.text()
+        );
+        assert_ne!(
+            two.record(),
+            policy(&single).record(),
+            "the policy id changes"
+        );
+        let records = crate::model::records::declared_in(&model.platform, acme, "acme.example");
+        let mx: Vec<&str> = records
+            .iter()
+            .filter(|r| r.purpose.rtype() == "MX")
+            .map(|r| r.value.as_str())
+            .collect();
+        assert_eq!(mx, ["10 mx1.webhizzy.in.\n20 mx2.webhizzy.in."]);
+    }
+}

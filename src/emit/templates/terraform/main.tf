@@ -9,7 +9,6 @@
 # in the roots ../dns-*/ (see ../README.md), and no root refers to this one.
 #
 {%- if hosts %}
-#
 # Several hosts ([[hosts]] in mailops.toml): {{ hosts.names }}. Each has its
 # instance, Elastic IP, A and PTR records (keyed by host name, so adding a host
 # adds resources and changes none); they share the security group and a private
