@@ -819,7 +819,7 @@ mod tests {
             &tenants,
         );
         let after = three.get("terraform/host/main.tf").expect("main.tf");
-        let diff = similar::TextDiff::from_lines(&main[..], &after[..]);
+        let diff = similar::TextDiff::from_lines(main, after);
         let changed: Vec<String> = diff
             .iter_all_changes()
             .filter(|c| c.tag() != similar::ChangeTag::Equal)
