@@ -76,7 +76,10 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         .iter()
         .map(|name| {
             let domain = tenant_of(&model, name);
-            (name.clone(), declared_in(&model.platform, domain, name))
+            (
+                name.clone(),
+                declared_in(model.platform.mail_hosts(), domain, name),
+            )
         })
         .collect();
     let options = check::Options {
@@ -153,7 +156,7 @@ pub(crate) fn records(
     let mut json = Vec::new();
     for name in &names {
         let tenant = tenant_of(&model, name);
-        let records = declared_in(&model.platform, tenant, name);
+        let records = declared_in(model.platform.mail_hosts(), tenant, name);
         let keys = ds.remove(name);
         match format {
             RecordsFormat::Zone => {

@@ -479,7 +479,7 @@ struct PlainRecord {
 
 fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainRecord> {
     use records::Purpose;
-    records::mta_sts_records(platform, domain, zone)
+    records::mta_sts_records(platform.mail_hosts(), domain, zone)
         .into_iter()
         .map(|record| PlainRecord {
             resource: match &record.purpose {
@@ -680,7 +680,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .map(str::trim)
             .filter(|d| !d.is_empty()),
         ttl: domain.ttl,
-        mx: crate::model::records::mx_values(platform, domain),
+        mx: crate::model::records::mx_values(platform.mail_hosts(), domain),
         spf: domain.spf.record(),
         dmarc: domain.dmarc.record(),
         report_zones,
@@ -891,7 +891,7 @@ mod tests {
         let own = out.get(&dns_path("webhizzy.in", 16)).expect("dns file");
         assert!(!own.contains("_report._dmarc"), "{own}");
         let records = crate::model::records::declared_in(
-            &model.platform,
+            model.platform.mail_hosts(),
             &model.domains["acme.example"],
             "acme.example",
         );

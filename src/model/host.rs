@@ -24,6 +24,15 @@ pub(crate) struct Host {
     pub(crate) volume_size_gb: u32,
 }
 
+/// What a tenant's DNS records need of the platform's hosts: the primary
+/// host's name (the MTA-STS and autoconfig target) and every host (the MX
+/// targets). From `Platform::mail_hosts`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailHosts<'a> {
+    pub(crate) primary: &'a str,
+    pub(crate) all: &'a [Host],
+}
+
 /// The MX preference of a host that declares none.
 pub(crate) const DEFAULT_MX_PRIORITY: u16 = 10;
 

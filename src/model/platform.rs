@@ -52,6 +52,14 @@ impl Platform {
         super::host::mx_values(&self.hosts)
     }
 
+    /// What tenants' DNS records need of the hosts.
+    pub(crate) fn mail_hosts(&self) -> super::host::MailHosts<'_> {
+        super::host::MailHosts {
+            primary: &self.hostname,
+            all: &self.hosts,
+        }
+    }
+
     /// Every host's hostname, the primary's first.
     pub(crate) fn host_names(&self) -> Vec<String> {
         let mut names = vec![self.hostname.clone()];

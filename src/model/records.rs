@@ -294,16 +294,18 @@ pub(crate) struct DnsRecord {
     pub(crate) value: String,
 }
 
+use super::host::MailHosts;
+
 /// The MX values of a tenant: every inbound mail host at its preference
 /// (one host: `10 <hostname>.`); for a backup MX relay, the client's server
 /// at 10 and each inbound mail host at 20.
-pub(crate) fn mx_values(platform: &super::Platform, domain: &super::Domain) -> Vec<String> {
+pub(crate) fn mx_values(hosts: MailHosts<'_>, domain: &super::Domain) -> Vec<String> {
     match &domain.relay {
         Some(relay) if relay.backup_mx => {
-            let primary = relay.primary_mx.as_deref().unwrap_or(&platform.hostname);
+            let primary = relay.primary_mx.as_deref().unwrap_or(hosts.primary);
             let mut values = vec![format!("10 {primary}.")];
-            let mut ours: Vec<&str> = platform
-                .hosts
+            let mut ours: Vec<&str> = hosts
+                .all
                 .iter()
                 .filter(|h| h.inbound)
                 .map(|h| h.hostname.as_str())
@@ -312,7 +314,7 @@ pub(crate) fn mx_values(platform: &super::Platform, domain: &super::Domain) -> V
             values.extend(ours.iter().map(|h| format!("20 {h}.")));
             values
         }
-        _ => platform.mx_values(),
+        _ => super::host::mx_values(hosts.all),
     }
 }
 
@@ -323,7 +325,7 @@ pub(crate) fn mx_values(platform: &super::Platform, domain: &super::Domain) -> V
 /// reports (in that domain's zone), each DKIM key, the MTA-STS, TLS-RPT and
 /// client autoconfiguration records ([`mta_sts_records`]), then the BIMI assertion.
 pub(crate) fn declared_in(
-    platform: &super::Platform,
+    hosts: MailHosts<'_>,
     domain: &super::Domain,
     zone: &str,
 ) -> Vec<DnsRecord> {
@@ -339,7 +341,7 @@ pub(crate) fn declared_in(
         out.push(record(
             name.to_string(),
             Purpose::Mx,
-            mx_values(platform, domain).join("\n"),
+            mx_values(hosts, domain).join("\n"),
         ));
         out.push(record(name.to_string(), Purpose::Spf, domain.spf.record()));
         out.push(record(
@@ -367,7 +369,7 @@ pub(crate) fn declared_in(
                 key.record(),
             )
         }));
-        out.extend(mta_sts_records(platform, domain, name));
+        out.extend(mta_sts_records(hosts, domain, name));
         if let Some(bimi) = &domain.bimi {
             out.push(record(bimi_name(name), Purpose::Bimi, bimi.record()));
         }
@@ -379,12 +381,12 @@ pub(crate) fn declared_in(
 /// MTA-STS on), `_smtp._tls.<zone>` TXT (with report URIs), and for a hosted
 /// domain `autoconfig.<zone>` CNAME and the SRV records of its client ports.
 pub(crate) fn mta_sts_records(
-    platform: &super::Platform,
+    hosts: MailHosts<'_>,
     domain: &super::Domain,
     zone: &str,
 ) -> Vec<DnsRecord> {
     use super::mta_sts;
-    let hostname = platform.hostname.as_str();
+    let hostname = hosts.primary;
     let settings = &domain.mta_sts;
     let record = |name: String, purpose: Purpose, value: String| DnsRecord {
         name,
@@ -393,7 +395,7 @@ pub(crate) fn mta_sts_records(
         value,
     };
     let mut out = Vec::new();
-    if let Some(policy) = mta_sts::policy(settings, &mx_values(platform, domain)) {
+    if let Some(policy) = mta_sts::policy(settings, &mx_values(hosts, domain)) {
         out.push(record(
             format!("_mta-sts.{zone}"),
             Purpose::MtaSts,

@@ -1235,14 +1235,14 @@ mod host_tests {
         let model = compile(TWO_HOSTS, &with_refs(&tenants()));
         let acme = &model.domains["acme.example"];
         assert_eq!(
-            crate::model::records::mx_values(&model.platform, acme),
+            crate::model::records::mx_values(model.platform.mail_hosts(), acme),
             ["10 mx1.webhizzy.in.", "20 mx2.webhizzy.in."]
         );
         let policy = |model: &Model| {
             let domain = &model.domains["acme.example"];
             crate::model::mta_sts::policy(
                 &domain.mta_sts,
-                &crate::model::records::mx_values(&model.platform, domain),
+                &crate::model::records::mx_values(model.platform.mail_hosts(), domain),
             )
             .expect("MTA-STS on by default")
         };
@@ -1262,7 +1262,8 @@ mod host_tests {
             policy(&single).record(),
             "the policy id changes"
         );
-        let records = crate::model::records::declared_in(&model.platform, acme, "acme.example");
+        let records =
+            crate::model::records::declared_in(model.platform.mail_hosts(), acme, "acme.example");
         let mx: Vec<&str> = records
             .iter()
             .filter(|r| r.purpose.rtype() == "MX")
