@@ -6,8 +6,10 @@ those read-back records served by a real DNS server (Knot) and checked with
 `mailops dns check`.
 
 Run through scripts/terraform-emulator-check, which makes the virtualenv
-(moto[server], boto3) and builds mailops. For each repo (the project's own
-example, and a synthetic repo of 100 tenants):
+(moto[server], boto3) and builds mailops. For each repo (a two-host repo,
+tests/fixtures/valid/two-hosts, whose host root makes a VPC and an instance,
+Elastic IP, A and PTR record per host; the project's own example; and a
+synthetic repo of 100 tenants; `--two-hosts`: the first only):
 
   1. the hosted zones exist in the emulator (each tenant's, and the host's),
      as they would in the operator's account, plus a key pair; the default
@@ -28,7 +30,8 @@ example, and a synthetic repo of 100 tenants):
      the waits for INSYNC dominate, not the number of roots);
   4. every record set of every zone read back with boto3, compared with the
      declared records: the same names, types, TTLs and values, nothing more;
-     the host's A record holds the Elastic IP the apply output;
+     each host's A record holds the Elastic IP the apply output (with
+     [[hosts]], one per host, and an MX per inbound host);
   5. (example repo) the single state split by the script `mailops dns shards
      --moves` prints (real `terraform state mv`); each root, given its part,
      plans no change against the emulator: every resource is in exactly the
@@ -142,7 +145,9 @@ def declared(repo):
     records = json.loads(run(BIN, "-C", repo, "dns", "records", "--format", "json").stdout)
     out = {}
     for r in records:
-        out.setdefault((r["name"], r["type"]), (r["ttl"], []))[1].append(r["value"])
+        # An MX record set of several hosts is one value a line (DnsRecord).
+        values = r["value"].split("\n") if r["type"] == "MX" else [r["value"]]
+        out.setdefault((r["name"], r["type"]), (r["ttl"], []))[1].extend(values)
     return out
 
 
@@ -241,6 +246,9 @@ def prepare(repo, work, emulator, single=False):
         "mailops_release_url": "https://releases.example/mailops", "mailops_release_sha256": "0" * 64,
         "repo_url": "git@forge.example:acme/mail.git", "deploy_key_parameter": "/mailops/deploy-key",
     }
+    if 'variable "vpc_id"' not in (work / "terraform" / "host" / "main.tf").read_text():
+        # Several hosts ([[hosts]]): the root makes its own VPC and subnet.
+        del variables["vpc_id"], variables["subnet_id"]
     return work / "terraform", variables, domains, len(overridden)
 
 
@@ -382,9 +390,12 @@ def serve_and_check(repo, records, ip, work, dmarc_domains=None):
                     if not any(include == o or include.endswith("." + o) for o in lines):
                         lines.setdefault(include.split(".", 1)[1], []).append(
                             f'{include}. 3600 IN TXT "v=spf1 -all"')
-    reverse = ".".join(reversed(ip.split(".")[:3])) + ".in-addr.arpa"
-    host = next(name for (name, rtype) in records if rtype == "A")
-    lines[reverse] = [f"{ip.split('.')[3]}.{reverse}. 3600 IN PTR {host}."]
+    # The PTR of every host's Elastic IP (aws_eip_domain_name, which the
+    # emulator lacks: step 7), as AWS would serve it.
+    for (host, rtype), (_, values) in sorted(records.items()):
+        for address in values if rtype == "A" else []:
+            reverse = ".".join(reversed(address.split(".")[:3])) + ".in-addr.arpa"
+            lines.setdefault(reverse, []).append(f"{address.split('.')[3]}.{reverse}. 3600 IN PTR {host}.")
     port = 53
     listen = f"{KNOT_ADDRESS}@{port}" + (f", {CHECKDMARC_ADDRESS}@53" if dmarc_domains else "")
     conf = [f'server:\n  rundir: "{zones}"\n  listen: [ {listen} ]\n',
@@ -422,8 +433,51 @@ def serve_and_check(repo, records, ip, work, dmarc_domains=None):
         knot.wait(timeout=20)
 
 
-def mocked_ptr(tf):
-    """`terraform test` with a mocked provider: the resource the emulator lacks."""
+SINGLE_PTR_RUN = '''run "the_ptr_names_the_host_record_of_the_elastic_ip" {
+  command = apply
+
+  assert {
+    condition     = aws_eip_domain_name.mail.domain_name == aws_route53_record.host.fqdn
+    error_message = "the PTR does not name the host's A record"
+  }
+  assert {
+    condition     = aws_eip_domain_name.mail.allocation_id == aws_eip.mail.allocation_id
+    error_message = "the PTR is not set on the mail host's Elastic IP"
+  }
+  assert {
+    condition     = aws_route53_record.host.records == toset([aws_eip.mail.public_ip])
+    error_message = "the host's A record does not hold the Elastic IP"
+  }
+}
+'''
+
+# With [[hosts]]: every host's PTR, keyed by host name.
+KEYED_PTR_RUN = '''run "each_ptr_names_the_host_record_of_its_elastic_ip" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for name, ptr in aws_eip_domain_name.mail : ptr.domain_name == aws_route53_record.host[name].fqdn])
+    error_message = "a PTR does not name its host's A record"
+  }
+  assert {
+    condition     = alltrue([for name, ptr in aws_eip_domain_name.mail : ptr.allocation_id == aws_eip.mail[name].allocation_id])
+    error_message = "a PTR is not set on its host's Elastic IP"
+  }
+  assert {
+    condition     = alltrue([for name, record in aws_route53_record.host : record.records == toset([aws_eip.mail[name].public_ip])])
+    error_message = "a host's A record does not hold its Elastic IP"
+  }
+  assert {
+    condition     = length(aws_eip_domain_name.mail) == length(local.hosts)
+    error_message = "not every host has its PTR"
+  }
+}
+'''
+
+
+def mocked_ptr(tf, hosts=False):
+    """`terraform test` with a mocked provider: the resource the emulator lacks
+    (with `hosts`, keyed by host name: one per host)."""
     tests = tf / "tests"
     tests.mkdir()
     (tests / "ptr.tftest.hcl").write_text('''# Test only: aws_eip_domain_name (EC2 ModifyAddressAttribute), which the
@@ -449,23 +503,7 @@ variables {
   deploy_key_parameter   = "/mailops/deploy-key"
 }
 
-run "the_ptr_names_the_host_record_of_the_elastic_ip" {
-  command = apply
-
-  assert {
-    condition     = aws_eip_domain_name.mail.domain_name == aws_route53_record.host.fqdn
-    error_message = "the PTR does not name the host's A record"
-  }
-  assert {
-    condition     = aws_eip_domain_name.mail.allocation_id == aws_eip.mail.allocation_id
-    error_message = "the PTR is not set on the mail host's Elastic IP"
-  }
-  assert {
-    condition     = aws_route53_record.host.records == toset([aws_eip.mail.public_ip])
-    error_message = "the host's A record does not hold the Elastic IP"
-  }
-}
-''')
+''' + (KEYED_PTR_RUN if hosts else SINGLE_PTR_RUN))
     for name in ("emulator_override.tf", "zones_override.tf", "terraform.tfstate"):
         (tf / name).unlink(missing_ok=True)
     (tf / "teardown_override.tf").write_text(
@@ -488,7 +526,11 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
             roots = roots_of(tf)
             count, outputs = apply_roots(roots, variables)
             how = f"in {len(roots)} roots"
-        state.update(tf=tf, variables=variables, domains=domains, ip=outputs["public_ip"]["value"])
+        state.update(tf=tf, variables=variables, domains=domains, ip=outputs["public_ip"]["value"],
+                     primary=outputs["hostname"]["value"],
+                     # {hostname: Elastic IP}: each host's ([[hosts]]), or the one host's.
+                     hosts={h["hostname"]: h["public_ip"] for h in outputs["hosts"]["value"].values()}
+                     if "hosts" in outputs else {outputs["hostname"]["value"]: outputs["public_ip"]["value"]})
         return (f"{count} resources into the emulator {how}, {len(domains)} tenant zones"
                 + (f", {overridden} zone id overridden" if overridden else ""))
     if not check(f"{label}: terraform init, validate and apply against the AWS emulator", applied):
@@ -497,18 +539,19 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
     def records_match():
         want = declared(repo)
         got = read_back(emulator)
-        host = [key for key in got if key[1] == "A"]
-        if len(host) != 1 or got[host[0]][1] != [state["ip"]]:
-            raise RuntimeError(f"the host's A record: {[(k, got[k]) for k in host]}, expected {state['ip']}")
+        hosts = {key[0]: got[key][1] for key in got if key[1] == "A"}
+        if hosts != {name: [ip] for name, ip in state["hosts"].items()}:
+            raise RuntimeError(f"the hosts' A records: {hosts}, expected {state['hosts']}")
         state["records"] = got
         got = {k: v for k, v in got.items() if k[1] != "A"}
-        # The host root's own record besides the A record: the SPF record of the
-        # SRS domain (by default the host name, [mail_host] srs), which covers the
-        # envelope senders of forwarded mail.
-        hostname = host[0][0]
+        # The host root's own record besides the A records: the SPF record of the
+        # SRS domain (by default the primary host's name, [mail_host] srs), which
+        # covers the envelope senders of forwarded mail from every host.
+        hostname = state["primary"]
+        spf = "v=spf1 " + " ".join(f"a:{h}" for h in sorted(state["hosts"])) + " -all"
         srs = got.pop((hostname, "TXT"), None)
-        if srs is None or srs[1] != [f"v=spf1 a:{hostname} -all"]:
-            raise RuntimeError(f"the SRS domain's SPF record at {hostname}: {srs}")
+        if srs is None or srs[1] != [spf]:
+            raise RuntimeError(f"the SRS domain's SPF record at {hostname}: {srs}, expected {spf}")
         problems = []
         for key in sorted(set(want) | set(got)):
             if key not in got:
@@ -519,8 +562,11 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
                 problems.append(f"{key}: Route53 {got[key]} declared {want[key]}")
         if problems:
             raise RuntimeError("\n".join(problems[:30]))
-        return (f"{len(want)} record sets equal, A {hostname} = {state['ip']}, "
-                f"and its SRS SPF record v=spf1 a:{hostname} -all")
+        mx = sorted(v for (name, rtype), (_, values) in want.items() if rtype == "MX" for v in values)
+        return (f"{len(want)} record sets equal, "
+                + ", ".join(f"A {h} = {ip}" for h, ip in sorted(state["hosts"].items()))
+                + f", its SRS SPF record {spf}"
+                + (f", MX values {sorted(set(mx))}" if len(state["hosts"]) > 1 else ""))
     if not check(f"{label}: the Route53 records read back equal the declared ones", records_match):
         return
     if split:
@@ -531,8 +577,9 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
                             if name.startswith("_dmarc.")}) if split else None
     check(f"{label}: dns check passes on the records the emulator holds, served by Knot",
           lambda: serve_and_check(repo, state["records"], state["ip"], work, dmarc_domains))
-    check(f"{label}: terraform test (mocked provider): the PTR of the Elastic IP names the host",
-          lambda: mocked_ptr(state["tf"] / "host"))
+    check(f"{label}: terraform test (mocked provider): the PTR of "
+          + ("each host's Elastic IP names the host" if len(state["hosts"]) > 1 else "the Elastic IP names the host"),
+          lambda: mocked_ptr(state["tf"] / "host", hosts=len(state["hosts"]) > 1))
 
 
 def main():
@@ -546,7 +593,19 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mailops-tf-emulator-") as temp:
         work = Path(temp)
         emulator = Emulator(work)
+        # `--two-hosts`: only the two-host repo (the quick check of [[hosts]]).
+        only_two_hosts = "--two-hosts" in sys.argv[1:]
         try:
+            # Several hosts (issue 18): the two-host fixture's host root (a VPC,
+            # an instance, Elastic IP and A record per host at its private
+            # address) applied; the tenant's MX per inbound host and an A per
+            # host read back; dns check passes on them.
+            two_hosts = work / "two-hosts"
+            shutil.copytree(REPO / "tests" / "fixtures" / "valid" / "two-hosts", two_hosts)
+            run(BIN, "-C", two_hosts, "build")
+            one_repo("two-host repo", two_hosts, emulator, work / "two-hosts-tf")
+            if only_two_hosts:
+                return finish(started)
             one_repo("example repo", REPO, emulator, work / "example", single=True, split=True)
             synthetic = work / "synthetic"
             run("cargo", "run", "--quiet", "--example", "synth", "--", "--tenants", "100", "--mailboxes", "1",
@@ -559,6 +618,10 @@ def main():
             one_repo("100-tenant repo", synthetic, emulator, work / "synthetic-tf")
         finally:
             emulator.stop()
+    return finish(started)
+
+
+def finish(started):
     passed = sum(results)
     log(f"timing total: {time.monotonic() - started:.0f} s")
     log(f"{passed} passed, {len(results) - passed} failed")

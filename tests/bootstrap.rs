@@ -404,3 +404,47 @@ fn signed_zones_validate_with_the_aws_provider() {
         );
     }
 }
+
+/// Several mail hosts (issue 18): the host root of the two-host fixture —
+/// a private network, one instance, Elastic IP, A and PTR record per host
+/// keyed by name, the rules between the hosts, the `moved` blocks from a
+/// single host — is `terraform fmt`-canonical and passes `terraform
+/// validate` with the AWS provider.
+#[test]
+fn two_hosts_validate_with_the_aws_provider() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    copy_tree(
+        &root().join("tests/fixtures/valid/two-hosts"),
+        scratch.path(),
+    );
+    let built = std::process::Command::new(env!("CARGO_BIN_EXE_mailops"))
+        .arg("-C")
+        .arg(scratch.path())
+        .arg("build")
+        .output()
+        .expect("mailops build");
+    assert!(built.status.success(), "{}", show(&built));
+    let (temp, config) = copied_from(&scratch.path().join("generated"));
+    let host_root = temp.path().join("terraform/host");
+    let main = std::fs::read_to_string(host_root.join("main.tf")).expect("main.tf");
+    for wanted in [
+        "resource \"aws_vpc\" \"hosts\"",
+        "private_ip             = each.value.private_ip",
+        "referenced_security_group_id = aws_security_group.mail.id",
+        "to   = aws_instance.mail[\"mx1\"]",
+    ] {
+        assert!(main.contains(wanted), "{wanted} in\n{main}");
+    }
+    let fmt = std::process::Command::new(root().join("scripts/terraform-fmt-check"))
+        .arg(&host_root)
+        .output()
+        .expect("terraform-fmt-check");
+    assert!(fmt.status.success(), "terraform fmt:\n{}", show(&fmt));
+    init(&host_root, &config);
+    let output = tf(&host_root, &config, &["validate", "-no-color"]);
+    assert!(
+        output.status.success(),
+        "terraform validate:\n{}",
+        show(&output)
+    );
+}

@@ -1108,7 +1108,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 2 to 7"),
+        stdout(&out).contains("apply will migrate from version 2 to 8"),
         "{}",
         stdout(&out)
     );
@@ -1125,7 +1125,7 @@ fn a_database_migrated_from_0002_reads_its_domains_once_then_records_them(engine
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "7\n"
+        "8\n"
     );
     match engine {
         Engine::Mariadb => {
@@ -1513,7 +1513,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 2);
     let text = stdout(&out);
     assert!(
-        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 7"),
+        text.contains("the database schema is at version 1: read as it is, every row; apply will migrate from version 1 to 8"),
         "{text}"
     );
     assert!(text.contains("~ mailbox alice@a.example"), "{text}");
@@ -1543,7 +1543,7 @@ fn plan_reads_an_older_schema_as_it_is_and_never_migrates(engine: Engine) {
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n5\n6\n7\n"
+        "1\n2\n3\n4\n5\n6\n7\n8\n"
     );
     assert_code(&repo.plan_against(&db), 0);
 }

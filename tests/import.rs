@@ -864,7 +864,7 @@ fn an_imported_tutorial_database_is_adopted_in_place_without_a_row_change(engine
     assert_eq!(dump(), before);
     assert_eq!(
         db.sql("SELECT version FROM mailops_schema_migrations ORDER BY version"),
-        "1\n2\n3\n4\n5\n6\n7\n"
+        "1\n2\n3\n4\n5\n6\n7\n8\n"
     );
     assert_eq!(
         db.sql("SELECT COUNT(*) FROM virtual_users WHERE quota_bytes = quota AND state = 'active' AND name IS NULL"),

@@ -188,6 +188,15 @@ macro_rules! fixtures {
 }
 
 fixtures! {
+    // several mail hosts (issue 18)
+    host_duplicate: exit 1, ["mailops::host::duplicate"];
+    host_outside_network: exit 1, ["mailops::host::outside-network"];
+    host_no_primary: exit 1, ["mailops::host::no-primary"];
+    host_no_inbound: exit 1, ["mailops::host::no-inbound"];
+    host_invalid: exit 1, ["mailops::platform::invalid"];
+    host_unknown_home: exit 1, ["mailops::host::unknown-home"];
+    home_without_hosts: exit 1, ["mailops::host::unknown-home"];
+
     // load
     no_platform_file: exit 1, ["mailops::load::no-platform-file"];
     not_utf8: exit 1, ["mailops::load::not-utf8"];

@@ -208,7 +208,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 3 to 7"),
+        stdout(&out).contains("apply will migrate from version 3 to 8"),
         "{}",
         stdout(&out)
     );
@@ -223,7 +223,7 @@ fn a_database_at_version_3_is_adopted_in_place_with_every_row_kept(engine: Engin
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "7\n"
+        "8\n"
     );
     assert_eq!(db.snapshot(), before, "{}", stderr(&out));
     assert_eq!(db.snapshot_rows(), rows_before);

@@ -17,6 +17,7 @@ on_both_engines!(
     applies_twice_and_matches_what_apply_writes,
     more_rows_than_a_statement_holds,
     a_tenant_file_loads_alone,
+    a_two_host_platform_loads_its_hosts_and_each_mailboxs_home,
 );
 
 /// The first migration: the routing tables, as the generated SQL files expect them.
@@ -331,4 +332,36 @@ fn more_rows_than_a_statement_holds(engine: Engine) {
         &["plan", "--detailed-exitcode", "--database", &db.url],
     );
     assert_code(&out, 0);
+}
+
+/// Several mail hosts (issue 18): the begin file writes the `mail_hosts`
+/// rows (migration 0008), replacing a stale row that holds a declared
+/// host's hostname under another name, and each mailbox's row carries its
+/// home: its own `home`, else its tenant's.
+fn a_two_host_platform_loads_its_hosts_and_each_mailboxs_home(engine: Engine) {
+    let fixture = root().join("tests/fixtures/valid/two-hosts");
+    let read = |name: &str| std::fs::read_to_string(fixture.join(name)).unwrap();
+    let repo = Repo::empty()
+        .file("mailops.toml", &read("mailops.toml"))
+        .file(
+            "tenants/acme.example.toml",
+            &read("tenants/acme.example.toml"),
+        );
+    build(&repo);
+    let db = TestDb::new(engine);
+    migrate(&db);
+    db.sql(
+        "INSERT INTO mail_hosts (name, hostname, private_ip) \
+         VALUES ('old', 'mx1.webhizzy.in', '10.20.9.9')",
+    );
+    load(&repo, &db);
+    load(&repo, &db);
+    assert_eq!(
+        db.sql("SELECT name, hostname, private_ip FROM mail_hosts ORDER BY name"),
+        "mx1\tmx1.webhizzy.in\t10.20.1.11\nmx2\tmx2.webhizzy.in\t10.20.1.12\n"
+    );
+    assert_eq!(
+        db.sql("SELECT email, home FROM virtual_users ORDER BY email"),
+        "alice@acme.example\tmx2\nbob@acme.example\tmx1\n"
+    );
 }

@@ -167,7 +167,7 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
     let out = repo.plan_against(&db);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("apply will migrate from version 4 to 7"),
+        stdout(&out).contains("apply will migrate from version 4 to 8"),
         "{}",
         stdout(&out)
     );
@@ -181,7 +181,7 @@ fn a_database_at_version_4_is_read_as_it_is_and_adopted_in_place(engine: Engine)
     assert_code(&out, 0);
     assert_eq!(
         db.sql("SELECT MAX(version) FROM mailops_schema_migrations"),
-        "7\n"
+        "8\n"
     );
     assert_eq!(db.snapshot(), before, "{}", stderr(&out));
     assert_eq!(db.snapshot_rows(), rows_before);

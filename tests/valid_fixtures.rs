@@ -45,6 +45,7 @@ fixtures! {
     catch_all_receives_rfc2142,
     dual_dkim_keys,
     mailbox_operations,
+    two_hosts,
 }
 
 #[test]

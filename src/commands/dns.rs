@@ -78,7 +78,7 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
             let domain = tenant_of(&model, name);
             (
                 name.clone(),
-                declared_in(&model.platform.hostname, domain, name),
+                declared_in(model.platform.mail_hosts(), domain, name),
             )
         })
         .collect();
@@ -93,7 +93,7 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     // The mail host's zone, when it is signed and every domain is checked.
     let platform_zone = platform_signed_zone(&model, &args.domains);
     signed.extend(platform_zone.clone());
-    let mut report = check::run(&model.platform.hostname, domains, signed, &options)?;
+    let mut report = check::run(&model.platform.host_names(), domains, signed, &options)?;
     if let Some(smtp) = &smtp {
         // The expected address, else every address the host's name resolved to.
         let addresses: Vec<IpAddr> = match args.expect_ip {
@@ -156,7 +156,7 @@ pub(crate) fn records(
     let mut json = Vec::new();
     for name in &names {
         let tenant = tenant_of(&model, name);
-        let records = declared_in(&model.platform.hostname, tenant, name);
+        let records = declared_in(model.platform.mail_hosts(), tenant, name);
         let keys = ds.remove(name);
         match format {
             RecordsFormat::Zone => {

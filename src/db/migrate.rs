@@ -75,6 +75,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         mysql: include_str!("../../migrations/mysql/0007_apply_lock.sql"),
         sqlite: include_str!("../../migrations/sqlite/0007_apply_lock.sql"),
     },
+    Migration {
+        version: 8,
+        name: "mail_hosts",
+        mysql: include_str!("../../migrations/mysql/0008_mail_hosts.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0008_mail_hosts.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -129,14 +129,15 @@ impl Report {
 }
 
 /// Resolve and compare the records of every `(domain, records)`, the DS of
-/// every signed zone, and the mail host's A/AAAA and PTR.
+/// every signed zone, and each mail host's A/AAAA and PTR (`hostnames`: the
+/// primary first, which `expect_ip` is about).
 pub(crate) fn run(
-    hostname: &str,
+    hostnames: &[String],
     domains: Vec<(String, Vec<DnsRecord>)>,
     signed: Vec<String>,
     options: &Options,
 ) -> Result<Report, Error> {
-    runtime()?.block_on(run_async(hostname, domains, signed, options))
+    runtime()?.block_on(run_async(hostnames, domains, signed, options))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -167,7 +168,7 @@ pub(crate) fn published_keys_ds(
 }
 
 async fn run_async(
-    hostname: &str,
+    hostnames: &[String],
     domains: Vec<(String, Vec<DnsRecord>)>,
     signed: Vec<String>,
     options: &Options,
@@ -211,7 +212,11 @@ async fn run_async(
             .map_or(records.len(), |i| i + 1);
         records.insert(at, check);
     }
-    let host = check_host(&resolver, hostname, options.expect_ip).await;
+    let mut host = Vec::new();
+    for (i, hostname) in hostnames.iter().enumerate() {
+        let expect = if i == 0 { options.expect_ip } else { None };
+        host.extend(check_host(&resolver, hostname, expect).await);
+    }
     Ok(Report {
         nameserver: options.nameserver.map(|s| s.to_string()),
         records,

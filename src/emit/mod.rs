@@ -168,7 +168,7 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     let mut out = Artifacts::default();
     out.add("README.md", header::readme());
     terraform::emit_main(&model.platform, &mut out);
-    sql::emit_frame(&mut out);
+    sql::emit_frame(&model.platform, &mut out);
     // Mail-server configs depend on the platform only (tenants are rows).
     postfix::emit(&model.platform, &mut out);
     dovecot::emit(&model.platform, &mut out);

@@ -81,7 +81,10 @@ pub(crate) fn web_files(model: &Model) -> Vec<(String, String)> {
     );
     for domain in model.domains.values() {
         let settings = &domain.mta_sts;
-        let policy = mta_sts::policy(settings, &records::mx_values(hostname, domain));
+        let policy = mta_sts::policy(
+            settings,
+            &records::mx_values(model.platform.mail_hosts(), domain),
+        );
         for zone in domain.signing_names() {
             if let Some(policy) = &policy {
                 files.push((format!("{root}/mta-sts/{zone}.txt"), policy.text()));

@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 
 use crate::emit::sql_literal::{push_mysql_literal, push_sqlite_literal};
 use crate::emit::{Artifacts, engine, header, render};
-use crate::model::{AppPassword, Domain};
+use crate::model::{AppPassword, Domain, Platform};
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -206,11 +206,25 @@ impl Insert {
     }
 }
 
+/// The columns of a `virtual_users` row, as every platform writes them.
+const USER_COLUMNS: [&str; 7] = [
+    "domain_id",
+    "email",
+    "password",
+    "quota_bytes",
+    "name",
+    "state",
+    "protocols",
+];
+
 /// The fixed text of one dialect's statements, and the writers of a tenant's text.
 struct Statements {
     dialect: Dialect,
     domain_conflict: String,
     users: Insert,
+    /// On a platform with `[[hosts]]`: the users with their `home` column
+    /// (a single-host platform's files never name the column).
+    users_homed: Insert,
     aliases: Insert,
     app_passwords: Insert,
     grants: Insert,
@@ -226,19 +240,12 @@ impl Statements {
         Statements {
             dialect,
             domain_conflict,
-            users: Insert::new(
+            users: Insert::new(dialect, "virtual_users", "email", &USER_COLUMNS),
+            users_homed: Insert::new(
                 dialect,
                 "virtual_users",
                 "email",
-                &[
-                    "domain_id",
-                    "email",
-                    "password",
-                    "quota_bytes",
-                    "name",
-                    "state",
-                    "protocols",
-                ],
+                &[USER_COLUMNS.as_slice(), &["home"]].concat(),
             ),
             aliases: Insert::new(
                 dialect,
@@ -303,20 +310,29 @@ impl Statements {
                 "SET @domain_id = (SELECT id FROM virtual_domains WHERE name = {name});"
             );
         }
-        self.users
-            .push_rows(out, &name, domain.mailboxes.values(), |out, m| {
-                dialect.push_literal(out, &m.address);
+        let homed = domain.mailboxes.values().any(|m| m.home.is_some());
+        let users = if homed {
+            &self.users_homed
+        } else {
+            &self.users
+        };
+        users.push_rows(out, &name, domain.mailboxes.values(), |out, m| {
+            dialect.push_literal(out, &m.address);
+            out.push_str(", ");
+            dialect.push_literal(out, &m.password);
+            out.push_str(", ");
+            push_number(out, m.quota_bytes);
+            out.push_str(", ");
+            dialect.push_optional(out, m.name.as_deref());
+            out.push_str(", ");
+            dialect.push_literal(out, m.state.name());
+            out.push_str(", ");
+            dialect.push_literal(out, m.protocols.column());
+            if homed {
                 out.push_str(", ");
-                dialect.push_literal(out, &m.password);
-                out.push_str(", ");
-                push_number(out, m.quota_bytes);
-                out.push_str(", ");
-                dialect.push_optional(out, m.name.as_deref());
-                out.push_str(", ");
-                dialect.push_literal(out, m.state.name());
-                out.push_str(", ");
-                dialect.push_literal(out, m.protocols.column());
-            });
+                dialect.push_optional(out, m.home.as_deref());
+            }
+        });
         self.aliases.push_rows(
             out,
             &name,
@@ -626,16 +642,55 @@ pub(crate) fn tenant_paths(domain: &str) -> [String; 2] {
 /// Add the frame of the load by hand: `sql/<dialect>-begin.sql` and
 /// `sql/<dialect>-end.sql`. They depend on nothing: adding a tenant adds
 /// only its own files.
-pub(crate) fn emit_frame(out: &mut Artifacts) {
+pub(crate) fn emit_frame(platform: &Platform, out: &mut Artifacts) {
     let tera = engine(TEMPLATES);
     let mut context = tera::Context::new();
     context.insert("header", &header::header("--", "mailops"));
-    for (dialect, _) in FILES {
+    for (dialect_name, dialect) in FILES {
         for part in ["begin", "end"] {
-            let name = format!("{dialect}-{part}.sql");
-            out.add(format!("sql/{name}"), render(&tera, &name, &context));
+            let name = format!("{dialect_name}-{part}.sql");
+            let mut text = render(&tera, &name, &context);
+            if part == "begin" && platform.hosts_declared {
+                mail_hosts(dialect, platform, &mut text);
+            }
+            out.add(format!("sql/{name}"), text);
         }
     }
+}
+
+/// The `mail_hosts` rows of a platform with `[[hosts]]` (migration 0008),
+/// written after the begin file's own statements: first the delete of
+/// every row that is not exactly a declared host (so that two hosts may swap
+/// a hostname or address), then the insert of the declared ones.
+fn mail_hosts(dialect: Dialect, platform: &Platform, out: &mut String) {
+    let rows: Vec<String> = platform
+        .hosts
+        .iter()
+        .map(|host| {
+            let mut row = String::from("(");
+            dialect.push_literal(&mut row, &host.name);
+            row.push_str(", ");
+            dialect.push_literal(&mut row, &host.hostname);
+            row.push_str(", ");
+            let ip = host.private_ip.map(|ip| ip.to_string()).unwrap_or_default();
+            dialect.push_literal(&mut row, &ip);
+            row.push(')');
+            row
+        })
+        .collect();
+    out.push_str("-- The mail hosts ([[hosts]] in mailops.toml) a mailbox's home names.\n");
+    let _ = writeln!(
+        out,
+        "DELETE FROM mail_hosts WHERE (name, hostname, private_ip) NOT IN {}{});",
+        dialect.pairs_open(),
+        rows.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "INSERT INTO mail_hosts (name, hostname, private_ip) VALUES\n{}\n{};",
+        rows.join(",\n"),
+        dialect.on_conflict("name", &["hostname", "private_ip"])
+    );
 }
 
 /// Add each tenant's two files, `sql/mysql/<domain>.sql` and
@@ -664,7 +719,7 @@ pub(crate) fn emit_tenants<'m>(domains: impl IntoIterator<Item = &'m Domain>, ou
 /// Add every SQL file of the model.
 #[cfg(test)]
 pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
-    emit_frame(out);
+    emit_frame(&model.platform, out);
     emit_tenants(model.domains.values(), out);
 }
 

@@ -34,6 +34,7 @@ const MAIN_TF: &str = include_str!("templates/terraform/main.tf");
 const SHARD_TF: &str = include_str!("templates/terraform/shard.tf");
 const DNS_TF: &str = include_str!("templates/terraform/dns.tf");
 const DNSSEC_TF: &str = include_str!("templates/terraform/dnssec.tf");
+const HOSTS_TF: &str = include_str!("templates/terraform/hosts.tf");
 
 /// The root of the mail host, under `generated/`.
 pub(crate) const HOST_ROOT: &str = "terraform/host";
@@ -50,6 +51,7 @@ pub(crate) fn emit(model: &crate::model::Model, out: &mut Artifacts) {
 pub(crate) fn emit_main(platform: &Platform, out: &mut Artifacts) {
     let tera = engine(&[
         ("dnssec.tf", DNSSEC_TF),
+        ("hosts.tf", HOSTS_TF),
         ("main.tf", MAIN_TF),
         ("shard.tf", SHARD_TF),
     ]);
@@ -183,6 +185,122 @@ struct MainContext<'a> {
     /// `[mail_host] tlsa`: the records of `tlsa_name`.
     tlsa: &'a [String],
     tlsa_name: String,
+    /// `[[hosts]]`: the hosts, their network and the rules between them
+    /// (`None`: one host, the Terraform of a single-host platform).
+    hosts: Option<HostsContext<'a>>,
+}
+
+#[derive(Serialize)]
+struct HostsContext<'a> {
+    /// The primary host's name.
+    primary: &'a str,
+    /// The names in words, for the header.
+    names: String,
+    private_cidr: &'a str,
+    list: Vec<HostEntry<'a>>,
+    rules: Vec<ClusterRule>,
+}
+
+#[derive(Serialize)]
+struct HostEntry<'a> {
+    name: &'a str,
+    hostname: &'a str,
+    private_ip: String,
+    instance_type: &'a str,
+    volume_size_gb: u32,
+}
+
+/// An ingress rule between the hosts (source: their security group).
+#[derive(Serialize)]
+struct ClusterRule {
+    key: &'static str,
+    protocol: &'static str,
+    port: u16,
+    description: &'static str,
+}
+
+/// The ports the hosts open to each other: Galera (SQL, state snapshot
+/// transfer, replication over TCP and UDP, incremental state transfer), LMTP
+/// to a mailbox's home host, and the logins the Dovecot proxy forwards.
+fn cluster_rules(pop3: bool) -> Vec<ClusterRule> {
+    let rule = |key, protocol, port, description| ClusterRule {
+        key,
+        protocol,
+        port,
+        description,
+    };
+    let mut rules = vec![
+        rule(
+            "galera_sql",
+            "tcp",
+            3306,
+            "MariaDB clients and Galera SQL between hosts",
+        ),
+        rule("galera_sst", "tcp", 4444, "Galera state snapshot transfer"),
+        rule("galera_tcp", "tcp", 4567, "Galera replication"),
+        rule(
+            "galera_udp",
+            "udp",
+            4567,
+            "Galera replication (multicast-free UDP)",
+        ),
+        rule(
+            "galera_ist",
+            "tcp",
+            4568,
+            "Galera incremental state transfer",
+        ),
+        rule("lmtp", "tcp", 24, "LMTP delivery to a mailbox's home host"),
+        rule(
+            "submission",
+            "tcp",
+            587,
+            "Submission proxied to a mailbox's home host",
+        ),
+        rule(
+            "imaps",
+            "tcp",
+            993,
+            "IMAPS proxied to a mailbox's home host",
+        ),
+    ];
+    if pop3 {
+        rules.push(rule(
+            "pop3s",
+            "tcp",
+            995,
+            "POP3S proxied to a mailbox's home host",
+        ));
+    }
+    rules
+}
+
+fn hosts_context(platform: &Platform) -> Option<HostsContext<'_>> {
+    if !platform.hosts_declared {
+        return None;
+    }
+    let primary = platform
+        .hosts
+        .iter()
+        .find(|h| h.hostname == platform.hostname)?;
+    let names: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+    Some(HostsContext {
+        primary: &primary.name,
+        names: names.join(", "),
+        private_cidr: &platform.private_cidr,
+        list: platform
+            .hosts
+            .iter()
+            .map(|h| HostEntry {
+                name: &h.name,
+                hostname: &h.hostname,
+                private_ip: h.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                instance_type: &h.instance_type,
+                volume_size_gb: h.volume_size_gb,
+            })
+            .collect(),
+        rules: cluster_rules(platform.pop3),
+    })
 }
 
 /// What `dnssec.tf` declares: a KMS key, and a key-signing key, signing and
@@ -239,8 +357,18 @@ impl Dnssec {
 struct Srs<'a> {
     domain: &'a str,
     spf: String,
-    /// `10 mx.webhizzy.in.` when the SRS domain is not the host itself.
-    mx: Option<String>,
+    /// `10 mx.webhizzy.in.` (one per inbound host) when the SRS domain is
+    /// not the host itself.
+    mx: Option<Vec<String>>,
+}
+
+/// The SPF record of the SRS domain: every host may send mail forwarded
+/// off the platform, so each is named (`a:<hostname>`, one host: the host).
+fn srs_spf(platform: &Platform) -> String {
+    let mut hostnames: Vec<&str> = platform.hosts.iter().map(|h| h.hostname.as_str()).collect();
+    hostnames.sort_unstable();
+    let names: Vec<String> = hostnames.iter().map(|h| format!("a:{h}")).collect();
+    format!("v=spf1 {} -all", names.join(" "))
 }
 
 fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
@@ -257,13 +385,14 @@ fn main_tf(tera: &tera::Tera, platform: &Platform) -> String {
         pop3: platform.pop3,
         srs: platform.srs_domain.as_deref().map(|domain| Srs {
             domain,
-            spf: format!("v=spf1 a:{} -all", platform.hostname),
-            mx: (domain != platform.hostname).then(|| format!("10 {}.", platform.hostname)),
+            spf: srs_spf(platform),
+            mx: (domain != platform.hostname).then(|| platform.mx_values()),
         }),
         boot_settings_placeholder: crate::emit::cloud_init::BOOT_SETTINGS_PLACEHOLDER,
         tlsa: &platform.tlsa,
         // As `mailops tls tlsa` names it: SMTP on port 25.
         tlsa_name: format!("_25._tcp.{}", platform.hostname),
+        hosts: hosts_context(platform),
         dnssec: Dnssec::new(
             platform.dnssec,
             "platform".to_string(),
@@ -350,7 +479,7 @@ struct PlainRecord {
 
 fn plain_records(platform: &Platform, domain: &Domain, zone: &str) -> Vec<PlainRecord> {
     use records::Purpose;
-    records::mta_sts_records(&platform.hostname, domain, zone)
+    records::mta_sts_records(platform.mail_hosts(), domain, zone)
         .into_iter()
         .map(|record| PlainRecord {
             resource: match &record.purpose {
@@ -551,7 +680,7 @@ fn dns_tf(tera: &tera::Tera, platform: &Platform, domain: &Domain) -> String {
             .map(str::trim)
             .filter(|d| !d.is_empty()),
         ttl: domain.ttl,
-        mx: crate::model::records::mx_values(&platform.hostname, domain),
+        mx: crate::model::records::mx_values(platform.mail_hosts(), domain),
         spf: domain.spf.record(),
         dmarc: domain.dmarc.record(),
         report_zones,
@@ -666,6 +795,60 @@ mod tests {
         );
     }
 
+    /// Several hosts (issue 18): the host root of a two-host platform, and
+    /// what adding a third host changes in it: the new host's entries and
+    /// the SRS domain's SPF record, which names every host (the keys of
+    /// `aws_instance.mail`, `aws_eip.mail`… stay those of the hosts already
+    /// there).
+    #[test]
+    fn two_hosts_main_tf_snapshot() {
+        use crate::emit::test_repo;
+        let hosts = "[[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
+        let platform = test_repo::platform("").replace("mx.webhizzy.in", "mx1.webhizzy.in") + hosts;
+        let tenants = [(
+            "acme.example",
+            test_repo::tenant("acme.example", "dkim", 1, "Acme", "Alice"),
+        )];
+        let two = test_repo::emit(&platform, &tenants);
+        let main = two.get("terraform/host/main.tf").expect("main.tf");
+        insta::assert_snapshot!("two_hosts_main.tf", main);
+        let three = test_repo::emit(
+            &format!(
+                "{platform}\n[[hosts]]\nname = \"mx3\"\nhostname = \"mx3.webhizzy.in\"\nprivate_ip = \"10.20.1.13\"\ninbound = false\n"
+            ),
+            &tenants,
+        );
+        let after = three.get("terraform/host/main.tf").expect("main.tf");
+        let diff = similar::TextDiff::from_lines(main, after);
+        let changed: Vec<String> = diff
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            .map(|c| format!("{}{}", c.tag(), c.value().trim_end()))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "-# Several hosts ([[hosts]] in mailops.toml): mx1, mx2. Each has its",
+                "+# Several hosts ([[hosts]] in mailops.toml): mx1, mx2, mx3. Each has its",
+                "-  records = [\"v=spf1 a:mx1.webhizzy.in a:mx2.webhizzy.in -all\"]",
+                "+  records = [\"v=spf1 a:mx1.webhizzy.in a:mx2.webhizzy.in a:mx3.webhizzy.in -all\"]",
+                "+    \"mx3\" = {",
+                "+      hostname       = \"mx3.webhizzy.in\"",
+                "+      private_ip     = \"10.20.1.13\"",
+                "+      instance_type  = \"t3.small\"",
+                "+      volume_size_gb = 50",
+                "+    }",
+            ],
+            "{after}"
+        );
+        // The tenant's MX: one per inbound host (mx3 is not one).
+        let dns = three.get(&dns_path("acme.example", 16)).expect("dns file");
+        assert!(
+            dns.contains("records = [\"10 mx1.webhizzy.in.\", \"20 mx2.webhizzy.in.\"]"),
+            "{dns}"
+        );
+    }
+
     /// DMARC reports to the host's zone (a platform report domain) are
     /// authorized there, for the tenant and each alias domain, through a
     /// lookup of that zone; the report domain's own tenant needs none.
@@ -708,7 +891,7 @@ mod tests {
         let own = out.get(&dns_path("webhizzy.in", 16)).expect("dns file");
         assert!(!own.contains("_report._dmarc"), "{own}");
         let records = crate::model::records::declared_in(
-            &model.platform.hostname,
+            model.platform.mail_hosts(),
             &model.domains["acme.example"],
             "acme.example",
         );

@@ -5,6 +5,7 @@
 //! only this; they never see raw TOML. Items keep the `Location` they were
 //! declared at, for the graph stage's diagnostics.
 
+pub(crate) mod host;
 pub(crate) mod mailbox;
 pub(crate) mod mta_sts;
 pub(crate) mod platform;
@@ -15,6 +16,7 @@ pub(crate) mod tenant_state;
 use std::collections::BTreeMap;
 
 use crate::source::Location;
+pub(crate) use host::Host;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Bimi, Dkim, DkimAlgorithm, DkimState, Dmarc, Spf};
@@ -334,6 +336,9 @@ pub(crate) struct Mailbox {
     pub(crate) allow_send_as: Box<[Grantee]>,
     /// Sorted by name.
     pub(crate) app_passwords: Box<[AppPassword]>,
+    /// The name of the host it lives on, on a platform with `[[hosts]]`;
+    /// `None` on a single-host platform (see [`host`]).
+    pub(crate) home: Option<Box<str>>,
     pub(crate) origin: Location,
 }
 
@@ -397,6 +402,7 @@ mod tests {
             send_as: Box::default(),
             allow_send_as: Box::default(),
             app_passwords: Box::default(),
+            home: None,
             origin: crate::source::Location::new(crate::source::FileId(0), 0..0),
         }
     }

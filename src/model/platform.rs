@@ -33,6 +33,49 @@ pub(crate) struct Platform {
     pub(crate) paths: Paths,
     pub(crate) tls: Tls,
     pub(crate) secrets: Secrets,
+    /// Every mail host, sorted by name: the `[[hosts]]` entries, or the one
+    /// implicit host (see [`super::host`]).
+    pub(crate) hosts: Vec<super::Host>,
+    /// Whether the platform file declares `[[hosts]]`: mailboxes then have a
+    /// home, and Terraform makes the private network.
+    pub(crate) hosts_declared: bool,
+    /// The name of the home of mailboxes that name none (`[defaults] home`,
+    /// else the primary host's).
+    pub(crate) default_home: String,
+    /// `[aws] private_cidr`: the hosts' private network.
+    pub(crate) private_cidr: String,
+}
+
+impl Platform {
+    /// The MX values of a hosted domain: one per inbound host.
+    pub(crate) fn mx_values(&self) -> Vec<String> {
+        super::host::mx_values(&self.hosts)
+    }
+
+    /// What tenants' DNS records need of the hosts.
+    pub(crate) fn mail_hosts(&self) -> super::host::MailHosts<'_> {
+        super::host::MailHosts {
+            primary: &self.hostname,
+            all: &self.hosts,
+        }
+    }
+
+    /// Every host's hostname, the primary's first.
+    pub(crate) fn host_names(&self) -> Vec<String> {
+        let mut names = vec![self.hostname.clone()];
+        names.extend(
+            self.hosts
+                .iter()
+                .filter(|h| h.hostname != self.hostname)
+                .map(|h| h.hostname.clone()),
+        );
+        names
+    }
+
+    /// The host named `name`.
+    pub(crate) fn host(&self, name: &str) -> Option<&super::Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
 }
 
 #[derive(Debug, Clone)]

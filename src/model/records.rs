@@ -297,20 +297,27 @@ pub(crate) struct DnsRecord {
     pub(crate) value: String,
 }
 
-/// The MX value of every tenant: the mail host, preference 10.
-pub(crate) fn mx_value(hostname: &str) -> String {
-    format!("10 {hostname}.")
-}
+use super::host::MailHosts;
 
-/// The MX values of a tenant: the mail host at preference 10; for a backup
-/// MX relay, the client's server at 10 and the mail host at 20.
-pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
+/// The MX values of a tenant: every inbound mail host at its preference
+/// (one host: `10 <hostname>.`); for a backup MX relay, the client's server
+/// at 10 and each inbound mail host at 20.
+pub(crate) fn mx_values(hosts: MailHosts<'_>, domain: &super::Domain) -> Vec<String> {
     match &domain.relay {
         Some(relay) if relay.backup_mx => {
-            let primary = relay.primary_mx.as_deref().unwrap_or(hostname);
-            vec![format!("10 {primary}."), format!("20 {hostname}.")]
+            let primary = relay.primary_mx.as_deref().unwrap_or(hosts.primary);
+            let mut values = vec![format!("10 {primary}.")];
+            let mut ours: Vec<&str> = hosts
+                .all
+                .iter()
+                .filter(|h| h.inbound)
+                .map(|h| h.hostname.as_str())
+                .collect();
+            ours.sort_unstable();
+            values.extend(ours.iter().map(|h| format!("20 {h}.")));
+            values
         }
-        _ => vec![mx_value(hostname)],
+        _ => super::host::mx_values(hosts.all),
     }
 }
 
@@ -320,7 +327,11 @@ pub(crate) fn mx_values(hostname: &str, domain: &super::Domain) -> Vec<String> {
 /// them: MX, SPF, DMARC, each report domain's authorization of its DMARC
 /// reports (in that domain's zone), each DKIM key, the MTA-STS, TLS-RPT and
 /// client autoconfiguration records ([`mta_sts_records`]), then the BIMI assertion.
-pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) -> Vec<DnsRecord> {
+pub(crate) fn declared_in(
+    hosts: MailHosts<'_>,
+    domain: &super::Domain,
+    zone: &str,
+) -> Vec<DnsRecord> {
     let record = |owner: String, purpose: Purpose, value: String| DnsRecord {
         name: owner,
         purpose,
@@ -333,7 +344,7 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
         out.push(record(
             name.to_string(),
             Purpose::Mx,
-            mx_values(hostname, domain).join("\n"),
+            mx_values(hosts, domain).join("\n"),
         ));
         out.push(record(name.to_string(), Purpose::Spf, domain.spf.record()));
         out.push(record(
@@ -361,7 +372,7 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
                 key.record(),
             )
         }));
-        out.extend(mta_sts_records(hostname, domain, name));
+        out.extend(mta_sts_records(hosts, domain, name));
         if let Some(bimi) = &domain.bimi {
             out.push(record(bimi_name(name), Purpose::Bimi, bimi.record()));
         }
@@ -373,11 +384,12 @@ pub(crate) fn declared_in(hostname: &str, domain: &super::Domain, zone: &str) ->
 /// MTA-STS on), `_smtp._tls.<zone>` TXT (with report URIs), and for a hosted
 /// domain `autoconfig.<zone>` CNAME and the SRV records of its client ports.
 pub(crate) fn mta_sts_records(
-    hostname: &str,
+    hosts: MailHosts<'_>,
     domain: &super::Domain,
     zone: &str,
 ) -> Vec<DnsRecord> {
     use super::mta_sts;
+    let hostname = hosts.primary;
     let settings = &domain.mta_sts;
     let record = |name: String, purpose: Purpose, value: String| DnsRecord {
         name,
@@ -386,7 +398,7 @@ pub(crate) fn mta_sts_records(
         value,
     };
     let mut out = Vec::new();
-    if let Some(policy) = mta_sts::policy(settings, &mx_values(hostname, domain)) {
+    if let Some(policy) = mta_sts::policy(settings, &mx_values(hosts, domain)) {
         out.push(record(
             format!("_mta-sts.{zone}"),
             Purpose::MtaSts,

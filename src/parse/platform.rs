@@ -36,6 +36,42 @@ pub(crate) struct RawPlatform {
     /// table, keys in the plaintext key store `paths.key_store`, outside git).
     #[serde(default)]
     pub(crate) secrets: Option<RawSecrets>,
+    /// The mail hosts, when the platform has several (default: none, one host:
+    /// `[mail_host] hostname`). One entry must have `[mail_host] hostname`: the
+    /// primary host. Each mailbox lives on one host, its home (`home` in tenant
+    /// files, `[defaults] home`, else the primary host); every inbound host is
+    /// an MX of every tenant domain.
+    #[serde(default)]
+    pub(crate) hosts: Option<Sp<Vec<Sp<RawHost>>>>,
+}
+
+/// One mail host of a platform with several (`[[hosts]]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHost {
+    /// A short name, `[a-z][a-z0-9-]{0,31}` (`mx1`): what `home` names, and the key
+    /// of the host's resources in Terraform. Keep it when the hostname changes.
+    pub(crate) name: Sp<String>,
+    /// Fully qualified host name (`mx1.webhizzy.in`), in the zone of `[mail_host]`:
+    /// its A and PTR records, its MX target and HELO name.
+    pub(crate) hostname: Sp<String>,
+    /// The host's address in the private network (`[aws] private_cidr`), unique:
+    /// the other hosts reach it there (database replication, LMTP, proxied logins).
+    pub(crate) private_ip: Sp<String>,
+    /// Whether the host is an MX of every tenant domain, accepting mail on port 25
+    /// (default `true`).
+    #[serde(default)]
+    pub(crate) inbound: Option<Sp<bool>>,
+    /// The MX preference of the host (default 10): equal values share the inbound
+    /// mail, a lower value is tried first (a higher one is a secondary MX).
+    #[serde(default)]
+    pub(crate) mx_priority: Option<Sp<i64>>,
+    /// EC2 instance type (default: `[aws] instance_type`).
+    #[serde(default)]
+    pub(crate) instance_type: Option<Sp<String>>,
+    /// Root volume size in GiB (default: `[aws] volume_size_gb`).
+    #[serde(default)]
+    pub(crate) volume_size_gb: Option<Sp<i64>>,
 }
 
 /// Who can decrypt the secrets in the mail repo.
@@ -133,6 +169,11 @@ pub(crate) struct RawAws {
     /// `mailops dns shards --moves`).
     #[serde(default)]
     pub(crate) dns_shards: Option<Sp<i64>>,
+    /// With `[[hosts]]`: the private network of the hosts, an IPv4 CIDR block from
+    /// /16 to /28 (default `10.20.0.0/16`). Terraform makes a VPC and a subnet of it;
+    /// each host's `private_ip` is inside it.
+    #[serde(default)]
+    pub(crate) private_cidr: Option<Sp<String>>,
 }
 
 /// The routing database. Never holds a password: that comes from the
@@ -211,6 +252,11 @@ pub(crate) struct RawDefaults {
     /// `["mailto:<mail_host.admin_email>"]`; `[]`: no TLS-RPT record).
     #[serde(default)]
     pub(crate) tls_rpt: Option<Vec<Sp<String>>>,
+    /// The home host (a `[[hosts]]` name) of mailboxes whose tenant file names none
+    /// (default: the primary host, the one with `[mail_host] hostname`). Adding a
+    /// host moves no mailbox.
+    #[serde(default)]
+    pub(crate) home: Option<Sp<String>>,
 }
 
 /// Paths.

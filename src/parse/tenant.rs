@@ -59,6 +59,11 @@ pub(crate) struct RawTenant<'a> {
     /// error (`mailops::relay::backup-mx-without-relay`).
     #[serde(default)]
     pub(crate) backup_mx: Option<Sp<bool>>,
+    /// The home host of every mailbox of the tenant (a `[[hosts]]` name of
+    /// mailops.toml) that names none itself (default: `[defaults] home`, else the
+    /// primary host).
+    #[serde(default)]
+    pub(crate) home: Option<Sp<String>>,
 }
 
 /// `[relay]`: the tenant is a relay domain (or a backup MX) for the client's own server.
@@ -338,6 +343,10 @@ pub(crate) struct RawMailbox<'a> {
     /// `true`). `false`: its mail is only forwarded; the mailbox still logs in and sends.
     #[serde(default)]
     pub(crate) keep_copy: Option<Sp<bool>>,
+    /// The host the mailbox lives on (a `[[hosts]]` name of mailops.toml; default:
+    /// the tenant's `home`, else `[defaults] home`, else the primary host).
+    #[serde(default)]
+    pub(crate) home: Option<Sp<String>>,
 }
 
 /// An app password of a mailbox: logs in as the mailbox, with its own protocols.

@@ -55,6 +55,11 @@ codes! {
         DomainFileName = "mailops::domain::file-name",
         DomainFileNameTooLong = "mailops::domain::file-name-too-long",
         DomainInvalid = "mailops::domain::invalid",
+        HostDuplicate = "mailops::host::duplicate",
+        HostNoInbound = "mailops::host::no-inbound",
+        HostNoPrimary = "mailops::host::no-primary",
+        HostOutsideNetwork = "mailops::host::outside-network",
+        HostUnknownHome = "mailops::host::unknown-home",
         LimitsInvalid = "mailops::limits::invalid",
         MailboxDuplicate = "mailops::mailbox::duplicate",
         MailboxDuplicateForward = "mailops::mailbox::duplicate-forward",
@@ -1172,4 +1177,86 @@ pub(crate) fn missing_rfc2142_recipient(loc: Location, domain: &str, local: &str
     .help(format!(
         "RFC 2142 asks every mail domain to accept {local}@; add `\"{local}\"` to `recipients`"
     ))
+}
+
+/// Two `[[hosts]]` entries with one `name`, `hostname` or `private_ip`.
+pub(crate) fn duplicate_host(loc: Location, first: Location, key: &str, value: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::HostDuplicate,
+        format!("two hosts have the {key} `{value}`"),
+    )
+    .at(loc, "declared again here")
+    .related(first, "first defined here")
+    .help(format!(
+        "each `[[hosts]]` entry needs its own {key}; change or remove one of them"
+    ))
+}
+
+/// A `private_ip` that is not a usable host address of `[aws] private_cidr`.
+pub(crate) fn host_outside_network(
+    loc: Location,
+    ip: &str,
+    cidr: &str,
+    problem: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::HostOutsideNetwork,
+        format!("the private address `{ip}` {problem} `{cidr}`"),
+    )
+    .at(loc, "this address")
+    .help(format!(
+        "choose an address inside `{cidr}` (`[aws] private_cidr`) that AWS lets an instance take: not the network's first four addresses nor its last (AWS reserves them)"
+    ))
+}
+
+/// `[[hosts]]` without the host `[mail_host] hostname` names.
+pub(crate) fn host_no_primary(loc: Location, hostname: &str) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::HostNoPrimary,
+        format!("no `[[hosts]]` entry has the hostname `{hostname}` of `[mail_host]`"),
+    )
+    .at(loc, "these hosts")
+    .help(format!(
+        "`[mail_host] hostname` names the primary host, which must be one of `[[hosts]]`: add an entry with `hostname = \"{hostname}\"` (when growing from one host, the existing host first, keeping its name)"
+    ))
+}
+
+/// `[[hosts]]` whose entries all say `inbound = false`.
+pub(crate) fn host_no_inbound(loc: Location) -> Diagnostic {
+    Diagnostic::error(
+        ValidateCode::HostNoInbound,
+        "no host receives mail: every `[[hosts]]` entry has `inbound = false`",
+    )
+    .at(loc, "these hosts")
+    .help("tenant domains need an MX: leave `inbound` out (it defaults to `true`) on at least one host")
+}
+
+/// A `home` that names no host.
+pub(crate) fn unknown_home(
+    loc: Location,
+    name: &str,
+    known: &[&str],
+    declared: bool,
+) -> Diagnostic {
+    let diagnostic = Diagnostic::error(
+        ValidateCode::HostUnknownHome,
+        format!("`home = \"{name}\"` names no mail host"),
+    )
+    .at(loc, "no host has this name");
+    let listed = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let suggestion = crate::parse::diags::did_you_mean(name, known)
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    let help = if declared {
+        format!("{suggestion}name one of the `[[hosts]]` of mailops.toml: {listed}")
+    } else {
+        format!(
+            "{suggestion}mailops.toml declares no `[[hosts]]`: its only host is {listed} (the first label of `[mail_host] hostname`); declare `[[hosts]]` to place mailboxes on other hosts"
+        )
+    };
+    diagnostic.help(help)
 }

@@ -7,7 +7,7 @@ use crate::emit::conf::{self, Quoted};
 use crate::emit::shell;
 use crate::model::platform::DEFAULT_SCHEMES;
 use crate::model::platform::ENCRYPTED_KEY_DIR;
-use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Paths, Platform, Secrets, Tls};
+use crate::model::{Aws, Database, Defaults, Dmarc, Driver, Host, Paths, Platform, Secrets, Tls};
 use crate::parse::platform::RawPlatform;
 use crate::source::FileId;
 use crate::span::Sp;
@@ -169,6 +169,7 @@ pub(crate) fn build_platform(
     default_report_domains(&mut c, raw, &platform.dmarc_report_domains);
     paths(&mut c, raw, &mut platform);
     secrets(&mut c, raw, &mut platform);
+    hosts(&mut c, raw, &mut platform);
     platform
 }
 
@@ -223,6 +224,23 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
             key: format!("/etc/letsencrypt/live/{hostname}/privkey.pem"),
         },
         secrets: Secrets::default(),
+        hosts: vec![implicit_host(hostname, "t3.small", 50)],
+        hosts_declared: false,
+        default_home: crate::model::host::implicit_name(hostname).to_string(),
+        private_cidr: crate::model::host::DEFAULT_PRIVATE_CIDR.to_string(),
+    }
+}
+
+/// The one host of a platform without `[[hosts]]`.
+fn implicit_host(hostname: &str, instance_type: &str, volume_size_gb: u32) -> Host {
+    Host {
+        name: crate::model::host::implicit_name(hostname).to_string(),
+        hostname: hostname.to_string(),
+        private_ip: None,
+        inbound: true,
+        mx_priority: crate::model::host::DEFAULT_MX_PRIORITY,
+        instance_type: instance_type.to_string(),
+        volume_size_gb,
     }
 }
 
@@ -467,6 +485,16 @@ fn is_word(text: &str, extra: &[u8], max: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || extra.contains(&b))
 }
 
+/// An EC2 instance type: `<family>.<size>`, letters and digits.
+fn is_instance_type(t: &str) -> bool {
+    t.split_once('.').is_some_and(|(family, size)| {
+        is_word(family, &[], 20)
+            && is_word(size, &[], 20)
+            && !family.contains('_')
+            && !size.contains('_')
+    })
+}
+
 fn is_cidr(text: &str) -> bool {
     let Some((address, prefix)) = text.split_once('/') else {
         return false;
@@ -542,19 +570,11 @@ fn aws(c: &mut Checker<'_>, raw: &RawPlatform, aws: &mut Aws) {
     ) {
         aws.region = region;
     }
-    let type_ok = |t: &str| {
-        t.split_once('.').is_some_and(|(family, size)| {
-            is_word(family, &[], 20)
-                && is_word(size, &[], 20)
-                && !family.contains('_')
-                && !size.contains('_')
-        })
-    };
     if let Some(t) = checked(
         c,
         &raw.aws.instance_type,
         "aws.instance_type",
-        type_ok,
+        is_instance_type,
         "an EC2 instance type like `t3.small`",
     ) {
         aws.instance_type = t;
@@ -834,5 +854,421 @@ mod tests {
             let problem = tlsa_record(&bad).unwrap_err();
             assert!(problem.contains(why), "{bad}: {problem}");
         }
+    }
+}
+
+/// An IPv4 network as AWS takes it for a VPC: `a.b.c.d/p`, `p` from 16 to
+/// 28, no host bits set. (network address, prefix length).
+pub(crate) fn private_network(text: &str) -> Option<(u32, u8)> {
+    let (address, prefix) = text.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
+    if !(16..=28).contains(&prefix) || prefix.to_string() != text.split_once('/')?.1 {
+        return None;
+    }
+    let network = u32::from(address);
+    let mask = u32::MAX << (32 - prefix);
+    (network & !mask == 0).then_some((network, prefix))
+}
+
+/// Why `ip` is not an address an instance may take in `network`, if so: AWS
+/// reserves the first four addresses of a subnet and its last.
+fn host_address_problem(
+    ip: std::net::Ipv4Addr,
+    (network, prefix): (u32, u8),
+) -> Option<&'static str> {
+    let mask = u32::MAX << (32 - prefix);
+    let ip = u32::from(ip);
+    if ip & mask != network {
+        return Some("is outside the private network");
+    }
+    let offset = ip & !mask;
+    if offset < 4 || offset == !mask {
+        return Some("is reserved by AWS in the private network");
+    }
+    None
+}
+
+/// `[[hosts]]` and `[defaults] home`: the hosts, each checked, sorted by
+/// name; the primary (`[mail_host] hostname`) among them; the default home.
+/// Without `[[hosts]]`: the one implicit host, with `[aws]`'s instance settings.
+fn hosts(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
+    if let Some(cidr) = checked(
+        c,
+        &raw.aws.private_cidr,
+        "aws.private_cidr",
+        |t| private_network(t).is_some(),
+        "an IPv4 CIDR block from /16 to /28 whose address is the network's, like `10.20.0.0/16`",
+    ) {
+        platform.private_cidr = cidr;
+    }
+    let Some(entries) = &raw.hosts else {
+        platform.hosts = vec![implicit_host(
+            &platform.hostname,
+            &platform.aws.instance_type,
+            platform.aws.volume_size_gb,
+        )];
+        platform.default_home = platform.hosts[0].name.clone();
+        default_home(c, raw, platform);
+        return;
+    };
+    platform.hosts_declared = true;
+    let network = private_network(&platform.private_cidr);
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut seen_names: Vec<(String, crate::source::Location)> = Vec::new();
+    let mut seen_hostnames: Vec<(String, crate::source::Location)> = Vec::new();
+    let mut seen_ips: Vec<(std::net::Ipv4Addr, crate::source::Location)> = Vec::new();
+    for entry in &entries.value {
+        let entry = &entry.value;
+        let mut ok = true;
+        let name = match c.structured(&entry.name, "the host name") {
+            Some(text) if crate::model::host::is_host_name(text) => {
+                if let Some((_, first)) = seen_names.iter().find(|(n, _)| n == text) {
+                    c.push(diags::duplicate_host(
+                        c.loc(&entry.name),
+                        first.clone(),
+                        "name",
+                        text,
+                    ));
+                    ok = false;
+                } else {
+                    seen_names.push((text.to_string(), c.loc(&entry.name)));
+                }
+                text.to_string()
+            }
+            Some(text) => {
+                c.push(diags::invalid_platform_value(
+                    c.loc(&entry.name),
+                    "hosts.name",
+                    &format!("`{text}`"),
+                    "a lowercase letter, then at most 31 lowercase letters, digits and `-`, like `mx1`",
+                ));
+                ok = false;
+                String::new()
+            }
+            None => {
+                ok = false;
+                String::new()
+            }
+        };
+        let hostname = host_hostname(c, &entry.hostname, &platform.zone);
+        match &hostname {
+            Some(h) => {
+                if let Some((_, first)) = seen_hostnames.iter().find(|(n, _)| n == h) {
+                    c.push(diags::duplicate_host(
+                        c.loc(&entry.hostname),
+                        first.clone(),
+                        "hostname",
+                        h,
+                    ));
+                    ok = false;
+                } else {
+                    seen_hostnames.push((h.clone(), c.loc(&entry.hostname)));
+                }
+            }
+            None => ok = false,
+        }
+        let private_ip = match entry.private_ip.value.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) if ip.to_string() == entry.private_ip.value => {
+                if let Some((_, first)) = seen_ips.iter().find(|(n, _)| *n == ip) {
+                    c.push(diags::duplicate_host(
+                        c.loc(&entry.private_ip),
+                        first.clone(),
+                        "private_ip",
+                        &entry.private_ip.value,
+                    ));
+                    ok = false;
+                } else {
+                    seen_ips.push((ip, c.loc(&entry.private_ip)));
+                }
+                if let Some(problem) = network.and_then(|n| host_address_problem(ip, n)) {
+                    c.push(diags::host_outside_network(
+                        c.loc(&entry.private_ip),
+                        &entry.private_ip.value,
+                        &platform.private_cidr,
+                        problem,
+                    ));
+                    ok = false;
+                }
+                Some(ip)
+            }
+            _ => {
+                if c.structured(&entry.private_ip, "the private address")
+                    .is_some()
+                {
+                    c.push(diags::invalid_platform_value(
+                        c.loc(&entry.private_ip),
+                        "hosts.private_ip",
+                        &format!("`{}` is not an IPv4 address", entry.private_ip.value),
+                        "an IPv4 address in `[aws] private_cidr`, like `10.20.1.11`",
+                    ));
+                }
+                ok = false;
+                None
+            }
+        };
+        let mx_priority = ranged(c, &entry.mx_priority, "hosts.mx_priority", 0..=65535)
+            .map_or(crate::model::host::DEFAULT_MX_PRIORITY, |p| p as u16);
+        let instance_type = match &entry.instance_type {
+            Some(_) => checked(
+                c,
+                &entry.instance_type,
+                "hosts.instance_type",
+                is_instance_type,
+                "an EC2 instance type like `t3.small`",
+            )
+            .unwrap_or_else(|| platform.aws.instance_type.clone()),
+            None => platform.aws.instance_type.clone(),
+        };
+        let volume_size_gb = ranged(c, &entry.volume_size_gb, "hosts.volume_size_gb", 8..=16384)
+            .map_or(platform.aws.volume_size_gb, |v| v as u32);
+        if let (true, Some(hostname)) = (ok, hostname) {
+            hosts.push(Host {
+                name,
+                hostname,
+                private_ip,
+                inbound: entry.inbound.as_ref().is_none_or(|i| i.value),
+                mx_priority,
+                instance_type,
+                volume_size_gb,
+            });
+        }
+    }
+    let all_ok = hosts.len() == entries.value.len();
+    let declared_hostnames: Vec<&str> = seen_hostnames.iter().map(|(h, _)| h.as_str()).collect();
+    if !declared_hostnames.is_empty() && !declared_hostnames.contains(&platform.hostname.as_str()) {
+        c.push(diags::host_no_primary(c.loc(entries), &platform.hostname));
+    }
+    if all_ok && !hosts.is_empty() && !hosts.iter().any(|h| h.inbound) {
+        c.push(diags::host_no_inbound(c.loc(entries)));
+    }
+    if entries.value.is_empty() {
+        c.push(diags::invalid_platform_value(
+            c.loc(entries),
+            "hosts",
+            "the list is empty",
+            "declare every mail host, the primary one (`[mail_host] hostname`) among them, or leave `hosts` out for one host",
+        ));
+    }
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    platform.default_home = hosts
+        .iter()
+        .find(|h| h.hostname == platform.hostname)
+        .map_or_else(String::new, |h| h.name.clone());
+    platform.hosts = hosts;
+    default_home(c, raw, platform);
+}
+
+/// A `[[hosts]]` hostname: a domain name inside the platform's zone (its A
+/// record is published there).
+fn host_hostname(c: &mut Checker<'_>, value: &Sp<String>, zone: &str) -> Option<String> {
+    let text = c.structured(value, "the host name")?;
+    let help =
+        "the fully qualified name of the host in the zone of `[mail_host]`, like `mx2.webhizzy.in`";
+    match normalize_domain(text) {
+        Ok(name) if name.ascii.ends_with(&format!(".{zone}")) => {
+            c.check_script(value, "the host name", &name);
+            emitters_accept(c, value, "mail_host.hostname", &name.ascii, help).then_some(name.ascii)
+        }
+        Ok(name) => {
+            c.push(diags::invalid_platform_value(
+                c.loc(value),
+                "hosts.hostname",
+                &format!("`{}` is not inside the zone `{zone}`", name.ascii),
+                help,
+            ));
+            None
+        }
+        Err(problem) => {
+            c.push(diags::invalid_platform_value(
+                c.loc(value),
+                "hosts.hostname",
+                &problem.describe(),
+                help,
+            ));
+            None
+        }
+    }
+}
+
+/// `[defaults] home`: a host's name (with `[[hosts]]`, one of them; without,
+/// the implicit host's).
+fn default_home(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
+    let Some(value) = &raw.defaults.home else {
+        return;
+    };
+    let Some(text) = c.structured(value, "the home host") else {
+        return;
+    };
+    match platform.host(text) {
+        Some(host) => platform.default_home = host.name.clone(),
+        None => {
+            let known: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+            c.push(diags::unknown_home(
+                c.loc(value),
+                text,
+                &known,
+                platform.hosts_declared,
+            ));
+        }
+    }
+}
+
+/// Several mail hosts (issue 18): which host each mailbox lives on, and what
+/// the hosts make of DNS.
+#[cfg(test)]
+mod host_tests {
+    use std::collections::BTreeMap;
+
+    use crate::emit::test_repo::{PASSWORD_HASH, PUBLIC_KEY, compile};
+    use crate::model::Model;
+
+    const TWO_HOSTS: &str = "[mail_host]\nhostname = \"mx1.webhizzy.in\"\n\n\
+        [[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n\
+        [[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
+
+    const THIRD_HOST: &str = "\n[[hosts]]\nname = \"mx3\"\nhostname = \"mx3.webhizzy.in\"\nprivate_ip = \"10.20.1.13\"\n";
+
+    /// A tenant whose file says `tenant_home` (a `home = …` line or nothing)
+    /// with mailboxes `a` (no home), `b` (`home = "mx1"`).
+    fn tenant(domain: &str, tenant_home: &str) -> (String, String) {
+        let mailbox = |user: &str, home: &str| {
+            format!("\n[[mailbox]]\nuser = \"{user}\"\npassword = \"{PASSWORD_HASH}\"\n{home}")
+        };
+        let text = format!(
+            "domain = \"{domain}\"\n{tenant_home}\n[dkim]\npublic_key = \"{PUBLIC_KEY}\"\n{}{}\n[[alias]]\naddress = \"postmaster\"\nto = [\"a\"]\n\n[[alias]]\naddress = \"abuse\"\nto = [\"a\"]\n",
+            mailbox("a", ""),
+            mailbox("b", "home = \"mx1\"\n"),
+        );
+        (domain.to_string(), text)
+    }
+
+    fn tenants() -> Vec<(String, String)> {
+        vec![
+            tenant("acme.example", "home = \"mx2\""),
+            tenant("plain.example", ""),
+        ]
+    }
+
+    fn homes(model: &Model) -> BTreeMap<String, Option<String>> {
+        model
+            .domains
+            .values()
+            .flat_map(|d| d.mailboxes.values())
+            .map(|m| (m.address.to_string(), m.home.as_deref().map(str::to_string)))
+            .collect()
+    }
+
+    fn with_refs(tenants: &[(String, String)]) -> Vec<(&str, String)> {
+        tenants
+            .iter()
+            .map(|(d, t)| (d.as_str(), t.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_mailboxs_home_is_its_own_then_its_tenants_then_the_default() {
+        let model = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let home = |s: &str| Some(s.to_string());
+        assert_eq!(
+            homes(&model),
+            BTreeMap::from([
+                ("a@acme.example".to_string(), home("mx2")),
+                ("b@acme.example".to_string(), home("mx1")),
+                ("a@plain.example".to_string(), home("mx1")),
+                ("b@plain.example".to_string(), home("mx1")),
+            ])
+        );
+        // `[defaults] home` moves the mailboxes that name no home, and only them.
+        let model = compile(
+            &format!("{TWO_HOSTS}\n[defaults]\nhome = \"mx2\"\n"),
+            &with_refs(&tenants()),
+        );
+        assert_eq!(homes(&model)["a@plain.example"], home("mx2"));
+        assert_eq!(homes(&model)["b@plain.example"], home("mx1"));
+        assert_eq!(homes(&model)["a@acme.example"], home("mx2"));
+    }
+
+    /// The default is stable on purpose: adding a host moves no mailbox.
+    #[test]
+    fn adding_a_host_moves_no_mailbox() {
+        let before = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let after = compile(&format!("{TWO_HOSTS}{THIRD_HOST}"), &with_refs(&tenants()));
+        assert_eq!(homes(&before), homes(&after));
+        assert_eq!(after.platform.hosts.len(), 3);
+    }
+
+    /// Without `[[hosts]]` nothing has a home (its rows' `home` is NULL), and
+    /// a `home` naming the one implicit host (the hostname's first label) is
+    /// accepted; any other name is refused.
+    #[test]
+    fn a_single_host_platform_has_no_homes_and_names_its_host_by_its_first_label() {
+        let platform = "[mail_host]\nhostname = \"mx.webhizzy.in\"\n";
+        let (domain, text) = tenant("acme.example", "home = \"mx\"");
+        let ok = [(domain, text.replace("home = \"mx1\"", "home = \"mx\""))];
+        let model = compile(platform, &with_refs(&ok));
+        assert!(homes(&model).values().all(Option::is_none));
+        assert!(!model.platform.hosts_declared);
+        assert_eq!(model.platform.default_home, "mx");
+        let (_, text) = tenant("acme.example", "home = \"mx\"");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("mailops.toml"), platform).expect("platform");
+        std::fs::create_dir(dir.path().join("tenants")).expect("tenants");
+        std::fs::write(
+            dir.path().join("tenants/acme.example.toml"),
+            text.replace("home = \"mx1\"", "home = \"mx2\""),
+        )
+        .expect("tenant");
+        let compiled = crate::pipeline::compile(dir.path()).expect("compile");
+        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["mailops::host::unknown-home"]);
+    }
+
+    /// Every tenant domain gets one MX per inbound host, at its preference;
+    /// its MTA-STS policy lists each of them (so its id changes with them).
+    #[test]
+    fn every_inbound_host_is_an_mx_and_in_the_mta_sts_policy() {
+        let single = compile(
+            "[mail_host]\nhostname = \"mx1.webhizzy.in\"\n",
+            &with_refs(&[tenant("acme.example", "")]),
+        );
+        let model = compile(TWO_HOSTS, &with_refs(&tenants()));
+        let acme = &model.domains["acme.example"];
+        assert_eq!(
+            crate::model::records::mx_values(model.platform.mail_hosts(), acme),
+            ["10 mx1.webhizzy.in.", "20 mx2.webhizzy.in."]
+        );
+        let policy = |model: &Model| {
+            let domain = &model.domains["acme.example"];
+            crate::model::mta_sts::policy(
+                &domain.mta_sts,
+                &crate::model::records::mx_values(model.platform.mail_hosts(), domain),
+            )
+            .expect("MTA-STS on by default")
+        };
+        let two = policy(&model);
+        assert!(
+            two.text().contains("mx: mx1.webhizzy.in\n"),
+            "{}",
+            two.text()
+        );
+        assert!(
+            two.text().contains("mx: mx2.webhizzy.in\n"),
+            "{}",
+            two.text()
+        );
+        assert_ne!(
+            two.record(),
+            policy(&single).record(),
+            "the policy id changes"
+        );
+        let records =
+            crate::model::records::declared_in(model.platform.mail_hosts(), acme, "acme.example");
+        let mx: Vec<&str> = records
+            .iter()
+            .filter(|r| r.purpose.rtype() == "MX")
+            .map(|r| r.value.as_str())
+            .collect();
+        assert_eq!(mx, ["10 mx1.webhizzy.in.\n20 mx2.webhizzy.in."]);
     }
 }

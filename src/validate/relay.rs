@@ -306,13 +306,13 @@ mod tests {
         let host = &model.platform.hostname;
         let only = &model.domains["only.example"];
         assert_eq!(
-            crate::model::records::mx_values(host, only),
+            crate::model::records::mx_values(model.platform.mail_hosts(), only),
             [format!("10 {host}.")]
         );
         assert_eq!(only.spf.record(), "v=spf1 mx a:mail.only.example -all");
         let backup = &model.domains["backup.example"];
         assert_eq!(
-            crate::model::records::mx_values(host, backup),
+            crate::model::records::mx_values(model.platform.mail_hosts(), backup),
             ["10 mx1.backup.example.".to_string(), format!("20 {host}.")]
         );
         assert_eq!(backup.spf.record(), "v=spf1 mx -all");

@@ -676,6 +676,7 @@ fn build_mailboxes(
         "mailboxes",
         domain,
     );
+    let tenant_home = raw.home.as_ref().and_then(|h| home_of(c, h, platform));
     let mut built = Vec::with_capacity(raw.mailboxes.len());
     for entry in &raw.mailboxes {
         built.extend(build_mailbox(
@@ -685,6 +686,7 @@ fn build_mailboxes(
             limits,
             raw,
             platform,
+            tenant_home,
         ));
     }
     // Sorted by address once (no map grown by an insert per mailbox). The
@@ -735,7 +737,12 @@ fn build_mailbox(
     limits: &Limits,
     tenant: &RawTenant<'_>,
     platform: &Platform,
+    tenant_home: Option<&str>,
 ) -> Option<Mailbox> {
+    let own_home = raw.home.as_ref().and_then(|h| home_of(c, h, platform));
+    let home = platform.hosts_declared.then(|| {
+        crate::model::host::resolve_home(own_home, tenant_home, &platform.default_home).into()
+    });
     let name = raw
         .name
         .as_ref()
@@ -826,8 +833,28 @@ fn build_mailbox(
         send_as: send_as.into(),
         allow_send_as: allow_send_as.into(),
         app_passwords: app_passwords.into(),
+        home,
         origin: c.loc(&raw.user),
     })
+}
+
+/// A `home` (of a tenant or a mailbox): the name of one of the platform's
+/// hosts. Without `[[hosts]]`, only the implicit host's name is one.
+fn home_of<'p>(c: &mut Checker<'_>, value: &Sp<String>, platform: &'p Platform) -> Option<&'p str> {
+    let text = c.structured(value, "the home host")?;
+    match platform.host(text) {
+        Some(host) => Some(host.name.as_str()),
+        None => {
+            let known: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+            c.push(diags::unknown_home(
+                c.loc(value),
+                text,
+                &known,
+                platform.hosts_declared,
+            ));
+            None
+        }
+    }
 }
 
 /// A `protocols` list; `None` when an entry is not understood (reported).

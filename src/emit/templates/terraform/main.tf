@@ -8,6 +8,15 @@
 # parameter named alone. Nothing here names a tenant: the tenants' records are
 # in the roots ../dns-*/ (see ../README.md), and no root refers to this one.
 #
+{%- if hosts %}
+# Several hosts ([[hosts]] in mailops.toml): {{ hosts.names }}. Each has its
+# instance, Elastic IP, A and PTR records (keyed by host name, so adding a host
+# adds resources and changes none); they share the security group and a private
+# network ({{ hosts.private_cidr }}), where each instance has its private_ip and
+# reaches the others for Galera, LMTP and the proxied logins ({{ hosts.primary }} is
+# the primary host, {{ hostname }}).
+#
+{%- endif %}
 # Before the first apply: AWS blocks outbound port 25 on new accounts; ask AWS
 # to remove the restriction, or the host cannot deliver mail to other domains.
 
@@ -51,6 +60,7 @@ variable "admin_cidrs" {
   default = [{% for cidr in admin_cidrs %}{{ cidr | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
 }
 
+{% if not hosts %}
 variable "vpc_id" {
   description = "VPC of the mail host's security group; null for the region's default VPC."
   type = string
@@ -62,6 +72,7 @@ variable "subnet_id" {
   type = string
   default = null
 }
+{%- endif %}
 
 # What the first boot needs beyond the generated user data. Values reach the
 # host in a base64 settings file, one `key=value` line each: every variable
@@ -193,7 +204,7 @@ data "aws_route53_zone" "platform" {
 resource "aws_security_group" "mail" {
   name = "mailops-{{ hostname | hcl_escape }}"
   description = "mailops mail host: SMTP, submission, IMAPS"
-  vpc_id = var.vpc_id
+  vpc_id = {% if hosts %}aws_vpc.hosts.id{% else %}var.vpc_id{% endif %}
 
   tags = {
     Name = {{ hostname | hcl_string }}
@@ -334,10 +345,20 @@ resource "aws_iam_instance_profile" "mail" {
 }
 
 resource "aws_instance" "mail" {
+{%- if hosts %}
+  for_each = local.hosts
+{% endif %}
   ami = var.ami_id
+{%- if hosts %}
+  instance_type = each.value.instance_type
+  key_name = var.key_pair_name
+  subnet_id = aws_subnet.hosts.id
+  private_ip = each.value.private_ip
+{%- else %}
   instance_type = {{ instance_type | hcl_string }}
   key_name = var.key_pair_name
   subnet_id = var.subnet_id
+{%- endif %}
   vpc_security_group_ids = [aws_security_group.mail.id]
   iam_instance_profile = aws_iam_instance_profile.mail.name
   # The generated user data with the settings above in place of its
@@ -345,7 +366,7 @@ resource "aws_instance" "mail" {
   user_data_base64 = base64gzip(replace(file("${path.module}/../../cloud-init/user-data.yaml"), {{ boot_settings_placeholder | hcl_string }}, base64encode(local.boot_settings)))
 
   root_block_device {
-    volume_size = {{ volume_size_gb }}
+    volume_size = {% if hosts %}each.value.volume_size_gb{% else %}{{ volume_size_gb }}{% endif %}
     volume_type = "gp3"
     encrypted = true
   }
@@ -355,7 +376,7 @@ resource "aws_instance" "mail" {
   }
 
   tags = {
-    Name = {{ hostname | hcl_string }}
+    Name = {% if hosts %}each.value.hostname{% else %}{{ hostname | hcl_string }}{% endif %}
   }
 
   lifecycle {
@@ -368,6 +389,30 @@ resource "aws_instance" "mail" {
   }
 }
 
+{% if hosts %}
+resource "aws_eip" "mail" {
+  for_each = local.hosts
+
+  domain = "vpc"
+  instance = aws_instance.mail[each.key].id
+  # An Elastic IP in a VPC needs its internet gateway attached first.
+  depends_on = [aws_internet_gateway.hosts]
+
+  tags = {
+    Name = each.value.hostname
+  }
+}
+
+resource "aws_route53_record" "host" {
+  for_each = local.hosts
+
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = each.value.hostname
+  type = "A"
+  ttl = {{ ttl }}
+  records = [aws_eip.mail[each.key].public_ip]
+}
+{%- else %}
 resource "aws_eip" "mail" {
   domain = "vpc"
   instance = aws_instance.mail.id
@@ -384,6 +429,7 @@ resource "aws_route53_record" "host" {
   ttl = {{ ttl }}
   records = [aws_eip.mail.public_ip]
 }
+{%- endif %}
 {%- if tlsa %}
 
 # DANE for mail to this host (RFC 7672): the TLSA records of its TLS key
@@ -417,17 +463,50 @@ resource "aws_route53_record" "srs_mx" {
   name = {{ srs.domain | hcl_string }}
   type = "MX"
   ttl = {{ ttl }}
-  records = [{{ srs.mx | hcl_string }}]
+  records = [{% for value in srs.mx %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
 }
 {%- endif %}
 
 {% endif -%}
 # Reverse DNS: AWS sets the PTR only once the A record resolves to the address.
+{%- if hosts %}
+resource "aws_eip_domain_name" "mail" {
+  for_each = local.hosts
+
+  allocation_id = aws_eip.mail[each.key].allocation_id
+  domain_name = aws_route53_record.host[each.key].fqdn
+}
+{%- include "hosts.tf" %}
+{%- else %}
 resource "aws_eip_domain_name" "mail" {
   allocation_id = aws_eip.mail.allocation_id
   domain_name = aws_route53_record.host.fqdn
 }
+{%- endif %}
 {%- include "dnssec.tf" %}
+{%- if hosts %}
+
+output "public_ip" {
+  description = "The primary mail host's Elastic IP."
+  value = aws_eip.mail[{{ hosts.primary | hcl_string }}].public_ip
+}
+
+output "hostname" {
+  description = "The primary mail host's name."
+  value = aws_route53_record.host[{{ hosts.primary | hcl_string }}].fqdn
+}
+
+output "hosts" {
+  description = "Each mail host by name: its hostname, Elastic IP and private address."
+  value = {
+    for name, host in local.hosts : name => {
+      hostname = host.hostname
+      public_ip = aws_eip.mail[name].public_ip
+      private_ip = host.private_ip
+    }
+  }
+}
+{%- else %}
 
 output "public_ip" {
   description = "The mail host's Elastic IP."
@@ -438,3 +517,4 @@ output "hostname" {
   description = "The mail host's name: the MX of every tenant domain."
   value = aws_route53_record.host.fqdn
 }
+{%- endif %}
