@@ -1,6 +1,7 @@
 //! Executing a row plan inside the transaction the lock opened.
 //!
-//! Inserts go in dependency order (domains, then mailboxes and aliases, which
+//! The platform's hosts go first (see `write_hosts`). Then inserts go in
+//! dependency order (domains, then mailboxes and aliases, which
 //! refer to their domain by id), then updates, then deletes in the reverse
 //! order (aliases and mailboxes before the domain they belong to). Rows are
 //! written with multi-row statements of bound parameters, in chunks that stay
@@ -384,6 +385,7 @@ async fn record_state(
 
 async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Result<(), DbError> {
     let dialect = w.conn.dialect();
+    write_hosts(w, plan).await?;
 
     // Inserts: domains, then what refers to them.
     for chunk in plan.domains.insert.chunks(CHUNK) {
@@ -410,8 +412,8 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     };
     for chunk in plan.users.insert.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols) VALUES {}",
-            placeholders(chunk.len(), 7)
+            "INSERT INTO virtual_users (domain_id, email, password, quota_bytes, name, state, protocols, home) VALUES {}",
+            placeholders(chunk.len(), 8)
         );
         let domain_ids: Vec<i64> = chunk
             .iter()
@@ -420,7 +422,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         on_conn!(&mut *w.conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (user, id) in chunk.iter().zip(&domain_ids) {
-                q = q.bind(*id).bind(&user.email).bind(&user.password).bind(user.quota_bytes).bind(&user.name).bind(&user.state).bind(&user.protocols);
+                q = q.bind(*id).bind(&user.email).bind(&user.password).bind(user.quota_bytes).bind(&user.name).bind(&user.state).bind(&user.protocols).bind(&user.home);
             }
             q.execute(&mut *c).await.map_err(failed("inserting into virtual_users"))?.rows_affected()
         });
@@ -536,7 +538,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         let user = &update.after;
         let id = id_of(&user.domain)?;
         on_conn!(&mut *w.conn, c => sqlx::query(
-            "UPDATE virtual_users SET domain_id = ?, password = ?, quota_bytes = ?, name = ?, state = ?, protocols = ? WHERE email = ?",
+            "UPDATE virtual_users SET domain_id = ?, password = ?, quota_bytes = ?, name = ?, state = ?, protocols = ?, home = ? WHERE email = ?",
         )
         .bind(id)
         .bind(&user.password)
@@ -544,6 +546,7 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
         .bind(&user.name)
         .bind(&user.state)
         .bind(&user.protocols)
+        .bind(&user.home)
         .bind(&user.email)
         .execute(&mut *c)
         .await
@@ -751,6 +754,56 @@ async fn write_all(w: &mut Writer<'_>, plan: &RowPlan, log: &LogEntry<'_>) -> Re
     Ok(())
 }
 
+/// The `mail_hosts` changes, first (nothing refers to a host by key: a
+/// mailbox's `home` is checked by validation, not a foreign key). A host
+/// updated is deleted and inserted again: every row deleted or updated
+/// goes first, then every row inserted or updated is written. So two hosts
+/// may swap a hostname or a private address (both unique) in one apply,
+/// which updates in place could not do in any order.
+async fn write_hosts(w: &mut Writer<'_>, plan: &RowPlan) -> Result<(), DbError> {
+    let hosts = &plan.hosts;
+    let gone: Vec<&str> = hosts
+        .delete
+        .iter()
+        .chain(hosts.update.iter().map(|u| &u.before))
+        .map(|h| h.name.as_str())
+        .collect();
+    for chunk in gone.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM mail_hosts WHERE name IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                q = q.bind(*name);
+            }
+            q.execute(&mut *c).await.map_err(failed("deleting from mail_hosts"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    let written: Vec<&crate::db::rows::HostRow> = hosts
+        .insert
+        .iter()
+        .chain(hosts.update.iter().map(|u| &u.after))
+        .collect();
+    for chunk in written.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO mail_hosts (name, hostname, private_ip) VALUES {}",
+            placeholders(chunk.len(), 3)
+        );
+        on_conn!(&mut *w.conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for host in chunk {
+                q = q.bind(&host.name).bind(&host.hostname).bind(&host.private_ip);
+            }
+            q.execute(&mut *c).await.map_err(failed("inserting into mail_hosts"))?.rows_affected()
+        });
+        w.count_statement(chunk.len())?;
+    }
+    Ok(())
+}
+
 async fn domain_ids(conn: &mut Conn) -> Result<HashMap<String, i64>, DbError> {
     let rows: Vec<(i64, String)> = on_conn!(conn, c => sqlx::query_as("SELECT id, name FROM virtual_domains")
         .fetch_all(&mut *c)
@@ -775,6 +828,7 @@ mod tests {
             name: None,
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         };
         let alias = |source: &str, domain: &str| AliasRow {
             source: source.into(),

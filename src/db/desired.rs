@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::connection::DbError;
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRecipientRow, RelayRow, Rows,
-    UserColumns, UserRow, domain_of, quota_column,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, HostRow, RelayRecipientRow, RelayRow,
+    Rows, UserColumns, UserRow, domain_of, quota_column,
 };
-use crate::model::{Domain, Model, TenantState};
+use crate::model::{Domain, Model, Platform, TenantState};
 use crate::parallel;
 
 /// What one domain of the model asks of the routing tables.
@@ -126,8 +126,8 @@ impl<'m> Desired<'m> {
         }
     }
 
-    /// The rows to diff: every domain name (domains are few and always
-    /// compared), and the mailbox and alias rows of the domains in `only`
+    /// The rows to diff: every domain name and every host (both are few and
+    /// always compared), and the mailbox and alias rows of the domains in `only`
     /// (of every domain when `None`). Fails only when a tenant file that an
     /// incremental compile did not parse changed since.
     pub(crate) fn rows(&self, only: Option<&BTreeSet<String>>) -> Result<Rows, DbError> {
@@ -143,6 +143,7 @@ impl<'m> Desired<'m> {
                     (name.to_string(), row)
                 })
                 .collect(),
+            hosts: host_rows(&self.model.platform),
             ..Rows::default()
         };
         let mut selected: Vec<&Domain> = match only {
@@ -184,6 +185,7 @@ impl<'m> Desired<'m> {
                         name: mailbox.name.as_deref().map(str::to_string),
                         state: mailbox.state.name().to_string(),
                         protocols: mailbox.protocols.column().to_string(),
+                        home: mailbox.home.as_deref().map(str::to_string),
                     },
                 );
             }
@@ -263,6 +265,27 @@ impl Desired<'_> {
         }
         forwards.into_iter().collect()
     }
+}
+
+/// The `mail_hosts` rows of the platform, by name: its `[[hosts]]`, none
+/// for a single-host platform (its one host is implicit). As the generated
+/// SQL writes them (`emit::sql`).
+pub(crate) fn host_rows(platform: &Platform) -> BTreeMap<String, HostRow> {
+    if !platform.hosts_declared {
+        return BTreeMap::new();
+    }
+    platform
+        .hosts
+        .iter()
+        .map(|host| {
+            let row = HostRow {
+                name: host.name.clone(),
+                hostname: host.hostname.clone(),
+                private_ip: host.private_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            };
+            (row.name.clone(), row)
+        })
+        .collect()
 }
 
 /// A domain's `virtual_app_passwords` rows, sorted by (email, name).
@@ -371,6 +394,7 @@ fn digest(domain: &Domain) -> String {
             name: mailbox.name.as_deref(),
             state: mailbox.state.name(),
             protocols: mailbox.protocols.column(),
+            home: mailbox.home.as_deref(),
         });
     }
     if domain.alias_domains.is_empty() {
@@ -481,6 +505,79 @@ mod tests {
         assert_ne!(base["a.example"].digest, grown["a.example"].digest);
         assert_eq!(base["b.example"], renamed["b.example"]);
         assert_ne!(base["a.example"].digest, base["b.example"].digest);
+    }
+
+    /// A platform of two hosts, `mx` (the primary) and `mx2`; a.example is
+    /// homed on mx2, b.example on the primary.
+    fn two_hosts() -> Model {
+        let platform = format!(
+            "{}\n[[hosts]]\nname = \"mx\"\nhostname = \"mx.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\
+             \n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\n",
+            platform("")
+        );
+        compile(
+            &platform,
+            &[
+                (
+                    "a.example",
+                    format!(
+                        "home = \"mx2\"\n{}",
+                        tenant("a.example", "dkim", 2, "A", "Ann")
+                    ),
+                ),
+                ("b.example", tenant("b.example", "dkim", 2, "B", "Bee")),
+            ],
+        )
+    }
+
+    #[test]
+    fn homes_and_hosts_are_rows_and_the_digest_follows_the_home() {
+        let hosted = two_hosts();
+        let desired = Desired::new(&hosted);
+        let rows = desired.rows(None).unwrap();
+        for (name, domain) in &desired.domains {
+            assert_eq!(domain.digest, digest_of_rows(name, &rows), "{name}");
+        }
+        let homes: Vec<(&str, Option<&str>)> = rows
+            .users
+            .values()
+            .map(|u| (u.email.as_str(), u.home.as_deref()))
+            .collect();
+        assert_eq!(
+            homes,
+            [
+                ("user0@a.example", Some("mx2")),
+                ("user0@b.example", Some("mx")),
+                ("user1@a.example", Some("mx2")),
+                ("user1@b.example", Some("mx")),
+            ]
+        );
+        let hosts: Vec<(&str, &str, &str)> = rows
+            .hosts
+            .values()
+            .map(|h| (h.name.as_str(), h.hostname.as_str(), h.private_ip.as_str()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("mx", "mx.webhizzy.in", "10.20.1.11"),
+                ("mx2", "mx2.webhizzy.in", "10.20.1.12")
+            ]
+        );
+        // Hosts are platform rows: asked for no domain, they are still there.
+        let only = BTreeSet::new();
+        assert_eq!(desired.rows(Some(&only)).unwrap().hosts.len(), 2);
+        // A home moves the digest of its domain; one platform without
+        // [[hosts]] has no host rows and no home.
+        let single = model(2, "Ann");
+        let single_desired = Desired::new(&single);
+        let single_rows = single_desired.rows(None).unwrap();
+        assert!(single_rows.hosts.is_empty());
+        assert!(single_rows.users.values().all(|u| u.home.is_none()));
+        assert_ne!(
+            desired.domains["a.example"].digest,
+            single_desired.domains["a.example"].digest
+        );
     }
 
     #[test]

@@ -142,6 +142,7 @@ mod tests {
             name: None,
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         }
     }
 

@@ -68,8 +68,8 @@ use crate::db::desired::{Desired, DesiredDomain, Pending};
 use crate::db::plan::RowPlan;
 use crate::db::rows::CHUNK;
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRecipientRow, RelayRow, Rows,
-    UserRow,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, HostRow, RelayRecipientRow, RelayRow,
+    Rows, UserRow,
 };
 use crate::timing::StageTimer;
 
@@ -185,7 +185,16 @@ pub(crate) struct Live {
     pub(crate) read: ReadStats,
 }
 
-type UserColumns = (i64, String, String, i64, Option<String>, String, String);
+type UserColumns = (
+    i64,
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+);
 /// id, name, state, digest, user_rows, user_changed, alias_rows, alias_changed.
 type MysqlDomainColumns = (
     i64,
@@ -373,6 +382,7 @@ impl Live {
     ) -> Result<(Live, Desired<'m>), DbError> {
         let mut live = Live::default();
         live.read_domains(conn, mode).await?;
+        live.read_hosts(conn, mode.version).await?;
         live.read_tallies(conn, mode.current_schema).await?;
         timer.lap("db state");
         let desired = desired.wait();
@@ -525,6 +535,31 @@ impl Live {
         Ok(())
     }
 
+    /// Every `mail_hosts` row (migration 0008; none before): a handful,
+    /// read whole at every plan, so a hand edit of one always shows.
+    async fn read_hosts(&mut self, conn: &mut Conn, version: i64) -> Result<(), DbError> {
+        if version < 8 {
+            return Ok(());
+        }
+        let hosts: Vec<(String, String, String)> = on_conn!(&mut *conn, c => sqlx::query_as(
+            "SELECT name, hostname, private_ip FROM mail_hosts",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("reading mail_hosts"))?);
+        for (name, hostname, private_ip) in hosts {
+            self.rows.hosts.insert(
+                name.clone(),
+                HostRow {
+                    name,
+                    hostname,
+                    private_ip,
+                },
+            );
+        }
+        Ok(())
+    }
+
     async fn read_tallies(&mut self, conn: &mut Conn, times: bool) -> Result<(), DbError> {
         let by_id: HashMap<i64, String> = self
             .domains
@@ -549,7 +584,8 @@ impl Live {
 
     /// Read the rows of the domains with these ids, or every row. A schema
     /// from before migration 0004 (`version`) has no `state` and `protocols`
-    /// columns: its mailboxes read as the defaults the migration gives them.
+    /// columns: its mailboxes read as the defaults the migration gives them;
+    /// one from before 0008 has no `home`: NULL, as 0008 gives them.
     async fn read_rows(
         &mut self,
         conn: &mut Conn,
@@ -557,13 +593,14 @@ impl Live {
         version: i64,
     ) -> Result<(), DbError> {
         let mailbox_state = version >= 4;
+        let home = if version >= 8 { "home" } else { "NULL" };
         let mailbox_columns = if mailbox_state {
-            "quota_bytes, name, state, protocols".to_string()
+            format!("quota_bytes, name, state, protocols, {home}")
         } else {
             // An older schema, or an existing server's tables (version 0,
             // see `adopt`): what stands for the columns it may lack.
             format!(
-                "{}, 'active', 'imap,pop3,smtp'",
+                "{}, 'active', 'imap,pop3,smtp', NULL",
                 crate::db::adopt::user_columns(conn).await?
             )
         };
@@ -585,7 +622,7 @@ impl Live {
                 }
                 q.fetch_all(&mut *c).await.map_err(failed("reading virtual_users"))?
             });
-            for (id, email, password, quota_bytes, name, state, protocols) in users {
+            for (id, email, password, quota_bytes, name, state, protocols, home) in users {
                 let row = UserRow {
                     email: email.clone(),
                     domain: name_of(id),
@@ -594,6 +631,7 @@ impl Live {
                     name,
                     state,
                     protocols,
+                    home,
                 };
                 self.rows.users.insert(email, row);
             }
@@ -749,6 +787,11 @@ impl Live {
             fields.number(*id);
             tally(&mut fields, users);
             tally(&mut fields, aliases);
+        }
+        // Every host row (none on a single-host platform: the fingerprint
+        // is then as before migration 0008).
+        for host in self.rows.hosts.values() {
+            fields.host(host);
         }
         let shown = |domain: &str| domain.is_empty() || self.diffed.contains(domain);
         for user in self.rows.users.values().filter(|u| shown(&u.domain)) {
@@ -950,6 +993,7 @@ mod tests {
             name: None,
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         };
         let mut plan = RowPlan::default();
         // A mailbox of b.example found in c.example (moved by hand), and
@@ -1056,12 +1100,26 @@ mod tests {
             name: None,
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         };
         let mut full = a.clone();
         full.rows.users.insert(user.email.clone(), user.clone());
         assert_eq!(base, full.fingerprint());
         full.diffed.insert("a.example".into());
         assert_ne!(base, full.fingerprint());
+
+        // Host rows are read whole: any of them changes it.
+        let host = HostRow {
+            name: "mx2".into(),
+            hostname: "mx2.webhizzy.in".into(),
+            private_ip: "10.20.1.12".into(),
+        };
+        let mut hosted = a.clone();
+        hosted.rows.hosts.insert(host.name.clone(), host.clone());
+        let with_host = hosted.fingerprint();
+        assert_ne!(base, with_host);
+        hosted.rows.hosts.get_mut("mx2").unwrap().private_ip = "10.20.1.13".into();
+        assert_ne!(with_host, hosted.fingerprint());
     }
 
     #[test]

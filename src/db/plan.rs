@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, GrantRow, RelayRecipientRow, RelayRow, Rows, UserRow, hex,
+    AliasRow, AppPasswordRow, DomainRow, GrantRow, HostRow, RelayRecipientRow, RelayRow, Rows,
+    UserRow, hex,
 };
 use crate::graph::Graph;
 
@@ -32,6 +33,12 @@ impl<R> Default for Changes<R> {
             update: Vec::new(),
             delete: Vec::new(),
         }
+    }
+}
+
+impl<R> Changes<R> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.insert.is_empty() && self.update.is_empty() && self.delete.is_empty()
     }
 }
 
@@ -63,6 +70,12 @@ pub(crate) struct RowPlan {
     /// An update moves an address to another domain's relay.
     #[serde(default)]
     pub(crate) relay_recipients: Changes<RelayRecipientRow>,
+    /// The platform's hosts (migration 0008), keyed by name; an update
+    /// changes the hostname or the private address. Written first (they
+    /// depend on nothing). Left out of a saved plan when there is no change,
+    /// so that a single-host plan and its hash read as before.
+    #[serde(default, skip_serializing_if = "Changes::is_empty")]
+    pub(crate) hosts: Changes<HostRow>,
 }
 
 /// How many rows an apply writes.
@@ -89,6 +102,7 @@ impl RowPlan {
             grants: diff_map(&desired.grants, &live.grants),
             relays: diff_map(&desired.relays, &live.relays),
             relay_recipients: diff_map(&desired.relay_recipients, &live.relay_recipients),
+            hosts: diff_map(&desired.hosts, &live.hosts),
         }
     }
 
@@ -104,21 +118,24 @@ impl RowPlan {
                 + self.app_passwords.insert.len()
                 + self.grants.insert.len()
                 + self.relays.insert.len()
-                + self.relay_recipients.insert.len(),
+                + self.relay_recipients.insert.len()
+                + self.hosts.insert.len(),
             update: self.domains.update.len()
                 + self.users.update.len()
                 + self.aliases.update.len()
                 + self.app_passwords.update.len()
                 + self.grants.update.len()
                 + self.relays.update.len()
-                + self.relay_recipients.update.len(),
+                + self.relay_recipients.update.len()
+                + self.hosts.update.len(),
             delete: self.domains.delete.len()
                 + self.users.delete.len()
                 + self.aliases.delete.len()
                 + self.app_passwords.delete.len()
                 + self.grants.delete.len()
                 + self.relays.delete.len()
-                + self.relay_recipients.delete.len(),
+                + self.relay_recipients.delete.len()
+                + self.hosts.delete.len(),
         }
     }
 
@@ -248,6 +265,7 @@ mod tests {
             name: None,
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         }
     }
 
@@ -344,6 +362,37 @@ mod tests {
         let mut items = vec!['a', 'b', 'c'];
         reorder(&mut items, vec![2, 0]);
         assert_eq!(items, vec!['c', 'a', 'b']);
+    }
+
+    #[test]
+    fn hosts_are_diffed_by_name_and_left_out_of_the_json_when_unchanged() {
+        let host = |name: &str, ip: &str| HostRow {
+            name: name.into(),
+            hostname: format!("{name}.webhizzy.in"),
+            private_ip: ip.into(),
+        };
+        let single = RowPlan::diff(&rows(&["a.example"], &[]), &Rows::default());
+        let json = serde_json::to_string(&single).unwrap();
+        assert!(!json.contains("hosts"), "{json}");
+        let back: RowPlan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, single);
+
+        let mut live = Rows::default();
+        for h in [host("mx1", "10.0.0.1"), host("mx2", "10.0.0.2")] {
+            live.hosts.insert(h.name.clone(), h);
+        }
+        let mut desired = Rows::default();
+        for h in [host("mx2", "10.0.0.3"), host("mx3", "10.0.0.4")] {
+            desired.hosts.insert(h.name.clone(), h);
+        }
+        let plan = RowPlan::diff(&desired, &live);
+        assert_eq!(plan.hosts.insert, [host("mx3", "10.0.0.4")]);
+        assert_eq!(plan.hosts.delete, [host("mx1", "10.0.0.1")]);
+        assert_eq!(plan.hosts.update.len(), 1);
+        assert_eq!(plan.hosts.update[0].after.private_ip, "10.0.0.3");
+        assert_eq!(plan.counts().total(), 3);
+        let json = serde_json::to_string(&plan).unwrap();
+        assert_eq!(serde_json::from_str::<RowPlan>(&json).unwrap(), plan);
     }
 
     #[test]

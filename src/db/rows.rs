@@ -48,6 +48,11 @@ pub(crate) struct UserRow {
     /// The logins it may use, `imap,pop3,smtp` (migration 0004).
     #[serde(default = "default_protocols")]
     pub(crate) protocols: String,
+    /// The name of its home host (migration 0008); `None` on a single-host
+    /// platform ("the only host"). Left out of a saved plan when `None`, so
+    /// that a single-host plan and its hash read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) home: Option<String>,
 }
 
 fn default_state() -> String {
@@ -68,6 +73,7 @@ pub(crate) struct UserColumns<'a> {
     pub(crate) name: Option<&'a str>,
     pub(crate) state: &'a str,
     pub(crate) protocols: &'a str,
+    pub(crate) home: Option<&'a str>,
 }
 
 /// A `virtual_aliases` row.
@@ -120,6 +126,15 @@ pub(crate) struct RelayRecipientRow {
     pub(crate) domain: String,
 }
 
+/// A `mail_hosts` row (migration 0008): a host of the platform's `[[hosts]]`.
+/// Platform-level: it belongs to no domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HostRow {
+    pub(crate) name: String,
+    pub(crate) hostname: String,
+    pub(crate) private_ip: String,
+}
+
 /// All rows of the routing tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Rows {
@@ -134,6 +149,8 @@ pub(crate) struct Rows {
     pub(crate) relays: BTreeMap<String, RelayRow>,
     /// Keyed by address.
     pub(crate) relay_recipients: BTreeMap<String, RelayRecipientRow>,
+    /// Keyed by name; none on a single-host platform.
+    pub(crate) hosts: BTreeMap<String, HostRow>,
 }
 
 /// A SHA-256 of a sequence of fields, each prefixed with its length so that
@@ -194,10 +211,16 @@ impl Fields {
             name: user.name.as_deref(),
             state: &user.state,
             protocols: &user.protocols,
+            home: user.home.as_deref(),
         });
     }
 
     /// A `virtual_users` row from its columns (the model's, without building a `UserRow`).
+    ///
+    /// A home is hashed only when there is one, after a field no row marker
+    /// is: a row without a home (every row of a single-host platform)
+    /// hashes exactly as before migration 0008, so that the digests apply
+    /// recorded then still match.
     pub(crate) fn user_columns(&mut self, user: UserColumns<'_>) {
         self.field("u");
         self.field(user.email);
@@ -207,6 +230,18 @@ impl Fields {
         self.optional(user.name);
         self.field(user.state);
         self.field(user.protocols);
+        if let Some(home) = user.home {
+            self.field("home");
+            self.field(home);
+        }
+    }
+
+    /// Every column of a `mail_hosts` row.
+    pub(crate) fn host(&mut self, row: &HostRow) {
+        self.field("h");
+        self.field(&row.name);
+        self.field(&row.hostname);
+        self.field(&row.private_ip);
     }
 
     /// Every column of a `virtual_aliases` row.
@@ -294,6 +329,7 @@ mod tests {
             name: name.map(Into::into),
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         }
     }
 
@@ -322,12 +358,34 @@ mod tests {
         let mut imap_only = a.clone();
         imap_only.protocols = "imap".into();
         assert_ne!(base, hash_of(&[imap_only]));
+        let mut homed = a.clone();
+        homed.home = Some("mx2".into());
+        let on_mx2 = hash_of(std::slice::from_ref(&homed));
+        assert_ne!(base, on_mx2);
+        homed.home = Some("mx3".into());
+        assert_ne!(on_mx2, hash_of(&[homed]));
         let mut d = Fields::default();
         d.field("ab");
         let mut e = Fields::default();
         e.field("a");
         e.field("b");
         assert_ne!(d.finish(), e.finish());
+    }
+
+    /// A row without a home hashes as every row did before migration 0008:
+    /// the digests recorded then still match.
+    #[test]
+    fn a_row_without_a_home_hashes_as_before_homes() {
+        let a = user("a@x", Some("b"));
+        let mut before = Fields::default();
+        for field in ["u", "a@x", "x", "{ARGON2ID}x"] {
+            before.field(field);
+        }
+        before.number(1);
+        before.optional(Some("b"));
+        before.field("active");
+        before.field("imap,pop3,smtp");
+        assert_eq!(hash_of(&[a]), before.finish());
     }
 
     #[test]

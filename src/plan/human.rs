@@ -2,7 +2,7 @@
 //! the per-tenant summary, then the row changes grouped by tenant.
 
 use crate::chars::shown_domain;
-use crate::plan::rows::{by_tenant, external_lines};
+use crate::plan::rows::{by_tenant, external_lines, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 const GREEN: &str = "\x1b[32m";
@@ -81,6 +81,13 @@ pub(crate) fn rows(section: &RowSection) -> String {
     for (i, line) in external_lines(&section.external).iter().enumerate() {
         let indent = if i == 0 { "  " } else { "    " };
         out.push_str(&format!("{indent}{line}\n"));
+    }
+    let hosts = host_changes(&section.plan);
+    if !hosts.is_empty() {
+        out.push_str("  mail hosts\n");
+        for change in hosts {
+            out.push_str(&format!("    {}\n", change.line()));
+        }
     }
     for (tenant, changes) in by_tenant(&section.plan) {
         out.push_str(&format!("  {}\n", shown_domain(&tenant)));

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::plan::files::FileStatus;
-use crate::plan::rows::{Against, by_tenant};
+use crate::plan::rows::{Against, by_tenant, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection};
 
 /// The whole plan.
@@ -66,6 +66,11 @@ fn rows(section: &RowSection) -> Value {
     });
     if let Some(base) = base {
         out["base"] = base;
+    }
+    // The platform's `mail_hosts` changes; absent when there are none.
+    let hosts = host_changes(&section.plan);
+    if !hosts.is_empty() {
+        out["hosts"] = json!(hosts);
     }
     out
 }

@@ -5,7 +5,7 @@
 //! blocks are fenced longer than any run of backticks in them (`fence_for`).
 
 use crate::chars::shown_domain;
-use crate::plan::rows::{ShownChange, by_tenant, external_lines};
+use crate::plan::rows::{ShownChange, by_tenant, external_lines, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 /// The whole plan.
@@ -81,7 +81,7 @@ fn rows(section: &RowSection) -> String {
     if !tenants.is_empty() {
         out.push_str("\n| tenant | insert | update | delete |\n|---|---:|---:|---:|\n");
         for (tenant, changes) in &tenants {
-            let count = |op: &str| changes.iter().filter(|c| c.op == op).count();
+            let count = |op: &str| rows_changed(changes.iter().filter(|c| c.op == op));
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",
                 code(&shown_domain(tenant)),
@@ -91,14 +91,22 @@ fn rows(section: &RowSection) -> String {
             ));
         }
     }
-    for (tenant, changes) in &tenants {
+    let hosts = host_changes(&section.plan);
+    let groups = (!hosts.is_empty())
+        .then(|| ("mail hosts".to_string(), &hosts))
+        .into_iter()
+        .chain(
+            tenants
+                .iter()
+                .map(|(tenant, changes)| (html(&shown_domain(tenant)), changes)),
+        );
+    for (title, changes) in groups {
         let lines: Vec<String> = changes.iter().map(ShownChange::line).collect();
         let fence = fence_for(&lines.join("\n"));
+        let count = rows_changed(changes.iter());
         out.push_str(&format!(
-            "\n<details><summary>{}: {} row change{}</summary>\n\n{fence}diff\n",
-            html(&shown_domain(tenant)),
-            changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
+            "\n<details><summary>{title}: {count} row change{}</summary>\n\n{fence}diff\n",
+            if count == 1 { "" } else { "s" }
         ));
         for line in lines {
             out.push_str(&line);
@@ -110,6 +118,15 @@ fn rows(section: &RowSection) -> String {
         out.push_str(&format!("\n{MAIL_KEPT}\n"));
     }
     out
+}
+
+/// Rows these changes are of: a mailbox whose home and other columns both
+/// change is two lines, one row.
+fn rows_changed<'a>(changes: impl Iterator<Item = &'a ShownChange>) -> usize {
+    changes
+        .map(|c| (c.op, c.kind, c.key.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 fn capitalise(text: &str) -> String {

@@ -147,6 +147,7 @@ mod tests {
             name: name.map(Into::into),
             state: "active".into(),
             protocols: "imap,pop3,smtp".into(),
+            home: None,
         }
     }
 

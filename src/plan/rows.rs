@@ -19,7 +19,8 @@ use crate::db::desired::Desired;
 use crate::db::live::{Live, ReadStats};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::rows::{
-    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, RelayRow, Rows, UserRow, domain_of,
+    AliasRow, AppPasswordRow, DomainRow, Fields, GrantRow, HostRow, RelayRow, Rows, UserRow,
+    domain_of,
 };
 use crate::gitrev::Revision;
 use crate::graph::Graph;
@@ -222,6 +223,10 @@ pub(crate) struct ShownChange {
     pub(crate) table: &'static str,
     pub(crate) key: String,
     pub(crate) columns: Vec<ShownColumn>,
+    /// A mailbox's home changes from one host to another: its mail has to
+    /// move (the line says so, and JSON has `"move": true`).
+    #[serde(rename = "move", skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) home_move: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,6 +265,9 @@ impl ShownChange {
         if self.op == "delete" && self.kind == "mailbox" {
             line.push_str(" (its mail on disk is kept)");
         }
+        if self.home_move {
+            line.push_str(" (move)");
+        }
         line
     }
 
@@ -270,8 +278,12 @@ impl ShownChange {
                 _ => format!("{} set", c.column),
             };
         }
-        // A state or a protocol list is a word, not free text: shown bare.
-        let bare = matches!(c.column, "state" | "protocols");
+        // A state, a protocol list, a host name or address is a word, not
+        // free text: shown bare.
+        let bare = matches!(
+            c.column,
+            "state" | "protocols" | "home" | "hostname" | "private_ip"
+        );
         let show = |v: &Option<Value>| match v {
             None | Some(Value::Null) => "none".to_string(),
             Some(Value::String(s)) if bare && s.is_empty() => "none".to_string(),
@@ -289,6 +301,8 @@ impl ShownChange {
         };
         match self.op {
             "update" => format!("{name} {} → {}", show(&c.old), show(&c.new)),
+            // `+ host mx2 (mx2.webhizzy.in, 10.20.1.12)`.
+            _ if self.kind == "host" => show(&c.new),
             _ => format!("{name} {}", show(&c.new)),
         }
     }
@@ -318,6 +332,9 @@ fn fingerprint(rows: &Rows) -> String {
     }
     for row in rows.relay_recipients.values() {
         fields.relay_recipient(row);
+    }
+    for row in rows.hosts.values() {
+        fields.host(row);
     }
     fields.finish()
 }
@@ -376,7 +393,90 @@ fn user_columns(user: &UserRow) -> Vec<ShownColumn> {
             hidden: false,
         });
     }
+    // Only on a platform with [[hosts]].
+    if let Some(home) = &user.home {
+        columns.push(ShownColumn {
+            column: "home",
+            old: None,
+            new: Some(json!(home)),
+            hidden: false,
+        });
+    }
     columns
+}
+
+/// A mailbox's home changed: its own line, apart from the other columns,
+/// a move when it goes from one host to another (not when a single-host
+/// platform's mailboxes get their first home, or lose it).
+fn home_update(before: &UserRow, after: &UserRow) -> Option<ShownChange> {
+    if before.home == after.home {
+        return None;
+    }
+    Some(ShownChange {
+        op: "update",
+        kind: "mailbox",
+        table: "virtual_users",
+        key: after.email.clone(),
+        columns: vec![ShownColumn {
+            column: "home",
+            old: Some(json!(before.home)),
+            new: Some(json!(after.home)),
+            hidden: false,
+        }],
+        home_move: before.home.is_some() && after.home.is_some(),
+    })
+}
+
+/// The `mail_hosts` changes, platform-level (no tenant's): `+ host mx2
+/// (mx2.webhizzy.in, 10.20.1.12)`, `~ host mx2: private_ip … → …`,
+/// `- host mx3 (…)`, by name; empty on a single-host platform.
+pub(crate) fn host_changes(plan: &RowPlan) -> Vec<ShownChange> {
+    let columns = |h: &HostRow| {
+        ["hostname", "private_ip"]
+            .into_iter()
+            .zip([&h.hostname, &h.private_ip])
+            .map(|(column, value)| ShownColumn {
+                column,
+                old: None,
+                new: Some(json!(value)),
+                hidden: false,
+            })
+            .collect()
+    };
+    let change = |op, h: &HostRow, columns| ShownChange {
+        op,
+        kind: "host",
+        table: HOST_TABLE,
+        key: h.name.clone(),
+        columns,
+        home_move: false,
+    };
+    let mut out: Vec<ShownChange> = Vec::new();
+    for h in &plan.hosts.insert {
+        out.push(change("insert", h, columns(h)));
+    }
+    for u in &plan.hosts.update {
+        let mut changed = Vec::new();
+        for (column, old, new) in [
+            ("hostname", &u.before.hostname, &u.after.hostname),
+            ("private_ip", &u.before.private_ip, &u.after.private_ip),
+        ] {
+            if old != new {
+                changed.push(ShownColumn {
+                    column,
+                    old: Some(json!(old)),
+                    new: Some(json!(new)),
+                    hidden: false,
+                });
+            }
+        }
+        out.push(change("update", &u.after, changed));
+    }
+    for h in &plan.hosts.delete {
+        out.push(change("delete", h, columns(h)));
+    }
+    out.sort_by(|a, b| reading_order(a).cmp(&reading_order(b)));
+    out
 }
 
 fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
@@ -400,6 +500,7 @@ fn user_update(before: &UserRow, after: &UserRow) -> Vec<ShownColumn> {
     changed("name", json!(before.name), json!(after.name));
     changed("state", json!(before.state), json!(after.state));
     changed("protocols", json!(before.protocols), json!(after.protocols));
+    // A changed home is its own line (`home_update`).
     if before.password != after.password {
         columns.push(ShownColumn {
             column: "password",
@@ -415,6 +516,7 @@ const APP_TABLE: &str = "virtual_app_passwords";
 const GRANT_TABLE: &str = "virtual_sender_grants";
 const RELAY_TABLE: &str = "relay_domains";
 const RELAY_RECIPIENT_TABLE: &str = "relay_recipients";
+const HOST_TABLE: &str = "mail_hosts";
 
 fn alias_key(alias: &AliasRow) -> String {
     format!("{} → {}", alias.source, alias.destination)
@@ -431,6 +533,7 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
         table,
         key,
         columns,
+        home_move: false,
     };
     for d in &plan.domains.insert {
         add(
@@ -488,16 +591,22 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
     }
     for u in &plan.users.update {
         let columns = user_update(&u.before, &u.after);
-        add(
-            domain_of(&u.after.email),
-            change(
-                "update",
-                "mailbox",
-                "virtual_users",
-                u.after.email.clone(),
-                columns,
-            ),
-        );
+        let home = home_update(&u.before, &u.after);
+        if !columns.is_empty() || home.is_none() {
+            add(
+                domain_of(&u.after.email),
+                change(
+                    "update",
+                    "mailbox",
+                    "virtual_users",
+                    u.after.email.clone(),
+                    columns,
+                ),
+            );
+        }
+        if let Some(home) = home {
+            add(domain_of(&u.after.email), home);
+        }
     }
     for a in &plan.aliases.update {
         let columns = vec![ShownColumn {
@@ -777,6 +886,105 @@ fn reading_order(change: &ShownChange) -> (u8, u8, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mailbox(home: Option<&str>, quota_bytes: i64) -> UserRow {
+        UserRow {
+            email: "alice@acme.example".into(),
+            domain: "acme.example".into(),
+            password: "p".into(),
+            quota_bytes,
+            name: None,
+            state: "active".into(),
+            protocols: "imap,pop3,smtp".into(),
+            home: home.map(Into::into),
+        }
+    }
+
+    fn lines(plan: &RowPlan) -> Vec<String> {
+        by_tenant(plan)
+            .into_values()
+            .flatten()
+            .chain(host_changes(plan))
+            .map(|c| c.line())
+            .collect()
+    }
+
+    #[test]
+    fn a_home_changed_is_its_own_line_and_a_move_between_hosts() {
+        use crate::db::plan::Update;
+        let mut plan = RowPlan::default();
+        plan.users.update.push(Update {
+            before: mailbox(Some("mx1"), 1),
+            after: mailbox(Some("mx2"), 1),
+        });
+        assert_eq!(
+            lines(&plan),
+            ["~ mailbox alice@acme.example: home mx1 → mx2 (move)"]
+        );
+        let json = serde_json::to_value(&by_tenant(&plan)["acme.example"][0]).unwrap();
+        assert_eq!(json["move"], true);
+        assert_eq!(json["columns"][0]["old"], "mx1");
+        // With another column: two lines, the home apart.
+        plan.users.update[0].after.quota_bytes = 2;
+        assert_eq!(
+            lines(&plan),
+            [
+                "~ mailbox alice@acme.example: quota 1 B → 2 B",
+                "~ mailbox alice@acme.example: home mx1 → mx2 (move)"
+            ]
+        );
+        // A first home (a platform growing to two hosts) moves nothing.
+        plan.users.update[0] = Update {
+            before: mailbox(None, 1),
+            after: mailbox(Some("mx1"), 1),
+        };
+        assert_eq!(
+            lines(&plan),
+            ["~ mailbox alice@acme.example: home none → mx1"]
+        );
+        let json = serde_json::to_value(&by_tenant(&plan)["acme.example"][0]).unwrap();
+        assert!(json.get("move").is_none(), "{json}");
+        // A new mailbox shows its home only when it has one.
+        let mut plan = RowPlan::default();
+        plan.users.insert = vec![mailbox(Some("mx2"), 1), {
+            let mut bob = mailbox(None, 1);
+            bob.email = "bob@acme.example".into();
+            bob
+        }];
+        assert_eq!(
+            lines(&plan),
+            [
+                "+ mailbox alice@acme.example (quota 1 B, password set, home mx2)",
+                "+ mailbox bob@acme.example (quota 1 B, password set)"
+            ]
+        );
+    }
+
+    #[test]
+    fn host_rows_are_shown_apart_from_the_tenants() {
+        use crate::db::plan::Update;
+        let host = |name: &str, ip: &str| HostRow {
+            name: name.into(),
+            hostname: format!("{name}.webhizzy.in"),
+            private_ip: ip.into(),
+        };
+        let mut plan = RowPlan::default();
+        plan.hosts.insert.push(host("mx2", "10.20.1.12"));
+        plan.hosts.update.push(Update {
+            before: host("mx1", "10.20.1.11"),
+            after: host("mx1", "10.20.1.21"),
+        });
+        plan.hosts.delete.push(host("mx3", "10.20.1.13"));
+        assert!(by_tenant(&plan).is_empty());
+        assert_eq!(
+            lines(&plan),
+            [
+                "+ host mx2 (mx2.webhizzy.in, 10.20.1.12)",
+                "~ host mx1: private_ip 10.20.1.11 → 10.20.1.21",
+                "- host mx3 (mx3.webhizzy.in, 10.20.1.13)"
+            ]
+        );
+    }
 
     /// Issue 22: a new alias row is an external forward when its
     /// destination's domain has no domain row after the apply: not for a
