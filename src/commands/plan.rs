@@ -43,7 +43,13 @@
 //!           "table": "virtual_users",
 //!           "key": "alice@acme.example",   // alias: "source → destination"
 //!           "columns": [ { "column": "quota_bytes", "old": 1, "new": 2 },
-//!                        { "column": "password", "hidden": true } ] } ] } ],
+//!                        { "column": "password", "hidden": true } ],
+//!           "move": true } ] } ],      // only on a home changed from host to host
+//!     // the platform's mail_hosts changes (same shape, kind "host", key its
+//!     // name); only when a host row changes
+//!     "hosts": [ { "op": "insert", "kind": "host", "table": "mail_hosts", "key": "mx2",
+//!                  "columns": [ { "column": "hostname", "new": "mx2.webhizzy.in" },
+//!                               { "column": "private_ip", "new": "10.20.1.12" } ] } ],
 //!     "notes": [ "Removing a mailbox never deletes mail on disk: …" ],
 //!     // alias rows the files keep that forward into a domain this plan deletes
 //!     "forwards_into_deleted_domains": [ { "source": "…", "destination": "…" } ],
