@@ -672,3 +672,66 @@ fn the_loop_applies_a_new_commit_and_heals_without_being_restarted() {
     assert!(log.contains("healed: "), "{log}");
     assert!(log.contains("new commit"), "{log}");
 }
+
+/// Several mail hosts' agents apply the same commit to one Galera cluster at
+/// about the same time, and all but the first lose the race
+/// (`DbError::Conflict`). The agent plans again instead of failing the run.
+/// Here the lost race is a deadlock with a hand session on a single MariaDB,
+/// made as `db_apply`'s exit-3 test makes it: the agent's first attempt is
+/// aborted, the second applies the commit.
+#[test]
+fn an_agent_that_loses_the_race_to_commit_plans_again_and_applies() {
+    let host = Host::new(Engine::Mariadb);
+    succeeds(&host.reconcile());
+    host.append(
+        "acme.example",
+        "\n[[alias]]\naddress = \"raced\"\nto = [\"alice\"]\n",
+    );
+    ok(&host.work(), &["build"]);
+    host.commit("an alias, applied while a hand session races the agent");
+    let agent = mailops()
+        .args(["reconcile", "--once", "--config"])
+        .arg(host.config())
+        .env("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let hand = std::process::Command::new("mysql")
+        .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B"])
+        .arg(&host.db.target)
+        .arg("-e")
+        .arg(
+            "START TRANSACTION; UPDATE virtual_aliases SET destination = destination; \
+             UPDATE virtual_users SET name = 'Hand'; \
+             UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
+        )
+        .output()
+        .expect("the mysql client runs");
+    assert!(
+        hand.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hand.stderr)
+    );
+    let out = agent.wait_with_output().unwrap();
+    succeeds(&out);
+    let log = support::stderr(&out);
+    assert!(
+        log.contains("(attempt 1 of 3); planning the rows again"),
+        "{log}"
+    );
+    assert_eq!(
+        host.db
+            .sql("SELECT destination FROM virtual_aliases WHERE source = 'raced@acme.example'"),
+        "alice@acme.example\n",
+        "{log}"
+    );
+    assert_eq!(
+        host.db
+            .sql("SELECT COUNT(*) FROM virtual_users WHERE name = 'Hand'"),
+        "0\n",
+        "the agent's rows are the commit's: {log}"
+    );
+    assert_eq!(host.status_json()["outcome"], "applied");
+}

@@ -40,7 +40,18 @@ pub(crate) struct Written {
     pub(crate) lines: Vec<String>,
 }
 
+/// How many times a converge plans and applies again after another apply
+/// committed first (`DbError::Conflict`): on a Galera cluster every mail
+/// host's agent applies the same commit at about the same time, and all
+/// but the first lose the race.
+pub(crate) const CONFLICT_ATTEMPTS: usize = 3;
+
 /// Make the database's rows those of `compiled`, in one transaction.
+///
+/// Unlike `mailops apply`, which stops at a conflict because the plan a
+/// person reviewed is stale, the agent plans again: its plan is derived
+/// from the live rows at every attempt, and the winner most often wrote
+/// exactly these rows, so the next attempt finds nothing left to do.
 pub(crate) fn apply(
     target: &url::Target,
     compiled: &Compiled,
@@ -48,9 +59,22 @@ pub(crate) fn apply(
     destroy: &Destroy,
 ) -> Result<Written, Error> {
     let rt = db::connection::runtime().map_err(Error::from)?;
-    let outcome = desired::in_background(&compiled.model, compiled.summarised(), |desired| {
-        rt.block_on(apply_rows(target, compiled, revision, destroy, desired))
-    });
+    let mut attempt = 1;
+    let outcome = loop {
+        let outcome = desired::in_background(&compiled.model, compiled.summarised(), |desired| {
+            rt.block_on(apply_rows(target, compiled, revision, destroy, desired))
+        });
+        match outcome {
+            Err(DbError::Conflict(why)) if attempt < CONFLICT_ATTEMPTS => {
+                let first = why.lines().next().unwrap_or_default();
+                super::log(&format!(
+                    "{first} (attempt {attempt} of {CONFLICT_ATTEMPTS}); planning the rows again"
+                ));
+                attempt += 1;
+            }
+            outcome => break outcome,
+        }
+    };
     match outcome {
         Ok(written) => Ok(written),
         Err(e @ (DbError::Refused(_) | DbError::Conflict(_))) => Err(e.into()),
@@ -102,6 +126,7 @@ async fn apply_locked(
         version: crate::db::migrate::latest(),
     };
     let (live, desired) = Live::read(conn, desired, mode, &mut timer).await?;
+    crate::db::apply::test_hold_after_read().await;
     let section = RowSection::derive(target.shown(), &live, &desired, &compiled.graph)?;
     let plan = &section.plan;
     let to_record = live.to_record(&desired, plan);
