@@ -14,6 +14,7 @@ on_both_engines!(
     hosts_changed_are_updated_and_may_swap_their_addresses,
     hand_edits_of_a_home_or_a_host_are_drift_and_apply_heals_them,
     a_single_host_platform_writes_no_host_and_no_home_until_it_declares_hosts,
+    postfix_routes_each_mailbox_to_its_home_hosts_lmtp_with_the_generated_map,
 );
 
 /// The two-host fixture: mx1 (primary) and mx2; acme.example homed on mx2,
@@ -389,4 +390,78 @@ fn a_single_host_platform_writes_no_host_and_no_home_until_it_declares_hosts(eng
         "4\n"
     );
     assert_clean(&repo, &db);
+}
+
+/// Postfix itself (`postmap -q`, with the `mysql`/`sqlite` map of the engine)
+/// reads the generated `home-transport.cf` against the applied rows: each
+/// mailbox's next hop is LMTP at its home host's private address; an alias
+/// or an unknown address gets no answer (its own transport applies).
+fn postfix_routes_each_mailbox_to_its_home_hosts_lmtp_with_the_generated_map(engine: Engine) {
+    let repo = two_hosts();
+    if engine == Engine::Sqlite {
+        let text = repo.read("mailops.toml");
+        std::fs::write(
+            repo.path().join("mailops.toml"),
+            format!("{text}\n[database]\ndriver = \"sqlite\"\n"),
+        )
+        .unwrap();
+    }
+    assert_code(&run(repo.path(), &["build"]), 0);
+    let db = TestDb::new(engine);
+    assert_code(&repo.apply_to(&db), 0);
+    // The generated map, pointed at the test database (the rest as generated).
+    let generated = repo.read("generated/postfix/home-transport.cf");
+    let mut map = String::new();
+    for line in generated.lines() {
+        let keep = match engine {
+            Engine::Sqlite => !line.starts_with("dbpath = "),
+            Engine::Mariadb => !["hosts = ", "user = ", "password = ", "dbname = "]
+                .iter()
+                .any(|k| line.starts_with(k)),
+        };
+        if keep {
+            map.push_str(line);
+            map.push('\n');
+        }
+    }
+    match engine {
+        Engine::Sqlite => map.push_str(&format!("dbpath = {}\n", db.target)),
+        Engine::Mariadb => map.push_str(&format!(
+            "hosts = inet:127.0.0.1:3306\nuser = root\ndbname = {}\n",
+            db.target
+        )),
+    }
+    assert!(map.contains("result_format = lmtp:inet:[%s]:24\n"), "{map}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("home-transport.cf");
+    std::fs::write(&file, &map).unwrap();
+    // postmap reads a main.cf: an empty one of the test's own (not /etc/postfix's).
+    std::fs::write(dir.path().join("main.cf"), "compatibility_level = 3.6\n").unwrap();
+    let kind = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Mariadb => "mysql",
+    };
+    let lookup = |key: &str| {
+        let out = std::process::Command::new("postmap")
+            .arg("-c")
+            .arg(dir.path())
+            .args(["-q", key])
+            .arg(format!("{kind}:{}", file.display()))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run postmap ({e}): scripts/install-mail-packages installs Postfix")
+            });
+        // Exit 0: found; 1: not found, and nothing on stderr.
+        assert!(
+            out.status.code() == Some(0) || (out.status.code() == Some(1) && out.stderr.is_empty()),
+            "postmap -q {key}: {:?} {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(lookup("alice@acme.example"), "lmtp:inet:[10.20.1.12]:24");
+    assert_eq!(lookup("bob@acme.example"), "lmtp:inet:[10.20.1.11]:24");
+    assert_eq!(lookup("acme.example"), "", "a domain is no mailbox");
+    assert_eq!(lookup("nobody@acme.example"), "");
 }

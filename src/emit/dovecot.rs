@@ -52,6 +52,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("tls_key", &platform.tls.key);
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
+    context.insert("several_hosts", &platform.hosts_declared);
     context.insert("sasl_port", &mail_host::SASL_PORT);
     context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);
     context.insert("quota_grace", &platform.defaults.quota_grace_percent);

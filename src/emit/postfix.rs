@@ -127,6 +127,20 @@ pub(crate) const RELAY_TRANSPORT: LookupMap = LookupMap {
     result_format: Some("relay:%s"),
 };
 
+/// With `[[hosts]]`: the host a mailbox lives on, as an LMTP next hop at
+/// its private address, for every mailbox with a home (its own host's
+/// mailboxes too, over the same address: every host's configuration is the
+/// same). Postfix asks for the final recipient after alias expansion, then
+/// its domain; only a mailbox address matches, so forwards and relay
+/// domains keep their own transports.
+pub(crate) const HOME_TRANSPORT: LookupMap = LookupMap {
+    file: "home-transport.cf",
+    parameter: "transport_maps (with [[hosts]])",
+    purpose: "Which host holds this mailbox? LMTP to the private address of its home host (mail_hosts), where Dovecot delivers into its Maildir.",
+    query: "SELECT h.private_ip FROM virtual_users u JOIN mail_hosts h ON h.name = u.home WHERE u.email='%s'",
+    result_format: Some("lmtp:inet:[%s]:24"),
+};
+
 /// The addresses a relay domain accepts; Postfix asks for `user@domain`,
 /// then `@domain` (`"*"`: any). Any other address of the domain is refused
 /// at RCPT with 550 5.1.1.
@@ -181,6 +195,8 @@ struct MapNames {
     recipient_state: String,
     relay_domains: String,
     relay_transport: String,
+    /// With `[[hosts]]`: `HOME_TRANSPORT`'s reference.
+    home_transport: Option<String>,
     relay_recipients: String,
     srs_exclude: String,
 }
@@ -229,6 +245,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             recipient_state: map_reference(driver, &RECIPIENT_STATE),
             relay_domains: map_reference(driver, &RELAY_DOMAINS),
             relay_transport: map_reference(driver, &RELAY_TRANSPORT),
+            home_transport: platform
+                .hosts_declared
+                .then(|| map_reference(driver, &HOME_TRANSPORT)),
             relay_recipients: map_reference(driver, &RELAY_RECIPIENTS),
             srs_exclude: map_reference(driver, &SRS_EXCLUDE),
         },
@@ -267,7 +286,8 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     }
 
     let db = &platform.database;
-    for map in MAPS {
+    let home = platform.hosts_declared.then_some(&HOME_TRANSPORT);
+    for map in MAPS.into_iter().chain(home) {
         if map.file == SRS_EXCLUDE.file && srs.is_none() {
             continue;
         }
