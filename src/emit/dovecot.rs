@@ -53,6 +53,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
     context.insert("several_hosts", &platform.hosts_declared);
+    context.insert("private_cidr", &platform.private_cidr);
     context.insert("sasl_port", &mail_host::SASL_PORT);
     context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);
     context.insert("quota_grace", &platform.defaults.quota_grace_percent);
@@ -262,6 +263,106 @@ mod tests {
                     assert!(mailbox_login.is_empty() && app_login.is_empty(), "{state}");
                 }
             }
+        });
+    }
+
+    /// The two-host platform of `tests/fixtures/valid/two-hosts` on `database`.
+    fn two_hosts(database: &str) -> crate::emit::Artifacts {
+        let hosts = "[aws]\nprivate_cidr = \"10.20.0.0/16\"\n\n[[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
+        let platform = test_repo::platform(database).replace("mx.webhizzy.in", "mx1.webhizzy.in") + hosts;
+        test_repo::emit(
+            &platform,
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
+        )
+    }
+
+    /// With `[[hosts]]` (issue 18), the password and app password queries
+    /// return Dovecot's proxy fields from the home host's row, and the
+    /// backend trusts the private network for the client's address; one
+    /// host's files say none of it.
+    #[test]
+    fn two_hosts_proxy_logins_to_the_home_host() {
+        let two = two_hosts("driver = \"mysql\"\nhost = \"127.0.0.1\"\nport = 3306");
+        let sql = two.get("dovecot/dovecot-sql.conf.ext").unwrap();
+        insta::assert_snapshot!("two-hosts-mysql-dovecot-sql.conf.ext", sql);
+        let app = two.get(&format!("dovecot/{}", super::app_slot_file(1))).unwrap();
+        insta::assert_snapshot!("two-hosts-mysql-dovecot-sql-app-1.conf.ext", app);
+        for text in [sql, app] {
+            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE '%s' WHEN 'imap' THEN 993 WHEN 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS ssl"), "{text}");
+            assert!(text.contains(" LEFT JOIN mail_hosts h ON h.name = u.home WHERE "), "{text}");
+        }
+        let conf = two.get("dovecot/dovecot.conf").unwrap();
+        assert!(conf.contains("\nlogin_trusted_networks = 10.20.0.0/16\n"), "{conf}");
+        let one = files("driver = \"mysql\"");
+        for file in ["dovecot.conf", "dovecot-sql.conf.ext", &super::app_slot_file(1)] {
+            let text = one.get(&format!("dovecot/{file}")).unwrap();
+            for word in ["proxy", "mail_hosts", "login_trusted_networks", "any-cert"] {
+                assert!(!text.contains(word), "{file} has {word}");
+            }
+        }
+    }
+
+    /// The two-host SQLite queries on the real engine, as Dovecot runs them:
+    /// a mailbox homed on mx2 gets mx2's private address, `proxy_maybe`, the
+    /// TLS port of the service (993 IMAP, 995 POP3, none for Postfix's smtp)
+    /// and `ssl=any-cert`, by password and by app password; a mailbox with no
+    /// home gets no proxy field (NULL columns are not fields for Dovecot).
+    #[test]
+    fn two_hosts_password_queries_return_the_home_hosts_proxy_fields() {
+        use sqlx::Row;
+        let out = two_hosts("driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"");
+        let query = |file: &str| -> String {
+            let text = out.get(&format!("dovecot/{file}")).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("password_query = "))
+                .unwrap()
+                .to_string()
+        };
+        let mailbox = query("dovecot-sql.conf.ext");
+        let slot = query(&super::app_slot_file(1));
+        let (runtime, mut conn) = crate::emit::postfix::tests::routing_tables();
+        runtime.block_on(async {
+            sqlx::raw_sql(
+                "INSERT INTO virtual_domains (id, name) VALUES (1, 'a.test');
+                 INSERT INTO mail_hosts (name, hostname, private_ip) VALUES
+                   ('mx1', 'mx1.a.test', '10.20.1.11'), ('mx2', 'mx2.a.test', '10.20.1.12');
+                 INSERT INTO virtual_users (domain_id, email, password, state, protocols, home) VALUES
+                   (1, 'b@a.test', 'p-b', 'active', 'imap,pop3,smtp', 'mx2'),
+                   (1, 'nohome@a.test', 'p-n', 'active', 'imap,pop3,smtp', NULL);
+                 INSERT INTO virtual_app_passwords (domain_id, email, name, password, protocols) VALUES
+                   (1, 'b@a.test', 'phone', 'p-phone', 'imap,smtp');",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            type Fields = Vec<(String, Option<String>, Option<String>, Option<i64>, Option<String>)>;
+            async fn fields(conn: &mut sqlx::SqliteConnection, query: &str, user: &str, service: &str) -> Fields {
+                let sql = query.replace("%u", user).replace("%s", service);
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT password, host, proxy_maybe, port, ssl FROM ({sql})"
+                )))
+                .fetch_all(conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .collect()
+            }
+            let proxied = |password: &str, port: Option<i64>| {
+                vec![(password.to_string(), Some("10.20.1.12".to_string()), Some("y".to_string()), port, Some("any-cert".to_string()))]
+            };
+            assert_eq!(fields(&mut conn, &mailbox, "b@a.test", "imap").await, proxied("p-b", Some(993)));
+            assert_eq!(fields(&mut conn, &mailbox, "b@a.test", "pop3").await, proxied("p-b", Some(995)));
+            assert_eq!(fields(&mut conn, &mailbox, "b@a.test", "smtp").await, proxied("p-b", None));
+            assert_eq!(fields(&mut conn, &slot, "b@a.test", "imap").await, proxied("p-phone", Some(993)));
+            assert_eq!(fields(&mut conn, &slot, "b@a.test", "smtp").await, proxied("p-phone", None));
+            assert_eq!(
+                fields(&mut conn, &mailbox, "nohome@a.test", "imap").await,
+                vec![("p-n".to_string(), None, None, Some(993), None)]
+            );
         });
     }
 
