@@ -291,7 +291,7 @@ mod tests {
         let app = two.get(&format!("dovecot/{}", super::app_slot_file(1))).unwrap();
         insta::assert_snapshot!("two-hosts-mysql-dovecot-sql-app-1.conf.ext", app);
         for text in [sql, app] {
-            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE '%s' WHEN 'imap' THEN 993 WHEN 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS ssl"), "{text}");
+            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE '%s' WHEN 'imap' THEN 993 WHEN 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS `ssl`"), "{text}");
             assert!(text.contains(" LEFT JOIN mail_hosts h ON h.name = u.home WHERE "), "{text}");
         }
         let conf = two.get("dovecot/dovecot.conf").unwrap();

@@ -1,0 +1,418 @@
+#!/usr/bin/python3
+"""The two-host phase of the end-to-end suite (issue 18, mail flow): two mail
+hosts in network namespaces, each with its own Postfix, Dovecot, Rspamd and
+Galera node, built from one repo (tests/fixtures/valid/two-hosts with test
+passwords).
+
+The network: host A (mx1) and host B (mx2) are two network namespaces joined
+by one veth pair, 10.20.1.11/16 and 10.20.1.12/16, the fixture's private
+addresses; inside each, 127.0.0.1 is its own, so the suite's fixed ports do
+not clash. The routing database: a 2-node MariaDB Galera cluster, one node
+per namespace (client port 3306 on the namespace's own loopback, as the
+generated configs read it; group communication, IST and SST on the
+namespace's private address), bootstrapped on A as e2e_galera.py does.
+`mailops apply` writes through A's node; each host's services read their own.
+
+The script switches its own network namespace (setns(2) on its one thread)
+to start each host's services and to talk to them, so `e2e.Stack` works
+unchanged with a work dir per host; the test-only overrides are e2e.py's
+(on the installed copies), plus per host: Dovecot listens on every address
+of its namespace (LMTP from the other host, proxied IMAPS), and its Maildirs
+are under the host's own folder (both hosts install the same vmail_root,
+which on one machine would be one folder).
+
+Checks, one `ok`/`FAIL` line each:
+  - mail sent to A for a mailbox homed on B lands in B's Maildir (not A's);
+  - mail sent to B for a mailbox homed on B is delivered locally;
+  - an IMAP login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
+    proxy: the message delivered above, fetched through A);
+  - submission at A for a B-homed mailbox is accepted (AUTH + send);
+  - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
+    mailbox waits in B's queue, and is delivered when A is back.
+
+Run it as a phase of the suite, by name only:
+`flock /tmp/mailops-e2e.lock env MAILOPS_E2E_DIR=/tmp/e2e-<name> scripts/e2e multihost`.
+Everything it started is stopped and both namespaces deleted, on failure too.
+"""
+
+import ctypes
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+CLONE_NEWNET = 0x40000000
+HOSTS = {"mx1": "10.20.1.11", "mx2": "10.20.1.12"}
+PREFIX = 16
+DATABASE = "mailops_multihost"
+ADMIN = "mailops"  # @127.0.0.1, no password: applies through A's node
+SERVICE_USER = "mailops_e2e"  # what the installed configs read with
+GALERA_PORT = 4567  # on each namespace's private address: +1 IST, 4444 SST
+A_HOMED = "bob@acme.example"
+B_HOMED = "alice@acme.example"
+PASSWORD = {A_HOMED: "Bob-" + secrets.token_hex(6), B_HOMED: "Alice-" + secrets.token_hex(6)}
+SENDER = "someone@outside-sender.example"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+class Namespaces:
+    """The two hosts' namespaces, and `inside(name)` to run there."""
+
+    def __init__(self, e2e):
+        self.e2e = e2e
+        self.names = {host: f"mailops-mh-{host}-{os.getpid()}" for host in HOSTS}
+        self.root = os.open("/proc/self/ns/net", os.O_RDONLY)
+
+    def create(self):
+        run = self.e2e.run
+        pid = os.getpid() % 100000
+        ends = {"mx1": f"mha{pid}", "mx2": f"mhb{pid}"}
+        for host in HOSTS:
+            run("ip", "netns", "add", self.names[host])
+        run("ip", "link", "add", ends["mx1"], "type", "veth", "peer", "name", ends["mx2"])
+        for host, ip in HOSTS.items():
+            ns = self.names[host]
+            run("ip", "link", "set", ends[host], "netns", ns)
+            run("ip", "-n", ns, "addr", "add", f"{ip}/{PREFIX}", "dev", ends[host])
+            run("ip", "-n", ns, "link", "set", ends[host], "up")
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+
+    @contextmanager
+    def inside(self, host):
+        fd = os.open(f"/run/netns/{self.names[host]}", os.O_RDONLY)
+        try:
+            _setns(fd)
+            yield
+        finally:
+            _setns(self.root)
+            os.close(fd)
+
+    def delete(self):
+        import e2e_dane
+        for host in HOSTS:
+            if Path(f"/run/netns/{self.names[host]}").exists():
+                e2e_dane.stop_namespace(self.e2e, self.names[host])
+
+
+class GaleraNode:
+    """One Galera node in a host's namespace."""
+
+    def __init__(self, base, host, ip):
+        self.host = host
+        self.ip = ip
+        self.dir = base / host / "galera"
+        self.data = self.dir / "data"
+        self.socket = self.dir / "mysqld.sock"
+        self.cnf = self.dir / "my.cnf"
+        self.proc = None
+
+    def write_config(self):
+        from e2e_galera import PROVIDER
+        members = ",".join(f"{ip}:{GALERA_PORT}" for ip in HOSTS.values())
+        self.data.mkdir(parents=True)
+        self.cnf.write_text(f"""[mysqld]
+datadir={self.data}
+socket={self.socket}
+pid-file={self.dir}/mysqld.pid
+log-error={self.dir}/error.log
+port=3306
+bind-address=127.0.0.1
+user=mysql
+skip-name-resolve
+skip-log-bin
+binlog_format=ROW
+default_storage_engine=InnoDB
+innodb_autoinc_lock_mode=2
+innodb_buffer_pool_size=32M
+innodb_log_file_size=8M
+innodb_flush_log_at_trx_commit=2
+log_bin_trust_function_creators=1
+wsrep_on=ON
+wsrep_provider={PROVIDER}
+wsrep_cluster_name=mailops-e2e-multihost
+wsrep_cluster_address=gcomm://{members}
+wsrep_node_name={self.host}
+wsrep_node_address={self.ip}:{GALERA_PORT}
+wsrep_provider_options=base_port={GALERA_PORT};ist.recv_addr={self.ip}:{GALERA_PORT + 1};gcache.size=32M
+wsrep_sst_method=rsync
+wsrep_sst_receive_address={self.ip}:4444
+""")
+        shutil.chown(self.dir, "mysql", "mysql")
+        shutil.chown(self.data, "mysql", "mysql")
+
+    def start(self, new_cluster=False):
+        args = ["mariadbd", f"--defaults-file={self.cnf}"]
+        if new_cluster:
+            args.append("--wsrep-new-cluster")
+        with open(self.dir / "stdout.log", "ab") as out:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def admin(self, e2e, statement):
+        return e2e.run("mariadb", f"--socket={self.socket}", "-u", "root", "-N", "-B",
+                       "-e", statement).stdout
+
+    def status(self, e2e, name):
+        out = self.admin(e2e, f"SHOW STATUS LIKE '{name}'").split()
+        return out[1] if len(out) > 1 else ""
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+class Host:
+    """One mail host: its namespace, Galera node and e2e.Stack."""
+
+    def __init__(self, e2e, base, name):
+        self.e2e = e2e
+        self.name = name
+        self.ip = HOSTS[name]
+        self.base = base / name
+        self.stack = e2e.Stack(self.base, "mysql", pop3=False)
+        self.node = GaleraNode(base, name, self.ip)
+
+    def configure(self, shared_vmail):
+        stack = self.stack
+        stack.make_live()
+        stack.configure_postfix()
+        stack.configure_dovecot()
+        stack.configure_rspamd()
+        # Every address of the namespace: LMTP and proxied IMAPS from the other host.
+        text = stack.dovecot_conf.read_text().replace("listen = 127.0.0.1\n", "listen = *\n")
+        stack.dovecot_conf.write_text(text)
+        conf = stack.live / "etc" / "dovecot" / "dovecot.conf"
+        conf.write_text(conf.read_text().replace(str(shared_vmail), str(self.base / "vmail")))
+        vmail = self.base / "vmail"
+        vmail.mkdir(parents=True, exist_ok=True)
+        os.chown(vmail, 5000, 5000)
+
+    def start_dovecot(self):
+        stack = self.stack
+        with open(stack.logs / "dovecot.stdout", "ab") as out:
+            subprocess.Popen(["dovecot", "-c", stack.dovecot_conf], stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=out, start_new_session=True).wait()
+
+    def stop_mail(self):
+        """Postfix and Dovecot down, as a host that is stopped."""
+        e2e = self.e2e
+        e2e.run("postfix", "-c", self.stack.pf, "stop", check_rc=False)
+        e2e.run("doveadm", "-c", self.stack.dovecot_conf, "stop", check_rc=False)
+        e2e.wait_for(f"{self.name}'s 25 and 24 closed",
+                     lambda: not e2e.port_open(25) and not e2e.port_open(24), timeout=30)
+
+    def start_mail(self):
+        e2e = self.e2e
+        self.start_dovecot()
+        e2e.run("postfix", "-c", self.stack.pf, "start")
+        for port in (25, 24, 993):
+            e2e.wait_for(f"{self.name}'s port {port}", lambda p=port: e2e.port_open(p), timeout=30)
+
+    def stop_all(self):
+        e2e = self.e2e
+        if (self.stack.pf / "main.cf").exists():
+            e2e.run("postfix", "-c", self.stack.pf, "stop", check_rc=False)
+        if self.stack.dovecot_conf.exists():
+            e2e.run("doveadm", "-c", self.stack.dovecot_conf, "stop", check_rc=False)
+        self.node.stop()
+        # Rspamd, Redis, postsrsd and anything else: by pid, when the
+        # namespace is deleted (e2e_dane.stop_namespace).
+
+
+def make_repo(e2e, base):
+    """The fixture with test passwords, test paths and a test database, and
+    DKIM keys made here."""
+    repo = base / "repo"
+    shutil.copytree(e2e.REPO / "tests" / "fixtures" / "valid" / "two-hosts", repo,
+                    ignore=shutil.ignore_patterns(".mailops"))
+    platform = (repo / "mailops.toml").read_text()
+    platform += f"""
+[database]
+driver = "mysql"
+host = "127.0.0.1"
+port = 3306
+name = "{DATABASE}"
+user = "{SERVICE_USER}"
+
+[paths]
+vmail_root = "{base}/vmail"
+dkim_key_dir = "/var/lib/rspamd/dkim"
+key_store = ".mailops/keys"
+
+[tls]
+cert = "{e2e.WORK}/tls/cert.pem"
+key = "{e2e.WORK}/tls/key.pem"
+"""
+    (repo / "mailops.toml").write_text(platform)
+    tenant = repo / "tenants" / "acme.example.toml"
+    text = tenant.read_text()
+    lines = text.split("\n")
+    for address, password in PASSWORD.items():
+        user = address.split("@")[0]
+        hashed = e2e.mailops(repo, "hash-password", input_text=password + "\n").stdout.strip()
+        at = lines.index(f'user = "{user}"')
+        assert lines[at + 1].startswith("password = "), lines[at + 1]
+        lines[at + 1] = f'password = "{hashed}"'
+    tenant.write_text("\n".join(lines))
+    e2e.mailops(repo, "dkim", "keygen", "acme.example", "--selector", "dkim", "--algorithm", "rsa2048", "--force")
+    e2e.mailops(repo, "build")
+    return repo
+
+
+def maildir_has(host, address, token):
+    return bool(host.e2e.messages_with(host.base, address, token))
+
+
+def run_multihost(e2e):
+    import e2e_galera
+    base = e2e.WORK / "multihost"
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    os.chmod(base, 0o755)
+    (base / "vmail").mkdir()
+    nets = Namespaces(e2e)
+    hosts = {name: Host(e2e, base, name) for name in HOSTS}
+    a, b = hosts["mx1"], hosts["mx2"]
+    db_password = secrets.token_hex(16)
+    try:
+        with e2e.phase("multihost: namespaces, Galera node per host"):
+            e2e_galera.ensure_galera(e2e)
+            e2e.make_tls()
+            nets.create()
+            for host in hosts.values():
+                host.node.write_config()
+            with nets.inside("mx1"):
+                e2e.run("mariadb-install-db", f"--defaults-file={a.node.cnf}", "--skip-test-db")
+                a.node.start(new_cluster=True)
+                e2e.wait_for("mx1's node ready", lambda: a.node.status(e2e, "wsrep_ready") == "ON", timeout=60)
+                a.node.admin(e2e, f"CREATE DATABASE {DATABASE}; CREATE USER '{ADMIN}'@'127.0.0.1'; "
+                                  f"GRANT ALL ON {DATABASE}.* TO '{ADMIN}'@'127.0.0.1'; "
+                                  f"CREATE USER '{SERVICE_USER}'@'127.0.0.1' IDENTIFIED BY '{db_password}'; "
+                                  f"GRANT SELECT ON {DATABASE}.* TO '{SERVICE_USER}'@'127.0.0.1';")
+            with nets.inside("mx2"):
+                b.node.start()
+                e2e.wait_for("mx2's node synced",
+                             lambda: b.node.status(e2e, "wsrep_local_state_comment") == "Synced", timeout=90)
+        with e2e.phase("multihost: repo, apply on mx1's node, install on both"):
+            repo = make_repo(e2e, base)
+            with nets.inside("mx1"):
+                e2e.mailops(repo, "apply", "--database", f"mysql://{ADMIN}@127.0.0.1:3306/{DATABASE}", "--yes")
+            for host in hosts.values():
+                e2e.mailops(repo, "install", "--root", host.stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+                host.configure(base / "vmail")
+        with e2e.phase("multihost: start both hosts"):
+            for name, host in hosts.items():
+                with nets.inside(name):
+                    host.stack.start()
+        with e2e.phase("multihost: checks"):
+            checks(e2e, nets, a, b)
+    finally:
+        failed = any(not ok for name, ok in e2e.results if name.startswith("two hosts"))
+        for name, host in hosts.items():
+            if failed:
+                host.stack.log_tails()
+            if Path(f"/run/netns/{nets.names[name]}").exists():
+                with nets.inside(name):
+                    host.stop_all()
+        nets.delete()
+
+
+def checks(e2e, nets, a, b):
+    def send_at(host, recipient, sender=SENDER, port=25, login=None):
+        token = f"mh-{uuid.uuid4().hex[:12]}"
+        with nets.inside(host.name):
+            refused = e2e.smtp_send(sender, [recipient], token, port=port, login=login)
+        if refused:
+            raise RuntimeError(f"refused at {host.name}: {refused}")
+        return token
+
+    delivered = {}
+
+    def a_to_b_homed():
+        token = send_at(a, B_HOMED)
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx2", lambda: maildir_has(b, B_HOMED, token), timeout=30)
+        if maildir_has(a, B_HOMED, token):
+            raise RuntimeError("also in mx1's Maildir")
+        delivered["via A"] = token
+    e2e.check("two hosts: mail sent to A for a mailbox homed on B lands in B's Maildir (not A's)", a_to_b_homed)
+
+    def b_local():
+        token = send_at(b, B_HOMED)
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx2", lambda: maildir_has(b, B_HOMED, token), timeout=30)
+        if maildir_has(a, B_HOMED, token):
+            raise RuntimeError("also in mx1's Maildir")
+        with nets.inside("mx2"):
+            log = (b.stack.logs / "postfix.log").read_text(errors="replace")
+        if not any(token_line for token_line in log.splitlines()
+                   if f"to=<{B_HOMED}>" in token_line and "relay=10.20.1.12[10.20.1.12]:24" in token_line
+                   and "status=sent" in token_line):
+            raise RuntimeError("no LMTP delivery to 10.20.1.12:24 in mx2's Postfix log")
+    e2e.check("two hosts: mail sent to B for a mailbox homed on B is delivered locally", b_local)
+
+    def imap_through_a():
+        token = delivered.get("via A")
+        if not token:
+            raise RuntimeError("nothing was delivered to the B-homed mailbox through A")
+        with nets.inside("mx1"):
+            found = e2e.imap_fetch(B_HOMED, PASSWORD[B_HOMED], token)
+        # mx1 proxied the login to mx2's private address, and mx2 logged it in
+        # with the client's own address (login_trusted_networks) in the same session.
+        a_log = (a.stack.logs / "dovecot.log").read_text(errors="replace")
+        b_log = (b.stack.logs / "dovecot.log").read_text(errors="replace")
+        proxied = re.findall(rf"proxy\({re.escape(B_HOMED)},10\.20\.1\.12:993\): Started proxying .*session=<([^>]+)>",
+                             a_log)
+        if not proxied:
+            raise RuntimeError("mx1's Dovecot logged no proxying to 10.20.1.12:993")
+        logged_in = f"imap-login: Info: Login: user=<{B_HOMED}>, method=PLAIN, rip=127.0.0.1, "
+        if not any(logged_in in line and f"session=<{proxied[-1]}>" in line for line in b_log.splitlines()):
+            raise RuntimeError(f"mx2's Dovecot logged no login of session {proxied[-1]} from the client's address")
+        return f"{found} message(s) through mx1's proxy"
+    e2e.check("two hosts: an IMAP login at A for a B-homed mailbox reaches B's mailbox", imap_through_a)
+
+    def submission_at_a():
+        token = send_at(a, A_HOMED, sender=B_HOMED, port=587, login=(B_HOMED, PASSWORD[B_HOMED]))
+        e2e.wait_for(f"{token} in {A_HOMED}'s Maildir on mx1", lambda: maildir_has(a, A_HOMED, token), timeout=30)
+    e2e.check("two hosts: submission at A for a B-homed mailbox is accepted", submission_at_a)
+
+    def queued_while_a_is_down():
+        with nets.inside("mx1"):
+            a.stop_mail()
+        try:
+            token = send_at(b, A_HOMED)
+            queued = ""
+
+            def in_queue():
+                nonlocal queued
+                with nets.inside("mx2"):
+                    queued = e2e.run("postqueue", "-c", b.stack.pf, "-p").stdout
+                return A_HOMED in queued and ("Connection refused" in queued or "connect to" in queued)
+            e2e.wait_for(f"{token} deferred in mx2's queue", in_queue, timeout=30)
+            if maildir_has(a, A_HOMED, token):
+                raise RuntimeError("delivered while mx1 was down")
+        finally:
+            with nets.inside("mx1"):
+                a.start_mail()
+        with nets.inside("mx2"):
+            e2e.run("postqueue", "-c", b.stack.pf, "-f")
+        e2e.wait_for(f"{token} in {A_HOMED}'s Maildir on mx1", lambda: maildir_has(a, A_HOMED, token), timeout=30)
+    e2e.check("two hosts: with A stopped, mail sent to B for an A-homed mailbox waits in B's queue, "
+              "and is delivered when A is back", queued_while_a_is_down)
