@@ -26,12 +26,13 @@ Checks, one `ok`/`FAIL` line each:
   - mail sent to B for a mailbox homed on B is delivered locally;
   - an IMAP login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
     proxy: the message delivered above, fetched through A);
+  - the same with the mailbox's app password (the app password passdbs);
   - submission at A for a B-homed mailbox is accepted (AUTH + send);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
     mailbox waits in B's queue, and is delivered when A is back.
 
-Run it as a phase of the suite, by name only:
-`flock /tmp/mailops-e2e.lock env MAILOPS_E2E_DIR=/tmp/e2e-<name> scripts/e2e multihost`.
+Run it as a phase of the suite (in the default run, or alone:
+`flock /tmp/mailops-e2e.lock env MAILOPS_E2E_DIR=/tmp/e2e-<name> scripts/e2e multihost`).
 Everything it started is stopped and both namespaces deleted, on failure too.
 """
 
@@ -56,6 +57,7 @@ GALERA_PORT = 4567  # on each namespace's private address: +1 IST, 4444 SST
 A_HOMED = "bob@acme.example"
 B_HOMED = "alice@acme.example"
 PASSWORD = {A_HOMED: "Bob-" + secrets.token_hex(6), B_HOMED: "Alice-" + secrets.token_hex(6)}
+APP_PASSWORD = "Phone-" + secrets.token_hex(6)  # B_HOMED's app password "phone"
 SENDER = "someone@outside-sender.example"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -271,6 +273,11 @@ key = "{e2e.WORK}/tls/key.pem"
         at = lines.index(f'user = "{user}"')
         assert lines[at + 1].startswith("password = "), lines[at + 1]
         lines[at + 1] = f'password = "{hashed}"'
+    # An app password of the B-homed mailbox (its own passdb, proxied too).
+    hashed = e2e.mailops(repo, "hash-password", input_text=APP_PASSWORD + "\n").stdout.strip()
+    at = lines.index(f'user = "{B_HOMED.split("@")[0]}"') + 2
+    lines[at:at] = ["", "[[mailbox.app_password]]", 'name = "phone"', f'password = "{hashed}"',
+                    'protocols = ["imap", "smtp"]', ""]
     tenant.write_text("\n".join(lines))
     e2e.mailops(repo, "dkim", "keygen", "acme.example", "--selector", "dkim", "--algorithm", "rsa2048", "--force")
     e2e.mailops(repo, "build")
@@ -368,12 +375,12 @@ def checks(e2e, nets, a, b):
             raise RuntimeError("no LMTP delivery to 10.20.1.12:24 in mx2's Postfix log")
     e2e.check("two hosts: mail sent to B for a mailbox homed on B is delivered locally", b_local)
 
-    def imap_through_a():
+    def imap_through_a(password=PASSWORD[B_HOMED]):
         token = delivered.get("via A")
         if not token:
             raise RuntimeError("nothing was delivered to the B-homed mailbox through A")
         with nets.inside("mx1"):
-            found = e2e.imap_fetch(B_HOMED, PASSWORD[B_HOMED], token)
+            found = e2e.imap_fetch(B_HOMED, password, token)
         # mx1 proxied the login to mx2's private address, and mx2 logged it in
         # with the client's own address (login_trusted_networks) in the same session.
         a_log = (a.stack.logs / "dovecot.log").read_text(errors="replace")
@@ -387,6 +394,8 @@ def checks(e2e, nets, a, b):
             raise RuntimeError(f"mx2's Dovecot logged no login of session {proxied[-1]} from the client's address")
         return f"{found} message(s) through mx1's proxy"
     e2e.check("two hosts: an IMAP login at A for a B-homed mailbox reaches B's mailbox", imap_through_a)
+    e2e.check("two hosts: an app password login at A for a B-homed mailbox reaches B's mailbox",
+              lambda: imap_through_a(APP_PASSWORD))
 
     def submission_at_a():
         token = send_at(a, A_HOMED, sender=B_HOMED, port=587, login=(B_HOMED, PASSWORD[B_HOMED]))

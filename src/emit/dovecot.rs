@@ -269,7 +269,8 @@ mod tests {
     /// The two-host platform of `tests/fixtures/valid/two-hosts` on `database`.
     fn two_hosts(database: &str) -> crate::emit::Artifacts {
         let hosts = "[aws]\nprivate_cidr = \"10.20.0.0/16\"\n\n[[hosts]]\nname = \"mx1\"\nhostname = \"mx1.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\nmx_priority = 20\n";
-        let platform = test_repo::platform(database).replace("mx.webhizzy.in", "mx1.webhizzy.in") + hosts;
+        let platform =
+            test_repo::platform(database).replace("mx.webhizzy.in", "mx1.webhizzy.in") + hosts;
         test_repo::emit(
             &platform,
             &[(
@@ -288,16 +289,28 @@ mod tests {
         let two = two_hosts("driver = \"mysql\"\nhost = \"127.0.0.1\"\nport = 3306");
         let sql = two.get("dovecot/dovecot-sql.conf.ext").unwrap();
         insta::assert_snapshot!("two-hosts-mysql-dovecot-sql.conf.ext", sql);
-        let app = two.get(&format!("dovecot/{}", super::app_slot_file(1))).unwrap();
+        let app = two
+            .get(&format!("dovecot/{}", super::app_slot_file(1)))
+            .unwrap();
         insta::assert_snapshot!("two-hosts-mysql-dovecot-sql-app-1.conf.ext", app);
         for text in [sql, app] {
-            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE '%s' WHEN 'imap' THEN 993 WHEN 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS `ssl`"), "{text}");
-            assert!(text.contains(" LEFT JOIN mail_hosts h ON h.name = u.home WHERE "), "{text}");
+            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE WHEN h.private_ip IS NULL THEN NULL WHEN '%s' = 'imap' THEN 993 WHEN '%s' = 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS `ssl`"), "{text}");
+            assert!(
+                text.contains(" LEFT JOIN mail_hosts h ON h.name = u.home WHERE "),
+                "{text}"
+            );
         }
         let conf = two.get("dovecot/dovecot.conf").unwrap();
-        assert!(conf.contains("\nlogin_trusted_networks = 10.20.0.0/16\n"), "{conf}");
+        assert!(
+            conf.contains("\nlogin_trusted_networks = 10.20.0.0/16\n"),
+            "{conf}"
+        );
         let one = files("driver = \"mysql\"");
-        for file in ["dovecot.conf", "dovecot-sql.conf.ext", &super::app_slot_file(1)] {
+        for file in [
+            "dovecot.conf",
+            "dovecot-sql.conf.ext",
+            &super::app_slot_file(1),
+        ] {
             let text = one.get(&format!("dovecot/{file}")).unwrap();
             for word in ["proxy", "mail_hosts", "login_trusted_networks", "any-cert"] {
                 assert!(!text.contains(word), "{file} has {word}");
@@ -309,7 +322,8 @@ mod tests {
     /// a mailbox homed on mx2 gets mx2's private address, `proxy_maybe`, the
     /// TLS port of the service (993 IMAP, 995 POP3, none for Postfix's smtp)
     /// and `ssl=any-cert`, by password and by app password; a mailbox with no
-    /// home gets no proxy field (NULL columns are not fields for Dovecot).
+    /// home gets no proxy field at all (NULL columns are not fields for
+    /// Dovecot), and logs in where it is.
     #[test]
     fn two_hosts_password_queries_return_the_home_hosts_proxy_fields() {
         use sqlx::Row;
@@ -361,7 +375,7 @@ mod tests {
             assert_eq!(fields(&mut conn, &slot, "b@a.test", "smtp").await, proxied("p-phone", None));
             assert_eq!(
                 fields(&mut conn, &mailbox, "nohome@a.test", "imap").await,
-                vec![("p-n".to_string(), None, None, Some(993), None)]
+                vec![("p-n".to_string(), None, None, None, None)]
             );
         });
     }
