@@ -56,32 +56,18 @@ PAUSE_HOOK = "MAILOPS_TEST_PAUSE_BEFORE_COMMIT_MS"
 CONFLICT = ("another apply committed first on another node of the cluster; "
             "nothing of this apply was written. Run `mailops plan` again")
 
-
-class Node:
-    def __init__(self, base, index):
-        self.index = index
-        self.dir = base / f"node{index}"
-        self.data = self.dir / "data"
-        self.socket = self.dir / "mysqld.sock"
-        self.cnf = self.dir / "my.cnf"
-        self.error_log = self.dir / "error.log"
-        self.port = CLIENT_PORT + index - 1
-        self.galera = GALERA_PORT + 10 * (index - 1)
-        self.proc = None
-
-    @property
-    def url(self):
-        return f"mysql://{USER}@127.0.0.1:{self.port}/{DATABASE}"
-
-    def write_config(self):
-        members = ",".join(f"127.0.0.1:{GALERA_PORT + 10 * i}" for i in range(NODES))
-        self.data.mkdir(parents=True)
-        self.cnf.write_text(f"""[mysqld]
-datadir={self.data}
-socket={self.socket}
-pid-file={self.dir}/mysqld.pid
-log-error={self.error_log}
-port={self.port}
+def write_node_config(folder, *, port, cluster, members, name, address, galera_port, sst_port):
+    """my.cnf of one Galera node in `folder` (data in folder/data, client on
+    127.0.0.1:`port`, group communication on `address`:`galera_port`, IST on
+    the port after it, SST on `sst_port`), owned by mysql."""
+    data = folder / "data"
+    data.mkdir(parents=True)
+    (folder / "my.cnf").write_text(f"""[mysqld]
+datadir={data}
+socket={folder}/mysqld.sock
+pid-file={folder}/mysqld.pid
+log-error={folder}/error.log
+port={port}
 bind-address=127.0.0.1
 user=mysql
 skip-name-resolve
@@ -97,24 +83,50 @@ innodb_flush_log_at_trx_commit=2
 log_bin_trust_function_creators=1
 wsrep_on=ON
 wsrep_provider={PROVIDER}
-wsrep_cluster_name=mailops-e2e-galera
+wsrep_cluster_name={cluster}
 wsrep_cluster_address=gcomm://{members}
-wsrep_node_name=node{self.index}
-wsrep_node_address=127.0.0.1:{self.galera}
-wsrep_provider_options=base_port={self.galera};ist.recv_addr=127.0.0.1:{self.galera + 1};gcache.size=32M
+wsrep_node_name={name}
+wsrep_node_address={address}:{galera_port}
+wsrep_provider_options=base_port={galera_port};ist.recv_addr={address}:{galera_port + 1};gcache.size=32M
 wsrep_sst_method=rsync
-wsrep_sst_receive_address=127.0.0.1:{self.galera + 2}
+wsrep_sst_receive_address={address}:{sst_port}
 """)
-        shutil.chown(self.dir, "mysql", "mysql")
-        shutil.chown(self.data, "mysql", "mysql")
+    shutil.chown(folder, "mysql", "mysql")
+    shutil.chown(data, "mysql", "mysql")
+
+
+def start_node(folder, new_cluster=False):
+    """mariadbd with folder/my.cnf (`--wsrep-new-cluster` for the first node)."""
+    args = ["mariadbd", f"--defaults-file={folder}/my.cnf"]
+    if new_cluster:
+        args.append("--wsrep-new-cluster")
+    with open(folder / "stdout.log", "ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+class Node:
+    def __init__(self, base, index):
+        self.index = index
+        self.dir = base / f"node{index}"
+        self.socket = self.dir / "mysqld.sock"
+        self.cnf = self.dir / "my.cnf"
+        self.port = CLIENT_PORT + index - 1
+        self.galera = GALERA_PORT + 10 * (index - 1)
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"mysql://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def write_config(self):
+        members = ",".join(f"127.0.0.1:{GALERA_PORT + 10 * i}" for i in range(NODES))
+        write_node_config(self.dir, port=self.port, cluster="mailops-e2e-galera", members=members,
+                          name=f"node{self.index}", address="127.0.0.1", galera_port=self.galera,
+                          sst_port=self.galera + 2)
 
     def start(self, new_cluster=False):
-        args = ["mariadbd", f"--defaults-file={self.cnf}"]
-        if new_cluster:
-            args.append("--wsrep-new-cluster")
-        out = open(self.dir / "stdout.log", "ab")
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = start_node(self.dir, new_cluster)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

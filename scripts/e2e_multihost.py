@@ -115,52 +115,19 @@ class GaleraNode:
         self.host = host
         self.ip = ip
         self.dir = base / host / "galera"
-        self.data = self.dir / "data"
         self.socket = self.dir / "mysqld.sock"
         self.cnf = self.dir / "my.cnf"
         self.proc = None
 
     def write_config(self):
-        from e2e_galera import PROVIDER
+        from e2e_galera import write_node_config
         members = ",".join(f"{ip}:{GALERA_PORT}" for ip in HOSTS.values())
-        self.data.mkdir(parents=True)
-        self.cnf.write_text(f"""[mysqld]
-datadir={self.data}
-socket={self.socket}
-pid-file={self.dir}/mysqld.pid
-log-error={self.dir}/error.log
-port=3306
-bind-address=127.0.0.1
-user=mysql
-skip-name-resolve
-skip-log-bin
-binlog_format=ROW
-default_storage_engine=InnoDB
-innodb_autoinc_lock_mode=2
-innodb_buffer_pool_size=32M
-innodb_log_file_size=8M
-innodb_flush_log_at_trx_commit=2
-log_bin_trust_function_creators=1
-wsrep_on=ON
-wsrep_provider={PROVIDER}
-wsrep_cluster_name=mailops-e2e-multihost
-wsrep_cluster_address=gcomm://{members}
-wsrep_node_name={self.host}
-wsrep_node_address={self.ip}:{GALERA_PORT}
-wsrep_provider_options=base_port={GALERA_PORT};ist.recv_addr={self.ip}:{GALERA_PORT + 1};gcache.size=32M
-wsrep_sst_method=rsync
-wsrep_sst_receive_address={self.ip}:4444
-""")
-        shutil.chown(self.dir, "mysql", "mysql")
-        shutil.chown(self.data, "mysql", "mysql")
+        write_node_config(self.dir, port=3306, cluster="mailops-e2e-multihost", members=members,
+                          name=self.host, address=self.ip, galera_port=GALERA_PORT, sst_port=4444)
 
     def start(self, new_cluster=False):
-        args = ["mariadbd", f"--defaults-file={self.cnf}"]
-        if new_cluster:
-            args.append("--wsrep-new-cluster")
-        with open(self.dir / "stdout.log", "ab") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        from e2e_galera import start_node
+        self.proc = start_node(self.dir, new_cluster)
 
     def admin(self, e2e, statement):
         return e2e.run("mariadb", f"--socket={self.socket}", "-u", "root", "-N", "-B",

@@ -1789,22 +1789,12 @@ fn an_apply_aborted_for_a_conflicting_write_says_plan_again_and_exits_3(engine: 
     let log = db.count("mailops_apply_log");
     let apply = spawn_apply(&repo, &db, ("MAILOPS_TEST_HOLD_AFTER_READ_MS", "3000"));
     std::thread::sleep(std::time::Duration::from_millis(1000));
-    let hand = std::process::Command::new("mysql")
-        .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B"])
-        .arg(&db.target)
-        .arg("-e")
-        .arg(
-            "START TRANSACTION; UPDATE virtual_users SET name = 'Hand'; \
-             UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
-        )
-        .output()
-        .expect("the mysql client runs");
-    let out = apply.wait_with_output().unwrap();
-    assert!(
-        hand.status.success(),
-        "{}",
-        String::from_utf8_lossy(&hand.stderr)
+    db.script(
+        "START TRANSACTION; UPDATE virtual_users SET name = 'Hand'; \
+         UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
+        "the hand session",
     );
+    let out = apply.wait_with_output().unwrap();
     assert_code(&out, 3);
     let message = stderr(&out);
     assert!(

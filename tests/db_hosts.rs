@@ -54,6 +54,37 @@ fn plan_as(repo: &Repo, db: &TestDb, format: &str) -> String {
     stdout(&out)
 }
 
+/// `plan --out NAME` against the database: the saved plan's path.
+fn save_plan(repo: &Repo, db: &TestDb, name: &str) -> std::path::PathBuf {
+    let saved = repo.path().join(name);
+    let out = run(
+        repo.path(),
+        &[
+            "plan",
+            "--database",
+            &db.url,
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 0);
+    saved
+}
+
+/// `apply --yes SAVED` against the database.
+fn apply_saved(repo: &Repo, db: &TestDb, saved: &std::path::Path) -> std::process::Output {
+    run(
+        repo.path(),
+        &[
+            "apply",
+            "--yes",
+            "--database",
+            &db.url,
+            saved.to_str().unwrap(),
+        ],
+    )
+}
+
 /// A plan that finds nothing to change.
 #[track_caller]
 fn assert_clean(repo: &Repo, db: &TestDb) {
@@ -152,28 +183,8 @@ fn a_home_changed_is_planned_as_a_move_and_applied(engine: Engine) {
     assert_eq!(change["columns"][0]["new"], "mx2", "{json}");
 
     // A saved plan carries the move and applies it.
-    let saved = repo.path().join("move.plan");
-    let out = run(
-        repo.path(),
-        &[
-            "plan",
-            "--database",
-            &db.url,
-            "--out",
-            saved.to_str().unwrap(),
-        ],
-    );
-    assert_code(&out, 0);
-    let out = run(
-        repo.path(),
-        &[
-            "apply",
-            "--yes",
-            "--database",
-            &db.url,
-            saved.to_str().unwrap(),
-        ],
-    );
+    let saved = save_plan(&repo, &db, "move.plan");
+    let out = apply_saved(&repo, &db, &saved);
     assert_code(&out, 0);
     assert_eq!(
         homes(&db),
@@ -314,29 +325,9 @@ fn hand_edits_of_a_home_or_a_host_are_drift_and_apply_heals_them(engine: Engine)
     );
 
     // A saved plan is refused once a host row changed after it.
-    let saved = repo.path().join("heal.plan");
-    let out = run(
-        repo.path(),
-        &[
-            "plan",
-            "--database",
-            &db.url,
-            "--out",
-            saved.to_str().unwrap(),
-        ],
-    );
-    assert_code(&out, 0);
+    let saved = save_plan(&repo, &db, "heal.plan");
     db.sql("UPDATE mail_hosts SET private_ip = '10.20.9.8' WHERE name = 'old'");
-    let out = run(
-        repo.path(),
-        &[
-            "apply",
-            "--yes",
-            "--database",
-            &db.url,
-            saved.to_str().unwrap(),
-        ],
-    );
+    let out = apply_saved(&repo, &db, &saved);
     assert_ne!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(db.count("mail_hosts"), 2);
 

@@ -698,21 +698,11 @@ fn an_agent_that_loses_the_race_to_commit_plans_again_and_applies() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
-    let hand = std::process::Command::new("mysql")
-        .args(["-uroot", "-h127.0.0.1", "-P3306", "-N", "-B"])
-        .arg(&host.db.target)
-        .arg("-e")
-        .arg(
-            "START TRANSACTION; UPDATE virtual_aliases SET destination = destination; \
-             UPDATE virtual_users SET name = 'Hand'; \
-             UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
-        )
-        .output()
-        .expect("the mysql client runs");
-    assert!(
-        hand.status.success(),
-        "{}",
-        String::from_utf8_lossy(&hand.stderr)
+    host.db.script(
+        "START TRANSACTION; UPDATE virtual_aliases SET destination = destination; \
+         UPDATE virtual_users SET name = 'Hand'; \
+         UPDATE mailops_apply_lock SET holder = 'hand' WHERE id = 1; COMMIT;",
+        "the hand session",
     );
     let out = agent.wait_with_output().unwrap();
     succeeds(&out);

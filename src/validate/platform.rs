@@ -1094,14 +1094,23 @@ fn host_hostname(c: &mut Checker<'_>, value: &Sp<String>, zone: &str) -> Option<
 /// `[defaults] home`: a host's name (with `[[hosts]]`, one of them; without,
 /// the implicit host's).
 fn default_home(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
-    let Some(value) = &raw.defaults.home else {
-        return;
-    };
-    let Some(text) = c.structured(value, "the home host") else {
-        return;
-    };
+    let home = raw.defaults.home.as_ref();
+    if let Some(name) = home.and_then(|value| home_of(c, value, platform).map(str::to_string)) {
+        platform.default_home = name;
+    }
+}
+
+/// A `home` (`[defaults]`, a tenant's or a mailbox's): the name of one of
+/// the platform's hosts. Without `[[hosts]]`, only the implicit host's name
+/// is one.
+pub(crate) fn home_of<'p>(
+    c: &mut Checker<'_>,
+    value: &Sp<String>,
+    platform: &'p Platform,
+) -> Option<&'p str> {
+    let text = c.structured(value, "the home host")?;
     match platform.host(text) {
-        Some(host) => platform.default_home = host.name.clone(),
+        Some(host) => Some(host.name.as_str()),
         None => {
             let known: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
             c.push(diags::unknown_home(
@@ -1110,6 +1119,7 @@ fn default_home(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform)
                 &known,
                 platform.hosts_declared,
             ));
+            None
         }
     }
 }
