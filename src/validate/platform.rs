@@ -1095,32 +1095,10 @@ fn host_hostname(c: &mut Checker<'_>, value: &Sp<String>, zone: &str) -> Option<
 /// the implicit host's).
 fn default_home(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
     let home = raw.defaults.home.as_ref();
-    if let Some(name) = home.and_then(|value| home_of(c, value, platform).map(str::to_string)) {
+    if let Some(name) =
+        home.and_then(|value| super::tenant::home_of(c, value, platform).map(str::to_string))
+    {
         platform.default_home = name;
-    }
-}
-
-/// A `home` (`[defaults]`, a tenant's or a mailbox's): the name of one of
-/// the platform's hosts. Without `[[hosts]]`, only the implicit host's name
-/// is one.
-pub(crate) fn home_of<'p>(
-    c: &mut Checker<'_>,
-    value: &Sp<String>,
-    platform: &'p Platform,
-) -> Option<&'p str> {
-    let text = c.structured(value, "the home host")?;
-    match platform.host(text) {
-        Some(host) => Some(host.name.as_str()),
-        None => {
-            let known: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
-            c.push(diags::unknown_home(
-                c.loc(value),
-                text,
-                &known,
-                platform.hosts_declared,
-            ));
-            None
-        }
     }
 }
 

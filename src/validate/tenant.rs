@@ -14,7 +14,6 @@ use crate::span::Sp;
 use crate::validate::address::{local_address, normalize_address, normalize_local_part};
 use crate::validate::domain::{DomainName, normalize_domain};
 use crate::validate::password::{PasswordProblem, check_password};
-use crate::validate::platform::home_of;
 use crate::validate::quota::{format_quota, parse_quota};
 use crate::validate::spf::{MAX_DNS_LOOKUPS, SpfTerm, check_term};
 use crate::validate::{Checker, diags, dkim, records, relay};
@@ -1323,6 +1322,30 @@ fn build_destinations(
     seen.into_iter()
         .map(|(address, origin)| Destination { address, origin })
         .collect()
+}
+
+/// A `home` (`[defaults]`, a tenant's or a mailbox's): the name of one of
+/// the platform's hosts. Without `[[hosts]]`, only the implicit host's name
+/// is one.
+pub(crate) fn home_of<'p>(
+    c: &mut Checker<'_>,
+    value: &Sp<String>,
+    platform: &'p Platform,
+) -> Option<&'p str> {
+    let text = c.structured(value, "the home host")?;
+    match platform.host(text) {
+        Some(host) => Some(host.name.as_str()),
+        None => {
+            let known: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+            c.push(diags::unknown_home(
+                c.loc(value),
+                text,
+                &known,
+                platform.hosts_declared,
+            ));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
