@@ -132,7 +132,7 @@ pub(crate) enum Command {
     /// On the mail host: materialise generated configs and DKIM private keys under
     /// DIR with the right owners and modes, filling secrets.
     #[command(
-        after_help = "Examples:\n  mailops install --root / --secrets /etc/mailops/secrets.toml\n  mailops install --root /tmp/host --identity /etc/mailops/age.key   # a dry tree to inspect"
+        after_help = "Examples:\n  mailops install --root / --secrets /etc/mailops/secrets.toml\n  mailops install --root /tmp/host --identity /etc/mailops/age.key   # a dry tree to inspect\n  mailops install --root / --host mx2 --secrets /etc/mailops/secrets.toml   # [[hosts]]: the host mx2"
     )]
     Install {
         /// Root to install under (`/` on the mail host).
@@ -149,6 +149,11 @@ pub(crate) enum Command {
         /// with `[secrets]`); every key is checked before anything is installed.
         #[arg(long, value_name = "FILE", env = "MAILOPS_AGE_IDENTITY")]
         identity: Option<PathBuf>,
+        /// The mail host installed (a `[[hosts]]` name; default: the primary,
+        /// `[mail_host] hostname`): its hostname and certificate paths go into
+        /// the Postfix and Dovecot configs.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
     },
     /// Write JSON Schema files for tenant and platform files into schema/.
     #[command(

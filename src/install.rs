@@ -184,6 +184,41 @@ pub(crate) fn is_host_file(generated_path: &str) -> bool {
     target_of(generated_path).is_some()
 }
 
+/// The generated files installed on the host named `host` (default: the
+/// primary, whose files `generated/` holds): the artifacts' host files, with
+/// those that carry a host's identity rendered for that host. An unknown
+/// name is the user's to fix (exit 1), with the declared hosts named.
+pub(crate) fn host_generated(
+    artifacts: &crate::emit::Artifacts,
+    platform: &crate::model::Platform,
+    host: Option<&str>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut generated: BTreeMap<String, String> = artifacts
+        .iter()
+        .filter(|(path, _)| is_host_file(path))
+        .map(|(path, contents)| (path.to_string(), contents.to_string()))
+        .collect();
+    if let Some(name) = host {
+        let identity = crate::model::HostIdentity::of(platform, name)
+            .ok_or_else(|| Error::user(unknown_host(platform, name)))?;
+        for (path, contents) in crate::emit::host_files(platform, &identity).iter() {
+            generated.insert(path.to_string(), contents.to_string());
+        }
+    }
+    Ok(generated)
+}
+
+/// `no mail host \`mx3\` …`: the message for a host name the platform lacks.
+pub(crate) fn unknown_host(platform: &crate::model::Platform, name: &str) -> String {
+    let names: Vec<&str> = platform.hosts.iter().map(|h| h.name.as_str()).collect();
+    let declared = if platform.hosts_declared {
+        "the hosts mailops.toml declares ([[hosts]])"
+    } else {
+        "the one host of mailops.toml (no [[hosts]]: the first label of [mail_host] hostname)"
+    };
+    format!("no mail host `{name}`; {declared}: {}", names.join(", "))
+}
+
 /// Where install takes the DKIM private keys from: the plaintext key store,
 /// or the keys of `keys/` decrypted (and checked) beforehand.
 pub(crate) trait PrivateKeys {

@@ -829,3 +829,73 @@ fn rotation_with_encrypted_keys() {
     install();
     assert!(!host_key("dkim").exists() && host_key("next").is_file());
 }
+
+/// Several mail hosts (issue 18): `--host mx2` installs the Postfix and
+/// Dovecot configs rendered for mx2 (its hostname, its Let's Encrypt
+/// lineage), every other file as generated; the default is the primary,
+/// exactly `generated/`; an unknown host is refused, naming the hosts.
+#[test]
+fn install_renders_each_hosts_identity_for_that_host() {
+    let repo = Repo::empty().copy("tests/fixtures/valid/two-hosts");
+    let dir = repo.path().join("tests/fixtures/valid/two-hosts");
+    support::ok(&dir, &["dkim", "keygen", "acme.example", "--force"]);
+    support::ok(&dir, &["build"]);
+    let install = |host: Option<&str>| {
+        let root = tempfile::tempdir().unwrap();
+        let mut args = vec!["install", "--root", root.path().to_str().unwrap()];
+        args.extend(host.map(|h| ["--host", h]).iter().flatten());
+        let output = mailops(&dir, &args, Some("pw"));
+        (root, output)
+    };
+    let (primary, output) = install(None);
+    assert!(output.status.success(), "{}", text(&output));
+    for file in [
+        "postfix/main.cf",
+        "dovecot/dovecot.conf",
+        "postfix/master.cf",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(primary.path().join("etc").join(file)).unwrap(),
+            std::fs::read_to_string(dir.join("generated").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let (mx2, output) = install(Some("mx2"));
+    assert!(output.status.success(), "{}", text(&output));
+    let main = std::fs::read_to_string(mx2.path().join("etc/postfix/main.cf")).unwrap();
+    assert!(main.contains("\nmyhostname = mx2.webhizzy.in\n"), "{main}");
+    assert!(
+        main.contains(
+            "\nsmtpd_tls_cert_file = /etc/letsencrypt/live/mx2.webhizzy.in/fullchain.pem\n"
+        ),
+        "{main}"
+    );
+    assert!(
+        main.contains("\nsmtpd_tls_key_file = /etc/letsencrypt/live/mx2.webhizzy.in/privkey.pem\n"),
+        "{main}"
+    );
+    assert!(!main.contains("mx1.webhizzy.in/"), "{main}");
+    let dovecot = std::fs::read_to_string(mx2.path().join("etc/dovecot/dovecot.conf")).unwrap();
+    assert!(
+        dovecot.contains("\nhostname = mx2.webhizzy.in\n"),
+        "{dovecot}"
+    );
+    assert!(
+        dovecot.contains("\nssl_cert = </etc/letsencrypt/live/mx2.webhizzy.in/fullchain.pem\n"),
+        "{dovecot}"
+    );
+    // The SRS domain stays the platform's: any host can take its bounces.
+    let postsrsd = std::fs::read_to_string(mx2.path().join("etc/default/postsrsd")).unwrap();
+    assert_eq!(
+        postsrsd,
+        std::fs::read_to_string(dir.join("generated/postsrsd/postsrsd")).unwrap()
+    );
+    let (_, output) = install(Some("mx3"));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output)
+            .contains("no mail host `mx3`; the hosts mailops.toml declares ([[hosts]]): mx1, mx2"),
+        "{}",
+        text(&output)
+    );
+}

@@ -1,4 +1,7 @@
-//! `mailops install --root DIR [--secrets FILE] [--identity FILE]`: materialise configs and keys on the mail host.
+//! `mailops install --root DIR [--secrets FILE] [--identity FILE] [--host NAME]`: materialise configs and keys on the mail host.
+//!
+//! `generated/` holds the primary host's configs; `--host mx2` installs
+//! them rendered for mx2 (its hostname, its certificate paths).
 //!
 //! With `[secrets]`, every DKIM key of `keys/` is decrypted with the age
 //! identity and checked against its tenant's public key before anything is
@@ -23,6 +26,7 @@ pub(crate) fn run(
     secrets_file: Option<PathBuf>,
     key_dir: Option<PathBuf>,
     identity: Option<PathBuf>,
+    host: Option<String>,
 ) -> Result<ExitCode> {
     let compiled = pipeline::compile(dir)?;
     report(&compiled);
@@ -39,6 +43,9 @@ pub(crate) fn run(
             changes.added.len() + changes.changed.len() + changes.removed.len()
         )));
     }
+    // The host's files, before any secret or key is read: an unknown host
+    // name is found first.
+    let generated = install::host_generated(&artifacts, &compiled.model.platform, host.as_deref())?;
     let secrets = Secrets::load(secrets_file.as_deref())?;
     let encrypted = compiled.model.platform.secrets.enabled;
     let decrypted;
@@ -61,12 +68,6 @@ pub(crate) fn run(
         };
         &store
     };
-    // generated/ equals the artifacts: install the mail-host files from them.
-    let generated: std::collections::BTreeMap<String, String> = artifacts
-        .iter()
-        .filter(|(path, _)| install::is_host_file(path))
-        .map(|(path, contents)| (path.to_string(), contents.to_string()))
-        .collect();
     let files = install::plan(&generated, &compiled.model, keys, &secrets)
         .map_err(|error| error.followed_by("nothing was installed"))?;
     let outcome = install::apply(root, &files)?;

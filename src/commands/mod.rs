@@ -136,7 +136,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             secrets,
             key_dir,
             identity,
-        } => install::run(&dir, &root, secrets, key_dir, identity),
+            host,
+        } => install::run(&dir, &root, secrets, key_dir, identity, host),
         Command::Schema { check } => schema::run(&dir, check),
         Command::New {
             domain,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::emit::header::header;
 use crate::emit::mail_host::{self, DB_PASSWORD_PLACEHOLDER, LOOPBACK};
 use crate::emit::{Artifacts, engine, render};
-use crate::model::Platform;
+use crate::model::{HostIdentity, Platform};
 
 const DOVECOT_CONF: &str = include_str!("templates/dovecot/dovecot.conf");
 const SQL_CONF: &str = include_str!("templates/dovecot/dovecot-sql.conf.ext");
@@ -33,7 +33,8 @@ struct Db<'a> {
     path: &'a str,
 }
 
-pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
+/// The Dovecot files, for the host `host` (`generated/` holds the primary's).
+pub(crate) fn emit(platform: &Platform, host: &HostIdentity, out: &mut Artifacts) {
     let tera = engine(&[
         ("dovecot.conf", DOVECOT_CONF),
         ("dovecot-sql.conf.ext", SQL_CONF),
@@ -42,14 +43,14 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let slots = crate::model::mailbox::MAX_APP_PASSWORDS;
     let mut context = tera::Context::new();
     context.insert("header", &header("#", "mailops.toml"));
-    context.insert("hostname", &platform.hostname);
+    context.insert("hostname", &host.hostname);
     context.insert("postmaster", &platform.admin_email);
     context.insert("vmail_user", mail_host::VMAIL_USER);
     context.insert("vmail_uid", &mail_host::VMAIL_UID);
     context.insert("vmail_gid", &mail_host::VMAIL_GID);
     context.insert("vmail_root", &platform.paths.vmail_root);
-    context.insert("tls_cert", &platform.tls.cert);
-    context.insert("tls_key", &platform.tls.key);
+    context.insert("tls_cert", &host.tls_cert);
+    context.insert("tls_key", &host.tls_key);
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
     context.insert("several_hosts", &platform.hosts_declared);

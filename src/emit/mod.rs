@@ -33,7 +33,7 @@ pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
-use crate::model::{Domain, Model};
+use crate::model::{Domain, HostIdentity, Model, Platform};
 
 /// The generated files: every path produced (relative to `generated/`),
 /// each with its contents, or known unchanged on disk as a full compile
@@ -169,14 +169,27 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     out.add("README.md", header::readme());
     terraform::emit_main(&model.platform, &mut out);
     sql::emit_frame(&model.platform, &mut out);
-    // Mail-server configs depend on the platform only (tenants are rows).
-    postfix::emit(&model.platform, &mut out);
-    dovecot::emit(&model.platform, &mut out);
+    // Mail-server configs depend on the platform only (tenants are rows);
+    // generated/ holds the primary host's.
+    let primary = HostIdentity::primary(&model.platform);
+    postfix::emit(&model.platform, &primary, &mut out);
+    dovecot::emit(&model.platform, &primary, &mut out);
     rspamd::emit(&model.platform, &mut out);
     systemd::emit(&model.platform, &mut out);
     nginx::emit(&model.platform, &mut out);
     // Last: it embeds the files above.
     cloud_init::emit(&model.platform, &mut out);
+    out
+}
+
+/// The files that carry a host's identity (its hostname, its certificate),
+/// rendered for `host`: Postfix's (and postsrsd's) and Dovecot's. For the
+/// primary host they are exactly those of `emit`; `mailops install --host`
+/// puts them in place of the primary's.
+pub(crate) fn host_files(platform: &Platform, host: &HostIdentity) -> Artifacts {
+    let mut out = Artifacts::default();
+    postfix::emit(platform, host, &mut out);
+    dovecot::emit(platform, host, &mut out);
     out
 }
 

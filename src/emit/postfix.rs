@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::emit::header::header;
 use crate::emit::mail_host::{self, DB_PASSWORD_PLACEHOLDER, LOOPBACK};
 use crate::emit::{Artifacts, engine, render};
-use crate::model::{Driver, Platform};
+use crate::model::{Driver, HostIdentity, Platform};
 
 const MAIN_CF: &str = include_str!("templates/postfix/main.cf");
 const MASTER_CF: &str = include_str!("templates/postfix/master.cf");
@@ -220,7 +220,9 @@ fn mysql_host(host: &str, port: u16) -> String {
     }
 }
 
-pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
+/// The Postfix files (and postsrsd's), for the host `host` (`generated/`
+/// holds the primary's).
+pub(crate) fn emit(platform: &Platform, host: &HostIdentity, out: &mut Artifacts) {
     let tera = engine(&[
         ("main.cf", MAIN_CF),
         ("master.cf", MASTER_CF),
@@ -230,7 +232,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     let driver = platform.database.driver;
     let mut context = tera::Context::new();
     context.insert("header", &header("#", "mailops.toml"));
-    context.insert("hostname", &platform.hostname);
+    context.insert("hostname", &host.hostname);
     context.insert("zone", &platform.zone);
     context.insert("driver", driver.name());
     context.insert("message_size_limit", &mail_host::MESSAGE_SIZE_LIMIT);
@@ -271,9 +273,9 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
         "milter",
         &format!("inet:{LOOPBACK}:{}", mail_host::MILTER_PORT),
     );
-    context.insert("tls_cert", &platform.tls.cert);
+    context.insert("tls_cert", &host.tls_cert);
     context.insert("inbound_tls_required", &platform.inbound_tls_required);
-    context.insert("tls_key", &platform.tls.key);
+    context.insert("tls_key", &host.tls_key);
     context.insert("submission_port", &mail_host::SUBMISSION_PORT);
     out.add("postfix/main.cf", render(&tera, "main.cf", &context));
     out.add("postfix/master.cf", render(&tera, "master.cf", &context));

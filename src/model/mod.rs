@@ -6,6 +6,7 @@
 //! declared at, for the graph stage's diagnostics.
 
 pub(crate) mod host;
+pub(crate) mod host_identity;
 pub(crate) mod mailbox;
 pub(crate) mod mta_sts;
 pub(crate) mod platform;
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::source::Location;
 pub(crate) use host::Host;
+pub(crate) use host_identity::HostIdentity;
 pub(crate) use mailbox::{AppPassword, Grantee, MailboxState, Protocol, Protocols, SendAs};
 pub(crate) use platform::{Aws, Database, Defaults, Driver, Paths, Platform, Secrets, Tls};
 pub(crate) use records::{Bimi, Dkim, DkimAlgorithm, DkimState, Dmarc, Spf};

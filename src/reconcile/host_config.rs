@@ -40,6 +40,8 @@ struct Raw {
     status: Option<Spanned<String>>,
     #[serde(default)]
     allowed_signers: Option<Spanned<String>>,
+    #[serde(default)]
+    host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +78,18 @@ pub(crate) struct HostConfig {
     pub(crate) reload: BTreeMap<String, String>,
     pub(crate) status: PathBuf,
     pub(crate) allowed_signers: Option<PathBuf>,
+    /// `host = "mx2"`: which of the platform's `[[hosts]]` this is (its
+    /// configs are rendered for it); default the primary. Checked against
+    /// the repo's hosts when a commit is compiled.
+    pub(crate) host: Option<ConfiguredHost>,
+}
+
+/// The `host` of the host file, with its place for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConfiguredHost {
+    pub(crate) name: String,
+    /// `path:line:col` of the value.
+    pub(crate) at: String,
 }
 
 pub(crate) const SERVICES: [&str; 5] = ["dovecot", "nginx", "postfix", "postsrsd", "rspamd"];
@@ -228,6 +242,22 @@ impl HostConfig {
                 "`repo` must be a git URL or path".to_string(),
             );
         }
+        let host = raw.host.as_ref().map(|h| ConfiguredHost {
+            name: h.get_ref().clone(),
+            at: at(h.span()),
+        });
+        if let Some(h) = &raw.host {
+            if !crate::model::host::is_host_name(h.get_ref()) {
+                problem(
+                    h.span(),
+                    format!(
+                        "`host = \"{}\"` is not a host name: a `[[hosts]] name` of the repo's \
+                         mailops.toml, [a-z][a-z0-9-]{{0,31}}",
+                        h.get_ref().escape_debug()
+                    ),
+                );
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::user(problems.join("\n")));
         }
@@ -243,6 +273,7 @@ impl HostConfig {
             reload,
             status,
             allowed_signers,
+            host,
         })
     }
 
@@ -370,6 +401,29 @@ database = "sqlite:///var/lib/mailops/state.db"
         assert!(error.contains("host.toml:1:11: version 7"), "{error}");
         assert!(
             error.contains("host.toml:4:12: `work_dir` must be an absolute path"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_host_names_which_of_the_platforms_hosts_this_is() {
+        let config = HostConfig::parse(Path::new("h.toml"), GOOD).unwrap();
+        assert_eq!(config.host, None);
+        let text = format!("{GOOD}host = \"mx2\"\n");
+        let config = HostConfig::parse(Path::new("h.toml"), &text).unwrap();
+        assert_eq!(
+            config.host,
+            Some(ConfiguredHost {
+                name: "mx2".to_string(),
+                at: "h.toml:9:8".to_string()
+            })
+        );
+        let text = format!("{GOOD}host = \"MX 2\"\n");
+        let error = HostConfig::parse(Path::new("h.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("h.toml:9:8: `host = \"MX 2\"` is not a host name"),
             "{error}"
         );
     }

@@ -22,7 +22,6 @@ pub(crate) mod host_config;
 pub(crate) mod rows;
 pub(crate) mod status;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::emit;
@@ -415,11 +414,19 @@ fn prepare(config: &HostConfig, dir: &Path, commit: &str) -> Result<Ready, Error
         )));
     }
     let secrets = config.install_secrets()?;
-    let generated: BTreeMap<String, String> = artifacts
-        .iter()
-        .filter(|(path, _)| install::is_host_file(path))
-        .map(|(path, contents)| (path.to_string(), contents.to_string()))
-        .collect();
+    let generated = install::host_generated(
+        &artifacts,
+        &compiled.model.platform,
+        config.host.as_ref().map(|h| h.name.as_str()),
+    )
+    .map_err(|_| {
+        let host = config.host.as_ref().map_or("", |h| h.name.as_str());
+        let at = config.host.as_ref().map_or("", |h| h.at.as_str());
+        Error::refused(format!(
+            "commit {short}: {at}: {}",
+            install::unknown_host(&compiled.model.platform, host)
+        ))
+    })?;
     let files = install::plan(&generated, &compiled.model, &keys, &secrets)?;
     Ok(Ready { compiled, files })
 }
