@@ -21,6 +21,10 @@ of its namespace (LMTP from the other host, proxied IMAPS), and its Maildirs
 are under the host's own folder (both hosts install the same vmail_root,
 which on one machine would be one folder).
 
+Each host is installed with `mailops install --host <its name>`: its own
+hostname and certificate paths in Postfix's and Dovecot's configs.
+The platform serves POP3 (`[mail_host] pop3`, set here on the fixture).
+
 Checks, one `ok`/`FAIL` line each:
   - mail sent to A for a mailbox homed on B lands in B's Maildir (not A's);
   - mail sent to B for a mailbox homed on B is delivered locally;
@@ -28,6 +32,14 @@ Checks, one `ok`/`FAIL` line each:
     proxy: the message delivered above, fetched through A);
   - the same with the mailbox's app password (the app password passdbs);
   - submission at A for a B-homed mailbox is accepted (AUTH + send);
+  - each host greets and HELOs with its own hostname (SMTP banner and EHLO
+    on 25; the LMTP hop A → B: A's LHLO name and B's Dovecot hostname in
+    the Received header B's Dovecot adds);
+  - mail submitted at B is DKIM-signed by B's Rspamd (an A-homed mailbox
+    submits at B to a B-homed one; the copy B delivers carries a signature
+    d=acme.example that verifies against the repo's public key);
+  - a POP3 login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
+    proxy to B's POP3S);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
     mailbox waits in B's queue, and is delivered when A is back.
 
@@ -156,7 +168,7 @@ class Host:
         self.name = name
         self.ip = HOSTS[name]
         self.base = base / name
-        self.stack = e2e.Stack(self.base, "mysql", pop3=False)
+        self.stack = e2e.Stack(self.base, "mysql", pop3=True)
         self.node = GaleraNode(base, name, self.ip)
 
     def configure(self, shared_vmail):
@@ -192,7 +204,7 @@ class Host:
         e2e = self.e2e
         self.start_dovecot()
         e2e.run("postfix", "-c", self.stack.pf, "start")
-        for port in (25, 24, 993):
+        for port in (25, 24, 993, 995):
             e2e.wait_for(f"{self.name}'s port {port}", lambda p=port: e2e.port_open(p), timeout=30)
 
     def stop_all(self):
@@ -213,6 +225,10 @@ def make_repo(e2e, base):
     shutil.copytree(e2e.REPO / "tests" / "fixtures" / "valid" / "two-hosts", repo,
                     ignore=shutil.ignore_patterns(".mailops"))
     platform = (repo / "mailops.toml").read_text()
+    # POP3 (the proxied POP3 login): the mailboxes' protocols then include it.
+    platform = platform.replace('admin_email = "postmaster@webhizzy.in"\n',
+                                'admin_email = "postmaster@webhizzy.in"\npop3 = true\n', 1)
+    assert "pop3 = true" in platform
     platform += f"""
 [database]
 driver = "mysql"
@@ -291,7 +307,8 @@ def run_multihost(e2e):
             with nets.inside("mx1"):
                 e2e.mailops(repo, "apply", "--database", f"mysql://{ADMIN}@127.0.0.1:3306/{DATABASE}", "--yes")
             for host in hosts.values():
-                e2e.mailops(repo, "install", "--root", host.stack.root, env={"MAILOPS_DB_PASSWORD": db_password})
+                e2e.mailops(repo, "install", "--root", host.stack.root, "--host", host.name,
+                            env={"MAILOPS_DB_PASSWORD": db_password})
                 host.configure(base / "vmail")
         with e2e.phase("multihost: start both hosts"):
             for name, host in hosts.items():
@@ -368,6 +385,74 @@ def checks(e2e, nets, a, b):
         token = send_at(a, A_HOMED, sender=B_HOMED, port=587, login=(B_HOMED, PASSWORD[B_HOMED]))
         e2e.wait_for(f"{token} in {A_HOMED}'s Maildir on mx1", lambda: maildir_has(a, A_HOMED, token), timeout=30)
     e2e.check("two hosts: submission at A for a B-homed mailbox is accepted", submission_at_a)
+
+    def own_hostnames():
+        seen = []
+        for host in (a, b):
+            hostname = f"{host.name}.webhizzy.in"
+            with nets.inside(host.name):
+                with e2e.smtplib.SMTP(timeout=20) as smtp:
+                    _, banner = smtp.connect(e2e.HOST, 25)
+                    banner = banner.decode(errors="replace")
+                    code, ehlo = smtp.ehlo("client.e2e.invalid")
+            if banner != f"{hostname} ESMTP":
+                raise RuntimeError(f"{host.name}'s banner is {banner!r}, not {hostname} ESMTP")
+            if code != 250 or ehlo.decode(errors="replace").split("\n")[0] != hostname:
+                raise RuntimeError(f"{host.name}'s EHLO answer starts {ehlo[:40]!r}, not {hostname}")
+            seen.append(f"{host.name}: 220 {banner}")
+        # The LMTP hop of the message sent to A for the B-homed mailbox: A's
+        # Postfix said LHLO with its name, B's Dovecot stamped its own.
+        token = delivered.get("via A")
+        if not token:
+            raise RuntimeError("nothing was delivered to the B-homed mailbox through A")
+        raw = b.e2e.messages_with(b.base, B_HOMED, token)[0]
+        received = [" ".join(h.split()) for h in e2e.email.message_from_bytes(raw).get_all("Received", [])]
+        lmtp = "from mx1.webhizzy.in ([10.20.1.11]) by mx2.webhizzy.in with LMTP"
+        if not any(r.startswith(lmtp) for r in received):
+            raise RuntimeError(f"no Received header {lmtp!r} in {received}")
+        if not any("by mx1.webhizzy.in (Postfix) with ESMTP" in r for r in received):
+            raise RuntimeError(f"no Received header by mx1.webhizzy.in (Postfix) in {received}")
+        return "; ".join(seen) + "; LMTP A → B: " + lmtp
+    e2e.check("two hosts: each host greets and HELOs with its own hostname", own_hostnames)
+
+    def dkim_signed_at_b():
+        token = send_at(b, B_HOMED, sender=A_HOMED, port=587, login=(A_HOMED, PASSWORD[A_HOMED]))
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx2", lambda: maildir_has(b, B_HOMED, token), timeout=30)
+        raw = e2e.messages_with(b.base, B_HOMED, token)[0]
+        tenants = e2e.Tenants(e2e.WORK / "multihost" / "repo" / "tenants")
+        tags = e2e.verify_dkim(raw, tenants)
+        if tags.get("d") != "acme.example" or tags.get("s") != "dkim":
+            raise RuntimeError(f"signed d={tags.get('d')} s={tags.get('s')}, expected d=acme.example s=dkim")
+        received = [" ".join(h.split()) for h in e2e.email.message_from_bytes(raw).get_all("Received", [])]
+        if not any("by mx2.webhizzy.in (Postfix) with ESMTPSA" in r for r in received):
+            raise RuntimeError(f"not submitted through mx2's Postfix: {received}")
+        if any("by mx1.webhizzy.in (Postfix)" in r for r in received):
+            raise RuntimeError(f"went through mx1's Postfix: {received}")
+        rspamd_log = (b.stack.logs / "rspamd.log").read_text(errors="replace")
+        if not any(token in line or f"<{token}@e2e.invalid>" in line for line in rspamd_log.splitlines()):
+            raise RuntimeError("mx2's Rspamd logged nothing of the message")
+        return f"d={tags['d']} s={tags['s']} verifies"
+    e2e.check("two hosts: mail submitted at B is DKIM-signed by B's Rspamd", dkim_signed_at_b)
+
+    def pop3_through_a():
+        token = delivered.get("via A")
+        if not token:
+            raise RuntimeError("nothing was delivered to the B-homed mailbox through A")
+        with nets.inside("mx1"):
+            pop = e2e.pop3_login(B_HOMED, PASSWORD[B_HOMED])
+            try:
+                count, _ = pop.stat()
+                found = [i for i in range(1, count + 1)
+                         if token.encode() in b"\n".join(pop.retr(i)[1])]
+            finally:
+                pop.quit()
+        if not found:
+            raise RuntimeError(f"{count} message(s) over POP3 at mx1, none with {token}")
+        a_log = (a.stack.logs / "dovecot.log").read_text(errors="replace")
+        if not re.search(rf"pop3-login: .*proxy\({re.escape(B_HOMED)},10\.20\.1\.12:995\): Started proxying", a_log):
+            raise RuntimeError("mx1's Dovecot logged no POP3 proxying to 10.20.1.12:995")
+        return f"{count} message(s) through mx1's proxy to mx2's POP3S"
+    e2e.check("two hosts: a POP3 login at A for a B-homed mailbox reaches B's mailbox", pop3_through_a)
 
     def queued_while_a_is_down():
         with nets.inside("mx1"):

@@ -171,7 +171,7 @@ fn host_config(platform: &Platform) -> (String, String) {
         Driver::Sqlite => format!("sqlite://{}", platform.database.path),
         Driver::Mysql => mail_host::SECRETS_FILE.to_string(),
     };
-    let tail = [
+    let mut tail = [
         ("work_dir", WORK_DIR.to_string()),
         ("identity", IDENTITY_PATH.to_string()),
         ("database", database),
@@ -181,6 +181,25 @@ fn host_config(platform: &Platform) -> (String, String) {
     .map(|(key, value)| format!("{key} = {}", toml_string(value)))
     .collect::<Vec<_>>()
     .join("\n");
+    if platform.hosts_declared {
+        // The mail services first start at the install that puts this
+        // host's configs in place: `reload-or-restart` starts a stopped one.
+        let reload: Vec<String> = ["dovecot", "nginx", "postfix", "postsrsd", "rspamd"]
+            .iter()
+            .map(|service| {
+                let verb = match *service {
+                    "postfix" | "dovecot" | "rspamd" => "reload-or-restart",
+                    "postsrsd" => "restart",
+                    _ => "reload",
+                };
+                format!(
+                    "{service} = {}",
+                    toml_string(&format!("systemctl {verb} {service}"))
+                )
+            })
+            .collect();
+        tail.push_str(&format!("\nreload = {{ {} }}", reload.join(", ")));
+    }
     (head, tail)
 }
 
@@ -214,6 +233,32 @@ fn systemd_unit(path: &str, content: &str) -> Option<File> {
     })
 }
 
+/// With `[[hosts]]`: the table by which the first boot finds its hostname
+/// from its `mailops-host` tag (every host boots with the same user data).
+#[derive(Serialize)]
+struct BootHost<'a> {
+    name: &'a str,
+    hostname: &'a str,
+}
+
+fn boot_hosts(platform: &Platform) -> Vec<BootHost<'_>> {
+    if !platform.hosts_declared {
+        return Vec::new();
+    }
+    platform
+        .hosts
+        .iter()
+        .map(|h| BootHost {
+            name: &h.name,
+            hostname: &h.hostname,
+        })
+        .collect()
+}
+
+/// With `[[hosts]]`: the tag of each instance that names its host
+/// (terraform/host/main.tf sets it, the first boot reads it over IMDSv2).
+pub(crate) const HOST_TAG: &str = "mailops-host";
+
 fn letsencrypt_paths(platform: &Platform) -> bool {
     platform.tls.cert == format!("/etc/letsencrypt/live/{}/fullchain.pem", platform.hostname)
 }
@@ -234,6 +279,12 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             let Some(place) = mail_host::placement(path, content) else {
                 return systemd_unit(path, content);
             };
+            // With [[hosts]], the mail services' configs come from the first
+            // reconcile, rendered for the host the instance is (its tag):
+            // those of generated/ are the primary's. nginx's are every host's.
+            if platform.hosts_declared && !path.starts_with("nginx/") {
+                return None;
+            }
             Some(File {
                 path: place.path,
                 owner: format!("{}:{}", place.owner, place.group),
@@ -250,6 +301,8 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
 
     let mut context = tera::Context::new();
     context.insert("hostname", &platform.hostname);
+    context.insert("hosts", &boot_hosts(platform));
+    context.insert("host_tag", HOST_TAG);
     context.insert(
         "short_hostname",
         platform
@@ -657,6 +710,115 @@ mod tests {
         assert!(shellcheck(&broken).contains("SC2046"), "{broken}");
     }
 
+    const TWO_HOSTS: &str = "\n[aws]\nprivate_cidr = \"10.20.0.0/16\"\n\n[[hosts]]\nname = \"mx1\"\nhostname = \"mx.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n\n[[hosts]]\nname = \"mx2\"\nhostname = \"mx2.webhizzy.in\"\nprivate_ip = \"10.20.1.12\"\n";
+
+    /// The user data of the reference platform with two hosts (mx1, the
+    /// primary, and mx2).
+    fn two_hosts_user_data(database: &str) -> String {
+        let platform = format!("{}{TWO_HOSTS}", test_repo::platform(database));
+        test_repo::emit(
+            &platform,
+            &[(
+                "acme.example",
+                tenant("acme.example", "dkim", 1, "Acme", "A"),
+            )],
+        )
+        .get(super::PATH)
+        .unwrap()
+        .to_string()
+    }
+
+    /// Several hosts (issue 18): every host boots with the same user data
+    /// and finds out which host it is from its `mailops-host` tag, read over
+    /// IMDSv2, through the name → hostname table that only a platform with
+    /// `[[hosts]]` has; it then names itself, asks Let's Encrypt for its
+    /// own hostname and writes `host` into host.toml. The mail services'
+    /// configs (the primary's in generated/) are not in it: the first
+    /// reconcile installs them for the host, and starts the services.
+    #[test]
+    fn two_hosts_user_data_has_the_host_table_and_one_host_has_none() {
+        let database = "driver = \"mysql\"\nhost = \"127.0.0.1\"";
+        let single = files(database);
+        let single = single.get(super::PATH).unwrap();
+        let two = two_hosts_user_data(database);
+        let table =
+            "case \"$NAME\" in\n  mx1) HOST=mx.webhizzy.in ;;\n  mx2) HOST=mx2.webhizzy.in ;;\n";
+        let script_of = |text: &str| {
+            entry(&write_files(&pyyaml(text)), super::FIRSTBOOT_PATH)["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let (one_script, two_script) = (script_of(single), script_of(&two));
+        assert!(two_script.contains(table), "{two_script}");
+        assert!(two_script.contains("IMDS=http://169.254.169.254/latest\n"));
+        assert!(two_script.contains("\"$IMDS/meta-data/tags/instance/mailops-host\""));
+        assert!(two_script.contains("-X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300'"));
+        assert!(two_script.contains("until [ -e \"/etc/letsencrypt/live/$HOST/fullchain.pem\" ]"));
+        assert!(two_script.contains("printf 'host = \"%s\"\\n' \"$NAME\""));
+        assert!(two_script.contains("postfix = \"systemctl reload-or-restart postfix\""));
+        assert!(!two_script.contains("systemctl restart rspamd dovecot postfix"));
+        for text in [&one_script, single] {
+            assert!(!text.contains("case \"$NAME\""));
+            assert!(!text.contains("mailops-host"));
+            assert!(!text.contains("reload-or-restart"));
+        }
+        assert!(one_script.contains("systemctl restart rspamd dovecot postfix"));
+        let parsed = pyyaml(&two);
+        assert_eq!(parsed["preserve_hostname"], true);
+        assert!(parsed.get("fqdn").is_none());
+        let paths: Vec<String> = write_files(&parsed)
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            paths.iter().all(|p| !p.starts_with("/etc/postfix/")
+                && !p.starts_with("/etc/dovecot/")
+                && !p.starts_with("/etc/rspamd/")),
+            "{paths:?}"
+        );
+        assert!(paths.iter().any(|p| p == "/etc/nginx/conf.d/mailops.conf"));
+        // The host file it writes is one the agent reads, with `host`.
+        let platform = test_repo::compile(
+            &format!("{}{TWO_HOSTS}", test_repo::platform(database)),
+            &[],
+        )
+        .platform;
+        let (head, tail) = super::host_config(&platform);
+        let text = format!(
+            "{head}\nrepo = \"git@forge.example:mail.git\"\nbranch = \"main\"\n{tail}\nhost = \"mx2\"\n"
+        );
+        let config = crate::reconcile::host_config::HostConfig::parse(
+            std::path::Path::new("/etc/mailops/host.toml"),
+            &text,
+        )
+        .unwrap();
+        assert_eq!(config.host.unwrap().name, "mx2");
+        assert_eq!(
+            config.reload["postfix"],
+            "systemctl reload-or-restart postfix"
+        );
+        assert_eq!(config.reload["postsrsd"], "systemctl restart postsrsd");
+        assert_eq!(config.reload["nginx"], "systemctl reload nginx");
+    }
+
+    #[test]
+    fn the_two_host_first_boot_script_passes_bash_n_and_shellcheck() {
+        for database in [
+            "driver = \"mysql\"\nhost = \"127.0.0.1\"",
+            "driver = \"sqlite\"\npath = \"/var/lib/mailops/mail.sqlite\"",
+        ] {
+            let two = two_hosts_user_data(database);
+            let script = entry(&write_files(&pyyaml(&two)), super::FIRSTBOOT_PATH)["content"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_bash_parses(&script);
+            let findings = shellcheck(&script);
+            assert!(findings.is_empty(), "{database}:\n{findings}");
+        }
+    }
+
     /// The order of first boot: the binary is checked before anything runs
     /// it, the recipient is shown before the long wait for a certificate,
     /// the first reconcile runs once host.toml exists, then the timer.
@@ -1034,6 +1196,12 @@ mod tests {
         let text = out.get(super::PATH).unwrap();
         let gzip_size = miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 9).len() + 18;
         assert!(gzip_size < 16 * 1024, "{gzip_size} bytes compressed");
+        let two = two_hosts_user_data("driver = \"mysql\"\nhost = \"127.0.0.1\"");
+        let gzip_size = miniz_oxide::deflate::compress_to_vec(two.as_bytes(), 9).len() + 18;
+        assert!(
+            gzip_size < 16 * 1024,
+            "two hosts: {gzip_size} bytes compressed"
+        );
     }
 }
 

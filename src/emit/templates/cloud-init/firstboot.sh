@@ -1,6 +1,6 @@
 #!/bin/sh
 {{ header }}#
-# First boot of {{ hostname | comment }}, run by cloud-init after the packages and
+# First boot of {% if hosts %}each mail host of [[hosts]]{% else %}{{ hostname | comment }}{% endif %}, run by cloud-init after the packages and
 # configs are in place; safe to run again. It holds no secret: passwords and
 # the age identity are made here, the deploy key is read from SSM. Tenants are
 # not set up here: the reconcile agent (`mailops reconcile`) pulls them.
@@ -22,6 +22,24 @@ fail() {
   echo "mailops-firstboot: $*" >&2
   exit 1
 }
+{%- if hosts %}
+
+# Which of the platform's hosts this is: the instance's tag {{ host_tag }}
+# (terraform/host/main.tf), read over IMDSv2; its hostname from this table.
+IMDS=http://169.254.169.254/latest
+TOKEN=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS/api/token") ||
+  fail "no IMDSv2 token"
+NAME=$(curl -fsS -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/meta-data/tags/instance/{{ host_tag }}") ||
+  fail "no tag {{ host_tag }} in the instance metadata (instance_metadata_tags)"
+case "$NAME" in
+{%- for host in hosts %}
+  {{ host.name | shell }}) HOST={{ host.hostname | shell }} ;;
+{%- endfor %}
+  *) fail "tag {{ host_tag }}: not a host of mailops.toml" ;;
+esac
+hostnamectl set-hostname "$HOST"
+grep -q " $HOST " /etc/hosts || printf '127.0.1.1 %s %s\n' "$HOST" "${HOST%%.*}" >>/etc/hosts
+{%- endif %}
 
 # The settings terraform/main.tf put in the user data: `key=value` lines, read
 # without evaluating them, each checked again before use.
@@ -121,9 +139,11 @@ for value in "$PASSWORD" "$WRITER"; do
 done
 systemctl enable --now mariadb
 sed -e "s/$PLACEHOLDER/$PASSWORD/g" -e "s/$WRITER_PLACEHOLDER/$WRITER/g" {{ bootstrap_sql | shell }} | mariadb
+{%- if secret_files %}
 for file in{% for file in secret_files %} {{ file | shell }}{% endfor %}; do
   sed -i "s/$PLACEHOLDER/$PASSWORD/g" "$file"
 done
+{%- endif %}
 {% endif %}
 # Mail for root goes to the operator.
 grep -q '^root:' /etc/aliases || printf 'root: %s\n' "$ADMIN" >>/etc/aliases
@@ -161,7 +181,7 @@ systemctl restart nginx
 # (`--reuse-key`, saved in the renewal settings), so the host's DANE TLSA
 # record (`mailops tls tlsa`, 3 1 1: the key's digest) stays true.
 tries=0
-until [ -e {{ tls_cert | shell }} ] || certbot certonly --webroot --webroot-path {{ acme_root | shell }} \
+until [ -e {% if hosts %}"/etc/letsencrypt/live/$HOST/fullchain.pem"{% else %}{{ tls_cert | shell }}{% endif %} ] || certbot certonly --webroot --webroot-path {{ acme_root | shell }} \
   --non-interactive --agree-tos \
   --email "$ADMIN" --domains "$HOST" --keep-until-expiring --reuse-key; do
   tries=$((tries + 1))
@@ -171,6 +191,11 @@ until [ -e {{ tls_cert | shell }} ] || certbot certonly --webroot --webroot-path
   sleep 30
 done
 {% endif %}
+{%- if hosts %}
+# The mail services start when the first install of this host's configs
+# (below: the reconcile, `host` in host.toml) reloads them (reload-or-restart).
+systemctl enable {% if srs %}postsrsd {% endif %}rspamd dovecot postfix
+{%- else %}
 {%- if srs %}
 # postsrsd first: Postfix asks it for every sender and bounce recipient.
 systemctl enable postsrsd
@@ -178,6 +203,7 @@ systemctl restart postsrsd
 {%- endif %}
 systemctl enable rspamd dovecot postfix
 systemctl restart rspamd dovecot postfix
+{%- endif %}
 
 # The repo's read-only deploy key, from its SSM SecureString; the SSH host key
 # of the git server when main.tf names it (else the first one seen is kept).
@@ -201,6 +227,9 @@ if [ ! -e "$HOST_CONFIG" ]; then
     printf '%s\n' {{ host_config_head | shell }}
     printf 'repo = "%s"\nbranch = "%s"\n' "$REPO_URL" "$REPO_BRANCH"
     printf '%s\n' {{ host_config_tail | shell }}
+{%- if hosts %}
+    printf 'host = "%s"\n' "$NAME"
+{%- endif %}
   } >"$HOST_CONFIG.new"
   chmod 0644 "$HOST_CONFIG.new"
   mv "$HOST_CONFIG.new" "$HOST_CONFIG"

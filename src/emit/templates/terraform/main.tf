@@ -373,10 +373,18 @@ resource "aws_instance" "mail" {
 
   metadata_options {
     http_tokens = "required"
+{%- if hosts %}
+    # The first boot reads the tag `mailops-host` below (IMDSv2,
+    # /latest/meta-data/tags/instance/mailops-host): which host it is.
+    instance_metadata_tags = "enabled"
+{%- endif %}
   }
 
   tags = {
     Name = {% if hosts %}each.value.hostname{% else %}{{ hostname | hcl_string }}{% endif %}
+{%- if hosts %}
+    mailops-host = each.key
+{%- endif %}
   }
 
   lifecycle {
