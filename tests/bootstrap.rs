@@ -432,6 +432,12 @@ fn two_hosts_validate_with_the_aws_provider() {
         "private_ip             = each.value.private_ip",
         "referenced_security_group_id = aws_security_group.mail.id",
         "to   = aws_instance.mail[\"mx1\"]",
+        // Which host an instance is: its tag, readable from the instance.
+        "instance_metadata_tags = \"enabled\"",
+        "mailops-host = each.key",
+        // mx2's own DANE record.
+        "resource \"aws_route53_record\" \"host_tlsa\"",
+        "name    = \"_25._tcp.mx2.webhizzy.in\"",
     ] {
         assert!(main.contains(wanted), "{wanted} in\n{main}");
     }

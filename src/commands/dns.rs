@@ -66,11 +66,6 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         }
     };
     let model = compiled(dir, "no DNS check")?;
-    // `[mail_host] tlsa` must match the certificate the host serves.
-    let smtp = smtp.map(|options| dns::smtp::SmtpOptions {
-        tlsa: model.platform.tlsa.clone(),
-        ..options
-    });
     let names = chosen(&model, &args.domains)?;
     let domains: Vec<(String, Vec<DnsRecord>)> = names
         .iter()
@@ -95,18 +90,30 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
     signed.extend(platform_zone.clone());
     let mut report = check::run(&model.platform.host_names(), domains, signed, &options)?;
     if let Some(smtp) = &smtp {
-        // The expected address, else every address the host's name resolved to.
-        let addresses: Vec<IpAddr> = match args.expect_ip {
-            Some(ip) => vec![ip],
-            None => report
-                .host
-                .iter()
-                .filter(|c| c.rtype == "A/AAAA")
-                .flat_map(|c| c.found.iter().filter_map(|a| a.parse().ok()))
-                .collect(),
-        };
-        crate::progress::stage("talking to the mail host's port 25", None);
-        let checks = dns::smtp::check(&model.platform.hostname, &addresses, smtp);
+        crate::progress::stage("talking to the mail hosts' port 25", None);
+        let mut checks = Vec::new();
+        // Every inbound host, the primary first: each serves its own
+        // certificate, which its own TLSA records (`[mail_host] tlsa` for the
+        // primary, `[[hosts]] tlsa` for the others) must match.
+        for (hostname, tlsa) in inbound_hosts(&model) {
+            let primary = hostname == model.platform.hostname;
+            // The expected address (the primary's), else every address the
+            // host's name resolved to.
+            let addresses: Vec<IpAddr> = match args.expect_ip.filter(|_| primary) {
+                Some(ip) => vec![ip],
+                None => report
+                    .host
+                    .iter()
+                    .filter(|c| c.rtype == "A/AAAA" && c.name.trim_end_matches('.') == hostname)
+                    .flat_map(|c| c.found.iter().filter_map(|a| a.parse().ok()))
+                    .collect(),
+            };
+            let options = dns::smtp::SmtpOptions {
+                tlsa: tlsa.to_vec(),
+                ..smtp.clone()
+            };
+            checks.extend(dns::smtp::check(hostname, &addresses, &options));
+        }
         crate::progress::finish();
         report.host.extend(checks);
     }
@@ -125,6 +132,21 @@ pub(crate) fn check(dir: &Path, args: CheckArgs) -> Result<ExitCode> {
         0 => EXIT_OK,
         code => ExitCode::from(code),
     })
+}
+
+/// The hosts that take mail on port 25, the primary first, each with the
+/// TLSA records of its key.
+fn inbound_hosts(model: &Model) -> Vec<(&str, &[String])> {
+    let platform = &model.platform;
+    let mut hosts = vec![(platform.hostname.as_str(), platform.tlsa.as_slice())];
+    hosts.extend(
+        platform
+            .hosts
+            .iter()
+            .filter(|h| h.inbound && h.hostname != platform.hostname)
+            .map(|h| (h.hostname.as_str(), h.tlsa.as_slice())),
+    );
+    hosts
 }
 
 pub(crate) fn records(

@@ -216,7 +216,11 @@ fn check_one(hostname: &str, address: SocketAddr, options: &SmtpOptions) -> Vec<
     if options.tlsa.is_empty() {
         return vec![banner, tls];
     }
-    let mut dane = record("TLSA", "DANE: [mail_host] tlsa", options.tlsa.join(" or "));
+    let mut dane = record(
+        "TLSA",
+        "DANE: the host's tlsa ([mail_host] or [[hosts]])",
+        options.tlsa.join(" or "),
+    );
     dane_matches(&mut dane, &chain, &options.tlsa);
     vec![banner, tls, dane]
 }
@@ -254,7 +258,7 @@ fn dane_matches(dane: &mut RecordCheck, chain: &[CertificateDer<'static>], recor
     if !records.iter().any(|r| served.contains(r)) {
         dane.state = State::Different;
         dane.note = Some(
-            "no record of [mail_host] tlsa matches the certificate served: DANE senders defer their mail to the host; publish the served key's record (`mailops tls tlsa --cert …`) beside the others".to_string(),
+            "no TLSA record declared for this host ([mail_host] or [[hosts]] tlsa) matches the certificate served: DANE senders defer their mail to the host; publish the served key's record (`mailops tls tlsa --cert …`) beside the others".to_string(),
         );
     }
 }

@@ -199,6 +199,17 @@ struct HostsContext<'a> {
     private_cidr: &'a str,
     list: Vec<HostEntry<'a>>,
     rules: Vec<ClusterRule>,
+    /// The other hosts with TLSA records (`[[hosts]] tlsa`), each at
+    /// `_25._tcp.<its hostname>` (the primary's are `tlsa`).
+    tlsa: Vec<HostTlsa<'a>>,
+}
+
+#[derive(Serialize)]
+struct HostTlsa<'a> {
+    name: &'a str,
+    /// `_25._tcp.<hostname>`.
+    record_name: String,
+    records: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -300,6 +311,16 @@ fn hosts_context(platform: &Platform) -> Option<HostsContext<'_>> {
             })
             .collect(),
         rules: cluster_rules(platform.pop3),
+        tlsa: platform
+            .hosts
+            .iter()
+            .filter(|h| h.hostname != platform.hostname && !h.tlsa.is_empty())
+            .map(|h| HostTlsa {
+                name: &h.name,
+                record_name: format!("_25._tcp.{}", h.hostname),
+                records: &h.tlsa,
+            })
+            .collect(),
     })
 }
 

@@ -22,6 +22,9 @@ pub(crate) struct Host {
     pub(crate) mx_priority: u16,
     pub(crate) instance_type: String,
     pub(crate) volume_size_gb: u32,
+    /// The TLSA records of `_25._tcp.<hostname>` (normalised, in file order);
+    /// for the primary host, `[mail_host] tlsa` and its own.
+    pub(crate) tlsa: Vec<String>,
 }
 
 /// What a tenant's DNS records need of the platform's hosts: the primary
@@ -92,6 +95,7 @@ mod tests {
             mx_priority: priority,
             instance_type: "t3.small".to_string(),
             volume_size_gb: 50,
+            tlsa: Vec::new(),
         }
     }
 

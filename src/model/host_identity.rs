@@ -81,12 +81,6 @@ impl HostIdentity {
             ),
         })
     }
-
-    /// Whether the certificate is the host's Let's Encrypt lineage (then the
-    /// first boot asks certbot for it).
-    pub(crate) fn letsencrypt(&self) -> bool {
-        self.tls_cert == letsencrypt_cert(&self.hostname)
-    }
 }
 
 #[cfg(test)]
@@ -122,7 +116,6 @@ mod tests {
             mx2.tls_key,
             "/etc/letsencrypt/live/mx2.webhizzy.in/privkey.pem"
         );
-        assert!(mx2.letsencrypt());
         assert_eq!(HostIdentity::of(&platform, "mx3"), None);
     }
 
@@ -136,6 +129,5 @@ mod tests {
             (mx2.tls_cert.as_str(), mx2.tls_key.as_str()),
             ("/etc/ssl/mail.pem", "/etc/ssl/mail.key")
         );
-        assert!(!mx2.letsencrypt());
     }
 }

@@ -72,6 +72,12 @@ pub(crate) struct RawHost {
     /// Root volume size in GiB (default: `[aws] volume_size_gb`).
     #[serde(default)]
     pub(crate) volume_size_gb: Option<Sp<i64>>,
+    /// DANE TLSA records of this host's TLS key for `_25._tcp.<hostname>`, as
+    /// `mailops tls tlsa` prints them (`"3 1 1 <SHA-256 hex>"`): each inbound host
+    /// has its own key, so its own records. The primary host's may be given here
+    /// or as `[mail_host] tlsa` (both: the union). Default: none.
+    #[serde(default)]
+    pub(crate) tlsa: Vec<Sp<String>>,
 }
 
 /// Who can decrypt the secrets in the mail repo.

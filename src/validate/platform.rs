@@ -137,21 +137,7 @@ pub(crate) fn build_platform(
     platform.admin_email = admin_email;
     platform.pop3 = host.pop3.as_ref().is_some_and(|p| p.value);
     platform.dnssec = host.dnssec.as_ref().is_some_and(|d| d.value);
-    for record in &host.tlsa {
-        let Some(text) = c.structured(record, "`mail_host.tlsa`") else {
-            continue;
-        };
-        match tlsa_record(text) {
-            Ok(record) if platform.tlsa.contains(&record) => {}
-            Ok(record) => platform.tlsa.push(record),
-            Err(problem) => c.push(diags::invalid_platform_value(
-                c.loc(record),
-                "mail_host.tlsa",
-                &problem,
-                "a record as `mailops tls tlsa --cert FILE` prints it: \"3 1 1 <64 hex digits>\" (DANE-EE, the public key, SHA-256)",
-            )),
-        }
-    }
+    platform.tlsa = tlsa_records(&mut c, &host.tlsa, "mail_host.tlsa", Vec::new());
     platform.inbound_tls_required = checked(
         &mut c,
         &host.inbound_tls,
@@ -231,6 +217,33 @@ fn defaults_for(hostname: &str, zone: &str) -> Platform {
     }
 }
 
+/// TLSA records (`mail_host.tlsa`, `hosts.tlsa`), checked and normalised,
+/// after `first` and each once.
+fn tlsa_records(
+    c: &mut Checker<'_>,
+    records: &[Sp<String>],
+    key: &str,
+    first: Vec<String>,
+) -> Vec<String> {
+    let mut out = first;
+    for record in records {
+        let Some(text) = c.structured(record, &format!("`{key}`")) else {
+            continue;
+        };
+        match tlsa_record(text) {
+            Ok(record) if out.contains(&record) => {}
+            Ok(record) => out.push(record),
+            Err(problem) => c.push(diags::invalid_platform_value(
+                c.loc(record),
+                key,
+                &problem,
+                "a record as `mailops tls tlsa --cert FILE` prints it: \"3 1 1 <64 hex digits>\" (DANE-EE, the public key, SHA-256)",
+            )),
+        }
+    }
+    out
+}
+
 /// The one host of a platform without `[[hosts]]`.
 fn implicit_host(hostname: &str, instance_type: &str, volume_size_gb: u32) -> Host {
     Host {
@@ -241,6 +254,7 @@ fn implicit_host(hostname: &str, instance_type: &str, volume_size_gb: u32) -> Ho
         mx_priority: crate::model::host::DEFAULT_MX_PRIORITY,
         instance_type: instance_type.to_string(),
         volume_size_gb,
+        tlsa: Vec::new(),
     }
 }
 
@@ -1022,6 +1036,18 @@ fn hosts(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
         };
         let volume_size_gb = ranged(c, &entry.volume_size_gb, "hosts.volume_size_gb", 8..=16384)
             .map_or(platform.aws.volume_size_gb, |v| v as u32);
+        // The primary's records are [mail_host] tlsa's and its own: one set,
+        // published at `_25._tcp.<[mail_host] hostname>`.
+        let primary = hostname.as_deref() == Some(platform.hostname.as_str());
+        let first = if primary {
+            platform.tlsa.clone()
+        } else {
+            Vec::new()
+        };
+        let tlsa = tlsa_records(c, &entry.tlsa, "hosts.tlsa", first);
+        if primary {
+            platform.tlsa = tlsa.clone();
+        }
         if let (true, Some(hostname)) = (ok, hostname) {
             hosts.push(Host {
                 name,
@@ -1031,6 +1057,7 @@ fn hosts(c: &mut Checker<'_>, raw: &RawPlatform, platform: &mut Platform) {
                 mx_priority,
                 instance_type,
                 volume_size_gb,
+                tlsa,
             });
         }
     }
@@ -1175,6 +1202,37 @@ mod host_tests {
         assert_eq!(homes(&model)["a@plain.example"], home("mx2"));
         assert_eq!(homes(&model)["b@plain.example"], home("mx1"));
         assert_eq!(homes(&model)["a@acme.example"], home("mx2"));
+    }
+
+    /// DANE per host: each host's `tlsa` is its own (at `_25._tcp.<its
+    /// hostname>`); the primary's are `[mail_host] tlsa` and its own, once each.
+    #[test]
+    fn each_host_has_its_own_tlsa_records_and_the_primary_also_mail_hosts() {
+        let (one, two, three) = ("1".repeat(64), "2".repeat(64), "3".repeat(64));
+        let platform = TWO_HOSTS
+            .replace(
+                "hostname = \"mx1.webhizzy.in\"\n\n",
+                &format!("hostname = \"mx1.webhizzy.in\"\ntlsa = [\"3 1 1 {one}\"]\n\n"),
+            )
+            .replace(
+                "private_ip = \"10.20.1.11\"\n",
+                &format!(
+                    "private_ip = \"10.20.1.11\"\ntlsa = [\"3 1 1 {one}\", \"3 1 1 {two}\"]\n"
+                ),
+            )
+            .replace(
+                "mx_priority = 20\n",
+                &format!(
+                    "mx_priority = 20\ntlsa = [\"3  1 1 {}\"]\n",
+                    three.to_uppercase()
+                ),
+            );
+        let model = compile(&platform, &[]);
+        let tlsa = |name: &str| model.platform.host(name).unwrap().tlsa.clone();
+        let record = |hex: &str| format!("3 1 1 {hex}");
+        assert_eq!(model.platform.tlsa, [record(&one), record(&two)]);
+        assert_eq!(tlsa("mx1"), model.platform.tlsa);
+        assert_eq!(tlsa("mx2"), [record(&three)]);
     }
 
     /// The default is stable on purpose: adding a host moves no mailbox.

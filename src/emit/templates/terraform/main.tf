@@ -451,6 +451,27 @@ resource "aws_route53_record" "tlsa" {
   records = [{% for value in tlsa %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
 }
 {%- endif %}
+{%- if hosts and hosts.tlsa %}
+
+# DANE for mail to each other host: its own key's TLSA records
+# ([[hosts]] tlsa), at _25._tcp.<its hostname>.
+resource "aws_route53_record" "host_tlsa" {
+  for_each = {
+{%- for host in hosts.tlsa %}
+    {{ host.name | hcl_string }} = {
+      name = {{ host.record_name | hcl_string }}
+      records = [{% for value in host.records %}{{ value | hcl_string }}{% if not loop.last %}, {% endif %}{% endfor %}]
+    }
+{%- endfor %}
+  }
+
+  zone_id = data.aws_route53_zone.platform.zone_id
+  name = each.value.name
+  type = "TLSA"
+  ttl = 300
+  records = each.value.records
+}
+{%- endif %}
 
 {%- if srs %}
 # SRS ([mail_host] srs): mail forwarded off the platform leaves with envelope
