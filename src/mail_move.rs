@@ -11,7 +11,9 @@
 //! side received at the same UID looks "equal" and is lost at the clean up,
 //! as a test on Dovecot 2.3.19 showed). The clean up expunges every message
 //! on the old home, and only after the final sync succeeded and the new home
-//! holds at least as many messages as the old. `-l` takes dsync's per-user
+//! holds at least as many messages as the old, after giving each of the old
+//! home's folders a new GUID (so no later sync can carry the expunges over
+//! to the new home). `-l` takes dsync's per-user
 //! lock, so two runs for one mailbox (two hosts' agents) wait for each
 //! other instead of syncing at once. The password doveadm sends is the one
 //! in its config (`--doveadm-config`, else doveadm's default config); it
@@ -164,6 +166,34 @@ impl Doveadm {
                 ),
             });
         }
+        // Every folder on the old home gets a new mailbox GUID first: a later
+        // sync between the two (a rerun of `move-mail`) then finds two
+        // different mailboxes and stops, instead of reading the expunges
+        // below as the user's and expunging the new home's copies too (what
+        // a full sync does after an expunge, seen on Dovecot 2.3.19).
+        let folders = self.run(
+            m,
+            Step::CleanUp,
+            &["mailbox", "list", "-S", &from, "-u", &m.address],
+        )?;
+        for folder in folders.lines().filter(|f| !f.is_empty()) {
+            let guid = new_guid();
+            self.run(
+                m,
+                Step::CleanUp,
+                &[
+                    "mailbox",
+                    "update",
+                    "-S",
+                    &from,
+                    "-u",
+                    &m.address,
+                    "--mailbox-guid",
+                    &guid,
+                    folder,
+                ],
+            )?;
+        }
         self.run(
             m,
             Step::CleanUp,
@@ -197,6 +227,12 @@ impl Doveadm {
             message: format!("unexpected output {:?}", out.trim()),
         })
     }
+}
+
+/// A random mailbox GUID: 32 hex digits.
+fn new_guid() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `messages=12` (doveadm's flow format) → 12.

@@ -210,7 +210,9 @@ fn a_home_changed_is_planned_as_a_move_and_applied(engine: Engine) {
     assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.contains("this plan moves 1 mailbox to another host:\n  bob@acme.example: home mx1 → mx2"),
+        err.contains(
+            "this plan moves 1 mailbox to another host:\n  bob@acme.example: home mx1 → mx2"
+        ),
         "{err}"
     );
     assert!(
