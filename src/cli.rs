@@ -146,7 +146,7 @@ pub(crate) enum Command {
     /// switched: the final two-way sync from the old host, then the clean up
     /// there (what `apply --move-mail` does after the switch).
     #[command(
-        after_help = "Example:\n  mailops move-mail alice@acme.example --from mx1 --database mysql://mailops@127.0.0.1/mail"
+        after_help = "Examples:\n  mailops move-mail alice@acme.example --from mx1 --database mysql://mailops@127.0.0.1/mail"
     )]
     MoveMail {
         /// The mailbox's address.
