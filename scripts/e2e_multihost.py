@@ -29,7 +29,13 @@ Checks, one `ok`/`FAIL` line each:
   - the same with the mailbox's app password (the app password passdbs);
   - submission at A for a B-homed mailbox is accepted (AUTH + send);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
-    mailbox waits in B's queue, and is delivered when A is back.
+    mailbox waits in B's queue, and is delivered when A is back;
+  - last (they change a home): moving the B-homed mailbox to A shows the
+    move's steps in the plan and apply refuses without a flag; `apply
+    --move-mail` on A copies its messages to A before the switch, a login at
+    B is proxied to A and fetches them, and B no longer holds them; a new
+    message sent to B lands on A; `mailops move-mail` run again after the
+    clean up loses none of the moved mail.
 
 Run it as a phase of the suite (in the default run, or alone:
 `flock /tmp/mailops-e2e.lock env MAILOPS_E2E_DIR=/tmp/e2e-<name> scripts/e2e multihost`).
