@@ -41,7 +41,13 @@ Checks, one `ok`/`FAIL` line each:
   - a POP3 login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
     proxy to B's POP3S);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
-    mailbox waits in B's queue, and is delivered when A is back.
+    mailbox waits in B's queue, and is delivered when A is back;
+  - last (they change a home): moving the B-homed mailbox to A shows the
+    move's steps in the plan and apply refuses without a flag; `apply
+    --move-mail` on A copies its messages to A before the switch, a login at
+    B is proxied to A and fetches them, and B no longer holds them; a new
+    message sent to B lands on A; `mailops move-mail` run again after the
+    clean up loses none of the moved mail.
 
 Run it as a phase of the suite (in the default run, or alone:
 `flock /tmp/mailops-e2e.lock env MAILOPS_E2E_DIR=/tmp/e2e-<name> scripts/e2e multihost`).
@@ -477,3 +483,91 @@ def checks(e2e, nets, a, b):
         e2e.wait_for(f"{token} in {A_HOMED}'s Maildir on mx1", lambda: maildir_has(a, A_HOMED, token), timeout=30)
     e2e.check("two hosts: with A stopped, mail sent to B for an A-homed mailbox waits in B's queue, "
               "and is delivered when A is back", queued_while_a_is_down)
+
+    # Moving a mailbox's home (issue 18), last: it changes a home. The
+    # B-homed mailbox moves to A, its mail with it (`apply --move-mail`,
+    # run inside A's namespace, as on a mail host).
+    repo = e2e.WORK / "multihost" / "repo"
+    database = f"mysql://{ADMIN}@127.0.0.1:3306/{DATABASE}"
+    on_b = [token for token in delivered.values()]
+
+    def plan_shows_steps():
+        tenant = repo / "tenants" / "acme.example.toml"
+        lines = tenant.read_text().split("\n")
+        at = lines.index(f'user = "{B_HOMED.split("@")[0]}"')
+        lines.insert(at + 1, 'home = "mx1"')
+        tenant.write_text("\n".join(lines))
+        e2e.mailops(repo, "build")
+        with nets.inside("mx1"):
+            out = e2e.mailops(repo, "plan", "--database", database).stdout
+        want = [
+            f"~ mailbox {B_HOMED}: home mx2 → mx1 (move)",
+            f"1. copy: doveadm backup {B_HOMED} from mx2 (10.20.1.12) to mx1 (10.20.1.11), mx2 still serving",
+            "2. switch: home = mx1 (delivery and logins go to mx1)",
+            "3. final sync: doveadm sync (two-way) again, for mail mx2 took before the switch",
+            f"4. clean up: expunge {B_HOMED}'s mail on mx2, once mx1 holds at least as many messages",
+        ]
+        missing = [line for line in want if line not in out]
+        if missing:
+            raise RuntimeError(f"not in the plan: {missing} | plan: {out}")
+        with nets.inside("mx1"):
+            refused = e2e.mailops(repo, "apply", "--database", database, "--yes", check_rc=False)
+        if refused.returncode != 1 or "--move-mail" not in refused.stderr:
+            raise RuntimeError(f"apply without a flag: exit {refused.returncode}: {refused.stderr}")
+    e2e.check("two hosts: moving a mailbox's home shows its steps in the plan, "
+              "and apply refuses without --move-mail or --no-move-mail", plan_shows_steps)
+
+    def apply_moves_mail():
+        token = send_at(b, B_HOMED)
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx2", lambda: maildir_has(b, B_HOMED, token), timeout=30)
+        on_b.append(token)
+        if not on_b or not all(maildir_has(b, B_HOMED, token) for token in on_b):
+            raise RuntimeError(f"the B-homed mailbox's messages {on_b} are not all on mx2 before the move")
+        with nets.inside("mx1"):
+            out = e2e.mailops(repo, "apply", "--database", database, "--yes", "--move-mail",
+                              "--doveadm-config", str(a.stack.dovecot_conf))
+        missing = [token for token in on_b if not maildir_has(a, B_HOMED, token)]
+        if missing:
+            raise RuntimeError(f"not in mx1's Maildir after the move: {missing} | {out.stderr}")
+        with nets.inside("mx2"):
+            # mx2 now proxies the login to mx1, where the messages are.
+            found = e2e.imap_fetch(B_HOMED, PASSWORD[B_HOMED], on_b[0])
+        a_log = (a.stack.logs / "dovecot.log").read_text(errors="replace")
+        b_log = (b.stack.logs / "dovecot.log").read_text(errors="replace")
+        if not re.search(rf"proxy\({re.escape(B_HOMED)},10\.20\.1\.11:993\): Started proxying", b_log):
+            raise RuntimeError("mx2's Dovecot logged no proxying to 10.20.1.11:993")
+        if f"Login: user=<{B_HOMED}>" not in a_log:
+            raise RuntimeError(f"mx1's Dovecot logged no login of {B_HOMED}")
+        left = [token for token in on_b if maildir_has(b, B_HOMED, token)]
+        if left:
+            raise RuntimeError(f"still on mx2 after the clean up: {left}")
+        copied, applied = out.stderr.find(f"copied the mail of {B_HOMED}"), out.stderr.find("applied to ")
+        if not 0 <= copied < applied or f"moved the mail of {B_HOMED}" not in out.stderr:
+            raise RuntimeError(f"not copied before the switch, then synced and cleaned up: {out.stderr}")
+        return f"{len(on_b)} message(s) moved; {found} fetched through mx2's proxy"
+    e2e.check("two hosts: apply --move-mail copies the mailbox's mail to its new home before the switch, "
+              "an IMAP login at the old home reaches it there, and the old home no longer holds it",
+              apply_moves_mail)
+
+    def new_mail_lands_on_new_home():
+        # Another sender than the messages before the move: Postfix's queue
+        # manager keeps its last address resolution (sender and recipient),
+        # so the very same pair right after the switch may still go to the
+        # old home (README, "Moving a mailbox between hosts").
+        token = send_at(b, B_HOMED, sender="after-the-move@outside-sender.example")
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx1", lambda: maildir_has(a, B_HOMED, token), timeout=30)
+        if maildir_has(b, B_HOMED, token):
+            raise RuntimeError("also in mx2's Maildir")
+    e2e.check("two hosts: after the move, mail sent to B for the moved mailbox lands on its new home",
+              new_mail_lands_on_new_home)
+
+    def rerun_keeps_mail():
+        with nets.inside("mx1"):
+            out = e2e.mailops(repo, "move-mail", B_HOMED, "--from", "mx2", "--database", database,
+                              env={"MAILOPS_DOVEADM_CONFIG": str(a.stack.dovecot_conf)}, check_rc=False)
+        lost = [token for token in on_b if not maildir_has(a, B_HOMED, token)]
+        if lost:
+            raise RuntimeError(f"lost on mx1 by `move-mail` after the clean up: {lost} | {out.stderr}")
+        return f"move-mail exit {out.returncode}"
+    e2e.check("two hosts: `mailops move-mail` run again after the clean up loses none of the moved mail",
+              rerun_keeps_mail)

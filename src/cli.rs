@@ -128,6 +128,39 @@ pub(crate) enum Command {
         /// A plan saved by `mailops plan --out`; refused if the database changed since.
         #[arg(value_name = "PLAN")]
         plan: Option<PathBuf>,
+        /// When a mailbox's home moves to another host: move its mail with
+        /// doveadm (copy before the switch, final sync and clean up after).
+        /// Run on a mail host, inside the hosts' private network.
+        #[arg(long, conflicts_with = "no_move_mail")]
+        move_mail: bool,
+        /// When a mailbox's home moves: switch the rows only; its mail is
+        /// moved by other means.
+        #[arg(long)]
+        no_move_mail: bool,
+        /// The Dovecot config doveadm reads for --move-mail (its doveadm_password);
+        /// default: doveadm's own.
+        #[arg(long, value_name = "PATH", env = "MAILOPS_DOVEADM_CONFIG")]
+        doveadm_config: Option<PathBuf>,
+    },
+    /// On a mail host: finish moving a mailbox's mail after its home was
+    /// switched: the final two-way sync from the old host, then the clean up
+    /// there (what `apply --move-mail` does after the switch).
+    #[command(
+        after_help = "Examples:\n  mailops move-mail alice@acme.example --from mx1 --database mysql://mailops@127.0.0.1/mail"
+    )]
+    MoveMail {
+        /// The mailbox's address.
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+        /// The host it moved from (a `[[hosts]]` name); its row must name another home now.
+        #[arg(long, value_name = "HOST")]
+        from: String,
+        /// Database URL (as for apply).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// The Dovecot config doveadm reads; default: doveadm's own.
+        #[arg(long, value_name = "PATH", env = "MAILOPS_DOVEADM_CONFIG")]
+        doveadm_config: Option<PathBuf>,
     },
     /// On the mail host: materialise generated configs and DKIM private keys under
     /// DIR with the right owners and modes, filling secrets.

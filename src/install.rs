@@ -16,7 +16,7 @@ use crate::host_root::HostRoot;
 use crate::keystore::{KeyStore, key_file_name};
 use crate::model::Model;
 
-use crate::emit::mail_host::DB_PASSWORD_PLACEHOLDER;
+use crate::emit::mail_host::{DB_PASSWORD_PLACEHOLDER, DOVEADM_PASSWORD_FILE};
 
 /// A service whose files mailops installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,7 +58,10 @@ impl Service {
     /// per message, so a new key file needs none; the per-domain signing
     /// entries of domains with several keys are config it reads at (re)load.
     fn reload_for(self, kind: FileKind) -> bool {
-        matches!(kind, FileKind::Config | FileKind::DkimSigningDomains)
+        matches!(
+            kind,
+            FileKind::Config | FileKind::DkimSigningDomains | FileKind::DoveadmPassword
+        )
     }
 }
 
@@ -74,6 +77,9 @@ pub(crate) enum FileKind {
     /// Domain → outbound send limits, next to the keys; read by the ratelimit
     /// module's custom keywords as an Rspamd map, so re-read by itself.
     RateLimits,
+    /// The doveadm server's password (several hosts only), read by
+    /// `dovecot.conf` at (re)load.
+    DoveadmPassword,
     /// A tenant's MTA-STS policy or autoconfig file, or the list of names
     /// the certificate service follows: served or read as they are.
     Web,
@@ -303,6 +309,20 @@ pub(crate) fn plan(
             missing.join(", ")
         )));
     }
+    if model.platform.hosts_declared {
+        let Some(password) = &secrets.db_password else {
+            return Err(Error::user(
+                "no database password to derive the doveadm password from (several hosts): set MAILOPS_DB_PASSWORD or pass --secrets FILE with `db_password = \"…\"`",
+            ));
+        };
+        files.push(InstallFile {
+            target: PathBuf::from(DOVEADM_PASSWORD_FILE.trim_start_matches('/')),
+            contents: doveadm_password(password).into_bytes(),
+            service: Service::Dovecot,
+            kind: FileKind::DoveadmPassword,
+            secret: true,
+        });
+    }
     let key_dir = key_dir(model);
     let mut missing_keys = Vec::new();
     for domain in model.domains.values() {
@@ -374,6 +394,23 @@ pub(crate) fn plan(
         )));
     }
     Ok(files)
+}
+
+/// The doveadm server's password: HMAC-SHA256 of the fixed message
+/// `mailops doveadm` keyed with the services' database password, in hex.
+/// Every host derives the same one from the secret it already has, and the
+/// database password cannot be recovered from it (a host that leaks it
+/// leaks no database access).
+pub(crate) fn doveadm_password(db_password: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(db_password.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"mailops doveadm");
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What installing changed.
@@ -588,6 +625,19 @@ mod tests {
         );
         assert_eq!(target_of("sql/mysql/acme.example.sql"), None);
         assert_eq!(target_of("terraform/host/main.tf"), None);
+    }
+
+    #[test]
+    fn doveadm_password_is_hmac_sha256_of_the_database_password() {
+        // The same as Python's hmac.new(b"db-secret", b"mailops doveadm", sha256).
+        assert_eq!(
+            doveadm_password("db-secret"),
+            "1d8407b0980d1859011dc5336c205db90865096fb372e5a9a4d0462f2128716b"
+        );
+        assert_ne!(
+            doveadm_password("db-secret"),
+            doveadm_password("db-secret2")
+        );
     }
 
     #[test]

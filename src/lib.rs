@@ -32,6 +32,7 @@ mod install;
 mod keystore;
 mod load;
 mod load_diags;
+mod mail_move;
 mod model;
 mod parallel;
 mod parse;

@@ -71,17 +71,27 @@ fn save_plan(repo: &Repo, db: &TestDb, name: &str) -> std::path::PathBuf {
     saved
 }
 
-/// `apply --yes SAVED` against the database.
+/// `apply --yes --no-move-mail SAVED` against the database (a move
+/// switches the row only: there is no mail host here).
 fn apply_saved(repo: &Repo, db: &TestDb, saved: &std::path::Path) -> std::process::Output {
     run(
         repo.path(),
         &[
             "apply",
             "--yes",
+            "--no-move-mail",
             "--database",
             &db.url,
             saved.to_str().unwrap(),
         ],
+    )
+}
+
+/// `apply --yes --no-move-mail` against the database.
+fn apply_rows_only(repo: &Repo, db: &TestDb) -> std::process::Output {
+    run(
+        repo.path(),
+        &["apply", "--yes", "--no-move-mail", "--database", &db.url],
     )
 }
 
@@ -181,6 +191,35 @@ fn a_home_changed_is_planned_as_a_move_and_applied(engine: Engine) {
     assert_eq!(change["columns"][0]["column"], "home", "{json}");
     assert_eq!(change["columns"][0]["old"], "mx1", "{json}");
     assert_eq!(change["columns"][0]["new"], "mx2", "{json}");
+    assert_eq!(change["steps"].as_array().map(Vec::len), Some(4), "{json}");
+    assert_eq!(
+        change["steps"][0],
+        "1. copy: doveadm backup bob@acme.example from mx1 (10.20.1.11) to mx2 (10.20.1.12), mx1 still serving",
+        "{json}"
+    );
+    assert!(
+        text.contains(
+            "        2. switch: home = mx2 (delivery and logins go to mx2)\n        3. final sync:"
+        ),
+        "{text}"
+    );
+
+    // Without --move-mail or --no-move-mail, apply refuses: nothing written.
+    let before = homes(&db);
+    let out = repo.apply_to(&db);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "this plan moves 1 mailbox to another host:\n  bob@acme.example: home mx1 → mx2"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("--move-mail") && err.contains("--no-move-mail"),
+        "{err}"
+    );
+    assert_eq!(homes(&db), before);
 
     // A saved plan carries the move and applies it.
     let saved = save_plan(&repo, &db, "move.plan");
@@ -331,7 +370,9 @@ fn hand_edits_of_a_home_or_a_host_are_drift_and_apply_heals_them(engine: Engine)
     assert_ne!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(db.count("mail_hosts"), 2);
 
-    assert_code(&repo.apply_to(&db), 0);
+    // Healing the hand-edited home moves the mailbox back: rows only here.
+    assert_code(&repo.apply_to(&db), 1);
+    assert_code(&apply_rows_only(&repo, &db), 0);
     assert_eq!((hosts(&db), homes(&db)), healthy);
     assert_clean(&repo, &db);
 }

@@ -899,3 +899,62 @@ fn install_renders_each_hosts_identity_for_that_host() {
         text(&output)
     );
 }
+
+/// The doveadm server's password (several hosts): derived one-way from the
+/// database password, 0640 root:dovecot, never printed; a single host has none.
+#[test]
+fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
+    let repo = Repo::empty();
+    support::copy_tree(
+        &support::root().join("tests/fixtures/valid/two-hosts"),
+        repo.path(),
+        &[],
+    );
+    repo.ok(&[
+        "dkim",
+        "keygen",
+        "acme.example",
+        "--selector",
+        "dkim",
+        "--algorithm",
+        "rsa2048",
+        "--force",
+    ]);
+    repo.ok(&["build"]);
+    let root = tempfile::tempdir().unwrap();
+    let secret = "db-secret";
+    let output = mailops(
+        repo.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some(secret),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let file = root.path().join("etc/dovecot/private/doveadm-password");
+    let password = std::fs::read_to_string(&file).unwrap();
+    // HMAC-SHA256(key = the database password, "mailops doveadm"), hex.
+    assert_eq!(
+        password,
+        "1d8407b0980d1859011dc5336c205db90865096fb372e5a9a4d0462f2128716b"
+    );
+    assert!(!text(&output).contains(&password), "{}", text(&output));
+    assert_eq!(mode(&file), 0o640);
+    let dovecot = group_id("dovecot").expect("the dovecot group (scripts/install-mail-packages)");
+    assert_eq!(std::fs::metadata(&file).unwrap().gid(), dovecot);
+    let conf = std::fs::read_to_string(root.path().join("etc/dovecot/dovecot.conf")).unwrap();
+    assert!(
+        conf.contains("doveadm_password = </etc/dovecot/private/doveadm-password\n"),
+        "{conf}"
+    );
+    assert!(!conf.contains(&password));
+
+    // A single host: no doveadm server, no password file.
+    let single = repo_with_keys();
+    let root = tempfile::tempdir().unwrap();
+    let output = mailops(
+        single.path(),
+        &["install", "--root", root.path().to_str().unwrap()],
+        Some(secret),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(!root.path().join("etc/dovecot/private").exists());
+}

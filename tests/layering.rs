@@ -86,6 +86,7 @@ const LAYERS: Layers = &[
             "diagnostic_catalogue",
             "host_root",
             "install",
+            "mail_move",
             "init",
         ],
     ),

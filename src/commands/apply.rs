@@ -13,6 +13,13 @@
 //! is computed once, under the lock. With no row to change, the state of
 //! domains that were read (edited by hand and back, or never recorded) is
 //! still recorded, so that the next plan need not read them again.
+//!
+//! A plan that moves a mailbox's home to another host (`plan::moves`) is
+//! applied only with `--move-mail` (the mail's steps run with doveadm: the
+//! copy under the lock before anything is written, the final sync and the
+//! clean up after the commit) or `--no-move-mail` (the rows only; the mail
+//! is moved by other means). Without either, apply refuses: switching the
+//! row alone would leave the mailbox's mail behind on its old host.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -28,19 +35,49 @@ use crate::db::saved_plan::SavedPlan;
 use crate::db::{self, guard, lock, url};
 use crate::generated_dir::{self, GENERATED_DIR};
 use crate::graph::Graph;
+use crate::mail_move::Doveadm;
 use crate::pipeline::{self, OnDisk};
 use crate::plan::RowSection;
 use crate::plan::human;
+use crate::plan::moves::Move;
 use crate::plan::rows::by_tenant;
 use crate::timing::StageTimer;
+
+/// What apply does about moves in its plan.
+#[derive(Debug, Clone)]
+pub(crate) enum MoveMail {
+    /// Neither flag: a plan with a move is refused.
+    Refuse,
+    /// `--move-mail`: run the steps with doveadm.
+    Run(Doveadm),
+    /// `--no-move-mail`: switch the rows only.
+    RowsOnly,
+}
+
+impl MoveMail {
+    pub(crate) fn from_flags(
+        move_mail: bool,
+        no_move_mail: bool,
+        doveadm_config: Option<std::path::PathBuf>,
+    ) -> MoveMail {
+        match (move_mail, no_move_mail) {
+            (true, _) => MoveMail::Run(Doveadm {
+                config: doveadm_config,
+            }),
+            (false, true) => MoveMail::RowsOnly,
+            (false, false) => MoveMail::Refuse,
+        }
+    }
+}
 
 /// How an apply ended, short of an error.
 enum Outcome {
     NothingToDo,
     /// No row to change; the state of this many domains was recorded.
     Recorded(usize),
-    /// Rows written, and when writing them started.
-    Applied(Counts, std::time::Instant),
+    /// Rows written, when writing them started, and the moves whose mail
+    /// is to be finished (`--move-mail`).
+    Applied(Counts, std::time::Instant, Vec<Move>),
     /// The user said no at the prompt.
     Declined,
 }
@@ -54,6 +91,7 @@ struct Request<'a> {
     full: bool,
     interactive: bool,
     git_revision: Option<String>,
+    move_mail: &'a MoveMail,
 }
 
 pub(crate) fn run(
@@ -63,6 +101,7 @@ pub(crate) fn run(
     allow_destroy: bool,
     full: bool,
     plan_file: Option<&Path>,
+    move_mail: MoveMail,
 ) -> Result<ExitCode> {
     // A plan file that cannot be read is an I/O failure (exit 2), found
     // before the tenant files are compiled.
@@ -97,12 +136,14 @@ pub(crate) fn run(
         full,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         git_revision: db::git_revision(dir),
+        move_mail: &move_mail,
     };
     let outcome = db::connection::runtime().and_then(|rt| {
         desired::in_background(&compiled.model, compiled.summarised(), |desired| {
             rt.block_on(apply_rows(&request, desired, &mut timer))
         })
     });
+    let mut moved = Vec::new();
     match outcome {
         Ok(Outcome::Declined) => {
             eprintln!("apply cancelled; nothing was changed");
@@ -113,14 +154,17 @@ pub(crate) fn run(
             "the database is current: no row changes (recorded the state of {domains} domain{})",
             if domains == 1 { "" } else { "s" }
         ),
-        Ok(Outcome::Applied(c, took)) => eprintln!(
-            "applied to {}: {} inserted, {} updated, {} deleted (written and committed in {:.2} s)",
-            target.shown(),
-            c.insert,
-            c.update,
-            c.delete,
-            took.elapsed().as_secs_f64()
-        ),
+        Ok(Outcome::Applied(c, took, moves)) => {
+            eprintln!(
+                "applied to {}: {} inserted, {} updated, {} deleted (written and committed in {:.2} s)",
+                target.shown(),
+                c.insert,
+                c.update,
+                c.delete,
+                took.elapsed().as_secs_f64()
+            );
+            moved = moves;
+        }
         // Both say what was (not) written and what to do next.
         Err(e @ (DbError::Refused(_) | DbError::Conflict(_))) => return Err(e.into()),
         Err(e) => {
@@ -145,7 +189,55 @@ pub(crate) fn run(
         );
     }
     timer.lap("generated/");
+    if let MoveMail::Run(doveadm) = &move_mail {
+        finish_moves(doveadm, &moved)?;
+    }
     Ok(EXIT_OK)
+}
+
+/// After the switch: each move's final sync and clean up. Every move is
+/// tried; the failures are reported together, each with the command that
+/// finishes it.
+fn finish_moves(doveadm: &Doveadm, moves: &[Move]) -> Result<()> {
+    let mut failed = Vec::new();
+    for m in moves {
+        match doveadm.finish(m) {
+            Ok(done) => eprintln!(
+                "moved the mail of {} to {}: {} messages there; {} expunged on {}",
+                m.address, m.to.name, done.messages, done.expunged, m.from.name
+            ),
+            Err(e) => failed.push(format!(
+                "{e}\n  {} already has its new home {}; once the cause is fixed, finish with \
+                 `mailops move-mail {} --from {}` (the final sync and the clean up), or move \
+                 the rest by hand",
+                m.address, m.to.name, m.address, m.from.name
+            )),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Operational(format!(
+        "the rows were applied, but moving the mail did not finish:\n{}",
+        failed.join("\n")
+    )))
+}
+
+/// A plan with moves, and neither `--move-mail` nor `--no-move-mail`.
+fn refuse_moves(moves: &[Move]) -> DbError {
+    let list: Vec<String> = moves
+        .iter()
+        .map(|m| format!("  {}: home {} → {}", m.address, m.from.name, m.to.name))
+        .collect();
+    DbError::Refused(format!(
+        "this plan moves {} mailbox{} to another host:\n{}\nnothing was changed: run again \
+         with --move-mail to move the mail with doveadm (on a mail host, inside the hosts' \
+         private network), or with --no-move-mail to switch the rows only and move the mail \
+         by other means",
+        moves.len(),
+        if moves.len() == 1 { "" } else { "es" },
+        list.join("\n")
+    ))
 }
 
 async fn apply_rows(
@@ -227,6 +319,9 @@ async fn apply_locked(
     }
     print!("{}", human::rows(&section));
     let _ = std::io::stdout().flush();
+    if !section.moves.is_empty() && matches!(request.move_mail, MoveMail::Refuse) {
+        return Err(refuse_moves(&section.moves));
+    }
 
     if let Some(refusal) = guard::check(plan, &live.totals(), &section.forwards) {
         if !request.allow_destroy {
@@ -250,12 +345,29 @@ async fn apply_locked(
         }
     }
 
+    // Step 1 of every move, before anything is written: the new home gets a
+    // copy of the mail while the old one still serves. A failure rolls back.
+    let mut moves = Vec::new();
+    if let MoveMail::Run(doveadm) = request.move_mail {
+        for m in &section.moves {
+            doveadm
+                .copy(m)
+                .map_err(|e| DbError::Operational(e.to_string()))?;
+            eprintln!(
+                "copied the mail of {} from {} to {}",
+                m.address, m.from.name, m.to.name
+            );
+        }
+        moves = section.moves.clone();
+        timer.lap("mail copied");
+    }
+
     // Freeing many live rows takes a while; not part of the write.
     drop(live);
     let started = std::time::Instant::now();
     let counts = db::apply::execute(conn, plan, &log, &record, true).await?;
     timer.lap("db write");
-    Ok(Outcome::Applied(counts, started))
+    Ok(Outcome::Applied(counts, started, moves))
 }
 
 /// Why a saved plan is refused: it is not the plan the files and the live

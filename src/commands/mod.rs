@@ -13,6 +13,7 @@ mod import;
 mod init;
 mod install;
 mod keys;
+mod move_mail;
 mod new;
 mod plan;
 mod reconcile;
@@ -123,6 +124,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             allow_destroy,
             full,
             plan,
+            move_mail,
+            no_move_mail,
+            doveadm_config,
         } => apply::run(
             &dir,
             database.as_deref(),
@@ -130,6 +134,21 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             allow_destroy,
             full,
             plan.as_deref(),
+            apply::MoveMail::from_flags(move_mail, no_move_mail, doveadm_config),
+        ),
+        Command::MoveMail {
+            address,
+            from,
+            database,
+            doveadm_config,
+        } => move_mail::run(
+            &dir,
+            database.as_deref(),
+            &address,
+            &from,
+            crate::mail_move::Doveadm {
+                config: doveadm_config,
+            },
         ),
         Command::Install {
             root,

@@ -54,6 +54,8 @@ pub(crate) fn emit(platform: &Platform, host: &HostIdentity, out: &mut Artifacts
     context.insert("loopback", LOOPBACK);
     context.insert("lmtp_port", &mail_host::LMTP_PORT);
     context.insert("several_hosts", &platform.hosts_declared);
+    context.insert("doveadm_port", &mail_host::DOVEADM_PORT);
+    context.insert("doveadm_password_file", mail_host::DOVEADM_PASSWORD_FILE);
     context.insert("private_cidr", &platform.private_cidr);
     context.insert("sasl_port", &mail_host::SASL_PORT);
     context.insert("quota_status_port", &mail_host::QUOTA_STATUS_PORT);

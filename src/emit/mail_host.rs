@@ -18,6 +18,13 @@ pub(crate) const LOOPBACK: &str = "127.0.0.1";
 pub(crate) const LMTP_PORT: u16 = 24;
 /// Dovecot's auth listener that Postfix uses for SASL on submission.
 pub(crate) const SASL_PORT: u16 = 12345;
+/// Dovecot's doveadm server, with several hosts only: between the hosts
+/// (the security group), for moving a mailbox's mail to its new home. Not
+/// Dovecot's customary 12345: that is the SASL listener above.
+pub(crate) const DOVEADM_PORT: u16 = 12346;
+/// Where `mailops install` writes the doveadm server's password (several
+/// hosts only; `dovecot.conf` reads it with `doveadm_password = <file`).
+pub(crate) const DOVEADM_PASSWORD_FILE: &str = "/etc/dovecot/private/doveadm-password";
 /// Dovecot's quota-status policy service; Postfix asks it at RCPT time
 /// whether a mailbox can take a message (`check_policy_service`).
 pub(crate) const QUOTA_STATUS_PORT: u16 = 12340;

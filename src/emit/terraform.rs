@@ -263,6 +263,12 @@ fn cluster_rules(pop3: bool) -> Vec<ClusterRule> {
         ),
         rule("lmtp", "tcp", 24, "LMTP delivery to a mailbox's home host"),
         rule(
+            "doveadm",
+            "tcp",
+            crate::emit::mail_host::DOVEADM_PORT,
+            "Dovecot's doveadm server: moving a mailbox's mail between hosts",
+        ),
+        rule(
             "submission",
             "tcp",
             587,

@@ -2,7 +2,7 @@
 //! the per-tenant summary, then the row changes grouped by tenant.
 
 use crate::chars::shown_domain;
-use crate::plan::rows::{by_tenant, external_lines, host_changes};
+use crate::plan::rows::{external_lines, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 const GREEN: &str = "\x1b[32m";
@@ -89,10 +89,13 @@ pub(crate) fn rows(section: &RowSection) -> String {
             out.push_str(&format!("    {}\n", change.line()));
         }
     }
-    for (tenant, changes) in by_tenant(&section.plan) {
+    for (tenant, changes) in section.changes_by_tenant() {
         out.push_str(&format!("  {}\n", shown_domain(&tenant)));
         for change in changes {
             out.push_str(&format!("    {}\n", change.line()));
+            for step in &change.steps {
+                out.push_str(&format!("        {step}\n"));
+            }
         }
     }
     if section.deletes_mailboxes() {

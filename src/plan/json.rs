@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::plan::files::FileStatus;
-use crate::plan::rows::{Against, by_tenant, host_changes};
+use crate::plan::rows::{Against, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection};
 
 /// The whole plan.
@@ -28,7 +28,8 @@ pub(crate) fn render(plan: &Plan) -> Value {
 /// The row half.
 fn rows(section: &RowSection) -> Value {
     let c = section.plan.counts();
-    let tenants: Vec<Value> = by_tenant(&section.plan)
+    let tenants: Vec<Value> = section
+        .changes_by_tenant()
         .into_iter()
         .map(|(domain, changes)| json!({ "domain": domain, "changes": changes }))
         .collect();

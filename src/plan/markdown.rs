@@ -5,7 +5,7 @@
 //! blocks are fenced longer than any run of backticks in them (`fence_for`).
 
 use crate::chars::shown_domain;
-use crate::plan::rows::{ShownChange, by_tenant, external_lines, host_changes};
+use crate::plan::rows::{ShownChange, external_lines, host_changes};
 use crate::plan::{MAIL_KEPT, Plan, RowSection, show_counts};
 
 /// The whole plan.
@@ -77,7 +77,7 @@ fn rows(section: &RowSection) -> String {
             out.push_str(&format!("- {}\n", code(item)));
         }
     }
-    let tenants = by_tenant(&section.plan);
+    let tenants = section.changes_by_tenant();
     if !tenants.is_empty() {
         out.push_str("\n| tenant | insert | update | delete |\n|---|---:|---:|---:|\n");
         for (tenant, changes) in &tenants {
@@ -101,7 +101,13 @@ fn rows(section: &RowSection) -> String {
                 .map(|(tenant, changes)| (html(&shown_domain(tenant)), changes)),
         );
     for (title, changes) in groups {
-        let lines: Vec<String> = changes.iter().map(ShownChange::line).collect();
+        // A move's steps under its line, indented (diff context lines).
+        let lines: Vec<String> = changes
+            .iter()
+            .flat_map(|c| {
+                std::iter::once(c.line()).chain(c.steps.iter().map(|step| format!("    {step}")))
+            })
+            .collect();
         let fence = fence_for(&lines.join("\n"));
         let count = rows_changed(changes.iter());
         out.push_str(&format!(

@@ -17,6 +17,7 @@ pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod markdown;
 mod mask;
+pub(crate) mod moves;
 pub(crate) mod rows;
 
 use std::collections::BTreeMap;
@@ -178,6 +179,7 @@ mod tests {
             notes: Vec::new(),
             forwards: Vec::new(),
             external: vec![("exports@b.example".into(), "desk@freight.example".into())],
+            moves: Vec::new(),
         }
     }
 
@@ -199,6 +201,85 @@ mod tests {
             files,
             rows: sample_rows(),
         }
+    }
+
+    /// A plan that moves y@a.example from mx1 to mx2 (and gives
+    /// n@a.example its first home, which is no move).
+    fn moving() -> Plan {
+        use crate::db::rows::HostRow;
+        let mut plan = RowPlan::default();
+        let homed = |email: &str, home: Option<&str>| UserRow {
+            home: home.map(Into::into),
+            ..user(email, "{ARGON2ID}h", 1 << 30, None)
+        };
+        plan.users.update.push(Update {
+            before: homed("y@a.example", Some("mx1")),
+            after: homed("y@a.example", Some("mx2")),
+        });
+        plan.users.update.push(Update {
+            before: homed("n@a.example", None),
+            after: homed("n@a.example", Some("mx1")),
+        });
+        let hosts: std::collections::BTreeMap<String, HostRow> =
+            [("mx1", "10.20.1.11"), ("mx2", "10.20.1.12")]
+                .map(|(name, ip)| {
+                    (
+                        name.to_string(),
+                        HostRow {
+                            name: name.into(),
+                            hostname: format!("{name}.webhizzy.in"),
+                            private_ip: ip.into(),
+                        },
+                    )
+                })
+                .into();
+        let moves = moves::moves(&plan, &hosts, &hosts);
+        Plan {
+            files: FilePlan { files: Vec::new() },
+            rows: RowSection {
+                moves,
+                plan,
+                external: Vec::new(),
+                ..sample_rows()
+            },
+        }
+    }
+
+    #[test]
+    fn a_move_shows_its_steps_in_every_rendering_and_a_first_home_none() {
+        let plan = moving();
+        assert_eq!(
+            human::rows(&plan.rows),
+            "database sqlite://x.db: 0 to insert, 2 to update, 0 to delete\n\
+             \x20 a.example\n\
+             \x20   ~ mailbox n@a.example: home none → mx1\n\
+             \x20   ~ mailbox y@a.example: home mx1 → mx2 (move)\n\
+             \x20       1. copy: doveadm backup y@a.example from mx1 (10.20.1.11) to mx2 (10.20.1.12), mx1 still serving\n\
+             \x20       2. switch: home = mx2 (delivery and logins go to mx2)\n\
+             \x20       3. final sync: doveadm sync (two-way) again, for mail mx1 took before the switch\n\
+             \x20       4. clean up: expunge y@a.example's mail on mx1, once mx2 holds at least as many messages\n"
+        );
+        let markdown = markdown::render(&plan);
+        assert!(
+            markdown.contains(
+                "~ mailbox y@a.example: home mx1 → mx2 (move)\n    1. copy: doveadm backup y@a.example from mx1 (10.20.1.11) to mx2 (10.20.1.12), mx1 still serving\n"
+            ),
+            "{markdown}"
+        );
+        let json = json::render(&plan);
+        let changes = &json["database"]["tenants"][0]["changes"];
+        assert_eq!(changes[0]["key"], "n@a.example");
+        assert!(changes[0].get("steps").is_none(), "{json}");
+        assert_eq!(changes[1]["move"], true);
+        assert_eq!(
+            changes[1]["steps"].as_array().map(Vec::len),
+            Some(4),
+            "{json}"
+        );
+        assert_eq!(
+            changes[1]["steps"][1],
+            "2. switch: home = mx2 (delivery and logins go to mx2)"
+        );
     }
 
     #[test]

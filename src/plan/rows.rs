@@ -25,6 +25,7 @@ use crate::db::rows::{
 use crate::gitrev::Revision;
 use crate::graph::Graph;
 use crate::model::{MailboxState, Protocols, TenantState};
+use crate::plan::moves::{Move, moves};
 use crate::validate::quota::format_quota;
 
 pub(crate) const MAIL_KEPT: &str = "Removing a mailbox never deletes mail on disk: its Maildir stays on the mail host until removed by hand.";
@@ -59,6 +60,9 @@ pub(crate) struct RowSection {
     /// Alias rows the plan inserts whose mail leaves the platform
     /// (`external_forwards`): (source, destination), for a reviewer to see.
     pub(crate) external: Vec<(String, String)>,
+    /// The mailboxes whose home moves to another host, with the steps that
+    /// move their mail (`plan::moves`), by address.
+    pub(crate) moves: Vec<Move>,
 }
 
 impl RowSection {
@@ -76,6 +80,7 @@ impl RowSection {
         plan.order_inserts(graph);
         let forwards = desired.forwards_into(&plan.domains.delete);
         let external = external_forwards(&plan, &rows);
+        let moves = moves(&plan, &live.rows.hosts, &rows.hosts);
         Ok(RowSection {
             against: Against::Database(database),
             live_fingerprint: live.fingerprint(),
@@ -85,6 +90,7 @@ impl RowSection {
             notes: Vec::new(),
             forwards,
             external,
+            moves,
         })
     }
 
@@ -103,6 +109,7 @@ impl RowSection {
         plan.order_inserts(graph);
         let forwards = desired.forwards_into(&plan.domains.delete);
         let external = external_forwards(&plan, &rows);
+        let moves = moves(&plan, &base.hosts, &rows.hosts);
         Ok(RowSection {
             against: Against::Revision(revision),
             live_fingerprint: fingerprint(base),
@@ -116,6 +123,7 @@ impl RowSection {
             notes: Vec::new(),
             forwards,
             external,
+            moves,
         })
     }
 
@@ -143,6 +151,20 @@ impl RowSection {
             "{against}: {} to insert, {} to update, {} to delete",
             c.insert, c.update, c.delete
         )
+    }
+
+    /// Every change, grouped by tenant (`by_tenant`), each move with its
+    /// steps: what every rendering of the plan shows.
+    pub(crate) fn changes_by_tenant(&self) -> BTreeMap<String, Vec<ShownChange>> {
+        let mut out = by_tenant(&self.plan);
+        for change in out.values_mut().flatten() {
+            if change.home_move {
+                if let Some(m) = self.moves.iter().find(|m| m.address == change.key) {
+                    change.steps = m.steps();
+                }
+            }
+        }
+        out
     }
 
     /// Whether the plan deletes a mailbox (then `MAIL_KEPT` is said).
@@ -227,6 +249,10 @@ pub(crate) struct ShownChange {
     /// move (the line says so, and JSON has `"move": true`).
     #[serde(rename = "move", skip_serializing_if = "std::ops::Not::not")]
     pub(crate) home_move: bool,
+    /// A move's steps (`plan::moves`), numbered, as the plan shows them
+    /// under its line; filled by `RowSection::changes_by_tenant`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -424,6 +450,7 @@ fn home_update(before: &UserRow, after: &UserRow) -> Option<ShownChange> {
             hidden: false,
         }],
         home_move: before.home.is_some() && after.home.is_some(),
+        steps: Vec::new(),
     })
 }
 
@@ -450,6 +477,7 @@ pub(crate) fn host_changes(plan: &RowPlan) -> Vec<ShownChange> {
         key: h.name.clone(),
         columns,
         home_move: false,
+        steps: Vec::new(),
     };
     let mut out: Vec<ShownChange> = Vec::new();
     for h in &plan.hosts.insert {
@@ -534,6 +562,7 @@ pub(crate) fn by_tenant(plan: &RowPlan) -> BTreeMap<String, Vec<ShownChange>> {
         key,
         columns,
         home_move: false,
+        steps: Vec::new(),
     };
     for d in &plan.domains.insert {
         add(

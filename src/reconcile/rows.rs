@@ -14,8 +14,10 @@ use crate::db::live::{Live, ReadMode};
 use crate::db::plan::{Counts, RowPlan};
 use crate::db::{self, guard, lock, url};
 use crate::error::Error;
+use crate::mail_move::Doveadm;
 use crate::pipeline::Compiled;
 use crate::plan::RowSection;
+use crate::plan::moves::Move;
 use crate::plan::rows::by_tenant;
 use crate::timing::StageTimer;
 
@@ -38,6 +40,8 @@ pub(crate) struct Written {
     pub(crate) counts: Counts,
     /// One line per change, as a plan shows it (no password).
     pub(crate) lines: Vec<String>,
+    /// The mailboxes whose home moved to another host.
+    pub(crate) moves: Vec<Move>,
 }
 
 /// How many times a converge plans and applies again after another apply
@@ -76,10 +80,38 @@ pub(crate) fn apply(
         }
     };
     match outcome {
-        Ok(written) => Ok(written),
+        Ok(written) => {
+            finish_moves(&written.moves);
+            Ok(written)
+        }
         Err(e @ (DbError::Refused(_) | DbError::Conflict(_))) => Err(e.into()),
         Err(e) => {
             Err(Error::from(e).followed_by("no row was changed: the transaction was rolled back"))
+        }
+    }
+}
+
+/// After a switch of homes: each moved mailbox's final sync and clean up
+/// (`mail_move`), with doveadm's default config, the host's. The agent runs
+/// no copy before the switch: every host's agent applies the same commit at
+/// about the same time, and a copy (`doveadm backup`, which makes the new
+/// home equal to the old one) by an agent that loses the race could run
+/// after the winner's clean up and empty the new home. After the commit only
+/// the agent whose apply committed has the move, and its full two-way sync
+/// brings all of the old home's mail over. A failure is logged with the
+/// command that finishes the move; the converge goes on (the rows are right).
+fn finish_moves(moves: &[Move]) {
+    let doveadm = Doveadm::default();
+    for m in moves {
+        match doveadm.finish(m) {
+            Ok(done) => super::log(&format!(
+                "moved the mail of {} to {}: {} messages there; {} expunged on {}",
+                m.address, m.to.name, done.messages, done.expunged, m.from.name
+            )),
+            Err(e) => super::log(&format!(
+                "{e}; finish with `mailops move-mail {} --from {}`",
+                m.address, m.from.name
+            )),
         }
     }
 }
@@ -181,8 +213,13 @@ async fn apply_locked(
         plan_hash: &plan_hash,
     };
     drop(live);
+    let moves = section.moves.clone();
     let counts = db::apply::execute(conn, plan, &log, &record, false).await?;
-    Ok(Written { counts, lines })
+    Ok(Written {
+        counts,
+        lines,
+        moves,
+    })
 }
 
 /// The domains a plan deletes rows of (whole domains, mailboxes, aliases).

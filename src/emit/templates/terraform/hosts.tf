@@ -62,8 +62,9 @@ resource "aws_route_table_association" "hosts" {
 }
 
 # Between the hosts only (the source is their own security group, never the
-# Internet): Galera replication, LMTP delivery to a mailbox's home host, and
-# the logins the Dovecot proxy forwards there.
+# Internet): Galera replication, LMTP delivery to a mailbox's home host, the
+# logins the Dovecot proxy forwards there, and the doveadm server that moves a
+# mailbox's mail to its new home.
 resource "aws_vpc_security_group_ingress_rule" "between_hosts" {
   for_each = {
 {%- for rule in hosts.rules %}
