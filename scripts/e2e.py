@@ -492,9 +492,13 @@ class Stack:
         settings = self.srs_settings()
         if not settings:
             return
-        secret = self.base / "postsrsd.secret"
-        secret.write_text(secrets.token_urlsafe(24) + "\n")
-        os.chmod(secret, 0o600)
+        # With several hosts, `mailops install` wrote the secrets every host
+        # shares (its SRS_SECRET); otherwise the run makes one, as Debian does.
+        secret = self.live / settings["SRS_SECRET"].lstrip("/")
+        if not secret.exists():
+            secret = self.base / "postsrsd.secret"
+            secret.write_text(secrets.token_urlsafe(24) + "\n")
+            os.chmod(secret, 0o600)
         (self.base / "run").mkdir(parents=True, exist_ok=True)
         with open(self.logs / "postsrsd.log", "ab") as out:
             subprocess.run(

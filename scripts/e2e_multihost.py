@@ -40,13 +40,16 @@ Checks, one `ok`/`FAIL` line each:
     d=acme.example that verifies against the repo's public key);
   - a POP3 login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
     proxy to B's POP3S);
+  - an SRS address B's postsrsd makes is reversed by A's (the shared secret
+    install writes first in each host's postsrsd.secret);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
     mailbox waits in B's queue, and is delivered when A is back;
   - last (they change a home): moving the B-homed mailbox to A shows the
     move's steps in the plan and apply refuses without a flag; `apply
     --move-mail` on A copies its messages to A before the switch, a login at
     B is proxied to A and fetches them, and B no longer holds them; a new
-    message sent to B lands on A; `mailops move-mail` run again after the
+    message sent to B lands on A, and so does one handed straight to B's
+    LMTP (a route resolved before the move: lmtp_proxy); `mailops move-mail` run again after the
     clean up loses none of the moved mail.
 
 Run it as a phase of the suite (in the default run, or alone:
@@ -460,6 +463,31 @@ def checks(e2e, nets, a, b):
         return f"{count} message(s) through mx1's proxy to mx2's POP3S"
     e2e.check("two hosts: a POP3 login at A for a B-homed mailbox reaches B's mailbox", pop3_through_a)
 
+    def srs_shared():
+        # An SRS address made at B (a forward of outside mail) is reversed at
+        # A, where a bounce to it arrives (the SRS domain is the primary's).
+        import socket
+
+        def ask(port, query):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(f"get {query}\n".encode())
+                return conn.recv(1024).decode().strip()
+        original = f"srs-{uuid.uuid4().hex[:8]}@outside-sender.example"
+        with nets.inside("mx2"):
+            forward = ask(10001, original)
+        if not forward.startswith("200 SRS0="):
+            raise RuntimeError(f"mx2's postsrsd forward table: {forward}")
+        with nets.inside("mx1"):
+            reverse = ask(10002, forward[4:])
+        if reverse != f"200 {original}":
+            raise RuntimeError(f"mx1's postsrsd reverse of {forward[4:]}: {reverse}")
+        b_secrets = (b.stack.live / "etc" / "postsrsd.secret").read_text().split()
+        if len(b_secrets) < 1 or b_secrets[0] != (a.stack.live / "etc" / "postsrsd.secret").read_text().split()[0]:
+            raise RuntimeError("the hosts' postsrsd.secret files do not start with the same secret")
+        return f"{forward[4:]} → {original}"
+    e2e.check("two hosts: an SRS address made at B is reversed at A (one signing secret on every host)",
+              srs_shared)
+
     def queued_while_a_is_down():
         with nets.inside("mx1"):
             a.stop_mail()
@@ -550,16 +578,40 @@ def checks(e2e, nets, a, b):
               apply_moves_mail)
 
     def new_mail_lands_on_new_home():
-        # Another sender than the messages before the move: Postfix's queue
-        # manager keeps its last address resolution (sender and recipient),
-        # so the very same pair right after the switch may still go to the
-        # old home (README, "Moving a mailbox between hosts").
-        token = send_at(b, B_HOMED, sender="after-the-move@outside-sender.example")
+        # The same sender as before the move: Postfix's queue manager may
+        # still hold its last resolution of this pair (the old home); mx2's
+        # LMTP then passes the message on to mx1 (lmtp_proxy).
+        token = send_at(b, B_HOMED)
         e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx1", lambda: maildir_has(a, B_HOMED, token), timeout=30)
         if maildir_has(b, B_HOMED, token):
             raise RuntimeError("also in mx2's Maildir")
     e2e.check("two hosts: after the move, mail sent to B for the moved mailbox lands on its new home",
               new_mail_lands_on_new_home)
+
+    def old_home_lmtp_passes_on():
+        # A delivery routed before the move reaches the old home's LMTP
+        # itself: as a sender's Postfix would, straight to mx2's port 24.
+        import smtplib
+        passed_on = f"Sent message to <{B_HOMED}> at 10.20.1.11:24: 250 "
+
+        def passed_on_count():
+            return (b.stack.logs / "dovecot.log").read_text(errors="replace").count(passed_on)
+        before = passed_on_count()
+        token = f"mh-{uuid.uuid4().hex[:12]}"
+        message = (f"From: <{SENDER}>\r\nTo: <{B_HOMED}>\r\nSubject: {token}\r\n"
+                   f"Message-ID: <{token}@outside-sender.example>\r\n\r\n{token}\r\n")
+        with nets.inside("mx2"):
+            with smtplib.LMTP(HOSTS["mx2"], 24, timeout=30) as lmtp:
+                refused = lmtp.sendmail(SENDER, [B_HOMED], message)
+        if refused:
+            raise RuntimeError(f"mx2's LMTP refused: {refused}")
+        e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx1", lambda: maildir_has(a, B_HOMED, token), timeout=30)
+        if maildir_has(b, B_HOMED, token):
+            raise RuntimeError("delivered into mx2's Maildir, not passed on")
+        if passed_on_count() <= before:
+            raise RuntimeError(f"mx2's Dovecot logged no new '{passed_on}…'")
+    e2e.check("two hosts: a delivery that reaches the old home's LMTP after a move is passed on to the new home",
+              old_home_lmtp_passes_on)
 
     def rerun_keeps_mail():
         with nets.inside("mx1"):

@@ -60,7 +60,10 @@ impl Service {
     fn reload_for(self, kind: FileKind) -> bool {
         matches!(
             kind,
-            FileKind::Config | FileKind::DkimSigningDomains | FileKind::DoveadmPassword
+            FileKind::Config
+                | FileKind::DkimSigningDomains
+                | FileKind::DoveadmPassword
+                | FileKind::SrsSecrets
         )
     }
 }
@@ -80,6 +83,10 @@ pub(crate) enum FileKind {
     /// The doveadm server's password (several hosts only), read by
     /// `dovecot.conf` at (re)load.
     DoveadmPassword,
+    /// postsrsd's secrets (several hosts only): the one every host signs
+    /// with, first, then the host's earlier ones, which still verify the SRS
+    /// addresses they signed (see [`with_earlier_secrets`]).
+    SrsSecrets,
     /// A tenant's MTA-STS policy or autoconfig file, or the list of names
     /// the certificate service follows: served or read as they are.
     Web,
@@ -317,11 +324,26 @@ pub(crate) fn plan(
         };
         files.push(InstallFile {
             target: PathBuf::from(DOVEADM_PASSWORD_FILE.trim_start_matches('/')),
-            contents: doveadm_password(password).into_bytes(),
+            contents: derived_secret(password, "mailops doveadm").into_bytes(),
             service: Service::Dovecot,
             kind: FileKind::DoveadmPassword,
             secret: true,
         });
+    }
+    if model.platform.hosts_declared && generated.contains_key("postsrsd/postsrsd") {
+        // The database password is there: the doveadm password needed it.
+        if let Some(password) = &secrets.db_password {
+            files.push(InstallFile {
+                target: PathBuf::from(
+                    crate::emit::mail_host::SRS_SECRETS_FILE.trim_start_matches('/'),
+                ),
+                contents: format!("{}\n", derived_secret(password, "mailops postsrsd"))
+                    .into_bytes(),
+                service: Service::Postsrsd,
+                kind: FileKind::SrsSecrets,
+                secret: true,
+            });
+        }
     }
     let key_dir = key_dir(model);
     let mut missing_keys = Vec::new();
@@ -396,21 +418,48 @@ pub(crate) fn plan(
     Ok(files)
 }
 
-/// The doveadm server's password: HMAC-SHA256 of the fixed message
-/// `mailops doveadm` keyed with the services' database password, in hex.
-/// Every host derives the same one from the secret it already has, and the
-/// database password cannot be recovered from it (a host that leaks it
-/// leaks no database access).
-pub(crate) fn doveadm_password(db_password: &str) -> String {
+/// A secret every host derives from the one it already has: HMAC-SHA256 of
+/// `purpose` (`mailops doveadm`: the doveadm server's password; `mailops
+/// postsrsd`: the SRS signing secret) keyed with the services' database
+/// password, in hex. The database password cannot be recovered from it (a
+/// host that leaks it leaks no database access), and each purpose gets its
+/// own.
+pub(crate) fn derived_secret(db_password: &str, purpose: &str) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(db_password.as_bytes())
         .expect("HMAC takes a key of any length");
-    mac.update(b"mailops doveadm");
+    mac.update(purpose.as_bytes());
     mac.finalize()
         .into_bytes()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// How many of a host's earlier SRS secrets stay, after the shared one: an
+/// SRS address is good for 21 days, so the secret the Debian package made
+/// (and one or two from before a database password change) keep verifying
+/// the bounces to what they signed, and older ones go.
+const EARLIER_SRS_SECRETS: usize = 3;
+
+/// postsrsd signs with the first line of its secrets file and verifies with
+/// every line: `shared` first, then the lines `current` had besides it, the
+/// first [`EARLIER_SRS_SECRETS`] of them. Installing again changes nothing.
+fn with_earlier_secrets(shared: &[u8], current: Option<&[u8]>) -> Vec<u8> {
+    let first = shared.trim_ascii();
+    let mut out = first.to_vec();
+    out.push(b'\n');
+    let earlier = current
+        .unwrap_or_default()
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|line| !line.is_empty() && *line != first)
+        .take(EARLIER_SRS_SECRETS);
+    for line in earlier {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
 }
 
 /// What installing changed.
@@ -460,9 +509,17 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
         if file.kind == FileKind::DkimSelectors {
             old_selector_map = current.as_ref().map(|c| c.contents.clone());
         }
-        let same_contents = current
-            .as_ref()
-            .is_some_and(|c| c.contents == file.contents);
+        let merged;
+        let contents = if file.kind == FileKind::SrsSecrets {
+            merged = with_earlier_secrets(
+                &file.contents,
+                current.as_ref().map(|c| c.contents.as_slice()),
+            );
+            &merged
+        } else {
+            &file.contents
+        };
+        let same_contents = current.as_ref().is_some_and(|c| &c.contents == contents);
         let same_access = current
             .as_ref()
             .is_some_and(|c| c.mode & 0o777 == file.mode() && gid.is_none_or(|g| c.gid == g));
@@ -470,7 +527,7 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
             outcome.unchanged += 1;
             continue;
         }
-        host.stage(&file.target, &file.contents, file.mode(), gid)?;
+        host.stage(&file.target, contents, file.mode(), gid)?;
         if !same_contents && file.service.reload_for(file.kind) {
             outcome.reload.push(file.service);
         }
@@ -631,12 +688,42 @@ mod tests {
     fn doveadm_password_is_hmac_sha256_of_the_database_password() {
         // The same as Python's hmac.new(b"db-secret", b"mailops doveadm", sha256).
         assert_eq!(
-            doveadm_password("db-secret"),
+            derived_secret("db-secret", "mailops doveadm"),
             "1d8407b0980d1859011dc5336c205db90865096fb372e5a9a4d0462f2128716b"
         );
         assert_ne!(
-            doveadm_password("db-secret"),
-            doveadm_password("db-secret2")
+            derived_secret("db-secret", "mailops doveadm"),
+            derived_secret("db-secret2", "mailops doveadm")
+        );
+        assert_ne!(
+            derived_secret("db-secret", "mailops doveadm"),
+            derived_secret("db-secret", "mailops postsrsd")
+        );
+    }
+
+    #[test]
+    fn the_shared_srs_secret_comes_first_and_earlier_ones_stay_after_it() {
+        // Debian's own secret stays, to verify what it signed.
+        assert_eq!(
+            with_earlier_secrets(b"shared\n", Some(b"debian\n")),
+            b"shared\ndebian\n"
+        );
+        // Installing again changes nothing.
+        assert_eq!(
+            with_earlier_secrets(b"shared\n", Some(b"shared\ndebian\n")),
+            b"shared\ndebian\n"
+        );
+        // A new shared secret (the database password changed): the old
+        // one verifies, after it.
+        assert_eq!(
+            with_earlier_secrets(b"new\n", Some(b"shared\ndebian\n")),
+            b"new\nshared\ndebian\n"
+        );
+        // No file yet; blank lines and the oldest beyond three go.
+        assert_eq!(with_earlier_secrets(b"shared\n", None), b"shared\n");
+        assert_eq!(
+            with_earlier_secrets(b"s\n", Some(b"a\n\n b \nc\nd\n")),
+            b"s\na\nb\nc\n"
         );
     }
 

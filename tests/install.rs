@@ -947,6 +947,47 @@ fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
     );
     assert!(!conf.contains(&password));
 
+    // postsrsd's secrets: the shared one (HMAC-SHA256 of "mailops
+    // postsrsd") first, the host's own Debian secret kept after it, so what
+    // it signed still verifies; installing again changes nothing.
+    let srs = root.path().join("etc/postsrsd.secret");
+    let shared = "b72c7f295ee9aa499ee5b5a76d3b310d461139995141a77d6dadb56a1e8a301b";
+    assert_eq!(
+        std::fs::read_to_string(&srs).unwrap(),
+        format!("{shared}\n")
+    );
+    assert!(!text(&output).contains(shared), "{}", text(&output));
+    assert_eq!(mode(&srs), 0o640);
+    let postsrsd =
+        group_id("postsrsd").expect("the postsrsd group (scripts/install-mail-packages)");
+    assert_eq!(std::fs::metadata(&srs).unwrap().gid(), postsrsd);
+    std::fs::write(&srs, "debian-made-secret\n").unwrap();
+    let again = |expect_reload: bool| {
+        let output = mailops(
+            repo.path(),
+            &["install", "--root", root.path().to_str().unwrap()],
+            Some(secret),
+        );
+        assert!(output.status.success(), "{}", text(&output));
+        assert_eq!(
+            text(&output).contains("postsrsd"),
+            expect_reload,
+            "{}",
+            text(&output)
+        );
+    };
+    again(true);
+    assert_eq!(
+        std::fs::read_to_string(&srs).unwrap(),
+        format!("{shared}\ndebian-made-secret\n")
+    );
+    again(false);
+    let settings = std::fs::read_to_string(root.path().join("etc/default/postsrsd")).unwrap();
+    assert!(
+        settings.contains("\nSRS_SECRET=/etc/postsrsd.secret\n"),
+        "{settings}"
+    );
+
     // A single host: no doveadm server, no password file.
     let single = repo_with_keys();
     let root = tempfile::tempdir().unwrap();
@@ -957,4 +998,5 @@ fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
     );
     assert!(output.status.success(), "{}", text(&output));
     assert!(!root.path().join("etc/dovecot/private").exists());
+    assert!(!root.path().join("etc/postsrsd.secret").exists());
 }

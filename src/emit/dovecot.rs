@@ -296,8 +296,11 @@ mod tests {
             .get(&format!("dovecot/{}", super::app_slot_file(1)))
             .unwrap();
         insta::assert_snapshot!("two-hosts-mysql-dovecot-sql-app-1.conf.ext", app);
+        // The mailbox query answers LMTP's lookups too (lmtp_proxy: port 24,
+        // no TLS, whatever the states); an app password never serves LMTP.
+        assert!(sql.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE WHEN h.private_ip IS NULL THEN NULL WHEN '%s' = 'imap' THEN 993 WHEN '%s' = 'pop3' THEN 995 WHEN '%s' = 'lmtp' THEN 24 END AS port, CASE WHEN h.private_ip IS NOT NULL AND '%s' <> 'lmtp' THEN 'any-cert' END AS `ssl`"), "{sql}");
+        assert!(app.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE WHEN h.private_ip IS NULL THEN NULL WHEN '%s' = 'imap' THEN 993 WHEN '%s' = 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS `ssl`"), "{app}");
         for text in [sql, app] {
-            assert!(text.contains("h.private_ip AS host, CASE WHEN h.private_ip IS NOT NULL THEN 'y' END AS proxy_maybe, CASE WHEN h.private_ip IS NULL THEN NULL WHEN '%s' = 'imap' THEN 993 WHEN '%s' = 'pop3' THEN 995 END AS port, CASE WHEN h.private_ip IS NOT NULL THEN 'any-cert' END AS `ssl`"), "{text}");
             assert!(
                 text.contains(" LEFT JOIN mail_hosts h ON h.name = u.home WHERE "),
                 "{text}"
@@ -308,6 +311,7 @@ mod tests {
             conf.contains("\nlogin_trusted_networks = 10.20.0.0/16\n"),
             "{conf}"
         );
+        assert!(conf.contains("\nlmtp_proxy = yes\n"), "{conf}");
         let one = files("driver = \"mysql\"");
         for file in [
             "dovecot.conf",
@@ -348,7 +352,8 @@ mod tests {
                    ('mx1', 'mx1.a.test', '10.20.1.11'), ('mx2', 'mx2.a.test', '10.20.1.12');
                  INSERT INTO virtual_users (domain_id, email, password, state, protocols, home) VALUES
                    (1, 'b@a.test', 'p-b', 'active', 'imap,pop3,smtp', 'mx2'),
-                   (1, 'nohome@a.test', 'p-n', 'active', 'imap,pop3,smtp', NULL);
+                   (1, 'nohome@a.test', 'p-n', 'active', 'imap,pop3,smtp', NULL),
+                   (1, 'locked@a.test', 'p-l', 'locked', 'imap', 'mx2');
                  INSERT INTO virtual_app_passwords (domain_id, email, name, password, protocols) VALUES
                    (1, 'b@a.test', 'phone', 'p-phone', 'imap,smtp');",
             )
@@ -378,6 +383,20 @@ mod tests {
             assert_eq!(fields(&mut conn, &slot, "b@a.test", "smtp").await, proxied("p-phone", None));
             assert_eq!(
                 fields(&mut conn, &mailbox, "nohome@a.test", "imap").await,
+                vec![("p-n".to_string(), None, None, None, None)]
+            );
+            // LMTP's lookup (lmtp_proxy): the home's LMTP port, no TLS, and
+            // a mailbox that may not log in still receives there; an app
+            // password never answers it.
+            let lmtp = |password: &str| {
+                vec![(password.to_string(), Some("10.20.1.12".to_string()), Some("y".to_string()), Some(24), None)]
+            };
+            assert_eq!(fields(&mut conn, &mailbox, "b@a.test", "lmtp").await, lmtp("p-b"));
+            assert_eq!(fields(&mut conn, &mailbox, "locked@a.test", "lmtp").await, lmtp("p-l"));
+            assert_eq!(fields(&mut conn, &mailbox, "locked@a.test", "imap").await, vec![]);
+            assert_eq!(fields(&mut conn, &slot, "b@a.test", "lmtp").await, vec![]);
+            assert_eq!(
+                fields(&mut conn, &mailbox, "nohome@a.test", "lmtp").await,
                 vec![("p-n".to_string(), None, None, None, None)]
             );
         });

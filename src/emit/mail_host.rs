@@ -25,6 +25,9 @@ pub(crate) const DOVEADM_PORT: u16 = 12346;
 /// Where `mailops install` writes the doveadm server's password (several
 /// hosts only; `dovecot.conf` reads it with `doveadm_password = <file`).
 pub(crate) const DOVEADM_PASSWORD_FILE: &str = "/etc/dovecot/private/doveadm-password";
+/// postsrsd's secrets file (Debian's): with several hosts, `mailops install`
+/// puts the secret every host signs with first (`install::with_earlier_secrets`).
+pub(crate) const SRS_SECRETS_FILE: &str = "/etc/postsrsd.secret";
 /// Dovecot's quota-status policy service; Postfix asks it at RCPT time
 /// whether a mailbox can take a message (`check_policy_service`).
 pub(crate) const QUOTA_STATUS_PORT: u16 = 12340;
