@@ -190,6 +190,9 @@ impl Doveadm {
                     &m.address,
                     "--mailbox-guid",
                     &guid,
+                    // A folder is the user's to name: `-h` is a folder
+                    // here, not an option.
+                    "--",
                     folder,
                 ],
             )?;
