@@ -25,7 +25,8 @@ Then the Galera phase (scripts/e2e_galera.py, issue 18): a 3-node MariaDB Galera
 cluster on loopback; applies and plans on different nodes, two applies racing,
 a node killed during an apply.
 Then the two-host phase (scripts/e2e_multihost.py, issue 18): two mail hosts in
-network namespaces on a Galera node each; mail to any host lands on the
+network namespaces on a Galera node each (started from the settings `mailops
+install --host` wrote for that host); mail to any host lands on the
 mailbox's home host over LMTP, logins anywhere are proxied there by Dovecot,
 and mail for a host that is down waits in the other's queue.
 

@@ -10,7 +10,13 @@ addresses; inside each, 127.0.0.1 is its own, so the suite's fixed ports do
 not clash. The routing database: a 2-node MariaDB Galera cluster, one node
 per namespace (client port 3306 on the namespace's own loopback, as the
 generated configs read it; group communication, IST and SST on the
-namespace's private address), bootstrapped on A as e2e_galera.py does.
+namespace's private address, Galera's default ports), bootstrapped on A as
+e2e_galera.py does. Each node starts from the Galera settings `mailops install
+--host <its name>` wrote into its host's install root
+(etc/mysql/mariadb.conf.d/60-mailops-galera.cnf), followed by the test-only
+lines of `NODE_OVERRIDES` (its own data dir, socket, pid and log files, small
+buffers). So the script first builds the repo and installs both hosts, then
+starts the cluster, then applies through A's node.
 `mailops apply` writes through A's node; each host's services read their own.
 
 The script switches its own network namespace (setns(2) on its one thread)
@@ -26,6 +32,8 @@ hostname and certificate paths in Postfix's and Dovecot's configs.
 The platform serves POP3 (`[mail_host] pop3`, set here on the fixture).
 
 Checks, one `ok`/`FAIL` line each:
+  - each host's Galera node runs from the settings install wrote for it (the
+    cluster of both, each node under its host's name);
   - mail sent to A for a mailbox homed on B lands in B's Maildir (not A's);
   - mail sent to B for a mailbox homed on B is delivered locally;
   - an IMAP login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
@@ -74,7 +82,23 @@ PREFIX = 16
 DATABASE = "mailops_multihost"
 ADMIN = "mailops"  # @127.0.0.1, no password: applies through A's node
 SERVICE_USER = "mailops_e2e"  # what the installed configs read with
-GALERA_PORT = 4567  # on each namespace's private address: +1 IST, 4444 SST
+GALERA_FILE = Path("etc/mysql/mariadb.conf.d/60-mailops-galera.cnf")  # under an install root
+# Test-only lines after the installed Galera settings: the node's own files
+# (no Debian my.cnf here), small buffers. Nothing of the cluster's own.
+NODE_OVERRIDES = """
+[mysqld]
+datadir={dir}/data
+socket={dir}/mysqld.sock
+pid-file={dir}/mysqld.pid
+log-error={dir}/error.log
+port=3306
+user=mysql
+skip-name-resolve
+innodb_buffer_pool_size=32M
+innodb_log_file_size=8M
+innodb_flush_log_at_trx_commit=2
+wsrep_provider_options=gcache.size=32M
+"""
 A_HOMED = "bob@acme.example"
 B_HOMED = "alice@acme.example"
 PASSWORD = {A_HOMED: "Bob-" + secrets.token_hex(6), B_HOMED: "Alice-" + secrets.token_hex(6)}
@@ -140,11 +164,15 @@ class GaleraNode:
         self.cnf = self.dir / "my.cnf"
         self.proc = None
 
-    def write_config(self):
-        from e2e_galera import write_node_config
-        members = ",".join(f"{ip}:{GALERA_PORT}" for ip in HOSTS.values())
-        write_node_config(self.dir, port=3306, cluster="mailops-e2e-multihost", members=members,
-                          name=self.host, address=self.ip, galera_port=GALERA_PORT, sst_port=4444)
+    def write_config(self, install_root):
+        """my.cnf: the Galera settings `mailops install` wrote for this host,
+        then the test-only overrides."""
+        installed = (install_root / GALERA_FILE).read_text()
+        data = self.dir / "data"
+        data.mkdir(parents=True)
+        self.cnf.write_text(installed + NODE_OVERRIDES.format(dir=self.dir))
+        shutil.chown(self.dir, "mysql", "mysql")
+        shutil.chown(data, "mysql", "mysql")
 
     def start(self, new_cluster=False):
         from e2e_galera import start_node
@@ -293,12 +321,18 @@ def run_multihost(e2e):
     a, b = hosts["mx1"], hosts["mx2"]
     db_password = secrets.token_hex(16)
     try:
-        with e2e.phase("multihost: namespaces, Galera node per host"):
+        with e2e.phase("multihost: namespaces, repo, install on both"):
             e2e_galera.ensure_galera(e2e)
             e2e.make_tls()
             nets.create()
+            repo = make_repo(e2e, base)
             for host in hosts.values():
-                host.node.write_config()
+                e2e.mailops(repo, "install", "--root", host.stack.root, "--host", host.name,
+                            env={"MAILOPS_DB_PASSWORD": db_password})
+                host.configure(base / "vmail")
+        with e2e.phase("multihost: a Galera node per host, from the settings install wrote"):
+            for host in hosts.values():
+                host.node.write_config(host.stack.root)
             with nets.inside("mx1"):
                 e2e.run("mariadb-install-db", f"--defaults-file={a.node.cnf}", "--skip-test-db")
                 a.node.start(new_cluster=True)
@@ -311,14 +345,9 @@ def run_multihost(e2e):
                 b.node.start()
                 e2e.wait_for("mx2's node synced",
                              lambda: b.node.status(e2e, "wsrep_local_state_comment") == "Synced", timeout=90)
-        with e2e.phase("multihost: repo, apply on mx1's node, install on both"):
-            repo = make_repo(e2e, base)
+        with e2e.phase("multihost: apply on mx1's node"):
             with nets.inside("mx1"):
                 e2e.mailops(repo, "apply", "--database", f"mysql://{ADMIN}@127.0.0.1:3306/{DATABASE}", "--yes")
-            for host in hosts.values():
-                e2e.mailops(repo, "install", "--root", host.stack.root, "--host", host.name,
-                            env={"MAILOPS_DB_PASSWORD": db_password})
-                host.configure(base / "vmail")
         with e2e.phase("multihost: start both hosts"):
             for name, host in hosts.items():
                 with nets.inside(name):
@@ -337,6 +366,34 @@ def run_multihost(e2e):
 
 
 def checks(e2e, nets, a, b):
+    def nodes_from_installed_settings():
+        seen = []
+        for host in (a, b):
+            installed = (host.stack.root / GALERA_FILE).read_text()
+            want = {
+                "wsrep_node_name": host.name,
+                "wsrep_node_address": host.ip,
+                "wsrep_cluster_address": "gcomm://" + ",".join(HOSTS.values()),
+            }
+            for key, value in want.items():
+                if f"\n{key} = {value}\n" not in installed:
+                    raise RuntimeError(f"{host.name}'s installed {GALERA_FILE} lacks `{key} = {value}`")
+            cluster_name = re.search(r"^wsrep_cluster_name = (\S+)$", installed, re.M).group(1)
+            with nets.inside(host.name):
+                size = host.node.status(e2e, "wsrep_cluster_size")
+                state = host.node.status(e2e, "wsrep_local_state_comment")
+                running = dict(line.split("\t", 1) for line in host.node.admin(
+                    e2e, "SELECT 'name', @@wsrep_node_name UNION ALL SELECT 'address', @@wsrep_node_address "
+                         "UNION ALL SELECT 'cluster', @@wsrep_cluster_name").strip().split("\n"))
+            if size != "2" or state != "Synced":
+                raise RuntimeError(f"{host.name}'s node: wsrep_cluster_size {size!r}, state {state!r}")
+            if running != {"name": host.name, "address": host.ip, "cluster": cluster_name}:
+                raise RuntimeError(f"{host.name}'s node runs with {running}, not the installed settings")
+            seen.append(f"{host.name}: size {size}, node {running['name']} at {running['address']}")
+        return f"cluster {cluster_name}; " + "; ".join(seen)
+    e2e.check("two hosts: each host's Galera node runs from the settings mailops install wrote for it "
+              "(cluster of 2, node names mx1 and mx2)", nodes_from_installed_settings)
+
     def send_at(host, recipient, sender=SENDER, port=25, login=None):
         token = f"mh-{uuid.uuid4().hex[:12]}"
         with nets.inside(host.name):
@@ -608,8 +665,10 @@ def checks(e2e, nets, a, b):
         e2e.wait_for(f"{token} in {B_HOMED}'s Maildir on mx1", lambda: maildir_has(a, B_HOMED, token), timeout=30)
         if maildir_has(b, B_HOMED, token):
             raise RuntimeError("delivered into mx2's Maildir, not passed on")
-        if passed_on_count() <= before:
-            raise RuntimeError(f"mx2's Dovecot logged no new '{passed_on}…'")
+        # mx2 logs the hand-over when mx1's 250 is back, which may be just
+        # after mx1's Maildir has the message.
+        e2e.wait_for(f"mx2's Dovecot to log a new '{passed_on}…'", lambda: passed_on_count() > before,
+                     timeout=10)
     e2e.check("two hosts: a delivery that reaches the old home's LMTP after a move is passed on to the new home",
               old_home_lmtp_passes_on)
 

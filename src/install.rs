@@ -30,6 +30,10 @@ pub(crate) enum Service {
     /// nginx: its config (reloaded on a change), and the tenants' MTA-STS
     /// policies and autoconfig files, read per request (never a reload).
     Nginx,
+    /// MariaDB: the host's Galera node settings (several hosts), read when it
+    /// starts. Never reloaded or restarted by mailops: restarting a node of
+    /// a cluster is the operator's decision (see [`Outcome::restart_by_hand`]).
+    Mariadb,
 }
 
 impl Service {
@@ -40,6 +44,7 @@ impl Service {
             Service::Rspamd => "rspamd",
             Service::Postsrsd => "postsrsd",
             Service::Nginx => "nginx",
+            Service::Mariadb => "mariadb",
         }
     }
 
@@ -51,20 +56,23 @@ impl Service {
             Service::Rspamd => "_rspamd",
             Service::Postsrsd => "postsrsd",
             Service::Nginx => "root",
+            Service::Mariadb => "mysql",
         }
     }
 
     /// Whether a change to these files needs a reload. Rspamd reads DKIM keys
     /// per message, so a new key file needs none; the per-domain signing
     /// entries of domains with several keys are config it reads at (re)load.
+    /// MariaDB's never: it reads its settings when the operator restarts it.
     fn reload_for(self, kind: FileKind) -> bool {
-        matches!(
-            kind,
-            FileKind::Config
-                | FileKind::DkimSigningDomains
-                | FileKind::DoveadmPassword
-                | FileKind::SrsSecrets
-        )
+        self != Service::Mariadb
+            && matches!(
+                kind,
+                FileKind::Config
+                    | FileKind::DkimSigningDomains
+                    | FileKind::DoveadmPassword
+                    | FileKind::SrsSecrets
+            )
     }
 }
 
@@ -185,6 +193,8 @@ fn target_of(generated_path: &str) -> Option<(PathBuf, Service)> {
         // `postsrsd/postsrsd`: the settings Debian's launcher reads.
         ("postsrsd/", "etc/default", Service::Postsrsd),
         ("nginx/", "etc/nginx/conf.d", Service::Nginx),
+        // `mysql/mariadb.conf.d/…`: the Galera node's settings.
+        ("mysql/", "etc/mysql", Service::Mariadb),
     ]
     .into_iter()
     .find(|(prefix, _, _)| generated_path.starts_with(prefix))?;
@@ -469,6 +479,9 @@ pub(crate) struct Outcome {
     pub(crate) unchanged: usize,
     /// Services whose configuration changed and so need a reload.
     pub(crate) reload: Vec<Service>,
+    /// Files written that take effect only when their service restarts,
+    /// which mailops leaves to the operator: the Galera node's settings.
+    pub(crate) restart_by_hand: Vec<PathBuf>,
     /// DKIM keys of tenants no longer declared: (key, where it was moved).
     pub(crate) archived: Vec<(PathBuf, PathBuf)>,
 }
@@ -530,6 +543,9 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
         host.stage(&file.target, contents, file.mode(), gid)?;
         if !same_contents && file.service.reload_for(file.kind) {
             outcome.reload.push(file.service);
+        }
+        if !same_contents && file.service == Service::Mariadb {
+            outcome.restart_by_hand.push(file.target.clone());
         }
         outcome.written.push(file.target.clone());
     }
@@ -680,6 +696,14 @@ mod tests {
             target_of("postsrsd/postsrsd"),
             Some((PathBuf::from("etc/default/postsrsd"), Service::Postsrsd))
         );
+        assert_eq!(
+            target_of("mysql/mariadb.conf.d/60-mailops-galera.cnf"),
+            Some((
+                PathBuf::from("etc/mysql/mariadb.conf.d/60-mailops-galera.cnf"),
+                Service::Mariadb
+            ))
+        );
+        assert!(!Service::Mariadb.reload_for(FileKind::Config));
         assert_eq!(target_of("sql/mysql/acme.example.sql"), None);
         assert_eq!(target_of("terraform/host/main.tf"), None);
     }

@@ -890,6 +890,33 @@ fn install_renders_each_hosts_identity_for_that_host() {
         postsrsd,
         std::fs::read_to_string(dir.join("generated/postsrsd/postsrsd")).unwrap()
     );
+    // mx2's Galera node: its own name and address, in the one cluster; the
+    // primary's install is generated/'s. Never a reload: restarting a node
+    // is the operator's decision, and install says so.
+    let galera = "etc/mysql/mariadb.conf.d/60-mailops-galera.cnf";
+    assert_eq!(
+        std::fs::read_to_string(primary.path().join(galera)).unwrap(),
+        std::fs::read_to_string(dir.join("generated/mysql/mariadb.conf.d/60-mailops-galera.cnf"))
+            .unwrap()
+    );
+    let node = std::fs::read_to_string(mx2.path().join(galera)).unwrap();
+    for line in [
+        "\n[galera]\n",
+        "\nwsrep_cluster_address = gcomm://10.20.1.11,10.20.1.12\n",
+        "\nwsrep_node_name = mx2\n",
+        "\nwsrep_node_address = 10.20.1.12\n",
+        "\nwsrep_cluster_name = mailops-webhizzy.in\n",
+    ] {
+        assert!(node.contains(line), "{line}\n{node}");
+    }
+    assert!(!node.contains("10.20.1.11\nwsrep_sst"), "{node}");
+    assert_eq!(mode(&mx2.path().join(galera)), 0o644);
+    assert!(
+        text(&output).contains("60-mailops-galera.cnf changed: MariaDB reads it when it starts, and mailops does not restart it"),
+        "{}",
+        text(&output)
+    );
+    assert!(!stdout_of(&output).contains("mariadb"), "{}", text(&output));
     let (_, output) = install(Some("mx3"));
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
@@ -999,4 +1026,6 @@ fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(!root.path().join("etc/dovecot/private").exists());
     assert!(!root.path().join("etc/postsrsd.secret").exists());
+    // Nor a Galera node.
+    assert!(!root.path().join("etc/mysql").exists());
 }

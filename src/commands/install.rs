@@ -89,6 +89,13 @@ pub(crate) fn run(
         outcome.unchanged,
         outcome.archived.len()
     );
+    for path in &outcome.restart_by_hand {
+        eprintln!(
+            "  {} changed: MariaDB reads it when it starts, and mailops does not restart it \
+             (restarting a node of the Galera cluster is yours to decide; see \"Several mail hosts\" in the README)",
+            root.join(path).display()
+        );
+    }
     if outcome.reload.is_empty() {
         println!("reload: none");
     } else {

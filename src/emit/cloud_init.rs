@@ -74,15 +74,6 @@ struct File {
     content: String,
 }
 
-/// Whether the routing database is a MariaDB on the mail host itself.
-fn mysql_is_local(platform: &Platform) -> bool {
-    platform.database.driver == Driver::Mysql
-        && matches!(
-            platform.database.host.as_str(),
-            "127.0.0.1" | "localhost" | "::1"
-        )
-}
-
 /// Debian 12 packages for the platform's database driver.
 fn packages(platform: &Platform) -> Vec<&'static str> {
     let mut packages = vec![
@@ -115,8 +106,14 @@ fn packages(platform: &Platform) -> Vec<&'static str> {
         Driver::Mysql => packages.extend(["postfix-mysql", "dovecot-mysql"]),
         Driver::Sqlite => packages.extend(["postfix-sqlite", "dovecot-sqlite", "sqlite3"]),
     }
-    if mysql_is_local(platform) {
+    if mail_host::local_mariadb(platform) {
         packages.push("mariadb-server");
+    }
+    if crate::emit::galera::has_nodes(platform) {
+        // The host's Galera node (its settings come with the first
+        // install; the cluster is formed by hand, never at boot) and the
+        // tool of its state transfer.
+        packages.extend(["galera-4", "rsync"]);
     }
     if platform.pop3 {
         packages.push("dovecot-pop3d");
@@ -323,7 +320,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("secrets_file", mail_host::SECRETS_FILE);
     context.insert("placeholder", DB_PASSWORD_PLACEHOLDER);
     context.insert("driver", platform.database.driver.name());
-    context.insert("mysql_local", &mysql_is_local(platform));
+    context.insert("mysql_local", &mail_host::local_mariadb(platform));
     context.insert("db_name", &platform.database.name);
     context.insert("db_user", &platform.database.user);
     context.insert("db_client_hosts", &db_client_hosts(platform));
@@ -399,7 +396,7 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
             content: render(&tera, "reload-hook.sh", &context),
         });
     }
-    if mysql_is_local(platform) {
+    if mail_host::local_mariadb(platform) {
         context.insert("header", &header("--", "mailops.toml"));
         files.push(File {
             path: BOOTSTRAP_SQL_PATH.to_string(),
@@ -778,6 +775,19 @@ mod tests {
             "{paths:?}"
         );
         assert!(paths.iter().any(|p| p == "/etc/nginx/conf.d/mailops.conf"));
+        // The Galera node's settings come with the host's own install, not
+        // at boot (no cluster is formed at boot); its packages are there.
+        assert!(
+            paths.iter().all(|p| !p.starts_with("/etc/mysql/")),
+            "{paths:?}"
+        );
+        assert!(!two.contains("galera_new_cluster"), "{two}");
+        let packages = parsed["packages"].to_string();
+        for package in ["\"galera-4\"", "\"rsync\"", "\"mariadb-server\""] {
+            assert!(packages.contains(package), "{package} not in {packages}");
+        }
+        let single_packages = pyyaml(single)["packages"].to_string();
+        assert!(!single_packages.contains("galera"), "{single_packages}");
         // The host file it writes is one the agent reads, with `host`.
         let platform = test_repo::compile(
             &format!("{}{TWO_HOSTS}", test_repo::platform(database)),

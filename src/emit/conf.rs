@@ -23,6 +23,10 @@
 //! - Rspamd (UCL): double-quoted strings take JSON escapes but expand
 //!   `$NAME`/`${NAME}` for Rspamd's variables (`$CONFDIR`, …) with no way to
 //!   escape `$`; single-quoted strings expand nothing and know only `\'`.
+//! - MariaDB option files (`my.cnf`, checked with MariaDB 10.11's
+//!   `my_print_defaults`): a value runs to the end of the line, trimmed; an
+//!   unquoted `#` starts a comment; a value wholly in `"…"` (or `'…'`) loses
+//!   its quotes, and `\"`, `\\`, `\n`, `\t` inside are escapes.
 
 use std::fmt;
 
@@ -204,6 +208,27 @@ pub(crate) fn ucl_string(value: &str) -> Quoted {
     Ok(format!("'{}'", value.replace('\'', "\\'")))
 }
 
+/// A MariaDB option file value (`key = value` in `my.cnf`): bare when it is
+/// plain, else double-quoted with `\` and `"` escaped, so that no `#` starts
+/// a comment and no space at either end is trimmed. A line break would end
+/// the setting: refused, as every control character.
+pub(crate) fn my_cnf_value(value: &str) -> Quoted {
+    if has_control(value) {
+        return refuse(
+            "a MariaDB option file",
+            value,
+            "a line break would end the setting",
+        );
+    }
+    if !value.is_empty() && value.chars().all(is_plain) {
+        return Ok(value.to_string());
+    }
+    Ok(format!(
+        "\"{}\"",
+        value.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +334,51 @@ mod tests {
         assert!(ucl_string("$x\\").is_err());
         assert!(ucl_string("$x\n").is_err());
         assert!(ucl_string(HOSTILE).is_err());
+    }
+
+    #[test]
+    fn my_cnf_values_are_bare_or_quoted() {
+        assert_eq!(
+            my_cnf_value("gcomm://10.20.1.11,10.20.1.12").unwrap(),
+            "gcomm://10.20.1.11,10.20.1.12"
+        );
+        assert_eq!(
+            my_cnf_value("mailops-webhizzy.in").unwrap(),
+            "mailops-webhizzy.in"
+        );
+        assert_eq!(my_cnf_value("a # b").unwrap(), "\"a # b\"");
+        assert_eq!(my_cnf_value(" x ").unwrap(), "\" x \"");
+        assert_eq!(my_cnf_value("a\"b\\c").unwrap(), r#""a\"b\\c""#);
+        assert_eq!(my_cnf_value("").unwrap(), "\"\"");
+        assert!(my_cnf_value("x\nwsrep_on = OFF").is_err());
+        assert!(my_cnf_value(HOSTILE).is_err());
+    }
+
+    /// What MariaDB itself reads back (`my_print_defaults`, when installed).
+    #[test]
+    fn my_cnf_values_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let values = ["plain.value-1", "a # b", " spaced ", "q\"uo'te\\", ""];
+        let mut text = String::from("[galera]\n");
+        for (i, value) in values.iter().enumerate() {
+            text.push_str(&format!("k{i} = {}\n", my_cnf_value(value).unwrap()));
+        }
+        let file = dir.path().join("t.cnf");
+        std::fs::write(&file, text).unwrap();
+        let Ok(output) = std::process::Command::new("my_print_defaults")
+            .arg(format!("--defaults-file={}", file.display()))
+            .arg("galera")
+            .output()
+        else {
+            eprintln!("my_print_defaults is not installed: not checked");
+            return;
+        };
+        let read = String::from_utf8(output.stdout).unwrap();
+        let expected: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("--k{i}={v}\n"))
+            .collect();
+        assert_eq!(read, expected);
     }
 }

@@ -58,6 +58,7 @@ pub(crate) fn register(tera: &mut Tera) {
         checked_filter(conf::dovecot_connect_value),
     );
     tera.register_filter("ucl", checked_filter(conf::ucl_string));
+    tera.register_filter("my_cnf", checked_filter(conf::my_cnf_value));
     tera.register_filter("shell", checked_filter(shell::shell_word));
     tera.register_filter("yaml", string_filter(yaml::yaml_string));
     tera.register_filter("yaml_block", yaml_block_filter);

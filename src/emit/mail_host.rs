@@ -77,6 +77,16 @@ pub(crate) const SRS_REVERSE_PORT: u16 = 10002;
 /// Rspamd's system group on Debian, which must read the DKIM keys.
 pub(crate) const RSPAMD_GROUP: &str = "_rspamd";
 
+/// Whether the routing database is a MariaDB on the mail host itself
+/// (the first boot makes it; with several hosts, it is the host's Galera node).
+pub(crate) fn local_mariadb(platform: &crate::model::Platform) -> bool {
+    platform.database.driver == crate::model::Driver::Mysql
+        && matches!(
+            platform.database.host.as_str(),
+            "127.0.0.1" | "localhost" | "::1"
+        )
+}
+
 /// Where one generated file goes on the mail host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Placement {
@@ -91,7 +101,8 @@ pub(crate) struct Placement {
 ///
 /// The same rule as `mailops install` (a test holds them together):
 /// `<service>/<rest>` goes to `/etc/<service>/<rest>` (`postsrsd/<rest>` to
-/// `/etc/default/<rest>`, `nginx/<rest>` to `/etc/nginx/conf.d/<rest>`); a file that holds the
+/// `/etc/default/<rest>`, `nginx/<rest>` to `/etc/nginx/conf.d/<rest>`, `mysql/<rest>` (a Galera
+/// node's settings, several hosts only) to `/etc/mysql/<rest>`); a file that holds the
 /// database password placeholder is `0640 root:<the service's group>` (only
 /// that service reads it once filled), every other one `0644 root:root`.
 pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
@@ -104,6 +115,8 @@ pub(crate) fn placement(generated: &str, contents: &str) -> Option<Placement> {
         "postsrsd" => ("/etc/default", "postsrsd"),
         // `nginx/mailops.conf`: read with the rest of `conf.d` by Debian's nginx.
         "nginx" => ("/etc/nginx/conf.d", "root"),
+        // `mysql/mariadb.conf.d/…`: read by Debian's MariaDB when it starts.
+        "mysql" => ("/etc/mysql", "mysql"),
         _ => return None,
     };
     let secret = contents.contains(DB_PASSWORD_PLACEHOLDER);

@@ -10,6 +10,7 @@ pub(crate) mod cloud_init;
 pub(crate) mod conf;
 pub(crate) mod dovecot;
 pub(crate) mod filters;
+pub(crate) mod galera;
 pub(crate) mod hcl;
 pub(crate) mod hcl_format;
 pub(crate) mod header;
@@ -174,6 +175,7 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     let primary = HostIdentity::primary(&model.platform);
     postfix::emit(&model.platform, &primary, &mut out);
     dovecot::emit(&model.platform, &primary, &mut out);
+    galera::emit(&model.platform, &primary, &mut out);
     rspamd::emit(&model.platform, &mut out);
     systemd::emit(&model.platform, &mut out);
     nginx::emit(&model.platform, &mut out);
@@ -182,14 +184,16 @@ pub(crate) fn emit_platform(model: &Model) -> Artifacts {
     out
 }
 
-/// The files that carry a host's identity (its hostname, its certificate),
-/// rendered for `host`: Postfix's (and postsrsd's) and Dovecot's. For the
+/// The files that carry a host's identity (its hostname, its certificate,
+/// its Galera node), rendered for `host`: Postfix's (and postsrsd's),
+/// Dovecot's and, with Galera nodes, MariaDB's. For the
 /// primary host they are exactly those of `emit`; `mailops install --host`
 /// puts them in place of the primary's.
 pub(crate) fn host_files(platform: &Platform, host: &HostIdentity) -> Artifacts {
     let mut out = Artifacts::default();
     postfix::emit(platform, host, &mut out);
     dovecot::emit(platform, host, &mut out);
+    galera::emit(platform, host, &mut out);
     out
 }
 

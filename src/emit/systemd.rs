@@ -55,6 +55,10 @@ fn write_paths(platform: &Platform) -> Vec<String> {
         platform.paths.dkim_key_dir.clone(),
         WORK_DIR.to_string(),
     ];
+    if crate::emit::galera::has_nodes(platform) {
+        // The host's Galera node settings (several hosts).
+        paths.push("/etc/mysql/mariadb.conf.d".to_string());
+    }
     if platform.database.driver == Driver::Sqlite {
         if let Some(dir) = std::path::Path::new(&platform.database.path).parent() {
             paths.push(dir.display().to_string());
@@ -141,6 +145,22 @@ mod tests {
         let service = out.get(SERVICE_PATH).unwrap();
         assert!(
             service.contains("-/var/lib/mailops -/srv/maildb\n"),
+            "{service}"
+        );
+        assert!(!service.contains("/etc/mysql"), "{service}");
+        // With several hosts on Galera: the node's settings folder too.
+        let model = crate::emit::test_repo::compile(
+            &format!(
+                "{}\n[[hosts]]\nname = \"mx1\"\nhostname = \"mx.webhizzy.in\"\nprivate_ip = \"10.20.1.11\"\n",
+                crate::emit::test_repo::platform("driver = \"mysql\"")
+            ),
+            &[],
+        );
+        let mut out = Artifacts::default();
+        emit(&model.platform, &mut out);
+        let service = out.get(SERVICE_PATH).unwrap();
+        assert!(
+            service.contains("-/var/lib/mailops -/etc/mysql/mariadb.conf.d\n"),
             "{service}"
         );
     }

@@ -290,6 +290,12 @@ fn converge(
             config.install_root.join(path).display()
         ));
     }
+    for path in &installed.restart_by_hand {
+        log(&format!(
+            "{} changed: not restarting MariaDB (a Galera node restarts when the operator decides)",
+            config.install_root.join(path).display()
+        ));
+    }
     let mut converged = Converged {
         written,
         files: installed.written.clone(),
