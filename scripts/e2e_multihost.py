@@ -49,7 +49,7 @@ Checks, one `ok`/`FAIL` line each:
   - a POP3 login at A for a B-homed mailbox reaches B's mailbox (Dovecot's
     proxy to B's POP3S);
   - an SRS address B's postsrsd makes is reversed by A's (the shared secret
-    install writes first in each host's postsrsd.secret);
+    install writes first in each host's /etc/postsrsd/secrets);
   - with A's Postfix and Dovecot stopped, mail sent to B for an A-homed
     mailbox waits in B's queue, and is delivered when A is back;
   - last (they change a home): moving the B-homed mailbox to A shows the
@@ -538,9 +538,9 @@ def checks(e2e, nets, a, b):
             reverse = ask(10002, forward[4:])
         if reverse != f"200 {original}":
             raise RuntimeError(f"mx1's postsrsd reverse of {forward[4:]}: {reverse}")
-        b_secrets = (b.stack.live / "etc" / "postsrsd.secret").read_text().split()
-        if len(b_secrets) < 1 or b_secrets[0] != (a.stack.live / "etc" / "postsrsd.secret").read_text().split()[0]:
-            raise RuntimeError("the hosts' postsrsd.secret files do not start with the same secret")
+        b_secrets = (b.stack.live / "etc" / "postsrsd" / "secrets").read_text().split()
+        if len(b_secrets) < 1 or b_secrets[0] != (a.stack.live / "etc" / "postsrsd" / "secrets").read_text().split()[0]:
+            raise RuntimeError("the hosts' postsrsd secrets files do not start with the same secret")
         return f"{forward[4:]} → {original}"
     e2e.check("two hosts: an SRS address made at B is reversed at A (one signing secret on every host)",
               srs_shared)

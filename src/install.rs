@@ -345,7 +345,7 @@ pub(crate) fn plan(
         if let Some(password) = &secrets.db_password {
             files.push(InstallFile {
                 target: PathBuf::from(
-                    crate::emit::mail_host::SRS_SECRETS_FILE.trim_start_matches('/'),
+                    crate::emit::mail_host::SHARED_SRS_SECRETS_FILE.trim_start_matches('/'),
                 ),
                 contents: format!("{}\n", derived_secret(password, "mailops postsrsd"))
                     .into_bytes(),
@@ -524,10 +524,17 @@ pub(crate) fn apply(root: &Path, files: &[InstallFile]) -> io::Result<Outcome> {
         }
         let merged;
         let contents = if file.kind == FileKind::SrsSecrets {
-            merged = with_earlier_secrets(
-                &file.contents,
-                current.as_ref().map(|c| c.contents.as_slice()),
-            );
+            // The first time, the host's earlier secret is the one Debian's
+            // package made: it signed what this host sent until now.
+            let earlier = match &current {
+                Some(c) => Some(c.contents.clone()),
+                None => host
+                    .current(Path::new(
+                        crate::emit::mail_host::SRS_SECRETS_FILE.trim_start_matches('/'),
+                    ))?
+                    .map(|c| c.contents),
+            };
+            merged = with_earlier_secrets(&file.contents, earlier.as_deref());
             &merged
         } else {
             &file.contents

@@ -974,10 +974,9 @@ fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
     );
     assert!(!conf.contains(&password));
 
-    // postsrsd's secrets: the shared one (HMAC-SHA256 of "mailops
-    // postsrsd") first, the host's own Debian secret kept after it, so what
-    // it signed still verifies; installing again changes nothing.
-    let srs = root.path().join("etc/postsrsd.secret");
+    // postsrsd's secrets (/etc/postsrsd/secrets, the file postsrsd's settings
+    // name): the shared one (HMAC-SHA256 of "mailops postsrsd") first.
+    let srs = root.path().join("etc/postsrsd/secrets");
     let shared = "b72c7f295ee9aa499ee5b5a76d3b310d461139995141a77d6dadb56a1e8a301b";
     assert_eq!(
         std::fs::read_to_string(&srs).unwrap(),
@@ -988,31 +987,42 @@ fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
     let postsrsd =
         group_id("postsrsd").expect("the postsrsd group (scripts/install-mail-packages)");
     assert_eq!(std::fs::metadata(&srs).unwrap().gid(), postsrsd);
-    std::fs::write(&srs, "debian-made-secret\n").unwrap();
-    let again = |expect_reload: bool| {
+    let settings = std::fs::read_to_string(root.path().join("etc/default/postsrsd")).unwrap();
+    assert!(
+        settings.contains("\nSRS_SECRET=/etc/postsrsd/secrets\n"),
+        "{settings}"
+    );
+    // A host that signed with the secret Debian's package made: that one
+    // stays after the shared one, so what it signed still verifies;
+    // installing again changes nothing.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(
+        root.path().join("etc/postsrsd.secret"),
+        "debian-made-secret\n",
+    )
+    .unwrap();
+    let srs = root.path().join("etc/postsrsd/secrets");
+    let install_again = || {
         let output = mailops(
             repo.path(),
             &["install", "--root", root.path().to_str().unwrap()],
             Some(secret),
         );
         assert!(output.status.success(), "{}", text(&output));
-        assert_eq!(
-            text(&output).contains("postsrsd"),
-            expect_reload,
-            "{}",
-            text(&output)
-        );
+        text(&output)
     };
-    again(true);
+    let first = install_again();
     assert_eq!(
         std::fs::read_to_string(&srs).unwrap(),
         format!("{shared}\ndebian-made-secret\n")
     );
-    again(false);
-    let settings = std::fs::read_to_string(root.path().join("etc/default/postsrsd")).unwrap();
-    assert!(
-        settings.contains("\nSRS_SECRET=/etc/postsrsd.secret\n"),
-        "{settings}"
+    assert!(first.contains("postsrsd"), "{first}");
+    let again = install_again();
+    assert!(!again.contains("postsrsd"), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(&srs).unwrap(),
+        format!("{shared}\ndebian-made-secret\n")
     );
 
     // A single host: no doveadm server, no password file.

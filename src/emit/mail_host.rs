@@ -25,9 +25,22 @@ pub(crate) const DOVEADM_PORT: u16 = 12346;
 /// Where `mailops install` writes the doveadm server's password (several
 /// hosts only; `dovecot.conf` reads it with `doveadm_password = <file`).
 pub(crate) const DOVEADM_PASSWORD_FILE: &str = "/etc/dovecot/private/doveadm-password";
-/// postsrsd's secrets file (Debian's): with several hosts, `mailops install`
-/// puts the secret every host signs with first (`install::with_earlier_secrets`).
+/// postsrsd's secrets file on a single host: Debian's, made by its package.
 pub(crate) const SRS_SECRETS_FILE: &str = "/etc/postsrsd.secret";
+/// With several hosts, the secrets file `mailops install` writes (the secret
+/// every host signs with first: `install::with_earlier_secrets`), in a folder
+/// of its own that the reconcile agent's unit makes and may write
+/// (`ConfigurationDirectory=postsrsd`; /etc itself stays read-only to it).
+pub(crate) const SHARED_SRS_SECRETS_FILE: &str = "/etc/postsrsd/secrets";
+
+/// The secrets file postsrsd is pointed at.
+pub(crate) fn srs_secrets_file(platform: &crate::model::Platform) -> &'static str {
+    if platform.hosts_declared {
+        SHARED_SRS_SECRETS_FILE
+    } else {
+        SRS_SECRETS_FILE
+    }
+}
 /// Dovecot's quota-status policy service; Postfix asks it at RCPT time
 /// whether a mailbox can take a message (`check_policy_service`).
 pub(crate) const QUOTA_STATUS_PORT: u16 = 12340;

@@ -282,7 +282,7 @@ pub(crate) fn emit(platform: &Platform, host: &HostIdentity, out: &mut Artifacts
     if let Some(srs) = &srs {
         context.insert("srs_domain", &srs.domain);
         context.insert("several_hosts", &platform.hosts_declared);
-        context.insert("srs_secrets_file", mail_host::SRS_SECRETS_FILE);
+        context.insert("srs_secrets_file", mail_host::srs_secrets_file(platform));
         context.insert("loopback", LOOPBACK);
         context.insert("forward_port", &mail_host::SRS_FORWARD_PORT);
         context.insert("reverse_port", &mail_host::SRS_REVERSE_PORT);

@@ -35,6 +35,12 @@ pub(crate) fn emit(platform: &Platform, out: &mut Artifacts) {
     context.insert("interval", INTERVAL);
     context.insert("work_dir", WORK_DIR);
     context.insert("write_paths", &write_paths(platform).join(" "));
+    // Several hosts: the shared SRS secrets' folder, made (and writable) by
+    // systemd; the rest of /etc stays read-only to the agent.
+    context.insert(
+        "shared_srs_secrets",
+        &(platform.hosts_declared && platform.srs_domain.is_some()),
+    );
     out.add(SERVICE_PATH, render(&tera, "service", &context));
     out.add(TIMER_PATH, render(&tera, "timer", &context));
 }
@@ -55,6 +61,10 @@ fn write_paths(platform: &Platform) -> Vec<String> {
         platform.paths.dkim_key_dir.clone(),
         WORK_DIR.to_string(),
     ];
+    if platform.srs_domain.is_some() {
+        // postsrsd's settings (Debian's launcher reads /etc/default/postsrsd).
+        paths.push("/etc/default".to_string());
+    }
     if crate::emit::galera::has_nodes(platform) {
         // The host's Galera node settings (several hosts).
         paths.push("/etc/mysql/mariadb.conf.d".to_string());
@@ -110,7 +120,8 @@ mod tests {
             "Type=oneshot",
             "ExecStart=/usr/local/bin/mailops reconcile --once --config /etc/mailops/host.toml",
             "ProtectSystem=strict",
-            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/etc/nginx/conf.d -/var/www/mailops -/var/lib/rspamd/dkim -/var/lib/mailops\n",
+            // /etc/default: postsrsd's settings (SRS is on by default).
+            "ReadWritePaths=-/etc/postfix -/etc/dovecot -/etc/rspamd -/etc/nginx/conf.d -/var/www/mailops -/var/lib/rspamd/dkim -/var/lib/mailops -/etc/default\n",
             "NoNewPrivileges=yes",
         ] {
             assert!(service.contains(line), "{line}\n{service}");
@@ -119,6 +130,7 @@ mod tests {
         assert!(timer.contains("OnUnitInactiveSec=5min"), "{timer}");
         assert!(timer.contains("WantedBy=timers.target"), "{timer}");
         assert!(!service.contains("StateDirectory"), "{service}");
+        assert!(!service.contains("ConfigurationDirectory"), "{service}");
         // The default SQLite file is in the work dir: listed once.
         let model = crate::emit::test_repo::compile(
             &crate::emit::test_repo::platform("driver = \"sqlite\""),
@@ -144,7 +156,7 @@ mod tests {
         emit(&model.platform, &mut out);
         let service = out.get(SERVICE_PATH).unwrap();
         assert!(
-            service.contains("-/var/lib/mailops -/srv/maildb\n"),
+            service.contains("-/var/lib/mailops -/etc/default -/srv/maildb\n"),
             "{service}"
         );
         assert!(!service.contains("/etc/mysql"), "{service}");
@@ -160,7 +172,12 @@ mod tests {
         emit(&model.platform, &mut out);
         let service = out.get(SERVICE_PATH).unwrap();
         assert!(
-            service.contains("-/var/lib/mailops -/etc/mysql/mariadb.conf.d\n"),
+            service.contains("-/var/lib/mailops -/etc/default -/etc/mysql/mariadb.conf.d\n"),
+            "{service}"
+        );
+        // And the shared SRS secrets' folder, made by systemd.
+        assert!(
+            service.contains("\nConfigurationDirectory=postsrsd\n"),
             "{service}"
         );
     }
