@@ -830,16 +830,28 @@ fn rotation_with_encrypted_keys() {
     assert!(!host_key("dkim").exists() && host_key("next").is_file());
 }
 
+/// The two-host fixture (tests/fixtures/valid/two-hosts) with a DKIM key
+/// made here, built.
+fn two_hosts_repo() -> Repo {
+    let repo = Repo::empty();
+    support::copy_tree(
+        &support::root().join("tests/fixtures/valid/two-hosts"),
+        repo.path(),
+        &[],
+    );
+    repo.ok(&["dkim", "keygen", "acme.example", "--force"]);
+    repo.ok(&["build"]);
+    repo
+}
+
 /// Several mail hosts (issue 18): `--host mx2` installs the Postfix and
 /// Dovecot configs rendered for mx2 (its hostname, its Let's Encrypt
 /// lineage), every other file as generated; the default is the primary,
 /// exactly `generated/`; an unknown host is refused, naming the hosts.
 #[test]
 fn install_renders_each_hosts_identity_for_that_host() {
-    let repo = Repo::empty().copy("tests/fixtures/valid/two-hosts");
-    let dir = repo.path().join("tests/fixtures/valid/two-hosts");
-    support::ok(&dir, &["dkim", "keygen", "acme.example", "--force"]);
-    support::ok(&dir, &["build"]);
+    let repo = two_hosts_repo();
+    let dir = repo.path().to_path_buf();
     let install = |host: Option<&str>| {
         let root = tempfile::tempdir().unwrap();
         let mut args = vec!["install", "--root", root.path().to_str().unwrap()];
@@ -931,23 +943,7 @@ fn install_renders_each_hosts_identity_for_that_host() {
 /// database password, 0640 root:dovecot, never printed; a single host has none.
 #[test]
 fn two_hosts_get_the_doveadm_password_derived_from_the_database_password() {
-    let repo = Repo::empty();
-    support::copy_tree(
-        &support::root().join("tests/fixtures/valid/two-hosts"),
-        repo.path(),
-        &[],
-    );
-    repo.ok(&[
-        "dkim",
-        "keygen",
-        "acme.example",
-        "--selector",
-        "dkim",
-        "--algorithm",
-        "rsa2048",
-        "--force",
-    ]);
-    repo.ok(&["build"]);
+    let repo = two_hosts_repo();
     let root = tempfile::tempdir().unwrap();
     let secret = "db-secret";
     let output = mailops(

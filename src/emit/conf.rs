@@ -230,7 +230,7 @@ pub(crate) fn my_cnf_value(value: &str) -> Quoted {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const HOSTILE: &str = "Acme \"Corp\" \\ ${x} %{y} $z #c\nline 2";
@@ -354,31 +354,35 @@ mod tests {
         assert!(my_cnf_value(HOSTILE).is_err());
     }
 
-    /// What MariaDB itself reads back (`my_print_defaults`, when installed).
+    /// What MariaDB itself reads of `text`'s `[group]`: `my_print_defaults`'s
+    /// lines (`--key=value`). MariaDB is on every machine the tests run on
+    /// (the database tests need it): a missing tool fails the test.
+    pub(crate) fn mariadb_reads(text: &str, group: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.cnf");
+        std::fs::write(&file, text).unwrap();
+        let output = std::process::Command::new("my_print_defaults")
+            .arg(format!("--defaults-file={}", file.display()))
+            .arg(group)
+            .output()
+            .expect("my_print_defaults (MariaDB's client tools) must be installed");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// What MariaDB itself reads back.
     #[test]
     fn my_cnf_values_read_back_as_written() {
-        let dir = tempfile::tempdir().unwrap();
         let values = ["plain.value-1", "a # b", " spaced ", "q\"uo'te\\", ""];
         let mut text = String::from("[galera]\n");
         for (i, value) in values.iter().enumerate() {
             text.push_str(&format!("k{i} = {}\n", my_cnf_value(value).unwrap()));
         }
-        let file = dir.path().join("t.cnf");
-        std::fs::write(&file, text).unwrap();
-        let Ok(output) = std::process::Command::new("my_print_defaults")
-            .arg(format!("--defaults-file={}", file.display()))
-            .arg("galera")
-            .output()
-        else {
-            eprintln!("my_print_defaults is not installed: not checked");
-            return;
-        };
-        let read = String::from_utf8(output.stdout).unwrap();
         let expected: String = values
             .iter()
             .enumerate()
             .map(|(i, v)| format!("--k{i}={v}\n"))
             .collect();
-        assert_eq!(read, expected);
+        assert_eq!(mariadb_reads(&text, "galera"), expected);
     }
 }
