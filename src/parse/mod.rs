@@ -10,6 +10,7 @@
 //! that one run reports everything.
 
 pub(crate) mod diags;
+mod fast;
 pub(crate) mod platform;
 pub(crate) mod raw_str;
 pub(crate) mod shape;
@@ -80,6 +81,15 @@ pub(crate) fn parse_text<'s, T: Deserialize<'s>>(
     shape: &Shape,
     diagnostics: &mut Diagnostics,
 ) -> Option<T> {
+    // Most files are in the subset the fast path reads (`fast`); a file
+    // that is not, or that serde refuses, is parsed again below by the
+    // `toml` crate, whose errors are the diagnostics.
+    if let Some(doc) = fast::parse(text)
+        && let Ok(value) = T::deserialize(toml::de::Deserializer::from(doc))
+    {
+        debug_assert_shape_accepts(text, id, shape);
+        return Some(value);
+    }
     let (doc, errors) = DeTable::parse_recoverable(text);
     // After a syntax error the parser's recovery mostly finds errors that
     // follow from it (one unclosed array gives a dozen), so only the first
