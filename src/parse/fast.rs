@@ -380,6 +380,9 @@ fn open<'t, 's>(
     }
 }
 
+/// A header's keys and their spans.
+type Keys<'s> = Vec<(&'s str, Range<usize>)>;
+
 /// The table the last header made ([`open`]), now that its section ends.
 fn locate<'t, 's>(
     root: &'t mut Table<'s>,
@@ -470,7 +473,7 @@ impl<'s> Parser<'s> {
         let mut root = Table::new();
         // The keys of the last header, whether it is `[[…]]`, and its
         // table, filled until the next header and put in place then.
-        let mut section: Option<(Vec<(&'s str, Range<usize>)>, bool, Table<'s>)> = None;
+        let mut section: Option<(Keys<'s>, bool, Table<'s>)> = None;
         loop {
             self.skip_blanks();
             match self.peek() {
@@ -597,7 +600,7 @@ impl<'s> Parser<'s> {
                 };
                 self.pos += word.len();
                 self.at_delimiter()
-                    .then(|| (Scalar::Bool(value), start..self.pos))
+                    .then_some((Scalar::Bool(value), start..self.pos))
             }
             b'0'..=b'9' | b'+' | b'-' => {
                 if matches!(self.peek(), Some(b'+' | b'-')) {
