@@ -10,6 +10,7 @@
 //! that one run reports everything.
 
 pub(crate) mod diags;
+mod fast;
 pub(crate) mod platform;
 pub(crate) mod raw_str;
 pub(crate) mod shape;
@@ -70,7 +71,25 @@ pub(crate) fn parse_tenant<'s>(
     id: FileId,
     diagnostics: &mut Diagnostics,
 ) -> Option<RawTenant<'s>> {
+    // Most tenant files: serde straight from the fast path's tree (see
+    // `fast::deserialize`); the others as any file.
+    if let Some(raw) = fast::deserialize::<RawTenant<'s>>(text) {
+        debug_assert_same_tenant(text, &raw);
+        debug_assert_shape_accepts(text, id, tenant_shape());
+        return Some(raw);
+    }
     parse_text(text, id, tenant_shape(), diagnostics)
+}
+
+/// In debug builds: a tenant file the fast path deserialized is, span for
+/// span, the raw tenant the `toml` crate's parser and deserializer make.
+fn debug_assert_same_tenant(text: &str, raw: &RawTenant<'_>) {
+    if cfg!(debug_assertions) {
+        let doc = DeTable::parse(text).expect("the toml crate reads what the fast path read");
+        let expected = RawTenant::deserialize(toml::de::Deserializer::from(doc))
+            .expect("the toml crate deserializes what the fast path deserialized");
+        assert_eq!(format!("{raw:?}"), format!("{expected:?}"), "{text}");
+    }
 }
 
 /// Parse the text of file `id` into `T`; `None` (with diagnostics) when it has problems.
@@ -80,6 +99,15 @@ pub(crate) fn parse_text<'s, T: Deserialize<'s>>(
     shape: &Shape,
     diagnostics: &mut Diagnostics,
 ) -> Option<T> {
+    // Most files are in the subset the fast path reads (`fast`); a file
+    // that is not, or that serde refuses, is parsed again below by the
+    // `toml` crate, whose errors are the diagnostics.
+    if let Some(doc) = fast::parse(text)
+        && let Ok(value) = T::deserialize(toml::de::Deserializer::from(doc))
+    {
+        debug_assert_shape_accepts(text, id, shape);
+        return Some(value);
+    }
     let (doc, errors) = DeTable::parse_recoverable(text);
     // After a syntax error the parser's recovery mostly finds errors that
     // follow from it (one unclosed array gives a dozen), so only the first
