@@ -151,6 +151,23 @@ def declared(repo):
     return out
 
 
+def declared_tlsa(repo):
+    """{hostname: [TLSA values]} of mailops.toml: `[mail_host] tlsa` is the
+    primary's (with its `[[hosts]]` entry's), each other host has its own."""
+    import tomllib
+    platform = tomllib.loads((Path(repo) / "mailops.toml").read_text())
+    primary = platform["mail_host"]["hostname"]
+    out = {}
+    if platform["mail_host"].get("tlsa"):
+        out[primary] = list(platform["mail_host"]["tlsa"])
+    for host in platform.get("hosts", []):
+        for value in host.get("tlsa", []):
+            values = out.setdefault(host["hostname"], [])
+            if value not in values:
+                values.append(value)
+    return out
+
+
 def route53_text(value):
     """A TXT value as Route53 returns it (`"part" "part"`, escaped) → the text."""
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', value)
@@ -552,7 +569,14 @@ def one_repo(label, repo, emulator, work, single=False, split=False):
         srs = got.pop((hostname, "TXT"), None)
         if srs is None or srs[1] != [spf]:
             raise RuntimeError(f"the SRS domain's SPF record at {hostname}: {srs}, expected {spf}")
+        # And each host's DANE records at _25._tcp.<its hostname>: the primary's
+        # `[mail_host] tlsa` (with its own `[[hosts]] tlsa`), another host's own.
         problems = []
+        for host, tlsa in declared_tlsa(repo).items():
+            key = (f"_25._tcp.{host}", "TLSA")
+            published = sorted(got.pop(key, (None, []))[1])
+            if published != sorted(tlsa):
+                problems.append(f"{key}: Route53 {published} declared {sorted(tlsa)}")
         for key in sorted(set(want) | set(got)):
             if key not in got:
                 problems.append(f"missing in Route53: {key}")
