@@ -98,7 +98,7 @@ def run(*args, cwd=None, env=None, check_rc=True, timeout=900):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -125,7 +125,19 @@ class Emulator:
         server = Path(sys.executable).parent / "moto_server"
         self.proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_for("moto_server to answer", lambda: socket.create_connection(("127.0.0.1", self.port), 1).close() or True)
+        # moto imports every service's model before it listens: slow on a
+        # machine busy with the e2e suite and the fuzz build (once over 30 s).
+        def answers():
+            if self.proc.poll() is not None:
+                raise SystemExit(f"moto_server exited ({self.proc.returncode}): "
+                                 + (work / "moto.log").read_text(errors="replace")[-2000:])
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        try:
+            wait_for("moto_server to answer", answers, timeout=180)
+        except TimeoutError as e:
+            self.log.flush()
+            raise TimeoutError(f"{e}; its log: " + (work / "moto.log").read_text(errors="replace")[-2000:]) from e
 
     def client(self, service):
         return boto3.client(service, endpoint_url=self.url, region_name=REGION,
